@@ -1,0 +1,47 @@
+// ptload: read PyTorch torch.save files without Python or LibTorch.
+// config.hpp: version, exception detection, the namespace, the user configuration hook.
+#ifndef PTLOAD_CONFIG_HPP
+#define PTLOAD_CONFIG_HPP
+
+// A project can put its PTLOAD_* settings in one header and name it here.
+#ifdef PTLOAD_CONFIG_HEADER
+#include PTLOAD_CONFIG_HEADER
+#endif
+
+#define PTLOAD_VERSION_MAJOR 0
+#define PTLOAD_VERSION_MINOR 1
+#define PTLOAD_VERSION_PATCH 0
+
+// Exceptions are optional: the core never throws. ex.hpp adds a throwing layer when they exist.
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND)
+#define PTLOAD_COMPILER_HAS_EXCEPTIONS 1
+#else
+#define PTLOAD_COMPILER_HAS_EXCEPTIONS 0
+#endif
+
+#ifndef PTLOAD_EXCEPTIONS
+#define PTLOAD_EXCEPTIONS PTLOAD_COMPILER_HAS_EXCEPTIONS
+#elif PTLOAD_EXCEPTIONS && !PTLOAD_COMPILER_HAS_EXCEPTIONS
+#error "PTLOAD_EXCEPTIONS=1 but the compiler has exceptions disabled; remove the define or enable exceptions."
+#endif
+
+#if __cplusplus < 201703L && (!defined(_MSVC_LANG) || _MSVC_LANG < 201703L)
+#error "ptload needs C++17 or later."
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PTLOAD_LIKELY(x) __builtin_expect(!!(x), 1)
+#define PTLOAD_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define PTLOAD_LIKELY(x) (x)
+#define PTLOAD_UNLIKELY(x) (x)
+#endif
+
+namespace ptload {
+inline namespace v0 {
+/// The library version as "major.minor.patch".
+inline constexpr const char* version_string = "0.1.0";
+} // namespace v0
+} // namespace ptload
+
+#endif

@@ -1,0 +1,212 @@
+// error.hpp: the error model. The core never throws; every failure is a result<T> holding an
+// error with a code, the byte offset where it was found, the record/opcode/key path it concerns
+// and a human message.
+#ifndef PTLOAD_ERROR_HPP
+#define PTLOAD_ERROR_HPP
+
+#include "config.hpp"
+
+#include <cstdint>
+#include <new>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace ptload {
+inline namespace v0 {
+
+/// What went wrong. Each limit has its own code so callers can tell amplification from damage.
+enum class errc : std::uint8_t {
+    ok = 0,
+    // input
+    io_error,            ///< the byte source failed to read or seek
+    truncated,           ///< input ended before a complete value
+    // pickle machine
+    unknown_opcode,      ///< a byte that is not a pickle opcode (or a protocol > 5)
+    stack_underflow,     ///< an opcode needed more stack items than there are
+    mark_missing,        ///< an opcode needed a MARK and there is none, or a MARK sits where a value must
+    memo_missing,        ///< GET of a memo index that was never PUT
+    bad_operand,         ///< an opcode got a value of the wrong kind (APPEND to a dict, ...)
+    bad_text,            ///< a text argument (INT, FLOAT, STRING, GET, ...) does not parse
+    decode_error,        ///< a string is not valid in its encoding (strict mode)
+    frame_error,         ///< an opcode or argument straddles a FRAME boundary
+    no_buffer,           ///< NEXT_BUFFER without (enough) out-of-band buffers supplied
+    ext_code,            ///< EXT1/EXT2/EXT4: there is no extension registry
+    trailing_data,       ///< bytes after the final STOP where none may be
+    disallowed_global,   ///< a global that is never legitimate in a checkpoint (os.system, eval, ...)
+    // limits (see policies/limits.hpp)
+    limit_depth,
+    limit_stack,
+    limit_memo,
+    limit_nodes,
+    limit_integer,
+    limit_output,
+    limit_tensor,
+    // containers and torch
+    bad_format,          ///< not a file kind ptload reads (says what it looks like)
+    bad_zip,             ///< malformed or hostile zip structure
+    missing_record,      ///< a record that the checkpoint refers to is absent
+    bad_storage,         ///< storage record/size/dtype inconsistent
+    bad_tensor,          ///< tensor metadata inconsistent with its storage
+    unsupported,         ///< a valid feature ptload does not implement (named in the message)
+    // access
+    not_found,           ///< key or index lookup failed (context holds the key path)
+    wrong_kind,          ///< typed getter on a value of another kind
+    invalid_argument,    ///< a caller-supplied option is invalid
+};
+
+/// Short stable name of an error code, e.g. "truncated".
+constexpr const char* errc_name(errc c) noexcept {
+    switch (c) {
+    case errc::ok: return "ok";
+    case errc::io_error: return "io_error";
+    case errc::truncated: return "truncated";
+    case errc::unknown_opcode: return "unknown_opcode";
+    case errc::stack_underflow: return "stack_underflow";
+    case errc::mark_missing: return "mark_missing";
+    case errc::memo_missing: return "memo_missing";
+    case errc::bad_operand: return "bad_operand";
+    case errc::bad_text: return "bad_text";
+    case errc::decode_error: return "decode_error";
+    case errc::frame_error: return "frame_error";
+    case errc::no_buffer: return "no_buffer";
+    case errc::ext_code: return "ext_code";
+    case errc::trailing_data: return "trailing_data";
+    case errc::disallowed_global: return "disallowed_global";
+    case errc::limit_depth: return "limit_depth";
+    case errc::limit_stack: return "limit_stack";
+    case errc::limit_memo: return "limit_memo";
+    case errc::limit_nodes: return "limit_nodes";
+    case errc::limit_integer: return "limit_integer";
+    case errc::limit_output: return "limit_output";
+    case errc::limit_tensor: return "limit_tensor";
+    case errc::bad_format: return "bad_format";
+    case errc::bad_zip: return "bad_zip";
+    case errc::missing_record: return "missing_record";
+    case errc::bad_storage: return "bad_storage";
+    case errc::bad_tensor: return "bad_tensor";
+    case errc::unsupported: return "unsupported";
+    case errc::not_found: return "not_found";
+    case errc::wrong_kind: return "wrong_kind";
+    case errc::invalid_argument: return "invalid_argument";
+    }
+    return "unknown";
+}
+
+/// Offset value meaning "not tied to a byte position".
+inline constexpr std::uint64_t no_offset = ~std::uint64_t{0};
+
+/// A failure: code, byte offset in the file, what it concerns (record, opcode, key path) and why.
+struct error {
+    errc code = errc::ok;
+    std::uint64_t offset = no_offset;
+    std::string context;  ///< e.g. "archive/data.pkl: BINUNICODE" or "[\"state_dict\"][\"fc.w\"]"
+    std::string message;  ///< e.g. "string length 4294967295 runs past the end (12 bytes left)"
+
+    /// One line for humans: "truncated at byte 12 in data.pkl (BINUNICODE): ...".
+    std::string what() const {
+        std::string s = errc_name(code);
+        if (offset != no_offset) {
+            s += " at byte ";
+            s += std::to_string(offset);
+        }
+        if (!context.empty()) {
+            s += " in ";
+            s += context;
+        }
+        if (!message.empty()) {
+            s += ": ";
+            s += message;
+        }
+        return s;
+    }
+};
+
+inline error make_error(errc c, std::uint64_t offset, std::string message, std::string context = {}) {
+    return error{c, offset, std::move(context), std::move(message)};
+}
+
+/// Either a T or an error. There is deliberately no implicit conversion to T: a caller must look.
+template <class T>
+class [[nodiscard]] result {
+public:
+    using value_type = T;
+    result(const T& v) : ok_(true) { new (&storage_.value) T(v); }
+    result(T&& v) : ok_(true) { new (&storage_.value) T(std::move(v)); }
+    result(error e) : ok_(false) { new (&storage_.err) error(std::move(e)); }
+    result(const result& o) : ok_(o.ok_) {
+        if (ok_) new (&storage_.value) T(o.storage_.value);
+        else new (&storage_.err) error(o.storage_.err);
+    }
+    result(result&& o) noexcept(std::is_nothrow_move_constructible<T>::value) : ok_(o.ok_) {
+        if (ok_) new (&storage_.value) T(std::move(o.storage_.value));
+        else new (&storage_.err) error(std::move(o.storage_.err));
+    }
+    result& operator=(result o) noexcept(std::is_nothrow_move_constructible<T>::value) {
+        destroy();
+        ok_ = o.ok_;
+        if (ok_) new (&storage_.value) T(std::move(o.storage_.value));
+        else new (&storage_.err) error(std::move(o.storage_.err));
+        return *this;
+    }
+    ~result() { destroy(); }
+
+    bool has_value() const noexcept { return ok_; }
+    explicit operator bool() const noexcept { return ok_; }
+    /// The value; only valid when has_value().
+    T& value() & noexcept { return storage_.value; }
+    const T& value() const& noexcept { return storage_.value; }
+    T&& value() && noexcept { return std::move(storage_.value); }
+    T& operator*() & noexcept { return storage_.value; }
+    const T& operator*() const& noexcept { return storage_.value; }
+    T* operator->() noexcept { return &storage_.value; }
+    const T* operator->() const noexcept { return &storage_.value; }
+    /// The error; only valid when !has_value().
+    const error& err() const& noexcept { return storage_.err; }
+    error&& err() && noexcept { return std::move(storage_.err); }
+    T value_or(T fallback) const { return ok_ ? storage_.value : fallback; }
+
+private:
+    void destroy() noexcept {
+        if (ok_) storage_.value.~T();
+        else storage_.err.~error();
+    }
+    union u {
+        u() {}
+        ~u() {}
+        T value;
+        error err;
+    } storage_;
+    bool ok_;
+};
+
+/// result<void>: success or an error.
+template <>
+class [[nodiscard]] result<void> {
+public:
+    result() = default;
+    result(error e) : ok_(false), err_(std::move(e)) {}
+    bool has_value() const noexcept { return ok_; }
+    explicit operator bool() const noexcept { return ok_; }
+    const error& err() const& noexcept { return err_; }
+    error&& err() && noexcept { return std::move(err_); }
+
+private:
+    bool ok_ = true;
+    error err_;
+};
+
+using status = result<void>;
+
+} // namespace v0
+} // namespace ptload
+
+/// Evaluate a result-returning expression; on failure return its error from the enclosing function.
+#define PTLOAD_TRY(expr)                                       \
+    do {                                                       \
+        auto&& ptload_try_r_ = (expr);                         \
+        if (PTLOAD_UNLIKELY(!ptload_try_r_.has_value()))       \
+            return std::move(ptload_try_r_).err();             \
+    } while (0)
+
+#endif

@@ -1,0 +1,515 @@
+// json.hpp: the canonical JSON of a loaded document (docs/CANONICAL-JSON.md), the form in
+// which ptload is compared with real torch and Python pickle, file by file.
+//
+// The walk is iterative (a task stack), so nesting depth cannot exhaust the C stack, and output
+// is capped: tuples are written in full, so a small hostile pickle can ask for a huge dump.
+#ifndef PTLOAD_JSON_HPP
+#define PTLOAD_JSON_HPP
+
+#include "detail/bigint.hpp"
+#include "detail/sha256.hpp"
+#include "detail/utf8.hpp"
+#include "error.hpp"
+#include "pickle/numpy.hpp"
+#include "torch/tensor.hpp"
+#include "value.hpp"
+
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace ptload {
+inline namespace v0 {
+
+namespace detail {
+
+/// Appends s as a JSON string. Lone surrogates (kept as 3-byte WTF-8) become \udXXX escapes.
+inline void json_string(std::string& out, std::string_view s) {
+    static const char* hex = "0123456789abcdef";
+    out += '"';
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        auto c = static_cast<unsigned char>(s[i]);
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        default:
+            if (c < 0x20) {
+                out += "\\u00";
+                out += hex[c >> 4];
+                out += hex[c & 15];
+            } else if (c == 0xED && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0xA0) {
+                std::uint32_t cp = ((c & 0x0Fu) << 12) | ((static_cast<unsigned char>(s[i + 1]) & 0x3Fu) << 6) |
+                                   (static_cast<unsigned char>(s[i + 2]) & 0x3Fu);
+                out += "\\u";
+                for (int k = 3; k >= 0; --k) out += hex[(cp >> (4 * k)) & 15];
+                i += 2;
+            } else {
+                out += static_cast<char>(c);
+            }
+        }
+    }
+    out += '"';
+}
+
+inline void json_hex(std::string& out, const void* data, std::size_t n) {
+    static const char* hex = "0123456789abcdef";
+    auto p = static_cast<const std::uint8_t*>(data);
+    out.reserve(out.size() + 2 * n + 2);
+    out += '"';
+    for (std::size_t i = 0; i < n; ++i) {
+        out += hex[p[i] >> 4];
+        out += hex[p[i] & 15];
+    }
+    out += '"';
+}
+
+inline void json_float(std::string& out, double d) {
+    std::uint64_t bits;
+    std::memcpy(&bits, &d, 8);
+    static const char* hex = "0123456789abcdef";
+    out += "{\"float\":\"";
+    for (int k = 15; k >= 0; --k) out += hex[(bits >> (4 * k)) & 15];
+    out += "\"}";
+}
+
+inline bool host_is_little_endian() {
+    const std::uint16_t probe = 1;
+    std::uint8_t first;
+    std::memcpy(&first, &probe, 1);
+    return first == 1;
+}
+
+/// SHA-256 of a tensor's logical elements, row-major, each element little-endian.
+inline std::string tensor_sha256(const tensor& t) {
+    sha256 h;
+    std::size_t esize = element_size(t.dtype());
+    dtype_class cls = info(t.dtype()).cls;
+    bool swap = !host_is_little_endian() && esize > 1;
+    bool complex = cls == dtype_class::complex;
+    auto b = t.bytes();
+    if (b && !swap && cls != dtype_class::boolean) {
+        h.update(b->data(), b->size());
+        return h.hex();
+    }
+    std::uint8_t buf[16];
+    t.for_each_element([&](const std::uint8_t* e) {
+        if (cls == dtype_class::boolean) {
+            buf[0] = e[0] ? 1 : 0;
+        } else if (swap) {  // per element; complex halves separately
+            std::size_t part = complex ? esize / 2 : esize;
+            for (std::size_t off = 0; off < esize; off += part)
+                for (std::size_t k = 0; k < part; ++k) buf[off + k] = e[off + part - 1 - k];
+        } else {
+            std::memcpy(buf, e, esize);
+        }
+        h.update(buf, esize);
+    });
+    return h.hex();
+}
+
+/// Hash of an ndarray's C-order element bytes (Fortran-ordered data is reordered).
+inline std::string ndarray_sha256(const document& doc, node_id arr) {
+    node_id data = doc.edge(arr, pickle::nd_data), shape = doc.edge(arr, pickle::nd_shape);
+    std::string_view bytes = doc.text(data);
+    sha256 h;
+    if (!doc.at(arr).tag || doc.edge_count(shape) < 2) {
+        h.update(bytes.data(), bytes.size());
+        return h.hex();
+    }
+    std::size_t rank = doc.edge_count(shape);
+    std::vector<std::int64_t> dims(rank), index(rank, 0), stride(rank);
+    std::uint64_t count = 1;
+    for (std::size_t i = 0; i < rank; ++i) count *= static_cast<std::uint64_t>(dims[i] = doc.at(doc.edge(shape, i)).i);
+    if (!count) return h.hex();
+    std::size_t item = bytes.size() / count;
+    std::int64_t s = 1;
+    for (std::size_t i = 0; i < rank; ++i) {  // column-major strides
+        stride[i] = s;
+        s *= dims[i];
+    }
+    for (std::uint64_t done = 0; done < count; ++done) {
+        std::int64_t pos = 0;
+        for (std::size_t i = 0; i < rank; ++i) pos += index[i] * stride[i];
+        h.update(bytes.data() + static_cast<std::size_t>(pos) * item, item);
+        for (std::size_t d = rank; d-- > 0;) {
+            if (++index[d] < dims[d]) break;
+            index[d] = 0;
+        }
+    }
+    return h.hex();
+}
+
+/// The canonical walk: depth-first, in order, numbering identity-bearing values and storages.
+class canonical_writer {
+public:
+    canonical_writer(const document& doc, std::uint64_t limit) : doc_(doc), limit_(limit) {}
+
+    result<std::string> run(node_id root) {
+        out_.clear();
+        tasks_.push_back({nullptr, root});
+        while (!tasks_.empty()) {
+            task t = tasks_.back();
+            tasks_.pop_back();
+            if (t.text) out_ += t.text;
+            else visit(t.id);
+            if (out_.size() > limit_)
+                return make_error(errc::limit_output, no_offset,
+                                  "canonical JSON would exceed " + std::to_string(limit_) + " bytes (limits::max_dump_bytes)");
+        }
+        return std::move(out_);
+    }
+
+private:
+    struct task {
+        const char* text;  // literal to emit, or nullptr to visit id
+        node_id id;
+    };
+    // Tasks run last-in first-out, so a value's parts are pushed in reverse.
+    std::vector<task> pending_;
+    void lit(const char* s) { pending_.push_back({s, null_node}); }
+    void val(node_id id) { pending_.push_back({nullptr, id}); }
+    void flush() {
+        tasks_.insert(tasks_.end(), pending_.rbegin(), pending_.rend());
+        pending_.clear();
+    }
+    /// Items as a JSON array body, pushed as tasks.
+    void items(const node_id* ids, std::size_t n, std::size_t stride = 1) {
+        for (std::size_t i = 0; i < n; i += stride) {
+            if (i) lit(",");
+            if (stride == 2) {
+                lit("[");
+                val(ids[i]);
+                lit(",");
+                val(ids[i + 1]);
+                lit("]");
+            } else {
+                val(ids[i]);
+            }
+        }
+    }
+    /// True (and writes same_as) when this identity-bearing value was met before.
+    bool seen(node_id id) {
+        auto it = identity_.find(id);
+        if (it != identity_.end()) {
+            out_ += "{\"same_as\":" + std::to_string(it->second) + "}";
+            return true;
+        }
+        identity_.emplace(id, next_identity_++);
+        return false;
+    }
+    std::uint64_t storage_id(std::uint32_t index) {
+        auto it = storages_.find(index);
+        if (it != storages_.end()) return it->second;
+        storages_.emplace(index, next_storage_);
+        return next_storage_++;
+    }
+
+    void visit(node_id id) {
+        const detail::node& n = doc_.at(id);
+        switch (n.k) {
+        case kind::none: out_ += "null"; return;
+        case kind::boolean: out_ += n.i ? "true" : "false"; return;
+        case kind::integer: out_ += std::to_string(n.i); return;
+        case kind::big_integer: {
+            auto t = doc_.text(id);
+            out_ += twos_to_decimal(reinterpret_cast<const std::uint8_t*>(t.data()), t.size());
+            return;
+        }
+        case kind::floating: json_float(out_, n.f); return;
+        case kind::complex:
+            out_ += "{\"complex\":[";
+            json_float_bits(n.c.re);
+            out_ += ",";
+            json_float_bits(n.c.im);
+            out_ += "]}";
+            return;
+        case kind::string: json_string(out_, doc_.text(id)); return;
+        case kind::bytes:
+        case kind::bytearray: {
+            if (n.k == kind::bytearray && seen(id)) return;
+            out_ += n.k == kind::bytes ? "{\"bytes\":" : "{\"bytearray\":";
+            auto t = doc_.text(id);
+            json_hex(out_, t.data(), t.size());
+            out_ += "}";
+            return;
+        }
+        case kind::tuple:
+        case kind::frozenset:
+        case kind::torch_size:
+        case kind::slice:
+        case kind::range: {
+            const char* open = n.k == kind::tuple       ? "{\"tuple\":["
+                               : n.k == kind::frozenset ? "{\"frozenset\":["
+                               : n.k == kind::torch_size ? "{\"torch_size\":["
+                               : n.k == kind::slice      ? "{\"slice\":["
+                                                         : "{\"range\":[";
+            out_ += open;
+            items(doc_.edges(id), doc_.edge_count(id));
+            lit("]}");
+            flush();
+            return;
+        }
+        case kind::list:
+        case kind::set:
+            if (seen(id)) return;
+            out_ += n.k == kind::list ? "[" : "{\"set\":[";
+            items(doc_.edges(id), doc_.edge_count(id));
+            lit(n.k == kind::list ? "]" : "]}");
+            flush();
+            return;
+        case kind::dict:
+        case kind::ordered_dict:
+            if (seen(id)) return;
+            out_ += n.k == kind::dict ? "{\"dict\":[" : "{\"ordered_dict\":[";
+            items(doc_.edges(id), doc_.edge_count(id), 2);
+            if (n.k == kind::ordered_dict && n.aux != null_node && doc_.edge_count(n.aux)) {
+                lit("],\"attrs\":");
+                val(n.aux);
+                lit("}");
+            } else {
+                lit("]}");
+            }
+            flush();
+            return;
+        case kind::global:
+            out_ += "{\"global\":";
+            json_string(out_, doc_.text(id));
+            out_ += "}";
+            return;
+        case kind::object: object(id); return;
+        case kind::device:
+            out_ += "{\"device\":";
+            json_string(out_, doc_.text(id));
+            out_ += "}";
+            return;
+        case kind::dtype:
+            out_ += "{\"dtype\":\"";
+            out_ += name(static_cast<dtype>(n.tag));
+            out_ += "\"}";
+            return;
+        case kind::numpy_dtype:
+            out_ += "{\"numpy_dtype\":";
+            json_string(out_, doc_.text(id));
+            out_ += "}";
+            return;
+        case kind::numpy_scalar:
+            out_ += "{\"numpy_scalar\":{\"dtype\":";
+            json_string(out_, doc_.text(doc_.edge(id, 0)));
+            out_ += ",\"value\":";
+            val(doc_.edge(id, 1));
+            lit("}}");
+            flush();
+            return;
+        case kind::ndarray: ndarray(id); return;
+        case kind::tensor: tensor_json(id); return;
+        case kind::storage: storage_json(id); return;
+        case kind::sparse_tensor: sparse(id); return;
+        case kind::nested_tensor:
+            out_ += "{\"nested_tensor\":{\"buffer\":";
+            val(doc_.edge(id, 0));
+            lit(",\"sizes\":");
+            val(doc_.edge(id, 1));
+            lit(",\"strides\":");
+            val(doc_.edge(id, 2));
+            lit(",\"offsets\":");
+            val(doc_.edge(id, 3));
+            lit("}}");
+            flush();
+            return;
+        case kind::mark: out_ += "null"; return;
+        }
+    }
+    void json_float_bits(double d) {
+        std::string tmp;
+        json_float(tmp, d);
+        out_.append(tmp, 9, 18);  // just the quoted hex of {"float":"..."}
+    }
+    void object(node_id id) {
+        if (seen(id)) return;
+        out_ += "{\"object\":{\"class\":";
+        json_string(out_, doc_.text(doc_.edge(id, obj_class)));
+        out_ += ",\"args\":[";
+        node_id args = doc_.edge(id, obj_args);
+        if (args != null_node) items(doc_.edges(args), doc_.edge_count(args));
+        lit("]");
+        if (doc_.edge(id, obj_kwargs) != null_node) {
+            lit(",\"kwargs\":");
+            val(doc_.edge(id, obj_kwargs));
+        }
+        if (doc_.edge(id, obj_state) != null_node) {
+            lit(",\"state\":");
+            val(doc_.edge(id, obj_state));
+        }
+        if (node_id it = doc_.edge(id, obj_items); it != null_node) {
+            lit(",\"items\":[");
+            items(doc_.edges(it), doc_.edge_count(it));
+            lit("]");
+        }
+        if (node_id di = doc_.edge(id, obj_dict_items); di != null_node) {
+            lit(",\"dict_items\":[");
+            items(doc_.edges(di), doc_.edge_count(di), 2);
+            lit("]");
+        }
+        lit("}}");
+        flush();
+    }
+    void ndarray(node_id id) {
+        node_id dt = doc_.edge(id, pickle::nd_dtype), shape = doc_.edge(id, pickle::nd_shape),
+                data = doc_.edge(id, pickle::nd_data);
+        if (dt == null_node) {  // never built: an empty array placeholder
+            out_ += "{\"ndarray\":null}";
+            return;
+        }
+        out_ += "{\"ndarray\":{\"dtype\":";
+        json_string(out_, doc_.text(dt));
+        out_ += ",\"shape\":[";
+        for (std::size_t i = 0; i < doc_.edge_count(shape); ++i) {
+            if (i) out_ += ",";
+            out_ += std::to_string(doc_.at(doc_.edge(shape, i)).i);
+        }
+        out_ += "]";
+        if (doc_.at(data).k == kind::list) {
+            out_ += ",\"items\":[";
+            items(doc_.edges(data), doc_.edge_count(data));  // C order (Fortran object arrays: as pickled)
+            lit("]}}");
+            flush();
+            return;
+        }
+        out_ += ",\"sha256\":\"" + ndarray_sha256(doc_, id) + "\"}}";
+    }
+    void dims(span<const std::int64_t> d) {
+        out_ += "[";
+        for (std::size_t i = 0; i < d.size(); ++i) {
+            if (i) out_ += ",";
+            out_ += std::to_string(d[i]);
+        }
+        out_ += "]";
+    }
+    void tensor_json(node_id id) {
+        std::uint32_t index = doc_.at(id).aux;
+        tensor t(&doc_, index);
+        const detail::tensor_record& r = doc_.tensor_at(index);
+        out_ += "{\"tensor\":{\"dtype\":\"";
+        out_ += name(t.dtype());
+        out_ += "\",\"shape\":";
+        dims(t.shape());
+        out_ += ",\"stride\":";
+        dims(t.strides());
+        out_ += ",\"offset\":" + std::to_string(t.offset());
+        out_ += ",\"device\":";
+        json_string(out_, t.device());
+        out_ += std::string(",\"requires_grad\":") + (t.requires_grad() ? "true" : "false");
+        out_ += std::string(",\"parameter\":") + (t.is_parameter() ? "true" : "false");
+        if (t.has_storage()) {
+            const storage& s = doc_.storage_at(t.storage_index());
+            out_ += ",\"storage\":{\"id\":" + std::to_string(storage_id(t.storage_index())) + ",\"dtype\":\"";
+            out_ += name(s.desc.type);
+            out_ += "\",\"nbytes\":" + std::to_string(s.nbytes()) + "}";
+            out_ += ",\"sha256\":\"" + tensor_sha256(t) + "\"";
+        } else {
+            out_ += ",\"storage\":null,\"sha256\":null";
+        }
+        if (r.cls != null_node) {
+            out_ += ",\"class\":";
+            json_string(out_, doc_.text(r.cls));
+        }
+        if (r.quant == qscheme::per_tensor_affine || r.quant == qscheme::per_tensor_symmetric) {
+            out_ += ",\"quant\":{\"qscheme\":\"";
+            out_ += qscheme_name(r.quant);
+            out_ += "\",\"scale\":";
+            json_float(out_, r.scale);
+            out_ += ",\"zero_point\":" + std::to_string(r.zero_point) + "}";
+        } else if (r.quant != qscheme::none) {
+            out_ += ",\"quant\":{\"qscheme\":\"";
+            out_ += qscheme_name(r.quant);
+            out_ += "\",\"scales\":";
+            val(r.scales);
+            lit(",\"zero_points\":");
+            val(r.zero_points);
+            lit_owned(",\"axis\":" + std::to_string(r.axis) + "}");
+        }
+        if (r.attrs != null_node) {
+            lit(",\"attrs\":");
+            val(r.attrs);
+        }
+        lit("}}");
+        flush();
+    }
+    /// Literals must outlive the task stack; keep dynamic ones alive in a list.
+    void lit_owned(const std::string& s) {
+        owned_.push_back(s);
+        pending_.push_back({owned_.back().c_str(), null_node});
+    }
+    void storage_json(node_id id) {
+        std::uint32_t index = doc_.at(id).aux;
+        const storage& s = doc_.storage_at(index);
+        out_ += "{\"storage\":{\"id\":" + std::to_string(storage_id(index)) + ",\"dtype\":\"";
+        out_ += name(s.desc.type);
+        out_ += "\",\"nbytes\":" + std::to_string(s.nbytes()) + ",\"device\":";
+        json_string(out_, s.device);
+        sha256 h;
+        h.update(s.bytes.data(), static_cast<std::size_t>(s.bytes.size()));
+        out_ += ",\"sha256\":\"" + h.hex() + "\"}}";
+    }
+    void sparse(node_id id) {
+        auto layout = static_cast<sparse_layout>(doc_.at(id).tag);
+        out_ += "{\"sparse_tensor\":{\"layout\":\"";
+        out_ += layout_name(layout);
+        out_ += "\",\"size\":";
+        node_id size = doc_.edge(id, 0);
+        out_ += "[";
+        for (std::size_t i = 0; i < doc_.edge_count(size); ++i) {
+            if (i) out_ += ",";
+            out_ += std::to_string(doc_.at(doc_.edge(size, i)).i);
+        }
+        out_ += "]";
+        if (layout == sparse_layout::coo) {
+            out_ += ",\"coalesced\":";
+            out_ += doc_.at(doc_.edge(id, 1)).k == kind::boolean && doc_.at(doc_.edge(id, 1)).i ? "true" : "false";
+            out_ += ",\"indices\":";
+            val(doc_.edge(id, 2));
+        } else {
+            out_ += ",\"compressed_indices\":";
+            val(doc_.edge(id, 1));
+            lit(",\"plain_indices\":");
+            val(doc_.edge(id, 2));
+        }
+        lit(",\"values\":");
+        val(doc_.edge(id, 3));
+        lit("}}");
+        flush();
+    }
+
+    const document& doc_;
+    std::uint64_t limit_;
+    std::string out_;
+    std::vector<task> tasks_;
+    std::unordered_map<node_id, std::uint64_t> identity_;
+    std::uint64_t next_identity_ = 0;
+    std::unordered_map<std::uint32_t, std::uint64_t> storages_;
+    std::uint64_t next_storage_ = 0;
+    std::deque<std::string> owned_;  // a deque never moves its elements, so c_str() stays valid
+};
+
+} // namespace detail
+
+/// The canonical JSON of a value (docs/CANONICAL-JSON.md); `limit` caps the output bytes.
+inline result<std::string> to_canonical_json(const value& v, std::uint64_t limit = std::uint64_t{1} << 32) {
+    if (!v.valid()) return v.missing_error();
+    detail::canonical_writer w(*v.doc(), limit);
+    return w.run(v.id());
+}
+
+} // namespace v0
+} // namespace ptload
+
+#endif

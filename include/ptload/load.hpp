@@ -1,0 +1,152 @@
+// load.hpp: the entry points, torch.load and pickle.load in C++.
+//
+//     auto doc = ptload::load(ptload::file_source{"model.pt"});          // torch.load(f)
+//     auto doc = ptload::load<ptload::latin1>(src, opts);                 // encoding='latin1'
+//     auto doc = ptload::load_pickle(ptload::memory_source{p, n});        // pickle.loads
+// Policies are named in any order; roles not named take their defaults (policies/select.hpp).
+#ifndef PTLOAD_LOAD_HPP
+#define PTLOAD_LOAD_HPP
+
+#include "error.hpp"
+#include "pickle/machine.hpp"
+#include "policies/select.hpp"
+#include "policies/source.hpp"
+#include "torch/archive.hpp"
+#include "torch/detect.hpp"
+#include "torch/legacy.hpp"
+#include "torch/location.hpp"
+#include "torch/rebuild.hpp"
+#include "torch/tar.hpp"
+#include "value.hpp"
+
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace ptload {
+inline namespace v0 {
+namespace detail {
+
+/// torch.storage._load_from_bytes: a whole legacy stream inside a bytes value, loaded into the
+/// same document.
+template <class Policies>
+nested_loader make_nested_loader(const load_options& opts) {
+    return [&opts](document& doc, const std::uint8_t* p, std::size_t n) -> result<node_id> {
+        memory_source mem(p, n);
+        bool not_legacy = false;
+        return load_legacy<Policies>(doc, mem, opts, make_nested_loader<Policies>(opts), not_legacy);
+    };
+}
+
+/// Contiguous bytes of a whole source: in place for memory sources, else read.
+template <class Source>
+result<record_bytes> whole(Source& src) {
+    record_bytes r;
+    if constexpr (has_data<Source>::value) {
+        r.data = src.data();
+        r.size = static_cast<std::size_t>(src.size());
+    } else {
+        if (src.size() > SIZE_MAX) return make_error(errc::limit_tensor, 0, "file larger than the address space");
+        r.owned.resize(static_cast<std::size_t>(src.size()));
+        PTLOAD_TRY(src.read_at(0, r.owned.data(), r.owned.size()));
+        r.data = r.owned.data();
+        r.size = r.owned.size();
+    }
+    return r;
+}
+
+template <class Policies, class Source>
+result<document> load_pickle_impl(Source& src, const load_options& opts) {
+    auto bytes = whole(src);
+    if (!bytes) return std::move(bytes).err();
+    document doc;
+    torch_handler<Policies> handler(nullptr, opts);
+    handler.load_from_bytes = make_nested_loader<Policies>(opts);
+    pickle::run_options ro;
+    ro.buffers = opts.buffers;
+    pickle::machine<Policies, torch_handler<Policies>> m(doc, handler, bytes->data, bytes->size, ro);
+    auto root = m.run();
+    if (!root) return std::move(root).err();
+    doc.set_root(*root);
+    return doc;
+}
+
+template <class Policies, class Source>
+result<document> load_torch_impl(Source& src, const load_options& opts, bool pickle_fallback) {
+    std::uint8_t head[512] = {};
+    std::size_t head_size = src.size() < sizeof head ? static_cast<std::size_t>(src.size()) : sizeof head;
+    PTLOAD_TRY(src.read_at(0, head, head_size));
+    file_kind kind = detect(head, head_size, src.size());
+    document doc;
+    nested_loader nested = make_nested_loader<Policies>(opts);
+    switch (kind) {
+    case file_kind::zip: {
+        PTLOAD_TRY((load_zip<Policies>(doc, src, opts, nested)));
+        return doc;
+    }
+    case file_kind::tar: {
+        auto root = load_tar<Policies>(doc, src, opts, nested);
+        if (!root) return std::move(root).err();
+        doc.set_root(*root);
+        return doc;
+    }
+    case file_kind::pickle_or_legacy: {
+        bool not_legacy = false;
+        auto root = load_legacy<Policies>(doc, src, opts, nested, not_legacy);
+        if (root) {
+            doc.set_root(*root);
+            return doc;
+        }
+        if (not_legacy) {
+            if (pickle_fallback) return load_pickle_impl<Policies>(src, opts);
+            return make_error(errc::bad_format, 0,
+                              "a plain pickle, not a torch checkpoint (its first value is not torch's magic number); "
+                              "load it with ptload::load_pickle");
+        }
+        return std::move(root).err();
+    }
+    default: return describe_unreadable(kind, head, head_size, src.size());
+    }
+}
+
+template <class Source>
+using source_t = std::remove_cv_t<std::remove_reference_t<Source>>;
+
+} // namespace detail
+
+/// torch.load(f, map_location, encoding=...): zip checkpoints, TorchScript archive data, the
+/// legacy stream and the tar format, detected by content. Never executes anything.
+template <class... Policies, class Source>
+result<document> load(Source&& src, const load_options& opts = {}) {
+    static_assert(check_source<detail::source_t<Source>>(), "ptload::load: the argument must be a byte source");
+    return detail::load_torch_impl<policies<Policies...>>(src, opts, false);
+}
+
+/// pickle.load(f, encoding=...): one plain pickle. Objects torch pickles inline
+/// (torch.storage._load_from_bytes) are still understood; persistent ids are not.
+template <class... Policies, class Source>
+result<document> load_pickle(Source&& src, const load_options& opts = {}) {
+    static_assert(check_source<detail::source_t<Source>>(), "ptload::load_pickle: the argument must be a byte source");
+    return detail::load_pickle_impl<policies<Policies...>>(src, opts);
+}
+
+/// A torch checkpoint if the content is one, else a plain pickle (what `ptload dump` reads).
+template <class... Policies, class Source>
+result<document> load_any(Source&& src, const load_options& opts = {}) {
+    static_assert(check_source<detail::source_t<Source>>(), "ptload::load_any: the argument must be a byte source");
+    return detail::load_torch_impl<policies<Policies...>>(src, opts, true);
+}
+
+/// torch.load on a path.
+template <class... Policies>
+result<document> load_file(const std::string& path, const load_options& opts = {}) {
+    file_source src(path);
+    if (!src.is_open()) return src.open_error();
+    return load<Policies...>(src, opts);
+}
+
+} // namespace v0
+} // namespace ptload
+
+#endif

@@ -1,0 +1,1073 @@
+// pickle/machine.hpp: the pickle virtual machine (FORMAT.md 1), protocols 0-5.
+//
+// The machine reads one pickle from a contiguous byte range and builds inert values in a
+// document. Dispatch is a table of 256 handlers built at compile time for the chosen policies
+// and hooks; bytes that are not opcodes share one error handler. Nothing is ever imported or
+// called: globals resolve through pickle/globals.hpp, and the hooks of a Handler give meaning
+// to persistent ids and torch's callables:
+//
+//     struct Handler {
+//         // BINPERSID / PERSID: what the persistent id `pid` stands for (a storage)
+//         ptload::result<ptload::node_id> persistent_load(ptload::document&, ptload::node_id pid,
+//                                                          std::uint64_t offset);
+//         // a GLOBAL the pickle layer classified as torch's (dtype, qscheme, storage class):
+//         // the node to push
+//         ptload::result<ptload::node_id> torch_global(ptload::document&, const pickle::resolved_global&,
+//                                                      std::uint64_t offset);
+//         // REDUCE/NEWOBJ of a torch callable; null_node means "keep it as an opaque object"
+//         ptload::result<ptload::node_id> torch_call(ptload::document&, pickle::known_global, ptload::node_id callable,
+//                                                    ptload::node_id args, std::uint64_t offset);
+//         // BUILD on a tensor
+//         ptload::status torch_build(ptload::document&, ptload::node_id obj, ptload::node_id state, std::uint64_t offset);
+//     };
+#ifndef PTLOAD_PICKLE_MACHINE_HPP
+#define PTLOAD_PICKLE_MACHINE_HPP
+
+#include "../detail/text.hpp"
+#include "../detail/utf8.hpp"
+#include "../error.hpp"
+#include "../policies/select.hpp"
+#include "../span.hpp"
+#include "../value.hpp"
+#include "globals.hpp"
+#include "keys.hpp"
+#include "numpy.hpp"
+#include "opcodes.hpp"
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace ptload {
+inline namespace v0 {
+namespace pickle {
+
+/// Inputs of one run besides the bytes.
+struct run_options {
+    std::string record;                              ///< for messages: "archive/data.pkl"
+    std::uint64_t base_offset = 0;                   ///< file offset of the first byte
+    span<const span<const std::uint8_t>> buffers;    ///< out-of-band buffers for NEXT_BUFFER
+};
+
+template <class Policies, class Handler>
+class machine {
+    using decoding = typename Policies::decoding;
+    using limits = typename Policies::limits;
+
+public:
+    machine(document& doc, Handler& handler, const std::uint8_t* data, std::size_t size, run_options opts)
+        : doc_(doc), handler_(handler), begin_(data), cur_(data), end_(data + size), opts_(std::move(opts)),
+          keys_(doc) {
+        std::uint64_t budget = static_cast<std::uint64_t>(size) * limits::nodes_per_byte + limits::node_slack;
+        node_budget_ = doc.node_count() + budget;
+    }
+
+    /// Runs to STOP and returns the unpickled value; position() is then just past STOP.
+    result<node_id> run() {
+        stopped_ = false;
+        while (!stopped_) {
+            op_offset_ = static_cast<std::size_t>(cur_ - begin_);
+            if (PTLOAD_UNLIKELY(cur_ >= end_)) {
+                op_ = 0;
+                return fail(errc::truncated, "pickle ended before STOP");
+            }
+            if (frame_end_ && cur_ == frame_end_) frame_end_ = nullptr;  // between frames
+            op_ = *cur_++;
+            status s = dispatch_table[op_](*this);
+            if (PTLOAD_UNLIKELY(!s.has_value())) return std::move(s).err();
+            if (PTLOAD_UNLIKELY(doc_.node_count() > node_budget_))
+                return fail(errc::limit_nodes, "more than " + std::to_string(node_budget_) +
+                                                   " values for a pickle of this size (limits::nodes_per_byte)");
+        }
+        return result_;
+    }
+
+    std::size_t position() const noexcept { return static_cast<std::size_t>(cur_ - begin_); }
+    int protocol() const noexcept { return proto_; }
+
+private:
+    using handler_fn = status (*)(machine&);
+
+    // ---------------------------------------------------------------- errors
+    error fail(errc code, std::string message) const {
+        std::string ctx = opts_.record;
+        if (op_) {
+            if (!ctx.empty()) ctx += ", ";
+            ctx += "opcode ";
+            ctx += opcode_name(op_);
+        }
+        return make_error(code, opts_.base_offset + op_offset_, std::move(message), std::move(ctx));
+    }
+    /// Adds this opcode's offset and context to an error raised below the machine.
+    error locate(error e) const {
+        if (e.offset == no_offset) e.offset = opts_.base_offset + op_offset_;
+        std::string ctx = opts_.record;
+        if (op_) {
+            if (!ctx.empty()) ctx += ", ";
+            ctx += "opcode ";
+            ctx += opcode_name(op_);
+        }
+        if (!e.context.empty()) ctx += ": " + e.context;
+        e.context = std::move(ctx);
+        return e;
+    }
+    std::uint64_t file_offset() const noexcept { return opts_.base_offset + op_offset_; }
+
+    // ---------------------------------------------------------------- input
+    /// n bytes of argument, honouring FRAME boundaries.
+    result<const std::uint8_t*> take(std::uint64_t n) {
+        if (frame_end_) {
+            auto left = static_cast<std::uint64_t>(frame_end_ - cur_);
+            if (n > left)
+                return fail(errc::frame_error, "argument of " + std::to_string(n) + " bytes runs past the end of its frame (" +
+                                                   std::to_string(left) + " bytes left)");
+        }
+        auto left = static_cast<std::uint64_t>(end_ - cur_);
+        if (PTLOAD_UNLIKELY(n > left))
+            return fail(errc::truncated,
+                        "needs " + std::to_string(n) + " bytes, " + std::to_string(left) + " left in the pickle");
+        const std::uint8_t* p = cur_;
+        cur_ += n;
+        return p;
+    }
+    template <class T>
+    result<T> take_le() {
+        auto p = take(sizeof(T));
+        if (!p) return std::move(p).err();
+        T v = 0;
+        for (std::size_t i = 0; i < sizeof(T); ++i) v = static_cast<T>(v | static_cast<T>(static_cast<T>((*p)[i]) << (8 * i)));
+        return v;
+    }
+    /// A text line without its '\n'.
+    result<std::string_view> take_line() {
+        const std::uint8_t* limit = frame_end_ ? frame_end_ : end_;
+        const void* nl = std::memchr(cur_, '\n', static_cast<std::size_t>(limit - cur_));
+        if (!nl) {
+            if (frame_end_) return fail(errc::frame_error, "text argument runs past the end of its frame");
+            return fail(errc::truncated, "text argument has no end of line");
+        }
+        std::string_view line(reinterpret_cast<const char*>(cur_),
+                              static_cast<std::size_t>(static_cast<const std::uint8_t*>(nl) - cur_));
+        cur_ = static_cast<const std::uint8_t*>(nl) + 1;
+        return line;
+    }
+
+    // ---------------------------------------------------------------- stack
+    std::size_t fence() const noexcept { return marks_.empty() ? 0 : marks_.back(); }
+    status push(node_id id) {
+        if (PTLOAD_UNLIKELY(stack_.size() >= limits::max_stack))
+            return fail(errc::limit_stack, "more than " + std::to_string(limits::max_stack) + " items on the stack");
+        stack_.push_back(id);
+        return {};
+    }
+    result<node_id> pop() {
+        if (PTLOAD_UNLIKELY(stack_.size() <= fence())) return underflow();
+        node_id id = stack_.back();
+        stack_.pop_back();
+        return id;
+    }
+    result<node_id> top() {
+        if (PTLOAD_UNLIKELY(stack_.size() <= fence())) return underflow();
+        return stack_.back();
+    }
+    error underflow() const {
+        return fail(marks_.empty() ? errc::stack_underflow : errc::mark_missing,
+                    marks_.empty() ? "the stack is empty" : "a MARK sits where a value must be");
+    }
+    /// Items above the topmost mark; removes them and the mark.
+    result<std::pair<std::size_t, std::size_t>> pop_mark() {
+        if (PTLOAD_UNLIKELY(marks_.empty())) return fail(errc::mark_missing, "no MARK on the stack");
+        std::size_t from = marks_.back();
+        marks_.pop_back();
+        return std::make_pair(from, stack_.size() - from);
+    }
+    const node_id* stack_at(std::size_t i) const noexcept { return stack_.data() + i; }
+    /// The value just below a popped mark region (the list/dict/set that APPENDS & co. extend).
+    result<node_id> below(std::size_t from) {
+        if (from <= fence()) return underflow();
+        return stack_[from - 1];
+    }
+    void truncate_stack(std::size_t n) { stack_.resize(n); }
+
+    // ---------------------------------------------------------------- memo
+    status memo_put(std::uint64_t index, node_id id) {
+        if (index > 0xFFFFFFFFull) return fail(errc::limit_memo, "memo index above 2^32 - 1");
+        if (index < memo_.size()) {
+            if (memo_[index] == null_node) ++memo_count_;
+            memo_[index] = id;
+        } else if (index < memo_.size() * 2 + 4096) {  // dense growth only near what exists
+            memo_.resize(static_cast<std::size_t>(index) + 1, null_node);
+            memo_[index] = id;
+            ++memo_count_;
+        } else {
+            auto it = sparse_memo_.find(static_cast<std::uint32_t>(index));
+            if (it == sparse_memo_.end()) ++memo_count_;
+            sparse_memo_[static_cast<std::uint32_t>(index)] = id;
+        }
+        if (memo_count_ > limits::max_memo)
+            return fail(errc::limit_memo, "more than " + std::to_string(limits::max_memo) + " memo entries");
+        return {};
+    }
+    status memo_get(std::uint64_t index) {
+        node_id id = null_node;
+        if (index < memo_.size()) id = memo_[index];
+        else if (index <= 0xFFFFFFFFull) {
+            auto it = sparse_memo_.find(static_cast<std::uint32_t>(index));
+            if (it != sparse_memo_.end()) id = it->second;
+        }
+        if (id == null_node) return fail(errc::memo_missing, "memo has no entry " + std::to_string(index));
+        return push(id);
+    }
+
+    // ---------------------------------------------------------------- values
+    node_id none_node() {
+        if (none_ == null_node) none_ = doc_.add(kind::none);
+        return none_;
+    }
+    kind kind_of(node_id id) const noexcept { return doc_.at(id).k; }
+    bool is_falsy_state(node_id s) const noexcept {
+        kind k = kind_of(s);
+        return k == kind::none || ((k == kind::dict || k == kind::tuple || k == kind::list) && doc_.edge_count(s) == 0);
+    }
+
+    /// Python-2 str bytes through the decoding policy.
+    result<node_id> py2_string(const std::uint8_t* p, std::size_t n) {
+        if constexpr (decoding::keep_bytes) {
+            return doc_.make_text(kind::bytes, p, n);
+        } else {
+            std::string out;
+            std::size_t bad = decoding::decode(p, n, out);
+            if (bad != n)
+                return fail(errc::decode_error, std::string("'") + decoding::name + "' codec can't decode byte 0x" +
+                                                    hex_byte(p[bad]) + " in position " + std::to_string(bad) +
+                                                    " (try encoding latin1 or bytes)");
+            return doc_.make_text(kind::string, out.data(), out.size());
+        }
+    }
+    static std::string hex_byte(std::uint8_t b) {
+        const char* digits = "0123456789abcdef";
+        return {digits[b >> 4], digits[b & 15]};
+    }
+    /// A UTF-8 str argument (BINUNICODE family): 'surrogatepass', as CPython decodes it.
+    result<node_id> unicode(const std::uint8_t* p, std::size_t n) {
+        bool surrogates = false;
+        std::size_t bad = detail::utf8_validate(p, n, true, surrogates);
+        if (bad != n)
+            return fail(errc::decode_error,
+                        "'utf-8' codec can't decode byte 0x" + hex_byte(p[bad]) + " in position " + std::to_string(bad));
+        return doc_.make_text(kind::string, p, n, surrogates);
+    }
+    result<node_id> integer_from(const detail::parsed_int& v) {
+        if (v.status == detail::parsed_int::too_long)
+            return fail(errc::limit_integer, "integer literal has more than " + std::to_string(limits::max_int_digits) + " digits");
+        if (v.status != detail::parsed_int::ok) return fail(errc::bad_text, "not an integer literal");
+        if (v.small) return doc_.make_int(v.value);
+        if (v.big.size() > limits::max_int_bytes)
+            return fail(errc::limit_integer, "integer wider than " + std::to_string(limits::max_int_bytes) + " bytes");
+        return doc_.make_text(kind::big_integer, v.big.data(), v.big.size());
+    }
+    result<node_id> binary_long(const std::uint8_t* p, std::size_t n) {
+        std::int64_t small = 0;
+        if (detail::twos_to_int64(p, n, small)) return doc_.make_int(small);
+        std::size_t len = detail::minimal_twos_length(p, n);
+        if (len > limits::max_int_bytes)
+            return fail(errc::limit_integer, "integer wider than " + std::to_string(limits::max_int_bytes) + " bytes");
+        return doc_.make_text(kind::big_integer, p, len);
+    }
+
+    // ---------------------------------------------------------------- containers
+    status dict_set(node_id dict, node_id key, node_id val) {
+        auto r = keys_.set(dict, key, val);
+        if (!r) return locate(std::move(r).err());
+        return {};
+    }
+    status set_add(node_id set, node_id item) {
+        auto r = keys_.add(set, item);
+        if (!r) return locate(std::move(r).err());
+        return {};
+    }
+    node_id object_part(node_id obj, object_field f, kind k) {
+        node_id part = doc_.edge(obj, f);
+        if (part == null_node) {
+            part = doc_.make_seq(k, nullptr, 0);
+            doc_.set_edge(obj, f, part);
+        }
+        return part;
+    }
+    status append_items(node_id target, const node_id* items, std::size_t n) {
+        switch (kind_of(target)) {
+        case kind::list: doc_.push_edges(target, items, n); return {};
+        case kind::object: doc_.push_edges(object_part(target, obj_items, kind::list), items, n); return {};
+        default: return fail(errc::bad_operand, std::string("cannot append to a ") + kind_name(kind_of(target)));
+        }
+    }
+    status set_items(node_id target, const node_id* kv, std::size_t n) {
+        if (n % 2) return fail(errc::bad_operand, "odd number of items for SETITEMS");
+        switch (kind_of(target)) {
+        case kind::dict:
+        case kind::ordered_dict:
+            for (std::size_t i = 0; i < n; i += 2) PTLOAD_TRY(dict_set(target, kv[i], kv[i + 1]));
+            return {};
+        case kind::object: doc_.push_edges(object_part(target, obj_dict_items, kind::dict), kv, n); return {};
+        default: return fail(errc::bad_operand, std::string("cannot set items on a ") + kind_name(kind_of(target)));
+        }
+    }
+    /// The items of any sequence-like argument (for set(...), OrderedDict(...), ...).
+    bool items_of(node_id seq, std::vector<node_id>& out) const {
+        kind k = kind_of(seq);
+        if (k != kind::list && k != kind::tuple && k != kind::set && k != kind::frozenset) return false;
+        out.assign(doc_.edges(seq), doc_.edges(seq) + doc_.edge_count(seq));
+        return true;
+    }
+
+    // ---------------------------------------------------------------- globals and calls
+    status push_global(std::string_view module, std::string_view name) {
+        resolved_global g = resolve_global(module, name, proto_);
+        if (g.dangerous)
+            return fail(errc::disallowed_global, "global " + g.module + "." + g.name +
+                                                     " is never data in a checkpoint; ptload does not run pickled code");
+        node_id id;
+        if (g.id == known_global::torch_dtype || g.id == known_global::torch_qscheme ||
+            g.id == known_global::torch_storage_class) {
+            auto r = handler_.torch_global(doc_, g, file_offset());
+            if (!r) return locate(std::move(r).err());
+            id = *r;
+        } else {
+            id = doc_.make_global(g.module, g.name, static_cast<std::uint16_t>(g.id));
+        }
+        return push(id);
+    }
+    known_global known_of(node_id callable) const noexcept {
+        return kind_of(callable) == kind::global ? static_cast<known_global>(doc_.at(callable).tag) : known_global::none;
+    }
+    node_id opaque(node_id cls, node_id args) {
+        node_id obj = doc_.make_object(cls);
+        doc_.set_edge(obj, obj_args, args);
+        return obj;
+    }
+    node_id arg(node_id args, std::size_t i) const { return doc_.edge(args, i); }
+
+    /// callable(*args) for REDUCE, INST and OBJ.
+    result<node_id> call(node_id callable, node_id args) {
+        if (kind_of(args) != kind::tuple) return fail(errc::bad_operand, "call arguments are not a tuple");
+        if (kind_of(callable) != kind::global)
+            return fail(errc::bad_operand, std::string("cannot call a ") + kind_name(kind_of(callable)));
+        std::size_t n = doc_.edge_count(args);
+        std::vector<node_id> items;
+        switch (known_of(callable)) {
+        case known_global::builtins_set:
+        case known_global::builtins_frozenset: {
+            node_id s = doc_.make_seq(known_of(callable) == known_global::builtins_set ? kind::set : kind::frozenset, nullptr, 0);
+            if (n > 1 || (n == 1 && !items_of(arg(args, 0), items))) return fail(errc::bad_operand, "set() takes one sequence");
+            for (node_id it : items) PTLOAD_TRY(set_add(s, it));
+            return s;
+        }
+        case known_global::builtins_bytearray:
+        case known_global::builtins_bytes: {
+            kind out = known_of(callable) == known_global::builtins_bytes ? kind::bytes : kind::bytearray;
+            if (n == 0) return doc_.make_text(out, "", 0);
+            node_id a = arg(args, 0);
+            if (n == 1 && (kind_of(a) == kind::bytes || kind_of(a) == kind::bytearray)) {
+                auto t = doc_.text(a);
+                return doc_.make_text(out, t.data(), t.size());
+            }
+            if (n == 1 && kind_of(a) == kind::list) {  // bytes([1, 2, 3])
+                std::string b;
+                for (std::size_t i = 0; i < doc_.edge_count(a); ++i) {
+                    const auto& e = doc_.at(doc_.edge(a, i));
+                    if (e.k != kind::integer || e.i < 0 || e.i > 255) return fail(errc::bad_operand, "bytes() item out of range");
+                    b += static_cast<char>(e.i);
+                }
+                return doc_.make_text(out, b.data(), b.size());
+            }
+            if (n == 2 && kind_of(a) == kind::string) return encode_str(a, arg(args, 1), out);
+            return fail(errc::bad_operand, "unsupported bytes()/bytearray() arguments");
+        }
+        case known_global::codecs_encode:
+            if (n == 2 && kind_of(arg(args, 0)) == kind::string) return encode_str(arg(args, 0), arg(args, 1), kind::bytes);
+            if (n == 1 && kind_of(arg(args, 0)) == kind::string) return encode_str(arg(args, 0), null_node, kind::bytes);
+            return fail(errc::bad_operand, "_codecs.encode takes (str, encoding)");
+        case known_global::builtins_complex: {
+            double part[2] = {0, 0};
+            if (n > 2) return fail(errc::bad_operand, "complex() takes at most 2 arguments");
+            for (std::size_t i = 0; i < n; ++i) {
+                const auto& e = doc_.at(arg(args, i));
+                if (e.k == kind::floating) part[i] = e.f;
+                else if (e.k == kind::integer || e.k == kind::boolean) part[i] = static_cast<double>(e.i);
+                else return fail(errc::bad_operand, "complex() arguments must be numbers");
+            }
+            return doc_.make_complex(part[0], part[1]);
+        }
+        case known_global::builtins_slice:
+        case known_global::builtins_range: {
+            bool is_range = known_of(callable) == known_global::builtins_range;
+            if (n < 1 || n > 3) return fail(errc::bad_operand, "slice()/range() take 1 to 3 arguments");
+            node_id parts[3];
+            if (n == 1) {
+                parts[0] = is_range ? doc_.make_int(0) : none_node();
+                parts[1] = arg(args, 0);
+                parts[2] = is_range ? doc_.make_int(1) : none_node();
+            } else {
+                parts[0] = arg(args, 0);
+                parts[1] = arg(args, 1);
+                parts[2] = n == 3 ? arg(args, 2) : (is_range ? doc_.make_int(1) : none_node());
+            }
+            if (is_range)
+                for (node_id p : parts)
+                    if (kind_of(p) != kind::integer && kind_of(p) != kind::big_integer && kind_of(p) != kind::boolean)
+                        return fail(errc::bad_operand, "range() arguments must be integers");
+            return doc_.make_seq(is_range ? kind::range : kind::slice, parts, 3);
+        }
+        case known_global::ordered_dict: {
+            node_id d = doc_.make_seq(kind::ordered_dict, nullptr, 0);
+            if (n == 0) return d;
+            node_id a = arg(args, 0);
+            if (n == 1 && (kind_of(a) == kind::dict || kind_of(a) == kind::ordered_dict)) {
+                for (std::size_t i = 0; i + 1 < doc_.edge_count(a); i += 2) PTLOAD_TRY(dict_set(d, doc_.edge(a, i), doc_.edge(a, i + 1)));
+                return d;
+            }
+            if (n == 1 && items_of(a, items)) {
+                for (node_id pair : items) {
+                    if ((kind_of(pair) != kind::tuple && kind_of(pair) != kind::list) || doc_.edge_count(pair) != 2)
+                        return fail(errc::bad_operand, "OrderedDict() items must be pairs");
+                    PTLOAD_TRY(dict_set(d, doc_.edge(pair, 0), doc_.edge(pair, 1)));
+                }
+                return d;
+            }
+            return fail(errc::bad_operand, "unsupported OrderedDict() arguments");
+        }
+        case known_global::numpy_reconstruct: {
+            node_id fields[nd_fields] = {null_node, null_node, null_node};
+            return doc_.make_seq(kind::ndarray, fields, nd_fields);
+        }
+        case known_global::numpy_dtype: {
+            if (n < 1 || (kind_of(arg(args, 0)) != kind::string && kind_of(arg(args, 0)) != kind::bytes))
+                return fail(errc::bad_operand, "numpy.dtype() needs a type string");
+            return make_numpy_dtype(doc_, doc_.text(arg(args, 0)));
+        }
+        case known_global::numpy_scalar: {
+            if (n != 2) return fail(errc::bad_operand, "numpy scalar() takes (dtype, data)");
+            auto r = make_numpy_scalar(doc_, arg(args, 0), arg(args, 1));
+            if (!r) return locate(std::move(r).err());
+            return *r;
+        }
+        case known_global::jit_identity:
+            if (n < 1) return fail(errc::bad_operand, "TorchScript type tag without a value");
+            return arg(args, 0);
+        case known_global::none:
+        case known_global::numpy_ndarray:
+        case known_global::count_:
+            return opaque(callable, args);
+        default: {
+            auto r = handler_.torch_call(doc_, known_of(callable), callable, args, file_offset());
+            if (!r) return locate(std::move(r).err());
+            return *r == null_node ? opaque(callable, args) : *r;
+        }
+        }
+    }
+    /// str.encode(encoding) for _codecs.encode and bytearray(str, 'latin-1').
+    result<node_id> encode_str(node_id str, node_id enc, kind out) {
+        std::string_view e = enc == null_node ? std::string_view("utf-8") : std::string_view();
+        if (enc != null_node) {
+            if (kind_of(enc) != kind::string) return fail(errc::bad_operand, "encoding name is not a str");
+            e = doc_.text(enc);
+        }
+        std::string lower;
+        for (char c : e) lower += static_cast<char>((c >= 'A' && c <= 'Z') ? c + 32 : (c == '_' ? '-' : c));
+        std::string_view t = doc_.text(str);
+        if (lower == "utf-8" || lower == "utf8") {
+            if (doc_.at(str).flags) return fail(errc::decode_error, "'utf-8' codec can't encode a surrogate");
+            return doc_.make_text(out, t.data(), t.size());
+        }
+        bool latin1 = lower == "latin1" || lower == "latin-1" || lower == "iso-8859-1" || lower == "iso8859-1" || lower == "l1";
+        if (!latin1 && lower != "ascii") return fail(errc::unsupported, "encoding '" + std::string(e) + "' for bytes");
+        std::string b;
+        auto p = reinterpret_cast<const std::uint8_t*>(t.data());
+        for (std::size_t i = 0; i < t.size();) {
+            std::size_t bad;
+            std::uint32_t cp = 0;
+            std::size_t len = detail::utf8_sequence(p + i, t.size() - i, true, bad, &cp);
+            if (!len || cp > (latin1 ? 0xFFu : 0x7Fu))
+                return fail(errc::decode_error, "'" + lower + "' codec can't encode character at position " + std::to_string(i));
+            b += static_cast<char>(cp);
+            i += len;
+        }
+        return doc_.make_text(out, b.data(), b.size());
+    }
+    /// cls.__new__(cls, *args) for NEWOBJ; kwargs for NEWOBJ_EX.
+    result<node_id> new_object(node_id cls, node_id args, node_id kwargs) {
+        if (kind_of(args) != kind::tuple) return fail(errc::bad_operand, "NEWOBJ arguments are not a tuple");
+        if (kind_of(cls) != kind::global)
+            return fail(errc::bad_operand, std::string("NEWOBJ on a ") + kind_name(kind_of(cls)) + ", not a class");
+        switch (known_of(cls)) {
+        case known_global::ordered_dict: return doc_.make_seq(kind::ordered_dict, nullptr, 0);
+        case known_global::builtins_set: return doc_.make_seq(kind::set, nullptr, 0);
+        case known_global::builtins_bytearray: return doc_.make_text(kind::bytearray, "", 0);
+        case known_global::builtins_frozenset:
+        case known_global::builtins_bytes:
+        case known_global::builtins_complex:
+        case known_global::torch_size: {
+            if (kwargs != null_node && doc_.edge_count(kwargs)) break;
+            return call_newobj_builtin(cls, args);
+        }
+        case known_global::torch_parameter:
+        case known_global::torch_tensor: {
+            auto r = handler_.torch_call(doc_, known_of(cls), cls, args, file_offset());
+            if (!r) return locate(std::move(r).err());
+            if (*r != null_node) return *r;
+            break;
+        }
+        default: break;
+        }
+        node_id obj = opaque(cls, args);
+        if (kwargs != null_node) doc_.set_edge(obj, obj_kwargs, kwargs);
+        return obj;
+    }
+    result<node_id> call_newobj_builtin(node_id cls, node_id args) {
+        if (known_of(cls) == known_global::torch_size) {
+            auto r = handler_.torch_call(doc_, known_global::torch_size, cls, args, file_offset());
+            if (!r) return locate(std::move(r).err());
+            if (*r != null_node) return *r;
+            return opaque(cls, args);
+        }
+        return call(cls, args);
+    }
+    status build(node_id obj, node_id state) {
+        switch (kind_of(obj)) {
+        case kind::object: doc_.set_edge(obj, obj_state, state); return {};
+        case kind::ordered_dict: return build_attrs(obj, state);
+        case kind::ndarray: {
+            auto r = build_ndarray(doc_, obj, state);
+            return r ? r : status(locate(std::move(r).err()));
+        }
+        case kind::numpy_dtype: {
+            auto r = build_numpy_dtype(doc_, obj, state);
+            return r ? r : status(locate(std::move(r).err()));
+        }
+        case kind::tensor: {
+            auto r = handler_.torch_build(doc_, obj, state, file_offset());
+            return r ? r : status(locate(std::move(r).err()));
+        }
+        default:
+            if (is_falsy_state(state)) return {};  // pickle's BUILD does nothing with empty state
+            return fail(errc::bad_operand, std::string("cannot set state on a ") + kind_name(kind_of(obj)));
+        }
+    }
+    /// OrderedDict (and other dict-like) instance attributes: inst.__dict__.update(state).
+    status build_attrs(node_id obj, node_id state) {
+        node_id dict_state = state, slots = null_node;
+        if (kind_of(state) == kind::tuple && doc_.edge_count(state) == 2) {
+            dict_state = doc_.edge(state, 0);
+            slots = doc_.edge(state, 1);
+        }
+        for (node_id part : {dict_state, slots}) {
+            if (part == null_node || kind_of(part) == kind::none) continue;
+            if (kind_of(part) != kind::dict && kind_of(part) != kind::ordered_dict)
+                return fail(errc::bad_operand, "OrderedDict state is not a dict");
+            node_id& attrs = doc_.at(obj).aux;
+            if (attrs == null_node) attrs = doc_.make_seq(kind::dict, nullptr, 0);
+            node_id target = doc_.at(obj).aux;
+            for (std::size_t i = 0; i + 1 < doc_.edge_count(part); i += 2)
+                PTLOAD_TRY(dict_set(target, doc_.edge(part, i), doc_.edge(part, i + 1)));
+        }
+        return {};
+    }
+
+    // ---------------------------------------------------------------- opcode handlers
+    /// The one handler shared by every byte that is not an opcode.
+    static status unknown_op(machine& m) {
+        return m.fail(errc::unknown_opcode, "byte 0x" + hex_byte(m.op_) + " is not a pickle opcode");
+    }
+    template <std::uint8_t B>
+    static status exec(machine& m) {
+        return m.template op<B>();
+    }
+    template <std::uint8_t B>
+    static constexpr handler_fn entry() {
+        if constexpr (!is_opcode(B)) return &machine::unknown_op;
+        else return &machine::template exec<B>;
+    }
+
+    template <std::uint8_t B>
+    status op() {
+        // ---- structure
+        if constexpr (B == '(') {  // MARK: -> mark
+            if (marks_.size() >= limits::max_depth)
+                return fail(errc::limit_depth, "MARKs nested deeper than " + std::to_string(limits::max_depth));
+            marks_.push_back(stack_.size());
+            return {};
+        } else if constexpr (B == '.') {  // STOP: x -> (returns x)
+            auto r = pop();
+            if (!r) return std::move(r).err();
+            result_ = *r;
+            stopped_ = true;
+            return {};
+        } else if constexpr (B == '0') {  // POP: x -> ; or discards an empty region's mark
+            if (stack_.size() > fence()) {
+                stack_.pop_back();
+                return {};
+            }
+            if (!marks_.empty()) {
+                marks_.pop_back();
+                return {};
+            }
+            return fail(errc::stack_underflow, "the stack is empty");
+        } else if constexpr (B == '1') {  // POP_MARK: mark x... ->
+            auto r = pop_mark();
+            if (!r) return std::move(r).err();
+            truncate_stack(r->first);
+            return {};
+        } else if constexpr (B == '2') {  // DUP: x -> x x
+            auto r = top();
+            if (!r) return std::move(r).err();
+            return push(*r);
+        } else if constexpr (B == 0x80) {  // PROTO n
+            auto r = take_le<std::uint8_t>();
+            if (!r) return std::move(r).err();
+            if (*r > 5) return fail(errc::unsupported, "pickle protocol " + std::to_string(*r) + " (ptload reads 0 to 5)");
+            proto_ = *r;
+            return {};
+        } else if constexpr (B == 0x95) {  // FRAME n: the next n bytes form a frame
+            auto r = take_le<std::uint64_t>();
+            if (!r) return std::move(r).err();
+            if (frame_end_ && cur_ != frame_end_) return fail(errc::frame_error, "a new FRAME starts before the current one ends");
+            if (*r > static_cast<std::uint64_t>(end_ - cur_))
+                return fail(errc::truncated, "FRAME of " + std::to_string(*r) + " bytes, " +
+                                                 std::to_string(end_ - cur_) + " left in the pickle");
+            frame_end_ = *r ? cur_ + *r : nullptr;
+            return {};
+        }
+        // ---- constants
+        else if constexpr (B == 'N') {  // NONE: -> None
+            return push(none_node());
+        } else if constexpr (B == 0x88 || B == 0x89) {  // NEWTRUE / NEWFALSE
+            return push(doc_.make_bool(B == 0x88));
+        } else if constexpr (B == 'I') {  // INT text: -> int (00/01 are bools)
+            auto line = take_line();
+            if (!line) return std::move(line).err();
+            if (*line == "00" || *line == "01") return push(doc_.make_bool(*line == "01"));
+            auto v = integer_from(detail::parse_python_int(*line, limits::max_int_digits));
+            if (!v) return std::move(v).err();
+            return push(*v);
+        } else if constexpr (B == 'L') {  // LONG text: -> int (optional trailing L)
+            auto line = take_line();
+            if (!line) return std::move(line).err();
+            std::string_view t = *line;
+            if (!t.empty() && t.back() == 'L') t.remove_suffix(1);
+            auto v = integer_from(detail::parse_python_int(t, limits::max_int_digits));
+            if (!v) return std::move(v).err();
+            return push(*v);
+        } else if constexpr (B == 'J') {  // BININT i4
+            auto r = take_le<std::uint32_t>();
+            if (!r) return std::move(r).err();
+            return push(doc_.make_int(static_cast<std::int32_t>(*r)));
+        } else if constexpr (B == 'K') {  // BININT1 u1
+            auto r = take_le<std::uint8_t>();
+            if (!r) return std::move(r).err();
+            return push(doc_.make_int(*r));
+        } else if constexpr (B == 'M') {  // BININT2 u2
+            auto r = take_le<std::uint16_t>();
+            if (!r) return std::move(r).err();
+            return push(doc_.make_int(*r));
+        } else if constexpr (B == 0x8A || B == 0x8B) {  // LONG1 / LONG4: two's complement LE
+            std::uint64_t n;
+            if constexpr (B == 0x8A) {
+                auto r = take_le<std::uint8_t>();
+                if (!r) return std::move(r).err();
+                n = *r;
+            } else {
+                auto r = take_le<std::uint32_t>();
+                if (!r) return std::move(r).err();
+                if (static_cast<std::int32_t>(*r) < 0) return fail(errc::bad_operand, "LONG4 byte count is negative");
+                n = *r;
+            }
+            auto p = take(n);
+            if (!p) return std::move(p).err();
+            auto v = binary_long(*p, static_cast<std::size_t>(n));
+            if (!v) return std::move(v).err();
+            return push(*v);
+        } else if constexpr (B == 'F') {  // FLOAT text
+            auto line = take_line();
+            if (!line) return std::move(line).err();
+            double d;
+            if (!detail::parse_python_float(*line, d)) return fail(errc::bad_text, "not a float literal");
+            return push(doc_.make_float(d));
+        } else if constexpr (B == 'G') {  // BINFLOAT: big-endian double
+            auto p = take(8);
+            if (!p) return std::move(p).err();
+            std::uint64_t bits = 0;
+            for (int i = 0; i < 8; ++i) bits = (bits << 8) | (*p)[i];
+            double d;
+            std::memcpy(&d, &bits, 8);
+            return push(doc_.make_float(d));
+        }
+        // ---- strings and bytes
+        else if constexpr (B == 'S') {  // STRING: quoted, escaped py2 str
+            auto line = take_line();
+            if (!line) return std::move(line).err();
+            std::string_view t = *line;
+            if (t.size() < 2 || t.front() != t.back() || (t.front() != '\'' && t.front() != '"'))
+                return fail(errc::bad_text, "the STRING argument must be quoted");
+            std::string raw;
+            if (!detail::python_escape_decode(t.substr(1, t.size() - 2), raw)) return fail(errc::bad_text, "bad escape in STRING");
+            auto v = py2_string(reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size());
+            if (!v) return std::move(v).err();
+            return push(*v);
+        } else if constexpr (B == 'T' || B == 'U') {  // BINSTRING i4 / SHORT_BINSTRING u1: py2 str
+            std::uint64_t n;
+            if constexpr (B == 'T') {
+                auto r = take_le<std::uint32_t>();
+                if (!r) return std::move(r).err();
+                if (static_cast<std::int32_t>(*r) < 0) return fail(errc::bad_operand, "BINSTRING length is negative");
+                n = *r;
+            } else {
+                auto r = take_le<std::uint8_t>();
+                if (!r) return std::move(r).err();
+                n = *r;
+            }
+            auto p = take(n);
+            if (!p) return std::move(p).err();
+            auto v = py2_string(*p, static_cast<std::size_t>(n));
+            if (!v) return std::move(v).err();
+            return push(*v);
+        } else if constexpr (B == 'V') {  // UNICODE: raw-unicode-escape text
+            auto line = take_line();
+            if (!line) return std::move(line).err();
+            std::string s;
+            bool surrogates = false;
+            if (!detail::raw_unicode_escape_decode(*line, s, surrogates)) return fail(errc::decode_error, "bad \\u escape in UNICODE");
+            return push(doc_.make_text(kind::string, s.data(), s.size(), surrogates));
+        } else if constexpr (B == 'X' || B == 0x8C || B == 0x8D) {  // BINUNICODE u4 / SHORT_BINUNICODE u1 / BINUNICODE8 u8
+            std::uint64_t n;
+            if constexpr (B == 'X') {
+                auto r = take_le<std::uint32_t>();
+                if (!r) return std::move(r).err();
+                n = *r;
+            } else if constexpr (B == 0x8C) {
+                auto r = take_le<std::uint8_t>();
+                if (!r) return std::move(r).err();
+                n = *r;
+            } else {
+                auto r = take_le<std::uint64_t>();
+                if (!r) return std::move(r).err();
+                n = *r;
+            }
+            auto p = take(n);
+            if (!p) return std::move(p).err();
+            auto v = unicode(*p, static_cast<std::size_t>(n));
+            if (!v) return std::move(v).err();
+            return push(*v);
+        } else if constexpr (B == 'B' || B == 'C' || B == 0x8E || B == 0x96) {  // BINBYTES u4 / SHORT_BINBYTES u1 / BINBYTES8 / BYTEARRAY8
+            std::uint64_t n;
+            if constexpr (B == 'B') {
+                auto r = take_le<std::uint32_t>();
+                if (!r) return std::move(r).err();
+                n = *r;
+            } else if constexpr (B == 'C') {
+                auto r = take_le<std::uint8_t>();
+                if (!r) return std::move(r).err();
+                n = *r;
+            } else {
+                auto r = take_le<std::uint64_t>();
+                if (!r) return std::move(r).err();
+                n = *r;
+            }
+            auto p = take(n);
+            if (!p) return std::move(p).err();
+            return push(doc_.make_text(B == 0x96 ? kind::bytearray : kind::bytes, *p, static_cast<std::size_t>(n)));
+        } else if constexpr (B == 0x97) {  // NEXT_BUFFER: -> next out-of-band buffer
+            if (next_buffer_ >= opts_.buffers.size())
+                return fail(errc::no_buffer, "NEXT_BUFFER but " + std::to_string(opts_.buffers.size()) + " out-of-band buffers were given");
+            const auto& b = opts_.buffers[next_buffer_++];
+            return push(doc_.make_text(kind::bytearray, b.data(), b.size()));
+        } else if constexpr (B == 0x98) {  // READONLY_BUFFER: buffer -> read-only view (bytes)
+            auto r = top();
+            if (!r) return std::move(r).err();
+            if (kind_of(*r) == kind::bytearray) {
+                auto t = doc_.text(*r);
+                stack_.back() = doc_.make_text(kind::bytes, t.data(), t.size());
+            }
+            return {};
+        }
+        // ---- containers
+        else if constexpr (B == ')') {  // EMPTY_TUPLE
+            return push(doc_.make_seq(kind::tuple, nullptr, 0));
+        } else if constexpr (B == 0x85 || B == 0x86 || B == 0x87) {  // TUPLE1..3: a b c -> (a, b, c)
+            constexpr std::size_t n = B - 0x84;
+            if (stack_.size() < fence() + n) return underflow();
+            node_id t = doc_.make_seq(kind::tuple, stack_at(stack_.size() - n), n);
+            truncate_stack(stack_.size() - n);
+            return push(t);
+        } else if constexpr (B == 't' || B == 'l' || B == 0x91) {  // TUPLE / LIST / FROZENSET: mark x... -> container
+            auto r = pop_mark();
+            if (!r) return std::move(r).err();
+            node_id c;
+            if constexpr (B == 0x91) {
+                c = doc_.make_seq(kind::frozenset, nullptr, 0);
+                for (std::size_t i = 0; i < r->second; ++i) PTLOAD_TRY(set_add(c, stack_[r->first + i]));
+            } else {
+                c = doc_.make_seq(B == 't' ? kind::tuple : kind::list, stack_at(r->first), r->second);
+            }
+            truncate_stack(r->first);
+            return push(c);
+        } else if constexpr (B == ']') {  // EMPTY_LIST
+            return push(doc_.make_seq(kind::list, nullptr, 0));
+        } else if constexpr (B == '}') {  // EMPTY_DICT
+            return push(doc_.make_seq(kind::dict, nullptr, 0));
+        } else if constexpr (B == 0x8F) {  // EMPTY_SET
+            return push(doc_.make_seq(kind::set, nullptr, 0));
+        } else if constexpr (B == 'd') {  // DICT: mark k v ... -> dict
+            auto r = pop_mark();
+            if (!r) return std::move(r).err();
+            if (r->second % 2) return fail(errc::bad_operand, "odd number of items for DICT");
+            node_id d = doc_.make_seq(kind::dict, nullptr, 0);
+            for (std::size_t i = 0; i < r->second; i += 2)
+                PTLOAD_TRY(dict_set(d, stack_[r->first + i], stack_[r->first + i + 1]));
+            truncate_stack(r->first);
+            return push(d);
+        } else if constexpr (B == 'a') {  // APPEND: list x -> list
+            auto x = pop();
+            if (!x) return std::move(x).err();
+            auto l = top();
+            if (!l) return std::move(l).err();
+            node_id item = *x;
+            return append_items(*l, &item, 1);
+        } else if constexpr (B == 'e') {  // APPENDS: list mark x... -> list
+            auto r = pop_mark();
+            if (!r) return std::move(r).err();
+            auto l = below(r->first);
+            if (!l) return std::move(l).err();
+            PTLOAD_TRY(append_items(*l, stack_at(r->first), r->second));
+            truncate_stack(r->first);
+            return {};
+        } else if constexpr (B == 's') {  // SETITEM: dict k v -> dict
+            if (stack_.size() < fence() + 3) return underflow();
+            node_id kv[2] = {stack_[stack_.size() - 2], stack_[stack_.size() - 1]};
+            truncate_stack(stack_.size() - 2);
+            return set_items(stack_.back(), kv, 2);
+        } else if constexpr (B == 'u') {  // SETITEMS: dict mark k v ... -> dict
+            auto r = pop_mark();
+            if (!r) return std::move(r).err();
+            auto d = below(r->first);
+            if (!d) return std::move(d).err();
+            PTLOAD_TRY(set_items(*d, stack_at(r->first), r->second));
+            truncate_stack(r->first);
+            return {};
+        } else if constexpr (B == 0x90) {  // ADDITEMS: set mark x... -> set
+            auto r = pop_mark();
+            if (!r) return std::move(r).err();
+            auto s = below(r->first);
+            if (!s) return std::move(s).err();
+            if (kind_of(*s) != kind::set) return fail(errc::bad_operand, std::string("ADDITEMS on a ") + kind_name(kind_of(*s)));
+            for (std::size_t i = 0; i < r->second; ++i) PTLOAD_TRY(set_add(*s, stack_[r->first + i]));
+            truncate_stack(r->first);
+            return {};
+        }
+        // ---- memo
+        else if constexpr (B == 'p') {  // PUT text index: memo[i] = top
+            auto line = take_line();
+            if (!line) return std::move(line).err();
+            auto idx = detail::parse_python_int(*line, 20);
+            if (idx.status != detail::parsed_int::ok || !idx.small) return fail(errc::bad_text, "PUT index is not an integer");
+            if (idx.value < 0) return fail(errc::bad_operand, "negative PUT index");
+            auto t = top();
+            if (!t) return std::move(t).err();
+            return memo_put(static_cast<std::uint64_t>(idx.value), *t);
+        } else if constexpr (B == 'q' || B == 'r') {  // BINPUT u1 / LONG_BINPUT u4
+            std::uint64_t idx;
+            if constexpr (B == 'q') {
+                auto r = take_le<std::uint8_t>();
+                if (!r) return std::move(r).err();
+                idx = *r;
+            } else {
+                auto r = take_le<std::uint32_t>();
+                if (!r) return std::move(r).err();
+                idx = *r;
+            }
+            auto t = top();
+            if (!t) return std::move(t).err();
+            return memo_put(idx, *t);
+        } else if constexpr (B == 0x94) {  // MEMOIZE: memo[len(memo)] = top
+            auto t = top();
+            if (!t) return std::move(t).err();
+            return memo_put(memo_count_, *t);
+        } else if constexpr (B == 'g') {  // GET text index
+            auto line = take_line();
+            if (!line) return std::move(line).err();
+            auto idx = detail::parse_python_int(*line, 20);
+            if (idx.status != detail::parsed_int::ok || !idx.small || idx.value < 0)
+                return fail(errc::bad_text, "GET index is not a memo index");
+            return memo_get(static_cast<std::uint64_t>(idx.value));
+        } else if constexpr (B == 'h' || B == 'j') {  // BINGET u1 / LONG_BINGET u4
+            std::uint64_t idx;
+            if constexpr (B == 'h') {
+                auto r = take_le<std::uint8_t>();
+                if (!r) return std::move(r).err();
+                idx = *r;
+            } else {
+                auto r = take_le<std::uint32_t>();
+                if (!r) return std::move(r).err();
+                idx = *r;
+            }
+            return memo_get(idx);
+        }
+        // ---- globals and objects
+        else if constexpr (B == 'c' || B == 'i') {  // GLOBAL / INST: module\n name\n
+            auto module = take_line();
+            if (!module) return std::move(module).err();
+            auto name = take_line();
+            if (!name) return std::move(name).err();
+            // GLOBAL decodes both lines as UTF-8, INST as ASCII (CPython 3).
+            for (std::string_view part : {*module, *name}) {
+                bool sur = false;
+                auto p = reinterpret_cast<const std::uint8_t*>(part.data());
+                if (B == 'c' ? detail::utf8_validate(p, part.size(), false, sur) != part.size()
+                             : detail::ascii_decode(p, part.size(), false, scratch_) != part.size())
+                    return fail(errc::decode_error, "global name is not valid text");
+            }
+            if constexpr (B == 'c') {
+                return push_global(*module, *name);
+            } else {
+                auto r = pop_mark();
+                if (!r) return std::move(r).err();
+                node_id args = doc_.make_seq(kind::tuple, stack_at(r->first), r->second);
+                truncate_stack(r->first);
+                PTLOAD_TRY(push_global(*module, *name));
+                node_id cls = stack_.back();
+                stack_.pop_back();
+                auto obj = call(cls, args);
+                if (!obj) return std::move(obj).err();
+                return push(*obj);
+            }
+        } else if constexpr (B == 0x93) {  // STACK_GLOBAL: module name -> global
+            auto name = pop();
+            if (!name) return std::move(name).err();
+            auto module = pop();
+            if (!module) return std::move(module).err();
+            if (kind_of(*name) != kind::string || kind_of(*module) != kind::string)
+                return fail(errc::bad_operand, "STACK_GLOBAL needs two str operands");
+            std::string mod(doc_.text(*module)), nm(doc_.text(*name));
+            return push_global(mod, nm);
+        } else if constexpr (B == 'o') {  // OBJ: mark cls args... -> instance
+            auto r = pop_mark();
+            if (!r) return std::move(r).err();
+            if (r->second == 0) return fail(errc::stack_underflow, "OBJ without a class");
+            node_id cls = stack_[r->first];
+            node_id args = doc_.make_seq(kind::tuple, stack_at(r->first + 1), r->second - 1);
+            truncate_stack(r->first);
+            auto obj = call(cls, args);
+            if (!obj) return std::move(obj).err();
+            return push(*obj);
+        } else if constexpr (B == 'R') {  // REDUCE: callable args -> callable(*args)
+            auto args = pop();
+            if (!args) return std::move(args).err();
+            auto callable = pop();
+            if (!callable) return std::move(callable).err();
+            auto obj = call(*callable, *args);
+            if (!obj) return std::move(obj).err();
+            return push(*obj);
+        } else if constexpr (B == 0x81) {  // NEWOBJ: cls args -> cls.__new__(cls, *args)
+            auto args = pop();
+            if (!args) return std::move(args).err();
+            auto cls = pop();
+            if (!cls) return std::move(cls).err();
+            auto obj = new_object(*cls, *args, null_node);
+            if (!obj) return std::move(obj).err();
+            return push(*obj);
+        } else if constexpr (B == 0x92) {  // NEWOBJ_EX: cls args kwargs -> cls.__new__(cls, *args, **kwargs)
+            auto kwargs = pop();
+            if (!kwargs) return std::move(kwargs).err();
+            auto args = pop();
+            if (!args) return std::move(args).err();
+            auto cls = pop();
+            if (!cls) return std::move(cls).err();
+            if (kind_of(*kwargs) != kind::dict) return fail(errc::bad_operand, "NEWOBJ_EX keyword arguments are not a dict");
+            auto obj = new_object(*cls, *args, *kwargs);
+            if (!obj) return std::move(obj).err();
+            return push(*obj);
+        } else if constexpr (B == 'b') {  // BUILD: obj state -> obj
+            auto state = pop();
+            if (!state) return std::move(state).err();
+            auto obj = top();
+            if (!obj) return std::move(obj).err();
+            return build(*obj, *state);
+        } else if constexpr (B == 'P' || B == 'Q') {  // PERSID text / BINPERSID pid -> persistent_load(pid)
+            node_id pid;
+            if constexpr (B == 'P') {
+                auto line = take_line();
+                if (!line) return std::move(line).err();
+                bool sur = false;
+                if (detail::utf8_validate(reinterpret_cast<const std::uint8_t*>(line->data()), line->size(), false, sur) != line->size())
+                    return fail(errc::decode_error, "PERSID is not ASCII text");
+                pid = doc_.make_text(kind::string, line->data(), line->size());
+            } else {
+                auto r = pop();
+                if (!r) return std::move(r).err();
+                pid = *r;
+            }
+            auto obj = handler_.persistent_load(doc_, pid, file_offset());
+            if (!obj) return locate(std::move(obj).err());
+            return push(*obj);
+        } else if constexpr (B == 0x82 || B == 0x83 || B == 0x84) {  // EXT1/2/4: extension registry
+            return fail(errc::ext_code, "extension codes need copyreg's registry, which a checkpoint reader does not have");
+        } else {
+            static_assert(B != B, "every opcode in opcode_table needs a handler in machine::op");
+            return {};
+        }
+    }
+
+    template <std::size_t... I>
+    static constexpr std::array<handler_fn, 256> make_table(std::index_sequence<I...>) {
+        return {{entry<static_cast<std::uint8_t>(I)>()...}};
+    }
+    static constexpr std::array<handler_fn, 256> dispatch_table = make_table(std::make_index_sequence<256>{});
+
+public:
+    /// Compile-time check that every opcode byte has its own handler and no other byte does
+    /// (tests static_assert it for each policy combination).
+    static constexpr bool table_complete() {
+        handler_fn unknown = &machine::unknown_op;
+        std::size_t handled = 0;
+        for (std::size_t b = 0; b < 256; ++b) {
+            bool is_op = is_opcode(static_cast<std::uint8_t>(b));
+            if (is_op == (dispatch_table[b] == unknown)) return false;
+            handled += is_op;
+        }
+        return handled == opcode_count;
+    }
+
+private:
+    document& doc_;
+    Handler& handler_;
+    const std::uint8_t* begin_;
+    const std::uint8_t* cur_;
+    const std::uint8_t* end_;
+    const std::uint8_t* frame_end_ = nullptr;
+    run_options opts_;
+    key_index keys_;
+    std::vector<node_id> stack_;
+    std::vector<std::size_t> marks_;
+    std::vector<node_id> memo_;
+    std::unordered_map<std::uint32_t, node_id> sparse_memo_;
+    std::uint64_t memo_count_ = 0;
+    std::uint64_t node_budget_ = 0;
+    std::size_t op_offset_ = 0;
+    std::size_t next_buffer_ = 0;
+    std::uint8_t op_ = 0;
+    int proto_ = 0;
+    bool stopped_ = false;
+    node_id result_ = null_node;
+    node_id none_ = null_node;
+    std::string scratch_;
+};
+
+} // namespace pickle
+} // namespace v0
+} // namespace ptload
+
+#endif

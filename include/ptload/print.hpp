@@ -1,0 +1,165 @@
+// print.hpp: a human-readable tree of a loaded value (what `ptload dump FILE` prints).
+//     std::fputs(ptload::to_tree(doc.root()).c_str(), stdout);
+#ifndef PTLOAD_PRINT_HPP
+#define PTLOAD_PRINT_HPP
+
+#include "detail/bigint.hpp"
+#include "json.hpp"
+#include "torch/tensor.hpp"
+#include "value.hpp"
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+namespace ptload {
+inline namespace v0 {
+
+/// Options for to_tree.
+struct tree_options {
+    std::size_t max_items = 64;   ///< items shown per container before "..."
+    std::size_t max_text = 80;    ///< characters of a str/bytes shown
+    std::size_t max_lines = 100000;
+};
+
+namespace detail {
+
+inline std::string short_scalar(const document& doc, node_id id, const tree_options& o) {
+    const node& n = doc.at(id);
+    std::string s;
+    switch (n.k) {
+    case kind::none: return "None";
+    case kind::boolean: return n.i ? "True" : "False";
+    case kind::integer: return std::to_string(n.i);
+    case kind::big_integer: {
+        auto t = doc.text(id);
+        return twos_to_decimal(reinterpret_cast<const std::uint8_t*>(t.data()), t.size());
+    }
+    case kind::floating: {
+        char buf[40];
+        std::snprintf(buf, sizeof buf, "%.17g", n.f);
+        return buf;
+    }
+    case kind::complex: {
+        char buf[90];
+        std::snprintf(buf, sizeof buf, "(%.17g%+.17gj)", n.c.re, n.c.im);
+        return buf;
+    }
+    case kind::string:
+    case kind::bytes:
+    case kind::bytearray: {
+        auto t = doc.text(id);
+        std::string body(t.substr(0, o.max_text));
+        std::string q;
+        json_string(q, body);
+        if (n.k == kind::bytes) q = "b" + q;
+        if (n.k == kind::bytearray) q = "bytearray(" + q + ")";
+        if (t.size() > o.max_text) q += "... (" + std::to_string(t.size()) + " bytes)";
+        return q;
+    }
+    case kind::global: return "<global " + std::string(doc.text(id)) + ">";
+    case kind::device: return "device('" + std::string(doc.text(id)) + "')";
+    case kind::dtype: return "torch." + std::string(name(static_cast<dtype>(n.tag)));
+    case kind::numpy_dtype: return "dtype('" + std::string(doc.text(id)) + "')";
+    case kind::tensor: {
+        tensor t(&doc, n.aux);
+        s = "tensor " + std::string(name(t.dtype())) + " [";
+        for (std::size_t i = 0; i < t.rank(); ++i) s += (i ? ", " : "") + std::to_string(t.shape()[i]);
+        s += "] " + std::string(t.device());
+        if (t.is_parameter()) s += " parameter";
+        if (t.requires_grad()) s += " requires_grad";
+        if (!t.is_contiguous()) s += " strided";
+        return s;
+    }
+    case kind::storage: {
+        const storage& st = doc.storage_at(n.aux);
+        return "storage " + std::string(name(st.desc.type)) + " x" + std::to_string(st.desc.numel) + " " + st.device;
+    }
+    default: return {};
+    }
+}
+
+} // namespace detail
+
+/// An indented tree, one value per line; shared and cyclic containers are printed once.
+inline std::string to_tree(const value& v, const tree_options& o = {}) {
+    if (!v.valid()) return "<missing>\n";
+    const document& doc = *v.doc();
+    struct item {
+        node_id id;
+        std::size_t depth;
+        std::string label;
+    };
+    std::vector<item> stack{{v.id(), 0, ""}};
+    std::unordered_set<node_id> seen;
+    std::string out;
+    std::size_t lines = 0;
+    while (!stack.empty()) {
+        item it = std::move(stack.back());
+        stack.pop_back();
+        if (++lines > o.max_lines) {
+            out += "...\n";
+            break;
+        }
+        out.append(2 * it.depth, ' ');
+        out += it.label;
+        if (it.id == null_node) {  // an elision line
+            out += "\n";
+            continue;
+        }
+        const detail::node& n = doc.at(it.id);
+        std::string scalar = detail::short_scalar(doc, it.id, o);
+        if (!scalar.empty()) {
+            out += scalar + "\n";
+            continue;
+        }
+        bool container = n.k == kind::list || n.k == kind::tuple || n.k == kind::dict || n.k == kind::ordered_dict ||
+                         n.k == kind::set || n.k == kind::frozenset || n.k == kind::object || n.k == kind::torch_size ||
+                         n.k == kind::slice || n.k == kind::range || n.k == kind::ndarray || n.k == kind::numpy_scalar ||
+                         n.k == kind::sparse_tensor || n.k == kind::nested_tensor;
+        if (!container) {
+            out += std::string(kind_name(n.k)) + "\n";
+            continue;
+        }
+        if (!seen.insert(it.id).second) {
+            out += std::string(kind_name(n.k)) + " (shown above)\n";
+            continue;
+        }
+        bool mapping = n.k == kind::dict || n.k == kind::ordered_dict;
+        std::size_t count = doc.edge_count(it.id) / (mapping ? 2 : 1);
+        std::string head = n.k == kind::object ? "object " + std::string(doc.text(doc.edge(it.id, obj_class))) : kind_name(n.k);
+        if (n.k == kind::ndarray && doc.edge(it.id, 0) != null_node) head += " " + std::string(doc.text(doc.edge(it.id, 0)));
+        out += head + (n.k == kind::object || n.k == kind::ndarray ? "" : " (" + std::to_string(count) + " items)") + "\n";
+        std::vector<item> children;
+        if (n.k == kind::object) {
+            static const char* fields[] = {"class: ", "args: ", "kwargs: ", "state: ", "items: ", "dict_items: "};
+            for (std::size_t f = 1; f < obj_fields; ++f)
+                if (doc.edge(it.id, f) != null_node) children.push_back({doc.edge(it.id, f), it.depth + 1, fields[f]});
+        } else if (n.k == kind::ndarray) {
+            if (doc.edge(it.id, 1) != null_node) children.push_back({doc.edge(it.id, 1), it.depth + 1, "shape: "});
+        } else {
+            std::size_t shown = count < o.max_items ? count : o.max_items;
+            for (std::size_t i = 0; i < shown; ++i) {
+                if (mapping) {
+                    node_id key = doc.edge(it.id, 2 * i);
+                    std::string label = detail::short_scalar(doc, key, o);
+                    if (label.empty()) label = kind_name(doc.at(key).k);
+                    children.push_back({doc.edge(it.id, 2 * i + 1), it.depth + 1, label + ": "});
+                } else {
+                    children.push_back({doc.edge(it.id, i), it.depth + 1, ""});
+                }
+            }
+            if (shown < count) children.push_back({null_node, it.depth + 1, "... " + std::to_string(count - shown) + " more"});
+            if (n.k == kind::ordered_dict && n.aux != null_node) children.push_back({n.aux, it.depth + 1, "attrs: "});
+        }
+        for (auto c = children.rbegin(); c != children.rend(); ++c) stack.push_back(std::move(*c));
+    }
+    return out;
+}
+
+} // namespace v0
+} // namespace ptload
+
+#endif

@@ -1,0 +1,191 @@
+// torch/archive.hpp: the zip checkpoint format (torch >= 1.6, FORMAT.md 2) and the data of
+// TorchScript archives (FORMAT.md 8): data.pkl (and constants.pkl) run through the pickle
+// machine; each persistent id loads `data/<key>` (or `constants/<key>`) once.
+#ifndef PTLOAD_TORCH_ARCHIVE_HPP
+#define PTLOAD_TORCH_ARCHIVE_HPP
+
+#include "../error.hpp"
+#include "../pickle/machine.hpp"
+#include "../policies/source.hpp"
+#include "../value.hpp"
+#include "../zip/reader.hpp"
+#include "location.hpp"
+#include "rebuild.hpp"
+#include "storage_io.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace ptload {
+inline namespace v0 {
+namespace detail {
+
+/// A record's bytes, in place when the source is in memory and the record is stored.
+struct record_bytes {
+    const std::uint8_t* data = nullptr;
+    std::size_t size = 0;
+    std::vector<std::uint8_t> owned;
+};
+
+template <class Source>
+result<record_bytes> read_record(Source& src, const zip_entry& e, bool check_crc) {
+    record_bytes r;
+    if constexpr (has_data<Source>::value) {
+        if (e.method == 0 && !check_crc) {
+            r.data = src.data() + e.data_offset;
+            r.size = static_cast<std::size_t>(e.size);
+            return r;
+        }
+    }
+    auto bytes = read_entry(src, e, zip_limits{}, check_crc);
+    if (!bytes) return std::move(bytes).err();
+    r.owned = std::move(*bytes);
+    r.data = r.owned.data();
+    r.size = r.owned.size();
+    return r;
+}
+
+/// Storages of a zip checkpoint: `<prefix><folder><key>` records.
+template <class Policies, class Source>
+class zip_storages final : public storage_provider {
+public:
+    zip_storages(Source& src, const zip_archive& zip, std::string folder, const load_options& opts, bool little_endian)
+        : src_(src), zip_(zip), folder_(std::move(folder)), opts_(opts), little_endian_(little_endian) {}
+
+    result<std::uint32_t> load_storage(document& doc, const storage_description& d, node_id) override {
+        auto it = loaded_.find(d.key);
+        if (it != loaded_.end()) {  // a view or shared storage: one load, checked for consistency
+            const storage& s = doc.storage_at(it->second);
+            if (s.desc.type != d.type || s.desc.numel != d.numel)
+                return make_error(errc::bad_storage, no_offset,
+                                  "storage key '" + d.key + "' is declared again with another dtype or size");
+            return it->second;
+        }
+        if (d.key.empty() || d.key.find('/') != std::string::npos || d.key.find('\0') != std::string::npos ||
+            d.key == "." || d.key == "..")
+            return make_error(errc::bad_storage, no_offset, "storage key '" + d.key + "' is not a record name");
+        std::string name = folder_ + d.key;
+        const zip_entry* e = zip_.find(name);
+        if (!e) return make_error(errc::missing_record, no_offset, "the archive has no record " + name);
+        std::uint64_t expect;
+        if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), expect) || expect != e->size)
+            return make_error(errc::bad_storage, e->data_offset,
+                              "record holds " + std::to_string(e->size) + " bytes, the storage needs " +
+                                  std::to_string(d.numel) + " x " + std::to_string(element_size(d.type)),
+                              name);
+        auto s = [&]() -> result<storage> {
+            if (e->method == 0 && !opts_.check_crc)
+                return read_storage<Policies>(src_, e->data_offset, d, opts_, little_endian_, name);
+            // deflated (re-zipped) or CRC-checked: through the zip reader, then from memory
+            auto bytes = read_entry(src_, *e, zip_limits{}, opts_.check_crc);
+            if (!bytes) return std::move(bytes).err();
+            memory_source mem(bytes->data(), bytes->size());
+            return read_storage<Policies>(mem, 0, d, opts_, little_endian_, name);
+        }();
+        if (!s) return std::move(s).err();
+        std::uint32_t index = doc.add_storage(std::move(*s));
+        loaded_.emplace(d.key, index);
+        return index;
+    }
+
+private:
+    Source& src_;
+    const zip_archive& zip_;
+    std::string folder_;
+    const load_options& opts_;
+    bool little_endian_;
+    std::unordered_map<std::string, std::uint32_t> loaded_;
+};
+
+/// Runs one pickle record with torch semantics; nothing may follow its STOP.
+template <class Policies>
+result<node_id> run_record(document& doc, torch_handler<Policies>& handler, const record_bytes& bytes,
+                           std::uint64_t file_offset, const std::string& name, const load_options& opts) {
+    pickle::run_options ro;
+    ro.record = name;
+    ro.base_offset = file_offset;
+    ro.buffers = opts.buffers;
+    pickle::machine<Policies, torch_handler<Policies>> m(doc, handler, bytes.data, bytes.size, ro);
+    auto root = m.run();
+    if (!root) return root;
+    if (m.position() != bytes.size)
+        return make_error(errc::trailing_data, file_offset + m.position(),
+                          std::to_string(bytes.size - m.position()) + " bytes follow the pickle's STOP", name);
+    return root;
+}
+
+template <class Policies, class Source>
+result<node_id> load_zip_pickle(document& doc, Source& src, const zip_archive& zip, const std::string& prefix,
+                                const std::string& record, const std::string& folder, const load_options& opts,
+                                bool little_endian,
+                                std::function<result<node_id>(document&, const std::uint8_t*, std::size_t)> nested) {
+    std::string name = prefix + record;
+    const zip_entry* e = zip.find(name);
+    if (!e) return make_error(errc::missing_record, no_offset, "the archive has no record " + name);
+    auto bytes = read_record(src, *e, opts.check_crc);
+    if (!bytes) return std::move(bytes).err();
+    zip_storages<Policies, Source> storages(src, zip, prefix + folder, opts, little_endian);
+    torch_handler<Policies> handler(&storages, opts);
+    handler.load_from_bytes = std::move(nested);
+    return run_record<Policies>(doc, handler, *bytes, e->data_offset, name, opts);
+}
+
+/// The small text records: `byteorder` and `version`.
+template <class Source>
+result<std::string> small_record(Source& src, const zip_entry& e) {
+    if (e.size > 64) return make_error(errc::bad_zip, e.data_offset, "record is unexpectedly large", e.name);
+    auto bytes = read_entry(src, e, zip_limits{}, false);
+    if (!bytes) return std::move(bytes).err();
+    return std::string(bytes->begin(), bytes->end());
+}
+
+/// A zip checkpoint or TorchScript archive into doc.
+template <class Policies, class Source>
+status load_zip(document& doc, Source& src, const load_options& opts,
+                std::function<result<node_id>(document&, const std::uint8_t*, std::size_t)> nested) {
+    auto zip = read_zip(src);
+    if (!zip) return std::move(zip).err();
+    auto prefix = archive_prefix(*zip);
+    if (!prefix) return std::move(prefix).err();
+
+    bool little_endian = true;  // torch >= 2.1 assumes little when the record is absent
+    if (const zip_entry* e = zip->find(*prefix + "byteorder")) {
+        auto order = small_record(src, *e);
+        if (!order) return std::move(order).err();
+        if (*order == "big") little_endian = false;
+        else if (*order != "little")
+            return make_error(errc::bad_format, e->data_offset, "byteorder record says '" + *order + "'", e->name);
+    }
+    const zip_entry* version = zip->find(*prefix + ".data/version");
+    if (!version) version = zip->find(*prefix + "version");
+    if (version) {
+        auto text = small_record(src, *version);
+        if (!text) return std::move(text).err();
+        std::string_view v = *text;
+        while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.remove_suffix(1);
+        bool digits = !v.empty() && v.size() < 6 && v.find_first_not_of("0123456789") == std::string_view::npos;
+        // torch reads files of format versions 1 to 10 (caffe2/serialize/versions.h)
+        if (!digits || std::stoi(std::string(v)) < 1 || std::stoi(std::string(v)) > 10)
+            return make_error(errc::bad_format, version->data_offset, "unsupported archive version '" + std::string(v) + "'",
+                              version->name);
+    }
+    auto root = load_zip_pickle<Policies>(doc, src, *zip, *prefix, "data.pkl", "data/", opts, little_endian, nested);
+    if (!root) return std::move(root).err();
+    doc.set_root(*root);
+    if (zip->find(*prefix + "constants.pkl")) {  // TorchScript: tensor constants; code/ is never read
+        auto constants =
+            load_zip_pickle<Policies>(doc, src, *zip, *prefix, "constants.pkl", "constants/", opts, little_endian, nested);
+        if (!constants) return std::move(constants).err();
+        doc.set_constants(*constants);
+    }
+    return {};
+}
+
+} // namespace detail
+} // namespace v0
+} // namespace ptload
+
+#endif

@@ -1,0 +1,126 @@
+// torch/dtype.hpp: torch dtypes, their element sizes, pickled names, legacy storage classes
+// and numpy-style descriptors (FORMAT.md 5.3, 5.4).
+#ifndef PTLOAD_TORCH_DTYPE_HPP
+#define PTLOAD_TORCH_DTYPE_HPP
+
+#include "../config.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace ptload {
+inline namespace v0 {
+
+/// Every dtype a checkpoint can name. `unknown` is never produced for a loaded tensor.
+enum class dtype : std::uint8_t {
+    unknown,
+    float64, float32, float16, bfloat16,
+    int64, int32, int16, int8, uint8, bool_,
+    complex128, complex64, complex32,
+    qint8, quint8, qint32, quint4x2, quint2x4,
+    float8_e5m2, float8_e4m3fn, float8_e5m2fnuz, float8_e4m3fnuz, float8_e8m0fnu, float4_e2m1fn_x2,
+    uint16, uint32, uint64,
+    bits8, bits16, bits1x8, bits2x4, bits4x2,
+    uint1, uint2, uint3, uint4, uint5, uint6, uint7,
+    int1, int2, int3, int4, int5, int6, int7,
+};
+
+/// What kind of number an element is; decides byte swapping and conversions.
+enum class dtype_class : std::uint8_t { floating, integer, unsigned_integer, boolean, complex, quantized, bits, shell };
+
+struct dtype_info {
+    dtype type;
+    std::string_view name;          ///< torch's name: "float32", the `GLOBAL torch <name>` spelling
+    std::uint8_t element_size;      ///< bytes per element (a packed sub-byte dtype counts its byte)
+    dtype_class cls;
+    std::string_view storage_class; ///< legacy typed storage ("FloatStorage"), empty if saved untyped
+    std::string_view numpy_descr;   ///< numpy dtype.str on a little-endian host, empty if numpy has none
+};
+
+namespace detail {
+inline constexpr dtype_info dtype_table[] = {
+    {dtype::unknown, "unknown", 0, dtype_class::bits, "", ""},
+    {dtype::float64, "float64", 8, dtype_class::floating, "DoubleStorage", "<f8"},
+    {dtype::float32, "float32", 4, dtype_class::floating, "FloatStorage", "<f4"},
+    {dtype::float16, "float16", 2, dtype_class::floating, "HalfStorage", "<f2"},
+    {dtype::bfloat16, "bfloat16", 2, dtype_class::floating, "BFloat16Storage", ""},
+    {dtype::int64, "int64", 8, dtype_class::integer, "LongStorage", "<i8"},
+    {dtype::int32, "int32", 4, dtype_class::integer, "IntStorage", "<i4"},
+    {dtype::int16, "int16", 2, dtype_class::integer, "ShortStorage", "<i2"},
+    {dtype::int8, "int8", 1, dtype_class::integer, "CharStorage", "|i1"},
+    {dtype::uint8, "uint8", 1, dtype_class::unsigned_integer, "ByteStorage", "|u1"},
+    {dtype::bool_, "bool", 1, dtype_class::boolean, "BoolStorage", "|b1"},
+    {dtype::complex128, "complex128", 16, dtype_class::complex, "ComplexDoubleStorage", "<c16"},
+    {dtype::complex64, "complex64", 8, dtype_class::complex, "ComplexFloatStorage", "<c8"},
+    {dtype::complex32, "complex32", 4, dtype_class::complex, "", ""},
+    {dtype::qint8, "qint8", 1, dtype_class::quantized, "QInt8Storage", "|i1"},
+    {dtype::quint8, "quint8", 1, dtype_class::quantized, "QUInt8Storage", "|u1"},
+    {dtype::qint32, "qint32", 4, dtype_class::quantized, "QInt32Storage", "<i4"},
+    {dtype::quint4x2, "quint4x2", 1, dtype_class::quantized, "QUInt4x2Storage", "|u1"},
+    {dtype::quint2x4, "quint2x4", 1, dtype_class::quantized, "QUInt2x4Storage", "|u1"},
+    {dtype::float8_e5m2, "float8_e5m2", 1, dtype_class::floating, "", ""},
+    {dtype::float8_e4m3fn, "float8_e4m3fn", 1, dtype_class::floating, "", ""},
+    {dtype::float8_e5m2fnuz, "float8_e5m2fnuz", 1, dtype_class::floating, "", ""},
+    {dtype::float8_e4m3fnuz, "float8_e4m3fnuz", 1, dtype_class::floating, "", ""},
+    {dtype::float8_e8m0fnu, "float8_e8m0fnu", 1, dtype_class::floating, "", ""},
+    {dtype::float4_e2m1fn_x2, "float4_e2m1fn_x2", 1, dtype_class::bits, "", ""},
+    {dtype::uint16, "uint16", 2, dtype_class::unsigned_integer, "", "<u2"},
+    {dtype::uint32, "uint32", 4, dtype_class::unsigned_integer, "", "<u4"},
+    {dtype::uint64, "uint64", 8, dtype_class::unsigned_integer, "", "<u8"},
+    {dtype::bits8, "bits8", 1, dtype_class::bits, "", "|V1"},
+    {dtype::bits16, "bits16", 2, dtype_class::bits, "", "|V2"},
+    {dtype::bits1x8, "bits1x8", 1, dtype_class::bits, "", "|V1"},
+    {dtype::bits2x4, "bits2x4", 1, dtype_class::bits, "", "|V1"},
+    {dtype::bits4x2, "bits4x2", 1, dtype_class::bits, "", "|V1"},
+    // Sub-byte "shell" dtypes: names exist (torch.uint1 ...) but torch cannot save their data.
+    {dtype::uint1, "uint1", 1, dtype_class::shell, "", ""},
+    {dtype::uint2, "uint2", 1, dtype_class::shell, "", ""},
+    {dtype::uint3, "uint3", 1, dtype_class::shell, "", ""},
+    {dtype::uint4, "uint4", 1, dtype_class::shell, "", ""},
+    {dtype::uint5, "uint5", 1, dtype_class::shell, "", ""},
+    {dtype::uint6, "uint6", 1, dtype_class::shell, "", ""},
+    {dtype::uint7, "uint7", 1, dtype_class::shell, "", ""},
+    {dtype::int1, "int1", 1, dtype_class::shell, "", ""},
+    {dtype::int2, "int2", 1, dtype_class::shell, "", ""},
+    {dtype::int3, "int3", 1, dtype_class::shell, "", ""},
+    {dtype::int4, "int4", 1, dtype_class::shell, "", ""},
+    {dtype::int5, "int5", 1, dtype_class::shell, "", ""},
+    {dtype::int6, "int6", 1, dtype_class::shell, "", ""},
+    {dtype::int7, "int7", 1, dtype_class::shell, "", ""},
+};
+inline constexpr std::size_t dtype_count = sizeof(dtype_table) / sizeof(dtype_table[0]);
+
+constexpr bool dtype_table_in_order() {
+    for (std::size_t i = 0; i < dtype_count; ++i)
+        if (static_cast<std::size_t>(dtype_table[i].type) != i) return false;
+    return true;
+}
+static_assert(dtype_table_in_order(), "dtype_table rows must follow the dtype enum order");
+} // namespace detail
+
+/// Facts about a dtype.
+constexpr const dtype_info& info(dtype t) noexcept { return detail::dtype_table[static_cast<std::size_t>(t)]; }
+constexpr std::size_t element_size(dtype t) noexcept { return info(t).element_size; }
+constexpr std::string_view name(dtype t) noexcept { return info(t).name; }
+
+/// The dtype whose torch name is `n` ("float32"), or dtype::unknown. Aliases like "float" are
+/// not names torch pickles, so they are not accepted.
+constexpr dtype dtype_from_name(std::string_view n) noexcept {
+    for (std::size_t i = 1; i < detail::dtype_count; ++i)
+        if (detail::dtype_table[i].name == n) return detail::dtype_table[i].type;
+    return dtype::unknown;
+}
+
+/// The dtype of a legacy storage class name ("FloatStorage"), or dtype::unknown.
+constexpr dtype dtype_from_storage_class(std::string_view n) noexcept {
+    for (std::size_t i = 1; i < detail::dtype_count; ++i)
+        if (!detail::dtype_table[i].storage_class.empty() && detail::dtype_table[i].storage_class == n)
+            return detail::dtype_table[i].type;
+    return dtype::unknown;
+}
+
+} // namespace v0
+} // namespace ptload
+
+#endif

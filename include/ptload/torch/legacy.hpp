@@ -1,0 +1,216 @@
+// torch/legacy.hpp: the legacy pickle-sequence format (torch 0.4-1.5, and later with
+// _use_new_zipfile_serialization=False; FORMAT.md 3): magic number, protocol version, sys_info,
+// the main pickle, the sorted storage keys, then each storage's raw bytes.
+#ifndef PTLOAD_TORCH_LEGACY_HPP
+#define PTLOAD_TORCH_LEGACY_HPP
+
+#include "../error.hpp"
+#include "../pickle/machine.hpp"
+#include "../policies/source.hpp"
+#include "../value.hpp"
+#include "location.hpp"
+#include "rebuild.hpp"
+#include "storage_io.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace ptload {
+inline namespace v0 {
+namespace detail {
+
+using nested_loader = std::function<result<node_id>(document&, const std::uint8_t*, std::size_t)>;
+
+/// Storages of a legacy stream: declared by persistent ids, filled after the pickles.
+class legacy_storages final : public storage_provider {
+public:
+    explicit legacy_storages(const load_options& opts) : opts_(opts) {}
+
+    result<std::uint32_t> load_storage(document& doc, const storage_description& d, node_id view) override {
+        auto root = declare(doc, d);
+        if (!root) return root;
+        if (view == null_node || doc.at(view).k == kind::none) return root;
+        // (view_key, offset, size): root[offset : offset + size], sharing its memory
+        if (doc.at(view).k != kind::tuple || doc.edge_count(view) != 3)
+            return make_error(errc::bad_storage, no_offset, "storage view metadata is not (key, offset, size)", "storage " + d.key);
+        std::string_view vkey;
+        if (!as_text(doc, doc.edge(view, 0), vkey))
+            return make_error(errc::bad_storage, no_offset, "storage view key is not a str", "storage " + d.key);
+        const auto& off = doc.at(doc.edge(view, 1));
+        const auto& size = doc.at(doc.edge(view, 2));
+        if (off.k != kind::integer || size.k != kind::integer || off.i < 0 || size.i < 0 ||
+            static_cast<std::uint64_t>(off.i) > d.numel || static_cast<std::uint64_t>(size.i) > d.numel - static_cast<std::uint64_t>(off.i))
+            return make_error(errc::bad_storage, no_offset, "storage view lies outside its storage", "storage " + d.key);
+        auto it = views_.find(std::string(vkey));
+        if (it != views_.end()) return it->second;
+        storage v;
+        v.desc = d;
+        v.desc.key = std::string(vkey);
+        v.desc.numel = static_cast<std::uint64_t>(size.i);
+        v.device = doc.storage_at(*root).device;
+        std::uint32_t index = doc.add_storage(std::move(v));
+        views_.emplace(std::string(vkey), index);
+        fixups_.push_back({index, *root, static_cast<std::uint64_t>(off.i) * element_size(d.type)});
+        return index;
+    }
+
+    /// Reads the raw storage section that starts at `offset` (after the key list pickle).
+    template <class Policies, class Source>
+    result<std::uint64_t> read_data(document& doc, Source& src, std::uint64_t offset, const std::vector<std::string>& keys) {
+        for (const auto& key : keys) {
+            auto it = roots_.find(key);
+            if (it == roots_.end())
+                return make_error(errc::bad_storage, offset, "storage data for key '" + key + "' that no tensor declared");
+            std::uint8_t count_bytes[8];
+            PTLOAD_TRY(src.read_at(offset, count_bytes, 8));
+            std::uint64_t count = 0;
+            for (int i = 7; i >= 0; --i) count = (count << 8) | count_bytes[i];
+            storage& s = doc.storage_mut(it->second);
+            if (count != s.desc.numel)
+                return make_error(errc::bad_storage, offset,
+                                  "storage has " + std::to_string(count) + " elements in the file, " +
+                                      std::to_string(s.desc.numel) + " declared",
+                                  "storage " + key);
+            auto loaded = read_storage<Policies>(src, offset + 8, s.desc, opts_, true, "storage " + key);
+            if (!loaded) return std::move(loaded).err();
+            s.bytes = std::move(loaded->bytes);
+            s.device = std::move(loaded->device);
+            filled_.push_back(it->second);
+            offset += 8 + s.bytes.size();
+        }
+        if (filled_.size() != roots_.size())
+            for (const auto& kv : roots_) {
+                bool found = false;
+                for (auto f : filled_) found = found || f == kv.second;
+                if (!found)
+                    return make_error(errc::bad_storage, offset, "storage key '" + kv.first + "' has no data in the file");
+            }
+        for (const auto& f : fixups_) {  // views borrow their root's memory
+            storage& root = doc.storage_mut(f.root);
+            storage& view = doc.storage_mut(f.view);
+            std::uint64_t n = view.desc.numel * element_size(view.desc.type);
+            view.bytes = storage_buffer(root.bytes.data() + f.byte_offset, n, nullptr, nullptr);
+        }
+        return offset;
+    }
+
+private:
+    result<std::uint32_t> declare(document& doc, const storage_description& d) {
+        auto it = roots_.find(d.key);
+        if (it != roots_.end()) {
+            const storage& s = doc.storage_at(it->second);
+            if (s.desc.type != d.type || s.desc.numel != d.numel)
+                return make_error(errc::bad_storage, no_offset, "storage key '" + d.key + "' is declared again with another dtype or size");
+            return it->second;
+        }
+        auto device = opts_.resolve_device(d);
+        if (!device) return std::move(device).err();
+        storage s;
+        s.desc = d;
+        s.device = std::move(*device);
+        std::uint32_t index = doc.add_storage(std::move(s));
+        roots_.emplace(d.key, index);
+        return index;
+    }
+    struct fixup {
+        std::uint32_t view, root;
+        std::uint64_t byte_offset;
+    };
+    const load_options& opts_;
+    std::unordered_map<std::string, std::uint32_t> roots_, views_;
+    std::vector<fixup> fixups_;
+    std::vector<std::uint32_t> filled_;
+};
+
+/// torch's MAGIC_NUMBER 0x1950a86a20f9469cfc6c as LONG1 bytes.
+inline bool is_legacy_magic(const document& doc, node_id v) {
+    static const std::uint8_t magic[] = {0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19};
+    if (doc.at(v).k != kind::big_integer) return false;
+    auto t = doc.text(v);
+    return t.size() == sizeof magic && std::memcmp(t.data(), magic, sizeof magic) == 0;
+}
+
+/// One legacy stream from contiguous pickle bytes `p[0, n)` (which begin at `base` in src);
+/// storage data is read from src. Returns the main pickle's value.
+template <class Policies, class Source>
+result<node_id> load_legacy_from(document& doc, Source& src, std::uint64_t base, const std::uint8_t* p, std::size_t n,
+                                 const load_options& opts, const nested_loader& nested, bool& not_legacy) {
+    legacy_storages storages(opts);
+    torch_handler<Policies> handler(&storages, opts);
+    handler.load_from_bytes = nested;
+    std::size_t pos = 0;
+    auto next = [&](const char* what) -> result<node_id> {
+        pickle::run_options ro;
+        ro.record = what;
+        ro.base_offset = base + pos;
+        ro.buffers = opts.buffers;
+        pickle::machine<Policies, torch_handler<Policies>> m(doc, handler, p + pos, n - pos, ro);
+        auto r = m.run();
+        if (r) pos += m.position();
+        return r;
+    };
+    auto magic = next("legacy magic number");
+    if (!magic) return magic;
+    if (!is_legacy_magic(doc, *magic)) {
+        not_legacy = true;
+        return make_error(errc::bad_format, base, "the first pickle is not torch's magic number");
+    }
+    auto proto = next("legacy protocol version");
+    if (!proto) return proto;
+    if (doc.at(*proto).k != kind::integer || doc.at(*proto).i != 1001)
+        return make_error(errc::unsupported, base + pos, "legacy protocol version is not 1001");
+    auto sys_info = next("legacy sys_info");
+    if (!sys_info) return sys_info;
+    auto root = next("legacy main pickle");
+    if (!root) return root;
+    auto key_list = next("legacy storage keys");
+    if (!key_list) return key_list;
+    if (doc.at(*key_list).k != kind::list) return make_error(errc::bad_format, base + pos, "legacy storage key list is not a list");
+    std::vector<std::string> keys;
+    for (std::size_t i = 0; i < doc.edge_count(*key_list); ++i) {
+        std::string_view k;
+        if (!as_text(doc, doc.edge(*key_list, i), k)) return make_error(errc::bad_format, base + pos, "legacy storage key is not a str");
+        keys.emplace_back(k);
+    }
+    auto end = storages.read_data<Policies>(doc, src, base + pos, keys);
+    if (!end) return std::move(end).err();
+    return root;
+}
+
+/// A legacy stream from a whole source. Sources that are not in memory are read through a
+/// growing window: the pickles come first and are usually small next to the storages.
+template <class Policies, class Source>
+result<node_id> load_legacy(document& doc, Source& src, const load_options& opts, const nested_loader& nested,
+                            bool& not_legacy) {
+    if constexpr (has_data<Source>::value) {
+        return load_legacy_from<Policies>(doc, src, 0, src.data(), static_cast<std::size_t>(src.size()), opts, nested,
+                                          not_legacy);
+    } else {
+        std::uint64_t size = src.size();
+        std::uint64_t window = size < (1u << 20) ? size : (1u << 20);
+        std::vector<std::uint8_t> bytes;
+        for (;;) {
+            if (window > SIZE_MAX) return make_error(errc::limit_tensor, 0, "pickle larger than the address space");
+            bytes.resize(static_cast<std::size_t>(window));
+            PTLOAD_TRY(src.read_at(0, bytes.data(), bytes.size()));
+            document attempt;
+            auto r = load_legacy_from<Policies>(attempt, src, 0, bytes.data(), bytes.size(), opts, nested, not_legacy);
+            if (!r && r.err().code == errc::truncated && window < size) {  // the window cut a pickle short
+                window = window > size / 4 ? size : window * 4;
+                continue;
+            }
+            if (r) doc = std::move(attempt);
+            return r;
+        }
+    }
+}
+
+} // namespace detail
+} // namespace v0
+} // namespace ptload
+
+#endif

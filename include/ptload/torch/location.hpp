@@ -1,0 +1,101 @@
+// torch/location.hpp: torch.load's parameters other than the file: map_location, location tags
+// registered by users (torch.serialization.register_package) and out-of-band buffers.
+//
+//     ptload::load_options opt;
+//     opt.map_location = "cpu";                          // one device for every storage
+//     opt.map_remap = {{"cuda:0", "cuda:1"}};            // a dict: tag -> tag
+//     opt.map_callable = [](const ptload::storage_description& d, std::string& dev) {
+//         dev = d.numel > 1000000 ? "cuda:0" : "cpu"; return true; };   // a callable
+// ptload never moves bytes to a device: the device string is what tensors report and what
+// the allocator policy receives, so a user allocator can place the bytes where it wants.
+#ifndef PTLOAD_TORCH_LOCATION_HPP
+#define PTLOAD_TORCH_LOCATION_HPP
+
+#include "../error.hpp"
+#include "../span.hpp"
+#include "storage.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace ptload {
+inline namespace v0 {
+
+/// A user handler for location tags, as register_package's deserializer: return true and set
+/// `device` to claim the storage, false to let the next handler (or the default) decide.
+using location_handler = std::function<bool(const storage_description& d, std::string_view tag, std::string& device)>;
+
+/// Everything torch.load takes besides the file and the policies.
+struct load_options {
+    /// map_location as one device string ("cpu", "cuda:1"); empty = not given.
+    std::string map_location;
+    /// map_location as a dict: saved tag -> tag, then the default handling.
+    std::vector<std::pair<std::string, std::string>> map_remap;
+    /// map_location as a callable: return true and set the device to decide, false for the default.
+    std::function<bool(const storage_description& d, std::string& device)> map_callable;
+    /// Passed to the allocator policy with every storage.
+    void* allocator_context = nullptr;
+    /// Out-of-band buffers for pickle protocol 5's NEXT_BUFFER, in order.
+    span<const span<const std::uint8_t>> buffers;
+    /// Check CRC-32 of zip records that carry one (torch does not; costs a pass over the data).
+    bool check_crc = false;
+
+    /// register_package(priority, tagger, deserializer): lower priorities are asked first.
+    void register_location(int priority, location_handler handler) {
+        handlers_.push_back({priority, std::move(handler)});
+        std::stable_sort(handlers_.begin(), handlers_.end(),
+                         [](const registered& a, const registered& b) { return a.priority < b.priority; });
+    }
+
+    /// Where a storage goes: map_location first, then registered handlers, then the tags torch
+    /// itself knows (kept as they are); an unknown tag is an error, as in torch.
+    result<std::string> resolve_device(const storage_description& d) const {
+        std::string device;
+        if (map_callable && map_callable(d, device)) return device;
+        if (!map_location.empty()) return map_location;
+        std::string tag = d.location;
+        for (const auto& kv : map_remap)
+            if (kv.first == tag) {
+                tag = kv.second;
+                break;
+            }
+        for (const auto& h : handlers_)
+            if (h.handler(d, tag, device)) return device;
+        if (known_tag(tag)) return tag;
+        return make_error(errc::bad_storage, no_offset,
+                          "don't know how to restore data location tagged '" + tag +
+                              "'; give map_location or register a location handler",
+                          "storage " + d.key);
+    }
+
+    /// Device types torch's own deserializers accept ("cuda", "cuda:1", "privateuseone:0", ...).
+    static bool known_tag(std::string_view tag) {
+        std::string_view type = tag.substr(0, tag.find(':'));
+        if (type.size() < tag.size()) {
+            std::string_view index = tag.substr(type.size() + 1);
+            if (index.empty() || index.find_first_not_of("0123456789") != std::string_view::npos) return false;
+        }
+        static constexpr std::string_view types[] = {"cpu", "cuda", "mps", "meta", "hpu", "xpu", "mtia", "xla",
+                                                     "ipu", "ort", "vulkan", "maia", "privateuseone", "lazy", "ve"};
+        for (auto t : types)
+            if (t == type) return true;
+        return false;
+    }
+
+private:
+    struct registered {
+        int priority;
+        location_handler handler;
+    };
+    std::vector<registered> handlers_;
+};
+
+} // namespace v0
+} // namespace ptload
+
+#endif

@@ -1,0 +1,604 @@
+// torch/rebuild.hpp: what torch's callables mean, without calling anything: the rebuild
+// functions of FORMAT.md 5.2 become tensor records that view loaded storages, checked against
+// them; torch.Size, torch.device, dtypes and layouts become plain values. This is the Handler
+// the pickle machine consults for persistent ids and torch globals.
+#ifndef PTLOAD_TORCH_REBUILD_HPP
+#define PTLOAD_TORCH_REBUILD_HPP
+
+#include "../detail/checked.hpp"
+#include "../error.hpp"
+#include "../pickle/globals.hpp"
+#include "../pickle/numpy.hpp"
+#include "../value.hpp"
+#include "dtype.hpp"
+#include "location.hpp"
+#include "storage.hpp"
+#include "tensor.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace ptload {
+inline namespace v0 {
+
+/// Where a checkpoint's storages come from; one implementation per file format.
+class storage_provider {
+public:
+    virtual ~storage_provider() = default;
+    /// The document storage index for a ('storage', type, key, location, numel[, view]) id.
+    /// `view` is the legacy view metadata node (null_node or None when absent).
+    virtual result<std::uint32_t> load_storage(document& doc, const storage_description& d, node_id view) = 0;
+    /// The object a str persistent id names (tar format); others have none.
+    virtual result<node_id> load_object(document&, std::string_view key) {
+        return make_error(errc::bad_storage, no_offset, "persistent id '" + std::string(key) + "' names no object");
+    }
+};
+
+namespace detail {
+
+/// Reads a sequence of ints (tuple, list or torch.Size) into out.
+inline bool int_sequence(const document& doc, node_id seq, std::vector<std::int64_t>& out) {
+    kind k = doc.at(seq).k;
+    if (k != kind::tuple && k != kind::list && k != kind::torch_size) return false;
+    out.clear();
+    for (std::size_t i = 0; i < doc.edge_count(seq); ++i) {
+        const auto& n = doc.at(doc.edge(seq, i));
+        if (n.k != kind::integer) return false;
+        out.push_back(n.i);
+    }
+    return true;
+}
+
+inline bool as_text(const document& doc, node_id id, std::string_view& out) {
+    kind k = doc.at(id).k;
+    if (k != kind::string && k != kind::bytes) return false;  // _maybe_decode_ascii: bytes with encoding='bytes'
+    out = doc.text(id);
+    return true;
+}
+
+} // namespace detail
+
+/// The pickle machine's Handler for torch files and for pickles that contain torch objects.
+template <class Policies>
+class torch_handler {
+    using limits = typename Policies::limits;
+
+public:
+    torch_handler(storage_provider* provider, const load_options& opts) : provider_(provider), opts_(opts) {}
+
+    /// Loads a nested legacy stream (torch.storage._load_from_bytes); set by the format layer.
+    std::function<result<node_id>(document&, const std::uint8_t*, std::size_t)> load_from_bytes;
+
+    // ---- Handler hooks ----
+    result<node_id> persistent_load(document& doc, node_id pid, std::uint64_t) {
+        std::string_view key;
+        if (detail::as_text(doc, pid, key)) {  // tar format: str keys
+            if (!provider_) return no_provider();
+            return provider_->load_object(doc, key);
+        }
+        if (doc.at(pid).k != kind::tuple || doc.edge_count(pid) < 1)
+            return make_error(errc::bad_storage, no_offset, "persistent id is neither a tuple nor a str key");
+        std::string_view type;
+        if (!detail::as_text(doc, doc.edge(pid, 0), type))
+            return make_error(errc::bad_storage, no_offset, "persistent id type name is not a str");
+        std::size_t n = doc.edge_count(pid);
+        if (type == "module") {  // ('module', cls, source_file, source): the class itself
+            if (n != 4) return make_error(errc::bad_storage, no_offset, "'module' persistent id needs 4 items");
+            return doc.edge(pid, 1);
+        }
+        if (type != "storage")
+            return make_error(errc::bad_storage, no_offset, "unknown persistent id type '" + std::string(type) + "'");
+        if (n != 5 && n != 6)
+            return make_error(errc::bad_storage, no_offset, "'storage' persistent id has " + std::to_string(n) + " items, not 5 or 6");
+        node_id cls = doc.edge(pid, 1);
+        storage_description d;
+        if (doc.at(cls).k != kind::global || doc.at(cls).tag != static_cast<std::uint16_t>(pickle::known_global::torch_storage_class))
+            return make_error(errc::bad_storage, no_offset, "persistent id storage type is not a torch storage class");
+        d.type = static_cast<dtype>(doc.at(cls).flags);
+        if (d.type == dtype::unknown)
+            return make_error(errc::bad_storage, no_offset, "unknown storage class " + std::string(doc.text(cls)));
+        std::string_view location;
+        if (!detail::as_text(doc, doc.edge(pid, 2), key)) {
+            if (doc.at(doc.edge(pid, 2)).k != kind::integer)
+                return make_error(errc::bad_storage, no_offset, "storage key is not a str");
+            d.key = std::to_string(doc.at(doc.edge(pid, 2)).i);
+        } else {
+            d.key = std::string(key);
+        }
+        if (!detail::as_text(doc, doc.edge(pid, 3), location))
+            return make_error(errc::bad_storage, no_offset, "storage location is not a str", "storage " + d.key);
+        d.location = std::string(location);
+        const auto& numel = doc.at(doc.edge(pid, 4));
+        if (numel.k != kind::integer || numel.i < 0)
+            return make_error(errc::bad_storage, no_offset, "storage element count is not a size", "storage " + d.key);
+        d.numel = static_cast<std::uint64_t>(numel.i);
+        if (!provider_) return no_provider();
+        auto index = provider_->load_storage(doc, d, n == 6 ? doc.edge(pid, 5) : null_node);
+        if (!index) return std::move(index).err();
+        return storage_node(doc, *index);
+    }
+
+    result<node_id> torch_global(document& doc, const pickle::resolved_global& g, std::uint64_t) {
+        using pickle::known_global;
+        node_id id = doc.make_global(g.module, g.name, static_cast<std::uint16_t>(g.id));
+        if (g.id == known_global::torch_storage_class) {
+            dtype t = dtype_from_storage_class(g.name);
+            if (g.name == "UntypedStorage") t = dtype::uint8;  // bytes
+            doc.at(id).flags = static_cast<std::uint8_t>(t);
+            return id;
+        }
+        if (g.id == known_global::torch_dtype) {
+            dtype t = dtype_from_name(g.name);
+            if (t == dtype::unknown) {  // torch.FloatTensor, torch.strided, ...: an ordinary global
+                doc.at(id).tag = 0;
+                return id;
+            }
+            node_id d = doc.add(kind::dtype);
+            doc.at(d).tag = static_cast<std::uint16_t>(t);
+            return d;
+        }
+        return id;  // qschemes stay globals; the rebuild functions read their names
+    }
+
+    result<node_id> torch_call(document& doc, pickle::known_global g, node_id callable, node_id args, std::uint64_t) {
+        using pickle::known_global;
+        std::size_t n = doc.edge_count(args);
+        auto a = [&](std::size_t i) { return doc.edge(args, i); };
+        switch (g) {
+        case known_global::torch_rebuild_tensor:
+            if (n != 4) return arity("_rebuild_tensor", n, "4");
+            return make_tensor(doc, a(0), a(1), a(2), a(3), dtype::unknown, false);
+        case known_global::torch_rebuild_tensor_v2: {
+            if (n != 6 && n != 7) return arity("_rebuild_tensor_v2", n, "6 or 7");
+            auto t = make_tensor(doc, a(0), a(1), a(2), a(3), dtype::unknown, truthy(doc, a(4)));
+            if (!t) return t;
+            if (n == 7) PTLOAD_TRY(apply_metadata(doc, *t, a(6)));
+            return t;
+        }
+        case known_global::torch_rebuild_tensor_v3: {
+            if (n != 7 && n != 8) return arity("_rebuild_tensor_v3", n, "7 or 8");
+            if (doc.at(a(6)).k != kind::dtype) return bad("_rebuild_tensor_v3 dtype is not a torch dtype");
+            auto t = make_tensor(doc, a(0), a(1), a(2), a(3), static_cast<dtype>(doc.at(a(6)).tag), truthy(doc, a(4)));
+            if (!t) return t;
+            if (n == 8) PTLOAD_TRY(apply_metadata(doc, *t, a(7)));
+            return t;
+        }
+        case known_global::torch_rebuild_parameter:
+        case known_global::torch_rebuild_parameter_with_state: {
+            bool with_state = g == known_global::torch_rebuild_parameter_with_state;
+            if (n != (with_state ? 4u : 3u)) return arity("_rebuild_parameter", n, with_state ? "4" : "3");
+            auto p = derive(doc, a(0), truthy(doc, a(1)), true);
+            if (!p) return p;
+            if (with_state) PTLOAD_TRY(set_attrs(doc, *p, a(3)));
+            return p;
+        }
+        case known_global::torch_parameter: {  // Parameter(data[, requires_grad]) via NEWOBJ/REDUCE
+            if (n < 1 || n > 2) return arity("Parameter", n, "1 or 2");
+            return derive(doc, a(0), n == 2 ? truthy(doc, a(1)) : true, true);
+        }
+        case known_global::torch_rebuild_qtensor: return qtensor(doc, args);
+        case known_global::torch_rebuild_sparse_tensor:
+        case known_global::torch_rebuild_sparse_csr_tensor: return sparse(doc, args, g);
+        case known_global::torch_rebuild_nested_tensor: {
+            if (n != 4) return arity("_rebuild_nested_tensor", n, "4");
+            for (std::size_t i = 0; i < 4; ++i)
+                if (doc.at(a(i)).k != kind::tensor) return bad("nested tensor parts must be tensors");
+            PTLOAD_TRY(check_nested(doc, a(0), a(1), a(3)));
+            return doc.make_seq(kind::nested_tensor, doc.edges(args), 4);
+        }
+        case known_global::torch_rebuild_meta_tensor_no_storage: {
+            if (n != 4) return arity("_rebuild_meta_tensor_no_storage", n, "4");
+            if (doc.at(a(0)).k != kind::dtype) return bad("meta tensor dtype is not a torch dtype");
+            return storageless(doc, static_cast<dtype>(doc.at(a(0)).tag), a(1), a(2), 0, truthy(doc, a(3)), "meta",
+                               null_node);
+        }
+        case known_global::torch_rebuild_wrapper_subclass: {
+            if (n != 8) return arity("_rebuild_wrapper_subclass", n, "8");
+            if (doc.at(a(1)).k != kind::dtype) return bad("wrapper subclass dtype is not a torch dtype");
+            if (doc.at(a(4)).k != kind::integer) return bad("wrapper subclass storage offset is not an int");
+            std::string device = doc.at(a(6)).k == kind::device ? std::string(doc.text(a(6))) : std::string("cpu");
+            return storageless(doc, static_cast<dtype>(doc.at(a(1)).tag), a(2), a(3), doc.at(a(4)).i, truthy(doc, a(7)),
+                               device, a(0));
+        }
+        case known_global::torch_rebuild_device_tensor_from_numpy: return from_numpy(doc, args);
+        case known_global::torch_rebuild_device_tensor_from_cpu_tensor: {
+            if (n != 4) return arity("_rebuild_device_tensor_from_cpu_tensor", n, "4");
+            std::string_view device;
+            if (!detail::as_text(doc, a(2), device)) return bad("device is not a str");
+            auto t = derive(doc, a(0), truthy(doc, a(3)), false);
+            if (!t) return t;
+            doc.tensor_mut(doc.at(*t).aux).device = mapped_device(device);
+            return t;
+        }
+        case known_global::torch_rebuild_from_type_v2:
+        case known_global::torch_rebuild_from_type: {
+            // (func, new_type, args, state): run func(*args), re-type, set attributes
+            if (n != 4) return arity("_rebuild_from_type", n, "4");
+            node_id func = a(0), new_type = a(1), inner = a(2);
+            if (doc.at(func).k != kind::global || doc.at(inner).k != kind::tuple) return bad("_rebuild_from_type needs (func, type, args, state)");
+            auto fid = static_cast<known_global>(doc.at(func).tag);
+            auto t = torch_call(doc, fid, func, inner, 0);
+            if (!t) return t;
+            if (*t == null_node || doc.at(*t).k != kind::tensor) return bad("_rebuild_from_type's function did not build a tensor");
+            if (doc.at(new_type).k == kind::global) {
+                std::string_view cls = doc.text(new_type);
+                if (cls == "torch.nn.parameter.Parameter") doc.tensor_mut(doc.at(*t).aux).parameter = true;
+                else if (cls != "torch.Tensor" && cls != "torch._tensor.Tensor") doc.tensor_mut(doc.at(*t).aux).cls = new_type;
+            }
+            PTLOAD_TRY(set_attrs(doc, *t, a(3)));
+            return t;
+        }
+        case known_global::torch_size: {  // torch.Size((2, 3))
+            std::vector<std::int64_t> dims;
+            if (n != 1 || !detail::int_sequence(doc, a(0), dims)) return bad("torch.Size takes one sequence of ints");
+            return doc.make_seq(kind::torch_size, doc.edges(a(0)), doc.edge_count(a(0)));
+        }
+        case known_global::torch_device: {  // torch.device('cuda', 1) or ('cuda:1',)
+            std::string_view type;
+            if (n < 1 || n > 2 || !detail::as_text(doc, a(0), type)) return bad("torch.device takes (type[, index])");
+            std::string s(type);
+            if (n == 2 && doc.at(a(1)).k == kind::integer) s += ":" + std::to_string(doc.at(a(1)).i);
+            return doc.make_text(kind::device, s.data(), s.size());
+        }
+        case known_global::torch_get_layout: {  // _get_layout('torch.sparse_coo')
+            std::string_view l;
+            if (n != 1 || !detail::as_text(doc, a(0), l)) return bad("_get_layout takes a layout name");
+            std::string_view name = l.substr(0, 6) == "torch." ? l.substr(6) : l;
+            return doc.make_global("torch", name, static_cast<std::uint16_t>(known_global::torch_get_layout));
+        }
+        case known_global::torch_load_from_bytes: {
+            if (n != 1 || doc.at(a(0)).k != kind::bytes) return bad("_load_from_bytes takes bytes");
+            if (!load_from_bytes) return make_error(errc::unsupported, no_offset, "nested torch stream outside a torch load");
+            if (++nested_ > 16) return make_error(errc::limit_depth, no_offset, "torch streams nested more than 16 deep");
+            auto bytes = doc.text(a(0));
+            auto r = load_from_bytes(doc, reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+            --nested_;
+            return r;
+        }
+        default:
+            (void)callable;
+            return null_node;  // an opaque object
+        }
+    }
+
+    status torch_build(document& doc, node_id obj, node_id state, std::uint64_t) {
+        // Tensor.__setstate__: Python attributes (dict or (dict, slots)); nothing else in files we read.
+        return set_attrs(doc, obj, state);
+    }
+
+private:
+    error no_provider() const {
+        return make_error(errc::bad_storage, no_offset, "a persistent id outside a torch checkpoint (a plain pickle cannot hold storages)");
+    }
+    static error arity(const char* what, std::size_t n, const char* want) {
+        return make_error(errc::bad_tensor, no_offset, std::string(what) + " got " + std::to_string(n) + " arguments, expected " + want);
+    }
+    static error bad(std::string message) { return make_error(errc::bad_tensor, no_offset, std::move(message)); }
+    static bool truthy(const document& doc, node_id id) {
+        const auto& n = doc.at(id);
+        return (n.k == kind::boolean || n.k == kind::integer) && n.i != 0;
+    }
+
+    std::string mapped_device(std::string_view device) const {
+        if (!opts_.map_location.empty()) return opts_.map_location;
+        for (const auto& kv : opts_.map_remap)
+            if (kv.first == device) return kv.second;
+        return std::string(device);
+    }
+
+public:
+    /// Checks shape, strides and offset against the storage and records the tensor.
+    result<node_id> make_tensor(document& doc, node_id storage_id, node_id offset_id, node_id size_id, node_id stride_id,
+                                dtype override, bool requires_grad) {
+        if (doc.at(storage_id).k != kind::storage) return bad("tensor storage is not a storage persistent id");
+        if (doc.at(offset_id).k != kind::integer) return bad("storage offset is not an int");
+        std::uint32_t sindex = doc.at(storage_id).aux;
+        const storage& s = doc.storage_at(sindex);
+        detail::tensor_record r;
+        r.type = override == dtype::unknown ? s.desc.type : override;
+        r.storage = sindex;
+        r.offset = doc.at(offset_id).i;
+        r.requires_grad = requires_grad;
+        r.device = s.device;
+        std::uint64_t esize = element_size(r.type);
+        if (!esize) return bad("dtype without an element size");
+        // capacity from the declared size: legacy storages are filled after their tensors are built
+        PTLOAD_TRY(shape_into(doc, r, size_id, stride_id, s.desc.numel * element_size(s.desc.type) / esize));
+        return add(doc, std::move(r));
+    }
+    /// The node of a document storage (one per storage, so sharing is identity).
+    node_id storage_node(document& doc, std::uint32_t index) {
+        auto it = storage_nodes_.find(index);
+        if (it != storage_nodes_.end()) return it->second;
+        node_id id = doc.add(kind::storage);
+        doc.at(id).aux = index;
+        storage_nodes_.emplace(index, id);
+        return id;
+    }
+
+private:
+    /// Validates and stores shape/strides: rank limit, non-negative sizes, strides and offset,
+    /// numel without overflow, and every element inside `capacity` elements.
+    status shape_into(document& doc, detail::tensor_record& r, node_id size_id, node_id stride_id, std::uint64_t capacity) {
+        std::vector<std::int64_t> shape, stride;
+        if (!detail::int_sequence(doc, size_id, shape)) return bad("tensor size is not a sequence of ints");
+        if (!detail::int_sequence(doc, stride_id, stride)) return bad("tensor stride is not a sequence of ints");
+        if (shape.size() != stride.size())
+            return bad("tensor has " + std::to_string(shape.size()) + " sizes and " + std::to_string(stride.size()) + " strides");
+        if (shape.size() > limits::max_tensor_rank)
+            return make_error(errc::limit_tensor, no_offset, "tensor rank " + std::to_string(shape.size()) + " exceeds limits::max_tensor_rank");
+        if (r.offset < 0) return bad("negative storage offset");
+        std::uint64_t numel = 1;
+        std::int64_t last = r.offset;  // highest element index touched
+        for (std::size_t i = 0; i < shape.size(); ++i) {
+            if (shape[i] < 0) return bad("negative size in dimension " + std::to_string(i));
+            if (stride[i] < 0) return bad("negative stride in dimension " + std::to_string(i));
+            if (!detail::checked_mul(numel, static_cast<std::uint64_t>(shape[i]), numel) || numel > (std::uint64_t{1} << 62))
+                return make_error(errc::bad_tensor, no_offset, "tensor element count overflows");
+        }
+        if (numel) {
+            for (std::size_t i = 0; i < shape.size(); ++i) {
+                std::int64_t reach;
+                if (!detail::checked_mul(shape[i] - 1, stride[i], reach) || !detail::checked_add(last, reach, last))
+                    return bad("tensor extent overflows");
+            }
+            if (r.storage != null_node && static_cast<std::uint64_t>(last) >= capacity)
+                return bad("view reaches element " + std::to_string(last) + " of a storage of " + std::to_string(capacity) +
+                           " elements");
+        }
+        r.rank = static_cast<std::uint32_t>(shape.size());
+        r.dims = doc.add_dims(shape.data(), stride.data(), shape.size());
+        return {};
+    }
+    result<node_id> add(document& doc, detail::tensor_record r) {
+        if (doc.tensor_count() >= limits::max_tensors)
+            return make_error(errc::limit_tensor, no_offset, "more than limits::max_tensors tensors");
+        return doc.add_tensor(std::move(r));
+    }
+    /// A new tensor object over the same storage (Parameter, device re-tagging).
+    result<node_id> derive(document& doc, node_id data, bool requires_grad, bool parameter) {
+        if (doc.at(data).k != kind::tensor) return bad("expected a tensor");
+        detail::tensor_record r = doc.tensor_at(doc.at(data).aux);
+        r.requires_grad = requires_grad;
+        r.parameter = r.parameter || parameter;
+        return add(doc, std::move(r));
+    }
+    result<node_id> storageless(document& doc, dtype t, node_id size, node_id stride, std::int64_t offset, bool requires_grad,
+                                std::string device, node_id cls) {
+        detail::tensor_record r;
+        r.type = t;
+        r.offset = offset;
+        r.requires_grad = requires_grad;
+        r.device = std::move(device);
+        r.cls = cls;
+        PTLOAD_TRY(shape_into(doc, r, size, stride, 0));
+        return add(doc, std::move(r));
+    }
+    /// Python attributes: a dict, or (dict, slots); empty state is no attribute at all.
+    status set_attrs(document& doc, node_id tensor_id, node_id state) {
+        kind k = doc.at(state).k;
+        if (k == kind::none) return {};
+        node_id dict_state = state, slots = null_node;
+        if (k == kind::tuple && doc.edge_count(state) == 2) {
+            dict_state = doc.edge(state, 0);
+            slots = doc.edge(state, 1);
+        }
+        for (node_id part : {dict_state, slots}) {
+            if (part == null_node || doc.at(part).k == kind::none) continue;
+            if (doc.at(part).k != kind::dict && doc.at(part).k != kind::ordered_dict) return bad("tensor state is not a dict");
+            if (!doc.edge_count(part)) continue;
+            node_id& attrs = doc.tensor_mut(doc.at(tensor_id).aux).attrs;
+            if (attrs == null_node) {
+                node_id fresh = doc.make_seq(kind::dict, nullptr, 0);
+                doc.tensor_mut(doc.at(tensor_id).aux).attrs = fresh;
+            }
+            node_id target = doc.tensor_at(doc.at(tensor_id).aux).attrs;
+            for (std::size_t i = 0; i + 1 < doc.edge_count(part); i += 2) {
+                node_id kv[2] = {doc.edge(part, i), doc.edge(part, i + 1)};
+                doc.push_edges(target, kv, 2);
+            }
+        }
+        return {};
+    }
+    /// The optional metadata dict of _rebuild_tensor_v2/v3: conj and neg view bits.
+    status apply_metadata(document& doc, node_id t, node_id meta) {
+        if (doc.at(meta).k == kind::none) return {};
+        if (doc.at(meta).k != kind::dict) return bad("tensor metadata is not a dict");
+        auto& r = doc.tensor_mut(doc.at(t).aux);
+        for (std::size_t i = 0; i + 1 < doc.edge_count(meta); i += 2) {
+            std::string_view key;
+            if (!detail::as_text(doc, doc.edge(meta, i), key)) continue;
+            if (key == "conj") r.conj = truthy(doc, doc.edge(meta, i + 1));
+            if (key == "neg") r.neg = truthy(doc, doc.edge(meta, i + 1));
+        }
+        return {};
+    }
+    result<node_id> qtensor(document& doc, node_id args) {
+        std::size_t n = doc.edge_count(args);
+        if (n != 7) return arity("_rebuild_qtensor", n, "7");
+        auto a = [&](std::size_t i) { return doc.edge(args, i); };
+        auto t = make_tensor(doc, a(0), a(1), a(2), a(3), dtype::unknown, truthy(doc, a(5)));
+        if (!t) return t;
+        node_id q = a(4);
+        if (doc.at(q).k != kind::tuple || doc.edge_count(q) < 1 || doc.at(doc.edge(q, 0)).k != kind::global)
+            return bad("quantizer parameters are not (qscheme, ...)");
+        std::string_view scheme = doc.text(doc.edge(q, 0));
+        auto& r = doc.tensor_mut(doc.at(*t).aux);
+        if (scheme == "torch.per_tensor_affine" || scheme == "torch.per_tensor_symmetric") {
+            if (doc.edge_count(q) != 3) return bad("per-tensor quantizer needs (qscheme, scale, zero_point)");
+            const auto& scale = doc.at(doc.edge(q, 1));
+            const auto& zp = doc.at(doc.edge(q, 2));
+            if (scale.k != kind::floating && scale.k != kind::integer) return bad("quantizer scale is not a number");
+            if (zp.k != kind::integer) return bad("quantizer zero point is not an int");
+            r.quant = scheme == "torch.per_tensor_affine" ? qscheme::per_tensor_affine : qscheme::per_tensor_symmetric;
+            r.scale = scale.k == kind::floating ? scale.f : static_cast<double>(scale.i);
+            r.zero_point = zp.i;
+            return t;
+        }
+        if (scheme == "torch.per_channel_affine" || scheme == "torch.per_channel_symmetric" ||
+            scheme == "torch.per_channel_affine_float_qparams") {
+            if (doc.edge_count(q) != 4) return bad("per-channel quantizer needs (qscheme, scales, zero_points, axis)");
+            node_id scales = doc.edge(q, 1), zps = doc.edge(q, 2);
+            const auto& axis = doc.at(doc.edge(q, 3));
+            if (axis.k != kind::integer || axis.i < 0 || static_cast<std::uint64_t>(axis.i) >= r.rank)
+                return bad("per-channel quantizer axis out of range");
+            std::int64_t channels = doc.dims(r.dims)[axis.i];
+            for (node_id p : {scales, zps}) {
+                kind pk = doc.at(p).k;
+                if (pk == kind::tensor) {
+                    tensor pt(&doc, doc.at(p).aux);
+                    if (pt.rank() != 1 || pt.shape()[0] != channels) return bad("quantizer parameters have the wrong shape");
+                } else if (pk == kind::list || pk == kind::tuple) {
+                    if (static_cast<std::int64_t>(doc.edge_count(p)) != channels) return bad("quantizer parameters have the wrong length");
+                } else {
+                    return bad("quantizer parameters are not tensors");
+                }
+            }
+            r.quant = scheme == "torch.per_channel_affine"      ? qscheme::per_channel_affine
+                      : scheme == "torch.per_channel_symmetric" ? qscheme::per_channel_symmetric
+                                                                : qscheme::per_channel_affine_float_qparams;
+            r.scales = scales;
+            r.zero_points = zps;
+            r.axis = axis.i;
+            return t;
+        }
+        return bad("unknown qscheme " + std::string(scheme));
+    }
+    /// Reads an integer tensor's elements (int64/int32) for index checks.
+    static bool index_values(const document& doc, node_id t, std::vector<std::int64_t>& out) {
+        if (doc.at(t).k != kind::tensor) return false;
+        tensor v(&doc, doc.at(t).aux);
+        if (v.dtype() != dtype::int64 && v.dtype() != dtype::int32) return false;
+        out.clear();
+        bool wide = v.dtype() == dtype::int64;
+        v.for_each_element([&](const std::uint8_t* e) {
+            if (wide) {
+                std::int64_t x;
+                std::memcpy(&x, e, 8);
+                out.push_back(x);
+            } else {
+                std::int32_t x;
+                std::memcpy(&x, e, 4);
+                out.push_back(x);
+            }
+        });
+        return true;
+    }
+    result<node_id> sparse(document& doc, node_id args, pickle::known_global g) {
+        if (doc.edge_count(args) != 2) return arity("_rebuild_sparse_tensor", doc.edge_count(args), "2");
+        node_id layout = doc.edge(args, 0), data = doc.edge(args, 1);
+        if (doc.at(layout).k != kind::global || doc.at(data).k != kind::tuple) return bad("sparse tensor needs (layout, data)");
+        std::string_view l = doc.text(layout);
+        sparse_layout sl;
+        if (l == "torch.sparse_coo") sl = sparse_layout::coo;
+        else if (l == "torch.sparse_csr") sl = sparse_layout::csr;
+        else if (l == "torch.sparse_csc") sl = sparse_layout::csc;
+        else if (l == "torch.sparse_bsr") sl = sparse_layout::bsr;
+        else if (l == "torch.sparse_bsc") sl = sparse_layout::bsc;
+        else return bad("unknown sparse layout " + std::string(l));
+        if (g == pickle::known_global::torch_rebuild_sparse_csr_tensor && sl == sparse_layout::coo) return bad("CSR rebuild with COO layout");
+        std::size_t n = doc.edge_count(data);
+        auto d = [&](std::size_t i) { return doc.edge(data, i); };
+        std::vector<std::int64_t> size, idx;
+        if (sl == sparse_layout::coo) {
+            if (n != 3 && n != 4) return bad("COO data needs (indices, values, size[, coalesced])");
+            if (!detail::int_sequence(doc, d(2), size)) return bad("sparse size is not a sequence of ints");
+            if (doc.at(d(0)).k != kind::tensor || doc.at(d(1)).k != kind::tensor) return bad("COO indices and values must be tensors");
+            tensor it(&doc, doc.at(d(0)).aux);
+            if (it.rank() != 2 || !index_values(doc, d(0), idx)) return bad("COO indices must be a 2-D int64 tensor");
+            std::int64_t sparse_dims = it.shape()[0], nnz = it.shape()[1];
+            if (sparse_dims > static_cast<std::int64_t>(size.size())) return bad("COO indices have more rows than the size has dimensions");
+            for (std::int64_t r = 0; r < sparse_dims; ++r)
+                for (std::int64_t c = 0; c < nnz; ++c) {
+                    std::int64_t v = idx[static_cast<std::size_t>(r * nnz + c)];
+                    if (v < 0 || v >= size[static_cast<std::size_t>(r)])
+                        return bad("COO index " + std::to_string(v) + " out of range for dimension " + std::to_string(r));
+                }
+            node_id coalesced = n == 4 ? d(3) : doc.make_bool(false);
+            node_id parts[4] = {doc.make_seq(kind::torch_size, doc.edges(d(2)), doc.edge_count(d(2))), coalesced, d(0), d(1)};
+            node_id s = doc.make_seq(kind::sparse_tensor, parts, 4);
+            doc.at(s).tag = static_cast<std::uint16_t>(sl);
+            return s;
+        }
+        if (n != 4) return bad("compressed sparse data needs (compressed_indices, plain_indices, values, size)");
+        if (!detail::int_sequence(doc, d(3), size)) return bad("sparse size is not a sequence of ints");
+        for (std::size_t i = 0; i < 3; ++i)
+            if (doc.at(d(i)).k != kind::tensor) return bad("compressed sparse parts must be tensors");
+        std::vector<std::int64_t> comp, plain;
+        if (!index_values(doc, d(0), comp) || !index_values(doc, d(1), plain)) return bad("sparse indices must be int tensors");
+        // Batch dimensions aside, compressed indices start at 0, never decrease and end at nnz;
+        // plain indices stay inside the plain dimension (rows of CSC, columns of CSR; in blocks for BSR/BSC).
+        for (std::size_t i = 1; i < comp.size(); ++i)
+            if (comp[i] < comp[i - 1]) return bad("compressed sparse indices decrease");
+        for (auto v : comp)
+            if (v < 0 || static_cast<std::uint64_t>(v) > plain.size()) return bad("compressed sparse index out of range");
+        std::size_t plain_dim = (sl == sparse_layout::csr || sl == sparse_layout::bsr) ? 1 : 0;
+        if (size.size() >= 2) {
+            std::int64_t limit = size[size.size() - 2 + plain_dim];
+            for (auto v : plain)
+                if (v < 0 || v >= limit) return bad("sparse plain index " + std::to_string(v) + " out of range");
+        }
+        node_id parts[4] = {doc.make_seq(kind::torch_size, doc.edges(d(3)), doc.edge_count(d(3))), d(0), d(1), d(2)};
+        node_id s = doc.make_seq(kind::sparse_tensor, parts, 4);
+        doc.at(s).tag = static_cast<std::uint16_t>(sl);
+        return s;
+    }
+    status check_nested(document& doc, node_id buffer, node_id sizes, node_id offsets) {
+        tensor b(&doc, doc.at(buffer).aux);
+        std::vector<std::int64_t> offs, sz;
+        if (!index_values(doc, offsets, offs) || !index_values(doc, sizes, sz)) return bad("nested tensor metadata must be int tensors");
+        for (auto o : offs)
+            if (o < 0 || static_cast<std::uint64_t>(o) > b.numel()) return bad("nested tensor offset past its buffer");
+        for (auto s : sz)
+            if (s < 0) return bad("nested tensor has a negative size");
+        return {};
+    }
+    result<node_id> from_numpy(document& doc, node_id args) {
+        if (doc.edge_count(args) != 4) return arity("_rebuild_device_tensor_from_numpy", doc.edge_count(args), "4");
+        node_id arr = doc.edge(args, 0), dt = doc.edge(args, 1), dev = doc.edge(args, 2);
+        std::string_view device;
+        if (doc.at(arr).k != kind::ndarray || doc.at(dt).k != kind::dtype || !detail::as_text(doc, dev, device))
+            return bad("_rebuild_device_tensor_from_numpy needs (ndarray, dtype, device, requires_grad)");
+        node_id data = doc.edge(arr, pickle::nd_data), shape = doc.edge(arr, pickle::nd_shape);
+        if (data == null_node || doc.at(data).k != kind::bytes || doc.at(arr).tag)
+            return bad("numpy data for a device tensor must be a C-ordered numeric array");
+        auto bytes = doc.text(data);
+        storage s;
+        s.desc.type = static_cast<dtype>(doc.at(dt).tag);
+        s.desc.key = "numpy";
+        s.desc.location = std::string(device);
+        std::size_t esize = element_size(s.desc.type);
+        if (!esize || bytes.size() % esize) return bad("numpy data size does not fit the dtype");
+        s.desc.numel = bytes.size() / esize;
+        s.device = mapped_device(device);
+        // The bytes already live in the document's arena for its whole life: borrow them.
+        s.bytes = storage_buffer(reinterpret_cast<std::uint8_t*>(const_cast<char*>(bytes.data())), bytes.size(), nullptr, nullptr);
+        std::uint32_t index = doc.add_storage(std::move(s));
+        std::vector<std::int64_t> dims;
+        if (!detail::int_sequence(doc, shape, dims)) return bad("numpy shape is not a sequence of ints");
+        std::vector<std::int64_t> stride(dims.size());
+        std::int64_t st = 1;
+        for (std::size_t i = dims.size(); i-- > 0;) {
+            stride[i] = st;
+            st *= dims[i];
+        }
+        node_id stride_tuple = doc.make_seq(kind::tuple, nullptr, 0);
+        for (auto v : stride) doc.push_edge(stride_tuple, doc.make_int(v));
+        node_id storage_id = storage_node(doc, index);
+        return make_tensor(doc, storage_id, doc.make_int(0), shape, stride_tuple, dtype::unknown, truthy(doc, doc.edge(args, 3)));
+    }
+
+    storage_provider* provider_;
+    const load_options& opts_;
+    std::unordered_map<std::uint32_t, node_id> storage_nodes_;
+    int nested_ = 0;
+};
+
+} // namespace v0
+} // namespace ptload
+
+#endif

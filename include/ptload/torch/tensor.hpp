@@ -1,0 +1,157 @@
+// torch/tensor.hpp: a loaded tensor: metadata, bounds-checked access to its elements, and
+// conversion of the narrow float formats (float16, bfloat16, float8) to float32.
+//
+//     auto t = doc.root()["state_dict"]["fc.weight"].as_tensor();
+//     if (t && t->is_contiguous()) { auto w = t->data<float>(); ... }
+#ifndef PTLOAD_TORCH_TENSOR_HPP
+#define PTLOAD_TORCH_TENSOR_HPP
+
+#include "../detail/checked.hpp"
+#include "../error.hpp"
+#include "../span.hpp"
+#include "../value.hpp"
+#include "dtype.hpp"
+#include "float_convert.hpp"
+
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+namespace ptload {
+inline namespace v0 {
+
+/// A strided view of one storage. Cheap to copy; valid while its document lives.
+class tensor {
+public:
+    tensor(const document* doc, std::uint32_t record) noexcept : doc_(doc), rec_(&doc->tensor_at(record)) {}
+
+    ptload::dtype dtype() const noexcept { return rec_->type; }
+    std::size_t rank() const noexcept { return rec_->rank; }
+    span<const std::int64_t> shape() const noexcept { return {doc_->dims(rec_->dims), rec_->rank}; }
+    span<const std::int64_t> strides() const noexcept { return {doc_->dims(rec_->dims) + rec_->rank, rec_->rank}; }
+    /// Storage offset in elements.
+    std::int64_t offset() const noexcept { return rec_->offset; }
+    std::string_view device() const noexcept { return rec_->device; }
+    bool requires_grad() const noexcept { return rec_->requires_grad; }
+    bool is_parameter() const noexcept { return rec_->parameter; }
+    /// conj/neg view bits (tensor metadata); element access returns the stored values.
+    bool is_conj() const noexcept { return rec_->conj; }
+    bool is_neg() const noexcept { return rec_->neg; }
+    qscheme quantization() const noexcept { return rec_->quant; }
+    double q_scale() const noexcept { return rec_->scale; }
+    std::int64_t q_zero_point() const noexcept { return rec_->zero_point; }
+    /// Python attributes (tensor subclasses, _rebuild_from_type_v2 state); invalid when none.
+    value attrs() const noexcept { return value(doc_, rec_->attrs); }
+    /// Number of elements (product of the shape).
+    std::uint64_t numel() const noexcept {
+        std::uint64_t n = 1;
+        for (auto d : shape()) n *= static_cast<std::uint64_t>(d);  // validated not to overflow at load
+        return n;
+    }
+    /// Meta tensors and storage-less wrapper subclasses have no data.
+    bool has_storage() const noexcept { return rec_->storage != null_node; }
+    /// Index of the storage in the document: tensors with equal indices share memory.
+    std::uint32_t storage_index() const noexcept { return rec_->storage; }
+    /// The whole storage this tensor views (may be larger than the tensor).
+    span<const std::uint8_t> storage_bytes() const noexcept {
+        if (!has_storage()) return {};
+        const auto& s = doc_->storage_at(rec_->storage);
+        return {s.bytes.data(), static_cast<std::size_t>(s.bytes.size())};
+    }
+    /// Row-major with no gaps (size-1 dimensions may have any stride, as in torch).
+    bool is_contiguous() const noexcept {
+        std::int64_t expected = 1;
+        for (std::size_t i = rank(); i-- > 0;) {
+            if (shape()[i] == 1) continue;
+            if (shape()[i] == 0) return true;
+            if (strides()[i] != expected) return false;
+            expected *= shape()[i];
+        }
+        return true;
+    }
+    /// The element bytes of a contiguous tensor, in place.
+    result<span<const std::uint8_t>> bytes() const {
+        if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
+        if (!is_contiguous()) return make_error(errc::bad_tensor, no_offset, "tensor is not contiguous; use contiguous_copy()");
+        std::uint64_t esize = element_size(dtype());
+        std::uint64_t n = numel();
+        auto all = storage_bytes();
+        std::uint64_t begin = n ? static_cast<std::uint64_t>(offset()) * esize : 0;
+        if (begin > all.size() || n * esize > all.size() - begin)
+            return make_error(errc::bad_tensor, no_offset, "tensor runs past its storage");
+        return span<const std::uint8_t>(all.data() + begin, static_cast<std::size_t>(n * esize));
+    }
+    /// Typed elements of a contiguous tensor; T must have the dtype's element size.
+    template <class T>
+    result<span<const T>> data() const {
+        if (sizeof(T) != element_size(dtype()))
+            return make_error(errc::wrong_kind, no_offset,
+                              "element type has " + std::to_string(sizeof(T)) + " bytes, " + std::string(name(dtype())) +
+                                  " has " + std::to_string(element_size(dtype())));
+        auto b = bytes();
+        if (!b) return std::move(b).err();
+        if (reinterpret_cast<std::uintptr_t>(b->data()) % alignof(T))
+            return make_error(errc::bad_tensor, no_offset, "tensor data is not aligned for this element type");
+        return span<const T>(reinterpret_cast<const T*>(b->data()), b->size() / sizeof(T));
+    }
+    /// Calls f(const std::uint8_t* element) for every element in row-major order.
+    template <class F>
+    void for_each_element(F&& f) const {
+        std::uint64_t n = numel();
+        if (!n || !has_storage()) return;
+        const std::uint8_t* base = storage_bytes().data();
+        std::size_t esize = element_size(dtype());
+        std::size_t r = rank();
+        std::vector<std::int64_t> index(r, 0);
+        std::int64_t pos = offset();
+        for (std::uint64_t done = 0; done < n; ++done) {
+            f(base + static_cast<std::size_t>(pos) * esize);
+            for (std::size_t d = r; d-- > 0;) {  // odometer increment
+                pos += strides()[d];
+                if (++index[d] < shape()[d]) break;
+                pos -= strides()[d] * shape()[d];
+                index[d] = 0;
+            }
+        }
+    }
+    /// The elements in row-major order, packed (a `.contiguous()` copy).
+    result<std::vector<std::uint8_t>> contiguous_copy() const {
+        if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
+        std::size_t esize = element_size(dtype());
+        std::uint64_t total = 0;
+        if (!detail::checked_mul(numel(), static_cast<std::uint64_t>(esize), total) || total > SIZE_MAX)
+            return make_error(errc::limit_tensor, no_offset, "tensor too large to copy");
+        std::vector<std::uint8_t> out;
+        out.reserve(static_cast<std::size_t>(total));
+        for_each_element([&](const std::uint8_t* e) { out.insert(out.end(), e, e + esize); });
+        return out;
+    }
+    /// Elements converted to float32 in row-major order (floating dtypes, integers and bool).
+    result<std::vector<float>> to_float32() const {
+        if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
+        ptload::dtype t = dtype();
+        const dtype_info& inf = info(t);
+        if (inf.cls != dtype_class::floating && inf.cls != dtype_class::integer && inf.cls != dtype_class::unsigned_integer &&
+            inf.cls != dtype_class::boolean)
+            return make_error(errc::unsupported, no_offset, "no float32 conversion for " + std::string(inf.name));
+        std::vector<float> out;
+        out.reserve(static_cast<std::size_t>(numel()));
+        for_each_element([&](const std::uint8_t* e) { out.push_back(detail::element_to_float(t, e)); });
+        return out;
+    }
+
+private:
+    const document* doc_;
+    const detail::tensor_record* rec_;
+};
+
+inline result<tensor> value::as_tensor() const {
+    if (is(kind::tensor)) return tensor(doc_, doc_->at(id_).aux);
+    return detail::kind_error(*this, "tensor");
+}
+
+} // namespace v0
+} // namespace ptload
+
+#endif

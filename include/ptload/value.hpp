@@ -1,0 +1,584 @@
+// value.hpp: the document that owns every value of a loaded pickle, and handles into it.
+//
+// Nodes live in one array and refer to each other by index, so shared references (a memo GET)
+// and cycles cost nothing and teardown is a few vector frees: no per-node heap churn, no
+// recursion, no leaks. Container items live in one edge array; a container that outgrows its
+// slot moves to the end (amortised O(1), at most 2x slack). Strings and bytes live in a chunked
+// byte arena that never moves, so string_views into it stay valid for the document's life.
+#ifndef PTLOAD_VALUE_HPP
+#define PTLOAD_VALUE_HPP
+
+#include "config.hpp"
+#include "error.hpp"
+#include "span.hpp"
+#include "torch/dtype.hpp"
+#include "torch/storage.hpp"
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace ptload {
+inline namespace v0 {
+
+using node_id = std::uint32_t;
+inline constexpr node_id null_node = 0xFFFFFFFFu;
+
+/// The kind of a value. Python builtins first, then torch and numpy values.
+enum class kind : std::uint8_t {
+    none, boolean, integer, big_integer, floating, complex, string, bytes, bytearray,
+    tuple, list, dict, ordered_dict, set, frozenset, slice, range,
+    global,          ///< a class or function that was referenced, never called
+    object,          ///< an inert record of a call to a global ptload does not model
+    tensor, sparse_tensor, nested_tensor, storage, torch_size, device, dtype,
+    ndarray, numpy_scalar, numpy_dtype,
+    mark,            ///< internal to the pickle machine; never in a finished document
+};
+
+constexpr const char* kind_name(kind k) noexcept {
+    constexpr const char* names[] = {"None", "bool", "int", "int", "float", "complex", "str", "bytes", "bytearray",
+                                     "tuple", "list", "dict", "OrderedDict", "set", "frozenset", "slice", "range",
+                                     "global", "object", "tensor", "sparse_tensor", "nested_tensor", "storage",
+                                     "torch.Size", "torch.device", "torch.dtype", "ndarray", "numpy scalar",
+                                     "numpy.dtype", "mark"};
+    return names[static_cast<int>(k)];
+}
+
+/// Which fields of an object record are set (the `object` JSON member order).
+enum object_field : std::uint32_t { obj_class, obj_args, obj_kwargs, obj_state, obj_items, obj_dict_items, obj_fields };
+/// Sparse layouts (torch.serialization._get_layout strings).
+enum class sparse_layout : std::uint8_t { coo, csr, csc, bsr, bsc };
+constexpr const char* layout_name(sparse_layout l) noexcept {
+    constexpr const char* names[] = {"sparse_coo", "sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc"};
+    return names[static_cast<int>(l)];
+}
+/// Quantization schemes as torch names them.
+enum class qscheme : std::uint8_t { none, per_tensor_affine, per_channel_affine, per_tensor_symmetric,
+                                    per_channel_symmetric, per_channel_affine_float_qparams };
+constexpr const char* qscheme_name(qscheme q) noexcept {
+    constexpr const char* names[] = {"none", "per_tensor_affine", "per_channel_affine", "per_tensor_symmetric",
+                                     "per_channel_symmetric", "per_channel_affine_float_qparams"};
+    return names[static_cast<int>(q)];
+}
+
+namespace detail {
+
+/// One value. 24 bytes: kind, a small tag, an auxiliary index and a 16-byte payload.
+struct node {
+    kind k;
+    std::uint8_t flags;   // string: 1 = holds lone surrogates (WTF-8); global: 1 = dangerous
+    std::uint16_t tag;    // global: known_global id; ndarray: fortran order; ...
+    std::uint32_t aux;    // ordered_dict/tensor attrs node; global: module length; tensor: record index
+    struct complex_parts { double re, im; };
+    struct text_span { const char* p; std::uint64_t n; };
+    struct edge_slot { std::uint32_t first, size, cap; };
+    union {
+        std::int64_t i;
+        double f;
+        complex_parts c;
+        text_span s;
+        edge_slot seq;
+    };
+};
+static_assert(sizeof(node) == 24, "node layout");
+
+/// Append-only byte storage whose blocks never move.
+class byte_arena {
+public:
+    const char* store(const void* src, std::size_t n) {
+        char* p = allocate(n);
+        if (n) std::memcpy(p, src, n);
+        return p;
+    }
+    char* allocate(std::size_t n) {
+        if (n > block_size / 4) {  // big values get a block of their own
+            blocks_.emplace_back(new char[n ? n : 1]);
+            bytes_ += n;
+            return blocks_.back().get();
+        }
+        if (n > left_) {
+            blocks_.emplace_back(new char[block_size]);
+            cur_ = blocks_.back().get();
+            left_ = block_size;
+        }
+        char* p = cur_;
+        cur_ += n;
+        left_ -= n;
+        bytes_ += n;
+        return p;
+    }
+    std::uint64_t bytes() const noexcept { return bytes_; }
+
+private:
+    static constexpr std::size_t block_size = 64 * 1024;
+    std::vector<std::unique_ptr<char[]>> blocks_;
+    char* cur_ = nullptr;
+    std::size_t left_ = 0;
+    std::uint64_t bytes_ = 0;
+};
+
+/// A tensor's metadata; shape and strides live in the document's dimension pool.
+struct tensor_record {
+    dtype type = dtype::unknown;
+    std::uint32_t storage = null_node;  ///< index into document storages, null for meta tensors
+    std::int64_t offset = 0;            ///< storage offset in elements
+    std::uint32_t dims = 0;             ///< pool index: rank sizes then rank strides
+    std::uint32_t rank = 0;
+    bool requires_grad = false, parameter = false, conj = false, neg = false;
+    std::string device;                 ///< device after map_location
+    node_id attrs = null_node;          ///< Python attributes (_rebuild_from_type_v2 state, Parameter state)
+    node_id cls = null_node;            ///< subclass global, if any
+    qscheme quant = qscheme::none;
+    double scale = 0;
+    std::int64_t zero_point = 0, axis = 0;
+    node_id scales = null_node, zero_points = null_node;  ///< per-channel parameter tensors
+};
+
+} // namespace detail
+
+class document;
+class tensor;
+
+/// A read-only handle to one value of a document: cheap to copy. A failed lookup gives a
+/// "missing" value whose getters report the key path that failed.
+class value {
+public:
+    value() = default;
+    value(const document* doc, node_id id) noexcept : doc_(doc), id_(id) {}
+
+    bool valid() const noexcept { return doc_ && id_ != null_node; }
+    node_id id() const noexcept { return id_; }
+    const document* doc() const noexcept { return doc_; }
+    kind type() const noexcept;
+    bool is(kind k) const noexcept { return valid() && type() == k; }
+    bool is_none() const noexcept { return is(kind::none); }
+    /// True for dict and ordered_dict.
+    bool is_mapping() const noexcept { return is(kind::dict) || is(kind::ordered_dict); }
+    /// True for list, tuple, set, frozenset and torch.Size.
+    bool is_sequence() const noexcept;
+
+    result<bool> as_bool() const;
+    /// An int that fits int64 (bools convert, as in Python).
+    result<std::int64_t> as_int() const;
+    /// int or float as a double.
+    result<double> as_double() const;
+    result<std::string_view> as_string() const;
+    /// bytes or bytearray contents.
+    result<span<const std::uint8_t>> as_bytes() const;
+    result<tensor> as_tensor() const;
+    /// Module-qualified name of a global or object class ("collections.OrderedDict").
+    result<std::string_view> class_name() const;
+
+    /// Number of items (pairs for mappings); 0 for scalars.
+    std::size_t size() const noexcept;
+    /// The i-th item of a sequence (or of an object's args for kind::object).
+    value operator[](std::size_t i) const;
+    value operator[](int i) const { return (*this)[static_cast<std::size_t>(i)]; }
+    /// Mapping lookup by str key.
+    value operator[](std::string_view key) const;
+    value operator[](const char* key) const { return (*this)[std::string_view(key)]; }
+    /// Mapping lookup by int key (optimizer state dicts).
+    value at_int_key(std::int64_t key) const;
+    /// The lookup error, if this value is missing.
+    error missing_error() const;
+    /// The attributes set by BUILD on an OrderedDict (state_dict `_metadata`) or object state.
+    value attrs() const;
+    /// Key/value of the i-th entry of a mapping.
+    value key_at(std::size_t i) const;
+    value value_at(std::size_t i) const;
+
+    /// Iteration: items of sequences, or keys of mappings (use items() for pairs).
+    class iterator;
+    iterator begin() const;
+    iterator end() const;
+    struct item;
+    class item_range;
+    item_range items() const;
+
+private:
+    friend class document;
+    value(const document* doc, std::string path) : doc_(doc), path_(std::move(path)) {}
+    value missing(std::string step) const;
+    const document* doc_ = nullptr;
+    node_id id_ = null_node;
+    std::string path_;  // set only for missing values: the lookup that failed
+};
+
+/// Owns every node, string, storage and tensor of one load. Move-only.
+class document {
+public:
+    document() { nodes_.reserve(64); }
+    document(document&&) noexcept = default;
+    document& operator=(document&&) noexcept = default;
+    document(const document&) = delete;
+    document& operator=(const document&) = delete;
+
+    /// The loaded object (what torch.load returns; for a TorchScript archive, data.pkl).
+    value root() const noexcept { return value(this, root_); }
+    /// For a TorchScript archive: the tuple of constants.pkl (invalid otherwise).
+    value constants() const noexcept { return value(this, constants_); }
+    bool is_torchscript() const noexcept { return constants_ != null_node; }
+    value get(node_id id) const noexcept { return value(this, id); }
+    std::size_t node_count() const noexcept { return nodes_.size(); }
+    std::size_t storage_count() const noexcept { return storages_.size(); }
+    std::size_t tensor_count() const noexcept { return tensors_.size(); }
+    const storage& storage_at(std::size_t i) const noexcept { return storages_[i]; }
+
+    // ---- building (used by the pickle machine and the torch layer) ----
+    void set_root(node_id id) noexcept { root_ = id; }
+    void set_constants(node_id id) noexcept { constants_ = id; }
+    node_id add(kind k) {
+        detail::node n{};
+        n.k = k;
+        n.aux = null_node;
+        nodes_.push_back(n);
+        return static_cast<node_id>(nodes_.size() - 1);
+    }
+    node_id make_int(std::int64_t v) {
+        node_id id = add(kind::integer);
+        nodes_[id].i = v;
+        return id;
+    }
+    node_id make_bool(bool v) {
+        node_id id = add(kind::boolean);
+        nodes_[id].i = v;
+        return id;
+    }
+    node_id make_float(double v) {
+        node_id id = add(kind::floating);
+        nodes_[id].f = v;
+        return id;
+    }
+    node_id make_complex(double re, double im) {
+        node_id id = add(kind::complex);
+        nodes_[id].c.re = re;
+        nodes_[id].c.im = im;
+        return id;
+    }
+    /// str (valid UTF-8, or WTF-8 with lone surrogates when `surrogates`), bytes, bytearray,
+    /// big_integer (two's complement little-endian), device, numpy_dtype: text in the arena.
+    node_id make_text(kind k, const void* p, std::size_t n, bool surrogates = false) {
+        node_id id = add(k);
+        nodes_[id].s.p = bytes_.store(p, n);
+        nodes_[id].s.n = n;
+        nodes_[id].flags = surrogates ? 1 : 0;
+        return id;
+    }
+    node_id make_string(std::string_view s) { return make_text(kind::string, s.data(), s.size()); }
+    /// Reserve n arena bytes for a text-like node and fill them in place (avoids a copy).
+    char* make_text_uninit(kind k, std::size_t n, node_id& out) {
+        out = add(k);
+        char* p = bytes_.allocate(n);
+        nodes_[out].s.p = p;
+        nodes_[out].s.n = n;
+        return p;
+    }
+    /// A global "module.name": `module_len` splits it.
+    node_id make_global(std::string_view module, std::string_view name, std::uint16_t known) {
+        std::string full;
+        full.reserve(module.size() + 1 + name.size());
+        full.append(module).append(1, '.').append(name);
+        node_id id = make_text(kind::global, full.data(), full.size());
+        nodes_[id].aux = static_cast<std::uint32_t>(module.size());
+        nodes_[id].tag = known;
+        return id;
+    }
+    /// A container with `n` items taken from `items` (tuple, list, set, frozenset, torch_size,
+    /// slice, range; dicts take 2n edges: key, value, ...).
+    node_id make_seq(kind k, const node_id* items, std::size_t n) {
+        node_id id = add(k);
+        auto& s = nodes_[id].seq;
+        s.first = static_cast<std::uint32_t>(edges_.size());
+        s.size = static_cast<std::uint32_t>(n);
+        s.cap = static_cast<std::uint32_t>(n);
+        edges_.insert(edges_.end(), items, items + n);
+        return id;
+    }
+    node_id make_object(node_id cls) {
+        node_id fields[obj_fields] = {cls, null_node, null_node, null_node, null_node, null_node};
+        return make_seq(kind::object, fields, obj_fields);
+    }
+    /// Append one edge to a container (a dict entry is two appends: key, value).
+    void push_edge(node_id container, node_id item) {
+        auto& s = nodes_[container].seq;
+        if (s.size == s.cap) grow(container, s.size + 1);
+        edges_[nodes_[container].seq.first + nodes_[container].seq.size++] = item;
+    }
+    void push_edges(node_id container, const node_id* items, std::size_t n) {
+        auto& s = nodes_[container].seq;
+        if (s.size + n > s.cap) grow(container, s.size + n);
+        auto& t = nodes_[container].seq;
+        std::memcpy(&edges_[t.first + t.size], items, n * sizeof(node_id));
+        t.size += static_cast<std::uint32_t>(n);
+    }
+    node_id edge(node_id container, std::size_t i) const noexcept { return edges_[nodes_[container].seq.first + i]; }
+    void set_edge(node_id container, std::size_t i, node_id v) noexcept { edges_[nodes_[container].seq.first + i] = v; }
+    std::size_t edge_count(node_id container) const noexcept { return nodes_[container].seq.size; }
+    const node_id* edges(node_id container) const noexcept {
+        return edges_.data() + nodes_[container].seq.first;
+    }
+
+    detail::node& at(node_id id) noexcept { return nodes_[id]; }
+    const detail::node& at(node_id id) const noexcept { return nodes_[id]; }
+    std::string_view text(node_id id) const noexcept { return {nodes_[id].s.p, static_cast<std::size_t>(nodes_[id].s.n)}; }
+
+    // dimension pool for tensor shapes/strides
+    std::uint32_t add_dims(const std::int64_t* shape, const std::int64_t* stride, std::size_t rank) {
+        auto at = static_cast<std::uint32_t>(dims_.size());
+        dims_.insert(dims_.end(), shape, shape + rank);
+        dims_.insert(dims_.end(), stride, stride + rank);
+        return at;
+    }
+    const std::int64_t* dims(std::uint32_t at) const noexcept { return dims_.data() + at; }
+
+    std::uint32_t add_storage(storage s) {
+        storages_.push_back(std::move(s));
+        return static_cast<std::uint32_t>(storages_.size() - 1);
+    }
+    storage& storage_mut(std::size_t i) noexcept { return storages_[i]; }
+    node_id add_tensor(detail::tensor_record r) {
+        tensors_.push_back(std::move(r));
+        node_id id = add(kind::tensor);
+        nodes_[id].aux = static_cast<std::uint32_t>(tensors_.size() - 1);
+        return id;
+    }
+    const detail::tensor_record& tensor_at(std::size_t i) const noexcept { return tensors_[i]; }
+    detail::tensor_record& tensor_mut(std::size_t i) noexcept { return tensors_[i]; }
+
+    /// Memory held, for benchmarks and limits: nodes, edges, text and dimensions (not storages).
+    std::uint64_t footprint() const noexcept {
+        return nodes_.capacity() * sizeof(detail::node) + edges_.capacity() * sizeof(node_id) + bytes_.bytes() +
+               dims_.capacity() * sizeof(std::int64_t);
+    }
+
+private:
+    void grow(node_id container, std::size_t need) {
+        auto& s = nodes_[container].seq;
+        std::size_t cap = s.cap < 4 ? 4 : static_cast<std::size_t>(s.cap) * 2;
+        if (cap < need) cap = need;
+        if (s.first + s.cap == edges_.size()) {  // last slot: extend in place
+            edges_.resize(s.first + cap);
+        } else {
+            auto first = edges_.size();
+            edges_.resize(first + cap);
+            std::memmove(&edges_[first], &edges_[s.first], s.size * sizeof(node_id));
+            s.first = static_cast<std::uint32_t>(first);
+        }
+        s.cap = static_cast<std::uint32_t>(cap);
+    }
+
+    std::vector<detail::node> nodes_;
+    std::vector<node_id> edges_;
+    std::vector<std::int64_t> dims_;
+    detail::byte_arena bytes_;
+    std::vector<storage> storages_;
+    std::vector<detail::tensor_record> tensors_;
+    node_id root_ = null_node;
+    node_id constants_ = null_node;
+};
+
+// ---- value implementation ----
+
+inline kind value::type() const noexcept { return doc_->at(id_).k; }
+
+inline bool value::is_sequence() const noexcept {
+    if (!valid()) return false;
+    switch (type()) {
+    case kind::list: case kind::tuple: case kind::set: case kind::frozenset: case kind::torch_size: return true;
+    default: return false;
+    }
+}
+
+inline value value::missing(std::string step) const {
+    std::string p = path_;
+    p += step;
+    return value(doc_, std::move(p));
+}
+
+inline error value::missing_error() const {
+    return make_error(errc::not_found, no_offset, path_.empty() ? "no value" : "no such key or index", path_);
+}
+
+namespace detail {
+inline error kind_error(const value& v, const char* wanted) {
+    if (!v.valid()) return v.missing_error();
+    return make_error(errc::wrong_kind, no_offset, std::string("expected ") + wanted + ", got " + kind_name(v.type()));
+}
+} // namespace detail
+
+inline result<bool> value::as_bool() const {
+    if (is(kind::boolean)) return doc_->at(id_).i != 0;
+    return detail::kind_error(*this, "bool");
+}
+inline result<std::int64_t> value::as_int() const {
+    if (is(kind::integer) || is(kind::boolean)) return doc_->at(id_).i;
+    if (is(kind::big_integer))
+        return make_error(errc::limit_integer, no_offset, "integer does not fit in 64 bits");
+    return detail::kind_error(*this, "int");
+}
+inline result<double> value::as_double() const {
+    if (is(kind::floating)) return doc_->at(id_).f;
+    if (is(kind::integer) || is(kind::boolean)) return static_cast<double>(doc_->at(id_).i);
+    return detail::kind_error(*this, "float");
+}
+inline result<std::string_view> value::as_string() const {
+    if (is(kind::string)) return doc_->text(id_);
+    return detail::kind_error(*this, "str");
+}
+inline result<span<const std::uint8_t>> value::as_bytes() const {
+    if (is(kind::bytes) || is(kind::bytearray)) {
+        auto t = doc_->text(id_);
+        return span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(t.data()), t.size());
+    }
+    return detail::kind_error(*this, "bytes");
+}
+inline result<std::string_view> value::class_name() const {
+    if (is(kind::global)) return doc_->text(id_);
+    if (is(kind::object)) return value(doc_, doc_->edge(id_, obj_class)).class_name();
+    return detail::kind_error(*this, "global or object");
+}
+
+inline std::size_t value::size() const noexcept {
+    if (!valid()) return 0;
+    switch (type()) {
+    case kind::list: case kind::tuple: case kind::set: case kind::frozenset: case kind::torch_size:
+        return doc_->edge_count(id_);
+    case kind::dict: case kind::ordered_dict: return doc_->edge_count(id_) / 2;
+    case kind::string: case kind::bytes: case kind::bytearray: return doc_->text(id_).size();
+    default: return 0;
+    }
+}
+
+inline value value::operator[](std::size_t i) const {
+    std::string step = "[" + std::to_string(i) + "]";
+    if (!valid()) return missing(std::move(step));
+    node_id base = id_;
+    if (type() == kind::object) base = doc_->edge(id_, obj_args);
+    if (base == null_node) return missing(std::move(step));
+    switch (doc_->at(base).k) {
+    case kind::list: case kind::tuple: case kind::set: case kind::frozenset: case kind::torch_size:
+        if (i < doc_->edge_count(base)) return value(doc_, doc_->edge(base, i));
+        return missing(std::move(step));
+    default: return missing(std::move(step));
+    }
+}
+
+inline value value::operator[](std::string_view key) const {
+    if (!valid() || !is_mapping()) {
+        std::string step = "[\"";
+        step.append(key).append("\"]");
+        return missing(std::move(step));
+    }
+    std::size_t n = doc_->edge_count(id_);
+    const node_id* e = doc_->edges(id_);
+    for (std::size_t i = 0; i < n; i += 2) {
+        const auto& k = doc_->at(e[i]);
+        if (k.k == kind::string && doc_->text(e[i]) == key) return value(doc_, e[i + 1]);
+    }
+    std::string step = "[\"";
+    step.append(key).append("\"]");
+    return missing(std::move(step));
+}
+
+inline value value::at_int_key(std::int64_t key) const {
+    std::string step = "[" + std::to_string(key) + "]";
+    if (!valid() || !is_mapping()) return missing(std::move(step));
+    std::size_t n = doc_->edge_count(id_);
+    const node_id* e = doc_->edges(id_);
+    for (std::size_t i = 0; i < n; i += 2) {
+        const auto& k = doc_->at(e[i]);
+        if ((k.k == kind::integer || k.k == kind::boolean) && k.i == key) return value(doc_, e[i + 1]);
+    }
+    return missing(std::move(step));
+}
+
+inline value value::attrs() const {
+    if (!valid()) return missing(".attrs");
+    const auto& n = doc_->at(id_);
+    if (n.k == kind::ordered_dict) return value(doc_, n.aux);
+    if (n.k == kind::object) return value(doc_, doc_->edge(id_, obj_state));
+    if (n.k == kind::tensor) return value(doc_, doc_->tensor_at(n.aux).attrs);
+    return missing(".attrs");
+}
+
+inline value value::key_at(std::size_t i) const {
+    if (!is_mapping() || i >= size()) return missing("[#" + std::to_string(i) + "]");
+    return value(doc_, doc_->edge(id_, 2 * i));
+}
+inline value value::value_at(std::size_t i) const {
+    if (!is_mapping() || i >= size()) return missing("[#" + std::to_string(i) + "]");
+    return value(doc_, doc_->edge(id_, 2 * i + 1));
+}
+
+/// One entry of a mapping.
+struct value::item {
+    value key, val;
+};
+
+/// Iterates items of a sequence, or keys of a mapping.
+class value::iterator {
+public:
+    iterator(const document* d, node_id c, std::size_t i, std::size_t step) : doc_(d), c_(c), i_(i), step_(step) {}
+    value operator*() const { return value(doc_, doc_->edge(c_, i_)); }
+    iterator& operator++() {
+        i_ += step_;
+        return *this;
+    }
+    bool operator!=(const iterator& o) const { return i_ != o.i_; }
+    bool operator==(const iterator& o) const { return i_ == o.i_; }
+
+private:
+    const document* doc_;
+    node_id c_;
+    std::size_t i_, step_;
+};
+
+inline value::iterator value::begin() const {
+    return iterator(doc_, id_, 0, is_mapping() ? 2 : 1);
+}
+inline value::iterator value::end() const {
+    std::size_t n = (is_sequence() || is_mapping()) ? doc_->edge_count(id_) : 0;
+    return iterator(doc_, id_, n, is_mapping() ? 2 : 1);
+}
+
+/// Key/value pairs of a mapping: `for (auto [k, v] : doc.root().items())`.
+class value::item_range {
+public:
+    class iterator {
+    public:
+        iterator(const document* d, node_id c, std::size_t i) : doc_(d), c_(c), i_(i) {}
+        item operator*() const { return {value(doc_, doc_->edge(c_, i_)), value(doc_, doc_->edge(c_, i_ + 1))}; }
+        iterator& operator++() {
+            i_ += 2;
+            return *this;
+        }
+        bool operator!=(const iterator& o) const { return i_ != o.i_; }
+
+    private:
+        const document* doc_;
+        node_id c_;
+        std::size_t i_;
+    };
+    item_range(const document* d, node_id c, std::size_t n) : doc_(d), c_(c), n_(n) {}
+    iterator begin() const { return iterator(doc_, c_, 0); }
+    iterator end() const { return iterator(doc_, c_, n_); }
+
+private:
+    const document* doc_;
+    node_id c_;
+    std::size_t n_;
+};
+
+inline value::item_range value::items() const {
+    return item_range(doc_, id_, is_mapping() ? doc_->edge_count(id_) : 0);
+}
+
+} // namespace v0
+} // namespace ptload
+
+#endif
