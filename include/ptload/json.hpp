@@ -196,6 +196,13 @@ private:
             }
         }
     }
+    /// Instance attributes (`__dict__` set by BUILD): a dict form that is not itself numbered,
+    /// since no pickle can refer to it; the values inside are walked as usual.
+    void attrs(node_id dict) {
+        lit("{\"dict\":[");
+        items(doc_.edges(dict), doc_.edge_count(dict), 2);
+        lit("]}");
+    }
     /// True (and writes same_as) when this identity-bearing value was met before.
     bool seen(node_id id) {
         auto it = identity_.find(id);
@@ -273,18 +280,27 @@ private:
             items(doc_.edges(id), doc_.edge_count(id), 2);
             if (n.k == kind::ordered_dict && n.aux != null_node && doc_.edge_count(n.aux)) {
                 lit("],\"attrs\":");
-                val(n.aux);
+                attrs(n.aux);
                 lit("}");
             } else {
                 lit("]}");
             }
             flush();
             return;
-        case kind::global:
-            out_ += "{\"global\":";
-            json_string(out_, doc_.text(id));
+        case kind::global: {
+            // layouts and qschemes are values of their own in torch, not classes
+            auto known = static_cast<pickle::known_global>(n.tag);
+            std::string_view text = doc_.text(id);
+            if (known == pickle::known_global::torch_get_layout || known == pickle::known_global::torch_qscheme) {
+                out_ += known == pickle::known_global::torch_get_layout ? "{\"layout\":" : "{\"qscheme\":";
+                json_string(out_, text.substr(n.aux + 1));
+            } else {
+                out_ += "{\"global\":";
+                json_string(out_, text);
+            }
             out_ += "}";
             return;
+        }
         case kind::object: object(id); return;
         case kind::device:
             out_ += "{\"device\":";
@@ -341,7 +357,7 @@ private:
         node_id args = doc_.edge(id, obj_args);
         if (args != null_node) items(doc_.edges(args), doc_.edge_count(args));
         lit("]");
-        if (doc_.edge(id, obj_kwargs) != null_node) {
+        if (doc_.edge(id, obj_kwargs) != null_node && doc_.edge_count(doc_.edge(id, obj_kwargs))) {
             lit(",\"kwargs\":");
             val(doc_.edge(id, obj_kwargs));
         }
@@ -437,9 +453,9 @@ private:
             val(r.zero_points);
             lit_owned(",\"axis\":" + std::to_string(r.axis) + "}");
         }
-        if (r.attrs != null_node) {
+        if (r.attrs != null_node && doc_.edge_count(r.attrs)) {
             lit(",\"attrs\":");
-            val(r.attrs);
+            attrs(r.attrs);
         }
         lit("}}");
         flush();

@@ -203,10 +203,13 @@ public:
 private:
     friend class document;
     value(const document* doc, std::string path) : doc_(doc), path_(std::move(path)) {}
+    value(const document* doc, node_id id, std::string path) : doc_(doc), id_(id), path_(std::move(path)) {}
     value missing(std::string step) const;
+    /// A found child, remembering the lookup path so later misses can report all of it.
+    value child(node_id id, const std::string& step) const { return value(doc_, id, path_ + step); }
     const document* doc_ = nullptr;
     node_id id_ = null_node;
-    std::string path_;  // set only for missing values: the lookup that failed
+    std::string path_;  // the chain of lookups that led here ("[\"a\"][5]"), for error messages
 };
 
 /// Owns every node, string, storage and tensor of one load. Move-only.
@@ -462,7 +465,7 @@ inline value value::operator[](std::size_t i) const {
     if (base == null_node) return missing(std::move(step));
     switch (doc_->at(base).k) {
     case kind::list: case kind::tuple: case kind::set: case kind::frozenset: case kind::torch_size:
-        if (i < doc_->edge_count(base)) return value(doc_, doc_->edge(base, i));
+        if (i < doc_->edge_count(base)) return child(doc_->edge(base, i), step);
         return missing(std::move(step));
     default: return missing(std::move(step));
     }
@@ -474,14 +477,14 @@ inline value value::operator[](std::string_view key) const {
         step.append(key).append("\"]");
         return missing(std::move(step));
     }
+    std::string step = "[\"";
+    step.append(key).append("\"]");
     std::size_t n = doc_->edge_count(id_);
     const node_id* e = doc_->edges(id_);
     for (std::size_t i = 0; i < n; i += 2) {
         const auto& k = doc_->at(e[i]);
-        if (k.k == kind::string && doc_->text(e[i]) == key) return value(doc_, e[i + 1]);
+        if (k.k == kind::string && doc_->text(e[i]) == key) return child(e[i + 1], step);
     }
-    std::string step = "[\"";
-    step.append(key).append("\"]");
     return missing(std::move(step));
 }
 
@@ -492,7 +495,7 @@ inline value value::at_int_key(std::int64_t key) const {
     const node_id* e = doc_->edges(id_);
     for (std::size_t i = 0; i < n; i += 2) {
         const auto& k = doc_->at(e[i]);
-        if ((k.k == kind::integer || k.k == kind::boolean) && k.i == key) return value(doc_, e[i + 1]);
+        if ((k.k == kind::integer || k.k == kind::boolean) && k.i == key) return child(e[i + 1], step);
     }
     return missing(std::move(step));
 }

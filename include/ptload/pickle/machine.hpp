@@ -629,7 +629,7 @@ private:
         } else if constexpr (B == 0x80) {  // PROTO n
             auto r = take_le<std::uint8_t>();
             if (!r) return std::move(r).err();
-            if (*r > 5) return fail(errc::unsupported, "pickle protocol " + std::to_string(*r) + " (ptload reads 0 to 5)");
+            if (*r > 5) return fail(errc::unknown_opcode, "pickle protocol " + std::to_string(*r) + " (ptload reads 0 to 5)");
             proto_ = *r;
             return {};
         } else if constexpr (B == 0x95) {  // FRAME n: the next n bytes form a frame

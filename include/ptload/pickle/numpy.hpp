@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <string>
 #include <string_view>
 
@@ -106,7 +107,7 @@ inline status build_ndarray(document& doc, node_id arr, node_id state) {
                 auto c = static_cast<unsigned char>(t[i]);
                 if (c < 0x80) raw += static_cast<char>(c);
                 else if ((c == 0xC2 || c == 0xC3) && i + 1 < t.size()) raw += static_cast<char>(((c & 0x1F) << 6) | (t[++i] & 0x3F));
-                else return make_error(errc::bad_operand, no_offset, "ndarray data str is not latin-1");
+                else return make_error(errc::decode_error, no_offset, "ndarray data str is not latin-1 (numpy re-encodes it; load with encoding latin1)");
             }
             data = doc.make_text(kind::bytes, raw.data(), raw.size());
         }
@@ -119,6 +120,19 @@ inline status build_ndarray(document& doc, node_id arr, node_id state) {
                                   std::to_string(count * item));
     } else {
         return make_error(errc::bad_operand, no_offset, "ndarray data is neither bytes nor a list");
+    }
+    if (descr.size() > 1 && descr[0] == '>' && dk != kind::list) {
+        // numpy swaps a non-native array to the host's order when it unpickles it (the dtype
+        // object itself keeps its order); ptload's host order for arrays is little-endian.
+        std::string swapped(doc.text(data));
+        char k = descr[1];
+        std::size_t unit = k == 'U' ? 4 : k == 'c' ? numpy_itemsize(descr) / 2 : numpy_itemsize(descr);
+        if (k != 'S' && k != 'V' && unit > 1)
+            for (std::size_t i = 0; i + unit <= swapped.size(); i += unit)
+                for (std::size_t a = i, b = i + unit - 1; a < b; ++a, --b) std::swap(swapped[a], swapped[b]);
+        data = doc.make_text(kind::bytes, swapped.data(), swapped.size());
+        std::string little = "<" + std::string(descr.substr(1));
+        dt = doc.make_text(kind::numpy_dtype, little.data(), little.size());
     }
     doc.set_edge(arr, nd_dtype, dt);
     doc.set_edge(arr, nd_shape, shape);
@@ -142,7 +156,7 @@ inline result<node_id> make_numpy_scalar(document& doc, node_id dt, node_id raw)
                 auto c = static_cast<unsigned char>(t[i]);
                 if (c < 0x80) bytes += static_cast<char>(c);
                 else if ((c == 0xC2 || c == 0xC3) && i + 1 < t.size()) bytes += static_cast<char>(((c & 0x1F) << 6) | (t[++i] & 0x3F));
-                else return make_error(errc::bad_operand, no_offset, "numpy scalar data str is not latin-1");
+                else return make_error(errc::decode_error, no_offset, "numpy scalar data str is not latin-1 (load with encoding latin1)");
             }
         } else return make_error(errc::bad_operand, no_offset, "numpy scalar data is not bytes");
         std::uint64_t item = numpy_itemsize(descr);

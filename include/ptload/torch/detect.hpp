@@ -80,7 +80,9 @@ inline error describe_unreadable(file_kind kind, const std::uint8_t*, std::size_
     case file_kind::seven_zip: what = "a 7z archive; extract it first"; break;
     default: break;
     }
-    return make_error(errc::bad_format, 0, std::string(what) + " (" + std::to_string(size) + " bytes)");
+    // An empty file is input that ended before its first value, as pickle and torch.load say.
+    return make_error(kind == file_kind::empty ? errc::truncated : errc::bad_format, 0,
+                      std::string(what) + " (" + std::to_string(size) + " bytes)");
 }
 
 } // namespace v0

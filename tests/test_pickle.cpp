@@ -1,0 +1,336 @@
+// The pickle machine: opcode table, policies, error reporting on bad input.
+#include "json_normalize.hpp"
+#include "test_support.hpp"
+
+#include <doctest/doctest.h>
+#include <ptload/ptload.hpp>
+
+#include <cstdint>
+#include <fstream>
+#include <initializer_list>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using bytes = std::vector<std::uint8_t>;
+
+bytes P(std::initializer_list<int> items) {
+    bytes b;
+    for (int i : items) b.push_back(static_cast<std::uint8_t>(i));
+    return b;
+}
+bytes operator+(bytes a, const std::string& s) {
+    a.insert(a.end(), s.begin(), s.end());
+    return a;
+}
+bytes operator+(bytes a, const bytes& s) {
+    a.insert(a.end(), s.begin(), s.end());
+    return a;
+}
+
+template <class... Ps>
+ptload::result<ptload::document> parse(const bytes& b, const ptload::load_options& o = {}) {
+    return ptload::load_pickle<Ps...>(ptload::memory_source(b.data(), b.size()), o);
+}
+
+template <class... Ps>
+std::string json_of(const bytes& b) {
+    auto doc = parse<Ps...>(b);
+    if (!doc) return std::string("error:") + ptload::errc_name(doc.err().code);
+    auto j = ptload::canonical_json(*doc);
+    return j ? *j : "json error";
+}
+
+struct small_limits : ptload::default_limits {
+    static constexpr std::size_t max_depth = 8;
+    static constexpr std::size_t max_memo = 16;
+    static constexpr std::size_t max_int_digits = 50;
+};
+
+struct null_handler {
+    ptload::result<ptload::node_id> persistent_load(ptload::document&, ptload::node_id, std::uint64_t) { return ptload::null_node; }
+    ptload::result<ptload::node_id> torch_global(ptload::document& d, const ptload::pickle::resolved_global& g, std::uint64_t) {
+        return d.make_global(g.module, g.name, 0);
+    }
+    ptload::result<ptload::node_id> torch_call(ptload::document&, ptload::pickle::known_global, ptload::node_id,
+                                               ptload::node_id, std::uint64_t) {
+        return ptload::null_node;
+    }
+    ptload::status torch_build(ptload::document&, ptload::node_id, ptload::node_id, std::uint64_t) { return {}; }
+};
+
+// The dispatch table is built at compile time for each policy set: every opcode byte has its
+// own handler and every other byte the shared error handler.
+static_assert(ptload::pickle::machine<ptload::policies<>, null_handler>::table_complete(), "opcode table");
+static_assert(ptload::pickle::machine<ptload::policies<ptload::latin1, small_limits>, null_handler>::table_complete(), "opcode table");
+static_assert(ptload::pickle::machine<ptload::policies<ptload::as_bytes>, null_handler>::table_complete(), "opcode table");
+static_assert(ptload::pickle::opcode_count == 68, "protocols 0-5 have 68 opcodes");
+
+// Policies are found by role, in any order, with defaults for the rest.
+static_assert(std::is_same<ptload::policies<small_limits, ptload::latin1>::decoding, ptload::latin1>::value, "");
+static_assert(std::is_same<ptload::policies<small_limits, ptload::latin1>::limits, small_limits>::value, "");
+static_assert(std::is_same<ptload::policies<>::decoding, ptload::utf8>::value, "torch.load's default is utf-8");
+static_assert(std::is_same<ptload::policies<>::allocator, ptload::heap_allocator>::value, "");
+
+ptload::error error_of(const bytes& b) {
+    auto doc = parse<>(b);
+    REQUIRE_FALSE(doc.has_value());
+    return doc.err();
+}
+
+} // namespace
+
+TEST_CASE("simple values at protocol 2") {
+    // {'a': [1, 2], 'b': (None, True)}
+    bytes b = P({0x80, 2, '}', 'q', 0, '(', 'X', 1, 0, 0, 0}) + "a" + P({']', 'q', 1, '(', 'K', 1, 'K', 2, 'e', 'X', 1, 0, 0, 0}) + "b" +
+              P({'N', 0x88, 0x86, 'u', '.'});
+    auto doc = parse<>(b);
+    REQUIRE(doc);
+    auto root = doc->root();
+    CHECK(root.is(ptload::kind::dict));
+    CHECK(root.size() == 2);
+    CHECK(root["a"][1].as_int().value() == 2);
+    CHECK(root["b"][0].is_none());
+    CHECK(root["b"][1].as_bool().value());
+    auto missing = root["a"][5];
+    CHECK_FALSE(missing.valid());
+    CHECK(missing.as_int().err().code == ptload::errc::not_found);
+    CHECK(missing.missing_error().context == "[\"a\"][5]");
+    CHECK(root["zzz"]["deeper"].missing_error().context == "[\"zzz\"][\"deeper\"]");
+}
+
+TEST_CASE("a memo GET shares, never copies, and cycles end in same_as") {
+    // l = []; l.append(l); [l, l]
+    bytes b = P({0x80, 2, ']', 'q', 0, 'h', 0, 'a', 'h', 0, 0x86, '.'});
+    CHECK(json_of<>(b) == "{\"tuple\":[[{\"same_as\":0}],{\"same_as\":0}]}");
+    auto doc = parse<>(b);
+    REQUIRE(doc);
+    CHECK(doc->root()[0].id() == doc->root()[1].id());
+}
+
+TEST_CASE("memo doubling stays linear: 2^40 logical items from a few hundred bytes") {
+    // x = [0]; repeat 40 times: x = (x, x) via GET; the tree is huge, the document is not.
+    bytes b = P({0x80, 2, ']', 'K', 0, 'a', 'q', 0});
+    for (int i = 0; i < 40; ++i) b = b + P({'h', static_cast<int>(i % 2), 'h', static_cast<int>(i % 2), 0x86, 'q', static_cast<int>((i + 1) % 2)});
+    b = b + P({'.'});
+    auto doc = parse<>(b);
+    REQUIRE(doc);
+    CHECK(doc->node_count() < 200);
+    // Dumping it writes tuples in full, so the dump limit stops it with a clear error.
+    auto j = ptload::to_canonical_json(doc->root(), 1 << 20);
+    REQUIRE_FALSE(j.has_value());
+    CHECK(j.err().code == ptload::errc::limit_output);
+}
+
+TEST_CASE("bad input gets a clear error with the offset of the failing opcode") {
+    SUBCASE("unknown opcode") {
+        auto e = error_of(P({0x80, 2, 'N', 0xFF, '.'}));
+        CHECK(e.code == ptload::errc::unknown_opcode);
+        CHECK(e.offset == 3);
+    }
+    SUBCASE("stack underflow") {
+        auto e = error_of(P({0x80, 2, 'a', '.'}));
+        CHECK(e.code == ptload::errc::stack_underflow);
+        CHECK(e.offset == 2);
+        CHECK(e.context.find("APPEND") != std::string::npos);
+    }
+    SUBCASE("MARK where a value must be") {
+        auto e = error_of(P({0x80, 2, ']', '(', 'a', '.'}));
+        CHECK(e.code == ptload::errc::mark_missing);
+        CHECK(e.offset == 4);
+    }
+    SUBCASE("no MARK for TUPLE") {
+        auto e = error_of(P({'N', 't', '.'}));
+        CHECK(e.code == ptload::errc::mark_missing);
+        CHECK(e.offset == 1);
+    }
+    SUBCASE("POP_MARK without a mark") { CHECK(error_of(P({'N', '1', '.'})).code == ptload::errc::mark_missing); }
+    SUBCASE("memo miss") {
+        auto e = error_of(P({0x80, 2, 'h', 7, '.'}));
+        CHECK(e.code == ptload::errc::memo_missing);
+        CHECK(e.offset == 2);
+    }
+    SUBCASE("string length past the end, including 2^63 and 2^64-1") {
+        CHECK(error_of(P({'X', 0xFF, 0xFF, 0xFF, 0xFF, 'a', '.'})).code == ptload::errc::truncated);
+        CHECK(error_of(P({0x8D, 0, 0, 0, 0, 0, 0, 0, 0x80, 'a', '.'})).code == ptload::errc::truncated);
+        CHECK(error_of(P({0x8E, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, '.'})).code == ptload::errc::truncated);
+        CHECK(error_of(P({0x96, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F, '.'})).code == ptload::errc::truncated);
+    }
+    SUBCASE("negative BINSTRING and LONG4 lengths") {
+        CHECK(error_of(P({'T', 0xFF, 0xFF, 0xFF, 0xFF, '.'})).code == ptload::errc::bad_operand);
+        CHECK(error_of(P({0x8B, 0xFF, 0xFF, 0xFF, 0xFF, '.'})).code == ptload::errc::bad_operand);
+    }
+    SUBCASE("invalid UTF-8 in BINUNICODE") {
+        auto e = error_of(P({'X', 2, 0, 0, 0, 0xC3, 0x28, '.'}));
+        CHECK(e.code == ptload::errc::decode_error);
+        CHECK(e.offset == 0);
+    }
+    SUBCASE("no STOP") { CHECK(error_of(P({0x80, 2, 'N'})).code == ptload::errc::truncated); }
+    SUBCASE("protocol above 5") { CHECK(error_of(P({0x80, 6, 'N', '.'})).code == ptload::errc::unknown_opcode); }
+    SUBCASE("argument straddling a FRAME") {
+        // FRAME of 3 bytes, then BINUNICODE whose 4-byte length runs past the frame
+        auto e = error_of(P({0x80, 4, 0x95, 3, 0, 0, 0, 0, 0, 0, 0, 'X', 1, 0, 0, 0, 'a', '.'}));
+        CHECK(e.code == ptload::errc::frame_error);
+    }
+    SUBCASE("FRAME longer than the pickle") {
+        CHECK(error_of(P({0x80, 4, 0x95, 0xFF, 0, 0, 0, 0, 0, 0, 0, 'N', '.'})).code == ptload::errc::truncated);
+    }
+    SUBCASE("EXT codes need a registry") { CHECK(error_of(P({0x80, 2, 0x82, 1, '.'})).code == ptload::errc::ext_code); }
+    SUBCASE("NEXT_BUFFER without buffers") { CHECK(error_of(P({0x80, 5, 0x97, '.'})).code == ptload::errc::no_buffer); }
+    SUBCASE("SETITEMS on a list, APPEND on a dict") {
+        CHECK(error_of(P({']', '(', 'K', 1, 'K', 2, 'u', '.'})).code == ptload::errc::bad_operand);
+        CHECK(error_of(P({'}', 'K', 1, 'a', '.'})).code == ptload::errc::bad_operand);
+    }
+    SUBCASE("odd SETITEMS count") { CHECK(error_of(P({'}', '(', 'K', 1, 'u', '.'})).code == ptload::errc::bad_operand); }
+    SUBCASE("unhashable dict key") { CHECK(error_of(P({'}', ']', 'K', 1, 's', '.'})).code == ptload::errc::bad_operand); }
+    SUBCASE("STACK_GLOBAL needs str operands") { CHECK(error_of(P({'K', 1, 'K', 2, 0x93, '.'})).code == ptload::errc::bad_operand); }
+    SUBCASE("GLOBAL line without a newline") { CHECK(error_of(P({'c'}) + "os").code == ptload::errc::truncated); }
+    SUBCASE("text INT that is not a number") { CHECK(error_of(P({'I'}) + "12x\n.").code == ptload::errc::bad_text); }
+    SUBCASE("STRING without quotes") { CHECK(error_of(P({'S'}) + "abc\n.").code == ptload::errc::bad_text); }
+}
+
+TEST_CASE("dangerous globals fail the load, naming the global; nothing is called") {
+    for (const char* g : {"os\nsystem\n", "posix\nsystem\n", "builtins\neval\n", "__builtin__\neval\n", "subprocess\nPopen\n",
+                          "builtins\ngetattr\n", "operator\nmethodcaller\n", "torch.serialization\nload\n", "nt\nsystem\n"}) {
+        CAPTURE(g);
+        auto e = error_of(P({'c'}) + g + P({'.'}));
+        CHECK(e.code == ptload::errc::disallowed_global);
+        CHECK(e.offset == 0);
+    }
+    // STACK_GLOBAL names come from the stack (even the memo) and are checked the same way
+    auto e = error_of(P({0x80, 4, 0x8C, 2}) + "os" + P({0x94, 0x8C, 6}) + "system" + P({0x93, '.'}));
+    CHECK(e.code == ptload::errc::disallowed_global);
+    CHECK(e.message.find("os.system") != std::string::npos);
+}
+
+TEST_CASE("limits stop amplification, each with its own code") {
+    SUBCASE("MARK nesting") {
+        bytes b;
+        for (int i = 0; i < 20; ++i) b.push_back('(');
+        auto doc = parse<small_limits>(b + P({'.'}));
+        REQUIRE_FALSE(doc);
+        CHECK(doc.err().code == ptload::errc::limit_depth);
+        // the default allows a deep but legitimate nesting
+        CHECK(parse<>(b + P({'N', '.'})).has_value());
+    }
+    SUBCASE("a million nested lists parse, dump with a depth-free walk and free without recursion") {
+        bytes b;
+        for (int i = 0; i < 200000; ++i) b.push_back(']');
+        for (int i = 0; i < 199999; ++i) b.push_back('a');
+        b.push_back('.');
+        auto doc = parse<>(b);
+        REQUIRE(doc);
+        auto j = ptload::to_canonical_json(doc->root());
+        REQUIRE(j);
+        CHECK(j->size() == 400000);
+    }
+    SUBCASE("memo entries") {
+        bytes b = P({'N'});
+        for (int i = 0; i < 20; ++i) b = b + P({'q', i});
+        auto doc = parse<small_limits>(b + P({'.'}));
+        REQUIRE_FALSE(doc);
+        CHECK(doc.err().code == ptload::errc::limit_memo);
+    }
+    SUBCASE("a huge LONG_BINPUT index does not allocate a huge memo") {
+        auto doc = parse<>(P({'N', 'r', 0xFF, 0xFF, 0xFF, 0xFF, 'j', 0xFF, 0xFF, 0xFF, 0xFF, '.'}));
+        REQUIRE(doc);
+        CHECK(doc->root().is_none());
+    }
+    SUBCASE("decimal digits") {
+        auto doc = parse<small_limits>(P({'L'}) + std::string(60, '7') + P({'\n', '.'}));
+        REQUIRE_FALSE(doc);
+        CHECK(doc.err().code == ptload::errc::limit_integer);
+        CHECK(parse<>(P({'L'}) + std::string(5000, '7') + P({'\n', '.'})).err().code == ptload::errc::limit_integer);
+    }
+    SUBCASE("node budget") {
+        // DUP + TUPLE2 builds a new node per 2 bytes: fine. APPENDS of a memo item does not.
+        bytes b = P({'N'});
+        for (int i = 0; i < 1000; ++i) b = b + P({'2', 0x86});
+        CHECK(parse<>(b + P({'.'})).has_value());
+    }
+}
+
+TEST_CASE("truncation at every byte offset gives 'truncated', never a crash") {
+    for (const char* name : {"tests/fixtures/pickle/nested_shared_p0.pkl", "tests/fixtures/pickle/nested_shared_p2.pkl",
+                             "tests/fixtures/pickle/nested_shared_p5.pkl", "tests/fixtures/pickle/bigints_p1.pkl",
+                             "tests/fixtures/pickle/strings_p3.pkl", "tests/fixtures/pickle/floats_p4.pkl"}) {
+        std::string path = ptload_test::source_path(name);
+        if (!ptload_test::exists(path)) continue;
+        bytes whole = ptload_test::read_bytes(path);
+        CAPTURE(name);
+        REQUIRE(parse<>(whole).has_value());
+        for (std::size_t n = 0; n < whole.size(); ++n) {
+            bytes prefix(whole.begin(), whole.begin() + static_cast<std::ptrdiff_t>(n));
+            auto doc = parse<>(prefix);
+            CAPTURE(n);
+            REQUIRE_FALSE(doc.has_value());
+            CHECK(doc.err().code == ptload::errc::truncated);
+            CHECK(doc.err().offset <= n);
+        }
+    }
+}
+
+TEST_CASE("Python 2 strings follow the decoding policy") {
+    bytes b = P({'U', 3, 'a', 0xE9, 'b', '.'});  // SHORT_BINSTRING 'a\xe9b'
+    CHECK(json_of<>(b) == "error:decode_error");
+    CHECK(json_of<ptload::latin1>(b) == "\"a\xC3\xA9" "b\"");
+    CHECK(json_of<ptload::as_bytes>(b) == "{\"bytes\":\"61e962\"}");
+    CHECK(json_of<ptload::decoding<ptload::encoding::utf8, ptload::on_error::replace>>(b) == "\"a\xEF\xBF\xBD" "b\"");
+    CHECK(json_of<ptload::ascii>(b) == "error:decode_error");
+    // BINUNICODE is not a Python 2 str: the policy does not touch it
+    CHECK(json_of<ptload::as_bytes>(P({'X', 1, 0, 0, 0, 'z', '.'})) == "\"z\"");
+}
+
+TEST_CASE("out-of-band buffers for protocol 5") {
+    std::uint8_t raw[3] = {1, 2, 3};
+    ptload::span<const std::uint8_t> bufs[1] = {{raw, 3}};
+    ptload::load_options o;
+    o.buffers = {bufs, 1};
+    auto doc = parse<>(P({0x80, 5, 0x97, 0x98, '.'}), o);
+    REQUIRE(doc);
+    CHECK(ptload::canonical_json(*doc).value() == "{\"bytes\":\"010203\"}");
+}
+
+namespace {
+// Runs every plain-pickle fixture whose expectation uses this policy's encoding and errors.
+template <class Decoding>
+void check_fixtures_with(const char* enc, const char* errors) {
+    std::ifstream in(ptload_test::source_path("tests/expected/pickle.tsv"));
+    std::string line;
+    int checked = 0;
+    while (std::getline(in, line)) {
+        if (line.empty() || line[0] == '#') continue;
+        std::istringstream f(line);
+        std::string input, opts, expected;
+        std::getline(f, input, '\t');
+        std::getline(f, opts, '\t');
+        std::getline(f, expected, '\t');
+        std::string want_opts = std::string("--encoding ") + enc + " --errors " + errors;
+        bool is_default = opts == "-" && std::string(enc) == "utf-8" && std::string(errors) == "strict";
+        if (opts != want_opts && !is_default) continue;
+        bytes b = ptload_test::read_bytes(ptload_test::source_path(input));
+        std::string got = json_of<Decoding, small_limits>(b);
+        CAPTURE(input);
+        if (expected.compare(0, 6, "error:") == 0) {
+            // small_limits may stop a fixture earlier, but never make a bad file load
+            CHECK(got.compare(0, 6, "error:") == 0);
+        } else if (got.compare(0, 6, "error:") != 0) {
+            std::string want = ptload_test::read_file(ptload_test::source_path(expected));
+            while (!want.empty() && want.back() == '\n') want.pop_back();
+            CHECK(ptload_test::normalize(got) == want);
+            ++checked;
+        }
+    }
+    CHECK(checked > 0);
+}
+} // namespace
+
+TEST_CASE_TEMPLATE("fixtures load the same through every decoding policy", Decoding, ptload::utf8, ptload::latin1,
+                   ptload::as_bytes, ptload::ascii) {
+    if (std::is_same<Decoding, ptload::utf8>::value) check_fixtures_with<Decoding>("utf-8", "strict");
+    if (std::is_same<Decoding, ptload::latin1>::value) check_fixtures_with<Decoding>("latin1", "strict");
+    if (std::is_same<Decoding, ptload::as_bytes>::value) check_fixtures_with<Decoding>("bytes", "strict");
+    if (std::is_same<Decoding, ptload::ascii>::value) check_fixtures_with<Decoding>("ascii", "strict");
+}

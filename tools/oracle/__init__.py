@@ -1,0 +1,15 @@
+"""The Python side of ptload's differential tests.
+
+Loads torch checkpoints and plain pickles with real CPython / torch / numpy and prints them in
+the canonical JSON of docs/CANONICAL-JSON.md, so the C++ `ptload dump --json` output can be
+compared byte for byte after normalisation.
+
+Modules:
+  records    -- inert stand-ins for everything ptload does not model natively
+  unpickler  -- the recording Unpickler, the global tables, and the torch-specific rebuilds
+  canonical  -- to_canonical() and normalize()
+  load       -- file-kind detection, torch loaders, error codes, dump()
+  manifest   -- helpers the fixture generators use to write expected files and manifests
+
+Only the standard library, torch and numpy are used; run with Debian's /usr/bin/python3.
+"""
