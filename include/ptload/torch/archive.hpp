@@ -76,14 +76,16 @@ public:
                               "record holds " + std::to_string(e->size) + " bytes, the storage needs " +
                                   std::to_string(d.numel) + " x " + std::to_string(element_size(d.type)),
                               name);
+        auto device = place_storage(opts_, d, e->data_offset, name);
+        if (!device) return std::move(device).err();
         auto s = [&]() -> result<storage> {
             if (e->method == 0 && !opts_.check_crc)
-                return read_storage<Policies>(src_, e->data_offset, d, opts_, little_endian_, name);
+                return read_storage<Policies>(src_, e->data_offset, d, *device, opts_, little_endian_, name);
             // deflated (re-zipped) or CRC-checked: through the zip reader, then from memory
             auto bytes = read_entry(src_, *e, zip_limits{}, opts_.check_crc);
             if (!bytes) return std::move(bytes).err();
             memory_source mem(bytes->data(), bytes->size());
-            return read_storage<Policies>(mem, 0, d, opts_, little_endian_, name);
+            return read_storage<Policies>(mem, 0, d, *device, opts_, little_endian_, name);
         }();
         if (!s) return std::move(s).err();
         std::uint32_t index = doc.add_storage(std::move(*s));

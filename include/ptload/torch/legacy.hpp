@@ -75,7 +75,7 @@ public:
                                   "storage has " + std::to_string(count) + " elements in the file, " +
                                       std::to_string(s.desc.numel) + " declared",
                                   "storage " + key);
-            auto loaded = read_storage<Policies>(src, offset + 8, s.desc, opts_, true, "storage " + key);
+            auto loaded = read_storage<Policies>(src, offset + 8, s.desc, s.device, opts_, true, "storage " + key);
             if (!loaded) return std::move(loaded).err();
             s.bytes = std::move(loaded->bytes);
             s.device = std::move(loaded->device);

@@ -26,11 +26,24 @@ inline void byteswap_elements(std::uint8_t* p, std::uint64_t nbytes, dtype t) {
         for (std::size_t a = 0, b = esize - 1; a < b; ++a, --b) std::swap(p[i + a], p[i + b]);
 }
 
-/// The storage's bytes: nbytes at `offset` in src, placed by map_location and the allocator.
-/// `file_little_endian` is the byte order the file declares for storage data.
+/// Where map_location and the registered handlers put a storage (asked once per storage).
+inline result<std::string> place_storage(const load_options& opts, const storage_description& d, std::uint64_t offset,
+                                         const std::string& record) {
+    auto device = opts.resolve_device(d);
+    if (!device) {
+        error e = std::move(device).err();
+        e.offset = offset;
+        e.context = record;
+        return e;
+    }
+    return device;
+}
+
+/// The storage's bytes: numel elements at `offset` in src, in memory from the allocator policy
+/// for `device`. `file_little_endian` is the byte order the file declares for storage data.
 template <class Policies, class Source>
-result<storage> read_storage(Source& src, std::uint64_t offset, storage_description d, const load_options& opts,
-                             bool file_little_endian, const std::string& record) {
+result<storage> read_storage(Source& src, std::uint64_t offset, storage_description d, std::string device,
+                             const load_options& opts, bool file_little_endian, const std::string& record) {
     std::uint64_t nbytes;
     if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), nbytes))
         return make_error(errc::bad_storage, offset, "storage byte count overflows", record);
@@ -39,15 +52,8 @@ result<storage> read_storage(Source& src, std::uint64_t offset, storage_descript
                           "storage of " + std::to_string(nbytes) + " bytes runs past the end of the file", record);
     if (nbytes > static_cast<std::uint64_t>(SIZE_MAX))
         return make_error(errc::limit_tensor, offset, "storage larger than this platform's address space", record);
-    auto device = opts.resolve_device(d);
-    if (!device) {
-        error e = std::move(device).err();
-        e.offset = offset;
-        e.context = record;
-        return e;
-    }
     storage s;
-    s.device = std::move(*device);
+    s.device = std::move(device);
     s.bytes = Policies::allocator::allocate(d, nbytes, s.device, opts.allocator_context);
     if (!s.bytes.data() && nbytes)
         return make_error(errc::bad_storage, offset, "the allocator could not provide " + std::to_string(nbytes) + " bytes", record);

@@ -167,7 +167,10 @@ result<node_id> load_tar(document& doc, Source& src, const load_options& opts, c
         std::uint64_t nbytes;
         if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), nbytes) || nbytes > bytes.size() - pos)
             return make_error(errc::truncated, base + pos, "tar storage data runs past its member", "storage " + d.key);
-        auto s = read_storage<Policies>(src, base + pos, d, opts, true, "storage " + d.key);
+        auto device = place_storage(opts, d, base + pos, "storage " + d.key);
+        if (!device) return std::move(device).err();
+        memory_source member_bytes(bytes.data(), bytes.size());  // already read: no second I/O
+        auto s = read_storage<Policies>(member_bytes, pos, d, *device, opts, true, "storage " + d.key);
         if (!s) return std::move(s).err();
         pos += static_cast<std::size_t>(nbytes);
         std::uint32_t index = doc.add_storage(std::move(*s));
