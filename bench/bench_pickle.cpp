@@ -107,13 +107,11 @@ void check_full(const ptload::document& doc, std::size_t entries) {
 }
 
 std::vector<std::uint8_t> read_all(const std::string& path) {
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) die("cannot open " + path + ": " + std::strerror(errno));
-    std::vector<std::uint8_t> buf;
-    std::uint8_t chunk[1 << 16];
-    std::size_t got;
-    while ((got = std::fread(chunk, 1, sizeof chunk, f)) > 0) buf.insert(buf.end(), chunk, chunk + got);
-    std::fclose(f);
+    ptload::file_source src(path);  // its size(), then one read into a buffer of exactly that size
+    if (!src.is_open()) die(src.open_error().what());
+    std::vector<std::uint8_t> buf(static_cast<std::size_t>(src.size()));
+    auto st = src.read_at(0, buf.data(), buf.size());
+    if (!st) die(st.err().what());
     return buf;
 }
 

@@ -10,6 +10,7 @@
 #include "detail/sha256.hpp"
 #include "detail/utf8.hpp"
 #include "error.hpp"
+#include "pickle/globals.hpp"
 #include "pickle/numpy.hpp"
 #include "torch/tensor.hpp"
 #include "value.hpp"
