@@ -17,8 +17,8 @@ namespace ptload_test {
 struct json {
     enum type_t { null, boolean, number, string, array, object } type = null;
     std::string text;  // number literal, boolean literal, or decoded string (UTF-8, surrogates as WTF-8)
-    std::vector<json> items;
-    std::vector<std::pair<std::string, json>> members;
+    std::vector<json> items;             // array items, or object values
+    std::vector<std::string> keys;       // object keys, parallel to items (a pair would need json complete)
 };
 
 class json_parser {
@@ -116,12 +116,13 @@ private:
             if (i_ < s_.size() && s_[i_] == '}') return ++i_, true;
             for (;;) {
                 ws();
-                std::pair<std::string, json> m;
-                if (!str(m.first)) return false;
+                std::string key;
+                if (!str(key)) return false;
                 ws();
                 if (i_ >= s_.size() || s_[i_++] != ':') return false;
-                if (!value(m.second, depth + 1)) return false;
-                v.members.push_back(std::move(m));
+                v.items.emplace_back();
+                if (!value(v.items.back(), depth + 1)) return false;
+                v.keys.push_back(std::move(key));
                 ws();
                 if (i_ < s_.size() && s_[i_] == ',') { ++i_; continue; }
                 if (i_ < s_.size() && s_[i_] == '}') return ++i_, true;
@@ -216,15 +217,16 @@ inline void emit(std::string& out, const json& v, bool sort_items) {
         return;
     }
     case json::object: {
-        std::vector<const std::pair<std::string, json>*> ms;
-        for (const auto& m : v.members) ms.push_back(&m);
-        std::sort(ms.begin(), ms.end(), [](auto* a, auto* b) { return a->first < b->first; });
+        std::vector<std::size_t> order(v.keys.size());
+        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return v.keys[a] < v.keys[b]; });
         out += '{';
-        for (std::size_t i = 0; i < ms.size(); ++i) {
+        for (std::size_t i = 0; i < order.size(); ++i) {
             if (i) out += ',';
-            emit_string(out, ms[i]->first);
+            const std::string& key = v.keys[order[i]];
+            emit_string(out, key);
             out += ':';
-            emit(out, ms[i]->second, ms[i]->first == "set" || ms[i]->first == "frozenset");
+            emit(out, v.items[order[i]], key == "set" || key == "frozenset");
         }
         out += '}';
         return;

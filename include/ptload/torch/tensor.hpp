@@ -35,7 +35,9 @@ public:
     std::string_view device() const noexcept { return rec_->device; }
     bool requires_grad() const noexcept { return rec_->requires_grad; }
     bool is_parameter() const noexcept { return rec_->parameter; }
-    /// conj/neg view bits (tensor metadata); element access returns the stored values.
+    /// conj/neg view bits (tensor metadata): the logical values are the conjugate / negation of
+    /// the stored ones. bytes(), data() and contiguous_copy() give stored values; to_float32()
+    /// gives logical ones.
     bool is_conj() const noexcept { return rec_->conj; }
     bool is_neg() const noexcept { return rec_->neg; }
     qscheme quantization() const noexcept { return rec_->quant; }
@@ -137,7 +139,8 @@ public:
             return make_error(errc::unsupported, no_offset, "no float32 conversion for " + std::string(inf.name));
         std::vector<float> out;
         out.reserve(static_cast<std::size_t>(numel()));
-        for_each_element([&](const std::uint8_t* e) { out.push_back(detail::element_to_float(t, e)); });
+        float sign = is_neg() ? -1.0f : 1.0f;
+        for_each_element([&](const std::uint8_t* e) { out.push_back(sign * detail::element_to_float(t, e)); });
         return out;
     }
 
