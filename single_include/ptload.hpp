@@ -2004,21 +2004,25 @@ public:
             }
         }
     }
-    /// The elements in row-major order, packed (a `.contiguous()` copy).
-    result<std::vector<std::uint8_t>> contiguous_copy() const {
+    /// The elements in row-major order, packed (a `.contiguous()` copy). A broadcast view
+    /// (zero or overlapping strides) may be far larger than its storage: beyond
+    /// `max_expansion` x the storage bytes (and 64 KiB) the copy is refused unless asked for.
+    result<std::vector<std::uint8_t>> contiguous_copy(std::uint64_t max_expansion = default_limits::max_view_expansion) const {
         if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
         std::size_t esize = element_size(dtype());
         std::uint64_t total = 0;
-        if (!detail::checked_mul(numel(), static_cast<std::uint64_t>(esize), total) || total > SIZE_MAX)
-            return make_error(errc::limit_tensor, no_offset, "tensor too large to copy");
+        PTLOAD_TRY(check_expansion(max_expansion, total));
         std::vector<std::uint8_t> out;
         out.reserve(static_cast<std::size_t>(total));
         for_each_element([&](const std::uint8_t* e) { out.insert(out.end(), e, e + esize); });
         return out;
     }
-    /// Elements converted to float32 in row-major order (floating dtypes, integers and bool).
-    result<std::vector<float>> to_float32() const {
+    /// Elements converted to float32 in row-major order (floating dtypes, integers and bool),
+    /// with the neg bit applied; the same expansion bound as contiguous_copy.
+    result<std::vector<float>> to_float32(std::uint64_t max_expansion = default_limits::max_view_expansion) const {
         if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
+        std::uint64_t total = 0;
+        PTLOAD_TRY(check_expansion(max_expansion, total));
         ptload::dtype t = dtype();
         const dtype_info& inf = info(t);
         if (inf.cls != dtype_class::floating && inf.cls != dtype_class::integer && inf.cls != dtype_class::unsigned_integer &&
@@ -2032,6 +2036,18 @@ public:
     }
 
 private:
+    status check_expansion(std::uint64_t max_expansion, std::uint64_t& total) const {
+        std::uint64_t allowed = 0;
+        if (!detail::checked_mul(numel(), static_cast<std::uint64_t>(element_size(dtype())), total) || total > SIZE_MAX)
+            return make_error(errc::limit_tensor, no_offset, "tensor too large to materialise");
+        if (!detail::checked_mul(storage_bytes().size(), max_expansion, allowed)) allowed = ~std::uint64_t{0};
+        if (total > allowed && total > (64u << 10))
+            return make_error(errc::limit_tensor, no_offset,
+                              "materialising this view needs " + std::to_string(total) + " bytes from a " +
+                                  std::to_string(storage_bytes().size()) + "-byte storage; pass a larger max_expansion");
+        return {};
+    }
+
     const document* doc_;
     const detail::tensor_record* rec_;
 };
@@ -2178,6 +2194,9 @@ private:
 //                                                    ptload::node_id args, std::uint64_t offset);
 //         // BUILD on a tensor
 //         ptload::status torch_build(ptload::document&, ptload::node_id obj, ptload::node_id state, std::uint64_t offset);
+//         // optional, pickle's find_class: the node for any global that is not disallowed, or
+//         // null_node for ptload's own resolution
+//         ptload::result<ptload::node_id> find_class(ptload::document&, const pickle::resolved_global&, std::uint64_t offset);
 //     };
 #ifndef PTLOAD_PICKLE_MACHINE_HPP
 #define PTLOAD_PICKLE_MACHINE_HPP
@@ -3388,6 +3407,7 @@ static_assert(opcode_bytes_unique(), "two opcode rows share a byte");
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -3402,6 +3422,13 @@ struct run_options {
     std::uint64_t base_offset = 0;                   ///< file offset of the first byte
     span<const span<const std::uint8_t>> buffers;    ///< out-of-band buffers for NEXT_BUFFER
 };
+
+template <class H, class = void>
+struct has_find_class : std::false_type {};
+template <class H>
+struct has_find_class<H, std::void_t<decltype(std::declval<H&>().find_class(std::declval<document&>(),
+                                                                            std::declval<const resolved_global&>(),
+                                                                            std::uint64_t{}))>> : std::true_type {};
 
 template <class Policies, class Handler>
 class machine {
@@ -3680,6 +3707,11 @@ private:
         if (g.dangerous)
             return fail(errc::disallowed_global, "global " + g.module + "." + g.name +
                                                      " is never data in a checkpoint; ptload does not run pickled code");
+        if constexpr (has_find_class<Handler>::value) {
+            auto r = handler_.find_class(doc_, g, file_offset());
+            if (!r) return locate(std::move(r).err());
+            if (*r != null_node) return push(*r);
+        }
         node_id id;
         if (g.id == known_global::torch_dtype || g.id == known_global::torch_qscheme ||
             g.id == known_global::torch_storage_class) {
@@ -6322,8 +6354,16 @@ struct record_bytes {
     std::vector<std::uint8_t> owned;
 };
 
+/// The zip reader's bounds from the limits policy.
+template <class Limits>
+zip_limits zip_limits_from() {
+    zip_limits z;
+    z.max_inflate_ratio = Limits::max_inflate_ratio;
+    return z;
+}
+
 template <class Source>
-result<record_bytes> read_record(Source& src, const zip_entry& e, bool check_crc) {
+result<record_bytes> read_record(Source& src, const zip_entry& e, bool check_crc, const zip_limits& lim) {
     record_bytes r;
     if constexpr (has_data<Source>::value) {
         if (e.method == 0 && !check_crc) {
@@ -6332,7 +6372,7 @@ result<record_bytes> read_record(Source& src, const zip_entry& e, bool check_crc
             return r;
         }
     }
-    auto bytes = read_entry(src, e, zip_limits{}, check_crc);
+    auto bytes = read_entry(src, e, lim, check_crc);
     if (!bytes) return std::move(bytes).err();
     r.owned = std::move(*bytes);
     r.data = r.owned.data();
@@ -6374,7 +6414,7 @@ public:
             if (e->method == 0 && !opts_.check_crc)
                 return read_storage<Policies>(src_, e->data_offset, d, *device, opts_, little_endian_, name);
             // deflated (re-zipped) or CRC-checked: through the zip reader, then from memory
-            auto bytes = read_entry(src_, *e, zip_limits{}, opts_.check_crc);
+            auto bytes = read_entry(src_, *e, zip_limits_from<typename Policies::limits>(), opts_.check_crc);
             if (!bytes) return std::move(bytes).err();
             memory_source mem(bytes->data(), bytes->size());
             return read_storage<Policies>(mem, 0, d, *device, opts_, little_endian_, name);
@@ -6419,7 +6459,7 @@ result<node_id> load_zip_pickle(document& doc, Source& src, const zip_archive& z
     std::string name = prefix + record;
     const zip_entry* e = zip.find(name);
     if (!e) return make_error(errc::missing_record, no_offset, "the archive has no record " + name);
-    auto bytes = read_record(src, *e, opts.check_crc);
+    auto bytes = read_record(src, *e, opts.check_crc, zip_limits_from<typename Policies::limits>());
     if (!bytes) return std::move(bytes).err();
     zip_storages<Policies, Source> storages(src, zip, prefix + folder, opts, little_endian);
     torch_handler<Policies> handler(&storages, opts);
@@ -6440,7 +6480,7 @@ result<std::string> small_record(Source& src, const zip_entry& e) {
 template <class Policies, class Source>
 status load_zip(document& doc, Source& src, const load_options& opts,
                 std::function<result<node_id>(document&, const std::uint8_t*, std::size_t)> nested) {
-    auto zip = read_zip(src);
+    auto zip = read_zip(src, zip_limits_from<typename Policies::limits>());
     if (!zip) return std::move(zip).err();
     auto prefix = archive_prefix(*zip);
     if (!prefix) return std::move(prefix).err();

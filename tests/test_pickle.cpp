@@ -334,3 +334,48 @@ TEST_CASE_TEMPLATE("fixtures load the same through every decoding policy", Decod
     if (std::is_same<Decoding, ptload::as_bytes>::value) check_fixtures_with<Decoding>("bytes", "strict");
     if (std::is_same<Decoding, ptload::ascii>::value) check_fixtures_with<Decoding>("ascii", "strict");
 }
+
+namespace {
+/// A user's hooks: persistent ids become ints, one class resolves to a value of the user's choice.
+struct user_handler : null_handler {
+    ptload::result<ptload::node_id> persistent_load(ptload::document& d, ptload::node_id pid, std::uint64_t) {
+        auto text = d.get(pid).as_string();
+        if (!text) return ptload::make_error(ptload::errc::bad_storage, ptload::no_offset, "pid is not a str");
+        return d.make_int(static_cast<std::int64_t>(text->size()));
+    }
+    ptload::result<ptload::node_id> find_class(ptload::document& d, const ptload::pickle::resolved_global& g, std::uint64_t) {
+        if (g.module == "mymod" && g.name == "Answer") return d.make_int(42);
+        return ptload::null_node;  // everything else: ptload's own resolution
+    }
+};
+} // namespace
+
+TEST_CASE("persistent_load and find_class hooks") {
+    // [persistent_load('abc'), mymod.Answer, collections.OrderedDict()]
+    bytes b = P({'(', 'P'}) + "abc\n" + P({'c'}) + "mymod\nAnswer\n" + P({'c'}) + "collections\nOrderedDict\n" + P({')', 'R', 'l', '.'});
+    ptload::document doc;
+    user_handler h;
+    ptload::pickle::machine<ptload::policies<>, user_handler> m(doc, h, b.data(), b.size(), {});
+    auto root = m.run();
+    REQUIRE(root);
+    doc.set_root(*root);
+    CHECK(ptload::canonical_json(doc).value() == "[3,42,{\"ordered_dict\":[]}]");
+    CHECK(m.position() == b.size());
+    // a disallowed global never reaches the hook
+    bytes evil = P({'c'}) + "os\nsystem\n" + P({'.'});
+    ptload::document doc2;
+    ptload::pickle::machine<ptload::policies<>, user_handler> m2(doc2, h, evil.data(), evil.size(), {});
+    CHECK(m2.run().err().code == ptload::errc::disallowed_global);
+}
+
+TEST_CASE("several pickles in one stream are read one after another") {
+    bytes b = P({0x80, 2, 'K', 1, '.', 0x80, 2, 'K', 2, '.'});
+    ptload::document doc;
+    null_handler h;
+    ptload::pickle::machine<ptload::policies<>, null_handler> first(doc, h, b.data(), b.size(), {});
+    CHECK(doc.get(first.run().value()).as_int().value() == 1);
+    std::size_t at = first.position();
+    CHECK(at == 5);
+    ptload::pickle::machine<ptload::policies<>, null_handler> second(doc, h, b.data() + at, b.size() - at, {});
+    CHECK(doc.get(second.run().value()).as_int().value() == 2);
+}

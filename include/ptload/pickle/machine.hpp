@@ -19,6 +19,9 @@
 //                                                    ptload::node_id args, std::uint64_t offset);
 //         // BUILD on a tensor
 //         ptload::status torch_build(ptload::document&, ptload::node_id obj, ptload::node_id state, std::uint64_t offset);
+//         // optional, pickle's find_class: the node for any global that is not disallowed, or
+//         // null_node for ptload's own resolution
+//         ptload::result<ptload::node_id> find_class(ptload::document&, const pickle::resolved_global&, std::uint64_t offset);
 //     };
 #ifndef PTLOAD_PICKLE_MACHINE_HPP
 #define PTLOAD_PICKLE_MACHINE_HPP
@@ -39,6 +42,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -53,6 +57,13 @@ struct run_options {
     std::uint64_t base_offset = 0;                   ///< file offset of the first byte
     span<const span<const std::uint8_t>> buffers;    ///< out-of-band buffers for NEXT_BUFFER
 };
+
+template <class H, class = void>
+struct has_find_class : std::false_type {};
+template <class H>
+struct has_find_class<H, std::void_t<decltype(std::declval<H&>().find_class(std::declval<document&>(),
+                                                                            std::declval<const resolved_global&>(),
+                                                                            std::uint64_t{}))>> : std::true_type {};
 
 template <class Policies, class Handler>
 class machine {
@@ -331,6 +342,11 @@ private:
         if (g.dangerous)
             return fail(errc::disallowed_global, "global " + g.module + "." + g.name +
                                                      " is never data in a checkpoint; ptload does not run pickled code");
+        if constexpr (has_find_class<Handler>::value) {
+            auto r = handler_.find_class(doc_, g, file_offset());
+            if (!r) return locate(std::move(r).err());
+            if (*r != null_node) return push(*r);
+        }
         node_id id;
         if (g.id == known_global::torch_dtype || g.id == known_global::torch_qscheme ||
             g.id == known_global::torch_storage_class) {

@@ -30,8 +30,16 @@ struct record_bytes {
     std::vector<std::uint8_t> owned;
 };
 
+/// The zip reader's bounds from the limits policy.
+template <class Limits>
+zip_limits zip_limits_from() {
+    zip_limits z;
+    z.max_inflate_ratio = Limits::max_inflate_ratio;
+    return z;
+}
+
 template <class Source>
-result<record_bytes> read_record(Source& src, const zip_entry& e, bool check_crc) {
+result<record_bytes> read_record(Source& src, const zip_entry& e, bool check_crc, const zip_limits& lim) {
     record_bytes r;
     if constexpr (has_data<Source>::value) {
         if (e.method == 0 && !check_crc) {
@@ -40,7 +48,7 @@ result<record_bytes> read_record(Source& src, const zip_entry& e, bool check_crc
             return r;
         }
     }
-    auto bytes = read_entry(src, e, zip_limits{}, check_crc);
+    auto bytes = read_entry(src, e, lim, check_crc);
     if (!bytes) return std::move(bytes).err();
     r.owned = std::move(*bytes);
     r.data = r.owned.data();
@@ -82,7 +90,7 @@ public:
             if (e->method == 0 && !opts_.check_crc)
                 return read_storage<Policies>(src_, e->data_offset, d, *device, opts_, little_endian_, name);
             // deflated (re-zipped) or CRC-checked: through the zip reader, then from memory
-            auto bytes = read_entry(src_, *e, zip_limits{}, opts_.check_crc);
+            auto bytes = read_entry(src_, *e, zip_limits_from<typename Policies::limits>(), opts_.check_crc);
             if (!bytes) return std::move(bytes).err();
             memory_source mem(bytes->data(), bytes->size());
             return read_storage<Policies>(mem, 0, d, *device, opts_, little_endian_, name);
@@ -127,7 +135,7 @@ result<node_id> load_zip_pickle(document& doc, Source& src, const zip_archive& z
     std::string name = prefix + record;
     const zip_entry* e = zip.find(name);
     if (!e) return make_error(errc::missing_record, no_offset, "the archive has no record " + name);
-    auto bytes = read_record(src, *e, opts.check_crc);
+    auto bytes = read_record(src, *e, opts.check_crc, zip_limits_from<typename Policies::limits>());
     if (!bytes) return std::move(bytes).err();
     zip_storages<Policies, Source> storages(src, zip, prefix + folder, opts, little_endian);
     torch_handler<Policies> handler(&storages, opts);
@@ -148,7 +156,7 @@ result<std::string> small_record(Source& src, const zip_entry& e) {
 template <class Policies, class Source>
 status load_zip(document& doc, Source& src, const load_options& opts,
                 std::function<result<node_id>(document&, const std::uint8_t*, std::size_t)> nested) {
-    auto zip = read_zip(src);
+    auto zip = read_zip(src, zip_limits_from<typename Policies::limits>());
     if (!zip) return std::move(zip).err();
     auto prefix = archive_prefix(*zip);
     if (!prefix) return std::move(prefix).err();

@@ -8,6 +8,7 @@
 
 #include "../detail/checked.hpp"
 #include "../error.hpp"
+#include "../policies/limits.hpp"
 #include "../span.hpp"
 #include "../value.hpp"
 #include "dtype.hpp"
@@ -117,21 +118,25 @@ public:
             }
         }
     }
-    /// The elements in row-major order, packed (a `.contiguous()` copy).
-    result<std::vector<std::uint8_t>> contiguous_copy() const {
+    /// The elements in row-major order, packed (a `.contiguous()` copy). A broadcast view
+    /// (zero or overlapping strides) may be far larger than its storage: beyond
+    /// `max_expansion` x the storage bytes (and 64 KiB) the copy is refused unless asked for.
+    result<std::vector<std::uint8_t>> contiguous_copy(std::uint64_t max_expansion = default_limits::max_view_expansion) const {
         if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
         std::size_t esize = element_size(dtype());
         std::uint64_t total = 0;
-        if (!detail::checked_mul(numel(), static_cast<std::uint64_t>(esize), total) || total > SIZE_MAX)
-            return make_error(errc::limit_tensor, no_offset, "tensor too large to copy");
+        PTLOAD_TRY(check_expansion(max_expansion, total));
         std::vector<std::uint8_t> out;
         out.reserve(static_cast<std::size_t>(total));
         for_each_element([&](const std::uint8_t* e) { out.insert(out.end(), e, e + esize); });
         return out;
     }
-    /// Elements converted to float32 in row-major order (floating dtypes, integers and bool).
-    result<std::vector<float>> to_float32() const {
+    /// Elements converted to float32 in row-major order (floating dtypes, integers and bool),
+    /// with the neg bit applied; the same expansion bound as contiguous_copy.
+    result<std::vector<float>> to_float32(std::uint64_t max_expansion = default_limits::max_view_expansion) const {
         if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
+        std::uint64_t total = 0;
+        PTLOAD_TRY(check_expansion(max_expansion, total));
         ptload::dtype t = dtype();
         const dtype_info& inf = info(t);
         if (inf.cls != dtype_class::floating && inf.cls != dtype_class::integer && inf.cls != dtype_class::unsigned_integer &&
@@ -145,6 +150,18 @@ public:
     }
 
 private:
+    status check_expansion(std::uint64_t max_expansion, std::uint64_t& total) const {
+        std::uint64_t allowed = 0;
+        if (!detail::checked_mul(numel(), static_cast<std::uint64_t>(element_size(dtype())), total) || total > SIZE_MAX)
+            return make_error(errc::limit_tensor, no_offset, "tensor too large to materialise");
+        if (!detail::checked_mul(storage_bytes().size(), max_expansion, allowed)) allowed = ~std::uint64_t{0};
+        if (total > allowed && total > (64u << 10))
+            return make_error(errc::limit_tensor, no_offset,
+                              "materialising this view needs " + std::to_string(total) + " bytes from a " +
+                                  std::to_string(storage_bytes().size()) + "-byte storage; pass a larger max_expansion");
+        return {};
+    }
+
     const document* doc_;
     const detail::tensor_record* rec_;
 };
