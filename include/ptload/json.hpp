@@ -89,6 +89,28 @@ inline bool host_is_little_endian() {
     return first == 1;
 }
 
+/// Applies the neg and conj view bits to one little-endian element: the hash covers logical
+/// values, as torch's resolve_neg()/resolve_conj() would produce them.
+inline void logical_value(const tensor& t, std::uint8_t* e, std::size_t esize) {
+    dtype_class cls = info(t.dtype()).cls;
+    auto negate_int = [&](std::uint8_t* p, std::size_t n) {  // two's complement
+        unsigned carry = 1;
+        for (std::size_t i = 0; i < n; ++i) {
+            unsigned v = static_cast<std::uint8_t>(~p[i]) + carry;
+            p[i] = static_cast<std::uint8_t>(v);
+            carry = v >> 8;
+        }
+    };
+    if (cls == dtype_class::complex) {
+        std::size_t half = esize / 2;
+        if (t.is_neg()) e[half - 1] ^= 0x80;            // -re
+        if (t.is_neg() != t.is_conj()) e[esize - 1] ^= 0x80;  // -im for neg or conj, not both
+    } else if (t.is_neg()) {
+        if (cls == dtype_class::floating) e[esize - 1] ^= 0x80;
+        else if (cls == dtype_class::integer || cls == dtype_class::unsigned_integer) negate_int(e, esize);
+    }
+}
+
 /// SHA-256 of a tensor's logical elements, row-major, each element little-endian.
 inline std::string tensor_sha256(const tensor& t) {
     sha256 h;
@@ -97,8 +119,15 @@ inline std::string tensor_sha256(const tensor& t) {
     bool swap = !host_is_little_endian() && esize > 1;
     bool complex = cls == dtype_class::complex;
     auto b = t.bytes();
-    if (b && !swap && cls != dtype_class::boolean) {
+    if (b && !swap && cls != dtype_class::boolean && !t.is_neg() && !t.is_conj()) {
         h.update(b->data(), b->size());
+        return h.hex();
+    }
+    if (values_per_byte(t.dtype()) > 1) {  // int_repr(): one byte per packed value
+        t.for_each_position([&](std::int64_t pos) {
+            std::uint8_t v = t.packed_value(pos);
+            h.update(&v, 1);
+        });
         return h.hex();
     }
     std::uint8_t buf[16];
@@ -112,6 +141,7 @@ inline std::string tensor_sha256(const tensor& t) {
         } else {
             std::memcpy(buf, e, esize);
         }
+        if (t.is_neg() || t.is_conj()) logical_value(t, buf, esize);
         h.update(buf, esize);
     });
     return h.hex();

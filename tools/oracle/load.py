@@ -79,6 +79,34 @@ class _RecordDir:
         return self.reader.get_all_records()
 
 
+class _CheckedRecords:
+    """A PyTorchFileReader that refuses storage records torch 1.13 would misread.
+
+    torch 1.13 wraps a record in a storage of the size the persistent id declares without
+    comparing the two: a short record is read past its end, a long one silently cut. ptload
+    reports both as bad_storage, and an absent record as missing_record.
+    """
+
+    def __init__(self, reader):
+        self.reader = reader
+
+    def get_record(self, name):
+        return self.reader.get_record(name)
+
+    def get_all_records(self):
+        return self.reader.get_all_records()
+
+    def get_storage_from_record(self, name, numel, cls):
+        if not self.reader.has_record(name):
+            raise unpickler.Malformed("missing_record", "the archive has no record %s" % name)
+        # torch passes cls=UntypedStorage, so numel is the byte count
+        size = len(self.reader.get_record(name))
+        if size != numel:
+            raise unpickler.Malformed("bad_storage",
+                                      "record %s holds %d bytes, the storage needs %d" % (name, size, numel))
+        return self.reader.get_storage_from_record(name, numel, cls)
+
+
 def load_file(path, ctx):
     """The loaded value of the file at `path` (a records.TorchScript for TorchScript archives)."""
     with open(path, "rb") as f:
@@ -88,13 +116,14 @@ def load_file(path, ctx):
     args = ctx.pickle_args()
     if kind == "zip":
         with open(path, "rb") as f, torch.serialization._open_zipfile_reader(f) as reader:
+            checked = _CheckedRecords(reader)
             if torch.serialization._is_torchscript_zip(reader):
-                value = torch.serialization._load(reader, ctx.map_location, module, **args)
-                consts = torch.serialization._load(_RecordDir(reader, "constants"), ctx.map_location, module,
+                value = torch.serialization._load(checked, ctx.map_location, module, **args)
+                consts = torch.serialization._load(_RecordDir(checked, "constants"), ctx.map_location, module,
                                                    pickle_file="constants.pkl", **args)
                 value = records.TorchScript(value, consts)
             else:
-                value = torch.serialization._load(reader, ctx.map_location, module, **args)
+                value = torch.serialization._load(checked, ctx.map_location, module, **args)
     elif kind in ("tar", "legacy"):
         # _legacy_load tries the tar format first when given a real file at offset 0.
         with open(path, "rb") as f:
@@ -136,6 +165,9 @@ _MESSAGE_CODES = (
     # numpy's __setstate__ latin-1-encodes a Python-2 str holding the raw data: a str that
     # decoding made non-Latin-1 (errors=replace) is an encoding failure like any other.
     (ValueError, "Failed to encode latin1 string", "decode_error"),
+    # torch 1.13's legacy storage reader (THPStorage_readFileRaw / the file reader).
+    (RuntimeError, "storage has wrong byte size", "bad_storage"),
+    (RuntimeError, "unexpected EOF, expected", "truncated"),
 )
 
 
@@ -143,6 +175,8 @@ def error_code(exc):
     """The ptload error code for an exception raised while loading or converting."""
     if isinstance(exc, unpickler.DisallowedGlobal):
         return "disallowed_global"
+    if isinstance(exc, unpickler.Malformed):
+        return exc.code
     if isinstance(exc, (UnicodeDecodeError, UnicodeEncodeError)):
         return "decode_error"
     if isinstance(exc, EOFError):

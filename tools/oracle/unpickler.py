@@ -31,6 +31,19 @@ class Unsupported(Exception):
     """Valid input that the oracle cannot express in canonical JSON."""
 
 
+class Malformed(Exception):
+    """Input ptload rejects with `code` where torch 1.13 would not fail cleanly.
+
+    torch 1.13 reads storage records without comparing sizes and lets `set_` grow a storage that
+    is too small for a view, so a checkpoint that lies about either would give garbage bytes
+    (or a crash) instead of an error. The oracle checks first, with ptload's rules.
+    """
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+
+
 # --- Dangerous globals -------------------------------------------------------------------------
 # Kept identical to include/ptload/pickle/globals.hpp (dangerous_modules / dangerous_names): the
 # oracle and ptload must refuse the same names or their error lines would differ.
@@ -109,8 +122,38 @@ def _no_metadata(metadata):
         raise Unsupported("tensor metadata %r" % (metadata,))
 
 
+# Logical elements per stored byte of the sub-byte quantized types.
+_PER_BYTE = {torch.quint4x2: 2, torch.quint2x4: 4}
+
+
+def check_view(storage, dtype, storage_offset, size, stride):
+    """Refuse a view that does not fit its storage (ptload's bad_tensor rules): the offset,
+    sizes and strides are non-negative ints, as many strides as sizes, and unless the view is
+    empty its last element lies inside the storage."""
+    def ints(seq):
+        return isinstance(seq, (tuple, list)) and all(type(v) is int for v in seq)
+    if type(storage_offset) is not int or not ints(size) or not ints(stride) or len(size) != len(stride):
+        raise Malformed("bad_tensor", "tensor offset/size/stride are not ints of matching ranks")
+    if storage_offset < 0 or any(v < 0 for v in size) or any(v < 0 for v in stride):
+        raise Malformed("bad_tensor", "negative storage offset, size or stride")
+    if any(v == 0 for v in size):
+        return
+    nbytes = storage.nbytes()
+    per_byte = _PER_BYTE.get(dtype)
+    capacity = nbytes * per_byte if per_byte else nbytes // torch._utils._element_size(dtype)
+    last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride))
+    if last >= capacity:
+        raise Malformed("bad_tensor", "view reaches element %d of a storage of %d elements" % (last, capacity))
+
+
+def rebuild_tensor(storage, storage_offset, size, stride):
+    check_view(storage, storage.dtype, storage_offset, size, stride)
+    return torch._utils._rebuild_tensor(storage, storage_offset, size, stride)
+
+
 def rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks, metadata=None):
     _no_metadata(metadata)
+    check_view(storage, storage.dtype, storage_offset, size, stride)
     return torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks)
 
 
@@ -119,6 +162,7 @@ def rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, back
     if not isinstance(dtype, torch.dtype):
         raise Unsupported("dtype %r unknown to torch %s" % (dtype, torch.__version__))
     untyped = storage.untyped() if hasattr(storage, "untyped") else storage
+    check_view(untyped, dtype, storage_offset, size, stride)
     t = torch.empty((0,), dtype=dtype, device=untyped.device)
     t.set_(untyped, storage_offset, size, stride)
     t.requires_grad = requires_grad
@@ -160,6 +204,7 @@ def rebuild_parameter_with_state(data, requires_grad, backward_hooks, state):
 
 
 def rebuild_qtensor(storage, storage_offset, size, stride, quantizer_params, requires_grad, backward_hooks):
+    check_view(storage, storage.dtype, storage_offset, size, stride)
     t = torch._utils._rebuild_qtensor(storage, storage_offset, size, stride, quantizer_params,
                                       requires_grad, backward_hooks)
     qscheme = str(quantizer_params[0]).replace("torch.", "", 1)
@@ -274,7 +319,7 @@ def _static_natives():
         "numpy._core.multiarray.scalar": numpy.core.multiarray.scalar,
         "numpy.ndarray": numpy.ndarray,
         "numpy.dtype": numpy.dtype,
-        "torch._utils._rebuild_tensor": u._rebuild_tensor,
+        "torch._utils._rebuild_tensor": rebuild_tensor,
         "torch._utils._rebuild_tensor_v2": rebuild_tensor_v2,
         "torch._utils._rebuild_tensor_v3": rebuild_tensor_v3,
         "torch._utils._rebuild_parameter": rebuild_parameter,

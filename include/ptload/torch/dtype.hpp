@@ -104,6 +104,12 @@ constexpr const dtype_info& info(dtype t) noexcept { return detail::dtype_table[
 constexpr std::size_t element_size(dtype t) noexcept { return info(t).element_size; }
 constexpr std::string_view name(dtype t) noexcept { return info(t).name; }
 
+/// Values stored per byte: 2 for quint4x2, 4 for quint2x4 (packed low bits first), else 1.
+/// Shapes, strides and offsets of such tensors count values, not bytes.
+constexpr std::size_t values_per_byte(dtype t) noexcept {
+    return t == dtype::quint4x2 ? 2 : t == dtype::quint2x4 ? 4 : 1;
+}
+
 /// The dtype whose torch name is `n` ("float32"), or dtype::unknown. Aliases like "float" are
 /// not names torch pickles, so they are not accepted.
 constexpr dtype dtype_from_name(std::string_view n) noexcept {

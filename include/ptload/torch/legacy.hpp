@@ -178,6 +178,7 @@ result<node_id> load_legacy_from(document& doc, Source& src, std::uint64_t base,
     }
     auto end = storages.read_data<Policies>(doc, src, base + pos, keys);
     if (!end) return std::move(end).err();
+    PTLOAD_TRY(handler.finish(doc));
     return root;
 }
 

@@ -15,7 +15,9 @@
 #include "storage.hpp"
 #include "tensor.hpp"
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -36,6 +38,8 @@ public:
     virtual result<node_id> load_object(document&, std::string_view key) {
         return make_error(errc::bad_storage, no_offset, "persistent id '" + std::string(key) + "' names no object");
     }
+    /// Whether `(module_class, source_file, source)` ids name classes (tar format).
+    virtual bool class_tuples() const { return false; }
 };
 
 namespace detail {
@@ -83,8 +87,12 @@ public:
         if (doc.at(pid).k != kind::tuple || doc.edge_count(pid) < 1)
             return make_error(errc::bad_storage, no_offset, "persistent id is neither a tuple nor a str key");
         std::string_view type;
-        if (!detail::as_text(doc, doc.edge(pid, 0), type))
+        if (!detail::as_text(doc, doc.edge(pid, 0), type)) {
+            // the tar format names an nn.Module class as (class, source_file, source)
+            if (provider_ && provider_->class_tuples() && doc.edge_count(pid) == 3 && doc.at(doc.edge(pid, 0)).k == kind::global)
+                return doc.edge(pid, 0);
             return make_error(errc::bad_storage, no_offset, "persistent id type name is not a str");
+        }
         std::size_t n = doc.edge_count(pid);
         if (type == "module") {  // ('module', cls, source_file, source): the class itself
             if (n != 4) return make_error(errc::bad_storage, no_offset, "'module' persistent id needs 4 items");
@@ -187,8 +195,9 @@ public:
             if (n != 4) return arity("_rebuild_nested_tensor", n, "4");
             for (std::size_t i = 0; i < 4; ++i)
                 if (doc.at(a(i)).k != kind::tensor) return bad("nested tensor parts must be tensors");
-            PTLOAD_TRY(check_nested(doc, a(0), a(1), a(3)));
-            return doc.make_seq(kind::nested_tensor, doc.edges(args), 4);
+            node_id nested = doc.make_seq(kind::nested_tensor, doc.edges(args), 4);
+            PTLOAD_TRY(check_or_defer(doc, nested));
+            return nested;
         }
         case known_global::torch_rebuild_meta_tensor_no_storage: {
             if (n != 4) return arity("_rebuild_meta_tensor_no_storage", n, "4");
@@ -265,6 +274,13 @@ public:
         }
     }
 
+    /// Runs the checks that waited for storage data (legacy files store it after the pickle).
+    status finish(document& doc) {
+        for (node_id c : deferred_) PTLOAD_TRY(check_composite(doc, c));
+        deferred_.clear();
+        return {};
+    }
+
     status torch_build(document& doc, node_id obj, node_id state, std::uint64_t) {
         // Tensor.__setstate__: Python attributes (dict or (dict, slots)); nothing else in files we read.
         return set_attrs(doc, obj, state);
@@ -307,7 +323,8 @@ public:
         std::uint64_t esize = element_size(r.type);
         if (!esize) return bad("dtype without an element size");
         // capacity from the declared size: legacy storages are filled after their tensors are built
-        PTLOAD_TRY(shape_into(doc, r, size_id, stride_id, s.desc.numel * element_size(s.desc.type) / esize));
+        PTLOAD_TRY(shape_into(doc, r, size_id, stride_id,
+                              s.desc.numel * element_size(s.desc.type) / esize * values_per_byte(r.type)));
         return add(doc, std::move(r));
     }
     /// The node of a document storage (one per storage, so sharing is identity).
@@ -503,13 +520,56 @@ private:
         if (g == pickle::known_global::torch_rebuild_sparse_csr_tensor && sl == sparse_layout::coo) return bad("CSR rebuild with COO layout");
         std::size_t n = doc.edge_count(data);
         auto d = [&](std::size_t i) { return doc.edge(data, i); };
-        std::vector<std::int64_t> size, idx;
+        std::vector<std::int64_t> size;
+        node_id parts[4];
         if (sl == sparse_layout::coo) {
             if (n != 3 && n != 4) return bad("COO data needs (indices, values, size[, coalesced])");
             if (!detail::int_sequence(doc, d(2), size)) return bad("sparse size is not a sequence of ints");
             if (doc.at(d(0)).k != kind::tensor || doc.at(d(1)).k != kind::tensor) return bad("COO indices and values must be tensors");
-            tensor it(&doc, doc.at(d(0)).aux);
-            if (it.rank() != 2 || !index_values(doc, d(0), idx)) return bad("COO indices must be a 2-D int64 tensor");
+            node_id coalesced = n == 4 ? d(3) : doc.make_bool(false);
+            node_id built[4] = {doc.make_seq(kind::torch_size, doc.edges(d(2)), doc.edge_count(d(2))), coalesced, d(0), d(1)};
+            std::copy(built, built + 4, parts);
+        } else {
+            if (n != 4) return bad("compressed sparse data needs (compressed_indices, plain_indices, values, size)");
+            if (!detail::int_sequence(doc, d(3), size)) return bad("sparse size is not a sequence of ints");
+            for (std::size_t i = 0; i < 3; ++i)
+                if (doc.at(d(i)).k != kind::tensor) return bad("compressed sparse parts must be tensors");
+            node_id built[4] = {doc.make_seq(kind::torch_size, doc.edges(d(3)), doc.edge_count(d(3))), d(0), d(1), d(2)};
+            std::copy(built, built + 4, parts);
+        }
+        node_id s = doc.make_seq(kind::sparse_tensor, parts, 4);
+        doc.at(s).tag = static_cast<std::uint16_t>(sl);
+        PTLOAD_TRY(check_or_defer(doc, s));
+        return s;
+    }
+
+    /// Index checks read tensor data, which the legacy format stores after the pickle: they
+    /// run now when the data is there, else from finish().
+    status check_or_defer(document& doc, node_id composite) {
+        for (std::size_t i = 0; i < doc.edge_count(composite); ++i) {
+            node_id part = doc.edge(composite, i);
+            if (doc.at(part).k != kind::tensor) continue;
+            const detail::tensor_record& r = doc.tensor_at(doc.at(part).aux);
+            if (r.storage != null_node && doc.storage_at(r.storage).desc.numel && !doc.storage_at(r.storage).bytes.data()) {
+                deferred_.push_back(composite);
+                return {};
+            }
+        }
+        return check_composite(doc, composite);
+    }
+    status check_composite(document& doc, node_id c) {
+        return doc.at(c).k == kind::sparse_tensor ? check_sparse(doc, c) : check_nested(doc, c);
+    }
+    /// COO indices inside the size; compressed indices non-decreasing within nnz, plain
+    /// indices inside their dimension (SECURITY.md (a)36: to_dense must never write out of bounds).
+    status check_sparse(document& doc, node_id s) {
+        auto layout = static_cast<sparse_layout>(doc.at(s).tag);
+        std::vector<std::int64_t> size, idx;
+        detail::int_sequence(doc, doc.edge(s, 0), size);
+        if (layout == sparse_layout::coo) {
+            node_id indices = doc.edge(s, 2);
+            tensor it(&doc, doc.at(indices).aux);
+            if (it.rank() != 2 || !index_values(doc, indices, idx)) return bad("COO indices must be a 2-D int64 tensor");
             std::int64_t sparse_dims = it.shape()[0], nnz = it.shape()[1];
             if (sparse_dims > static_cast<std::int64_t>(size.size())) return bad("COO indices have more rows than the size has dimensions");
             for (std::int64_t r = 0; r < sparse_dims; ++r)
@@ -518,43 +578,32 @@ private:
                     if (v < 0 || v >= size[static_cast<std::size_t>(r)])
                         return bad("COO index " + std::to_string(v) + " out of range for dimension " + std::to_string(r));
                 }
-            node_id coalesced = n == 4 ? d(3) : doc.make_bool(false);
-            node_id parts[4] = {doc.make_seq(kind::torch_size, doc.edges(d(2)), doc.edge_count(d(2))), coalesced, d(0), d(1)};
-            node_id s = doc.make_seq(kind::sparse_tensor, parts, 4);
-            doc.at(s).tag = static_cast<std::uint16_t>(sl);
-            return s;
+            return {};
         }
-        if (n != 4) return bad("compressed sparse data needs (compressed_indices, plain_indices, values, size)");
-        if (!detail::int_sequence(doc, d(3), size)) return bad("sparse size is not a sequence of ints");
-        for (std::size_t i = 0; i < 3; ++i)
-            if (doc.at(d(i)).k != kind::tensor) return bad("compressed sparse parts must be tensors");
         std::vector<std::int64_t> comp, plain;
-        if (!index_values(doc, d(0), comp) || !index_values(doc, d(1), plain)) return bad("sparse indices must be int tensors");
-        // Batch dimensions aside, compressed indices start at 0, never decrease and end at nnz;
-        // plain indices stay inside the plain dimension (rows of CSC, columns of CSR; in blocks for BSR/BSC).
+        if (!index_values(doc, doc.edge(s, 1), comp) || !index_values(doc, doc.edge(s, 2), plain))
+            return bad("sparse indices must be int tensors");
         for (std::size_t i = 1; i < comp.size(); ++i)
             if (comp[i] < comp[i - 1]) return bad("compressed sparse indices decrease");
         for (auto v : comp)
             if (v < 0 || static_cast<std::uint64_t>(v) > plain.size()) return bad("compressed sparse index out of range");
-        std::size_t plain_dim = (sl == sparse_layout::csr || sl == sparse_layout::bsr) ? 1 : 0;
+        std::size_t plain_dim = (layout == sparse_layout::csr || layout == sparse_layout::bsr) ? 1 : 0;
         if (size.size() >= 2) {
             std::int64_t limit = size[size.size() - 2 + plain_dim];
             for (auto v : plain)
                 if (v < 0 || v >= limit) return bad("sparse plain index " + std::to_string(v) + " out of range");
         }
-        node_id parts[4] = {doc.make_seq(kind::torch_size, doc.edges(d(3)), doc.edge_count(d(3))), d(0), d(1), d(2)};
-        node_id s = doc.make_seq(kind::sparse_tensor, parts, 4);
-        doc.at(s).tag = static_cast<std::uint16_t>(sl);
-        return s;
+        return {};
     }
-    status check_nested(document& doc, node_id buffer, node_id sizes, node_id offsets) {
-        tensor b(&doc, doc.at(buffer).aux);
+    status check_nested(document& doc, node_id nested) {
+        tensor b(&doc, doc.at(doc.edge(nested, 0)).aux);
         std::vector<std::int64_t> offs, sz;
-        if (!index_values(doc, offsets, offs) || !index_values(doc, sizes, sz)) return bad("nested tensor metadata must be int tensors");
+        if (!index_values(doc, doc.edge(nested, 3), offs) || !index_values(doc, doc.edge(nested, 1), sz))
+            return bad("nested tensor metadata must be int tensors");
         for (auto o : offs)
             if (o < 0 || static_cast<std::uint64_t>(o) > b.numel()) return bad("nested tensor offset past its buffer");
-        for (auto s : sz)
-            if (s < 0) return bad("nested tensor has a negative size");
+        for (auto v : sz)
+            if (v < 0) return bad("nested tensor has a negative size");
         return {};
     }
     result<node_id> from_numpy(document& doc, node_id args) {
@@ -595,6 +644,7 @@ private:
     storage_provider* provider_;
     const load_options& opts_;
     std::unordered_map<std::uint32_t, node_id> storage_nodes_;
+    std::vector<node_id> deferred_;  // sparse/nested tensors whose index data is not read yet
     int nested_ = 0;
 };
 

@@ -40,6 +40,7 @@ public:
         if (it == objects.end()) return make_error(errc::missing_record, no_offset, "no tensor or storage with key " + std::string(key));
         return it->second;
     }
+    bool class_tuples() const override { return true; }
     std::unordered_map<std::string, node_id> objects;
 };
 

@@ -77,6 +77,7 @@ public:
     result<span<const std::uint8_t>> bytes() const {
         if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
         if (!is_contiguous()) return make_error(errc::bad_tensor, no_offset, "tensor is not contiguous; use contiguous_copy()");
+        if (values_per_byte(dtype()) > 1) return packed_error();
         std::uint64_t esize = element_size(dtype());
         std::uint64_t n = numel();
         auto all = storage_bytes();
@@ -98,18 +99,16 @@ public:
             return make_error(errc::bad_tensor, no_offset, "tensor data is not aligned for this element type");
         return span<const T>(reinterpret_cast<const T*>(b->data()), b->size() / sizeof(T));
     }
-    /// Calls f(const std::uint8_t* element) for every element in row-major order.
+    /// Calls f(std::int64_t position) with the storage position of every element, row-major.
     template <class F>
-    void for_each_element(F&& f) const {
+    void for_each_position(F&& f) const {
         std::uint64_t n = numel();
         if (!n || !has_storage()) return;
-        const std::uint8_t* base = storage_bytes().data();
-        std::size_t esize = element_size(dtype());
         std::size_t r = rank();
         std::vector<std::int64_t> index(r, 0);
         std::int64_t pos = offset();
         for (std::uint64_t done = 0; done < n; ++done) {
-            f(base + static_cast<std::size_t>(pos) * esize);
+            f(pos);
             for (std::size_t d = r; d-- > 0;) {  // odometer increment
                 pos += strides()[d];
                 if (++index[d] < shape()[d]) break;
@@ -118,11 +117,27 @@ public:
             }
         }
     }
+    /// Calls f(const std::uint8_t* element) for every element in row-major order (not for the
+    /// packed quint4x2/quint2x4, whose elements are bit fields: see element_value).
+    template <class F>
+    void for_each_element(F&& f) const {
+        const std::uint8_t* base = storage_bytes().data();
+        std::size_t esize = element_size(dtype());
+        for_each_position([&](std::int64_t pos) { f(base + static_cast<std::size_t>(pos) * esize); });
+    }
+    /// The integer stored for a packed sub-byte element (quint4x2, quint2x4), low bits first.
+    std::uint8_t packed_value(std::int64_t pos) const noexcept {
+        std::size_t per = values_per_byte(dtype());
+        std::size_t bits = 8 / per;
+        std::uint8_t byte = storage_bytes()[static_cast<std::size_t>(pos) / per];
+        return static_cast<std::uint8_t>((byte >> (bits * (static_cast<std::size_t>(pos) % per))) & ((1u << bits) - 1));
+    }
     /// The elements in row-major order, packed (a `.contiguous()` copy). A broadcast view
     /// (zero or overlapping strides) may be far larger than its storage: beyond
     /// `max_expansion` x the storage bytes (and 64 KiB) the copy is refused unless asked for.
     result<std::vector<std::uint8_t>> contiguous_copy(std::uint64_t max_expansion = default_limits::max_view_expansion) const {
         if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
+        if (values_per_byte(dtype()) > 1) return packed_error();
         std::size_t esize = element_size(dtype());
         std::uint64_t total = 0;
         PTLOAD_TRY(check_expansion(max_expansion, total));
@@ -150,6 +165,10 @@ public:
     }
 
 private:
+    static error packed_error() {
+        return make_error(errc::unsupported, no_offset,
+                          "quint4x2/quint2x4 pack several values per byte: read them with packed_value()");
+    }
     status check_expansion(std::uint64_t max_expansion, std::uint64_t& total) const {
         std::uint64_t allowed = 0;
         if (!detail::checked_mul(numel(), static_cast<std::uint64_t>(element_size(dtype())), total) || total > SIZE_MAX)
