@@ -65,6 +65,11 @@ def load(mode, path, data):
         return pickle.load(f)
 
 
+def cpu_seconds():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime, r.ru_stime
+
+
 def maxrss_kb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
@@ -113,14 +118,18 @@ def main():
     for mode in ("bytes", "file"):
         if args.only and args.only != mode:
             continue
-        load_s, free_s = [], []
+        load_s, free_s, user_s, sys_s = [], [], [], []
         for _ in range(args.repeat):
             gc.collect()
             if args.no_gc:
                 gc.disable()
+            u0, s0 = cpu_seconds()
             t0 = time.perf_counter()
             d = load(mode, args.path, data)
             load_s.append(time.perf_counter() - t0)
+            u1, s1 = cpu_seconds()
+            user_s.append(u1 - u0)
+            sys_s.append(s1 - s0)
             check_quick(d, entries)
             t1 = time.perf_counter()
             del d
@@ -128,7 +137,9 @@ def main():
             if args.no_gc:
                 gc.enable()
         print(f"RESULT cpython-{mode}-{gc_label} median={statistics.median(load_s):.4f} min={min(load_s):.4f} "
-              f"max={max(load_s):.4f} n={args.repeat} teardown_median={statistics.median(free_s):.4f}", flush=True)
+              f"max={max(load_s):.4f} n={args.repeat} user_median={statistics.median(user_s):.4f} "
+              f"sys_median={statistics.median(sys_s):.4f} teardown_median={statistics.median(free_s):.4f}")
+        print(f"SAMPLES cpython-{mode}-{gc_label} " + " ".join(f"{t:.4f}" for t in load_s), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 // bench/bench_pickle.cpp: time ptload::load_pickle on one big plain pickle (bench/run.sh).
 //
-//     bench_pickle [PATH] [--repeat N] [--only memory|file] [--once memory|file] [--default-limits]
+//     bench_pickle [PATH] [--repeat N] [--only memory|file] [--once memory|file]
 //
 // PATH defaults to build/bench/dict1m.pkl (bench/gen_dict_pickle.py writes it). Two sources:
 //   memory  the file is read into a buffer once, outside the clock; each run parses it in place
@@ -12,7 +12,7 @@
 // The clock covers the load only; freeing the document is timed separately ("teardown").
 //
 // --once loads a single time and prints ru_maxrss: run it in a fresh process for peak memory.
-// --default-limits uses ptload::default_limits instead of bench_limits (see below).
+// The load uses ptload's default policies, limits included.
 #include <ptload/ptload.hpp>
 
 #include <algorithm>
@@ -33,16 +33,21 @@
 
 namespace {
 
-// The 1M-entry dict memoizes 3M + 1 objects (each key, value tuple and value string), above
-// default_limits::max_memo (2^20), so the default policy refuses it with limit_memo.
-struct bench_limits : ptload::default_limits {
-    static constexpr std::size_t max_memo = std::size_t{1} << 26;
-};
-
 using clock_type = std::chrono::steady_clock;
 
 double seconds_since(clock_type::time_point t0) {
     return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+/// User and system CPU seconds of this process so far (page faults show up as system time).
+void cpu_seconds(double& user, double& sys) {
+    user = sys = 0;
+#if BENCH_HAS_RUSAGE
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return;
+    user = static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) / 1e6;
+    sys = static_cast<double>(ru.ru_stime.tv_sec) + static_cast<double>(ru.ru_stime.tv_usec) / 1e6;
+#endif
 }
 
 long max_rss_kb() {
@@ -174,20 +179,29 @@ int run(const std::string& path, int repeat, const std::string& only, const std:
 
     for (const char* mode : {"memory", "file"}) {
         if (!only.empty() && only != mode) continue;
-        std::vector<double> load_s, free_s;
+        std::vector<double> load_s, free_s, user_s, sys_s;
         for (int r = 0; r < repeat; ++r) {
+            double u0, s0, u1, s1;
+            cpu_seconds(u0, s0);
             auto t0 = clock_type::now();
             auto* doc = new ptload::document(std::string(mode) == "memory" ? load_memory<Limits>(bytes)
                                                                            : load_file<Limits>(path));
             load_s.push_back(seconds_since(t0));
+            cpu_seconds(u1, s1);
+            user_s.push_back(u1 - u0);
+            sys_s.push_back(s1 - s0);
             check_quick(*doc, entries);
             auto t1 = clock_type::now();
             delete doc;
             free_s.push_back(seconds_since(t1));
         }
         stats s = summarize(load_s), f = summarize(free_s);
-        std::printf("RESULT ptload-%s median=%.4f min=%.4f max=%.4f n=%d teardown_median=%.4f\n", mode, s.median,
-                    s.min, s.max, repeat, f.median);
+        std::printf("RESULT ptload-%s median=%.4f min=%.4f max=%.4f n=%d user_median=%.4f sys_median=%.4f "
+                    "teardown_median=%.4f\n",
+                    mode, s.median, s.min, s.max, repeat, summarize(user_s).median, summarize(sys_s).median, f.median);
+        std::printf("SAMPLES ptload-%s", mode);
+        for (double t : load_s) std::printf(" %.4f", t);
+        std::printf("\n");
         std::fflush(stdout);
     }
     return 0;
@@ -198,7 +212,6 @@ int run(const std::string& path, int repeat, const std::string& only, const std:
 int main(int argc, char** argv) {
     std::string path = "build/bench/dict1m.pkl", only, once;
     int repeat = 7;
-    bool defaults = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto next = [&]() -> std::string {
@@ -208,9 +221,8 @@ int main(int argc, char** argv) {
         if (a == "--repeat") repeat = std::atoi(next().c_str());
         else if (a == "--only") only = next();
         else if (a == "--once") once = next();
-        else if (a == "--default-limits") defaults = true;
         else if (a == "-h" || a == "--help") {
-            std::printf("usage: %s [PATH] [--repeat N] [--only memory|file] [--once memory|file] [--default-limits]\n",
+            std::printf("usage: %s [PATH] [--repeat N] [--only memory|file] [--once memory|file]\n",
                         argv[0]);
             return 0;
         } else if (!a.empty() && a[0] == '-') die("unknown option " + a);
@@ -219,5 +231,5 @@ int main(int argc, char** argv) {
     if (repeat < 1) die("--repeat must be at least 1");
     if (!only.empty() && only != "memory" && only != "file") die("--only takes memory or file");
     if (!once.empty() && once != "memory" && once != "file") die("--once takes memory or file");
-    return defaults ? run<ptload::default_limits>(path, repeat, only, once) : run<bench_limits>(path, repeat, only, once);
+    return run<ptload::default_limits>(path, repeat, only, once);
 }

@@ -68,6 +68,7 @@ inline constexpr const char* version_string = "0.1.0";
 
 #include <cstdint>
 #include <new>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -187,73 +188,61 @@ inline error make_error(errc c, std::uint64_t offset, std::string message, std::
 }
 
 /// Either a T or an error. There is deliberately no implicit conversion to T: a caller must look.
+/// The error lives behind a pointer, so success costs a T plus one null pointer: the pickle
+/// machine returns a status from every opcode, and an inline error (two strings) would be
+/// zero-filled on each of them.
 template <class T>
 class [[nodiscard]] result {
 public:
     using value_type = T;
-    result(const T& v) : ok_(true) { new (&storage_.value) T(v); }
-    result(T&& v) : ok_(true) { new (&storage_.value) T(std::move(v)); }
-    result(error e) : ok_(false) { new (&storage_.err) error(std::move(e)); }
-    result(const result& o) : ok_(o.ok_) {
-        if (ok_) new (&storage_.value) T(o.storage_.value);
-        else new (&storage_.err) error(o.storage_.err);
-    }
-    result(result&& o) noexcept(std::is_nothrow_move_constructible<T>::value) : ok_(o.ok_) {
-        if (ok_) new (&storage_.value) T(std::move(o.storage_.value));
-        else new (&storage_.err) error(std::move(o.storage_.err));
+    result(const T& v) { new (&u_.value) T(v); }
+    result(T&& v) { new (&u_.value) T(std::move(v)); }
+    result(error e) : err_(new error(std::move(e))) {}
+    result(const result& o) : err_(o.err_ ? new error(*o.err_) : nullptr) { if (!err_) new (&u_.value) T(o.u_.value); }
+    result(result&& o) noexcept(std::is_nothrow_move_constructible<T>::value) : err_(std::move(o.err_)) {
+        if (!err_) new (&u_.value) T(std::move(o.u_.value));
+        else o.err_.reset(new error(*err_));  // a moved-from error result stays an error (cold path)
     }
     result& operator=(result o) noexcept(std::is_nothrow_move_constructible<T>::value) {
         destroy();
-        ok_ = o.ok_;
-        if (ok_) new (&storage_.value) T(std::move(o.storage_.value));
-        else new (&storage_.err) error(std::move(o.storage_.err));
+        err_ = std::move(o.err_);
+        if (!err_) new (&u_.value) T(std::move(o.u_.value));
+        else o.err_.reset(new error(*err_));
         return *this;
     }
     ~result() { destroy(); }
-
-    bool has_value() const noexcept { return ok_; }
-    explicit operator bool() const noexcept { return ok_; }
-    /// The value; only valid when has_value().
-    T& value() & noexcept { return storage_.value; }
-    const T& value() const& noexcept { return storage_.value; }
-    T&& value() && noexcept { return std::move(storage_.value); }
-    T& operator*() & noexcept { return storage_.value; }
-    const T& operator*() const& noexcept { return storage_.value; }
-    T* operator->() noexcept { return &storage_.value; }
-    const T* operator->() const noexcept { return &storage_.value; }
-    /// The error; only valid when !has_value().
-    const error& err() const& noexcept { return storage_.err; }
-    error&& err() && noexcept { return std::move(storage_.err); }
-    T value_or(T fallback) const { return ok_ ? storage_.value : fallback; }
-
+    bool has_value() const noexcept { return !err_; }
+    explicit operator bool() const noexcept { return !err_; }
+    T& value() & noexcept { return u_.value; }
+    const T& value() const& noexcept { return u_.value; }
+    T&& value() && noexcept { return std::move(u_.value); }
+    T& operator*() & noexcept { return u_.value; }
+    const T& operator*() const& noexcept { return u_.value; }
+    T* operator->() noexcept { return &u_.value; }
+    const T* operator->() const noexcept { return &u_.value; }
+    const error& err() const& noexcept { return *err_; }
+    error&& err() && noexcept { return std::move(*err_); }
+    T value_or(T fallback) const { return err_ ? fallback : u_.value; }
 private:
-    void destroy() noexcept {
-        if (ok_) storage_.value.~T();
-        else storage_.err.~error();
-    }
-    union u {
-        u() {}
-        ~u() {}
-        T value;
-        error err;
-    } storage_;
-    bool ok_;
+    void destroy() noexcept { if (!err_) u_.value.~T(); }
+    union storage { storage() {} ~storage() {} T value; } u_;
+    std::unique_ptr<error> err_;
 };
 
-/// result<void>: success or an error.
 template <>
 class [[nodiscard]] result<void> {
 public:
     result() = default;
-    result(error e) : ok_(false), err_(std::move(e)) {}
-    bool has_value() const noexcept { return ok_; }
-    explicit operator bool() const noexcept { return ok_; }
-    const error& err() const& noexcept { return err_; }
-    error&& err() && noexcept { return std::move(err_); }
-
+    result(error e) : err_(new error(std::move(e))) {}
+    result(const result& o) : err_(o.err_ ? new error(*o.err_) : nullptr) {}
+    result(result&&) noexcept = default;
+    result& operator=(result o) noexcept { err_ = std::move(o.err_); return *this; }
+    bool has_value() const noexcept { return !err_; }
+    explicit operator bool() const noexcept { return !err_; }
+    const error& err() const& noexcept { return *err_; }
+    error&& err() && noexcept { return std::move(*err_); }
 private:
-    bool ok_ = true;
-    error err_;
+    std::unique_ptr<error> err_;
 };
 
 using status = result<void>;
@@ -743,6 +732,12 @@ public:
     const storage& storage_at(std::size_t i) const noexcept { return storages_[i]; }
 
     // ---- building (used by the pickle machine and the torch layer) ----
+    /// Room for about `nodes` values and `edges` container items: one allocation up front instead
+    /// of doublings that copy (untouched reserved pages cost no memory).
+    void reserve(std::size_t nodes, std::size_t edges) {
+        if (nodes > nodes_.capacity()) nodes_.reserve(nodes);
+        if (edges > edges_.capacity()) edges_.reserve(edges);
+    }
     void set_root(node_id id) noexcept { root_ = id; }
     void set_constants(node_id id) noexcept { constants_ = id; }
     node_id add(kind k) {
@@ -828,6 +823,10 @@ public:
         auto& t = nodes_[container].seq;
         std::memcpy(&edges_[t.first + t.size], items, n * sizeof(node_id));
         t.size += static_cast<std::uint32_t>(n);
+    }
+    /// Drops a container's items past the first n (keeps its slot).
+    void truncate_edges(node_id container, std::size_t n) noexcept {
+        if (n < nodes_[container].seq.size) nodes_[container].seq.size = static_cast<std::uint32_t>(n);
     }
     node_id edge(node_id container, std::size_t i) const noexcept { return edges_[nodes_[container].seq.first + i]; }
     void set_edge(node_id container, std::size_t i, node_id v) noexcept { edges_[nodes_[container].seq.first + i] = v; }
@@ -1425,9 +1424,12 @@ struct default_limits {
     using ptload_role = role::limits;
     /// Nesting of MARKs, and of values in every walk (dump, compare).
     static constexpr std::size_t max_depth = 1000;
-    /// Items on the pickle stack at once.
-    static constexpr std::size_t max_stack = 1u << 20;
-    /// Memo entries (indices may be sparse, up to 2^32 - 1).
+    /// Items on the pickle stack at once. Every push consumes at least one input byte, so the
+    /// stack is already bounded by the pickle; this default cap only stops a single 1G-item MARK.
+    static constexpr std::size_t max_stack = std::size_t{1} << 30;
+    /// Memo entries whose indices lie far beyond the others (kept in a hash map, up to index
+    /// 2^32 - 1). Dense memos (MEMOIZE, sequential PUTs) grow with the input and are not capped:
+    /// a 1M-entry dict pickle has 3M of them.
     static constexpr std::size_t max_memo = 1u << 20;
     /// Nodes created: nodes_per_byte * pickle bytes + node_slack.
     static constexpr std::size_t nodes_per_byte = 4;
@@ -2815,6 +2817,7 @@ inline resolved_global resolve_global(std::string_view module, std::string_view 
 #define PTLOAD_PICKLE_KEYS_HPP
 
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -2826,44 +2829,136 @@ namespace ptload {
 inline namespace v0 {
 namespace pickle {
 
-/// Hash and equality of hashable values, and per-container open-addressing indexes.
+/// Hash and equality of hashable values, and Python's "a key appears once" for dicts and sets.
+///
+/// Small containers are checked on every insert. Big ones (a state_dict, a 1M-entry dict)
+/// would pay a cache miss per insert in a hash table, so their inserts only append and record
+/// the key's hash, in order; finish() then finds repeated keys by sorting the hashes and merges
+/// them as Python would have: the first key keeps its position and takes the last value.
+/// Nothing reads a big container's duplicates in between: the machine calls finish() at STOP.
 class key_index {
 public:
     explicit key_index(document& doc) : doc_(doc) {}
 
     /// dict[key] = val (dict or ordered_dict).
-    status set(node_id dict, node_id key, node_id val) {
-        std::uint64_t h;
-        PTLOAD_TRY(hash_of(key, h));
-        std::size_t pos = find(dict, key, h, 2);
-        if (pos != npos) {
-            doc_.set_edge(dict, 2 * pos + 1, val);
-            return {};
-        }
-        node_id kv[2] = {key, val};
-        doc_.push_edges(dict, kv, 2);
-        note(dict, h, 2);
-        return {};
-    }
+    status set(node_id dict, node_id key, node_id val) { return insert(dict, key, val, 2); }
     /// set.add(item).
-    status add(node_id set, node_id item) {
-        std::uint64_t h;
-        PTLOAD_TRY(hash_of(item, h));
-        if (find(set, item, h, 1) != npos) return {};
-        doc_.push_edge(set, item);
-        note(set, h, 1);
+    status add(node_id set, node_id item) { return insert(set, item, null_node, 1); }
+
+    /// Merges repeated keys of the big containers filled since the last call.
+    status finish() {
+        for (auto& kv : pending_) merge(kv.first, kv.second);
+        pending_.clear();
+        last_id_ = null_node;
+        last_ = nullptr;
         return {};
     }
 
 private:
-    static constexpr std::size_t npos = ~std::size_t{0};
     static constexpr std::size_t linear_limit = 8;  // below this, scanning beats hashing
     static constexpr int max_depth = 64;             // key nesting beyond this compares by identity
 
-    struct table {
-        std::vector<std::uint32_t> slots;  // entry index + 1; 0 = empty
-        std::vector<std::uint64_t> hashes; // per entry
+    struct pending {
+        std::size_t stride;
+        std::vector<std::uint64_t> hashes;  // one per entry, in entry order
     };
+
+    status insert(node_id c, node_id key, node_id val, std::size_t stride) {
+        std::uint64_t h;
+        PTLOAD_TRY(hash_of(key, h));  // unhashable keys fail here, at their opcode
+        pending* p = lookup(c);
+        if (!p) {
+            std::size_t count = doc_.edge_count(c) / stride;
+            for (std::size_t i = 0; i < count; ++i)
+                if (equal(doc_.edge(c, i * stride), key)) {
+                    if (stride == 2) doc_.set_edge(c, 2 * i + 1, val);
+                    return {};
+                }
+            if (count + 1 >= linear_limit) p = start(c, stride);
+        }
+        if (stride == 2) {
+            node_id kv[2] = {key, val};
+            doc_.push_edges(c, kv, 2);
+        } else {
+            doc_.push_edge(c, key);
+        }
+        if (p) p->hashes.push_back(h);
+        return {};
+    }
+    pending* lookup(node_id c) {
+        if (c == last_id_) return last_;
+        auto it = pending_.find(c);
+        if (it == pending_.end()) return nullptr;
+        last_id_ = c;
+        last_ = &it->second;
+        return last_;
+    }
+    /// Switches a container to append-and-merge-later; its entries so far are distinct.
+    pending* start(node_id c, std::size_t stride) {
+        pending& p = pending_[c];
+        p.stride = stride;
+        std::size_t count = doc_.edge_count(c) / stride;
+        p.hashes.resize(count);
+        for (std::size_t i = 0; i < count; ++i) (void)hash_of(doc_.edge(c, i * stride), p.hashes[i]);
+        last_id_ = c;
+        last_ = &p;
+        return &p;
+    }
+    /// Finds entries with equal keys (equal hashes first, by a bucket pass on the top hash bits
+    /// and small sorts), then keeps each key's first entry with its last value.
+    void merge(node_id c, pending& p) {
+        std::size_t n = p.hashes.size();
+        if (n < 2) return;
+        constexpr unsigned bucket_bits = 16;
+        std::vector<std::uint32_t> start(std::size_t{1} << bucket_bits, 0);
+        for (auto h : p.hashes) ++start[h >> (64 - bucket_bits)];
+        std::uint32_t sum = 0;
+        for (auto& v : start) {
+            std::uint32_t count = v;
+            v = sum;
+            sum += count;
+        }
+        // (hash, entry) pairs grouped by bucket, so each small sort touches contiguous memory
+        std::vector<std::pair<std::uint64_t, std::uint32_t>> order(n);
+        std::vector<std::uint32_t> fill(start);
+        for (std::size_t i = 0; i < n; ++i)
+            order[fill[p.hashes[i] >> (64 - bucket_bits)]++] = {p.hashes[i], static_cast<std::uint32_t>(i)};
+        std::vector<std::uint32_t> keep_as;  // entry -> the entry it merges into (itself if kept)
+        bool any = false;
+        for (std::size_t b = 0; b < start.size(); ++b) {
+            std::uint32_t lo = start[b], hi = b + 1 < start.size() ? start[b + 1] : static_cast<std::uint32_t>(n);
+            if (hi - lo < 2) continue;
+            std::sort(order.begin() + lo, order.begin() + hi);
+            for (std::uint32_t i = lo + 1; i < hi; ++i) {
+                if (order[i].first != order[i - 1].first) continue;  // the common case: no equal hash
+                std::uint32_t e = order[i].second;
+                for (std::uint32_t j = i; j-- > lo && order[j].first == order[i].first;) {
+                    std::uint32_t first = order[j].second;
+                    if (!equal(doc_.edge(c, first * p.stride), doc_.edge(c, e * p.stride))) continue;
+                    if (!any) {
+                        keep_as.resize(n);
+                        for (std::uint32_t k = 0; k < n; ++k) keep_as[k] = k;
+                        any = true;
+                    }
+                    if (keep_as[first] != first) continue;  // merged already; its root comes earlier
+                    keep_as[e] = first;
+                    break;
+                }
+            }
+        }
+        if (!any) return;
+        // entries in order: a repeated key hands its value to the first entry (last one wins)
+        std::vector<node_id> kept;
+        kept.reserve(doc_.edge_count(c));
+        for (std::uint32_t k = 0; k < n; ++k)
+            if (keep_as[k] != k && p.stride == 2) doc_.set_edge(c, 2 * keep_as[k] + 1, doc_.edge(c, 2 * k + 1));
+        for (std::uint32_t k = 0; k < n; ++k) {
+            if (keep_as[k] != k) continue;
+            for (std::size_t s = 0; s < p.stride; ++s) kept.push_back(doc_.edge(c, k * p.stride + s));
+        }
+        for (std::size_t i = 0; i < kept.size(); ++i) doc_.set_edge(c, i, kept[i]);
+        doc_.truncate_edges(c, kept.size());
+    }
 
     static std::uint64_t mix(std::uint64_t x) {
         x ^= x >> 33;
@@ -2980,68 +3075,10 @@ private:
         }
     }
 
-    /// Entry index of `key` in the container (stride 2 for dicts, 1 for sets), or npos.
-    std::size_t find(node_id c, node_id key, std::uint64_t h, std::size_t stride) {
-        std::size_t count = doc_.edge_count(c) / stride;
-        auto it = tables_.find(c);
-        if (it == tables_.end()) {
-            if (count < linear_limit) {
-                for (std::size_t i = 0; i < count; ++i)
-                    if (equal(doc_.edge(c, i * stride), key)) return i;
-                return npos;
-            }
-            it = build(c, stride);
-        }
-        table& t = it->second;
-        std::size_t mask = t.slots.size() - 1;
-        for (std::size_t s = h & mask;; s = (s + 1) & mask) {
-            std::uint32_t e = t.slots[s];
-            if (!e) return npos;
-            if (t.hashes[e - 1] == h && equal(doc_.edge(c, (e - 1) * stride), key)) return e - 1;
-        }
-    }
-    std::unordered_map<node_id, table>::iterator build(node_id c, std::size_t stride) {
-        table& t = tables_[c];
-        std::size_t count = doc_.edge_count(c) / stride;
-        t.hashes.reserve(count * 2);
-        for (std::size_t i = 0; i < count; ++i) {
-            std::uint64_t h = 0;
-            (void)hash_of(doc_.edge(c, i * stride), h);  // keys already in the container were hashable
-            t.hashes.push_back(h);
-        }
-        rehash(t, 64);
-        return tables_.find(c);
-    }
-    static void rehash(table& t, std::size_t min_slots) {
-        std::size_t slots = min_slots;
-        while (slots < t.hashes.size() * 2 + 2) slots *= 2;
-        t.slots.assign(slots, 0);
-        for (std::size_t i = 0; i < t.hashes.size(); ++i) {
-            std::size_t s = t.hashes[i] & (slots - 1);
-            while (t.slots[s]) s = (s + 1) & (slots - 1);
-            t.slots[s] = static_cast<std::uint32_t>(i + 1);
-        }
-    }
-    /// Records a new last entry with hash h in the container's index, if it has one.
-    void note(node_id c, std::uint64_t h, std::size_t stride) {
-        auto it = tables_.find(c);
-        if (it == tables_.end()) {
-            if (doc_.edge_count(c) / stride >= linear_limit) build(c, stride);
-            return;
-        }
-        table& t = it->second;
-        t.hashes.push_back(h);
-        if (t.hashes.size() * 2 > t.slots.size()) {
-            rehash(t, t.slots.size() * 2);
-            return;
-        }
-        std::size_t mask = t.slots.size() - 1, s = h & mask;
-        while (t.slots[s]) s = (s + 1) & mask;
-        t.slots[s] = static_cast<std::uint32_t>(t.hashes.size());
-    }
-
     document& doc_;
-    std::unordered_map<node_id, table> tables_;
+    std::unordered_map<node_id, pending> pending_;
+    node_id last_id_ = null_node;
+    pending* last_ = nullptr;
 };
 
 } // namespace pickle
@@ -3466,6 +3503,8 @@ public:
           keys_(doc) {
         std::uint64_t budget = static_cast<std::uint64_t>(size) * limits::nodes_per_byte + limits::node_slack;
         node_budget_ = doc.node_count() + budget;
+        // A pickle holds about one value per 4-8 bytes; over-reserving only costs address space.
+        if (size > (1u << 20)) doc.reserve(doc.node_count() + size / 4, size / 4);
     }
 
     /// Runs to STOP and returns the unpickled value; position() is then just past STOP.
@@ -3598,7 +3637,10 @@ private:
     // ---------------------------------------------------------------- memo
     status memo_put(std::uint64_t index, node_id id) {
         if (index > 0xFFFFFFFFull) return fail(errc::limit_memo, "memo index above 2^32 - 1");
-        if (index < memo_.size()) {
+        if (PTLOAD_LIKELY(index == memo_.size())) {  // MEMOIZE and sequential PUTs
+            memo_.push_back(id);
+            ++memo_count_;
+        } else if (index < memo_.size()) {
             if (memo_[index] == null_node) ++memo_count_;
             memo_[index] = id;
         } else if (index < memo_.size() * 2 + 4096) {  // dense growth only near what exists
@@ -3610,8 +3652,9 @@ private:
             if (it == sparse_memo_.end()) ++memo_count_;
             sparse_memo_[static_cast<std::uint32_t>(index)] = id;
         }
-        if (memo_count_ > limits::max_memo)
-            return fail(errc::limit_memo, "more than " + std::to_string(limits::max_memo) + " memo entries");
+        if (sparse_memo_.size() > limits::max_memo)
+            return fail(errc::limit_memo, "more than " + std::to_string(limits::max_memo) +
+                                              " memo entries far beyond the others (limits::max_memo)");
         return {};
     }
     status memo_get(std::uint64_t index) {
@@ -4010,6 +4053,7 @@ private:
         } else if constexpr (B == '.') {  // STOP: x -> (returns x)
             auto r = pop();
             if (!r) return std::move(r).err();
+            PTLOAD_TRY(keys_.finish());  // big dicts and sets: merge repeated keys now
             result_ = *r;
             stopped_ = true;
             return {};

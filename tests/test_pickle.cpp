@@ -226,12 +226,21 @@ TEST_CASE("limits stop amplification, each with its own code") {
         REQUIRE(j);
         CHECK(j->size() == 400000);
     }
-    SUBCASE("memo entries") {
+    SUBCASE("memo entries scattered far apart are capped") {
         bytes b = P({'N'});
-        for (int i = 0; i < 20; ++i) b = b + P({'q', i});
+        for (int i = 1; i <= 20; ++i) b = b + P({'r', 0, 0, i, 0x40});  // LONG_BINPUT 0x40ii0000
         auto doc = parse<small_limits>(b + P({'.'}));
         REQUIRE_FALSE(doc);
         CHECK(doc.err().code == ptload::errc::limit_memo);
+    }
+    SUBCASE("dense memos grow with the input: 2M MEMOIZEs load with the default limits") {
+        bytes b = P({0x80, 4, 'N'});
+        b.insert(b.end(), 2000000, 0x94);
+        b.push_back('.');
+        auto doc = parse<>(b);
+        REQUIRE(doc);
+        CHECK(doc->root().is_none());
+        CHECK(parse<small_limits>(b).has_value());  // small_limits caps only scattered entries
     }
     SUBCASE("a huge LONG_BINPUT index does not allocate a huge memo") {
         auto doc = parse<>(P({'N', 'r', 0xFF, 0xFF, 0xFF, 0xFF, 'j', 0xFF, 0xFF, 0xFF, 0xFF, '.'}));

@@ -300,3 +300,72 @@ TEST_CASE("the throwing layer") {
     CHECK(ptload::ex::load_file(corpus("candle/test.pt")).root()["test"].valid());
 }
 #endif
+
+TEST_CASE("a big-endian archive (byteorder record) loads to the same values as its little-endian twin") {
+    auto big = ptload::load_file(ptload_test::source_path("tests/fixtures/torch/records_byteorder_big_zip_p2.pt"));
+    auto little = ptload::load_file(ptload_test::source_path("tests/fixtures/torch/records_byteorder_little_zip_p2.pt"));
+    REQUIRE(big);
+    REQUIRE(little);
+    for (const char* key : {"f32", "i64", "f16", "u8", "b"}) {
+        CAPTURE(key);
+        auto a = big->root()[key].as_tensor().value().to_float32();
+        auto b = little->root()[key].as_tensor().value().to_float32();
+        REQUIRE(a);
+        REQUIRE(b);
+        CHECK(*a == *b);
+    }
+    auto c = big->root()["c64"].as_tensor().value().bytes().value();
+    auto d = little->root()["c64"].as_tensor().value().bytes().value();
+    CHECK(std::memcmp(c.data(), d.data(), c.size()) == 0);  // each half swapped on its own
+}
+
+TEST_CASE("TorchScript archives: data.pkl and constants.pkl as data, classes opaque") {
+    auto doc = ptload::load_file(ptload_test::source_path("tests/fixtures/torch/torchscript_frozen.pt"));
+    REQUIRE(doc);
+    CHECK(doc->is_torchscript());
+    CHECK(doc->constants().is(ptload::kind::tuple));
+    CHECK(doc->constants()[0].as_tensor().value().shape().size() == 2);
+    CHECK(doc->root().class_name().value().substr(0, 10) == "__torch__.");
+}
+
+TEST_CASE("float8 and other v3 dtypes view an untyped storage") {
+    auto doc = ptload::load_file(ptload_test::source_path("tests/fixtures/torch/v3_new_dtypes_zip_p2.pt"));
+    REQUIRE(doc);
+    auto e4 = doc->root()["e4m3"].as_tensor().value();
+    CHECK(e4.dtype() == ptload::dtype::float8_e4m3fn);
+    CHECK(doc->storage_at(e4.storage_index()).desc.type == ptload::dtype::uint8);
+    auto values = e4.to_float32();
+    REQUIRE(values);
+    auto raw = e4.bytes().value();
+    for (std::size_t i = 0; i < raw.size(); ++i)
+        CHECK((*values)[i] == ptload::detail::minifloat_to_float(raw[i], 4, 3, 7, false, false, true));
+    auto t = doc->root()["e4m3_t_view"].as_tensor().value();
+    CHECK(t.storage_index() == e4.storage_index());
+    CHECK_FALSE(t.is_contiguous());
+}
+
+TEST_CASE("materialising a broadcast view is bounded") {
+    ptload::document doc;
+    ptload::storage s;
+    s.desc.type = ptload::dtype::float32;
+    s.desc.numel = 1;
+    s.device = "cpu";
+    static std::uint8_t one[4] = {0, 0, 0x80, 0x3f};  // 1.0f
+    s.bytes = ptload::storage_buffer(one, 4, nullptr, nullptr);
+    ptload::detail::tensor_record r;
+    r.type = ptload::dtype::float32;
+    r.storage = doc.add_storage(std::move(s));
+    std::int64_t shape[2] = {1000, 1000}, stride[2] = {0, 0};
+    r.rank = 2;
+    r.dims = doc.add_dims(shape, stride, 2);
+    ptload::tensor t = doc.get(doc.add_tensor(r)).as_tensor().value();
+    CHECK(t.numel() == 1000000);
+    auto refused = t.contiguous_copy();
+    REQUIRE_FALSE(refused);
+    CHECK(refused.err().code == ptload::errc::limit_tensor);
+    CHECK(t.to_float32().err().code == ptload::errc::limit_tensor);
+    auto allowed = t.to_float32(std::uint64_t{1} << 22);  // the caller opts in
+    REQUIRE(allowed);
+    CHECK(allowed->size() == 1000000);
+    CHECK(allowed->back() == 1.0f);
+}

@@ -440,6 +440,10 @@ def SHORT_BINUNICODE(s):
     return b"\x8c" + u8(len(b)) + b
 
 
+def SHORT_BINBYTES(b):
+    return b"C" + bytes([len(b)]) + b
+
+
 def BINUNICODE(s):
     b = s.encode("utf-8", "surrogatepass")
     return b"X" + u32(len(b)) + b
@@ -552,6 +556,20 @@ def opcode_fixtures():
             + SHORT_BINUNICODE("float") + BININT1(1) + SHORT_BINUNICODE("int") + BINFLOAT(0.0)
             + SHORT_BINUNICODE("zero") + NEWFALSE + SHORT_BINUNICODE("false") + SETITEMS + STOP)
     fixture("set_collision", PROTO(4) + EMPTY_SET + MARK + BININT1(1) + NEWTRUE + BINFLOAT(1.0) + ADDITEMS + STOP)
+    # Big containers (ptload merges their repeated keys after the fact): repeats spread over
+    # several SETITEMS/ADDITEMS batches, numbers that compare equal across types, a repeat of a
+    # repeat, and str keys whose bytes equal a bytes key's (not equal in Python).
+    items = b""
+    for i in range(40):
+        items += SHORT_BINUNICODE("k%d" % (i % 25)) + BININT1(i)
+    numeric = BININT1(7) + SHORT_BINUNICODE("int 7") + NEWTRUE + SHORT_BINUNICODE("True") \
+        + BINFLOAT(7.0) + SHORT_BINUNICODE("float 7") + BINFLOAT(1.0) + SHORT_BINUNICODE("float 1") \
+        + SHORT_BINBYTES(b"k3") + SHORT_BINUNICODE("bytes k3")
+    fixture("dict_big_repeats",
+            PROTO(4) + EMPTY_DICT + MARK + items + SETITEMS + MARK + numeric + SETITEMS
+            + MARK + SHORT_BINUNICODE("k0") + SHORT_BINUNICODE("last k0") + SETITEMS + STOP)
+    members = b"".join(BININT1(i % 13) for i in range(30)) + NEWTRUE + BINFLOAT(2.0) + SHORT_BINUNICODE("x")
+    fixture("set_big_repeats", PROTO(4) + EMPTY_SET + MARK + members + ADDITEMS + MARK + members + ADDITEMS + STOP)
 
 
 def malformed_fixtures():

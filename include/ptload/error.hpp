@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <new>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -127,73 +128,61 @@ inline error make_error(errc c, std::uint64_t offset, std::string message, std::
 }
 
 /// Either a T or an error. There is deliberately no implicit conversion to T: a caller must look.
+/// The error lives behind a pointer, so success costs a T plus one null pointer: the pickle
+/// machine returns a status from every opcode, and an inline error (two strings) would be
+/// zero-filled on each of them.
 template <class T>
 class [[nodiscard]] result {
 public:
     using value_type = T;
-    result(const T& v) : ok_(true) { new (&storage_.value) T(v); }
-    result(T&& v) : ok_(true) { new (&storage_.value) T(std::move(v)); }
-    result(error e) : ok_(false) { new (&storage_.err) error(std::move(e)); }
-    result(const result& o) : ok_(o.ok_) {
-        if (ok_) new (&storage_.value) T(o.storage_.value);
-        else new (&storage_.err) error(o.storage_.err);
-    }
-    result(result&& o) noexcept(std::is_nothrow_move_constructible<T>::value) : ok_(o.ok_) {
-        if (ok_) new (&storage_.value) T(std::move(o.storage_.value));
-        else new (&storage_.err) error(std::move(o.storage_.err));
+    result(const T& v) { new (&u_.value) T(v); }
+    result(T&& v) { new (&u_.value) T(std::move(v)); }
+    result(error e) : err_(new error(std::move(e))) {}
+    result(const result& o) : err_(o.err_ ? new error(*o.err_) : nullptr) { if (!err_) new (&u_.value) T(o.u_.value); }
+    result(result&& o) noexcept(std::is_nothrow_move_constructible<T>::value) : err_(std::move(o.err_)) {
+        if (!err_) new (&u_.value) T(std::move(o.u_.value));
+        else o.err_.reset(new error(*err_));  // a moved-from error result stays an error (cold path)
     }
     result& operator=(result o) noexcept(std::is_nothrow_move_constructible<T>::value) {
         destroy();
-        ok_ = o.ok_;
-        if (ok_) new (&storage_.value) T(std::move(o.storage_.value));
-        else new (&storage_.err) error(std::move(o.storage_.err));
+        err_ = std::move(o.err_);
+        if (!err_) new (&u_.value) T(std::move(o.u_.value));
+        else o.err_.reset(new error(*err_));
         return *this;
     }
     ~result() { destroy(); }
-
-    bool has_value() const noexcept { return ok_; }
-    explicit operator bool() const noexcept { return ok_; }
-    /// The value; only valid when has_value().
-    T& value() & noexcept { return storage_.value; }
-    const T& value() const& noexcept { return storage_.value; }
-    T&& value() && noexcept { return std::move(storage_.value); }
-    T& operator*() & noexcept { return storage_.value; }
-    const T& operator*() const& noexcept { return storage_.value; }
-    T* operator->() noexcept { return &storage_.value; }
-    const T* operator->() const noexcept { return &storage_.value; }
-    /// The error; only valid when !has_value().
-    const error& err() const& noexcept { return storage_.err; }
-    error&& err() && noexcept { return std::move(storage_.err); }
-    T value_or(T fallback) const { return ok_ ? storage_.value : fallback; }
-
+    bool has_value() const noexcept { return !err_; }
+    explicit operator bool() const noexcept { return !err_; }
+    T& value() & noexcept { return u_.value; }
+    const T& value() const& noexcept { return u_.value; }
+    T&& value() && noexcept { return std::move(u_.value); }
+    T& operator*() & noexcept { return u_.value; }
+    const T& operator*() const& noexcept { return u_.value; }
+    T* operator->() noexcept { return &u_.value; }
+    const T* operator->() const noexcept { return &u_.value; }
+    const error& err() const& noexcept { return *err_; }
+    error&& err() && noexcept { return std::move(*err_); }
+    T value_or(T fallback) const { return err_ ? fallback : u_.value; }
 private:
-    void destroy() noexcept {
-        if (ok_) storage_.value.~T();
-        else storage_.err.~error();
-    }
-    union u {
-        u() {}
-        ~u() {}
-        T value;
-        error err;
-    } storage_;
-    bool ok_;
+    void destroy() noexcept { if (!err_) u_.value.~T(); }
+    union storage { storage() {} ~storage() {} T value; } u_;
+    std::unique_ptr<error> err_;
 };
 
-/// result<void>: success or an error.
 template <>
 class [[nodiscard]] result<void> {
 public:
     result() = default;
-    result(error e) : ok_(false), err_(std::move(e)) {}
-    bool has_value() const noexcept { return ok_; }
-    explicit operator bool() const noexcept { return ok_; }
-    const error& err() const& noexcept { return err_; }
-    error&& err() && noexcept { return std::move(err_); }
-
+    result(error e) : err_(new error(std::move(e))) {}
+    result(const result& o) : err_(o.err_ ? new error(*o.err_) : nullptr) {}
+    result(result&&) noexcept = default;
+    result& operator=(result o) noexcept { err_ = std::move(o.err_); return *this; }
+    bool has_value() const noexcept { return !err_; }
+    explicit operator bool() const noexcept { return !err_; }
+    const error& err() const& noexcept { return *err_; }
+    error&& err() && noexcept { return std::move(*err_); }
 private:
-    bool ok_ = true;
-    error err_;
+    std::unique_ptr<error> err_;
 };
 
 using status = result<void>;

@@ -233,6 +233,12 @@ public:
     const storage& storage_at(std::size_t i) const noexcept { return storages_[i]; }
 
     // ---- building (used by the pickle machine and the torch layer) ----
+    /// Room for about `nodes` values and `edges` container items: one allocation up front instead
+    /// of doublings that copy (untouched reserved pages cost no memory).
+    void reserve(std::size_t nodes, std::size_t edges) {
+        if (nodes > nodes_.capacity()) nodes_.reserve(nodes);
+        if (edges > edges_.capacity()) edges_.reserve(edges);
+    }
     void set_root(node_id id) noexcept { root_ = id; }
     void set_constants(node_id id) noexcept { constants_ = id; }
     node_id add(kind k) {
@@ -318,6 +324,10 @@ public:
         auto& t = nodes_[container].seq;
         std::memcpy(&edges_[t.first + t.size], items, n * sizeof(node_id));
         t.size += static_cast<std::uint32_t>(n);
+    }
+    /// Drops a container's items past the first n (keeps its slot).
+    void truncate_edges(node_id container, std::size_t n) noexcept {
+        if (n < nodes_[container].seq.size) nodes_[container].seq.size = static_cast<std::uint32_t>(n);
     }
     node_id edge(node_id container, std::size_t i) const noexcept { return edges_[nodes_[container].seq.first + i]; }
     void set_edge(node_id container, std::size_t i, node_id v) noexcept { edges_[nodes_[container].seq.first + i] = v; }

@@ -7,6 +7,7 @@
 #include "../error.hpp"
 #include "../value.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -18,44 +19,136 @@ namespace ptload {
 inline namespace v0 {
 namespace pickle {
 
-/// Hash and equality of hashable values, and per-container open-addressing indexes.
+/// Hash and equality of hashable values, and Python's "a key appears once" for dicts and sets.
+///
+/// Small containers are checked on every insert. Big ones (a state_dict, a 1M-entry dict)
+/// would pay a cache miss per insert in a hash table, so their inserts only append and record
+/// the key's hash, in order; finish() then finds repeated keys by sorting the hashes and merges
+/// them as Python would have: the first key keeps its position and takes the last value.
+/// Nothing reads a big container's duplicates in between: the machine calls finish() at STOP.
 class key_index {
 public:
     explicit key_index(document& doc) : doc_(doc) {}
 
     /// dict[key] = val (dict or ordered_dict).
-    status set(node_id dict, node_id key, node_id val) {
-        std::uint64_t h;
-        PTLOAD_TRY(hash_of(key, h));
-        std::size_t pos = find(dict, key, h, 2);
-        if (pos != npos) {
-            doc_.set_edge(dict, 2 * pos + 1, val);
-            return {};
-        }
-        node_id kv[2] = {key, val};
-        doc_.push_edges(dict, kv, 2);
-        note(dict, h, 2);
-        return {};
-    }
+    status set(node_id dict, node_id key, node_id val) { return insert(dict, key, val, 2); }
     /// set.add(item).
-    status add(node_id set, node_id item) {
-        std::uint64_t h;
-        PTLOAD_TRY(hash_of(item, h));
-        if (find(set, item, h, 1) != npos) return {};
-        doc_.push_edge(set, item);
-        note(set, h, 1);
+    status add(node_id set, node_id item) { return insert(set, item, null_node, 1); }
+
+    /// Merges repeated keys of the big containers filled since the last call.
+    status finish() {
+        for (auto& kv : pending_) merge(kv.first, kv.second);
+        pending_.clear();
+        last_id_ = null_node;
+        last_ = nullptr;
         return {};
     }
 
 private:
-    static constexpr std::size_t npos = ~std::size_t{0};
     static constexpr std::size_t linear_limit = 8;  // below this, scanning beats hashing
     static constexpr int max_depth = 64;             // key nesting beyond this compares by identity
 
-    struct table {
-        std::vector<std::uint32_t> slots;  // entry index + 1; 0 = empty
-        std::vector<std::uint64_t> hashes; // per entry
+    struct pending {
+        std::size_t stride;
+        std::vector<std::uint64_t> hashes;  // one per entry, in entry order
     };
+
+    status insert(node_id c, node_id key, node_id val, std::size_t stride) {
+        std::uint64_t h;
+        PTLOAD_TRY(hash_of(key, h));  // unhashable keys fail here, at their opcode
+        pending* p = lookup(c);
+        if (!p) {
+            std::size_t count = doc_.edge_count(c) / stride;
+            for (std::size_t i = 0; i < count; ++i)
+                if (equal(doc_.edge(c, i * stride), key)) {
+                    if (stride == 2) doc_.set_edge(c, 2 * i + 1, val);
+                    return {};
+                }
+            if (count + 1 >= linear_limit) p = start(c, stride);
+        }
+        if (stride == 2) {
+            node_id kv[2] = {key, val};
+            doc_.push_edges(c, kv, 2);
+        } else {
+            doc_.push_edge(c, key);
+        }
+        if (p) p->hashes.push_back(h);
+        return {};
+    }
+    pending* lookup(node_id c) {
+        if (c == last_id_) return last_;
+        auto it = pending_.find(c);
+        if (it == pending_.end()) return nullptr;
+        last_id_ = c;
+        last_ = &it->second;
+        return last_;
+    }
+    /// Switches a container to append-and-merge-later; its entries so far are distinct.
+    pending* start(node_id c, std::size_t stride) {
+        pending& p = pending_[c];
+        p.stride = stride;
+        std::size_t count = doc_.edge_count(c) / stride;
+        p.hashes.resize(count);
+        for (std::size_t i = 0; i < count; ++i) (void)hash_of(doc_.edge(c, i * stride), p.hashes[i]);
+        last_id_ = c;
+        last_ = &p;
+        return &p;
+    }
+    /// Finds entries with equal keys (equal hashes first, by a bucket pass on the top hash bits
+    /// and small sorts), then keeps each key's first entry with its last value.
+    void merge(node_id c, pending& p) {
+        std::size_t n = p.hashes.size();
+        if (n < 2) return;
+        constexpr unsigned bucket_bits = 16;
+        std::vector<std::uint32_t> start(std::size_t{1} << bucket_bits, 0);
+        for (auto h : p.hashes) ++start[h >> (64 - bucket_bits)];
+        std::uint32_t sum = 0;
+        for (auto& v : start) {
+            std::uint32_t count = v;
+            v = sum;
+            sum += count;
+        }
+        // (hash, entry) pairs grouped by bucket, so each small sort touches contiguous memory
+        std::vector<std::pair<std::uint64_t, std::uint32_t>> order(n);
+        std::vector<std::uint32_t> fill(start);
+        for (std::size_t i = 0; i < n; ++i)
+            order[fill[p.hashes[i] >> (64 - bucket_bits)]++] = {p.hashes[i], static_cast<std::uint32_t>(i)};
+        std::vector<std::uint32_t> keep_as;  // entry -> the entry it merges into (itself if kept)
+        bool any = false;
+        for (std::size_t b = 0; b < start.size(); ++b) {
+            std::uint32_t lo = start[b], hi = b + 1 < start.size() ? start[b + 1] : static_cast<std::uint32_t>(n);
+            if (hi - lo < 2) continue;
+            std::sort(order.begin() + lo, order.begin() + hi);
+            for (std::uint32_t i = lo + 1; i < hi; ++i) {
+                if (order[i].first != order[i - 1].first) continue;  // the common case: no equal hash
+                std::uint32_t e = order[i].second;
+                for (std::uint32_t j = i; j-- > lo && order[j].first == order[i].first;) {
+                    std::uint32_t first = order[j].second;
+                    if (!equal(doc_.edge(c, first * p.stride), doc_.edge(c, e * p.stride))) continue;
+                    if (!any) {
+                        keep_as.resize(n);
+                        for (std::uint32_t k = 0; k < n; ++k) keep_as[k] = k;
+                        any = true;
+                    }
+                    if (keep_as[first] != first) continue;  // merged already; its root comes earlier
+                    keep_as[e] = first;
+                    break;
+                }
+            }
+        }
+        if (!any) return;
+        // entries in order: a repeated key hands its value to the first entry (last one wins)
+        std::vector<node_id> kept;
+        kept.reserve(doc_.edge_count(c));
+        for (std::uint32_t k = 0; k < n; ++k)
+            if (keep_as[k] != k && p.stride == 2) doc_.set_edge(c, 2 * keep_as[k] + 1, doc_.edge(c, 2 * k + 1));
+        for (std::uint32_t k = 0; k < n; ++k) {
+            if (keep_as[k] != k) continue;
+            for (std::size_t s = 0; s < p.stride; ++s) kept.push_back(doc_.edge(c, k * p.stride + s));
+        }
+        for (std::size_t i = 0; i < kept.size(); ++i) doc_.set_edge(c, i, kept[i]);
+        doc_.truncate_edges(c, kept.size());
+    }
 
     static std::uint64_t mix(std::uint64_t x) {
         x ^= x >> 33;
@@ -172,68 +265,10 @@ private:
         }
     }
 
-    /// Entry index of `key` in the container (stride 2 for dicts, 1 for sets), or npos.
-    std::size_t find(node_id c, node_id key, std::uint64_t h, std::size_t stride) {
-        std::size_t count = doc_.edge_count(c) / stride;
-        auto it = tables_.find(c);
-        if (it == tables_.end()) {
-            if (count < linear_limit) {
-                for (std::size_t i = 0; i < count; ++i)
-                    if (equal(doc_.edge(c, i * stride), key)) return i;
-                return npos;
-            }
-            it = build(c, stride);
-        }
-        table& t = it->second;
-        std::size_t mask = t.slots.size() - 1;
-        for (std::size_t s = h & mask;; s = (s + 1) & mask) {
-            std::uint32_t e = t.slots[s];
-            if (!e) return npos;
-            if (t.hashes[e - 1] == h && equal(doc_.edge(c, (e - 1) * stride), key)) return e - 1;
-        }
-    }
-    std::unordered_map<node_id, table>::iterator build(node_id c, std::size_t stride) {
-        table& t = tables_[c];
-        std::size_t count = doc_.edge_count(c) / stride;
-        t.hashes.reserve(count * 2);
-        for (std::size_t i = 0; i < count; ++i) {
-            std::uint64_t h = 0;
-            (void)hash_of(doc_.edge(c, i * stride), h);  // keys already in the container were hashable
-            t.hashes.push_back(h);
-        }
-        rehash(t, 64);
-        return tables_.find(c);
-    }
-    static void rehash(table& t, std::size_t min_slots) {
-        std::size_t slots = min_slots;
-        while (slots < t.hashes.size() * 2 + 2) slots *= 2;
-        t.slots.assign(slots, 0);
-        for (std::size_t i = 0; i < t.hashes.size(); ++i) {
-            std::size_t s = t.hashes[i] & (slots - 1);
-            while (t.slots[s]) s = (s + 1) & (slots - 1);
-            t.slots[s] = static_cast<std::uint32_t>(i + 1);
-        }
-    }
-    /// Records a new last entry with hash h in the container's index, if it has one.
-    void note(node_id c, std::uint64_t h, std::size_t stride) {
-        auto it = tables_.find(c);
-        if (it == tables_.end()) {
-            if (doc_.edge_count(c) / stride >= linear_limit) build(c, stride);
-            return;
-        }
-        table& t = it->second;
-        t.hashes.push_back(h);
-        if (t.hashes.size() * 2 > t.slots.size()) {
-            rehash(t, t.slots.size() * 2);
-            return;
-        }
-        std::size_t mask = t.slots.size() - 1, s = h & mask;
-        while (t.slots[s]) s = (s + 1) & mask;
-        t.slots[s] = static_cast<std::uint32_t>(t.hashes.size());
-    }
-
     document& doc_;
-    std::unordered_map<node_id, table> tables_;
+    std::unordered_map<node_id, pending> pending_;
+    node_id last_id_ = null_node;
+    pending* last_ = nullptr;
 };
 
 } // namespace pickle

@@ -76,6 +76,8 @@ public:
           keys_(doc) {
         std::uint64_t budget = static_cast<std::uint64_t>(size) * limits::nodes_per_byte + limits::node_slack;
         node_budget_ = doc.node_count() + budget;
+        // A pickle holds about one value per 4-8 bytes; over-reserving only costs address space.
+        if (size > (1u << 20)) doc.reserve(doc.node_count() + size / 4, size / 4);
     }
 
     /// Runs to STOP and returns the unpickled value; position() is then just past STOP.
@@ -208,7 +210,10 @@ private:
     // ---------------------------------------------------------------- memo
     status memo_put(std::uint64_t index, node_id id) {
         if (index > 0xFFFFFFFFull) return fail(errc::limit_memo, "memo index above 2^32 - 1");
-        if (index < memo_.size()) {
+        if (PTLOAD_LIKELY(index == memo_.size())) {  // MEMOIZE and sequential PUTs
+            memo_.push_back(id);
+            ++memo_count_;
+        } else if (index < memo_.size()) {
             if (memo_[index] == null_node) ++memo_count_;
             memo_[index] = id;
         } else if (index < memo_.size() * 2 + 4096) {  // dense growth only near what exists
@@ -220,8 +225,9 @@ private:
             if (it == sparse_memo_.end()) ++memo_count_;
             sparse_memo_[static_cast<std::uint32_t>(index)] = id;
         }
-        if (memo_count_ > limits::max_memo)
-            return fail(errc::limit_memo, "more than " + std::to_string(limits::max_memo) + " memo entries");
+        if (sparse_memo_.size() > limits::max_memo)
+            return fail(errc::limit_memo, "more than " + std::to_string(limits::max_memo) +
+                                              " memo entries far beyond the others (limits::max_memo)");
         return {};
     }
     status memo_get(std::uint64_t index) {
@@ -620,6 +626,7 @@ private:
         } else if constexpr (B == '.') {  // STOP: x -> (returns x)
             auto r = pop();
             if (!r) return std::move(r).err();
+            PTLOAD_TRY(keys_.finish());  // big dicts and sets: merge repeated keys now
             result_ = *r;
             stopped_ = true;
             return {};

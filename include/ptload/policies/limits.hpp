@@ -20,9 +20,12 @@ struct default_limits {
     using ptload_role = role::limits;
     /// Nesting of MARKs, and of values in every walk (dump, compare).
     static constexpr std::size_t max_depth = 1000;
-    /// Items on the pickle stack at once.
-    static constexpr std::size_t max_stack = 1u << 20;
-    /// Memo entries (indices may be sparse, up to 2^32 - 1).
+    /// Items on the pickle stack at once. Every push consumes at least one input byte, so the
+    /// stack is already bounded by the pickle; this default cap only stops a single 1G-item MARK.
+    static constexpr std::size_t max_stack = std::size_t{1} << 30;
+    /// Memo entries whose indices lie far beyond the others (kept in a hash map, up to index
+    /// 2^32 - 1). Dense memos (MEMOIZE, sequential PUTs) grow with the input and are not capped:
+    /// a 1M-entry dict pickle has 3M of them.
     static constexpr std::size_t max_memo = 1u << 20;
     /// Nodes created: nodes_per_byte * pickle bytes + node_slack.
     static constexpr std::size_t nodes_per_byte = 4;
