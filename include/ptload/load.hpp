@@ -20,6 +20,7 @@
 #include "value.hpp"
 
 #include <cstdint>
+#include <new>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -48,10 +49,12 @@ result<record_bytes> whole(Source& src) {
         r.size = static_cast<std::size_t>(src.size());
     } else {
         if (src.size() > SIZE_MAX) return make_error(errc::limit_tensor, 0, "file larger than the address space");
-        r.owned.resize(static_cast<std::size_t>(src.size()));
-        PTLOAD_TRY(src.read_at(0, r.owned.data(), r.owned.size()));
-        r.data = r.owned.data();
-        r.size = r.owned.size();
+        r.size = static_cast<std::size_t>(src.size());
+        r.buffer.reset(new (std::nothrow) std::uint8_t[r.size ? r.size : 1]);
+        if (!r.buffer) return make_error(errc::io_error, 0, "no memory for a " + std::to_string(r.size) + "-byte file");
+        prefer_huge_pages(r.buffer.get(), r.size);
+        PTLOAD_TRY(src.read_at(0, r.buffer.get(), r.size));
+        r.data = r.buffer.get();
     }
     return r;
 }

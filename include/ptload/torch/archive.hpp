@@ -14,6 +14,7 @@
 #include "storage_io.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -27,7 +28,8 @@ namespace detail {
 struct record_bytes {
     const std::uint8_t* data = nullptr;
     std::size_t size = 0;
-    std::vector<std::uint8_t> owned;
+    std::vector<std::uint8_t> owned;         // a record read or inflated by the zip reader
+    std::unique_ptr<std::uint8_t[]> buffer;  // a whole file read once (not zero-filled first)
 };
 
 /// The zip reader's bounds from the limits policy.
