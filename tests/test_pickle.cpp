@@ -388,3 +388,20 @@ TEST_CASE("several pickles in one stream are read one after another") {
     ptload::pickle::machine<ptload::policies<>, null_handler> second(doc, h, b.data() + at, b.size() - at, {});
     CHECK(doc.get(second.run().value()).as_int().value() == 2);
 }
+
+TEST_CASE("text integers parse as Python's int(text, 0)") {
+    auto int_of = [](const std::string& text) {
+        auto doc = parse<>(P({'L'}) + text + P({'\n', '.'}));
+        if (!doc) return std::string("error:") + ptload::errc_name(doc.err().code);
+        return ptload::canonical_json(*doc).value();
+    };
+    CHECK(int_of("0x1f") == "31");
+    CHECK(int_of("-0b101L") == "-5");
+    CHECK(int_of("0o777") == "511");
+    CHECK(int_of("1_000_000") == "1000000");
+    CHECK(int_of("0xFFFFFFFFFFFFFFFFFF") == "4722366482869645213695");
+    CHECK(int_of("-123456789012345678901234567890") == "-123456789012345678901234567890");
+    CHECK(int_of("010") == "error:bad_text");  // Python 3: leading zeros need a prefix
+    CHECK(int_of("1__0") == "error:bad_text");
+    CHECK(int_of("") == "error:bad_text");
+}

@@ -23,16 +23,6 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
-def _require_torch():
-    # The first python3 on PATH may lack torch/numpy; Debian's /usr/bin/python3 has them.
-    try:
-        import numpy  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError as e:
-        sys.exit("%s needs torch and numpy; run it with /usr/bin/python3 (%s)" % (sys.argv[0], e))
-
-
-_require_torch()
 
 from oracle import load, manifest  # noqa: E402  (path set up above)
 

@@ -13,3 +13,13 @@ Modules:
 
 Only the standard library, torch and numpy are used; run with Debian's /usr/bin/python3.
 """
+
+import sys as _sys
+
+# The first python3 on PATH may lack torch and numpy; Debian's /usr/bin/python3 has them. Every
+# script that imports this package stops here with a clear word instead of an ImportError later.
+try:
+    import numpy as _numpy  # noqa: F401
+    import torch as _torch  # noqa: F401
+except ImportError as _e:
+    _sys.exit("%s needs torch and numpy; run it with /usr/bin/python3 (%s)" % (_sys.argv[0], _e))

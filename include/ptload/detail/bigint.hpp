@@ -40,13 +40,15 @@ inline bool twos_to_int64(const std::uint8_t* p, std::size_t n, std::int64_t& ou
     return true;
 }
 
-/// Decimal digits (no sign, no leading '+') to two's complement LE bytes, negated if `negative`.
-inline std::vector<std::uint8_t> decimal_to_twos(std::string_view digits, bool negative) {
+/// Digits of `base` (2 to 36; no sign, no '_') to two's complement LE bytes, negated if
+/// `negative`.
+inline std::vector<std::uint8_t> digits_to_twos(std::string_view digits, unsigned base, bool negative) {
     std::vector<std::uint32_t> mag;  // little-endian base 2^32
     for (char ch : digits) {
-        std::uint64_t carry = static_cast<std::uint64_t>(ch - '0');
+        unsigned d = ch <= '9' ? static_cast<unsigned>(ch - '0') : static_cast<unsigned>((ch | 0x20) - 'a' + 10);
+        std::uint64_t carry = d;
         for (auto& limb : mag) {
-            std::uint64_t v = static_cast<std::uint64_t>(limb) * 10 + carry;
+            std::uint64_t v = static_cast<std::uint64_t>(limb) * base + carry;
             limb = static_cast<std::uint32_t>(v);
             carry = v >> 32;
         }
@@ -66,6 +68,10 @@ inline std::vector<std::uint8_t> decimal_to_twos(std::string_view digits, bool n
     }
     bytes.resize(minimal_twos_length(bytes.data(), bytes.size()));
     return bytes;
+}
+
+inline std::vector<std::uint8_t> decimal_to_twos(std::string_view digits, bool negative) {
+    return digits_to_twos(digits, 10, negative);
 }
 
 /// Two's complement LE bytes to decimal text with a '-' when negative.

@@ -82,27 +82,7 @@ inline parsed_int parse_python_int(std::string_view text, std::size_t max_digits
         r.status = parsed_int::too_long;
         return r;
     }
-    if (base != 10) {
-        // Convert to decimal via repeated multiply-add on a little decimal-free limb vector.
-        std::vector<std::uint32_t> mag;
-        for (char c : digits) {
-            std::uint64_t carry = static_cast<std::uint64_t>(digit_value(c));
-            for (auto& limb : mag) {
-                std::uint64_t v = static_cast<std::uint64_t>(limb) * static_cast<std::uint64_t>(base) + carry;
-                limb = static_cast<std::uint32_t>(v);
-                carry = v >> 32;
-            }
-            if (carry) mag.push_back(static_cast<std::uint32_t>(carry));
-        }
-        std::vector<std::uint8_t> bytes;
-        for (auto limb : mag)
-            for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<std::uint8_t>(limb >> (8 * i)));
-        bytes.push_back(0);
-        std::string dec = twos_to_decimal(bytes.data(), bytes.size());
-        r.big = decimal_to_twos(dec, negative);
-    } else {
-        r.big = decimal_to_twos(digits, negative);
-    }
+    r.big = digits_to_twos(digits, static_cast<unsigned>(base), negative);
     r.status = parsed_int::ok;
     r.small = twos_to_int64(r.big.data(), r.big.size(), r.value);
     if (r.small) r.big.clear();

@@ -156,6 +156,31 @@ private:
         for (std::size_t i = 0; i < sizeof(T); ++i) v = static_cast<T>(v | static_cast<T>(static_cast<T>((*p)[i]) << (8 * i)));
         return v;
     }
+    /// Opcode B's inline integer at the width its opcode_table row gives (u1, u2, u4, u8, or the
+    /// length prefix of a counted argument; a signed i4 length must not be negative).
+    template <std::uint8_t B>
+    result<std::uint64_t> take_count() {
+        constexpr pickle::arg a = argument_of(B);
+        auto widen = [](auto r) -> result<std::uint64_t> {
+            if (!r) return std::move(r).err();
+            return static_cast<std::uint64_t>(*r);
+        };
+        if constexpr (a == pickle::arg::u1 || a == pickle::arg::u1_bytes) {
+            return widen(take_le<std::uint8_t>());
+        } else if constexpr (a == pickle::arg::u2) {
+            return widen(take_le<std::uint16_t>());
+        } else if constexpr (a == pickle::arg::u4 || a == pickle::arg::u4_bytes) {
+            return widen(take_le<std::uint32_t>());
+        } else if constexpr (a == pickle::arg::u8 || a == pickle::arg::u8_bytes) {
+            return take_le<std::uint64_t>();
+        } else {
+            static_assert(a == pickle::arg::i4_bytes, "take_count reads integer arguments only");
+            auto r = take_le<std::uint32_t>();
+            if (!r) return std::move(r).err();
+            if (static_cast<std::int32_t>(*r) < 0) return fail(errc::bad_operand, std::string(opcode_name(B)) + " length is negative");
+            return static_cast<std::uint64_t>(*r);
+        }
+    }
     /// A text line without its '\n'.
     result<std::string_view> take_line() {
         const std::uint8_t* limit = frame_end_ ? frame_end_ : end_;
@@ -698,20 +723,11 @@ private:
             if (!r) return std::move(r).err();
             return push(doc_.make_int(*r));
         } else if constexpr (B == 0x8A || B == 0x8B) {  // LONG1 / LONG4: two's complement LE
-            std::uint64_t n;
-            if constexpr (B == 0x8A) {
-                auto r = take_le<std::uint8_t>();
-                if (!r) return std::move(r).err();
-                n = *r;
-            } else {
-                auto r = take_le<std::uint32_t>();
-                if (!r) return std::move(r).err();
-                if (static_cast<std::int32_t>(*r) < 0) return fail(errc::bad_operand, "LONG4 byte count is negative");
-                n = *r;
-            }
-            auto p = take(n);
+            auto n = take_count<B>();
+            if (!n) return std::move(n).err();
+            auto p = take(*n);
             if (!p) return std::move(p).err();
-            auto v = binary_long(*p, static_cast<std::size_t>(n));
+            auto v = binary_long(*p, static_cast<std::size_t>(*n));
             if (!v) return std::move(v).err();
             return push(*v);
         } else if constexpr (B == 'F') {  // FLOAT text
@@ -742,20 +758,11 @@ private:
             if (!v) return std::move(v).err();
             return push(*v);
         } else if constexpr (B == 'T' || B == 'U') {  // BINSTRING i4 / SHORT_BINSTRING u1: py2 str
-            std::uint64_t n;
-            if constexpr (B == 'T') {
-                auto r = take_le<std::uint32_t>();
-                if (!r) return std::move(r).err();
-                if (static_cast<std::int32_t>(*r) < 0) return fail(errc::bad_operand, "BINSTRING length is negative");
-                n = *r;
-            } else {
-                auto r = take_le<std::uint8_t>();
-                if (!r) return std::move(r).err();
-                n = *r;
-            }
-            auto p = take(n);
+            auto n = take_count<B>();
+            if (!n) return std::move(n).err();
+            auto p = take(*n);
             if (!p) return std::move(p).err();
-            auto v = py2_string(*p, static_cast<std::size_t>(n));
+            auto v = py2_string(*p, static_cast<std::size_t>(*n));
             if (!v) return std::move(v).err();
             return push(*v);
         } else if constexpr (B == 'V') {  // UNICODE: raw-unicode-escape text
@@ -766,43 +773,19 @@ private:
             if (!detail::raw_unicode_escape_decode(*line, s, surrogates)) return fail(errc::decode_error, "bad \\u escape in UNICODE");
             return push(doc_.make_text(kind::string, s.data(), s.size(), surrogates));
         } else if constexpr (B == 'X' || B == 0x8C || B == 0x8D) {  // BINUNICODE u4 / SHORT_BINUNICODE u1 / BINUNICODE8 u8
-            std::uint64_t n;
-            if constexpr (B == 'X') {
-                auto r = take_le<std::uint32_t>();
-                if (!r) return std::move(r).err();
-                n = *r;
-            } else if constexpr (B == 0x8C) {
-                auto r = take_le<std::uint8_t>();
-                if (!r) return std::move(r).err();
-                n = *r;
-            } else {
-                auto r = take_le<std::uint64_t>();
-                if (!r) return std::move(r).err();
-                n = *r;
-            }
-            auto p = take(n);
+            auto n = take_count<B>();
+            if (!n) return std::move(n).err();
+            auto p = take(*n);
             if (!p) return std::move(p).err();
-            auto v = unicode(*p, static_cast<std::size_t>(n));
+            auto v = unicode(*p, static_cast<std::size_t>(*n));
             if (!v) return std::move(v).err();
             return push(*v);
         } else if constexpr (B == 'B' || B == 'C' || B == 0x8E || B == 0x96) {  // BINBYTES u4 / SHORT_BINBYTES u1 / BINBYTES8 / BYTEARRAY8
-            std::uint64_t n;
-            if constexpr (B == 'B') {
-                auto r = take_le<std::uint32_t>();
-                if (!r) return std::move(r).err();
-                n = *r;
-            } else if constexpr (B == 'C') {
-                auto r = take_le<std::uint8_t>();
-                if (!r) return std::move(r).err();
-                n = *r;
-            } else {
-                auto r = take_le<std::uint64_t>();
-                if (!r) return std::move(r).err();
-                n = *r;
-            }
-            auto p = take(n);
+            auto n = take_count<B>();
+            if (!n) return std::move(n).err();
+            auto p = take(*n);
             if (!p) return std::move(p).err();
-            return push(doc_.make_text(B == 0x96 ? kind::bytearray : kind::bytes, *p, static_cast<std::size_t>(n)));
+            return push(doc_.make_text(B == 0x96 ? kind::bytearray : kind::bytes, *p, static_cast<std::size_t>(*n)));
         } else if constexpr (B == 0x97) {  // NEXT_BUFFER: -> next out-of-band buffer
             if (next_buffer_ >= opts_.buffers.size())
                 return fail(errc::no_buffer, "NEXT_BUFFER but " + std::to_string(opts_.buffers.size()) + " out-of-band buffers were given");
@@ -902,19 +885,11 @@ private:
             if (!t) return std::move(t).err();
             return memo_put(static_cast<std::uint64_t>(idx.value), *t);
         } else if constexpr (B == 'q' || B == 'r') {  // BINPUT u1 / LONG_BINPUT u4
-            std::uint64_t idx;
-            if constexpr (B == 'q') {
-                auto r = take_le<std::uint8_t>();
-                if (!r) return std::move(r).err();
-                idx = *r;
-            } else {
-                auto r = take_le<std::uint32_t>();
-                if (!r) return std::move(r).err();
-                idx = *r;
-            }
+            auto idx = take_count<B>();
+            if (!idx) return std::move(idx).err();
             auto t = top();
             if (!t) return std::move(t).err();
-            return memo_put(idx, *t);
+            return memo_put(*idx, *t);
         } else if constexpr (B == 0x94) {  // MEMOIZE: memo[len(memo)] = top
             auto t = top();
             if (!t) return std::move(t).err();
@@ -927,17 +902,9 @@ private:
                 return fail(errc::bad_text, "GET index is not a memo index");
             return memo_get(static_cast<std::uint64_t>(idx.value));
         } else if constexpr (B == 'h' || B == 'j') {  // BINGET u1 / LONG_BINGET u4
-            std::uint64_t idx;
-            if constexpr (B == 'h') {
-                auto r = take_le<std::uint8_t>();
-                if (!r) return std::move(r).err();
-                idx = *r;
-            } else {
-                auto r = take_le<std::uint32_t>();
-                if (!r) return std::move(r).err();
-                idx = *r;
-            }
-            return memo_get(idx);
+            auto idx = take_count<B>();
+            if (!idx) return std::move(idx).err();
+            return memo_get(*idx);
         }
         // ---- globals and objects
         else if constexpr (B == 'c' || B == 'i') {  // GLOBAL / INST: module\n name\n

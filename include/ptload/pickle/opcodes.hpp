@@ -80,6 +80,13 @@ constexpr const opcode_info* find_opcode(std::uint8_t b) noexcept {
     return nullptr;
 }
 
+/// The inline argument of an opcode byte (arg::none for bytes that are not opcodes).
+constexpr arg argument_of(std::uint8_t b) noexcept {
+    for (const auto& row : opcode_table)
+        if (row.byte == b) return row.argument;
+    return arg::none;
+}
+
 /// Whether a byte is an opcode of protocols 0-5.
 constexpr bool is_opcode(std::uint8_t b) noexcept {
     for (const auto& row : opcode_table)
