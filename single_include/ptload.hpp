@@ -6088,6 +6088,10 @@ private:
         return {};
     }
     result<node_id> add(document& doc, detail::tensor_record r) {
+        dtype_class cls = info(r.type).cls;
+        if (r.requires_grad && cls != dtype_class::floating && cls != dtype_class::complex)
+            return bad("only tensors of floating point and complex dtype can require gradients (" +
+                       std::string(name(r.type)) + ")");  // torch refuses these when it rebuilds
         if (doc.tensor_count() >= limits::max_tensors)
             return make_error(errc::limit_tensor, no_offset, "more than limits::max_tensors tensors");
         return doc.add_tensor(std::move(r));

@@ -386,6 +386,30 @@ def torch_rebuilds():
         return torch_plain_pickle(value, 2)
 
 
+def torch_rebuilds_more():
+    """More of FORMAT.md 5.2: the 1.13 CSR name, device tensors rebuilt from numpy or from a CPU
+    tensor, and the older _rebuild_from_type. Left out because the oracle cannot check them with
+    torch 1.13: CSC/BSR/BSC (no validation in 1.13) and wrapper subclasses (torch needs the real
+    class, which the recording unpickler never imports)."""
+    u = torch._utils
+    od = collections.OrderedDict
+    shared = torch.tensor([1.0, 2.0, 3.0, 4.0]).storage()
+    crow, col = torch.tensor([0, 1, 2]), torch.tensor([1, 0])
+    with torch_stub("_rebuild_device_tensor_from_cpu_tensor") as stubs:
+        (from_cpu,) = stubs
+        value = {
+            "csr_1_13_name": Call(u._rebuild_sparse_csr_tensor, torch.sparse_csr,
+                                  (crow, col, torch.tensor([3.0, 4.0]), torch.Size([2, 2]))),
+            "from_numpy": Call(u._rebuild_device_tensor_from_numpy, numpy.arange(6, dtype="<f4").reshape(2, 3),
+                               torch.float32, "cpu", False),
+            "from_cpu_tensor": Call(from_cpu, torch.tensor([1.0, 2.0, 3.0], dtype=torch.float16), torch.float16, "cpu", True),
+            "int_requires_grad": Call(from_cpu, torch.tensor([1, 2], dtype=torch.int16), torch.int16, "cpu", False),
+            "old_from_type": Call(torch._tensor._rebuild_from_type, u._rebuild_tensor_v2, MyTensor,
+                                  (shared, 1, (3,), (1,), False, od()), {"tag": "old"}),
+        }
+        return torch_plain_pickle(value, 2)
+
+
 # --- Hand-assembled pickles ------------------------------------------------------------------------
 # Small helpers named after the opcodes they write; arguments are encoded as FORMAT.md 1.2 says.
 
@@ -611,6 +635,7 @@ def pickled_fixtures():
     fixture("torch_values_p2", torch_plain_pickle(torch_values(), 2))
     fixture("torch_values_p4", torch_plain_pickle(torch_values(), 4))
     fixture("torch_rebuilds_p2", torch_rebuilds())
+    fixture("torch_rebuilds_more_p2", torch_rebuilds_more())
 
 
 # --- Driver ------------------------------------------------------------------------------------------
