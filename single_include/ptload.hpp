@@ -540,7 +540,6 @@ enum class kind : std::uint8_t {
     object,          ///< an inert record of a call to a global ptload does not model
     tensor, sparse_tensor, nested_tensor, storage, torch_size, device, dtype,
     ndarray, numpy_scalar, numpy_dtype,
-    mark,            ///< internal to the pickle machine; never in a finished document
 };
 
 constexpr const char* kind_name(kind k) noexcept {
@@ -548,7 +547,7 @@ constexpr const char* kind_name(kind k) noexcept {
                                      "tuple", "list", "dict", "OrderedDict", "set", "frozenset", "slice", "range",
                                      "global", "object", "tensor", "sparse_tensor", "nested_tensor", "storage",
                                      "torch.Size", "torch.device", "torch.dtype", "ndarray", "numpy scalar",
-                                     "numpy.dtype", "mark"};
+                                     "numpy.dtype"};
     return names[static_cast<int>(k)];
 }
 
@@ -7796,7 +7795,6 @@ private:
             lit("}}");
             flush();
             return;
-        case kind::mark: out_ += "null"; return;
         }
     }
     void json_float_bits(double d) {

@@ -372,7 +372,6 @@ private:
             lit("}}");
             flush();
             return;
-        case kind::mark: out_ += "null"; return;
         }
     }
     void json_float_bits(double d) {
