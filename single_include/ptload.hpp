@@ -2738,6 +2738,12 @@ inline constexpr std::string_view dangerous_modules[] = {
     "_aix_support", "idlelib", "lib2to3", "cProfile", "profile", "timeit", "trace", "doctest", "bdb",
     "test", "platform", "uuid", "zipimport", "site", "tempfile", "glob", "signal", "venv", "ensurepip",
     "distutils", "setuptools", "pydoc", "sysconfig", "builtins.__import__", "_io", "io",
+    // gadgets in torch and numpy that run code or fetch files (picklescan's GHSA samples)
+    "torch.utils.bottleneck", "torch._dynamo", "torch._inductor", "torch.fx.experimental.symbolic_shapes",
+    "torch.utils.data.datapipes.utils.decoder", "torch.utils._config_module", "torch.utils.collect_env",
+    "numpy.f2py", "numpy.distutils",
+    // network clients
+    "requests", "aiohttp", "httpx", "urllib3",
 };
 // Single callables that are never data (module, name).
 inline constexpr std::string_view dangerous_names[][2] = {

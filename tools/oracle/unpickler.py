@@ -56,6 +56,10 @@ DANGEROUS_MODULES = (
     "_aix_support", "idlelib", "lib2to3", "cProfile", "profile", "timeit", "trace", "doctest", "bdb",
     "test", "platform", "uuid", "zipimport", "site", "tempfile", "glob", "signal", "venv", "ensurepip",
     "distutils", "setuptools", "pydoc", "sysconfig", "builtins.__import__", "_io", "io",
+    "torch.utils.bottleneck", "torch._dynamo", "torch._inductor", "torch.fx.experimental.symbolic_shapes",
+    "torch.utils.data.datapipes.utils.decoder", "torch.utils._config_module", "torch.utils.collect_env",
+    "numpy.f2py", "numpy.distutils",
+    "requests", "aiohttp", "httpx", "urllib3",
 )
 
 DANGEROUS_NAMES = {
