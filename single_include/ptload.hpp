@@ -3129,6 +3129,18 @@ namespace pickle {
 /// Edges of an ndarray node.
 enum ndarray_field : std::uint32_t { nd_dtype, nd_shape, nd_data, nd_fields };
 
+/// str.encode('latin-1') of UTF-8 text: numpy re-encodes a Python 2 str it gets as raw data
+/// (encoding='latin1'). False when a character is above U+00FF.
+inline bool latin1_bytes(std::string_view text, std::string& out) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        auto c = static_cast<unsigned char>(text[i]);
+        if (c < 0x80) out += static_cast<char>(c);
+        else if ((c == 0xC2 || c == 0xC3) && i + 1 < text.size()) out += static_cast<char>(((c & 0x1F) << 6) | (text[++i] & 0x3F));
+        else return false;
+    }
+    return true;
+}
+
 /// A numpy dtype node from its type string ('f4', 'U20', 'O8'); BUILD sets the byte order.
 inline node_id make_numpy_dtype(document& doc, std::string_view type) {
     // Until BUILD says otherwise: '|' for one-byte and non-numeric kinds, '<' elsewhere.
@@ -3204,14 +3216,9 @@ inline status build_ndarray(document& doc, node_id arr, node_id state) {
             return make_error(errc::bad_tensor, no_offset, "object ndarray item count does not match its shape");
     } else if (dk == kind::bytes || dk == kind::bytearray || dk == kind::string) {
         if (dk == kind::string) {  // Python 2 str with encoding=latin1: the latin-1 code points are the bytes
-            std::string_view t = doc.text(data);
             std::string raw;
-            for (std::size_t i = 0; i < t.size(); ++i) {
-                auto c = static_cast<unsigned char>(t[i]);
-                if (c < 0x80) raw += static_cast<char>(c);
-                else if ((c == 0xC2 || c == 0xC3) && i + 1 < t.size()) raw += static_cast<char>(((c & 0x1F) << 6) | (t[++i] & 0x3F));
-                else return make_error(errc::decode_error, no_offset, "ndarray data str is not latin-1 (numpy re-encodes it; load with encoding latin1)");
-            }
+            if (!latin1_bytes(doc.text(data), raw))
+                return make_error(errc::decode_error, no_offset, "ndarray data str is not latin-1 (numpy re-encodes it; load with encoding latin1)");
             data = doc.make_text(kind::bytes, raw.data(), raw.size());
         }
         std::uint64_t item = numpy_itemsize(descr);
@@ -3254,13 +3261,8 @@ inline result<node_id> make_numpy_scalar(document& doc, node_id dt, node_id raw)
         std::string bytes;
         if (rk == kind::bytes) bytes = std::string(doc.text(raw));
         else if (rk == kind::string) {  // py2 str via latin1
-            std::string_view t = doc.text(raw);
-            for (std::size_t i = 0; i < t.size(); ++i) {
-                auto c = static_cast<unsigned char>(t[i]);
-                if (c < 0x80) bytes += static_cast<char>(c);
-                else if ((c == 0xC2 || c == 0xC3) && i + 1 < t.size()) bytes += static_cast<char>(((c & 0x1F) << 6) | (t[++i] & 0x3F));
-                else return make_error(errc::decode_error, no_offset, "numpy scalar data str is not latin-1 (load with encoding latin1)");
-            }
+            if (!latin1_bytes(doc.text(raw), bytes))
+                return make_error(errc::decode_error, no_offset, "numpy scalar data str is not latin-1 (load with encoding latin1)");
         } else return make_error(errc::bad_operand, no_offset, "numpy scalar data is not bytes");
         std::uint64_t item = numpy_itemsize(descr);
         char k = descr[1];
@@ -7502,13 +7504,20 @@ inline void json_hex(std::string& out, const void* data, std::size_t n) {
     out += '"';
 }
 
-inline void json_float(std::string& out, double d) {
+/// A double's IEEE-754 bits as a quoted string of 16 lowercase hex digits.
+inline void json_float_bits(std::string& out, double d) {
     std::uint64_t bits;
     std::memcpy(&bits, &d, 8);
     static const char* hex = "0123456789abcdef";
-    out += "{\"float\":\"";
+    out += '"';
     for (int k = 15; k >= 0; --k) out += hex[(bits >> (4 * k)) & 15];
-    out += "\"}";
+    out += '"';
+}
+
+inline void json_float(std::string& out, double d) {
+    out += "{\"float\":";
+    json_float_bits(out, d);
+    out += "}";
 }
 
 inline bool host_is_little_endian() {
@@ -7694,9 +7703,9 @@ private:
         case kind::floating: json_float(out_, n.f); return;
         case kind::complex:
             out_ += "{\"complex\":[";
-            json_float_bits(n.c.re);
+            json_float_bits(out_, n.c.re);
             out_ += ",";
-            json_float_bits(n.c.im);
+            json_float_bits(out_, n.c.im);
             out_ += "]}";
             return;
         case kind::string: json_string(out_, doc_.text(id)); return;
@@ -7802,11 +7811,6 @@ private:
             flush();
             return;
         }
-    }
-    void json_float_bits(double d) {
-        std::string tmp;
-        json_float(tmp, d);
-        out_.append(tmp, 9, 18);  // just the quoted hex of {"float":"..."}
     }
     void object(node_id id) {
         if (seen(id)) return;

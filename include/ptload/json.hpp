@@ -73,13 +73,20 @@ inline void json_hex(std::string& out, const void* data, std::size_t n) {
     out += '"';
 }
 
-inline void json_float(std::string& out, double d) {
+/// A double's IEEE-754 bits as a quoted string of 16 lowercase hex digits.
+inline void json_float_bits(std::string& out, double d) {
     std::uint64_t bits;
     std::memcpy(&bits, &d, 8);
     static const char* hex = "0123456789abcdef";
-    out += "{\"float\":\"";
+    out += '"';
     for (int k = 15; k >= 0; --k) out += hex[(bits >> (4 * k)) & 15];
-    out += "\"}";
+    out += '"';
+}
+
+inline void json_float(std::string& out, double d) {
+    out += "{\"float\":";
+    json_float_bits(out, d);
+    out += "}";
 }
 
 inline bool host_is_little_endian() {
@@ -265,9 +272,9 @@ private:
         case kind::floating: json_float(out_, n.f); return;
         case kind::complex:
             out_ += "{\"complex\":[";
-            json_float_bits(n.c.re);
+            json_float_bits(out_, n.c.re);
             out_ += ",";
-            json_float_bits(n.c.im);
+            json_float_bits(out_, n.c.im);
             out_ += "]}";
             return;
         case kind::string: json_string(out_, doc_.text(id)); return;
@@ -373,11 +380,6 @@ private:
             flush();
             return;
         }
-    }
-    void json_float_bits(double d) {
-        std::string tmp;
-        json_float(tmp, d);
-        out_.append(tmp, 9, 18);  // just the quoted hex of {"float":"..."}
     }
     void object(node_id id) {
         if (seen(id)) return;
