@@ -49,6 +49,12 @@ struct small_limits : ptload::default_limits {
     static constexpr std::size_t max_int_digits = 50;
 };
 
+/// A node budget small enough to reach: none per byte, 100 in all.
+struct tight_nodes : ptload::default_limits {
+    static constexpr std::size_t nodes_per_byte = 0;
+    static constexpr std::size_t node_slack = 100;
+};
+
 struct null_handler {
     ptload::result<ptload::node_id> persistent_load(ptload::document&, ptload::node_id, std::uint64_t) { return ptload::null_node; }
     ptload::result<ptload::node_id> torch_global(ptload::document& d, const ptload::pickle::resolved_global& g, std::uint64_t) {
@@ -254,10 +260,14 @@ TEST_CASE("limits stop amplification, each with its own code") {
         CHECK(parse<>(P({'L'}) + std::string(5000, '7') + P({'\n', '.'})).err().code == ptload::errc::limit_integer);
     }
     SUBCASE("node budget") {
-        // DUP + TUPLE2 builds a new node per 2 bytes: fine. APPENDS of a memo item does not.
+        // DUP + TUPLE2 makes a node per 2 bytes: well inside the default 4 per byte + slack ...
         bytes b = P({'N'});
         for (int i = 0; i < 1000; ++i) b = b + P({'2', 0x86});
         CHECK(parse<>(b + P({'.'})).has_value());
+        // ... and past a budget of 100 nodes, the load stops with its own code.
+        auto doc = parse<tight_nodes>(b + P({'.'}));
+        REQUIRE_FALSE(doc);
+        CHECK(doc.err().code == ptload::errc::limit_nodes);
     }
 }
 
