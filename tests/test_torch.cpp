@@ -355,17 +355,17 @@ TEST_CASE("materialising a broadcast view is bounded") {
     ptload::detail::tensor_record r;
     r.type = ptload::dtype::float32;
     r.storage = doc.add_storage(std::move(s));
-    std::int64_t shape[2] = {1000, 1000}, stride[2] = {0, 0};
+    std::int64_t shape[2] = {4000, 2000}, stride[2] = {0, 0};  // 32 MB of logical floats
     r.rank = 2;
     r.dims = doc.add_dims(shape, stride, 2);
     ptload::tensor t = doc.get(doc.add_tensor(r)).as_tensor().value();
-    CHECK(t.numel() == 1000000);
+    CHECK(t.numel() == 8000000);
     auto refused = t.contiguous_copy();
     REQUIRE_FALSE(refused);
-    CHECK(refused.err().code == ptload::errc::limit_tensor);
-    CHECK(t.to_float32().err().code == ptload::errc::limit_tensor);
-    auto allowed = t.to_float32(std::uint64_t{1} << 22);  // the caller opts in
+    CHECK(refused.err().code == ptload::errc::limit_view);
+    CHECK(t.to_float32().err().code == ptload::errc::limit_view);
+    auto allowed = t.to_float32(std::uint64_t{1} << 24);  // the caller opts in
     REQUIRE(allowed);
-    CHECK(allowed->size() == 1000000);
+    CHECK(allowed->size() == 8000000);
     CHECK(allowed->back() == 1.0f);
 }

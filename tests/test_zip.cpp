@@ -674,7 +674,7 @@ const rejection rejections[] = {
     {"bad_descriptor.zip", stage::read_zip, ptload::errc::bad_zip, "not a data descriptor that agrees",
      "archive/data.pkl"},
     // Deflate (26, 28).
-    {"bad_deflate_bomb.zip", stage::read_zip, ptload::errc::limit_output, "max_inflate_total", "archive/data/0"},
+    {"bad_deflate_bomb.zip", stage::read_zip, ptload::errc::limit_inflate, "max_inflate_total", "archive/data/0"},
     {"bad_crc.zip", stage::read_entry, ptload::errc::bad_zip, "CRC-32 mismatch", "archive/data.pkl"},
     {"bad_deflate_stream.zip", stage::read_entry, ptload::errc::bad_zip, "deflate: invalid block type 3",
      "archive/data.pkl"},
@@ -773,25 +773,38 @@ TEST_CASE("zip: limits") {
     }
     SUBCASE("a deflate bomb: total, then ratio, then allowed on request") {
         with_sources(fixture("bad_deflate_bomb.zip"), [](auto& src) {
-            check_error(ptload::read_zip(src), errc::limit_output, "max_inflate_total");
+            check_error(ptload::read_zip(src), errc::limit_inflate, "max_inflate_total");
             ptload::zip_limits lim;
             lim.max_inflate_total = std::uint64_t{1} << 30;
             auto zip = ptload::read_zip(src, lim);
             REQUIRE(zip.has_value());
             const ptload::zip_entry& e = zip->entries()[0];
             CHECK(e.size == 2000000);
-            check_error(ptload::read_entry(src, e, lim), errc::limit_output, "max_inflate_ratio");
+            check_error(ptload::read_entry(src, e, lim), errc::limit_inflate, "max_inflate_ratio");
             lim.max_inflate_ratio = 0;
             // read_entry applies the total too (for entries that did not come from read_zip).
             ptload::zip_limits default_total = lim;
             default_total.max_inflate_total = 0;
-            check_error(ptload::read_entry(src, e, default_total), errc::limit_output, "max_inflate_total");
+            check_error(ptload::read_entry(src, e, default_total), errc::limit_inflate, "max_inflate_total");
             auto all = ptload::read_entry(src, e, lim);
             REQUIRE(all.has_value());
             CHECK(*all == bytes(2000000, 0));
             lim.max_inflate_ratio = 100;
             lim.inflate_ratio_floor = 2000000;
             CHECK(ptload::read_entry(src, e, lim).has_value());
+        });
+    }
+    SUBCASE("the default total is max_inflate_per_file_byte x the file size") {
+        with_sources(fixture("bad_deflate_bomb.zip"), [](auto& src) {
+            ptload::zip_limits lim;
+            CHECK(lim.max_inflate_per_file_byte == ptload::default_limits::max_inflate_per_file_byte);
+            const std::uint64_t needed = (2000000 + src.size() - 1) / src.size();  // the entry inflates to 2e6
+            lim.max_inflate_per_file_byte = needed - 1;
+            check_error(ptload::read_zip(src, lim), errc::limit_inflate, "max_inflate_total");
+            lim.max_inflate_per_file_byte = needed;
+            CHECK(ptload::read_zip(src, lim).has_value());
+            lim.max_inflate_per_file_byte = 0;  // no bound
+            CHECK(ptload::read_zip(src, lim).has_value());
         });
     }
     SUBCASE("small entries are exempt from the ratio") {
@@ -802,7 +815,7 @@ TEST_CASE("zip: limits") {
             lim.inflate_ratio_floor = 0;
             auto zip = ptload::read_zip(src, lim);
             REQUIRE(zip.has_value());
-            check_error(ptload::read_entry(src, *zip->find("archive/deflated"), lim), errc::limit_output,
+            check_error(ptload::read_entry(src, *zip->find("archive/deflated"), lim), errc::limit_inflate,
                         "max_inflate_ratio");
             CHECK(ptload::read_entry(src, *zip->find("archive/empty"), lim).has_value());
             lim.inflate_ratio_floor = 64 * 1024;

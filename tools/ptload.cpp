@@ -1,9 +1,11 @@
 // ptload: the command-line tool.
 //   ptload dump [--json] [--encoding E] [--errors M] [--map-location LOC] FILE
 //   ptload ls [--encoding E] [--map-location LOC] FILE
+//   ptload scan [--json] FILE...   (exit 0 clean, 1 dangerous, 2 unreadable)
 // FILE is any torch checkpoint or plain pickle, detected by content. Errors go to stderr with
 // a non-zero exit status.
 #include <ptload/ptload.hpp>
+#include <ptload/scan.hpp>
 
 #include <cstdio>
 #include <cstring>
@@ -16,6 +18,7 @@ int usage(std::FILE* to) {
     std::fputs("usage: ptload dump [--json] [--encoding utf-8|latin1|ascii|bytes] [--errors strict|replace]\n"
                "                   [--map-location LOC] FILE\n"
                "       ptload ls [--encoding E] [--errors M] [--map-location LOC] FILE\n"
+               "       ptload scan [--json] FILE...   (exit 0 clean, 1 dangerous, 2 unreadable)\n"
                "       ptload --version\n"
                "LOC is a device (cpu, cuda:0) or a remapping FROM=TO[,FROM=TO...] (cuda:0=cpu).\n",
                to);
@@ -33,6 +36,39 @@ std::string shape_text(const ptload::tensor& t) {
     return s + "]";
 }
 
+/// `ptload scan`: what each file would import, without loading it. The worst file decides the
+/// exit status: dangerous (1) over unreadable (2) over clean (0).
+int scan_files(int argc, char** argv) {
+    bool json = false;
+    int files = 0, status = 0;
+    std::string out;
+    for (int i = 2; i < argc; ++i) {
+        std::string_view a = argv[i];
+        if (a == "--json") {
+            json = true;
+            continue;
+        }
+        if (a.size() > 1 && a[0] == '-') return usage(stderr);
+    }
+    if (json) out += "{\"files\":[";
+    for (int i = 2; i < argc; ++i) {
+        if (std::string_view(argv[i]) == "--json") continue;
+        ptload::scan_report report;
+        ptload::file_source src(argv[i]);
+        if (src.is_open()) report = ptload::scan(src);
+        else report.errors.push_back(src.open_error());
+        if (json) out += (files ? "," : "") + ptload::scan_json(report, argv[i]);
+        else out += ptload::scan_text(report, argv[i]);
+        const int code = report.exit_code();
+        if (code == 1 || (code == 2 && status == 0)) status = code;
+        ++files;
+    }
+    if (!files) return usage(stderr);
+    if (json) out += "]}\n";
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return status;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -43,6 +79,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (command == "--help" || command == "-h") return usage(stdout);
+    if (command == "scan") return scan_files(argc, argv);
     if (command != "dump" && command != "ls") return usage(stderr);
 
     ptload::dump_options opts;

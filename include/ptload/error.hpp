@@ -41,8 +41,10 @@ enum class errc : std::uint8_t {
     limit_memo,
     limit_nodes,
     limit_integer,
-    limit_output,
-    limit_tensor,
+    limit_output,        ///< a dump would write more than the output bound
+    limit_tensor,        ///< tensor rank or count, or a size beyond the address space
+    limit_inflate,       ///< a deflated zip record inflates beyond the ratio or total bound
+    limit_view,          ///< a strided view's logical bytes exceed what its storage may expand to
     // containers and torch
     bad_format,          ///< not a file kind ptload reads (says what it looks like)
     bad_zip,             ///< malformed or hostile zip structure
@@ -81,6 +83,8 @@ constexpr const char* errc_name(errc c) noexcept {
     case errc::limit_integer: return "limit_integer";
     case errc::limit_output: return "limit_output";
     case errc::limit_tensor: return "limit_tensor";
+    case errc::limit_inflate: return "limit_inflate";
+    case errc::limit_view: return "limit_view";
     case errc::bad_format: return "bad_format";
     case errc::bad_zip: return "bad_zip";
     case errc::missing_record: return "missing_record";

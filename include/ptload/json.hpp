@@ -1,17 +1,23 @@
 // json.hpp: the canonical JSON of a loaded document (docs/CANONICAL-JSON.md), the form in
 // which ptload is compared with real torch and Python pickle, file by file.
 //
-// The walk is iterative (a task stack), so nesting depth cannot exhaust the C stack, and output
-// is capped: tuples are written in full, so a small hostile pickle can ask for a huge dump.
+// The walk is iterative (a task stack), so nesting depth cannot exhaust the C stack. Every
+// container is written once and met again as {"same_as": k}, so the output grows with the
+// document's edges, not with the paths through it; it is still capped (walk_limits), since a
+// long string fetched from the memo many times is written in full each time. Hashes are
+// computed once per storage, array or distinct tensor view, and a view may not name more
+// logical bytes than its storage allows (a zero stride can name 2^62 elements over one).
 #ifndef PTLOAD_JSON_HPP
 #define PTLOAD_JSON_HPP
 
 #include "detail/bigint.hpp"
+#include "detail/checked.hpp"
 #include "detail/sha256.hpp"
 #include "detail/utf8.hpp"
 #include "error.hpp"
 #include "pickle/globals.hpp"
 #include "pickle/numpy.hpp"
+#include "policies/limits.hpp"
 #include "torch/tensor.hpp"
 #include "value.hpp"
 
@@ -25,6 +31,24 @@
 
 namespace ptload {
 inline namespace v0 {
+
+/// Bounds of the walks over a loaded document (canonical JSON, tree print, tensor listing).
+struct walk_limits {
+    std::uint64_t max_output;          ///< bytes written
+    std::uint64_t max_view_expansion;  ///< logical bytes of a hashed view per storage byte ...
+    std::uint64_t view_slack;          ///< ... plus these
+};
+
+/// The bounds `Limits` gives a document: output up to min(max_dump_bytes, dump_slack +
+/// dump_bytes_per_input_byte * the pickle bytes the document was loaded from).
+template <class Limits = default_limits>
+walk_limits walk_limits_for(const document& doc) noexcept {
+    std::uint64_t out = 0;
+    if (!detail::checked_mul(doc.input_bytes(), std::uint64_t{Limits::dump_bytes_per_input_byte}, out) ||
+        !detail::checked_add(out, std::uint64_t{Limits::dump_slack}, out) || out > Limits::max_dump_bytes)
+        out = Limits::max_dump_bytes;
+    return {out, Limits::max_view_expansion, Limits::view_slack};
+}
 
 namespace detail {
 
@@ -118,7 +142,25 @@ inline void logical_value(const tensor& t, std::uint8_t* e, std::size_t esize) {
     }
 }
 
-/// SHA-256 of a tensor's logical elements, row-major, each element little-endian.
+/// Refuses a view whose logical bytes (one per value for packed sub-byte dtypes) exceed
+/// max_view_expansion * storage bytes + view_slack: hashing or copying it would cost time and
+/// memory that the file does not pay for.
+inline status check_view(const tensor& t, const walk_limits& l) {
+    std::uint64_t per = values_per_byte(t.dtype()) > 1 ? 1 : element_size(t.dtype());
+    std::uint64_t logical = 0, allowed = 0, stored = t.storage_bytes().size();
+    bool fits = checked_mul(t.numel(), per, logical);
+    if (!checked_mul(stored, l.max_view_expansion, allowed) || !checked_add(allowed, l.view_slack, allowed))
+        allowed = ~std::uint64_t{0};
+    if (fits && logical <= allowed) return {};
+    return make_error(errc::limit_view, no_offset,
+                      "a " + std::string(name(t.dtype())) + " view of " + std::to_string(t.numel()) +
+                          " elements over a " + std::to_string(stored) +
+                          "-byte storage exceeds limits::max_view_expansion x storage bytes + limits::view_slack (" +
+                          std::to_string(allowed) + " bytes)");
+}
+
+/// SHA-256 of a tensor's logical elements, row-major, each element little-endian. The caller
+/// bounds the work first (check_view).
 inline std::string tensor_sha256(const tensor& t) {
     sha256 h;
     std::size_t esize = element_size(t.dtype());
@@ -168,6 +210,10 @@ inline std::string ndarray_sha256(const document& doc, node_id arr) {
     std::uint64_t count = 1;
     for (std::size_t i = 0; i < rank; ++i) count *= static_cast<std::uint64_t>(dims[i] = doc.at(doc.edge(shape, i)).i);
     if (!count) return h.hex();
+    if (count > bytes.size() || bytes.size() % count) {  // zero-size items: nothing to reorder
+        h.update(bytes.data(), bytes.size());
+        return h.hex();
+    }
     std::size_t item = bytes.size() / count;
     std::int64_t s = 1;
     for (std::size_t i = 0; i < rank; ++i) {  // column-major strides
@@ -189,20 +235,27 @@ inline std::string ndarray_sha256(const document& doc, node_id arr) {
 /// The canonical walk: depth-first, in order, numbering identity-bearing values and storages.
 class canonical_writer {
 public:
-    canonical_writer(const document& doc, std::uint64_t limit) : doc_(doc), limit_(limit) {}
+    canonical_writer(const document& doc, const walk_limits& limits) : doc_(doc), limits_(limits) {}
 
+    /// One value; several runs (a TorchScript archive's data and constants) share numbering and
+    /// the output bound.
     result<std::string> run(node_id root) {
         out_.clear();
+        tasks_.clear();
+        pending_.clear();
         tasks_.push_back({nullptr, root});
         while (!tasks_.empty()) {
             task t = tasks_.back();
             tasks_.pop_back();
             if (t.text) out_ += t.text;
             else visit(t.id);
-            if (out_.size() > limit_)
+            if (failed_) return error_;
+            if (written_ + out_.size() > limits_.max_output)
                 return make_error(errc::limit_output, no_offset,
-                                  "canonical JSON would exceed " + std::to_string(limit_) + " bytes (limits::max_dump_bytes)");
+                                  "canonical JSON would exceed " + std::to_string(limits_.max_output) +
+                                      " bytes (limits::max_dump_bytes, dump_slack + dump_bytes_per_input_byte x pickle bytes)");
         }
+        written_ += out_.size();
         return std::move(out_);
     }
 
@@ -240,6 +293,10 @@ private:
         lit("{\"dict\":[");
         items(doc_.edges(dict), doc_.edge_count(dict), 2);
         lit("]}");
+    }
+    void fail(error e) {
+        if (!failed_) error_ = std::move(e);
+        failed_ = true;
     }
     /// True (and writes same_as) when this identity-bearing value was met before.
     bool seen(node_id id) {
@@ -292,6 +349,9 @@ private:
         case kind::torch_size:
         case kind::slice:
         case kind::range: {
+            // Numbered like lists, but an empty tuple, frozenset or torch.Size never is: CPython
+            // hands out one shared empty tuple, so Python's identity cannot be followed there.
+            if ((doc_.edge_count(id) || n.k == kind::slice || n.k == kind::range) && seen(id)) return;
             const char* open = n.k == kind::tuple       ? "{\"tuple\":["
                                : n.k == kind::frozenset ? "{\"frozenset\":["
                                : n.k == kind::torch_size ? "{\"torch_size\":["
@@ -411,6 +471,7 @@ private:
         flush();
     }
     void ndarray(node_id id) {
+        if (seen(id)) return;
         node_id dt = doc_.edge(id, pickle::nd_dtype), shape = doc_.edge(id, pickle::nd_shape),
                 data = doc_.edge(id, pickle::nd_data);
         if (dt == null_node) {  // never built: an empty array placeholder
@@ -432,7 +493,9 @@ private:
             flush();
             return;
         }
-        out_ += ",\"sha256\":\"" + ndarray_sha256(doc_, id) + "\"}}";
+        auto cached = hashes_.find(hash_key('a', id));
+        if (cached == hashes_.end()) cached = hashes_.emplace(hash_key('a', id), ndarray_sha256(doc_, id)).first;
+        out_ += ",\"sha256\":\"" + cached->second + "\"}}";
     }
     void dims(span<const std::int64_t> d) {
         out_ += "[";
@@ -462,7 +525,9 @@ private:
             out_ += ",\"storage\":{\"id\":" + std::to_string(storage_id(t.storage_index())) + ",\"dtype\":\"";
             out_ += name(s.desc.type);
             out_ += "\",\"nbytes\":" + std::to_string(s.nbytes()) + "}";
-            out_ += ",\"sha256\":\"" + tensor_sha256(t) + "\"";
+            const std::string* hash = tensor_hash(t);
+            if (!hash) return;
+            out_ += ",\"sha256\":\"" + *hash + "\"";
         } else {
             out_ += ",\"storage\":null,\"sha256\":null";
         }
@@ -504,9 +569,13 @@ private:
         out_ += name(s.desc.type);
         out_ += "\",\"nbytes\":" + std::to_string(s.nbytes()) + ",\"device\":";
         json_string(out_, s.device);
-        sha256 h;
-        h.update(s.bytes.data(), static_cast<std::size_t>(s.bytes.size()));
-        out_ += ",\"sha256\":\"" + h.hex() + "\"}}";
+        auto cached = hashes_.find(hash_key('s', index));
+        if (cached == hashes_.end()) {
+            sha256 h;
+            h.update(s.bytes.data(), static_cast<std::size_t>(s.bytes.size()));
+            cached = hashes_.emplace(hash_key('s', index), h.hex()).first;
+        }
+        out_ += ",\"sha256\":\"" + cached->second + "\"}}";
     }
     void sparse(node_id id) {
         auto layout = static_cast<sparse_layout>(doc_.at(id).tag);
@@ -537,8 +606,38 @@ private:
         flush();
     }
 
+    /// Hashes are cached under a tag and the bytes of what determines them.
+    static std::string hash_key(char tag, std::uint32_t index) {
+        std::string k(1, tag);
+        k.append(reinterpret_cast<const char*>(&index), sizeof index);
+        return k;
+    }
+    /// The hash of a tensor's logical elements, computed once per distinct view (tied weights
+    /// and memo references name the same view many times); null after fail() for an oversized view.
+    const std::string* tensor_hash(const tensor& t) {
+        std::string key = hash_key('t', t.storage_index());
+        auto put = [&key](const void* p, std::size_t n) { key.append(static_cast<const char*>(p), n); };
+        std::int64_t offset = t.offset();
+        std::uint8_t bits[3] = {static_cast<std::uint8_t>(t.dtype()), t.is_neg(), t.is_conj()};
+        put(&offset, sizeof offset);
+        put(bits, sizeof bits);
+        put(t.shape().data(), t.rank() * sizeof(std::int64_t));
+        put(t.strides().data(), t.rank() * sizeof(std::int64_t));
+        auto cached = hashes_.find(key);
+        if (cached != hashes_.end()) return &cached->second;
+        if (auto ok = check_view(t, limits_); !ok) {
+            fail(std::move(ok).err());
+            return nullptr;
+        }
+        return &hashes_.emplace(std::move(key), tensor_sha256(t)).first->second;
+    }
+
     const document& doc_;
-    std::uint64_t limit_;
+    walk_limits limits_;
+    std::uint64_t written_ = 0;  // by earlier runs
+    bool failed_ = false;
+    error error_;
+    std::unordered_map<std::string, std::string> hashes_;
     std::string out_;
     std::vector<task> tasks_;
     std::unordered_map<node_id, std::uint64_t> identity_;
@@ -550,11 +649,23 @@ private:
 
 } // namespace detail
 
-/// The canonical JSON of a value (docs/CANONICAL-JSON.md); `limit` caps the output bytes.
-inline result<std::string> to_canonical_json(const value& v, std::uint64_t limit = std::uint64_t{1} << 32) {
+/// The canonical JSON of a value (docs/CANONICAL-JSON.md) within explicit bounds.
+inline result<std::string> to_canonical_json(const value& v, const walk_limits& limits) {
     if (!v.valid()) return v.missing_error();
-    detail::canonical_writer w(*v.doc(), limit);
+    detail::canonical_writer w(*v.doc(), limits);
     return w.run(v.id());
+}
+/// The canonical JSON of a value within the default bounds for its document.
+inline result<std::string> to_canonical_json(const value& v) {
+    if (!v.valid()) return v.missing_error();
+    return to_canonical_json(v, walk_limits_for(*v.doc()));
+}
+/// The canonical JSON of a value; `limit` replaces the default output bound.
+inline result<std::string> to_canonical_json(const value& v, std::uint64_t limit) {
+    if (!v.valid()) return v.missing_error();
+    walk_limits l = walk_limits_for(*v.doc());
+    l.max_output = limit;
+    return to_canonical_json(v, l);
 }
 
 } // namespace v0

@@ -30,13 +30,19 @@ inline namespace v0 {
 namespace detail {
 
 /// torch.storage._load_from_bytes: a whole legacy stream inside a bytes value, loaded into the
-/// same document.
+/// same document. `depth` counts the streams around this one; each level is a C++ call, so the
+/// nesting is bounded by limits::max_stream_nesting.
 template <class Policies>
-nested_loader make_nested_loader(const load_options& opts) {
-    return [&opts](document& doc, const std::uint8_t* p, std::size_t n) -> result<node_id> {
+nested_loader make_nested_loader(const load_options& opts, std::size_t depth = 0) {
+    return [&opts, depth](document& doc, const std::uint8_t* p, std::size_t n) -> result<node_id> {
+        using limits = typename Policies::limits;
+        if (depth >= limits::max_stream_nesting)
+            return make_error(errc::limit_depth, no_offset,
+                              "torch streams nested more than " + std::to_string(limits::max_stream_nesting) +
+                                  " deep (limits::max_stream_nesting)");
         memory_source mem(p, n);
         bool not_legacy = false;
-        return load_legacy<Policies>(doc, mem, opts, make_nested_loader<Policies>(opts), not_legacy);
+        return load_legacy<Policies>(doc, mem, opts, make_nested_loader<Policies>(opts, depth + 1), not_legacy);
     };
 }
 
@@ -68,6 +74,7 @@ result<document> load_pickle_impl(Source& src, const load_options& opts) {
     handler.load_from_bytes = make_nested_loader<Policies>(opts);
     pickle::run_options ro;
     ro.buffers = opts.buffers;
+    ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
     pickle::machine<Policies, torch_handler<Policies>> m(doc, handler, bytes->data, bytes->size, ro);
     auto root = m.run();
     if (!root) return std::move(root).err();

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
@@ -20,11 +21,19 @@ inline namespace v0 {
 /// Options for to_tree.
 struct tree_options {
     std::size_t max_items = 64;   ///< items shown per container before "..."
-    std::size_t max_text = 80;    ///< characters of a str/bytes shown
+    std::size_t max_text = 80;    ///< characters of a str/bytes (or a class, global, device name) shown
     std::size_t max_lines = 100000;
+    std::size_t max_indent = 64;  ///< deeper lines are indented this far and say their depth
+    std::uint64_t max_bytes = 0;  ///< output bound; 0: the document's (walk_limits_for)
 };
 
 namespace detail {
+
+/// A name from the document, cut to max_text characters.
+inline std::string clipped(std::string_view text, const tree_options& o) {
+    if (text.size() <= o.max_text) return std::string(text);
+    return std::string(text.substr(0, o.max_text)) + "... (" + std::to_string(text.size()) + " bytes)";
+}
 
 inline std::string short_scalar(const document& doc, node_id id, const tree_options& o) {
     const node& n = doc.at(id);
@@ -59,15 +68,15 @@ inline std::string short_scalar(const document& doc, node_id id, const tree_opti
         if (t.size() > o.max_text) q += "... (" + std::to_string(t.size()) + " bytes)";
         return q;
     }
-    case kind::global: return "<global " + std::string(doc.text(id)) + ">";
-    case kind::device: return "device('" + std::string(doc.text(id)) + "')";
+    case kind::global: return "<global " + clipped(doc.text(id), o) + ">";
+    case kind::device: return "device('" + clipped(doc.text(id), o) + "')";
     case kind::dtype: return "torch." + std::string(name(static_cast<dtype>(n.tag)));
-    case kind::numpy_dtype: return "dtype('" + std::string(doc.text(id)) + "')";
+    case kind::numpy_dtype: return "dtype('" + clipped(doc.text(id), o) + "')";
     case kind::tensor: {
         tensor t(&doc, n.aux);
         s = "tensor " + std::string(name(t.dtype())) + " [";
         for (std::size_t i = 0; i < t.rank(); ++i) s += (i ? ", " : "") + std::to_string(t.shape()[i]);
-        s += "] " + std::string(t.device());
+        s += "] " + clipped(t.device(), o);
         if (t.is_parameter()) s += " parameter";
         if (t.requires_grad()) s += " requires_grad";
         if (!t.is_contiguous()) s += " strided";
@@ -75,7 +84,7 @@ inline std::string short_scalar(const document& doc, node_id id, const tree_opti
     }
     case kind::storage: {
         const storage& st = doc.storage_at(n.aux);
-        return "storage " + std::string(name(st.desc.type)) + " x" + std::to_string(st.desc.numel) + " " + st.device;
+        return "storage " + std::string(name(st.desc.type)) + " x" + std::to_string(st.desc.numel) + " " + clipped(st.device, o);
     }
     default: return {};
     }
@@ -83,10 +92,13 @@ inline std::string short_scalar(const document& doc, node_id id, const tree_opti
 
 } // namespace detail
 
-/// An indented tree, one value per line; shared and cyclic containers are printed once.
+/// An indented tree, one value per line; shared and cyclic containers are printed once, so the
+/// tree grows with the document, not with the paths through it. Iterative; every line is
+/// bounded (max_text, max_indent), and so are the lines and bytes in all (max_lines, max_bytes).
 inline std::string to_tree(const value& v, const tree_options& o = {}) {
     if (!v.valid()) return "<missing>\n";
     const document& doc = *v.doc();
+    const std::uint64_t max_bytes = o.max_bytes ? o.max_bytes : walk_limits_for(doc).max_output;
     struct item {
         node_id id;
         std::size_t depth;
@@ -103,7 +115,12 @@ inline std::string to_tree(const value& v, const tree_options& o = {}) {
             out += "...\n";
             break;
         }
-        out.append(2 * it.depth, ' ');
+        if (out.size() > max_bytes) {
+            out += "... (output limit reached)\n";
+            break;
+        }
+        out.append(2 * (it.depth < o.max_indent ? it.depth : o.max_indent), ' ');
+        if (it.depth > o.max_indent) out += "(depth " + std::to_string(it.depth) + ") ";
         out += it.label;
         if (it.id == null_node) {  // an elision line
             out += "\n";
@@ -129,8 +146,8 @@ inline std::string to_tree(const value& v, const tree_options& o = {}) {
         }
         bool mapping = n.k == kind::dict || n.k == kind::ordered_dict;
         std::size_t count = doc.edge_count(it.id) / (mapping ? 2 : 1);
-        std::string head = n.k == kind::object ? "object " + std::string(doc.text(doc.edge(it.id, obj_class))) : kind_name(n.k);
-        if (n.k == kind::ndarray && doc.edge(it.id, 0) != null_node) head += " " + std::string(doc.text(doc.edge(it.id, 0)));
+        std::string head = n.k == kind::object ? "object " + detail::clipped(doc.text(doc.edge(it.id, obj_class)), o) : kind_name(n.k);
+        if (n.k == kind::ndarray && doc.edge(it.id, 0) != null_node) head += " " + detail::clipped(doc.text(doc.edge(it.id, 0)), o);
         out += head + (n.k == kind::object || n.k == kind::ndarray ? "" : " (" + std::to_string(count) + " items)") + "\n";
         std::vector<item> children;
         if (n.k == kind::object) {

@@ -20,6 +20,7 @@
 #include "json.hpp"
 #include "print.hpp"
 #include "dump.hpp"
+#include "scan.hpp"
 #include "ex.hpp"
 
 #endif

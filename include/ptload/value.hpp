@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -251,8 +252,8 @@ public:
     const storage& storage_at(std::size_t i) const noexcept { return storages_[i]; }
 
     // ---- building (used by the pickle machine and the torch layer) ----
-    /// Room for about `nodes` values and `edges` container items: one allocation up front instead
-    /// of doublings that copy (untouched reserved pages cost no memory).
+    /// Room for about `nodes` values and `edges` container items, with a huge-page hint for big
+    /// arrays (a pickle of millions of values touches every page of them once).
     void reserve(std::size_t nodes, std::size_t edges) {
         if (nodes > nodes_.capacity()) {
             nodes_.reserve(nodes);
@@ -269,6 +270,9 @@ public:
         detail::node n{};
         n.k = k;
         n.aux = null_node;
+        // Doubling as push_back would, but through reserve() for its huge-page hint: memory
+        // grows with the values parsed, never ahead of them.
+        if (nodes_.size() == nodes_.capacity()) reserve(nodes_.capacity() * 2, 0);
         nodes_.push_back(n);
         return static_cast<node_id>(nodes_.size() - 1);
     }
@@ -323,13 +327,15 @@ public:
     }
     /// A container with `n` items taken from `items` (tuple, list, set, frozenset, torch_size,
     /// slice, range; dicts take 2n edges: key, value, ...).
+    /// `items` may point into this document's own edges (a torch.Size made from a tuple's items).
     node_id make_seq(kind k, const node_id* items, std::size_t n) {
         node_id id = add(k);
+        auto first = static_cast<std::uint32_t>(edges_.size());
+        append_edges(items, n);
         auto& s = nodes_[id].seq;
-        s.first = static_cast<std::uint32_t>(edges_.size());
+        s.first = first;
         s.size = static_cast<std::uint32_t>(n);
         s.cap = static_cast<std::uint32_t>(n);
-        edges_.insert(edges_.end(), items, items + n);
         return id;
     }
     node_id make_object(node_id cls) {
@@ -337,17 +343,20 @@ public:
         return make_seq(kind::object, fields, obj_fields);
     }
     /// Append one edge to a container (a dict entry is two appends: key, value).
-    void push_edge(node_id container, node_id item) {
-        auto& s = nodes_[container].seq;
-        if (s.size == s.cap) grow(container, s.size + 1);
-        edges_[nodes_[container].seq.first + nodes_[container].seq.size++] = item;
-    }
+    void push_edge(node_id container, node_id item) { push_edges(container, &item, 1); }
+    /// `items` may point into this document's own edges (they are copied before edges grow).
     void push_edges(node_id container, const node_id* items, std::size_t n) {
-        auto& s = nodes_[container].seq;
+        if (n == 0) return;
+        std::vector<node_id> own;
+        if (aliases_edges(items)) {
+            own.assign(items, items + n);
+            items = own.data();
+        }
+        const detail::node::edge_slot s = nodes_[container].seq;
         if (s.size + n > s.cap) grow(container, s.size + n);
-        auto& t = nodes_[container].seq;
-        std::memcpy(&edges_[t.first + t.size], items, n * sizeof(node_id));
-        t.size += static_cast<std::uint32_t>(n);
+        const detail::node::edge_slot t = nodes_[container].seq;
+        std::memcpy(edges_.data() + t.first + t.size, items, n * sizeof(node_id));
+        nodes_[container].seq.size = static_cast<std::uint32_t>(t.size + n);
     }
     /// Drops a container's items past the first n (keeps its slot).
     void truncate_edges(node_id container, std::size_t n) noexcept {
@@ -387,6 +396,11 @@ public:
     const detail::tensor_record& tensor_at(std::size_t i) const noexcept { return tensors_[i]; }
     detail::tensor_record& tensor_mut(std::size_t i) noexcept { return tensors_[i]; }
 
+    /// Pickle bytes unpickled into this document (every stream, nested ones included): what
+    /// output limits of the walks are proportional to.
+    std::uint64_t input_bytes() const noexcept { return input_bytes_; }
+    void add_input_bytes(std::uint64_t n) noexcept { input_bytes_ += n; }
+
     /// Memory held, for benchmarks and limits: nodes, edges, text and dimensions (not storages).
     std::uint64_t footprint() const noexcept {
         return nodes_.capacity() * sizeof(detail::node) + edges_.capacity() * sizeof(node_id) + bytes_.bytes() +
@@ -394,14 +408,34 @@ public:
     }
 
 private:
+    bool aliases_edges(const node_id* items) const noexcept {
+        return items && !edges_.empty() && std::less_equal<const node_id*>()(edges_.data(), items) &&
+               std::less<const node_id*>()(items, edges_.data() + edges_.size());
+    }
+    /// Appends n edges at the end of the edge array, copying first when they alias it.
+    void append_edges(const node_id* items, std::size_t n) {
+        if (n == 0) return;
+        std::vector<node_id> own;
+        if (aliases_edges(items)) {  // decided before anything can move the edges
+            own.assign(items, items + n);
+            items = own.data();
+        }
+        reserve_edges(edges_.size() + n);
+        edges_.insert(edges_.end(), items, items + n);
+    }
+    void reserve_edges(std::size_t need) {
+        if (need > edges_.capacity()) reserve(0, need > 2 * edges_.capacity() ? need : 2 * edges_.capacity());
+    }
     void grow(node_id container, std::size_t need) {
         auto& s = nodes_[container].seq;
         std::size_t cap = s.cap < 4 ? 4 : static_cast<std::size_t>(s.cap) * 2;
         if (cap < need) cap = need;
         if (s.first + s.cap == edges_.size()) {  // last slot: extend in place
+            reserve_edges(s.first + cap);
             edges_.resize(s.first + cap);
         } else {
             auto first = edges_.size();
+            reserve_edges(first + cap);
             edges_.resize(first + cap);
             std::memmove(&edges_[first], &edges_[s.first], s.size * sizeof(node_id));
             s.first = static_cast<std::uint32_t>(first);
@@ -417,6 +451,7 @@ private:
     std::vector<detail::tensor_record> tensors_;
     node_id root_ = null_node;
     node_id constants_ = null_node;
+    std::uint64_t input_bytes_ = 0;
 };
 
 // ---- value implementation ----

@@ -81,31 +81,25 @@ class _Walker:
             return {"bytes": obj.hex()}
         if t is complex:
             return {"complex": [float_bits(obj.real), float_bits(obj.imag)]}
-        if t is torch.Size:
-            return {"torch_size": [int(d) for d in obj]}
-        if t is tuple:
-            items = []
-            for x in obj:
-                items.append((yield x))
-            return {"tuple": items}
-        if t is frozenset:
-            items = []
-            for x in obj:
-                items.append((yield x))
-            return {"frozenset": items}
-        if t is slice:
-            return {"slice": [(yield obj.start), (yield obj.stop), (yield obj.step)]}
-        if t is range:
-            return {"range": [obj.start, obj.stop, obj.step]}
-
-        # Values with identity: the second and later meetings are references.
-        if t in (list, dict, collections.OrderedDict, set, bytearray) or isinstance(obj, records.Opaque):
+        # Values with identity: the second and later meetings are references. Every container
+        # counts, immutable ones too (a tuple of two references to the previous tuple, repeated,
+        # would otherwise be written 2^depth times); only the empty tuple, frozenset and
+        # torch.Size are never numbered, since CPython hands out one shared empty tuple.
+        if (t in (list, dict, collections.OrderedDict, set, bytearray, slice, range)
+                or (t in (tuple, frozenset, torch.Size) and len(obj))
+                or isinstance(obj, (numpy.ndarray, records.Opaque))):
             seen = self.identity.get(id(obj))
             if seen is not None:
                 return {"same_as": seen}
             self.identity[id(obj)] = len(self.identity)
             self.keep.append(obj)
             return (yield from self.visit_identity(obj, t))
+        if t is tuple:
+            return {"tuple": []}
+        if t is frozenset:
+            return {"frozenset": []}
+        if t is torch.Size:
+            return {"torch_size": []}
 
         if isinstance(obj, torch.Tensor):
             return (yield from self.visit_tensor(obj))
@@ -134,8 +128,6 @@ class _Walker:
             # torch.serialization's stand-in for a storage class named in the pickle.
             return {"global": "torch." + torch.storage._dtype_to_storage_type_map()[obj.dtype]}
 
-        if isinstance(obj, numpy.ndarray):
-            return (yield from self.visit_ndarray(obj))
         if isinstance(obj, numpy.generic):
             value = yield obj.item()
             return {"numpy_scalar": {"dtype": obj.dtype.str, "value": value}}
@@ -152,6 +144,19 @@ class _Walker:
             for x in obj:
                 items.append((yield x))
             return items
+        if t is tuple or t is frozenset:
+            items = []
+            for x in obj:
+                items.append((yield x))
+            return {"tuple" if t is tuple else "frozenset": items}
+        if t is torch.Size:
+            return {"torch_size": [int(d) for d in obj]}
+        if t is slice:
+            return {"slice": [(yield obj.start), (yield obj.stop), (yield obj.step)]}
+        if t is range:
+            return {"range": [obj.start, obj.stop, obj.step]}
+        if isinstance(obj, numpy.ndarray):
+            return (yield from self.visit_ndarray(obj))
         if t is dict:
             return {"dict": (yield from self.visit_pairs(obj.items()))}
         if t is collections.OrderedDict:

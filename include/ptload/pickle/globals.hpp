@@ -1,7 +1,12 @@
 // pickle/globals.hpp: what a GLOBAL names. ptload never imports or calls anything: a global
 // is resolved against a table of the callables it models natively (builtins that pickle uses,
 // OrderedDict, numpy arrays, torch's rebuild functions); any other name becomes an inert
-// reference, and names that are never legitimate in a checkpoint fail the load.
+// reference. Each global also gets a verdict: `safe` (strict mode's default allowlist, the
+// globals torch's weights_only unpickler accepts plus numpy arrays), `dangerous` (calling it on
+// file data could run code, touch files, processes or the network, or load another pickle:
+// the load fails) or `unknown` (anything else). Names are classified the way CPython's
+// find_class would resolve them: Python 2 renames, C-module twins (posix is os) and dotted
+// attribute walks (posixpath + os.system is os.system).
 #ifndef PTLOAD_PICKLE_GLOBALS_HPP
 #define PTLOAD_PICKLE_GLOBALS_HPP
 
@@ -9,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <string_view>
 
@@ -144,47 +150,217 @@ inline constexpr std::string_view py2_names[][4] = {
     {"exceptions", "StandardError", "builtins", "Exception"},
 };
 
-// Whole modules whose members are never data in a checkpoint (SECURITY.md: picklescan and
-// fickling lists). A name matches the module itself and every submodule.
-inline constexpr std::string_view dangerous_modules[] = {
-    "os", "posix", "nt", "subprocess", "sys", "socket", "runpy", "pickle", "_pickle", "pip", "pdb",
-    "asyncio", "ctypes", "_ctypes", "_pyrepl", "shutil", "pty", "importlib", "webbrowser", "code", "codeop",
-    "multiprocessing", "marshal", "shelve", "dill", "cloudpickle", "joblib", "imaplib", "ftplib", "smtplib",
-    "telnetlib", "poplib", "nntplib", "http.client", "urllib.request", "_posixsubprocess", "_osx_support",
-    "_aix_support", "idlelib", "lib2to3", "cProfile", "profile", "timeit", "trace", "doctest", "bdb",
-    "test", "platform", "uuid", "zipimport", "site", "tempfile", "glob", "signal", "venv", "ensurepip",
-    "distutils", "setuptools", "pydoc", "sysconfig", "builtins.__import__", "_io", "io",
-    // gadgets in torch and numpy that run code or fetch files (picklescan's GHSA samples)
-    "torch.utils.bottleneck", "torch._dynamo", "torch._inductor", "torch.fx.experimental.symbolic_shapes",
-    "torch.utils.data.datapipes.utils.decoder", "torch.utils._config_module", "torch.utils.collect_env",
-    "numpy.f2py", "numpy.distutils",
-    // network clients
-    "requests", "aiohttp", "httpx", "urllib3",
+/// What a global would do if Python resolved it and called it on data from the file.
+enum class verdict : std::uint8_t {
+    safe,       ///< on strict mode's default allowlist (torch 1.13's weights_only globals, numpy arrays)
+    unknown,    ///< anything else: an inert object in the default mode, refused in strict mode
+    dangerous,  ///< can run code, touch files, processes or the network, or load another pickle: refused
 };
-// Single callables that are never data (module, name).
-inline constexpr std::string_view dangerous_names[][2] = {
-    {"builtins", "eval"}, {"builtins", "exec"}, {"builtins", "execfile"}, {"builtins", "compile"},
-    {"builtins", "getattr"}, {"builtins", "setattr"}, {"builtins", "delattr"}, {"builtins", "__import__"},
-    {"builtins", "open"}, {"builtins", "apply"}, {"builtins", "input"}, {"builtins", "breakpoint"},
-    {"builtins", "globals"}, {"builtins", "locals"}, {"builtins", "vars"}, {"builtins", "exit"},
-    {"builtins", "quit"}, {"builtins", "help"},
-    {"functools", "partial"}, {"functools", "reduce"}, {"operator", "attrgetter"}, {"operator", "methodcaller"},
-    {"operator", "itemgetter"}, {"types", "CodeType"}, {"types", "FunctionType"}, {"types", "MethodType"},
-    {"pkgutil", "resolve_name"}, {"logging", "FileHandler"}, {"logging.handlers", "FileHandler"},
-    {"inspect", "getattr_static"}, {"numpy", "load"}, {"numpy.testing._private.utils", "runstring"},
-    {"torch", "load"}, {"torch.serialization", "load"}, {"torch.serialization", "_load"},
-    {"torch.serialization", "_legacy_load"}, {"torch._inductor.codecache", "compile_file"},
-    {"torch.jit.unsupported_tensor_ops", "execWrapper"}, {"torch.utils.collect_env", "run"},
-    {"torch.utils._config_module", "ConfigModule"}, {"torch.hub", "load"}, {"torch.hub", "load_state_dict_from_url"},
-    {"copyreg", "_reconstructor_unsafe"},
+
+inline constexpr std::string_view verdict_name(verdict v) noexcept {
+    return v == verdict::safe ? "safe" : v == verdict::dangerous ? "dangerous" : "unknown";
+}
+
+/// Why a global is dangerous, in a few words (shown by errors and by scans).
+namespace reason {
+inline constexpr std::string_view code = "runs Python code";
+inline constexpr std::string_view command = "runs a shell command or another program";
+inline constexpr std::string_view process = "controls processes, threads or signals";
+inline constexpr std::string_view files = "opens, reads or changes files";
+inline constexpr std::string_view network = "uses the network";
+inline constexpr std::string_view pickle = "loads another pickle or model";
+inline constexpr std::string_view imports = "imports modules or reaches attributes by name";
+inline constexpr std::string_view calls = "calls a callable the file supplies";
+inline constexpr std::string_view internals = "reaches interpreter internals";
+inline constexpr std::string_view method = "a method of that name loads, opens or runs something";
+} // namespace reason
+
+/// A dotted path denied together with everything below it ("os" covers os.system and
+/// os.path.join; "torch.hub" covers torch.hub.load). A trailing '*' matches any suffix of
+/// the last component ("pandas.read_*").
+struct denied_path {
+    std::string_view path, why;
+};
+
+// Paths are written the way CPython names the object after aliases are folded (module_aliases).
+// Sources: the lists of picklescan and fickling, the gadgets of published advisories, and what
+// each module does when a pickle calls it.
+// clang-format off
+inline constexpr denied_path denied_paths[] = {
+    // running code
+    {"builtins.eval", reason::code}, {"builtins.exec", reason::code}, {"builtins.execfile", reason::code},
+    {"builtins.compile", reason::code}, {"builtins.breakpoint", reason::code}, {"builtins.input", reason::process},
+    {"builtins.help", reason::command}, {"builtins.exit", reason::process}, {"builtins.quit", reason::process},
+    {"builtins.globals", reason::internals}, {"builtins.locals", reason::internals}, {"builtins.vars", reason::internals},
+    {"builtins.getattr", reason::imports}, {"builtins.setattr", reason::internals}, {"builtins.delattr", reason::internals},
+    {"builtins.apply", reason::calls}, {"builtins.reduce", reason::calls}, {"builtins.open", reason::files},
+    {"types.CodeType", reason::code}, {"types.FunctionType", reason::code}, {"types.LambdaType", reason::code},
+    {"types.MethodType", reason::calls}, {"types.new_class", reason::calls},
+    {"code", reason::code}, {"codeop", reason::code}, {"runpy", reason::code}, {"pdb", reason::code}, {"bdb", reason::code},
+    {"trace", reason::code}, {"timeit", reason::code}, {"cProfile", reason::code}, {"profile", reason::code},
+    {"pstats", reason::pickle}, {"doctest", reason::code}, {"pydoc", reason::command}, {"idlelib", reason::code},
+    {"lib2to3", reason::code}, {"test", reason::code}, {"unittest", reason::code}, {"py_compile", reason::files},
+    {"compileall", reason::files}, {"marshal", reason::code}, {"_pyrepl", reason::command}, {"tkinter", reason::code},
+    {"turtle", reason::code}, {"turtledemo", reason::code}, {"ctypes", reason::internals}, {"cffi", reason::internals},
+    {"sys", reason::internals}, {"atexit", reason::calls}, {"functools.partial", reason::calls},
+    {"functools.partialmethod", reason::calls}, {"functools.reduce", reason::calls}, {"operator.attrgetter", reason::imports},
+    {"operator.methodcaller", reason::imports}, {"operator.itemgetter", reason::imports}, {"operator.call", reason::calls},
+    // imports
+    {"importlib", reason::imports}, {"pkgutil", reason::imports}, {"zipimport", reason::imports}, {"modulefinder", reason::imports},
+    {"inspect", reason::imports}, {"site", reason::imports}, {"sysconfig", reason::imports}, {"pip", reason::command},
+    {"setuptools", reason::command}, {"distutils", reason::command}, {"pkg_resources", reason::imports},
+    {"ensurepip", reason::command}, {"venv", reason::command},
+    // programs, processes, threads
+    {"os", reason::command}, {"subprocess", reason::command}, {"pty", reason::command}, {"platform", reason::command},
+    {"uuid._*", reason::command}, {"uuid.getnode", reason::command}, {"uuid.uuid1", reason::command},
+    {"mailcap", reason::command}, {"pipes", reason::command}, {"_osx_support", reason::command},
+    {"_aix_support", reason::command}, {"webbrowser", reason::command}, {"multiprocessing", reason::process},
+    {"concurrent", reason::process}, {"asyncio", reason::process}, {"threading", reason::process},
+    {"_thread.start_new_thread", reason::process}, {"_thread.start_new", reason::process}, {"signal", reason::process},
+    // files
+    {"io.open", reason::files}, {"io.open_code", reason::files}, {"io.FileIO", reason::files},
+    {"codecs.open", reason::files}, {"codecs.EncodedFile", reason::files}, {"codecs.register", reason::calls},
+    {"shutil", reason::files}, {"tempfile", reason::files}, {"glob", reason::files}, {"fileinput", reason::files},
+    {"filecmp", reason::files}, {"linecache", reason::files}, {"netrc", reason::files}, {"shelve", reason::pickle},
+    {"dbm", reason::files}, {"sqlite3", reason::files}, {"zipfile", reason::files}, {"tarfile", reason::files},
+    {"gzip", reason::files}, {"bz2", reason::files}, {"lzma", reason::files}, {"zipapp", reason::files}, {"mmap", reason::files},
+    {"logging.FileHandler", reason::files}, {"logging.handlers", reason::files}, {"logging.config", reason::code},
+    {"logging.basicConfig", reason::files}, {"xml.etree.ElementTree.parse", reason::files},
+    {"xml.etree.ElementTree.iterparse", reason::files}, {"xml.dom.minidom.parse", reason::files},
+    {"xml.dom.pulldom.parse", reason::files}, {"xml.sax.parse", reason::files},
+    // a path object is data; its methods, reached through a dotted name, open and change files
+    {"pathlib.Path.*", reason::files}, {"pathlib.PosixPath.*", reason::files}, {"pathlib.WindowsPath.*", reason::files},
+    {"pathlib._local.Path.*", reason::files}, {"pathlib._local.PosixPath.*", reason::files},
+    // network
+    {"socket", reason::network}, {"ssl", reason::network}, {"http.client", reason::network}, {"http.server", reason::network},
+    {"urllib.request", reason::network}, {"urllib3", reason::network}, {"requests", reason::network},
+    {"aiohttp", reason::network}, {"httpx", reason::network}, {"ftplib", reason::network}, {"imaplib", reason::network},
+    {"smtplib", reason::network}, {"poplib", reason::network}, {"nntplib", reason::network}, {"telnetlib", reason::network},
+    {"xmlrpc", reason::network}, {"socketserver", reason::network}, {"smtpd", reason::network},
+    {"asynchat", reason::network}, {"asyncore", reason::network}, {"huggingface_hub", reason::network},
+    // other pickles and models
+    {"pickle", reason::pickle}, {"dill", reason::pickle}, {"cloudpickle", reason::pickle},
+    {"joblib.load", reason::pickle}, {"joblib.dump", reason::files}, {"joblib.numpy_pickle.load", reason::pickle},
+    {"joblib.numpy_pickle.dump", reason::files}, {"joblib.numpy_pickle.NumpyUnpickler", reason::pickle},
+    {"joblib.numpy_pickle_compat.load_compat", reason::pickle}, {"joblib.numpy_pickle_compat.ZipNumpyUnpickler", reason::pickle},
+    {"joblib.numpy_pickle_compat.read_zfile", reason::files}, {"joblib.numpy_pickle_compat.write_zfile", reason::files},
+    {"joblib.numpy_pickle_utils", reason::files}, {"joblib.externals", reason::pickle}, {"joblib.parallel", reason::process},
+    {"joblib.Parallel", reason::process}, {"joblib.memory", reason::files}, {"joblib.Memory", reason::files},
+    {"joblib._memmapping_reducer", reason::files}, {"joblib.pool", reason::process}, {"joblib.executor", reason::process},
+    {"joblib._parallel_backends", reason::process}, {"joblib.backports", reason::files}, {"joblib.disk", reason::files},
+    {"numpy.load", reason::pickle}, {"numpy.lib.npyio", reason::pickle}, {"numpy.lib._npyio_impl", reason::pickle},
+    {"numpy.loadtxt", reason::files}, {"numpy.genfromtxt", reason::files}, {"numpy.fromfile", reason::files},
+    {"numpy.core.multiarray.fromfile", reason::files}, {"numpy.fromregex", reason::files}, {"numpy.save", reason::files},
+    {"numpy.savez", reason::files}, {"numpy.savez_compressed", reason::files}, {"numpy.savetxt", reason::files},
+    {"numpy.memmap", reason::files}, {"numpy.core.memmap", reason::files}, {"numpy.lib.format.read_array", reason::pickle},
+    {"numpy.lib.format.open_memmap", reason::files}, {"numpy.lib.format.write_array", reason::files},
+    {"numpy.lib._datasource", reason::network}, {"numpy.DataSource", reason::network}, {"numpy.ctypeslib", reason::internals},
+    {"numpy.f2py", reason::command}, {"numpy.distutils", reason::command}, {"numpy.testing", reason::code},
+    {"pandas.read_*", reason::pickle}, {"pandas.io", reason::pickle}, {"pandas.eval", reason::code},
+    {"pandas.core.computation", reason::code}, {"pandas.DataFrame.eval", reason::code}, {"pandas.DataFrame.query", reason::code},
+    {"pandas.core.frame.DataFrame.eval", reason::code}, {"pandas.core.frame.DataFrame.query", reason::code},
+    {"pandas.DataFrame.to_*", reason::files}, {"pandas.Series.to_*", reason::files}, {"pandas.core.frame.DataFrame.to_*", reason::files},
+    {"pandas.core.series.Series.to_*", reason::files}, {"pandas.core.generic.NDFrame.to_*", reason::files},
+    {"pandas.HDFStore", reason::files}, {"pandas.ExcelFile", reason::files}, {"pandas.ExcelWriter", reason::files},
+    {"yaml.load", reason::code}, {"yaml.load_all", reason::code}, {"yaml.unsafe_load", reason::code},
+    {"yaml.unsafe_load_all", reason::code}, {"yaml.full_load", reason::code}, {"yaml.full_load_all", reason::code},
+    {"yaml.Loader", reason::code}, {"yaml.UnsafeLoader", reason::code}, {"yaml.FullLoader", reason::code},
+    {"yaml.loader", reason::code}, {"yaml.constructor", reason::code}, {"yaml.add_constructor", reason::calls},
+    {"keras.models.load_model", reason::pickle}, {"keras.saving", reason::pickle}, {"sklearn.datasets", reason::network},
+    // torch
+    {"torch.load", reason::pickle}, {"torch.serialization.load", reason::pickle}, {"torch.serialization._load", reason::pickle},
+    {"torch.serialization._legacy_load", reason::pickle}, {"torch.jit.load", reason::pickle},
+    {"torch.jit._serialization", reason::pickle}, {"torch.jit.CompilationUnit", reason::code},
+    {"torch.jit.unsupported_tensor_ops", reason::code}, {"torch._C._import_ir_module", reason::pickle},
+    {"torch._C.import_ir_module", reason::pickle}, {"torch._C.CompilationUnit", reason::code}, {"torch._C._jit*", reason::code},
+    {"torch.package", reason::pickle}, {"torch.hub", reason::network}, {"torch.utils.model_zoo", reason::network},
+    {"torch._inductor", reason::code}, {"torch._dynamo", reason::code}, {"torch.utils.bottleneck", reason::code},
+    {"torch.utils.cpp_extension", reason::command}, {"torch.utils.collect_env", reason::command},
+    {"torch.utils._config_module", reason::code}, {"torch.utils.data.datapipes.utils.decoder", reason::pickle},
+    {"torch.utils.tensorboard", reason::files}, {"torch.fx.experimental.symbolic_shapes", reason::code},
+    {"torch.fx.graph_module.reduce_graph_module", reason::code}, {"torch.fx.graph_module.reduce_package_graph_module", reason::code},
+    {"torch.fx.graph_module.reduce_deploy_graph_module", reason::code}, {"torch.fx.graph_module._exec_with_source", reason::code},
+    {"torch.fx.graph_module._forward_from_src", reason::code}, {"torch.ops.load_library", reason::code},
+    {"torch.classes.load_library", reason::code}, {"torch._ops.load_library", reason::code},
+    {"torch.distributed", reason::network}, {"torch.multiprocessing", reason::process}, {"torch.testing", reason::code},
+    {"torch.export.load", reason::pickle},
+};
+
+/// C modules, Python 2 names and private twins folded onto the module that exposes the same
+/// objects (posix.system is os.system), so a spelling cannot slip past denied_paths.
+inline constexpr std::string_view module_aliases[][2] = {
+    {"__builtin__", "builtins"}, {"exceptions", "builtins"}, {"posix", "os"}, {"nt", "os"}, {"_operator", "operator"},
+    {"_functools", "functools"}, {"_io", "io"}, {"_pyio", "io"}, {"_pickle", "pickle"}, {"cPickle", "pickle"},
+    {"copy_reg", "copyreg"}, {"_codecs", "codecs"}, {"_socket", "socket"}, {"_ssl", "ssl"}, {"thread", "_thread"},
+    {"_dummy_thread", "_thread"}, {"commands", "subprocess"}, {"_posixsubprocess", "subprocess"},
+    {"_winapi", "subprocess"}, {"_sqlite3", "sqlite3"}, {"_ctypes", "ctypes"}, {"_multiprocessing", "multiprocessing"},
+    {"_signal", "signal"}, {"_imp", "importlib"}, {"imp", "importlib"}, {"_frozen_importlib", "importlib"},
+    {"_frozen_importlib_external", "importlib"}, {"_tkinter", "tkinter"}, {"Tkinter", "tkinter"}, {"_lzma", "lzma"},
+    {"_bz2", "bz2"}, {"_gdbm", "dbm"}, {"_dbm", "dbm"}, {"httplib", "http.client"}, {"urllib2", "urllib.request"},
+    {"SocketServer", "socketserver"}, {"xmlrpclib", "xmlrpc.client"}, {"numpy._core", "numpy.core"},
+    {"numpy.lib._format_impl", "numpy.lib.format"},
+};
+
+/// Method names that, reached through a dotted name (`OmegaConf.load`, `Model.from_pretrained`),
+/// are never a data class.
+inline constexpr std::string_view denied_methods[] = {
+    "load", "loads", "load_all", "from_pretrained", "system", "popen", "eval", "exec", "open", "urlopen",
+    "load_library", "read_pickle", "run",
+};
+
+/// Dotted components a global's name may have before it is refused outright (nested classes
+/// such as `Outer.Inner` have two or three).
+inline constexpr std::size_t max_name_parts = 32;
+
+/// The globals torch 1.13's weights_only unpickler accepts (torch/_weights_only_unpickler.py,
+/// _get_allowed_globals), looked up, as there, by "module.name".
+inline constexpr std::string_view torch_weights_only_globals[] = {
+    "collections.OrderedDict", "torch.nn.parameter.Parameter", "torch.serialization._get_layout", "torch.Size",
+    "torch.Tensor",
+    "torch.complex32", "torch.complex64", "torch.complex128", "torch.float16", "torch.float32", "torch.float64",
+    "torch.int8", "torch.int16", "torch.int32", "torch.int64",
+    "torch.BFloat16Tensor", "torch.BoolTensor", "torch.ByteTensor", "torch.CharTensor", "torch.DoubleTensor",
+    "torch.FloatTensor", "torch.HalfTensor", "torch.IntTensor", "torch.LongTensor", "torch.ShortTensor",
+    "torch.cuda.BFloat16Tensor", "torch.cuda.BoolTensor", "torch.cuda.ByteTensor", "torch.cuda.CharTensor",
+    "torch.cuda.DoubleTensor", "torch.cuda.FloatTensor", "torch.cuda.HalfTensor", "torch.cuda.IntTensor",
+    "torch.cuda.LongTensor", "torch.cuda.ShortTensor",
+    "torch.sparse.BFloat16Tensor", "torch.sparse.ByteTensor", "torch.sparse.CharTensor", "torch.sparse.DoubleTensor",
+    "torch.sparse.FloatTensor", "torch.sparse.HalfTensor", "torch.sparse.IntTensor", "torch.sparse.LongTensor",
+    "torch.sparse.ShortTensor",
+    "torch.cuda.sparse.BFloat16Tensor", "torch.cuda.sparse.ByteTensor", "torch.cuda.sparse.CharTensor",
+    "torch.cuda.sparse.DoubleTensor", "torch.cuda.sparse.FloatTensor", "torch.cuda.sparse.HalfTensor",
+    "torch.cuda.sparse.IntTensor", "torch.cuda.sparse.LongTensor", "torch.cuda.sparse.ShortTensor",
+    "torch.BFloat16Storage", "torch.BoolStorage", "torch.ByteStorage", "torch.CharStorage", "torch.ComplexDoubleStorage",
+    "torch.ComplexFloatStorage", "torch.DoubleStorage", "torch.FloatStorage", "torch.HalfStorage", "torch.IntStorage",
+    "torch.LongStorage", "torch.QInt32Storage", "torch.QInt8Storage", "torch.QUInt2x4Storage", "torch.QUInt4x2Storage",
+    "torch.QUInt8Storage", "torch.ShortStorage",
+    "torch.cuda.BFloat16Storage", "torch.cuda.BoolStorage", "torch.cuda.ByteStorage", "torch.cuda.CharStorage",
+    "torch.cuda.ComplexDoubleStorage", "torch.cuda.ComplexFloatStorage", "torch.cuda.DoubleStorage",
+    "torch.cuda.FloatStorage", "torch.cuda.HalfStorage", "torch.cuda.IntStorage", "torch.cuda.LongStorage",
+    "torch.cuda.ShortStorage",
+    "torch.storage.TypedStorage", "torch.storage.UntypedStorage",
+    "torch._utils._rebuild_parameter", "torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2",
+    "torch._utils._rebuild_sparse_tensor", "torch._utils._rebuild_meta_tensor_no_storage",
+    "torch._utils._rebuild_sparse_csr_tensor",
+};
+
+/// numpy's array, scalar and dtype constructors, which ptload models as data. Object arrays
+/// (dtype 'O') hold arbitrary objects; strict mode refuses them where BUILD reveals the dtype.
+inline constexpr std::string_view numpy_array_globals[] = {
+    "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct", "numpy.ndarray", "numpy.dtype",
+    "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar",
 };
 // clang-format on
 
-/// A resolved global: module and qualified name after Python-2 and torch renames.
+/// A resolved global: module and qualified name after Python-2 and torch renames, what ptload
+/// models it as, and its verdict.
 struct resolved_global {
     std::string module, name;
     known_global id = known_global::none;
-    bool dangerous = false;
+    bool dangerous = false;            ///< rating == verdict::dangerous
+    verdict rating = verdict::unknown;
+    std::string_view why;              ///< for dangerous globals: what calling it would do
+    std::string denied_as;             ///< for dangerous globals: the path that matched ("os.system")
 };
 
 inline bool module_matches(std::string_view module, std::string_view prefix) {
@@ -192,10 +368,98 @@ inline bool module_matches(std::string_view module, std::string_view prefix) {
                                 module[prefix.size()] == '.');
 }
 
+} // namespace pickle
+
+namespace detail {
+using pickle::denied_path;
+using pickle::module_matches;
+
+/// `path` with a leading aliased module replaced ("posix.system" -> "os.system").
+inline std::string fold_aliases(std::string path) {
+    for (const auto& row : pickle::module_aliases)
+        if (module_matches(path, row[0])) return std::string(row[1]) + path.substr(row[0].size());
+    return path;
+}
+
+/// The denied_paths row that covers the dotted path `p`, or null.
+inline const denied_path* denied_row(std::string_view p) {
+    for (const auto& row : pickle::denied_paths) {
+        std::string_view d = row.path;
+        if (!d.empty() && d.back() == '*') {
+            d.remove_suffix(1);
+            if (p.size() >= d.size() && p.compare(0, d.size(), d) == 0) return &row;
+        } else if (module_matches(p, d)) {
+            return &row;
+        }
+    }
+    return nullptr;
+}
+
+inline bool is_dunder(std::string_view part) {
+    return part.size() > 4 && part.compare(0, 2, "__") == 0 && part.compare(part.size() - 2, 2, "__") == 0;
+}
+
+/// Classifies module.name as dangerous the way CPython's find_class could resolve it: the
+/// path itself, and, for a dotted name (protocol 4 walks attributes), every tail of the name,
+/// since an attribute can be a module imported under its own name (posixpath.os is os).
+inline bool classify_dangerous(std::string_view module, std::string_view name, pickle::resolved_global& g) {
+    using namespace pickle;
+    auto deny = [&](std::string_view path, std::string_view why) {
+        g.denied_as = std::string(path);
+        g.why = why;
+        return true;
+    };
+    std::string full = fold_aliases(std::string(module) + "." + std::string(name));
+    if (const denied_path* row = denied_row(full)) return deny(full, row->why);
+    // every component of the name: dunder attributes lead to interpreter internals
+    std::size_t start = 0, parts = 0;
+    while (start <= name.size()) {
+        std::size_t dot = name.find('.', start);
+        std::string_view part = name.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+        ++parts;
+        if (is_dunder(part) && part != "__newobj__" && part != "__newobj_ex__") return deny(full, reason::internals);
+        if (dot == std::string_view::npos) break;
+        start = dot + 1;
+    }
+    if (parts < 2) return false;
+    // Real qualified names nest a few classes deep; checking every tail of a name with
+    // thousands of parts would cost its length squared, so such a name is refused unread.
+    if (parts > max_name_parts) return deny(full, reason::internals);
+    // tails "b.c" of "a.b.c": attribute a may be a module named a, and so on
+    for (std::size_t dot = name.find('.'), from = 0; dot != std::string_view::npos; dot = name.find('.', from)) {
+        std::string tail = fold_aliases(std::string(name.substr(from)));
+        if (const denied_path* row = denied_row(tail)) return deny(tail, row->why);
+        from = dot + 1;
+        if (name.find('.', from) == std::string_view::npos) break;  // a one-part tail names no module
+    }
+    std::string_view last = name.substr(name.rfind('.') + 1);
+    for (auto m : denied_methods)
+        if (last == m) return deny(full, reason::method);
+    return false;
+}
+
+inline bool in_list(std::string_view full, const std::string_view* list, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i)
+        if (list[i] == full) return true;
+    return false;
+}
+
+} // namespace detail
+
+namespace pickle {
+
+/// True when strict mode accepts "module.name" without user additions.
+inline bool strict_default_allows(std::string_view full) {
+    return detail::in_list(full, torch_weights_only_globals, std::size(torch_weights_only_globals)) ||
+           detail::in_list(full, numpy_array_globals, std::size(numpy_array_globals));
+}
+
 /// Applies the renames CPython's find_class applies (py2 tables when `proto < 3`) and torch's
-/// own (`torch.tensor` -> `torch._tensor`), then classifies the name.
+/// own (`torch.tensor` -> `torch._tensor`), then rates the name and finds what ptload models.
 inline resolved_global resolve_global(std::string_view module, std::string_view name, int proto) {
-    resolved_global g{std::string(module), std::string(name), known_global::none, false};
+    resolved_global g;
+    g.module = std::string(module);
+    g.name = std::string(name);
     if (proto < 3) {
         bool renamed = false;
         for (const auto& row : py2_names)
@@ -214,17 +478,28 @@ inline resolved_global resolve_global(std::string_view module, std::string_view 
     }
     if (g.module == "torch.tensor") g.module = "torch._tensor";
 
-    for (const auto& m : dangerous_modules)
-        if (module_matches(g.module, m)) g.dangerous = true;
-    for (const auto& row : dangerous_names)
-        if (g.module == row[0] && g.name == row[1]) g.dangerous = true;
-    if (g.dangerous) return g;
+    if (detail::classify_dangerous(g.module, g.name, g)) {
+        g.dangerous = true;
+        g.rating = verdict::dangerous;
+        return g;
+    }
+    std::string full = g.module + "." + g.name;
+    if (strict_default_allows(full)) g.rating = verdict::safe;
 
-    for (const auto& row : known_globals)
-        if (row.module == g.module && row.name == g.name) {
+    // A dotted name reaches the same object as its spelled-out module at protocol 4 and above
+    // (CPython walks the attributes), so the native table is matched on the whole path there.
+    bool dotted = g.name.find('.') != std::string::npos;
+    for (const auto& row : known_globals) {
+        bool match = dotted ? proto >= 4 && full.size() == row.module.size() + 1 + row.name.size() &&
+                                  full.compare(0, row.module.size(), row.module) == 0 && full[row.module.size()] == '.' &&
+                                  full.compare(row.module.size() + 1, std::string::npos, row.name) == 0
+                            : row.module == g.module && row.name == g.name;
+        if (match) {
             g.id = row.id;
             return g;
         }
+    }
+    if (dotted) return g;
     // torch's loader maps any global whose name ends in "Storage" by name (module ignored),
     // e.g. torch.cuda.FloatStorage in old files.
     if (g.module.compare(0, 5, "torch") == 0 && g.name.size() > 7 &&

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace ptload {
@@ -99,7 +100,9 @@ private:
     void merge(node_id c, pending& p) {
         std::size_t n = p.hashes.size();
         if (n < 2) return;
-        constexpr unsigned bucket_bits = 16;
+        // About one bucket per entry (at most 2^16): the pass costs O(n), never a fixed table.
+        unsigned bucket_bits = 1;
+        while (bucket_bits < 16 && (std::size_t{1} << bucket_bits) < n) ++bucket_bits;
         std::vector<std::uint32_t> start(std::size_t{1} << bucket_bits, 0);
         for (auto h : p.hashes) ++start[h >> (64 - bucket_bits)];
         std::uint32_t sum = 0;
@@ -167,7 +170,7 @@ private:
             h = mix(h ^ w) * 31;
         }
         std::uint64_t tail = 0;
-        std::memcpy(&tail, s.data() + i, s.size() - i);
+        if (i < s.size()) std::memcpy(&tail, s.data() + i, s.size() - i);  // "" may have no data pointer
         return mix(h ^ tail);
     }
     /// Python numbers that compare equal hash equal: integral floats hash as their int.
@@ -177,7 +180,13 @@ private:
         return true;
     }
 
+    /// Hashes are cached per immutable container, so a key built from many references to one
+    /// tuple (each level referring twice to the level below) hashes in time linear in its nodes.
     status hash_of(node_id id, std::uint64_t& h, int depth = 0) const {
+        bool complete = true;
+        return hash_rec(id, h, depth, complete);
+    }
+    status hash_rec(node_id id, std::uint64_t& h, int depth, bool& complete) const {
         const auto& n = doc_.at(id);
         switch (n.k) {
         case kind::none: h = 0x4e6f6e65; return {};
@@ -210,13 +219,24 @@ private:
         case kind::tuple:
         case kind::frozenset:
         case kind::torch_size: {
+            auto cached = hash_cache_.find(id);
+            if (cached != hash_cache_.end()) {
+                h = cached->second;
+                return {};
+            }
             h = mix(static_cast<std::uint64_t>(n.k) + doc_.edge_count(id));
-            if (depth >= max_depth) return {};
+            if (depth >= max_depth) {  // deeper parts do not count (equal() gives up there too)
+                complete = false;
+                return {};
+            }
+            bool sub_complete = true;
             for (std::size_t i = 0; i < doc_.edge_count(id); ++i) {
                 std::uint64_t e;
-                PTLOAD_TRY(hash_of(doc_.edge(id, i), e, depth + 1));
+                PTLOAD_TRY(hash_rec(doc_.edge(id, i), e, depth + 1, sub_complete));
                 h = n.k == kind::frozenset ? h + mix(e) : mix(h * 1000003 ^ e);  // frozensets are unordered
             }
+            if (sub_complete) hash_cache_.emplace(id, h);
+            else complete = false;
             return {};
         }
         case kind::list: case kind::dict: case kind::ordered_dict: case kind::set: case kind::bytearray:
@@ -226,7 +246,14 @@ private:
         }
     }
 
-    bool equal(node_id a, node_id b, int depth = 0) const {
+    /// Python's ==. Tuples compare item by item; a pair of tuples already found equal is not
+    /// compared again, so shared sub-tuples cost once; frozensets match items
+    /// through sorted hashes rather than all pairs.
+    bool equal(node_id a, node_id b) const {
+        if (!proven_equal_.empty()) proven_equal_.clear();
+        return equal_rec(a, b, 0);
+    }
+    bool equal_rec(node_id a, node_id b, int depth) const {
         if (a == b) return true;  // Python compares identity first
         const auto& x = doc_.at(a);
         const auto& y = doc_.at(b);
@@ -245,28 +272,55 @@ private:
             return doc_.text(a) == doc_.text(b);
         case kind::dtype: return x.tag == y.tag;
         case kind::tuple:
-        case kind::torch_size: {
-            if (depth >= max_depth || doc_.edge_count(a) != doc_.edge_count(b)) return false;
-            for (std::size_t k = 0; k < doc_.edge_count(a); ++k)
-                if (!equal(doc_.edge(a, k), doc_.edge(b, k), depth + 1)) return false;
-            return true;
-        }
+        case kind::torch_size:
         case kind::frozenset: {
-            if (depth >= max_depth || doc_.edge_count(a) != doc_.edge_count(b)) return false;
-            for (std::size_t k = 0; k < doc_.edge_count(a); ++k) {
-                bool found = false;
-                for (std::size_t j = 0; j < doc_.edge_count(b) && !found; ++j)
-                    found = equal(doc_.edge(a, k), doc_.edge(b, j), depth + 1);
-                if (!found) return false;
+            std::size_t n = doc_.edge_count(a);
+            if (depth >= max_depth || n != doc_.edge_count(b)) return false;
+            std::uint64_t ha = 0, hb = 0;
+            if (hash_of(a, ha) && hash_of(b, hb) && ha != hb) return false;
+            if (proven_equal_.count(pair_key(a, b))) return true;
+            bool same = true;
+            if (x.k != kind::frozenset) {
+                for (std::size_t k = 0; k < n && same; ++k) same = equal_rec(doc_.edge(a, k), doc_.edge(b, k), depth + 1);
+            } else {
+                same = frozensets_equal(a, b, n, depth);
             }
-            return true;
+            if (same) proven_equal_.insert(pair_key(a, b));
+            return same;
         }
         default: return false;
         }
     }
+    bool frozensets_equal(node_id a, node_id b, std::size_t n, int depth) const {
+        std::vector<std::pair<std::uint64_t, node_id>> xs(n), ys(n);
+        for (std::size_t k = 0; k < n; ++k) {
+            xs[k].second = doc_.edge(a, k);
+            ys[k].second = doc_.edge(b, k);
+            if (!hash_of(xs[k].second, xs[k].first) || !hash_of(ys[k].second, ys[k].first)) return false;
+        }
+        std::sort(xs.begin(), xs.end());
+        std::sort(ys.begin(), ys.end());
+        for (std::size_t k = 0; k < n; ++k)
+            if (xs[k].first != ys[k].first) return false;
+        // every item of a has an equal item in b among those of the same hash
+        for (std::size_t lo = 0; lo < n;) {
+            std::size_t hi = lo + 1;
+            while (hi < n && xs[hi].first == xs[lo].first) ++hi;
+            for (std::size_t k = lo; k < hi; ++k) {
+                bool found = false;
+                for (std::size_t j = lo; j < hi && !found; ++j) found = equal_rec(xs[k].second, ys[j].second, depth + 1);
+                if (!found) return false;
+            }
+            lo = hi;
+        }
+        return true;
+    }
+    static std::uint64_t pair_key(node_id a, node_id b) { return (static_cast<std::uint64_t>(a) << 32) | b; }
 
     document& doc_;
     std::unordered_map<node_id, pending> pending_;
+    mutable std::unordered_map<node_id, std::uint64_t> hash_cache_;  // tuples, frozensets, torch.Size
+    mutable std::unordered_set<std::uint64_t> proven_equal_;          // container pairs, during one equal()
     node_id last_id_ = null_node;
     pending* last_ = nullptr;
 };

@@ -56,6 +56,8 @@ struct run_options {
     std::string record;                              ///< for messages: "archive/data.pkl"
     std::uint64_t base_offset = 0;                   ///< file offset of the first byte
     span<const span<const std::uint8_t>> buffers;    ///< out-of-band buffers for NEXT_BUFFER
+    /// Strict mode only: "module.name" globals allowed beyond the default allowlist.
+    span<const std::string> safe_globals;
 };
 
 template <class H, class = void>
@@ -76,8 +78,6 @@ public:
           keys_(doc) {
         std::uint64_t budget = static_cast<std::uint64_t>(size) * limits::nodes_per_byte + limits::node_slack;
         node_budget_ = doc.node_count() + budget;
-        // A pickle holds about one value per 4-8 bytes; over-reserving only costs address space.
-        if (size > (1u << 20)) doc.reserve(doc.node_count() + size / 4, size / 4);
     }
 
     /// Runs to STOP and returns the unpickled value; position() is then just past STOP.
@@ -241,7 +241,7 @@ private:
         } else if (index < memo_.size()) {
             if (memo_[index] == null_node) ++memo_count_;
             memo_[index] = id;
-        } else if (index < memo_.size() * 2 + 4096) {  // dense growth only near what exists
+        } else if (index < memo_count_ * 2 + 4096) {  // dense growth bounded by the PUTs seen, not by an index
             memo_.resize(static_cast<std::size_t>(index) + 1, null_node);
             memo_[index] = id;
             ++memo_count_;
@@ -370,9 +370,23 @@ private:
     // ---------------------------------------------------------------- globals and calls
     status push_global(std::string_view module, std::string_view name) {
         resolved_global g = resolve_global(module, name, proto_);
-        if (g.dangerous)
-            return fail(errc::disallowed_global, "global " + g.module + "." + g.name +
-                                                     " is never data in a checkpoint; ptload does not run pickled code");
+        if (g.dangerous) {
+            std::string full = g.module + "." + g.name;
+            return fail(errc::disallowed_global,
+                        "global " + full + (g.denied_as == full ? "" : " (" + g.denied_as + ")") + " " +
+                            std::string(g.why) + ": never data in a checkpoint; ptload does not run pickled code");
+        }
+        if constexpr (Policies::globals::allowlist_only) {
+            if (g.rating != verdict::safe) {
+                std::string full = g.module + "." + g.name;
+                bool added = false;
+                for (const auto& s : opts_.safe_globals) added = added || s == full;
+                if (!added)
+                    return fail(errc::disallowed_global,
+                                "global " + full + " is not allowed in strict mode (torch.load weights_only); if the file is "
+                                "trusted, add \"" + full + "\" to load_options::safe_globals");
+            }
+        }
         if constexpr (has_find_class<Handler>::value) {
             auto r = handler_.find_class(doc_, g, file_offset());
             if (!r) return locate(std::move(r).err());
@@ -409,6 +423,9 @@ private:
         switch (known_of(callable)) {
         case known_global::builtins_set:
         case known_global::builtins_frozenset: {
+            // frozenset(fs) is fs itself in CPython: the same object, not a copy
+            if (known_of(callable) == known_global::builtins_frozenset && n == 1 && kind_of(arg(args, 0)) == kind::frozenset)
+                return arg(args, 0);
             node_id s = doc_.make_seq(known_of(callable) == known_global::builtins_set ? kind::set : kind::frozenset, nullptr, 0);
             if (n > 1 || (n == 1 && !items_of(arg(args, 0), items))) return fail(errc::bad_operand, "set() takes one sequence");
             for (node_id it : items) PTLOAD_TRY(set_add(s, it));
@@ -590,7 +607,16 @@ private:
         case kind::ordered_dict: return build_attrs(obj, state);
         case kind::ndarray: {
             auto r = build_ndarray(doc_, obj, state);
-            return r ? r : status(locate(std::move(r).err()));
+            if (!r) return status(locate(std::move(r).err()));
+            if constexpr (Policies::globals::allowlist_only) {
+                // an object array's items are arbitrary objects: numpy unpickles them with the
+                // full pickle machinery, which weights_only never allows
+                node_id dt = doc_.edge(obj, nd_dtype);
+                if (dt != null_node && doc_.text(dt) == "|O")
+                    return fail(errc::disallowed_global, "numpy array of dtype object is not allowed in strict mode "
+                                                         "(only numeric, bool, string and void arrays)");
+            }
+            return r;
         }
         case kind::numpy_dtype: {
             auto r = build_numpy_dtype(doc_, obj, state);
@@ -616,8 +642,10 @@ private:
             if (part == null_node || kind_of(part) == kind::none) continue;
             if (kind_of(part) != kind::dict && kind_of(part) != kind::ordered_dict)
                 return fail(errc::bad_operand, "OrderedDict state is not a dict");
-            node_id& attrs = doc_.at(obj).aux;
-            if (attrs == null_node) attrs = doc_.make_seq(kind::dict, nullptr, 0);
+            if (doc_.at(obj).aux == null_node) {
+                node_id fresh = doc_.make_seq(kind::dict, nullptr, 0);  // grows the node array: no reference held
+                doc_.at(obj).aux = fresh;
+            }
             node_id target = doc_.at(obj).aux;
             for (std::size_t i = 0; i + 1 < doc_.edge_count(part); i += 2)
                 PTLOAD_TRY(dict_set(target, doc_.edge(part, i), doc_.edge(part, i + 1)));
@@ -652,6 +680,7 @@ private:
             auto r = pop();
             if (!r) return std::move(r).err();
             PTLOAD_TRY(keys_.finish());  // big dicts and sets: merge repeated keys now
+            doc_.add_input_bytes(position());
             result_ = *r;
             stopped_ = true;
             return {};

@@ -1,4 +1,5 @@
-// policies/limits.hpp: bounds that stop amplification by hostile files (SECURITY.md (b)).
+// policies/limits.hpp: bounds that stop amplification by hostile files; every limit ptload
+// enforces is here, each reported with its own error code (docs/SECURITY.md lists them).
 //
 // The real guard is that nothing is allocated for bytes that are not in the file; these limits
 // only stop work and memory that grow faster than the input. Defaults never reject a file that
@@ -18,31 +19,55 @@ inline namespace v0 {
 
 struct default_limits {
     using ptload_role = role::limits;
-    /// Nesting of MARKs, and of values in every walk (dump, compare).
+
+    // ---- the pickle machine
+    /// Nesting of MARKs, of rebuild calls (`_rebuild_from_type_v2` inside another), and of
+    /// values in every walk that is not iterative. Module trees pickled whole nest a few dozen.
     static constexpr std::size_t max_depth = 1000;
-    /// Items on the pickle stack at once. Every push consumes at least one input byte, so the
-    /// stack is already bounded by the pickle; this default cap only stops a single 1G-item MARK.
-    static constexpr std::size_t max_stack = std::size_t{1} << 30;
-    /// Memo entries whose indices lie far beyond the others (kept in a hash map, up to index
-    /// 2^32 - 1). Dense memos (MEMOIZE, sequential PUTs) grow with the input and are not capped:
-    /// a 1M-entry dict pickle has 3M of them.
-    static constexpr std::size_t max_memo = 1u << 20;
-    /// Nodes created: nodes_per_byte * pickle bytes + node_slack.
+    /// Items on the pickle stack at once. Pickles build lists and dicts in batches of 1000, so
+    /// only a tuple of more than a million items (one MARK) reaches this.
+    static constexpr std::size_t max_stack = std::size_t{1} << 20;
+    /// Memo entries kept in the sparse map (indices far beyond the others, up to 2^32 - 1). The
+    /// dense memo is not capped: it grows only with the PUTs actually seen (at most 2 slots per
+    /// PUT plus 4096), and a 1M-entry dict pickle legitimately memoizes 3M values.
+    static constexpr std::size_t max_memo = std::size_t{1} << 20;
+    /// Values created: nodes_per_byte * pickle bytes + node_slack (GET shares, never copies).
     static constexpr std::size_t nodes_per_byte = 4;
     static constexpr std::size_t node_slack = 64 * 1024;
     /// Decimal digits in a text INT/LONG (CPython's int_max_str_digits).
     static constexpr std::size_t max_int_digits = 4300;
     /// Bytes of a binary LONG1/LONG4 integer kept exactly.
     static constexpr std::size_t max_int_bytes = 1024;
+
+    // ---- torch
     /// Tensor rank and count.
     static constexpr std::size_t max_tensor_rank = 64;
     static constexpr std::size_t max_tensors = 16u << 20;
-    /// Canonical JSON output bytes (tuples are written in full, so a pickle can ask for a lot).
-    static constexpr std::uint64_t max_dump_bytes = std::uint64_t{1} << 32;
-    /// Inflated bytes per compressed byte, for deflated zip records.
+    /// Pickled streams inside pickled streams (torch.storage._load_from_bytes).
+    static constexpr std::size_t max_stream_nesting = 16;
+
+    // ---- zip
+    /// Central-directory entries (a checkpoint has one per storage plus a handful).
+    static constexpr std::uint64_t max_zip_entries = std::uint64_t{1} << 24;
+    /// Inflated bytes per compressed byte, for deflated zip records (records up to 64 KiB are
+    /// exempt: a short run of zeros deflates far beyond this).
     static constexpr std::uint64_t max_inflate_ratio = 100;
-    /// Logical bytes of a strided view materialised per storage byte (contiguous copies).
+    /// Inflated bytes of all deflated records together, per byte of the file.
+    static constexpr std::uint64_t max_inflate_per_file_byte = 4;
+
+    // ---- walks of a loaded document
+    /// Canonical JSON / tree output: dump_bytes_per_input_byte * pickle bytes + dump_slack.
+    /// Shared values are written once, so only values repeated by reference (a long string
+    /// fetched from the memo many times) come near this.
+    static constexpr std::uint64_t dump_bytes_per_input_byte = 16;
+    static constexpr std::uint64_t dump_slack = std::uint64_t{64} << 20;
+    /// Logical bytes of a strided view that may be materialised or hashed:
+    /// max_view_expansion * storage bytes + view_slack (a zero-stride broadcast can name 2^62
+    /// elements over one stored element).
     static constexpr std::uint64_t max_view_expansion = 2;
+    static constexpr std::uint64_t view_slack = std::uint64_t{16} << 20;
+    /// Upper bound of the canonical JSON whatever the input size.
+    static constexpr std::uint64_t max_dump_bytes = std::uint64_t{1} << 32;
 };
 
 namespace detail {
@@ -53,7 +78,10 @@ struct is_limits<L, std::void_t<decltype(L::max_depth), decltype(L::max_stack), 
                                 decltype(L::nodes_per_byte), decltype(L::node_slack), decltype(L::max_int_digits),
                                 decltype(L::max_int_bytes), decltype(L::max_tensor_rank), decltype(L::max_tensors),
                                 decltype(L::max_dump_bytes), decltype(L::max_inflate_ratio),
-                                decltype(L::max_view_expansion)>> : std::true_type {};
+                                decltype(L::max_view_expansion), decltype(L::max_stream_nesting),
+                                decltype(L::max_zip_entries), decltype(L::max_inflate_per_file_byte),
+                                decltype(L::dump_bytes_per_input_byte), decltype(L::dump_slack),
+                                decltype(L::view_slack)>> : std::true_type {};
 } // namespace detail
 
 } // namespace v0

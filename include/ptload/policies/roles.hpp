@@ -13,6 +13,8 @@ struct decoding {};
 struct allocator {};
 /// Resource limits against hostile files.
 struct limits {};
+/// Which globals a pickle may name (permissive or strict).
+struct globals {};
 } // namespace role
 } // namespace v0
 } // namespace ptload

@@ -6,6 +6,7 @@
 
 #include "allocator.hpp"
 #include "decode.hpp"
+#include "globals.hpp"
 #include "limits.hpp"
 #include "roles.hpp"
 
@@ -38,7 +39,7 @@ template <class P>
 constexpr bool is_known_role() {
     using r = typename role_of<P>::type;
     return std::is_same<r, role::decoding>::value || std::is_same<r, role::allocator>::value ||
-           std::is_same<r, role::limits>::value;
+           std::is_same<r, role::limits>::value || std::is_same<r, role::globals>::value;
 }
 
 } // namespace detail
@@ -48,10 +49,11 @@ template <class... Ps>
 struct policies {
     static_assert((detail::is_known_role<Ps>() && ...),
                   "ptload::load<...>: every policy must declare `using ptload_role = ptload::role::decoding` "
-                  "(or ::allocator, ::limits); the byte source is passed as the function argument instead");
+                  "(or ::allocator, ::limits, ::globals); the byte source is passed as the function argument instead");
     using decoding = typename detail::pick<role::decoding, utf8, Ps...>::type;
     using allocator = typename detail::pick<role::allocator, heap_allocator, Ps...>::type;
     using limits = typename detail::pick<role::limits, default_limits, Ps...>::type;
+    using globals = typename detail::pick<role::globals, permissive, Ps...>::type;
     static_assert(detail::is_decoding<decoding>::value,
                   "ptload decoding policy: needs `static constexpr bool keep_bytes`, `static constexpr const char* "
                   "name` and `static std::size_t decode(const std::uint8_t*, std::size_t, std::string&)`");
@@ -60,6 +62,8 @@ struct policies {
                   "ptload::storage_description&, std::uint64_t nbytes, std::string_view device, void* context)`");
     static_assert(detail::is_limits<limits>::value,
                   "ptload limits policy: derive it from ptload::default_limits and shadow the members you change");
+    static_assert(detail::is_globals_policy<globals>::value,
+                  "ptload globals policy: use ptload::permissive or ptload::strict (or declare `using ptload_role = ptload::role::globals;` and `static constexpr bool allowlist_only`)");
 };
 
 } // namespace v0

@@ -36,7 +36,9 @@ struct record_bytes {
 template <class Limits>
 zip_limits zip_limits_from() {
     zip_limits z;
+    z.max_entries = Limits::max_zip_entries;
     z.max_inflate_ratio = Limits::max_inflate_ratio;
+    z.max_inflate_per_file_byte = Limits::max_inflate_per_file_byte;
     return z;
 }
 
@@ -120,6 +122,7 @@ result<node_id> run_record(document& doc, torch_handler<Policies>& handler, cons
     ro.record = name;
     ro.base_offset = file_offset;
     ro.buffers = opts.buffers;
+    ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
     pickle::machine<Policies, torch_handler<Policies>> m(doc, handler, bytes.data, bytes.size, ro);
     auto root = m.run();
     if (!root) return root;
@@ -178,9 +181,12 @@ status load_zip(document& doc, Source& src, const load_options& opts,
         if (!text) return std::move(text).err();
         std::string_view v = *text;
         while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.remove_suffix(1);
+        // torch reads files of format versions 1 to 10 (caffe2/serialize/versions.h); parsed by
+        // hand, since the text is the file's and std::stoi would throw on what it cannot parse
         bool digits = !v.empty() && v.size() < 6 && v.find_first_not_of("0123456789") == std::string_view::npos;
-        // torch reads files of format versions 1 to 10 (caffe2/serialize/versions.h)
-        if (!digits || std::stoi(std::string(v)) < 1 || std::stoi(std::string(v)) > 10)
+        unsigned number = 0;
+        for (char c : v) number = digits ? number * 10 + static_cast<unsigned>(c - '0') : 0;
+        if (!digits || number < 1 || number > 10)
             return make_error(errc::bad_format, version->data_offset, "unsupported archive version '" + std::string(v) + "'",
                               version->name);
     }

@@ -61,7 +61,7 @@ inline file_kind detect(const std::uint8_t* head, std::size_t n, std::uint64_t s
     if (n >= 9 && head[8] == '{') {  // safetensors: u64 little-endian header length, then JSON
         std::uint64_t len = 0;
         for (int i = 7; i >= 0; --i) len = (len << 8) | head[i];
-        if (len + 8 <= size) return file_kind::safetensors;
+        if (size >= 8 && len <= size - 8) return file_kind::safetensors;  // len + 8 could wrap
     }
     return file_kind::pickle_or_legacy;
 }

@@ -61,6 +61,7 @@ public:
     /// Reads the raw storage section that starts at `offset` (after the key list pickle).
     template <class Policies, class Source>
     result<std::uint64_t> read_data(document& doc, Source& src, std::uint64_t offset, const std::vector<std::string>& keys) {
+        std::vector<char> filled(doc.storage_count(), 0);  // by document storage index
         for (const auto& key : keys) {
             auto it = roots_.find(key);
             if (it == roots_.end())
@@ -69,6 +70,9 @@ public:
             PTLOAD_TRY(src.read_at(offset, count_bytes, 8));
             std::uint64_t count = 0;
             for (int i = 7; i >= 0; --i) count = (count << 8) | count_bytes[i];
+            if (filled[it->second])
+                return make_error(errc::bad_storage, offset, "storage data for key '" + key + "' appears twice");
+            filled[it->second] = 1;
             storage& s = doc.storage_mut(it->second);
             if (count != s.desc.numel)
                 return make_error(errc::bad_storage, offset,
@@ -79,16 +83,11 @@ public:
             if (!loaded) return std::move(loaded).err();
             s.bytes = std::move(loaded->bytes);
             s.device = std::move(loaded->device);
-            filled_.push_back(it->second);
             offset += 8 + s.bytes.size();
         }
-        if (filled_.size() != roots_.size())
-            for (const auto& kv : roots_) {
-                bool found = false;
-                for (auto f : filled_) found = found || f == kv.second;
-                if (!found)
-                    return make_error(errc::bad_storage, offset, "storage key '" + kv.first + "' has no data in the file");
-            }
+        for (const auto& kv : roots_)  // every declared storage gets its bytes, or the load fails
+            if (!filled[kv.second])
+                return make_error(errc::bad_storage, offset, "storage key '" + kv.first + "' has no data in the file");
         for (const auto& f : fixups_) {  // views borrow their root's memory
             storage& root = doc.storage_mut(f.root);
             storage& view = doc.storage_mut(f.view);
@@ -123,7 +122,6 @@ private:
     const load_options& opts_;
     std::unordered_map<std::string, std::uint32_t> roots_, views_;
     std::vector<fixup> fixups_;
-    std::vector<std::uint32_t> filled_;
 };
 
 /// torch's MAGIC_NUMBER 0x1950a86a20f9469cfc6c as LONG1 bytes.
@@ -148,6 +146,7 @@ result<node_id> load_legacy_from(document& doc, Source& src, std::uint64_t base,
         ro.record = what;
         ro.base_offset = base + pos;
         ro.buffers = opts.buffers;
+        ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
         pickle::machine<Policies, torch_handler<Policies>> m(doc, handler, p + pos, n - pos, ro);
         auto r = m.run();
         if (r) pos += m.position();

@@ -44,6 +44,10 @@ struct load_options {
     span<const span<const std::uint8_t>> buffers;
     /// Check CRC-32 of zip records that carry one (torch does not; costs a pass over the data).
     bool check_crc = false;
+    /// Strict mode (ptload::strict) only: globals allowed beyond the default allowlist, as
+    /// "module.name" (torch.serialization.add_safe_globals), e.g. "argparse.Namespace".
+    /// Dangerous globals stay refused.
+    std::vector<std::string> safe_globals;
 
     /// register_package(priority, tagger, deserializer): lower priorities are asked first.
     void register_location(int priority, location_handler handler) {

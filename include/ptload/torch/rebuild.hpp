@@ -224,23 +224,7 @@ public:
             return t;
         }
         case known_global::torch_rebuild_from_type_v2:
-        case known_global::torch_rebuild_from_type: {
-            // (func, new_type, args, state): run func(*args), re-type, set attributes
-            if (n != 4) return arity("_rebuild_from_type", n, "4");
-            node_id func = a(0), new_type = a(1), inner = a(2);
-            if (doc.at(func).k != kind::global || doc.at(inner).k != kind::tuple) return bad("_rebuild_from_type needs (func, type, args, state)");
-            auto fid = static_cast<known_global>(doc.at(func).tag);
-            auto t = torch_call(doc, fid, func, inner, 0);
-            if (!t) return t;
-            if (*t == null_node || doc.at(*t).k != kind::tensor) return bad("_rebuild_from_type's function did not build a tensor");
-            if (doc.at(new_type).k == kind::global) {
-                std::string_view cls = doc.text(new_type);
-                if (cls == "torch.nn.parameter.Parameter") doc.tensor_mut(doc.at(*t).aux).parameter = true;
-                else if (cls != "torch.Tensor" && cls != "torch._tensor.Tensor") doc.tensor_mut(doc.at(*t).aux).cls = new_type;
-            }
-            PTLOAD_TRY(set_attrs(doc, *t, a(3)));
-            return t;
-        }
+        case known_global::torch_rebuild_from_type: return from_type(doc, args);
         case known_global::torch_size: {  // torch.Size((2, 3))
             std::vector<std::int64_t> dims;
             if (n != 1 || !detail::int_sequence(doc, a(0), dims)) return bad("torch.Size takes one sequence of ints");
@@ -262,16 +246,52 @@ public:
         case known_global::torch_load_from_bytes: {
             if (n != 1 || doc.at(a(0)).k != kind::bytes) return bad("_load_from_bytes takes bytes");
             if (!load_from_bytes) return make_error(errc::unsupported, no_offset, "nested torch stream outside a torch load");
-            if (++nested_ > 16) return make_error(errc::limit_depth, no_offset, "torch streams nested more than 16 deep");
-            auto bytes = doc.text(a(0));
-            auto r = load_from_bytes(doc, reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
-            --nested_;
-            return r;
+            auto bytes = doc.text(a(0));  // the byte arena never moves
+            return load_from_bytes(doc, reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
         }
         default:
             (void)callable;
             return null_node;  // an opaque object
         }
+    }
+
+    /// _rebuild_from_type(_v2)(func, new_type, args, state): func(*args), re-typed, with
+    /// attributes. func may itself be _rebuild_from_type with its own arguments, as deep as the
+    /// file likes: the chain is unwound in a loop (bounded by limits::max_depth), the innermost
+    /// call made, then each level's type and state applied from the inside out.
+    result<node_id> from_type(document& doc, node_id args) {
+        using pickle::known_global;
+        std::vector<node_id> levels;  // the argument tuples, outermost first
+        node_id call_args = args;
+        for (;;) {
+            std::size_t n = doc.edge_count(call_args);
+            if (n != 4) return arity("_rebuild_from_type", n, "4");
+            node_id func = doc.edge(call_args, 0), inner = doc.edge(call_args, 2);
+            if (doc.at(func).k != kind::global || doc.at(inner).k != kind::tuple)
+                return bad("_rebuild_from_type needs (func, type, args, state)");
+            if (levels.size() >= limits::max_depth)
+                return make_error(errc::limit_depth, no_offset,
+                                  "_rebuild_from_type nested deeper than " + std::to_string(limits::max_depth) + " (limits::max_depth)");
+            levels.push_back(call_args);
+            auto fid = static_cast<known_global>(doc.at(func).tag);
+            if (fid != known_global::torch_rebuild_from_type_v2 && fid != known_global::torch_rebuild_from_type) break;
+            call_args = inner;
+        }
+        node_id innermost = levels.back();
+        node_id func = doc.edge(innermost, 0);
+        auto t = torch_call(doc, static_cast<known_global>(doc.at(func).tag), func, doc.edge(innermost, 2), 0);
+        if (!t) return t;
+        if (*t == null_node || doc.at(*t).k != kind::tensor) return bad("_rebuild_from_type's function did not build a tensor");
+        for (std::size_t i = levels.size(); i-- > 0;) {
+            node_id new_type = doc.edge(levels[i], 1);
+            if (doc.at(new_type).k == kind::global) {
+                std::string_view cls = doc.text(new_type);
+                if (cls == "torch.nn.parameter.Parameter") doc.tensor_mut(doc.at(*t).aux).parameter = true;
+                else if (cls != "torch.Tensor" && cls != "torch._tensor.Tensor") doc.tensor_mut(doc.at(*t).aux).cls = new_type;
+            }
+            PTLOAD_TRY(set_attrs(doc, *t, doc.edge(levels[i], 3)));
+        }
+        return t;
     }
 
     /// Runs the checks that waited for storage data (legacy files store it after the pickle).
@@ -412,9 +432,8 @@ private:
             if (part == null_node || doc.at(part).k == kind::none) continue;
             if (doc.at(part).k != kind::dict && doc.at(part).k != kind::ordered_dict) return bad("tensor state is not a dict");
             if (!doc.edge_count(part)) continue;
-            node_id& attrs = doc.tensor_mut(doc.at(tensor_id).aux).attrs;
-            if (attrs == null_node) {
-                node_id fresh = doc.make_seq(kind::dict, nullptr, 0);
+            if (doc.tensor_at(doc.at(tensor_id).aux).attrs == null_node) {
+                node_id fresh = doc.make_seq(kind::dict, nullptr, 0);  // grows the node array: no reference held
                 doc.tensor_mut(doc.at(tensor_id).aux).attrs = fresh;
             }
             node_id target = doc.tensor_at(doc.at(tensor_id).aux).attrs;
@@ -489,12 +508,34 @@ private:
         }
         return bad("unknown qscheme " + std::string(scheme));
     }
-    /// Reads an integer tensor's elements (int64/int32) for index checks.
-    static bool index_values(const document& doc, node_id t, std::vector<std::int64_t>& out) {
-        if (doc.at(t).k != kind::tensor) return false;
+    /// Reads an integer tensor's elements (int64/int32) for index checks. Index data must be
+    /// stored bytes that cover the view (a meta or storage-less tensor has none), and a view
+    /// that repeats its storage is read only as far as limits allow.
+    status index_values(const document& doc, node_id t, std::vector<std::int64_t>& out) const {
+        if (doc.at(t).k != kind::tensor) return bad("sparse or nested tensor metadata is not a tensor");
         tensor v(&doc, doc.at(t).aux);
-        if (v.dtype() != dtype::int64 && v.dtype() != dtype::int32) return false;
+        if (v.dtype() != dtype::int64 && v.dtype() != dtype::int32)
+            return bad("sparse or nested tensor metadata must be an int64 or int32 tensor");
+        if (!v.has_storage()) return bad("sparse or nested tensor metadata has no storage");
+        std::uint64_t esize = element_size(v.dtype()), reach = 0, needed = 0, logical = 0;
+        if (v.numel()) {
+            reach = static_cast<std::uint64_t>(v.offset());
+            for (std::size_t i = 0; i < v.rank(); ++i)
+                reach += static_cast<std::uint64_t>(v.shape()[i] - 1) * static_cast<std::uint64_t>(v.strides()[i]);
+            needed = (reach + 1) * esize;  // shape_into bounded every term
+        }
+        if (v.storage_bytes().size() < needed || (needed && !v.storage_bytes().data()))
+            return bad("sparse or nested tensor metadata reaches past its storage's bytes");
+        std::uint64_t allowed = 0;
+        if (!detail::checked_mul(v.storage_bytes().size(), limits::max_view_expansion, allowed) ||
+            !detail::checked_add(allowed, limits::view_slack, allowed))
+            allowed = ~std::uint64_t{0};
+        if (!detail::checked_mul(v.numel(), esize, logical) || logical > allowed)
+            return make_error(errc::limit_view, no_offset,
+                              "index tensor of " + std::to_string(v.numel()) + " elements repeats its " +
+                                  std::to_string(v.storage_bytes().size()) + "-byte storage beyond limits::max_view_expansion");
         out.clear();
+        out.reserve(static_cast<std::size_t>(v.numel()));
         bool wide = v.dtype() == dtype::int64;
         v.for_each_element([&](const std::uint8_t* e) {
             if (wide) {
@@ -507,7 +548,7 @@ private:
                 out.push_back(x);
             }
         });
-        return true;
+        return {};
     }
     result<node_id> sparse(document& doc, node_id args, pickle::known_global g) {
         if (doc.edge_count(args) != 2) return arity("_rebuild_sparse_tensor", doc.edge_count(args), "2");
@@ -573,7 +614,8 @@ private:
         if (layout == sparse_layout::coo) {
             node_id indices = doc.edge(s, 2);
             tensor it(&doc, doc.at(indices).aux);
-            if (it.rank() != 2 || !index_values(doc, indices, idx)) return bad("COO indices must be a 2-D int64 tensor");
+            if (it.rank() != 2) return bad("COO indices must be a 2-D int64 tensor");
+            PTLOAD_TRY(index_values(doc, indices, idx));
             std::int64_t sparse_dims = it.shape()[0], nnz = it.shape()[1];
             if (sparse_dims > static_cast<std::int64_t>(size.size())) return bad("COO indices have more rows than the size has dimensions");
             for (std::int64_t r = 0; r < sparse_dims; ++r)
@@ -585,8 +627,8 @@ private:
             return {};
         }
         std::vector<std::int64_t> comp, plain;
-        if (!index_values(doc, doc.edge(s, 1), comp) || !index_values(doc, doc.edge(s, 2), plain))
-            return bad("sparse indices must be int tensors");
+        PTLOAD_TRY(index_values(doc, doc.edge(s, 1), comp));
+        PTLOAD_TRY(index_values(doc, doc.edge(s, 2), plain));
         for (std::size_t i = 1; i < comp.size(); ++i)
             if (comp[i] < comp[i - 1]) return bad("compressed sparse indices decrease");
         for (auto v : comp)
@@ -602,8 +644,8 @@ private:
     status check_nested(document& doc, node_id nested) {
         tensor b(&doc, doc.at(doc.edge(nested, 0)).aux);
         std::vector<std::int64_t> offs, sz;
-        if (!index_values(doc, doc.edge(nested, 3), offs) || !index_values(doc, doc.edge(nested, 1), sz))
-            return bad("nested tensor metadata must be int tensors");
+        PTLOAD_TRY(index_values(doc, doc.edge(nested, 3), offs));
+        PTLOAD_TRY(index_values(doc, doc.edge(nested, 1), sz));
         for (auto o : offs)
             if (o < 0 || static_cast<std::uint64_t>(o) > b.numel()) return bad("nested tensor offset past its buffer");
         for (auto v : sz)
@@ -649,7 +691,6 @@ private:
     const load_options& opts_;
     std::unordered_map<std::uint32_t, node_id> storage_nodes_;
     std::vector<node_id> deferred_;  // sparse/nested tensors whose index data is not read yet
-    int nested_ = 0;
 };
 
 } // namespace v0

@@ -113,6 +113,7 @@ result<node_id> load_tar(document& doc, Source& src, const load_options& opts, c
         pickle::run_options ro;
         ro.record = what;
         ro.base_offset = base + pos;
+        ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
         pickle::machine<Policies, torch_handler<Policies>> mach(doc, handler, bytes.data() + pos, bytes.size() - pos, ro);
         auto r = mach.run();
         if (r) pos += mach.position();

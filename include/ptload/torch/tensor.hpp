@@ -134,7 +134,8 @@ public:
     }
     /// The elements in row-major order, packed (a `.contiguous()` copy). A broadcast view
     /// (zero or overlapping strides) may be far larger than its storage: beyond
-    /// `max_expansion` x the storage bytes (and 64 KiB) the copy is refused unless asked for.
+    /// `max_expansion` x the storage bytes + limits::view_slack the copy is refused
+    /// (errc::limit_view) unless asked for.
     result<std::vector<std::uint8_t>> contiguous_copy(std::uint64_t max_expansion = default_limits::max_view_expansion) const {
         if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
         if (values_per_byte(dtype()) > 1) return packed_error();
@@ -173,11 +174,14 @@ private:
         std::uint64_t allowed = 0;
         if (!detail::checked_mul(numel(), static_cast<std::uint64_t>(element_size(dtype())), total) || total > SIZE_MAX)
             return make_error(errc::limit_tensor, no_offset, "tensor too large to materialise");
-        if (!detail::checked_mul(storage_bytes().size(), max_expansion, allowed)) allowed = ~std::uint64_t{0};
-        if (total > allowed && total > (64u << 10))
-            return make_error(errc::limit_tensor, no_offset,
+        if (!detail::checked_mul(storage_bytes().size(), max_expansion, allowed) ||
+            !detail::checked_add(allowed, default_limits::view_slack, allowed))
+            allowed = ~std::uint64_t{0};
+        if (total > allowed)
+            return make_error(errc::limit_view, no_offset,
                               "materialising this view needs " + std::to_string(total) + " bytes from a " +
-                                  std::to_string(storage_bytes().size()) + "-byte storage; pass a larger max_expansion");
+                                  std::to_string(storage_bytes().size()) +
+                                  "-byte storage (limits::max_view_expansion, view_slack); pass a larger max_expansion");
         return {};
     }
 

@@ -24,6 +24,7 @@
 
 #include "../detail/crc32.hpp"
 #include "../error.hpp"
+#include "../policies/limits.hpp"
 #include "../policies/source.hpp"
 #include "inflate.hpp"
 
@@ -42,25 +43,28 @@
 namespace ptload {
 inline namespace v0 {
 
-/// Bounds on what a zip may make ptload do. Exceeding an inflate bound is errc::limit_output;
-/// everything else is errc::bad_zip.
+/// Bounds on what a zip may make ptload do. Exceeding an inflate bound is errc::limit_inflate;
+/// everything else, the entry count included, is errc::bad_zip. The defaults are those of
+/// default_limits (policies/limits.hpp); torch/archive.hpp fills them from the limits policy.
 struct zip_limits {
     /// Most central-directory entries accepted. Whatever this says, an archive can never claim
     /// more entries than fit in its central directory (46 bytes each), which lies in the file.
-    std::uint64_t max_entries = std::numeric_limits<std::uint64_t>::max();
+    std::uint64_t max_entries = default_limits::max_zip_entries;
     /// Highest uncompressed:compressed ratio read_entry inflates (deflate itself tops out near
     /// 1032:1); 0 turns the check off. torch stores records uncompressed, so only re-zipped
     /// archives meet this.
-    std::uint64_t max_inflate_ratio = 100;
+    std::uint64_t max_inflate_ratio = default_limits::max_inflate_ratio;
     /// Entries of at most this many uncompressed bytes are exempt from the ratio check: a small
     /// run of zeros legitimately deflates far beyond 100:1, and max_inflate_total still bounds
     /// the total.
     std::uint64_t inflate_ratio_floor = 64 * 1024;
-    /// Most uncompressed bytes of all deflated entries together; 0 means 4 x the file size.
-    /// read_zip checks the sum declared by the central directory, which bounds every later
-    /// read_entry call without shared state, because inflate_raw produces exactly the declared
-    /// size of each entry.
+    /// Most uncompressed bytes of all deflated entries together; 0 means
+    /// max_inflate_per_file_byte x the file size. read_zip checks the sum declared by the
+    /// central directory, which bounds every later read_entry call without shared state,
+    /// because inflate_raw produces exactly the declared size of each entry.
     std::uint64_t max_inflate_total = 0;
+    /// The inflate total per byte of the file when max_inflate_total is 0 (both 0: no bound).
+    std::uint64_t max_inflate_per_file_byte = default_limits::max_inflate_per_file_byte;
     /// Accept bytes that belong to no zip structure: data before the first local header, between
     /// records (other than data descriptors) or between the central directory and the EOCD.
     bool allow_gaps = false;
@@ -379,6 +383,9 @@ result<zip_directory> zip_find_directory(Source& src, const zip_limits& lim) {
     if (dir.count > lim.max_entries)
         return zip_error(dir.offset, std::to_string(dir.count) + " entries exceed zip_limits::max_entries (" +
                                          std::to_string(lim.max_entries) + ")");
+    // The name index and the layout check number entries with 32 bits.
+    if (dir.count > std::numeric_limits<std::uint32_t>::max())
+        return zip_error(dir.offset, std::to_string(dir.count) + " entries are more than ptload indexes (2^32 - 1)");
     return dir;
 }
 
@@ -586,11 +593,13 @@ status zip_check_layout(Source& src, const std::vector<zip_entry>& entries, cons
     return {};
 }
 
-/// The inflate total of zip_limits, with 0 meaning 4 x the file size.
+/// The inflate total of zip_limits, with 0 meaning max_inflate_per_file_byte x the file size.
 inline std::uint64_t zip_inflate_total_cap(const zip_limits& lim, std::uint64_t file_size) noexcept {
     if (lim.max_inflate_total) return lim.max_inflate_total;
-    return file_size > std::numeric_limits<std::uint64_t>::max() / 4 ? std::numeric_limits<std::uint64_t>::max()
-                                                                     : file_size * 4;
+    const std::uint64_t per = lim.max_inflate_per_file_byte;
+    if (per == 0 || file_size > std::numeric_limits<std::uint64_t>::max() / per)
+        return std::numeric_limits<std::uint64_t>::max();
+    return file_size * per;
 }
 
 } // namespace detail
@@ -633,7 +642,7 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
         if (e.method == 8) {
             // inflate_total <= inflate_cap holds throughout, so the subtraction cannot wrap.
             if (e.size > inflate_cap - inflate_total)
-                return make_error(errc::limit_output, e.header_offset,
+                return make_error(errc::limit_inflate, e.header_offset,
                                   "deflated entries would inflate to more than zip_limits::max_inflate_total (" +
                                       std::to_string(inflate_cap) + " bytes)",
                                   e.name);
@@ -647,7 +656,7 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
 
 /// The bytes of one entry: stored entries are copied, deflated ones inflated. With check_crc,
 /// a non-zero CRC-32 must match (torch writes 0 when CRC computation is off; 0 is not checked).
-/// A deflated entry is refused (errc::limit_output) when its ratio exceeds
+/// A deflated entry is refused (errc::limit_inflate) when its ratio exceeds
 /// lim.max_inflate_ratio (above lim.inflate_ratio_floor) or its size lim.max_inflate_total.
 ///     auto bytes = ptload::read_entry(src, *zip->find("archive/data.pkl"));
 template <class Source>
@@ -684,14 +693,14 @@ result<std::vector<std::uint8_t>> read_entry(Source& src, const zip_entry& e, co
                                  (e.compressed_size <= std::numeric_limits<std::uint64_t>::max() / lim.max_inflate_ratio &&
                                   e.size > e.compressed_size * lim.max_inflate_ratio));
         if (over_ratio)
-            return make_error(errc::limit_output, e.header_offset,
+            return make_error(errc::limit_inflate, e.header_offset,
                               "compression ratio of " + std::to_string(e.size) + " bytes from " +
                                   std::to_string(e.compressed_size) + " exceeds zip_limits::max_inflate_ratio (" +
                                   std::to_string(lim.max_inflate_ratio) + ":1)",
                               e.name);
         const std::uint64_t cap = detail::zip_inflate_total_cap(lim, file_size);
         if (e.size > cap)
-            return make_error(errc::limit_output, e.header_offset,
+            return make_error(errc::limit_inflate, e.header_offset,
                               "inflated size " + std::to_string(e.size) + " exceeds zip_limits::max_inflate_total (" +
                                   std::to_string(cap) + " bytes)",
                               e.name);

@@ -1,0 +1,6 @@
+// libFuzzer entry point for drive_pickle (tests/fuzz/drive.hpp); tools/fuzz.sh builds and runs it.
+#include "drive.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    return ptload_fuzz::drive_pickle(data, size);
+}

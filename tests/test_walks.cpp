@@ -1,0 +1,274 @@
+// Walks over a loaded document (canonical JSON, tree print, tensor listing) stay bounded by the
+// input's size or a named limit, whatever shape a hostile pickle gives the document.
+//
+// Expected JSON strings below were printed by tools/oracle (CPython 3.11, torch 1.13) for the
+// same bytes: `load.dump(path, "utf-8", "strict", None)` on a file holding them.
+#include "test_support.hpp"
+
+#include <doctest/doctest.h>
+#include <ptload/ptload.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace {
+
+using bytes = std::vector<std::uint8_t>;
+
+void put(bytes& b, std::initializer_list<int> items) {
+    for (int i : items) b.push_back(static_cast<std::uint8_t>(i));
+}
+void put(bytes& b, const std::string& s) { b.insert(b.end(), s.begin(), s.end()); }
+
+ptload::result<ptload::document> parse(const bytes& b) {
+    return ptload::load_pickle(ptload::memory_source(b.data(), b.size()));
+}
+
+/// (1,), then `depth` times a tuple of two memo references to the previous one (TUPLE2).
+bytes tuple_laughs(int depth) {
+    bytes b;
+    put(b, {0x80, 2, 'K', 1, 0x85, 'q', 0, '0'});
+    for (int i = 1; i <= depth; ++i) put(b, {'h', i - 1, 'h', i - 1, 0x86, 'q', i, '0'});
+    put(b, {'h', depth, '.'});
+    return b;
+}
+
+/// frozenset({1}), then `depth` times frozenset({previous, (previous,)}) (FROZENSET, protocol 4).
+bytes frozenset_laughs(int depth) {
+    bytes b;
+    put(b, {0x80, 4, '(', 'K', 1, 0x91, 'q', 0, '0'});
+    for (int i = 1; i <= depth; ++i) put(b, {'(', 'h', i - 1, 'h', i - 1, 0x85, 0x91, 'q', i, '0'});
+    put(b, {'h', depth, '.'});
+    return b;
+}
+
+/// slice(1), then `depth` times slice(previous, previous) through REDUCE of builtins.slice.
+bytes slice_laughs(int depth) {
+    bytes b;
+    put(b, {0x80, 2, 'c'});
+    put(b, "builtins\nslice\n");
+    put(b, {'q', 200, '0', 'h', 200, 'K', 1, 0x85, 'R', 'q', 0, '0'});
+    for (int i = 1; i <= depth; ++i) put(b, {'h', 200, 'h', i - 1, 'h', i - 1, 0x86, 'R', 'q', i, '0'});
+    put(b, {'h', depth, '.'});
+    return b;
+}
+
+std::size_t count_lines(const std::string& s) {
+    std::size_t n = 0;
+    for (char c : s) n += c == '\n';
+    return n;
+}
+
+/// A document built by hand holding one storage of `n` bytes.
+std::uint32_t add_storage(ptload::document& doc, ptload::dtype type, std::uint8_t* data, std::size_t n) {
+    ptload::storage s;
+    s.desc.type = type;
+    s.desc.numel = n / ptload::element_size(type);
+    s.device = "cpu";
+    s.bytes = ptload::storage_buffer(data, n, nullptr, nullptr);
+    return doc.add_storage(std::move(s));
+}
+
+ptload::node_id add_tensor(ptload::document& doc, ptload::dtype type, std::uint32_t storage, std::vector<std::int64_t> shape,
+                           std::vector<std::int64_t> stride) {
+    ptload::detail::tensor_record r;
+    r.type = type;
+    r.storage = storage;
+    r.device = "cpu";
+    r.rank = static_cast<std::uint32_t>(shape.size());
+    r.dims = doc.add_dims(shape.data(), stride.data(), shape.size());
+    return doc.add_tensor(r);
+}
+
+} // namespace
+
+TEST_CASE("walks: a tuple billion laughs is written once per tuple, as Python shares it") {
+    auto small = parse(tuple_laughs(3));
+    REQUIRE(small);
+    CHECK(ptload::canonical_json(*small).value() ==
+          R"({"tuple":[{"tuple":[{"tuple":[{"tuple":[1]},{"same_as":3}]},{"same_as":2}]},{"same_as":1}]})");
+
+    bytes hostile = tuple_laughs(30);  // 251 bytes naming 2^30 paths
+    CHECK(hostile.size() == 251);
+    auto doc = parse(hostile);
+    REQUIRE(doc);
+    auto json = ptload::canonical_json(*doc, 1 << 20);
+    REQUIRE(json);
+    CHECK(json->size() == 814);  // the oracle's output for the same bytes has 814 bytes
+    CHECK(json->compare(0, 22, R"({"tuple":[{"tuple":[{")") == 0);
+    CHECK(ptload::canonical_json(*doc).value() == *json);
+    CHECK(count_lines(ptload::to_tree(doc->root())) < 100);
+    CHECK(ptload::list_tensors(*doc).empty());
+}
+
+TEST_CASE("walks: slices and frozensets are shared too") {
+    auto small = parse(slice_laughs(3));
+    REQUIRE(small);
+    CHECK(ptload::canonical_json(*small).value() ==
+          R"({"slice":[{"slice":[{"slice":[{"slice":[null,1,null]},{"same_as":3},null]},{"same_as":2},null]},{"same_as":1},null]})");
+    auto slices = parse(slice_laughs(30));
+    REQUIRE(slices);
+    auto json = ptload::canonical_json(*slices, 1 << 20);
+    REQUIRE(json);
+    CHECK(json->size() == 974);  // as the oracle's
+
+    // Python orders a frozenset by hash, so only the size is compared (the oracle's: 1301 bytes,
+    // give or take the digits of same_as numbers met in another order).
+    auto sets = parse(frozenset_laughs(30));
+    REQUIRE(sets);
+    auto fs = ptload::canonical_json(*sets, 1 << 20);
+    REQUIRE(fs);
+    CHECK(fs->size() < 1400);
+    CHECK(count_lines(ptload::to_tree(sets->root())) < 200);
+}
+
+TEST_CASE("walks: the dump output is bounded by the input's size") {
+    // A 1000-character string memoized once and fetched from the memo n times: the only
+    // legitimate growth left, each reference costs 2 input bytes and writes 1002.
+    auto make = [](int n) {
+        bytes b;
+        put(b, {0x80, 2, 'X', 0xE8, 0x03, 0, 0});
+        put(b, std::string(1000, 'a'));
+        put(b, {'q', 0, '0', ']', '('});
+        for (int i = 0; i < n; ++i) put(b, {'h', 0});
+        put(b, {'e', '.'});
+        return b;
+    };
+    bytes fine = make(10000);
+    auto doc = parse(fine);
+    REQUIRE(doc);
+    CHECK(doc->input_bytes() == fine.size());
+    auto l = ptload::walk_limits_for(*doc);
+    CHECK(l.max_output == ptload::default_limits::dump_slack + ptload::default_limits::dump_bytes_per_input_byte * fine.size());
+    auto json = ptload::canonical_json(*doc);
+    REQUIRE(json);
+    CHECK(json->size() == 2 + 10000 * 1003 - 1);
+
+    bytes big = make(100000);  // 200 KB of pickle asking for 100 MB of JSON
+    auto hostile = parse(big);
+    REQUIRE(hostile);
+    auto refused = ptload::canonical_json(*hostile);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.err().code == ptload::errc::limit_output);
+    CHECK(ptload::canonical_json(*hostile, std::uint64_t{1} << 28));  // a caller may allow more
+
+    ptload::tree_options o;
+    o.max_bytes = 4096;
+    o.max_text = 2000;
+    std::string tree = ptload::to_tree(hostile->root(), o);
+    CHECK(tree.size() < 4096 + 2100);
+    CHECK(tree.find("output limit") != std::string::npos);
+}
+
+TEST_CASE("walks: nesting a million lists deep (APPEND, no MARK) walks iteratively") {
+    const int n = 1000000;
+    bytes b;
+    put(b, {0x80, 2});
+    for (int i = 0; i < n; ++i) put(b, {']'});
+    for (int i = 1; i < n; ++i) put(b, {'a'});
+    put(b, {'.'});
+    auto doc = parse(b);
+    REQUIRE(doc);
+    auto json = ptload::canonical_json(*doc);
+    REQUIRE(json);
+    CHECK(*json == std::string(n, '[') + std::string(n, ']'));
+    std::string tree = ptload::to_tree(doc->root());
+    CHECK(count_lines(tree) <= ptload::tree_options{}.max_lines + 1);
+    CHECK(tree.size() < 200u * ptload::tree_options{}.max_lines);
+    CHECK(ptload::list_tensors(*doc).empty());
+}
+
+TEST_CASE("walks: the tree print's indentation is bounded") {
+    const int n = 5000;
+    bytes b;
+    put(b, {0x80, 2});
+    for (int i = 0; i < n; ++i) put(b, {']'});
+    for (int i = 1; i < n; ++i) put(b, {'a'});
+    put(b, {'.'});
+    auto doc = parse(b);
+    REQUIRE(doc);
+    std::string tree = ptload::to_tree(doc->root());
+    CHECK(count_lines(tree) == n);
+    CHECK(tree.size() < 200u * n);  // 2 spaces a level would be 25 MB
+    CHECK(tree.find("(depth 4999) list (0 items)") != std::string::npos);
+}
+
+TEST_CASE("walks: listing tensors visits each once and bounds the names") {
+    static std::uint8_t one[4] = {0, 0, 0x80, 0x3f};
+    {  // a billion laughs of tuples around one tensor
+        ptload::document doc;
+        auto s = add_storage(doc, ptload::dtype::float32, one, 4);
+        ptload::node_id t = add_tensor(doc, ptload::dtype::float32, s, {1}, {1});
+        ptload::node_id pair[2] = {t, t};
+        ptload::node_id top = doc.make_seq(ptload::kind::tuple, pair, 2);
+        for (int i = 0; i < 30; ++i) {
+            pair[0] = pair[1] = top;
+            top = doc.make_seq(ptload::kind::tuple, pair, 2);
+        }
+        doc.set_root(top);
+        auto rows = ptload::list_tensors(doc);
+        REQUIRE(rows.size() == 1);
+        CHECK(rows[0].name == "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0");
+        auto json = ptload::canonical_json(doc, 1 << 20);
+        REQUIRE(json);
+        CHECK(json->size() < 4096);
+        CHECK(count_lines(ptload::to_tree(doc.root())) < 100);
+    }
+    {  // a tensor 50000 lists deep: its name keeps its end
+        ptload::document doc;
+        auto s = add_storage(doc, ptload::dtype::float32, one, 4);
+        ptload::node_id top = add_tensor(doc, ptload::dtype::float32, s, {1}, {1});
+        for (int i = 0; i < 50000; ++i) top = doc.make_seq(ptload::kind::list, &top, 1);
+        doc.set_root(top);
+        auto rows = ptload::list_tensors(doc);
+        REQUIRE(rows.size() == 1);
+        CHECK(rows[0].name.size() <= 1024 + 3);
+        CHECK(rows[0].name.compare(0, 4, "...0") == 0);
+    }
+    {  // one 100 KB key, reused at each of 100 levels
+        ptload::document doc;
+        auto s = add_storage(doc, ptload::dtype::float32, one, 4);
+        ptload::node_id top = add_tensor(doc, ptload::dtype::float32, s, {1}, {1});
+        ptload::node_id key = doc.make_string(std::string(100000, 'k'));
+        for (int i = 0; i < 100; ++i) {
+            ptload::node_id kv[2] = {key, top};
+            top = doc.make_seq(ptload::kind::dict, kv, 2);
+        }
+        doc.set_root(top);
+        auto rows = ptload::list_tensors(doc);
+        REQUIRE(rows.size() == 1);
+        CHECK(rows[0].name.size() <= 1024 + 3);
+    }
+}
+
+TEST_CASE("walks: hashing a view is bounded by its storage") {
+    static std::uint8_t one[4] = {0, 0, 0x80, 0x3f};  // 1.0f
+    {  // a legitimate broadcast (torch.ones(1).expand(1000, 1000)) still dumps
+        ptload::document doc;
+        auto s = add_storage(doc, ptload::dtype::float32, one, 4);
+        doc.set_root(add_tensor(doc, ptload::dtype::float32, s, {1000, 1000}, {0, 0}));
+        auto json = ptload::canonical_json(doc);
+        REQUIRE(json);
+        // hashlib.sha256(struct.pack('<f', 1.0) * 10**6), as the oracle hashes the expanded view
+        CHECK(json->find("3ac3a5af5ffc7e690a8cd426d80094fce2803e810f28af7eb36fa053f3508167") != std::string::npos);
+    }
+    {  // 32 MiB of logical bytes over one stored byte
+        ptload::document doc;
+        auto s = add_storage(doc, ptload::dtype::uint8, one, 1);
+        doc.set_root(add_tensor(doc, ptload::dtype::uint8, s, {1 << 13, 1 << 12}, {0, 0}));
+        auto json = ptload::canonical_json(doc);
+        REQUIRE_FALSE(json);
+        CHECK(json.err().code == ptload::errc::limit_view);
+        CHECK(json.err().message.find("max_view_expansion") != std::string::npos);
+    }
+    {  // shape [2^31, 2^31] with stride 0: 2^62 elements
+        ptload::document doc;
+        auto s = add_storage(doc, ptload::dtype::uint8, one, 1);
+        std::int64_t big = std::int64_t{1} << 31;
+        doc.set_root(add_tensor(doc, ptload::dtype::uint8, s, {big, big}, {0, 0}));
+        auto json = ptload::canonical_json(doc);
+        REQUIRE_FALSE(json);
+        CHECK(json.err().code == ptload::errc::limit_view);
+    }
+}
