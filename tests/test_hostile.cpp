@@ -1,6 +1,7 @@
 // Hostile pickles against the core: each case is a class of defect (undefined behaviour, a
 // reference that dangles when the document grows, recursion or cost that the input decides)
 // with the smallest file that showed it. Each must end in a valid result or a clean error.
+#include "alloc_counter.hpp"
 #include "test_support.hpp"
 
 #include <doctest/doctest.h>
@@ -187,6 +188,25 @@ TEST_CASE("keys made of shared tuples hash and compare in linear time") {
     REQUIRE_MESSAGE(doc, what(doc));
     CHECK(doc->root().size() == 1);  // equal keys merge, the last value wins
     CHECK(doc->root().value_at(0).as_int().value_or(-1) == 1);
+}
+
+TEST_CASE("a dict of 8 keys costs what its keys cost, not a fixed table") {
+    // 2,000 dicts of 8 keys: the duplicate-key merge used two 65,536-entry tables per dict
+    // (1 GB of allocations for a 36 KB pickle); now its tables grow with the dict.
+    pickle_writer w;
+    w.proto(2).raw({']', '('});
+    for (int d = 0; d < 2000; ++d) {
+        w.raw({'}', '('});
+        for (int k = 0; k < 8; ++k) w.raw({'K', k, 'K', k});
+        w.raw({'u'});
+    }
+    w.raw({'e'}).stop();
+    std::uint64_t before = ptload_test::bytes_allocated();
+    auto doc = load(w);
+    std::uint64_t used = ptload_test::bytes_allocated() - before;
+    REQUIRE_MESSAGE(doc, what(doc));
+    CHECK(doc->root().size() == 2000);
+    CHECK_MESSAGE(used < (std::uint64_t{16} << 20), "a 36 KB pickle allocated " << used << " bytes");
 }
 
 TEST_CASE("big dicts with repeated keys merge the way Python does") {

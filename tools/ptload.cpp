@@ -1,6 +1,6 @@
 // ptload: the command-line tool.
-//   ptload dump [--json] [--encoding E] [--errors M] [--map-location LOC] FILE
-//   ptload ls [--encoding E] [--map-location LOC] FILE
+//   ptload dump [--json] [--encoding E] [--errors M] [--map-location LOC] [--strict] [--allow G] FILE
+//   ptload ls [--encoding E] [--map-location LOC] [--strict] [--allow G] FILE
 //   ptload scan [--json] FILE...   (exit 0 clean, 1 dangerous, 2 unreadable)
 // FILE is any torch checkpoint or plain pickle, detected by content. Errors go to stderr with
 // a non-zero exit status.
@@ -16,11 +16,13 @@ namespace {
 
 int usage(std::FILE* to) {
     std::fputs("usage: ptload dump [--json] [--encoding utf-8|latin1|ascii|bytes] [--errors strict|replace]\n"
-               "                   [--map-location LOC] FILE\n"
-               "       ptload ls [--encoding E] [--errors M] [--map-location LOC] FILE\n"
+               "                   [--map-location LOC] [--strict [--allow MODULE.NAME]...] FILE\n"
+               "       ptload ls [--encoding E] [--errors M] [--map-location LOC] [--strict ...] FILE\n"
                "       ptload scan [--json] FILE...   (exit 0 clean, 1 dangerous, 2 unreadable)\n"
                "       ptload --version\n"
-               "LOC is a device (cpu, cuda:0) or a remapping FROM=TO[,FROM=TO...] (cuda:0=cpu).\n",
+               "LOC is a device (cpu, cuda:0) or a remapping FROM=TO[,FROM=TO...] (cuda:0=cpu).\n"
+               "--strict accepts only the globals torch.load(weights_only=True) accepts (and numeric\n"
+               "numpy arrays); --allow adds one, as torch.serialization.add_safe_globals does.\n",
                to);
     return to == stdout ? 0 : 2;
 }
@@ -89,6 +91,8 @@ int main(int argc, char** argv) {
         std::string_view a = argv[i];
         if (a == "--json") {
             json = true;
+        } else if (a == "--strict") {
+            opts.strict = true;
         } else if (a.size() > 2 && a.substr(0, 2) == "--") {
             if (i + 1 >= argc) return usage(stderr);
             auto known = opts.parse(a, argv[++i]);

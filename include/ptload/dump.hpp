@@ -18,10 +18,13 @@
 namespace ptload {
 inline namespace v0 {
 
-/// What `ptload dump --json [--encoding E] [--errors M] [--map-location LOC]` says.
+/// What `ptload dump --json [--encoding E] [--errors M] [--map-location LOC] [--strict]
+/// [--allow GLOBAL]...` says.
 struct dump_options {
     encoding enc = encoding::utf8;  ///< torch.load's default
     on_error errors = on_error::strict;
+    /// torch.load(weights_only=True): only the allowlisted globals (policies/globals.hpp).
+    bool strict = false;
     load_options load;
 
     /// Parses one command-line flag and its value; false if the flag is not one of these.
@@ -41,6 +44,12 @@ struct dump_options {
             if (arg == "strict") errors = on_error::strict;
             else if (arg == "replace") errors = on_error::replace;
             else return make_error(errc::invalid_argument, no_offset, "unknown --errors '" + std::string(arg) + "' (strict, replace)");
+            return true;
+        }
+        if (flag == "--allow") {  // torch.serialization.add_safe_globals, for --strict
+            if (arg.find('.') == std::string_view::npos)
+                return make_error(errc::invalid_argument, no_offset, "--allow takes module.name, e.g. argparse.Namespace");
+            load.safe_globals.emplace_back(arg);
             return true;
         }
         if (flag == "--map-location") {
@@ -76,6 +85,11 @@ result<document> load_with(Source& src, const load_options& opts) {
 template <class Source>
 result<document> load_dynamic(Source& src, const dump_options& o) {
     bool r = o.errors == on_error::replace;
+    if (o.strict) {  // one more instantiation of the loader, not one per encoding
+        if (o.enc != encoding::utf8 || r)
+            return make_error(errc::invalid_argument, no_offset, "strict mode reads with the default encoding (utf-8, strict)");
+        return load_any<ptload::strict>(src, o.load);
+    }
     switch (o.enc) {
     case encoding::utf8: return r ? detail::load_with<encoding::utf8, on_error::replace>(src, o.load) : detail::load_with<encoding::utf8, on_error::strict>(src, o.load);
     case encoding::latin1: return detail::load_with<encoding::latin1, on_error::strict>(src, o.load);  // never fails
