@@ -30,11 +30,11 @@ while IFS=$'\t' read -r name expect; do
   /usr/bin/time -f '%e %M' -o "$dir/time.txt" "$cli" dump --json "$file" >/dev/null 2>"$dir/err.txt"
   status=$?
   set -e
-  read -r seconds kib <"$dir/time.txt"
+  read -r seconds kib < <(tail -n 1 "$dir/time.txt")  # after "Command exited with non-zero status"
   if [ "$status" = 0 ]; then
     result=ok
   else
-    code=$(grep -o '^[a-z_]*' "$dir/err.txt" | tail -1)
+    code=$(sed -n 's/^ptload: \([a-z_]*\)[ :].*/\1/p' "$dir/err.txt" | tail -n 1)
     result=$code
   fi
   want=${expect#*:}
