@@ -101,8 +101,10 @@ enum class errc : std::uint8_t {
     limit_memo,
     limit_nodes,
     limit_integer,
-    limit_output,
-    limit_tensor,
+    limit_output,        ///< a dump would write more than the output bound
+    limit_tensor,        ///< tensor rank or count, or a size beyond the address space
+    limit_inflate,       ///< a deflated zip record inflates beyond the ratio or total bound
+    limit_view,          ///< a strided view's logical bytes exceed what its storage may expand to
     // containers and torch
     bad_format,          ///< not a file kind ptload reads (says what it looks like)
     bad_zip,             ///< malformed or hostile zip structure
@@ -141,6 +143,8 @@ constexpr const char* errc_name(errc c) noexcept {
     case errc::limit_integer: return "limit_integer";
     case errc::limit_output: return "limit_output";
     case errc::limit_tensor: return "limit_tensor";
+    case errc::limit_inflate: return "limit_inflate";
+    case errc::limit_view: return "limit_view";
     case errc::bad_format: return "bad_format";
     case errc::bad_zip: return "bad_zip";
     case errc::missing_record: return "missing_record";
@@ -515,6 +519,7 @@ struct storage {
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -750,8 +755,8 @@ public:
     const storage& storage_at(std::size_t i) const noexcept { return storages_[i]; }
 
     // ---- building (used by the pickle machine and the torch layer) ----
-    /// Room for about `nodes` values and `edges` container items: one allocation up front instead
-    /// of doublings that copy (untouched reserved pages cost no memory).
+    /// Room for about `nodes` values and `edges` container items, with a huge-page hint for big
+    /// arrays (a pickle of millions of values touches every page of them once).
     void reserve(std::size_t nodes, std::size_t edges) {
         if (nodes > nodes_.capacity()) {
             nodes_.reserve(nodes);
@@ -768,6 +773,9 @@ public:
         detail::node n{};
         n.k = k;
         n.aux = null_node;
+        // Doubling as push_back would, but through reserve() for its huge-page hint: memory
+        // grows with the values parsed, never ahead of them.
+        if (nodes_.size() == nodes_.capacity()) reserve(nodes_.capacity() * 2, 0);
         nodes_.push_back(n);
         return static_cast<node_id>(nodes_.size() - 1);
     }
@@ -822,13 +830,15 @@ public:
     }
     /// A container with `n` items taken from `items` (tuple, list, set, frozenset, torch_size,
     /// slice, range; dicts take 2n edges: key, value, ...).
+    /// `items` may point into this document's own edges (a torch.Size made from a tuple's items).
     node_id make_seq(kind k, const node_id* items, std::size_t n) {
         node_id id = add(k);
+        auto first = static_cast<std::uint32_t>(edges_.size());
+        append_edges(items, n);
         auto& s = nodes_[id].seq;
-        s.first = static_cast<std::uint32_t>(edges_.size());
+        s.first = first;
         s.size = static_cast<std::uint32_t>(n);
         s.cap = static_cast<std::uint32_t>(n);
-        edges_.insert(edges_.end(), items, items + n);
         return id;
     }
     node_id make_object(node_id cls) {
@@ -836,17 +846,20 @@ public:
         return make_seq(kind::object, fields, obj_fields);
     }
     /// Append one edge to a container (a dict entry is two appends: key, value).
-    void push_edge(node_id container, node_id item) {
-        auto& s = nodes_[container].seq;
-        if (s.size == s.cap) grow(container, s.size + 1);
-        edges_[nodes_[container].seq.first + nodes_[container].seq.size++] = item;
-    }
+    void push_edge(node_id container, node_id item) { push_edges(container, &item, 1); }
+    /// `items` may point into this document's own edges (they are copied before edges grow).
     void push_edges(node_id container, const node_id* items, std::size_t n) {
-        auto& s = nodes_[container].seq;
+        if (n == 0) return;
+        std::vector<node_id> own;
+        if (aliases_edges(items)) {
+            own.assign(items, items + n);
+            items = own.data();
+        }
+        const detail::node::edge_slot s = nodes_[container].seq;
         if (s.size + n > s.cap) grow(container, s.size + n);
-        auto& t = nodes_[container].seq;
-        std::memcpy(&edges_[t.first + t.size], items, n * sizeof(node_id));
-        t.size += static_cast<std::uint32_t>(n);
+        const detail::node::edge_slot t = nodes_[container].seq;
+        std::memcpy(edges_.data() + t.first + t.size, items, n * sizeof(node_id));
+        nodes_[container].seq.size = static_cast<std::uint32_t>(t.size + n);
     }
     /// Drops a container's items past the first n (keeps its slot).
     void truncate_edges(node_id container, std::size_t n) noexcept {
@@ -886,6 +899,11 @@ public:
     const detail::tensor_record& tensor_at(std::size_t i) const noexcept { return tensors_[i]; }
     detail::tensor_record& tensor_mut(std::size_t i) noexcept { return tensors_[i]; }
 
+    /// Pickle bytes unpickled into this document (every stream, nested ones included): what
+    /// output limits of the walks are proportional to.
+    std::uint64_t input_bytes() const noexcept { return input_bytes_; }
+    void add_input_bytes(std::uint64_t n) noexcept { input_bytes_ += n; }
+
     /// Memory held, for benchmarks and limits: nodes, edges, text and dimensions (not storages).
     std::uint64_t footprint() const noexcept {
         return nodes_.capacity() * sizeof(detail::node) + edges_.capacity() * sizeof(node_id) + bytes_.bytes() +
@@ -893,14 +911,34 @@ public:
     }
 
 private:
+    bool aliases_edges(const node_id* items) const noexcept {
+        return items && !edges_.empty() && std::less_equal<const node_id*>()(edges_.data(), items) &&
+               std::less<const node_id*>()(items, edges_.data() + edges_.size());
+    }
+    /// Appends n edges at the end of the edge array, copying first when they alias it.
+    void append_edges(const node_id* items, std::size_t n) {
+        if (n == 0) return;
+        std::vector<node_id> own;
+        if (aliases_edges(items)) {  // decided before anything can move the edges
+            own.assign(items, items + n);
+            items = own.data();
+        }
+        reserve_edges(edges_.size() + n);
+        edges_.insert(edges_.end(), items, items + n);
+    }
+    void reserve_edges(std::size_t need) {
+        if (need > edges_.capacity()) reserve(0, need > 2 * edges_.capacity() ? need : 2 * edges_.capacity());
+    }
     void grow(node_id container, std::size_t need) {
         auto& s = nodes_[container].seq;
         std::size_t cap = s.cap < 4 ? 4 : static_cast<std::size_t>(s.cap) * 2;
         if (cap < need) cap = need;
         if (s.first + s.cap == edges_.size()) {  // last slot: extend in place
+            reserve_edges(s.first + cap);
             edges_.resize(s.first + cap);
         } else {
             auto first = edges_.size();
+            reserve_edges(first + cap);
             edges_.resize(first + cap);
             std::memmove(&edges_[first], &edges_[s.first], s.size * sizeof(node_id));
             s.first = static_cast<std::uint32_t>(first);
@@ -916,6 +954,7 @@ private:
     std::vector<detail::tensor_record> tensors_;
     node_id root_ = null_node;
     node_id constants_ = null_node;
+    std::uint64_t input_bytes_ = 0;
 };
 
 // ---- value implementation ----
@@ -1150,6 +1189,8 @@ struct decoding {};
 struct allocator {};
 /// Resource limits against hostile files.
 struct limits {};
+/// Which globals a pickle may name (permissive or strict).
+struct globals {};
 } // namespace role
 } // namespace v0
 } // namespace ptload
@@ -1427,7 +1468,8 @@ struct is_decoding<D, std::void_t<decltype(D::keep_bytes), decltype(D::name),
 #endif
 // ----- end of ptload/policies/decode.hpp -----
 // ----- ptload/policies/limits.hpp -----
-// policies/limits.hpp: bounds that stop amplification by hostile files (SECURITY.md (b)).
+// policies/limits.hpp: bounds that stop amplification by hostile files; every limit ptload
+// enforces is here, each reported with its own error code (docs/SECURITY.md lists them).
 //
 // The real guard is that nothing is allocated for bytes that are not in the file; these limits
 // only stop work and memory that grow faster than the input. Defaults never reject a file that
@@ -1446,31 +1488,55 @@ inline namespace v0 {
 
 struct default_limits {
     using ptload_role = role::limits;
-    /// Nesting of MARKs, and of values in every walk (dump, compare).
+
+    // ---- the pickle machine
+    /// Nesting of MARKs, of rebuild calls (`_rebuild_from_type_v2` inside another), and of
+    /// values in every walk that is not iterative. Module trees pickled whole nest a few dozen.
     static constexpr std::size_t max_depth = 1000;
-    /// Items on the pickle stack at once. Every push consumes at least one input byte, so the
-    /// stack is already bounded by the pickle; this default cap only stops a single 1G-item MARK.
-    static constexpr std::size_t max_stack = std::size_t{1} << 30;
-    /// Memo entries whose indices lie far beyond the others (kept in a hash map, up to index
-    /// 2^32 - 1). Dense memos (MEMOIZE, sequential PUTs) grow with the input and are not capped:
-    /// a 1M-entry dict pickle has 3M of them.
-    static constexpr std::size_t max_memo = 1u << 20;
-    /// Nodes created: nodes_per_byte * pickle bytes + node_slack.
+    /// Items on the pickle stack at once. Pickles build lists and dicts in batches of 1000, so
+    /// only a tuple of more than a million items (one MARK) reaches this.
+    static constexpr std::size_t max_stack = std::size_t{1} << 20;
+    /// Memo entries kept in the sparse map (indices far beyond the others, up to 2^32 - 1). The
+    /// dense memo is not capped: it grows only with the PUTs actually seen (at most 2 slots per
+    /// PUT plus 4096), and a 1M-entry dict pickle legitimately memoizes 3M values.
+    static constexpr std::size_t max_memo = std::size_t{1} << 20;
+    /// Values created: nodes_per_byte * pickle bytes + node_slack (GET shares, never copies).
     static constexpr std::size_t nodes_per_byte = 4;
     static constexpr std::size_t node_slack = 64 * 1024;
     /// Decimal digits in a text INT/LONG (CPython's int_max_str_digits).
     static constexpr std::size_t max_int_digits = 4300;
     /// Bytes of a binary LONG1/LONG4 integer kept exactly.
     static constexpr std::size_t max_int_bytes = 1024;
+
+    // ---- torch
     /// Tensor rank and count.
     static constexpr std::size_t max_tensor_rank = 64;
     static constexpr std::size_t max_tensors = 16u << 20;
-    /// Canonical JSON output bytes (tuples are written in full, so a pickle can ask for a lot).
-    static constexpr std::uint64_t max_dump_bytes = std::uint64_t{1} << 32;
-    /// Inflated bytes per compressed byte, for deflated zip records.
+    /// Pickled streams inside pickled streams (torch.storage._load_from_bytes).
+    static constexpr std::size_t max_stream_nesting = 16;
+
+    // ---- zip
+    /// Central-directory entries (a checkpoint has one per storage plus a handful).
+    static constexpr std::uint64_t max_zip_entries = std::uint64_t{1} << 24;
+    /// Inflated bytes per compressed byte, for deflated zip records (records up to 64 KiB are
+    /// exempt: a short run of zeros deflates far beyond this).
     static constexpr std::uint64_t max_inflate_ratio = 100;
-    /// Logical bytes of a strided view materialised per storage byte (contiguous copies).
+    /// Inflated bytes of all deflated records together, per byte of the file.
+    static constexpr std::uint64_t max_inflate_per_file_byte = 4;
+
+    // ---- walks of a loaded document
+    /// Canonical JSON / tree output: dump_bytes_per_input_byte * pickle bytes + dump_slack.
+    /// Shared values are written once, so only values repeated by reference (a long string
+    /// fetched from the memo many times) come near this.
+    static constexpr std::uint64_t dump_bytes_per_input_byte = 16;
+    static constexpr std::uint64_t dump_slack = std::uint64_t{64} << 20;
+    /// Logical bytes of a strided view that may be materialised or hashed:
+    /// max_view_expansion * storage bytes + view_slack (a zero-stride broadcast can name 2^62
+    /// elements over one stored element).
     static constexpr std::uint64_t max_view_expansion = 2;
+    static constexpr std::uint64_t view_slack = std::uint64_t{16} << 20;
+    /// Upper bound of the canonical JSON whatever the input size.
+    static constexpr std::uint64_t max_dump_bytes = std::uint64_t{1} << 32;
 };
 
 namespace detail {
@@ -1481,7 +1547,10 @@ struct is_limits<L, std::void_t<decltype(L::max_depth), decltype(L::max_stack), 
                                 decltype(L::nodes_per_byte), decltype(L::node_slack), decltype(L::max_int_digits),
                                 decltype(L::max_int_bytes), decltype(L::max_tensor_rank), decltype(L::max_tensors),
                                 decltype(L::max_dump_bytes), decltype(L::max_inflate_ratio),
-                                decltype(L::max_view_expansion)>> : std::true_type {};
+                                decltype(L::max_view_expansion), decltype(L::max_stream_nesting),
+                                decltype(L::max_zip_entries), decltype(L::max_inflate_per_file_byte),
+                                decltype(L::dump_bytes_per_input_byte), decltype(L::dump_slack),
+                                decltype(L::view_slack)>> : std::true_type {};
 } // namespace detail
 
 } // namespace v0
@@ -1496,6 +1565,51 @@ struct is_limits<L, std::void_t<decltype(L::max_depth), decltype(L::max_stack), 
 #ifndef PTLOAD_POLICIES_SELECT_HPP
 #define PTLOAD_POLICIES_SELECT_HPP
 
+// ----- ptload/policies/globals.hpp -----
+// policies/globals.hpp: which globals a pickle may name. The default, `permissive`, refuses
+// only dangerous globals (pickle/globals.hpp) and keeps every other one as an inert object;
+// `strict` is torch.load(weights_only=True): only the globals torch's weights_only unpickler
+// accepts, numpy's non-object arrays, scalars and dtypes, and the names the caller adds in
+// load_options::safe_globals (torch.serialization.add_safe_globals).
+//
+//     auto doc = ptload::load<ptload::strict>(src);
+//     ptload::load_options opt;
+//     opt.safe_globals = {"argparse.Namespace"};
+//     auto doc2 = ptload::load<ptload::strict>(src, opt);
+#ifndef PTLOAD_POLICIES_GLOBALS_HPP
+#define PTLOAD_POLICIES_GLOBALS_HPP
+
+
+#include <type_traits>
+
+namespace ptload {
+inline namespace v0 {
+
+/// Dangerous globals fail the load; all others load, unknown ones as inert objects.
+struct permissive {
+    using ptload_role = role::globals;
+    static constexpr bool allowlist_only = false;
+};
+
+/// Only allowlisted globals load (torch.load(weights_only=True)); any other fails the load
+/// with errc::disallowed_global, naming the global and how to allow it.
+struct strict {
+    using ptload_role = role::globals;
+    static constexpr bool allowlist_only = true;
+};
+
+namespace detail {
+template <class P, class = void>
+struct is_globals_policy : std::false_type {};
+template <class P>
+struct is_globals_policy<P, std::void_t<decltype(bool{P::allowlist_only})>> : std::true_type {};
+} // namespace detail
+
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/policies/globals.hpp -----
 
 #include <type_traits>
 
@@ -1526,7 +1640,7 @@ template <class P>
 constexpr bool is_known_role() {
     using r = typename role_of<P>::type;
     return std::is_same<r, role::decoding>::value || std::is_same<r, role::allocator>::value ||
-           std::is_same<r, role::limits>::value;
+           std::is_same<r, role::limits>::value || std::is_same<r, role::globals>::value;
 }
 
 } // namespace detail
@@ -1536,10 +1650,11 @@ template <class... Ps>
 struct policies {
     static_assert((detail::is_known_role<Ps>() && ...),
                   "ptload::load<...>: every policy must declare `using ptload_role = ptload::role::decoding` "
-                  "(or ::allocator, ::limits); the byte source is passed as the function argument instead");
+                  "(or ::allocator, ::limits, ::globals); the byte source is passed as the function argument instead");
     using decoding = typename detail::pick<role::decoding, utf8, Ps...>::type;
     using allocator = typename detail::pick<role::allocator, heap_allocator, Ps...>::type;
     using limits = typename detail::pick<role::limits, default_limits, Ps...>::type;
+    using globals = typename detail::pick<role::globals, permissive, Ps...>::type;
     static_assert(detail::is_decoding<decoding>::value,
                   "ptload decoding policy: needs `static constexpr bool keep_bytes`, `static constexpr const char* "
                   "name` and `static std::size_t decode(const std::uint8_t*, std::size_t, std::string&)`");
@@ -1548,6 +1663,8 @@ struct policies {
                   "ptload::storage_description&, std::uint64_t nbytes, std::string_view device, void* context)`");
     static_assert(detail::is_limits<limits>::value,
                   "ptload limits policy: derive it from ptload::default_limits and shadow the members you change");
+    static_assert(detail::is_globals_policy<globals>::value,
+                  "ptload globals policy: use ptload::permissive or ptload::strict (or declare `using ptload_role = ptload::role::globals;` and `static constexpr bool allowlist_only`)");
 };
 
 } // namespace v0
@@ -2052,7 +2169,8 @@ public:
     }
     /// The elements in row-major order, packed (a `.contiguous()` copy). A broadcast view
     /// (zero or overlapping strides) may be far larger than its storage: beyond
-    /// `max_expansion` x the storage bytes (and 64 KiB) the copy is refused unless asked for.
+    /// `max_expansion` x the storage bytes + limits::view_slack the copy is refused
+    /// (errc::limit_view) unless asked for.
     result<std::vector<std::uint8_t>> contiguous_copy(std::uint64_t max_expansion = default_limits::max_view_expansion) const {
         if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
         if (values_per_byte(dtype()) > 1) return packed_error();
@@ -2091,11 +2209,14 @@ private:
         std::uint64_t allowed = 0;
         if (!detail::checked_mul(numel(), static_cast<std::uint64_t>(element_size(dtype())), total) || total > SIZE_MAX)
             return make_error(errc::limit_tensor, no_offset, "tensor too large to materialise");
-        if (!detail::checked_mul(storage_bytes().size(), max_expansion, allowed)) allowed = ~std::uint64_t{0};
-        if (total > allowed && total > (64u << 10))
-            return make_error(errc::limit_tensor, no_offset,
+        if (!detail::checked_mul(storage_bytes().size(), max_expansion, allowed) ||
+            !detail::checked_add(allowed, default_limits::view_slack, allowed))
+            allowed = ~std::uint64_t{0};
+        if (total > allowed)
+            return make_error(errc::limit_view, no_offset,
                               "materialising this view needs " + std::to_string(total) + " bytes from a " +
-                                  std::to_string(storage_bytes().size()) + "-byte storage; pass a larger max_expansion");
+                                  std::to_string(storage_bytes().size()) +
+                                  "-byte storage (limits::max_view_expansion, view_slack); pass a larger max_expansion");
         return {};
     }
 
@@ -2157,6 +2278,10 @@ struct load_options {
     span<const span<const std::uint8_t>> buffers;
     /// Check CRC-32 of zip records that carry one (torch does not; costs a pass over the data).
     bool check_crc = false;
+    /// Strict mode (ptload::strict) only: globals allowed beyond the default allowlist, as
+    /// "module.name" (torch.serialization.add_safe_globals), e.g. "argparse.Namespace".
+    /// Dangerous globals stay refused.
+    std::vector<std::string> safe_globals;
 
     /// register_package(priority, tagger, deserializer): lower priorities are asked first.
     void register_location(int priority, location_handler handler) {
@@ -2586,13 +2711,19 @@ inline bool raw_unicode_escape_decode(std::string_view s, std::string& out, bool
 // pickle/globals.hpp: what a GLOBAL names. ptload never imports or calls anything: a global
 // is resolved against a table of the callables it models natively (builtins that pickle uses,
 // OrderedDict, numpy arrays, torch's rebuild functions); any other name becomes an inert
-// reference, and names that are never legitimate in a checkpoint fail the load.
+// reference. Each global also gets a verdict: `safe` (strict mode's default allowlist, the
+// globals torch's weights_only unpickler accepts plus numpy arrays), `dangerous` (calling it on
+// file data could run code, touch files, processes or the network, or load another pickle:
+// the load fails) or `unknown` (anything else). Names are classified the way CPython's
+// find_class would resolve them: Python 2 renames, C-module twins (posix is os) and dotted
+// attribute walks (posixpath + os.system is os.system).
 #ifndef PTLOAD_PICKLE_GLOBALS_HPP
 #define PTLOAD_PICKLE_GLOBALS_HPP
 
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <string_view>
 
@@ -2728,47 +2859,217 @@ inline constexpr std::string_view py2_names[][4] = {
     {"exceptions", "StandardError", "builtins", "Exception"},
 };
 
-// Whole modules whose members are never data in a checkpoint (SECURITY.md: picklescan and
-// fickling lists). A name matches the module itself and every submodule.
-inline constexpr std::string_view dangerous_modules[] = {
-    "os", "posix", "nt", "subprocess", "sys", "socket", "runpy", "pickle", "_pickle", "pip", "pdb",
-    "asyncio", "ctypes", "_ctypes", "_pyrepl", "shutil", "pty", "importlib", "webbrowser", "code", "codeop",
-    "multiprocessing", "marshal", "shelve", "dill", "cloudpickle", "joblib", "imaplib", "ftplib", "smtplib",
-    "telnetlib", "poplib", "nntplib", "http.client", "urllib.request", "_posixsubprocess", "_osx_support",
-    "_aix_support", "idlelib", "lib2to3", "cProfile", "profile", "timeit", "trace", "doctest", "bdb",
-    "test", "platform", "uuid", "zipimport", "site", "tempfile", "glob", "signal", "venv", "ensurepip",
-    "distutils", "setuptools", "pydoc", "sysconfig", "builtins.__import__", "_io", "io",
-    // gadgets in torch and numpy that run code or fetch files (picklescan's GHSA samples)
-    "torch.utils.bottleneck", "torch._dynamo", "torch._inductor", "torch.fx.experimental.symbolic_shapes",
-    "torch.utils.data.datapipes.utils.decoder", "torch.utils._config_module", "torch.utils.collect_env",
-    "numpy.f2py", "numpy.distutils",
-    // network clients
-    "requests", "aiohttp", "httpx", "urllib3",
+/// What a global would do if Python resolved it and called it on data from the file.
+enum class verdict : std::uint8_t {
+    safe,       ///< on strict mode's default allowlist (torch 1.13's weights_only globals, numpy arrays)
+    unknown,    ///< anything else: an inert object in the default mode, refused in strict mode
+    dangerous,  ///< can run code, touch files, processes or the network, or load another pickle: refused
 };
-// Single callables that are never data (module, name).
-inline constexpr std::string_view dangerous_names[][2] = {
-    {"builtins", "eval"}, {"builtins", "exec"}, {"builtins", "execfile"}, {"builtins", "compile"},
-    {"builtins", "getattr"}, {"builtins", "setattr"}, {"builtins", "delattr"}, {"builtins", "__import__"},
-    {"builtins", "open"}, {"builtins", "apply"}, {"builtins", "input"}, {"builtins", "breakpoint"},
-    {"builtins", "globals"}, {"builtins", "locals"}, {"builtins", "vars"}, {"builtins", "exit"},
-    {"builtins", "quit"}, {"builtins", "help"},
-    {"functools", "partial"}, {"functools", "reduce"}, {"operator", "attrgetter"}, {"operator", "methodcaller"},
-    {"operator", "itemgetter"}, {"types", "CodeType"}, {"types", "FunctionType"}, {"types", "MethodType"},
-    {"pkgutil", "resolve_name"}, {"logging", "FileHandler"}, {"logging.handlers", "FileHandler"},
-    {"inspect", "getattr_static"}, {"numpy", "load"}, {"numpy.testing._private.utils", "runstring"},
-    {"torch", "load"}, {"torch.serialization", "load"}, {"torch.serialization", "_load"},
-    {"torch.serialization", "_legacy_load"}, {"torch._inductor.codecache", "compile_file"},
-    {"torch.jit.unsupported_tensor_ops", "execWrapper"}, {"torch.utils.collect_env", "run"},
-    {"torch.utils._config_module", "ConfigModule"}, {"torch.hub", "load"}, {"torch.hub", "load_state_dict_from_url"},
-    {"copyreg", "_reconstructor_unsafe"},
+
+inline constexpr std::string_view verdict_name(verdict v) noexcept {
+    return v == verdict::safe ? "safe" : v == verdict::dangerous ? "dangerous" : "unknown";
+}
+
+/// Why a global is dangerous, in a few words (shown by errors and by scans).
+namespace reason {
+inline constexpr std::string_view code = "runs Python code";
+inline constexpr std::string_view command = "runs a shell command or another program";
+inline constexpr std::string_view process = "controls processes, threads or signals";
+inline constexpr std::string_view files = "opens, reads or changes files";
+inline constexpr std::string_view network = "uses the network";
+inline constexpr std::string_view pickle = "loads another pickle or model";
+inline constexpr std::string_view imports = "imports modules or reaches attributes by name";
+inline constexpr std::string_view calls = "calls a callable the file supplies";
+inline constexpr std::string_view internals = "reaches interpreter internals";
+inline constexpr std::string_view method = "a method of that name loads, opens or runs something";
+} // namespace reason
+
+/// A dotted path denied together with everything below it ("os" covers os.system and
+/// os.path.join; "torch.hub" covers torch.hub.load). A trailing '*' matches any suffix of
+/// the last component ("pandas.read_*").
+struct denied_path {
+    std::string_view path, why;
+};
+
+// Paths are written the way CPython names the object after aliases are folded (module_aliases).
+// Sources: the lists of picklescan and fickling, the gadgets of published advisories, and what
+// each module does when a pickle calls it.
+// clang-format off
+inline constexpr denied_path denied_paths[] = {
+    // running code
+    {"builtins.eval", reason::code}, {"builtins.exec", reason::code}, {"builtins.execfile", reason::code},
+    {"builtins.compile", reason::code}, {"builtins.breakpoint", reason::code}, {"builtins.input", reason::process},
+    {"builtins.help", reason::command}, {"builtins.exit", reason::process}, {"builtins.quit", reason::process},
+    {"builtins.globals", reason::internals}, {"builtins.locals", reason::internals}, {"builtins.vars", reason::internals},
+    {"builtins.getattr", reason::imports}, {"builtins.setattr", reason::internals}, {"builtins.delattr", reason::internals},
+    {"builtins.apply", reason::calls}, {"builtins.reduce", reason::calls}, {"builtins.open", reason::files},
+    {"types.CodeType", reason::code}, {"types.FunctionType", reason::code}, {"types.LambdaType", reason::code},
+    {"types.MethodType", reason::calls}, {"types.new_class", reason::calls},
+    {"code", reason::code}, {"codeop", reason::code}, {"runpy", reason::code}, {"pdb", reason::code}, {"bdb", reason::code},
+    {"trace", reason::code}, {"timeit", reason::code}, {"cProfile", reason::code}, {"profile", reason::code},
+    {"pstats", reason::pickle}, {"doctest", reason::code}, {"pydoc", reason::command}, {"idlelib", reason::code},
+    {"lib2to3", reason::code}, {"test", reason::code}, {"unittest", reason::code}, {"py_compile", reason::files},
+    {"compileall", reason::files}, {"marshal", reason::code}, {"_pyrepl", reason::command}, {"tkinter", reason::code},
+    {"turtle", reason::code}, {"turtledemo", reason::code}, {"ctypes", reason::internals}, {"cffi", reason::internals},
+    {"sys", reason::internals}, {"atexit", reason::calls}, {"functools.partial", reason::calls},
+    {"functools.partialmethod", reason::calls}, {"functools.reduce", reason::calls}, {"operator.attrgetter", reason::imports},
+    {"operator.methodcaller", reason::imports}, {"operator.itemgetter", reason::imports}, {"operator.call", reason::calls},
+    // imports
+    {"importlib", reason::imports}, {"pkgutil", reason::imports}, {"zipimport", reason::imports}, {"modulefinder", reason::imports},
+    {"inspect", reason::imports}, {"site", reason::imports}, {"sysconfig", reason::imports}, {"pip", reason::command},
+    {"setuptools", reason::command}, {"distutils", reason::command}, {"pkg_resources", reason::imports},
+    {"ensurepip", reason::command}, {"venv", reason::command},
+    // programs, processes, threads
+    {"os", reason::command}, {"subprocess", reason::command}, {"pty", reason::command}, {"platform", reason::command},
+    {"uuid._*", reason::command}, {"uuid.getnode", reason::command}, {"uuid.uuid1", reason::command},
+    {"mailcap", reason::command}, {"pipes", reason::command}, {"_osx_support", reason::command},
+    {"_aix_support", reason::command}, {"webbrowser", reason::command}, {"multiprocessing", reason::process},
+    {"concurrent", reason::process}, {"asyncio", reason::process}, {"threading", reason::process},
+    {"_thread.start_new_thread", reason::process}, {"_thread.start_new", reason::process}, {"signal", reason::process},
+    // files
+    {"io.open", reason::files}, {"io.open_code", reason::files}, {"io.FileIO", reason::files},
+    {"codecs.open", reason::files}, {"codecs.EncodedFile", reason::files}, {"codecs.register", reason::calls},
+    {"shutil", reason::files}, {"tempfile", reason::files}, {"glob", reason::files}, {"fileinput", reason::files},
+    {"filecmp", reason::files}, {"linecache", reason::files}, {"netrc", reason::files}, {"shelve", reason::pickle},
+    {"dbm", reason::files}, {"sqlite3", reason::files}, {"zipfile", reason::files}, {"tarfile", reason::files},
+    {"gzip", reason::files}, {"bz2", reason::files}, {"lzma", reason::files}, {"zipapp", reason::files}, {"mmap", reason::files},
+    {"logging.FileHandler", reason::files}, {"logging.handlers", reason::files}, {"logging.config", reason::code},
+    {"logging.basicConfig", reason::files}, {"xml.etree.ElementTree.parse", reason::files},
+    {"xml.etree.ElementTree.iterparse", reason::files}, {"xml.dom.minidom.parse", reason::files},
+    {"xml.dom.pulldom.parse", reason::files}, {"xml.sax.parse", reason::files},
+    // a path object is data; its methods, reached through a dotted name, open and change files
+    {"pathlib.Path.*", reason::files}, {"pathlib.PosixPath.*", reason::files}, {"pathlib.WindowsPath.*", reason::files},
+    {"pathlib._local.Path.*", reason::files}, {"pathlib._local.PosixPath.*", reason::files},
+    // network
+    {"socket", reason::network}, {"ssl", reason::network}, {"http.client", reason::network}, {"http.server", reason::network},
+    {"urllib.request", reason::network}, {"urllib3", reason::network}, {"requests", reason::network},
+    {"aiohttp", reason::network}, {"httpx", reason::network}, {"ftplib", reason::network}, {"imaplib", reason::network},
+    {"smtplib", reason::network}, {"poplib", reason::network}, {"nntplib", reason::network}, {"telnetlib", reason::network},
+    {"xmlrpc", reason::network}, {"socketserver", reason::network}, {"smtpd", reason::network},
+    {"asynchat", reason::network}, {"asyncore", reason::network}, {"huggingface_hub", reason::network},
+    // other pickles and models
+    {"pickle", reason::pickle}, {"dill", reason::pickle}, {"cloudpickle", reason::pickle},
+    {"joblib.load", reason::pickle}, {"joblib.dump", reason::files}, {"joblib.numpy_pickle.load", reason::pickle},
+    {"joblib.numpy_pickle.dump", reason::files}, {"joblib.numpy_pickle.NumpyUnpickler", reason::pickle},
+    {"joblib.numpy_pickle_compat.load_compat", reason::pickle}, {"joblib.numpy_pickle_compat.ZipNumpyUnpickler", reason::pickle},
+    {"joblib.numpy_pickle_compat.read_zfile", reason::files}, {"joblib.numpy_pickle_compat.write_zfile", reason::files},
+    {"joblib.numpy_pickle_utils", reason::files}, {"joblib.externals", reason::pickle}, {"joblib.parallel", reason::process},
+    {"joblib.Parallel", reason::process}, {"joblib.memory", reason::files}, {"joblib.Memory", reason::files},
+    {"joblib._memmapping_reducer", reason::files}, {"joblib.pool", reason::process}, {"joblib.executor", reason::process},
+    {"joblib._parallel_backends", reason::process}, {"joblib.backports", reason::files}, {"joblib.disk", reason::files},
+    {"numpy.load", reason::pickle}, {"numpy.lib.npyio", reason::pickle}, {"numpy.lib._npyio_impl", reason::pickle},
+    {"numpy.loadtxt", reason::files}, {"numpy.genfromtxt", reason::files}, {"numpy.fromfile", reason::files},
+    {"numpy.core.multiarray.fromfile", reason::files}, {"numpy.fromregex", reason::files}, {"numpy.save", reason::files},
+    {"numpy.savez", reason::files}, {"numpy.savez_compressed", reason::files}, {"numpy.savetxt", reason::files},
+    {"numpy.memmap", reason::files}, {"numpy.core.memmap", reason::files}, {"numpy.lib.format.read_array", reason::pickle},
+    {"numpy.lib.format.open_memmap", reason::files}, {"numpy.lib.format.write_array", reason::files},
+    {"numpy.lib._datasource", reason::network}, {"numpy.DataSource", reason::network}, {"numpy.ctypeslib", reason::internals},
+    {"numpy.f2py", reason::command}, {"numpy.distutils", reason::command}, {"numpy.testing", reason::code},
+    {"pandas.read_*", reason::pickle}, {"pandas.io", reason::pickle}, {"pandas.eval", reason::code},
+    {"pandas.core.computation", reason::code}, {"pandas.DataFrame.eval", reason::code}, {"pandas.DataFrame.query", reason::code},
+    {"pandas.core.frame.DataFrame.eval", reason::code}, {"pandas.core.frame.DataFrame.query", reason::code},
+    {"pandas.DataFrame.to_*", reason::files}, {"pandas.Series.to_*", reason::files}, {"pandas.core.frame.DataFrame.to_*", reason::files},
+    {"pandas.core.series.Series.to_*", reason::files}, {"pandas.core.generic.NDFrame.to_*", reason::files},
+    {"pandas.HDFStore", reason::files}, {"pandas.ExcelFile", reason::files}, {"pandas.ExcelWriter", reason::files},
+    {"yaml.load", reason::code}, {"yaml.load_all", reason::code}, {"yaml.unsafe_load", reason::code},
+    {"yaml.unsafe_load_all", reason::code}, {"yaml.full_load", reason::code}, {"yaml.full_load_all", reason::code},
+    {"yaml.Loader", reason::code}, {"yaml.UnsafeLoader", reason::code}, {"yaml.FullLoader", reason::code},
+    {"yaml.loader", reason::code}, {"yaml.constructor", reason::code}, {"yaml.add_constructor", reason::calls},
+    {"keras.models.load_model", reason::pickle}, {"keras.saving", reason::pickle}, {"sklearn.datasets", reason::network},
+    // torch
+    {"torch.load", reason::pickle}, {"torch.serialization.load", reason::pickle}, {"torch.serialization._load", reason::pickle},
+    {"torch.serialization._legacy_load", reason::pickle}, {"torch.jit.load", reason::pickle},
+    {"torch.jit._serialization", reason::pickle}, {"torch.jit.CompilationUnit", reason::code},
+    {"torch.jit.unsupported_tensor_ops", reason::code}, {"torch._C._import_ir_module", reason::pickle},
+    {"torch._C.import_ir_module", reason::pickle}, {"torch._C.CompilationUnit", reason::code}, {"torch._C._jit*", reason::code},
+    {"torch.package", reason::pickle}, {"torch.hub", reason::network}, {"torch.utils.model_zoo", reason::network},
+    {"torch._inductor", reason::code}, {"torch._dynamo", reason::code}, {"torch.utils.bottleneck", reason::code},
+    {"torch.utils.cpp_extension", reason::command}, {"torch.utils.collect_env", reason::command},
+    {"torch.utils._config_module", reason::code}, {"torch.utils.data.datapipes.utils.decoder", reason::pickle},
+    {"torch.utils.tensorboard", reason::files}, {"torch.fx.experimental.symbolic_shapes", reason::code},
+    {"torch.fx.graph_module.reduce_graph_module", reason::code}, {"torch.fx.graph_module.reduce_package_graph_module", reason::code},
+    {"torch.fx.graph_module.reduce_deploy_graph_module", reason::code}, {"torch.fx.graph_module._exec_with_source", reason::code},
+    {"torch.fx.graph_module._forward_from_src", reason::code}, {"torch.ops.load_library", reason::code},
+    {"torch.classes.load_library", reason::code}, {"torch._ops.load_library", reason::code},
+    {"torch.distributed", reason::network}, {"torch.multiprocessing", reason::process}, {"torch.testing", reason::code},
+    {"torch.export.load", reason::pickle},
+};
+
+/// C modules, Python 2 names and private twins folded onto the module that exposes the same
+/// objects (posix.system is os.system), so a spelling cannot slip past denied_paths.
+inline constexpr std::string_view module_aliases[][2] = {
+    {"__builtin__", "builtins"}, {"exceptions", "builtins"}, {"posix", "os"}, {"nt", "os"}, {"_operator", "operator"},
+    {"_functools", "functools"}, {"_io", "io"}, {"_pyio", "io"}, {"_pickle", "pickle"}, {"cPickle", "pickle"},
+    {"copy_reg", "copyreg"}, {"_codecs", "codecs"}, {"_socket", "socket"}, {"_ssl", "ssl"}, {"thread", "_thread"},
+    {"_dummy_thread", "_thread"}, {"commands", "subprocess"}, {"_posixsubprocess", "subprocess"},
+    {"_winapi", "subprocess"}, {"_sqlite3", "sqlite3"}, {"_ctypes", "ctypes"}, {"_multiprocessing", "multiprocessing"},
+    {"_signal", "signal"}, {"_imp", "importlib"}, {"imp", "importlib"}, {"_frozen_importlib", "importlib"},
+    {"_frozen_importlib_external", "importlib"}, {"_tkinter", "tkinter"}, {"Tkinter", "tkinter"}, {"_lzma", "lzma"},
+    {"_bz2", "bz2"}, {"_gdbm", "dbm"}, {"_dbm", "dbm"}, {"httplib", "http.client"}, {"urllib2", "urllib.request"},
+    {"SocketServer", "socketserver"}, {"xmlrpclib", "xmlrpc.client"}, {"numpy._core", "numpy.core"},
+    {"numpy.lib._format_impl", "numpy.lib.format"},
+};
+
+/// Method names that, reached through a dotted name (`OmegaConf.load`, `Model.from_pretrained`),
+/// are never a data class.
+inline constexpr std::string_view denied_methods[] = {
+    "load", "loads", "load_all", "from_pretrained", "system", "popen", "eval", "exec", "open", "urlopen",
+    "load_library", "read_pickle", "run",
+};
+
+/// Dotted components a global's name may have before it is refused outright (nested classes
+/// such as `Outer.Inner` have two or three).
+inline constexpr std::size_t max_name_parts = 32;
+
+/// The globals torch 1.13's weights_only unpickler accepts (torch/_weights_only_unpickler.py,
+/// _get_allowed_globals), looked up, as there, by "module.name".
+inline constexpr std::string_view torch_weights_only_globals[] = {
+    "collections.OrderedDict", "torch.nn.parameter.Parameter", "torch.serialization._get_layout", "torch.Size",
+    "torch.Tensor",
+    "torch.complex32", "torch.complex64", "torch.complex128", "torch.float16", "torch.float32", "torch.float64",
+    "torch.int8", "torch.int16", "torch.int32", "torch.int64",
+    "torch.BFloat16Tensor", "torch.BoolTensor", "torch.ByteTensor", "torch.CharTensor", "torch.DoubleTensor",
+    "torch.FloatTensor", "torch.HalfTensor", "torch.IntTensor", "torch.LongTensor", "torch.ShortTensor",
+    "torch.cuda.BFloat16Tensor", "torch.cuda.BoolTensor", "torch.cuda.ByteTensor", "torch.cuda.CharTensor",
+    "torch.cuda.DoubleTensor", "torch.cuda.FloatTensor", "torch.cuda.HalfTensor", "torch.cuda.IntTensor",
+    "torch.cuda.LongTensor", "torch.cuda.ShortTensor",
+    "torch.sparse.BFloat16Tensor", "torch.sparse.ByteTensor", "torch.sparse.CharTensor", "torch.sparse.DoubleTensor",
+    "torch.sparse.FloatTensor", "torch.sparse.HalfTensor", "torch.sparse.IntTensor", "torch.sparse.LongTensor",
+    "torch.sparse.ShortTensor",
+    "torch.cuda.sparse.BFloat16Tensor", "torch.cuda.sparse.ByteTensor", "torch.cuda.sparse.CharTensor",
+    "torch.cuda.sparse.DoubleTensor", "torch.cuda.sparse.FloatTensor", "torch.cuda.sparse.HalfTensor",
+    "torch.cuda.sparse.IntTensor", "torch.cuda.sparse.LongTensor", "torch.cuda.sparse.ShortTensor",
+    "torch.BFloat16Storage", "torch.BoolStorage", "torch.ByteStorage", "torch.CharStorage", "torch.ComplexDoubleStorage",
+    "torch.ComplexFloatStorage", "torch.DoubleStorage", "torch.FloatStorage", "torch.HalfStorage", "torch.IntStorage",
+    "torch.LongStorage", "torch.QInt32Storage", "torch.QInt8Storage", "torch.QUInt2x4Storage", "torch.QUInt4x2Storage",
+    "torch.QUInt8Storage", "torch.ShortStorage",
+    "torch.cuda.BFloat16Storage", "torch.cuda.BoolStorage", "torch.cuda.ByteStorage", "torch.cuda.CharStorage",
+    "torch.cuda.ComplexDoubleStorage", "torch.cuda.ComplexFloatStorage", "torch.cuda.DoubleStorage",
+    "torch.cuda.FloatStorage", "torch.cuda.HalfStorage", "torch.cuda.IntStorage", "torch.cuda.LongStorage",
+    "torch.cuda.ShortStorage",
+    "torch.storage.TypedStorage", "torch.storage.UntypedStorage",
+    "torch._utils._rebuild_parameter", "torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2",
+    "torch._utils._rebuild_sparse_tensor", "torch._utils._rebuild_meta_tensor_no_storage",
+    "torch._utils._rebuild_sparse_csr_tensor",
+};
+
+/// numpy's array, scalar and dtype constructors, which ptload models as data. Object arrays
+/// (dtype 'O') hold arbitrary objects; strict mode refuses them where BUILD reveals the dtype.
+inline constexpr std::string_view numpy_array_globals[] = {
+    "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct", "numpy.ndarray", "numpy.dtype",
+    "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar",
 };
 // clang-format on
 
-/// A resolved global: module and qualified name after Python-2 and torch renames.
+/// A resolved global: module and qualified name after Python-2 and torch renames, what ptload
+/// models it as, and its verdict.
 struct resolved_global {
     std::string module, name;
     known_global id = known_global::none;
-    bool dangerous = false;
+    bool dangerous = false;            ///< rating == verdict::dangerous
+    verdict rating = verdict::unknown;
+    std::string_view why;              ///< for dangerous globals: what calling it would do
+    std::string denied_as;             ///< for dangerous globals: the path that matched ("os.system")
 };
 
 inline bool module_matches(std::string_view module, std::string_view prefix) {
@@ -2776,10 +3077,98 @@ inline bool module_matches(std::string_view module, std::string_view prefix) {
                                 module[prefix.size()] == '.');
 }
 
+} // namespace pickle
+
+namespace detail {
+using pickle::denied_path;
+using pickle::module_matches;
+
+/// `path` with a leading aliased module replaced ("posix.system" -> "os.system").
+inline std::string fold_aliases(std::string path) {
+    for (const auto& row : pickle::module_aliases)
+        if (module_matches(path, row[0])) return std::string(row[1]) + path.substr(row[0].size());
+    return path;
+}
+
+/// The denied_paths row that covers the dotted path `p`, or null.
+inline const denied_path* denied_row(std::string_view p) {
+    for (const auto& row : pickle::denied_paths) {
+        std::string_view d = row.path;
+        if (!d.empty() && d.back() == '*') {
+            d.remove_suffix(1);
+            if (p.size() >= d.size() && p.compare(0, d.size(), d) == 0) return &row;
+        } else if (module_matches(p, d)) {
+            return &row;
+        }
+    }
+    return nullptr;
+}
+
+inline bool is_dunder(std::string_view part) {
+    return part.size() > 4 && part.compare(0, 2, "__") == 0 && part.compare(part.size() - 2, 2, "__") == 0;
+}
+
+/// Classifies module.name as dangerous the way CPython's find_class could resolve it: the
+/// path itself, and, for a dotted name (protocol 4 walks attributes), every tail of the name,
+/// since an attribute can be a module imported under its own name (posixpath.os is os).
+inline bool classify_dangerous(std::string_view module, std::string_view name, pickle::resolved_global& g) {
+    using namespace pickle;
+    auto deny = [&](std::string_view path, std::string_view why) {
+        g.denied_as = std::string(path);
+        g.why = why;
+        return true;
+    };
+    std::string full = fold_aliases(std::string(module) + "." + std::string(name));
+    if (const denied_path* row = denied_row(full)) return deny(full, row->why);
+    // every component of the name: dunder attributes lead to interpreter internals
+    std::size_t start = 0, parts = 0;
+    while (start <= name.size()) {
+        std::size_t dot = name.find('.', start);
+        std::string_view part = name.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+        ++parts;
+        if (is_dunder(part) && part != "__newobj__" && part != "__newobj_ex__") return deny(full, reason::internals);
+        if (dot == std::string_view::npos) break;
+        start = dot + 1;
+    }
+    if (parts < 2) return false;
+    // Real qualified names nest a few classes deep; checking every tail of a name with
+    // thousands of parts would cost its length squared, so such a name is refused unread.
+    if (parts > max_name_parts) return deny(full, reason::internals);
+    // tails "b.c" of "a.b.c": attribute a may be a module named a, and so on
+    for (std::size_t dot = name.find('.'), from = 0; dot != std::string_view::npos; dot = name.find('.', from)) {
+        std::string tail = fold_aliases(std::string(name.substr(from)));
+        if (const denied_path* row = denied_row(tail)) return deny(tail, row->why);
+        from = dot + 1;
+        if (name.find('.', from) == std::string_view::npos) break;  // a one-part tail names no module
+    }
+    std::string_view last = name.substr(name.rfind('.') + 1);
+    for (auto m : denied_methods)
+        if (last == m) return deny(full, reason::method);
+    return false;
+}
+
+inline bool in_list(std::string_view full, const std::string_view* list, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i)
+        if (list[i] == full) return true;
+    return false;
+}
+
+} // namespace detail
+
+namespace pickle {
+
+/// True when strict mode accepts "module.name" without user additions.
+inline bool strict_default_allows(std::string_view full) {
+    return detail::in_list(full, torch_weights_only_globals, std::size(torch_weights_only_globals)) ||
+           detail::in_list(full, numpy_array_globals, std::size(numpy_array_globals));
+}
+
 /// Applies the renames CPython's find_class applies (py2 tables when `proto < 3`) and torch's
-/// own (`torch.tensor` -> `torch._tensor`), then classifies the name.
+/// own (`torch.tensor` -> `torch._tensor`), then rates the name and finds what ptload models.
 inline resolved_global resolve_global(std::string_view module, std::string_view name, int proto) {
-    resolved_global g{std::string(module), std::string(name), known_global::none, false};
+    resolved_global g;
+    g.module = std::string(module);
+    g.name = std::string(name);
     if (proto < 3) {
         bool renamed = false;
         for (const auto& row : py2_names)
@@ -2798,17 +3187,28 @@ inline resolved_global resolve_global(std::string_view module, std::string_view 
     }
     if (g.module == "torch.tensor") g.module = "torch._tensor";
 
-    for (const auto& m : dangerous_modules)
-        if (module_matches(g.module, m)) g.dangerous = true;
-    for (const auto& row : dangerous_names)
-        if (g.module == row[0] && g.name == row[1]) g.dangerous = true;
-    if (g.dangerous) return g;
+    if (detail::classify_dangerous(g.module, g.name, g)) {
+        g.dangerous = true;
+        g.rating = verdict::dangerous;
+        return g;
+    }
+    std::string full = g.module + "." + g.name;
+    if (strict_default_allows(full)) g.rating = verdict::safe;
 
-    for (const auto& row : known_globals)
-        if (row.module == g.module && row.name == g.name) {
+    // A dotted name reaches the same object as its spelled-out module at protocol 4 and above
+    // (CPython walks the attributes), so the native table is matched on the whole path there.
+    bool dotted = g.name.find('.') != std::string::npos;
+    for (const auto& row : known_globals) {
+        bool match = dotted ? proto >= 4 && full.size() == row.module.size() + 1 + row.name.size() &&
+                                  full.compare(0, row.module.size(), row.module) == 0 && full[row.module.size()] == '.' &&
+                                  full.compare(row.module.size() + 1, std::string::npos, row.name) == 0
+                            : row.module == g.module && row.name == g.name;
+        if (match) {
             g.id = row.id;
             return g;
         }
+    }
+    if (dotted) return g;
     // torch's loader maps any global whose name ends in "Storage" by name (module ignored),
     // e.g. torch.cuda.FloatStorage in old files.
     if (g.module.compare(0, 5, "torch") == 0 && g.name.size() > 7 &&
@@ -2839,6 +3239,7 @@ inline resolved_global resolve_global(std::string_view module, std::string_view 
 #include <cstring>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace ptload {
@@ -2925,7 +3326,9 @@ private:
     void merge(node_id c, pending& p) {
         std::size_t n = p.hashes.size();
         if (n < 2) return;
-        constexpr unsigned bucket_bits = 16;
+        // About one bucket per entry (at most 2^16): the pass costs O(n), never a fixed table.
+        unsigned bucket_bits = 1;
+        while (bucket_bits < 16 && (std::size_t{1} << bucket_bits) < n) ++bucket_bits;
         std::vector<std::uint32_t> start(std::size_t{1} << bucket_bits, 0);
         for (auto h : p.hashes) ++start[h >> (64 - bucket_bits)];
         std::uint32_t sum = 0;
@@ -2993,7 +3396,7 @@ private:
             h = mix(h ^ w) * 31;
         }
         std::uint64_t tail = 0;
-        std::memcpy(&tail, s.data() + i, s.size() - i);
+        if (i < s.size()) std::memcpy(&tail, s.data() + i, s.size() - i);  // "" may have no data pointer
         return mix(h ^ tail);
     }
     /// Python numbers that compare equal hash equal: integral floats hash as their int.
@@ -3003,7 +3406,13 @@ private:
         return true;
     }
 
+    /// Hashes are cached per immutable container, so a key built from many references to one
+    /// tuple (each level referring twice to the level below) hashes in time linear in its nodes.
     status hash_of(node_id id, std::uint64_t& h, int depth = 0) const {
+        bool complete = true;
+        return hash_rec(id, h, depth, complete);
+    }
+    status hash_rec(node_id id, std::uint64_t& h, int depth, bool& complete) const {
         const auto& n = doc_.at(id);
         switch (n.k) {
         case kind::none: h = 0x4e6f6e65; return {};
@@ -3036,13 +3445,24 @@ private:
         case kind::tuple:
         case kind::frozenset:
         case kind::torch_size: {
+            auto cached = hash_cache_.find(id);
+            if (cached != hash_cache_.end()) {
+                h = cached->second;
+                return {};
+            }
             h = mix(static_cast<std::uint64_t>(n.k) + doc_.edge_count(id));
-            if (depth >= max_depth) return {};
+            if (depth >= max_depth) {  // deeper parts do not count (equal() gives up there too)
+                complete = false;
+                return {};
+            }
+            bool sub_complete = true;
             for (std::size_t i = 0; i < doc_.edge_count(id); ++i) {
                 std::uint64_t e;
-                PTLOAD_TRY(hash_of(doc_.edge(id, i), e, depth + 1));
+                PTLOAD_TRY(hash_rec(doc_.edge(id, i), e, depth + 1, sub_complete));
                 h = n.k == kind::frozenset ? h + mix(e) : mix(h * 1000003 ^ e);  // frozensets are unordered
             }
+            if (sub_complete) hash_cache_.emplace(id, h);
+            else complete = false;
             return {};
         }
         case kind::list: case kind::dict: case kind::ordered_dict: case kind::set: case kind::bytearray:
@@ -3052,7 +3472,14 @@ private:
         }
     }
 
-    bool equal(node_id a, node_id b, int depth = 0) const {
+    /// Python's ==. Tuples compare item by item; a pair of tuples already found equal is not
+    /// compared again, so shared sub-tuples cost once; frozensets match items
+    /// through sorted hashes rather than all pairs.
+    bool equal(node_id a, node_id b) const {
+        if (!proven_equal_.empty()) proven_equal_.clear();
+        return equal_rec(a, b, 0);
+    }
+    bool equal_rec(node_id a, node_id b, int depth) const {
         if (a == b) return true;  // Python compares identity first
         const auto& x = doc_.at(a);
         const auto& y = doc_.at(b);
@@ -3071,28 +3498,55 @@ private:
             return doc_.text(a) == doc_.text(b);
         case kind::dtype: return x.tag == y.tag;
         case kind::tuple:
-        case kind::torch_size: {
-            if (depth >= max_depth || doc_.edge_count(a) != doc_.edge_count(b)) return false;
-            for (std::size_t k = 0; k < doc_.edge_count(a); ++k)
-                if (!equal(doc_.edge(a, k), doc_.edge(b, k), depth + 1)) return false;
-            return true;
-        }
+        case kind::torch_size:
         case kind::frozenset: {
-            if (depth >= max_depth || doc_.edge_count(a) != doc_.edge_count(b)) return false;
-            for (std::size_t k = 0; k < doc_.edge_count(a); ++k) {
-                bool found = false;
-                for (std::size_t j = 0; j < doc_.edge_count(b) && !found; ++j)
-                    found = equal(doc_.edge(a, k), doc_.edge(b, j), depth + 1);
-                if (!found) return false;
+            std::size_t n = doc_.edge_count(a);
+            if (depth >= max_depth || n != doc_.edge_count(b)) return false;
+            std::uint64_t ha = 0, hb = 0;
+            if (hash_of(a, ha) && hash_of(b, hb) && ha != hb) return false;
+            if (proven_equal_.count(pair_key(a, b))) return true;
+            bool same = true;
+            if (x.k != kind::frozenset) {
+                for (std::size_t k = 0; k < n && same; ++k) same = equal_rec(doc_.edge(a, k), doc_.edge(b, k), depth + 1);
+            } else {
+                same = frozensets_equal(a, b, n, depth);
             }
-            return true;
+            if (same) proven_equal_.insert(pair_key(a, b));
+            return same;
         }
         default: return false;
         }
     }
+    bool frozensets_equal(node_id a, node_id b, std::size_t n, int depth) const {
+        std::vector<std::pair<std::uint64_t, node_id>> xs(n), ys(n);
+        for (std::size_t k = 0; k < n; ++k) {
+            xs[k].second = doc_.edge(a, k);
+            ys[k].second = doc_.edge(b, k);
+            if (!hash_of(xs[k].second, xs[k].first) || !hash_of(ys[k].second, ys[k].first)) return false;
+        }
+        std::sort(xs.begin(), xs.end());
+        std::sort(ys.begin(), ys.end());
+        for (std::size_t k = 0; k < n; ++k)
+            if (xs[k].first != ys[k].first) return false;
+        // every item of a has an equal item in b among those of the same hash
+        for (std::size_t lo = 0; lo < n;) {
+            std::size_t hi = lo + 1;
+            while (hi < n && xs[hi].first == xs[lo].first) ++hi;
+            for (std::size_t k = lo; k < hi; ++k) {
+                bool found = false;
+                for (std::size_t j = lo; j < hi && !found; ++j) found = equal_rec(xs[k].second, ys[j].second, depth + 1);
+                if (!found) return false;
+            }
+            lo = hi;
+        }
+        return true;
+    }
+    static std::uint64_t pair_key(node_id a, node_id b) { return (static_cast<std::uint64_t>(a) << 32) | b; }
 
     document& doc_;
     std::unordered_map<node_id, pending> pending_;
+    mutable std::unordered_map<node_id, std::uint64_t> hash_cache_;  // tuples, frozensets, torch.Size
+    mutable std::unordered_set<std::uint64_t> proven_equal_;          // container pairs, during one equal()
     node_id last_id_ = null_node;
     pending* last_ = nullptr;
 };
@@ -3508,6 +3962,8 @@ struct run_options {
     std::string record;                              ///< for messages: "archive/data.pkl"
     std::uint64_t base_offset = 0;                   ///< file offset of the first byte
     span<const span<const std::uint8_t>> buffers;    ///< out-of-band buffers for NEXT_BUFFER
+    /// Strict mode only: "module.name" globals allowed beyond the default allowlist.
+    span<const std::string> safe_globals;
 };
 
 template <class H, class = void>
@@ -3528,8 +3984,6 @@ public:
           keys_(doc) {
         std::uint64_t budget = static_cast<std::uint64_t>(size) * limits::nodes_per_byte + limits::node_slack;
         node_budget_ = doc.node_count() + budget;
-        // A pickle holds about one value per 4-8 bytes; over-reserving only costs address space.
-        if (size > (1u << 20)) doc.reserve(doc.node_count() + size / 4, size / 4);
     }
 
     /// Runs to STOP and returns the unpickled value; position() is then just past STOP.
@@ -3693,7 +4147,7 @@ private:
         } else if (index < memo_.size()) {
             if (memo_[index] == null_node) ++memo_count_;
             memo_[index] = id;
-        } else if (index < memo_.size() * 2 + 4096) {  // dense growth only near what exists
+        } else if (index < memo_count_ * 2 + 4096) {  // dense growth bounded by the PUTs seen, not by an index
             memo_.resize(static_cast<std::size_t>(index) + 1, null_node);
             memo_[index] = id;
             ++memo_count_;
@@ -3822,9 +4276,23 @@ private:
     // ---------------------------------------------------------------- globals and calls
     status push_global(std::string_view module, std::string_view name) {
         resolved_global g = resolve_global(module, name, proto_);
-        if (g.dangerous)
-            return fail(errc::disallowed_global, "global " + g.module + "." + g.name +
-                                                     " is never data in a checkpoint; ptload does not run pickled code");
+        if (g.dangerous) {
+            std::string full = g.module + "." + g.name;
+            return fail(errc::disallowed_global,
+                        "global " + full + (g.denied_as == full ? "" : " (" + g.denied_as + ")") + " " +
+                            std::string(g.why) + ": never data in a checkpoint; ptload does not run pickled code");
+        }
+        if constexpr (Policies::globals::allowlist_only) {
+            if (g.rating != verdict::safe) {
+                std::string full = g.module + "." + g.name;
+                bool added = false;
+                for (const auto& s : opts_.safe_globals) added = added || s == full;
+                if (!added)
+                    return fail(errc::disallowed_global,
+                                "global " + full + " is not allowed in strict mode (torch.load weights_only); if the file is "
+                                "trusted, add \"" + full + "\" to load_options::safe_globals");
+            }
+        }
         if constexpr (has_find_class<Handler>::value) {
             auto r = handler_.find_class(doc_, g, file_offset());
             if (!r) return locate(std::move(r).err());
@@ -3861,6 +4329,9 @@ private:
         switch (known_of(callable)) {
         case known_global::builtins_set:
         case known_global::builtins_frozenset: {
+            // frozenset(fs) is fs itself in CPython: the same object, not a copy
+            if (known_of(callable) == known_global::builtins_frozenset && n == 1 && kind_of(arg(args, 0)) == kind::frozenset)
+                return arg(args, 0);
             node_id s = doc_.make_seq(known_of(callable) == known_global::builtins_set ? kind::set : kind::frozenset, nullptr, 0);
             if (n > 1 || (n == 1 && !items_of(arg(args, 0), items))) return fail(errc::bad_operand, "set() takes one sequence");
             for (node_id it : items) PTLOAD_TRY(set_add(s, it));
@@ -4042,7 +4513,16 @@ private:
         case kind::ordered_dict: return build_attrs(obj, state);
         case kind::ndarray: {
             auto r = build_ndarray(doc_, obj, state);
-            return r ? r : status(locate(std::move(r).err()));
+            if (!r) return status(locate(std::move(r).err()));
+            if constexpr (Policies::globals::allowlist_only) {
+                // an object array's items are arbitrary objects: numpy unpickles them with the
+                // full pickle machinery, which weights_only never allows
+                node_id dt = doc_.edge(obj, nd_dtype);
+                if (dt != null_node && doc_.text(dt) == "|O")
+                    return fail(errc::disallowed_global, "numpy array of dtype object is not allowed in strict mode "
+                                                         "(only numeric, bool, string and void arrays)");
+            }
+            return r;
         }
         case kind::numpy_dtype: {
             auto r = build_numpy_dtype(doc_, obj, state);
@@ -4068,8 +4548,10 @@ private:
             if (part == null_node || kind_of(part) == kind::none) continue;
             if (kind_of(part) != kind::dict && kind_of(part) != kind::ordered_dict)
                 return fail(errc::bad_operand, "OrderedDict state is not a dict");
-            node_id& attrs = doc_.at(obj).aux;
-            if (attrs == null_node) attrs = doc_.make_seq(kind::dict, nullptr, 0);
+            if (doc_.at(obj).aux == null_node) {
+                node_id fresh = doc_.make_seq(kind::dict, nullptr, 0);  // grows the node array: no reference held
+                doc_.at(obj).aux = fresh;
+            }
             node_id target = doc_.at(obj).aux;
             for (std::size_t i = 0; i + 1 < doc_.edge_count(part); i += 2)
                 PTLOAD_TRY(dict_set(target, doc_.edge(part, i), doc_.edge(part, i + 1)));
@@ -4104,6 +4586,7 @@ private:
             auto r = pop();
             if (!r) return std::move(r).err();
             PTLOAD_TRY(keys_.finish());  // big dicts and sets: merge repeated keys now
+            doc_.add_input_bytes(position());
             result_ = *r;
             stopped_ = true;
             return {};
@@ -5018,25 +5501,28 @@ inline status inflate_raw(const std::uint8_t* in, std::size_t in_size, std::uint
 namespace ptload {
 inline namespace v0 {
 
-/// Bounds on what a zip may make ptload do. Exceeding an inflate bound is errc::limit_output;
-/// everything else is errc::bad_zip.
+/// Bounds on what a zip may make ptload do. Exceeding an inflate bound is errc::limit_inflate;
+/// everything else, the entry count included, is errc::bad_zip. The defaults are those of
+/// default_limits (policies/limits.hpp); torch/archive.hpp fills them from the limits policy.
 struct zip_limits {
     /// Most central-directory entries accepted. Whatever this says, an archive can never claim
     /// more entries than fit in its central directory (46 bytes each), which lies in the file.
-    std::uint64_t max_entries = std::numeric_limits<std::uint64_t>::max();
+    std::uint64_t max_entries = default_limits::max_zip_entries;
     /// Highest uncompressed:compressed ratio read_entry inflates (deflate itself tops out near
     /// 1032:1); 0 turns the check off. torch stores records uncompressed, so only re-zipped
     /// archives meet this.
-    std::uint64_t max_inflate_ratio = 100;
+    std::uint64_t max_inflate_ratio = default_limits::max_inflate_ratio;
     /// Entries of at most this many uncompressed bytes are exempt from the ratio check: a small
     /// run of zeros legitimately deflates far beyond 100:1, and max_inflate_total still bounds
     /// the total.
     std::uint64_t inflate_ratio_floor = 64 * 1024;
-    /// Most uncompressed bytes of all deflated entries together; 0 means 4 x the file size.
-    /// read_zip checks the sum declared by the central directory, which bounds every later
-    /// read_entry call without shared state, because inflate_raw produces exactly the declared
-    /// size of each entry.
+    /// Most uncompressed bytes of all deflated entries together; 0 means
+    /// max_inflate_per_file_byte x the file size. read_zip checks the sum declared by the
+    /// central directory, which bounds every later read_entry call without shared state,
+    /// because inflate_raw produces exactly the declared size of each entry.
     std::uint64_t max_inflate_total = 0;
+    /// The inflate total per byte of the file when max_inflate_total is 0 (both 0: no bound).
+    std::uint64_t max_inflate_per_file_byte = default_limits::max_inflate_per_file_byte;
     /// Accept bytes that belong to no zip structure: data before the first local header, between
     /// records (other than data descriptors) or between the central directory and the EOCD.
     bool allow_gaps = false;
@@ -5355,6 +5841,9 @@ result<zip_directory> zip_find_directory(Source& src, const zip_limits& lim) {
     if (dir.count > lim.max_entries)
         return zip_error(dir.offset, std::to_string(dir.count) + " entries exceed zip_limits::max_entries (" +
                                          std::to_string(lim.max_entries) + ")");
+    // The name index and the layout check number entries with 32 bits.
+    if (dir.count > std::numeric_limits<std::uint32_t>::max())
+        return zip_error(dir.offset, std::to_string(dir.count) + " entries are more than ptload indexes (2^32 - 1)");
     return dir;
 }
 
@@ -5562,11 +6051,13 @@ status zip_check_layout(Source& src, const std::vector<zip_entry>& entries, cons
     return {};
 }
 
-/// The inflate total of zip_limits, with 0 meaning 4 x the file size.
+/// The inflate total of zip_limits, with 0 meaning max_inflate_per_file_byte x the file size.
 inline std::uint64_t zip_inflate_total_cap(const zip_limits& lim, std::uint64_t file_size) noexcept {
     if (lim.max_inflate_total) return lim.max_inflate_total;
-    return file_size > std::numeric_limits<std::uint64_t>::max() / 4 ? std::numeric_limits<std::uint64_t>::max()
-                                                                     : file_size * 4;
+    const std::uint64_t per = lim.max_inflate_per_file_byte;
+    if (per == 0 || file_size > std::numeric_limits<std::uint64_t>::max() / per)
+        return std::numeric_limits<std::uint64_t>::max();
+    return file_size * per;
 }
 
 } // namespace detail
@@ -5609,7 +6100,7 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
         if (e.method == 8) {
             // inflate_total <= inflate_cap holds throughout, so the subtraction cannot wrap.
             if (e.size > inflate_cap - inflate_total)
-                return make_error(errc::limit_output, e.header_offset,
+                return make_error(errc::limit_inflate, e.header_offset,
                                   "deflated entries would inflate to more than zip_limits::max_inflate_total (" +
                                       std::to_string(inflate_cap) + " bytes)",
                                   e.name);
@@ -5623,7 +6114,7 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
 
 /// The bytes of one entry: stored entries are copied, deflated ones inflated. With check_crc,
 /// a non-zero CRC-32 must match (torch writes 0 when CRC computation is off; 0 is not checked).
-/// A deflated entry is refused (errc::limit_output) when its ratio exceeds
+/// A deflated entry is refused (errc::limit_inflate) when its ratio exceeds
 /// lim.max_inflate_ratio (above lim.inflate_ratio_floor) or its size lim.max_inflate_total.
 ///     auto bytes = ptload::read_entry(src, *zip->find("archive/data.pkl"));
 template <class Source>
@@ -5660,14 +6151,14 @@ result<std::vector<std::uint8_t>> read_entry(Source& src, const zip_entry& e, co
                                  (e.compressed_size <= std::numeric_limits<std::uint64_t>::max() / lim.max_inflate_ratio &&
                                   e.size > e.compressed_size * lim.max_inflate_ratio));
         if (over_ratio)
-            return make_error(errc::limit_output, e.header_offset,
+            return make_error(errc::limit_inflate, e.header_offset,
                               "compression ratio of " + std::to_string(e.size) + " bytes from " +
                                   std::to_string(e.compressed_size) + " exceeds zip_limits::max_inflate_ratio (" +
                                   std::to_string(lim.max_inflate_ratio) + ":1)",
                               e.name);
         const std::uint64_t cap = detail::zip_inflate_total_cap(lim, file_size);
         if (e.size > cap)
-            return make_error(errc::limit_output, e.header_offset,
+            return make_error(errc::limit_inflate, e.header_offset,
                               "inflated size " + std::to_string(e.size) + " exceeds zip_limits::max_inflate_total (" +
                                   std::to_string(cap) + " bytes)",
                               e.name);
@@ -5947,23 +6438,7 @@ public:
             return t;
         }
         case known_global::torch_rebuild_from_type_v2:
-        case known_global::torch_rebuild_from_type: {
-            // (func, new_type, args, state): run func(*args), re-type, set attributes
-            if (n != 4) return arity("_rebuild_from_type", n, "4");
-            node_id func = a(0), new_type = a(1), inner = a(2);
-            if (doc.at(func).k != kind::global || doc.at(inner).k != kind::tuple) return bad("_rebuild_from_type needs (func, type, args, state)");
-            auto fid = static_cast<known_global>(doc.at(func).tag);
-            auto t = torch_call(doc, fid, func, inner, 0);
-            if (!t) return t;
-            if (*t == null_node || doc.at(*t).k != kind::tensor) return bad("_rebuild_from_type's function did not build a tensor");
-            if (doc.at(new_type).k == kind::global) {
-                std::string_view cls = doc.text(new_type);
-                if (cls == "torch.nn.parameter.Parameter") doc.tensor_mut(doc.at(*t).aux).parameter = true;
-                else if (cls != "torch.Tensor" && cls != "torch._tensor.Tensor") doc.tensor_mut(doc.at(*t).aux).cls = new_type;
-            }
-            PTLOAD_TRY(set_attrs(doc, *t, a(3)));
-            return t;
-        }
+        case known_global::torch_rebuild_from_type: return from_type(doc, args);
         case known_global::torch_size: {  // torch.Size((2, 3))
             std::vector<std::int64_t> dims;
             if (n != 1 || !detail::int_sequence(doc, a(0), dims)) return bad("torch.Size takes one sequence of ints");
@@ -5985,16 +6460,52 @@ public:
         case known_global::torch_load_from_bytes: {
             if (n != 1 || doc.at(a(0)).k != kind::bytes) return bad("_load_from_bytes takes bytes");
             if (!load_from_bytes) return make_error(errc::unsupported, no_offset, "nested torch stream outside a torch load");
-            if (++nested_ > 16) return make_error(errc::limit_depth, no_offset, "torch streams nested more than 16 deep");
-            auto bytes = doc.text(a(0));
-            auto r = load_from_bytes(doc, reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
-            --nested_;
-            return r;
+            auto bytes = doc.text(a(0));  // the byte arena never moves
+            return load_from_bytes(doc, reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
         }
         default:
             (void)callable;
             return null_node;  // an opaque object
         }
+    }
+
+    /// _rebuild_from_type(_v2)(func, new_type, args, state): func(*args), re-typed, with
+    /// attributes. func may itself be _rebuild_from_type with its own arguments, as deep as the
+    /// file likes: the chain is unwound in a loop (bounded by limits::max_depth), the innermost
+    /// call made, then each level's type and state applied from the inside out.
+    result<node_id> from_type(document& doc, node_id args) {
+        using pickle::known_global;
+        std::vector<node_id> levels;  // the argument tuples, outermost first
+        node_id call_args = args;
+        for (;;) {
+            std::size_t n = doc.edge_count(call_args);
+            if (n != 4) return arity("_rebuild_from_type", n, "4");
+            node_id func = doc.edge(call_args, 0), inner = doc.edge(call_args, 2);
+            if (doc.at(func).k != kind::global || doc.at(inner).k != kind::tuple)
+                return bad("_rebuild_from_type needs (func, type, args, state)");
+            if (levels.size() >= limits::max_depth)
+                return make_error(errc::limit_depth, no_offset,
+                                  "_rebuild_from_type nested deeper than " + std::to_string(limits::max_depth) + " (limits::max_depth)");
+            levels.push_back(call_args);
+            auto fid = static_cast<known_global>(doc.at(func).tag);
+            if (fid != known_global::torch_rebuild_from_type_v2 && fid != known_global::torch_rebuild_from_type) break;
+            call_args = inner;
+        }
+        node_id innermost = levels.back();
+        node_id func = doc.edge(innermost, 0);
+        auto t = torch_call(doc, static_cast<known_global>(doc.at(func).tag), func, doc.edge(innermost, 2), 0);
+        if (!t) return t;
+        if (*t == null_node || doc.at(*t).k != kind::tensor) return bad("_rebuild_from_type's function did not build a tensor");
+        for (std::size_t i = levels.size(); i-- > 0;) {
+            node_id new_type = doc.edge(levels[i], 1);
+            if (doc.at(new_type).k == kind::global) {
+                std::string_view cls = doc.text(new_type);
+                if (cls == "torch.nn.parameter.Parameter") doc.tensor_mut(doc.at(*t).aux).parameter = true;
+                else if (cls != "torch.Tensor" && cls != "torch._tensor.Tensor") doc.tensor_mut(doc.at(*t).aux).cls = new_type;
+            }
+            PTLOAD_TRY(set_attrs(doc, *t, doc.edge(levels[i], 3)));
+        }
+        return t;
     }
 
     /// Runs the checks that waited for storage data (legacy files store it after the pickle).
@@ -6135,9 +6646,8 @@ private:
             if (part == null_node || doc.at(part).k == kind::none) continue;
             if (doc.at(part).k != kind::dict && doc.at(part).k != kind::ordered_dict) return bad("tensor state is not a dict");
             if (!doc.edge_count(part)) continue;
-            node_id& attrs = doc.tensor_mut(doc.at(tensor_id).aux).attrs;
-            if (attrs == null_node) {
-                node_id fresh = doc.make_seq(kind::dict, nullptr, 0);
+            if (doc.tensor_at(doc.at(tensor_id).aux).attrs == null_node) {
+                node_id fresh = doc.make_seq(kind::dict, nullptr, 0);  // grows the node array: no reference held
                 doc.tensor_mut(doc.at(tensor_id).aux).attrs = fresh;
             }
             node_id target = doc.tensor_at(doc.at(tensor_id).aux).attrs;
@@ -6212,12 +6722,34 @@ private:
         }
         return bad("unknown qscheme " + std::string(scheme));
     }
-    /// Reads an integer tensor's elements (int64/int32) for index checks.
-    static bool index_values(const document& doc, node_id t, std::vector<std::int64_t>& out) {
-        if (doc.at(t).k != kind::tensor) return false;
+    /// Reads an integer tensor's elements (int64/int32) for index checks. Index data must be
+    /// stored bytes that cover the view (a meta or storage-less tensor has none), and a view
+    /// that repeats its storage is read only as far as limits allow.
+    status index_values(const document& doc, node_id t, std::vector<std::int64_t>& out) const {
+        if (doc.at(t).k != kind::tensor) return bad("sparse or nested tensor metadata is not a tensor");
         tensor v(&doc, doc.at(t).aux);
-        if (v.dtype() != dtype::int64 && v.dtype() != dtype::int32) return false;
+        if (v.dtype() != dtype::int64 && v.dtype() != dtype::int32)
+            return bad("sparse or nested tensor metadata must be an int64 or int32 tensor");
+        if (!v.has_storage()) return bad("sparse or nested tensor metadata has no storage");
+        std::uint64_t esize = element_size(v.dtype()), reach = 0, needed = 0, logical = 0;
+        if (v.numel()) {
+            reach = static_cast<std::uint64_t>(v.offset());
+            for (std::size_t i = 0; i < v.rank(); ++i)
+                reach += static_cast<std::uint64_t>(v.shape()[i] - 1) * static_cast<std::uint64_t>(v.strides()[i]);
+            needed = (reach + 1) * esize;  // shape_into bounded every term
+        }
+        if (v.storage_bytes().size() < needed || (needed && !v.storage_bytes().data()))
+            return bad("sparse or nested tensor metadata reaches past its storage's bytes");
+        std::uint64_t allowed = 0;
+        if (!detail::checked_mul(v.storage_bytes().size(), limits::max_view_expansion, allowed) ||
+            !detail::checked_add(allowed, limits::view_slack, allowed))
+            allowed = ~std::uint64_t{0};
+        if (!detail::checked_mul(v.numel(), esize, logical) || logical > allowed)
+            return make_error(errc::limit_view, no_offset,
+                              "index tensor of " + std::to_string(v.numel()) + " elements repeats its " +
+                                  std::to_string(v.storage_bytes().size()) + "-byte storage beyond limits::max_view_expansion");
         out.clear();
+        out.reserve(static_cast<std::size_t>(v.numel()));
         bool wide = v.dtype() == dtype::int64;
         v.for_each_element([&](const std::uint8_t* e) {
             if (wide) {
@@ -6230,7 +6762,7 @@ private:
                 out.push_back(x);
             }
         });
-        return true;
+        return {};
     }
     result<node_id> sparse(document& doc, node_id args, pickle::known_global g) {
         if (doc.edge_count(args) != 2) return arity("_rebuild_sparse_tensor", doc.edge_count(args), "2");
@@ -6296,7 +6828,8 @@ private:
         if (layout == sparse_layout::coo) {
             node_id indices = doc.edge(s, 2);
             tensor it(&doc, doc.at(indices).aux);
-            if (it.rank() != 2 || !index_values(doc, indices, idx)) return bad("COO indices must be a 2-D int64 tensor");
+            if (it.rank() != 2) return bad("COO indices must be a 2-D int64 tensor");
+            PTLOAD_TRY(index_values(doc, indices, idx));
             std::int64_t sparse_dims = it.shape()[0], nnz = it.shape()[1];
             if (sparse_dims > static_cast<std::int64_t>(size.size())) return bad("COO indices have more rows than the size has dimensions");
             for (std::int64_t r = 0; r < sparse_dims; ++r)
@@ -6308,8 +6841,8 @@ private:
             return {};
         }
         std::vector<std::int64_t> comp, plain;
-        if (!index_values(doc, doc.edge(s, 1), comp) || !index_values(doc, doc.edge(s, 2), plain))
-            return bad("sparse indices must be int tensors");
+        PTLOAD_TRY(index_values(doc, doc.edge(s, 1), comp));
+        PTLOAD_TRY(index_values(doc, doc.edge(s, 2), plain));
         for (std::size_t i = 1; i < comp.size(); ++i)
             if (comp[i] < comp[i - 1]) return bad("compressed sparse indices decrease");
         for (auto v : comp)
@@ -6325,8 +6858,8 @@ private:
     status check_nested(document& doc, node_id nested) {
         tensor b(&doc, doc.at(doc.edge(nested, 0)).aux);
         std::vector<std::int64_t> offs, sz;
-        if (!index_values(doc, doc.edge(nested, 3), offs) || !index_values(doc, doc.edge(nested, 1), sz))
-            return bad("nested tensor metadata must be int tensors");
+        PTLOAD_TRY(index_values(doc, doc.edge(nested, 3), offs));
+        PTLOAD_TRY(index_values(doc, doc.edge(nested, 1), sz));
         for (auto o : offs)
             if (o < 0 || static_cast<std::uint64_t>(o) > b.numel()) return bad("nested tensor offset past its buffer");
         for (auto v : sz)
@@ -6372,7 +6905,6 @@ private:
     const load_options& opts_;
     std::unordered_map<std::uint32_t, node_id> storage_nodes_;
     std::vector<node_id> deferred_;  // sparse/nested tensors whose index data is not read yet
-    int nested_ = 0;
 };
 
 } // namespace v0
@@ -6475,7 +7007,9 @@ struct record_bytes {
 template <class Limits>
 zip_limits zip_limits_from() {
     zip_limits z;
+    z.max_entries = Limits::max_zip_entries;
     z.max_inflate_ratio = Limits::max_inflate_ratio;
+    z.max_inflate_per_file_byte = Limits::max_inflate_per_file_byte;
     return z;
 }
 
@@ -6559,6 +7093,7 @@ result<node_id> run_record(document& doc, torch_handler<Policies>& handler, cons
     ro.record = name;
     ro.base_offset = file_offset;
     ro.buffers = opts.buffers;
+    ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
     pickle::machine<Policies, torch_handler<Policies>> m(doc, handler, bytes.data, bytes.size, ro);
     auto root = m.run();
     if (!root) return root;
@@ -6617,9 +7152,12 @@ status load_zip(document& doc, Source& src, const load_options& opts,
         if (!text) return std::move(text).err();
         std::string_view v = *text;
         while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.remove_suffix(1);
+        // torch reads files of format versions 1 to 10 (caffe2/serialize/versions.h); parsed by
+        // hand, since the text is the file's and std::stoi would throw on what it cannot parse
         bool digits = !v.empty() && v.size() < 6 && v.find_first_not_of("0123456789") == std::string_view::npos;
-        // torch reads files of format versions 1 to 10 (caffe2/serialize/versions.h)
-        if (!digits || std::stoi(std::string(v)) < 1 || std::stoi(std::string(v)) > 10)
+        unsigned number = 0;
+        for (char c : v) number = digits ? number * 10 + static_cast<unsigned>(c - '0') : 0;
+        if (!digits || number < 1 || number > 10)
             return make_error(errc::bad_format, version->data_offset, "unsupported archive version '" + std::string(v) + "'",
                               version->name);
     }
@@ -6704,7 +7242,7 @@ inline file_kind detect(const std::uint8_t* head, std::size_t n, std::uint64_t s
     if (n >= 9 && head[8] == '{') {  // safetensors: u64 little-endian header length, then JSON
         std::uint64_t len = 0;
         for (int i = 7; i >= 0; --i) len = (len << 8) | head[i];
-        if (len + 8 <= size) return file_kind::safetensors;
+        if (size >= 8 && len <= size - 8) return file_kind::safetensors;  // len + 8 could wrap
     }
     return file_kind::pickle_or_legacy;
 }
@@ -6790,6 +7328,7 @@ public:
     /// Reads the raw storage section that starts at `offset` (after the key list pickle).
     template <class Policies, class Source>
     result<std::uint64_t> read_data(document& doc, Source& src, std::uint64_t offset, const std::vector<std::string>& keys) {
+        std::vector<char> filled(doc.storage_count(), 0);  // by document storage index
         for (const auto& key : keys) {
             auto it = roots_.find(key);
             if (it == roots_.end())
@@ -6798,6 +7337,9 @@ public:
             PTLOAD_TRY(src.read_at(offset, count_bytes, 8));
             std::uint64_t count = 0;
             for (int i = 7; i >= 0; --i) count = (count << 8) | count_bytes[i];
+            if (filled[it->second])
+                return make_error(errc::bad_storage, offset, "storage data for key '" + key + "' appears twice");
+            filled[it->second] = 1;
             storage& s = doc.storage_mut(it->second);
             if (count != s.desc.numel)
                 return make_error(errc::bad_storage, offset,
@@ -6808,16 +7350,11 @@ public:
             if (!loaded) return std::move(loaded).err();
             s.bytes = std::move(loaded->bytes);
             s.device = std::move(loaded->device);
-            filled_.push_back(it->second);
             offset += 8 + s.bytes.size();
         }
-        if (filled_.size() != roots_.size())
-            for (const auto& kv : roots_) {
-                bool found = false;
-                for (auto f : filled_) found = found || f == kv.second;
-                if (!found)
-                    return make_error(errc::bad_storage, offset, "storage key '" + kv.first + "' has no data in the file");
-            }
+        for (const auto& kv : roots_)  // every declared storage gets its bytes, or the load fails
+            if (!filled[kv.second])
+                return make_error(errc::bad_storage, offset, "storage key '" + kv.first + "' has no data in the file");
         for (const auto& f : fixups_) {  // views borrow their root's memory
             storage& root = doc.storage_mut(f.root);
             storage& view = doc.storage_mut(f.view);
@@ -6852,7 +7389,6 @@ private:
     const load_options& opts_;
     std::unordered_map<std::string, std::uint32_t> roots_, views_;
     std::vector<fixup> fixups_;
-    std::vector<std::uint32_t> filled_;
 };
 
 /// torch's MAGIC_NUMBER 0x1950a86a20f9469cfc6c as LONG1 bytes.
@@ -6877,6 +7413,7 @@ result<node_id> load_legacy_from(document& doc, Source& src, std::uint64_t base,
         ro.record = what;
         ro.base_offset = base + pos;
         ro.buffers = opts.buffers;
+        ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
         pickle::machine<Policies, torch_handler<Policies>> m(doc, handler, p + pos, n - pos, ro);
         auto r = m.run();
         if (r) pos += m.position();
@@ -7052,6 +7589,7 @@ result<node_id> load_tar(document& doc, Source& src, const load_options& opts, c
         pickle::run_options ro;
         ro.record = what;
         ro.base_offset = base + pos;
+        ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
         pickle::machine<Policies, torch_handler<Policies>> mach(doc, handler, bytes.data() + pos, bytes.size() - pos, ro);
         auto r = mach.run();
         if (r) pos += mach.position();
@@ -7202,13 +7740,19 @@ inline namespace v0 {
 namespace detail {
 
 /// torch.storage._load_from_bytes: a whole legacy stream inside a bytes value, loaded into the
-/// same document.
+/// same document. `depth` counts the streams around this one; each level is a C++ call, so the
+/// nesting is bounded by limits::max_stream_nesting.
 template <class Policies>
-nested_loader make_nested_loader(const load_options& opts) {
-    return [&opts](document& doc, const std::uint8_t* p, std::size_t n) -> result<node_id> {
+nested_loader make_nested_loader(const load_options& opts, std::size_t depth = 0) {
+    return [&opts, depth](document& doc, const std::uint8_t* p, std::size_t n) -> result<node_id> {
+        using limits = typename Policies::limits;
+        if (depth >= limits::max_stream_nesting)
+            return make_error(errc::limit_depth, no_offset,
+                              "torch streams nested more than " + std::to_string(limits::max_stream_nesting) +
+                                  " deep (limits::max_stream_nesting)");
         memory_source mem(p, n);
         bool not_legacy = false;
-        return load_legacy<Policies>(doc, mem, opts, make_nested_loader<Policies>(opts), not_legacy);
+        return load_legacy<Policies>(doc, mem, opts, make_nested_loader<Policies>(opts, depth + 1), not_legacy);
     };
 }
 
@@ -7240,6 +7784,7 @@ result<document> load_pickle_impl(Source& src, const load_options& opts) {
     handler.load_from_bytes = make_nested_loader<Policies>(opts);
     pickle::run_options ro;
     ro.buffers = opts.buffers;
+    ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
     pickle::machine<Policies, torch_handler<Policies>> m(doc, handler, bytes->data, bytes->size, ro);
     auto root = m.run();
     if (!root) return std::move(root).err();
@@ -7330,8 +7875,12 @@ result<document> load_file(const std::string& path, const load_options& opts = {
 // json.hpp: the canonical JSON of a loaded document (docs/CANONICAL-JSON.md), the form in
 // which ptload is compared with real torch and Python pickle, file by file.
 //
-// The walk is iterative (a task stack), so nesting depth cannot exhaust the C stack, and output
-// is capped: tuples are written in full, so a small hostile pickle can ask for a huge dump.
+// The walk is iterative (a task stack), so nesting depth cannot exhaust the C stack. Every
+// container is written once and met again as {"same_as": k}, so the output grows with the
+// document's edges, not with the paths through it; it is still capped (walk_limits), since a
+// long string fetched from the memo many times is written in full each time. Hashes are
+// computed once per storage, array or distinct tensor view, and a view may not name more
+// logical bytes than its storage allows (a zero stride can name 2^62 elements over one).
 #ifndef PTLOAD_JSON_HPP
 #define PTLOAD_JSON_HPP
 
@@ -7457,6 +8006,24 @@ private:
 namespace ptload {
 inline namespace v0 {
 
+/// Bounds of the walks over a loaded document (canonical JSON, tree print, tensor listing).
+struct walk_limits {
+    std::uint64_t max_output;          ///< bytes written
+    std::uint64_t max_view_expansion;  ///< logical bytes of a hashed view per storage byte ...
+    std::uint64_t view_slack;          ///< ... plus these
+};
+
+/// The bounds `Limits` gives a document: output up to min(max_dump_bytes, dump_slack +
+/// dump_bytes_per_input_byte * the pickle bytes the document was loaded from).
+template <class Limits = default_limits>
+walk_limits walk_limits_for(const document& doc) noexcept {
+    std::uint64_t out = 0;
+    if (!detail::checked_mul(doc.input_bytes(), std::uint64_t{Limits::dump_bytes_per_input_byte}, out) ||
+        !detail::checked_add(out, std::uint64_t{Limits::dump_slack}, out) || out > Limits::max_dump_bytes)
+        out = Limits::max_dump_bytes;
+    return {out, Limits::max_view_expansion, Limits::view_slack};
+}
+
 namespace detail {
 
 /// Appends s as a JSON string. Lone surrogates (kept as 3-byte WTF-8) become \udXXX escapes.
@@ -7549,7 +8116,25 @@ inline void logical_value(const tensor& t, std::uint8_t* e, std::size_t esize) {
     }
 }
 
-/// SHA-256 of a tensor's logical elements, row-major, each element little-endian.
+/// Refuses a view whose logical bytes (one per value for packed sub-byte dtypes) exceed
+/// max_view_expansion * storage bytes + view_slack: hashing or copying it would cost time and
+/// memory that the file does not pay for.
+inline status check_view(const tensor& t, const walk_limits& l) {
+    std::uint64_t per = values_per_byte(t.dtype()) > 1 ? 1 : element_size(t.dtype());
+    std::uint64_t logical = 0, allowed = 0, stored = t.storage_bytes().size();
+    bool fits = checked_mul(t.numel(), per, logical);
+    if (!checked_mul(stored, l.max_view_expansion, allowed) || !checked_add(allowed, l.view_slack, allowed))
+        allowed = ~std::uint64_t{0};
+    if (fits && logical <= allowed) return {};
+    return make_error(errc::limit_view, no_offset,
+                      "a " + std::string(name(t.dtype())) + " view of " + std::to_string(t.numel()) +
+                          " elements over a " + std::to_string(stored) +
+                          "-byte storage exceeds limits::max_view_expansion x storage bytes + limits::view_slack (" +
+                          std::to_string(allowed) + " bytes)");
+}
+
+/// SHA-256 of a tensor's logical elements, row-major, each element little-endian. The caller
+/// bounds the work first (check_view).
 inline std::string tensor_sha256(const tensor& t) {
     sha256 h;
     std::size_t esize = element_size(t.dtype());
@@ -7599,6 +8184,10 @@ inline std::string ndarray_sha256(const document& doc, node_id arr) {
     std::uint64_t count = 1;
     for (std::size_t i = 0; i < rank; ++i) count *= static_cast<std::uint64_t>(dims[i] = doc.at(doc.edge(shape, i)).i);
     if (!count) return h.hex();
+    if (count > bytes.size() || bytes.size() % count) {  // zero-size items: nothing to reorder
+        h.update(bytes.data(), bytes.size());
+        return h.hex();
+    }
     std::size_t item = bytes.size() / count;
     std::int64_t s = 1;
     for (std::size_t i = 0; i < rank; ++i) {  // column-major strides
@@ -7620,20 +8209,27 @@ inline std::string ndarray_sha256(const document& doc, node_id arr) {
 /// The canonical walk: depth-first, in order, numbering identity-bearing values and storages.
 class canonical_writer {
 public:
-    canonical_writer(const document& doc, std::uint64_t limit) : doc_(doc), limit_(limit) {}
+    canonical_writer(const document& doc, const walk_limits& limits) : doc_(doc), limits_(limits) {}
 
+    /// One value; several runs (a TorchScript archive's data and constants) share numbering and
+    /// the output bound.
     result<std::string> run(node_id root) {
         out_.clear();
+        tasks_.clear();
+        pending_.clear();
         tasks_.push_back({nullptr, root});
         while (!tasks_.empty()) {
             task t = tasks_.back();
             tasks_.pop_back();
             if (t.text) out_ += t.text;
             else visit(t.id);
-            if (out_.size() > limit_)
+            if (failed_) return error_;
+            if (written_ + out_.size() > limits_.max_output)
                 return make_error(errc::limit_output, no_offset,
-                                  "canonical JSON would exceed " + std::to_string(limit_) + " bytes (limits::max_dump_bytes)");
+                                  "canonical JSON would exceed " + std::to_string(limits_.max_output) +
+                                      " bytes (limits::max_dump_bytes, dump_slack + dump_bytes_per_input_byte x pickle bytes)");
         }
+        written_ += out_.size();
         return std::move(out_);
     }
 
@@ -7671,6 +8267,10 @@ private:
         lit("{\"dict\":[");
         items(doc_.edges(dict), doc_.edge_count(dict), 2);
         lit("]}");
+    }
+    void fail(error e) {
+        if (!failed_) error_ = std::move(e);
+        failed_ = true;
     }
     /// True (and writes same_as) when this identity-bearing value was met before.
     bool seen(node_id id) {
@@ -7723,6 +8323,9 @@ private:
         case kind::torch_size:
         case kind::slice:
         case kind::range: {
+            // Numbered like lists, but an empty tuple, frozenset or torch.Size never is: CPython
+            // hands out one shared empty tuple, so Python's identity cannot be followed there.
+            if ((doc_.edge_count(id) || n.k == kind::slice || n.k == kind::range) && seen(id)) return;
             const char* open = n.k == kind::tuple       ? "{\"tuple\":["
                                : n.k == kind::frozenset ? "{\"frozenset\":["
                                : n.k == kind::torch_size ? "{\"torch_size\":["
@@ -7842,6 +8445,7 @@ private:
         flush();
     }
     void ndarray(node_id id) {
+        if (seen(id)) return;
         node_id dt = doc_.edge(id, pickle::nd_dtype), shape = doc_.edge(id, pickle::nd_shape),
                 data = doc_.edge(id, pickle::nd_data);
         if (dt == null_node) {  // never built: an empty array placeholder
@@ -7863,7 +8467,9 @@ private:
             flush();
             return;
         }
-        out_ += ",\"sha256\":\"" + ndarray_sha256(doc_, id) + "\"}}";
+        auto cached = hashes_.find(hash_key('a', id));
+        if (cached == hashes_.end()) cached = hashes_.emplace(hash_key('a', id), ndarray_sha256(doc_, id)).first;
+        out_ += ",\"sha256\":\"" + cached->second + "\"}}";
     }
     void dims(span<const std::int64_t> d) {
         out_ += "[";
@@ -7893,7 +8499,9 @@ private:
             out_ += ",\"storage\":{\"id\":" + std::to_string(storage_id(t.storage_index())) + ",\"dtype\":\"";
             out_ += name(s.desc.type);
             out_ += "\",\"nbytes\":" + std::to_string(s.nbytes()) + "}";
-            out_ += ",\"sha256\":\"" + tensor_sha256(t) + "\"";
+            const std::string* hash = tensor_hash(t);
+            if (!hash) return;
+            out_ += ",\"sha256\":\"" + *hash + "\"";
         } else {
             out_ += ",\"storage\":null,\"sha256\":null";
         }
@@ -7935,9 +8543,13 @@ private:
         out_ += name(s.desc.type);
         out_ += "\",\"nbytes\":" + std::to_string(s.nbytes()) + ",\"device\":";
         json_string(out_, s.device);
-        sha256 h;
-        h.update(s.bytes.data(), static_cast<std::size_t>(s.bytes.size()));
-        out_ += ",\"sha256\":\"" + h.hex() + "\"}}";
+        auto cached = hashes_.find(hash_key('s', index));
+        if (cached == hashes_.end()) {
+            sha256 h;
+            h.update(s.bytes.data(), static_cast<std::size_t>(s.bytes.size()));
+            cached = hashes_.emplace(hash_key('s', index), h.hex()).first;
+        }
+        out_ += ",\"sha256\":\"" + cached->second + "\"}}";
     }
     void sparse(node_id id) {
         auto layout = static_cast<sparse_layout>(doc_.at(id).tag);
@@ -7968,8 +8580,38 @@ private:
         flush();
     }
 
+    /// Hashes are cached under a tag and the bytes of what determines them.
+    static std::string hash_key(char tag, std::uint32_t index) {
+        std::string k(1, tag);
+        k.append(reinterpret_cast<const char*>(&index), sizeof index);
+        return k;
+    }
+    /// The hash of a tensor's logical elements, computed once per distinct view (tied weights
+    /// and memo references name the same view many times); null after fail() for an oversized view.
+    const std::string* tensor_hash(const tensor& t) {
+        std::string key = hash_key('t', t.storage_index());
+        auto put = [&key](const void* p, std::size_t n) { key.append(static_cast<const char*>(p), n); };
+        std::int64_t offset = t.offset();
+        std::uint8_t bits[3] = {static_cast<std::uint8_t>(t.dtype()), t.is_neg(), t.is_conj()};
+        put(&offset, sizeof offset);
+        put(bits, sizeof bits);
+        put(t.shape().data(), t.rank() * sizeof(std::int64_t));
+        put(t.strides().data(), t.rank() * sizeof(std::int64_t));
+        auto cached = hashes_.find(key);
+        if (cached != hashes_.end()) return &cached->second;
+        if (auto ok = check_view(t, limits_); !ok) {
+            fail(std::move(ok).err());
+            return nullptr;
+        }
+        return &hashes_.emplace(std::move(key), tensor_sha256(t)).first->second;
+    }
+
     const document& doc_;
-    std::uint64_t limit_;
+    walk_limits limits_;
+    std::uint64_t written_ = 0;  // by earlier runs
+    bool failed_ = false;
+    error error_;
+    std::unordered_map<std::string, std::string> hashes_;
     std::string out_;
     std::vector<task> tasks_;
     std::unordered_map<node_id, std::uint64_t> identity_;
@@ -7981,11 +8623,23 @@ private:
 
 } // namespace detail
 
-/// The canonical JSON of a value (docs/CANONICAL-JSON.md); `limit` caps the output bytes.
-inline result<std::string> to_canonical_json(const value& v, std::uint64_t limit = std::uint64_t{1} << 32) {
+/// The canonical JSON of a value (docs/CANONICAL-JSON.md) within explicit bounds.
+inline result<std::string> to_canonical_json(const value& v, const walk_limits& limits) {
     if (!v.valid()) return v.missing_error();
-    detail::canonical_writer w(*v.doc(), limit);
+    detail::canonical_writer w(*v.doc(), limits);
     return w.run(v.id());
+}
+/// The canonical JSON of a value within the default bounds for its document.
+inline result<std::string> to_canonical_json(const value& v) {
+    if (!v.valid()) return v.missing_error();
+    return to_canonical_json(v, walk_limits_for(*v.doc()));
+}
+/// The canonical JSON of a value; `limit` replaces the default output bound.
+inline result<std::string> to_canonical_json(const value& v, std::uint64_t limit) {
+    if (!v.valid()) return v.missing_error();
+    walk_limits l = walk_limits_for(*v.doc());
+    l.max_output = limit;
+    return to_canonical_json(v, l);
 }
 
 } // namespace v0
@@ -8003,6 +8657,7 @@ inline result<std::string> to_canonical_json(const value& v, std::uint64_t limit
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
@@ -8012,11 +8667,19 @@ inline namespace v0 {
 /// Options for to_tree.
 struct tree_options {
     std::size_t max_items = 64;   ///< items shown per container before "..."
-    std::size_t max_text = 80;    ///< characters of a str/bytes shown
+    std::size_t max_text = 80;    ///< characters of a str/bytes (or a class, global, device name) shown
     std::size_t max_lines = 100000;
+    std::size_t max_indent = 64;  ///< deeper lines are indented this far and say their depth
+    std::uint64_t max_bytes = 0;  ///< output bound; 0: the document's (walk_limits_for)
 };
 
 namespace detail {
+
+/// A name from the document, cut to max_text characters.
+inline std::string clipped(std::string_view text, const tree_options& o) {
+    if (text.size() <= o.max_text) return std::string(text);
+    return std::string(text.substr(0, o.max_text)) + "... (" + std::to_string(text.size()) + " bytes)";
+}
 
 inline std::string short_scalar(const document& doc, node_id id, const tree_options& o) {
     const node& n = doc.at(id);
@@ -8051,15 +8714,15 @@ inline std::string short_scalar(const document& doc, node_id id, const tree_opti
         if (t.size() > o.max_text) q += "... (" + std::to_string(t.size()) + " bytes)";
         return q;
     }
-    case kind::global: return "<global " + std::string(doc.text(id)) + ">";
-    case kind::device: return "device('" + std::string(doc.text(id)) + "')";
+    case kind::global: return "<global " + clipped(doc.text(id), o) + ">";
+    case kind::device: return "device('" + clipped(doc.text(id), o) + "')";
     case kind::dtype: return "torch." + std::string(name(static_cast<dtype>(n.tag)));
-    case kind::numpy_dtype: return "dtype('" + std::string(doc.text(id)) + "')";
+    case kind::numpy_dtype: return "dtype('" + clipped(doc.text(id), o) + "')";
     case kind::tensor: {
         tensor t(&doc, n.aux);
         s = "tensor " + std::string(name(t.dtype())) + " [";
         for (std::size_t i = 0; i < t.rank(); ++i) s += (i ? ", " : "") + std::to_string(t.shape()[i]);
-        s += "] " + std::string(t.device());
+        s += "] " + clipped(t.device(), o);
         if (t.is_parameter()) s += " parameter";
         if (t.requires_grad()) s += " requires_grad";
         if (!t.is_contiguous()) s += " strided";
@@ -8067,7 +8730,7 @@ inline std::string short_scalar(const document& doc, node_id id, const tree_opti
     }
     case kind::storage: {
         const storage& st = doc.storage_at(n.aux);
-        return "storage " + std::string(name(st.desc.type)) + " x" + std::to_string(st.desc.numel) + " " + st.device;
+        return "storage " + std::string(name(st.desc.type)) + " x" + std::to_string(st.desc.numel) + " " + clipped(st.device, o);
     }
     default: return {};
     }
@@ -8075,10 +8738,13 @@ inline std::string short_scalar(const document& doc, node_id id, const tree_opti
 
 } // namespace detail
 
-/// An indented tree, one value per line; shared and cyclic containers are printed once.
+/// An indented tree, one value per line; shared and cyclic containers are printed once, so the
+/// tree grows with the document, not with the paths through it. Iterative; every line is
+/// bounded (max_text, max_indent), and so are the lines and bytes in all (max_lines, max_bytes).
 inline std::string to_tree(const value& v, const tree_options& o = {}) {
     if (!v.valid()) return "<missing>\n";
     const document& doc = *v.doc();
+    const std::uint64_t max_bytes = o.max_bytes ? o.max_bytes : walk_limits_for(doc).max_output;
     struct item {
         node_id id;
         std::size_t depth;
@@ -8095,7 +8761,12 @@ inline std::string to_tree(const value& v, const tree_options& o = {}) {
             out += "...\n";
             break;
         }
-        out.append(2 * it.depth, ' ');
+        if (out.size() > max_bytes) {
+            out += "... (output limit reached)\n";
+            break;
+        }
+        out.append(2 * (it.depth < o.max_indent ? it.depth : o.max_indent), ' ');
+        if (it.depth > o.max_indent) out += "(depth " + std::to_string(it.depth) + ") ";
         out += it.label;
         if (it.id == null_node) {  // an elision line
             out += "\n";
@@ -8121,8 +8792,8 @@ inline std::string to_tree(const value& v, const tree_options& o = {}) {
         }
         bool mapping = n.k == kind::dict || n.k == kind::ordered_dict;
         std::size_t count = doc.edge_count(it.id) / (mapping ? 2 : 1);
-        std::string head = n.k == kind::object ? "object " + std::string(doc.text(doc.edge(it.id, obj_class))) : kind_name(n.k);
-        if (n.k == kind::ndarray && doc.edge(it.id, 0) != null_node) head += " " + std::string(doc.text(doc.edge(it.id, 0)));
+        std::string head = n.k == kind::object ? "object " + detail::clipped(doc.text(doc.edge(it.id, obj_class)), o) : kind_name(n.k);
+        if (n.k == kind::ndarray && doc.edge(it.id, 0) != null_node) head += " " + detail::clipped(doc.text(doc.edge(it.id, 0)), o);
         out += head + (n.k == kind::object || n.k == kind::ndarray ? "" : " (" + std::to_string(count) + " items)") + "\n";
         std::vector<item> children;
         if (n.k == kind::object) {
@@ -8172,10 +8843,13 @@ inline std::string to_tree(const value& v, const tree_options& o = {}) {
 namespace ptload {
 inline namespace v0 {
 
-/// What `ptload dump --json [--encoding E] [--errors M] [--map-location LOC]` says.
+/// What `ptload dump --json [--encoding E] [--errors M] [--map-location LOC] [--strict]
+/// [--allow GLOBAL]...` says.
 struct dump_options {
     encoding enc = encoding::utf8;  ///< torch.load's default
     on_error errors = on_error::strict;
+    /// torch.load(weights_only=True): only the allowlisted globals (policies/globals.hpp).
+    bool strict = false;
     load_options load;
 
     /// Parses one command-line flag and its value; false if the flag is not one of these.
@@ -8195,6 +8869,12 @@ struct dump_options {
             if (arg == "strict") errors = on_error::strict;
             else if (arg == "replace") errors = on_error::replace;
             else return make_error(errc::invalid_argument, no_offset, "unknown --errors '" + std::string(arg) + "' (strict, replace)");
+            return true;
+        }
+        if (flag == "--allow") {  // torch.serialization.add_safe_globals, for --strict
+            if (arg.find('.') == std::string_view::npos)
+                return make_error(errc::invalid_argument, no_offset, "--allow takes module.name, e.g. argparse.Namespace");
+            load.safe_globals.emplace_back(arg);
             return true;
         }
         if (flag == "--map-location") {
@@ -8230,6 +8910,11 @@ result<document> load_with(Source& src, const load_options& opts) {
 template <class Source>
 result<document> load_dynamic(Source& src, const dump_options& o) {
     bool r = o.errors == on_error::replace;
+    if (o.strict) {  // one more instantiation of the loader, not one per encoding
+        if (o.enc != encoding::utf8 || r)
+            return make_error(errc::invalid_argument, no_offset, "strict mode reads with the default encoding (utf-8, strict)");
+        return load_any<ptload::strict>(src, o.load);
+    }
     switch (o.enc) {
     case encoding::utf8: return r ? detail::load_with<encoding::utf8, on_error::replace>(src, o.load) : detail::load_with<encoding::utf8, on_error::strict>(src, o.load);
     case encoding::latin1: return detail::load_with<encoding::latin1, on_error::strict>(src, o.load);  // never fails
@@ -8239,16 +8924,25 @@ result<document> load_dynamic(Source& src, const dump_options& o) {
     return make_error(errc::invalid_argument, no_offset, "unknown encoding");
 }
 
-/// The canonical JSON of a whole document; TorchScript archives as {"torchscript": ...}.
-inline result<std::string> canonical_json(const document& doc, std::uint64_t limit = default_limits::max_dump_bytes) {
-    if (!doc.is_torchscript()) return to_canonical_json(doc.root(), limit);
+/// The canonical JSON of a whole document within explicit bounds; TorchScript archives as
+/// {"torchscript": ...}.
+inline result<std::string> canonical_json(const document& doc, const walk_limits& limits) {
+    if (!doc.is_torchscript()) return to_canonical_json(doc.root(), limits);
     // One walk over both pickles, so storage ids and same_as numbers continue from data to constants.
-    detail::canonical_writer w(doc, limit);
+    detail::canonical_writer w(doc, limits);
     auto data = w.run(doc.root().id());
     if (!data) return data;
     auto constants = w.run(doc.constants().id());
     if (!constants) return constants;
     return "{\"torchscript\":{\"data\":" + *data + ",\"constants\":" + *constants + "}}";
+}
+/// The canonical JSON of a whole document within the default bounds (walk_limits_for).
+inline result<std::string> canonical_json(const document& doc) { return canonical_json(doc, walk_limits_for(doc)); }
+/// The same with `limit` in place of the default output bound.
+inline result<std::string> canonical_json(const document& doc, std::uint64_t limit) {
+    walk_limits l = walk_limits_for(doc);
+    l.max_output = limit;
+    return canonical_json(doc, l);
 }
 
 /// One row of `ptload ls`: where a tensor sits in the document and what it is.
@@ -8257,40 +8951,89 @@ struct tensor_row {
     value tensor_value;
 };
 
-/// Every tensor reachable from the root (and constants), depth first, with its key path.
-inline std::vector<tensor_row> list_tensors(const document& doc) {
+/// Every tensor reachable from the root (and constants), depth first, with its key path. Each
+/// tensor and container is visited once (a tensor met again by reference is not listed again),
+/// so the rows and the work grow with the document, not with the paths through it.
+///
+/// Paths are kept as links to their parent, and a row's name is spelled out from its end: a
+/// name longer than `max_name` bytes keeps its last keys after "...", and once the names
+/// together pass the document's output bound (walk_limits_for) each keeps only its last key.
+inline std::vector<tensor_row> list_tensors(const document& doc, std::size_t max_name = 1024) {
     std::vector<tensor_row> rows;
+    constexpr std::uint32_t no_parent = 0xFFFFFFFFu;
+    struct step {  // one key of a path: a mapping key, a sequence index, or "constants"
+        std::uint32_t parent;
+        node_id key;         // null_node: use index
+        std::uint64_t index;
+    };
+    std::vector<step> steps;
     struct item {
         node_id id;
-        std::string path;
+        std::uint32_t path;  // index into steps, or no_parent for the root
     };
     std::vector<item> stack;
-    if (doc.is_torchscript()) stack.push_back({doc.constants().id(), "constants"});
-    stack.push_back({doc.root().id(), ""});
+    if (doc.is_torchscript()) {
+        steps.push_back({no_parent, null_node, ~std::uint64_t{0}});
+        stack.push_back({doc.constants().id(), 0});
+    }
+    stack.push_back({doc.root().id(), no_parent});
+    const std::uint64_t budget = walk_limits_for(doc).max_output;
+    std::uint64_t spent = 0;
+    auto text_of = [&](const step& st) -> std::string {
+        if (st.key == null_node) return st.index == ~std::uint64_t{0} ? "constants" : std::to_string(st.index);
+        const detail::node& k = doc.at(st.key);
+        if (k.k == kind::string) return std::string(doc.text(st.key).substr(0, max_name));
+        if (k.k == kind::integer) return std::to_string(k.i);
+        return "?";
+    };
+    auto name_of = [&](std::uint32_t path) {
+        std::size_t cap = spent > budget ? 1 : max_name;  // 1: the last key only
+        std::vector<std::string> parts;                 // last key first
+        std::size_t length = 0;
+        bool cut = false;
+        // Each key costs at least its dot, so this stops within cap + 1 steps however deep.
+        for (std::uint32_t p = path; p != no_parent; p = steps[p].parent) {
+            std::string part = text_of(steps[p]);
+            std::size_t add = part.size() + (parts.empty() ? 0 : 1);
+            if (!parts.empty() && length + add > cap) {
+                cut = true;
+                break;
+            }
+            parts.push_back(std::move(part));
+            length += add;
+        }
+        std::string name = cut ? "..." : "";
+        for (std::size_t i = parts.size(); i-- > 0;) {
+            name += parts[i];
+            if (i) name += '.';
+        }
+        spent += name.size();
+        return name;
+    };
     std::vector<bool> seen(doc.node_count(), false);
-    auto join = [](const std::string& base, const std::string& key) { return base.empty() ? key : base + "." + key; };
+    std::vector<item> children;
     while (!stack.empty()) {
-        item it = std::move(stack.back());
+        item it = stack.back();
         stack.pop_back();
         if (it.id == null_node || seen[it.id]) continue;
         seen[it.id] = true;
         const detail::node& n = doc.at(it.id);
-        std::vector<item> children;
+        children.clear();
+        auto child = [&](node_id id, node_id key, std::uint64_t index) {
+            steps.push_back({it.path, key, index});
+            children.push_back({id, static_cast<std::uint32_t>(steps.size() - 1)});
+        };
         switch (n.k) {
-        case kind::tensor: rows.push_back({it.path, doc.get(it.id)}); break;
+        case kind::tensor: rows.push_back({name_of(it.path), doc.get(it.id)}); break;
         case kind::dict:
         case kind::ordered_dict:
-            for (std::size_t i = 0; i + 1 < doc.edge_count(it.id); i += 2) {
-                node_id k = doc.edge(it.id, i);
-                std::string key = doc.at(k).k == kind::string ? std::string(doc.text(k))
-                                  : doc.at(k).k == kind::integer ? std::to_string(doc.at(k).i)
-                                                                 : "?";
-                children.push_back({doc.edge(it.id, i + 1), join(it.path, key)});
-            }
+            for (std::size_t i = 0; i + 1 < doc.edge_count(it.id); i += 2)
+                if (!seen[doc.edge(it.id, i + 1)]) child(doc.edge(it.id, i + 1), doc.edge(it.id, i), 0);
             break;
         case kind::list:
         case kind::tuple:
-            for (std::size_t i = 0; i < doc.edge_count(it.id); ++i) children.push_back({doc.edge(it.id, i), join(it.path, std::to_string(i))});
+            for (std::size_t i = 0; i < doc.edge_count(it.id); ++i)
+                if (!seen[doc.edge(it.id, i)]) child(doc.edge(it.id, i), null_node, i);
             break;
         case kind::object:  // nn.Module pickles: state dicts hold _parameters/_buffers/_modules
             for (std::size_t f = obj_args; f < obj_fields; ++f)
@@ -8298,7 +9041,7 @@ inline std::vector<tensor_row> list_tensors(const document& doc) {
             break;
         default: break;
         }
-        for (auto c = children.rbegin(); c != children.rend(); ++c) stack.push_back(std::move(*c));
+        for (auto c = children.rbegin(); c != children.rend(); ++c) stack.push_back(*c);
     }
     return rows;
 }
@@ -8308,6 +9051,1690 @@ inline std::vector<tensor_row> list_tensors(const document& doc) {
 
 #endif
 // ----- end of ptload/dump.hpp -----
+// ----- ptload/scan.hpp -----
+// scan.hpp: what a file would import if Python loaded it, found without loading it.
+//
+//     ptload::file_source src{"model.pt"};
+//     ptload::scan_report r = ptload::scan(src);
+//     std::fputs(ptload::scan_text(r, "model.pt").c_str(), stdout);
+//     return r.exit_code();                    // 0 clean, 1 dangerous, 2 unreadable
+//
+// Every pickle Python or torch could unpickle is walked (pickle/disassemble.hpp) without
+// building values and without reading tensor data: each record of a zip whose name ends in .pkl
+// or whose bytes are a pickle (zip and TorchScript archives, npz), in the central directory and
+// in local headers the directory does not list, under either name when they disagree; the
+// pickles of a legacy stream (magic number, protocol, sys_info, main object, storage keys, never
+// the raw storages after them); the members of torch 0.1's tar format; plain pickles and the
+// pickles that follow one; object arrays of .npy files; and the streams nested in
+// torch.storage._load_from_bytes calls. Where readers have disagreed about a file (local and
+// central names, duplicate names, flag bits, CRCs, bytes after STOP, pickle/zip polyglots) every
+// view is scanned and the disagreement is reported. Work is linear in the file and memory is
+// bounded by the pickles' size and the limits policy.
+#ifndef PTLOAD_SCAN_HPP
+#define PTLOAD_SCAN_HPP
+
+// ----- ptload/pickle/disassemble.hpp -----
+// pickle/disassemble.hpp: what a pickle would import, found without unpickling it.
+//
+// One linear pass over the opcodes (opcodes.hpp) with a shadow stack that holds only what a
+// verdict needs: string and bytes constants, small integers, globals, tuples' first element, and
+// "computed" for everything built at load time. The shadow memo mirrors PUT/GET/MEMOIZE, so a
+// STACK_GLOBAL fed from the memo or from STRING/UNICODE/BINUNICODE resolves to the names
+// CPython's find_class would receive; operands that only exist at load time are reported as
+// dangerous. Nothing is allocated per value beyond a fixed-size slot, strings are views into
+// the input (or decoded once), and the memo grows only with the PUTs actually seen.
+#ifndef PTLOAD_PICKLE_DISASSEMBLE_HPP
+#define PTLOAD_PICKLE_DISASSEMBLE_HPP
+
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+namespace ptload {
+inline namespace v0 {
+
+/// How far a name can be trusted in a checkpoint: the verdict resolve_global gives a global.
+using scan_verdict = pickle::verdict;
+
+constexpr const char* scan_verdict_name(scan_verdict v) noexcept {
+    return v == scan_verdict::safe ? "safe" : v == scan_verdict::unknown ? "unknown" : "dangerous";
+}
+
+/// What a finding is about.
+enum class scan_item : std::uint8_t {
+    global,         ///< a name the pickle imports (GLOBAL, STACK_GLOBAL, INST)
+    persistent_id,  ///< a persistent id handed to the loader (its kind: "storage", "module", ...)
+    extension,      ///< EXT1/2/4: a name looked up in copyreg's extension registry at load time
+    call,           ///< what the pickle does with a global (mutates it, loads a nested stream)
+    structure,      ///< the container: zip/tar layout, polyglots, bytes after STOP
+};
+
+constexpr const char* scan_item_name(scan_item k) noexcept {
+    switch (k) {
+    case scan_item::global: return "global";
+    case scan_item::persistent_id: return "persistent_id";
+    case scan_item::extension: return "extension";
+    case scan_item::call: return "call";
+    case scan_item::structure: return "structure";
+    }
+    return "unknown";
+}
+
+/// One thing a scan found. Repeats of the same thing in the same stream are counted, and the
+/// offsets are those of the first.
+struct scan_finding {
+    scan_item item = scan_item::global;
+    scan_verdict rating = scan_verdict::unknown;
+    std::string module, name;      ///< global: after CPython's renames; persistent id: name is its kind
+    std::string written;           ///< the global as the pickle spells it, when a rename applied
+    std::string why;               ///< why this verdict, or what the structure finding is
+    std::string where;             ///< the stream: "archive/data.pkl", "legacy main pickle", nested with " > "
+    std::uint64_t offset = no_offset;         ///< byte offset in the file (no_offset inside inflated data)
+    std::uint64_t stream_offset = no_offset;  ///< byte offset inside the stream named by `where`
+    std::uint64_t count = 1;
+};
+
+/// Findings and errors of one scan, with repeats folded.
+class scan_sink {
+public:
+    /// Adds f, or counts it against the same finding seen before; returns its index.
+    std::size_t add(scan_finding f) {
+        std::string key;
+        key.reserve(f.where.size() + f.module.size() + f.name.size() + f.why.size() + 8);
+        key += static_cast<char>('0' + static_cast<int>(f.item));
+        key += static_cast<char>('0' + static_cast<int>(f.rating));
+        for (const std::string* s : {&f.where, &f.module, &f.name, &f.written, &f.why}) {
+            key += std::to_string(s->size());
+            key += ':';
+            key += *s;
+        }
+        auto it = index_.find(key);
+        if (it != index_.end()) {
+            findings_[it->second].count += f.count;
+            return it->second;
+        }
+        index_.emplace(std::move(key), findings_.size());
+        findings_.push_back(std::move(f));
+        return findings_.size() - 1;
+    }
+    /// One more occurrence of the finding at `index`.
+    void repeat(std::size_t index) { ++findings_[index].count; }
+    void add_error(error e) { errors_.push_back(std::move(e)); }
+    void merge(scan_sink&& other) {
+        for (auto& f : other.findings_) add(std::move(f));
+        for (auto& e : other.errors_) errors_.push_back(std::move(e));
+        other = scan_sink();
+    }
+    bool dangerous() const noexcept {
+        for (const auto& f : findings_)
+            if (f.rating == scan_verdict::dangerous) return true;
+        return false;
+    }
+    const std::vector<scan_finding>& findings() const noexcept { return findings_; }
+    const std::vector<error>& errors() const noexcept { return errors_; }
+    std::vector<scan_finding> take_findings() { index_.clear(); return std::move(findings_); }
+    std::vector<error> take_errors() { return std::move(errors_); }
+
+private:
+    std::vector<scan_finding> findings_;
+    std::unordered_map<std::string, std::size_t> index_;
+    std::vector<error> errors_;
+};
+
+namespace pickle {
+
+/// The verdict for module.name as find_class receives it, and why: resolve_global applies
+/// CPython's renames and follows dotted names attribute by attribute, as protocol 4 does.
+inline scan_verdict rate_name(std::string_view module, std::string_view name, int proto, resolved_global& g,
+                              std::string& why) {
+    g = resolve_global(module, name, proto);
+    if (g.rating == verdict::dangerous) {
+        why = std::string(g.why);
+        if (!g.denied_as.empty() && g.denied_as != g.module + "." + g.name) why += " (as " + g.denied_as + ")";
+    }
+    else if (g.rating == verdict::unknown) why = "not on the default allowlist; loads as an inert object";
+    return g.rating;
+}
+
+namespace detail {
+
+/// One shadow-stack slot.
+struct shadow {
+    enum class type : std::uint8_t {
+        computed,    ///< built at load time: could be anything, a str included
+        fixed,       ///< a value of a known non-str type (number, None, container)
+        str,         ///< a str constant
+        bytes,       ///< a bytes constant
+        latin1_of,   ///< _codecs.encode(str, 'latin1'): the bytes protocol 2 writes for bytes
+        integer,     ///< an int constant that fits 64 bits
+        magic,       ///< torch's legacy magic number 0x1950a86a20f9469cfc6c
+        tuple,       ///< a tuple; `first` describes its first element
+        global,      ///< what find_class returned
+    };
+    enum class tag : std::uint8_t { other, load_from_bytes, codecs_encode, storage_class };
+    type t = type::computed;
+    bool pooled = false;      ///< str/bytes text lives in the pool, not the input
+    tag g = tag::other;       ///< global: which one matters here
+    bool latin1_pair = false; ///< tuple: (x, 'latin1') or an equivalent spelling
+    std::uint64_t a = 0;      ///< str/bytes: input offset or pool index; integer: value; global: finding index
+    std::uint64_t b = 0;      ///< str/bytes: length; global: element size of a storage class
+    std::uint64_t origin = 0; ///< input offset of the opcode that made it: the identity of its bytes
+    // the first element of a tuple (its own first element is not kept)
+    type first_t = type::computed;
+    bool first_pooled = false;
+    std::uint64_t first_a = 0, first_b = 0, first_origin = 0;
+};
+
+} // namespace detail
+
+/// What one pickle left behind: where it ended and what STOP returned.
+struct walk_outcome {
+    std::size_t end = 0;             ///< offset just past STOP
+    detail::shadow value;            ///< the value STOP returned, as far as the shadow knows it
+    std::size_t storage_element = 0; ///< element size of the last legacy storage class named (tar)
+};
+
+/// A pickle walker: `Limits` bounds the shadow stack and sparse memo; `Nested` is called as
+/// `status nested(const std::uint8_t* p, std::size_t n, std::uint64_t base, const std::string& where,
+/// scan_sink& sink)` for each literal bytes argument of torch.storage._load_from_bytes.
+template <class Limits, class Nested>
+class disassembler {
+    using shadow = detail::shadow;
+    using type = shadow::type;
+
+public:
+    /// p[0, n) holds the pickle; its first byte is at file offset `base` (no_offset when the
+    /// bytes are not the file's, e.g. inflated), and findings are named after `where`.
+    /// `stream_base` is the offset of p[0] inside the stream `where` names (a zip record, the
+    /// nested bytes), for findings' stream_offset.
+    disassembler(const std::uint8_t* p, std::size_t n, std::uint64_t base, std::uint64_t stream_base, std::string where,
+                 scan_sink& sink, Nested& nested)
+        : p_(p), n_(n), base_(base), stream_base_(stream_base), where_(std::move(where)), sink_(sink), nested_(nested) {}
+
+    /// Runs to STOP. On error, the findings seen so far are already in the sink.
+    result<walk_outcome> run() {
+        for (;;) {
+            op_at_ = pos_;
+            if (pos_ >= n_) return fail(errc::truncated, "pickle ended before STOP", 0);
+            const std::uint8_t op = p_[pos_++];
+            const opcode_info* row = find_opcode(op);
+            if (!row) return fail(errc::unknown_opcode, "byte 0x" + hex2(op) + " is not a pickle opcode", op);
+            PTLOAD_TRY(read_argument(*row));
+            if (op == '.') {
+                auto v = pop(op);
+                if (!v) return std::move(v).err();
+                walk_outcome out;
+                out.end = pos_;
+                out.value = *v;
+                out.storage_element = storage_element_;
+                return out;
+            }
+            PTLOAD_TRY(execute(op));
+        }
+    }
+
+private:
+    // ------------------------------------------------------------------ errors and findings
+    static std::string hex2(std::uint8_t b) {
+        static constexpr char digits[] = "0123456789abcdef";
+        return std::string{digits[b >> 4], digits[b & 15]};
+    }
+    std::uint64_t file_offset(std::size_t at) const noexcept { return base_ == no_offset ? no_offset : base_ + at; }
+    error fail(errc code, std::string message, std::uint8_t op) const {
+        std::string ctx = where_;
+        if (op) ctx += std::string(", opcode ") + std::string(opcode_name(op));
+        return make_error(code, base_ == no_offset ? op_at_ : base_ + op_at_, std::move(message), std::move(ctx));
+    }
+    std::size_t report(scan_item item, scan_verdict rating, std::string module, std::string name, std::string why,
+                       std::string written = {}) {
+        scan_finding f;
+        f.item = item;
+        f.rating = rating;
+        f.module = std::move(module);
+        f.name = std::move(name);
+        f.written = std::move(written);
+        f.why = std::move(why);
+        f.where = where_;
+        f.offset = file_offset(op_at_);
+        f.stream_offset = stream_base_ + op_at_;
+        return sink_.add(std::move(f));
+    }
+
+    // ------------------------------------------------------------------ arguments
+    status need(std::uint64_t k) {
+        if (k > n_ - pos_)
+            return fail(errc::truncated, "needs " + std::to_string(k) + " bytes, " + std::to_string(n_ - pos_) + " left",
+                        p_[op_at_]);
+        return {};
+    }
+    std::uint64_t le(std::size_t at, int width) const noexcept {
+        std::uint64_t v = 0;
+        for (int i = width - 1; i >= 0; --i) v = (v << 8) | p_[at + static_cast<std::size_t>(i)];
+        return v;
+    }
+    result<std::string_view> line() {
+        const void* nl = std::memchr(p_ + pos_, '\n', n_ - pos_);
+        if (!nl) return fail(errc::truncated, "text argument has no end of line", p_[op_at_]);
+        const auto* end = static_cast<const std::uint8_t*>(nl);
+        std::string_view s(reinterpret_cast<const char*>(p_ + pos_), static_cast<std::size_t>(end - (p_ + pos_)));
+        pos_ = static_cast<std::size_t>(end - p_) + 1;
+        return s;
+    }
+    /// Reads the inline argument into arg_int_ / arg_at_+arg_len_ / line1_, line2_.
+    status read_argument(const opcode_info& row) {
+        const std::uint8_t op = row.byte;
+        switch (row.argument) {
+        case arg::none: return {};
+        case arg::u1: case arg::u2: case arg::i4: case arg::u4: case arg::u8: case arg::f8_be: {
+            const int width = row.argument == arg::u1 ? 1 : row.argument == arg::u2 ? 2
+                            : (row.argument == arg::i4 || row.argument == arg::u4) ? 4 : 8;
+            PTLOAD_TRY(need(static_cast<std::uint64_t>(width)));
+            arg_int_ = le(pos_, width);
+            pos_ += static_cast<std::size_t>(width);
+            return {};
+        }
+        case arg::line: {
+            auto l = line();
+            if (!l) return std::move(l).err();
+            line1_ = *l;
+            return {};
+        }
+        case arg::two_lines: {
+            auto l1 = line();
+            if (!l1) return std::move(l1).err();
+            auto l2 = line();
+            if (!l2) return std::move(l2).err();
+            line1_ = *l1;
+            line2_ = *l2;
+            return {};
+        }
+        case arg::u1_bytes: case arg::i4_bytes: case arg::u4_bytes: case arg::u8_bytes: {
+            const int width = row.argument == arg::u1_bytes ? 1 : row.argument == arg::u8_bytes ? 8 : 4;
+            PTLOAD_TRY(need(static_cast<std::uint64_t>(width)));
+            std::uint64_t len = le(pos_, width);
+            if (row.argument == arg::i4_bytes && (len & 0x80000000u))
+                return fail(errc::bad_operand, std::string(row.name) + " length is negative", op);
+            pos_ += static_cast<std::size_t>(width);
+            PTLOAD_TRY(need(len));  // checked against the bytes that exist before anything else
+            arg_at_ = pos_;
+            arg_len_ = static_cast<std::size_t>(len);
+            pos_ += arg_len_;
+            return {};
+        }
+        }
+        return {};
+    }
+
+    // ------------------------------------------------------------------ stack and memo
+    std::size_t fence() const noexcept { return marks_.empty() ? 0 : marks_.back(); }
+    status push(shadow v) {
+        if (stack_.size() >= Limits::max_stack)
+            return fail(errc::limit_stack, "more than " + std::to_string(Limits::max_stack) + " items on the stack",
+                        p_[op_at_]);
+        v.origin = op_at_;
+        stack_.push_back(v);
+        return {};
+    }
+    status push_copy(const shadow& v) {  // keeps the identity of the original
+        if (stack_.size() >= Limits::max_stack)
+            return fail(errc::limit_stack, "more than " + std::to_string(Limits::max_stack) + " items on the stack",
+                        p_[op_at_]);
+        stack_.push_back(v);
+        return {};
+    }
+    status push_type(type t) {
+        shadow v;
+        v.t = t;
+        return push(v);
+    }
+    result<shadow> pop(std::uint8_t op) {
+        if (stack_.size() <= fence()) return fail(errc::stack_underflow, "the stack is empty", op);
+        shadow v = stack_.back();
+        stack_.pop_back();
+        return v;
+    }
+    result<shadow*> top(std::uint8_t op) {
+        if (stack_.size() <= fence()) return fail(errc::stack_underflow, "the stack is empty", op);
+        return &stack_.back();
+    }
+    /// Removes everything above the top MARK and the MARK; returns the index of the first item.
+    result<std::size_t> pop_mark(std::uint8_t op) {
+        if (marks_.empty()) return fail(errc::mark_missing, "no MARK on the stack", op);
+        std::size_t at = marks_.back();
+        marks_.pop_back();
+        return at;
+    }
+    status memo_put(std::uint64_t index, const shadow& v) {
+        if (index < dense_.size() || index <= 2 * memo_count_ + 4096) {
+            if (index >= dense_.size()) {
+                dense_.resize(static_cast<std::size_t>(index) + 1);
+                present_.resize(static_cast<std::size_t>(index) + 1, false);
+            }
+            if (!present_[static_cast<std::size_t>(index)]) ++memo_count_;
+            dense_[static_cast<std::size_t>(index)] = v;
+            present_[static_cast<std::size_t>(index)] = true;
+            return {};
+        }
+        auto it = sparse_.find(index);
+        if (it == sparse_.end()) {
+            if (sparse_.size() >= Limits::max_memo)
+                return fail(errc::limit_memo, "more than " + std::to_string(Limits::max_memo) + " sparse memo entries",
+                            p_[op_at_]);
+            ++memo_count_;
+            sparse_.emplace(index, v);
+        } else {
+            it->second = v;
+        }
+        return {};
+    }
+    result<shadow> memo_get(std::uint64_t index) {
+        if (index < dense_.size() && present_[static_cast<std::size_t>(index)]) return dense_[static_cast<std::size_t>(index)];
+        auto it = sparse_.find(index);
+        if (it != sparse_.end()) return it->second;
+        return fail(errc::memo_missing, "memo index " + std::to_string(index) + " was never stored", p_[op_at_]);
+    }
+    result<std::uint64_t> text_index(std::uint8_t op) {
+        auto parsed = ::ptload::detail::parse_python_int(line1_, 20);
+        if (parsed.status != ::ptload::detail::parsed_int::ok || !parsed.small || parsed.value < 0)
+            return fail(errc::bad_text, "index \"" + std::string(line1_.substr(0, 40)) + "\" is not a memo index", op);
+        return static_cast<std::uint64_t>(parsed.value);
+    }
+
+    // ------------------------------------------------------------------ text of constants
+    std::string_view text(bool pooled, std::uint64_t a, std::uint64_t b) const {
+        if (pooled) return pool_[static_cast<std::size_t>(a)];
+        return std::string_view(reinterpret_cast<const char*>(p_ + a), static_cast<std::size_t>(b));
+    }
+    status push_pooled(type t, std::string s) {
+        shadow v;
+        v.t = t;
+        v.pooled = true;
+        v.a = pool_.size();
+        v.b = s.size();
+        pool_.push_back(std::move(s));
+        return push(v);
+    }
+    status push_span(type t) {
+        shadow v;
+        v.t = t;
+        v.a = arg_at_;
+        v.b = arg_len_;
+        return push(v);
+    }
+    static bool is_latin1_name(std::string_view s) {
+        return s == "latin1" || s == "latin-1" || s == "iso-8859-1" || s == "iso8859-1" || s == "ISO-8859-1" ||
+               s == "l1" || s == "latin_1";
+    }
+
+    // ------------------------------------------------------------------ globals
+    status push_global(std::string_view module, std::string_view name, std::uint8_t op) {
+        // A pickle names few distinct globals, however often: resolve each once per protocol.
+        std::string key;
+        key.reserve(module.size() + name.size() + 2);
+        key += static_cast<char>('0' + proto_);
+        key += module;
+        key += '\n';
+        key += name;
+        auto cached = resolved_.find(key);
+        if (cached != resolved_.end()) {
+            sink_.repeat(static_cast<std::size_t>(cached->second.a));
+            return push(cached->second);
+        }
+        resolved_global g;
+        std::string why;
+        const scan_verdict v = rate_name(module, name, proto_, g, why);
+        std::string written;
+        if (g.module != module || g.name != name) written = std::string(module) + "." + std::string(name);
+        shadow s;
+        s.t = type::global;
+        s.a = report(scan_item::global, v, g.module, g.name, std::move(why), std::move(written));
+        if (g.id == known_global::torch_load_from_bytes) s.g = shadow::tag::load_from_bytes;
+        else if (g.id == known_global::codecs_encode) s.g = shadow::tag::codecs_encode;
+        else if (g.id == known_global::torch_storage_class) {
+            s.g = shadow::tag::storage_class;
+            const dtype_size ds = storage_element_size(g.name);
+            s.b = ds;
+            if (ds) storage_element_ = ds;
+        }
+        (void)op;
+        resolved_.emplace(std::move(key), s);  // a repeat adds to the same finding, as sink_.add would
+        return push(s);
+    }
+    using dtype_size = std::size_t;
+    /// Element size of a legacy typed storage class ("FloatStorage"), 0 if not one.
+    static dtype_size storage_element_size(std::string_view n) {
+        static constexpr std::pair<std::string_view, std::size_t> sizes[] = {
+            {"DoubleStorage", 8}, {"FloatStorage", 4}, {"HalfStorage", 2}, {"BFloat16Storage", 2},
+            {"LongStorage", 8}, {"IntStorage", 4}, {"ShortStorage", 2}, {"CharStorage", 1},
+            {"ByteStorage", 1}, {"BoolStorage", 1}, {"ComplexDoubleStorage", 16}, {"ComplexFloatStorage", 8},
+            {"QInt8Storage", 1}, {"QUInt8Storage", 1}, {"QInt32Storage", 4}, {"QUInt4x2Storage", 1},
+            {"QUInt2x4Storage", 1},
+        };
+        for (const auto& row : sizes)
+            if (row.first == n) return row.second;
+        return 0;
+    }
+    /// BUILD, SETITEM(S), APPEND(S) and ADDITEMS on what find_class returned change a module or
+    /// class for everything loaded after it (the "sys module override" attack).
+    void check_mutation(const shadow& target, const char* what) {
+        if (target.t != type::global) return;
+        const scan_finding& g = sink_.findings()[static_cast<std::size_t>(target.a)];
+        report(scan_item::call, scan_verdict::dangerous, g.module, g.name,
+               std::string(what) + " changes the imported object itself, so later imports see what the pickle put there");
+    }
+    /// torch.storage._load_from_bytes(b) runs torch.load on b: scan b as a stream of its own.
+    status load_from_bytes(const shadow& args) {
+        if (args.t != type::tuple || (args.first_t != type::bytes && args.first_t != type::latin1_of)) {
+            report(scan_item::call, scan_verdict::dangerous, "torch.storage", "_load_from_bytes",
+                   "loads a torch stream whose bytes are computed at load time, so they cannot be scanned");
+            return {};
+        }
+        if (!nested_seen_.insert(args.first_origin).second) return {};  // the same bytes, fetched again
+        std::string_view raw = text(args.first_pooled, args.first_a, args.first_b);
+        std::string where = where_ + " > torch.storage._load_from_bytes at " + std::to_string(op_at_);
+        if (args.first_t == type::bytes) {
+            const std::uint64_t base = args.first_pooled ? no_offset : file_offset(static_cast<std::size_t>(args.first_a));
+            std::vector<std::uint8_t> copy(raw.begin(), raw.end());  // the pool may move while nested runs
+            return nested_(copy.data(), copy.size(), base, where, sink_);
+        }
+        // The str's code points are the bytes (Latin-1); anything above U+00FF cannot be encoded.
+        std::vector<std::uint8_t> bytes;
+        bytes.reserve(raw.size());
+        const auto* s = reinterpret_cast<const std::uint8_t*>(raw.data());
+        for (std::size_t i = 0; i < raw.size();) {
+            std::size_t bad = 0;
+            std::uint32_t cp = 0;
+            const std::size_t len = ::ptload::detail::utf8_sequence(s + i, raw.size() - i, true, bad, &cp);
+            if (!len || cp > 0xFF)
+                return fail(errc::bad_operand, "_codecs.encode argument is not Latin-1 text", p_[op_at_]);
+            bytes.push_back(static_cast<std::uint8_t>(cp));
+            i += len;
+        }
+        return nested_(bytes.data(), bytes.size(), no_offset, where, sink_);
+    }
+
+    // ------------------------------------------------------------------ opcodes
+    status execute(std::uint8_t op) {
+        switch (op) {
+        case '(':  // MARK
+            if (marks_.size() >= Limits::max_stack)
+                return fail(errc::limit_stack, "more than " + std::to_string(Limits::max_stack) + " marks", op);
+            marks_.push_back(stack_.size());
+            return {};
+        case '0':  // POP: the top item, or the top MARK when nothing lies above it
+            if (!marks_.empty() && marks_.back() == stack_.size()) {
+                marks_.pop_back();
+                return {};
+            } else {
+                auto v = pop(op);
+                if (!v) return std::move(v).err();
+                return {};
+            }
+        case '1': {  // POP_MARK
+            auto at = pop_mark(op);
+            if (!at) return std::move(at).err();
+            stack_.resize(*at);
+            return {};
+        }
+        case '2': {  // DUP
+            auto t = top(op);
+            if (!t) return std::move(t).err();
+            shadow copy = **t;
+            return push_copy(copy);
+        }
+        case 'F': case 'G': case 'N': case 0x88: case 0x89: case '}': case ']': case 0x8F:
+            return push_type(type::fixed);
+        case ')': {  // EMPTY_TUPLE
+            shadow v;
+            v.t = type::tuple;
+            v.first_t = type::fixed;
+            return push(v);
+        }
+        case 'I': {  // INT: text; "01"/"00" are booleans
+            if (line1_ == "01" || line1_ == "00") return push_type(type::fixed);
+            auto parsed = ::ptload::detail::parse_python_int(line1_, Limits::max_int_digits);
+            if (parsed.status != ::ptload::detail::parsed_int::ok)
+                return fail(errc::bad_text, "INT argument is not an integer", op);
+            shadow v;
+            v.t = parsed.small ? type::integer : type::fixed;
+            v.a = static_cast<std::uint64_t>(parsed.value);
+            return push(v);
+        }
+        case 'J': case 'K': case 'M': {
+            shadow v;
+            v.t = type::integer;
+            v.a = op == 'J' ? static_cast<std::uint64_t>(static_cast<std::int64_t>(static_cast<std::int32_t>(arg_int_)))
+                            : arg_int_;
+            return push(v);
+        }
+        case 'L': {  // LONG: text
+            std::string_view t = ::ptload::detail::strip(line1_);
+            if (!t.empty() && t.back() == 'L') t.remove_suffix(1);
+            shadow v;
+            v.t = t == "119547037146038801333356" ? type::magic : type::fixed;
+            return push(v);
+        }
+        case 0x8A: case 0x8B: {  // LONG1, LONG4: little-endian two's complement
+            static const std::uint8_t magic[] = {0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19};
+            shadow v;
+            v.t = type::fixed;
+            if (arg_len_ == sizeof magic && std::memcmp(p_ + arg_at_, magic, sizeof magic) == 0) v.t = type::magic;
+            return push(v);
+        }
+        case 'S': {  // STRING: a quoted Python literal
+            std::string_view q = line1_;
+            while (!q.empty() && (q.back() == '\r' || q.back() == ' ')) q.remove_suffix(1);
+            if (q.size() < 2 || q.front() != q.back() || (q.front() != '\'' && q.front() != '"'))
+                return fail(errc::bad_text, "STRING argument is not quoted", op);
+            std::string out;
+            if (!::ptload::detail::python_escape_decode(q.substr(1, q.size() - 2), out))
+                return fail(errc::bad_text, "STRING argument has a bad escape", op);
+            return push_pooled(type::str, std::move(out));
+        }
+        case 'V': {  // UNICODE: raw-unicode-escape
+            std::string out;
+            bool surrogates = false;
+            if (!::ptload::detail::raw_unicode_escape_decode(line1_, out, surrogates))
+                return fail(errc::bad_text, "UNICODE argument has a bad escape", op);
+            return push_pooled(type::str, std::move(out));
+        }
+        case 'T': case 'U': case 'X': case 0x8C: case 0x8D:  // BINSTRING (decoded to str by torch.load), BINUNICODE...
+            return push_span(type::str);
+        case 'B': case 'C': case 0x8E: case 0x96:  // BINBYTES..., BYTEARRAY8
+            return push_span(type::bytes);
+        case 'P': {  // PERSID: a text persistent id
+            report(scan_item::persistent_id, scan_verdict::safe, "", "str", "");
+            return push_type(type::computed);
+        }
+        case 'Q': {  // BINPERSID: pid -> persistent_load(pid)
+            auto pid = pop(op);
+            if (!pid) return std::move(pid).err();
+            std::string kind = "?";
+            scan_verdict v = scan_verdict::unknown;
+            std::string why = "a persistent id that is not a tuple naming its kind";
+            if (pid->t == type::tuple && pid->first_t == type::str) {
+                kind = std::string(text(pid->first_pooled, pid->first_a, pid->first_b));
+                if (kind == "storage" || kind == "module") {
+                    v = scan_verdict::safe;
+                    why.clear();
+                } else {
+                    why = "torch's loaders know only 'storage' and 'module' persistent ids";
+                }
+            } else if (pid->t == type::tuple && pid->first_t == type::global) {
+                kind = "class";  // torch 0.1's (module class, source file, source) for a pickled module
+                v = scan_verdict::safe;
+                why.clear();
+            } else if (pid->t == type::str || pid->t == type::integer) {
+                kind = pid->t == type::str ? "str" : "int";
+                v = scan_verdict::safe;
+                why.clear();
+            }
+            if (kind.size() > 64) kind = kind.substr(0, 64) + "...";
+            report(scan_item::persistent_id, v, "", kind, std::move(why));
+            return push_type(type::computed);
+        }
+        case 'R': {  // REDUCE: callable args -> callable(*args)
+            auto args = pop(op);
+            if (!args) return std::move(args).err();
+            auto callable = pop(op);
+            if (!callable) return std::move(callable).err();
+            if (callable->t == type::global && callable->g == shadow::tag::load_from_bytes) {
+                PTLOAD_TRY(load_from_bytes(*args));
+            } else if (callable->t == type::global && callable->g == shadow::tag::codecs_encode &&
+                       args->t == type::tuple && args->first_t == type::str && args->latin1_pair) {
+                shadow v;  // the bytes are the str's code points; identity stays the str's
+                v.t = type::latin1_of;
+                v.pooled = args->first_pooled;
+                v.a = args->first_a;
+                v.b = args->first_b;
+                PTLOAD_TRY(push(v));
+                stack_.back().origin = args->first_origin;
+                return {};
+            }
+            return push_type(type::computed);
+        }
+        case 0x81: case 0x92: {  // NEWOBJ: cls args; NEWOBJ_EX: cls args kwargs
+            for (int i = op == 0x81 ? 2 : 3; i > 0; --i) {
+                auto v = pop(op);
+                if (!v) return std::move(v).err();
+            }
+            return push_type(type::computed);
+        }
+        case 'a': case 'b': case 's': {  // APPEND, BUILD: x -> ; SETITEM: k v ->
+            for (int i = op == 's' ? 2 : 1; i > 0; --i) {
+                auto v = pop(op);
+                if (!v) return std::move(v).err();
+            }
+            auto target = top(op);
+            if (!target) return std::move(target).err();
+            check_mutation(**target, op == 'b' ? "BUILD" : op == 'a' ? "APPEND" : "SETITEM");
+            if (op == 'b' && (*target)->t != type::global) (*target)->t = type::computed;  // __setstate__ may return anything
+            return {};
+        }
+        case 'e': case 'u': case 0x90: {  // APPENDS, SETITEMS, ADDITEMS: target mark items ->
+            auto at = pop_mark(op);
+            if (!at) return std::move(at).err();
+            stack_.resize(*at);
+            auto target = top(op);
+            if (!target) return std::move(target).err();
+            check_mutation(**target, op == 'e' ? "APPENDS" : op == 'u' ? "SETITEMS" : "ADDITEMS");
+            return {};
+        }
+        case 'd': case 'l': case 0x91: {  // DICT, LIST, FROZENSET: mark items -> container
+            auto at = pop_mark(op);
+            if (!at) return std::move(at).err();
+            stack_.resize(*at);
+            return push_type(type::fixed);
+        }
+        case 't': case 0x85: case 0x86: case 0x87: {  // TUPLE, TUPLE1/2/3
+            std::size_t first;
+            if (op == 't') {
+                auto at = pop_mark(op);
+                if (!at) return std::move(at).err();
+                first = *at;
+            } else {
+                const std::size_t k = op - 0x84u;
+                if (stack_.size() < fence() + k) return fail(errc::stack_underflow, "the stack is empty", op);
+                first = stack_.size() - k;
+            }
+            shadow v;
+            v.t = type::tuple;
+            if (first < stack_.size()) {
+                const shadow& e = stack_[first];
+                v.first_t = e.t;
+                v.first_pooled = e.pooled;
+                v.first_a = e.a;
+                v.first_b = e.b;
+                v.first_origin = e.origin;
+                if (stack_.size() - first == 2 && stack_[first + 1].t == type::str) {
+                    const shadow& enc = stack_[first + 1];
+                    v.latin1_pair = is_latin1_name(text(enc.pooled, enc.a, enc.b));
+                }
+            } else {
+                v.first_t = type::fixed;
+            }
+            stack_.resize(first);
+            return push(v);
+        }
+        case 'c': case 'i': {  // GLOBAL module name; INST module name: mark args -> instance
+            if (op == 'i') {
+                auto at = pop_mark(op);
+                if (!at) return std::move(at).err();
+                stack_.resize(*at);
+                PTLOAD_TRY(push_global(line1_, line2_, op));
+                stack_.back().t = type::computed;
+                return {};
+            }
+            return push_global(line1_, line2_, op);
+        }
+        case 0x93: {  // STACK_GLOBAL: module name -> global
+            auto name = pop(op);
+            if (!name) return std::move(name).err();
+            auto module = pop(op);
+            if (!module) return std::move(module).err();
+            if (module->t == type::str && name->t == type::str)
+                return push_global(text(module->pooled, module->a, module->b), text(name->pooled, name->a, name->b), op);
+            if (module->t == type::computed || name->t == type::computed || module->t == type::global ||
+                name->t == type::global) {
+                report(scan_item::global, scan_verdict::dangerous, "?", "?",
+                       "global name computed at load time: the import cannot be known before it runs");
+                return push_type(type::computed);
+            }
+            return fail(errc::bad_operand, "STACK_GLOBAL needs two str operands", op);
+        }
+        case 'o': {  // OBJ: mark cls args... -> instance
+            auto at = pop_mark(op);
+            if (!at) return std::move(at).err();
+            if (*at >= stack_.size()) return fail(errc::stack_underflow, "OBJ without a class", op);
+            stack_.resize(*at);
+            return push_type(type::computed);
+        }
+        case 'g': case 'h': case 'j': {  // GET, BINGET, LONG_BINGET
+            std::uint64_t index = arg_int_;
+            if (op == 'g') {
+                auto r = text_index(op);
+                if (!r) return std::move(r).err();
+                index = *r;
+            }
+            auto v = memo_get(index);
+            if (!v) return std::move(v).err();
+            return push_copy(*v);
+        }
+        case 'p': case 'q': case 'r': case 0x94: {  // PUT, BINPUT, LONG_BINPUT, MEMOIZE
+            std::uint64_t index = op == 0x94 ? memo_count_ : arg_int_;
+            if (op == 'p') {
+                auto r = text_index(op);
+                if (!r) return std::move(r).err();
+                index = *r;
+            }
+            auto t = top(op);
+            if (!t) return std::move(t).err();
+            shadow copy = **t;
+            return memo_put(index, copy);
+        }
+        case 0x80:  // PROTO
+            if (arg_int_ > 5) return fail(errc::unknown_opcode, "unsupported pickle protocol " + std::to_string(arg_int_), op);
+            proto_ = static_cast<int>(arg_int_);
+            return {};
+        case 0x95:  // FRAME: only its length is checked; CPython reads on across frame ends
+            if (arg_int_ > n_ - pos_)
+                return fail(errc::truncated, "FRAME of " + std::to_string(arg_int_) + " bytes, " +
+                                                 std::to_string(n_ - pos_) + " left",
+                            op);
+            return {};
+        case 0x82: case 0x83: case 0x84: {  // EXT1/2/4
+            report(scan_item::extension, scan_verdict::unknown, "copyreg", "extension " + std::to_string(arg_int_),
+                   "resolved through copyreg's extension registry at load time");
+            return push_type(type::computed);
+        }
+        case 0x97:  // NEXT_BUFFER
+            return push_type(type::computed);
+        case 0x98: {  // READONLY_BUFFER
+            auto t = top(op);
+            if (!t) return std::move(t).err();
+            return {};
+        }
+        default: break;
+        }
+        return fail(errc::unknown_opcode, "opcode not handled", op);
+    }
+
+    const std::uint8_t* p_;
+    std::size_t n_;
+    std::uint64_t base_, stream_base_;
+    std::string where_;
+    scan_sink& sink_;
+    Nested& nested_;
+    std::size_t pos_ = 0, op_at_ = 0;
+    int proto_ = 0;
+    std::uint64_t arg_int_ = 0;
+    std::size_t arg_at_ = 0, arg_len_ = 0;
+    std::string_view line1_, line2_;
+    std::vector<shadow> stack_;
+    std::vector<std::size_t> marks_;
+    std::vector<shadow> dense_;
+    std::vector<bool> present_;
+    std::unordered_map<std::uint64_t, shadow> sparse_;
+    std::uint64_t memo_count_ = 0;
+    std::vector<std::string> pool_;
+    std::unordered_set<std::uint64_t> nested_seen_;
+    std::unordered_map<std::string, shadow> resolved_;
+    std::size_t storage_element_ = 0;
+};
+
+} // namespace pickle
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/pickle/disassemble.hpp -----
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+namespace ptload {
+inline namespace v0 {
+
+/// The outcome of scanning one file.
+struct scan_report {
+    std::vector<scan_finding> findings;  ///< globals, persistent ids and structure, first seen first
+    std::vector<error> errors;           ///< what could not be read to its end
+
+    bool dangerous() const noexcept {
+        for (const auto& f : findings)
+            if (f.rating == scan_verdict::dangerous) return true;
+        return false;
+    }
+    bool unreadable() const noexcept { return !errors.empty(); }
+    /// "dangerous" (something dangerous was seen, even before an error), "unreadable", or "clean".
+    const char* status() const noexcept { return dangerous() ? "dangerous" : unreadable() ? "unreadable" : "clean"; }
+    /// The process exit status of `ptload scan`: 1 dangerous, 2 unreadable, 0 clean.
+    int exit_code() const noexcept { return dangerous() ? 1 : unreadable() ? 2 : 0; }
+};
+
+namespace detail {
+
+inline bool scan_ends_with(std::string_view s, std::string_view suffix) {
+    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+/// A structure finding: not a verdict on code, a fact about the container worth knowing.
+inline void scan_note(scan_sink& sink, std::string where, std::uint64_t offset, std::string what,
+                      scan_verdict rating = scan_verdict::unknown) {
+    scan_finding f;
+    f.item = scan_item::structure;
+    f.rating = rating;
+    f.why = std::move(what);
+    f.where = std::move(where);
+    f.offset = offset;
+    f.stream_offset = offset;
+    sink.add(std::move(f));
+}
+
+template <class Limits>
+struct scan_memory;
+
+/// Called by the disassembler for each literal argument of torch.storage._load_from_bytes.
+template <class Limits>
+struct scan_nested {
+    std::size_t nesting = 0;
+    status operator()(const std::uint8_t* p, std::size_t n, std::uint64_t base, const std::string& where,
+                      scan_sink& sink);
+};
+
+/// Pickles of a stream held in memory (a zip record, nested bytes, a .npy payload).
+template <class Limits>
+struct scan_memory {
+    const std::uint8_t* p;
+    std::uint64_t n;
+    std::uint64_t base;  ///< file offset of p[0], or no_offset
+    std::size_t nesting;
+    std::uint64_t end() const noexcept { return n; }
+    result<pickle::walk_outcome> operator()(std::uint64_t at, const std::string& where, scan_sink& sink) {
+        scan_nested<Limits> nested{nesting};
+        pickle::disassembler<Limits, scan_nested<Limits>> d(p + at, static_cast<std::size_t>(n - at),
+                                                            base == no_offset ? no_offset : base + at, at, where, sink,
+                                                            nested);
+        return d.run();
+    }
+};
+
+/// Pickles read from a source through a window that grows only while a pickle needs more, so
+/// the storages of a legacy file (or a tar member) are never read.
+template <class Limits, class Source>
+struct scan_window {
+    Source& src;
+    std::uint64_t limit;  ///< end of the region the pickles lie in (the file, a tar member)
+    std::vector<std::uint8_t> buf;
+    std::uint64_t buf_start = 0;
+    std::uint64_t end() const noexcept { return limit; }
+    result<pickle::walk_outcome> operator()(std::uint64_t at, const std::string& where, scan_sink& sink) {
+        scan_nested<Limits> nested{0};
+        if constexpr (has_data<Source>::value) {
+            pickle::disassembler<Limits, scan_nested<Limits>> d(src.data() + at, static_cast<std::size_t>(limit - at), at,
+                                                                at, where, sink, nested);
+            return d.run();
+        } else {
+            std::uint64_t want = std::min<std::uint64_t>(limit - at, 64 * 1024);
+            for (;;) {
+                if (!(at >= buf_start && at + want <= buf_start + buf.size())) {
+                    if (want > SIZE_MAX) return make_error(errc::limit_tensor, at, "pickle larger than the address space", where);
+                    buf.resize(static_cast<std::size_t>(want));
+                    buf_start = at;
+                    PTLOAD_TRY(src.read_at(at, buf.data(), buf.size()));
+                }
+                const std::uint64_t avail = std::min(buf_start + buf.size(), limit) - at;
+                scan_sink attempt;
+                pickle::disassembler<Limits, scan_nested<Limits>> d(buf.data() + (at - buf_start),
+                                                                    static_cast<std::size_t>(avail), at, at, where,
+                                                                    attempt, nested);
+                auto r = d.run();
+                if (!r && r.err().code == errc::truncated && avail < limit - at) {  // the window cut it short
+                    want = avail > (limit - at) / 4 ? limit - at : avail * 4;
+                    continue;
+                }
+                sink.merge(std::move(attempt));
+                return r;
+            }
+        }
+    }
+};
+
+/// One stream of pickles from `start`: torch's legacy sequence when the first pickle is the
+/// magic number (and `legacy` allows it), else a pickle and whatever pickles follow its STOP
+/// (pickle.load reads one; a second load, or another tool, reads the next). Returns the error
+/// that stopped a pickle torch or pickle.load would read; what follows STOP is only noted.
+template <class Limits, class Reader>
+status scan_stream(Reader& read, std::uint64_t start, const std::string& label, bool legacy, scan_sink& sink) {
+    const auto name = [&](const char* what) { return label.empty() ? std::string(what) : label + ": " + what; };
+    auto first = read(start, legacy ? name("pickle") : (label.empty() ? std::string("pickle") : label), sink);
+    if (!first) return std::move(first).err();
+    std::uint64_t pos = start + first->end;
+    if (legacy && first->value.t == pickle::detail::shadow::type::magic) {
+        // Renamed after the fact: the magic number pickle names no globals when it is one.
+        static const char* const parts[] = {"legacy protocol version", "legacy sys_info", "legacy main pickle",
+                                            "legacy storage keys"};
+        for (const char* part : parts) {
+            auto r = read(pos, name(part), sink);
+            if (!r) return std::move(r).err();
+            pos += r->end;
+        }
+        return {};  // raw storage bytes follow; torch never unpickles them
+    }
+    const std::uint64_t end = read.end();
+    for (int k = 2; pos < end; ++k) {
+        if (k == 2)
+            scan_note(sink, label.empty() ? "pickle" : label, pos,
+                      std::to_string(end - pos) + " bytes after STOP; pickle.load stops at STOP, a second load reads on");
+        const std::string where = name(("pickle " + std::to_string(k) + " after STOP").c_str());
+        auto r = read(pos, where, sink);
+        if (!r) {
+            scan_note(sink, where, r.err().offset, "not a complete pickle: " + r.err().what());
+            break;
+        }
+        pos += r->end;
+    }
+    return {};
+}
+
+template <class Limits>
+status scan_nested<Limits>::operator()(const std::uint8_t* p, std::size_t n, std::uint64_t base,
+                                       const std::string& where, scan_sink& sink) {
+    if (nesting + 1 > Limits::max_stream_nesting)
+        return make_error(errc::limit_depth, base, "torch streams nested more than limits::max_stream_nesting (" +
+                                                      std::to_string(Limits::max_stream_nesting) + ") deep",
+                          where);
+    scan_memory<Limits> inner{p, n, base, nesting + 1};
+    return scan_stream<Limits>(inner, 0, where, true, sink);
+}
+
+// ---------------------------------------------------------------------------------------- npy
+
+/// The payload offset of a .npy file and whether its dtype is object ('|O'), whose elements
+/// numpy.load(allow_pickle=True) unpickles. False when the header is malformed.
+inline bool npy_header(const std::uint8_t* p, std::uint64_t n, std::uint64_t& payload, bool& object) {
+    if (n < 10 || std::memcmp(p, "\x93NUMPY", 6) != 0) return false;
+    std::uint64_t len = 0, at = 0;
+    if (p[6] == 1) {
+        len = le16(p + 8);
+        at = 10;
+    } else if ((p[6] == 2 || p[6] == 3) && n >= 12) {
+        len = p[8] | std::uint64_t{p[9]} << 8 | std::uint64_t{p[10]} << 16 | std::uint64_t{p[11]} << 24;
+        at = 12;
+    } else {
+        return false;
+    }
+    if (len > n - at) return false;
+    std::string_view header(reinterpret_cast<const char*>(p + at), static_cast<std::size_t>(len));
+    const std::size_t d = header.find("'descr'");
+    if (d == std::string_view::npos) return false;
+    const std::size_t q = header.find('\'', header.find(':', d));
+    object = q != std::string_view::npos && header.substr(q, 4) == "'|O'";
+    payload = at + len;
+    return true;
+}
+
+template <class Limits>
+status scan_npy(const std::uint8_t* p, std::uint64_t n, std::uint64_t base, const std::string& where, scan_sink& sink) {
+    std::uint64_t payload = 0;
+    bool object = false;
+    if (!npy_header(p, n, payload, object))
+        return make_error(errc::bad_format, base, "malformed .npy header", where);
+    if (!object) return {};
+    scan_memory<Limits> mem{p + payload, n - payload, base == no_offset ? no_offset : base + payload, 0};
+    return scan_stream<Limits>(mem, 0, where + ": object array", false, sink);
+}
+
+// ---------------------------------------------------------------------------------------- zip
+
+/// A zip entry as the central directory and its local header each describe it.
+struct scan_zip_entry {
+    std::string name, local_name;
+    std::uint64_t record = 0;          ///< central-directory record offset
+    std::uint64_t header_offset = 0;   ///< local header, after any prefix shift
+    std::uint64_t data_offset = 0;
+    std::uint64_t compressed_size = 0, size = 0;
+    std::uint32_t crc32 = 0;
+    std::uint16_t flags = 0, local_flags = 0, method = 0, local_method = 0;
+    bool local_ok = false;
+};
+
+template <class Source>
+result<std::vector<std::uint8_t>> scan_read(Source& src, std::uint64_t at, std::uint64_t n) {
+    if (at > src.size() || n > src.size() - at) return make_error(errc::truncated, at, "range runs past the end of the file");
+    if (n > SIZE_MAX) return make_error(errc::limit_tensor, at, "range larger than the address space");
+    std::vector<std::uint8_t> out(static_cast<std::size_t>(n));
+    if (n) PTLOAD_TRY(src.read_at(at, out.data(), out.size()));
+    return out;
+}
+
+/// The bytes of an entry as torch's reader takes them: the central directory's method and
+/// sizes, from the data offset its local header gives, whatever the flag bits say.
+template <class Limits, class Source>
+result<std::vector<std::uint8_t>> scan_entry_bytes(Source& src, const scan_zip_entry& e, std::uint64_t& inflated) {
+    if (e.method == 0) return scan_read(src, e.data_offset, e.compressed_size);
+    if (e.method != 8)
+        return make_error(errc::unsupported, e.header_offset,
+                          "compression method " + std::to_string(e.method) + " (torch reads only stored and deflate)",
+                          zip_printable(e.name));
+    std::uint64_t cap = 0;
+    if (!checked_mul(src.size(), std::uint64_t{Limits::max_inflate_per_file_byte}, cap)) cap = UINT64_MAX;
+    if (e.size > 64 * 1024 && (e.compressed_size == 0 || e.size / Limits::max_inflate_ratio > e.compressed_size))
+        return make_error(errc::limit_inflate, e.header_offset, "inflates beyond limits::max_inflate_ratio",
+                          zip_printable(e.name));
+    if (e.size > cap - std::min(cap, inflated))
+        return make_error(errc::limit_inflate, e.header_offset, "deflated records inflate beyond limits::max_inflate_per_file_byte",
+                          zip_printable(e.name));
+    inflated += e.size;
+    auto in = scan_read(src, e.data_offset, e.compressed_size);
+    if (!in) return in;
+    std::vector<std::uint8_t> out(static_cast<std::size_t>(e.size));
+    auto st = inflate_raw(in->data(), in->size(), out.data(), out.size());
+    if (!st) {
+        error err = std::move(st).err();
+        err.offset += e.data_offset;
+        err.context = zip_printable(e.name);
+        return err;
+    }
+    return out;
+}
+
+/// Whether torch could unpickle a record with this name: records under data/ (and .data/) are
+/// raw storages, which nothing unpickles.
+inline bool scan_storage_record(std::string_view name) {
+    return name.find("/data/") != std::string_view::npos || name.compare(0, 5, "data/") == 0 ||
+           name.find(".data/") != std::string_view::npos;
+}
+
+/// Looks at one entry: reports what its headers disagree on, and scans it when it is (or holds)
+/// a pickle. `scanned` holds data offsets already scanned.
+template <class Limits, class Source>
+void scan_zip_record(Source& src, const scan_zip_entry& e, bool listed, scan_sink& sink,
+                     std::unordered_set<std::uint64_t>& scanned, std::uint64_t& inflated) {
+    const std::string name = zip_printable(e.name);
+    std::string where = name;
+    if (listed && e.local_ok && e.local_name != e.name) {
+        const std::string local = zip_printable(e.local_name);
+        scan_note(sink, name, e.header_offset,
+                  "local header names the entry \"" + local + "\", the central directory \"" + name +
+                      "\" (readers that walk local headers see another archive)");
+        where = name + " (local header: " + local + ")";
+    }
+    if (!listed) scan_note(sink, name, e.header_offset, "local header that the central directory does not list");
+    const std::uint16_t refused = 0x0001 | 0x0020 | 0x0040 | 0x2000;
+    if ((e.flags | e.local_flags) & refused) {
+        char hex[8];
+        std::snprintf(hex, sizeof hex, "0x%x", static_cast<unsigned>((e.flags | e.local_flags) & refused));
+        scan_note(sink, name, e.header_offset,
+                  std::string("flag bits ") + hex + " (encryption/patch) set; the data is scanned as if they were not");
+    }
+    if (listed && e.local_ok && e.local_method != e.method)
+        scan_note(sink, name, e.header_offset,
+                  "local header says method " + std::to_string(e.local_method) + ", the central directory " +
+                      std::to_string(e.method));
+    if (!e.local_ok) return;
+    const bool by_name = scan_ends_with(e.name, ".pkl") || scan_ends_with(e.local_name, ".pkl");
+    if (!by_name && (scan_storage_record(e.name) && scan_storage_record(e.local_name))) return;
+    if (!scanned.insert(e.data_offset).second) return;
+
+    // Cheap look at the first bytes before reading a record that is not named as a pickle.
+    if (!by_name && e.method == 0) {
+        std::uint8_t head[6] = {};
+        if (e.compressed_size < 2 || !src.read_at(e.data_offset, head, e.compressed_size < 6 ? 2 : 6)) return;
+        const bool pickle_head = head[0] == 0x80 && head[1] >= 2 && head[1] <= 5;
+        if (!pickle_head && std::memcmp(head, "\x93NUMPY", 6) != 0) return;
+    }
+    auto bytes = scan_entry_bytes<Limits>(src, e, inflated);
+    if (!bytes) {
+        if (by_name) sink.add_error(std::move(bytes).err());
+        else scan_note(sink, where, e.header_offset, "could not be read: " + bytes.err().what());
+        return;
+    }
+    if (e.crc32 != 0 && crc32(bytes->data(), bytes->size()) != e.crc32)
+        scan_note(sink, where, e.header_offset, "CRC-32 does not match the data (torch does not check it)");
+    const std::uint64_t base = e.method == 0 ? e.data_offset : no_offset;
+    const std::uint8_t* p = bytes->data();
+    const std::uint64_t n = bytes->size();
+    status st;
+    if (n >= 6 && std::memcmp(p, "\x93NUMPY", 6) == 0) {
+        st = scan_npy<Limits>(p, n, base, where, sink);
+    } else if (by_name || (n >= 2 && p[0] == 0x80 && p[1] >= 2 && p[1] <= 5)) {
+        scan_memory<Limits> mem{p, n, base, 0};
+        st = scan_stream<Limits>(mem, 0, where, false, sink);
+    }
+    if (!st) {
+        if (by_name) sink.add_error(std::move(st).err());
+        else scan_note(sink, where, e.header_offset, "not a complete pickle: " + st.err().what());
+    }
+}
+
+/// Reads the local header of e (at e.header_offset) into its local_* fields.
+template <class Source>
+void scan_local_header(Source& src, scan_zip_entry& e) {
+    std::uint8_t h[30];
+    if (e.header_offset > src.size() || src.size() - e.header_offset < 30 || !src.read_at(e.header_offset, h, 30) ||
+        detail::le32(h) != zip_local_sig)
+        return;
+    e.local_flags = le16(h + 6);
+    e.local_method = le16(h + 8);
+    const std::uint64_t vars = std::uint64_t{le16(h + 26)} + le16(h + 28);
+    if (vars > src.size() - e.header_offset - 30) return;
+    std::vector<std::uint8_t> nm(le16(h + 26));
+    if (!nm.empty() && !src.read_at(e.header_offset + 30, nm.data(), nm.size())) return;
+    e.local_name.assign(nm.begin(), nm.end());
+    e.data_offset = e.header_offset + 30 + vars;
+    if (e.compressed_size > src.size() - e.data_offset) return;
+    e.local_ok = true;
+}
+
+/// Every end-of-central-directory record in the last 64 KiB, last first, parsed as Python's
+/// zipfile and miniz would (zip64 records followed; data prepended to the archive allowed for).
+struct scan_zip_directory {
+    std::uint64_t eocd = 0, offset = 0, size = 0, count = 0, shift = 0;
+};
+
+template <class Source>
+std::vector<scan_zip_directory> scan_find_directories(Source& src) {
+    std::vector<scan_zip_directory> out;
+    const std::uint64_t size = src.size();
+    if (size < 22) return out;
+    const std::uint64_t tail_len = std::min<std::uint64_t>(size, 22 + 0xFFFF);
+    std::vector<std::uint8_t> tail(static_cast<std::size_t>(tail_len));
+    if (!src.read_at(size - tail_len, tail.data(), tail.size())) return out;
+    for (std::size_t pos = tail.size() - 22 + 1; pos-- > 0 && out.size() < 4;) {
+        if (le32(tail.data() + pos) != zip_eocd_sig) continue;
+        const std::uint8_t* e = tail.data() + pos;
+        scan_zip_directory d;
+        d.eocd = size - tail_len + pos;
+        d.count = le16(e + 10);
+        d.size = le32(e + 12);
+        d.offset = le32(e + 16);
+        std::uint64_t cd_end_limit = d.eocd;
+        if (d.eocd >= 20) {
+            std::uint8_t loc[20];
+            std::uint8_t r[56];
+            if (src.read_at(d.eocd - 20, loc, 20) && le32(loc) == zip64_locator_sig) {
+                const std::uint64_t z = le64(loc + 8);
+                if (z <= d.eocd - 20 && d.eocd - 20 - z >= 56 && src.read_at(z, r, 56) && le32(r) == zip64_eocd_sig) {
+                    d.count = le64(r + 32);
+                    d.size = le64(r + 40);
+                    d.offset = le64(r + 48);
+                    cd_end_limit = z;
+                }
+            }
+        }
+        if (d.size > cd_end_limit) continue;
+        std::uint8_t sig[4];
+        if (d.offset <= cd_end_limit - d.size && d.size >= 4 && src.read_at(d.offset, sig, 4) &&
+            le32(sig) == zip_central_sig) {
+            d.shift = 0;
+        } else if (d.size >= 4 && src.read_at(cd_end_limit - d.size, sig, 4) && le32(sig) == zip_central_sig &&
+                   cd_end_limit - d.size > d.offset) {
+            d.shift = cd_end_limit - d.size - d.offset;  // bytes prepended to the archive
+            d.offset += d.shift;
+        } else if (d.size == 0 && d.count == 0) {
+            d.offset = cd_end_limit;
+        } else {
+            continue;
+        }
+        bool same = false;
+        for (const auto& o : out) same = same || (o.offset == d.offset && o.size == d.size);
+        if (!same) out.push_back(d);
+    }
+    return out;
+}
+
+/// The entries of one central directory; stops (with an error) at the first record that does
+/// not parse, keeping the ones before it.
+template <class Source>
+std::vector<scan_zip_entry> scan_directory_entries(Source& src, const scan_zip_directory& d, scan_sink& sink) {
+    std::vector<scan_zip_entry> out;
+    auto cd = scan_read(src, d.offset, d.size);
+    if (!cd) {
+        sink.add_error(std::move(cd).err());
+        return out;
+    }
+    std::uint64_t pos = 0;
+    for (std::uint64_t i = 0; i < d.count; ++i) {
+        const std::uint64_t at = d.offset + pos;
+        if (d.size - pos < 46 || le32(cd->data() + pos) != zip_central_sig) {
+            sink.add_error(make_error(errc::bad_zip, at, "central directory record " + std::to_string(i) + " of " +
+                                                             std::to_string(d.count) + " is missing or malformed"));
+            break;
+        }
+        const std::uint8_t* p = cd->data() + pos;
+        const std::uint16_t name_len = le16(p + 28), extra_len = le16(p + 30), comment_len = le16(p + 32);
+        const std::uint64_t record_len = 46 + std::uint64_t{name_len} + extra_len + comment_len;
+        if (record_len > d.size - pos) {
+            sink.add_error(make_error(errc::bad_zip, at, "central directory record runs past the directory"));
+            break;
+        }
+        scan_zip_entry e;
+        e.record = at;
+        e.name.assign(reinterpret_cast<const char*>(p + 46), name_len);
+        e.flags = le16(p + 8);
+        e.method = le16(p + 10);
+        e.crc32 = le32(p + 16);
+        const std::uint32_t c32 = le32(p + 20), s32 = le32(p + 24), o32 = le32(p + 42);
+        zip64_fields f{s32, c32, o32, le16(p + 34)};
+        if (!zip_apply_zip64(f, s32 == zip_max32, c32 == zip_max32, o32 == zip_max32, false, p + 46 + name_len,
+                             extra_len, at + 46 + name_len, e.name)) {
+            sink.add_error(make_error(errc::bad_zip, at, "zip64 extra field is malformed", zip_printable(e.name)));
+            break;
+        }
+        e.size = f.size;
+        e.compressed_size = f.compressed_size;
+        e.header_offset = f.header_offset + d.shift;
+        if (e.header_offset < f.header_offset) e.header_offset = UINT64_MAX;  // the shift wrapped: no such header
+        scan_local_header(src, e);
+        if (!e.local_ok) {
+            const bool pkl = scan_ends_with(e.name, ".pkl");
+            error err = make_error(errc::bad_zip, e.header_offset, "no valid local header (or data) for the entry",
+                                   zip_printable(e.name));
+            if (pkl) sink.add_error(std::move(err));
+            else scan_note(sink, zip_printable(e.name), e.header_offset, err.what());
+        }
+        out.push_back(std::move(e));
+        pos += record_len;
+    }
+    return out;
+}
+
+template <class Limits, class Source>
+void scan_zip(Source& src, scan_sink& sink, bool must_be_zip) {
+    auto dirs = scan_find_directories(src);
+    if (dirs.empty()) {
+        if (must_be_zip)
+            sink.add_error(make_error(errc::bad_zip, 0, "no usable end-of-central-directory record (not a zip, or truncated)"));
+        return;
+    }
+    if (dirs.size() > 1)
+        scan_note(sink, "zip", dirs[1].eocd,
+                  std::to_string(dirs.size()) + " end-of-central-directory records lead to different directories; "
+                                                "every one is scanned");
+    std::unordered_set<std::uint64_t> scanned;
+    std::uint64_t inflated = 0;
+    for (const auto& d : dirs) {
+        if (d.shift)
+            scan_note(sink, "zip", d.offset, std::to_string(d.shift) + " bytes precede the archive its offsets describe");
+        std::vector<scan_zip_entry> entries = scan_directory_entries(src, d, sink);
+
+        // duplicate names: readers disagree on which one wins, so every one is scanned
+        std::vector<std::size_t> order(entries.size());
+        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return entries[a].name < entries[b].name; });
+        for (std::size_t i = 1; i < order.size(); ++i)
+            if (entries[order[i]].name == entries[order[i - 1]].name &&
+                (i == 1 || entries[order[i - 2]].name != entries[order[i]].name))
+                scan_note(sink, zip_printable(entries[order[i]].name), entries[order[i]].header_offset,
+                          "several entries have this name (readers disagree on which wins); every one is scanned");
+
+        for (const auto& e : entries) scan_zip_record<Limits>(src, e, true, sink, scanned, inflated);
+
+        // local headers the directory does not list, walked the way streaming readers walk them
+        std::uint64_t pos = d.shift;
+        while (pos <= d.offset && d.offset - pos >= 30) {
+            scan_zip_entry e;
+            e.header_offset = pos;
+            std::uint8_t h[30];
+            if (!src.read_at(pos, h, 30) || le32(h) != zip_local_sig) break;
+            const std::uint32_t c32 = le32(h + 18);
+            const std::uint64_t known = [&]() -> std::uint64_t {
+                for (const auto& k : entries)
+                    if (k.header_offset == pos && k.local_ok) return k.data_offset + k.compressed_size;
+                return 0;
+            }();
+            if (known) {
+                pos = known;
+            } else {
+                e.compressed_size = c32;
+                e.size = le32(h + 22);
+                e.crc32 = le32(h + 14);
+                e.method = le16(h + 8);
+                e.flags = le16(h + 6);
+                scan_local_header(src, e);
+                if (!e.local_ok) break;
+                e.name = e.local_name;
+                if ((e.flags & 0x0008) && c32 == 0) {
+                    scan_note(sink, zip_printable(e.name), pos,
+                              "local header the central directory does not list, of unknown size; not scanned");
+                    break;
+                }
+                scan_zip_record<Limits>(src, e, false, sink, scanned, inflated);
+                pos = e.data_offset + e.compressed_size;
+            }
+            // a data descriptor, with or without its signature
+            std::uint8_t sig[4];
+            if (d.offset - pos >= 4 && src.read_at(pos, sig, 4)) {
+                if (le32(sig) == zip_descriptor_sig) pos += 16;
+                else if (le32(sig) != zip_local_sig && le32(sig) != zip_central_sig && d.offset - pos >= 12) pos += 12;
+            }
+            if (pos > d.offset) break;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------- tar
+
+inline bool scan_tar_octal(const std::uint8_t* p, std::size_t n, std::uint64_t& out) {
+    out = 0;
+    std::size_t i = 0;
+    while (i < n && p[i] == ' ') ++i;
+    bool any = false;
+    for (; i < n && p[i] >= '0' && p[i] <= '7'; ++i) {
+        if (out >> 60) return false;
+        out = out * 8 + static_cast<std::uint64_t>(p[i] - '0');
+        any = true;
+    }
+    return any;
+}
+
+template <class Limits, class Source>
+status scan_tar_storages(scan_window<Limits, Source>& w, std::uint64_t at, const std::string& label, scan_sink& sink) {
+    auto count = w(at, label + ": storage count", sink);
+    if (!count) return std::move(count).err();
+    at += count->end;
+    if (count->value.t != pickle::detail::shadow::type::integer)
+        return make_error(errc::bad_format, at, "storage count is not an int", label);
+    for (std::uint64_t i = 0; i < count->value.a; ++i) {
+        auto header = w(at, label + ": storage header", sink);
+        if (!header) return std::move(header).err();
+        at += header->end;
+        if (!header->storage_element)
+            return make_error(errc::bad_storage, at, "storage header names no storage class, so its data cannot be skipped",
+                              label);
+        std::uint8_t numel_bytes[8];
+        if (w.limit - at < 8) return make_error(errc::truncated, at, "storage size runs past the member", label);
+        PTLOAD_TRY(w.src.read_at(at, numel_bytes, 8));
+        std::uint64_t numel = 0, bytes = 0;
+        for (int b = 7; b >= 0; --b) numel = (numel << 8) | numel_bytes[b];
+        if (!checked_mul(numel, std::uint64_t{header->storage_element}, bytes) || bytes > w.limit - at - 8)
+            return make_error(errc::truncated, at, "storage data runs past the member", label);
+        at += 8 + bytes;
+    }
+    auto views = w(at, label + ": storage views", sink);
+    if (!views) return std::move(views).err();
+    return {};
+}
+
+template <class Limits, class Source>
+status scan_tar_tensors(scan_window<Limits, Source>& w, std::uint64_t at, const std::string& label, scan_sink& sink) {
+    auto count = w(at, label + ": tensor count", sink);
+    if (!count) return std::move(count).err();
+    at += count->end;
+    if (count->value.t != pickle::detail::shadow::type::integer)
+        return make_error(errc::bad_format, at, "tensor count is not an int", label);
+    for (std::uint64_t i = 0; i < count->value.a; ++i) {
+        auto header = w(at, label + ": tensor header", sink);
+        if (!header) return std::move(header).err();
+        at += header->end;
+        std::uint8_t nd[4];
+        if (w.limit - at < 8) return make_error(errc::truncated, at, "tensor metadata runs past the member", label);
+        PTLOAD_TRY(w.src.read_at(at, nd, 4));
+        const std::uint32_t ndim = le32(nd);
+        if (ndim > Limits::max_tensor_rank) return make_error(errc::limit_tensor, at, "tensor rank too large", label);
+        const std::uint64_t meta = 8 + (2 * std::uint64_t{ndim} + 1) * 8;
+        if (meta > w.limit - at) return make_error(errc::truncated, at, "tensor metadata runs past the member", label);
+        at += meta;
+    }
+    return {};
+}
+
+/// torch 0.1's tar: members sys_info and pickle are pickles; storages and tensors interleave
+/// pickles with raw data that is skipped by its declared size. Every member with one of these
+/// names is scanned (tarfile takes the last of duplicates), and pax/GNU long names apply.
+template <class Limits, class Source>
+void scan_tar(Source& src, scan_sink& sink) {
+    const std::uint64_t size = src.size();
+    std::uint64_t off = 0;
+    std::string long_name;
+    std::vector<std::string> seen;
+    std::uint8_t h[512];
+    while (off <= size && size - off >= 512) {
+        if (!src.read_at(off, h, 512)) break;
+        bool zero = true;
+        for (auto b : h) zero = zero && b == 0;
+        if (zero) return;
+        if (!is_tar_header(h, 512)) {
+            sink.add_error(make_error(errc::bad_format, off, "bad tar header checksum"));
+            return;
+        }
+        std::uint64_t len = 0;
+        if (!scan_tar_octal(h + 124, 12, len)) {
+            sink.add_error(make_error(errc::bad_format, off, "bad tar member size"));
+            return;
+        }
+        const std::uint64_t data = off + 512;
+        if (len > size - data) {
+            sink.add_error(make_error(errc::truncated, off, "tar member runs past the end of the file"));
+            return;
+        }
+        const char type = static_cast<char>(h[156]);
+        std::string name(reinterpret_cast<const char*>(h), strnlen(reinterpret_cast<const char*>(h), 100));
+        if (!long_name.empty()) {
+            name = long_name;
+            long_name.clear();
+        }
+        if ((type == 'x' || type == 'L') && len <= 1 << 20) {
+            auto body = scan_read(src, data, len);
+            if (body) {
+                std::string text(body->begin(), body->end());
+                if (type == 'L') {
+                    long_name = text.substr(0, text.find('\0'));
+                } else {
+                    const std::size_t p = text.find(" path=");
+                    if (p != std::string::npos) long_name = text.substr(p + 6, text.find('\n', p) - (p + 6));
+                }
+            }
+        }
+        if (name.compare(0, 2, "./") == 0) name.erase(0, 2);
+        if (type == '0' || type == 0) {
+            const bool known = name == "sys_info" || name == "pickle" || name == "storages" || name == "tensors";
+            if (known) {
+                if (std::find(seen.begin(), seen.end(), name) != seen.end())
+                    scan_note(sink, "tar " + name, off, "tar member appears more than once; every copy is scanned");
+                seen.push_back(name);
+                scan_window<Limits, Source> w{src, data + len, {}, 0};
+                const std::string label = "tar " + name;
+                status st;
+                if (name == "storages") st = scan_tar_storages(w, data, label, sink);
+                else if (name == "tensors") st = scan_tar_tensors(w, data, label, sink);
+                else st = scan_stream<Limits>(w, data, label, false, sink);
+                if (!st) sink.add_error(std::move(st).err());
+            }
+        }
+        std::uint64_t next = 0;
+        if (!checked_add(data, (len + 511) / 512 * 512, next) || next <= off) return;
+        off = next;
+    }
+}
+
+} // namespace detail
+
+/// Scans every pickle of a file for what it would import, without building values or reading
+/// tensor data. Never fails: what cannot be read is in report.errors.
+///     ptload::file_source src{"model.pt"};
+///     auto report = ptload::scan(src);
+///     if (report.dangerous()) ...
+template <class Limits = default_limits, class Source>
+scan_report scan(Source& src) {
+    static_assert(check_source<Source>(), "scan needs a byte source (see ptload/policies/source.hpp)");
+    scan_sink sink;
+    const std::uint64_t size = src.size();
+    std::uint8_t head[512] = {};
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(size, sizeof head));
+    status read_head = n ? src.read_at(0, head, n) : status{};
+    if (!read_head) {
+        sink.add_error(std::move(read_head).err());
+    } else {
+        const file_kind kind = detect(head, n, size);
+        if (kind == file_kind::zip) {
+            detail::scan_zip<Limits>(src, sink, true);
+            // The reverse polyglot: the same bytes read as a pickle from offset 0.
+            scan_sink probe;
+            detail::scan_window<Limits, Source> w{src, std::min<std::uint64_t>(size, 1 << 20), {}, 0};
+            auto r = w(0, "pickle view of the zip", probe);
+            if (r) {
+                detail::scan_note(sink, "pickle view of the zip", 0,
+                                  "the file is also a pickle from byte 0 (a zip/pickle polyglot; its leading PERSID "
+                                  "stops pickle.load unless the unpickler resolves persistent ids)");
+                sink.merge(std::move(probe));
+            }
+        } else if (kind == file_kind::tar) {
+            detail::scan_tar<Limits>(src, sink);
+        } else if (kind == file_kind::pickle_or_legacy) {
+            detail::scan_window<Limits, Source> w{src, size, {}, 0};
+            status st = detail::scan_stream<Limits>(w, 0, "", true, sink);
+            if (!st) sink.add_error(std::move(st).err());
+            // A pickle with an end-of-central-directory record: zipfile.is_zipfile says zip.
+            scan_sink zip_view;
+            detail::scan_zip<Limits>(src, zip_view, false);
+            if (!zip_view.findings().empty() || !zip_view.errors().empty()) {
+                detail::scan_note(sink, "zip view of the pickle", 0,
+                                  "the file is a pickle from byte 0 and also a zip (a pickle/zip polyglot); both are scanned");
+                sink.merge(std::move(zip_view));
+            }
+        } else if (kind == file_kind::numpy_npy) {
+            std::vector<std::uint8_t> all;
+            const std::uint8_t* p = nullptr;
+            if constexpr (detail::has_data<Source>::value) {
+                p = src.data();
+            } else {
+                auto bytes = detail::scan_read(src, 0, size);
+                if (bytes) all = std::move(*bytes);
+                p = all.data();
+            }
+            if (p || size == 0) {
+                status st = detail::scan_npy<Limits>(p, size, 0, "npy", sink);
+                if (!st) sink.add_error(std::move(st).err());
+            }
+        } else {
+            sink.add_error(describe_unreadable(kind, head, n, size));
+        }
+    }
+    scan_report report;
+    report.errors = sink.take_errors();
+    report.findings = sink.take_findings();
+    return report;
+}
+
+// ---------------------------------------------------------------------------------------- output
+
+namespace detail {
+
+/// Text fit for a terminal or JSON: valid UTF-8 is kept; control bytes and bytes that are not
+/// UTF-8 become \xNN.
+inline std::string scan_printable(std::string_view s) {
+    std::string out;
+    const auto* p = reinterpret_cast<const std::uint8_t*>(s.data());
+    for (std::size_t i = 0; i < s.size();) {
+        std::size_t bad = 0;
+        const std::size_t len = p[i] >= 0x20 && p[i] != 0x7F ? utf8_sequence(p + i, s.size() - i, false, bad) : 0;
+        if (len) {
+            out.append(s.data() + i, len);
+            i += len;
+            continue;
+        }
+        static constexpr char hex[] = "0123456789abcdef";
+        out += "\\x";
+        out += hex[p[i] >> 4];
+        out += hex[p[i] & 15];
+        ++i;
+    }
+    return out;
+}
+
+inline void scan_json_string(std::string& out, std::string_view s) {
+    const std::string t = scan_printable(s);
+    out += '"';
+    for (char c : t) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+    }
+    out += '"';
+}
+
+inline std::string scan_subject(const scan_finding& f) {
+    if (f.item == scan_item::structure) return "";
+    if (f.item == scan_item::persistent_id) return f.name;
+    return f.module.empty() ? f.name : f.module + "." + f.name;
+}
+
+} // namespace detail
+
+/// A report for people: one line per finding and per error.
+///     model.pt: dangerous
+///       dangerous  global  posix.system  at byte 28 in pickle: never legitimate in a checkpoint ...
+inline std::string scan_text(const scan_report& r, std::string_view path) {
+    std::string out = detail::scan_printable(path) + ": " + r.status() + "\n";
+    for (const auto& f : r.findings) {
+        out += "  ";
+        out += f.item == scan_item::structure ? "note" : scan_verdict_name(f.rating);
+        out += "  ";
+        out += scan_item_name(f.item);
+        const std::string subject = detail::scan_subject(f);
+        if (!subject.empty()) out += "  " + detail::scan_printable(subject);
+        if (!f.written.empty()) out += " (written " + detail::scan_printable(f.written) + ")";
+        if (f.offset != no_offset) out += "  at byte " + std::to_string(f.offset);
+        else if (f.stream_offset != no_offset) out += "  at " + std::to_string(f.stream_offset);
+        if (!f.where.empty()) out += " in " + detail::scan_printable(f.where);
+        if (f.count > 1) out += " (x" + std::to_string(f.count) + ")";
+        if (!f.why.empty()) out += ": " + detail::scan_printable(f.why);
+        out += '\n';
+    }
+    for (const auto& e : r.errors) out += "  error  " + detail::scan_printable(e.what()) + "\n";
+    return out;
+}
+
+/// The same as one JSON object: {"file", "status", "findings": [...], "errors": [...]}.
+inline std::string scan_json(const scan_report& r, std::string_view path) {
+    std::string out = "{\"file\":";
+    detail::scan_json_string(out, path);
+    out += ",\"status\":\"";
+    out += r.status();
+    out += "\",\"findings\":[";
+    for (std::size_t i = 0; i < r.findings.size(); ++i) {
+        const scan_finding& f = r.findings[i];
+        if (i) out += ',';
+        out += "{\"kind\":\"";
+        out += scan_item_name(f.item);
+        out += "\",\"verdict\":\"";
+        out += scan_verdict_name(f.rating);
+        out += "\",\"module\":";
+        detail::scan_json_string(out, f.module);
+        out += ",\"name\":";
+        detail::scan_json_string(out, f.name);
+        if (!f.written.empty()) {
+            out += ",\"written\":";
+            detail::scan_json_string(out, f.written);
+        }
+        out += ",\"where\":";
+        detail::scan_json_string(out, f.where);
+        out += ",\"offset\":";
+        out += f.offset == no_offset ? std::string("null") : std::to_string(f.offset);
+        out += ",\"stream_offset\":";
+        out += f.stream_offset == no_offset ? std::string("null") : std::to_string(f.stream_offset);
+        out += ",\"count\":" + std::to_string(f.count) + ",\"why\":";
+        detail::scan_json_string(out, f.why);
+        out += '}';
+    }
+    out += "],\"errors\":[";
+    for (std::size_t i = 0; i < r.errors.size(); ++i) {
+        const error& e = r.errors[i];
+        if (i) out += ',';
+        out += "{\"code\":\"";
+        out += errc_name(e.code);
+        out += "\",\"offset\":";
+        out += e.offset == no_offset ? std::string("null") : std::to_string(e.offset);
+        out += ",\"context\":";
+        detail::scan_json_string(out, e.context);
+        out += ",\"message\":";
+        detail::scan_json_string(out, e.message);
+        out += '}';
+    }
+    out += "]}";
+    return out;
+}
+
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/scan.hpp -----
 // ----- ptload/ex.hpp -----
 // ex.hpp: a thin throwing layer for code built with exceptions. The core never throws; these
 // wrappers turn an error result into ptload::exception.
