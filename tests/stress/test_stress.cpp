@@ -2,7 +2,7 @@
 // exponential output, 2^62-element views, 10^6-deep nesting, lengths of 2^64 - 1, zip bombs and
 // a 4 GiB file. Each must end in the result or the error code its manifest line names, under
 // the default limits. (Their time and memory are measured by tools/measure_stress.sh, not here.)
-#include "test_support.hpp"
+#include "../test_support.hpp"
 
 #include <doctest/doctest.h>
 #include <ptload/ptload.hpp>
