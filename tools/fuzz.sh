@@ -6,11 +6,12 @@
 #                                       any crash, leak, timeout, out-of-memory or failed check
 #   tools/fuzz.sh --campaign SECONDS    a long run: each target for SECONDS, crashes saved and
 #                                       fuzzing continued; prints executions, coverage and crashes
+#                                       (one process restarts after a crash; PTLOAD_FUZZ_JOBS > 1
+#                                       uses libFuzzer's -fork mode)
 #   tools/fuzz.sh ... --targets load,zip   only these targets (default: every fuzz_*.cpp)
 #
 # Targets (tests/fuzz/drive.hpp says what each does): load (torch.load of any format, then every
-# walk of the document), pickle, zip (read_zip and every entry), inflate, and scan when
-# include/ptload/scan.hpp exists.
+# walk of the document), pickle, zip (read_zip and every entry), inflate and scan.
 #
 # Seeds are collected into build/fuzz/corpus/<target> from tests/fixtures and, when present,
 # ../shared/corpus (or PTLOAD_FUZZ_SEEDS, a folder); what the fuzzer finds is kept there between
