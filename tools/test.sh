@@ -8,7 +8,8 @@
 #   tools/test.sh --clean    remove build/ first
 #
 # Legs: 1 gcc C++17 -Werror          2 clang C++20 -Werror      3 gcc -fno-exceptions -fno-rtti
-#       4 ASan+UBSan (clang, else gcc) 5 single_include          6 meson
+#       4 ASan+UBSan (clang, else gcc), then each fuzz target for a minute (tools/fuzz.sh --ci)
+#       5 single_include                 6 meson
 #       7 packaging (install + find_package, add_subdirectory, pkg-config)
 # Leg 6 also installs with meson and builds tests/package through pkg-config and as a subproject.
 #
@@ -26,7 +27,7 @@ leg_names=(
   "gcc C++17 -Werror"
   "clang C++20 -Werror"
   "gcc C++17 -fno-exceptions -fno-rtti (Release)"
-  "ASan+UBSan"
+  "ASan+UBSan, fuzz targets"
   "single_include"
   "meson"
   "packaging: install, find_package, add_subdirectory, pkg-config"
@@ -42,7 +43,7 @@ while [ $# -gt 0 ]; do
     --only) shift; IFS=, read -r -a legs <<<"${1:-}" ;;
     --only=*) IFS=, read -r -a legs <<<"${1#--only=}" ;;
     --clean) clean=1 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "$me: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift

@@ -54,6 +54,7 @@ struct dump_options {
         }
         if (flag == "--map-location") {
             if (arg.find('=') == std::string_view::npos) {
+                PTLOAD_TRY(known_device(arg));
                 load.map_location = std::string(arg);
                 return true;
             }
@@ -64,6 +65,7 @@ struct dump_options {
                 std::size_t eq = pair.find('=');
                 if (eq == std::string_view::npos || eq == 0 || eq + 1 == pair.size())
                     return make_error(errc::invalid_argument, no_offset, "--map-location dict entries are FROM=TO");
+                PTLOAD_TRY(known_device(pair.substr(eq + 1)));  // FROM is a saved tag: any is fine
                 load.map_remap.emplace_back(std::string(pair.substr(0, eq)), std::string(pair.substr(eq + 1)));
                 if (comma == std::string_view::npos) break;
                 start = comma + 1;
@@ -71,6 +73,17 @@ struct dump_options {
             return true;
         }
         return false;
+    }
+
+    /// A device torch.load restores to, as a map_location string: torch refuses the others
+    /// when the first storage is restored ("don't know how to restore data location of ...");
+    /// ptload refuses them before reading the file.
+    static status known_device(std::string_view device) {
+        if (load_options::known_tag(device)) return {};
+        return make_error(errc::invalid_argument, no_offset,
+                          "--map-location '" + std::string(device) +
+                              "': don't know how to restore data location tagged with it, as torch.load says "
+                              "(a device: cpu, cuda, cuda:N, mps, meta, xla, hpu, xpu, ipu, privateuseone, ...)");
     }
 };
 

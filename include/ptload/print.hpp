@@ -8,8 +8,10 @@
 #include "torch/tensor.hpp"
 #include "value.hpp"
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -20,7 +22,8 @@ inline namespace v0 {
 
 /// Options for to_tree.
 struct tree_options {
-    std::size_t max_items = 64;   ///< items shown per container before "..."
+    std::size_t max_items = 64;   ///< items shown per container before "... N more"
+    std::string_view more_hint;   ///< said after "... N more", e.g. how to see the rest
     std::size_t max_text = 80;    ///< characters of a str/bytes (or a class, global, device name) shown
     std::size_t max_lines = 100000;
     std::size_t max_indent = 64;  ///< deeper lines are indented this far and say their depth
@@ -28,6 +31,50 @@ struct tree_options {
 };
 
 namespace detail {
+
+/// repr(float) as Python writes it: the fewest significant digits that read back as the same
+/// double ("0.9", not "0.90000000000000002"), positional from 1e-4 up to 1e16 and with an
+/// exponent of at least two digits otherwise ("1e-05", "1e+16"), "inf", "-inf", "nan", "-0.0".
+/// `dot_zero` adds ".0" to integral positional values, as float repr does (complex repr does not).
+/// The digits come from printf and strtod, which agree with each other in any locale; the
+/// decimal point written here is always '.'.
+inline std::string float_repr(double x, bool dot_zero = true) {
+    if (std::isnan(x)) return "nan";
+    if (std::isinf(x)) return x < 0 ? "-inf" : "inf";
+    if (x == 0) return std::signbit(x) ? (dot_zero ? "-0.0" : "-0") : (dot_zero ? "0.0" : "0");
+    char buf[40];
+    for (int precision = 1; precision <= 17; ++precision) {
+        std::snprintf(buf, sizeof buf, "%.*e", precision - 1, x);
+        if (std::strtod(buf, nullptr) == x) break;
+    }
+    // buf is "-d.ddde-05" (the point is the locale's, possibly absent): split digits and exponent.
+    std::string digits;
+    const char* p = buf;
+    bool negative = *p == '-';
+    if (negative) ++p;
+    for (; *p && *p != 'e'; ++p)
+        if (*p >= '0' && *p <= '9') digits += *p;
+    int exponent = *p == 'e' ? std::atoi(p + 1) : 0;
+    while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
+    std::string out = negative ? "-" : "";
+    const int count = static_cast<int>(digits.size());
+    if (exponent < -4 || exponent >= 16) {
+        out += digits[0];
+        if (count > 1) out += "." + digits.substr(1);
+        char e[16];
+        std::snprintf(e, sizeof e, "e%c%02d", exponent < 0 ? '-' : '+', exponent < 0 ? -exponent : exponent);
+        return out + e;
+    }
+    if (exponent < 0) return out + "0." + std::string(static_cast<std::size_t>(-exponent - 1), '0') + digits;
+    if (count <= exponent + 1)
+        return out + digits + std::string(static_cast<std::size_t>(exponent + 1 - count), '0') + (dot_zero ? ".0" : "");
+    return out + digits.substr(0, static_cast<std::size_t>(exponent + 1)) + "." + digits.substr(static_cast<std::size_t>(exponent + 1));
+}
+
+/// "1 item", "3 items".
+inline std::string count_of(std::size_t count, const char* noun) {
+    return std::to_string(count) + " " + noun + (count == 1 ? "" : "s");
+}
 
 /// A name from the document, cut to max_text characters.
 inline std::string clipped(std::string_view text, const tree_options& o) {
@@ -46,15 +93,11 @@ inline std::string short_scalar(const document& doc, node_id id, const tree_opti
         auto t = doc.text(id);
         return twos_to_decimal(reinterpret_cast<const std::uint8_t*>(t.data()), t.size());
     }
-    case kind::floating: {
-        char buf[40];
-        std::snprintf(buf, sizeof buf, "%.17g", n.f);
-        return buf;
-    }
-    case kind::complex: {
-        char buf[90];
-        std::snprintf(buf, sizeof buf, "(%.17g%+.17gj)", n.c.re, n.c.im);
-        return buf;
+    case kind::floating: return float_repr(n.f);
+    case kind::complex: {  // Python: "(1+2j)", "2j" when the real part is +0, "(nan-infj)"
+        std::string im = float_repr(n.c.im, false);
+        if (n.c.re == 0 && !std::signbit(n.c.re)) return im + "j";
+        return "(" + float_repr(n.c.re, false) + (im[0] == '-' ? "" : "+") + im + "j)";
     }
     case kind::string:
     case kind::bytes:
@@ -148,7 +191,7 @@ inline std::string to_tree(const value& v, const tree_options& o = {}) {
         std::size_t count = doc.edge_count(it.id) / (mapping ? 2 : 1);
         std::string head = n.k == kind::object ? "object " + detail::clipped(doc.text(doc.edge(it.id, obj_class)), o) : kind_name(n.k);
         if (n.k == kind::ndarray && doc.edge(it.id, 0) != null_node) head += " " + detail::clipped(doc.text(doc.edge(it.id, 0)), o);
-        out += head + (n.k == kind::object || n.k == kind::ndarray ? "" : " (" + std::to_string(count) + " items)") + "\n";
+        out += head + (n.k == kind::object || n.k == kind::ndarray ? "" : " (" + detail::count_of(count, "item") + ")") + "\n";
         std::vector<item> children;
         if (n.k == kind::object) {
             static const char* fields[] = {"class: ", "args: ", "kwargs: ", "state: ", "items: ", "dict_items: "};
@@ -168,7 +211,11 @@ inline std::string to_tree(const value& v, const tree_options& o = {}) {
                     children.push_back({doc.edge(it.id, i), it.depth + 1, ""});
                 }
             }
-            if (shown < count) children.push_back({null_node, it.depth + 1, "... " + std::to_string(count - shown) + " more"});
+            if (shown < count) {
+                std::string more = "... " + std::to_string(count - shown) + " more";
+                if (!o.more_hint.empty()) more += " (" + std::string(o.more_hint) + ")";
+                children.push_back({null_node, it.depth + 1, std::move(more)});
+            }
             if (n.k == kind::ordered_dict && n.aux != null_node) children.push_back({n.aux, it.depth + 1, "attrs: "});
         }
         for (auto c = children.rbegin(); c != children.rend(); ++c) stack.push_back(std::move(*c));

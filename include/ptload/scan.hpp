@@ -20,6 +20,7 @@
 #define PTLOAD_SCAN_HPP
 
 #include "detail/checked.hpp"
+#include "detail/tar_octal.hpp"
 #include "detail/utf8.hpp"
 #include "error.hpp"
 #include "pickle/disassemble.hpp"
@@ -563,19 +564,6 @@ void scan_zip(Source& src, scan_sink& sink, bool must_be_zip) {
 
 // ---------------------------------------------------------------------------------------- tar
 
-inline bool scan_tar_octal(const std::uint8_t* p, std::size_t n, std::uint64_t& out) {
-    out = 0;
-    std::size_t i = 0;
-    while (i < n && p[i] == ' ') ++i;
-    bool any = false;
-    for (; i < n && p[i] >= '0' && p[i] <= '7'; ++i) {
-        if (out >> 60) return false;
-        out = out * 8 + static_cast<std::uint64_t>(p[i] - '0');
-        any = true;
-    }
-    return any;
-}
-
 template <class Limits, class Source>
 status scan_tar_storages(scan_window<Limits, Source>& w, std::uint64_t at, const std::string& label, scan_sink& sink) {
     auto count = w(at, label + ": storage count", sink);
@@ -647,7 +635,7 @@ void scan_tar(Source& src, scan_sink& sink) {
             return;
         }
         std::uint64_t len = 0;
-        if (!scan_tar_octal(h + 124, 12, len)) {
+        if (!tar_octal(h + 124, 12, len, false)) {
             sink.add_error(make_error(errc::bad_format, off, "bad tar member size"));
             return;
         }

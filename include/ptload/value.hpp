@@ -479,7 +479,9 @@ inline error value::missing_error() const {
 namespace detail {
 inline error kind_error(const value& v, const char* wanted) {
     if (!v.valid()) return v.missing_error();
-    return make_error(errc::wrong_kind, no_offset, std::string("expected ") + wanted + ", got " + kind_name(v.type()));
+    // The lookup path that led to v, which missing_error carries as its context.
+    return make_error(errc::wrong_kind, no_offset, std::string("expected ") + wanted + ", got " + kind_name(v.type()),
+                      v.missing_error().context);
 }
 } // namespace detail
 

@@ -122,8 +122,8 @@ namespace pickle {
 /// The verdict for module.name as find_class receives it, and why: resolve_global applies
 /// CPython's renames and follows dotted names attribute by attribute, as protocol 4 does.
 inline scan_verdict rate_name(std::string_view module, std::string_view name, int proto, resolved_global& g,
-                              std::string& why) {
-    g = resolve_global(module, name, proto);
+                              std::string& why, std::size_t max_name_parts = default_limits::max_name_parts) {
+    g = resolve_global(module, name, proto, max_name_parts);
     if (g.rating == verdict::dangerous) {
         why = std::string(g.why);
         if (!g.denied_as.empty() && g.denied_as != g.module + "." + g.name) why += " (as " + g.denied_as + ")";
@@ -418,7 +418,7 @@ private:
         }
         resolved_global g;
         std::string why;
-        const scan_verdict v = rate_name(module, name, proto_, g, why);
+        const scan_verdict v = rate_name(module, name, proto_, g, why, Limits::max_name_parts);
         std::string written;
         if (g.module != module || g.name != name) written = std::string(module) + "." + std::string(name);
         shadow s;

@@ -11,6 +11,7 @@
 #define PTLOAD_PICKLE_GLOBALS_HPP
 
 #include "../config.hpp"
+#include "../policies/limits.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -308,10 +309,6 @@ inline constexpr std::string_view denied_methods[] = {
     "load_library", "read_pickle", "run",
 };
 
-/// Dotted components a global's name may have before it is refused outright (nested classes
-/// such as `Outer.Inner` have two or three).
-inline constexpr std::size_t max_name_parts = 32;
-
 /// The globals torch 1.13's weights_only unpickler accepts (torch/_weights_only_unpickler.py,
 /// _get_allowed_globals), looked up, as there, by "module.name".
 inline constexpr std::string_view torch_weights_only_globals[] = {
@@ -402,7 +399,8 @@ inline bool is_dunder(std::string_view part) {
 /// Classifies module.name as dangerous the way CPython's find_class could resolve it: the
 /// path itself, and, for a dotted name (protocol 4 walks attributes), every tail of the name,
 /// since an attribute can be a module imported under its own name (posixpath.os is os).
-inline bool classify_dangerous(std::string_view module, std::string_view name, pickle::resolved_global& g) {
+inline bool classify_dangerous(std::string_view module, std::string_view name, pickle::resolved_global& g,
+                               std::size_t max_name_parts) {
     using namespace pickle;
     auto deny = [&](std::string_view path, std::string_view why) {
         g.denied_as = std::string(path);
@@ -456,7 +454,9 @@ inline bool strict_default_allows(std::string_view full) {
 
 /// Applies the renames CPython's find_class applies (py2 tables when `proto < 3`) and torch's
 /// own (`torch.tensor` -> `torch._tensor`), then rates the name and finds what ptload models.
-inline resolved_global resolve_global(std::string_view module, std::string_view name, int proto) {
+/// `max_name_parts` bounds the dotted parts of a name (limits::max_name_parts).
+inline resolved_global resolve_global(std::string_view module, std::string_view name, int proto,
+                                      std::size_t max_name_parts = default_limits::max_name_parts) {
     resolved_global g;
     g.module = std::string(module);
     g.name = std::string(name);
@@ -478,7 +478,7 @@ inline resolved_global resolve_global(std::string_view module, std::string_view 
     }
     if (g.module == "torch.tensor") g.module = "torch._tensor";
 
-    if (detail::classify_dangerous(g.module, g.name, g)) {
+    if (detail::classify_dangerous(g.module, g.name, g, max_name_parts)) {
         g.dangerous = true;
         g.rating = verdict::dangerous;
         return g;

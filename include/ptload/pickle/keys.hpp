@@ -29,7 +29,8 @@ namespace pickle {
 /// Nothing reads a big container's duplicates in between: the machine calls finish() at STOP.
 class key_index {
 public:
-    explicit key_index(document& doc) : doc_(doc) {}
+    /// `max_depth`: nesting of a key hashed and compared part by part (limits::max_key_depth).
+    key_index(document& doc, std::size_t max_depth) : doc_(doc), max_depth_(max_depth) {}
 
     /// dict[key] = val (dict or ordered_dict).
     status set(node_id dict, node_id key, node_id val) { return insert(dict, key, val, 2); }
@@ -47,7 +48,6 @@ public:
 
 private:
     static constexpr std::size_t linear_limit = 8;  // below this, scanning beats hashing
-    static constexpr int max_depth = 64;             // key nesting beyond this compares by identity
 
     struct pending {
         std::size_t stride;
@@ -225,7 +225,7 @@ private:
                 return {};
             }
             h = mix(static_cast<std::uint64_t>(n.k) + doc_.edge_count(id));
-            if (depth >= max_depth) {  // deeper parts do not count (equal() gives up there too)
+            if (static_cast<std::size_t>(depth) >= max_depth_) {  // deeper parts do not count (equal() gives up there too)
                 complete = false;
                 return {};
             }
@@ -275,7 +275,7 @@ private:
         case kind::torch_size:
         case kind::frozenset: {
             std::size_t n = doc_.edge_count(a);
-            if (depth >= max_depth || n != doc_.edge_count(b)) return false;
+            if (static_cast<std::size_t>(depth) >= max_depth_ || n != doc_.edge_count(b)) return false;
             std::uint64_t ha = 0, hb = 0;
             if (hash_of(a, ha) && hash_of(b, hb) && ha != hb) return false;
             if (proven_equal_.count(pair_key(a, b))) return true;
@@ -318,6 +318,7 @@ private:
     static std::uint64_t pair_key(node_id a, node_id b) { return (static_cast<std::uint64_t>(a) << 32) | b; }
 
     document& doc_;
+    std::size_t max_depth_;
     std::unordered_map<node_id, pending> pending_;
     mutable std::unordered_map<node_id, std::uint64_t> hash_cache_;  // tuples, frozensets, torch.Size
     mutable std::unordered_set<std::uint64_t> proven_equal_;          // container pairs, during one equal()

@@ -75,7 +75,7 @@ class machine {
 public:
     machine(document& doc, Handler& handler, const std::uint8_t* data, std::size_t size, run_options opts)
         : doc_(doc), handler_(handler), begin_(data), cur_(data), end_(data + size), opts_(std::move(opts)),
-          keys_(doc) {
+          keys_(doc, limits::max_key_depth) {
         std::uint64_t budget = static_cast<std::uint64_t>(size) * limits::nodes_per_byte + limits::node_slack;
         node_budget_ = doc.node_count() + budget;
     }
@@ -369,7 +369,7 @@ private:
 
     // ---------------------------------------------------------------- globals and calls
     status push_global(std::string_view module, std::string_view name) {
-        resolved_global g = resolve_global(module, name, proto_);
+        resolved_global g = resolve_global(module, name, proto_, limits::max_name_parts);
         if (g.dangerous) {
             std::string full = g.module + "." + g.name;
             return fail(errc::disallowed_global,

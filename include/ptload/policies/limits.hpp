@@ -38,6 +38,12 @@ struct default_limits {
     static constexpr std::size_t max_int_digits = 4300;
     /// Bytes of a binary LONG1/LONG4 integer kept exactly.
     static constexpr std::size_t max_int_bytes = 1024;
+    /// Dotted parts of a global's name (nested classes such as `Outer.Inner` have two or three);
+    /// a longer name is refused unread, since each part is resolved on its own.
+    static constexpr std::size_t max_name_parts = 32;
+    /// Nesting of a dict key or set item that is hashed and compared part by part (tuples of
+    /// tuples); parts deeper than this do not count.
+    static constexpr std::size_t max_key_depth = 64;
 
     // ---- torch
     /// Tensor rank and count.
@@ -81,7 +87,8 @@ struct is_limits<L, std::void_t<decltype(L::max_depth), decltype(L::max_stack), 
                                 decltype(L::max_view_expansion), decltype(L::max_stream_nesting),
                                 decltype(L::max_zip_entries), decltype(L::max_inflate_per_file_byte),
                                 decltype(L::dump_bytes_per_input_byte), decltype(L::dump_slack),
-                                decltype(L::view_slack)>> : std::true_type {};
+                                decltype(L::view_slack), decltype(L::max_name_parts),
+                                decltype(L::max_key_depth)>> : std::true_type {};
 } // namespace detail
 
 } // namespace v0

@@ -5,6 +5,7 @@
 #define PTLOAD_TORCH_TAR_HPP
 
 #include "../detail/checked.hpp"
+#include "../detail/tar_octal.hpp"
 #include "../error.hpp"
 #include "../pickle/machine.hpp"
 #include "../value.hpp"
@@ -43,21 +44,6 @@ public:
     bool class_tuples() const override { return true; }
     std::unordered_map<std::string, node_id> objects;
 };
-
-inline bool tar_octal(const std::uint8_t* p, std::size_t n, std::uint64_t& out) {
-    out = 0;
-    std::size_t i = 0;
-    while (i < n && p[i] == ' ') ++i;
-    bool any = false;
-    for (; i < n && p[i] >= '0' && p[i] <= '7'; ++i) {
-        if (out >> 60) return false;
-        out = out * 8 + (p[i] - '0');
-        any = true;
-    }
-    for (; i < n; ++i)
-        if (p[i] != ' ' && p[i] != 0) return false;
-    return any;
-}
 
 /// Finds the four members; every header is checked and every member must lie in the file.
 template <class Source>

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# tools/cross_test.sh: the test suite on other platforms, each leg a cross-compiled (or other
+# standard library) build of tests/*.cpp that runs under an emulator.
+#
+#   tools/cross_test.sh --s390x    big-endian 64-bit Linux (s390x-linux-gnu-g++, qemu-s390x)
+#   tools/cross_test.sh --armhf    32-bit Linux (arm-linux-gnueabihf-g++, qemu-arm)
+#   tools/cross_test.sh --mingw    Windows (x86_64-w64-mingw32-g++, wine)
+#   tools/cross_test.sh --libcxx   clang++ with LLVM's libc++ (no std::from_chars for double)
+#   tools/cross_test.sh --all      every leg above, one after the other
+#   tools/cross_test.sh --s390x -- -tc='*numpy*'    arguments after -- go to doctest
+#
+# Debian packages: g++-s390x-linux-gnu g++-arm-linux-gnueabihf qemu-user mingw-w64 wine
+# libc++-dev libc++abi-dev. Builds go to build/cross-<leg>; PTLOAD_JOBS sets the parallelism
+# (default 2), PTLOAD_CROSS_CXXFLAGS adds compiler flags (e.g. -fno-exceptions -fno-rtti).
+# Each leg prints its build and run time; the script stops at the first failing leg.
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root" || exit 2
+me=tools/cross_test.sh
+jobs=${PTLOAD_JOBS:-2}
+
+legs=()
+test_args=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --s390x|--armhf|--mingw|--libcxx) legs+=("${1#--}") ;;
+    --all) legs=(s390x armhf mingw libcxx) ;;
+    --) shift; test_args=("$@"); break ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "$me: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ "${#legs[@]}" = 0 ]; then
+  echo "$me: name a leg (--s390x, --armhf, --mingw, --libcxx or --all)" >&2
+  exit 2
+fi
+
+have() { command -v "$1" >/dev/null 2>&1; }
+launcher=()
+have ccache && launcher=(ccache)
+[ -f /usr/include/doctest/doctest.h ] || { echo "$me: doctest is missing (Debian: doctest-dev)" >&2; exit 2; }
+
+# One leg: compiler, extra flags, how to run the result, and the packages that provide them.
+setup_leg() {
+  exe=ptload_tests
+  runner=()
+  flags=()
+  link_flags=()
+  case $1 in
+    s390x) cxx=s390x-linux-gnu-g++; runner=(qemu-s390x -L /usr/s390x-linux-gnu); pkgs="g++-s390x-linux-gnu qemu-user" ;;
+    armhf) cxx=arm-linux-gnueabihf-g++; runner=(qemu-arm -L /usr/arm-linux-gnueabihf); pkgs="g++-arm-linux-gnueabihf qemu-user" ;;
+    mingw)
+      cxx=x86_64-w64-mingw32-g++-posix
+      have "$cxx" || cxx=x86_64-w64-mingw32-g++
+      exe=ptload_tests.exe
+      link_flags=(-static)  # no libstdc++/winpthread DLLs to find at run time
+      runner=(env WINEDEBUG=-all WINEPREFIX="${WINEPREFIX:-$HOME/.wine-ptload}" wine)
+      pkgs="mingw-w64 wine"
+      ;;
+    libcxx) cxx=clang++; flags=(-stdlib=libc++); link_flags=(-stdlib=libc++); pkgs="clang libc++-dev libc++abi-dev" ;;
+  esac
+}
+
+total_start=$(date +%s)
+for leg in "${legs[@]}"; do
+  setup_leg "$leg"
+  if ! have "$cxx" || ! have "${runner[0]:-true}"; then
+    echo "$me: leg $leg needs $cxx${runner:+ and ${runner[0]}} (Debian: $pkgs)" >&2
+    exit 2
+  fi
+  [ "${runner[0]:-}" = env ] && ! have wine && { echo "$me: leg $leg needs wine (Debian: $pkgs)" >&2; exit 2; }
+  dir=build/cross-$leg
+  mkdir -p "$dir/obj" "$dir/include"
+  # doctest is header-only; expose only its folder, never the host's whole /usr/include.
+  ln -sfn /usr/include/doctest "$dir/include/doctest"
+  # shellcheck disable=SC2206
+  cxxflags=(-std=c++17 -O1 -Wall -Wextra -Wpedantic -Werror -Iinclude -I"$dir/include"
+            "-DPTLOAD_SOURCE_DIR=\"$root\"" "${flags[@]}" ${PTLOAD_CROSS_CXXFLAGS:-})
+  printf '== %s: %s\n' "$leg" "$("$cxx" --version | head -n 1)"
+  start=$(date +%s)
+  rm -f "$dir"/obj/*.o "$dir/obj/failed" "$dir/$exe"
+  ok=1
+  for src in tests/*.cpp; do
+    obj="$dir/obj/$(basename "$src" .cpp).o"
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+    { nice -n 10 "${launcher[@]}" "$cxx" "${cxxflags[@]}" -c "$src" -o "$obj" || touch "$dir/obj/failed"; } &
+  done
+  wait
+  [ -e "$dir/obj/failed" ] && ok=0
+  if [ "$ok" = 1 ]; then
+    nice -n 10 "$cxx" "${link_flags[@]}" "$dir"/obj/*.o -o "$dir/$exe" || ok=0
+  fi
+  built=$(date +%s)
+  printf '== %s: build %ss\n' "$leg" $((built - start))
+  [ "$ok" = 1 ] || { echo "$me: leg $leg failed to build" >&2; exit 1; }
+  "${runner[@]}" "$dir/$exe" "${test_args[@]}"
+  rc=$?
+  ran=$(date +%s)
+  printf '== %s: run %ss (exit %s)\n' "$leg" $((ran - built)) "$rc"
+  [ "$rc" = 0 ] || { echo "$me: leg $leg failed its tests" >&2; exit 1; }
+done
+printf '== all legs passed in %ss\n' $(($(date +%s) - total_start))
