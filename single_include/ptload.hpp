@@ -318,6 +318,7 @@ private:
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace ptload {
@@ -436,6 +437,35 @@ constexpr dtype dtype_from_storage_class(std::string_view n) noexcept {
             return detail::dtype_table[i].type;
     return dtype::unknown;
 }
+
+namespace detail {
+/// Whether this host stores numbers little-endian (files and canonical hashes are).
+inline bool host_is_little_endian() noexcept {
+    const std::uint16_t probe = 1;
+    std::uint8_t first;
+    std::memcpy(&first, &probe, 1);
+    return first == 1;
+}
+
+/// The run of bytes whose order depends on the host for elements of dtype t: the element, or
+/// each half of a complex one. 1 means byte order does not apply.
+constexpr std::size_t byte_order_unit(dtype t) noexcept {
+    return info(t).cls == dtype_class::complex ? element_size(t) / 2 : element_size(t);
+}
+
+/// Reverses the byte order of each element of dtype t in p[0, nbytes) (complex numbers: each
+/// half on its own); a trailing partial element is left alone.
+inline void byteswap_elements(std::uint8_t* p, std::uint64_t nbytes, dtype t) noexcept {
+    std::size_t unit = byte_order_unit(t);
+    if (unit < 2) return;
+    for (std::uint64_t i = 0; i + unit <= nbytes; i += unit)
+        for (std::size_t a = 0, b = unit - 1; a < b; ++a, --b) {
+            std::uint8_t tmp = p[i + a];
+            p[i + a] = p[i + b];
+            p[i + b] = tmp;
+        }
+}
+} // namespace detail
 
 } // namespace v0
 } // namespace ptload
@@ -982,7 +1012,9 @@ inline error value::missing_error() const {
 namespace detail {
 inline error kind_error(const value& v, const char* wanted) {
     if (!v.valid()) return v.missing_error();
-    return make_error(errc::wrong_kind, no_offset, std::string("expected ") + wanted + ", got " + kind_name(v.type()));
+    // The lookup path that led to v, which missing_error carries as its context.
+    return make_error(errc::wrong_kind, no_offset, std::string("expected ") + wanted + ", got " + kind_name(v.type()),
+                      v.missing_error().context);
 }
 } // namespace detail
 
@@ -1507,6 +1539,12 @@ struct default_limits {
     static constexpr std::size_t max_int_digits = 4300;
     /// Bytes of a binary LONG1/LONG4 integer kept exactly.
     static constexpr std::size_t max_int_bytes = 1024;
+    /// Dotted parts of a global's name (nested classes such as `Outer.Inner` have two or three);
+    /// a longer name is refused unread, since each part is resolved on its own.
+    static constexpr std::size_t max_name_parts = 32;
+    /// Nesting of a dict key or set item that is hashed and compared part by part (tuples of
+    /// tuples); parts deeper than this do not count.
+    static constexpr std::size_t max_key_depth = 64;
 
     // ---- torch
     /// Tensor rank and count.
@@ -1550,7 +1588,8 @@ struct is_limits<L, std::void_t<decltype(L::max_depth), decltype(L::max_stack), 
                                 decltype(L::max_view_expansion), decltype(L::max_stream_nesting),
                                 decltype(L::max_zip_entries), decltype(L::max_inflate_per_file_byte),
                                 decltype(L::dump_bytes_per_input_byte), decltype(L::dump_slack),
-                                decltype(L::view_slack)>> : std::true_type {};
+                                decltype(L::view_slack), decltype(L::max_name_parts),
+                                decltype(L::max_key_depth)>> : std::true_type {};
 } // namespace detail
 
 } // namespace v0
@@ -1687,19 +1726,32 @@ struct policies {
 
 
 #include <cerrno>
+#include <climits>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <utility>
 
+// fd_source and 64-bit stdio offsets need POSIX; Windows (MSVC, mingw-w64) gets file_source
+// through _fseeki64 and no fd_source.
 #if defined(__unix__) || defined(__APPLE__)
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 #define PTLOAD_HAS_POSIX_FD 1
 #else
 #define PTLOAD_HAS_POSIX_FD 0
+#endif
+// On 32-bit glibc, off_t is 32 bits unless the program is built with _FILE_OFFSET_BITS=64;
+// the *64 calls (declared under _LARGEFILE64_SOURCE, which g++ implies) reach past 2 GiB
+// either way. Elsewhere off_t is checked before use.
+#if PTLOAD_HAS_POSIX_FD && defined(__GLIBC__) && defined(_LARGEFILE64_SOURCE)
+#define PTLOAD_POSIX_LARGEFILE64 1
+#else
+#define PTLOAD_POSIX_LARGEFILE64 0
 #endif
 
 namespace ptload {
@@ -1797,23 +1849,40 @@ public:
 
 private:
     bool seek(std::uint64_t offset) {
-#if PTLOAD_HAS_POSIX_FD
+        if (offset > static_cast<std::uint64_t>(INT64_MAX)) return false;
+#if PTLOAD_POSIX_LARGEFILE64
+        return fseeko64(file_, static_cast<off64_t>(offset), SEEK_SET) == 0;
+#elif PTLOAD_HAS_POSIX_FD
+        if (offset > static_cast<std::uint64_t>(std::numeric_limits<off_t>::max())) return false;
         return fseeko(file_, static_cast<off_t>(offset), SEEK_SET) == 0;
 #elif defined(_WIN32)
         return _fseeki64(file_, static_cast<__int64>(offset), SEEK_SET) == 0;
 #else
-        return offset <= 0x7fffffff && std::fseek(file_, static_cast<long>(offset), SEEK_SET) == 0;
+        return offset <= static_cast<std::uint64_t>(LONG_MAX) && std::fseek(file_, static_cast<long>(offset), SEEK_SET) == 0;
 #endif
     }
+    /// The size from a seek to the end. A file too large for the platform's offsets (ftell
+    /// fails with EOVERFLOW) leaves the source closed with that error, never a wrong size.
     void measure() {
         if (!file_) return;
-#if PTLOAD_HAS_POSIX_FD
-        if (fseeko(file_, 0, SEEK_END) == 0) size_ = static_cast<std::uint64_t>(ftello(file_));
+        std::int64_t end = -1;
+        errno = 0;
+#if PTLOAD_POSIX_LARGEFILE64
+        if (fseeko64(file_, 0, SEEK_END) == 0) end = ftello64(file_);
+#elif PTLOAD_HAS_POSIX_FD
+        if (fseeko(file_, 0, SEEK_END) == 0) end = ftello(file_);
 #elif defined(_WIN32)
-        if (_fseeki64(file_, 0, SEEK_END) == 0) size_ = static_cast<std::uint64_t>(_ftelli64(file_));
+        if (_fseeki64(file_, 0, SEEK_END) == 0) end = _ftelli64(file_);
 #else
-        if (std::fseek(file_, 0, SEEK_END) == 0) size_ = static_cast<std::uint64_t>(std::ftell(file_));
+        if (std::fseek(file_, 0, SEEK_END) == 0) end = std::ftell(file_);
 #endif
+        if (end >= 0) {
+            size_ = static_cast<std::uint64_t>(end);
+            return;
+        }
+        open_errno_ = errno ? errno : EIO;
+        if (owned_) std::fclose(file_);
+        file_ = nullptr;
     }
     std::FILE* file_ = nullptr;
     bool owned_ = false;
@@ -1828,8 +1897,13 @@ private:
 class fd_source {
 public:
     explicit fd_source(int fd) noexcept : fd_(fd) {
-        struct stat st;
+#if PTLOAD_POSIX_LARGEFILE64
+        struct stat64 st;
+        if (::fstat64(fd, &st) == 0) size_ = static_cast<std::uint64_t>(st.st_size);
+#else
+        struct stat st;  // fails (EOVERFLOW) rather than truncate a size off_t cannot hold
         if (::fstat(fd, &st) == 0) size_ = static_cast<std::uint64_t>(st.st_size);
+#endif
     }
     std::uint64_t size() const noexcept { return size_; }
     status read_at(std::uint64_t offset, void* dst, std::size_t n) const {
@@ -1837,7 +1911,13 @@ public:
             return make_error(errc::truncated, offset, "read past the end of a " + std::to_string(size_) + "-byte file");
         auto* out = static_cast<char*>(dst);
         while (n) {
+#if PTLOAD_POSIX_LARGEFILE64
+            ssize_t got = ::pread64(fd_, out, n, static_cast<off64_t>(offset));
+#else
+            if (offset > static_cast<std::uint64_t>(std::numeric_limits<off_t>::max()))
+                return make_error(errc::io_error, offset, "offset beyond this platform's file offsets");
             ssize_t got = ::pread(fd_, out, n, static_cast<off_t>(offset));
+#endif
             if (got < 0 && errno == EINTR) continue;
             if (got <= 0) return make_error(errc::io_error, offset, got < 0 ? std::strerror(errno) : "short read");
             out += got;
@@ -1994,7 +2074,7 @@ inline float half_to_float(std::uint16_t h) {
 
 inline float bfloat16_to_float(std::uint16_t b) { return bits_to_float(static_cast<std::uint32_t>(b) << 16); }
 
-/// A float8 value: 1 sign bit, `e` exponent bits, `m` mantissa bits.: 1 sign bit, `e` exponent bits, `m` mantissa bits.
+/// A float8 value: 1 sign bit, `e` exponent bits, `m` mantissa bits.
 inline float minifloat_to_float(std::uint8_t v, int e, int m, int bias, bool ieee_specials, bool fnuz, bool e4m3fn) {
     bool sign = (v >> 7) & 1;
     int exp = (v >> m) & ((1 << e) - 1);
@@ -2503,12 +2583,14 @@ inline std::string twos_to_decimal(const std::uint8_t* p, std::size_t n) {
 #endif
 // ----- end of ptload/detail/bigint.hpp -----
 
-#include <charconv>
+#include <cfloat>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <limits>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <vector>
 
 namespace ptload {
@@ -2585,7 +2667,146 @@ inline parsed_int parse_python_int(std::string_view text, std::size_t max_digits
     return r;
 }
 
-/// Python's float(text) for the repr forms pickle writes (and the usual variants).
+/// An unsigned integer in 32-bit limbs, least significant first, never with a zero top limb:
+/// just the operations exact decimal-to-binary conversion needs. Callers bound the sizes.
+class decimal_bignum {
+public:
+    explicit decimal_bignum(std::uint32_t v) {
+        if (v) limbs_.push_back(v);
+    }
+    bool is_zero() const noexcept { return limbs_.empty(); }
+    /// *this = *this * m + a
+    void mul_add(std::uint32_t m, std::uint32_t a) {
+        std::uint64_t carry = a;
+        for (auto& l : limbs_) {
+            std::uint64_t v = std::uint64_t{l} * m + carry;
+            l = static_cast<std::uint32_t>(v);
+            carry = v >> 32;
+        }
+        if (carry) limbs_.push_back(static_cast<std::uint32_t>(carry));
+    }
+    void mul_pow10(std::uint32_t e) {
+        for (; e >= 9; e -= 9) mul_add(1000000000u, 0);
+        std::uint32_t p = 1;
+        while (e--) p *= 10;
+        mul_add(p, 0);
+    }
+    void shift_left(std::uint32_t bits) {
+        if (is_zero()) return;
+        std::uint32_t words = bits / 32, b = bits % 32;
+        if (b) {
+            std::uint32_t carry = 0;
+            for (auto& l : limbs_) {
+                std::uint32_t next = l >> (32 - b);
+                l = (l << b) | carry;
+                carry = next;
+            }
+            if (carry) limbs_.push_back(carry);
+        }
+        limbs_.insert(limbs_.begin(), words, 0u);
+    }
+    void shift_right_one() {
+        for (std::size_t i = 0; i < limbs_.size(); ++i)
+            limbs_[i] = (limbs_[i] >> 1) | (i + 1 < limbs_.size() ? limbs_[i + 1] << 31 : 0u);
+        trim();
+    }
+    std::uint32_t bit_length() const noexcept {
+        if (is_zero()) return 0;
+        std::uint32_t top = limbs_.back(), n = 0;
+        while (top) {
+            ++n;
+            top >>= 1;
+        }
+        return static_cast<std::uint32_t>(32 * (limbs_.size() - 1)) + n;
+    }
+    int compare(const decimal_bignum& o) const noexcept {
+        if (limbs_.size() != o.limbs_.size()) return limbs_.size() < o.limbs_.size() ? -1 : 1;
+        for (std::size_t i = limbs_.size(); i-- > 0;)
+            if (limbs_[i] != o.limbs_[i]) return limbs_[i] < o.limbs_[i] ? -1 : 1;
+        return 0;
+    }
+    /// *this -= o, where o <= *this.
+    void subtract(const decimal_bignum& o) {
+        std::int64_t borrow = 0;
+        for (std::size_t i = 0; i < limbs_.size(); ++i) {
+            std::int64_t v = std::int64_t{limbs_[i]} - (i < o.limbs_.size() ? std::int64_t{o.limbs_[i]} : 0) - borrow;
+            borrow = v < 0;
+            limbs_[i] = static_cast<std::uint32_t>(v + (borrow << 32));
+        }
+        trim();
+    }
+
+private:
+    void trim() {
+        while (!limbs_.empty() && !limbs_.back()) limbs_.pop_back();
+    }
+    std::vector<std::uint32_t> limbs_;
+};
+
+/// The double nearest to digits x 10^exp10 (ties to even), digits being decimal digits without
+/// leading zeros. Exact big-integer arithmetic, so the result never depends on the C library, its locale or the
+/// FPU's precision; the caller keeps digits.size() and exp10 within a few hundred of the
+/// double range, which bounds the work.
+inline double decimal_to_double(std::string_view digits, std::int64_t exp10) {
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+    // Exact operands and one correctly rounded operation (Clinger's fast path).
+    if (digits.size() <= 15 && exp10 >= -22 && exp10 <= 22) {
+        static constexpr double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                           1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+        std::uint64_t m = 0;
+        for (char c : digits) m = m * 10 + static_cast<std::uint64_t>(c - '0');
+        auto d = static_cast<double>(m);
+        return exp10 < 0 ? d / pow10[-exp10] : d * pow10[exp10];
+    }
+#endif
+    // value = num / den exactly; then q = floor(num * 2^scale / den) with 54 or 55 bits and
+    // `sticky` for a nonzero remainder, which is all round-to-nearest-even needs.
+    decimal_bignum num(0), den(1);
+    for (char c : digits) num.mul_add(10, static_cast<std::uint32_t>(c - '0'));
+    if (exp10 > 0) num.mul_pow10(static_cast<std::uint32_t>(exp10));
+    else den.mul_pow10(static_cast<std::uint32_t>(-exp10));
+    std::int64_t scale = 54 - (std::int64_t{num.bit_length()} - std::int64_t{den.bit_length()});
+    if (scale > 0) num.shift_left(static_cast<std::uint32_t>(scale));
+    else den.shift_left(static_cast<std::uint32_t>(-scale));
+    den.shift_left(55);
+    std::uint64_t q = 0;
+    for (int bit = 55; bit >= 0; --bit) {
+        if (num.compare(den) >= 0) {
+            num.subtract(den);
+            q |= std::uint64_t{1} << bit;
+        }
+        den.shift_right_one();
+    }
+    bool sticky = !num.is_zero();
+    int q_bits = 0;
+    for (std::uint64_t t = q; t; t >>= 1) ++q_bits;
+    // value ~ q * 2^-scale; keep 53 bits, fewer where the result is subnormal
+    std::int64_t shift = q_bits - 53, exp2 = -scale + shift;
+    if (exp2 < -1074) {
+        shift += -1074 - exp2;
+        exp2 = -1074;
+    }
+    if (shift > 60) return 0.0;  // below half the smallest subnormal
+    std::uint64_t m = q >> shift, rest = q & ((std::uint64_t{1} << shift) - 1), half = std::uint64_t{1} << (shift - 1);
+    if (rest > half || (rest == half && (sticky || (m & 1)))) ++m;
+    if (m == std::uint64_t{1} << 53) {
+        m >>= 1;
+        ++exp2;
+    }
+    if (exp2 > 1023 - 52) return std::numeric_limits<double>::infinity();
+    return std::ldexp(static_cast<double>(m), static_cast<int>(exp2));
+}
+
+inline bool ascii_iequals(std::string_view s, std::string_view lower) {
+    if (s.size() != lower.size()) return false;
+    for (std::size_t i = 0; i < s.size(); ++i)
+        if ((s[i] >= 'A' && s[i] <= 'Z' ? static_cast<char>(s[i] | 0x20) : s[i]) != lower[i]) return false;
+    return true;
+}
+
+/// Python's float(text): surrounding whitespace, a sign, then "inf", "infinity" or "nan" in any
+/// case, or a decimal with optional point and exponent, '_' allowed only between two digits.
+/// Correctly rounded and locale-independent on every platform (no strtod, no from_chars).
 inline bool parse_python_float(std::string_view text, double& out) {
     std::string_view s = strip(text);
     bool negative = false;
@@ -2593,23 +2814,73 @@ inline bool parse_python_float(std::string_view text, double& out) {
         negative = s[0] == '-';
         s.remove_prefix(1);
     }
-    if (s.empty() || s[0] == '+' || s[0] == '-') return false;
-    std::string clean;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '_') {  // only between digits
-            if (i == 0 || i + 1 == s.size() || digit_value(s[i - 1]) > 9 || digit_value(s[i + 1]) > 9) return false;
-            continue;
-        }
-        clean += s[i];
+    if (ascii_iequals(s, "inf") || ascii_iequals(s, "infinity")) {
+        out = negative ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+        return true;
     }
+    if (ascii_iequals(s, "nan")) {  // CPython's NaN: quiet, no payload, the sign as written
+        std::uint64_t bits = (negative ? 0xfff8000000000000ull : 0x7ff8000000000000ull);
+        std::memcpy(&out, &bits, sizeof out);
+        return true;
+    }
+    auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+    auto underscore_ok = [&](std::size_t i) { return i > 0 && i + 1 < s.size() && is_digit(s[i - 1]) && is_digit(s[i + 1]); };
+    // Any halfway point between two doubles has at most 767 significant digits, so digits past
+    // the 800th only matter as "some were nonzero": a final 1 stands in for them.
+    constexpr std::size_t kept_digits = 800;
+    std::string digits;
+    std::int64_t exp10 = 0;
+    bool any_digit = false, point = false, inexact = false;
+    std::size_t i = 0;
+    for (; i < s.size(); ++i) {
+        char c = s[i];
+        if (is_digit(c)) {
+            any_digit = true;
+            if (digits.empty() && c == '0') {
+                if (point) --exp10;
+            } else if (digits.size() < kept_digits) {
+                digits += c;
+                if (point) --exp10;
+            } else {
+                inexact = inexact || c != '0';
+                if (!point) ++exp10;
+            }
+        } else if (c == '_') {
+            if (!underscore_ok(i)) return false;
+        } else if (c == '.' && !point) {
+            point = true;
+        } else {
+            break;
+        }
+    }
+    if (!any_digit) return false;
+    if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+        ++i;
+        bool exp_negative = false, exp_digit = false;
+        if (i < s.size() && (s[i] == '+' || s[i] == '-')) exp_negative = s[i++] == '-';
+        std::int64_t e = 0;
+        for (; i < s.size(); ++i) {
+            if (is_digit(s[i])) {
+                exp_digit = true;
+                if (e < 100000000) e = e * 10 + (s[i] - '0');  // far past any double's range
+            } else if (s[i] != '_' || !underscore_ok(i)) {
+                break;
+            }
+        }
+        if (!exp_digit) return false;
+        exp10 += exp_negative ? -e : e;
+    }
+    if (i != s.size()) return false;
     double v = 0;
-    auto res = std::from_chars(clean.data(), clean.data() + clean.size(), v);
-    if (res.ptr != clean.data() + clean.size()) return false;
-    if (res.ec == std::errc::invalid_argument) return false;
-    // out-of-range decimals: Python gives inf or 0.0 (subnormal/underflow) like strtod
-    if (res.ec == std::errc::result_out_of_range) {
-        std::string tmp(clean);
-        v = std::strtod(tmp.c_str(), nullptr);
+    if (!digits.empty()) {
+        if (inexact) {
+            digits += '1';
+            --exp10;
+        }
+        // the value lies in [10^(magnitude-1), 10^magnitude)
+        std::int64_t magnitude = static_cast<std::int64_t>(digits.size()) + exp10;
+        if (magnitude > 310) v = std::numeric_limits<double>::infinity();
+        else if (magnitude >= -325) v = decimal_to_double(digits, exp10);
     }
     out = negative ? -v : v;
     return true;
@@ -3017,10 +3288,6 @@ inline constexpr std::string_view denied_methods[] = {
     "load_library", "read_pickle", "run",
 };
 
-/// Dotted components a global's name may have before it is refused outright (nested classes
-/// such as `Outer.Inner` have two or three).
-inline constexpr std::size_t max_name_parts = 32;
-
 /// The globals torch 1.13's weights_only unpickler accepts (torch/_weights_only_unpickler.py,
 /// _get_allowed_globals), looked up, as there, by "module.name".
 inline constexpr std::string_view torch_weights_only_globals[] = {
@@ -3111,7 +3378,8 @@ inline bool is_dunder(std::string_view part) {
 /// Classifies module.name as dangerous the way CPython's find_class could resolve it: the
 /// path itself, and, for a dotted name (protocol 4 walks attributes), every tail of the name,
 /// since an attribute can be a module imported under its own name (posixpath.os is os).
-inline bool classify_dangerous(std::string_view module, std::string_view name, pickle::resolved_global& g) {
+inline bool classify_dangerous(std::string_view module, std::string_view name, pickle::resolved_global& g,
+                               std::size_t max_name_parts) {
     using namespace pickle;
     auto deny = [&](std::string_view path, std::string_view why) {
         g.denied_as = std::string(path);
@@ -3165,7 +3433,9 @@ inline bool strict_default_allows(std::string_view full) {
 
 /// Applies the renames CPython's find_class applies (py2 tables when `proto < 3`) and torch's
 /// own (`torch.tensor` -> `torch._tensor`), then rates the name and finds what ptload models.
-inline resolved_global resolve_global(std::string_view module, std::string_view name, int proto) {
+/// `max_name_parts` bounds the dotted parts of a name (limits::max_name_parts).
+inline resolved_global resolve_global(std::string_view module, std::string_view name, int proto,
+                                      std::size_t max_name_parts = default_limits::max_name_parts) {
     resolved_global g;
     g.module = std::string(module);
     g.name = std::string(name);
@@ -3187,7 +3457,7 @@ inline resolved_global resolve_global(std::string_view module, std::string_view 
     }
     if (g.module == "torch.tensor") g.module = "torch._tensor";
 
-    if (detail::classify_dangerous(g.module, g.name, g)) {
+    if (detail::classify_dangerous(g.module, g.name, g, max_name_parts)) {
         g.dangerous = true;
         g.rating = verdict::dangerous;
         return g;
@@ -3255,7 +3525,8 @@ namespace pickle {
 /// Nothing reads a big container's duplicates in between: the machine calls finish() at STOP.
 class key_index {
 public:
-    explicit key_index(document& doc) : doc_(doc) {}
+    /// `max_depth`: nesting of a key hashed and compared part by part (limits::max_key_depth).
+    key_index(document& doc, std::size_t max_depth) : doc_(doc), max_depth_(max_depth) {}
 
     /// dict[key] = val (dict or ordered_dict).
     status set(node_id dict, node_id key, node_id val) { return insert(dict, key, val, 2); }
@@ -3273,7 +3544,6 @@ public:
 
 private:
     static constexpr std::size_t linear_limit = 8;  // below this, scanning beats hashing
-    static constexpr int max_depth = 64;             // key nesting beyond this compares by identity
 
     struct pending {
         std::size_t stride;
@@ -3451,7 +3721,7 @@ private:
                 return {};
             }
             h = mix(static_cast<std::uint64_t>(n.k) + doc_.edge_count(id));
-            if (depth >= max_depth) {  // deeper parts do not count (equal() gives up there too)
+            if (static_cast<std::size_t>(depth) >= max_depth_) {  // deeper parts do not count (equal() gives up there too)
                 complete = false;
                 return {};
             }
@@ -3501,7 +3771,7 @@ private:
         case kind::torch_size:
         case kind::frozenset: {
             std::size_t n = doc_.edge_count(a);
-            if (depth >= max_depth || n != doc_.edge_count(b)) return false;
+            if (static_cast<std::size_t>(depth) >= max_depth_ || n != doc_.edge_count(b)) return false;
             std::uint64_t ha = 0, hb = 0;
             if (hash_of(a, ha) && hash_of(b, hb) && ha != hb) return false;
             if (proven_equal_.count(pair_key(a, b))) return true;
@@ -3544,6 +3814,7 @@ private:
     static std::uint64_t pair_key(node_id a, node_id b) { return (static_cast<std::uint64_t>(a) << 32) | b; }
 
     document& doc_;
+    std::size_t max_depth_;
     std::unordered_map<node_id, pending> pending_;
     mutable std::unordered_map<node_id, std::uint64_t> hash_cache_;  // tuples, frozensets, torch.Size
     mutable std::unordered_set<std::uint64_t> proven_equal_;          // container pairs, during one equal()
@@ -3981,7 +4252,7 @@ class machine {
 public:
     machine(document& doc, Handler& handler, const std::uint8_t* data, std::size_t size, run_options opts)
         : doc_(doc), handler_(handler), begin_(data), cur_(data), end_(data + size), opts_(std::move(opts)),
-          keys_(doc) {
+          keys_(doc, limits::max_key_depth) {
         std::uint64_t budget = static_cast<std::uint64_t>(size) * limits::nodes_per_byte + limits::node_slack;
         node_budget_ = doc.node_count() + budget;
     }
@@ -4275,7 +4546,7 @@ private:
 
     // ---------------------------------------------------------------- globals and calls
     status push_global(std::string_view module, std::string_view name) {
-        resolved_global g = resolve_global(module, name, proto_);
+        resolved_global g = resolve_global(module, name, proto_, limits::max_name_parts);
         if (g.dangerous) {
             std::string full = g.module + "." + g.name;
             return fail(errc::disallowed_global,
@@ -6882,6 +7153,12 @@ private:
         s.desc.location = std::string(device);
         std::size_t esize = element_size(s.desc.type);
         if (!esize || bytes.size() % esize) return bad("numpy data size does not fit the dtype");
+        // ndarray data is little-endian (build_ndarray swaps '>' arrays); storages hold host order
+        if (!detail::host_is_little_endian() && detail::byte_order_unit(s.desc.type) > 1) {
+            std::string host(bytes);
+            detail::byteswap_elements(reinterpret_cast<std::uint8_t*>(&host[0]), host.size(), s.desc.type);
+            bytes = doc.text(doc.make_text(kind::bytes, host.data(), host.size()));
+        }
         s.desc.numel = bytes.size() / esize;
         s.device = mapped_device(device);
         // The bytes already live in the document's arena for its whole life: borrow them.
@@ -6927,15 +7204,6 @@ namespace ptload {
 inline namespace v0 {
 namespace detail {
 
-/// Reverses the bytes of each element (complex numbers: each half on its own).
-inline void byteswap_elements(std::uint8_t* p, std::uint64_t nbytes, dtype t) {
-    std::size_t esize = element_size(t);
-    if (info(t).cls == dtype_class::complex) esize /= 2;
-    if (esize < 2) return;
-    for (std::uint64_t i = 0; i + esize <= nbytes; i += esize)
-        for (std::size_t a = 0, b = esize - 1; a < b; ++a, --b) std::swap(p[i + a], p[i + b]);
-}
-
 /// Where map_location and the registered handlers put a storage (asked once per storage).
 inline result<std::string> place_storage(const load_options& opts, const storage_description& d, std::uint64_t offset,
                                          const std::string& record) {
@@ -6970,9 +7238,7 @@ result<storage> read_storage(Source& src, std::uint64_t offset, storage_descript
     if (s.bytes.size() < nbytes)
         return make_error(errc::bad_storage, offset, "the allocator returned a buffer smaller than the storage", record);
     if (nbytes) PTLOAD_TRY(src.read_at(offset, s.bytes.data(), static_cast<std::size_t>(nbytes)));
-    const std::uint16_t probe = 1;
-    bool host_little = *reinterpret_cast<const std::uint8_t*>(&probe) == 1;
-    if (host_little != file_little_endian) byteswap_elements(s.bytes.data(), nbytes, d.type);
+    if (host_is_little_endian() != file_little_endian) byteswap_elements(s.bytes.data(), nbytes, d.type);
     s.desc = std::move(d);
     return s;
 }
@@ -7186,6 +7452,7 @@ status load_zip(document& doc, Source& src, const load_options& opts,
 #define PTLOAD_TORCH_DETECT_HPP
 
 
+#include <cctype>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -7196,7 +7463,7 @@ inline namespace v0 {
 
 enum class file_kind : std::uint8_t {
     empty, zip, tar, pickle_or_legacy, pytorch1_preview, html, git_lfs_pointer, safetensors, numpy_npy, gzip,
-    seven_zip, unknown
+    seven_zip, gguf, onnx, unknown
 };
 
 namespace detail {
@@ -7239,6 +7506,16 @@ inline file_kind detect(const std::uint8_t* head, std::size_t n, std::uint64_t s
     if (starts_with(head, n, "\x93NUMPY")) return file_kind::numpy_npy;
     if (starts_with(head, n, "\x1f\x8b")) return file_kind::gzip;
     if (starts_with(head, n, "7z\xBC\xAF\x27\x1C")) return file_kind::seven_zip;
+    // GGUF: magic, u32 version, u64 tensor count, u64 key count. 'G' is also BINFLOAT, but a
+    // pickle of one float is 10 bytes and no torch checkpoint starts with it.
+    if (starts_with(head, n, "GGUF") && n >= 24 && head[4] >= 1 && head[4] <= 3 && !head[5] && !head[6] && !head[7])
+        return file_kind::gguf;
+    // ONNX: a protobuf ModelProto; field 1 (ir_version, a small varint) comes first, then a
+    // string or varint field. 0x08 is no pickle opcode, so this never hides a pickle.
+    if (n >= 3 && head[0] == 0x08 && head[1] >= 1 && head[1] <= 0x3f &&
+        (head[2] == 0x12 || head[2] == 0x1a || head[2] == 0x22 || head[2] == 0x28 || head[2] == 0x32 ||
+         head[2] == 0x3a || head[2] == 0x42))
+        return file_kind::onnx;
     if (n >= 9 && head[8] == '{') {  // safetensors: u64 little-endian header length, then JSON
         std::uint64_t len = 0;
         for (int i = 7; i >= 0; --i) len = (len << 8) | head[i];
@@ -7247,23 +7524,126 @@ inline file_kind detect(const std::uint8_t* head, std::size_t n, std::uint64_t s
     return file_kind::pickle_or_legacy;
 }
 
+namespace detail {
+
+/// What a file of a kind ptload does not read is, and what to do with it.
+inline const char* foreign_phrase(file_kind kind) {
+    switch (kind) {
+    case file_kind::empty: return "an empty file";
+    case file_kind::pytorch1_preview: return "a 2018 preview-release 'PYTORCH1' archive, which torch itself no longer reads";
+    case file_kind::html: return "an HTML/XML page, not a torch checkpoint (a download that returned a web page?)";
+    case file_kind::git_lfs_pointer: return "a git-lfs pointer, not a torch checkpoint (fetch the real file with `git lfs pull`)";
+    case file_kind::safetensors: return "a safetensors file, not a torch checkpoint (load it with a safetensors reader)";
+    case file_kind::numpy_npy: return "a numpy .npy file, not a torch checkpoint (load it with numpy.load)";
+    case file_kind::gzip: return "a gzip-compressed file (decompress it first)";
+    case file_kind::seven_zip: return "a 7z archive (extract it first)";
+    case file_kind::gguf: return "a GGUF file (llama.cpp), not a torch checkpoint (load it with a GGUF reader)";
+    case file_kind::onnx: return "an ONNX model, not a torch checkpoint (load it with onnx or onnxruntime)";
+    default: return "not a torch checkpoint or pickle";
+    }
+}
+
+/// Text as a person writes it: printable ASCII, tabs and line ends, or UTF-8 sequences. A cut
+/// sequence at the end of the head is allowed (the head is the file's first bytes, not all).
+inline bool looks_like_text(const std::uint8_t* h, std::size_t n) {
+    for (std::size_t i = 0; i < n;) {
+        std::uint8_t c = h[i];
+        if (c == '\t' || c == '\n' || c == '\r' || (c >= 0x20 && c < 0x7f)) {
+            ++i;
+            continue;
+        }
+        std::size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        if (len == 0 || c == 0xC0 || c == 0xC1) return false;
+        for (std::size_t k = 1; k < len; ++k) {
+            if (i + k == n) return true;
+            if ((h[i + k] & 0xC0) != 0x80) return false;
+        }
+        i += len;
+    }
+    return n > 0;
+}
+
+/// A first line a protocol-0 pickle could begin with: a MARK or an empty container, or an
+/// opcode letter with the argument it takes on its line ("I12", "ccollections", "S'a'").
+inline bool looks_like_protocol0(const std::uint8_t* h, std::size_t n) {
+    if (n == 0) return false;
+    auto in = [](const char* set, std::uint8_t c) { return c != 0 && std::strchr(set, c) != nullptr; };
+    const char first = static_cast<char>(h[0]);
+    if (in("(}])", h[0])) return true;
+    if (first == 'N') return n == 1 || in("(.}])NIJLFSVcpg0", h[1]);  // None, then the next opcode
+    std::size_t end = 1;
+    while (end < n && h[end] != '\n') ++end;
+    if (first == 'S') return n > 1 && (h[1] == '\'' || h[1] == '"');
+    auto all = [&](const char* allowed) {
+        for (std::size_t i = 1; i < end; ++i)
+            if (!(std::isalnum(h[i]) || in(allowed, h[i]))) return false;
+        return end > 1;
+    };
+    if (first == 'c' || first == 'i') return all("._");       // GLOBAL, INST: module names
+    if (in("IJLFpgV", h[0])) return all(".+-_") && end < n;  // numbers, memo keys
+    return false;
+}
+
+/// The name of the first entry of a zip whose first local header is in the head; empty if not.
+inline std::string_view first_zip_entry(const std::uint8_t* h, std::size_t n) {
+    if (n < 30) return {};
+    std::size_t length = static_cast<std::size_t>(h[26] | (h[27] << 8));
+    if (30 + length > n) return {};
+    return {reinterpret_cast<const char*>(h + 30), length};
+}
+
+} // namespace detail
+
 /// The error for a file ptload does not read, saying what it looks like.
 inline error describe_unreadable(file_kind kind, const std::uint8_t*, std::size_t, std::uint64_t size) {
-    const char* what = "not a torch checkpoint or pickle";
-    switch (kind) {
-    case file_kind::empty: what = "the file is empty"; break;
-    case file_kind::pytorch1_preview: what = "a 2018 preview-release 'PYTORCH1' archive, which torch itself no longer reads"; break;
-    case file_kind::html: what = "an HTML/XML page, not a checkpoint (a download that returned a web page?)"; break;
-    case file_kind::git_lfs_pointer: what = "a git-lfs pointer file; fetch the real object with `git lfs pull`"; break;
-    case file_kind::safetensors: what = "a safetensors file, not a torch.save checkpoint"; break;
-    case file_kind::numpy_npy: what = "a numpy .npy file, not a torch.save checkpoint"; break;
-    case file_kind::gzip: what = "a gzip-compressed file; decompress it first"; break;
-    case file_kind::seven_zip: what = "a 7z archive; extract it first"; break;
-    default: break;
-    }
     // An empty file is input that ended before its first value, as pickle and torch.load say.
-    return make_error(kind == file_kind::empty ? errc::truncated : errc::bad_format, 0,
-                      std::string(what) + " (" + std::to_string(size) + " bytes)");
+    if (kind == file_kind::empty) return make_error(errc::truncated, 0, "the file is empty (0 bytes)");
+    return make_error(errc::bad_format, 0, std::string(detail::foreign_phrase(kind)) + "; " + std::to_string(size) + " bytes");
+}
+
+/// What a file is, in words, when its first bytes (up to 512) show it is no torch checkpoint or
+/// pickle: "a safetensors file, not a torch checkpoint (load it with a safetensors reader)".
+/// Empty when it may be one, damaged, whose load error says more. Besides the kinds detect()
+/// names, this names text and zips of other kinds (numpy .npz, a zipped folder), which detect()
+/// leaves to the loaders because a protocol-0 pickle is text and a torch archive is a zip: ask
+/// it after a load failed:
+///     std::string what = ptload::identify_foreign(head, n, size);
+///     std::cerr << path << (what.empty() ? ": " + doc.err().what() : " is " + what) << "\n";
+inline std::string identify_foreign(const std::uint8_t* head, std::size_t n, std::uint64_t size) {
+    const file_kind kind = detect(head, n, size);
+    if (kind == file_kind::zip) {
+        std::string_view first = detail::first_zip_entry(head, n);
+        if (first.empty()) return {};
+        std::string shown(first.substr(0, 60));
+        if (first.find('/') == std::string_view::npos) {
+            if (first.size() > 4 && first.substr(first.size() - 4) == ".npy")
+                return "a numpy .npz archive (arrays saved with numpy.savez), not a torch checkpoint (load it with numpy.load)";
+            return "a zip archive of another kind (its first entry is '" + shown +
+                   "'; a torch checkpoint's entries all sit in one folder, e.g. 'archive/data.pkl')";
+        }
+        if (first.back() == '/')  // torch never writes folder entries
+            return "a zip of a folder ('" + shown + "'), not a torch checkpoint (give a torch.save file)";
+        return {};
+    }
+    if (kind == file_kind::tar) return {};
+    if (kind == file_kind::pickle_or_legacy) {
+        using detail::starts_with;
+        if (starts_with(head, n, "BZh")) return "a bzip2-compressed file (decompress it first)";
+        if (starts_with(head, n, "\xFD" "7zXZ")) return "an xz-compressed file (decompress it first)";
+        if (starts_with(head, n, "\x28\xB5\x2F\xFD")) return "a zstd-compressed file (decompress it first)";
+        if (starts_with(head, n, "\x89HDF")) return "an HDF5 file (Keras .h5?), not a torch checkpoint";
+        if (starts_with(head, n, "\x7f" "ELF")) return "an executable (ELF), not a torch checkpoint";
+        if (detail::looks_like_text(head, n) && !detail::looks_like_protocol0(head, n)) {
+            std::size_t end = 0;
+            while (end < n && end < 40 && head[end] != '\n' && head[end] != '\r') ++end;
+            const bool cut = end < n && head[end] != '\n' && head[end] != '\r';
+            while (cut && end > 0 && (head[end] & 0xC0) == 0x80) --end;  // not inside a UTF-8 sequence
+            std::string line(reinterpret_cast<const char*>(head), end);
+            return "a text file, not a torch checkpoint (it begins \"" + line + (cut ? "...\")" : "\")");
+        }
+        return {};
+    }
+    return detail::foreign_phrase(kind);
 }
 
 } // namespace v0
@@ -7489,6 +7869,43 @@ result<node_id> load_legacy(document& doc, Source& src, const load_options& opts
 #ifndef PTLOAD_TORCH_TAR_HPP
 #define PTLOAD_TORCH_TAR_HPP
 
+// ----- ptload/detail/tar_octal.hpp -----
+// detail/tar_octal.hpp: the octal numbers of a tar header (member sizes), shared by the tar
+// loader, which wants the whole field clean, and scan, which reads what it can.
+#ifndef PTLOAD_DETAIL_TAR_OCTAL_HPP
+#define PTLOAD_DETAIL_TAR_OCTAL_HPP
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ptload {
+inline namespace v0 {
+namespace detail {
+
+/// The octal number in p[0, n): leading spaces, digits, then (when `whole_field`) only spaces or
+/// NULs. False when there are no digits, the value passes 2^63, or the field is not clean.
+inline bool tar_octal(const std::uint8_t* p, std::size_t n, std::uint64_t& out, bool whole_field = true) {
+    out = 0;
+    std::size_t i = 0;
+    while (i < n && p[i] == ' ') ++i;
+    bool any = false;
+    for (; i < n && p[i] >= '0' && p[i] <= '7'; ++i) {
+        if (out >> 60) return false;
+        out = out * 8 + static_cast<std::uint64_t>(p[i] - '0');
+        any = true;
+    }
+    if (whole_field)
+        for (; i < n; ++i)
+            if (p[i] != ' ' && p[i] != 0) return false;
+    return any;
+}
+
+} // namespace detail
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/detail/tar_octal.hpp -----
 
 #include <cstdint>
 #include <cstring>
@@ -7519,21 +7936,6 @@ public:
     bool class_tuples() const override { return true; }
     std::unordered_map<std::string, node_id> objects;
 };
-
-inline bool tar_octal(const std::uint8_t* p, std::size_t n, std::uint64_t& out) {
-    out = 0;
-    std::size_t i = 0;
-    while (i < n && p[i] == ' ') ++i;
-    bool any = false;
-    for (; i < n && p[i] >= '0' && p[i] <= '7'; ++i) {
-        if (out >> 60) return false;
-        out = out * 8 + (p[i] - '0');
-        any = true;
-    }
-    for (; i < n; ++i)
-        if (p[i] != ' ' && p[i] != 0) return false;
-    return any;
-}
 
 /// Finds the four members; every header is checked and every member must lie in the file.
 template <class Source>
@@ -7802,8 +8204,12 @@ result<document> load_torch_impl(Source& src, const load_options& opts, bool pic
     nested_loader nested = make_nested_loader<Policies>(opts);
     switch (kind) {
     case file_kind::zip: {
-        PTLOAD_TRY((load_zip<Policies>(doc, src, opts, nested)));
-        return doc;
+        auto loaded = load_zip<Policies>(doc, src, opts, nested);
+        if (loaded) return doc;
+        // a zip of another kind (an .npz, a zipped folder) is named rather than diagnosed
+        std::string foreign = identify_foreign(head, head_size, src.size());
+        if (!foreign.empty()) return make_error(errc::bad_format, 0, std::move(foreign));
+        return std::move(loaded).err();
     }
     case file_kind::tar: {
         auto root = load_tar<Policies>(doc, src, opts, nested);
@@ -7824,7 +8230,7 @@ result<document> load_torch_impl(Source& src, const load_options& opts, bool pic
                               "a plain pickle, not a torch checkpoint (its first value is not torch's magic number); "
                               "load it with ptload::load_pickle");
         }
-        return std::move(root).err();
+        return std::move(root).err();  // as torch.load fails (the CLI also names text and the like)
     }
     default: return describe_unreadable(kind, head, head_size, src.size());
     }
@@ -8087,13 +8493,6 @@ inline void json_float(std::string& out, double d) {
     out += "}";
 }
 
-inline bool host_is_little_endian() {
-    const std::uint16_t probe = 1;
-    std::uint8_t first;
-    std::memcpy(&first, &probe, 1);
-    return first == 1;
-}
-
 /// Applies the neg and conj view bits to one little-endian element: the hash covers logical
 /// values, as torch's resolve_neg()/resolve_conj() would produce them.
 inline void logical_value(const tensor& t, std::uint8_t* e, std::size_t esize) {
@@ -8133,13 +8532,39 @@ inline status check_view(const tensor& t, const walk_limits& l) {
                           std::to_string(allowed) + " bytes)");
 }
 
-/// SHA-256 of a tensor's logical elements, row-major, each element little-endian. The caller
-/// bounds the work first (check_view).
-inline std::string tensor_sha256(const tensor& t) {
+/// SHA-256 of a storage's bytes with each element little-endian (they are held in host order).
+inline std::string storage_sha256(const storage& s) {
+    sha256 h;
+    const std::uint8_t* p = s.bytes.data();
+    auto n = static_cast<std::size_t>(s.bytes.size());
+    std::size_t unit = byte_order_unit(s.desc.type);
+    if (host_is_little_endian() || unit < 2) {
+        h.update(p, n);
+        return h.hex();
+    }
+    std::uint8_t buf[4096];
+    std::size_t done = 0;
+    while (n - done >= unit) {
+        std::size_t chunk = (n - done) / unit * unit;
+        if (chunk > sizeof buf / unit * unit) chunk = sizeof buf / unit * unit;
+        for (std::size_t i = 0; i < chunk; i += unit)
+            for (std::size_t k = 0; k < unit; ++k) buf[i + k] = p[done + i + unit - 1 - k];
+        h.update(buf, chunk);
+        done += chunk;
+    }
+    h.update(p + done, n - done);
+    return h.hex();
+}
+
+/// SHA-256 of a tensor's logical elements, row-major, each element little-endian. `stored` is
+/// the dtype of the tensor's storage, whose elements are in host order: a tensor of a wider
+/// dtype laid over a byte storage (the v3 dtypes) sees bytes that were never swapped, in the
+/// file's little-endian order. The caller bounds the work first (check_view).
+inline std::string tensor_sha256(const tensor& t, dtype stored) {
     sha256 h;
     std::size_t esize = element_size(t.dtype());
     dtype_class cls = info(t.dtype()).cls;
-    bool swap = !host_is_little_endian() && esize > 1;
+    bool swap = !host_is_little_endian() && esize > 1 && byte_order_unit(stored) > 1;
     bool complex = cls == dtype_class::complex;
     auto b = t.bytes();
     if (b && !swap && cls != dtype_class::boolean && !t.is_neg() && !t.is_conj()) {
@@ -8545,9 +8970,7 @@ private:
         json_string(out_, s.device);
         auto cached = hashes_.find(hash_key('s', index));
         if (cached == hashes_.end()) {
-            sha256 h;
-            h.update(s.bytes.data(), static_cast<std::size_t>(s.bytes.size()));
-            cached = hashes_.emplace(hash_key('s', index), h.hex()).first;
+            cached = hashes_.emplace(hash_key('s', index), storage_sha256(s)).first;
         }
         out_ += ",\"sha256\":\"" + cached->second + "\"}}";
     }
@@ -8603,7 +9026,7 @@ private:
             fail(std::move(ok).err());
             return nullptr;
         }
-        return &hashes_.emplace(std::move(key), tensor_sha256(t)).first->second;
+        return &hashes_.emplace(std::move(key), tensor_sha256(t, doc_.storage_at(t.storage_index()).desc.type)).first->second;
     }
 
     const document& doc_;
@@ -8654,8 +9077,10 @@ inline result<std::string> to_canonical_json(const value& v, std::uint64_t limit
 #define PTLOAD_PRINT_HPP
 
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -8666,7 +9091,8 @@ inline namespace v0 {
 
 /// Options for to_tree.
 struct tree_options {
-    std::size_t max_items = 64;   ///< items shown per container before "..."
+    std::size_t max_items = 64;   ///< items shown per container before "... N more"
+    std::string_view more_hint;   ///< said after "... N more", e.g. how to see the rest
     std::size_t max_text = 80;    ///< characters of a str/bytes (or a class, global, device name) shown
     std::size_t max_lines = 100000;
     std::size_t max_indent = 64;  ///< deeper lines are indented this far and say their depth
@@ -8674,6 +9100,50 @@ struct tree_options {
 };
 
 namespace detail {
+
+/// repr(float) as Python writes it: the fewest significant digits that read back as the same
+/// double ("0.9", not "0.90000000000000002"), positional from 1e-4 up to 1e16 and with an
+/// exponent of at least two digits otherwise ("1e-05", "1e+16"), "inf", "-inf", "nan", "-0.0".
+/// `dot_zero` adds ".0" to integral positional values, as float repr does (complex repr does not).
+/// The digits come from printf and strtod, which agree with each other in any locale; the
+/// decimal point written here is always '.'.
+inline std::string float_repr(double x, bool dot_zero = true) {
+    if (std::isnan(x)) return "nan";
+    if (std::isinf(x)) return x < 0 ? "-inf" : "inf";
+    if (x == 0) return std::signbit(x) ? (dot_zero ? "-0.0" : "-0") : (dot_zero ? "0.0" : "0");
+    char buf[40];
+    for (int precision = 1; precision <= 17; ++precision) {
+        std::snprintf(buf, sizeof buf, "%.*e", precision - 1, x);
+        if (std::strtod(buf, nullptr) == x) break;
+    }
+    // buf is "-d.ddde-05" (the point is the locale's, possibly absent): split digits and exponent.
+    std::string digits;
+    const char* p = buf;
+    bool negative = *p == '-';
+    if (negative) ++p;
+    for (; *p && *p != 'e'; ++p)
+        if (*p >= '0' && *p <= '9') digits += *p;
+    int exponent = *p == 'e' ? std::atoi(p + 1) : 0;
+    while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
+    std::string out = negative ? "-" : "";
+    const int count = static_cast<int>(digits.size());
+    if (exponent < -4 || exponent >= 16) {
+        out += digits[0];
+        if (count > 1) out += "." + digits.substr(1);
+        char e[16];
+        std::snprintf(e, sizeof e, "e%c%02d", exponent < 0 ? '-' : '+', exponent < 0 ? -exponent : exponent);
+        return out + e;
+    }
+    if (exponent < 0) return out + "0." + std::string(static_cast<std::size_t>(-exponent - 1), '0') + digits;
+    if (count <= exponent + 1)
+        return out + digits + std::string(static_cast<std::size_t>(exponent + 1 - count), '0') + (dot_zero ? ".0" : "");
+    return out + digits.substr(0, static_cast<std::size_t>(exponent + 1)) + "." + digits.substr(static_cast<std::size_t>(exponent + 1));
+}
+
+/// "1 item", "3 items".
+inline std::string plural_count(std::size_t count, const char* noun) {
+    return std::to_string(count) + " " + noun + (count == 1 ? "" : "s");
+}
 
 /// A name from the document, cut to max_text characters.
 inline std::string clipped(std::string_view text, const tree_options& o) {
@@ -8692,15 +9162,11 @@ inline std::string short_scalar(const document& doc, node_id id, const tree_opti
         auto t = doc.text(id);
         return twos_to_decimal(reinterpret_cast<const std::uint8_t*>(t.data()), t.size());
     }
-    case kind::floating: {
-        char buf[40];
-        std::snprintf(buf, sizeof buf, "%.17g", n.f);
-        return buf;
-    }
-    case kind::complex: {
-        char buf[90];
-        std::snprintf(buf, sizeof buf, "(%.17g%+.17gj)", n.c.re, n.c.im);
-        return buf;
+    case kind::floating: return float_repr(n.f);
+    case kind::complex: {  // Python: "(1+2j)", "2j" when the real part is +0, "(nan-infj)"
+        std::string im = float_repr(n.c.im, false);
+        if (n.c.re == 0 && !std::signbit(n.c.re)) return im + "j";
+        return "(" + float_repr(n.c.re, false) + (im[0] == '-' ? "" : "+") + im + "j)";
     }
     case kind::string:
     case kind::bytes:
@@ -8794,7 +9260,7 @@ inline std::string to_tree(const value& v, const tree_options& o = {}) {
         std::size_t count = doc.edge_count(it.id) / (mapping ? 2 : 1);
         std::string head = n.k == kind::object ? "object " + detail::clipped(doc.text(doc.edge(it.id, obj_class)), o) : kind_name(n.k);
         if (n.k == kind::ndarray && doc.edge(it.id, 0) != null_node) head += " " + detail::clipped(doc.text(doc.edge(it.id, 0)), o);
-        out += head + (n.k == kind::object || n.k == kind::ndarray ? "" : " (" + std::to_string(count) + " items)") + "\n";
+        out += head + (n.k == kind::object || n.k == kind::ndarray ? "" : " (" + detail::plural_count(count, "item") + ")") + "\n";
         std::vector<item> children;
         if (n.k == kind::object) {
             static const char* fields[] = {"class: ", "args: ", "kwargs: ", "state: ", "items: ", "dict_items: "};
@@ -8814,7 +9280,11 @@ inline std::string to_tree(const value& v, const tree_options& o = {}) {
                     children.push_back({doc.edge(it.id, i), it.depth + 1, ""});
                 }
             }
-            if (shown < count) children.push_back({null_node, it.depth + 1, "... " + std::to_string(count - shown) + " more"});
+            if (shown < count) {
+                std::string more = "... " + std::to_string(count - shown) + " more";
+                if (!o.more_hint.empty()) more += " (" + std::string(o.more_hint) + ")";
+                children.push_back({null_node, it.depth + 1, std::move(more)});
+            }
             if (n.k == kind::ordered_dict && n.aux != null_node) children.push_back({n.aux, it.depth + 1, "attrs: "});
         }
         for (auto c = children.rbegin(); c != children.rend(); ++c) stack.push_back(std::move(*c));
@@ -8879,6 +9349,7 @@ struct dump_options {
         }
         if (flag == "--map-location") {
             if (arg.find('=') == std::string_view::npos) {
+                PTLOAD_TRY(known_device(arg));
                 load.map_location = std::string(arg);
                 return true;
             }
@@ -8889,6 +9360,7 @@ struct dump_options {
                 std::size_t eq = pair.find('=');
                 if (eq == std::string_view::npos || eq == 0 || eq + 1 == pair.size())
                     return make_error(errc::invalid_argument, no_offset, "--map-location dict entries are FROM=TO");
+                PTLOAD_TRY(known_device(pair.substr(eq + 1)));  // FROM is a saved tag: any is fine
                 load.map_remap.emplace_back(std::string(pair.substr(0, eq)), std::string(pair.substr(eq + 1)));
                 if (comma == std::string_view::npos) break;
                 start = comma + 1;
@@ -8896,6 +9368,17 @@ struct dump_options {
             return true;
         }
         return false;
+    }
+
+    /// A device torch.load restores to, as a map_location string: torch refuses the others
+    /// when the first storage is restored ("don't know how to restore data location of ...");
+    /// ptload refuses them before reading the file.
+    static status known_device(std::string_view device) {
+        if (load_options::known_tag(device)) return {};
+        return make_error(errc::invalid_argument, no_offset,
+                          "--map-location '" + std::string(device) +
+                              "': don't know how to restore data location tagged with it, as torch.load says "
+                              "(a device: cpu, cuda, cuda:N, mps, meta, xla, hpu, xpu, ipu, privateuseone, ...)");
     }
 };
 
@@ -9193,8 +9676,8 @@ namespace pickle {
 /// The verdict for module.name as find_class receives it, and why: resolve_global applies
 /// CPython's renames and follows dotted names attribute by attribute, as protocol 4 does.
 inline scan_verdict rate_name(std::string_view module, std::string_view name, int proto, resolved_global& g,
-                              std::string& why) {
-    g = resolve_global(module, name, proto);
+                              std::string& why, std::size_t max_name_parts = default_limits::max_name_parts) {
+    g = resolve_global(module, name, proto, max_name_parts);
     if (g.rating == verdict::dangerous) {
         why = std::string(g.why);
         if (!g.denied_as.empty() && g.denied_as != g.module + "." + g.name) why += " (as " + g.denied_as + ")";
@@ -9489,7 +9972,7 @@ private:
         }
         resolved_global g;
         std::string why;
-        const scan_verdict v = rate_name(module, name, proto_, g, why);
+        const scan_verdict v = rate_name(module, name, proto_, g, why, Limits::max_name_parts);
         std::string written;
         if (g.module != module || g.name != name) written = std::string(module) + "." + std::string(name);
         shadow s;
@@ -10410,19 +10893,6 @@ void scan_zip(Source& src, scan_sink& sink, bool must_be_zip) {
 
 // ---------------------------------------------------------------------------------------- tar
 
-inline bool scan_tar_octal(const std::uint8_t* p, std::size_t n, std::uint64_t& out) {
-    out = 0;
-    std::size_t i = 0;
-    while (i < n && p[i] == ' ') ++i;
-    bool any = false;
-    for (; i < n && p[i] >= '0' && p[i] <= '7'; ++i) {
-        if (out >> 60) return false;
-        out = out * 8 + static_cast<std::uint64_t>(p[i] - '0');
-        any = true;
-    }
-    return any;
-}
-
 template <class Limits, class Source>
 status scan_tar_storages(scan_window<Limits, Source>& w, std::uint64_t at, const std::string& label, scan_sink& sink) {
     auto count = w(at, label + ": storage count", sink);
@@ -10494,7 +10964,7 @@ void scan_tar(Source& src, scan_sink& sink) {
             return;
         }
         std::uint64_t len = 0;
-        if (!scan_tar_octal(h + 124, 12, len)) {
+        if (!tar_octal(h + 124, 12, len, false)) {
             sink.add_error(make_error(errc::bad_format, off, "bad tar member size"));
             return;
         }

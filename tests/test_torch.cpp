@@ -350,7 +350,8 @@ TEST_CASE("materialising a broadcast view is bounded") {
     s.desc.type = ptload::dtype::float32;
     s.desc.numel = 1;
     s.device = "cpu";
-    static std::uint8_t one[4] = {0, 0, 0x80, 0x3f};  // 1.0f
+    static float one_value = 1.0f;  // storages hold host byte order
+    std::uint8_t* one = reinterpret_cast<std::uint8_t*>(&one_value);
     s.bytes = ptload::storage_buffer(one, 4, nullptr, nullptr);
     ptload::detail::tensor_record r;
     r.type = ptload::dtype::float32;

@@ -243,7 +243,8 @@ TEST_CASE("walks: listing tensors visits each once and bounds the names") {
 }
 
 TEST_CASE("walks: hashing a view is bounded by its storage") {
-    static std::uint8_t one[4] = {0, 0, 0x80, 0x3f};  // 1.0f
+    static float one_value = 1.0f;  // storages hold host byte order
+    std::uint8_t* one = reinterpret_cast<std::uint8_t*>(&one_value);
     {  // a legitimate broadcast (torch.ones(1).expand(1000, 1000)) still dumps
         ptload::document doc;
         auto s = add_storage(doc, ptload::dtype::float32, one, 4);

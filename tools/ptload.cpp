@@ -48,7 +48,8 @@ constexpr const char* ls_usage =
     "usage: ptload ls [--json] [LOAD OPTIONS] FILE\n"
     "Lists every tensor: name, dtype, shape, device, elements and bytes, then the totals (a storage\n"
     "shared by several tensors is counted once).\n"
-    "  --json          print an array of rows instead\n";
+    "  --json          print an array of rows instead: {name, dtype, shape, device, elements, bytes,\n"
+    "                  storage (a number shared by tensors that share memory, or null)}\n";
 
 constexpr const char* scan_usage =
     "usage: ptload scan [--json] FILE...\n"

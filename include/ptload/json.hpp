@@ -113,13 +113,6 @@ inline void json_float(std::string& out, double d) {
     out += "}";
 }
 
-inline bool host_is_little_endian() {
-    const std::uint16_t probe = 1;
-    std::uint8_t first;
-    std::memcpy(&first, &probe, 1);
-    return first == 1;
-}
-
 /// Applies the neg and conj view bits to one little-endian element: the hash covers logical
 /// values, as torch's resolve_neg()/resolve_conj() would produce them.
 inline void logical_value(const tensor& t, std::uint8_t* e, std::size_t esize) {
@@ -159,13 +152,39 @@ inline status check_view(const tensor& t, const walk_limits& l) {
                           std::to_string(allowed) + " bytes)");
 }
 
-/// SHA-256 of a tensor's logical elements, row-major, each element little-endian. The caller
-/// bounds the work first (check_view).
-inline std::string tensor_sha256(const tensor& t) {
+/// SHA-256 of a storage's bytes with each element little-endian (they are held in host order).
+inline std::string storage_sha256(const storage& s) {
+    sha256 h;
+    const std::uint8_t* p = s.bytes.data();
+    auto n = static_cast<std::size_t>(s.bytes.size());
+    std::size_t unit = byte_order_unit(s.desc.type);
+    if (host_is_little_endian() || unit < 2) {
+        h.update(p, n);
+        return h.hex();
+    }
+    std::uint8_t buf[4096];
+    std::size_t done = 0;
+    while (n - done >= unit) {
+        std::size_t chunk = (n - done) / unit * unit;
+        if (chunk > sizeof buf / unit * unit) chunk = sizeof buf / unit * unit;
+        for (std::size_t i = 0; i < chunk; i += unit)
+            for (std::size_t k = 0; k < unit; ++k) buf[i + k] = p[done + i + unit - 1 - k];
+        h.update(buf, chunk);
+        done += chunk;
+    }
+    h.update(p + done, n - done);
+    return h.hex();
+}
+
+/// SHA-256 of a tensor's logical elements, row-major, each element little-endian. `stored` is
+/// the dtype of the tensor's storage, whose elements are in host order: a tensor of a wider
+/// dtype laid over a byte storage (the v3 dtypes) sees bytes that were never swapped, in the
+/// file's little-endian order. The caller bounds the work first (check_view).
+inline std::string tensor_sha256(const tensor& t, dtype stored) {
     sha256 h;
     std::size_t esize = element_size(t.dtype());
     dtype_class cls = info(t.dtype()).cls;
-    bool swap = !host_is_little_endian() && esize > 1;
+    bool swap = !host_is_little_endian() && esize > 1 && byte_order_unit(stored) > 1;
     bool complex = cls == dtype_class::complex;
     auto b = t.bytes();
     if (b && !swap && cls != dtype_class::boolean && !t.is_neg() && !t.is_conj()) {
@@ -571,9 +590,7 @@ private:
         json_string(out_, s.device);
         auto cached = hashes_.find(hash_key('s', index));
         if (cached == hashes_.end()) {
-            sha256 h;
-            h.update(s.bytes.data(), static_cast<std::size_t>(s.bytes.size()));
-            cached = hashes_.emplace(hash_key('s', index), h.hex()).first;
+            cached = hashes_.emplace(hash_key('s', index), storage_sha256(s)).first;
         }
         out_ += ",\"sha256\":\"" + cached->second + "\"}}";
     }
@@ -629,7 +646,7 @@ private:
             fail(std::move(ok).err());
             return nullptr;
         }
-        return &hashes_.emplace(std::move(key), tensor_sha256(t)).first->second;
+        return &hashes_.emplace(std::move(key), tensor_sha256(t, doc_.storage_at(t.storage_index()).desc.type)).first->second;
     }
 
     const document& doc_;

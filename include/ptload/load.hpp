@@ -92,8 +92,12 @@ result<document> load_torch_impl(Source& src, const load_options& opts, bool pic
     nested_loader nested = make_nested_loader<Policies>(opts);
     switch (kind) {
     case file_kind::zip: {
-        PTLOAD_TRY((load_zip<Policies>(doc, src, opts, nested)));
-        return doc;
+        auto loaded = load_zip<Policies>(doc, src, opts, nested);
+        if (loaded) return doc;
+        // a zip of another kind (an .npz, a zipped folder) is named rather than diagnosed
+        std::string foreign = identify_foreign(head, head_size, src.size());
+        if (!foreign.empty()) return make_error(errc::bad_format, 0, std::move(foreign));
+        return std::move(loaded).err();
     }
     case file_kind::tar: {
         auto root = load_tar<Policies>(doc, src, opts, nested);
@@ -114,7 +118,7 @@ result<document> load_torch_impl(Source& src, const load_options& opts, bool pic
                               "a plain pickle, not a torch checkpoint (its first value is not torch's magic number); "
                               "load it with ptload::load_pickle");
         }
-        return std::move(root).err();
+        return std::move(root).err();  // as torch.load fails (the CLI also names text and the like)
     }
     default: return describe_unreadable(kind, head, head_size, src.size());
     }

@@ -72,7 +72,7 @@ inline std::string float_repr(double x, bool dot_zero = true) {
 }
 
 /// "1 item", "3 items".
-inline std::string count_of(std::size_t count, const char* noun) {
+inline std::string plural_count(std::size_t count, const char* noun) {
     return std::to_string(count) + " " + noun + (count == 1 ? "" : "s");
 }
 
@@ -191,7 +191,7 @@ inline std::string to_tree(const value& v, const tree_options& o = {}) {
         std::size_t count = doc.edge_count(it.id) / (mapping ? 2 : 1);
         std::string head = n.k == kind::object ? "object " + detail::clipped(doc.text(doc.edge(it.id, obj_class)), o) : kind_name(n.k);
         if (n.k == kind::ndarray && doc.edge(it.id, 0) != null_node) head += " " + detail::clipped(doc.text(doc.edge(it.id, 0)), o);
-        out += head + (n.k == kind::object || n.k == kind::ndarray ? "" : " (" + detail::count_of(count, "item") + ")") + "\n";
+        out += head + (n.k == kind::object || n.k == kind::ndarray ? "" : " (" + detail::plural_count(count, "item") + ")") + "\n";
         std::vector<item> children;
         if (n.k == kind::object) {
             static const char* fields[] = {"class: ", "args: ", "kwargs: ", "state: ", "items: ", "dict_items: "};

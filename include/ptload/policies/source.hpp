@@ -13,19 +13,32 @@
 #include "../error.hpp"
 
 #include <cerrno>
+#include <climits>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <utility>
 
+// fd_source and 64-bit stdio offsets need POSIX; Windows (MSVC, mingw-w64) gets file_source
+// through _fseeki64 and no fd_source.
 #if defined(__unix__) || defined(__APPLE__)
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 #define PTLOAD_HAS_POSIX_FD 1
 #else
 #define PTLOAD_HAS_POSIX_FD 0
+#endif
+// On 32-bit glibc, off_t is 32 bits unless the program is built with _FILE_OFFSET_BITS=64;
+// the *64 calls (declared under _LARGEFILE64_SOURCE, which g++ implies) reach past 2 GiB
+// either way. Elsewhere off_t is checked before use.
+#if PTLOAD_HAS_POSIX_FD && defined(__GLIBC__) && defined(_LARGEFILE64_SOURCE)
+#define PTLOAD_POSIX_LARGEFILE64 1
+#else
+#define PTLOAD_POSIX_LARGEFILE64 0
 #endif
 
 namespace ptload {
@@ -123,23 +136,40 @@ public:
 
 private:
     bool seek(std::uint64_t offset) {
-#if PTLOAD_HAS_POSIX_FD
+        if (offset > static_cast<std::uint64_t>(INT64_MAX)) return false;
+#if PTLOAD_POSIX_LARGEFILE64
+        return fseeko64(file_, static_cast<off64_t>(offset), SEEK_SET) == 0;
+#elif PTLOAD_HAS_POSIX_FD
+        if (offset > static_cast<std::uint64_t>(std::numeric_limits<off_t>::max())) return false;
         return fseeko(file_, static_cast<off_t>(offset), SEEK_SET) == 0;
 #elif defined(_WIN32)
         return _fseeki64(file_, static_cast<__int64>(offset), SEEK_SET) == 0;
 #else
-        return offset <= 0x7fffffff && std::fseek(file_, static_cast<long>(offset), SEEK_SET) == 0;
+        return offset <= static_cast<std::uint64_t>(LONG_MAX) && std::fseek(file_, static_cast<long>(offset), SEEK_SET) == 0;
 #endif
     }
+    /// The size from a seek to the end. A file too large for the platform's offsets (ftell
+    /// fails with EOVERFLOW) leaves the source closed with that error, never a wrong size.
     void measure() {
         if (!file_) return;
-#if PTLOAD_HAS_POSIX_FD
-        if (fseeko(file_, 0, SEEK_END) == 0) size_ = static_cast<std::uint64_t>(ftello(file_));
+        std::int64_t end = -1;
+        errno = 0;
+#if PTLOAD_POSIX_LARGEFILE64
+        if (fseeko64(file_, 0, SEEK_END) == 0) end = ftello64(file_);
+#elif PTLOAD_HAS_POSIX_FD
+        if (fseeko(file_, 0, SEEK_END) == 0) end = ftello(file_);
 #elif defined(_WIN32)
-        if (_fseeki64(file_, 0, SEEK_END) == 0) size_ = static_cast<std::uint64_t>(_ftelli64(file_));
+        if (_fseeki64(file_, 0, SEEK_END) == 0) end = _ftelli64(file_);
 #else
-        if (std::fseek(file_, 0, SEEK_END) == 0) size_ = static_cast<std::uint64_t>(std::ftell(file_));
+        if (std::fseek(file_, 0, SEEK_END) == 0) end = std::ftell(file_);
 #endif
+        if (end >= 0) {
+            size_ = static_cast<std::uint64_t>(end);
+            return;
+        }
+        open_errno_ = errno ? errno : EIO;
+        if (owned_) std::fclose(file_);
+        file_ = nullptr;
     }
     std::FILE* file_ = nullptr;
     bool owned_ = false;
@@ -154,8 +184,13 @@ private:
 class fd_source {
 public:
     explicit fd_source(int fd) noexcept : fd_(fd) {
-        struct stat st;
+#if PTLOAD_POSIX_LARGEFILE64
+        struct stat64 st;
+        if (::fstat64(fd, &st) == 0) size_ = static_cast<std::uint64_t>(st.st_size);
+#else
+        struct stat st;  // fails (EOVERFLOW) rather than truncate a size off_t cannot hold
         if (::fstat(fd, &st) == 0) size_ = static_cast<std::uint64_t>(st.st_size);
+#endif
     }
     std::uint64_t size() const noexcept { return size_; }
     status read_at(std::uint64_t offset, void* dst, std::size_t n) const {
@@ -163,7 +198,13 @@ public:
             return make_error(errc::truncated, offset, "read past the end of a " + std::to_string(size_) + "-byte file");
         auto* out = static_cast<char*>(dst);
         while (n) {
+#if PTLOAD_POSIX_LARGEFILE64
+            ssize_t got = ::pread64(fd_, out, n, static_cast<off64_t>(offset));
+#else
+            if (offset > static_cast<std::uint64_t>(std::numeric_limits<off_t>::max()))
+                return make_error(errc::io_error, offset, "offset beyond this platform's file offsets");
             ssize_t got = ::pread(fd_, out, n, static_cast<off_t>(offset));
+#endif
             if (got < 0 && errno == EINTR) continue;
             if (got <= 0) return make_error(errc::io_error, offset, got < 0 ? std::strerror(errno) : "short read");
             out += got;

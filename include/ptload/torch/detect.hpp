@@ -98,7 +98,7 @@ inline const char* foreign_phrase(file_kind kind) {
 
 /// Text as a person writes it: printable ASCII, tabs and line ends, or UTF-8 sequences. A cut
 /// sequence at the end of the head is allowed (the head is the file's first bytes, not all).
-inline bool is_text(const std::uint8_t* h, std::size_t n) {
+inline bool looks_like_text(const std::uint8_t* h, std::size_t n) {
     for (std::size_t i = 0; i < n;) {
         std::uint8_t c = h[i];
         if (c == '\t' || c == '\n' || c == '\r' || (c >= 0x20 && c < 0x7f)) {
@@ -132,7 +132,7 @@ inline bool looks_like_protocol0(const std::uint8_t* h, std::size_t n) {
             if (!(std::isalnum(h[i]) || in(allowed, h[i]))) return false;
         return end > 1;
     };
-    if (first == 'c' || first == 'i') return all("._");                // GLOBAL, INST: module names
+    if (first == 'c' || first == 'i') return all("._");       // GLOBAL, INST: module names
     if (in("IJLFpgV", h[0])) return all(".+-_") && end < n;  // numbers, memo keys
     return false;
 }
@@ -145,17 +145,13 @@ inline std::string_view first_zip_entry(const std::uint8_t* h, std::size_t n) {
     return {reinterpret_cast<const char*>(h + 30), length};
 }
 
-inline bool ends_with(std::string_view s, std::string_view tail) {
-    return s.size() >= tail.size() && s.substr(s.size() - tail.size()) == tail;
-}
-
 } // namespace detail
 
 /// The error for a file ptload does not read, saying what it looks like.
 inline error describe_unreadable(file_kind kind, const std::uint8_t*, std::size_t, std::uint64_t size) {
     // An empty file is input that ended before its first value, as pickle and torch.load say.
     if (kind == file_kind::empty) return make_error(errc::truncated, 0, "the file is empty (0 bytes)");
-    return make_error(errc::bad_format, 0, std::string(detail::foreign_phrase(kind)) + " (" + std::to_string(size) + " bytes)");
+    return make_error(errc::bad_format, 0, std::string(detail::foreign_phrase(kind)) + "; " + std::to_string(size) + " bytes");
 }
 
 /// What a file is, in words, when its first bytes (up to 512) show it is no torch checkpoint or
@@ -163,8 +159,9 @@ inline error describe_unreadable(file_kind kind, const std::uint8_t*, std::size_
 /// Empty when it may be one, damaged, whose load error says more. Besides the kinds detect()
 /// names, this names text and zips of other kinds (numpy .npz, a zipped folder), which detect()
 /// leaves to the loaders because a protocol-0 pickle is text and a torch archive is a zip: ask
-/// it after a load failed.
-///     if (!doc) if (auto what = ptload::identify_foreign(head, n, size); !what.empty()) ...
+/// it after a load failed:
+///     std::string what = ptload::identify_foreign(head, n, size);
+///     std::cerr << path << (what.empty() ? ": " + doc.err().what() : " is " + what) << "\n";
 inline std::string identify_foreign(const std::uint8_t* head, std::size_t n, std::uint64_t size) {
     const file_kind kind = detect(head, n, size);
     if (kind == file_kind::zip) {
@@ -172,7 +169,7 @@ inline std::string identify_foreign(const std::uint8_t* head, std::size_t n, std
         if (first.empty()) return {};
         std::string shown(first.substr(0, 60));
         if (first.find('/') == std::string_view::npos) {
-            if (detail::ends_with(first, ".npy"))
+            if (first.size() > 4 && first.substr(first.size() - 4) == ".npy")
                 return "a numpy .npz archive (arrays saved with numpy.savez), not a torch checkpoint (load it with numpy.load)";
             return "a zip archive of another kind (its first entry is '" + shown +
                    "'; a torch checkpoint's entries all sit in one folder, e.g. 'archive/data.pkl')";
@@ -189,11 +186,13 @@ inline std::string identify_foreign(const std::uint8_t* head, std::size_t n, std
         if (starts_with(head, n, "\x28\xB5\x2F\xFD")) return "a zstd-compressed file (decompress it first)";
         if (starts_with(head, n, "\x89HDF")) return "an HDF5 file (Keras .h5?), not a torch checkpoint";
         if (starts_with(head, n, "\x7f" "ELF")) return "an executable (ELF), not a torch checkpoint";
-        if (detail::is_text(head, n) && !detail::looks_like_protocol0(head, n)) {
+        if (detail::looks_like_text(head, n) && !detail::looks_like_protocol0(head, n)) {
             std::size_t end = 0;
             while (end < n && end < 40 && head[end] != '\n' && head[end] != '\r') ++end;
+            const bool cut = end < n && head[end] != '\n' && head[end] != '\r';
+            while (cut && end > 0 && (head[end] & 0xC0) == 0x80) --end;  // not inside a UTF-8 sequence
             std::string line(reinterpret_cast<const char*>(head), end);
-            return "a text file, not a torch checkpoint (it begins \"" + line + (end < n && head[end] != '\n' && head[end] != '\r' ? "...\")" : "\")");
+            return "a text file, not a torch checkpoint (it begins \"" + line + (cut ? "...\")" : "\")");
         }
         return {};
     }

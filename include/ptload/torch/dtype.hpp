@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace ptload {
@@ -125,6 +126,35 @@ constexpr dtype dtype_from_storage_class(std::string_view n) noexcept {
             return detail::dtype_table[i].type;
     return dtype::unknown;
 }
+
+namespace detail {
+/// Whether this host stores numbers little-endian (files and canonical hashes are).
+inline bool host_is_little_endian() noexcept {
+    const std::uint16_t probe = 1;
+    std::uint8_t first;
+    std::memcpy(&first, &probe, 1);
+    return first == 1;
+}
+
+/// The run of bytes whose order depends on the host for elements of dtype t: the element, or
+/// each half of a complex one. 1 means byte order does not apply.
+constexpr std::size_t byte_order_unit(dtype t) noexcept {
+    return info(t).cls == dtype_class::complex ? element_size(t) / 2 : element_size(t);
+}
+
+/// Reverses the byte order of each element of dtype t in p[0, nbytes) (complex numbers: each
+/// half on its own); a trailing partial element is left alone.
+inline void byteswap_elements(std::uint8_t* p, std::uint64_t nbytes, dtype t) noexcept {
+    std::size_t unit = byte_order_unit(t);
+    if (unit < 2) return;
+    for (std::uint64_t i = 0; i + unit <= nbytes; i += unit)
+        for (std::size_t a = 0, b = unit - 1; a < b; ++a, --b) {
+            std::uint8_t tmp = p[i + a];
+            p[i + a] = p[i + b];
+            p[i + b] = tmp;
+        }
+}
+} // namespace detail
 
 } // namespace v0
 } // namespace ptload

@@ -34,7 +34,7 @@ inline float half_to_float(std::uint16_t h) {
 
 inline float bfloat16_to_float(std::uint16_t b) { return bits_to_float(static_cast<std::uint32_t>(b) << 16); }
 
-/// A float8 value: 1 sign bit, `e` exponent bits, `m` mantissa bits.: 1 sign bit, `e` exponent bits, `m` mantissa bits.
+/// A float8 value: 1 sign bit, `e` exponent bits, `m` mantissa bits.
 inline float minifloat_to_float(std::uint8_t v, int e, int m, int bias, bool ieee_specials, bool fnuz, bool e4m3fn) {
     bool sign = (v >> 7) & 1;
     int exp = (v >> m) & ((1 << e) - 1);

@@ -668,6 +668,12 @@ private:
         s.desc.location = std::string(device);
         std::size_t esize = element_size(s.desc.type);
         if (!esize || bytes.size() % esize) return bad("numpy data size does not fit the dtype");
+        // ndarray data is little-endian (build_ndarray swaps '>' arrays); storages hold host order
+        if (!detail::host_is_little_endian() && detail::byte_order_unit(s.desc.type) > 1) {
+            std::string host(bytes);
+            detail::byteswap_elements(reinterpret_cast<std::uint8_t*>(&host[0]), host.size(), s.desc.type);
+            bytes = doc.text(doc.make_text(kind::bytes, host.data(), host.size()));
+        }
         s.desc.numel = bytes.size() / esize;
         s.device = mapped_device(device);
         // The bytes already live in the document's arena for its whole life: borrow them.

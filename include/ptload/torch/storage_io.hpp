@@ -17,15 +17,6 @@ namespace ptload {
 inline namespace v0 {
 namespace detail {
 
-/// Reverses the bytes of each element (complex numbers: each half on its own).
-inline void byteswap_elements(std::uint8_t* p, std::uint64_t nbytes, dtype t) {
-    std::size_t esize = element_size(t);
-    if (info(t).cls == dtype_class::complex) esize /= 2;
-    if (esize < 2) return;
-    for (std::uint64_t i = 0; i + esize <= nbytes; i += esize)
-        for (std::size_t a = 0, b = esize - 1; a < b; ++a, --b) std::swap(p[i + a], p[i + b]);
-}
-
 /// Where map_location and the registered handlers put a storage (asked once per storage).
 inline result<std::string> place_storage(const load_options& opts, const storage_description& d, std::uint64_t offset,
                                          const std::string& record) {
@@ -60,9 +51,7 @@ result<storage> read_storage(Source& src, std::uint64_t offset, storage_descript
     if (s.bytes.size() < nbytes)
         return make_error(errc::bad_storage, offset, "the allocator returned a buffer smaller than the storage", record);
     if (nbytes) PTLOAD_TRY(src.read_at(offset, s.bytes.data(), static_cast<std::size_t>(nbytes)));
-    const std::uint16_t probe = 1;
-    bool host_little = *reinterpret_cast<const std::uint8_t*>(&probe) == 1;
-    if (host_little != file_little_endian) byteswap_elements(s.bytes.data(), nbytes, d.type);
+    if (host_is_little_endian() != file_little_endian) byteswap_elements(s.bytes.data(), nbytes, d.type);
     s.desc = std::move(d);
     return s;
 }
