@@ -151,12 +151,12 @@ TEST_CASE("scan: real checkpoints and pickles outside the malicious corpus are c
     const std::string corpus = ptload_test::source_path("../shared/corpus");
     if (std::filesystem::is_directory(corpus))
         for (const auto& e : std::filesystem::recursive_directory_iterator(corpus)) {
-            const std::string p = e.path().string();
+            const std::string p = e.path().generic_string();  // '/' separators on Windows too
             if (e.is_regular_file() && p.find("/malicious/") == std::string::npos && e.path().extension() != ".md")
                 files.push_back(p);
         }
     for (const auto& e : std::filesystem::directory_iterator(ptload_test::source_path("tests/fixtures/torch")))
-        if (e.is_regular_file()) files.push_back(e.path().string());
+        if (e.is_regular_file()) files.push_back(e.path().generic_string());
     std::sort(files.begin(), files.end());
     CHECK(files.size() > 60);
     for (const auto& path : files) {

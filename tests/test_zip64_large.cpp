@@ -125,7 +125,7 @@ struct le_bytes {
 
 /// {'w': tensor([[1., 2.], [3., 4.]])} as torch 1.13's torch.save pickles it (protocol 2), opcode
 /// for opcode, memo indices included: 166 bytes, CRC-32 0xc19456f8 in torch's own archive.
-std::vector<std::uint8_t> state_dict_pickle() {
+[[maybe_unused]] std::vector<std::uint8_t> state_dict_pickle() {  // unused without sparse files
     le_bytes p;
     auto binput = [&](unsigned i) { p.u8('q'), p.u8(i); };
     auto binunicode = [&](std::string_view s) {
