@@ -155,8 +155,9 @@ leg_2() {
 }
 
 leg_3() {
+  # Headers are compiled one by one in legs 1 and 2 already.
   cmake_leg gcc-noexcept -DCMAKE_CXX_COMPILER=g++ -DCMAKE_CXX_STANDARD=17 -DCMAKE_BUILD_TYPE=Release \
-    -DPTLOAD_NO_EXCEPTIONS=ON
+    -DPTLOAD_NO_EXCEPTIONS=ON -DPTLOAD_BUILD_HEADER_CHECK=OFF
 }
 
 leg_4() {
