@@ -6206,7 +6206,7 @@ status zip_check_local_header(Source& src, zip_entry& e, std::vector<std::uint8_
     const std::uint8_t* name = *bytes_r;
 
     // Readers that walk local headers (and scanners) would otherwise see another archive.
-    if (name_len != e.name.size() || std::memcmp(name, e.name.data(), name_len) != 0)
+    if (name_len != e.name.size() || (name_len && std::memcmp(name, e.name.data(), name_len) != 0))
         return zip_error(at, "local header name \"" +
                                  zip_printable(std::string(reinterpret_cast<const char*>(name), name_len)) +
                                  "\" differs from the central directory",
