@@ -11,7 +11,7 @@ line of tests/expected/torch.tsv and about 20 lines of tests/expected/corpus.tsv
      what torch says (regenerate with the tools/gen_*.py that owns the manifest);
   2. runs `$PTLOAD_CLI dump --json OPTIONS FILE`, normalizes its output (json.loads, then
      canonical.normalize) and compares it with the same expectation; for an `error:<code>` line
-     the CLI must fail with that code (the first word of its `ptload: <code> ...` message).
+     the CLI must fail with that code (the first word of its `ptload: FILE: <code> ...` message).
 
 Lines listed in a manifest's `# computed:` comments (expectations a generator derived because
 torch 1.13 cannot load the input correctly) skip step 1. Prints one line per mismatch and last
@@ -97,7 +97,11 @@ def ptload_result(cli, input_rel, options_text):
             return "failure: ptload crashed (%s) %s" % (name, message[:300])
         if not message.startswith("ptload: "):
             return "failure: exit status %d: %s" % (proc.returncode, message[:300])
-        return "error:" + message[len("ptload: "):].split(" ", 1)[0].rstrip(":")
+        message = message[len("ptload: "):]
+        path_prefix = args[-1] + ": "  # the CLI names the file first: "ptload: FILE: code at ..."
+        if message.startswith(path_prefix):
+            message = message[len(path_prefix):]
+        return "error:" + message.split(" ", 1)[0].rstrip(":")
     try:
         return canonical.normalize(json.loads(proc.stdout.decode("utf-8")))
     except (UnicodeDecodeError, ValueError, TypeError) as e:

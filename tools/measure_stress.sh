@@ -34,7 +34,9 @@ while IFS=$'\t' read -r name expect; do
   if [ "$status" = 0 ]; then
     result=ok
   else
-    code=$(sed -n 's/^ptload: \([a-z_]*\)[ :].*/\1/p' "$dir/err.txt" | tail -n 1)
+    # "ptload: FILE: code at byte ...", or without the file for some messages
+    code=$(sed -n -e "s|^ptload: $file: \([a-z_]*\)[ :].*|\1|p" -e 't' -e 's/^ptload: \([a-z_]*\)[ :].*/\1/p' \
+      "$dir/err.txt" | tail -n 1)
     result=$code
   fi
   want=${expect#*:}

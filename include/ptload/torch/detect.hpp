@@ -133,7 +133,7 @@ inline bool looks_like_protocol0(const std::uint8_t* h, std::size_t n) {
         return end > 1;
     };
     if (first == 'c' || first == 'i') return all("._");       // GLOBAL, INST: module names
-    if (in("IJLFpgV", h[0])) return all(".+-_") && end < n;  // numbers, memo keys
+    if (in("IJLFpgV", h[0])) return all(".+-_");  // numbers (possibly longer than the head), memo keys
     return false;
 }
 
