@@ -83,9 +83,25 @@ build() {
   say "building $exe"
   nice -n 10 "${launcher[@]}" "$cxx" "${flags[@]}" "tests/fuzz/fuzz_$t.cpp" -o "$exe"
 }
+# PTLOAD_JOBS targets at a time (default 2), as tools/test.sh builds.
+build_jobs=${PTLOAD_JOBS:-2}
+pids=()
+names=()
+failed=""
 for t in "${targets[@]}"; do
-  build "$t" || die "building fuzz_$t failed (is libclang-rt-dev for $cxx installed?)"
+  build "$t" &
+  pids+=("$!")
+  names+=("$t")
+  if [ "${#pids[@]}" -ge "$build_jobs" ]; then
+    wait "${pids[0]}" || failed="$failed ${names[0]}"
+    pids=("${pids[@]:1}")
+    names=("${names[@]:1}")
+  fi
 done
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || failed="$failed ${names[$i]}"
+done
+[ -z "$failed" ] || die "building fuzz target(s)$failed failed (is libclang-rt-dev for $cxx installed?)"
 [ "$mode" = build ] && exit 0
 
 # ------------------------------------------------------------------------------------------------
