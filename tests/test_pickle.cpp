@@ -56,15 +56,15 @@ struct tight_nodes : ptload::default_limits {
 };
 
 struct null_handler {
-    ptload::result<ptload::node_id> persistent_load(ptload::document&, ptload::node_id, std::uint64_t) { return ptload::null_node; }
-    ptload::result<ptload::node_id> torch_global(ptload::document& d, const ptload::pickle::resolved_global& g, std::uint64_t) {
+    ptload::result<ptload::node_id> persistent_load(ptload::document_data&, ptload::node_id, std::uint64_t) { return ptload::null_node; }
+    ptload::result<ptload::node_id> torch_global(ptload::document_data& d, const ptload::pickle::resolved_global& g, std::uint64_t) {
         return d.make_global(g.module, g.name, 0);
     }
-    ptload::result<ptload::node_id> torch_call(ptload::document&, ptload::pickle::known_global, ptload::node_id,
+    ptload::result<ptload::node_id> torch_call(ptload::document_data&, ptload::pickle::known_global, ptload::node_id,
                                                ptload::node_id, std::uint64_t) {
         return ptload::null_node;
     }
-    ptload::status torch_build(ptload::document&, ptload::node_id, ptload::node_id, std::uint64_t) { return {}; }
+    ptload::status torch_build(ptload::document_data&, ptload::node_id, ptload::node_id, std::uint64_t) { return {}; }
 };
 
 // The dispatch table is built at compile time for each policy set: every opcode byte has its
@@ -358,12 +358,12 @@ TEST_CASE_TEMPLATE("fixtures load the same through every decoding policy", Decod
 namespace {
 /// A user's hooks: persistent ids become ints, one class resolves to a value of the user's choice.
 struct user_handler : null_handler {
-    ptload::result<ptload::node_id> persistent_load(ptload::document& d, ptload::node_id pid, std::uint64_t) {
+    ptload::result<ptload::node_id> persistent_load(ptload::document_data& d, ptload::node_id pid, std::uint64_t) {
         auto text = d.get(pid).as_string();
         if (!text) return ptload::make_error(ptload::errc::bad_storage, ptload::no_offset, "pid is not a str");
         return d.make_int(static_cast<std::int64_t>(text->size()));
     }
-    ptload::result<ptload::node_id> find_class(ptload::document& d, const ptload::pickle::resolved_global& g, std::uint64_t) {
+    ptload::result<ptload::node_id> find_class(ptload::document_data& d, const ptload::pickle::resolved_global& g, std::uint64_t) {
         if (g.module == "mymod" && g.name == "Answer") return d.make_int(42);
         return ptload::null_node;  // everything else: ptload's own resolution
     }
@@ -375,16 +375,16 @@ TEST_CASE("persistent_load and find_class hooks") {
     bytes b = P({'(', 'P'}) + "abc\n" + P({'c'}) + "mymod\nAnswer\n" + P({'c'}) + "collections\nOrderedDict\n" + P({')', 'R', 'l', '.'});
     ptload::document doc;
     user_handler h;
-    ptload::pickle::machine<ptload::policies<>, user_handler> m(doc, h, b.data(), b.size(), {});
+    ptload::pickle::machine<ptload::policies<>, user_handler> m(doc.data(), h, b.data(), b.size(), {});
     auto root = m.run();
     REQUIRE(root);
-    doc.set_root(*root);
+    doc.data().set_root(*root);
     CHECK(ptload::canonical_json(doc).value() == "[3,42,{\"ordered_dict\":[]}]");
     CHECK(m.position() == b.size());
     // a disallowed global never reaches the hook
     bytes evil = P({'c'}) + "os\nsystem\n" + P({'.'});
     ptload::document doc2;
-    ptload::pickle::machine<ptload::policies<>, user_handler> m2(doc2, h, evil.data(), evil.size(), {});
+    ptload::pickle::machine<ptload::policies<>, user_handler> m2(doc2.data(), h, evil.data(), evil.size(), {});
     CHECK(m2.run().err().code == ptload::errc::disallowed_global);
 }
 
@@ -392,11 +392,11 @@ TEST_CASE("several pickles in one stream are read one after another") {
     bytes b = P({0x80, 2, 'K', 1, '.', 0x80, 2, 'K', 2, '.'});
     ptload::document doc;
     null_handler h;
-    ptload::pickle::machine<ptload::policies<>, null_handler> first(doc, h, b.data(), b.size(), {});
+    ptload::pickle::machine<ptload::policies<>, null_handler> first(doc.data(), h, b.data(), b.size(), {});
     CHECK(doc.get(first.run().value()).as_int().value() == 1);
     std::size_t at = first.position();
     CHECK(at == 5);
-    ptload::pickle::machine<ptload::policies<>, null_handler> second(doc, h, b.data() + at, b.size() - at, {});
+    ptload::pickle::machine<ptload::policies<>, null_handler> second(doc.data(), h, b.data() + at, b.size() - at, {});
     CHECK(doc.get(second.run().value()).as_int().value() == 2);
 }
 

@@ -353,13 +353,14 @@ TEST_CASE("materialising a broadcast view is bounded") {
     static float one_value = 1.0f;  // storages hold host byte order
     std::uint8_t* one = reinterpret_cast<std::uint8_t*>(&one_value);
     s.bytes = ptload::storage_buffer(one, 4, nullptr, nullptr);
+    s.resident = true;
     ptload::detail::tensor_record r;
     r.type = ptload::dtype::float32;
-    r.storage = doc.add_storage(std::move(s));
+    r.storage = doc.data().add_storage(std::move(s));
     std::int64_t shape[2] = {4000, 2000}, stride[2] = {0, 0};  // 32 MB of logical floats
     r.rank = 2;
-    r.dims = doc.add_dims(shape, stride, 2);
-    ptload::tensor t = doc.get(doc.add_tensor(r)).as_tensor().value();
+    r.dims = doc.data().add_dims(shape, stride, 2);
+    ptload::tensor t = doc.get(doc.data().add_tensor(r)).as_tensor().value();
     CHECK(t.numel() == 8000000);
     auto refused = t.contiguous_copy();
     REQUIRE_FALSE(refused);

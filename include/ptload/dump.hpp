@@ -114,7 +114,7 @@ result<document> load_dynamic(Source& src, const dump_options& o) {
 
 /// The canonical JSON of a whole document within explicit bounds; TorchScript archives as
 /// {"torchscript": ...}.
-inline result<std::string> canonical_json(const document& doc, const walk_limits& limits) {
+inline result<std::string> canonical_json(const document_data& doc, const walk_limits& limits) {
     if (!doc.is_torchscript()) return to_canonical_json(doc.root(), limits);
     // One walk over both pickles, so storage ids and same_as numbers continue from data to constants.
     detail::canonical_writer w(doc, limits);
@@ -125,13 +125,19 @@ inline result<std::string> canonical_json(const document& doc, const walk_limits
     return "{\"torchscript\":{\"data\":" + *data + ",\"constants\":" + *constants + "}}";
 }
 /// The canonical JSON of a whole document within the default bounds (walk_limits_for).
-inline result<std::string> canonical_json(const document& doc) { return canonical_json(doc, walk_limits_for(doc)); }
+inline result<std::string> canonical_json(const document_data& doc) { return canonical_json(doc, walk_limits_for(doc)); }
 /// The same with `limit` in place of the default output bound.
-inline result<std::string> canonical_json(const document& doc, std::uint64_t limit) {
+inline result<std::string> canonical_json(const document_data& doc, std::uint64_t limit) {
     walk_limits l = walk_limits_for(doc);
     l.max_output = limit;
     return canonical_json(doc, l);
 }
+
+inline result<std::string> canonical_json(const document& doc, const walk_limits& limits) {
+    return canonical_json(doc.data(), limits);
+}
+inline result<std::string> canonical_json(const document& doc) { return canonical_json(doc.data()); }
+inline result<std::string> canonical_json(const document& doc, std::uint64_t limit) { return canonical_json(doc.data(), limit); }
 
 /// One row of `ptload ls`: where a tensor sits in the document and what it is.
 struct tensor_row {
@@ -146,7 +152,7 @@ struct tensor_row {
 /// Paths are kept as links to their parent, and a row's name is spelled out from its end: a
 /// name longer than `max_name` bytes keeps its last keys after "...", and once the names
 /// together pass the document's output bound (walk_limits_for) each keeps only its last key.
-inline std::vector<tensor_row> list_tensors(const document& doc, std::size_t max_name = 1024) {
+inline std::vector<tensor_row> list_tensors(const document_data& doc, std::size_t max_name = 1024) {
     std::vector<tensor_row> rows;
     constexpr std::uint32_t no_parent = 0xFFFFFFFFu;
     struct step {  // one key of a path: a mapping key, a sequence index, or "constants"
@@ -232,6 +238,9 @@ inline std::vector<tensor_row> list_tensors(const document& doc, std::size_t max
         for (auto c = children.rbegin(); c != children.rend(); ++c) stack.push_back(*c);
     }
     return rows;
+}
+inline std::vector<tensor_row> list_tensors(const document& doc, std::size_t max_name = 1024) {
+    return list_tensors(doc.data(), max_name);
 }
 
 } // namespace v0

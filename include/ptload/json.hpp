@@ -42,12 +42,16 @@ struct walk_limits {
 /// The bounds `Limits` gives a document: output up to min(max_dump_bytes, dump_slack +
 /// dump_bytes_per_input_byte * the pickle bytes the document was loaded from).
 template <class Limits = default_limits>
-walk_limits walk_limits_for(const document& doc) noexcept {
+walk_limits walk_limits_for(const document_data& doc) noexcept {
     std::uint64_t out = 0;
     if (!detail::checked_mul(doc.input_bytes(), std::uint64_t{Limits::dump_bytes_per_input_byte}, out) ||
         !detail::checked_add(out, std::uint64_t{Limits::dump_slack}, out) || out > Limits::max_dump_bytes)
         out = Limits::max_dump_bytes;
     return {out, Limits::max_view_expansion, Limits::view_slack};
+}
+template <class Limits = default_limits>
+walk_limits walk_limits_for(const document& doc) noexcept {
+    return walk_limits_for<Limits>(doc.data());
 }
 
 namespace detail {
@@ -140,7 +144,7 @@ inline void logical_value(const tensor& t, std::uint8_t* e, std::size_t esize) {
 /// memory that the file does not pay for.
 inline status check_view(const tensor& t, const walk_limits& l) {
     std::uint64_t per = values_per_byte(t.dtype()) > 1 ? 1 : element_size(t.dtype());
-    std::uint64_t logical = 0, allowed = 0, stored = t.storage_bytes().size();
+    std::uint64_t logical = 0, allowed = 0, stored = t.storage_nbytes();
     bool fits = checked_mul(t.numel(), per, logical);
     if (!checked_mul(stored, l.max_view_expansion, allowed) || !checked_add(allowed, l.view_slack, allowed))
         allowed = ~std::uint64_t{0};
@@ -199,7 +203,7 @@ inline std::string tensor_sha256(const tensor& t, dtype stored) {
         return h.hex();
     }
     std::uint8_t buf[16];
-    t.for_each_element([&](const std::uint8_t* e) {
+    (void)t.for_each_element([&](const std::uint8_t* e) {  // the caller made the storage resident
         if (cls == dtype_class::boolean) {
             buf[0] = e[0] ? 1 : 0;
         } else if (swap) {  // per element; complex halves separately
@@ -216,7 +220,7 @@ inline std::string tensor_sha256(const tensor& t, dtype stored) {
 }
 
 /// Hash of an ndarray's C-order element bytes (Fortran-ordered data is reordered).
-inline std::string ndarray_sha256(const document& doc, node_id arr) {
+inline std::string ndarray_sha256(const document_data& doc, node_id arr) {
     node_id data = doc.edge(arr, pickle::nd_data), shape = doc.edge(arr, pickle::nd_shape);
     std::string_view bytes = doc.text(data);
     sha256 h;
@@ -254,7 +258,7 @@ inline std::string ndarray_sha256(const document& doc, node_id arr) {
 /// The canonical walk: depth-first, in order, numbering identity-bearing values and storages.
 class canonical_writer {
 public:
-    canonical_writer(const document& doc, const walk_limits& limits) : doc_(doc), limits_(limits) {}
+    canonical_writer(const document_data& doc, const walk_limits& limits) : doc_(doc), limits_(limits) {}
 
     /// One value; several runs (a TorchScript archive's data and constants) share numbering and
     /// the output bound.
@@ -590,6 +594,7 @@ private:
         json_string(out_, s.device);
         auto cached = hashes_.find(hash_key('s', index));
         if (cached == hashes_.end()) {
+            if (auto read = doc_.storage_data(index); !read) return fail(std::move(read).err());
             cached = hashes_.emplace(hash_key('s', index), storage_sha256(s)).first;
         }
         out_ += ",\"sha256\":\"" + cached->second + "\"}}";
@@ -646,10 +651,14 @@ private:
             fail(std::move(ok).err());
             return nullptr;
         }
+        if (auto read = t.storage_data(); !read) {
+            fail(std::move(read).err());
+            return nullptr;
+        }
         return &hashes_.emplace(std::move(key), tensor_sha256(t, doc_.storage_at(t.storage_index()).desc.type)).first->second;
     }
 
-    const document& doc_;
+    const document_data& doc_;
     walk_limits limits_;
     std::uint64_t written_ = 0;  // by earlier runs
     bool failed_ = false;

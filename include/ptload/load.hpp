@@ -10,6 +10,7 @@
 #include "error.hpp"
 #include "pickle/machine.hpp"
 #include "policies/select.hpp"
+#include "policies/mmap_source.hpp"
 #include "policies/source.hpp"
 #include "torch/archive.hpp"
 #include "torch/detect.hpp"
@@ -20,6 +21,7 @@
 #include "value.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <new>
 #include <string>
 #include <type_traits>
@@ -34,15 +36,17 @@ namespace detail {
 /// nesting is bounded by limits::max_stream_nesting.
 template <class Policies>
 nested_loader make_nested_loader(const load_options& opts, std::size_t depth = 0) {
-    return [&opts, depth](document& doc, const std::uint8_t* p, std::size_t n) -> result<node_id> {
+    return [&opts, depth](document_data& doc, const std::uint8_t* p, std::size_t n) -> result<node_id> {
         using limits = typename Policies::limits;
         if (depth >= limits::max_stream_nesting)
             return make_error(errc::limit_depth, no_offset,
                               "torch streams nested more than " + std::to_string(limits::max_stream_nesting) +
                                   " deep (limits::max_stream_nesting)");
+        // The stream's bytes live in the document: its storages are read now, in every mode.
         memory_source mem(p, n);
+        auto reader = borrowed_reader<Policies>(mem, opts);
         bool not_legacy = false;
-        return load_legacy<Policies>(doc, mem, opts, make_nested_loader<Policies>(opts, depth + 1), not_legacy);
+        return load_legacy<Policies>(doc, mem, reader, true, opts, make_nested_loader<Policies>(opts, depth + 1), not_legacy);
     };
 }
 
@@ -75,42 +79,57 @@ result<document> load_pickle_impl(Source& src, const load_options& opts) {
     pickle::run_options ro;
     ro.buffers = opts.buffers;
     ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
-    pickle::machine<Policies, torch_handler<Policies>> m(doc, handler, bytes->data, bytes->size, ro);
+    pickle::machine<Policies, torch_handler<Policies>> m(doc.data(), handler, bytes->data, bytes->size, ro);
     auto root = m.run();
     if (!root) return std::move(root).err();
-    doc.set_root(*root);
+    doc.data().set_root(*root);
     return doc;
 }
 
+/// After a successful load: a document that reads no more lets go of its source.
+inline result<document> finish_load(document doc, const load_options& opts) {
+    if (opts.storages != storage_mode::lazy) doc.close_source();
+    return doc;
+}
+
+/// `src` owns the source when the caller gave it by value, else only points at it.
 template <class Policies, class Source>
-result<document> load_torch_impl(Source& src, const load_options& opts, bool pickle_fallback) {
+result<document> load_torch_impl(std::shared_ptr<Source> src_ptr, bool owned, const load_options& opts, bool pickle_fallback) {
+    if (opts.storages == storage_mode::lazy && !owned)
+        return make_error(errc::invalid_argument, no_offset,
+                          "a lazy load reads storages after it returns, so the document must own the source: pass it "
+                          "by value (std::move) or use ptload::open_file");
+    Source& src = *src_ptr;
     std::uint8_t head[512] = {};
     std::size_t head_size = src.size() < sizeof head ? static_cast<std::size_t>(src.size()) : sizeof head;
     PTLOAD_TRY(src.read_at(0, head, head_size));
     file_kind kind = detect(head, head_size, src.size());
     document doc;
+    auto reader = std::make_shared<source_reader<Policies, Source>>(std::move(src_ptr), opts);
+    doc.data().set_reader(reader);
+    const bool read_now = opts.storages != storage_mode::lazy;
     nested_loader nested = make_nested_loader<Policies>(opts);
     switch (kind) {
     case file_kind::zip: {
-        auto loaded = load_zip<Policies>(doc, src, opts, nested);
-        if (loaded) return doc;
+        auto loaded = load_zip<Policies>(doc.data(), src, *reader, opts, nested);
+        if (loaded) return finish_load(std::move(doc), opts);
         // a zip of another kind (an .npz, a zipped folder) is named rather than diagnosed
         std::string foreign = identify_foreign(head, head_size, src.size());
         if (!foreign.empty()) return make_error(errc::bad_format, 0, std::move(foreign));
         return std::move(loaded).err();
     }
     case file_kind::tar: {
-        auto root = load_tar<Policies>(doc, src, opts, nested);
+        auto root = load_tar<Policies>(doc.data(), src, opts, nested);
         if (!root) return std::move(root).err();
-        doc.set_root(*root);
-        return doc;
+        doc.data().set_root(*root);
+        return finish_load(std::move(doc), opts);
     }
     case file_kind::pickle_or_legacy: {
         bool not_legacy = false;
-        auto root = load_legacy<Policies>(doc, src, opts, nested, not_legacy);
+        auto root = load_legacy<Policies>(doc.data(), src, *reader, read_now, opts, nested, not_legacy);
         if (root) {
-            doc.set_root(*root);
-            return doc;
+            doc.data().set_root(*root);
+            return finish_load(std::move(doc), opts);
         }
         if (not_legacy) {
             if (pickle_fallback) return load_pickle_impl<Policies>(src, opts);
@@ -124,6 +143,14 @@ result<document> load_torch_impl(Source& src, const load_options& opts, bool pic
     }
 }
 
+/// The source as load_torch_impl holds it: owned when given by value, borrowed otherwise.
+template <class Source>
+std::shared_ptr<std::remove_reference_t<Source>> hold_source(Source&& src) {
+    using S = std::remove_reference_t<Source>;
+    if constexpr (std::is_lvalue_reference<Source>::value) return std::shared_ptr<S>(std::shared_ptr<void>(), &src);
+    else return std::make_shared<S>(std::move(src));
+}
+
 template <class Source>
 using source_t = std::remove_cv_t<std::remove_reference_t<Source>>;
 
@@ -131,10 +158,14 @@ using source_t = std::remove_cv_t<std::remove_reference_t<Source>>;
 
 /// torch.load(f, map_location, encoding=...): zip checkpoints, TorchScript archive data, the
 /// legacy stream and the tar format, detected by content. Never executes anything.
+/// A source given by reference is used only until load returns; one given by value
+/// (`load(std::move(src))`, `load(file_source{path})`) is kept by the document for as long as
+/// its storage_mode needs it (lazy reads, storages mapped in place).
 template <class... Policies, class Source>
 result<document> load(Source&& src, const load_options& opts = {}) {
     static_assert(check_source<detail::source_t<Source>>(), "ptload::load: the argument must be a byte source");
-    return detail::load_torch_impl<policies<Policies...>>(src, opts, false);
+    constexpr bool owned = !std::is_lvalue_reference<Source>::value;
+    return detail::load_torch_impl<policies<Policies...>>(detail::hold_source(std::forward<Source>(src)), owned, opts, false);
 }
 
 /// pickle.load(f, encoding=...): one plain pickle. Objects torch pickles inline
@@ -149,15 +180,34 @@ result<document> load_pickle(Source&& src, const load_options& opts = {}) {
 template <class... Policies, class Source>
 result<document> load_any(Source&& src, const load_options& opts = {}) {
     static_assert(check_source<detail::source_t<Source>>(), "ptload::load_any: the argument must be a byte source");
-    return detail::load_torch_impl<policies<Policies...>>(src, opts, true);
+    constexpr bool owned = !std::is_lvalue_reference<Source>::value;
+    return detail::load_torch_impl<policies<Policies...>>(detail::hold_source(std::forward<Source>(src)), owned, opts, true);
 }
 
-/// torch.load on a path.
+/// torch.load on a path. In mapped mode the file is memory-mapped where the platform can
+/// (mmap_source), and storages point into the mapping.
 template <class... Policies>
 result<document> load_file(const std::string& path, const load_options& opts = {}) {
+#if PTLOAD_HAS_MMAP
+    if (opts.storages == storage_mode::mapped) {
+        mmap_source map(path);
+        if (!map.is_open()) return map.open_error();
+        return load<Policies...>(std::move(map), opts);
+    }
+#endif
     file_source src(path);
     if (!src.is_open()) return src.open_error();
-    return load<Policies...>(src, opts);
+    return load<Policies...>(std::move(src), opts);
+}
+
+/// Opens a checkpoint without reading its tensors' data: the document describes every tensor
+/// (dtype, shape, strides, device, storage) from the pickle alone, and each storage is read
+/// when a tensor's data is first asked for (storage_mode::lazy; storage_mode::mapped maps the
+/// file instead where the platform can).
+template <class... Policies>
+result<document> open_file(const std::string& path, load_options opts = {}) {
+    if (opts.storages == storage_mode::eager) opts.storages = storage_mode::lazy;
+    return load_file<Policies...>(path, std::move(opts));
 }
 
 } // namespace v0

@@ -82,7 +82,7 @@ inline std::string clipped(std::string_view text, const tree_options& o) {
     return std::string(text.substr(0, o.max_text)) + "... (" + std::to_string(text.size()) + " bytes)";
 }
 
-inline std::string short_scalar(const document& doc, node_id id, const tree_options& o) {
+inline std::string short_scalar(const document_data& doc, node_id id, const tree_options& o) {
     const node& n = doc.at(id);
     std::string s;
     switch (n.k) {
@@ -140,7 +140,7 @@ inline std::string short_scalar(const document& doc, node_id id, const tree_opti
 /// bounded (max_text, max_indent), and so are the lines and bytes in all (max_lines, max_bytes).
 inline std::string to_tree(const value& v, const tree_options& o = {}) {
     if (!v.valid()) return "<missing>\n";
-    const document& doc = *v.doc();
+    const document_data& doc = *v.doc();
     const std::uint64_t max_bytes = o.max_bytes ? o.max_bytes : walk_limits_for(doc).max_output;
     struct item {
         node_id id;

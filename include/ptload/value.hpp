@@ -14,6 +14,7 @@
 #include "torch/dtype.hpp"
 #include "torch/storage.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -160,6 +161,7 @@ struct tensor_record {
 
 } // namespace detail
 
+class document_data;
 class document;
 class tensor;
 
@@ -168,11 +170,11 @@ class tensor;
 class value {
 public:
     value() = default;
-    value(const document* doc, node_id id) noexcept : doc_(doc), id_(id) {}
+    value(const document_data* doc, node_id id) noexcept : doc_(doc), id_(id) {}
 
     bool valid() const noexcept { return doc_ && id_ != null_node; }
     node_id id() const noexcept { return id_; }
-    const document* doc() const noexcept { return doc_; }
+    const document_data* doc() const noexcept { return doc_; }
     kind type() const noexcept;
     bool is(kind k) const noexcept { return valid() && type() == k; }
     bool is_none() const noexcept { return is(kind::none); }
@@ -220,25 +222,25 @@ public:
     item_range items() const;
 
 private:
-    friend class document;
-    value(const document* doc, std::string path) : doc_(doc), path_(std::move(path)) {}
-    value(const document* doc, node_id id, std::string path) : doc_(doc), id_(id), path_(std::move(path)) {}
+    friend class document_data;
+    value(const document_data* doc, std::string path) : doc_(doc), path_(std::move(path)) {}
+    value(const document_data* doc, node_id id, std::string path) : doc_(doc), id_(id), path_(std::move(path)) {}
     value missing(std::string step) const;
     /// A found child, remembering the lookup path so later misses can report all of it.
     value child(node_id id, const std::string& step) const { return value(doc_, id, path_ + step); }
-    const document* doc_ = nullptr;
+    const document_data* doc_ = nullptr;
     node_id id_ = null_node;
     std::string path_;  // the chain of lookups that led here ("[\"a\"][5]"), for error messages
 };
 
-/// Owns every node, string, storage and tensor of one load. Move-only.
-class document {
+/// Every node, string, storage and tensor of one load. It lives on the heap behind a
+/// `document` (and behind every `tensor` taken from it), so it never moves while values and
+/// tensors point into it.
+class document_data : public std::enable_shared_from_this<document_data> {
 public:
-    document() { nodes_.reserve(64); }
-    document(document&&) noexcept = default;
-    document& operator=(document&&) noexcept = default;
-    document(const document&) = delete;
-    document& operator=(const document&) = delete;
+    document_data() { nodes_.reserve(64); }
+    document_data(const document_data&) = delete;
+    document_data& operator=(const document_data&) = delete;
 
     /// The loaded object (what torch.load returns; for a TorchScript archive, data.pkl).
     value root() const noexcept { return value(this, root_); }
@@ -250,6 +252,59 @@ public:
     std::size_t storage_count() const noexcept { return storages_.size(); }
     std::size_t tensor_count() const noexcept { return tensors_.size(); }
     const storage& storage_at(std::size_t i) const noexcept { return storages_[i]; }
+
+    // ---- storage bytes, read when first touched ----
+    /// The bytes of storage i, read now if the load left them in the source. Reading changes
+    /// only that storage's bytes; lazy reads are not synchronised (see storage_mode).
+    result<span<const std::uint8_t>> storage_data(std::uint32_t i) const {
+        storage& s = storages_[i];
+        if (!s.resident) PTLOAD_TRY(make_resident(s));
+        return span<const std::uint8_t>(s.bytes.data(), static_cast<std::size_t>(s.nbytes()));
+    }
+    /// n bytes of storage i from `begin` into dst; from the source when not resident, keeping
+    /// nothing (the lazy way to read one tensor).
+    status read_storage_range(std::uint32_t i, std::uint64_t begin, void* dst, std::size_t n) const {
+        const storage& s = storages_[i];
+        if (begin > s.nbytes() || n > s.nbytes() - begin)
+            return make_error(errc::bad_tensor, no_offset, "read past the end of storage " + s.desc.key);
+        if (s.resident || s.ref.view_of != no_storage || !reader_) {
+            auto all = storage_data(i);
+            if (!all) return std::move(all).err();
+            if (n) std::memcpy(dst, all->data() + begin, n);
+            return {};
+        }
+        return reader_->read_range(s, begin, dst, n);
+    }
+    /// Reads every storage not yet resident, in source order.
+    status fetch_all() const {
+        return reader_ ? fetch_range(*reader_, 0, static_cast<std::uint32_t>(storages_.size())) : status{};
+    }
+    /// Reads storages [first, last) that are not resident with `reader`, in source order.
+    status fetch_range(detail::storage_reader& reader, std::uint32_t first, std::uint32_t last) const {
+        std::vector<std::uint32_t> order;
+        for (std::uint32_t i = first; i < last; ++i)
+            if (!storages_[i].resident && storages_[i].ref.view_of == no_storage) order.push_back(i);
+        std::sort(order.begin(), order.end(), [this](std::uint32_t a, std::uint32_t b) {
+            return storages_[a].ref.offset < storages_[b].ref.offset;
+        });
+        for (std::uint32_t i : order) PTLOAD_TRY(reader.fetch(storages_[i]));
+        for (std::uint32_t i = first; i < last; ++i)  // views share their (now resident) root's bytes
+            if (!storages_[i].resident) PTLOAD_TRY(make_resident(storages_[i]));
+        return {};
+    }
+    /// The reader for storages left in the source (set by the loader).
+    void set_reader(std::shared_ptr<detail::storage_reader> r) noexcept { reader_ = std::move(r); }
+    /// Lets go of the source: storages not read by now fail with an io_error when touched.
+    /// Storages that point into a mapped source keep it alive.
+    void close_source() noexcept {
+        if (reader_ && keep_alive_.empty()) {
+            bool any_mapped = false;
+            for (const auto& s : storages_) any_mapped = any_mapped || s.mapped;
+            if (any_mapped) keep_alive_.push_back(reader_);
+        }
+        reader_.reset();
+    }
+    bool has_source() const noexcept { return reader_ != nullptr; }
 
     // ---- building (used by the pickle machine and the torch layer) ----
     /// Room for about `nodes` values and `edges` container items, with a huge-page hint for big
@@ -265,6 +320,17 @@ public:
         }
     }
     void set_root(node_id id) noexcept { root_ = id; }
+    /// Back to empty, keeping the reader (a load that starts over).
+    void clear() noexcept {
+        nodes_.clear();
+        edges_.clear();
+        dims_.clear();
+        bytes_ = detail::byte_arena{};
+        storages_.clear();
+        tensors_.clear();
+        root_ = constants_ = null_node;
+        input_bytes_ = 0;
+    }
     void set_constants(node_id id) noexcept { constants_ = id; }
     node_id add(kind k) {
         detail::node n{};
@@ -447,11 +513,67 @@ private:
     std::vector<node_id> edges_;
     std::vector<std::int64_t> dims_;
     detail::byte_arena bytes_;
-    std::vector<storage> storages_;
+    status make_resident(storage& s) const {
+        if (s.ref.view_of != no_storage) {  // a legacy view: a window on its root's bytes
+            auto root = storage_data(s.ref.view_of);
+            if (!root) return std::move(root).err();
+            s.bytes = storage_buffer(const_cast<std::uint8_t*>(root->data()) + s.ref.view_byte_offset, s.nbytes(), nullptr,
+                                     nullptr);
+            s.mapped = storages_[s.ref.view_of].mapped;
+            s.resident = true;
+            return {};
+        }
+        if (!reader_)
+            return make_error(errc::io_error, s.ref.offset,
+                              "storage was not read before the document let go of its source", "storage " + s.desc.key);
+        return reader_->fetch(s);
+    }
+
+    // Storages are filled in place when first touched, which is not a change a reader of the
+    // document can see other than in time: hence mutable. The vector itself never grows after
+    // the load, so references into it stay valid.
+    mutable std::vector<storage> storages_;
+    std::shared_ptr<detail::storage_reader> reader_;
+    std::vector<std::shared_ptr<void>> keep_alive_;  // sources that mapped storages point into
     std::vector<detail::tensor_record> tensors_;
     node_id root_ = null_node;
     node_id constants_ = null_node;
     std::uint64_t input_bytes_ = 0;
+};
+
+/// The result of a load: owns every value, storage and tensor. Cheap to move; values taken
+/// from it stay valid across moves, and tensors keep what they view alive on their own.
+class document {
+public:
+    document() : d_(std::make_shared<document_data>()) {}
+
+    /// The loaded object (what torch.load returns; for a TorchScript archive, data.pkl).
+    value root() const noexcept { return d_->root(); }
+    /// For a TorchScript archive: the tuple of constants.pkl (invalid otherwise).
+    value constants() const noexcept { return d_->constants(); }
+    bool is_torchscript() const noexcept { return d_->is_torchscript(); }
+    value get(node_id id) const noexcept { return d_->get(id); }
+    std::size_t node_count() const noexcept { return d_->node_count(); }
+    std::size_t storage_count() const noexcept { return d_->storage_count(); }
+    std::size_t tensor_count() const noexcept { return d_->tensor_count(); }
+    const storage& storage_at(std::size_t i) const noexcept { return d_->storage_at(i); }
+    /// The i-th tensor built by the load (0 <= i < tensor_count()), wherever it sits.
+    ptload::tensor tensor_at(std::size_t i) const noexcept;
+    /// Reads every storage a lazy load left in the source (in source order).
+    status fetch_all() const { return d_->fetch_all(); }
+    /// Lets go of the source (closing a file the document owns); see document_data::close_source.
+    void close_source() noexcept { d_->close_source(); }
+    /// Whether storages can still be read from the source.
+    bool has_source() const noexcept { return d_->has_source(); }
+    std::uint64_t input_bytes() const noexcept { return d_->input_bytes(); }
+    std::uint64_t footprint() const noexcept { return d_->footprint(); }
+
+    /// The contents, for loaders and walks.
+    document_data& data() noexcept { return *d_; }
+    const document_data& data() const noexcept { return *d_; }
+
+private:
+    std::shared_ptr<document_data> d_;
 };
 
 // ---- value implementation ----
@@ -597,7 +719,7 @@ struct value::item {
 /// Iterates items of a sequence, or keys of a mapping.
 class value::iterator {
 public:
-    iterator(const document* d, node_id c, std::size_t i, std::size_t step) : doc_(d), c_(c), i_(i), step_(step) {}
+    iterator(const document_data* d, node_id c, std::size_t i, std::size_t step) : doc_(d), c_(c), i_(i), step_(step) {}
     value operator*() const { return value(doc_, doc_->edge(c_, i_)); }
     iterator& operator++() {
         i_ += step_;
@@ -607,7 +729,7 @@ public:
     bool operator==(const iterator& o) const { return i_ == o.i_; }
 
 private:
-    const document* doc_;
+    const document_data* doc_;
     node_id c_;
     std::size_t i_, step_;
 };
@@ -625,7 +747,7 @@ class value::item_range {
 public:
     class iterator {
     public:
-        iterator(const document* d, node_id c, std::size_t i) : doc_(d), c_(c), i_(i) {}
+        iterator(const document_data* d, node_id c, std::size_t i) : doc_(d), c_(c), i_(i) {}
         item operator*() const { return {value(doc_, doc_->edge(c_, i_)), value(doc_, doc_->edge(c_, i_ + 1))}; }
         iterator& operator++() {
             i_ += 2;
@@ -634,16 +756,16 @@ public:
         bool operator!=(const iterator& o) const { return i_ != o.i_; }
 
     private:
-        const document* doc_;
+        const document_data* doc_;
         node_id c_;
         std::size_t i_;
     };
-    item_range(const document* d, node_id c, std::size_t n) : doc_(d), c_(c), n_(n) {}
+    item_range(const document_data* d, node_id c, std::size_t n) : doc_(d), c_(c), n_(n) {}
     iterator begin() const { return iterator(doc_, c_, 0); }
     iterator end() const { return iterator(doc_, c_, n_); }
 
 private:
-    const document* doc_;
+    const document_data* doc_;
     node_id c_;
     std::size_t n_;
 };

@@ -222,7 +222,7 @@ inline void walk_document(const ptload::document& doc) {
         walk_tensor(*t);
     }
     // Tensors the listing does not reach (inside sets, ndarrays, object args) too.
-    for (std::size_t i = 0; i < doc.tensor_count(); ++i) walk_tensor(ptload::tensor(&doc, static_cast<std::uint32_t>(i)));
+    for (std::size_t i = 0; i < doc.tensor_count(); ++i) walk_tensor(doc.tensor_at(i));
 
     for (std::size_t id = 0; id < doc.node_count(); ++id) {
         const ptload::value v = doc.get(static_cast<ptload::node_id>(id));

@@ -30,7 +30,7 @@ namespace pickle {
 class key_index {
 public:
     /// `max_depth`: nesting of a key hashed and compared part by part (limits::max_key_depth).
-    key_index(document& doc, std::size_t max_depth) : doc_(doc), max_depth_(max_depth) {}
+    key_index(document_data& doc, std::size_t max_depth) : doc_(doc), max_depth_(max_depth) {}
 
     /// dict[key] = val (dict or ordered_dict).
     status set(node_id dict, node_id key, node_id val) { return insert(dict, key, val, 2); }
@@ -317,7 +317,7 @@ private:
     }
     static std::uint64_t pair_key(node_id a, node_id b) { return (static_cast<std::uint64_t>(a) << 32) | b; }
 
-    document& doc_;
+    document_data& doc_;
     std::size_t max_depth_;
     std::unordered_map<node_id, pending> pending_;
     mutable std::unordered_map<node_id, std::uint64_t> hash_cache_;  // tuples, frozensets, torch.Size

@@ -8,20 +8,20 @@
 //
 //     struct Handler {
 //         // BINPERSID / PERSID: what the persistent id `pid` stands for (a storage)
-//         ptload::result<ptload::node_id> persistent_load(ptload::document&, ptload::node_id pid,
+//         ptload::result<ptload::node_id> persistent_load(ptload::document_data&, ptload::node_id pid,
 //                                                          std::uint64_t offset);
 //         // a GLOBAL the pickle layer classified as torch's (dtype, qscheme, storage class):
 //         // the node to push
-//         ptload::result<ptload::node_id> torch_global(ptload::document&, const pickle::resolved_global&,
+//         ptload::result<ptload::node_id> torch_global(ptload::document_data&, const pickle::resolved_global&,
 //                                                      std::uint64_t offset);
 //         // REDUCE/NEWOBJ of a torch callable; null_node means "keep it as an opaque object"
-//         ptload::result<ptload::node_id> torch_call(ptload::document&, pickle::known_global, ptload::node_id callable,
+//         ptload::result<ptload::node_id> torch_call(ptload::document_data&, pickle::known_global, ptload::node_id callable,
 //                                                    ptload::node_id args, std::uint64_t offset);
 //         // BUILD on a tensor
-//         ptload::status torch_build(ptload::document&, ptload::node_id obj, ptload::node_id state, std::uint64_t offset);
+//         ptload::status torch_build(ptload::document_data&, ptload::node_id obj, ptload::node_id state, std::uint64_t offset);
 //         // optional, pickle's find_class: the node for any global that is not disallowed, or
 //         // null_node for ptload's own resolution
-//         ptload::result<ptload::node_id> find_class(ptload::document&, const pickle::resolved_global&, std::uint64_t offset);
+//         ptload::result<ptload::node_id> find_class(ptload::document_data&, const pickle::resolved_global&, std::uint64_t offset);
 //     };
 #ifndef PTLOAD_PICKLE_MACHINE_HPP
 #define PTLOAD_PICKLE_MACHINE_HPP
@@ -63,7 +63,7 @@ struct run_options {
 template <class H, class = void>
 struct has_find_class : std::false_type {};
 template <class H>
-struct has_find_class<H, std::void_t<decltype(std::declval<H&>().find_class(std::declval<document&>(),
+struct has_find_class<H, std::void_t<decltype(std::declval<H&>().find_class(std::declval<document_data&>(),
                                                                             std::declval<const resolved_global&>(),
                                                                             std::uint64_t{}))>> : std::true_type {};
 
@@ -73,7 +73,7 @@ class machine {
     using limits = typename Policies::limits;
 
 public:
-    machine(document& doc, Handler& handler, const std::uint8_t* data, std::size_t size, run_options opts)
+    machine(document_data& doc, Handler& handler, const std::uint8_t* data, std::size_t size, run_options opts)
         : doc_(doc), handler_(handler), begin_(data), cur_(data), end_(data + size), opts_(std::move(opts)),
           keys_(doc, limits::max_key_depth) {
         std::uint64_t budget = static_cast<std::uint64_t>(size) * limits::nodes_per_byte + limits::node_slack;
@@ -1061,7 +1061,7 @@ public:
     }
 
 private:
-    document& doc_;
+    document_data& doc_;
     Handler& handler_;
     const std::uint8_t* begin_;
     const std::uint8_t* cur_;

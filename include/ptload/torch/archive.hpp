@@ -32,16 +32,6 @@ struct record_bytes {
     std::unique_ptr<std::uint8_t[]> buffer;  // a whole file read once (not zero-filled first)
 };
 
-/// The zip reader's bounds from the limits policy.
-template <class Limits>
-zip_limits zip_limits_from() {
-    zip_limits z;
-    z.max_entries = Limits::max_zip_entries;
-    z.max_inflate_ratio = Limits::max_inflate_ratio;
-    z.max_inflate_per_file_byte = Limits::max_inflate_per_file_byte;
-    return z;
-}
-
 template <class Source>
 result<record_bytes> read_record(Source& src, const zip_entry& e, bool check_crc, const zip_limits& lim) {
     record_bytes r;
@@ -61,13 +51,12 @@ result<record_bytes> read_record(Source& src, const zip_entry& e, bool check_crc
 }
 
 /// Storages of a zip checkpoint: `<prefix><folder><key>` records.
-template <class Policies, class Source>
 class zip_storages final : public storage_provider {
 public:
-    zip_storages(Source& src, const zip_archive& zip, std::string folder, const load_options& opts, bool little_endian)
-        : src_(src), zip_(zip), folder_(std::move(folder)), opts_(opts), little_endian_(little_endian) {}
+    zip_storages(const zip_archive& zip, std::string folder, const load_options& opts, bool little_endian)
+        : zip_(zip), folder_(std::move(folder)), opts_(opts), little_endian_(little_endian) {}
 
-    result<std::uint32_t> load_storage(document& doc, const storage_description& d, node_id) override {
+    result<std::uint32_t> load_storage(document_data& doc, const storage_description& d, node_id) override {
         auto it = loaded_.find(d.key);
         if (it != loaded_.end()) {  // a view or shared storage: one load, checked for consistency
             const storage& s = doc.storage_at(it->second);
@@ -90,23 +79,21 @@ public:
                               name);
         auto device = place_storage(opts_, d, e->data_offset, name);
         if (!device) return std::move(device).err();
-        auto s = [&]() -> result<storage> {
-            if (e->method == 0 && !opts_.check_crc)
-                return read_storage<Policies>(src_, e->data_offset, d, *device, opts_, little_endian_, name);
-            // deflated (re-zipped) or CRC-checked: through the zip reader, then from memory
-            auto bytes = read_entry(src_, *e, zip_limits_from<typename Policies::limits>(), opts_.check_crc);
-            if (!bytes) return std::move(bytes).err();
-            memory_source mem(bytes->data(), bytes->size());
-            return read_storage<Policies>(mem, 0, d, *device, opts_, little_endian_, name);
-        }();
-        if (!s) return std::move(s).err();
-        std::uint32_t index = doc.add_storage(std::move(*s));
+        storage s;  // read later: see storage_mode
+        s.desc = d;
+        s.device = std::move(*device);
+        s.ref.offset = e->data_offset;
+        s.ref.header_offset = e->header_offset;
+        s.ref.stored_size = e->compressed_size;
+        s.ref.crc32 = e->crc32;
+        s.ref.method = e->method;
+        s.ref.little_endian = little_endian_;
+        std::uint32_t index = doc.add_storage(std::move(s));
         loaded_.emplace(d.key, index);
         return index;
     }
 
 private:
-    Source& src_;
     const zip_archive& zip_;
     std::string folder_;
     const load_options& opts_;
@@ -116,7 +103,7 @@ private:
 
 /// Runs one pickle record with torch semantics; nothing may follow its STOP.
 template <class Policies>
-result<node_id> run_record(document& doc, torch_handler<Policies>& handler, const record_bytes& bytes,
+result<node_id> run_record(document_data& doc, torch_handler<Policies>& handler, const record_bytes& bytes,
                            std::uint64_t file_offset, const std::string& name, const load_options& opts) {
     pickle::run_options ro;
     ro.record = name;
@@ -133,19 +120,25 @@ result<node_id> run_record(document& doc, torch_handler<Policies>& handler, cons
 }
 
 template <class Policies, class Source>
-result<node_id> load_zip_pickle(document& doc, Source& src, const zip_archive& zip, const std::string& prefix,
-                                const std::string& record, const std::string& folder, const load_options& opts,
-                                bool little_endian,
-                                std::function<result<node_id>(document&, const std::uint8_t*, std::size_t)> nested) {
+result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader& reader, const zip_archive& zip,
+                                const std::string& prefix, const std::string& record, const std::string& folder,
+                                const load_options& opts, bool little_endian,
+                                std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)> nested) {
     std::string name = prefix + record;
     const zip_entry* e = zip.find(name);
     if (!e) return make_error(errc::missing_record, no_offset, "the archive has no record " + name);
     auto bytes = read_record(src, *e, opts.check_crc, zip_limits_from<typename Policies::limits>());
     if (!bytes) return std::move(bytes).err();
-    zip_storages<Policies, Source> storages(src, zip, prefix + folder, opts, little_endian);
+    zip_storages storages(zip, prefix + folder, opts, little_endian);
     torch_handler<Policies> handler(&storages, opts);
     handler.load_from_bytes = std::move(nested);
-    return run_record<Policies>(doc, handler, *bytes, e->data_offset, name, opts);
+    const auto first = static_cast<std::uint32_t>(doc.storage_count());
+    auto root = run_record<Policies>(doc, handler, *bytes, e->data_offset, name, opts);
+    if (!root) return root;
+    if (opts.storages != storage_mode::lazy)
+        PTLOAD_TRY(doc.fetch_range(reader, first, static_cast<std::uint32_t>(doc.storage_count())));
+    PTLOAD_TRY(handler.finish(doc));
+    return root;
 }
 
 /// The small text records: `byteorder` and `version`.
@@ -159,8 +152,8 @@ result<std::string> small_record(Source& src, const zip_entry& e) {
 
 /// A zip checkpoint or TorchScript archive into doc.
 template <class Policies, class Source>
-status load_zip(document& doc, Source& src, const load_options& opts,
-                std::function<result<node_id>(document&, const std::uint8_t*, std::size_t)> nested) {
+status load_zip(document_data& doc, Source& src, storage_reader& reader, const load_options& opts,
+                std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)> nested) {
     auto zip = read_zip(src, zip_limits_from<typename Policies::limits>());
     if (!zip) return std::move(zip).err();
     auto prefix = archive_prefix(*zip);
@@ -190,12 +183,12 @@ status load_zip(document& doc, Source& src, const load_options& opts,
             return make_error(errc::bad_format, version->data_offset, "unsupported archive version '" + std::string(v) + "'",
                               version->name);
     }
-    auto root = load_zip_pickle<Policies>(doc, src, *zip, *prefix, "data.pkl", "data/", opts, little_endian, nested);
+    auto root = load_zip_pickle<Policies>(doc, src, reader, *zip, *prefix, "data.pkl", "data/", opts, little_endian, nested);
     if (!root) return std::move(root).err();
     doc.set_root(*root);
     if (zip->find(*prefix + "constants.pkl")) {  // TorchScript: tensor constants; code/ is never read
         auto constants =
-            load_zip_pickle<Policies>(doc, src, *zip, *prefix, "constants.pkl", "constants/", opts, little_endian, nested);
+            load_zip_pickle<Policies>(doc, src, reader, *zip, *prefix, "constants.pkl", "constants/", opts, little_endian, nested);
         if (!constants) return std::move(constants).err();
         doc.set_constants(*constants);
     }

@@ -23,14 +23,14 @@ namespace ptload {
 inline namespace v0 {
 namespace detail {
 
-using nested_loader = std::function<result<node_id>(document&, const std::uint8_t*, std::size_t)>;
+using nested_loader = std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)>;
 
 /// Storages of a legacy stream: declared by persistent ids, filled after the pickles.
 class legacy_storages final : public storage_provider {
 public:
     explicit legacy_storages(const load_options& opts) : opts_(opts) {}
 
-    result<std::uint32_t> load_storage(document& doc, const storage_description& d, node_id view) override {
+    result<std::uint32_t> load_storage(document_data& doc, const storage_description& d, node_id view) override {
         auto root = declare(doc, d);
         if (!root) return root;
         if (view == null_node || doc.at(view).k == kind::none) return root;
@@ -58,9 +58,10 @@ public:
         return index;
     }
 
-    /// Reads the raw storage section that starts at `offset` (after the key list pickle).
-    template <class Policies, class Source>
-    result<std::uint64_t> read_data(document& doc, Source& src, std::uint64_t offset, const std::vector<std::string>& keys) {
+    /// Finds each storage in the raw storage section that starts at `offset` (after the key list
+    /// pickle), checking the element count stored before it; the bytes are read later.
+    template <class Source>
+    result<std::uint64_t> read_data(document_data& doc, Source& src, std::uint64_t offset, const std::vector<std::string>& keys) {
         std::vector<char> filled(doc.storage_count(), 0);  // by document storage index
         for (const auto& key : keys) {
             auto it = roots_.find(key);
@@ -79,26 +80,27 @@ public:
                                   "storage has " + std::to_string(count) + " elements in the file, " +
                                       std::to_string(s.desc.numel) + " declared",
                                   "storage " + key);
-            auto loaded = read_storage<Policies>(src, offset + 8, s.desc, s.device, opts_, true, "storage " + key);
-            if (!loaded) return std::move(loaded).err();
-            s.bytes = std::move(loaded->bytes);
-            s.device = std::move(loaded->device);
-            offset += 8 + s.bytes.size();
+            if (s.nbytes() > src.size() - offset - 8)  // the count's 8 bytes were read: they fit
+                return make_error(errc::truncated, offset + 8,
+                                  "storage of " + std::to_string(s.nbytes()) + " bytes runs past the end of the file",
+                                  "storage " + key);
+            s.ref.offset = offset + 8;  // read later: see storage_mode
+            s.ref.stored_size = s.nbytes();
+            offset += 8 + s.nbytes();
         }
         for (const auto& kv : roots_)  // every declared storage gets its bytes, or the load fails
             if (!filled[kv.second])
                 return make_error(errc::bad_storage, offset, "storage key '" + kv.first + "' has no data in the file");
-        for (const auto& f : fixups_) {  // views borrow their root's memory
-            storage& root = doc.storage_mut(f.root);
+        for (const auto& f : fixups_) {  // views share their root's memory once it is read
             storage& view = doc.storage_mut(f.view);
-            std::uint64_t n = view.desc.numel * element_size(view.desc.type);
-            view.bytes = storage_buffer(root.bytes.data() + f.byte_offset, n, nullptr, nullptr);
+            view.ref.view_of = f.root;
+            view.ref.view_byte_offset = f.byte_offset;
         }
         return offset;
     }
 
 private:
-    result<std::uint32_t> declare(document& doc, const storage_description& d) {
+    result<std::uint32_t> declare(document_data& doc, const storage_description& d) {
         auto it = roots_.find(d.key);
         if (it != roots_.end()) {
             const storage& s = doc.storage_at(it->second);
@@ -125,7 +127,7 @@ private:
 };
 
 /// torch's MAGIC_NUMBER 0x1950a86a20f9469cfc6c as LONG1 bytes.
-inline bool is_legacy_magic(const document& doc, node_id v) {
+inline bool is_legacy_magic(const document_data& doc, node_id v) {
     static const std::uint8_t magic[] = {0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19};
     if (doc.at(v).k != kind::big_integer) return false;
     auto t = doc.text(v);
@@ -135,8 +137,10 @@ inline bool is_legacy_magic(const document& doc, node_id v) {
 /// One legacy stream from contiguous pickle bytes `p[0, n)` (which begin at `base` in src);
 /// storage data is read from src. Returns the main pickle's value.
 template <class Policies, class Source>
-result<node_id> load_legacy_from(document& doc, Source& src, std::uint64_t base, const std::uint8_t* p, std::size_t n,
-                                 const load_options& opts, const nested_loader& nested, bool& not_legacy) {
+result<node_id> load_legacy_from(document_data& doc, Source& src, storage_reader& reader, bool read_now, std::uint64_t base,
+                                 const std::uint8_t* p, std::size_t n, const load_options& opts, const nested_loader& nested,
+                                 bool& not_legacy) {
+    const auto first = static_cast<std::uint32_t>(doc.storage_count());
     legacy_storages storages(opts);
     torch_handler<Policies> handler(&storages, opts);
     handler.load_from_bytes = nested;
@@ -175,8 +179,9 @@ result<node_id> load_legacy_from(document& doc, Source& src, std::uint64_t base,
         if (!as_text(doc, doc.edge(*key_list, i), k)) return make_error(errc::bad_format, base + pos, "legacy storage key is not a str");
         keys.emplace_back(k);
     }
-    auto end = storages.read_data<Policies>(doc, src, base + pos, keys);
+    auto end = storages.read_data(doc, src, base + pos, keys);
     if (!end) return std::move(end).err();
+    if (read_now) PTLOAD_TRY(doc.fetch_range(reader, first, static_cast<std::uint32_t>(doc.storage_count())));
     PTLOAD_TRY(handler.finish(doc));
     return root;
 }
@@ -184,11 +189,11 @@ result<node_id> load_legacy_from(document& doc, Source& src, std::uint64_t base,
 /// A legacy stream from a whole source. Sources that are not in memory are read through a
 /// growing window: the pickles come first and are usually small next to the storages.
 template <class Policies, class Source>
-result<node_id> load_legacy(document& doc, Source& src, const load_options& opts, const nested_loader& nested,
-                            bool& not_legacy) {
+result<node_id> load_legacy(document_data& doc, Source& src, storage_reader& reader, bool read_now, const load_options& opts,
+                            const nested_loader& nested, bool& not_legacy) {
     if constexpr (has_data<Source>::value) {
-        return load_legacy_from<Policies>(doc, src, 0, src.data(), static_cast<std::size_t>(src.size()), opts, nested,
-                                          not_legacy);
+        return load_legacy_from<Policies>(doc, src, reader, read_now, 0, src.data(), static_cast<std::size_t>(src.size()), opts,
+                                          nested, not_legacy);
     } else {
         std::uint64_t size = src.size();
         std::uint64_t window = size < (1u << 20) ? size : (1u << 20);
@@ -197,13 +202,13 @@ result<node_id> load_legacy(document& doc, Source& src, const load_options& opts
             if (window > SIZE_MAX) return make_error(errc::limit_tensor, 0, "pickle larger than the address space");
             bytes.resize(static_cast<std::size_t>(window));
             PTLOAD_TRY(src.read_at(0, bytes.data(), bytes.size()));
-            document attempt;
-            auto r = load_legacy_from<Policies>(attempt, src, 0, bytes.data(), bytes.size(), opts, nested, not_legacy);
+            auto r = load_legacy_from<Policies>(doc, src, reader, read_now, 0, bytes.data(), bytes.size(), opts, nested,
+                                                not_legacy);
             if (!r && r.err().code == errc::truncated && window < size) {  // the window cut a pickle short
+                doc.clear();
                 window = window > size / 4 ? size : window * 4;
                 continue;
             }
-            if (r) doc = std::move(attempt);
             return r;
         }
     }

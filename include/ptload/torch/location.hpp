@@ -42,6 +42,10 @@ struct load_options {
     void* allocator_context = nullptr;
     /// Out-of-band buffers for pickle protocol 5's NEXT_BUFFER, in order.
     span<const span<const std::uint8_t>> buffers;
+    /// When storage bytes are read: eager (all, before load returns), lazy (on first access;
+    /// the source must be given to the document: by value, or through open_file) or mapped
+    /// (in place in a memory source, e.g. mmap_source).
+    storage_mode storages = storage_mode::eager;
     /// Check CRC-32 of zip records that carry one (torch does not; costs a pass over the data).
     bool check_crc = false;
     /// Strict mode (ptload::strict) only: globals allowed beyond the default allowlist, as

@@ -33,9 +33,9 @@ public:
     virtual ~storage_provider() = default;
     /// The document storage index for a ('storage', type, key, location, numel[, view]) id.
     /// `view` is the legacy view metadata node (null_node or None when absent).
-    virtual result<std::uint32_t> load_storage(document& doc, const storage_description& d, node_id view) = 0;
+    virtual result<std::uint32_t> load_storage(document_data& doc, const storage_description& d, node_id view) = 0;
     /// The object a str persistent id names (tar format); others have none.
-    virtual result<node_id> load_object(document&, std::string_view key) {
+    virtual result<node_id> load_object(document_data&, std::string_view key) {
         return make_error(errc::bad_storage, no_offset, "persistent id '" + std::string(key) + "' names no object");
     }
     /// Whether `(module_class, source_file, source)` ids name classes (tar format).
@@ -45,7 +45,7 @@ public:
 namespace detail {
 
 /// Reads a sequence of ints (tuple, list or torch.Size) into out.
-inline bool int_sequence(const document& doc, node_id seq, std::vector<std::int64_t>& out) {
+inline bool int_sequence(const document_data& doc, node_id seq, std::vector<std::int64_t>& out) {
     kind k = doc.at(seq).k;
     if (k != kind::tuple && k != kind::list && k != kind::torch_size) return false;
     out.clear();
@@ -57,7 +57,7 @@ inline bool int_sequence(const document& doc, node_id seq, std::vector<std::int6
     return true;
 }
 
-inline bool as_text(const document& doc, node_id id, std::string_view& out) {
+inline bool as_text(const document_data& doc, node_id id, std::string_view& out) {
     kind k = doc.at(id).k;
     if (k != kind::string && k != kind::bytes) return false;  // _maybe_decode_ascii: bytes with encoding='bytes'
     out = doc.text(id);
@@ -75,10 +75,10 @@ public:
     torch_handler(storage_provider* provider, const load_options& opts) : provider_(provider), opts_(opts) {}
 
     /// Loads a nested legacy stream (torch.storage._load_from_bytes); set by the format layer.
-    std::function<result<node_id>(document&, const std::uint8_t*, std::size_t)> load_from_bytes;
+    std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)> load_from_bytes;
 
     // ---- Handler hooks ----
-    result<node_id> persistent_load(document& doc, node_id pid, std::uint64_t) {
+    result<node_id> persistent_load(document_data& doc, node_id pid, std::uint64_t) {
         std::string_view key;
         if (detail::as_text(doc, pid, key)) {  // tar format: str keys
             if (!provider_) return no_provider();
@@ -130,7 +130,7 @@ public:
         return storage_node(doc, *index);
     }
 
-    result<node_id> torch_global(document& doc, const pickle::resolved_global& g, std::uint64_t) {
+    result<node_id> torch_global(document_data& doc, const pickle::resolved_global& g, std::uint64_t) {
         using pickle::known_global;
         node_id id = doc.make_global(g.module, g.name, static_cast<std::uint16_t>(g.id));
         if (g.id == known_global::torch_storage_class) {
@@ -152,7 +152,7 @@ public:
         return id;  // qschemes stay globals; the rebuild functions read their names
     }
 
-    result<node_id> torch_call(document& doc, pickle::known_global g, node_id callable, node_id args, std::uint64_t) {
+    result<node_id> torch_call(document_data& doc, pickle::known_global g, node_id callable, node_id args, std::uint64_t) {
         using pickle::known_global;
         std::size_t n = doc.edge_count(args);
         auto a = [&](std::size_t i) { return doc.edge(args, i); };
@@ -259,7 +259,7 @@ public:
     /// attributes. func may itself be _rebuild_from_type with its own arguments, as deep as the
     /// file likes: the chain is unwound in a loop (bounded by limits::max_depth), the innermost
     /// call made, then each level's type and state applied from the inside out.
-    result<node_id> from_type(document& doc, node_id args) {
+    result<node_id> from_type(document_data& doc, node_id args) {
         using pickle::known_global;
         std::vector<node_id> levels;  // the argument tuples, outermost first
         node_id call_args = args;
@@ -295,13 +295,13 @@ public:
     }
 
     /// Runs the checks that waited for storage data (legacy files store it after the pickle).
-    status finish(document& doc) {
+    status finish(document_data& doc) {
         for (node_id c : deferred_) PTLOAD_TRY(check_composite(doc, c));
         deferred_.clear();
         return {};
     }
 
-    status torch_build(document& doc, node_id obj, node_id state, std::uint64_t) {
+    status torch_build(document_data& doc, node_id obj, node_id state, std::uint64_t) {
         // Tensor.__setstate__: Python attributes (dict or (dict, slots)); nothing else in files we read.
         return set_attrs(doc, obj, state);
     }
@@ -314,7 +314,7 @@ private:
         return make_error(errc::bad_tensor, no_offset, std::string(what) + " got " + std::to_string(n) + " arguments, expected " + want);
     }
     static error bad(std::string message) { return make_error(errc::bad_tensor, no_offset, std::move(message)); }
-    static bool truthy(const document& doc, node_id id) {
+    static bool truthy(const document_data& doc, node_id id) {
         const auto& n = doc.at(id);
         return (n.k == kind::boolean || n.k == kind::integer) && n.i != 0;
     }
@@ -328,7 +328,7 @@ private:
 
 public:
     /// Checks shape, strides and offset against the storage and records the tensor.
-    result<node_id> make_tensor(document& doc, node_id storage_id, node_id offset_id, node_id size_id, node_id stride_id,
+    result<node_id> make_tensor(document_data& doc, node_id storage_id, node_id offset_id, node_id size_id, node_id stride_id,
                                 dtype override, bool requires_grad) {
         if (doc.at(storage_id).k != kind::storage) return bad("tensor storage is not a storage persistent id");
         if (doc.at(offset_id).k != kind::integer) return bad("storage offset is not an int");
@@ -348,7 +348,7 @@ public:
         return add(doc, std::move(r));
     }
     /// The node of a document storage (one per storage, so sharing is identity).
-    node_id storage_node(document& doc, std::uint32_t index) {
+    node_id storage_node(document_data& doc, std::uint32_t index) {
         auto it = storage_nodes_.find(index);
         if (it != storage_nodes_.end()) return it->second;
         node_id id = doc.add(kind::storage);
@@ -360,7 +360,7 @@ public:
 private:
     /// Validates and stores shape/strides: rank limit, non-negative sizes, strides and offset,
     /// numel without overflow, and every element inside `capacity` elements.
-    status shape_into(document& doc, detail::tensor_record& r, node_id size_id, node_id stride_id, std::uint64_t capacity) {
+    status shape_into(document_data& doc, detail::tensor_record& r, node_id size_id, node_id stride_id, std::uint64_t capacity) {
         std::vector<std::int64_t> shape, stride;
         if (!detail::int_sequence(doc, size_id, shape)) return bad("tensor size is not a sequence of ints");
         if (!detail::int_sequence(doc, stride_id, stride)) return bad("tensor stride is not a sequence of ints");
@@ -391,7 +391,7 @@ private:
         r.dims = doc.add_dims(shape.data(), stride.data(), shape.size());
         return {};
     }
-    result<node_id> add(document& doc, detail::tensor_record r) {
+    result<node_id> add(document_data& doc, detail::tensor_record r) {
         dtype_class cls = info(r.type).cls;
         if (r.requires_grad && cls != dtype_class::floating && cls != dtype_class::complex)
             return bad("only tensors of floating point and complex dtype can require gradients (" +
@@ -401,14 +401,14 @@ private:
         return doc.add_tensor(std::move(r));
     }
     /// A new tensor object over the same storage (Parameter, device re-tagging).
-    result<node_id> derive(document& doc, node_id data, bool requires_grad, bool parameter) {
+    result<node_id> derive(document_data& doc, node_id data, bool requires_grad, bool parameter) {
         if (doc.at(data).k != kind::tensor) return bad("expected a tensor");
         detail::tensor_record r = doc.tensor_at(doc.at(data).aux);
         r.requires_grad = requires_grad;
         r.parameter = r.parameter || parameter;
         return add(doc, std::move(r));
     }
-    result<node_id> storageless(document& doc, dtype t, node_id size, node_id stride, std::int64_t offset, bool requires_grad,
+    result<node_id> storageless(document_data& doc, dtype t, node_id size, node_id stride, std::int64_t offset, bool requires_grad,
                                 std::string device, node_id cls) {
         detail::tensor_record r;
         r.type = t;
@@ -420,7 +420,7 @@ private:
         return add(doc, std::move(r));
     }
     /// Python attributes: a dict, or (dict, slots); empty state is no attribute at all.
-    status set_attrs(document& doc, node_id tensor_id, node_id state) {
+    status set_attrs(document_data& doc, node_id tensor_id, node_id state) {
         kind k = doc.at(state).k;
         if (k == kind::none) return {};
         node_id dict_state = state, slots = null_node;
@@ -445,7 +445,7 @@ private:
         return {};
     }
     /// The optional metadata dict of _rebuild_tensor_v2/v3: conj and neg view bits.
-    status apply_metadata(document& doc, node_id t, node_id meta) {
+    status apply_metadata(document_data& doc, node_id t, node_id meta) {
         if (doc.at(meta).k == kind::none) return {};
         if (doc.at(meta).k != kind::dict) return bad("tensor metadata is not a dict");
         auto& r = doc.tensor_mut(doc.at(t).aux);
@@ -457,7 +457,7 @@ private:
         }
         return {};
     }
-    result<node_id> qtensor(document& doc, node_id args) {
+    result<node_id> qtensor(document_data& doc, node_id args) {
         std::size_t n = doc.edge_count(args);
         if (n != 7) return arity("_rebuild_qtensor", n, "7");
         auto a = [&](std::size_t i) { return doc.edge(args, i); };
@@ -511,7 +511,7 @@ private:
     /// Reads an integer tensor's elements (int64/int32) for index checks. Index data must be
     /// stored bytes that cover the view (a meta or storage-less tensor has none), and a view
     /// that repeats its storage is read only as far as limits allow.
-    status index_values(const document& doc, node_id t, std::vector<std::int64_t>& out) const {
+    status index_values(const document_data& doc, node_id t, std::vector<std::int64_t>& out) const {
         if (doc.at(t).k != kind::tensor) return bad("sparse or nested tensor metadata is not a tensor");
         tensor v(&doc, doc.at(t).aux);
         if (v.dtype() != dtype::int64 && v.dtype() != dtype::int32)
@@ -524,20 +524,22 @@ private:
                 reach += static_cast<std::uint64_t>(v.shape()[i] - 1) * static_cast<std::uint64_t>(v.strides()[i]);
             needed = (reach + 1) * esize;  // shape_into bounded every term
         }
-        if (v.storage_bytes().size() < needed || (needed && !v.storage_bytes().data()))
+        auto stored = v.storage_data();
+        if (!stored) return std::move(stored).err();
+        if (stored->size() < needed || (needed && !stored->data()))
             return bad("sparse or nested tensor metadata reaches past its storage's bytes");
         std::uint64_t allowed = 0;
-        if (!detail::checked_mul(v.storage_bytes().size(), limits::max_view_expansion, allowed) ||
+        if (!detail::checked_mul(stored->size(), limits::max_view_expansion, allowed) ||
             !detail::checked_add(allowed, limits::view_slack, allowed))
             allowed = ~std::uint64_t{0};
         if (!detail::checked_mul(v.numel(), esize, logical) || logical > allowed)
             return make_error(errc::limit_view, no_offset,
                               "index tensor of " + std::to_string(v.numel()) + " elements repeats its " +
-                                  std::to_string(v.storage_bytes().size()) + "-byte storage beyond limits::max_view_expansion");
+                                  std::to_string(stored->size()) + "-byte storage beyond limits::max_view_expansion");
         out.clear();
         out.reserve(static_cast<std::size_t>(v.numel()));
         bool wide = v.dtype() == dtype::int64;
-        v.for_each_element([&](const std::uint8_t* e) {
+        return v.for_each_element([&](const std::uint8_t* e) {
             if (wide) {
                 std::int64_t x;
                 std::memcpy(&x, e, 8);
@@ -548,9 +550,8 @@ private:
                 out.push_back(x);
             }
         });
-        return {};
     }
-    result<node_id> sparse(document& doc, node_id args, pickle::known_global g) {
+    result<node_id> sparse(document_data& doc, node_id args, pickle::known_global g) {
         if (doc.edge_count(args) != 2) return arity("_rebuild_sparse_tensor", doc.edge_count(args), "2");
         node_id layout = doc.edge(args, 0), data = doc.edge(args, 1);
         if (doc.at(layout).k != kind::global || doc.at(data).k != kind::tuple) return bad("sparse tensor needs (layout, data)");
@@ -590,24 +591,24 @@ private:
 
     /// Index checks read tensor data, which the legacy format stores after the pickle: they
     /// run now when the data is there, else from finish().
-    status check_or_defer(document& doc, node_id composite) {
+    status check_or_defer(document_data& doc, node_id composite) {
         for (std::size_t i = 0; i < doc.edge_count(composite); ++i) {
             node_id part = doc.edge(composite, i);
             if (doc.at(part).k != kind::tensor) continue;
             const detail::tensor_record& r = doc.tensor_at(doc.at(part).aux);
-            if (r.storage != null_node && doc.storage_at(r.storage).desc.numel && !doc.storage_at(r.storage).bytes.data()) {
+            if (r.storage != null_node && !doc.storage_at(r.storage).resident) {
                 deferred_.push_back(composite);
                 return {};
             }
         }
         return check_composite(doc, composite);
     }
-    status check_composite(document& doc, node_id c) {
+    status check_composite(document_data& doc, node_id c) {
         return doc.at(c).k == kind::sparse_tensor ? check_sparse(doc, c) : check_nested(doc, c);
     }
     /// COO indices inside the size; compressed indices non-decreasing within nnz, plain
     /// indices inside their dimension (SECURITY.md (a)36: to_dense must never write out of bounds).
-    status check_sparse(document& doc, node_id s) {
+    status check_sparse(document_data& doc, node_id s) {
         auto layout = static_cast<sparse_layout>(doc.at(s).tag);
         std::vector<std::int64_t> size, idx;
         detail::int_sequence(doc, doc.edge(s, 0), size);
@@ -641,7 +642,7 @@ private:
         }
         return {};
     }
-    status check_nested(document& doc, node_id nested) {
+    status check_nested(document_data& doc, node_id nested) {
         tensor b(&doc, doc.at(doc.edge(nested, 0)).aux);
         std::vector<std::int64_t> offs, sz;
         PTLOAD_TRY(index_values(doc, doc.edge(nested, 3), offs));
@@ -652,7 +653,7 @@ private:
             if (v < 0) return bad("nested tensor has a negative size");
         return {};
     }
-    result<node_id> from_numpy(document& doc, node_id args) {
+    result<node_id> from_numpy(document_data& doc, node_id args) {
         if (doc.edge_count(args) != 4) return arity("_rebuild_device_tensor_from_numpy", doc.edge_count(args), "4");
         node_id arr = doc.edge(args, 0), dt = doc.edge(args, 1), dev = doc.edge(args, 2);
         std::string_view device;
@@ -678,6 +679,7 @@ private:
         s.device = mapped_device(device);
         // The bytes already live in the document's arena for its whole life: borrow them.
         s.bytes = storage_buffer(reinterpret_cast<std::uint8_t*>(const_cast<char*>(bytes.data())), bytes.size(), nullptr, nullptr);
+        s.resident = true;
         std::uint32_t index = doc.add_storage(std::move(s));
         std::vector<std::int64_t> dims;
         if (!detail::int_sequence(doc, shape, dims)) return bad("numpy shape is not a sequence of ints");

@@ -1,12 +1,15 @@
 // torch/storage.hpp: the bytes of one torch storage and where they live.
 //
-// A storage is loaded once and shared by every tensor that views it (FORMAT.md 2.4). Its
-// bytes come from the allocator policy (the analogue of map_location): heap memory by default,
-// caller memory, or a view into a memory-mapped/in-memory source that outlives the document.
+// A storage is declared once and shared by every tensor that views it. Loading records where
+// its bytes sit in the source (a storage_ref); they are read when the load's storage_mode says:
+// all before load returns (eager), on first access (lazy), or not at all where the source is in
+// memory and the bytes can be used in place (mapped). Read bytes come from the allocator policy
+// (the analogue of map_location).
 #ifndef PTLOAD_TORCH_STORAGE_HPP
 #define PTLOAD_TORCH_STORAGE_HPP
 
 #include "../config.hpp"
+#include "../error.hpp"
 #include "dtype.hpp"
 
 #include <cstdint>
@@ -60,13 +63,53 @@ struct storage_description {
     std::string location;  ///< the saved location tag ("cpu", "cuda:0")
 };
 
-/// One loaded storage.
+/// When storage bytes are read (load_options::storages).
+enum class storage_mode : std::uint8_t {
+    eager,   ///< every storage is read before load returns; the source is not needed after
+    lazy,    ///< a storage is read when a tensor's data is first asked for (the document owns the source)
+    mapped,  ///< storages point into an in-memory or memory-mapped source where the record is stored
+             ///< uncompressed, aligned for its dtype and in host byte order; others are read eagerly
+};
+
+inline constexpr std::uint32_t no_storage = 0xFFFFFFFFu;
+
+/// Where a storage's bytes sit in the load's source, so they can be read when touched.
+struct storage_ref {
+    std::uint64_t offset = 0;       ///< first data byte in the source
+    std::uint64_t header_offset = 0;  ///< zip records: the local header (for error messages)
+    std::uint64_t stored_size = 0;  ///< bytes at offset (the compressed size of a deflated record)
+    std::uint32_t crc32 = 0;        ///< zip records: checked when load_options::check_crc
+    std::uint16_t method = 0;       ///< zip records: 0 stored, 8 deflate
+    bool little_endian = true;      ///< byte order of the elements in the file
+    /// A legacy storage view: its bytes are view_of's, from view_byte_offset on.
+    std::uint32_t view_of = no_storage;
+    std::uint64_t view_byte_offset = 0;
+};
+
+/// One storage of a loaded document.
 struct storage {
     storage_description desc;
     std::string device;    ///< the location after map_location: what tensors report
-    storage_buffer bytes;  ///< numel * element_size bytes, host byte order
-    std::uint64_t nbytes() const noexcept { return bytes.size(); }
+    storage_buffer bytes;  ///< nbytes() bytes in host byte order once resident; empty before
+    storage_ref ref;
+    bool resident = false; ///< bytes holds the data
+    bool mapped = false;   ///< bytes point into the source itself (no copy was made)
+    /// numel * element size (checked not to overflow when the storage was declared).
+    std::uint64_t nbytes() const noexcept { return desc.numel * element_size(desc.type); }
 };
+
+namespace detail {
+/// Reads declared storages from the source of one load. The document keeps one for storages
+/// read on first access; it is dropped once nothing is left to read.
+class storage_reader {
+public:
+    virtual ~storage_reader() = default;
+    /// Makes s resident: reads (or, in mapped mode, points at) its bytes.
+    virtual status fetch(storage& s) = 0;
+    /// n bytes from `begin` within s's data, in host byte order, into dst, keeping nothing.
+    virtual status read_range(const storage& s, std::uint64_t begin, void* dst, std::size_t n) = 0;
+};
+} // namespace detail
 
 } // namespace v0
 } // namespace ptload

@@ -1,15 +1,20 @@
-// torch/storage_io.hpp: bringing one storage's bytes from the file into memory chosen by the
-// allocator policy, in the host's byte order.
+// torch/storage_io.hpp: bringing a declared storage's bytes from the source into memory
+// chosen by the allocator policy (or, in mapped mode, pointing at them in place), in the
+// host's byte order.
 #ifndef PTLOAD_TORCH_STORAGE_IO_HPP
 #define PTLOAD_TORCH_STORAGE_IO_HPP
 
 #include "../detail/checked.hpp"
 #include "../error.hpp"
+#include "../policies/source.hpp"
+#include "../zip/reader.hpp"
 #include "dtype.hpp"
 #include "location.hpp"
 #include "storage.hpp"
 
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -30,29 +35,145 @@ inline result<std::string> place_storage(const load_options& opts, const storage
     return device;
 }
 
-/// The storage's bytes: numel elements at `offset` in src, in memory from the allocator policy
-/// for `device`. `file_little_endian` is the byte order the file declares for storage data.
+/// The zip reader's bounds from the limits policy.
+template <class Limits>
+zip_limits zip_limits_from() {
+    zip_limits z;
+    z.max_entries = Limits::max_zip_entries;
+    z.max_inflate_ratio = Limits::max_inflate_ratio;
+    z.max_inflate_per_file_byte = Limits::max_inflate_per_file_byte;
+    return z;
+}
+
+/// Memory for a storage from the allocator policy, or the error that says why there is none.
+template <class Policies>
+result<storage_buffer> allocate_storage(const storage& s, std::uint64_t nbytes, void* context) {
+    if (nbytes > static_cast<std::uint64_t>(SIZE_MAX))
+        return make_error(errc::limit_tensor, s.ref.offset, "storage larger than this platform's address space",
+                          "storage " + s.desc.key);
+    storage_buffer b = Policies::allocator::allocate(s.desc, nbytes, s.device, context);
+    if (!b.data() && nbytes)
+        return make_error(errc::bad_storage, s.ref.offset, "the allocator could not provide " + std::to_string(nbytes) + " bytes",
+                          "storage " + s.desc.key);
+    if (b.size() < nbytes)
+        return make_error(errc::bad_storage, s.ref.offset, "the allocator returned a buffer smaller than the storage",
+                          "storage " + s.desc.key);
+    return b;
+}
+
+/// The storage reader of one load over a source of type Source. `src` may own the source (a
+/// document that reads lazily keeps it) or only point at the caller's (a load that reads
+/// everything before it returns).
+template <class Policies, class Source>
+class source_reader final : public storage_reader {
+public:
+    source_reader(std::shared_ptr<Source> src, const load_options& opts)
+        : src_(std::move(src)), mode_(opts.storages), check_crc_(opts.check_crc), context_(opts.allocator_context) {}
+
+    status fetch(storage& s) override {
+        const std::uint64_t n = s.nbytes();
+        if (!is_plain(s)) return fetch_record(s, n);
+        PTLOAD_TRY(check_range(s, 0, n));
+        if constexpr (has_data<Source>::value) {
+            const std::uint8_t* p = src_->data() + s.ref.offset;
+            const std::size_t align = element_size(s.desc.type) < 8 ? element_size(s.desc.type) : 8;
+            const bool in_order = host_is_little_endian() == s.ref.little_endian || byte_order_unit(s.desc.type) < 2;
+            if (mode_ == storage_mode::mapped && in_order && align && reinterpret_cast<std::uintptr_t>(p) % align == 0) {
+                s.bytes = storage_buffer(const_cast<std::uint8_t*>(p), n, nullptr, nullptr);
+                s.mapped = true;
+                s.resident = true;
+                return {};
+            }
+        }
+        auto b = allocate_storage<Policies>(s, n, context_);
+        if (!b) return std::move(b).err();
+        if (n) PTLOAD_TRY(src_->read_at(s.ref.offset, b->data(), static_cast<std::size_t>(n)));
+        if (host_is_little_endian() != s.ref.little_endian) byteswap_elements(b->data(), n, s.desc.type);
+        s.bytes = std::move(*b);
+        s.resident = true;
+        return {};
+    }
+
+    status read_range(const storage& s, std::uint64_t begin, void* dst, std::size_t n) override {
+        if (!is_plain(s)) {  // a deflated record is inflated whole; the bytes wanted are copied out
+            storage tmp;
+            tmp.desc = s.desc;
+            tmp.device = s.device;
+            tmp.ref = s.ref;
+            PTLOAD_TRY(fetch_record(tmp, s.nbytes()));
+            if (n) std::memcpy(dst, tmp.bytes.data() + begin, n);
+            return {};
+        }
+        PTLOAD_TRY(check_range(s, begin, n));
+        if (n) PTLOAD_TRY(src_->read_at(s.ref.offset + begin, dst, n));
+        if (host_is_little_endian() != s.ref.little_endian) byteswap_elements(static_cast<std::uint8_t*>(dst), n, s.desc.type);
+        return {};
+    }
+
+private:
+    /// Bytes stored as they are, readable in place.
+    bool is_plain(const storage& s) const noexcept { return s.ref.method == 0 && !(check_crc_ && s.ref.crc32); }
+
+    status check_range(const storage& s, std::uint64_t begin, std::uint64_t n) const {
+        const std::uint64_t size = src_->size();
+        if (s.ref.offset > size || begin > size - s.ref.offset || n > size - s.ref.offset - begin)
+            return make_error(errc::truncated, s.ref.offset,
+                              "storage of " + std::to_string(s.nbytes()) + " bytes runs past the end of the file",
+                              "storage " + s.desc.key);
+        return {};
+    }
+
+    /// A zip record that is deflated or has a CRC to check: through the zip reader.
+    status fetch_record(storage& s, std::uint64_t n) {
+        zip_entry e;
+        e.name = "storage " + s.desc.key;
+        e.header_offset = s.ref.header_offset;
+        e.data_offset = s.ref.offset;
+        e.compressed_size = s.ref.stored_size;
+        e.size = n;
+        e.crc32 = s.ref.crc32;
+        e.method = s.ref.method;
+        auto bytes = read_entry(*src_, e, zip_limits_from<typename Policies::limits>(), check_crc_);
+        if (!bytes) return std::move(bytes).err();
+        auto b = allocate_storage<Policies>(s, n, context_);
+        if (!b) return std::move(b).err();
+        if (n) std::memcpy(b->data(), bytes->data(), static_cast<std::size_t>(n));
+        if (host_is_little_endian() != s.ref.little_endian) byteswap_elements(b->data(), n, s.desc.type);
+        s.bytes = std::move(*b);
+        s.resident = true;
+        return {};
+    }
+
+    std::shared_ptr<Source> src_;
+    storage_mode mode_;
+    bool check_crc_;
+    void* context_;
+};
+
+/// A reader over a source the caller keeps alive for as long as the reader is used.
+template <class Policies, class Source>
+source_reader<Policies, Source> borrowed_reader(Source& src, const load_options& opts) {
+    return source_reader<Policies, Source>(std::shared_ptr<Source>(std::shared_ptr<void>(), &src), opts);
+}
+
+/// A storage whose bytes are at `offset` in src, read now (formats whose storages are already
+/// in memory when they are declared: the tar format's members).
 template <class Policies, class Source>
 result<storage> read_storage(Source& src, std::uint64_t offset, storage_description d, std::string device,
-                             const load_options& opts, bool file_little_endian, const std::string& record) {
+                             const load_options& opts, bool file_little_endian) {
     std::uint64_t nbytes;
     if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), nbytes))
-        return make_error(errc::bad_storage, offset, "storage byte count overflows", record);
-    if (offset > src.size() || nbytes > src.size() - offset)
-        return make_error(errc::truncated, offset,
-                          "storage of " + std::to_string(nbytes) + " bytes runs past the end of the file", record);
-    if (nbytes > static_cast<std::uint64_t>(SIZE_MAX))
-        return make_error(errc::limit_tensor, offset, "storage larger than this platform's address space", record);
+        return make_error(errc::bad_storage, offset, "storage byte count overflows", "storage " + d.key);
     storage s;
-    s.device = std::move(device);
-    s.bytes = Policies::allocator::allocate(d, nbytes, s.device, opts.allocator_context);
-    if (!s.bytes.data() && nbytes)
-        return make_error(errc::bad_storage, offset, "the allocator could not provide " + std::to_string(nbytes) + " bytes", record);
-    if (s.bytes.size() < nbytes)
-        return make_error(errc::bad_storage, offset, "the allocator returned a buffer smaller than the storage", record);
-    if (nbytes) PTLOAD_TRY(src.read_at(offset, s.bytes.data(), static_cast<std::size_t>(nbytes)));
-    if (host_is_little_endian() != file_little_endian) byteswap_elements(s.bytes.data(), nbytes, d.type);
     s.desc = std::move(d);
+    s.device = std::move(device);
+    s.ref.offset = offset;
+    s.ref.stored_size = nbytes;
+    s.ref.little_endian = file_little_endian;
+    load_options eager;
+    eager.allocator_context = opts.allocator_context;
+    auto reader = borrowed_reader<Policies>(src, eager);
+    PTLOAD_TRY(reader.fetch(s));
     return s;
 }
 

@@ -33,10 +33,10 @@ struct tar_member {
 /// Objects of a tar checkpoint by key, for the main pickle's str persistent ids.
 class tar_objects final : public storage_provider {
 public:
-    result<std::uint32_t> load_storage(document&, const storage_description&, node_id) override {
+    result<std::uint32_t> load_storage(document_data&, const storage_description&, node_id) override {
         return make_error(errc::bad_storage, no_offset, "tar checkpoints name storages by str keys, not tuples");
     }
-    result<node_id> load_object(document&, std::string_view key) override {
+    result<node_id> load_object(document_data&, std::string_view key) override {
         auto it = objects.find(std::string(key));
         if (it == objects.end()) return make_error(errc::missing_record, no_offset, "no tensor or storage with key " + std::string(key));
         return it->second;
@@ -79,7 +79,7 @@ status tar_members(Source& src, tar_member (&m)[4]) {
 }
 
 template <class Policies, class Source>
-result<node_id> load_tar(document& doc, Source& src, const load_options& opts, const nested_loader& nested) {
+result<node_id> load_tar(document_data& doc, Source& src, const load_options& opts, const nested_loader& nested) {
     tar_member m[4];
     PTLOAD_TRY(tar_members(src, m));
     tar_objects objects;
@@ -158,7 +158,7 @@ result<node_id> load_tar(document& doc, Source& src, const load_options& opts, c
         auto device = place_storage(opts, d, base + pos, "storage " + d.key);
         if (!device) return std::move(device).err();
         memory_source member_bytes(bytes.data(), bytes.size());  // already read: no second I/O
-        auto s = read_storage<Policies>(member_bytes, pos, d, *device, opts, true, "storage " + d.key);
+        auto s = read_storage<Policies>(member_bytes, pos, d, *device, opts, true);
         if (!s) return std::move(s).err();
         pos += static_cast<std::size_t>(nbytes);
         std::uint32_t index = doc.add_storage(std::move(*s));
@@ -189,6 +189,7 @@ result<node_id> load_tar(document& doc, Source& src, const load_options& opts, c
         view.device = r.device;
         std::size_t esize = element_size(r.desc.type);
         view.bytes = storage_buffer(r.bytes.data() + static_cast<std::uint64_t>(off.i) * esize, view.desc.numel * esize, nullptr, nullptr);
+        view.resident = true;
         std::uint32_t index = doc.add_storage(std::move(view));
         storages[vkey] = index;
         objects.objects[vkey] = handler.storage_node(doc, index);

@@ -16,16 +16,19 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string_view>
 #include <vector>
 
 namespace ptload {
 inline namespace v0 {
 
-/// A strided view of one storage. Cheap to copy; valid while its document lives.
+/// A strided view of one storage. Cheap to copy; it keeps the document's contents (and a
+/// source that storages point into) alive, so it stays valid after the document is gone.
 class tensor {
 public:
-    tensor(const document* doc, std::uint32_t record) noexcept : doc_(doc), rec_(&doc->tensor_at(record)) {}
+    tensor(const document_data* doc, std::uint32_t record) noexcept
+        : doc_(doc), rec_(&doc->tensor_at(record)), keep_(doc->weak_from_this().lock()) {}
 
     ptload::dtype dtype() const noexcept { return rec_->type; }
     std::size_t rank() const noexcept { return rec_->rank; }
@@ -56,11 +59,24 @@ public:
     bool has_storage() const noexcept { return rec_->storage != null_node; }
     /// Index of the storage in the document: tensors with equal indices share memory.
     std::uint32_t storage_index() const noexcept { return rec_->storage; }
-    /// The whole storage this tensor views (may be larger than the tensor).
+    /// Bytes of the whole storage this tensor views (may be larger than the tensor), known
+    /// without reading them.
+    std::uint64_t storage_nbytes() const noexcept { return has_storage() ? doc_->storage_at(rec_->storage).nbytes() : 0; }
+    /// Whether the storage's bytes are in memory (always after an eager load).
+    bool is_resident() const noexcept { return has_storage() && doc_->storage_at(rec_->storage).resident; }
+    /// Whether the storage's bytes are the source's own (mapped mode, no copy made).
+    bool is_mapped() const noexcept { return has_storage() && doc_->storage_at(rec_->storage).mapped; }
+    /// The whole storage this tensor views, read from the source now if a lazy load left it
+    /// there.
+    result<span<const std::uint8_t>> storage_data() const {
+        if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
+        return doc_->storage_data(rec_->storage);
+    }
+    /// storage_data(), or no bytes when there is no storage or it cannot be read.
     span<const std::uint8_t> storage_bytes() const noexcept {
         if (!has_storage()) return {};
-        const auto& s = doc_->storage_at(rec_->storage);
-        return {s.bytes.data(), static_cast<std::size_t>(s.bytes.size())};
+        auto d = doc_->storage_data(rec_->storage);
+        return d ? *d : span<const std::uint8_t>{};
     }
     /// Row-major with no gaps (size-1 dimensions may have any stride, as in torch).
     bool is_contiguous() const noexcept {
@@ -80,11 +96,37 @@ public:
         if (values_per_byte(dtype()) > 1) return packed_error();
         std::uint64_t esize = element_size(dtype());
         std::uint64_t n = numel();
-        auto all = storage_bytes();
+        auto all = storage_data();
+        if (!all) return std::move(all).err();
         std::uint64_t begin = n ? static_cast<std::uint64_t>(offset()) * esize : 0;
-        if (begin > all.size() || n * esize > all.size() - begin)
+        if (begin > all->size() || n * esize > all->size() - begin)
             return make_error(errc::bad_tensor, no_offset, "tensor runs past its storage");
-        return span<const std::uint8_t>(all.data() + begin, static_cast<std::size_t>(n * esize));
+        return span<const std::uint8_t>(all->data() + begin, static_cast<std::size_t>(n * esize));
+    }
+    /// The elements in row-major order into dst[0, n), n being numel x element size. A
+    /// contiguous tensor whose storage a lazy load left in the source is read straight into
+    /// dst, and nothing is kept; others are copied from the resident storage.
+    status read_into(void* dst, std::size_t n) const {
+        if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
+        if (values_per_byte(dtype()) > 1 && (!is_contiguous() || offset() % static_cast<std::int64_t>(values_per_byte(dtype()))))
+            return packed_error();
+        std::uint64_t total = 0;
+        std::uint64_t per_byte = values_per_byte(dtype());
+        std::uint64_t esize = element_size(dtype());
+        if (!detail::checked_mul((numel() + per_byte - 1) / per_byte, esize, total) || total != n)
+            return make_error(errc::invalid_argument, no_offset,
+                              "read_into needs a buffer of exactly " + std::to_string(total) + " bytes, got " +
+                                  std::to_string(n));
+        if (is_contiguous()) {
+            std::uint64_t begin = numel() ? static_cast<std::uint64_t>(offset()) * esize / per_byte : 0;
+            return doc_->read_storage_range(rec_->storage, begin, dst, n);
+        }
+        PTLOAD_TRY(check_expansion(default_limits::max_view_expansion, total));
+        auto* out = static_cast<std::uint8_t*>(dst);
+        return for_each_element([&](const std::uint8_t* e) {
+            std::memcpy(out, e, static_cast<std::size_t>(esize));
+            out += esize;
+        });
     }
     /// Typed elements of a contiguous tensor; T must have the dtype's element size.
     template <class T>
@@ -118,18 +160,26 @@ public:
         }
     }
     /// Calls f(const std::uint8_t* element) for every element in row-major order (not for the
-    /// packed quint4x2/quint2x4, whose elements are bit fields: see element_value).
+    /// packed quint4x2/quint2x4, whose elements are bit fields: see packed_value); fails, with
+    /// no call, when the storage cannot be read.
     template <class F>
-    void for_each_element(F&& f) const {
-        const std::uint8_t* base = storage_bytes().data();
+    status for_each_element(F&& f) const {
+        if (!has_storage()) return {};
+        auto all = storage_data();
+        if (!all) return std::move(all).err();
+        const std::uint8_t* base = all->data();
         std::size_t esize = element_size(dtype());
         for_each_position([&](std::int64_t pos) { f(base + static_cast<std::size_t>(pos) * esize); });
+        return {};
     }
-    /// The integer stored for a packed sub-byte element (quint4x2, quint2x4), low bits first.
+    /// The integer stored for a packed sub-byte element (quint4x2, quint2x4), low bits first;
+    /// 0 when the storage cannot be read.
     std::uint8_t packed_value(std::int64_t pos) const noexcept {
         std::size_t per = values_per_byte(dtype());
         std::size_t bits = 8 / per;
-        std::uint8_t byte = storage_bytes()[static_cast<std::size_t>(pos) / per];
+        auto all = storage_bytes();
+        if (all.empty()) return 0;
+        std::uint8_t byte = all[static_cast<std::size_t>(pos) / per];
         return static_cast<std::uint8_t>((byte >> (bits * (static_cast<std::size_t>(pos) % per))) & ((1u << bits) - 1));
     }
     /// The elements in row-major order, packed (a `.contiguous()` copy). A broadcast view
@@ -144,7 +194,7 @@ public:
         PTLOAD_TRY(check_expansion(max_expansion, total));
         std::vector<std::uint8_t> out;
         out.reserve(static_cast<std::size_t>(total));
-        for_each_element([&](const std::uint8_t* e) { out.insert(out.end(), e, e + esize); });
+        PTLOAD_TRY(for_each_element([&](const std::uint8_t* e) { out.insert(out.end(), e, e + esize); }));
         return out;
     }
     /// Elements converted to float32 in row-major order (floating dtypes, integers and bool),
@@ -161,7 +211,7 @@ public:
         std::vector<float> out;
         out.reserve(static_cast<std::size_t>(numel()));
         float sign = is_neg() ? -1.0f : 1.0f;
-        for_each_element([&](const std::uint8_t* e) { out.push_back(sign * detail::element_to_float(t, e)); });
+        PTLOAD_TRY(for_each_element([&](const std::uint8_t* e) { out.push_back(sign * detail::element_to_float(t, e)); }));
         return out;
     }
 
@@ -174,20 +224,23 @@ private:
         std::uint64_t allowed = 0;
         if (!detail::checked_mul(numel(), static_cast<std::uint64_t>(element_size(dtype())), total) || total > SIZE_MAX)
             return make_error(errc::limit_tensor, no_offset, "tensor too large to materialise");
-        if (!detail::checked_mul(storage_bytes().size(), max_expansion, allowed) ||
+        if (!detail::checked_mul(storage_nbytes(), max_expansion, allowed) ||
             !detail::checked_add(allowed, default_limits::view_slack, allowed))
             allowed = ~std::uint64_t{0};
         if (total > allowed)
             return make_error(errc::limit_view, no_offset,
                               "materialising this view needs " + std::to_string(total) + " bytes from a " +
-                                  std::to_string(storage_bytes().size()) +
+                                  std::to_string(storage_nbytes()) +
                                   "-byte storage (limits::max_view_expansion, view_slack); pass a larger max_expansion");
         return {};
     }
 
-    const document* doc_;
+    const document_data* doc_;
     const detail::tensor_record* rec_;
+    std::shared_ptr<const document_data> keep_;  // empty only for tensors made during the load
 };
+
+inline tensor document::tensor_at(std::size_t i) const noexcept { return tensor(d_.get(), static_cast<std::uint32_t>(i)); }
 
 inline result<tensor> value::as_tensor() const {
     if (is(kind::tensor)) return tensor(doc_, doc_->at(id_).aux);
