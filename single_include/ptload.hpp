@@ -475,9 +475,11 @@ inline void byteswap_elements(std::uint8_t* p, std::uint64_t nbytes, dtype t) no
 // ----- ptload/torch/storage.hpp -----
 // torch/storage.hpp: the bytes of one torch storage and where they live.
 //
-// A storage is loaded once and shared by every tensor that views it (FORMAT.md 2.4). Its
-// bytes come from the allocator policy (the analogue of map_location): heap memory by default,
-// caller memory, or a view into a memory-mapped/in-memory source that outlives the document.
+// A storage is declared once and shared by every tensor that views it. Loading records where
+// its bytes sit in the source (a storage_ref); they are read when the load's storage_mode says:
+// all before load returns (eager), on first access (lazy), or not at all where the source is in
+// memory and the bytes can be used in place (mapped). Read bytes come from the allocator policy
+// (the analogue of map_location).
 #ifndef PTLOAD_TORCH_STORAGE_HPP
 #define PTLOAD_TORCH_STORAGE_HPP
 
@@ -533,13 +535,53 @@ struct storage_description {
     std::string location;  ///< the saved location tag ("cpu", "cuda:0")
 };
 
-/// One loaded storage.
+/// When storage bytes are read (load_options::storages).
+enum class storage_mode : std::uint8_t {
+    eager,   ///< every storage is read before load returns; the source is not needed after
+    lazy,    ///< a storage is read when a tensor's data is first asked for (the document owns the source)
+    mapped,  ///< storages point into an in-memory or memory-mapped source where the record is stored
+             ///< uncompressed, aligned for its dtype and in host byte order; others are read eagerly
+};
+
+inline constexpr std::uint32_t no_storage = 0xFFFFFFFFu;
+
+/// Where a storage's bytes sit in the load's source, so they can be read when touched.
+struct storage_ref {
+    std::uint64_t offset = 0;       ///< first data byte in the source
+    std::uint64_t header_offset = 0;  ///< zip records: the local header (for error messages)
+    std::uint64_t stored_size = 0;  ///< bytes at offset (the compressed size of a deflated record)
+    std::uint32_t crc32 = 0;        ///< zip records: checked when load_options::check_crc
+    std::uint16_t method = 0;       ///< zip records: 0 stored, 8 deflate
+    bool little_endian = true;      ///< byte order of the elements in the file
+    /// A legacy storage view: its bytes are view_of's, from view_byte_offset on.
+    std::uint32_t view_of = no_storage;
+    std::uint64_t view_byte_offset = 0;
+};
+
+/// One storage of a loaded document.
 struct storage {
     storage_description desc;
     std::string device;    ///< the location after map_location: what tensors report
-    storage_buffer bytes;  ///< numel * element_size bytes, host byte order
-    std::uint64_t nbytes() const noexcept { return bytes.size(); }
+    storage_buffer bytes;  ///< nbytes() bytes in host byte order once resident; empty before
+    storage_ref ref;
+    bool resident = false; ///< bytes holds the data
+    bool mapped = false;   ///< bytes point into the source itself (no copy was made)
+    /// numel * element size (checked not to overflow when the storage was declared).
+    std::uint64_t nbytes() const noexcept { return desc.numel * element_size(desc.type); }
 };
+
+namespace detail {
+/// Reads declared storages from the source of one load. The document keeps one for storages
+/// read on first access; it is dropped once nothing is left to read.
+class storage_reader {
+public:
+    virtual ~storage_reader() = default;
+    /// Makes s resident: reads (or, in mapped mode, points at) its bytes.
+    virtual status fetch(storage& s) = 0;
+    /// n bytes from `begin` within s's data, in host byte order, into dst, keeping nothing.
+    virtual status read_range(const storage& s, std::uint64_t begin, void* dst, std::size_t n) = 0;
+};
+} // namespace detail
 
 } // namespace v0
 } // namespace ptload
@@ -547,6 +589,7 @@ struct storage {
 #endif
 // ----- end of ptload/torch/storage.hpp -----
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -693,6 +736,7 @@ struct tensor_record {
 
 } // namespace detail
 
+class document_data;
 class document;
 class tensor;
 
@@ -701,11 +745,11 @@ class tensor;
 class value {
 public:
     value() = default;
-    value(const document* doc, node_id id) noexcept : doc_(doc), id_(id) {}
+    value(const document_data* doc, node_id id) noexcept : doc_(doc), id_(id) {}
 
     bool valid() const noexcept { return doc_ && id_ != null_node; }
     node_id id() const noexcept { return id_; }
-    const document* doc() const noexcept { return doc_; }
+    const document_data* doc() const noexcept { return doc_; }
     kind type() const noexcept;
     bool is(kind k) const noexcept { return valid() && type() == k; }
     bool is_none() const noexcept { return is(kind::none); }
@@ -753,25 +797,25 @@ public:
     item_range items() const;
 
 private:
-    friend class document;
-    value(const document* doc, std::string path) : doc_(doc), path_(std::move(path)) {}
-    value(const document* doc, node_id id, std::string path) : doc_(doc), id_(id), path_(std::move(path)) {}
+    friend class document_data;
+    value(const document_data* doc, std::string path) : doc_(doc), path_(std::move(path)) {}
+    value(const document_data* doc, node_id id, std::string path) : doc_(doc), id_(id), path_(std::move(path)) {}
     value missing(std::string step) const;
     /// A found child, remembering the lookup path so later misses can report all of it.
     value child(node_id id, const std::string& step) const { return value(doc_, id, path_ + step); }
-    const document* doc_ = nullptr;
+    const document_data* doc_ = nullptr;
     node_id id_ = null_node;
     std::string path_;  // the chain of lookups that led here ("[\"a\"][5]"), for error messages
 };
 
-/// Owns every node, string, storage and tensor of one load. Move-only.
-class document {
+/// Every node, string, storage and tensor of one load. It lives on the heap behind a
+/// `document` (and behind every `tensor` taken from it), so it never moves while values and
+/// tensors point into it.
+class document_data : public std::enable_shared_from_this<document_data> {
 public:
-    document() { nodes_.reserve(64); }
-    document(document&&) noexcept = default;
-    document& operator=(document&&) noexcept = default;
-    document(const document&) = delete;
-    document& operator=(const document&) = delete;
+    document_data() { nodes_.reserve(64); }
+    document_data(const document_data&) = delete;
+    document_data& operator=(const document_data&) = delete;
 
     /// The loaded object (what torch.load returns; for a TorchScript archive, data.pkl).
     value root() const noexcept { return value(this, root_); }
@@ -783,6 +827,62 @@ public:
     std::size_t storage_count() const noexcept { return storages_.size(); }
     std::size_t tensor_count() const noexcept { return tensors_.size(); }
     const storage& storage_at(std::size_t i) const noexcept { return storages_[i]; }
+
+    // ---- storage bytes, read when first touched ----
+    /// The bytes of storage i, read now if the load left them in the source. Reading changes
+    /// only that storage's bytes; lazy reads are not synchronised (see storage_mode).
+    result<span<const std::uint8_t>> storage_data(std::uint32_t i) const {
+        storage& s = storages_[i];
+        if (!s.resident) PTLOAD_TRY(make_resident(s));
+        return span<const std::uint8_t>(s.bytes.data(), static_cast<std::size_t>(s.nbytes()));
+    }
+    /// n bytes of storage i from `begin` into dst; from the source when not resident, keeping
+    /// nothing (the lazy way to read one tensor).
+    status read_storage_range(std::uint32_t i, std::uint64_t begin, void* dst, std::size_t n) const {
+        const storage& s = storages_[i];
+        if (begin > s.nbytes() || n > s.nbytes() - begin)
+            return make_error(errc::bad_tensor, no_offset, "read past the end of storage " + s.desc.key);
+        if (s.resident || s.ref.view_of != no_storage || !reader_) {
+            auto all = storage_data(i);
+            if (!all) return std::move(all).err();
+            if (n) std::memcpy(dst, all->data() + begin, n);
+            return {};
+        }
+        return reader_->read_range(s, begin, dst, n);
+    }
+    /// Reads every storage not yet resident, in source order.
+    status fetch_all() const {
+        if (reader_) return fetch_range(*reader_, 0, static_cast<std::uint32_t>(storages_.size()));
+        for (auto& s : storages_)  // views of resident roots can still be made resident
+            if (!s.resident) PTLOAD_TRY(make_resident(s));
+        return {};
+    }
+    /// Reads storages [first, last) that are not resident with `reader`, in source order.
+    status fetch_range(detail::storage_reader& reader, std::uint32_t first, std::uint32_t last) const {
+        std::vector<std::uint32_t> order;
+        for (std::uint32_t i = first; i < last; ++i)
+            if (!storages_[i].resident && storages_[i].ref.view_of == no_storage) order.push_back(i);
+        std::sort(order.begin(), order.end(), [this](std::uint32_t a, std::uint32_t b) {
+            return storages_[a].ref.offset < storages_[b].ref.offset;
+        });
+        for (std::uint32_t i : order) PTLOAD_TRY(reader.fetch(storages_[i]));
+        for (std::uint32_t i = first; i < last; ++i)  // views share their (now resident) root's bytes
+            if (!storages_[i].resident) PTLOAD_TRY(make_resident(storages_[i]));
+        return {};
+    }
+    /// The reader for storages left in the source (set by the loader).
+    void set_reader(std::shared_ptr<detail::storage_reader> r) noexcept { reader_ = std::move(r); }
+    /// Lets go of the source: storages not read by now fail with an io_error when touched.
+    /// Storages that point into a mapped source keep it alive.
+    void close_source() noexcept {
+        if (reader_ && keep_alive_.empty()) {
+            bool any_mapped = false;
+            for (const auto& s : storages_) any_mapped = any_mapped || s.mapped;
+            if (any_mapped) keep_alive_.push_back(reader_);
+        }
+        reader_.reset();
+    }
+    bool has_source() const noexcept { return reader_ != nullptr; }
 
     // ---- building (used by the pickle machine and the torch layer) ----
     /// Room for about `nodes` values and `edges` container items, with a huge-page hint for big
@@ -798,6 +898,17 @@ public:
         }
     }
     void set_root(node_id id) noexcept { root_ = id; }
+    /// Back to empty, keeping the reader (a load that starts over).
+    void clear() noexcept {
+        nodes_.clear();
+        edges_.clear();
+        dims_.clear();
+        bytes_ = detail::byte_arena{};
+        storages_.clear();
+        tensors_.clear();
+        root_ = constants_ = null_node;
+        input_bytes_ = 0;
+    }
     void set_constants(node_id id) noexcept { constants_ = id; }
     node_id add(kind k) {
         detail::node n{};
@@ -980,11 +1091,67 @@ private:
     std::vector<node_id> edges_;
     std::vector<std::int64_t> dims_;
     detail::byte_arena bytes_;
-    std::vector<storage> storages_;
+    status make_resident(storage& s) const {
+        if (s.ref.view_of != no_storage) {  // a legacy view: a window on its root's bytes
+            auto root = storage_data(s.ref.view_of);
+            if (!root) return std::move(root).err();
+            s.bytes = storage_buffer(const_cast<std::uint8_t*>(root->data()) + s.ref.view_byte_offset, s.nbytes(), nullptr,
+                                     nullptr);
+            s.mapped = storages_[s.ref.view_of].mapped;
+            s.resident = true;
+            return {};
+        }
+        if (!reader_)
+            return make_error(errc::io_error, s.ref.offset,
+                              "storage was not read before the document let go of its source", "storage " + s.desc.key);
+        return reader_->fetch(s);
+    }
+
+    // Storages are filled in place when first touched, which is not a change a reader of the
+    // document can see other than in time: hence mutable. The vector itself never grows after
+    // the load, so references into it stay valid.
+    mutable std::vector<storage> storages_;
+    std::shared_ptr<detail::storage_reader> reader_;
+    std::vector<std::shared_ptr<void>> keep_alive_;  // sources that mapped storages point into
     std::vector<detail::tensor_record> tensors_;
     node_id root_ = null_node;
     node_id constants_ = null_node;
     std::uint64_t input_bytes_ = 0;
+};
+
+/// The result of a load: owns every value, storage and tensor. Cheap to move; values taken
+/// from it stay valid across moves, and tensors keep what they view alive on their own.
+class document {
+public:
+    document() : d_(std::make_shared<document_data>()) {}
+
+    /// The loaded object (what torch.load returns; for a TorchScript archive, data.pkl).
+    value root() const noexcept { return d_->root(); }
+    /// For a TorchScript archive: the tuple of constants.pkl (invalid otherwise).
+    value constants() const noexcept { return d_->constants(); }
+    bool is_torchscript() const noexcept { return d_->is_torchscript(); }
+    value get(node_id id) const noexcept { return d_->get(id); }
+    std::size_t node_count() const noexcept { return d_->node_count(); }
+    std::size_t storage_count() const noexcept { return d_->storage_count(); }
+    std::size_t tensor_count() const noexcept { return d_->tensor_count(); }
+    const storage& storage_at(std::size_t i) const noexcept { return d_->storage_at(i); }
+    /// The i-th tensor built by the load (0 <= i < tensor_count()), wherever it sits.
+    ptload::tensor tensor_at(std::size_t i) const noexcept;
+    /// Reads every storage a lazy load left in the source (in source order).
+    status fetch_all() const { return d_->fetch_all(); }
+    /// Lets go of the source (closing a file the document owns); see document_data::close_source.
+    void close_source() noexcept { d_->close_source(); }
+    /// Whether storages can still be read from the source.
+    bool has_source() const noexcept { return d_->has_source(); }
+    std::uint64_t input_bytes() const noexcept { return d_->input_bytes(); }
+    std::uint64_t footprint() const noexcept { return d_->footprint(); }
+
+    /// The contents, for loaders and walks.
+    document_data& data() noexcept { return *d_; }
+    const document_data& data() const noexcept { return *d_; }
+
+private:
+    std::shared_ptr<document_data> d_;
 };
 
 // ---- value implementation ----
@@ -1130,7 +1297,7 @@ struct value::item {
 /// Iterates items of a sequence, or keys of a mapping.
 class value::iterator {
 public:
-    iterator(const document* d, node_id c, std::size_t i, std::size_t step) : doc_(d), c_(c), i_(i), step_(step) {}
+    iterator(const document_data* d, node_id c, std::size_t i, std::size_t step) : doc_(d), c_(c), i_(i), step_(step) {}
     value operator*() const { return value(doc_, doc_->edge(c_, i_)); }
     iterator& operator++() {
         i_ += step_;
@@ -1140,7 +1307,7 @@ public:
     bool operator==(const iterator& o) const { return i_ == o.i_; }
 
 private:
-    const document* doc_;
+    const document_data* doc_;
     node_id c_;
     std::size_t i_, step_;
 };
@@ -1158,7 +1325,7 @@ class value::item_range {
 public:
     class iterator {
     public:
-        iterator(const document* d, node_id c, std::size_t i) : doc_(d), c_(c), i_(i) {}
+        iterator(const document_data* d, node_id c, std::size_t i) : doc_(d), c_(c), i_(i) {}
         item operator*() const { return {value(doc_, doc_->edge(c_, i_)), value(doc_, doc_->edge(c_, i_ + 1))}; }
         iterator& operator++() {
             i_ += 2;
@@ -1167,16 +1334,16 @@ public:
         bool operator!=(const iterator& o) const { return i_ != o.i_; }
 
     private:
-        const document* doc_;
+        const document_data* doc_;
         node_id c_;
         std::size_t i_;
     };
-    item_range(const document* d, node_id c, std::size_t n) : doc_(d), c_(c), n_(n) {}
+    item_range(const document_data* d, node_id c, std::size_t n) : doc_(d), c_(c), n_(n) {}
     iterator begin() const { return iterator(doc_, c_, 0); }
     iterator end() const { return iterator(doc_, c_, n_); }
 
 private:
-    const document* doc_;
+    const document_data* doc_;
     node_id c_;
     std::size_t n_;
 };
@@ -2131,16 +2298,19 @@ inline float element_to_float(dtype t, const std::uint8_t* p) {
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string_view>
 #include <vector>
 
 namespace ptload {
 inline namespace v0 {
 
-/// A strided view of one storage. Cheap to copy; valid while its document lives.
+/// A strided view of one storage. Cheap to copy; it keeps the document's contents (and a
+/// source that storages point into) alive, so it stays valid after the document is gone.
 class tensor {
 public:
-    tensor(const document* doc, std::uint32_t record) noexcept : doc_(doc), rec_(&doc->tensor_at(record)) {}
+    tensor(const document_data* doc, std::uint32_t record) noexcept
+        : doc_(doc), rec_(&doc->tensor_at(record)), keep_(doc->weak_from_this().lock()) {}
 
     ptload::dtype dtype() const noexcept { return rec_->type; }
     std::size_t rank() const noexcept { return rec_->rank; }
@@ -2171,11 +2341,24 @@ public:
     bool has_storage() const noexcept { return rec_->storage != null_node; }
     /// Index of the storage in the document: tensors with equal indices share memory.
     std::uint32_t storage_index() const noexcept { return rec_->storage; }
-    /// The whole storage this tensor views (may be larger than the tensor).
+    /// Bytes of the whole storage this tensor views (may be larger than the tensor), known
+    /// without reading them.
+    std::uint64_t storage_nbytes() const noexcept { return has_storage() ? doc_->storage_at(rec_->storage).nbytes() : 0; }
+    /// Whether the storage's bytes are in memory (always after an eager load).
+    bool is_resident() const noexcept { return has_storage() && doc_->storage_at(rec_->storage).resident; }
+    /// Whether the storage's bytes are the source's own (mapped mode, no copy made).
+    bool is_mapped() const noexcept { return has_storage() && doc_->storage_at(rec_->storage).mapped; }
+    /// The whole storage this tensor views, read from the source now if a lazy load left it
+    /// there.
+    result<span<const std::uint8_t>> storage_data() const {
+        if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
+        return doc_->storage_data(rec_->storage);
+    }
+    /// storage_data(), or no bytes when there is no storage or it cannot be read.
     span<const std::uint8_t> storage_bytes() const noexcept {
         if (!has_storage()) return {};
-        const auto& s = doc_->storage_at(rec_->storage);
-        return {s.bytes.data(), static_cast<std::size_t>(s.bytes.size())};
+        auto d = doc_->storage_data(rec_->storage);
+        return d ? *d : span<const std::uint8_t>{};
     }
     /// Row-major with no gaps (size-1 dimensions may have any stride, as in torch).
     bool is_contiguous() const noexcept {
@@ -2195,11 +2378,37 @@ public:
         if (values_per_byte(dtype()) > 1) return packed_error();
         std::uint64_t esize = element_size(dtype());
         std::uint64_t n = numel();
-        auto all = storage_bytes();
+        auto all = storage_data();
+        if (!all) return std::move(all).err();
         std::uint64_t begin = n ? static_cast<std::uint64_t>(offset()) * esize : 0;
-        if (begin > all.size() || n * esize > all.size() - begin)
+        if (begin > all->size() || n * esize > all->size() - begin)
             return make_error(errc::bad_tensor, no_offset, "tensor runs past its storage");
-        return span<const std::uint8_t>(all.data() + begin, static_cast<std::size_t>(n * esize));
+        return span<const std::uint8_t>(all->data() + begin, static_cast<std::size_t>(n * esize));
+    }
+    /// The elements in row-major order into dst[0, n), n being numel x element size. A
+    /// contiguous tensor whose storage a lazy load left in the source is read straight into
+    /// dst, and nothing is kept; others are copied from the resident storage.
+    status read_into(void* dst, std::size_t n) const {
+        if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
+        if (values_per_byte(dtype()) > 1 && (!is_contiguous() || offset() % static_cast<std::int64_t>(values_per_byte(dtype()))))
+            return packed_error();
+        std::uint64_t total = 0;
+        std::uint64_t per_byte = values_per_byte(dtype());
+        std::uint64_t esize = element_size(dtype());
+        if (!detail::checked_mul((numel() + per_byte - 1) / per_byte, esize, total) || total != n)
+            return make_error(errc::invalid_argument, no_offset,
+                              "read_into needs a buffer of exactly " + std::to_string(total) + " bytes, got " +
+                                  std::to_string(n));
+        if (is_contiguous()) {
+            std::uint64_t begin = numel() ? static_cast<std::uint64_t>(offset()) * esize / per_byte : 0;
+            return doc_->read_storage_range(rec_->storage, begin, dst, n);
+        }
+        PTLOAD_TRY(check_expansion(default_limits::max_view_expansion, total));
+        auto* out = static_cast<std::uint8_t*>(dst);
+        return for_each_element([&](const std::uint8_t* e) {
+            std::memcpy(out, e, static_cast<std::size_t>(esize));
+            out += esize;
+        });
     }
     /// Typed elements of a contiguous tensor; T must have the dtype's element size.
     template <class T>
@@ -2233,18 +2442,26 @@ public:
         }
     }
     /// Calls f(const std::uint8_t* element) for every element in row-major order (not for the
-    /// packed quint4x2/quint2x4, whose elements are bit fields: see element_value).
+    /// packed quint4x2/quint2x4, whose elements are bit fields: see packed_value); fails, with
+    /// no call, when the storage cannot be read.
     template <class F>
-    void for_each_element(F&& f) const {
-        const std::uint8_t* base = storage_bytes().data();
+    status for_each_element(F&& f) const {
+        if (!has_storage()) return {};
+        auto all = storage_data();
+        if (!all) return std::move(all).err();
+        const std::uint8_t* base = all->data();
         std::size_t esize = element_size(dtype());
         for_each_position([&](std::int64_t pos) { f(base + static_cast<std::size_t>(pos) * esize); });
+        return {};
     }
-    /// The integer stored for a packed sub-byte element (quint4x2, quint2x4), low bits first.
+    /// The integer stored for a packed sub-byte element (quint4x2, quint2x4), low bits first;
+    /// 0 when the storage cannot be read.
     std::uint8_t packed_value(std::int64_t pos) const noexcept {
         std::size_t per = values_per_byte(dtype());
         std::size_t bits = 8 / per;
-        std::uint8_t byte = storage_bytes()[static_cast<std::size_t>(pos) / per];
+        auto all = storage_bytes();
+        if (all.empty()) return 0;
+        std::uint8_t byte = all[static_cast<std::size_t>(pos) / per];
         return static_cast<std::uint8_t>((byte >> (bits * (static_cast<std::size_t>(pos) % per))) & ((1u << bits) - 1));
     }
     /// The elements in row-major order, packed (a `.contiguous()` copy). A broadcast view
@@ -2259,7 +2476,7 @@ public:
         PTLOAD_TRY(check_expansion(max_expansion, total));
         std::vector<std::uint8_t> out;
         out.reserve(static_cast<std::size_t>(total));
-        for_each_element([&](const std::uint8_t* e) { out.insert(out.end(), e, e + esize); });
+        PTLOAD_TRY(for_each_element([&](const std::uint8_t* e) { out.insert(out.end(), e, e + esize); }));
         return out;
     }
     /// Elements converted to float32 in row-major order (floating dtypes, integers and bool),
@@ -2276,7 +2493,7 @@ public:
         std::vector<float> out;
         out.reserve(static_cast<std::size_t>(numel()));
         float sign = is_neg() ? -1.0f : 1.0f;
-        for_each_element([&](const std::uint8_t* e) { out.push_back(sign * detail::element_to_float(t, e)); });
+        PTLOAD_TRY(for_each_element([&](const std::uint8_t* e) { out.push_back(sign * detail::element_to_float(t, e)); }));
         return out;
     }
 
@@ -2289,20 +2506,23 @@ private:
         std::uint64_t allowed = 0;
         if (!detail::checked_mul(numel(), static_cast<std::uint64_t>(element_size(dtype())), total) || total > SIZE_MAX)
             return make_error(errc::limit_tensor, no_offset, "tensor too large to materialise");
-        if (!detail::checked_mul(storage_bytes().size(), max_expansion, allowed) ||
+        if (!detail::checked_mul(storage_nbytes(), max_expansion, allowed) ||
             !detail::checked_add(allowed, default_limits::view_slack, allowed))
             allowed = ~std::uint64_t{0};
         if (total > allowed)
             return make_error(errc::limit_view, no_offset,
                               "materialising this view needs " + std::to_string(total) + " bytes from a " +
-                                  std::to_string(storage_bytes().size()) +
+                                  std::to_string(storage_nbytes()) +
                                   "-byte storage (limits::max_view_expansion, view_slack); pass a larger max_expansion");
         return {};
     }
 
-    const document* doc_;
+    const document_data* doc_;
     const detail::tensor_record* rec_;
+    std::shared_ptr<const document_data> keep_;  // empty only for tensors made during the load
 };
+
+inline tensor document::tensor_at(std::size_t i) const noexcept { return tensor(d_.get(), static_cast<std::uint32_t>(i)); }
 
 inline result<tensor> value::as_tensor() const {
     if (is(kind::tensor)) return tensor(doc_, doc_->at(id_).aux);
@@ -2356,6 +2576,10 @@ struct load_options {
     void* allocator_context = nullptr;
     /// Out-of-band buffers for pickle protocol 5's NEXT_BUFFER, in order.
     span<const span<const std::uint8_t>> buffers;
+    /// When storage bytes are read: eager (all, before load returns), lazy (on first access;
+    /// the source must be given to the document: by value, or through open_file) or mapped
+    /// (in place in a memory source, e.g. mmap_source).
+    storage_mode storages = storage_mode::eager;
     /// Check CRC-32 of zip records that carry one (torch does not; costs a pass over the data).
     bool check_crc = false;
     /// Strict mode (ptload::strict) only: globals allowed beyond the default allowlist, as
@@ -2439,20 +2663,20 @@ private:
 //
 //     struct Handler {
 //         // BINPERSID / PERSID: what the persistent id `pid` stands for (a storage)
-//         ptload::result<ptload::node_id> persistent_load(ptload::document&, ptload::node_id pid,
+//         ptload::result<ptload::node_id> persistent_load(ptload::document_data&, ptload::node_id pid,
 //                                                          std::uint64_t offset);
 //         // a GLOBAL the pickle layer classified as torch's (dtype, qscheme, storage class):
 //         // the node to push
-//         ptload::result<ptload::node_id> torch_global(ptload::document&, const pickle::resolved_global&,
+//         ptload::result<ptload::node_id> torch_global(ptload::document_data&, const pickle::resolved_global&,
 //                                                      std::uint64_t offset);
 //         // REDUCE/NEWOBJ of a torch callable; null_node means "keep it as an opaque object"
-//         ptload::result<ptload::node_id> torch_call(ptload::document&, pickle::known_global, ptload::node_id callable,
+//         ptload::result<ptload::node_id> torch_call(ptload::document_data&, pickle::known_global, ptload::node_id callable,
 //                                                    ptload::node_id args, std::uint64_t offset);
 //         // BUILD on a tensor
-//         ptload::status torch_build(ptload::document&, ptload::node_id obj, ptload::node_id state, std::uint64_t offset);
+//         ptload::status torch_build(ptload::document_data&, ptload::node_id obj, ptload::node_id state, std::uint64_t offset);
 //         // optional, pickle's find_class: the node for any global that is not disallowed, or
 //         // null_node for ptload's own resolution
-//         ptload::result<ptload::node_id> find_class(ptload::document&, const pickle::resolved_global&, std::uint64_t offset);
+//         ptload::result<ptload::node_id> find_class(ptload::document_data&, const pickle::resolved_global&, std::uint64_t offset);
 //     };
 #ifndef PTLOAD_PICKLE_MACHINE_HPP
 #define PTLOAD_PICKLE_MACHINE_HPP
@@ -3526,7 +3750,7 @@ namespace pickle {
 class key_index {
 public:
     /// `max_depth`: nesting of a key hashed and compared part by part (limits::max_key_depth).
-    key_index(document& doc, std::size_t max_depth) : doc_(doc), max_depth_(max_depth) {}
+    key_index(document_data& doc, std::size_t max_depth) : doc_(doc), max_depth_(max_depth) {}
 
     /// dict[key] = val (dict or ordered_dict).
     status set(node_id dict, node_id key, node_id val) { return insert(dict, key, val, 2); }
@@ -3813,7 +4037,7 @@ private:
     }
     static std::uint64_t pair_key(node_id a, node_id b) { return (static_cast<std::uint64_t>(a) << 32) | b; }
 
-    document& doc_;
+    document_data& doc_;
     std::size_t max_depth_;
     std::unordered_map<node_id, pending> pending_;
     mutable std::unordered_map<node_id, std::uint64_t> hash_cache_;  // tuples, frozensets, torch.Size
@@ -3867,7 +4091,7 @@ inline bool latin1_bytes(std::string_view text, std::string& out) {
 }
 
 /// A numpy dtype node from its type string ('f4', 'U20', 'O8'); BUILD sets the byte order.
-inline node_id make_numpy_dtype(document& doc, std::string_view type) {
+inline node_id make_numpy_dtype(document_data& doc, std::string_view type) {
     // Until BUILD says otherwise: '|' for one-byte and non-numeric kinds, '<' elsewhere.
     std::string descr;
     char k = type.empty() ? '?' : type[0];
@@ -3884,7 +4108,7 @@ inline node_id make_numpy_dtype(document& doc, std::string_view type) {
 }
 
 /// BUILD on a numpy dtype: (version, byteorder, subarray, names, fields, elsize, alignment, flags[, metadata]).
-inline status build_numpy_dtype(document& doc, node_id dt, node_id state) {
+inline status build_numpy_dtype(document_data& doc, node_id dt, node_id state) {
     if (doc.at(state).k != kind::tuple || doc.edge_count(state) < 2)
         return make_error(errc::bad_operand, no_offset, "numpy dtype state is not a tuple");
     node_id order = doc.edge(state, 1);
@@ -3917,7 +4141,7 @@ inline std::uint64_t numpy_itemsize(std::string_view descr) {
 }
 
 /// BUILD on an ndarray: (version, shape, dtype, is_fortran, rawdata) or the 4-tuple without version.
-inline status build_ndarray(document& doc, node_id arr, node_id state) {
+inline status build_ndarray(document_data& doc, node_id arr, node_id state) {
     if (doc.at(state).k != kind::tuple) return make_error(errc::bad_operand, no_offset, "ndarray state is not a tuple");
     std::size_t n = doc.edge_count(state);
     std::size_t at = n == 5 ? 1 : n == 4 ? 0 : 99;
@@ -3977,7 +4201,7 @@ inline status build_ndarray(document& doc, node_id arr, node_id state) {
 }
 
 /// numpy.core.multiarray.scalar(dtype, raw): the Python value of .item().
-inline result<node_id> make_numpy_scalar(document& doc, node_id dt, node_id raw) {
+inline result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id raw) {
     if (doc.at(dt).k != kind::numpy_dtype) return make_error(errc::bad_operand, no_offset, "numpy scalar dtype is not a numpy dtype");
     std::string descr(doc.text(dt));
     node_id val = raw;
@@ -4240,7 +4464,7 @@ struct run_options {
 template <class H, class = void>
 struct has_find_class : std::false_type {};
 template <class H>
-struct has_find_class<H, std::void_t<decltype(std::declval<H&>().find_class(std::declval<document&>(),
+struct has_find_class<H, std::void_t<decltype(std::declval<H&>().find_class(std::declval<document_data&>(),
                                                                             std::declval<const resolved_global&>(),
                                                                             std::uint64_t{}))>> : std::true_type {};
 
@@ -4250,7 +4474,7 @@ class machine {
     using limits = typename Policies::limits;
 
 public:
-    machine(document& doc, Handler& handler, const std::uint8_t* data, std::size_t size, run_options opts)
+    machine(document_data& doc, Handler& handler, const std::uint8_t* data, std::size_t size, run_options opts)
         : doc_(doc), handler_(handler), begin_(data), cur_(data), end_(data + size), opts_(std::move(opts)),
           keys_(doc, limits::max_key_depth) {
         std::uint64_t budget = static_cast<std::uint64_t>(size) * limits::nodes_per_byte + limits::node_slack;
@@ -5238,7 +5462,7 @@ public:
     }
 
 private:
-    document& doc_;
+    document_data& doc_;
     Handler& handler_;
     const std::uint8_t* begin_;
     const std::uint8_t* cur_;
@@ -5268,6 +5492,178 @@ private:
 
 #endif
 // ----- end of ptload/pickle/machine.hpp -----
+// ----- ptload/policies/mmap_source.hpp -----
+// policies/mmap_source.hpp: a file mapped read-only into memory, as a byte source.
+//
+//     ptload::mmap_source map{"model.pt"};
+//     if (!map.is_open()) return map.open_error();
+//     ptload::load_options opts;
+//     opts.storages = ptload::storage_mode::mapped;
+//     auto doc = ptload::load(std::move(map), opts);  // tensors point into the mapping
+//
+// The source has data(), so pickles and stored records are read in place and, in mapped mode,
+// tensor bytes are the mapping's own pages: the kernel reads them on first touch and may drop
+// them again under memory pressure. Given to a document by value, the mapping lives as long
+// as the document or any tensor taken from it. POSIX mmap, and CreateFileMapping /
+// MapViewOfFile on Windows; PTLOAD_HAS_MMAP is 0 elsewhere.
+#ifndef PTLOAD_POLICIES_MMAP_SOURCE_HPP
+#define PTLOAD_POLICIES_MMAP_SOURCE_HPP
+
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#if defined(_WIN32)
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#include <windows.h>
+#define PTLOAD_HAS_MMAP 1
+#elif defined(__unix__) || defined(__APPLE__)
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#define PTLOAD_HAS_MMAP 1
+#else
+#define PTLOAD_HAS_MMAP 0
+#endif
+
+namespace ptload {
+inline namespace v0 {
+
+#if PTLOAD_HAS_MMAP
+/// A whole file mapped read-only. Move-only; unmapped when destroyed.
+class mmap_source {
+public:
+    explicit mmap_source(const std::string& path) : path_(path) { open(path.c_str()); }
+    mmap_source(const mmap_source&) = delete;
+    mmap_source& operator=(const mmap_source&) = delete;
+    mmap_source(mmap_source&& o) noexcept
+        : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)), open_(std::exchange(o.open_, false)),
+          error_(o.error_), path_(std::move(o.path_)) {}
+    mmap_source& operator=(mmap_source&& o) noexcept {
+        if (this != &o) {
+            unmap();
+            data_ = std::exchange(o.data_, nullptr);
+            size_ = std::exchange(o.size_, 0);
+            open_ = std::exchange(o.open_, false);
+            error_ = o.error_;
+            path_ = std::move(o.path_);
+        }
+        return *this;
+    }
+    ~mmap_source() { unmap(); }
+
+    bool is_open() const noexcept { return open_; }
+    /// Why opening or mapping failed (io_error with the path).
+    error open_error() const { return make_error(errc::io_error, no_offset, error_.empty() ? "not open" : error_, path_); }
+    std::uint64_t size() const noexcept { return size_; }
+    const std::uint8_t* data() const noexcept { return data_; }
+    status read_at(std::uint64_t offset, void* dst, std::size_t n) const {
+        if (!open_) return open_error();
+        if (offset > size_ || n > size_ - offset)
+            return make_error(errc::truncated, offset,
+                              "read of " + std::to_string(n) + " bytes past the end of the " + std::to_string(size_) +
+                                  "-byte file",
+                              path_);
+        if (n) std::memcpy(dst, data_ + offset, n);
+        return {};
+    }
+
+private:
+#if defined(_WIN32)
+    void open(const char* path) {
+        HANDLE file = CreateFileA(path, GENERIC_READ, FILE_SHARE_READ, nullptr, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr);
+        if (file == INVALID_HANDLE_VALUE) return fail("cannot open the file");
+        LARGE_INTEGER size;
+        if (!GetFileSizeEx(file, &size)) {
+            CloseHandle(file);
+            return fail("cannot read the file's size");
+        }
+        if (static_cast<unsigned long long>(size.QuadPart) > SIZE_MAX) {
+            CloseHandle(file);
+            return fail("file larger than this platform's address space");
+        }
+        size_ = static_cast<std::uint64_t>(size.QuadPart);
+        if (size_ == 0) {  // an empty file cannot be mapped; it has no bytes to point at
+            CloseHandle(file);
+            open_ = true;
+            return;
+        }
+        HANDLE mapping = CreateFileMappingA(file, nullptr, PAGE_READONLY, 0, 0, nullptr);
+        CloseHandle(file);  // the mapping keeps the file open
+        if (!mapping) return fail("cannot map the file");
+        void* view = MapViewOfFile(mapping, FILE_MAP_READ, 0, 0, 0);
+        CloseHandle(mapping);  // the view keeps the mapping
+        if (!view) return fail("cannot map the file");
+        data_ = static_cast<const std::uint8_t*>(view);
+        open_ = true;
+    }
+    void unmap() noexcept {
+        if (data_) UnmapViewOfFile(data_);
+        data_ = nullptr;
+    }
+#else
+    void open(const char* path) {
+        int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return fail(std::strerror(errno));
+        struct stat st;
+        if (::fstat(fd, &st) != 0) {  // fails with EOVERFLOW where off_t cannot hold the size
+            int e = errno;
+            ::close(fd);
+            return fail(std::strerror(e));
+        }
+        if ((st.st_mode & S_IFMT) == S_IFDIR) {
+            ::close(fd);
+            return fail(std::strerror(EISDIR));
+        }
+        if (static_cast<std::uint64_t>(st.st_size) > SIZE_MAX) {
+            ::close(fd);
+            return fail("file larger than this platform's address space");
+        }
+        size_ = static_cast<std::uint64_t>(st.st_size);
+        if (size_ == 0) {  // an empty file cannot be mapped; it has no bytes to point at
+            ::close(fd);
+            open_ = true;
+            return;
+        }
+        void* p = ::mmap(nullptr, static_cast<std::size_t>(size_), PROT_READ, MAP_PRIVATE, fd, 0);
+        int e = errno;
+        ::close(fd);  // the mapping keeps the file
+        if (p == MAP_FAILED) return fail(std::strerror(e));
+        data_ = static_cast<const std::uint8_t*>(p);
+        open_ = true;
+    }
+    void unmap() noexcept {
+        if (data_) ::munmap(const_cast<std::uint8_t*>(data_), static_cast<std::size_t>(size_));
+        data_ = nullptr;
+    }
+#endif
+    void fail(const char* why) {
+        error_ = why;
+        size_ = 0;
+    }
+
+    const std::uint8_t* data_ = nullptr;
+    std::uint64_t size_ = 0;
+    bool open_ = false;
+    std::string error_;
+    std::string path_;
+};
+#endif
+
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/policies/mmap_source.hpp -----
 // ----- ptload/torch/archive.hpp -----
 // torch/archive.hpp: the zip checkpoint format (torch >= 1.6, FORMAT.md 2) and the data of
 // TorchScript archives (FORMAT.md 8): data.pkl (and constants.pkl) run through the pickle
@@ -6518,9 +6914,9 @@ public:
     virtual ~storage_provider() = default;
     /// The document storage index for a ('storage', type, key, location, numel[, view]) id.
     /// `view` is the legacy view metadata node (null_node or None when absent).
-    virtual result<std::uint32_t> load_storage(document& doc, const storage_description& d, node_id view) = 0;
+    virtual result<std::uint32_t> load_storage(document_data& doc, const storage_description& d, node_id view) = 0;
     /// The object a str persistent id names (tar format); others have none.
-    virtual result<node_id> load_object(document&, std::string_view key) {
+    virtual result<node_id> load_object(document_data&, std::string_view key) {
         return make_error(errc::bad_storage, no_offset, "persistent id '" + std::string(key) + "' names no object");
     }
     /// Whether `(module_class, source_file, source)` ids name classes (tar format).
@@ -6530,7 +6926,7 @@ public:
 namespace detail {
 
 /// Reads a sequence of ints (tuple, list or torch.Size) into out.
-inline bool int_sequence(const document& doc, node_id seq, std::vector<std::int64_t>& out) {
+inline bool int_sequence(const document_data& doc, node_id seq, std::vector<std::int64_t>& out) {
     kind k = doc.at(seq).k;
     if (k != kind::tuple && k != kind::list && k != kind::torch_size) return false;
     out.clear();
@@ -6542,7 +6938,7 @@ inline bool int_sequence(const document& doc, node_id seq, std::vector<std::int6
     return true;
 }
 
-inline bool as_text(const document& doc, node_id id, std::string_view& out) {
+inline bool as_text(const document_data& doc, node_id id, std::string_view& out) {
     kind k = doc.at(id).k;
     if (k != kind::string && k != kind::bytes) return false;  // _maybe_decode_ascii: bytes with encoding='bytes'
     out = doc.text(id);
@@ -6560,10 +6956,10 @@ public:
     torch_handler(storage_provider* provider, const load_options& opts) : provider_(provider), opts_(opts) {}
 
     /// Loads a nested legacy stream (torch.storage._load_from_bytes); set by the format layer.
-    std::function<result<node_id>(document&, const std::uint8_t*, std::size_t)> load_from_bytes;
+    std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)> load_from_bytes;
 
     // ---- Handler hooks ----
-    result<node_id> persistent_load(document& doc, node_id pid, std::uint64_t) {
+    result<node_id> persistent_load(document_data& doc, node_id pid, std::uint64_t) {
         std::string_view key;
         if (detail::as_text(doc, pid, key)) {  // tar format: str keys
             if (!provider_) return no_provider();
@@ -6615,7 +7011,7 @@ public:
         return storage_node(doc, *index);
     }
 
-    result<node_id> torch_global(document& doc, const pickle::resolved_global& g, std::uint64_t) {
+    result<node_id> torch_global(document_data& doc, const pickle::resolved_global& g, std::uint64_t) {
         using pickle::known_global;
         node_id id = doc.make_global(g.module, g.name, static_cast<std::uint16_t>(g.id));
         if (g.id == known_global::torch_storage_class) {
@@ -6637,7 +7033,7 @@ public:
         return id;  // qschemes stay globals; the rebuild functions read their names
     }
 
-    result<node_id> torch_call(document& doc, pickle::known_global g, node_id callable, node_id args, std::uint64_t) {
+    result<node_id> torch_call(document_data& doc, pickle::known_global g, node_id callable, node_id args, std::uint64_t) {
         using pickle::known_global;
         std::size_t n = doc.edge_count(args);
         auto a = [&](std::size_t i) { return doc.edge(args, i); };
@@ -6744,7 +7140,7 @@ public:
     /// attributes. func may itself be _rebuild_from_type with its own arguments, as deep as the
     /// file likes: the chain is unwound in a loop (bounded by limits::max_depth), the innermost
     /// call made, then each level's type and state applied from the inside out.
-    result<node_id> from_type(document& doc, node_id args) {
+    result<node_id> from_type(document_data& doc, node_id args) {
         using pickle::known_global;
         std::vector<node_id> levels;  // the argument tuples, outermost first
         node_id call_args = args;
@@ -6780,13 +7176,13 @@ public:
     }
 
     /// Runs the checks that waited for storage data (legacy files store it after the pickle).
-    status finish(document& doc) {
+    status finish(document_data& doc) {
         for (node_id c : deferred_) PTLOAD_TRY(check_composite(doc, c));
         deferred_.clear();
         return {};
     }
 
-    status torch_build(document& doc, node_id obj, node_id state, std::uint64_t) {
+    status torch_build(document_data& doc, node_id obj, node_id state, std::uint64_t) {
         // Tensor.__setstate__: Python attributes (dict or (dict, slots)); nothing else in files we read.
         return set_attrs(doc, obj, state);
     }
@@ -6799,7 +7195,7 @@ private:
         return make_error(errc::bad_tensor, no_offset, std::string(what) + " got " + std::to_string(n) + " arguments, expected " + want);
     }
     static error bad(std::string message) { return make_error(errc::bad_tensor, no_offset, std::move(message)); }
-    static bool truthy(const document& doc, node_id id) {
+    static bool truthy(const document_data& doc, node_id id) {
         const auto& n = doc.at(id);
         return (n.k == kind::boolean || n.k == kind::integer) && n.i != 0;
     }
@@ -6813,7 +7209,7 @@ private:
 
 public:
     /// Checks shape, strides and offset against the storage and records the tensor.
-    result<node_id> make_tensor(document& doc, node_id storage_id, node_id offset_id, node_id size_id, node_id stride_id,
+    result<node_id> make_tensor(document_data& doc, node_id storage_id, node_id offset_id, node_id size_id, node_id stride_id,
                                 dtype override, bool requires_grad) {
         if (doc.at(storage_id).k != kind::storage) return bad("tensor storage is not a storage persistent id");
         if (doc.at(offset_id).k != kind::integer) return bad("storage offset is not an int");
@@ -6833,7 +7229,7 @@ public:
         return add(doc, std::move(r));
     }
     /// The node of a document storage (one per storage, so sharing is identity).
-    node_id storage_node(document& doc, std::uint32_t index) {
+    node_id storage_node(document_data& doc, std::uint32_t index) {
         auto it = storage_nodes_.find(index);
         if (it != storage_nodes_.end()) return it->second;
         node_id id = doc.add(kind::storage);
@@ -6845,7 +7241,7 @@ public:
 private:
     /// Validates and stores shape/strides: rank limit, non-negative sizes, strides and offset,
     /// numel without overflow, and every element inside `capacity` elements.
-    status shape_into(document& doc, detail::tensor_record& r, node_id size_id, node_id stride_id, std::uint64_t capacity) {
+    status shape_into(document_data& doc, detail::tensor_record& r, node_id size_id, node_id stride_id, std::uint64_t capacity) {
         std::vector<std::int64_t> shape, stride;
         if (!detail::int_sequence(doc, size_id, shape)) return bad("tensor size is not a sequence of ints");
         if (!detail::int_sequence(doc, stride_id, stride)) return bad("tensor stride is not a sequence of ints");
@@ -6876,7 +7272,7 @@ private:
         r.dims = doc.add_dims(shape.data(), stride.data(), shape.size());
         return {};
     }
-    result<node_id> add(document& doc, detail::tensor_record r) {
+    result<node_id> add(document_data& doc, detail::tensor_record r) {
         dtype_class cls = info(r.type).cls;
         if (r.requires_grad && cls != dtype_class::floating && cls != dtype_class::complex)
             return bad("only tensors of floating point and complex dtype can require gradients (" +
@@ -6886,14 +7282,14 @@ private:
         return doc.add_tensor(std::move(r));
     }
     /// A new tensor object over the same storage (Parameter, device re-tagging).
-    result<node_id> derive(document& doc, node_id data, bool requires_grad, bool parameter) {
+    result<node_id> derive(document_data& doc, node_id data, bool requires_grad, bool parameter) {
         if (doc.at(data).k != kind::tensor) return bad("expected a tensor");
         detail::tensor_record r = doc.tensor_at(doc.at(data).aux);
         r.requires_grad = requires_grad;
         r.parameter = r.parameter || parameter;
         return add(doc, std::move(r));
     }
-    result<node_id> storageless(document& doc, dtype t, node_id size, node_id stride, std::int64_t offset, bool requires_grad,
+    result<node_id> storageless(document_data& doc, dtype t, node_id size, node_id stride, std::int64_t offset, bool requires_grad,
                                 std::string device, node_id cls) {
         detail::tensor_record r;
         r.type = t;
@@ -6905,7 +7301,7 @@ private:
         return add(doc, std::move(r));
     }
     /// Python attributes: a dict, or (dict, slots); empty state is no attribute at all.
-    status set_attrs(document& doc, node_id tensor_id, node_id state) {
+    status set_attrs(document_data& doc, node_id tensor_id, node_id state) {
         kind k = doc.at(state).k;
         if (k == kind::none) return {};
         node_id dict_state = state, slots = null_node;
@@ -6930,7 +7326,7 @@ private:
         return {};
     }
     /// The optional metadata dict of _rebuild_tensor_v2/v3: conj and neg view bits.
-    status apply_metadata(document& doc, node_id t, node_id meta) {
+    status apply_metadata(document_data& doc, node_id t, node_id meta) {
         if (doc.at(meta).k == kind::none) return {};
         if (doc.at(meta).k != kind::dict) return bad("tensor metadata is not a dict");
         auto& r = doc.tensor_mut(doc.at(t).aux);
@@ -6942,7 +7338,7 @@ private:
         }
         return {};
     }
-    result<node_id> qtensor(document& doc, node_id args) {
+    result<node_id> qtensor(document_data& doc, node_id args) {
         std::size_t n = doc.edge_count(args);
         if (n != 7) return arity("_rebuild_qtensor", n, "7");
         auto a = [&](std::size_t i) { return doc.edge(args, i); };
@@ -6996,7 +7392,7 @@ private:
     /// Reads an integer tensor's elements (int64/int32) for index checks. Index data must be
     /// stored bytes that cover the view (a meta or storage-less tensor has none), and a view
     /// that repeats its storage is read only as far as limits allow.
-    status index_values(const document& doc, node_id t, std::vector<std::int64_t>& out) const {
+    status index_values(const document_data& doc, node_id t, std::vector<std::int64_t>& out) const {
         if (doc.at(t).k != kind::tensor) return bad("sparse or nested tensor metadata is not a tensor");
         tensor v(&doc, doc.at(t).aux);
         if (v.dtype() != dtype::int64 && v.dtype() != dtype::int32)
@@ -7009,20 +7405,22 @@ private:
                 reach += static_cast<std::uint64_t>(v.shape()[i] - 1) * static_cast<std::uint64_t>(v.strides()[i]);
             needed = (reach + 1) * esize;  // shape_into bounded every term
         }
-        if (v.storage_bytes().size() < needed || (needed && !v.storage_bytes().data()))
+        auto stored = v.storage_data();
+        if (!stored) return std::move(stored).err();
+        if (stored->size() < needed || (needed && !stored->data()))
             return bad("sparse or nested tensor metadata reaches past its storage's bytes");
         std::uint64_t allowed = 0;
-        if (!detail::checked_mul(v.storage_bytes().size(), limits::max_view_expansion, allowed) ||
+        if (!detail::checked_mul(stored->size(), limits::max_view_expansion, allowed) ||
             !detail::checked_add(allowed, limits::view_slack, allowed))
             allowed = ~std::uint64_t{0};
         if (!detail::checked_mul(v.numel(), esize, logical) || logical > allowed)
             return make_error(errc::limit_view, no_offset,
                               "index tensor of " + std::to_string(v.numel()) + " elements repeats its " +
-                                  std::to_string(v.storage_bytes().size()) + "-byte storage beyond limits::max_view_expansion");
+                                  std::to_string(stored->size()) + "-byte storage beyond limits::max_view_expansion");
         out.clear();
         out.reserve(static_cast<std::size_t>(v.numel()));
         bool wide = v.dtype() == dtype::int64;
-        v.for_each_element([&](const std::uint8_t* e) {
+        return v.for_each_element([&](const std::uint8_t* e) {
             if (wide) {
                 std::int64_t x;
                 std::memcpy(&x, e, 8);
@@ -7033,9 +7431,8 @@ private:
                 out.push_back(x);
             }
         });
-        return {};
     }
-    result<node_id> sparse(document& doc, node_id args, pickle::known_global g) {
+    result<node_id> sparse(document_data& doc, node_id args, pickle::known_global g) {
         if (doc.edge_count(args) != 2) return arity("_rebuild_sparse_tensor", doc.edge_count(args), "2");
         node_id layout = doc.edge(args, 0), data = doc.edge(args, 1);
         if (doc.at(layout).k != kind::global || doc.at(data).k != kind::tuple) return bad("sparse tensor needs (layout, data)");
@@ -7075,24 +7472,24 @@ private:
 
     /// Index checks read tensor data, which the legacy format stores after the pickle: they
     /// run now when the data is there, else from finish().
-    status check_or_defer(document& doc, node_id composite) {
+    status check_or_defer(document_data& doc, node_id composite) {
         for (std::size_t i = 0; i < doc.edge_count(composite); ++i) {
             node_id part = doc.edge(composite, i);
             if (doc.at(part).k != kind::tensor) continue;
             const detail::tensor_record& r = doc.tensor_at(doc.at(part).aux);
-            if (r.storage != null_node && doc.storage_at(r.storage).desc.numel && !doc.storage_at(r.storage).bytes.data()) {
+            if (r.storage != null_node && !doc.storage_at(r.storage).resident) {
                 deferred_.push_back(composite);
                 return {};
             }
         }
         return check_composite(doc, composite);
     }
-    status check_composite(document& doc, node_id c) {
+    status check_composite(document_data& doc, node_id c) {
         return doc.at(c).k == kind::sparse_tensor ? check_sparse(doc, c) : check_nested(doc, c);
     }
     /// COO indices inside the size; compressed indices non-decreasing within nnz, plain
     /// indices inside their dimension (SECURITY.md (a)36: to_dense must never write out of bounds).
-    status check_sparse(document& doc, node_id s) {
+    status check_sparse(document_data& doc, node_id s) {
         auto layout = static_cast<sparse_layout>(doc.at(s).tag);
         std::vector<std::int64_t> size, idx;
         detail::int_sequence(doc, doc.edge(s, 0), size);
@@ -7126,7 +7523,7 @@ private:
         }
         return {};
     }
-    status check_nested(document& doc, node_id nested) {
+    status check_nested(document_data& doc, node_id nested) {
         tensor b(&doc, doc.at(doc.edge(nested, 0)).aux);
         std::vector<std::int64_t> offs, sz;
         PTLOAD_TRY(index_values(doc, doc.edge(nested, 3), offs));
@@ -7137,7 +7534,7 @@ private:
             if (v < 0) return bad("nested tensor has a negative size");
         return {};
     }
-    result<node_id> from_numpy(document& doc, node_id args) {
+    result<node_id> from_numpy(document_data& doc, node_id args) {
         if (doc.edge_count(args) != 4) return arity("_rebuild_device_tensor_from_numpy", doc.edge_count(args), "4");
         node_id arr = doc.edge(args, 0), dt = doc.edge(args, 1), dev = doc.edge(args, 2);
         std::string_view device;
@@ -7163,6 +7560,7 @@ private:
         s.device = mapped_device(device);
         // The bytes already live in the document's arena for its whole life: borrow them.
         s.bytes = storage_buffer(reinterpret_cast<std::uint8_t*>(const_cast<char*>(bytes.data())), bytes.size(), nullptr, nullptr);
+        s.resident = true;
         std::uint32_t index = doc.add_storage(std::move(s));
         std::vector<std::int64_t> dims;
         if (!detail::int_sequence(doc, shape, dims)) return bad("numpy shape is not a sequence of ints");
@@ -7190,13 +7588,16 @@ private:
 #endif
 // ----- end of ptload/torch/rebuild.hpp -----
 // ----- ptload/torch/storage_io.hpp -----
-// torch/storage_io.hpp: bringing one storage's bytes from the file into memory chosen by the
-// allocator policy, in the host's byte order.
+// torch/storage_io.hpp: bringing a declared storage's bytes from the source into memory
+// chosen by the allocator policy (or, in mapped mode, pointing at them in place), in the
+// host's byte order.
 #ifndef PTLOAD_TORCH_STORAGE_IO_HPP
 #define PTLOAD_TORCH_STORAGE_IO_HPP
 
 
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -7217,29 +7618,145 @@ inline result<std::string> place_storage(const load_options& opts, const storage
     return device;
 }
 
-/// The storage's bytes: numel elements at `offset` in src, in memory from the allocator policy
-/// for `device`. `file_little_endian` is the byte order the file declares for storage data.
+/// The zip reader's bounds from the limits policy.
+template <class Limits>
+zip_limits zip_limits_from() {
+    zip_limits z;
+    z.max_entries = Limits::max_zip_entries;
+    z.max_inflate_ratio = Limits::max_inflate_ratio;
+    z.max_inflate_per_file_byte = Limits::max_inflate_per_file_byte;
+    return z;
+}
+
+/// Memory for a storage from the allocator policy, or the error that says why there is none.
+template <class Policies>
+result<storage_buffer> allocate_storage(const storage& s, std::uint64_t nbytes, void* context) {
+    if (nbytes > static_cast<std::uint64_t>(SIZE_MAX))
+        return make_error(errc::limit_tensor, s.ref.offset, "storage larger than this platform's address space",
+                          "storage " + s.desc.key);
+    storage_buffer b = Policies::allocator::allocate(s.desc, nbytes, s.device, context);
+    if (!b.data() && nbytes)
+        return make_error(errc::bad_storage, s.ref.offset, "the allocator could not provide " + std::to_string(nbytes) + " bytes",
+                          "storage " + s.desc.key);
+    if (b.size() < nbytes)
+        return make_error(errc::bad_storage, s.ref.offset, "the allocator returned a buffer smaller than the storage",
+                          "storage " + s.desc.key);
+    return b;
+}
+
+/// The storage reader of one load over a source of type Source. `src` may own the source (a
+/// document that reads lazily keeps it) or only point at the caller's (a load that reads
+/// everything before it returns).
+template <class Policies, class Source>
+class source_reader final : public storage_reader {
+public:
+    source_reader(std::shared_ptr<Source> src, const load_options& opts)
+        : src_(std::move(src)), mode_(opts.storages), check_crc_(opts.check_crc), context_(opts.allocator_context) {}
+
+    status fetch(storage& s) override {
+        const std::uint64_t n = s.nbytes();
+        if (!is_plain(s)) return fetch_record(s, n);
+        PTLOAD_TRY(check_range(s, 0, n));
+        if constexpr (has_data<Source>::value) {
+            const std::uint8_t* p = src_->data() + s.ref.offset;
+            const std::size_t align = element_size(s.desc.type) < 8 ? element_size(s.desc.type) : 8;
+            const bool in_order = host_is_little_endian() == s.ref.little_endian || byte_order_unit(s.desc.type) < 2;
+            if (mode_ == storage_mode::mapped && in_order && align && reinterpret_cast<std::uintptr_t>(p) % align == 0) {
+                s.bytes = storage_buffer(const_cast<std::uint8_t*>(p), n, nullptr, nullptr);
+                s.mapped = true;
+                s.resident = true;
+                return {};
+            }
+        }
+        auto b = allocate_storage<Policies>(s, n, context_);
+        if (!b) return std::move(b).err();
+        if (n) PTLOAD_TRY(src_->read_at(s.ref.offset, b->data(), static_cast<std::size_t>(n)));
+        if (host_is_little_endian() != s.ref.little_endian) byteswap_elements(b->data(), n, s.desc.type);
+        s.bytes = std::move(*b);
+        s.resident = true;
+        return {};
+    }
+
+    status read_range(const storage& s, std::uint64_t begin, void* dst, std::size_t n) override {
+        if (!is_plain(s)) {  // a deflated record is inflated whole; the bytes wanted are copied out
+            storage tmp;
+            tmp.desc = s.desc;
+            tmp.device = s.device;
+            tmp.ref = s.ref;
+            PTLOAD_TRY(fetch_record(tmp, s.nbytes()));
+            if (n) std::memcpy(dst, tmp.bytes.data() + begin, n);
+            return {};
+        }
+        PTLOAD_TRY(check_range(s, begin, n));
+        if (n) PTLOAD_TRY(src_->read_at(s.ref.offset + begin, dst, n));
+        if (host_is_little_endian() != s.ref.little_endian) byteswap_elements(static_cast<std::uint8_t*>(dst), n, s.desc.type);
+        return {};
+    }
+
+private:
+    /// Bytes stored as they are, readable in place.
+    bool is_plain(const storage& s) const noexcept { return s.ref.method == 0 && !(check_crc_ && s.ref.crc32); }
+
+    status check_range(const storage& s, std::uint64_t begin, std::uint64_t n) const {
+        const std::uint64_t size = src_->size();
+        if (s.ref.offset > size || begin > size - s.ref.offset || n > size - s.ref.offset - begin)
+            return make_error(errc::truncated, s.ref.offset,
+                              "storage of " + std::to_string(s.nbytes()) + " bytes runs past the end of the file",
+                              "storage " + s.desc.key);
+        return {};
+    }
+
+    /// A zip record that is deflated or has a CRC to check: through the zip reader.
+    status fetch_record(storage& s, std::uint64_t n) {
+        zip_entry e;
+        e.name = "storage " + s.desc.key;
+        e.header_offset = s.ref.header_offset;
+        e.data_offset = s.ref.offset;
+        e.compressed_size = s.ref.stored_size;
+        e.size = n;
+        e.crc32 = s.ref.crc32;
+        e.method = s.ref.method;
+        auto bytes = read_entry(*src_, e, zip_limits_from<typename Policies::limits>(), check_crc_);
+        if (!bytes) return std::move(bytes).err();
+        auto b = allocate_storage<Policies>(s, n, context_);
+        if (!b) return std::move(b).err();
+        if (n) std::memcpy(b->data(), bytes->data(), static_cast<std::size_t>(n));
+        if (host_is_little_endian() != s.ref.little_endian) byteswap_elements(b->data(), n, s.desc.type);
+        s.bytes = std::move(*b);
+        s.resident = true;
+        return {};
+    }
+
+    std::shared_ptr<Source> src_;
+    storage_mode mode_;
+    bool check_crc_;
+    void* context_;
+};
+
+/// A reader over a source the caller keeps alive for as long as the reader is used.
+template <class Policies, class Source>
+source_reader<Policies, Source> borrowed_reader(Source& src, const load_options& opts) {
+    return source_reader<Policies, Source>(std::shared_ptr<Source>(std::shared_ptr<void>(), &src), opts);
+}
+
+/// A storage whose bytes are at `offset` in src, read now (formats whose storages are already
+/// in memory when they are declared: the tar format's members).
 template <class Policies, class Source>
 result<storage> read_storage(Source& src, std::uint64_t offset, storage_description d, std::string device,
-                             const load_options& opts, bool file_little_endian, const std::string& record) {
+                             const load_options& opts, bool file_little_endian) {
     std::uint64_t nbytes;
     if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), nbytes))
-        return make_error(errc::bad_storage, offset, "storage byte count overflows", record);
-    if (offset > src.size() || nbytes > src.size() - offset)
-        return make_error(errc::truncated, offset,
-                          "storage of " + std::to_string(nbytes) + " bytes runs past the end of the file", record);
-    if (nbytes > static_cast<std::uint64_t>(SIZE_MAX))
-        return make_error(errc::limit_tensor, offset, "storage larger than this platform's address space", record);
+        return make_error(errc::bad_storage, offset, "storage byte count overflows", "storage " + d.key);
     storage s;
-    s.device = std::move(device);
-    s.bytes = Policies::allocator::allocate(d, nbytes, s.device, opts.allocator_context);
-    if (!s.bytes.data() && nbytes)
-        return make_error(errc::bad_storage, offset, "the allocator could not provide " + std::to_string(nbytes) + " bytes", record);
-    if (s.bytes.size() < nbytes)
-        return make_error(errc::bad_storage, offset, "the allocator returned a buffer smaller than the storage", record);
-    if (nbytes) PTLOAD_TRY(src.read_at(offset, s.bytes.data(), static_cast<std::size_t>(nbytes)));
-    if (host_is_little_endian() != file_little_endian) byteswap_elements(s.bytes.data(), nbytes, d.type);
     s.desc = std::move(d);
+    s.device = std::move(device);
+    s.ref.offset = offset;
+    s.ref.stored_size = nbytes;
+    s.ref.little_endian = file_little_endian;
+    load_options eager;
+    eager.allocator_context = opts.allocator_context;
+    auto reader = borrowed_reader<Policies>(src, eager);
+    PTLOAD_TRY(reader.fetch(s));
     return s;
 }
 
@@ -7269,16 +7786,6 @@ struct record_bytes {
     std::unique_ptr<std::uint8_t[]> buffer;  // a whole file read once (not zero-filled first)
 };
 
-/// The zip reader's bounds from the limits policy.
-template <class Limits>
-zip_limits zip_limits_from() {
-    zip_limits z;
-    z.max_entries = Limits::max_zip_entries;
-    z.max_inflate_ratio = Limits::max_inflate_ratio;
-    z.max_inflate_per_file_byte = Limits::max_inflate_per_file_byte;
-    return z;
-}
-
 template <class Source>
 result<record_bytes> read_record(Source& src, const zip_entry& e, bool check_crc, const zip_limits& lim) {
     record_bytes r;
@@ -7298,13 +7805,12 @@ result<record_bytes> read_record(Source& src, const zip_entry& e, bool check_crc
 }
 
 /// Storages of a zip checkpoint: `<prefix><folder><key>` records.
-template <class Policies, class Source>
 class zip_storages final : public storage_provider {
 public:
-    zip_storages(Source& src, const zip_archive& zip, std::string folder, const load_options& opts, bool little_endian)
-        : src_(src), zip_(zip), folder_(std::move(folder)), opts_(opts), little_endian_(little_endian) {}
+    zip_storages(const zip_archive& zip, std::string folder, const load_options& opts, bool little_endian)
+        : zip_(zip), folder_(std::move(folder)), opts_(opts), little_endian_(little_endian) {}
 
-    result<std::uint32_t> load_storage(document& doc, const storage_description& d, node_id) override {
+    result<std::uint32_t> load_storage(document_data& doc, const storage_description& d, node_id) override {
         auto it = loaded_.find(d.key);
         if (it != loaded_.end()) {  // a view or shared storage: one load, checked for consistency
             const storage& s = doc.storage_at(it->second);
@@ -7327,23 +7833,21 @@ public:
                               name);
         auto device = place_storage(opts_, d, e->data_offset, name);
         if (!device) return std::move(device).err();
-        auto s = [&]() -> result<storage> {
-            if (e->method == 0 && !opts_.check_crc)
-                return read_storage<Policies>(src_, e->data_offset, d, *device, opts_, little_endian_, name);
-            // deflated (re-zipped) or CRC-checked: through the zip reader, then from memory
-            auto bytes = read_entry(src_, *e, zip_limits_from<typename Policies::limits>(), opts_.check_crc);
-            if (!bytes) return std::move(bytes).err();
-            memory_source mem(bytes->data(), bytes->size());
-            return read_storage<Policies>(mem, 0, d, *device, opts_, little_endian_, name);
-        }();
-        if (!s) return std::move(s).err();
-        std::uint32_t index = doc.add_storage(std::move(*s));
+        storage s;  // read later: see storage_mode
+        s.desc = d;
+        s.device = std::move(*device);
+        s.ref.offset = e->data_offset;
+        s.ref.header_offset = e->header_offset;
+        s.ref.stored_size = e->compressed_size;
+        s.ref.crc32 = e->crc32;
+        s.ref.method = e->method;
+        s.ref.little_endian = little_endian_;
+        std::uint32_t index = doc.add_storage(std::move(s));
         loaded_.emplace(d.key, index);
         return index;
     }
 
 private:
-    Source& src_;
     const zip_archive& zip_;
     std::string folder_;
     const load_options& opts_;
@@ -7353,7 +7857,7 @@ private:
 
 /// Runs one pickle record with torch semantics; nothing may follow its STOP.
 template <class Policies>
-result<node_id> run_record(document& doc, torch_handler<Policies>& handler, const record_bytes& bytes,
+result<node_id> run_record(document_data& doc, torch_handler<Policies>& handler, const record_bytes& bytes,
                            std::uint64_t file_offset, const std::string& name, const load_options& opts) {
     pickle::run_options ro;
     ro.record = name;
@@ -7370,19 +7874,25 @@ result<node_id> run_record(document& doc, torch_handler<Policies>& handler, cons
 }
 
 template <class Policies, class Source>
-result<node_id> load_zip_pickle(document& doc, Source& src, const zip_archive& zip, const std::string& prefix,
-                                const std::string& record, const std::string& folder, const load_options& opts,
-                                bool little_endian,
-                                std::function<result<node_id>(document&, const std::uint8_t*, std::size_t)> nested) {
+result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader& reader, const zip_archive& zip,
+                                const std::string& prefix, const std::string& record, const std::string& folder,
+                                const load_options& opts, bool little_endian,
+                                std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)> nested) {
     std::string name = prefix + record;
     const zip_entry* e = zip.find(name);
     if (!e) return make_error(errc::missing_record, no_offset, "the archive has no record " + name);
     auto bytes = read_record(src, *e, opts.check_crc, zip_limits_from<typename Policies::limits>());
     if (!bytes) return std::move(bytes).err();
-    zip_storages<Policies, Source> storages(src, zip, prefix + folder, opts, little_endian);
+    zip_storages storages(zip, prefix + folder, opts, little_endian);
     torch_handler<Policies> handler(&storages, opts);
     handler.load_from_bytes = std::move(nested);
-    return run_record<Policies>(doc, handler, *bytes, e->data_offset, name, opts);
+    const auto first = static_cast<std::uint32_t>(doc.storage_count());
+    auto root = run_record<Policies>(doc, handler, *bytes, e->data_offset, name, opts);
+    if (!root) return root;
+    if (opts.storages != storage_mode::lazy)
+        PTLOAD_TRY(doc.fetch_range(reader, first, static_cast<std::uint32_t>(doc.storage_count())));
+    PTLOAD_TRY(handler.finish(doc));
+    return root;
 }
 
 /// The small text records: `byteorder` and `version`.
@@ -7396,8 +7906,8 @@ result<std::string> small_record(Source& src, const zip_entry& e) {
 
 /// A zip checkpoint or TorchScript archive into doc.
 template <class Policies, class Source>
-status load_zip(document& doc, Source& src, const load_options& opts,
-                std::function<result<node_id>(document&, const std::uint8_t*, std::size_t)> nested) {
+status load_zip(document_data& doc, Source& src, storage_reader& reader, const load_options& opts,
+                std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)> nested) {
     auto zip = read_zip(src, zip_limits_from<typename Policies::limits>());
     if (!zip) return std::move(zip).err();
     auto prefix = archive_prefix(*zip);
@@ -7427,12 +7937,12 @@ status load_zip(document& doc, Source& src, const load_options& opts,
             return make_error(errc::bad_format, version->data_offset, "unsupported archive version '" + std::string(v) + "'",
                               version->name);
     }
-    auto root = load_zip_pickle<Policies>(doc, src, *zip, *prefix, "data.pkl", "data/", opts, little_endian, nested);
+    auto root = load_zip_pickle<Policies>(doc, src, reader, *zip, *prefix, "data.pkl", "data/", opts, little_endian, nested);
     if (!root) return std::move(root).err();
     doc.set_root(*root);
     if (zip->find(*prefix + "constants.pkl")) {  // TorchScript: tensor constants; code/ is never read
         auto constants =
-            load_zip_pickle<Policies>(doc, src, *zip, *prefix, "constants.pkl", "constants/", opts, little_endian, nested);
+            load_zip_pickle<Policies>(doc, src, reader, *zip, *prefix, "constants.pkl", "constants/", opts, little_endian, nested);
         if (!constants) return std::move(constants).err();
         doc.set_constants(*constants);
     }
@@ -7670,14 +8180,14 @@ namespace ptload {
 inline namespace v0 {
 namespace detail {
 
-using nested_loader = std::function<result<node_id>(document&, const std::uint8_t*, std::size_t)>;
+using nested_loader = std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)>;
 
 /// Storages of a legacy stream: declared by persistent ids, filled after the pickles.
 class legacy_storages final : public storage_provider {
 public:
     explicit legacy_storages(const load_options& opts) : opts_(opts) {}
 
-    result<std::uint32_t> load_storage(document& doc, const storage_description& d, node_id view) override {
+    result<std::uint32_t> load_storage(document_data& doc, const storage_description& d, node_id view) override {
         auto root = declare(doc, d);
         if (!root) return root;
         if (view == null_node || doc.at(view).k == kind::none) return root;
@@ -7705,9 +8215,10 @@ public:
         return index;
     }
 
-    /// Reads the raw storage section that starts at `offset` (after the key list pickle).
-    template <class Policies, class Source>
-    result<std::uint64_t> read_data(document& doc, Source& src, std::uint64_t offset, const std::vector<std::string>& keys) {
+    /// Finds each storage in the raw storage section that starts at `offset` (after the key list
+    /// pickle), checking the element count stored before it; the bytes are read later.
+    template <class Source>
+    result<std::uint64_t> read_data(document_data& doc, Source& src, std::uint64_t offset, const std::vector<std::string>& keys) {
         std::vector<char> filled(doc.storage_count(), 0);  // by document storage index
         for (const auto& key : keys) {
             auto it = roots_.find(key);
@@ -7726,26 +8237,27 @@ public:
                                   "storage has " + std::to_string(count) + " elements in the file, " +
                                       std::to_string(s.desc.numel) + " declared",
                                   "storage " + key);
-            auto loaded = read_storage<Policies>(src, offset + 8, s.desc, s.device, opts_, true, "storage " + key);
-            if (!loaded) return std::move(loaded).err();
-            s.bytes = std::move(loaded->bytes);
-            s.device = std::move(loaded->device);
-            offset += 8 + s.bytes.size();
+            if (s.nbytes() > src.size() - offset - 8)  // the count's 8 bytes were read: they fit
+                return make_error(errc::truncated, offset + 8,
+                                  "storage of " + std::to_string(s.nbytes()) + " bytes runs past the end of the file",
+                                  "storage " + key);
+            s.ref.offset = offset + 8;  // read later: see storage_mode
+            s.ref.stored_size = s.nbytes();
+            offset += 8 + s.nbytes();
         }
         for (const auto& kv : roots_)  // every declared storage gets its bytes, or the load fails
             if (!filled[kv.second])
                 return make_error(errc::bad_storage, offset, "storage key '" + kv.first + "' has no data in the file");
-        for (const auto& f : fixups_) {  // views borrow their root's memory
-            storage& root = doc.storage_mut(f.root);
+        for (const auto& f : fixups_) {  // views share their root's memory once it is read
             storage& view = doc.storage_mut(f.view);
-            std::uint64_t n = view.desc.numel * element_size(view.desc.type);
-            view.bytes = storage_buffer(root.bytes.data() + f.byte_offset, n, nullptr, nullptr);
+            view.ref.view_of = f.root;
+            view.ref.view_byte_offset = f.byte_offset;
         }
         return offset;
     }
 
 private:
-    result<std::uint32_t> declare(document& doc, const storage_description& d) {
+    result<std::uint32_t> declare(document_data& doc, const storage_description& d) {
         auto it = roots_.find(d.key);
         if (it != roots_.end()) {
             const storage& s = doc.storage_at(it->second);
@@ -7772,7 +8284,7 @@ private:
 };
 
 /// torch's MAGIC_NUMBER 0x1950a86a20f9469cfc6c as LONG1 bytes.
-inline bool is_legacy_magic(const document& doc, node_id v) {
+inline bool is_legacy_magic(const document_data& doc, node_id v) {
     static const std::uint8_t magic[] = {0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19};
     if (doc.at(v).k != kind::big_integer) return false;
     auto t = doc.text(v);
@@ -7782,8 +8294,10 @@ inline bool is_legacy_magic(const document& doc, node_id v) {
 /// One legacy stream from contiguous pickle bytes `p[0, n)` (which begin at `base` in src);
 /// storage data is read from src. Returns the main pickle's value.
 template <class Policies, class Source>
-result<node_id> load_legacy_from(document& doc, Source& src, std::uint64_t base, const std::uint8_t* p, std::size_t n,
-                                 const load_options& opts, const nested_loader& nested, bool& not_legacy) {
+result<node_id> load_legacy_from(document_data& doc, Source& src, storage_reader& reader, bool read_now, std::uint64_t base,
+                                 const std::uint8_t* p, std::size_t n, const load_options& opts, const nested_loader& nested,
+                                 bool& not_legacy) {
+    const auto first = static_cast<std::uint32_t>(doc.storage_count());
     legacy_storages storages(opts);
     torch_handler<Policies> handler(&storages, opts);
     handler.load_from_bytes = nested;
@@ -7822,8 +8336,9 @@ result<node_id> load_legacy_from(document& doc, Source& src, std::uint64_t base,
         if (!as_text(doc, doc.edge(*key_list, i), k)) return make_error(errc::bad_format, base + pos, "legacy storage key is not a str");
         keys.emplace_back(k);
     }
-    auto end = storages.read_data<Policies>(doc, src, base + pos, keys);
+    auto end = storages.read_data(doc, src, base + pos, keys);
     if (!end) return std::move(end).err();
+    if (read_now) PTLOAD_TRY(doc.fetch_range(reader, first, static_cast<std::uint32_t>(doc.storage_count())));
     PTLOAD_TRY(handler.finish(doc));
     return root;
 }
@@ -7831,11 +8346,11 @@ result<node_id> load_legacy_from(document& doc, Source& src, std::uint64_t base,
 /// A legacy stream from a whole source. Sources that are not in memory are read through a
 /// growing window: the pickles come first and are usually small next to the storages.
 template <class Policies, class Source>
-result<node_id> load_legacy(document& doc, Source& src, const load_options& opts, const nested_loader& nested,
-                            bool& not_legacy) {
+result<node_id> load_legacy(document_data& doc, Source& src, storage_reader& reader, bool read_now, const load_options& opts,
+                            const nested_loader& nested, bool& not_legacy) {
     if constexpr (has_data<Source>::value) {
-        return load_legacy_from<Policies>(doc, src, 0, src.data(), static_cast<std::size_t>(src.size()), opts, nested,
-                                          not_legacy);
+        return load_legacy_from<Policies>(doc, src, reader, read_now, 0, src.data(), static_cast<std::size_t>(src.size()), opts,
+                                          nested, not_legacy);
     } else {
         std::uint64_t size = src.size();
         std::uint64_t window = size < (1u << 20) ? size : (1u << 20);
@@ -7844,13 +8359,13 @@ result<node_id> load_legacy(document& doc, Source& src, const load_options& opts
             if (window > SIZE_MAX) return make_error(errc::limit_tensor, 0, "pickle larger than the address space");
             bytes.resize(static_cast<std::size_t>(window));
             PTLOAD_TRY(src.read_at(0, bytes.data(), bytes.size()));
-            document attempt;
-            auto r = load_legacy_from<Policies>(attempt, src, 0, bytes.data(), bytes.size(), opts, nested, not_legacy);
+            auto r = load_legacy_from<Policies>(doc, src, reader, read_now, 0, bytes.data(), bytes.size(), opts, nested,
+                                                not_legacy);
             if (!r && r.err().code == errc::truncated && window < size) {  // the window cut a pickle short
+                doc.clear();
                 window = window > size / 4 ? size : window * 4;
                 continue;
             }
-            if (r) doc = std::move(attempt);
             return r;
         }
     }
@@ -7925,10 +8440,10 @@ struct tar_member {
 /// Objects of a tar checkpoint by key, for the main pickle's str persistent ids.
 class tar_objects final : public storage_provider {
 public:
-    result<std::uint32_t> load_storage(document&, const storage_description&, node_id) override {
+    result<std::uint32_t> load_storage(document_data&, const storage_description&, node_id) override {
         return make_error(errc::bad_storage, no_offset, "tar checkpoints name storages by str keys, not tuples");
     }
-    result<node_id> load_object(document&, std::string_view key) override {
+    result<node_id> load_object(document_data&, std::string_view key) override {
         auto it = objects.find(std::string(key));
         if (it == objects.end()) return make_error(errc::missing_record, no_offset, "no tensor or storage with key " + std::string(key));
         return it->second;
@@ -7971,7 +8486,7 @@ status tar_members(Source& src, tar_member (&m)[4]) {
 }
 
 template <class Policies, class Source>
-result<node_id> load_tar(document& doc, Source& src, const load_options& opts, const nested_loader& nested) {
+result<node_id> load_tar(document_data& doc, Source& src, const load_options& opts, const nested_loader& nested) {
     tar_member m[4];
     PTLOAD_TRY(tar_members(src, m));
     tar_objects objects;
@@ -8050,7 +8565,7 @@ result<node_id> load_tar(document& doc, Source& src, const load_options& opts, c
         auto device = place_storage(opts, d, base + pos, "storage " + d.key);
         if (!device) return std::move(device).err();
         memory_source member_bytes(bytes.data(), bytes.size());  // already read: no second I/O
-        auto s = read_storage<Policies>(member_bytes, pos, d, *device, opts, true, "storage " + d.key);
+        auto s = read_storage<Policies>(member_bytes, pos, d, *device, opts, true);
         if (!s) return std::move(s).err();
         pos += static_cast<std::size_t>(nbytes);
         std::uint32_t index = doc.add_storage(std::move(*s));
@@ -8081,6 +8596,7 @@ result<node_id> load_tar(document& doc, Source& src, const load_options& opts, c
         view.device = r.device;
         std::size_t esize = element_size(r.desc.type);
         view.bytes = storage_buffer(r.bytes.data() + static_cast<std::uint64_t>(off.i) * esize, view.desc.numel * esize, nullptr, nullptr);
+        view.resident = true;
         std::uint32_t index = doc.add_storage(std::move(view));
         storages[vkey] = index;
         objects.objects[vkey] = handler.storage_node(doc, index);
@@ -8132,6 +8648,7 @@ result<node_id> load_tar(document& doc, Source& src, const load_options& opts, c
 // ----- end of ptload/torch/tar.hpp -----
 
 #include <cstdint>
+#include <memory>
 #include <new>
 #include <string>
 #include <type_traits>
@@ -8146,15 +8663,17 @@ namespace detail {
 /// nesting is bounded by limits::max_stream_nesting.
 template <class Policies>
 nested_loader make_nested_loader(const load_options& opts, std::size_t depth = 0) {
-    return [&opts, depth](document& doc, const std::uint8_t* p, std::size_t n) -> result<node_id> {
+    return [&opts, depth](document_data& doc, const std::uint8_t* p, std::size_t n) -> result<node_id> {
         using limits = typename Policies::limits;
         if (depth >= limits::max_stream_nesting)
             return make_error(errc::limit_depth, no_offset,
                               "torch streams nested more than " + std::to_string(limits::max_stream_nesting) +
                                   " deep (limits::max_stream_nesting)");
+        // The stream's bytes live in the document: its storages are read now, in every mode.
         memory_source mem(p, n);
+        auto reader = borrowed_reader<Policies>(mem, opts);
         bool not_legacy = false;
-        return load_legacy<Policies>(doc, mem, opts, make_nested_loader<Policies>(opts, depth + 1), not_legacy);
+        return load_legacy<Policies>(doc, mem, reader, true, opts, make_nested_loader<Policies>(opts, depth + 1), not_legacy);
     };
 }
 
@@ -8187,42 +8706,57 @@ result<document> load_pickle_impl(Source& src, const load_options& opts) {
     pickle::run_options ro;
     ro.buffers = opts.buffers;
     ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
-    pickle::machine<Policies, torch_handler<Policies>> m(doc, handler, bytes->data, bytes->size, ro);
+    pickle::machine<Policies, torch_handler<Policies>> m(doc.data(), handler, bytes->data, bytes->size, ro);
     auto root = m.run();
     if (!root) return std::move(root).err();
-    doc.set_root(*root);
+    doc.data().set_root(*root);
     return doc;
 }
 
+/// After a successful load: a document that reads no more lets go of its source.
+inline result<document> finish_load(document doc, const load_options& opts) {
+    if (opts.storages != storage_mode::lazy) doc.close_source();
+    return doc;
+}
+
+/// `src` owns the source when the caller gave it by value, else only points at it.
 template <class Policies, class Source>
-result<document> load_torch_impl(Source& src, const load_options& opts, bool pickle_fallback) {
+result<document> load_torch_impl(std::shared_ptr<Source> src_ptr, bool owned, const load_options& opts, bool pickle_fallback) {
+    if (opts.storages == storage_mode::lazy && !owned)
+        return make_error(errc::invalid_argument, no_offset,
+                          "a lazy load reads storages after it returns, so the document must own the source: pass it "
+                          "by value (std::move) or use ptload::open_file");
+    Source& src = *src_ptr;
     std::uint8_t head[512] = {};
     std::size_t head_size = src.size() < sizeof head ? static_cast<std::size_t>(src.size()) : sizeof head;
     PTLOAD_TRY(src.read_at(0, head, head_size));
     file_kind kind = detect(head, head_size, src.size());
     document doc;
+    auto reader = std::make_shared<source_reader<Policies, Source>>(std::move(src_ptr), opts);
+    doc.data().set_reader(reader);
+    const bool read_now = opts.storages != storage_mode::lazy;
     nested_loader nested = make_nested_loader<Policies>(opts);
     switch (kind) {
     case file_kind::zip: {
-        auto loaded = load_zip<Policies>(doc, src, opts, nested);
-        if (loaded) return doc;
+        auto loaded = load_zip<Policies>(doc.data(), src, *reader, opts, nested);
+        if (loaded) return finish_load(std::move(doc), opts);
         // a zip of another kind (an .npz, a zipped folder) is named rather than diagnosed
         std::string foreign = identify_foreign(head, head_size, src.size());
         if (!foreign.empty()) return make_error(errc::bad_format, 0, std::move(foreign));
         return std::move(loaded).err();
     }
     case file_kind::tar: {
-        auto root = load_tar<Policies>(doc, src, opts, nested);
+        auto root = load_tar<Policies>(doc.data(), src, opts, nested);
         if (!root) return std::move(root).err();
-        doc.set_root(*root);
-        return doc;
+        doc.data().set_root(*root);
+        return finish_load(std::move(doc), opts);
     }
     case file_kind::pickle_or_legacy: {
         bool not_legacy = false;
-        auto root = load_legacy<Policies>(doc, src, opts, nested, not_legacy);
+        auto root = load_legacy<Policies>(doc.data(), src, *reader, read_now, opts, nested, not_legacy);
         if (root) {
-            doc.set_root(*root);
-            return doc;
+            doc.data().set_root(*root);
+            return finish_load(std::move(doc), opts);
         }
         if (not_legacy) {
             if (pickle_fallback) return load_pickle_impl<Policies>(src, opts);
@@ -8236,6 +8770,14 @@ result<document> load_torch_impl(Source& src, const load_options& opts, bool pic
     }
 }
 
+/// The source as load_torch_impl holds it: owned when given by value, borrowed otherwise.
+template <class Source>
+std::shared_ptr<std::remove_reference_t<Source>> hold_source(Source&& src) {
+    using S = std::remove_reference_t<Source>;
+    if constexpr (std::is_lvalue_reference<Source>::value) return std::shared_ptr<S>(std::shared_ptr<void>(), &src);
+    else return std::make_shared<S>(std::move(src));
+}
+
 template <class Source>
 using source_t = std::remove_cv_t<std::remove_reference_t<Source>>;
 
@@ -8243,10 +8785,14 @@ using source_t = std::remove_cv_t<std::remove_reference_t<Source>>;
 
 /// torch.load(f, map_location, encoding=...): zip checkpoints, TorchScript archive data, the
 /// legacy stream and the tar format, detected by content. Never executes anything.
+/// A source given by reference is used only until load returns; one given by value
+/// (`load(std::move(src))`, `load(file_source{path})`) is kept by the document for as long as
+/// its storage_mode needs it (lazy reads, storages mapped in place).
 template <class... Policies, class Source>
 result<document> load(Source&& src, const load_options& opts = {}) {
     static_assert(check_source<detail::source_t<Source>>(), "ptload::load: the argument must be a byte source");
-    return detail::load_torch_impl<policies<Policies...>>(src, opts, false);
+    constexpr bool owned = !std::is_lvalue_reference<Source>::value;
+    return detail::load_torch_impl<policies<Policies...>>(detail::hold_source(std::forward<Source>(src)), owned, opts, false);
 }
 
 /// pickle.load(f, encoding=...): one plain pickle. Objects torch pickles inline
@@ -8261,15 +8807,34 @@ result<document> load_pickle(Source&& src, const load_options& opts = {}) {
 template <class... Policies, class Source>
 result<document> load_any(Source&& src, const load_options& opts = {}) {
     static_assert(check_source<detail::source_t<Source>>(), "ptload::load_any: the argument must be a byte source");
-    return detail::load_torch_impl<policies<Policies...>>(src, opts, true);
+    constexpr bool owned = !std::is_lvalue_reference<Source>::value;
+    return detail::load_torch_impl<policies<Policies...>>(detail::hold_source(std::forward<Source>(src)), owned, opts, true);
 }
 
-/// torch.load on a path.
+/// torch.load on a path. In mapped mode the file is memory-mapped where the platform can
+/// (mmap_source), and storages point into the mapping.
 template <class... Policies>
 result<document> load_file(const std::string& path, const load_options& opts = {}) {
+#if PTLOAD_HAS_MMAP
+    if (opts.storages == storage_mode::mapped) {
+        mmap_source map(path);
+        if (!map.is_open()) return map.open_error();
+        return load<Policies...>(std::move(map), opts);
+    }
+#endif
     file_source src(path);
     if (!src.is_open()) return src.open_error();
-    return load<Policies...>(src, opts);
+    return load<Policies...>(std::move(src), opts);
+}
+
+/// Opens a checkpoint without reading its tensors' data: the document describes every tensor
+/// (dtype, shape, strides, device, storage) from the pickle alone, and each storage is read
+/// when a tensor's data is first asked for (storage_mode::lazy; storage_mode::mapped maps the
+/// file instead where the platform can).
+template <class... Policies>
+result<document> open_file(const std::string& path, load_options opts = {}) {
+    if (opts.storages == storage_mode::eager) opts.storages = storage_mode::lazy;
+    return load_file<Policies...>(path, std::move(opts));
 }
 
 } // namespace v0
@@ -8422,12 +8987,16 @@ struct walk_limits {
 /// The bounds `Limits` gives a document: output up to min(max_dump_bytes, dump_slack +
 /// dump_bytes_per_input_byte * the pickle bytes the document was loaded from).
 template <class Limits = default_limits>
-walk_limits walk_limits_for(const document& doc) noexcept {
+walk_limits walk_limits_for(const document_data& doc) noexcept {
     std::uint64_t out = 0;
     if (!detail::checked_mul(doc.input_bytes(), std::uint64_t{Limits::dump_bytes_per_input_byte}, out) ||
         !detail::checked_add(out, std::uint64_t{Limits::dump_slack}, out) || out > Limits::max_dump_bytes)
         out = Limits::max_dump_bytes;
     return {out, Limits::max_view_expansion, Limits::view_slack};
+}
+template <class Limits = default_limits>
+walk_limits walk_limits_for(const document& doc) noexcept {
+    return walk_limits_for<Limits>(doc.data());
 }
 
 namespace detail {
@@ -8520,7 +9089,7 @@ inline void logical_value(const tensor& t, std::uint8_t* e, std::size_t esize) {
 /// memory that the file does not pay for.
 inline status check_view(const tensor& t, const walk_limits& l) {
     std::uint64_t per = values_per_byte(t.dtype()) > 1 ? 1 : element_size(t.dtype());
-    std::uint64_t logical = 0, allowed = 0, stored = t.storage_bytes().size();
+    std::uint64_t logical = 0, allowed = 0, stored = t.storage_nbytes();
     bool fits = checked_mul(t.numel(), per, logical);
     if (!checked_mul(stored, l.max_view_expansion, allowed) || !checked_add(allowed, l.view_slack, allowed))
         allowed = ~std::uint64_t{0};
@@ -8579,7 +9148,7 @@ inline std::string tensor_sha256(const tensor& t, dtype stored) {
         return h.hex();
     }
     std::uint8_t buf[16];
-    t.for_each_element([&](const std::uint8_t* e) {
+    (void)t.for_each_element([&](const std::uint8_t* e) {  // the caller made the storage resident
         if (cls == dtype_class::boolean) {
             buf[0] = e[0] ? 1 : 0;
         } else if (swap) {  // per element; complex halves separately
@@ -8596,7 +9165,7 @@ inline std::string tensor_sha256(const tensor& t, dtype stored) {
 }
 
 /// Hash of an ndarray's C-order element bytes (Fortran-ordered data is reordered).
-inline std::string ndarray_sha256(const document& doc, node_id arr) {
+inline std::string ndarray_sha256(const document_data& doc, node_id arr) {
     node_id data = doc.edge(arr, pickle::nd_data), shape = doc.edge(arr, pickle::nd_shape);
     std::string_view bytes = doc.text(data);
     sha256 h;
@@ -8634,7 +9203,7 @@ inline std::string ndarray_sha256(const document& doc, node_id arr) {
 /// The canonical walk: depth-first, in order, numbering identity-bearing values and storages.
 class canonical_writer {
 public:
-    canonical_writer(const document& doc, const walk_limits& limits) : doc_(doc), limits_(limits) {}
+    canonical_writer(const document_data& doc, const walk_limits& limits) : doc_(doc), limits_(limits) {}
 
     /// One value; several runs (a TorchScript archive's data and constants) share numbering and
     /// the output bound.
@@ -8970,6 +9539,7 @@ private:
         json_string(out_, s.device);
         auto cached = hashes_.find(hash_key('s', index));
         if (cached == hashes_.end()) {
+            if (auto read = doc_.storage_data(index); !read) return fail(std::move(read).err());
             cached = hashes_.emplace(hash_key('s', index), storage_sha256(s)).first;
         }
         out_ += ",\"sha256\":\"" + cached->second + "\"}}";
@@ -9026,10 +9596,14 @@ private:
             fail(std::move(ok).err());
             return nullptr;
         }
+        if (auto read = t.storage_data(); !read) {
+            fail(std::move(read).err());
+            return nullptr;
+        }
         return &hashes_.emplace(std::move(key), tensor_sha256(t, doc_.storage_at(t.storage_index()).desc.type)).first->second;
     }
 
-    const document& doc_;
+    const document_data& doc_;
     walk_limits limits_;
     std::uint64_t written_ = 0;  // by earlier runs
     bool failed_ = false;
@@ -9151,7 +9725,7 @@ inline std::string clipped(std::string_view text, const tree_options& o) {
     return std::string(text.substr(0, o.max_text)) + "... (" + std::to_string(text.size()) + " bytes)";
 }
 
-inline std::string short_scalar(const document& doc, node_id id, const tree_options& o) {
+inline std::string short_scalar(const document_data& doc, node_id id, const tree_options& o) {
     const node& n = doc.at(id);
     std::string s;
     switch (n.k) {
@@ -9209,7 +9783,7 @@ inline std::string short_scalar(const document& doc, node_id id, const tree_opti
 /// bounded (max_text, max_indent), and so are the lines and bytes in all (max_lines, max_bytes).
 inline std::string to_tree(const value& v, const tree_options& o = {}) {
     if (!v.valid()) return "<missing>\n";
-    const document& doc = *v.doc();
+    const document_data& doc = *v.doc();
     const std::uint64_t max_bytes = o.max_bytes ? o.max_bytes : walk_limits_for(doc).max_output;
     struct item {
         node_id id;
@@ -9384,32 +9958,33 @@ struct dump_options {
 
 namespace detail {
 template <encoding E, on_error M, class Source>
-result<document> load_with(Source& src, const load_options& opts) {
-    return load_any<decoding<E, M>>(src, opts);
+result<document> load_with(Source&& src, const load_options& opts) {
+    return load_any<decoding<E, M>>(std::forward<Source>(src), opts);
 }
 } // namespace detail
 
-/// load_any with the encoding and errors chosen at run time.
+/// load_any with the encoding and errors chosen at run time. The source is borrowed or owned
+/// as load() says.
 template <class Source>
-result<document> load_dynamic(Source& src, const dump_options& o) {
+result<document> load_dynamic(Source&& src, const dump_options& o) {
     bool r = o.errors == on_error::replace;
     if (o.strict) {  // one more instantiation of the loader, not one per encoding
         if (o.enc != encoding::utf8 || r)
             return make_error(errc::invalid_argument, no_offset, "strict mode reads with the default encoding (utf-8, strict)");
-        return load_any<ptload::strict>(src, o.load);
+        return load_any<ptload::strict>(std::forward<Source>(src), o.load);
     }
     switch (o.enc) {
-    case encoding::utf8: return r ? detail::load_with<encoding::utf8, on_error::replace>(src, o.load) : detail::load_with<encoding::utf8, on_error::strict>(src, o.load);
-    case encoding::latin1: return detail::load_with<encoding::latin1, on_error::strict>(src, o.load);  // never fails
-    case encoding::ascii: return r ? detail::load_with<encoding::ascii, on_error::replace>(src, o.load) : detail::load_with<encoding::ascii, on_error::strict>(src, o.load);
-    case encoding::bytes: return detail::load_with<encoding::bytes, on_error::strict>(src, o.load);  // never decodes
+    case encoding::utf8: return r ? detail::load_with<encoding::utf8, on_error::replace>(std::forward<Source>(src), o.load) : detail::load_with<encoding::utf8, on_error::strict>(std::forward<Source>(src), o.load);
+    case encoding::latin1: return detail::load_with<encoding::latin1, on_error::strict>(std::forward<Source>(src), o.load);  // never fails
+    case encoding::ascii: return r ? detail::load_with<encoding::ascii, on_error::replace>(std::forward<Source>(src), o.load) : detail::load_with<encoding::ascii, on_error::strict>(std::forward<Source>(src), o.load);
+    case encoding::bytes: return detail::load_with<encoding::bytes, on_error::strict>(std::forward<Source>(src), o.load);  // never decodes
     }
     return make_error(errc::invalid_argument, no_offset, "unknown encoding");
 }
 
 /// The canonical JSON of a whole document within explicit bounds; TorchScript archives as
 /// {"torchscript": ...}.
-inline result<std::string> canonical_json(const document& doc, const walk_limits& limits) {
+inline result<std::string> canonical_json(const document_data& doc, const walk_limits& limits) {
     if (!doc.is_torchscript()) return to_canonical_json(doc.root(), limits);
     // One walk over both pickles, so storage ids and same_as numbers continue from data to constants.
     detail::canonical_writer w(doc, limits);
@@ -9420,13 +9995,19 @@ inline result<std::string> canonical_json(const document& doc, const walk_limits
     return "{\"torchscript\":{\"data\":" + *data + ",\"constants\":" + *constants + "}}";
 }
 /// The canonical JSON of a whole document within the default bounds (walk_limits_for).
-inline result<std::string> canonical_json(const document& doc) { return canonical_json(doc, walk_limits_for(doc)); }
+inline result<std::string> canonical_json(const document_data& doc) { return canonical_json(doc, walk_limits_for(doc)); }
 /// The same with `limit` in place of the default output bound.
-inline result<std::string> canonical_json(const document& doc, std::uint64_t limit) {
+inline result<std::string> canonical_json(const document_data& doc, std::uint64_t limit) {
     walk_limits l = walk_limits_for(doc);
     l.max_output = limit;
     return canonical_json(doc, l);
 }
+
+inline result<std::string> canonical_json(const document& doc, const walk_limits& limits) {
+    return canonical_json(doc.data(), limits);
+}
+inline result<std::string> canonical_json(const document& doc) { return canonical_json(doc.data()); }
+inline result<std::string> canonical_json(const document& doc, std::uint64_t limit) { return canonical_json(doc.data(), limit); }
 
 /// One row of `ptload ls`: where a tensor sits in the document and what it is.
 struct tensor_row {
@@ -9441,7 +10022,7 @@ struct tensor_row {
 /// Paths are kept as links to their parent, and a row's name is spelled out from its end: a
 /// name longer than `max_name` bytes keeps its last keys after "...", and once the names
 /// together pass the document's output bound (walk_limits_for) each keeps only its last key.
-inline std::vector<tensor_row> list_tensors(const document& doc, std::size_t max_name = 1024) {
+inline std::vector<tensor_row> list_tensors(const document_data& doc, std::size_t max_name = 1024) {
     std::vector<tensor_row> rows;
     constexpr std::uint32_t no_parent = 0xFFFFFFFFu;
     struct step {  // one key of a path: a mapping key, a sequence index, or "constants"
@@ -9527,6 +10108,19 @@ inline std::vector<tensor_row> list_tensors(const document& doc, std::size_t max
         for (auto c = children.rbegin(); c != children.rend(); ++c) stack.push_back(*c);
     }
     return rows;
+}
+inline std::vector<tensor_row> list_tensors(const document& doc, std::size_t max_name = 1024) {
+    return list_tensors(doc.data(), max_name);
+}
+
+/// The tensor `ls` lists under `name` ("model.fc1.weight"; "constants.0" in a TorchScript
+/// archive). Nothing is read from the source: a lazy document reads the tensor's storage when
+/// its data is first asked for. Names with dots in their keys are reached by key path
+/// instead: doc.root()["model"]["fc1.weight"].as_tensor().
+inline result<tensor> get_tensor(const document& doc, std::string_view name) {
+    for (const auto& row : list_tensors(doc, ~std::size_t{0}))
+        if (row.name == name) return row.tensor_value.as_tensor();
+    return make_error(errc::not_found, no_offset, "no tensor named '" + std::string(name) + "'");
 }
 
 } // namespace v0

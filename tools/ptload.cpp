@@ -150,7 +150,7 @@ int list(const ptload::document& doc, bool json) {
         std::string storage = "null";
         if (t->has_storage()) {
             auto found = storage_number.emplace(t->storage_index(), storage_number.size());
-            if (found.second) storage_bytes += t->storage_bytes().size();
+            if (found.second) storage_bytes += t->storage_nbytes();
             storage = std::to_string(found.first->second);
         }
         elements += t->numel();
@@ -339,7 +339,11 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "ptload: %s\n", src.open_error().what().c_str());
         return 1;
     }
-    auto doc = ptload::load_dynamic(src, opts);
+    // The listing and the tree describe tensors without their bytes: those loads read the
+    // pickle alone (lazy, the document owning a second handle on the file); the JSON hashes
+    // every storage, so it reads them all.
+    if (!json) opts.load.storages = ptload::storage_mode::lazy;
+    auto doc = json ? ptload::load_dynamic(src, opts) : ptload::load_dynamic(ptload::file_source(path), opts);
     if (!doc) return fail(path, src, doc.err());
 
     if (command == "ls") return list(*doc, json);

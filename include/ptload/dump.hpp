@@ -89,25 +89,26 @@ struct dump_options {
 
 namespace detail {
 template <encoding E, on_error M, class Source>
-result<document> load_with(Source& src, const load_options& opts) {
-    return load_any<decoding<E, M>>(src, opts);
+result<document> load_with(Source&& src, const load_options& opts) {
+    return load_any<decoding<E, M>>(std::forward<Source>(src), opts);
 }
 } // namespace detail
 
-/// load_any with the encoding and errors chosen at run time.
+/// load_any with the encoding and errors chosen at run time. The source is borrowed or owned
+/// as load() says.
 template <class Source>
-result<document> load_dynamic(Source& src, const dump_options& o) {
+result<document> load_dynamic(Source&& src, const dump_options& o) {
     bool r = o.errors == on_error::replace;
     if (o.strict) {  // one more instantiation of the loader, not one per encoding
         if (o.enc != encoding::utf8 || r)
             return make_error(errc::invalid_argument, no_offset, "strict mode reads with the default encoding (utf-8, strict)");
-        return load_any<ptload::strict>(src, o.load);
+        return load_any<ptload::strict>(std::forward<Source>(src), o.load);
     }
     switch (o.enc) {
-    case encoding::utf8: return r ? detail::load_with<encoding::utf8, on_error::replace>(src, o.load) : detail::load_with<encoding::utf8, on_error::strict>(src, o.load);
-    case encoding::latin1: return detail::load_with<encoding::latin1, on_error::strict>(src, o.load);  // never fails
-    case encoding::ascii: return r ? detail::load_with<encoding::ascii, on_error::replace>(src, o.load) : detail::load_with<encoding::ascii, on_error::strict>(src, o.load);
-    case encoding::bytes: return detail::load_with<encoding::bytes, on_error::strict>(src, o.load);  // never decodes
+    case encoding::utf8: return r ? detail::load_with<encoding::utf8, on_error::replace>(std::forward<Source>(src), o.load) : detail::load_with<encoding::utf8, on_error::strict>(std::forward<Source>(src), o.load);
+    case encoding::latin1: return detail::load_with<encoding::latin1, on_error::strict>(std::forward<Source>(src), o.load);  // never fails
+    case encoding::ascii: return r ? detail::load_with<encoding::ascii, on_error::replace>(std::forward<Source>(src), o.load) : detail::load_with<encoding::ascii, on_error::strict>(std::forward<Source>(src), o.load);
+    case encoding::bytes: return detail::load_with<encoding::bytes, on_error::strict>(std::forward<Source>(src), o.load);  // never decodes
     }
     return make_error(errc::invalid_argument, no_offset, "unknown encoding");
 }
@@ -241,6 +242,16 @@ inline std::vector<tensor_row> list_tensors(const document_data& doc, std::size_
 }
 inline std::vector<tensor_row> list_tensors(const document& doc, std::size_t max_name = 1024) {
     return list_tensors(doc.data(), max_name);
+}
+
+/// The tensor `ls` lists under `name` ("model.fc1.weight"; "constants.0" in a TorchScript
+/// archive). Nothing is read from the source: a lazy document reads the tensor's storage when
+/// its data is first asked for. Names with dots in their keys are reached by key path
+/// instead: doc.root()["model"]["fc1.weight"].as_tensor().
+inline result<tensor> get_tensor(const document& doc, std::string_view name) {
+    for (const auto& row : list_tensors(doc, ~std::size_t{0}))
+        if (row.name == name) return row.tensor_value.as_tensor();
+    return make_error(errc::not_found, no_offset, "no tensor named '" + std::string(name) + "'");
 }
 
 } // namespace v0

@@ -277,7 +277,10 @@ public:
     }
     /// Reads every storage not yet resident, in source order.
     status fetch_all() const {
-        return reader_ ? fetch_range(*reader_, 0, static_cast<std::uint32_t>(storages_.size())) : status{};
+        if (reader_) return fetch_range(*reader_, 0, static_cast<std::uint32_t>(storages_.size()));
+        for (auto& s : storages_)  // views of resident roots can still be made resident
+            if (!s.resident) PTLOAD_TRY(make_resident(s));
+        return {};
     }
     /// Reads storages [first, last) that are not resident with `reader`, in source order.
     status fetch_range(detail::storage_reader& reader, std::uint32_t first, std::uint32_t last) const {

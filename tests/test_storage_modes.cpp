@@ -1,0 +1,236 @@
+// Storage modes: what each reads and when, who keeps the source alive, and what a tensor may
+// do after its document is gone. The values themselves are compared with torch's by the
+// manifests in test_expected.cpp, in every mode.
+#include "test_support.hpp"
+
+#include <doctest/doctest.h>
+#include <ptload/ptload.hpp>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+const std::string sample = ptload_test::source_path("examples/sample.pt");
+const std::string legacy = ptload_test::source_path("tests/fixtures/torch/state_dict_legacy_p2.pt");
+const std::string big_endian = ptload_test::source_path("tests/fixtures/torch/records_byteorder_big_zip_p2.pt");
+
+/// A file source that counts what is read through it (shared, so copies see one count).
+class counting_source {
+public:
+    explicit counting_source(const std::string& path) : src_(std::make_shared<ptload::file_source>(path)) {}
+    std::uint64_t size() const { return src_->size(); }
+    ptload::status read_at(std::uint64_t offset, void* dst, std::size_t n) {
+        *read_ += n;
+        return src_->read_at(offset, dst, n);
+    }
+    std::uint64_t bytes_read() const { return *read_; }
+
+private:
+    std::shared_ptr<ptload::file_source> src_;
+    std::shared_ptr<std::uint64_t> read_ = std::make_shared<std::uint64_t>(0);
+};
+
+ptload::load_options with(ptload::storage_mode m) {
+    ptload::load_options o;
+    o.storages = m;
+    return o;
+}
+
+std::vector<float> floats(const ptload::tensor& t) {
+    auto d = t.data<float>();
+    REQUIRE(d);
+    return std::vector<float>(d->begin(), d->end());
+}
+
+} // namespace
+
+TEST_CASE("lazy: opening reads the pickle, not the tensors; a tensor's data reads its storage alone") {
+    counting_source counter(sample);
+    auto doc = ptload::load(counting_source(counter), with(ptload::storage_mode::lazy));
+    REQUIRE(doc);
+    const std::uint64_t after_open = counter.bytes_read();
+    auto rows = ptload::list_tensors(*doc);
+    REQUIRE(rows.size() == 17);
+    for (const auto& r : rows) CHECK_FALSE(r.tensor_value.as_tensor().value().is_resident());
+    CHECK(counter.bytes_read() == after_open);  // listing read nothing more
+
+    auto w = ptload::get_tensor(*doc, "model.fc1.weight");
+    REQUIRE(w);
+    CHECK(w->numel() == 32);
+    auto values = w->data<float>();
+    REQUIRE(values);
+    CHECK(counter.bytes_read() == after_open + 128);  // that storage's bytes and nothing else
+    CHECK(w->is_resident());
+    CHECK(ptload::get_tensor(*doc, "model.fc1.bias")->is_resident() == false);
+
+    // the same values as an eager load
+    auto eager = ptload::load_file(sample);
+    REQUIRE(eager);
+    CHECK(floats(*w) == floats(ptload::get_tensor(*eager, "model.fc1.weight").value()));
+    CHECK(ptload::get_tensor(*doc, "no.such").err().code == ptload::errc::not_found);
+}
+
+TEST_CASE("lazy: read_into fills a caller's buffer without keeping the storage") {
+    auto doc = ptload::open_file(sample);
+    REQUIRE(doc);
+    auto t = ptload::get_tensor(*doc, "embedding").value();
+    CHECK(t.dtype() == ptload::dtype::float16);
+    std::vector<std::uint8_t> out(30);
+    REQUIRE(t.read_into(out.data(), out.size()));
+    CHECK_FALSE(t.is_resident());
+    auto eager = ptload::load_file(sample);
+    auto e = ptload::get_tensor(*eager, "embedding").value().bytes().value();
+    CHECK(std::vector<std::uint8_t>(e.begin(), e.end()) == out);
+    CHECK(t.read_into(out.data(), 29).err().code == ptload::errc::invalid_argument);
+}
+
+TEST_CASE("read_into gives a strided view's elements in row-major order") {
+    auto doc = ptload::load_file(ptload_test::source_path("tests/fixtures/torch/views_zip_p2.pt"));
+    REQUIRE(doc);
+    int strided = 0;
+    for (const auto& r : ptload::list_tensors(*doc)) {
+        auto t = r.tensor_value.as_tensor().value();
+        if (t.is_contiguous() || ptload::values_per_byte(t.dtype()) > 1) continue;
+        auto copy = t.contiguous_copy();
+        if (!copy) continue;
+        std::vector<std::uint8_t> out(copy->size());
+        REQUIRE(t.read_into(out.data(), out.size()));
+        CHECK(out == *copy);
+        ++strided;
+    }
+    CHECK(strided > 0);
+}
+
+TEST_CASE("lazy needs a source the document owns") {
+    ptload::file_source src(sample);
+    auto doc = ptload::load(src, with(ptload::storage_mode::lazy));
+    REQUIRE_FALSE(doc);
+    CHECK(doc.err().code == ptload::errc::invalid_argument);
+}
+
+TEST_CASE("lazy legacy files: storages found from their headers, views share their root") {
+    auto lazy = ptload::open_file(legacy);
+    auto eager = ptload::load_file(legacy);
+    REQUIRE(lazy);
+    REQUIRE(eager);
+    CHECK(ptload::canonical_json(*lazy).value() == ptload::canonical_json(*eager).value());
+    auto views = ptload::open_file(ptload_test::source_path("tests/fixtures/torch/legacy_storage_views_p2.pt"));
+    auto views_eager = ptload::load_file(ptload_test::source_path("tests/fixtures/torch/legacy_storage_views_p2.pt"));
+    REQUIRE(views);
+    CHECK(ptload::canonical_json(*views).value() == ptload::canonical_json(*views_eager).value());
+}
+
+TEST_CASE("mapped: stored, aligned records are the file's own bytes; others are copied and say so") {
+    auto doc = ptload::load_file(sample, with(ptload::storage_mode::mapped));
+    REQUIRE(doc);
+    auto rows = ptload::list_tensors(*doc);
+    for (const auto& r : rows) {
+        auto t = r.tensor_value.as_tensor().value();
+        CAPTURE(r.name);
+        CHECK(t.is_resident());
+#if PTLOAD_HAS_MMAP
+        CHECK(t.is_mapped());  // torch aligns every record to 64 bytes
+#endif
+    }
+    auto eager = ptload::load_file(sample);
+    CHECK(ptload::canonical_json(*doc).value() == ptload::canonical_json(*eager).value());
+
+    // a big-endian file on a little-endian host (and the reverse) must be swapped: a copy
+    auto swapped = ptload::load_file(big_endian, with(ptload::storage_mode::mapped));
+    REQUIRE(swapped);
+    bool any_wide = false;
+    for (const auto& r : ptload::list_tensors(*swapped)) {
+        auto t = r.tensor_value.as_tensor().value();
+        if (ptload::element_size(t.dtype()) < 2 || ptload::info(t.dtype()).cls == ptload::dtype_class::boolean || !t.has_storage()) continue;
+        any_wide = true;
+        CHECK_FALSE(t.is_mapped());
+    }
+    CHECK(any_wide);
+}
+
+TEST_CASE("values survive moving their document; tensors outlive it") {
+    ptload::tensor kept = [] {
+        auto doc = ptload::load_file(sample);
+        REQUIRE(doc);
+        ptload::value root = doc->root();
+        ptload::document moved = std::move(*doc);
+        CHECK(root["model"]["fc1.weight"].as_tensor());  // the handle still points at live data
+        return moved.root()["model"]["fc1.weight"].as_tensor().value();
+    }();  // the document is gone
+    CHECK(kept.shape()[0] == 8);
+    CHECK(floats(kept).size() == 32);
+
+    // the same for a lazy document: the tensor keeps the source too, and reads it later
+    ptload::tensor lazy_kept = [] {
+        auto doc = ptload::open_file(sample);
+        REQUIRE(doc);
+        return ptload::get_tensor(*doc, "model.fc2.weight").value();
+    }();
+    CHECK_FALSE(lazy_kept.is_resident());
+    auto eager = ptload::load_file(sample);
+    CHECK(floats(lazy_kept) == floats(ptload::get_tensor(*eager, "model.fc2.weight").value()));
+}
+
+#if PTLOAD_HAS_MMAP && PTLOAD_HAS_POSIX_FD
+TEST_CASE("mapped: tensors keep the mapping after the file is removed and the document is gone") {
+    const std::string copy = "ptload_mapped_test.pt";
+    {
+        auto bytes = ptload_test::read_bytes(sample);
+        std::FILE* f = std::fopen(copy.c_str(), "wb");
+        REQUIRE(f);
+        REQUIRE(std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size());
+        std::fclose(f);
+    }
+    ptload::tensor t = [&] {
+        auto doc = ptload::load_file(copy, with(ptload::storage_mode::mapped));
+        REQUIRE(doc);
+        return ptload::get_tensor(*doc, "model.fc1.weight").value();
+    }();
+    REQUIRE(std::remove(copy.c_str()) == 0);
+    CHECK(t.is_mapped());
+    auto eager = ptload::load_file(sample);
+    CHECK(floats(t) == floats(ptload::get_tensor(*eager, "model.fc1.weight").value()));
+}
+#endif
+
+namespace {
+/// A user's stream: read/seek/tell over a FILE* that the user opens and closes.
+std::size_t file_read(void* f, void* dst, std::size_t n) { return std::fread(dst, 1, n, static_cast<std::FILE*>(f)); }
+int file_seek(void* f, std::int64_t off, int whence) { return std::fseek(static_cast<std::FILE*>(f), static_cast<long>(off), whence); }
+std::int64_t file_tell(void* f) { return std::ftell(static_cast<std::FILE*>(f)); }
+} // namespace
+
+TEST_CASE("a user's own stream: close_source before closing it, and unread storages fail cleanly") {
+    std::FILE* f = std::fopen(sample.c_str(), "rb");
+    REQUIRE(f);
+    auto doc = ptload::load(ptload::callback_source(f, file_read, file_seek, file_tell), with(ptload::storage_mode::lazy));
+    REQUIRE(doc);
+    auto read_before = ptload::get_tensor(*doc, "model.fc1.bias").value();
+    REQUIRE(read_before.data<float>());  // read while the stream is open
+    CHECK(doc->has_source());
+    doc->close_source();  // the user is about to close the stream: the document lets go first
+    std::fclose(f);
+    CHECK_FALSE(doc->has_source());
+    CHECK(read_before.data<float>());  // what was read stays
+    auto unread = ptload::get_tensor(*doc, "model.fc2.bias").value();
+    auto bytes = unread.bytes();
+    REQUIRE_FALSE(bytes);
+    CHECK(bytes.err().code == ptload::errc::io_error);
+    CHECK(unread.storage_bytes().empty());
+    std::vector<std::uint8_t> out(8);
+    CHECK(unread.read_into(out.data(), out.size()).err().code == ptload::errc::io_error);
+    CHECK(doc->fetch_all().err().code == ptload::errc::io_error);  // storages are left unread
+}
+
+TEST_CASE("fetch_all reads what a lazy load left, then the source can go") {
+    auto doc = ptload::open_file(sample);
+    REQUIRE(doc);
+    REQUIRE(doc->fetch_all());
+    doc->close_source();
+    for (const auto& r : ptload::list_tensors(*doc)) CHECK(r.tensor_value.as_tensor().value().bytes());
+}
