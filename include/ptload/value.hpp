@@ -9,6 +9,7 @@
 #define PTLOAD_VALUE_HPP
 
 #include "config.hpp"
+#include "detail/huge_pages.hpp"
 #include "error.hpp"
 #include "span.hpp"
 #include "torch/dtype.hpp"
@@ -25,9 +26,6 @@
 #include <utility>
 #include <vector>
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 namespace ptload {
 inline namespace v0 {
@@ -91,21 +89,6 @@ struct node {
     };
 };
 static_assert(sizeof(node) == 24, "node layout");
-
-/// Asks the kernel to back a big array with huge pages: a pickle of millions of values touches
-/// every page of its node array once, and 4 KiB page faults were a third of the load time.
-/// Only a hint; a no-op where unsupported.
-inline void prefer_huge_pages(void* p, std::size_t n) noexcept {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    constexpr std::uintptr_t huge = std::uintptr_t{2} << 20;
-    auto begin = (reinterpret_cast<std::uintptr_t>(p) + huge - 1) & ~(huge - 1);
-    auto end = (reinterpret_cast<std::uintptr_t>(p) + n) & ~(huge - 1);
-    if (end > begin) (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-#else
-    (void)p;
-    (void)n;
-#endif
-}
 
 /// Append-only byte storage whose blocks never move.
 class byte_arena {
@@ -287,10 +270,11 @@ public:
         std::vector<std::uint32_t> order;
         for (std::uint32_t i = first; i < last; ++i)
             if (!storages_[i].resident && storages_[i].ref.view_of == no_storage) order.push_back(i);
-        std::sort(order.begin(), order.end(), [this](std::uint32_t a, std::uint32_t b) {
-            return storages_[a].ref.offset < storages_[b].ref.offset;
-        });
-        for (std::uint32_t i : order) PTLOAD_TRY(reader.fetch(storages_[i]));
+        auto by_offset = [this](std::uint32_t a, std::uint32_t b) { return storages_[a].ref.offset < storages_[b].ref.offset; };
+        if (!std::is_sorted(order.begin(), order.end(), by_offset)) std::sort(order.begin(), order.end(), by_offset);
+        std::vector<storage*> list(order.size());
+        for (std::size_t k = 0; k < order.size(); ++k) list[k] = &storages_[order[k]];
+        PTLOAD_TRY(reader.fetch_in_order(list.data(), list.size()));
         for (std::uint32_t i = first; i < last; ++i)  // views share their (now resident) root's bytes
             if (!storages_[i].resident) PTLOAD_TRY(make_resident(storages_[i]));
         return {};

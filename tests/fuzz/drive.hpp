@@ -273,6 +273,25 @@ inline ptload::errc load_and_walk(const std::uint8_t* data, std::size_t size) {
         auto again = ptload::load_any(stream);
         PTLOAD_FUZZ_CHECK(outcome_of(again) == code);
     }
+    // The other storage modes read the same storages at other times. Mapped reads them all
+    // before returning: the same outcome. Lazy reads them when touched: its load fails only
+    // where the eager one failed first, and where the eager one loads, the lazy document reads
+    // the same values (the storages' faults surface as the walk touches them).
+    ptload::load_options o;
+    o.storages = ptload::storage_mode::mapped;
+    auto mapped = ptload::load_any(mem, o);
+    PTLOAD_FUZZ_CHECK(outcome_of(mapped) == code);
+    o.storages = ptload::storage_mode::lazy;
+    auto lazy = ptload::load_any(ptload::memory_source(data, size), o);
+    if (!lazy) PTLOAD_FUZZ_CHECK(lazy.err().code == code);
+    if (doc) {
+        PTLOAD_FUZZ_CHECK(lazy && mapped);
+        auto want = ptload::canonical_json(*doc);
+        auto got_lazy = ptload::canonical_json(*lazy);
+        auto got_mapped = ptload::canonical_json(*mapped);
+        PTLOAD_FUZZ_CHECK(outcome_of(got_lazy) == outcome_of(want) && outcome_of(got_mapped) == outcome_of(want));
+        if (want) PTLOAD_FUZZ_CHECK(*got_lazy == *want && *got_mapped == *want);
+    }
     return code;
 }
 

@@ -57,13 +57,13 @@ public:
         : zip_(zip), folder_(std::move(folder)), opts_(opts), little_endian_(little_endian) {}
 
     result<std::uint32_t> load_storage(document_data& doc, const storage_description& d, node_id) override {
-        auto it = loaded_.find(d.key);
-        if (it != loaded_.end()) {  // a view or shared storage: one load, checked for consistency
-            const storage& s = doc.storage_at(it->second);
+        std::uint32_t* known = find(d.key);
+        if (known && *known != no_storage) {  // a view or shared storage: one load, checked for consistency
+            const storage& s = doc.storage_at(*known);
             if (s.desc.type != d.type || s.desc.numel != d.numel)
                 return make_error(errc::bad_storage, no_offset,
                                   "storage key '" + d.key + "' is declared again with another dtype or size");
-            return it->second;
+            return *known;
         }
         if (d.key.empty() || d.key.find('/') != std::string::npos || d.key.find('\0') != std::string::npos ||
             d.key == "." || d.key == "..")
@@ -89,16 +89,36 @@ public:
         s.ref.method = e->method;
         s.ref.little_endian = little_endian_;
         std::uint32_t index = doc.add_storage(std::move(s));
-        loaded_.emplace(d.key, index);
+        if (std::uint32_t* slot = find(d.key)) *slot = index;  // found again: no pointer is kept across calls
+        else by_name_.emplace(d.key, index);
         return index;
     }
 
 private:
+    /// The slot of a key: torch names storages 0, 1, 2, ... and those are found by number;
+    /// other names (any string is allowed) through a map. Null when a named key is new.
+    std::uint32_t* find(const std::string& key) {
+        std::uint64_t n = 0;
+        bool number = !key.empty() && key.size() <= 9 && (key[0] != '0' || key.size() == 1);
+        for (char c : key) {
+            if (c < '0' || c > '9') number = false;
+            else n = n * 10 + static_cast<std::uint64_t>(c - '0');
+        }
+        // A dense index bounded by the storages seen: a hostile key like "999999999" goes to the map.
+        if (number && n <= 2 * by_number_.size() + 64) {
+            if (n >= by_number_.size()) by_number_.resize(static_cast<std::size_t>(n) + 1, no_storage);
+            return &by_number_[static_cast<std::size_t>(n)];
+        }
+        auto it = by_name_.find(key);
+        return it == by_name_.end() ? nullptr : &it->second;
+    }
+
     const zip_archive& zip_;
     std::string folder_;
     const load_options& opts_;
     bool little_endian_;
-    std::unordered_map<std::string, std::uint32_t> loaded_;
+    std::vector<std::uint32_t> by_number_;  // storage index by numeric key, no_storage if not yet seen
+    std::unordered_map<std::string, std::uint32_t> by_name_;
 };
 
 /// Runs one pickle record with torch semantics; nothing may follow its STOP.

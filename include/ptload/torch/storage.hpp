@@ -106,6 +106,11 @@ public:
     virtual ~storage_reader() = default;
     /// Makes s resident: reads (or, in mapped mode, points at) its bytes.
     virtual status fetch(storage& s) = 0;
+    /// fetch() for each of `list`, which is in source order (a load reading all its storages).
+    virtual status fetch_in_order(storage* const* list, std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i) PTLOAD_TRY(fetch(*list[i]));
+        return {};
+    }
     /// n bytes from `begin` within s's data, in host byte order, into dst, keeping nothing.
     virtual status read_range(const storage& s, std::uint64_t begin, void* dst, std::size_t n) = 0;
 };

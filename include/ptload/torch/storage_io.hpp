@@ -5,6 +5,7 @@
 #define PTLOAD_TORCH_STORAGE_IO_HPP
 
 #include "../detail/checked.hpp"
+#include "../detail/read_window.hpp"
 #include "../error.hpp"
 #include "../policies/source.hpp"
 #include "../zip/reader.hpp"
@@ -70,28 +71,22 @@ public:
     source_reader(std::shared_ptr<Source> src, const load_options& opts)
         : src_(std::move(src)), mode_(opts.storages), check_crc_(opts.check_crc), context_(opts.allocator_context) {}
 
-    status fetch(storage& s) override {
-        const std::uint64_t n = s.nbytes();
-        if (!is_plain(s)) return fetch_record(s, n);
-        PTLOAD_TRY(check_range(s, 0, n));
+    status fetch(storage& s) override { return fetch_from(*src_, s); }
+
+    /// Storages in source order: small ones through a read-ahead window, so a checkpoint of
+    /// many small tensors costs a few large reads rather than a seek and a read per tensor.
+    status fetch_in_order(storage* const* list, std::size_t count) override {
         if constexpr (has_data<Source>::value) {
-            const std::uint8_t* p = src_->data() + s.ref.offset;
-            const std::size_t align = element_size(s.desc.type) < 8 ? element_size(s.desc.type) : 8;
-            const bool in_order = host_is_little_endian() == s.ref.little_endian || byte_order_unit(s.desc.type) < 2;
-            if (mode_ == storage_mode::mapped && in_order && align && reinterpret_cast<std::uintptr_t>(p) % align == 0) {
-                s.bytes = storage_buffer(const_cast<std::uint8_t*>(p), n, nullptr, nullptr);
-                s.mapped = true;
-                s.resident = true;
-                return {};
+            return storage_reader::fetch_in_order(list, count);
+        } else {
+            read_window<Source> window(*src_);
+            for (std::size_t i = 0; i < count; ++i) {
+                storage& s = *list[i];
+                if (is_plain(s) && s.nbytes() < read_window<Source>::default_capacity / 2) PTLOAD_TRY(fetch_from(window, s));
+                else PTLOAD_TRY(fetch(s));
             }
+            return {};
         }
-        auto b = allocate_storage<Policies>(s, n, context_);
-        if (!b) return std::move(b).err();
-        if (n) PTLOAD_TRY(src_->read_at(s.ref.offset, b->data(), static_cast<std::size_t>(n)));
-        if (host_is_little_endian() != s.ref.little_endian) byteswap_elements(b->data(), n, s.desc.type);
-        s.bytes = std::move(*b);
-        s.resident = true;
-        return {};
     }
 
     status read_range(const storage& s, std::uint64_t begin, void* dst, std::size_t n) override {
@@ -111,6 +106,32 @@ public:
     }
 
 private:
+    /// Reads (or points at) s's bytes, through `from`: the source or a read-ahead window on it.
+    template <class From>
+    status fetch_from(From& from, storage& s) {
+        const std::uint64_t n = s.nbytes();
+        if (!is_plain(s)) return fetch_record(s, n);
+        PTLOAD_TRY(check_range(s, 0, n));
+        if constexpr (has_data<Source>::value) {
+            const std::uint8_t* p = src_->data() + s.ref.offset;
+            const std::size_t align = element_size(s.desc.type) < 8 ? element_size(s.desc.type) : 8;
+            const bool in_order = host_is_little_endian() == s.ref.little_endian || byte_order_unit(s.desc.type) < 2;
+            if (mode_ == storage_mode::mapped && in_order && align && reinterpret_cast<std::uintptr_t>(p) % align == 0) {
+                s.bytes = storage_buffer(const_cast<std::uint8_t*>(p), n, nullptr, nullptr);
+                s.mapped = true;
+                s.resident = true;
+                return {};
+            }
+        }
+        auto b = allocate_storage<Policies>(s, n, context_);
+        if (!b) return std::move(b).err();
+        if (n) PTLOAD_TRY(from.read_at(s.ref.offset, b->data(), static_cast<std::size_t>(n)));
+        if (host_is_little_endian() != s.ref.little_endian) byteswap_elements(b->data(), n, s.desc.type);
+        s.bytes = std::move(*b);
+        s.resident = true;
+        return {};
+    }
+
     /// Bytes stored as they are, readable in place.
     bool is_plain(const storage& s) const noexcept { return s.ref.method == 0 && !(check_crc_ && s.ref.crc32); }
 

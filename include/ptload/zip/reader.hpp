@@ -23,6 +23,7 @@
 #define PTLOAD_ZIP_READER_HPP
 
 #include "../detail/crc32.hpp"
+#include "../detail/read_window.hpp"
 #include "../error.hpp"
 #include "../policies/limits.hpp"
 #include "../policies/source.hpp"
@@ -637,8 +638,23 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
     std::vector<std::uint8_t> scratch;
     std::uint64_t inflate_total = 0;
     const std::uint64_t inflate_cap = detail::zip_inflate_total_cap(lim, src.size());
+    // Local headers are read in file order through a read-ahead window: one read for many
+    // small records rather than a seek and two reads each. In-memory sources are read in place.
+    std::vector<std::uint32_t> by_offset(entries.size());
+    for (std::size_t i = 0; i < by_offset.size(); ++i) by_offset[i] = static_cast<std::uint32_t>(i);
+    auto earlier = [&](std::uint32_t a, std::uint32_t b) { return entries[a].header_offset < entries[b].header_offset; };
+    if (!std::is_sorted(by_offset.begin(), by_offset.end(), earlier)) std::sort(by_offset.begin(), by_offset.end(), earlier);
+    auto check_local_headers = [&](auto& reader) -> status {
+        for (std::uint32_t i : by_offset) PTLOAD_TRY(detail::zip_check_local_header(reader, entries[i], scratch));
+        return {};
+    };
+    if constexpr (detail::has_data<Source>::value) {
+        PTLOAD_TRY(check_local_headers(src));
+    } else {
+        detail::read_window<Source> window(src);
+        PTLOAD_TRY(check_local_headers(window));
+    }
     for (zip_entry& e : entries) {
-        PTLOAD_TRY(detail::zip_check_local_header(src, e, scratch));
         if (e.method == 8) {
             // inflate_total <= inflate_cap holds throughout, so the subtraction cannot wrap.
             if (e.size > inflate_cap - inflate_total)

@@ -1,0 +1,65 @@
+// detail/read_window.hpp: a byte source that reads ahead of another in one large read, for
+// walks that make many small reads in file order (a zip's local headers, the storages of a
+// checkpoint of many small tensors). One read of the window replaces a seek and a read per
+// record; a read the window cannot serve refills it from that offset. Reads at least half the
+// window's size go straight to the source.
+#ifndef PTLOAD_DETAIL_READ_WINDOW_HPP
+#define PTLOAD_DETAIL_READ_WINDOW_HPP
+
+#include "../error.hpp"
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+
+namespace ptload {
+inline namespace v0 {
+namespace detail {
+
+template <class Source>
+class read_window {
+public:
+    static constexpr std::size_t default_capacity = std::size_t{256} << 10;
+
+    explicit read_window(Source& src, std::size_t capacity = default_capacity) noexcept : src_(src), capacity_(capacity) {}
+    std::uint64_t size() const { return src_.size(); }
+    status read_at(std::uint64_t offset, void* dst, std::size_t n) {
+        if (n >= capacity_ / 2) return src_.read_at(offset, dst, n);
+        if (offset < start_ || offset - start_ > held_ || n > held_ - (offset - start_)) PTLOAD_TRY(refill(offset, n));
+        if (n) std::memcpy(dst, buffer_.get() + (offset - start_), n);
+        return {};
+    }
+
+private:
+    status refill(std::uint64_t offset, std::size_t n) {
+        const std::uint64_t size = src_.size();
+        if (offset > size || n > size - offset)
+            return make_error(errc::truncated, offset,
+                              "read of " + std::to_string(n) + " bytes past the end of the " + std::to_string(size) +
+                                  "-byte source");
+        if (!buffer_) {
+            buffer_.reset(new (std::nothrow) std::uint8_t[capacity_]);
+            if (!buffer_) return make_error(errc::io_error, offset, "no memory for a read-ahead window");
+        }
+        const std::uint64_t left = size - offset;
+        held_ = static_cast<std::size_t>(left < capacity_ ? left : capacity_);
+        start_ = offset;
+        status r = src_.read_at(offset, buffer_.get(), held_);
+        if (!r) held_ = 0;
+        return r;
+    }
+
+    Source& src_;
+    std::size_t capacity_;
+    std::unique_ptr<std::uint8_t[]> buffer_;
+    std::uint64_t start_ = 0;
+    std::size_t held_ = 0;
+};
+
+} // namespace detail
+} // namespace v0
+} // namespace ptload
+
+#endif
