@@ -2692,6 +2692,69 @@ private:
 #ifndef PTLOAD_LOAD_HPP
 #define PTLOAD_LOAD_HPP
 
+// ----- ptload/detail/any_source.hpp -----
+// detail/any_source.hpp: any byte source behind one type, so the loaders are compiled once per
+// policy set rather than once per source type. A read costs an indirect call, which is nothing
+// next to the read itself; a source that holds its bytes in memory is read in place.
+#ifndef PTLOAD_DETAIL_ANY_SOURCE_HPP
+#define PTLOAD_DETAIL_ANY_SOURCE_HPP
+
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <type_traits>
+
+namespace ptload {
+inline namespace v0 {
+namespace detail {
+
+/// A non-owning view of a byte source (it must outlive the view).
+class any_source {
+public:
+    template <class Source, class = std::enable_if_t<!std::is_same<std::decay_t<Source>, any_source>::value>>
+    explicit any_source(Source& src) noexcept : object_(&src), size_(src.size()), read_(&read_through<Source>) {
+        if constexpr (has_data<Source>::value) memory_ = src.data();
+    }
+    std::uint64_t size() const noexcept { return size_; }
+    /// The whole contents when the source holds them in memory, else null.
+    const std::uint8_t* memory() const noexcept { return memory_; }
+    status read_at(std::uint64_t offset, void* dst, std::size_t n) const {
+        if (!memory_) return read_(object_, offset, dst, n);
+        if (offset > size_ || n > size_ - offset)
+            return make_error(errc::truncated, offset,
+                              "read of " + std::to_string(n) + " bytes past the end of a " + std::to_string(size_) +
+                                  "-byte buffer");
+        if (n) std::memcpy(dst, memory_ + offset, n);
+        return {};
+    }
+
+private:
+    template <class Source>
+    static status read_through(void* object, std::uint64_t offset, void* dst, std::size_t n) {
+        return static_cast<Source*>(object)->read_at(offset, dst, n);
+    }
+
+    void* object_;
+    std::uint64_t size_;
+    const std::uint8_t* memory_ = nullptr;
+    status (*read_)(void*, std::uint64_t, void*, std::size_t);
+};
+
+/// The whole contents of src when they are in memory, else null.
+template <class Source>
+const std::uint8_t* memory_of(const Source& src) noexcept {
+    if constexpr (std::is_same<Source, any_source>::value) return src.memory();
+    else if constexpr (has_data<Source>::value) return src.data();
+    else return nullptr;
+}
+
+} // namespace detail
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/detail/any_source.hpp -----
 // ----- ptload/pickle/machine.hpp -----
 // pickle/machine.hpp: the pickle virtual machine (FORMAT.md 1), protocols 0-5.
 //
@@ -6438,14 +6501,10 @@ result<const std::uint8_t*> zip_bytes(Source& src, std::uint64_t offset, std::ui
                                       std::vector<std::uint8_t>& scratch) {
     if (n > std::numeric_limits<std::size_t>::max())
         return zip_error(offset, std::to_string(n) + " bytes do not fit in memory on this platform");
-    if constexpr (has_data<Source>::value) {
-        (void)scratch;
-        return src.data() + offset;
-    } else {
-        scratch.resize(static_cast<std::size_t>(n));
-        if (n) PTLOAD_TRY(src.read_at(offset, scratch.data(), static_cast<std::size_t>(n)));
-        return static_cast<const std::uint8_t*>(scratch.data());
-    }
+    if (const std::uint8_t* memory = memory_of(src)) return memory + offset;
+    scratch.resize(static_cast<std::size_t>(n));
+    if (n) PTLOAD_TRY(src.read_at(offset, scratch.data(), static_cast<std::size_t>(n)));
+    return static_cast<const std::uint8_t*>(scratch.data());
 }
 
 /// The values an extra field's zip64 record (ID 0x0001) replaces, in its fixed order. Only the
@@ -6878,7 +6937,7 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
         for (std::uint32_t i : by_offset) PTLOAD_TRY(detail::zip_check_local_header(reader, entries[i], scratch));
         return {};
     };
-    if constexpr (detail::has_data<Source>::value) {
+    if (detail::memory_of(src)) {
         PTLOAD_TRY(check_local_headers(src));
     } else {
         detail::read_window<Source> window(src);
@@ -7765,31 +7824,29 @@ result<storage_buffer> allocate_storage(const storage& s, std::uint64_t nbytes, 
     return b;
 }
 
-/// The storage reader of one load over a source of type Source. `src` may own the source (a
-/// document that reads lazily keeps it) or only point at the caller's (a load that reads
-/// everything before it returns).
-template <class Policies, class Source>
+/// The storage reader of one load. `owner`, when set, keeps the source alive (a document that
+/// reads lazily, or whose storages point into the source); otherwise the caller keeps it alive
+/// for as long as the reader is used.
+template <class Policies>
 class source_reader final : public storage_reader {
 public:
-    source_reader(std::shared_ptr<Source> src, const load_options& opts)
-        : src_(std::move(src)), mode_(opts.storages), check_crc_(opts.check_crc), context_(opts.allocator_context) {}
+    source_reader(any_source src, std::shared_ptr<void> owner, const load_options& opts)
+        : src_(src), owner_(std::move(owner)), mode_(opts.storages), check_crc_(opts.check_crc),
+          context_(opts.allocator_context) {}
 
-    status fetch(storage& s) override { return fetch_from(*src_, s); }
+    status fetch(storage& s) override { return fetch_from(src_, s); }
 
     /// Storages in source order: small ones through a read-ahead window, so a checkpoint of
     /// many small tensors costs a few large reads rather than a seek and a read per tensor.
     status fetch_in_order(storage* const* list, std::size_t count) override {
-        if constexpr (has_data<Source>::value) {
-            return storage_reader::fetch_in_order(list, count);
-        } else {
-            read_window<Source> window(*src_);
-            for (std::size_t i = 0; i < count; ++i) {
-                storage& s = *list[i];
-                if (is_plain(s) && s.nbytes() < read_window<Source>::default_capacity / 2) PTLOAD_TRY(fetch_from(window, s));
-                else PTLOAD_TRY(fetch(s));
-            }
-            return {};
+        if (src_.memory()) return storage_reader::fetch_in_order(list, count);
+        read_window<any_source> window(src_);
+        for (std::size_t i = 0; i < count; ++i) {
+            storage& s = *list[i];
+            if (is_plain(s) && s.nbytes() < read_window<any_source>::default_capacity / 2) PTLOAD_TRY(fetch_from(window, s));
+            else PTLOAD_TRY(fetch(s));
         }
+        return {};
     }
 
     status read_range(const storage& s, std::uint64_t begin, void* dst, std::size_t n) override {
@@ -7803,7 +7860,7 @@ public:
             return {};
         }
         PTLOAD_TRY(check_range(s, begin, n));
-        if (n) PTLOAD_TRY(src_->read_at(s.ref.offset + begin, dst, n));
+        if (n) PTLOAD_TRY(src_.read_at(s.ref.offset + begin, dst, n));
         if (host_is_little_endian() != s.ref.little_endian) byteswap_elements(static_cast<std::uint8_t*>(dst), n, s.desc.type);
         return {};
     }
@@ -7815,8 +7872,8 @@ private:
         const std::uint64_t n = s.nbytes();
         if (!is_plain(s)) return fetch_record(s, n);
         PTLOAD_TRY(check_range(s, 0, n));
-        if constexpr (has_data<Source>::value) {
-            const std::uint8_t* p = src_->data() + s.ref.offset;
+        if (src_.memory()) {
+            const std::uint8_t* p = src_.memory() + s.ref.offset;
             const std::size_t align = element_size(s.desc.type) < 8 ? element_size(s.desc.type) : 8;
             const bool in_order = host_is_little_endian() == s.ref.little_endian || byte_order_unit(s.desc.type) < 2;
             if (mode_ == storage_mode::mapped && in_order && align && reinterpret_cast<std::uintptr_t>(p) % align == 0) {
@@ -7839,7 +7896,7 @@ private:
     bool is_plain(const storage& s) const noexcept { return s.ref.method == 0 && !(check_crc_ && s.ref.crc32); }
 
     status check_range(const storage& s, std::uint64_t begin, std::uint64_t n) const {
-        const std::uint64_t size = src_->size();
+        const std::uint64_t size = src_.size();
         if (s.ref.offset > size || begin > size - s.ref.offset || n > size - s.ref.offset - begin)
             return make_error(errc::truncated, s.ref.offset,
                               "storage of " + std::to_string(s.nbytes()) + " bytes runs past the end of the file",
@@ -7857,7 +7914,7 @@ private:
         e.size = n;
         e.crc32 = s.ref.crc32;
         e.method = s.ref.method;
-        auto bytes = read_entry(*src_, e, zip_limits_from<typename Policies::limits>(), check_crc_);
+        auto bytes = read_entry(src_, e, zip_limits_from<typename Policies::limits>(), check_crc_);
         if (!bytes) return std::move(bytes).err();
         auto b = allocate_storage<Policies>(s, n, context_);
         if (!b) return std::move(b).err();
@@ -7868,7 +7925,8 @@ private:
         return {};
     }
 
-    std::shared_ptr<Source> src_;
+    any_source src_;
+    std::shared_ptr<void> owner_;
     storage_mode mode_;
     bool check_crc_;
     void* context_;
@@ -7876,8 +7934,8 @@ private:
 
 /// A reader over a source the caller keeps alive for as long as the reader is used.
 template <class Policies, class Source>
-source_reader<Policies, Source> borrowed_reader(Source& src, const load_options& opts) {
-    return source_reader<Policies, Source>(std::shared_ptr<Source>(std::shared_ptr<void>(), &src), opts);
+source_reader<Policies> borrowed_reader(Source& src, const load_options& opts) {
+    return source_reader<Policies>(any_source(src), nullptr, opts);
 }
 
 /// A storage whose bytes are at `offset` in src, read now (formats whose storages are already
@@ -7930,12 +7988,10 @@ struct record_bytes {
 template <class Source>
 result<record_bytes> read_record(Source& src, const zip_entry& e, bool check_crc, const zip_limits& lim) {
     record_bytes r;
-    if constexpr (has_data<Source>::value) {
-        if (e.method == 0 && !check_crc) {
-            r.data = src.data() + e.data_offset;
-            r.size = static_cast<std::size_t>(e.size);
-            return r;
-        }
+    if (const std::uint8_t* memory = memory_of(src); memory && e.method == 0 && !check_crc) {
+        r.data = memory + e.data_offset;
+        r.size = static_cast<std::size_t>(e.size);
+        return r;
     }
     auto bytes = read_entry(src, e, lim, check_crc);
     if (!bytes) return std::move(bytes).err();
@@ -8509,8 +8565,8 @@ result<node_id> load_legacy_from(document_data& doc, Source& src, storage_reader
 template <class Policies, class Source>
 result<node_id> load_legacy(document_data& doc, Source& src, storage_reader& reader, bool read_now, const load_options& opts,
                             const nested_loader& nested, bool& not_legacy) {
-    if constexpr (has_data<Source>::value) {
-        return load_legacy_from<Policies>(doc, src, reader, read_now, 0, src.data(), static_cast<std::size_t>(src.size()), opts,
+    if (const std::uint8_t* memory = memory_of(src)) {
+        return load_legacy_from<Policies>(doc, src, reader, read_now, 0, memory, static_cast<std::size_t>(src.size()), opts,
                                           nested, not_legacy);
     } else {
         std::uint64_t size = src.size();
@@ -8832,18 +8888,18 @@ nested_loader make_nested_loader(const load_options& opts, std::size_t depth = 0
                                   " deep (limits::max_stream_nesting)");
         // The stream's bytes live in the document: its storages are read now, in every mode.
         memory_source mem(p, n);
-        auto reader = borrowed_reader<Policies>(mem, opts);
+        any_source src(mem);
+        auto reader = borrowed_reader<Policies>(src, opts);
         bool not_legacy = false;
-        return load_legacy<Policies>(doc, mem, reader, true, opts, make_nested_loader<Policies>(opts, depth + 1), not_legacy);
+        return load_legacy<Policies>(doc, src, reader, true, opts, make_nested_loader<Policies>(opts, depth + 1), not_legacy);
     };
 }
 
 /// Contiguous bytes of a whole source: in place for memory sources, else read.
-template <class Source>
-result<record_bytes> whole(Source& src) {
+inline result<record_bytes> whole(any_source& src) {
     record_bytes r;
-    if constexpr (has_data<Source>::value) {
-        r.data = src.data();
+    if (const std::uint8_t* memory = memory_of(src)) {
+        r.data = memory;
         r.size = static_cast<std::size_t>(src.size());
     } else {
         if (src.size() > SIZE_MAX) return make_error(errc::limit_tensor, 0, "file larger than the address space");
@@ -8857,8 +8913,8 @@ result<record_bytes> whole(Source& src) {
     return r;
 }
 
-template <class Policies, class Source>
-result<document> load_pickle_impl(Source& src, const load_options& opts) {
+template <class Policies>
+result<document> load_pickle_impl(any_source src, const load_options& opts) {
     auto bytes = whole(src);
     if (!bytes) return std::move(bytes).err();
     document doc;
@@ -8880,20 +8936,21 @@ inline result<document> finish_load(document doc, const load_options& opts) {
     return doc;
 }
 
-/// `src` owns the source when the caller gave it by value, else only points at it.
-template <class Policies, class Source>
-result<document> load_torch_impl(std::shared_ptr<Source> src_ptr, bool owned, const load_options& opts, bool pickle_fallback) {
-    if (opts.storages == storage_mode::lazy && !owned)
+/// One loader per policy set, whatever the source: `owner` keeps the source alive when the
+/// caller gave it by value (the document may need it after the load), and is null when the
+/// caller keeps it.
+template <class Policies>
+result<document> load_torch_impl(any_source src, std::shared_ptr<void> owner, const load_options& opts, bool pickle_fallback) {
+    if (opts.storages == storage_mode::lazy && !owner)
         return make_error(errc::invalid_argument, no_offset,
                           "a lazy load reads storages after it returns, so the document must own the source: pass it "
                           "by value (std::move) or use ptload::open_file");
-    Source& src = *src_ptr;
     std::uint8_t head[512] = {};
     std::size_t head_size = src.size() < sizeof head ? static_cast<std::size_t>(src.size()) : sizeof head;
     PTLOAD_TRY(src.read_at(0, head, head_size));
     file_kind kind = detect(head, head_size, src.size());
     document doc;
-    auto reader = std::make_shared<source_reader<Policies, Source>>(std::move(src_ptr), opts);
+    auto reader = std::make_shared<source_reader<Policies>>(src, std::move(owner), opts);
     doc.data().set_reader(reader);
     const bool read_now = opts.storages != storage_mode::lazy;
     nested_loader nested = make_nested_loader<Policies>(opts);
@@ -8931,12 +8988,16 @@ result<document> load_torch_impl(std::shared_ptr<Source> src_ptr, bool owned, co
     }
 }
 
-/// The source as load_torch_impl holds it: owned when given by value, borrowed otherwise.
-template <class Source>
-std::shared_ptr<std::remove_reference_t<Source>> hold_source(Source&& src) {
-    using S = std::remove_reference_t<Source>;
-    if constexpr (std::is_lvalue_reference<Source>::value) return std::shared_ptr<S>(std::shared_ptr<void>(), &src);
-    else return std::make_shared<S>(std::move(src));
+/// load_torch_impl on src: moved into shared ownership when given by value, borrowed otherwise.
+template <class Policies, class Source>
+result<document> load_source(Source&& src, const load_options& opts, bool pickle_fallback) {
+    if constexpr (std::is_lvalue_reference<Source>::value) {
+        return load_torch_impl<Policies>(any_source(src), nullptr, opts, pickle_fallback);
+    } else {
+        auto owned = std::make_shared<std::remove_reference_t<Source>>(std::move(src));
+        any_source view(*owned);
+        return load_torch_impl<Policies>(view, std::move(owned), opts, pickle_fallback);
+    }
 }
 
 template <class Source>
@@ -8952,8 +9013,7 @@ using source_t = std::remove_cv_t<std::remove_reference_t<Source>>;
 template <class... Policies, class Source>
 result<document> load(Source&& src, const load_options& opts = {}) {
     static_assert(check_source<detail::source_t<Source>>(), "ptload::load: the argument must be a byte source");
-    constexpr bool owned = !std::is_lvalue_reference<Source>::value;
-    return detail::load_torch_impl<policies<Policies...>>(detail::hold_source(std::forward<Source>(src)), owned, opts, false);
+    return detail::load_source<policies<Policies...>>(std::forward<Source>(src), opts, false);
 }
 
 /// pickle.load(f, encoding=...): one plain pickle. Objects torch pickles inline
@@ -8961,15 +9021,14 @@ result<document> load(Source&& src, const load_options& opts = {}) {
 template <class... Policies, class Source>
 result<document> load_pickle(Source&& src, const load_options& opts = {}) {
     static_assert(check_source<detail::source_t<Source>>(), "ptload::load_pickle: the argument must be a byte source");
-    return detail::load_pickle_impl<policies<Policies...>>(src, opts);
+    return detail::load_pickle_impl<policies<Policies...>>(detail::any_source(src), opts);
 }
 
 /// A torch checkpoint if the content is one, else a plain pickle (what `ptload dump` reads).
 template <class... Policies, class Source>
 result<document> load_any(Source&& src, const load_options& opts = {}) {
     static_assert(check_source<detail::source_t<Source>>(), "ptload::load_any: the argument must be a byte source");
-    constexpr bool owned = !std::is_lvalue_reference<Source>::value;
-    return detail::load_torch_impl<policies<Policies...>>(detail::hold_source(std::forward<Source>(src)), owned, opts, true);
+    return detail::load_source<policies<Policies...>>(std::forward<Source>(src), opts, true);
 }
 
 /// torch.load on a path. In mapped mode the file is memory-mapped where the platform can

@@ -7,6 +7,7 @@
 #ifndef PTLOAD_LOAD_HPP
 #define PTLOAD_LOAD_HPP
 
+#include "detail/any_source.hpp"
 #include "error.hpp"
 #include "pickle/machine.hpp"
 #include "policies/select.hpp"
@@ -44,18 +45,18 @@ nested_loader make_nested_loader(const load_options& opts, std::size_t depth = 0
                                   " deep (limits::max_stream_nesting)");
         // The stream's bytes live in the document: its storages are read now, in every mode.
         memory_source mem(p, n);
-        auto reader = borrowed_reader<Policies>(mem, opts);
+        any_source src(mem);
+        auto reader = borrowed_reader<Policies>(src, opts);
         bool not_legacy = false;
-        return load_legacy<Policies>(doc, mem, reader, true, opts, make_nested_loader<Policies>(opts, depth + 1), not_legacy);
+        return load_legacy<Policies>(doc, src, reader, true, opts, make_nested_loader<Policies>(opts, depth + 1), not_legacy);
     };
 }
 
 /// Contiguous bytes of a whole source: in place for memory sources, else read.
-template <class Source>
-result<record_bytes> whole(Source& src) {
+inline result<record_bytes> whole(any_source& src) {
     record_bytes r;
-    if constexpr (has_data<Source>::value) {
-        r.data = src.data();
+    if (const std::uint8_t* memory = memory_of(src)) {
+        r.data = memory;
         r.size = static_cast<std::size_t>(src.size());
     } else {
         if (src.size() > SIZE_MAX) return make_error(errc::limit_tensor, 0, "file larger than the address space");
@@ -69,8 +70,8 @@ result<record_bytes> whole(Source& src) {
     return r;
 }
 
-template <class Policies, class Source>
-result<document> load_pickle_impl(Source& src, const load_options& opts) {
+template <class Policies>
+result<document> load_pickle_impl(any_source src, const load_options& opts) {
     auto bytes = whole(src);
     if (!bytes) return std::move(bytes).err();
     document doc;
@@ -92,20 +93,21 @@ inline result<document> finish_load(document doc, const load_options& opts) {
     return doc;
 }
 
-/// `src` owns the source when the caller gave it by value, else only points at it.
-template <class Policies, class Source>
-result<document> load_torch_impl(std::shared_ptr<Source> src_ptr, bool owned, const load_options& opts, bool pickle_fallback) {
-    if (opts.storages == storage_mode::lazy && !owned)
+/// One loader per policy set, whatever the source: `owner` keeps the source alive when the
+/// caller gave it by value (the document may need it after the load), and is null when the
+/// caller keeps it.
+template <class Policies>
+result<document> load_torch_impl(any_source src, std::shared_ptr<void> owner, const load_options& opts, bool pickle_fallback) {
+    if (opts.storages == storage_mode::lazy && !owner)
         return make_error(errc::invalid_argument, no_offset,
                           "a lazy load reads storages after it returns, so the document must own the source: pass it "
                           "by value (std::move) or use ptload::open_file");
-    Source& src = *src_ptr;
     std::uint8_t head[512] = {};
     std::size_t head_size = src.size() < sizeof head ? static_cast<std::size_t>(src.size()) : sizeof head;
     PTLOAD_TRY(src.read_at(0, head, head_size));
     file_kind kind = detect(head, head_size, src.size());
     document doc;
-    auto reader = std::make_shared<source_reader<Policies, Source>>(std::move(src_ptr), opts);
+    auto reader = std::make_shared<source_reader<Policies>>(src, std::move(owner), opts);
     doc.data().set_reader(reader);
     const bool read_now = opts.storages != storage_mode::lazy;
     nested_loader nested = make_nested_loader<Policies>(opts);
@@ -143,12 +145,16 @@ result<document> load_torch_impl(std::shared_ptr<Source> src_ptr, bool owned, co
     }
 }
 
-/// The source as load_torch_impl holds it: owned when given by value, borrowed otherwise.
-template <class Source>
-std::shared_ptr<std::remove_reference_t<Source>> hold_source(Source&& src) {
-    using S = std::remove_reference_t<Source>;
-    if constexpr (std::is_lvalue_reference<Source>::value) return std::shared_ptr<S>(std::shared_ptr<void>(), &src);
-    else return std::make_shared<S>(std::move(src));
+/// load_torch_impl on src: moved into shared ownership when given by value, borrowed otherwise.
+template <class Policies, class Source>
+result<document> load_source(Source&& src, const load_options& opts, bool pickle_fallback) {
+    if constexpr (std::is_lvalue_reference<Source>::value) {
+        return load_torch_impl<Policies>(any_source(src), nullptr, opts, pickle_fallback);
+    } else {
+        auto owned = std::make_shared<std::remove_reference_t<Source>>(std::move(src));
+        any_source view(*owned);
+        return load_torch_impl<Policies>(view, std::move(owned), opts, pickle_fallback);
+    }
 }
 
 template <class Source>
@@ -164,8 +170,7 @@ using source_t = std::remove_cv_t<std::remove_reference_t<Source>>;
 template <class... Policies, class Source>
 result<document> load(Source&& src, const load_options& opts = {}) {
     static_assert(check_source<detail::source_t<Source>>(), "ptload::load: the argument must be a byte source");
-    constexpr bool owned = !std::is_lvalue_reference<Source>::value;
-    return detail::load_torch_impl<policies<Policies...>>(detail::hold_source(std::forward<Source>(src)), owned, opts, false);
+    return detail::load_source<policies<Policies...>>(std::forward<Source>(src), opts, false);
 }
 
 /// pickle.load(f, encoding=...): one plain pickle. Objects torch pickles inline
@@ -173,15 +178,14 @@ result<document> load(Source&& src, const load_options& opts = {}) {
 template <class... Policies, class Source>
 result<document> load_pickle(Source&& src, const load_options& opts = {}) {
     static_assert(check_source<detail::source_t<Source>>(), "ptload::load_pickle: the argument must be a byte source");
-    return detail::load_pickle_impl<policies<Policies...>>(src, opts);
+    return detail::load_pickle_impl<policies<Policies...>>(detail::any_source(src), opts);
 }
 
 /// A torch checkpoint if the content is one, else a plain pickle (what `ptload dump` reads).
 template <class... Policies, class Source>
 result<document> load_any(Source&& src, const load_options& opts = {}) {
     static_assert(check_source<detail::source_t<Source>>(), "ptload::load_any: the argument must be a byte source");
-    constexpr bool owned = !std::is_lvalue_reference<Source>::value;
-    return detail::load_torch_impl<policies<Policies...>>(detail::hold_source(std::forward<Source>(src)), owned, opts, true);
+    return detail::load_source<policies<Policies...>>(std::forward<Source>(src), opts, true);
 }
 
 /// torch.load on a path. In mapped mode the file is memory-mapped where the platform can

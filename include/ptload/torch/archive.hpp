@@ -35,12 +35,10 @@ struct record_bytes {
 template <class Source>
 result<record_bytes> read_record(Source& src, const zip_entry& e, bool check_crc, const zip_limits& lim) {
     record_bytes r;
-    if constexpr (has_data<Source>::value) {
-        if (e.method == 0 && !check_crc) {
-            r.data = src.data() + e.data_offset;
-            r.size = static_cast<std::size_t>(e.size);
-            return r;
-        }
+    if (const std::uint8_t* memory = memory_of(src); memory && e.method == 0 && !check_crc) {
+        r.data = memory + e.data_offset;
+        r.size = static_cast<std::size_t>(e.size);
+        return r;
     }
     auto bytes = read_entry(src, e, lim, check_crc);
     if (!bytes) return std::move(bytes).err();

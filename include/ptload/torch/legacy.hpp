@@ -191,8 +191,8 @@ result<node_id> load_legacy_from(document_data& doc, Source& src, storage_reader
 template <class Policies, class Source>
 result<node_id> load_legacy(document_data& doc, Source& src, storage_reader& reader, bool read_now, const load_options& opts,
                             const nested_loader& nested, bool& not_legacy) {
-    if constexpr (has_data<Source>::value) {
-        return load_legacy_from<Policies>(doc, src, reader, read_now, 0, src.data(), static_cast<std::size_t>(src.size()), opts,
+    if (const std::uint8_t* memory = memory_of(src)) {
+        return load_legacy_from<Policies>(doc, src, reader, read_now, 0, memory, static_cast<std::size_t>(src.size()), opts,
                                           nested, not_legacy);
     } else {
         std::uint64_t size = src.size();

@@ -4,6 +4,7 @@
 #ifndef PTLOAD_TORCH_STORAGE_IO_HPP
 #define PTLOAD_TORCH_STORAGE_IO_HPP
 
+#include "../detail/any_source.hpp"
 #include "../detail/checked.hpp"
 #include "../detail/read_window.hpp"
 #include "../error.hpp"
@@ -62,31 +63,29 @@ result<storage_buffer> allocate_storage(const storage& s, std::uint64_t nbytes, 
     return b;
 }
 
-/// The storage reader of one load over a source of type Source. `src` may own the source (a
-/// document that reads lazily keeps it) or only point at the caller's (a load that reads
-/// everything before it returns).
-template <class Policies, class Source>
+/// The storage reader of one load. `owner`, when set, keeps the source alive (a document that
+/// reads lazily, or whose storages point into the source); otherwise the caller keeps it alive
+/// for as long as the reader is used.
+template <class Policies>
 class source_reader final : public storage_reader {
 public:
-    source_reader(std::shared_ptr<Source> src, const load_options& opts)
-        : src_(std::move(src)), mode_(opts.storages), check_crc_(opts.check_crc), context_(opts.allocator_context) {}
+    source_reader(any_source src, std::shared_ptr<void> owner, const load_options& opts)
+        : src_(src), owner_(std::move(owner)), mode_(opts.storages), check_crc_(opts.check_crc),
+          context_(opts.allocator_context) {}
 
-    status fetch(storage& s) override { return fetch_from(*src_, s); }
+    status fetch(storage& s) override { return fetch_from(src_, s); }
 
     /// Storages in source order: small ones through a read-ahead window, so a checkpoint of
     /// many small tensors costs a few large reads rather than a seek and a read per tensor.
     status fetch_in_order(storage* const* list, std::size_t count) override {
-        if constexpr (has_data<Source>::value) {
-            return storage_reader::fetch_in_order(list, count);
-        } else {
-            read_window<Source> window(*src_);
-            for (std::size_t i = 0; i < count; ++i) {
-                storage& s = *list[i];
-                if (is_plain(s) && s.nbytes() < read_window<Source>::default_capacity / 2) PTLOAD_TRY(fetch_from(window, s));
-                else PTLOAD_TRY(fetch(s));
-            }
-            return {};
+        if (src_.memory()) return storage_reader::fetch_in_order(list, count);
+        read_window<any_source> window(src_);
+        for (std::size_t i = 0; i < count; ++i) {
+            storage& s = *list[i];
+            if (is_plain(s) && s.nbytes() < read_window<any_source>::default_capacity / 2) PTLOAD_TRY(fetch_from(window, s));
+            else PTLOAD_TRY(fetch(s));
         }
+        return {};
     }
 
     status read_range(const storage& s, std::uint64_t begin, void* dst, std::size_t n) override {
@@ -100,7 +99,7 @@ public:
             return {};
         }
         PTLOAD_TRY(check_range(s, begin, n));
-        if (n) PTLOAD_TRY(src_->read_at(s.ref.offset + begin, dst, n));
+        if (n) PTLOAD_TRY(src_.read_at(s.ref.offset + begin, dst, n));
         if (host_is_little_endian() != s.ref.little_endian) byteswap_elements(static_cast<std::uint8_t*>(dst), n, s.desc.type);
         return {};
     }
@@ -112,8 +111,8 @@ private:
         const std::uint64_t n = s.nbytes();
         if (!is_plain(s)) return fetch_record(s, n);
         PTLOAD_TRY(check_range(s, 0, n));
-        if constexpr (has_data<Source>::value) {
-            const std::uint8_t* p = src_->data() + s.ref.offset;
+        if (src_.memory()) {
+            const std::uint8_t* p = src_.memory() + s.ref.offset;
             const std::size_t align = element_size(s.desc.type) < 8 ? element_size(s.desc.type) : 8;
             const bool in_order = host_is_little_endian() == s.ref.little_endian || byte_order_unit(s.desc.type) < 2;
             if (mode_ == storage_mode::mapped && in_order && align && reinterpret_cast<std::uintptr_t>(p) % align == 0) {
@@ -136,7 +135,7 @@ private:
     bool is_plain(const storage& s) const noexcept { return s.ref.method == 0 && !(check_crc_ && s.ref.crc32); }
 
     status check_range(const storage& s, std::uint64_t begin, std::uint64_t n) const {
-        const std::uint64_t size = src_->size();
+        const std::uint64_t size = src_.size();
         if (s.ref.offset > size || begin > size - s.ref.offset || n > size - s.ref.offset - begin)
             return make_error(errc::truncated, s.ref.offset,
                               "storage of " + std::to_string(s.nbytes()) + " bytes runs past the end of the file",
@@ -154,7 +153,7 @@ private:
         e.size = n;
         e.crc32 = s.ref.crc32;
         e.method = s.ref.method;
-        auto bytes = read_entry(*src_, e, zip_limits_from<typename Policies::limits>(), check_crc_);
+        auto bytes = read_entry(src_, e, zip_limits_from<typename Policies::limits>(), check_crc_);
         if (!bytes) return std::move(bytes).err();
         auto b = allocate_storage<Policies>(s, n, context_);
         if (!b) return std::move(b).err();
@@ -165,7 +164,8 @@ private:
         return {};
     }
 
-    std::shared_ptr<Source> src_;
+    any_source src_;
+    std::shared_ptr<void> owner_;
     storage_mode mode_;
     bool check_crc_;
     void* context_;
@@ -173,8 +173,8 @@ private:
 
 /// A reader over a source the caller keeps alive for as long as the reader is used.
 template <class Policies, class Source>
-source_reader<Policies, Source> borrowed_reader(Source& src, const load_options& opts) {
-    return source_reader<Policies, Source>(std::shared_ptr<Source>(std::shared_ptr<void>(), &src), opts);
+source_reader<Policies> borrowed_reader(Source& src, const load_options& opts) {
+    return source_reader<Policies>(any_source(src), nullptr, opts);
 }
 
 /// A storage whose bytes are at `offset` in src, read now (formats whose storages are already

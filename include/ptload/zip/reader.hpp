@@ -22,6 +22,7 @@
 #ifndef PTLOAD_ZIP_READER_HPP
 #define PTLOAD_ZIP_READER_HPP
 
+#include "../detail/any_source.hpp"
 #include "../detail/crc32.hpp"
 #include "../detail/read_window.hpp"
 #include "../error.hpp"
@@ -208,14 +209,10 @@ result<const std::uint8_t*> zip_bytes(Source& src, std::uint64_t offset, std::ui
                                       std::vector<std::uint8_t>& scratch) {
     if (n > std::numeric_limits<std::size_t>::max())
         return zip_error(offset, std::to_string(n) + " bytes do not fit in memory on this platform");
-    if constexpr (has_data<Source>::value) {
-        (void)scratch;
-        return src.data() + offset;
-    } else {
-        scratch.resize(static_cast<std::size_t>(n));
-        if (n) PTLOAD_TRY(src.read_at(offset, scratch.data(), static_cast<std::size_t>(n)));
-        return static_cast<const std::uint8_t*>(scratch.data());
-    }
+    if (const std::uint8_t* memory = memory_of(src)) return memory + offset;
+    scratch.resize(static_cast<std::size_t>(n));
+    if (n) PTLOAD_TRY(src.read_at(offset, scratch.data(), static_cast<std::size_t>(n)));
+    return static_cast<const std::uint8_t*>(scratch.data());
 }
 
 /// The values an extra field's zip64 record (ID 0x0001) replaces, in its fixed order. Only the
@@ -648,7 +645,7 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
         for (std::uint32_t i : by_offset) PTLOAD_TRY(detail::zip_check_local_header(reader, entries[i], scratch));
         return {};
     };
-    if constexpr (detail::has_data<Source>::value) {
+    if (detail::memory_of(src)) {
         PTLOAD_TRY(check_local_headers(src));
     } else {
         detail::read_window<Source> window(src);
