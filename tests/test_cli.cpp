@@ -6,7 +6,7 @@
 // pickle is pickle.dumps(..., protocol=2) of the list in its comment. The cli_* tests of
 // CMakeLists.txt run the tool itself.
 #include <doctest/doctest.h>
-#include <ptload/ptload.hpp>
+#include <ptload/all.hpp>
 
 #include <cstdint>
 #include <string>

@@ -4,7 +4,7 @@
 #include "test_support.hpp"
 
 #include <doctest/doctest.h>
-#include <ptload/ptload.hpp>
+#include <ptload/all.hpp>
 
 #include <algorithm>
 #include <filesystem>

@@ -3,7 +3,7 @@
 #include "test_support.hpp"
 
 #include <doctest/doctest.h>
-#include <ptload/ptload.hpp>
+#include <ptload/all.hpp>
 
 #include <cstdint>
 #include <fstream>

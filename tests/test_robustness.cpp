@@ -12,7 +12,7 @@
 #include "fuzz/drive.hpp"
 #include "test_support.hpp"
 
-#include <ptload/ptload.hpp>
+#include <ptload/all.hpp>
 
 #include <cstdint>
 #include <map>

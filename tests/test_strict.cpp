@@ -5,7 +5,7 @@
 #include "test_support.hpp"
 
 #include <doctest/doctest.h>
-#include <ptload/ptload.hpp>
+#include <ptload/all.hpp>
 
 #include <algorithm>
 #include <cstdint>

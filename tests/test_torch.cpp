@@ -2,7 +2,9 @@
 #include "test_support.hpp"
 
 #include <doctest/doctest.h>
-#include <ptload/ptload.hpp>
+
+#include <cstring>
+#include <ptload/all.hpp>
 
 #include <cmath>
 #include <cstdio>
@@ -46,6 +48,16 @@ TEST_CASE("a state_dict's tensors: dtype, shape, strides, values, sharing") {
     CHECK(values->size() == t->numel());
     auto wrong = t->data<double>();
     CHECK(wrong.err().code == ptload::errc::wrong_kind);
+    // the element type must fit the dtype, not only its size; unsigned integers read raw bits
+    auto as_int = t->data<std::int32_t>();
+    REQUIRE_FALSE(as_int);
+    CHECK(as_int.err().code == ptload::errc::wrong_kind);
+    CHECK(as_int.err().what().find("4-byte signed integer element type does not read float32") != std::string::npos);
+    auto bits = t->data<std::uint32_t>();
+    REQUIRE(bits);
+    std::uint32_t first_bits;
+    std::memcpy(&first_bits, &(*values)[0], 4);
+    CHECK((*bits)[0] == first_bits);
     auto f32 = t->to_float32();
     REQUIRE(f32);
     for (std::size_t i = 0; i < f32->size(); ++i) CHECK((*f32)[i] == (*values)[i]);

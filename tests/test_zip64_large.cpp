@@ -41,7 +41,7 @@
 // The test skips itself (a MESSAGE, no failure) where the platform or filesystem cannot hold a
 // sparse file over 4 GiB, or a write fails (no space, quota, file size limit).
 #include <doctest/doctest.h>
-#include <ptload/ptload.hpp>  // first: in the single-include build the two below are then no-ops
+#include <ptload/all.hpp>  // first: in the single-include build the two below are then no-ops
 #include <ptload/detail/crc32.hpp>
 #include <ptload/zip/reader.hpp>
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build single_include/ptload.hpp from include/ptload/ptload.hpp.
+"""Build single_include/ptload.hpp from include/ptload/all.hpp (every public header).
 
 Every quoted include ("...", resolved relative to the including file) is replaced by that file's
 text the first time it is met and dropped afterwards, so each header appears exactly once and
@@ -20,7 +20,7 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 INCLUDE_DIR = ROOT / "include"
-ENTRY = INCLUDE_DIR / "ptload" / "ptload.hpp"
+ENTRY = INCLUDE_DIR / "ptload" / "all.hpp"
 OUTPUT = ROOT / "single_include" / "ptload.hpp"
 
 QUOTED_INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"')

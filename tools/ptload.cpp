@@ -4,7 +4,7 @@
 //   ptload scan [--json] FILE...   what each file would import (exit 0 clean, 1 dangerous, 2 unreadable)
 // FILE is any torch checkpoint or plain pickle, detected by content. Errors go to stderr with
 // a non-zero exit status: 1 for a file that does not load, 2 for a command line that is wrong.
-#include <ptload/ptload.hpp>
+#include <ptload/all.hpp>
 #include <ptload/scan.hpp>
 
 #include <cstdint>

@@ -160,6 +160,18 @@ result<document> load_source(Source&& src, const load_options& opts, bool pickle
 template <class Source>
 using source_t = std::remove_cv_t<std::remove_reference_t<Source>>;
 
+// Separate compilation: a project that defines PTLOAD_SEPARATE_COMPILATION everywhere and
+// PTLOAD_IMPLEMENTATION in exactly one source file compiles the loaders for the default
+// policies once, in that file; every other file that loads only declares them. Loads with other
+// policies are still compiled where they are used.
+#if defined(PTLOAD_SEPARATE_COMPILATION) && !defined(PTLOAD_IMPLEMENTATION)
+extern template result<document> load_torch_impl<policies<>>(any_source, std::shared_ptr<void>, const load_options&, bool);
+extern template result<document> load_pickle_impl<policies<>>(any_source, const load_options&);
+#elif defined(PTLOAD_IMPLEMENTATION)
+template result<document> load_torch_impl<policies<>>(any_source, std::shared_ptr<void>, const load_options&, bool);
+template result<document> load_pickle_impl<policies<>>(any_source, const load_options&);
+#endif
+
 } // namespace detail
 
 /// torch.load(f, map_location, encoding=...): zip checkpoints, TorchScript archive data, the

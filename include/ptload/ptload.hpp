@@ -1,5 +1,8 @@
 // ptload: read PyTorch torch.save files (.pt/.pth/.bin/.ckpt) without Python or LibTorch.
-// The umbrella header: it only includes. https://ptload (see README.md)
+// The core header: loading, values, tensors, policies and sources. The views of a document
+// that tools print (json.hpp, print.hpp), the run-time option parsing of the command line
+// (dump.hpp), the scanner (scan.hpp) and the exception wrappers (ex.hpp) are opt-in headers;
+// all.hpp includes everything.
 #ifndef PTLOAD_PTLOAD_HPP
 #define PTLOAD_PTLOAD_HPP
 
@@ -10,6 +13,7 @@
 #include "policies/allocator.hpp"
 #include "policies/decode.hpp"
 #include "policies/limits.hpp"
+#include "policies/mmap_source.hpp"
 #include "policies/select.hpp"
 #include "policies/source.hpp"
 #include "torch/dtype.hpp"
@@ -17,10 +21,6 @@
 #include "torch/tensor.hpp"
 #include "torch/location.hpp"
 #include "load.hpp"
-#include "json.hpp"
-#include "print.hpp"
-#include "dump.hpp"
-#include "scan.hpp"
-#include "ex.hpp"
+#include "listing.hpp"
 
 #endif

@@ -12,7 +12,7 @@
 #ifndef PTLOAD_TESTS_FUZZ_DRIVE_HPP
 #define PTLOAD_TESTS_FUZZ_DRIVE_HPP
 
-#include <ptload/ptload.hpp>
+#include <ptload/all.hpp>
 #include <ptload/zip/inflate.hpp>
 #include <ptload/zip/reader.hpp>
 

@@ -5,8 +5,10 @@
 //     ptload::status read_at(std::uint64_t offset, void* dst, std::size_t n);  // exactly n bytes
 // and optionally
 //     const std::uint8_t* data() const;                             // whole contents in memory
-// When data() exists ptload reads in place (no copies of pickles or zip records) and tensor
-// bytes may alias the source, which is how zero-copy and memory mapping plug in.
+// When data() exists ptload reads in place (no copies of pickles or zip records), and in
+// storage_mode::mapped tensor bytes point into the source (mmap_source maps a file).
+// A source given to load() by reference is used only until load returns; given by value, the
+// document keeps it for as long as its storages need it.
 #ifndef PTLOAD_POLICIES_SOURCE_HPP
 #define PTLOAD_POLICIES_SOURCE_HPP
 

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <memory>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace ptload {
@@ -128,13 +129,18 @@ public:
             out += esize;
         });
     }
-    /// Typed elements of a contiguous tensor; T must have the dtype's element size.
+    /// Typed elements of a contiguous tensor. T must fit the dtype: a floating type its float
+    /// dtype of that size (float for float32, double for float64), bool for bool, a signed
+    /// integer a signed integer (or qint) dtype of its size; an unsigned integer reads the raw
+    /// bits of any dtype of its size (std::uint16_t for float16 and bfloat16), and other types
+    /// (std::complex<float>, a user's struct) any dtype of their size.
     template <class T>
     result<span<const T>> data() const {
-        if (sizeof(T) != element_size(dtype()))
+        if (!element_type_fits<T>(dtype()))
             return make_error(errc::wrong_kind, no_offset,
-                              "element type has " + std::to_string(sizeof(T)) + " bytes, " + std::string(name(dtype())) +
-                                  " has " + std::to_string(element_size(dtype())));
+                              "a " + std::to_string(sizeof(T)) + "-byte " + element_kind<T>() +
+                                  "element type does not read " + std::string(name(dtype())) + " (" +
+                                  std::to_string(element_size(dtype())) + " bytes per element)");
         auto b = bytes();
         if (!b) return std::move(b).err();
         if (reinterpret_cast<std::uintptr_t>(b->data()) % alignof(T))
@@ -216,6 +222,23 @@ public:
     }
 
 private:
+    template <class T>
+    static bool element_type_fits(ptload::dtype t) noexcept {
+        if (sizeof(T) != element_size(t)) return false;
+        const dtype_class c = info(t).cls;
+        if constexpr (std::is_same<T, bool>::value) return c == dtype_class::boolean;
+        else if constexpr (std::is_floating_point<T>::value) return c == dtype_class::floating;
+        else if constexpr (std::is_integral<T>::value && std::is_signed<T>::value)
+            return c == dtype_class::integer || c == dtype_class::quantized;
+        else return true;  // unsigned integers: raw bits; other types: the caller's layout
+    }
+    template <class T>
+    static const char* element_kind() noexcept {
+        if constexpr (std::is_same<T, bool>::value) return "bool ";
+        else if constexpr (std::is_floating_point<T>::value) return "floating ";
+        else if constexpr (std::is_integral<T>::value && std::is_signed<T>::value) return "signed integer ";
+        else return "";
+    }
     static error packed_error() {
         return make_error(errc::unsupported, no_offset,
                           "quint4x2/quint2x4 pack several values per byte: read them with packed_value()");

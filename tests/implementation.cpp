@@ -1,0 +1,6 @@
+// The one file of the test build that compiles ptload's loaders for the default policies
+// (PTLOAD_IMPLEMENTATION): with -DPTLOAD_SEPARATE_COMPILATION the other files only declare
+// them, as a project that includes ptload in many files would do. Without it, this file
+// instantiates what every other file also instantiates, and the linker keeps one copy.
+#define PTLOAD_IMPLEMENTATION
+#include <ptload/ptload.hpp>
