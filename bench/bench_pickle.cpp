@@ -13,7 +13,7 @@
 //
 // --once loads a single time and prints ru_maxrss: run it in a fresh process for peak memory.
 // The load uses ptload's default policies, limits included.
-#include <ptload/ptload.hpp>
+#include <ptload/all.hpp>
 
 #include <algorithm>
 #include <chrono>
