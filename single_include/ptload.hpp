@@ -592,7 +592,8 @@ enum class storage_mode : std::uint8_t {
     eager,   ///< every storage is read before load returns; the source is not needed after
     lazy,    ///< a storage is read when a tensor's data is first asked for (the document owns the source)
     mapped,  ///< storages point into an in-memory or memory-mapped source where the record is stored
-             ///< uncompressed, aligned for its dtype and in host byte order; others are read eagerly
+             ///< uncompressed, aligned for its dtype and in host byte order; others are read eagerly.
+             ///< A source given by reference must then outlive every tensor that points into it.
 };
 
 inline constexpr std::uint32_t no_storage = 0xFFFFFFFFu;
@@ -8038,7 +8039,20 @@ result<record_bytes> read_record(Source& src, const zip_entry& e, bool check_crc
 class zip_storages final : public storage_provider {
 public:
     zip_storages(const zip_archive& zip, std::string folder, const load_options& opts, bool little_endian)
-        : zip_(zip), folder_(std::move(folder)), opts_(opts), little_endian_(little_endian) {}
+        : zip_(zip), folder_(std::move(folder)), opts_(opts), little_endian_(little_endian) {
+        // torch names its records <folder>0, <folder>1, ...: those are found by number, the
+        // others (any name is allowed) by the archive's name index.
+        const auto& entries = zip_.entries();
+        for (std::size_t i = 0; i < entries.size(); ++i) {
+            const std::string& name = entries[i].name;
+            if (name.size() <= folder_.size() || name.compare(0, folder_.size(), folder_) != 0) continue;
+            std::uint64_t n = 0;
+            if (!decimal_key(std::string_view(name).substr(folder_.size()), entries.size(), n)) continue;
+            if (n >= record_by_number_.size()) record_by_number_.resize(static_cast<std::size_t>(n) + 1, nullptr);
+            record_by_number_[static_cast<std::size_t>(n)] = &entries[i];
+        }
+        by_number_.assign(record_by_number_.size(), no_storage);
+    }
 
     result<std::uint32_t> load_storage(document_data& doc, const storage_description& d, node_id) override {
         std::uint32_t* known = find(d.key);
@@ -8052,9 +8066,9 @@ public:
         if (d.key.empty() || d.key.find('/') != std::string::npos || d.key.find('\0') != std::string::npos ||
             d.key == "." || d.key == "..")
             return make_error(errc::bad_storage, no_offset, "storage key '" + d.key + "' is not a record name");
-        std::string name = folder_ + d.key;
-        const zip_entry* e = zip_.find(name);
-        if (!e) return make_error(errc::missing_record, no_offset, "the archive has no record " + name);
+        const zip_entry* e = record(d.key);
+        if (!e) return make_error(errc::missing_record, no_offset, "the archive has no record " + folder_ + d.key);
+        const std::string& name = e->name;
         std::uint64_t expect;
         if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), expect) || expect != e->size)
             return make_error(errc::bad_storage, e->data_offset,
@@ -8079,20 +8093,28 @@ public:
     }
 
 private:
-    /// The slot of a key: torch names storages 0, 1, 2, ... and those are found by number;
-    /// other names (any string is allowed) through a map. Null when a named key is new.
+    /// A canonical decimal number (no sign, no leading zero) below 2 x `count` + 64: bounded by
+    /// the records there are, so a hostile name cannot size a table.
+    static bool decimal_key(std::string_view key, std::size_t count, std::uint64_t& n) noexcept {
+        if (key.empty() || key.size() > 9 || (key[0] == '0' && key.size() > 1)) return false;
+        n = 0;
+        for (char c : key) {
+            if (c < '0' || c > '9') return false;
+            n = n * 10 + static_cast<std::uint64_t>(c - '0');
+        }
+        return n <= 2 * static_cast<std::uint64_t>(count) + 64;
+    }
+    /// The record of a storage key.
+    const zip_entry* record(const std::string& key) const {
+        std::uint64_t n = 0;
+        if (decimal_key(key, zip_.size(), n)) return n < record_by_number_.size() ? record_by_number_[static_cast<std::size_t>(n)] : nullptr;
+        return zip_.find(folder_ + key);
+    }
+    /// The storage slot of a key: numbered keys by number, others through a map. Null when a
+    /// named key is new.
     std::uint32_t* find(const std::string& key) {
         std::uint64_t n = 0;
-        bool number = !key.empty() && key.size() <= 9 && (key[0] != '0' || key.size() == 1);
-        for (char c : key) {
-            if (c < '0' || c > '9') number = false;
-            else n = n * 10 + static_cast<std::uint64_t>(c - '0');
-        }
-        // A dense index bounded by the storages seen: a hostile key like "999999999" goes to the map.
-        if (number && n <= 2 * by_number_.size() + 64) {
-            if (n >= by_number_.size()) by_number_.resize(static_cast<std::size_t>(n) + 1, no_storage);
-            return &by_number_[static_cast<std::size_t>(n)];
-        }
+        if (decimal_key(key, zip_.size(), n) && n < by_number_.size()) return &by_number_[static_cast<std::size_t>(n)];
         auto it = by_name_.find(key);
         return it == by_name_.end() ? nullptr : &it->second;
     }
@@ -8101,7 +8123,8 @@ private:
     std::string folder_;
     const load_options& opts_;
     bool little_endian_;
-    std::vector<std::uint32_t> by_number_;  // storage index by numeric key, no_storage if not yet seen
+    std::vector<const zip_entry*> record_by_number_;  // records <folder><n>, built once
+    std::vector<std::uint32_t> by_number_;            // storage index by numeric key, no_storage if not yet seen
     std::unordered_map<std::string, std::uint32_t> by_name_;
 };
 

@@ -68,7 +68,8 @@ enum class storage_mode : std::uint8_t {
     eager,   ///< every storage is read before load returns; the source is not needed after
     lazy,    ///< a storage is read when a tensor's data is first asked for (the document owns the source)
     mapped,  ///< storages point into an in-memory or memory-mapped source where the record is stored
-             ///< uncompressed, aligned for its dtype and in host byte order; others are read eagerly
+             ///< uncompressed, aligned for its dtype and in host byte order; others are read eagerly.
+             ///< A source given by reference must then outlive every tensor that points into it.
 };
 
 inline constexpr std::uint32_t no_storage = 0xFFFFFFFFu;
