@@ -274,3 +274,32 @@ TEST_CASE("walks: hashing a view is bounded by its storage") {
         CHECK(json.err().code == ptload::errc::limit_view);
     }
 }
+
+TEST_CASE("key lookup in a big mapping is hashed and agrees with a scan, also after the mapping changes") {
+    ptload::document doc;
+    auto& d = doc.data();
+    std::vector<ptload::node_id> items;
+    const int n = 20000;
+    for (int i = 0; i < n; ++i) {
+        items.push_back(d.make_string("layer" + std::to_string(i) + ".weight"));
+        items.push_back(d.make_int(i));
+    }
+    items.push_back(d.make_string("layer7.weight"));  // a repeated key: the first one wins, as a scan finds it
+    items.push_back(d.make_int(-1));
+    ptload::node_id dict = d.make_seq(ptload::kind::dict, items.data(), items.size());
+    d.set_root(dict);
+    ptload::value root = doc.root();
+    for (int i = 0; i < n; ++i) {  // 20,000 lookups in 20,000 entries: a scan each would be 2 x 10^8 compares
+        auto v = root["layer" + std::to_string(i) + ".weight"].as_int();
+        REQUIRE(v);
+        CHECK(*v == i);
+    }
+    CHECK(root["layer7.weight"].as_int().value() == 7);
+    CHECK(root["nope"].as_int().err().code == ptload::errc::not_found);
+    CHECK(root["nope"].as_int().err().context == "[\"nope\"]");
+    // the document changes after the tables were built: they are dropped, lookups stay right
+    d.push_edge(dict, d.make_string("added"));
+    d.push_edge(dict, d.make_int(42));
+    CHECK(doc.root()["added"].as_int().value() == 42);
+    CHECK(doc.root()["layer19999.weight"].as_int().value() == 19999);
+}

@@ -16,6 +16,7 @@
 #include "torch/storage.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -142,6 +143,7 @@ struct tensor_record {
     node_id scales = null_node, zero_points = null_node;  ///< per-channel parameter tensors
 };
 
+class key_tables;
 } // namespace detail
 
 class document_data;
@@ -224,6 +226,7 @@ public:
     document_data() { nodes_.reserve(64); }
     document_data(const document_data&) = delete;
     document_data& operator=(const document_data&) = delete;
+    ~document_data();
 
     /// The loaded object (what torch.load returns; for a TorchScript archive, data.pkl).
     value root() const noexcept { return value(this, root_); }
@@ -317,6 +320,7 @@ public:
         tensors_.clear();
         root_ = constants_ = null_node;
         input_bytes_ = 0;
+        drop_key_tables();
     }
     void set_constants(node_id id) noexcept { constants_ = id; }
     node_id add(kind k) {
@@ -400,6 +404,7 @@ public:
     /// `items` may point into this document's own edges (they are copied before edges grow).
     void push_edges(node_id container, const node_id* items, std::size_t n) {
         if (n == 0) return;
+        if (key_tables_.load(std::memory_order_relaxed)) drop_key_tables();  // a lookup during a load
         std::vector<node_id> own;
         if (aliases_edges(items)) {
             own.assign(items, items + n);
@@ -413,10 +418,14 @@ public:
     }
     /// Drops a container's items past the first n (keeps its slot).
     void truncate_edges(node_id container, std::size_t n) noexcept {
+        if (key_tables_.load(std::memory_order_relaxed)) drop_key_tables();
         if (n < nodes_[container].seq.size) nodes_[container].seq.size = static_cast<std::uint32_t>(n);
     }
     node_id edge(node_id container, std::size_t i) const noexcept { return edges_[nodes_[container].seq.first + i]; }
-    void set_edge(node_id container, std::size_t i, node_id v) noexcept { edges_[nodes_[container].seq.first + i] = v; }
+    void set_edge(node_id container, std::size_t i, node_id v) noexcept {
+        if (key_tables_.load(std::memory_order_relaxed)) drop_key_tables();
+        edges_[nodes_[container].seq.first + i] = v;
+    }
     std::size_t edge_count(node_id container) const noexcept { return nodes_[container].seq.size; }
     const node_id* edges(node_id container) const noexcept {
         return edges_.data() + nodes_[container].seq.first;
@@ -453,6 +462,12 @@ public:
     /// output limits of the walks are proportional to.
     std::uint64_t input_bytes() const noexcept { return input_bytes_; }
     void add_input_bytes(std::uint64_t n) noexcept { input_bytes_ += n; }
+
+    /// The position of str key `key` in mapping `m` (entry index), or -1: hashed for mappings
+    /// of many entries, so a state_dict's lookups do not scan it. The hash tables are built by
+    /// the first lookup into a big mapping, for all of them at once, and published atomically:
+    /// lookups from several threads are safe.
+    std::int64_t find_str_key(node_id m, std::string_view key) const;
 
     /// Memory held, for benchmarks and limits: nodes, edges, text and dimensions (not storages).
     std::uint64_t footprint() const noexcept {
@@ -519,14 +534,108 @@ private:
     // Storages are filled in place when first touched, which is not a change a reader of the
     // document can see other than in time: hence mutable. The vector itself never grows after
     // the load, so references into it stay valid.
+
+    /// Builds and publishes the tables of every big mapping (or returns those another thread
+    /// published first).
+    const detail::key_tables* build_key_tables() const;
+    void drop_key_tables() noexcept;
+
     mutable std::vector<storage> storages_;
     std::shared_ptr<detail::storage_reader> reader_;
     std::vector<std::shared_ptr<void>> keep_alive_;  // sources that mapped storages point into
     std::vector<detail::tensor_record> tensors_;
+    mutable std::atomic<const detail::key_tables*> key_tables_{nullptr};
     node_id root_ = null_node;
     node_id constants_ = null_node;
     std::uint64_t input_bytes_ = 0;
 };
+
+namespace detail {
+/// Hash tables of the str keys of every mapping with at least min_entries entries: open
+/// addressing over entry indices, one pool for all tables. Built once, never changed.
+class key_tables {
+public:
+    static constexpr std::size_t min_entries = 32;
+    static constexpr std::int64_t no_table = -2;
+
+    void build(const document_data& doc) {
+        for (node_id id = 0; id < doc.node_count(); ++id) {
+            const kind k = doc.at(id).k;
+            if (k != kind::dict && k != kind::ordered_dict) continue;
+            const std::size_t n = doc.edge_count(id) / 2;
+            if (n < min_entries) continue;
+            std::size_t cap = 64;
+            while (cap < 2 * n) cap *= 2;
+            table t{pool_.size(), static_cast<std::uint32_t>(cap - 1)};
+            pool_.resize(pool_.size() + cap, 0);
+            const node_id* e = doc.edges(id);
+            for (std::size_t i = 0; i < n; ++i) {
+                if (doc.at(e[2 * i]).k != kind::string) continue;
+                const std::string_view key = doc.text(e[2 * i]);
+                std::uint32_t s = static_cast<std::uint32_t>(hash(key)) & t.mask;
+                for (;; s = (s + 1) & t.mask) {
+                    std::uint32_t& slot = pool_[t.first + s];
+                    if (slot == 0) {  // the first of equal keys wins, as a scan would find it
+                        slot = static_cast<std::uint32_t>(i + 1);
+                        break;
+                    }
+                    if (doc.text(e[2 * (slot - 1)]) == key) break;
+                }
+            }
+            tables_.emplace(id, t);
+        }
+    }
+    std::int64_t find(const document_data& doc, node_id m, std::string_view key) const {
+        auto it = tables_.find(m);
+        if (it == tables_.end()) return no_table;  // made after the tables: the caller scans
+        const table& t = it->second;
+        const node_id* e = doc.edges(m);
+        for (std::uint32_t s = static_cast<std::uint32_t>(hash(key)) & t.mask;; s = (s + 1) & t.mask) {
+            const std::uint32_t slot = pool_[t.first + s];
+            if (slot == 0) return -1;
+            if (doc.text(e[2 * (slot - 1)]) == key) return static_cast<std::int64_t>(slot - 1);
+        }
+    }
+
+private:
+    struct table {
+        std::size_t first;
+        std::uint32_t mask;
+    };
+    static std::uint64_t hash(std::string_view s) noexcept {  // FNV-1a
+        std::uint64_t h = 14695981039346656037ull;
+        for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+        return h ^ (h >> 32);
+    }
+    std::vector<std::uint32_t> pool_;
+    std::unordered_map<node_id, table> tables_;
+};
+} // namespace detail
+
+inline document_data::~document_data() { drop_key_tables(); }
+inline void document_data::drop_key_tables() noexcept { delete key_tables_.exchange(nullptr, std::memory_order_acq_rel); }
+
+inline std::int64_t document_data::find_str_key(node_id m, std::string_view key) const {
+    const std::size_t n = edge_count(m) / 2;
+    const node_id* e = edges(m);
+    if (n >= detail::key_tables::min_entries) {
+        const detail::key_tables* t = key_tables_.load(std::memory_order_acquire);
+        if (!t) t = build_key_tables();
+        if (const std::int64_t i = t->find(*this, m, key); i != detail::key_tables::no_table) return i;
+    }
+    for (std::size_t i = 0; i < n; ++i)
+        if (nodes_[e[2 * i]].k == kind::string && text(e[2 * i]) == key) return static_cast<std::int64_t>(i);
+    return -1;
+}
+
+inline const detail::key_tables* document_data::build_key_tables() const {
+    auto* built = new detail::key_tables();
+    built->build(*this);
+    const detail::key_tables* expected = nullptr;
+    if (key_tables_.compare_exchange_strong(expected, built, std::memory_order_acq_rel)) return built;
+    delete built;  // another thread published first: use its tables
+    return expected;
+}
 
 /// The result of a load: owns every value, storage and tensor. Cheap to move; values taken
 /// from it stay valid across moves, and tensors keep what they view alive on their own.
@@ -659,13 +768,9 @@ inline value value::operator[](std::string_view key) const {
     }
     std::string step = "[\"";
     step.append(key).append("\"]");
-    std::size_t n = doc_->edge_count(id_);
-    const node_id* e = doc_->edges(id_);
-    for (std::size_t i = 0; i < n; i += 2) {
-        const auto& k = doc_->at(e[i]);
-        if (k.k == kind::string && doc_->text(e[i]) == key) return child(e[i + 1], step);
-    }
-    return missing(std::move(step));
+    const std::int64_t i = doc_->find_str_key(id_, key);
+    if (i < 0) return missing(std::move(step));
+    return child(doc_->edge(id_, 2 * static_cast<std::size_t>(i) + 1), step);
 }
 
 inline value value::at_int_key(std::int64_t key) const {
