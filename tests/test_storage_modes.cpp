@@ -35,6 +35,12 @@ private:
     std::shared_ptr<std::uint64_t> read_ = std::make_shared<std::uint64_t>(0);
 };
 
+/// Whether a tensor of this dtype from a file of this byte order can point into the file: a
+/// wide element must already be in the host's order.
+bool mappable(ptload::dtype t, bool file_little_endian) {
+    return ptload::element_size(t) < 2 || file_little_endian == ptload::detail::host_is_little_endian();
+}
+
 ptload::load_options with(ptload::storage_mode m) {
     ptload::load_options o;
     o.storages = m;
@@ -134,7 +140,7 @@ TEST_CASE("mapped: stored, aligned records are the file's own bytes; others are 
         CAPTURE(r.name);
         CHECK(t.is_resident());
 #if PTLOAD_HAS_MMAP
-        CHECK(t.is_mapped());  // torch aligns every record to 64 bytes
+        CHECK(t.is_mapped() == mappable(t.dtype(), true));  // torch aligns every record to 64 bytes
 #endif
     }
     auto eager = ptload::load_file(sample);
@@ -146,9 +152,11 @@ TEST_CASE("mapped: stored, aligned records are the file's own bytes; others are 
     bool any_wide = false;
     for (const auto& r : ptload::list_tensors(*swapped)) {
         auto t = r.tensor_value.as_tensor().value();
-        if (ptload::element_size(t.dtype()) < 2 || ptload::info(t.dtype()).cls == ptload::dtype_class::boolean || !t.has_storage()) continue;
+        if (ptload::element_size(t.dtype()) < 2 || !t.has_storage()) continue;
         any_wide = true;
-        CHECK_FALSE(t.is_mapped());
+#if PTLOAD_HAS_MMAP
+        CHECK(t.is_mapped() == mappable(t.dtype(), false));
+#endif
     }
     CHECK(any_wide);
 }
@@ -192,7 +200,7 @@ TEST_CASE("mapped: tensors keep the mapping after the file is removed and the do
         return ptload::get_tensor(*doc, "model.fc1.weight").value();
     }();
     REQUIRE(std::remove(copy.c_str()) == 0);
-    CHECK(t.is_mapped());
+    CHECK(t.is_mapped() == mappable(t.dtype(), true));  // else a copy, which outlives the file too
     auto eager = ptload::load_file(sample);
     CHECK(floats(t) == floats(ptload::get_tensor(*eager, "model.fc1.weight").value()));
 }
