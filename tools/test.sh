@@ -8,7 +8,7 @@
 #   tools/test.sh --clean    remove build/ first
 #
 # Legs: 1 gcc C++17 -Werror          2 clang C++20 -Werror      3 gcc -fno-exceptions -fno-rtti
-#       4 ASan+UBSan (clang, else gcc), then each fuzz target for a minute (tools/fuzz.sh --ci)
+#       4 ASan+UBSan (clang, else gcc), then each fuzz target for 30 s (tools/fuzz.sh --ci)
 #       5 single_include                 6 meson
 #       7 packaging (install + find_package, add_subdirectory, pkg-config)
 # Leg 6 also installs with meson and builds tests/package through pkg-config and as a subproject.
@@ -150,14 +150,14 @@ leg_1() {
 }
 
 leg_2() {
+  # Separate compilation in every leg but 1 and 6 (header-only, as most users build): each
+  # test file then compiles only the policy sets it adds, the defaults once.
   cmake_leg clang-cxx20 -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_STANDARD=20 -DCMAKE_BUILD_TYPE=Debug \
-    -DPTLOAD_WARNINGS_AS_ERRORS=ON
+    -DPTLOAD_WARNINGS_AS_ERRORS=ON -DPTLOAD_SEPARATE_COMPILATION=ON
 }
 
 leg_3() {
   # Headers are compiled one by one in legs 1 and 2 already.
-  # Separate compilation here and in leg 4: the optimised and instrumented builds compile the
-  # loaders once (tests/implementation.cpp), and the mode users take for big projects is tested.
   cmake_leg gcc-noexcept -DCMAKE_CXX_COMPILER=g++ -DCMAKE_CXX_STANDARD=17 -DCMAKE_BUILD_TYPE=Release \
     -DPTLOAD_NO_EXCEPTIONS=ON -DPTLOAD_BUILD_HEADER_CHECK=OFF -DPTLOAD_SEPARATE_COMPILATION=ON
 }
@@ -181,9 +181,10 @@ leg_4() {
   local status=$?
   unset ASAN_OPTIONS UBSAN_OPTIONS
   [ "$status" = 0 ] || return $status
-  # The fuzz targets for a minute each (libFuzzer comes with clang's sanitizer runtime).
+  # The fuzz targets for 30 s each (libFuzzer comes with clang's sanitizer runtime); longer
+  # runs: PTLOAD_FUZZ_SECONDS, or tools/fuzz.sh --campaign.
   if [ "$sanitize_cxx" = clang++ ]; then
-    run tools/fuzz.sh --ci
+    run env PTLOAD_FUZZ_SECONDS="${PTLOAD_FUZZ_SECONDS:-30}" tools/fuzz.sh --ci
   else
     say "no clang with sanitizers: skipping tools/fuzz.sh --ci"
   fi
@@ -192,7 +193,8 @@ leg_4() {
 leg_5() {
   run python3 tools/amalgamate.py --check &&
     cmake_leg single-include -DCMAKE_CXX_COMPILER=g++ -DCMAKE_CXX_STANDARD=17 -DCMAKE_BUILD_TYPE=Debug \
-      -DPTLOAD_WARNINGS_AS_ERRORS=ON -DPTLOAD_USE_SINGLE_INCLUDE=ON -DPTLOAD_BUILD_HEADER_CHECK=OFF
+      -DPTLOAD_WARNINGS_AS_ERRORS=ON -DPTLOAD_USE_SINGLE_INCLUDE=ON -DPTLOAD_BUILD_HEADER_CHECK=OFF \
+      -DPTLOAD_SEPARATE_COMPILATION=ON
 }
 
 leg_6() {
