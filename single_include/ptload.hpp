@@ -919,11 +919,9 @@ public:
     /// Lets go of the source: storages not read by now fail with an io_error when touched.
     /// Storages that point into a mapped source keep it alive.
     void close_source() noexcept {
-        if (reader_ && keep_alive_.empty()) {
-            bool any_mapped = false;
-            for (const auto& s : storages_) any_mapped = any_mapped || s.mapped;
-            if (any_mapped) keep_alive_.push_back(reader_);
-        }
+        bool any_mapped = false;
+        for (const auto& s : storages_) any_mapped = any_mapped || s.mapped;
+        if (any_mapped && reader_) mapped_source_ = reader_;
         reader_.reset();
     }
     bool has_source() const noexcept { return reader_ != nullptr; }
@@ -1163,18 +1161,17 @@ private:
         return reader_->fetch(s);
     }
 
-    // Storages are filled in place when first touched, which is not a change a reader of the
-    // document can see other than in time: hence mutable. The vector itself never grows after
-    // the load, so references into it stay valid.
-
     /// Builds and publishes the tables of every big mapping (or returns those another thread
     /// published first).
     const detail::key_tables* build_key_tables() const;
     void drop_key_tables() noexcept;
 
+    // Storages are filled in place when first touched, which is not a change a reader of the
+    // document can see other than in time: hence mutable. The vector itself never grows after
+    // the load, so references into it stay valid.
     mutable std::vector<storage> storages_;
     std::shared_ptr<detail::storage_reader> reader_;
-    std::vector<std::shared_ptr<void>> keep_alive_;  // sources that mapped storages point into
+    std::shared_ptr<detail::storage_reader> mapped_source_;  // kept after close_source: storages point into its source
     std::vector<detail::tensor_record> tensors_;
     mutable std::atomic<const detail::key_tables*> key_tables_{nullptr};
     node_id root_ = null_node;
@@ -3012,8 +3009,6 @@ private:
 
 
 #include <cstdint>
-#include <cstring>
-#include <string>
 #include <type_traits>
 
 namespace ptload {
@@ -3030,15 +3025,7 @@ public:
     std::uint64_t size() const noexcept { return size_; }
     /// The whole contents when the source holds them in memory, else null.
     const std::uint8_t* memory() const noexcept { return memory_; }
-    status read_at(std::uint64_t offset, void* dst, std::size_t n) const {
-        if (!memory_) return read_(object_, offset, dst, n);
-        if (offset > size_ || n > size_ - offset)
-            return make_error(errc::truncated, offset,
-                              "read of " + std::to_string(n) + " bytes past the end of a " + std::to_string(size_) +
-                                  "-byte buffer");
-        if (n) std::memcpy(dst, memory_ + offset, n);
-        return {};
-    }
+    status read_at(std::uint64_t offset, void* dst, std::size_t n) const { return read_(object_, offset, dst, n); }
 
 private:
     template <class Source>
@@ -8025,8 +8012,13 @@ private:
         auto b = allocate_storage<Policies>(s, n, context_);
         if (!b) return std::move(b).err();
         if (n) PTLOAD_TRY(from.read_at(s.ref.offset, b->data(), static_cast<std::size_t>(n)));
-        if (host_is_little_endian() != s.ref.little_endian) byteswap_elements(b->data(), n, s.desc.type);
-        s.bytes = std::move(*b);
+        return adopt(s, std::move(*b));
+    }
+
+    /// Gives s the bytes read into b, in the host's byte order.
+    static status adopt(storage& s, storage_buffer b) {
+        if (host_is_little_endian() != s.ref.little_endian) byteswap_elements(b.data(), s.nbytes(), s.desc.type);
+        s.bytes = std::move(b);
         s.resident = true;
         return {};
     }
@@ -8058,10 +8050,7 @@ private:
         auto b = allocate_storage<Policies>(s, n, context_);
         if (!b) return std::move(b).err();
         if (n) std::memcpy(b->data(), bytes->data(), static_cast<std::size_t>(n));
-        if (host_is_little_endian() != s.ref.little_endian) byteswap_elements(b->data(), n, s.desc.type);
-        s.bytes = std::move(*b);
-        s.resident = true;
-        return {};
+        return adopt(s, std::move(*b));
     }
 
     any_source src_;

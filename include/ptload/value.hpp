@@ -287,11 +287,9 @@ public:
     /// Lets go of the source: storages not read by now fail with an io_error when touched.
     /// Storages that point into a mapped source keep it alive.
     void close_source() noexcept {
-        if (reader_ && keep_alive_.empty()) {
-            bool any_mapped = false;
-            for (const auto& s : storages_) any_mapped = any_mapped || s.mapped;
-            if (any_mapped) keep_alive_.push_back(reader_);
-        }
+        bool any_mapped = false;
+        for (const auto& s : storages_) any_mapped = any_mapped || s.mapped;
+        if (any_mapped && reader_) mapped_source_ = reader_;
         reader_.reset();
     }
     bool has_source() const noexcept { return reader_ != nullptr; }
@@ -531,18 +529,17 @@ private:
         return reader_->fetch(s);
     }
 
-    // Storages are filled in place when first touched, which is not a change a reader of the
-    // document can see other than in time: hence mutable. The vector itself never grows after
-    // the load, so references into it stay valid.
-
     /// Builds and publishes the tables of every big mapping (or returns those another thread
     /// published first).
     const detail::key_tables* build_key_tables() const;
     void drop_key_tables() noexcept;
 
+    // Storages are filled in place when first touched, which is not a change a reader of the
+    // document can see other than in time: hence mutable. The vector itself never grows after
+    // the load, so references into it stay valid.
     mutable std::vector<storage> storages_;
     std::shared_ptr<detail::storage_reader> reader_;
-    std::vector<std::shared_ptr<void>> keep_alive_;  // sources that mapped storages point into
+    std::shared_ptr<detail::storage_reader> mapped_source_;  // kept after close_source: storages point into its source
     std::vector<detail::tensor_record> tensors_;
     mutable std::atomic<const detail::key_tables*> key_tables_{nullptr};
     node_id root_ = null_node;

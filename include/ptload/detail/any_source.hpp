@@ -8,8 +8,6 @@
 #include "../policies/source.hpp"
 
 #include <cstdint>
-#include <cstring>
-#include <string>
 #include <type_traits>
 
 namespace ptload {
@@ -26,15 +24,7 @@ public:
     std::uint64_t size() const noexcept { return size_; }
     /// The whole contents when the source holds them in memory, else null.
     const std::uint8_t* memory() const noexcept { return memory_; }
-    status read_at(std::uint64_t offset, void* dst, std::size_t n) const {
-        if (!memory_) return read_(object_, offset, dst, n);
-        if (offset > size_ || n > size_ - offset)
-            return make_error(errc::truncated, offset,
-                              "read of " + std::to_string(n) + " bytes past the end of a " + std::to_string(size_) +
-                                  "-byte buffer");
-        if (n) std::memcpy(dst, memory_ + offset, n);
-        return {};
-    }
+    status read_at(std::uint64_t offset, void* dst, std::size_t n) const { return read_(object_, offset, dst, n); }
 
 private:
     template <class Source>

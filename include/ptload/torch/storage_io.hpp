@@ -125,8 +125,13 @@ private:
         auto b = allocate_storage<Policies>(s, n, context_);
         if (!b) return std::move(b).err();
         if (n) PTLOAD_TRY(from.read_at(s.ref.offset, b->data(), static_cast<std::size_t>(n)));
-        if (host_is_little_endian() != s.ref.little_endian) byteswap_elements(b->data(), n, s.desc.type);
-        s.bytes = std::move(*b);
+        return adopt(s, std::move(*b));
+    }
+
+    /// Gives s the bytes read into b, in the host's byte order.
+    static status adopt(storage& s, storage_buffer b) {
+        if (host_is_little_endian() != s.ref.little_endian) byteswap_elements(b.data(), s.nbytes(), s.desc.type);
+        s.bytes = std::move(b);
         s.resident = true;
         return {};
     }
@@ -158,10 +163,7 @@ private:
         auto b = allocate_storage<Policies>(s, n, context_);
         if (!b) return std::move(b).err();
         if (n) std::memcpy(b->data(), bytes->data(), static_cast<std::size_t>(n));
-        if (host_is_little_endian() != s.ref.little_endian) byteswap_elements(b->data(), n, s.desc.type);
-        s.bytes = std::move(*b);
-        s.resident = true;
-        return {};
+        return adopt(s, std::move(*b));
     }
 
     any_source src_;
