@@ -18,6 +18,10 @@
 #include <string>
 #include <vector>
 
+#if defined(PTLOAD_SEPARATE_COMPILATION)
+PTLOAD_STRICT_ENCODING_SETS(PTLOAD_EXTERN_LOADERS)  // compiled in implementation_strict.cpp
+#endif
+
 namespace {
 
 struct strict_line {

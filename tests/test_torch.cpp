@@ -89,6 +89,35 @@ TEST_CASE("non-contiguous tensors copy out in row-major order") {
             }
 }
 
+TEST_CASE("packed sub-byte tensors are read by value position, never as bytes") {
+    // quint4x2 [5] over 3 bytes and quint2x4 [6] over 2: q.int_repr() in torch 1.13 prints the
+    // storage bytes [67, 38, 9] and [228, 9]; values are bit fields, low bits first.
+    auto doc = ptload::load_file(ptload_test::source_path("tests/fixtures/torch/subbyte_quantized_zip_p2.pt"));
+    REQUIRE(doc);
+    struct expect {
+        const char* key;
+        std::vector<std::uint8_t> bytes;
+    };
+    for (const expect& e : {expect{"quint4x2", {67, 38, 9}}, expect{"quint2x4", {228, 9}}}) {
+        CAPTURE(e.key);
+        ptload::tensor t = doc->root()[e.key].as_tensor().value();
+        const std::size_t per = ptload::values_per_byte(t.dtype());
+        const std::size_t bits = 8 / per;
+        std::vector<std::uint8_t> got, want;
+        t.for_each_position([&](std::int64_t pos) { got.push_back(t.packed_value(pos)); });
+        for (std::size_t i = 0; i < t.numel(); ++i)
+            want.push_back(static_cast<std::uint8_t>((e.bytes[i / per] >> (bits * (i % per))) & ((1u << bits) - 1)));
+        CHECK(got == want);
+        // Element-wise reads would take value positions for byte offsets: refused.
+        CHECK(t.for_each_element([](const std::uint8_t*) {}).err().code == ptload::errc::unsupported);
+        CHECK(t.to_float32().err().code == ptload::errc::unsupported);
+        CHECK(t.contiguous_copy().err().code == ptload::errc::unsupported);
+        // Positions past the storage read as 0 rather than past its end.
+        CHECK(t.packed_value(static_cast<std::int64_t>(e.bytes.size() * per)) == 0);
+        CHECK(t.packed_value(-1) == 0);
+    }
+}
+
 TEST_CASE("half and bfloat16 convert to float32 exactly") {
     for (const char* f : {"burn-reader/float16.pt", "burn-reader/bfloat16.pt"}) {
         CAPTURE(f);

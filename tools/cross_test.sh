@@ -9,6 +9,11 @@
 #   tools/cross_test.sh --all      every leg above, one after the other
 #   tools/cross_test.sh --s390x -- -tc='*numpy*'    arguments after -- go to doctest
 #
+#   --no-exceptions    build with -fno-exceptions -fno-rtti (doctest's asserts without exceptions)
+#   --single-include   tests include single_include/ptload.hpp (as <ptload/ptload.hpp> and
+#                      <ptload/all.hpp>) in place of the headers under include/
+#
+# Each policy set's loaders are compiled once (PTLOAD_SEPARATE_COMPILATION; tests/implementation*.cpp).
 # Debian packages: g++-s390x-linux-gnu g++-arm-linux-gnueabihf qemu-user mingw-w64 wine
 # libc++-dev libc++abi-dev. Builds go to build/cross-<leg>; PTLOAD_JOBS sets the parallelism
 # (default 2), PTLOAD_CROSS_CXXFLAGS adds compiler flags (e.g. -fno-exceptions -fno-rtti).
@@ -22,12 +27,16 @@ jobs=${PTLOAD_JOBS:-2}
 
 legs=()
 test_args=()
+no_exceptions=0
+single_include=0
 while [ $# -gt 0 ]; do
   case $1 in
     --s390x|--armhf|--mingw|--libcxx) legs+=("${1#--}") ;;
     --all) legs=(s390x armhf mingw libcxx) ;;
+    --no-exceptions) no_exceptions=1 ;;
+    --single-include) single_include=1 ;;
     --) shift; test_args=("$@"); break ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "$me: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -78,10 +87,25 @@ for leg in "${legs[@]}"; do
   mkdir -p "$dir/obj" "$dir/include"
   # doctest is header-only; expose only its folder, never the host's whole /usr/include.
   ln -sfn /usr/include/doctest "$dir/include/doctest"
+  includes=(-Iinclude)
+  if [ "$single_include" = 1 ]; then
+    # The single header under both names the tests include, ahead of include/ (which still
+    # serves the few internal headers a test names; their include guards make them no-ops).
+    mkdir -p "$dir/single/ptload"
+    cp single_include/ptload.hpp "$dir/single/ptload/ptload.hpp"
+    cp single_include/ptload.hpp "$dir/single/ptload/all.hpp"
+    includes=(-I"$dir/single" -Iinclude -DPTLOAD_USING_SINGLE_INCLUDE=1)
+  fi
+  if [ "$no_exceptions" = 1 ]; then
+    flags+=(-fno-exceptions -fno-rtti -DDOCTEST_CONFIG_NO_EXCEPTIONS_BUT_WITH_ALL_ASSERTS)
+  fi
   # shellcheck disable=SC2206
-  cxxflags=(-std=c++17 -O1 -Wall -Wextra -Wpedantic -Werror -Iinclude -I"$dir/include"
-            "-DPTLOAD_SOURCE_DIR=\"$root\"" "${flags[@]}" ${PTLOAD_CROSS_CXXFLAGS:-})
-  printf '== %s: %s\n' "$leg" "$("$cxx" --version | head -n 1)"
+  cxxflags=(-std=c++17 -O1 -Wall -Wextra -Wpedantic -Werror "${includes[@]}" -I"$dir/include"
+            -DPTLOAD_SEPARATE_COMPILATION=1 "-DPTLOAD_SOURCE_DIR=\"$root\"" "${flags[@]}" ${PTLOAD_CROSS_CXXFLAGS:-})
+  variant=""
+  [ "$no_exceptions" = 1 ] && variant+=", -fno-exceptions -fno-rtti"
+  [ "$single_include" = 1 ] && variant+=", single header"
+  printf '== %s: %s%s\n' "$leg" "$("$cxx" --version | head -n 1)" "$variant"
   start=$(date +%s)
   rm -f "$dir"/obj/*.o "$dir/obj/failed" "$dir/$exe"
   ok=1

@@ -75,13 +75,22 @@ command -v ccache >/dev/null 2>&1 && launcher=(ccache)
 flags=(-std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
        -fno-sanitize-recover=all -Wall -Wextra -Wpedantic -Iinclude)
 mkdir -p "$out"
+# The default loaders are compiled once, into loaders.o, and every target links them
+# (PTLOAD_SEPARATE_COMPILATION): each target then compiles only its own driver.
+loaders=$out/loaders.o
+if [ ! -f "$loaders" ] || [ -n "$(find include tests/implementation.cpp -name '*.[ch]pp' -newer "$loaders" -print -quit)" ]; then
+  say "building $loaders"
+  nice -n 10 "${launcher[@]}" "$cxx" "${flags[@]}" -c tests/implementation.cpp -o "$loaders" ||
+    die "building $loaders failed (is libclang-rt-dev for $cxx installed?)"
+fi
 build() {
   local t=$1 exe=$out/fuzz_$1
-  if [ -x "$exe" ] && [ -z "$(find include tests/fuzz -name '*.[ch]pp' -newer "$exe" -print -quit)" ]; then
+  if [ -x "$exe" ] && [ -z "$(find include tests/fuzz -name '*.[ch]pp' -newer "$exe" -print -quit)" ] &&
+     [ ! "$loaders" -nt "$exe" ]; then
     return 0
   fi
   say "building $exe"
-  nice -n 10 "${launcher[@]}" "$cxx" "${flags[@]}" "tests/fuzz/fuzz_$t.cpp" -o "$exe"
+  nice -n 10 "${launcher[@]}" "$cxx" "${flags[@]}" -DPTLOAD_SEPARATE_COMPILATION=1 "tests/fuzz/fuzz_$t.cpp" "$loaders" -o "$exe"
 }
 # PTLOAD_JOBS targets at a time (default 2), as tools/test.sh builds.
 build_jobs=${PTLOAD_JOBS:-2}

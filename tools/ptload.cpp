@@ -2,11 +2,14 @@
 //   ptload dump [--json] [--max-items N | --all] [LOAD OPTIONS] FILE   a readable tree, or the canonical JSON
 //   ptload ls [--json] [LOAD OPTIONS] FILE                             the tensor table
 //   ptload scan [--json] FILE...   what each file would import (exit 0 clean, 1 dangerous, 2 unreadable)
+//   ptload convert [--to safetensors|npz] [--select NAME[,NAME...]] [--zip64] [LOAD OPTIONS] IN OUT
+//                                  the tensors as a .safetensors file or a numpy .npz archive
 // FILE is any torch checkpoint or plain pickle, detected by content. Errors go to stderr with
 // a non-zero exit status: 1 for a file that does not load, 2 for a command line that is wrong.
 #include <ptload/all.hpp>
 #include <ptload/scan.hpp>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -25,6 +28,7 @@ constexpr const char* general_usage =
     "  dump FILE      print a checkpoint or pickle as a readable tree (--json: the canonical JSON)\n"
     "  ls FILE        list its tensors: name, dtype, shape, device, elements, bytes, and totals\n"
     "  scan FILE...   say what each file would import, without loading it (exit 0 clean, 1 dangerous, 2 unreadable)\n"
+    "  convert IN OUT write the tensors of IN to OUT, a .safetensors file or a numpy .npz archive\n"
     "  --version      print the version\n"
     "'ptload COMMAND --help' lists a command's options.\n";
 
@@ -57,11 +61,26 @@ constexpr const char* scan_usage =
     "Exit status: 0 every file clean, 1 one is dangerous, 2 one is unreadable (dangerous wins).\n"
     "  --json          print one JSON document\n";
 
+constexpr const char* convert_usage =
+    "usage: ptload convert [--to safetensors|npz] [--select NAME[,NAME...]] [--zip64] [LOAD OPTIONS] IN OUT\n"
+    "Writes the tensors of IN to OUT, each as its own row-major array named as `ptload ls` names it,\n"
+    "one tensor in memory at a time. OUT is written in full or not at all (a temporary file next to\n"
+    "it is renamed at the end).\n"
+    "  --to FORMAT     safetensors or npz (numpy.savez's format); default: from OUT's extension\n"
+    "                  (.safetensors, .npz)\n"
+    "  --select NAMES  only these tensors (comma-separated; may be repeated); a name that matches\n"
+    "                  no tensor is an error\n"
+    "  --zip64         npz: zip64 fields on every entry, as Python's zipfile writes with force_zip64\n"
+    "                  (by default only where a size or offset reaches 4 GiB)\n"
+    "A dtype the format has no equivalent for is refused, naming the tensor: complex and quantized\n"
+    "tensors in safetensors; bfloat16, float8 and quantized tensors in npz.\n";
+
 /// `--help` of a command (or of ptload) to stdout.
 int help(std::string_view command) {
     if (command == "dump") std::printf("%sLOAD OPTIONS:\n%s", dump_usage, load_options_help);
     else if (command == "ls") std::printf("%sLOAD OPTIONS:\n%s", ls_usage, load_options_help);
     else if (command == "scan") std::fputs(scan_usage, stdout);
+    else if (command == "convert") std::printf("%sLOAD OPTIONS:\n%s", convert_usage, load_options_help);
     else std::fputs(general_usage, stdout);
     return 0;
 }
@@ -72,8 +91,9 @@ int usage_error(std::string_view command, const std::string& reason) {
     if (command == "dump") std::fputs(dump_usage, stderr);
     else if (command == "ls") std::fputs(ls_usage, stderr);
     else if (command == "scan") std::fputs(scan_usage, stderr);
+    else if (command == "convert") std::fputs(convert_usage, stderr);
     else std::fputs(general_usage, stderr);
-    if (command == "dump" || command == "ls") std::fprintf(stderr, "'ptload %.*s --help' lists the load options.\n", static_cast<int>(command.size()), command.data());
+    if (command == "dump" || command == "ls" || command == "convert") std::fprintf(stderr, "'ptload %.*s --help' lists the load options.\n", static_cast<int>(command.size()), command.data());
     return 2;
 }
 
@@ -238,6 +258,77 @@ int scan_files(int argc, char** argv) {
     return status;
 }
 
+/// `ptload convert`: the tensors into a temporary file next to OUT, renamed over OUT once
+/// everything is written, so a conversion that fails (a refused dtype, a storage that does not
+/// read, a full disk) leaves OUT as it was.
+int convert(const ptload::document& doc, const char* in, const char* out, ptload::convert_format format,
+            const ptload::convert_options& options) {
+    namespace fs = std::filesystem;
+    std::string partial;
+    for (int i = 0; i < 100 && partial.empty(); ++i) {  // a name no other file has
+        std::error_code ec;
+        std::string candidate = std::string(out) + ".ptload-partial" + (i ? std::to_string(i) : "");
+        if (!fs::exists(candidate, ec) && !ec) partial = candidate;
+    }
+    if (partial.empty()) {
+        std::fprintf(stderr, "ptload: cannot write %s: no free name for a temporary file next to it\n", out);
+        return 1;
+    }
+    std::FILE* f = std::fopen(partial.c_str(), "wb");
+    if (!f) {
+        std::fprintf(stderr, "ptload: cannot write %s: %s\n", out, std::strerror(errno));
+        return 1;
+    }
+    ptload::file_sink sink(f);
+    auto done = ptload::write_converted(doc, sink, format, options);
+    // A full disk may show only when the buffered bytes are flushed, or at close.
+    errno = 0;
+    bool written = std::fflush(f) == 0 && !std::ferror(f);
+    const int write_errno = errno;
+    written = std::fclose(f) == 0 && written;
+    auto discard = [&]() {
+        std::error_code ignored;
+        fs::remove(partial, ignored);
+    };
+    if (!written) {
+        discard();
+        std::fprintf(stderr, "ptload: cannot write %s: %s\n", out, std::strerror(write_errno ? write_errno : errno));
+        return 1;
+    }
+    if (!done) {
+        discard();
+        std::fprintf(stderr, "ptload: %s: %s\n", in, done.err().what().c_str());
+        return 1;
+    }
+    std::error_code ec;
+    fs::rename(partial, out, ec);
+    if (ec) {
+        discard();
+        std::fprintf(stderr, "ptload: cannot write %s: %s\n", out, ec.message().c_str());
+        return 1;
+    }
+    std::printf("wrote %s (%s): %s %s, %s\n", out, format == ptload::convert_format::npz ? "npz" : "safetensors",
+                std::to_string(done->tensors).c_str(), done->tensors == 1 ? "tensor" : "tensors", bytes_text(done->bytes).c_str());
+    return 0;
+}
+
+/// The format OUT's extension names (.safetensors, .npz, in any case); false for others.
+bool format_from_extension(std::string_view path, ptload::convert_format& format) {
+    auto ends_with = [&](std::string_view ext) {
+        if (path.size() < ext.size()) return false;
+        for (std::size_t i = 0; i < ext.size(); ++i) {
+            char c = path[path.size() - ext.size() + i];
+            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+            if (c != ext[i]) return false;
+        }
+        return true;
+    };
+    if (ends_with(".safetensors")) format = ptload::convert_format::safetensors;
+    else if (ends_with(".npz")) format = ptload::convert_format::npz;
+    else return false;
+    return true;
+}
+
 /// A count for --max-items: decimal digits only, at most 18 of them (no overflow).
 bool parse_count(std::string_view text, std::size_t& count) {
     if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string_view::npos) return false;
@@ -258,7 +349,7 @@ int main(int argc, char** argv) {
     }
     if (command == "--help" || command == "-h") return help("");
     if (command == "scan") return scan_files(argc, argv);
-    if (command != "dump" && command != "ls") {
+    if (command != "dump" && command != "ls" && command != "convert") {
         std::string reason = "unknown command '" + std::string(command) + "'";
         if (command == "help") reason += " (ptload --help, or ptload COMMAND --help)";
         return usage_error("", reason);
@@ -270,6 +361,9 @@ int main(int argc, char** argv) {
     tree.more_hint = "use --max-items or --all";
     bool json = false, tree_option = false, options_end = false;
     std::vector<const char*> paths;
+    ptload::convert_options convert_opts;
+    ptload::convert_format format = ptload::convert_format::safetensors;
+    bool format_given = false;
     for (int i = 2; i < argc; ++i) {
         std::string_view a = argv[i];
         if (options_end || a.size() < 2 || a[0] != '-') {
@@ -299,7 +393,7 @@ int main(int argc, char** argv) {
             v = argv[++i];
             return true;
         };
-        if (a == "--json") {
+        if (a == "--json" && command != "convert") {
             if (int rc = takes_no_value()) return rc;
             json = true;
         } else if (a == "--strict") {
@@ -316,6 +410,25 @@ int main(int argc, char** argv) {
             if (!parse_count(v, tree.max_items))
                 return usage_error(command, cmd + ": --max-items takes a number of items, got '" + std::string(v) + "'");
             tree_option = true;
+        } else if (a == "--to" && command == "convert") {
+            std::string_view v;
+            if (!next_value(v)) return usage_error(command, cmd + ": --to needs a format (safetensors or npz)");
+            if (v == "safetensors") format = ptload::convert_format::safetensors;
+            else if (v == "npz") format = ptload::convert_format::npz;
+            else return usage_error(command, cmd + ": --to takes safetensors or npz, got '" + std::string(v) + "'");
+            format_given = true;
+        } else if (a == "--zip64" && command == "convert") {
+            if (int rc = takes_no_value()) return rc;
+            convert_opts.force_zip64 = true;
+        } else if (a == "--select" && command == "convert") {
+            std::string_view v;
+            if (!next_value(v) || v.empty()) return usage_error(command, cmd + ": --select needs tensor names");
+            for (std::size_t start = 0; start <= v.size();) {
+                std::size_t comma = v.find(',', start);
+                if (comma == std::string_view::npos) comma = v.size();
+                if (comma > start) convert_opts.select.emplace_back(v.substr(start, comma - start));
+                start = comma + 1;
+            }
         } else if (a == "--encoding" || a == "--errors" || a == "--map-location" || a == "--allow") {
             std::string_view v;
             if (!next_value(v)) return usage_error(command, cmd + ": " + std::string(a) + " needs a value");
@@ -325,8 +438,20 @@ int main(int argc, char** argv) {
             return usage_error(command, cmd + ": unknown option " + std::string(argv[i]));
         }
     }
-    if (paths.size() != 1)
+    if (command == "convert" && paths.size() != 2)
+        return usage_error(command, "convert takes IN and OUT, got " + std::to_string(paths.size()) +
+                                        (paths.size() == 1 ? " file" : " files"));
+    if (command != "convert" && paths.size() != 1)
         return usage_error(command, cmd + " takes one FILE, got " + std::to_string(paths.size()));
+    if (command == "convert") {
+        if (!format_given && !format_from_extension(paths[1], format))
+            return usage_error(command, std::string("convert: cannot tell the format from the name ") + paths[1] +
+                                            " (give it a .safetensors or .npz extension, or use --to)");
+        if (is_directory(paths[1])) return usage_error(command, std::string("convert: ") + paths[1] + " is a directory");
+        std::error_code ec;
+        if (std::filesystem::equivalent(paths[0], paths[1], ec) && !ec)
+            return usage_error(command, std::string("convert: OUT is the input file ") + paths[0]);
+    }
     if (json && tree_option) return usage_error(command, "dump: --max-items and --all shape the tree; --json prints everything");
     const char* path = paths[0];
 
@@ -341,12 +466,13 @@ int main(int argc, char** argv) {
     }
     // The listing and the tree describe tensors without their bytes: those loads read the
     // pickle alone (lazy, the document owning a second handle on the file); the JSON hashes
-    // every storage, so it reads them all.
+    // every storage, so it reads them all. A conversion reads each storage as it writes it.
     if (!json) opts.load.storages = ptload::storage_mode::lazy;
     auto doc = json ? ptload::load_dynamic(src, opts) : ptload::load_dynamic(ptload::file_source(path), opts);
     if (!doc) return fail(path, src, doc.err());
 
     if (command == "ls") return list(*doc, json);
+    if (command == "convert") return convert(*doc, path, paths[1], format, convert_opts);
     if (json) {
         auto text = ptload::canonical_json(*doc);
         if (!text) {  // the file loaded: what went wrong is the walk's, not the file's kind

@@ -7,11 +7,15 @@
 #   tools/test.sh --only 4,6 just those legs
 #   tools/test.sh --clean    remove build/ first
 #
-# Legs: 1 gcc C++17 -Werror          2 clang C++20 -Werror      3 gcc -fno-exceptions -fno-rtti
+# Legs: 1 gcc C++17 -Werror, header-only, every header alone, the examples
+#       2 clang C++20 -Werror with LLVM's libc++
+#       3 armhf: 32-bit ARM, -fno-exceptions -fno-rtti, run under qemu-arm
 #       4 ASan+UBSan (clang, else gcc), then each fuzz target for 30 s (tools/fuzz.sh --ci)
-#       5 single_include                 6 meson
-#       7 packaging (install + find_package, add_subdirectory, pkg-config)
-# Leg 6 also installs with meson and builds tests/package through pkg-config and as a subproject.
+#       5 s390x: big-endian, run under qemu-s390x
+#       6 mingw-w64: Windows, built from single_include/ptload.hpp, run under wine
+#       7 meson                          8 packaging (tools/package_test.sh)
+# Legs 2-6 compile each policy set's loaders once (PTLOAD_SEPARATE_COMPILATION); legs 3, 5
+# and 6 are tools/cross_test.sh.
 #
 # Run as root on a machine that lacks a tool, it installs the Debian packages first.
 # PTLOAD_JOBS overrides the parallelism (default 2: the machines this runs on have 2 cores).
@@ -25,14 +29,15 @@ jobs=${PTLOAD_JOBS:-2}
 leg_names=(
   ""
   "gcc C++17 -Werror"
-  "clang C++20 -Werror"
-  "gcc C++17 -fno-exceptions -fno-rtti (Release)"
+  "clang C++20 -Werror, libc++"
+  "armhf (32-bit) -fno-exceptions -fno-rtti, qemu"
   "ASan+UBSan, fuzz targets"
-  "single_include"
+  "s390x (big-endian), qemu"
+  "mingw-w64 from the single header, wine"
   "meson"
-  "packaging: install, find_package, add_subdirectory, pkg-config"
+  "packaging: tools/package_test.sh"
 )
-all_legs=(1 2 3 4 5 6 7)
+all_legs=(1 2 3 4 5 6 7 8)
 
 legs=("${all_legs[@]}")
 quick=0
@@ -43,16 +48,16 @@ while [ $# -gt 0 ]; do
     --only) shift; IFS=, read -r -a legs <<<"${1:-}" ;;
     --only=*) IFS=, read -r -a legs <<<"${1#--only=}" ;;
     --clean) clean=1 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "$me: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
 done
 for leg in "${legs[@]}"; do
-  case $leg in [1-7]) ;; *) echo "$me: no leg '$leg' (legs are 1-7)" >&2; exit 2 ;; esac
+  case $leg in [1-8]) ;; *) echo "$me: no leg '$leg' (legs are 1-8)" >&2; exit 2 ;; esac
 done
 run_oracle=0
-[ "$quick" = 0 ] && [ "${#legs[@]}" = 7 ] && run_oracle=1
+[ "$quick" = 0 ] && [ "${#legs[@]}" = 8 ] && run_oracle=1
 
 say() { printf '%s: %s\n' "$me" "$*"; }
 run() { printf '+ %s\n' "$*"; "$@"; }
@@ -81,8 +86,13 @@ have python3 || missing+=(python3)
 [ -f /usr/include/doctest/doctest.h ] || [ -f /usr/local/include/doctest/doctest.h ] || missing+=(doctest-dev)
 have ninja || missing+=(ninja-build)
 if wants 2 || wants 4; then have clang++ || missing+=(clang); fi
-if wants 6; then have meson || missing+=(meson); fi
-if wants 6 || wants 7; then have pkg-config || missing+=(pkg-config); fi
+if wants 2; then [ -f /usr/include/c++/v1/vector ] || [ -f /usr/lib/llvm-14/include/c++/v1/vector ] || missing+=(libc++-dev libc++abi-dev); fi
+if wants 3; then have arm-linux-gnueabihf-g++ || missing+=(g++-arm-linux-gnueabihf); fi
+if wants 5; then have s390x-linux-gnu-g++ || missing+=(g++-s390x-linux-gnu); fi
+if wants 3 || wants 5; then have qemu-arm && have qemu-s390x || missing+=(qemu-user); fi
+if wants 6; then have x86_64-w64-mingw32-g++ || missing+=(mingw-w64); have wine || missing+=(wine); fi
+if wants 7 || wants 8; then have meson || missing+=(meson); fi
+if wants 8; then have pkg-config || missing+=(pkg-config); fi
 if [ "${#missing[@]}" -gt 0 ]; then
   say "missing packages: ${missing[*]}"
   apt_install "${missing[@]}" || say "could not install them (run as root, or install them yourself)"
@@ -150,16 +160,17 @@ leg_1() {
 }
 
 leg_2() {
-  # Separate compilation in every leg but 1 and 6 (header-only, as most users build): each
-  # test file then compiles only the policy sets it adds, the defaults once.
-  cmake_leg clang-cxx20 -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_STANDARD=20 -DCMAKE_BUILD_TYPE=Debug \
-    -DPTLOAD_WARNINGS_AS_ERRORS=ON -DPTLOAD_SEPARATE_COMPILATION=ON
+  # Separate compilation in legs 2-6 (leg 1 and meson stay header-only, as most users build):
+  # each policy set's loaders are compiled once, not in every test file. LLVM's libc++ has no
+  # std::from_chars for double before version 20, as Apple's and Android's do not.
+  cmake_leg clang-cxx20-libcxx -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_STANDARD=20 -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_CXX_FLAGS=-stdlib=libc++ -DCMAKE_EXE_LINKER_FLAGS=-stdlib=libc++ \
+    -DPTLOAD_WARNINGS_AS_ERRORS=ON -DPTLOAD_SEPARATE_COMPILATION=ON -DPTLOAD_BUILD_HEADER_CHECK=OFF
 }
 
 leg_3() {
-  # Headers are compiled one by one in legs 1 and 2 already.
-  cmake_leg gcc-noexcept -DCMAKE_CXX_COMPILER=g++ -DCMAKE_CXX_STANDARD=17 -DCMAKE_BUILD_TYPE=Release \
-    -DPTLOAD_NO_EXCEPTIONS=ON -DPTLOAD_BUILD_HEADER_CHECK=OFF -DPTLOAD_SEPARATE_COMPILATION=ON
+  # The firmware shape: 32-bit, no exceptions, no RTTI (headers are compiled one by one in leg 1).
+  run env PTLOAD_JOBS="$jobs" tools/cross_test.sh --armhf --no-exceptions
 }
 
 leg_4() {
@@ -191,68 +202,29 @@ leg_4() {
 }
 
 leg_5() {
-  run python3 tools/amalgamate.py --check &&
-    cmake_leg single-include -DCMAKE_CXX_COMPILER=g++ -DCMAKE_CXX_STANDARD=17 -DCMAKE_BUILD_TYPE=Debug \
-      -DPTLOAD_WARNINGS_AS_ERRORS=ON -DPTLOAD_USE_SINGLE_INCLUDE=ON -DPTLOAD_BUILD_HEADER_CHECK=OFF \
-      -DPTLOAD_SEPARATE_COMPILATION=ON
+  # Big-endian: files of both byte orders must load to the same values as on a little-endian host.
+  run env PTLOAD_JOBS="$jobs" tools/cross_test.sh --s390x
 }
 
 leg_6() {
-  local dir=build/meson prefix=$root/build/meson-prefix setup=(meson setup)
-  [ -f "$dir/build.ninja" ] && setup+=(--reconfigure)  # --reconfigure also picks up new tests/*.cpp
-  run "${setup[@]}" "$dir" --buildtype=debug -Dwerror=true --prefix="$prefix" &&
-    run meson compile -C "$dir" -j "$jobs" &&
-    run meson test -C "$dir" --print-errorlogs || return 1
-  # The meson install (headers and pkg-config file) used by a meson consumer through pkg-config.
-  rm -rf "$prefix" build/meson-consumer build/meson-subproject
-  run meson install -C "$dir" --quiet &&
-    run env PKG_CONFIG_PATH="$prefix/share/pkgconfig" \
-      meson setup build/meson-consumer tests/package -Dwrap_mode=nofallback &&
-    run meson compile -C build/meson-consumer -j "$jobs" &&
-    run meson test -C build/meson-consumer --print-errorlogs || return 1
-  # The same consumer with ptload as a meson subproject (subprojects/ptload -> this tree).
-  local sub=build/meson-subproject
-  mkdir -p "$sub/src/subprojects" &&
-    cp tests/package/meson.build tests/package/main.cpp "$sub/src/" &&
-    ln -s "$root" "$sub/src/subprojects/ptload" &&
-    run meson setup "$sub/build" "$sub/src" --force-fallback-for=ptload &&
-    run meson compile -C "$sub/build" -j "$jobs" &&
-    run meson test -C "$sub/build" --print-errorlogs
+  # Windows, and the single header as a project that copies it in uses it.
+  run python3 tools/amalgamate.py --check &&
+    run env PTLOAD_JOBS="$jobs" tools/cross_test.sh --mingw --single-include
 }
 
 leg_7() {
-  local base=build/package prefix=$root/build/package/prefix
-  rm -rf "$prefix"
-  # Install (tests off, as a packager would) to a fresh prefix.
-  cmake_build "$base/lib" -DCMAKE_INSTALL_PREFIX="$prefix" -DPTLOAD_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug &&
-    run cmake --install "$base/lib" || return 1
-  [ -x "$prefix/bin/ptload" ] || { say "the install has no bin/ptload"; return 1; }
+  local dir=build/meson setup=(meson setup)
+  [ -f "$dir/build.ninja" ] && setup+=(--reconfigure)  # --reconfigure also picks up new tests/*.cpp
+  run "${setup[@]}" "$dir" --buildtype=debug -Dwerror=true -Dtests=enabled &&
+    run meson compile -C "$dir" -j "$jobs" &&
+    run meson test -C "$dir" --print-errorlogs
+}
 
-  # find_package(ptload <version> EXACT CONFIG), and nothing but the fresh prefix may satisfy it.
-  run cmake -S tests/package -B "$base/find-package" -G "$generator" -DCMAKE_PREFIX_PATH="$prefix" \
-    -DPTLOAD_EXPECT_VERSION="$version" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF &&
-    run cmake --build "$base/find-package" -j "$jobs" || return 1
-  grep -qx "ptload_DIR:PATH=$prefix/share/cmake/ptload" "$base/find-package/CMakeCache.txt" || {
-    say "find_package found ptload outside $prefix: $(grep '^ptload_DIR' "$base/find-package/CMakeCache.txt")"
-    return 1
-  }
-  run_ctest "$base/find-package" || return 1
-
-  # add_subdirectory(ptload) from the source tree.
-  run cmake -S tests/package -B "$base/add-subdirectory" -G "$generator" -DPTLOAD_ROOT="$root" &&
-    run cmake --build "$base/add-subdirectory" -j "$jobs" &&
-    run_ctest "$base/add-subdirectory" || return 1
-
-  # The installed pkg-config file, straight to the compiler.
-  local pc_cflags cflags
-  pc_cflags=$(PKG_CONFIG_PATH="$prefix/share/pkgconfig" pkg-config --cflags ptload) || return 1
-  read -r -a cflags <<<"$pc_cflags"
-  [ "$(PKG_CONFIG_PATH="$prefix/share/pkgconfig" pkg-config --modversion ptload)" = "$version" ] || {
-    say "pkg-config --modversion ptload is not $version"
-    return 1
-  }
-  run g++ -std=c++17 -Wall -Wextra -Werror "${cflags[@]}" tests/package/main.cpp -o "$base/pkg-config-consumer" &&
-    run "$base/pkg-config-consumer"
+leg_8() {
+  # Every way of consuming ptload: install + find_package, add_subdirectory, FetchContent,
+  # pkg-config, the single header, the CLI component, meson (pkg-config and subproject).
+  run env PTLOAD_JOBS="$jobs" PTLOAD_GENERATOR="$generator" \
+    PTLOAD_LAUNCHER="${launcher[*]#-DCMAKE_CXX_COMPILER_LAUNCHER=}" tools/package_test.sh
 }
 
 # ------------------------------------------------------------------------------------------------
@@ -262,7 +234,7 @@ failed=0
 report=()
 say "ptload $version; legs ${legs[*]}; -j$jobs; generator $generator${launcher:+; ccache}"
 for leg in "${legs[@]}"; do
-  name="[$leg/7] ${leg_names[$leg]}"
+  name="[$leg/8] ${leg_names[$leg]}"
   printf '\n==================== %s ====================\n' "$name"
   start=$SECONDS
   "leg_$leg"

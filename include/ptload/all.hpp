@@ -8,5 +8,6 @@
 #include "dump.hpp"
 #include "scan.hpp"
 #include "ex.hpp"
+#include "convert.hpp"
 
 #endif

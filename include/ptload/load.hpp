@@ -160,18 +160,6 @@ result<document> load_source(Source&& src, const load_options& opts, bool pickle
 template <class Source>
 using source_t = std::remove_cv_t<std::remove_reference_t<Source>>;
 
-// Separate compilation: a project that defines PTLOAD_SEPARATE_COMPILATION everywhere and
-// PTLOAD_IMPLEMENTATION in exactly one source file compiles the loaders for the default
-// policies once, in that file; every other file that loads only declares them. Loads with other
-// policies are still compiled where they are used.
-#if defined(PTLOAD_SEPARATE_COMPILATION) && !defined(PTLOAD_IMPLEMENTATION)
-extern template result<document> load_torch_impl<policies<>>(any_source, std::shared_ptr<void>, const load_options&, bool);
-extern template result<document> load_pickle_impl<policies<>>(any_source, const load_options&);
-#elif defined(PTLOAD_IMPLEMENTATION)
-template result<document> load_torch_impl<policies<>>(any_source, std::shared_ptr<void>, const load_options&, bool);
-template result<document> load_pickle_impl<policies<>>(any_source, const load_options&);
-#endif
-
 } // namespace detail
 
 /// torch.load(f, map_location, encoding=...): zip checkpoints, TorchScript archive data, the
@@ -182,7 +170,7 @@ template result<document> load_pickle_impl<policies<>>(any_source, const load_op
 template <class... Policies, class Source>
 result<document> load(Source&& src, const load_options& opts = {}) {
     static_assert(check_source<detail::source_t<Source>>(), "ptload::load: the argument must be a byte source");
-    return detail::load_source<policies<Policies...>>(std::forward<Source>(src), opts, false);
+    return detail::load_source<canonical_policies<Policies...>>(std::forward<Source>(src), opts, false);
 }
 
 /// pickle.load(f, encoding=...): one plain pickle. Objects torch pickles inline
@@ -190,14 +178,14 @@ result<document> load(Source&& src, const load_options& opts = {}) {
 template <class... Policies, class Source>
 result<document> load_pickle(Source&& src, const load_options& opts = {}) {
     static_assert(check_source<detail::source_t<Source>>(), "ptload::load_pickle: the argument must be a byte source");
-    return detail::load_pickle_impl<policies<Policies...>>(detail::any_source(src), opts);
+    return detail::load_pickle_impl<canonical_policies<Policies...>>(detail::any_source(src), opts);
 }
 
 /// A torch checkpoint if the content is one, else a plain pickle (what `ptload dump` reads).
 template <class... Policies, class Source>
 result<document> load_any(Source&& src, const load_options& opts = {}) {
     static_assert(check_source<detail::source_t<Source>>(), "ptload::load_any: the argument must be a byte source");
-    return detail::load_source<policies<Policies...>>(std::forward<Source>(src), opts, true);
+    return detail::load_source<canonical_policies<Policies...>>(std::forward<Source>(src), opts, true);
 }
 
 /// torch.load on a path. In mapped mode the file is memory-mapped where the platform can
@@ -228,5 +216,33 @@ result<document> open_file(const std::string& path, load_options opts = {}) {
 
 } // namespace v0
 } // namespace ptload
+
+// Separate compilation. The loaders are templates on the policy set, so every file that loads
+// compiles them again (seconds per set). A project can compile each set it uses once:
+// PTLOAD_EXTERN_LOADERS(Policies...) in the files that load says "compiled elsewhere", and
+// PTLOAD_INSTANTIATE_LOADERS(Policies...) in one source file compiles it there. The arguments
+// are load<...>'s (none for the defaults); write them at global scope, after the includes.
+#define PTLOAD_LOADERS_(prefix, ...)                                                                       \
+    namespace ptload {                                                                                      \
+    inline namespace v0 {                                                                                   \
+    namespace detail {                                                                                      \
+    prefix template result<document> load_torch_impl<canonical_policies<__VA_ARGS__>>(                      \
+        any_source, std::shared_ptr<void>, const load_options&, bool);                                      \
+    prefix template result<document> load_pickle_impl<canonical_policies<__VA_ARGS__>>(any_source,          \
+                                                                                       const load_options&); \
+    }                                                                                                       \
+    }                                                                                                       \
+    }
+#define PTLOAD_EXTERN_LOADERS(...) PTLOAD_LOADERS_(extern, __VA_ARGS__)
+#define PTLOAD_INSTANTIATE_LOADERS(...) PTLOAD_LOADERS_(, __VA_ARGS__)
+
+// The same for the default policies, by two switches: with PTLOAD_SEPARATE_COMPILATION defined
+// everywhere and PTLOAD_IMPLEMENTATION in exactly one file, the default loaders are compiled in
+// that file only. Headers that load with other sets themselves (dump.hpp) follow the switches too.
+#if defined(PTLOAD_SEPARATE_COMPILATION) && !defined(PTLOAD_IMPLEMENTATION)
+PTLOAD_EXTERN_LOADERS()
+#elif defined(PTLOAD_IMPLEMENTATION)
+PTLOAD_INSTANTIATE_LOADERS()
+#endif
 
 #endif

@@ -66,6 +66,15 @@ struct policies {
                   "ptload globals policy: use ptload::permissive or ptload::strict (or declare `using ptload_role = ptload::role::globals;` and `static constexpr bool allowlist_only`)");
 };
 
+/// The one type of a set of choices, however a pack spells it (in any order, defaults named or
+/// left out): `canonical_policies<>`, `canonical_policies<utf8>` and
+/// `canonical_policies<permissive, utf8>` are the same type, so the loaders are compiled once
+/// for them, and PTLOAD_EXTERN_LOADERS / PTLOAD_INSTANTIATE_LOADERS (load.hpp) name every
+/// spelling of a set at once.
+template <class... Ps>
+using canonical_policies = policies<typename policies<Ps...>::decoding, typename policies<Ps...>::allocator,
+                                    typename policies<Ps...>::limits, typename policies<Ps...>::globals>;
+
 } // namespace v0
 } // namespace ptload
 

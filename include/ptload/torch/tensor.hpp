@@ -171,6 +171,9 @@ public:
     template <class F>
     status for_each_element(F&& f) const {
         if (!has_storage()) return {};
+        // Positions of packed dtypes count values, several per byte: as byte offsets they
+        // would run past the storage.
+        if (values_per_byte(dtype()) > 1) return packed_error();
         auto all = storage_data();
         if (!all) return std::move(all).err();
         const std::uint8_t* base = all->data();
@@ -179,12 +182,13 @@ public:
         return {};
     }
     /// The integer stored for a packed sub-byte element (quint4x2, quint2x4), low bits first;
-    /// 0 when the storage cannot be read.
+    /// 0 when the storage cannot be read or `pos` (a value position, as for_each_position
+    /// gives) lies outside it.
     std::uint8_t packed_value(std::int64_t pos) const noexcept {
         std::size_t per = values_per_byte(dtype());
         std::size_t bits = 8 / per;
         auto all = storage_bytes();
-        if (all.empty()) return 0;
+        if (pos < 0 || static_cast<std::uint64_t>(pos) / per >= all.size()) return 0;
         std::uint8_t byte = all[static_cast<std::size_t>(pos) / per];
         return static_cast<std::uint8_t>((byte >> (bits * (static_cast<std::size_t>(pos) % per))) & ((1u << bits) - 1));
     }
