@@ -631,13 +631,47 @@ public:
     virtual ~storage_reader() = default;
     /// Makes s resident: reads (or, in mapped mode, points at) its bytes.
     virtual status fetch(storage& s) = 0;
-    /// fetch() for each of `list`, which is in source order (a load reading all its storages).
-    virtual status fetch_in_order(storage* const* list, std::size_t n) {
-        for (std::size_t i = 0; i < n; ++i) PTLOAD_TRY(fetch(*list[i]));
-        return {};
+    /// fetch() for each of `list`, which is in source order (a load reading all its storages),
+    /// telling the progress callback after each.
+    status fetch_in_order(storage* const* list, std::size_t n) {
+        batch_progress progress(*this, list, n);
+        return fetch_batch(list, n, progress);
     }
     /// n bytes from `begin` within s's data, in host byte order, into dst, keeping nothing.
     virtual status read_range(const storage& s, std::uint64_t begin, void* dst, std::size_t n) = 0;
+
+    /// load_options::progress and its context.
+    void (*progress_fn)(void*, std::uint64_t, std::uint64_t) = nullptr;
+    void* progress_context = nullptr;
+
+protected:
+    /// Bytes done of a batch's total, reported as each storage is read.
+    class batch_progress {
+    public:
+        batch_progress(const storage_reader& r, storage* const* list, std::size_t n) noexcept
+            : fn_(r.progress_fn), context_(r.progress_context) {
+            if (!fn_) return;
+            for (std::size_t i = 0; i < n; ++i) total_ += list[i]->nbytes();
+            fn_(context_, 0, total_);
+        }
+        void storage_read(const storage& s) noexcept {
+            done_ += s.nbytes();
+            if (fn_) fn_(context_, done_, total_);
+        }
+
+    private:
+        void (*fn_)(void*, std::uint64_t, std::uint64_t);
+        void* context_;
+        std::uint64_t done_ = 0, total_ = 0;
+    };
+    /// Reads each of `list` (in source order) and tells `progress` after each.
+    virtual status fetch_batch(storage* const* list, std::size_t n, batch_progress& progress) {
+        for (std::size_t i = 0; i < n; ++i) {
+            PTLOAD_TRY(fetch(*list[i]));
+            progress.storage_read(*list[i]);
+        }
+        return {};
+    }
 };
 } // namespace detail
 
@@ -1513,6 +1547,17 @@ inline value::item_range value::items() const {
 //                                            void* context);
 // The bytes are filled by ptload after allocate returns (read from the file, byte-swapped to
 // the host's order). The buffer's release function frees them when the document dies.
+//
+// An allocator that wants to know where the bytes are declares, instead or as well,
+//     static ptload::storage_buffer allocate(const ptload::storage_description& d,
+//                                            const ptload::storage_origin& origin,
+//                                            std::string_view device, void* context);
+// origin says where the storage's bytes sit in the source (their offset, and their address
+// when the source is in memory and the record is stored as it is) and whether they are in the
+// host's byte order. Returning a buffer whose data() is origin.in_place (with no release
+// function, or one that does not free it) uses the source's own bytes: nothing is copied, the
+// tensor reports is_mapped(), and the source must stay alive as in storage_mode::mapped (a
+// source given by value is kept by the document).
 #ifndef PTLOAD_POLICIES_ALLOCATOR_HPP
 #define PTLOAD_POLICIES_ALLOCATOR_HPP
 
@@ -1549,6 +1594,19 @@ struct globals {};
 namespace ptload {
 inline namespace v0 {
 
+/// Where a storage's bytes are, for an allocator that places storages by their origin.
+struct storage_origin {
+    std::uint64_t offset = 0;  ///< the first data byte's offset in the source
+    std::uint64_t nbytes = 0;  ///< the storage's size
+    /// The bytes themselves, when the source is in memory (memory_source, mmap_source, any
+    /// source with data()) and the record is stored uncompressed; else null. Its alignment is
+    /// the pointer's (zip records of torch >= 1.6 start at multiples of 64 in the file).
+    const std::uint8_t* in_place = nullptr;
+    /// The stored bytes are in the host's byte order (no swap needed). Only such bytes may be
+    /// used in place.
+    bool host_order = true;
+};
+
 /// Heap memory aligned to 64 bytes (as torch's own allocator), freed with the document.
 /// Storages of 2 MiB and more are aligned to 2 MiB and asked to be backed by huge pages
 /// (Linux), which makes reading them into memory about twice as fast.
@@ -1576,13 +1634,31 @@ struct heap_allocator {
 
 namespace detail {
 template <class A, class = void>
-struct is_allocator : std::false_type {};
+struct allocates_by_size : std::false_type {};
 template <class A>
-struct is_allocator<A, std::void_t<decltype(A::allocate(std::declval<const storage_description&>(), std::uint64_t{},
-                                                        std::string_view{}, static_cast<void*>(nullptr)))>>
+struct allocates_by_size<A, std::void_t<decltype(A::allocate(std::declval<const storage_description&>(), std::uint64_t{},
+                                                             std::string_view{}, static_cast<void*>(nullptr)))>>
     : std::is_same<decltype(A::allocate(std::declval<const storage_description&>(), std::uint64_t{},
                                         std::string_view{}, static_cast<void*>(nullptr))),
                    storage_buffer> {};
+template <class A, class = void>
+struct allocates_by_origin : std::false_type {};
+template <class A>
+struct allocates_by_origin<A, std::void_t<decltype(A::allocate(std::declval<const storage_description&>(),
+                                                               std::declval<const storage_origin&>(), std::string_view{},
+                                                               static_cast<void*>(nullptr)))>>
+    : std::is_same<decltype(A::allocate(std::declval<const storage_description&>(), std::declval<const storage_origin&>(),
+                                        std::string_view{}, static_cast<void*>(nullptr))),
+                   storage_buffer> {};
+template <class A>
+struct is_allocator : std::integral_constant<bool, allocates_by_size<A>::value || allocates_by_origin<A>::value> {};
+
+/// The allocator's buffer for a storage: by its origin where the allocator takes one.
+template <class A>
+storage_buffer allocate_with(const storage_description& d, const storage_origin& origin, std::string_view device, void* context) {
+    if constexpr (allocates_by_origin<A>::value) return A::allocate(d, origin, device, context);
+    else return A::allocate(d, origin.nbytes, device, context);
+}
 } // namespace detail
 
 } // namespace v0
@@ -2189,7 +2265,8 @@ struct policies {
                   "name` and `static std::size_t decode(const std::uint8_t*, std::size_t, std::string&)`");
     static_assert(detail::is_allocator<allocator>::value,
                   "ptload allocator policy: needs `static ptload::storage_buffer allocate(const "
-                  "ptload::storage_description&, std::uint64_t nbytes, std::string_view device, void* context)`");
+                  "ptload::storage_description&, std::uint64_t nbytes, std::string_view device, void* context)` "
+                  "(or the same with `const ptload::storage_origin&` in place of nbytes)");
     static_assert(detail::is_limits<limits>::value,
                   "ptload limits policy: derive it from ptload::default_limits and shadow the members you change");
     static_assert(detail::is_globals_policy<globals>::value,
@@ -2943,6 +3020,14 @@ struct load_options {
     storage_mode storages = storage_mode::eager;
     /// Check CRC-32 of zip records that carry one (torch does not; costs a pass over the data).
     bool check_crc = false;
+    /// Told as storages are read in a batch (all of them, in eager and mapped mode before load
+    /// returns; by document::fetch_all later): `done` of `total` bytes, first with done = 0,
+    /// then after each storage, last with done == total. Storages read one by one on first
+    /// access in lazy mode are not reported, nor are the storages of torch 0.1's tar format
+    /// (read with the archive's members). A plain function and a context, so an engine can
+    /// show its own progress bar without ptload allocating anything for it.
+    void (*progress)(void* context, std::uint64_t done, std::uint64_t total) = nullptr;
+    void* progress_context = nullptr;
     /// Strict mode (ptload::strict) only: globals allowed beyond the default allowlist, as
     /// "module.name" (torch.serialization.add_safe_globals), e.g. "argparse.Namespace".
     /// Dangerous globals stay refused.
@@ -7949,11 +8034,16 @@ zip_limits zip_limits_from() {
 
 /// Memory for a storage from the allocator policy, or the error that says why there is none.
 template <class Policies>
-result<storage_buffer> allocate_storage(const storage& s, std::uint64_t nbytes, void* context) {
+result<storage_buffer> allocate_storage(const storage& s, const storage_origin& origin, void* context) {
+    const std::uint64_t nbytes = origin.nbytes;
     if (nbytes > static_cast<std::uint64_t>(SIZE_MAX))
         return make_error(errc::limit_tensor, s.ref.offset, "storage larger than this platform's address space",
                           "storage " + s.desc.key);
-    storage_buffer b = Policies::allocator::allocate(s.desc, nbytes, s.device, context);
+    storage_buffer b = allocate_with<typename Policies::allocator>(s.desc, origin, s.device, context);
+    if (b.data() && b.data() == origin.in_place && !origin.host_order)
+        return make_error(errc::bad_storage, s.ref.offset,
+                          "the allocator used the source's bytes in place, but they are not in the host's byte order",
+                          "storage " + s.desc.key);
     if (!b.data() && nbytes)
         return make_error(errc::bad_storage, s.ref.offset, "the allocator could not provide " + std::to_string(nbytes) + " bytes",
                           "storage " + s.desc.key);
@@ -7971,25 +8061,14 @@ class source_reader final : public storage_reader {
 public:
     source_reader(any_source src, std::shared_ptr<void> owner, const load_options& opts)
         : src_(src), owner_(std::move(owner)), mode_(opts.storages), check_crc_(opts.check_crc),
-          context_(opts.allocator_context) {}
+          context_(opts.allocator_context) {
+        progress_fn = opts.progress;
+        progress_context = opts.progress_context;
+    }
 
     status fetch(storage& s) override { return fetch_from(src_, s); }
 
-    /// Storages in source order: small ones through a read-ahead window, so a checkpoint of
-    /// many small tensors costs a few large reads rather than a seek and a read per tensor.
-    status fetch_in_order(storage* const* list, std::size_t count) override {
-        if (src_.memory()) return storage_reader::fetch_in_order(list, count);
-        read_window<any_source> window(src_);
-        for (std::size_t i = 0; i < count; ++i) {
-            storage& s = *list[i];
-            if (is_plain(s) && s.nbytes() < read_window<any_source>::default_capacity / 2) PTLOAD_TRY(fetch_from(window, s));
-            else PTLOAD_TRY(fetch(s));
-        }
-        return {};
-    }
-
-    status read_range(const storage& s, std::uint64_t begin, void* dst, std::size_t n) override {
-        if (!is_plain(s)) {  // a deflated record is inflated whole; the bytes wanted are copied out
+    status read_range(const storage& s, std::uint64_t begin, void* dst, std::size_t n) override {        if (!is_plain(s)) {  // a deflated record is inflated whole; the bytes wanted are copied out
             storage tmp;
             tmp.desc = s.desc;
             tmp.device = s.device;
@@ -8004,6 +8083,21 @@ public:
         return {};
     }
 
+protected:
+    /// Storages in source order: small ones through a read-ahead window, so a checkpoint of
+    /// many small tensors costs a few large reads rather than a seek and a read per tensor.
+    status fetch_batch(storage* const* list, std::size_t count, batch_progress& progress) override {
+        if (src_.memory()) return storage_reader::fetch_batch(list, count, progress);
+        read_window<any_source> window(src_);
+        for (std::size_t i = 0; i < count; ++i) {
+            storage& s = *list[i];
+            if (is_plain(s) && s.nbytes() < read_window<any_source>::default_capacity / 2) PTLOAD_TRY(fetch_from(window, s));
+            else PTLOAD_TRY(fetch(s));
+            progress.storage_read(s);
+        }
+        return {};
+    }
+
 private:
     /// Reads (or points at) s's bytes, through `from`: the source or a read-ahead window on it.
     template <class From>
@@ -8011,21 +8105,30 @@ private:
         const std::uint64_t n = s.nbytes();
         if (!is_plain(s)) return fetch_record(s, n);
         PTLOAD_TRY(check_range(s, 0, n));
+        storage_origin origin;
+        origin.offset = s.ref.offset;
+        origin.nbytes = n;
+        origin.host_order = host_is_little_endian() == s.ref.little_endian || byte_order_unit(s.desc.type) < 2;
         if (src_.memory()) {
             const std::uint8_t* p = src_.memory() + s.ref.offset;
+            origin.in_place = p;
             const std::size_t align = element_size(s.desc.type) < 8 ? element_size(s.desc.type) : 8;
-            const bool in_order = host_is_little_endian() == s.ref.little_endian || byte_order_unit(s.desc.type) < 2;
-            if (mode_ == storage_mode::mapped && in_order && align && reinterpret_cast<std::uintptr_t>(p) % align == 0) {
-                s.bytes = storage_buffer(const_cast<std::uint8_t*>(p), n, nullptr, nullptr);
-                s.mapped = true;
-                s.resident = true;
-                return {};
-            }
+            if (mode_ == storage_mode::mapped && origin.host_order && align && reinterpret_cast<std::uintptr_t>(p) % align == 0)
+                return use_in_place(s, storage_buffer(const_cast<std::uint8_t*>(p), n, nullptr, nullptr));
         }
-        auto b = allocate_storage<Policies>(s, n, context_);
+        auto b = allocate_storage<Policies>(s, origin, context_);
         if (!b) return std::move(b).err();
+        if (n && b->data() == origin.in_place) return use_in_place(s, std::move(*b));  // the allocator's choice
         if (n) PTLOAD_TRY(from.read_at(s.ref.offset, b->data(), static_cast<std::size_t>(n)));
         return adopt(s, std::move(*b));
+    }
+
+    /// Gives s the source's own bytes (in the host's order): nothing read or copied.
+    static status use_in_place(storage& s, storage_buffer b) {
+        s.bytes = std::move(b);
+        s.mapped = true;
+        s.resident = true;
+        return {};
     }
 
     /// Gives s the bytes read into b, in the host's byte order.
@@ -8060,7 +8163,11 @@ private:
         e.method = s.ref.method;
         auto bytes = read_entry(src_, e, zip_limits_from<typename Policies::limits>(), check_crc_);
         if (!bytes) return std::move(bytes).err();
-        auto b = allocate_storage<Policies>(s, n, context_);
+        storage_origin origin;  // inflated (or checked) on the way: not usable in place
+        origin.offset = s.ref.offset;
+        origin.nbytes = n;
+        origin.host_order = host_is_little_endian() == s.ref.little_endian || byte_order_unit(s.desc.type) < 2;
+        auto b = allocate_storage<Policies>(s, origin, context_);
         if (!b) return std::move(b).err();
         if (n) std::memcpy(b->data(), bytes->data(), static_cast<std::size_t>(n));
         return adopt(s, std::move(*b));
@@ -12406,6 +12513,10 @@ struct convert_options {
     /// zipfile writes with force_zip64; without it they appear only where a size or an offset
     /// reaches 4 GiB or the entries number 65535 or more.
     bool force_zip64 = false;
+    /// Told as tensors are written: `done` of `total` tensor bytes, first with done = 0, then
+    /// after each tensor (as load_options::progress reports storages).
+    void (*progress)(void* context, std::uint64_t done, std::uint64_t total) = nullptr;
+    void* progress_context = nullptr;
 };
 
 /// What a conversion wrote.
@@ -12637,6 +12748,27 @@ inline status read_payload(const document& doc, const convert_item& item, tensor
     return {};
 }
 
+/// Tensor bytes written of a conversion's total, for convert_options::progress.
+class convert_progress {
+public:
+    template <class Plan>
+    convert_progress(const convert_options& o, const Plan& plan) noexcept : fn_(o.progress), context_(o.progress_context) {
+        if (!fn_) return;
+        for (const auto& item : plan)  // saturating: a total past 2^64 cannot be written anyway
+            if (!checked_add(total_, item.nbytes, total_)) total_ = ~std::uint64_t{0};
+        fn_(context_, 0, total_);
+    }
+    void tensor_written(std::uint64_t nbytes) noexcept {
+        done_ += nbytes;
+        if (fn_) fn_(context_, done_, total_);
+    }
+
+private:
+    void (*fn_)(void*, std::uint64_t, std::uint64_t);
+    void* context_;
+    std::uint64_t done_ = 0, total_ = 0;
+};
+
 /// The sink, with the count of bytes written and the error that says where it failed.
 class counted_sink {
 public:
@@ -12744,10 +12876,12 @@ inline result<convert_summary> write_safetensors(const document& doc, byte_sink&
     PTLOAD_TRY(out.put(length));
     PTLOAD_TRY(out.put(header));
     detail::tensor_payload payload;
+    detail::convert_progress progress(opts, *plan);
     for (const auto& item : *plan) {
         PTLOAD_TRY(detail::read_payload(doc, item, payload));
         PTLOAD_TRY(out.put(payload.bytes.data(), payload.bytes.size()));
         payload.owned.reset();  // one tensor's bytes at a time
+        progress.tensor_written(item.nbytes);
     }
     return convert_summary{plan->size(), out.written()};
 }
@@ -12773,6 +12907,7 @@ inline result<convert_summary> write_npz(const document& doc, byte_sink& sink, c
     entries.reserve(plan->size());
     detail::tensor_payload payload;
     std::string head;
+    detail::convert_progress progress(opts, *plan);
     for (const auto& item : *plan) {
         std::string preamble = detail::npy_preamble(npy_descr(item.t.dtype()), item.t.shape());
         PTLOAD_TRY(detail::read_payload(doc, item, payload));
@@ -12812,6 +12947,7 @@ inline result<convert_summary> write_npz(const document& doc, byte_sink& sink, c
         PTLOAD_TRY(out.put(payload.bytes.data(), payload.bytes.size()));
         payload.owned.reset();
         entries.push_back(std::move(e));
+        progress.tensor_written(item.nbytes);
     }
     const std::uint64_t directory = out.written();
     for (const auto& e : entries) {

@@ -611,3 +611,28 @@ TEST_CASE("convert: a sink that fails stops the conversion with an io_error") {
         CHECK(z.err().code == ptload::errc::io_error);
     }
 }
+
+TEST_CASE("convert: progress is told tensor by tensor, from 0 to the tensors' bytes") {
+    auto doc = ptload::open_file(sample);
+    REQUIRE(doc);
+    std::uint64_t want = 0;
+    const auto rows = ptload::list_tensors(*doc);
+    for (const auto& r : rows) {
+        ptload::tensor t = r.tensor_value.as_tensor().value();
+        want += t.numel() * ptload::element_size(t.dtype());
+    }
+    for (auto format : {ptload::convert_format::safetensors, ptload::convert_format::npz}) {
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> calls;
+        ptload::convert_options o;
+        o.progress = [](void* log, std::uint64_t done, std::uint64_t total) {
+            static_cast<std::vector<std::pair<std::uint64_t, std::uint64_t>>*>(log)->emplace_back(done, total);
+        };
+        o.progress_context = &calls;
+        ptload::memory_sink out;
+        REQUIRE(ptload::write_converted(*doc, out, format, o));
+        REQUIRE(calls.size() == rows.size() + 1);
+        CHECK(calls.front() == std::make_pair(std::uint64_t{0}, want));
+        CHECK(calls.back() == std::make_pair(want, want));
+        for (std::size_t i = 1; i < calls.size(); ++i) CHECK(calls[i].first > calls[i - 1].first);
+    }
+}

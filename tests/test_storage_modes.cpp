@@ -242,3 +242,137 @@ TEST_CASE("fetch_all reads what a lazy load left, then the source can go") {
     doc->close_source();
     for (const auto& r : ptload::list_tensors(*doc)) CHECK(r.tensor_value.as_tensor().value().bytes());
 }
+
+namespace {
+/// The calls a progress callback received.
+struct progress_log {
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> calls;
+    static void record(void* self, std::uint64_t done, std::uint64_t total) {
+        static_cast<progress_log*>(self)->calls.emplace_back(done, total);
+    }
+    /// Starts at 0, grows to the total, one call per storage read after the first.
+    void check(std::uint64_t total, std::size_t storages) const {
+        REQUIRE(calls.size() == storages + 1);
+        CHECK(calls.front() == std::make_pair(std::uint64_t{0}, total));
+        CHECK(calls.back() == std::make_pair(total, total));
+        for (std::size_t i = 1; i < calls.size(); ++i) {
+            CHECK(calls[i].second == total);
+            CHECK(calls[i].first >= calls[i - 1].first);
+        }
+    }
+};
+/// The bytes a load reads: every storage that is not a window on another.
+std::pair<std::uint64_t, std::size_t> stored_bytes(const ptload::document& doc) {
+    std::uint64_t bytes = 0;
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < doc.storage_count(); ++i)
+        if (doc.storage_at(i).ref.view_of == ptload::no_storage) {
+            bytes += doc.storage_at(i).nbytes();
+            ++count;
+        }
+    return {bytes, count};
+}
+} // namespace
+
+TEST_CASE("progress: told storage by storage, from 0 to the total, in eager and mapped loads and fetch_all") {
+    for (const std::string& path : {sample, legacy, big_endian}) {
+        CAPTURE(path);
+        for (auto mode : {ptload::storage_mode::eager, ptload::storage_mode::mapped}) {
+            progress_log log;
+            ptload::load_options o;
+            o.storages = mode;
+            o.progress = &progress_log::record;
+            o.progress_context = &log;
+            auto doc = ptload::load_file(path, o);
+            REQUIRE(doc);
+            auto [bytes, count] = stored_bytes(*doc);
+            CHECK(bytes > 0);
+            log.check(bytes, count);
+            // through a source without data(): the read-ahead path reports the same
+            progress_log streamed;
+            o.progress_context = &streamed;
+            auto again = ptload::load(counting_source(path), o);
+            REQUIRE(again);
+            CHECK(streamed.calls == log.calls);
+        }
+        // lazy: nothing while opening or reading one storage; fetch_all reports the rest
+        progress_log log;
+        ptload::load_options o;
+        o.progress = &progress_log::record;
+        o.progress_context = &log;
+        auto doc = ptload::open_file(path, o);
+        REQUIRE(doc);
+        CHECK(log.calls.empty());
+        REQUIRE(doc->fetch_all());
+        auto [bytes, count] = stored_bytes(*doc);
+        log.check(bytes, count);
+    }
+}
+
+namespace {
+/// Sees each storage's origin (kept in the context) and uses the source's bytes in place
+/// whenever they are in memory, in the host's order or not (the load refuses the latter).
+struct origin_allocator {
+    using ptload_role = ptload::role::allocator;
+    static ptload::storage_buffer allocate(const ptload::storage_description& d, const ptload::storage_origin& origin,
+                                           std::string_view device, void* context) {
+        static_cast<std::vector<std::pair<std::string, ptload::storage_origin>>*>(context)->emplace_back(d.key, origin);
+        if (origin.in_place) return ptload::storage_buffer(const_cast<std::uint8_t*>(origin.in_place), origin.nbytes, nullptr, nullptr);
+        return ptload::heap_allocator::allocate(d, origin.nbytes, device, nullptr);
+    }
+};
+} // namespace
+
+TEST_CASE("an allocator that sees each storage's origin may use the source's bytes in place") {
+    // a file in the host's byte order, and one in the other
+    const std::string& native = ptload::detail::host_is_little_endian() ? sample : big_endian;
+    const std::string& foreign = ptload::detail::host_is_little_endian() ? big_endian : sample;
+    std::vector<std::uint8_t> bytes = ptload_test::read_bytes(native);
+    ptload::memory_source mem(bytes.data(), bytes.size());
+    auto zip = ptload::read_zip(mem);
+    REQUIRE(zip);
+    auto prefix = ptload::archive_prefix(*zip);
+    REQUIRE(prefix);
+    auto plain = ptload::load_file(native);
+    REQUIRE(plain);
+    const std::string want = ptload::canonical_json(*plain).value();
+
+    std::vector<std::pair<std::string, ptload::storage_origin>> seen;
+    ptload::load_options o;
+    o.allocator_context = &seen;
+    auto doc = ptload::load<origin_allocator>(ptload::memory_source(bytes.data(), bytes.size()), o);
+    REQUIRE(doc);
+    REQUIRE(seen.size() == doc->storage_count());
+    for (const auto& [key, origin] : seen) {
+        CAPTURE(key);
+        const ptload::zip_entry* e = zip->find(*prefix + "data/" + key);
+        REQUIRE(e);
+        CHECK(origin.offset == e->data_offset);  // where the record's bytes are
+        CHECK(origin.nbytes == e->size);
+        CHECK(origin.in_place == bytes.data() + e->data_offset);
+        CHECK(origin.host_order);
+    }
+    for (const auto& row : ptload::list_tensors(*doc)) {
+        ptload::tensor t = row.tensor_value.as_tensor().value();
+        CHECK(t.is_mapped());
+        CHECK(t.storage_bytes().data() >= bytes.data());
+        CHECK(t.storage_bytes().data() < bytes.data() + bytes.size());
+    }
+    CHECK(ptload::canonical_json(*doc).value() == want);
+
+    // A stream has no bytes to point at: every storage is copied.
+    seen.clear();
+    auto streamed = ptload::load<origin_allocator>(ptload::file_source(native), o);
+    REQUIRE(streamed);
+    for (const auto& s : seen) CHECK(s.second.in_place == nullptr);
+    for (const auto& row : ptload::list_tensors(*streamed)) CHECK_FALSE(row.tensor_value.as_tensor().value().is_mapped());
+    CHECK(ptload::canonical_json(*streamed).value() == want);
+
+    // Bytes in the other byte order cannot be used in place: a clear error, not wrong values.
+    std::vector<std::uint8_t> other = ptload_test::read_bytes(foreign);
+    seen.clear();
+    auto refused = ptload::load<origin_allocator>(ptload::memory_source(other.data(), other.size()), o);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.err().code == ptload::errc::bad_storage);
+    CHECK(refused.err().message.find("byte order") != std::string::npos);
+}

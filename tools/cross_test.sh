@@ -14,6 +14,7 @@
 #                      <ptload/all.hpp>) in place of the headers under include/
 #
 # Each policy set's loaders are compiled once (PTLOAD_SEPARATE_COMPILATION; tests/implementation*.cpp).
+# The qemu legs define PTLOAD_EMULATED_BUILD: the random-change robustness test runs fewer trials.
 # Debian packages: g++-s390x-linux-gnu g++-arm-linux-gnueabihf qemu-user mingw-w64 wine
 # libc++-dev libc++abi-dev. Builds go to build/cross-<leg>; PTLOAD_JOBS sets the parallelism
 # (default 2), PTLOAD_CROSS_CXXFLAGS adds compiler flags (e.g. -fno-exceptions -fno-rtti).
@@ -58,9 +59,14 @@ setup_leg() {
   flags=()
   link_flags=()
   case $1 in
-    s390x) cxx=s390x-linux-gnu-g++; runner=(qemu-s390x -L /usr/s390x-linux-gnu); pkgs="g++-s390x-linux-gnu qemu-user" ;;
-    armhf)  # -Wno-psabi: GCC's notes that an ABI detail changed in GCC 7.1 are not findings
-      cxx=arm-linux-gnueabihf-g++; flags=(-Wno-psabi); runner=(qemu-arm -L /usr/arm-linux-gnueabihf)
+    s390x)
+      cxx=s390x-linux-gnu-g++; flags=(-DPTLOAD_EMULATED_BUILD=1); runner=(qemu-s390x -L /usr/s390x-linux-gnu)
+      pkgs="g++-s390x-linux-gnu qemu-user"
+      ;;
+    armhf)  # -Wno-psabi: GCC's notes that an ABI detail changed in GCC 7.1 are not findings;
+      # 64-bit off_t, as 32-bit programs that handle large files build: the tests then write and
+      # read a sparse checkpoint over 4 GiB here too (ptload itself uses the *64 calls anyway)
+      cxx=arm-linux-gnueabihf-g++; flags=(-Wno-psabi -D_FILE_OFFSET_BITS=64 -DPTLOAD_EMULATED_BUILD=1); runner=(qemu-arm -L /usr/arm-linux-gnueabihf)
       pkgs="g++-arm-linux-gnueabihf qemu-user"
       ;;
     mingw)

@@ -10,6 +10,7 @@
 #include <ptload/scan.hpp>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -20,6 +21,14 @@
 #include <system_error>
 #include <unordered_map>
 #include <vector>
+
+#if defined(_WIN32)
+#include <io.h>
+#define PTLOAD_CLI_ISATTY(fd) _isatty(fd)
+#else
+#include <unistd.h>
+#define PTLOAD_CLI_ISATTY(fd) isatty(fd)
+#endif
 
 namespace {
 
@@ -39,7 +48,9 @@ constexpr const char* load_options_help =
     "                                        FROM=TO[,FROM=TO...] (cuda:0=cpu,cuda:1=cpu)\n"
     "  --strict                              accept only the globals torch.load(weights_only=True) accepts\n"
     "                                        (and numeric numpy arrays)\n"
-    "  --allow MODULE.NAME                   with --strict, accept one more, as add_safe_globals does\n";
+    "  --allow MODULE.NAME                   with --strict, accept one more, as add_safe_globals does\n"
+    "  --progress, --no-progress             progress on stderr while storages are read or tensors written\n"
+    "                                        (default: when stderr is a terminal and the work takes a while)\n";
 
 constexpr const char* dump_usage =
     "usage: ptload dump [--json] [--max-items N | --all] [LOAD OPTIONS] FILE\n"
@@ -151,6 +162,40 @@ std::string bytes_text(std::uint64_t n) {
     std::snprintf(buf, sizeof buf, " (%.1f %s)", v, units[u]);
     return s + buf;
 }
+
+/// Progress on stderr for the load and conversion callbacks (load_options::progress,
+/// convert_options::progress). On a terminal it appears once the work has taken half a second,
+/// redrawn at most ten times a second and finished with a newline; short work shows nothing.
+/// Asked for (--progress), every stage is shown, the last always.
+class stderr_progress {
+public:
+    enum class mode { off, terminal, always };
+    stderr_progress(mode m, const char* what) : mode_(m), what_(what) {}
+    bool on() const noexcept { return mode_ != mode::off; }
+    static void report(void* self, std::uint64_t done, std::uint64_t total) {
+        static_cast<stderr_progress*>(self)->update(done, total);
+    }
+
+private:
+    void update(std::uint64_t done, std::uint64_t total) {
+        using clock = std::chrono::steady_clock;
+        const clock::time_point now = clock::now();
+        const bool last = done >= total;
+        if (mode_ == mode::terminal && !shown_ && (last || now - start_ < std::chrono::milliseconds(500))) return;
+        if (!last && shown_ && now - drawn_ < std::chrono::milliseconds(100)) return;
+        drawn_ = now;
+        shown_ = true;
+        const unsigned percent = total ? static_cast<unsigned>(static_cast<double>(done) * 100.0 / static_cast<double>(total)) : 100;
+        std::fprintf(stderr, "\r%s: %3u%% (%s of %s)%s", what_, percent, bytes_text(done).c_str(), bytes_text(total).c_str(),
+                     last ? "\n" : "");
+        std::fflush(stderr);
+    }
+
+    mode mode_;
+    const char* what_;
+    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), drawn_;
+    bool shown_ = false;
+};
 
 /// `ptload ls`: the tensor table with totals, or (--json) an array of rows.
 int list(const ptload::document& doc, bool json) {
@@ -364,6 +409,7 @@ int main(int argc, char** argv) {
     ptload::convert_options convert_opts;
     ptload::convert_format format = ptload::convert_format::safetensors;
     bool format_given = false;
+    stderr_progress::mode progress = PTLOAD_CLI_ISATTY(2) ? stderr_progress::mode::terminal : stderr_progress::mode::off;
     for (int i = 2; i < argc; ++i) {
         std::string_view a = argv[i];
         if (options_end || a.size() < 2 || a[0] != '-') {
@@ -399,6 +445,9 @@ int main(int argc, char** argv) {
         } else if (a == "--strict") {
             if (int rc = takes_no_value()) return rc;
             opts.strict = true;
+        } else if (a == "--progress" || a == "--no-progress") {
+            if (int rc = takes_no_value()) return rc;
+            progress = a == "--progress" ? stderr_progress::mode::always : stderr_progress::mode::off;
         } else if (a == "--all" && command == "dump") {
             if (int rc = takes_no_value()) return rc;
             tree.max_items = std::numeric_limits<std::size_t>::max();
@@ -468,6 +517,16 @@ int main(int argc, char** argv) {
     // pickle alone (lazy, the document owning a second handle on the file); the JSON hashes
     // every storage, so it reads them all. A conversion reads each storage as it writes it.
     if (!json) opts.load.storages = ptload::storage_mode::lazy;
+    stderr_progress reading(progress, "reading storages");
+    if (reading.on()) {
+        opts.load.progress = &stderr_progress::report;
+        opts.load.progress_context = &reading;
+    }
+    stderr_progress writing(progress, "writing tensors");
+    if (writing.on()) {
+        convert_opts.progress = &stderr_progress::report;
+        convert_opts.progress_context = &writing;
+    }
     auto doc = json ? ptload::load_dynamic(src, opts) : ptload::load_dynamic(ptload::file_source(path), opts);
     if (!doc) return fail(path, src, doc.err());
 

@@ -7,15 +7,15 @@
 #   tools/test.sh --only 4,6 just those legs
 #   tools/test.sh --clean    remove build/ first
 #
-# Legs: 1 gcc C++17 -Werror, header-only, every header alone, the examples
-#       2 clang C++20 -Werror with LLVM's libc++
-#       3 armhf: 32-bit ARM, -fno-exceptions -fno-rtti, run under qemu-arm
-#       4 ASan+UBSan (clang, else gcc), then each fuzz target for 30 s (tools/fuzz.sh --ci)
-#       5 s390x: big-endian, run under qemu-s390x
-#       6 mingw-w64: Windows, built from single_include/ptload.hpp, run under wine
-#       7 meson                          8 packaging (tools/package_test.sh)
-# Legs 2-6 compile each policy set's loaders once (PTLOAD_SEPARATE_COMPILATION); legs 3, 5
-# and 6 are tools/cross_test.sh.
+# Legs: 1 gcc C++17 -Werror, every header alone, the examples
+#       2 armhf: 32-bit ARM, -fno-exceptions -fno-rtti, run under qemu-arm
+#       3 clang C++20 -Werror with LLVM's libc++, ASan+UBSan; then each fuzz target for 20 s
+#         (tools/fuzz.sh --ci)
+#       4 s390x: big-endian, run under qemu-s390x
+#       5 mingw-w64: Windows, built from single_include/ptload.hpp, run under wine
+#       6 meson                          7 packaging (tools/package_test.sh)
+# Legs 1-5 compile each policy set's loaders once (PTLOAD_SEPARATE_COMPILATION; meson builds
+# header-only, as most users do); legs 2, 4 and 5 are tools/cross_test.sh.
 #
 # Run as root on a machine that lacks a tool, it installs the Debian packages first.
 # PTLOAD_JOBS overrides the parallelism (default 2: the machines this runs on have 2 cores).
@@ -29,15 +29,14 @@ jobs=${PTLOAD_JOBS:-2}
 leg_names=(
   ""
   "gcc C++17 -Werror"
-  "clang C++20 -Werror, libc++"
   "armhf (32-bit) -fno-exceptions -fno-rtti, qemu"
-  "ASan+UBSan, fuzz targets"
+  "clang C++20 -Werror, libc++, ASan+UBSan, fuzz targets"
   "s390x (big-endian), qemu"
   "mingw-w64 from the single header, wine"
   "meson"
   "packaging: tools/package_test.sh"
 )
-all_legs=(1 2 3 4 5 6 7 8)
+all_legs=(1 2 3 4 5 6 7)
 
 legs=("${all_legs[@]}")
 quick=0
@@ -48,16 +47,16 @@ while [ $# -gt 0 ]; do
     --only) shift; IFS=, read -r -a legs <<<"${1:-}" ;;
     --only=*) IFS=, read -r -a legs <<<"${1#--only=}" ;;
     --clean) clean=1 ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "$me: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
 done
 for leg in "${legs[@]}"; do
-  case $leg in [1-8]) ;; *) echo "$me: no leg '$leg' (legs are 1-8)" >&2; exit 2 ;; esac
+  case $leg in [1-7]) ;; *) echo "$me: no leg '$leg' (legs are 1-7)" >&2; exit 2 ;; esac
 done
 run_oracle=0
-[ "$quick" = 0 ] && [ "${#legs[@]}" = 8 ] && run_oracle=1
+[ "$quick" = 0 ] && [ "${#legs[@]}" = 7 ] && run_oracle=1
 
 say() { printf '%s: %s\n' "$me" "$*"; }
 run() { printf '+ %s\n' "$*"; "$@"; }
@@ -85,14 +84,14 @@ have cmake || missing+=(cmake)
 have python3 || missing+=(python3)
 [ -f /usr/include/doctest/doctest.h ] || [ -f /usr/local/include/doctest/doctest.h ] || missing+=(doctest-dev)
 have ninja || missing+=(ninja-build)
-if wants 2 || wants 4; then have clang++ || missing+=(clang); fi
-if wants 2; then [ -f /usr/include/c++/v1/vector ] || [ -f /usr/lib/llvm-14/include/c++/v1/vector ] || missing+=(libc++-dev libc++abi-dev); fi
-if wants 3; then have arm-linux-gnueabihf-g++ || missing+=(g++-arm-linux-gnueabihf); fi
-if wants 5; then have s390x-linux-gnu-g++ || missing+=(g++-s390x-linux-gnu); fi
-if wants 3 || wants 5; then have qemu-arm && have qemu-s390x || missing+=(qemu-user); fi
-if wants 6; then have x86_64-w64-mingw32-g++ || missing+=(mingw-w64); have wine || missing+=(wine); fi
-if wants 7 || wants 8; then have meson || missing+=(meson); fi
-if wants 8; then have pkg-config || missing+=(pkg-config); fi
+if wants 3; then have clang++ || missing+=(clang); fi
+if wants 3; then [ -f /usr/include/c++/v1/vector ] || [ -f /usr/lib/llvm-14/include/c++/v1/vector ] || missing+=(libc++-dev libc++abi-dev); fi
+if wants 2; then have arm-linux-gnueabihf-g++ || missing+=(g++-arm-linux-gnueabihf); fi
+if wants 4; then have s390x-linux-gnu-g++ || missing+=(g++-s390x-linux-gnu); fi
+if wants 2 || wants 4; then have qemu-arm && have qemu-s390x || missing+=(qemu-user); fi
+if wants 5; then have x86_64-w64-mingw32-g++ || missing+=(mingw-w64); have wine || missing+=(wine); fi
+if wants 6 || wants 7; then have meson || missing+=(meson); fi
+if wants 7; then have pkg-config || missing+=(pkg-config); fi
 if [ "${#missing[@]}" -gt 0 ]; then
   say "missing packages: ${missing[*]}"
   apt_install "${missing[@]}" || say "could not install them (run as root, or install them yourself)"
@@ -108,7 +107,7 @@ sanitizer_works() {
 }
 
 sanitize_cxx=g++
-if wants 4 && have clang++; then
+if wants 3 && have clang++; then
   if ! sanitizer_works clang++ address,undefined; then
     clang_major=$(clang++ -dumpversion 2>/dev/null | cut -d. -f1)
     [ -n "$clang_major" ] && apt_install "libclang-rt-$clang_major-dev" >/dev/null 2>&1
@@ -156,63 +155,62 @@ cmake_leg() {
 
 leg_1() {
   cmake_leg gcc-cxx17 -DCMAKE_CXX_COMPILER=g++ -DCMAKE_CXX_STANDARD=17 -DCMAKE_BUILD_TYPE=Debug \
-    -DPTLOAD_WARNINGS_AS_ERRORS=ON -DPTLOAD_BUILD_EXAMPLES=ON
+    -DPTLOAD_WARNINGS_AS_ERRORS=ON -DPTLOAD_BUILD_EXAMPLES=ON -DPTLOAD_SEPARATE_COMPILATION=ON
 }
 
 leg_2() {
-  # Separate compilation in legs 2-6 (leg 1 and meson stay header-only, as most users build):
-  # each policy set's loaders are compiled once, not in every test file. LLVM's libc++ has no
-  # std::from_chars for double before version 20, as Apple's and Android's do not.
-  cmake_leg clang-cxx20-libcxx -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_STANDARD=20 -DCMAKE_BUILD_TYPE=Debug \
-    -DCMAKE_CXX_FLAGS=-stdlib=libc++ -DCMAKE_EXE_LINKER_FLAGS=-stdlib=libc++ \
-    -DPTLOAD_WARNINGS_AS_ERRORS=ON -DPTLOAD_SEPARATE_COMPILATION=ON -DPTLOAD_BUILD_HEADER_CHECK=OFF
-}
-
-leg_3() {
   # The firmware shape: 32-bit, no exceptions, no RTTI (headers are compiled one by one in leg 1).
   run env PTLOAD_JOBS="$jobs" tools/cross_test.sh --armhf --no-exceptions
 }
 
-leg_4() {
-  local leaks=1
+leg_3() {
+  local leaks=1 libcxx=()
   # LeakSanitizer cannot run everywhere (under ptrace, in some containers): probe it first.
   if ! { "$sanitize_cxx" -fsanitize=address "$scratch/probe.cpp" -o "$scratch/lsan" >/dev/null 2>&1 &&
          ASAN_OPTIONS=detect_leaks=1 "$scratch/lsan" >/dev/null 2>&1; }; then
     leaks=0
     say "LeakSanitizer does not work here; running with detect_leaks=0"
   fi
+  # clang builds against LLVM's libc++, as on Apple and Android (whose libc++ has no
+  # std::from_chars for double before version 20); C++20 and -Werror, with the sanitizers.
+  if [ "$sanitize_cxx" = clang++ ]; then
+    libcxx=(-DCMAKE_CXX_FLAGS="-O1 -stdlib=libc++" -DCMAKE_EXE_LINKER_FLAGS=-stdlib=libc++)
+  else
+    libcxx=(-DCMAKE_CXX_FLAGS=-O1)
+  fi
   say "sanitizer compiler: $sanitize_cxx"
   export ASAN_OPTIONS="detect_leaks=$leaks:strict_string_checks=1:check_initialization_order=1:detect_stack_use_after_return=1"
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
   say "ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS"
-  # -O1 keeps the instrumented tests quick; Debug keeps assert() on.
-  cmake_leg "sanitize-$sanitize_cxx" -DCMAKE_CXX_COMPILER="$sanitize_cxx" -DCMAKE_CXX_STANDARD=17 \
-    -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS=-O1 -DPTLOAD_SANITIZE=address,undefined \
+  # -O1 keeps the instrumented tests quick; Debug keeps assert() on. Separate compilation, as in
+  # legs 1-5: each policy set's loaders are compiled once, not in every test file.
+  cmake_leg "sanitize-$sanitize_cxx" -DCMAKE_CXX_COMPILER="$sanitize_cxx" -DCMAKE_CXX_STANDARD=20 \
+    -DCMAKE_BUILD_TYPE=Debug "${libcxx[@]}" -DPTLOAD_SANITIZE=address,undefined -DPTLOAD_WARNINGS_AS_ERRORS=ON \
     -DPTLOAD_BUILD_HEADER_CHECK=OFF -DPTLOAD_SEPARATE_COMPILATION=ON
   local status=$?
   unset ASAN_OPTIONS UBSAN_OPTIONS
   [ "$status" = 0 ] || return $status
-  # The fuzz targets for 30 s each (libFuzzer comes with clang's sanitizer runtime); longer
+  # The fuzz targets for 20 s each (libFuzzer comes with clang's sanitizer runtime); longer
   # runs: PTLOAD_FUZZ_SECONDS, or tools/fuzz.sh --campaign.
   if [ "$sanitize_cxx" = clang++ ]; then
-    run env PTLOAD_FUZZ_SECONDS="${PTLOAD_FUZZ_SECONDS:-30}" tools/fuzz.sh --ci
+    run env PTLOAD_FUZZ_SECONDS="${PTLOAD_FUZZ_SECONDS:-20}" tools/fuzz.sh --ci
   else
     say "no clang with sanitizers: skipping tools/fuzz.sh --ci"
   fi
 }
 
-leg_5() {
+leg_4() {
   # Big-endian: files of both byte orders must load to the same values as on a little-endian host.
   run env PTLOAD_JOBS="$jobs" tools/cross_test.sh --s390x
 }
 
-leg_6() {
+leg_5() {
   # Windows, and the single header as a project that copies it in uses it.
   run python3 tools/amalgamate.py --check &&
     run env PTLOAD_JOBS="$jobs" tools/cross_test.sh --mingw --single-include
 }
 
-leg_7() {
+leg_6() {
   local dir=build/meson setup=(meson setup)
   [ -f "$dir/build.ninja" ] && setup+=(--reconfigure)  # --reconfigure also picks up new tests/*.cpp
   run "${setup[@]}" "$dir" --buildtype=debug -Dwerror=true -Dtests=enabled &&
@@ -220,7 +218,7 @@ leg_7() {
     run meson test -C "$dir" --print-errorlogs
 }
 
-leg_8() {
+leg_7() {
   # Every way of consuming ptload: install + find_package, add_subdirectory, FetchContent,
   # pkg-config, the single header, the CLI component, meson (pkg-config and subproject).
   run env PTLOAD_JOBS="$jobs" PTLOAD_GENERATOR="$generator" \
@@ -234,7 +232,7 @@ failed=0
 report=()
 say "ptload $version; legs ${legs[*]}; -j$jobs; generator $generator${launcher:+; ccache}"
 for leg in "${legs[@]}"; do
-  name="[$leg/8] ${leg_names[$leg]}"
+  name="[$leg/7] ${leg_names[$leg]}"
   printf '\n==================== %s ====================\n' "$name"
   start=$SECONDS
   "leg_$leg"

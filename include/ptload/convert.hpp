@@ -88,6 +88,10 @@ struct convert_options {
     /// zipfile writes with force_zip64; without it they appear only where a size or an offset
     /// reaches 4 GiB or the entries number 65535 or more.
     bool force_zip64 = false;
+    /// Told as tensors are written: `done` of `total` tensor bytes, first with done = 0, then
+    /// after each tensor (as load_options::progress reports storages).
+    void (*progress)(void* context, std::uint64_t done, std::uint64_t total) = nullptr;
+    void* progress_context = nullptr;
 };
 
 /// What a conversion wrote.
@@ -319,6 +323,27 @@ inline status read_payload(const document& doc, const convert_item& item, tensor
     return {};
 }
 
+/// Tensor bytes written of a conversion's total, for convert_options::progress.
+class convert_progress {
+public:
+    template <class Plan>
+    convert_progress(const convert_options& o, const Plan& plan) noexcept : fn_(o.progress), context_(o.progress_context) {
+        if (!fn_) return;
+        for (const auto& item : plan)  // saturating: a total past 2^64 cannot be written anyway
+            if (!checked_add(total_, item.nbytes, total_)) total_ = ~std::uint64_t{0};
+        fn_(context_, 0, total_);
+    }
+    void tensor_written(std::uint64_t nbytes) noexcept {
+        done_ += nbytes;
+        if (fn_) fn_(context_, done_, total_);
+    }
+
+private:
+    void (*fn_)(void*, std::uint64_t, std::uint64_t);
+    void* context_;
+    std::uint64_t done_ = 0, total_ = 0;
+};
+
 /// The sink, with the count of bytes written and the error that says where it failed.
 class counted_sink {
 public:
@@ -426,10 +451,12 @@ inline result<convert_summary> write_safetensors(const document& doc, byte_sink&
     PTLOAD_TRY(out.put(length));
     PTLOAD_TRY(out.put(header));
     detail::tensor_payload payload;
+    detail::convert_progress progress(opts, *plan);
     for (const auto& item : *plan) {
         PTLOAD_TRY(detail::read_payload(doc, item, payload));
         PTLOAD_TRY(out.put(payload.bytes.data(), payload.bytes.size()));
         payload.owned.reset();  // one tensor's bytes at a time
+        progress.tensor_written(item.nbytes);
     }
     return convert_summary{plan->size(), out.written()};
 }
@@ -455,6 +482,7 @@ inline result<convert_summary> write_npz(const document& doc, byte_sink& sink, c
     entries.reserve(plan->size());
     detail::tensor_payload payload;
     std::string head;
+    detail::convert_progress progress(opts, *plan);
     for (const auto& item : *plan) {
         std::string preamble = detail::npy_preamble(npy_descr(item.t.dtype()), item.t.shape());
         PTLOAD_TRY(detail::read_payload(doc, item, payload));
@@ -494,6 +522,7 @@ inline result<convert_summary> write_npz(const document& doc, byte_sink& sink, c
         PTLOAD_TRY(out.put(payload.bytes.data(), payload.bytes.size()));
         payload.owned.reset();
         entries.push_back(std::move(e));
+        progress.tensor_written(item.nbytes);
     }
     const std::uint64_t directory = out.written();
     for (const auto& e : entries) {

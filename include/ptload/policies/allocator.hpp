@@ -10,6 +10,17 @@
 //                                            void* context);
 // The bytes are filled by ptload after allocate returns (read from the file, byte-swapped to
 // the host's order). The buffer's release function frees them when the document dies.
+//
+// An allocator that wants to know where the bytes are declares, instead or as well,
+//     static ptload::storage_buffer allocate(const ptload::storage_description& d,
+//                                            const ptload::storage_origin& origin,
+//                                            std::string_view device, void* context);
+// origin says where the storage's bytes sit in the source (their offset, and their address
+// when the source is in memory and the record is stored as it is) and whether they are in the
+// host's byte order. Returning a buffer whose data() is origin.in_place (with no release
+// function, or one that does not free it) uses the source's own bytes: nothing is copied, the
+// tensor reports is_mapped(), and the source must stay alive as in storage_mode::mapped (a
+// source given by value is kept by the document).
 #ifndef PTLOAD_POLICIES_ALLOCATOR_HPP
 #define PTLOAD_POLICIES_ALLOCATOR_HPP
 
@@ -25,6 +36,19 @@
 
 namespace ptload {
 inline namespace v0 {
+
+/// Where a storage's bytes are, for an allocator that places storages by their origin.
+struct storage_origin {
+    std::uint64_t offset = 0;  ///< the first data byte's offset in the source
+    std::uint64_t nbytes = 0;  ///< the storage's size
+    /// The bytes themselves, when the source is in memory (memory_source, mmap_source, any
+    /// source with data()) and the record is stored uncompressed; else null. Its alignment is
+    /// the pointer's (zip records of torch >= 1.6 start at multiples of 64 in the file).
+    const std::uint8_t* in_place = nullptr;
+    /// The stored bytes are in the host's byte order (no swap needed). Only such bytes may be
+    /// used in place.
+    bool host_order = true;
+};
 
 /// Heap memory aligned to 64 bytes (as torch's own allocator), freed with the document.
 /// Storages of 2 MiB and more are aligned to 2 MiB and asked to be backed by huge pages
@@ -53,13 +77,31 @@ struct heap_allocator {
 
 namespace detail {
 template <class A, class = void>
-struct is_allocator : std::false_type {};
+struct allocates_by_size : std::false_type {};
 template <class A>
-struct is_allocator<A, std::void_t<decltype(A::allocate(std::declval<const storage_description&>(), std::uint64_t{},
-                                                        std::string_view{}, static_cast<void*>(nullptr)))>>
+struct allocates_by_size<A, std::void_t<decltype(A::allocate(std::declval<const storage_description&>(), std::uint64_t{},
+                                                             std::string_view{}, static_cast<void*>(nullptr)))>>
     : std::is_same<decltype(A::allocate(std::declval<const storage_description&>(), std::uint64_t{},
                                         std::string_view{}, static_cast<void*>(nullptr))),
                    storage_buffer> {};
+template <class A, class = void>
+struct allocates_by_origin : std::false_type {};
+template <class A>
+struct allocates_by_origin<A, std::void_t<decltype(A::allocate(std::declval<const storage_description&>(),
+                                                               std::declval<const storage_origin&>(), std::string_view{},
+                                                               static_cast<void*>(nullptr)))>>
+    : std::is_same<decltype(A::allocate(std::declval<const storage_description&>(), std::declval<const storage_origin&>(),
+                                        std::string_view{}, static_cast<void*>(nullptr))),
+                   storage_buffer> {};
+template <class A>
+struct is_allocator : std::integral_constant<bool, allocates_by_size<A>::value || allocates_by_origin<A>::value> {};
+
+/// The allocator's buffer for a storage: by its origin where the allocator takes one.
+template <class A>
+storage_buffer allocate_with(const storage_description& d, const storage_origin& origin, std::string_view device, void* context) {
+    if constexpr (allocates_by_origin<A>::value) return A::allocate(d, origin, device, context);
+    else return A::allocate(d, origin.nbytes, device, context);
+}
 } // namespace detail
 
 } // namespace v0

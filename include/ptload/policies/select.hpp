@@ -59,7 +59,8 @@ struct policies {
                   "name` and `static std::size_t decode(const std::uint8_t*, std::size_t, std::string&)`");
     static_assert(detail::is_allocator<allocator>::value,
                   "ptload allocator policy: needs `static ptload::storage_buffer allocate(const "
-                  "ptload::storage_description&, std::uint64_t nbytes, std::string_view device, void* context)`");
+                  "ptload::storage_description&, std::uint64_t nbytes, std::string_view device, void* context)` "
+                  "(or the same with `const ptload::storage_origin&` in place of nbytes)");
     static_assert(detail::is_limits<limits>::value,
                   "ptload limits policy: derive it from ptload::default_limits and shadow the members you change");
     static_assert(detail::is_globals_policy<globals>::value,

@@ -48,6 +48,14 @@ struct load_options {
     storage_mode storages = storage_mode::eager;
     /// Check CRC-32 of zip records that carry one (torch does not; costs a pass over the data).
     bool check_crc = false;
+    /// Told as storages are read in a batch (all of them, in eager and mapped mode before load
+    /// returns; by document::fetch_all later): `done` of `total` bytes, first with done = 0,
+    /// then after each storage, last with done == total. Storages read one by one on first
+    /// access in lazy mode are not reported, nor are the storages of torch 0.1's tar format
+    /// (read with the archive's members). A plain function and a context, so an engine can
+    /// show its own progress bar without ptload allocating anything for it.
+    void (*progress)(void* context, std::uint64_t done, std::uint64_t total) = nullptr;
+    void* progress_context = nullptr;
     /// Strict mode (ptload::strict) only: globals allowed beyond the default allowlist, as
     /// "module.name" (torch.serialization.add_safe_globals), e.g. "argparse.Namespace".
     /// Dangerous globals stay refused.

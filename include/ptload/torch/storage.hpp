@@ -107,13 +107,47 @@ public:
     virtual ~storage_reader() = default;
     /// Makes s resident: reads (or, in mapped mode, points at) its bytes.
     virtual status fetch(storage& s) = 0;
-    /// fetch() for each of `list`, which is in source order (a load reading all its storages).
-    virtual status fetch_in_order(storage* const* list, std::size_t n) {
-        for (std::size_t i = 0; i < n; ++i) PTLOAD_TRY(fetch(*list[i]));
-        return {};
+    /// fetch() for each of `list`, which is in source order (a load reading all its storages),
+    /// telling the progress callback after each.
+    status fetch_in_order(storage* const* list, std::size_t n) {
+        batch_progress progress(*this, list, n);
+        return fetch_batch(list, n, progress);
     }
     /// n bytes from `begin` within s's data, in host byte order, into dst, keeping nothing.
     virtual status read_range(const storage& s, std::uint64_t begin, void* dst, std::size_t n) = 0;
+
+    /// load_options::progress and its context.
+    void (*progress_fn)(void*, std::uint64_t, std::uint64_t) = nullptr;
+    void* progress_context = nullptr;
+
+protected:
+    /// Bytes done of a batch's total, reported as each storage is read.
+    class batch_progress {
+    public:
+        batch_progress(const storage_reader& r, storage* const* list, std::size_t n) noexcept
+            : fn_(r.progress_fn), context_(r.progress_context) {
+            if (!fn_) return;
+            for (std::size_t i = 0; i < n; ++i) total_ += list[i]->nbytes();
+            fn_(context_, 0, total_);
+        }
+        void storage_read(const storage& s) noexcept {
+            done_ += s.nbytes();
+            if (fn_) fn_(context_, done_, total_);
+        }
+
+    private:
+        void (*fn_)(void*, std::uint64_t, std::uint64_t);
+        void* context_;
+        std::uint64_t done_ = 0, total_ = 0;
+    };
+    /// Reads each of `list` (in source order) and tells `progress` after each.
+    virtual status fetch_batch(storage* const* list, std::size_t n, batch_progress& progress) {
+        for (std::size_t i = 0; i < n; ++i) {
+            PTLOAD_TRY(fetch(*list[i]));
+            progress.storage_read(*list[i]);
+        }
+        return {};
+    }
 };
 } // namespace detail
 

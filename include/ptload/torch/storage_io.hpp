@@ -8,6 +8,7 @@
 #include "../detail/checked.hpp"
 #include "../detail/read_window.hpp"
 #include "../error.hpp"
+#include "../policies/allocator.hpp"
 #include "../policies/source.hpp"
 #include "../zip/reader.hpp"
 #include "dtype.hpp"
@@ -49,11 +50,16 @@ zip_limits zip_limits_from() {
 
 /// Memory for a storage from the allocator policy, or the error that says why there is none.
 template <class Policies>
-result<storage_buffer> allocate_storage(const storage& s, std::uint64_t nbytes, void* context) {
+result<storage_buffer> allocate_storage(const storage& s, const storage_origin& origin, void* context) {
+    const std::uint64_t nbytes = origin.nbytes;
     if (nbytes > static_cast<std::uint64_t>(SIZE_MAX))
         return make_error(errc::limit_tensor, s.ref.offset, "storage larger than this platform's address space",
                           "storage " + s.desc.key);
-    storage_buffer b = Policies::allocator::allocate(s.desc, nbytes, s.device, context);
+    storage_buffer b = allocate_with<typename Policies::allocator>(s.desc, origin, s.device, context);
+    if (b.data() && b.data() == origin.in_place && !origin.host_order)
+        return make_error(errc::bad_storage, s.ref.offset,
+                          "the allocator used the source's bytes in place, but they are not in the host's byte order",
+                          "storage " + s.desc.key);
     if (!b.data() && nbytes)
         return make_error(errc::bad_storage, s.ref.offset, "the allocator could not provide " + std::to_string(nbytes) + " bytes",
                           "storage " + s.desc.key);
@@ -71,25 +77,14 @@ class source_reader final : public storage_reader {
 public:
     source_reader(any_source src, std::shared_ptr<void> owner, const load_options& opts)
         : src_(src), owner_(std::move(owner)), mode_(opts.storages), check_crc_(opts.check_crc),
-          context_(opts.allocator_context) {}
+          context_(opts.allocator_context) {
+        progress_fn = opts.progress;
+        progress_context = opts.progress_context;
+    }
 
     status fetch(storage& s) override { return fetch_from(src_, s); }
 
-    /// Storages in source order: small ones through a read-ahead window, so a checkpoint of
-    /// many small tensors costs a few large reads rather than a seek and a read per tensor.
-    status fetch_in_order(storage* const* list, std::size_t count) override {
-        if (src_.memory()) return storage_reader::fetch_in_order(list, count);
-        read_window<any_source> window(src_);
-        for (std::size_t i = 0; i < count; ++i) {
-            storage& s = *list[i];
-            if (is_plain(s) && s.nbytes() < read_window<any_source>::default_capacity / 2) PTLOAD_TRY(fetch_from(window, s));
-            else PTLOAD_TRY(fetch(s));
-        }
-        return {};
-    }
-
-    status read_range(const storage& s, std::uint64_t begin, void* dst, std::size_t n) override {
-        if (!is_plain(s)) {  // a deflated record is inflated whole; the bytes wanted are copied out
+    status read_range(const storage& s, std::uint64_t begin, void* dst, std::size_t n) override {        if (!is_plain(s)) {  // a deflated record is inflated whole; the bytes wanted are copied out
             storage tmp;
             tmp.desc = s.desc;
             tmp.device = s.device;
@@ -104,6 +99,21 @@ public:
         return {};
     }
 
+protected:
+    /// Storages in source order: small ones through a read-ahead window, so a checkpoint of
+    /// many small tensors costs a few large reads rather than a seek and a read per tensor.
+    status fetch_batch(storage* const* list, std::size_t count, batch_progress& progress) override {
+        if (src_.memory()) return storage_reader::fetch_batch(list, count, progress);
+        read_window<any_source> window(src_);
+        for (std::size_t i = 0; i < count; ++i) {
+            storage& s = *list[i];
+            if (is_plain(s) && s.nbytes() < read_window<any_source>::default_capacity / 2) PTLOAD_TRY(fetch_from(window, s));
+            else PTLOAD_TRY(fetch(s));
+            progress.storage_read(s);
+        }
+        return {};
+    }
+
 private:
     /// Reads (or points at) s's bytes, through `from`: the source or a read-ahead window on it.
     template <class From>
@@ -111,21 +121,30 @@ private:
         const std::uint64_t n = s.nbytes();
         if (!is_plain(s)) return fetch_record(s, n);
         PTLOAD_TRY(check_range(s, 0, n));
+        storage_origin origin;
+        origin.offset = s.ref.offset;
+        origin.nbytes = n;
+        origin.host_order = host_is_little_endian() == s.ref.little_endian || byte_order_unit(s.desc.type) < 2;
         if (src_.memory()) {
             const std::uint8_t* p = src_.memory() + s.ref.offset;
+            origin.in_place = p;
             const std::size_t align = element_size(s.desc.type) < 8 ? element_size(s.desc.type) : 8;
-            const bool in_order = host_is_little_endian() == s.ref.little_endian || byte_order_unit(s.desc.type) < 2;
-            if (mode_ == storage_mode::mapped && in_order && align && reinterpret_cast<std::uintptr_t>(p) % align == 0) {
-                s.bytes = storage_buffer(const_cast<std::uint8_t*>(p), n, nullptr, nullptr);
-                s.mapped = true;
-                s.resident = true;
-                return {};
-            }
+            if (mode_ == storage_mode::mapped && origin.host_order && align && reinterpret_cast<std::uintptr_t>(p) % align == 0)
+                return use_in_place(s, storage_buffer(const_cast<std::uint8_t*>(p), n, nullptr, nullptr));
         }
-        auto b = allocate_storage<Policies>(s, n, context_);
+        auto b = allocate_storage<Policies>(s, origin, context_);
         if (!b) return std::move(b).err();
+        if (n && b->data() == origin.in_place) return use_in_place(s, std::move(*b));  // the allocator's choice
         if (n) PTLOAD_TRY(from.read_at(s.ref.offset, b->data(), static_cast<std::size_t>(n)));
         return adopt(s, std::move(*b));
+    }
+
+    /// Gives s the source's own bytes (in the host's order): nothing read or copied.
+    static status use_in_place(storage& s, storage_buffer b) {
+        s.bytes = std::move(b);
+        s.mapped = true;
+        s.resident = true;
+        return {};
     }
 
     /// Gives s the bytes read into b, in the host's byte order.
@@ -160,7 +179,11 @@ private:
         e.method = s.ref.method;
         auto bytes = read_entry(src_, e, zip_limits_from<typename Policies::limits>(), check_crc_);
         if (!bytes) return std::move(bytes).err();
-        auto b = allocate_storage<Policies>(s, n, context_);
+        storage_origin origin;  // inflated (or checked) on the way: not usable in place
+        origin.offset = s.ref.offset;
+        origin.nbytes = n;
+        origin.host_order = host_is_little_endian() == s.ref.little_endian || byte_order_unit(s.desc.type) < 2;
+        auto b = allocate_storage<Policies>(s, origin, context_);
         if (!b) return std::move(b).err();
         if (n) std::memcpy(b->data(), bytes->data(), static_cast<std::size_t>(n));
         return adopt(s, std::move(*b));
