@@ -343,7 +343,9 @@ TEST_CASE("an allocator that sees each storage's origin may use the source's byt
     auto doc = ptload::load<origin_allocator>(ptload::memory_source(bytes.data(), bytes.size()), o);
     REQUIRE(doc);
     REQUIRE(seen.size() == doc->storage_count());
-    for (const auto& [key, origin] : seen) {
+    for (const auto& entry : seen) {
+        const std::string& key = entry.first;
+        const ptload::storage_origin& origin = entry.second;
         CAPTURE(key);
         const ptload::zip_entry* e = zip->find(*prefix + "data/" + key);
         REQUIRE(e);

@@ -84,7 +84,8 @@ public:
 
     status fetch(storage& s) override { return fetch_from(src_, s); }
 
-    status read_range(const storage& s, std::uint64_t begin, void* dst, std::size_t n) override {        if (!is_plain(s)) {  // a deflated record is inflated whole; the bytes wanted are copied out
+    status read_range(const storage& s, std::uint64_t begin, void* dst, std::size_t n) override {
+        if (!is_plain(s)) {  // a deflated record is inflated whole; the bytes wanted are copied out
             storage tmp;
             tmp.desc = s.desc;
             tmp.device = s.device;
