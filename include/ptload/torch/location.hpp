@@ -53,7 +53,8 @@ struct load_options {
     /// then after each storage, last with done == total. Storages read one by one on first
     /// access in lazy mode are not reported, nor are the storages of torch 0.1's tar format
     /// (read with the archive's members). A plain function and a context, so an engine can
-    /// show its own progress bar without ptload allocating anything for it.
+    /// show its own progress bar without ptload allocating anything for it; a lazy document
+    /// keeps both for fetch_all, so the context must outlive it (or its close_source()).
     void (*progress)(void* context, std::uint64_t done, std::uint64_t total) = nullptr;
     void* progress_context = nullptr;
     /// Strict mode (ptload::strict) only: globals allowed beyond the default allowlist, as
