@@ -640,11 +640,11 @@ public:
     /// n bytes from `begin` within s's data, in host byte order, into dst, keeping nothing.
     virtual status read_range(const storage& s, std::uint64_t begin, void* dst, std::size_t n) = 0;
 
+protected:
     /// load_options::progress and its context.
     void (*progress_fn)(void*, std::uint64_t, std::uint64_t) = nullptr;
     void* progress_context = nullptr;
 
-protected:
     /// Bytes done of a batch's total, reported as each storage is read.
     class batch_progress {
     public:
@@ -2710,6 +2710,8 @@ inline float element_to_float(dtype t, const std::uint8_t* p) {
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <new>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <vector>
@@ -2797,10 +2799,12 @@ public:
             return make_error(errc::bad_tensor, no_offset, "tensor runs past its storage");
         return span<const std::uint8_t>(all->data() + begin, static_cast<std::size_t>(n * esize));
     }
-    /// The elements in row-major order into dst[0, n), n being numel x element size. A
-    /// contiguous tensor whose storage a lazy load left in the source is read straight into
-    /// dst, and nothing is kept; others are copied from the resident storage.
-    status read_into(void* dst, std::size_t n) const {
+    /// The elements in row-major order into dst[0, n), n being numel x element size. Nothing
+    /// is kept: a contiguous tensor whose storage a lazy load left in the source is read
+    /// straight into dst, a strided view of such a storage reads the span of it the view
+    /// touches into a scratch buffer freed on return, and others are copied from the resident
+    /// storage. A broadcast view is bounded as contiguous_copy bounds it.
+    status read_into(void* dst, std::size_t n, std::uint64_t max_expansion = default_limits::max_view_expansion) const {
         if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
         if (values_per_byte(dtype()) > 1 && (!is_contiguous() || offset() % static_cast<std::int64_t>(values_per_byte(dtype()))))
             return packed_error();
@@ -2815,12 +2819,46 @@ public:
             std::uint64_t begin = numel() ? static_cast<std::uint64_t>(offset()) * esize / per_byte : 0;
             return doc_->read_storage_range(rec_->storage, begin, dst, n);
         }
-        PTLOAD_TRY(check_expansion(default_limits::max_view_expansion, total));
+        PTLOAD_TRY(check_expansion(max_expansion, total));
+        if (!n) return {};
         auto* out = static_cast<std::uint8_t*>(dst);
-        return for_each_element([&](const std::uint8_t* e) {
-            std::memcpy(out, e, static_cast<std::size_t>(esize));
-            out += esize;
-        });
+        // base holds the storage's elements from position `first` on.
+        auto gather = [&](const std::uint8_t* base, std::int64_t first) {
+            for_each_position([&](std::int64_t pos) {
+                std::memcpy(out, base + static_cast<std::size_t>(pos - first) * esize, static_cast<std::size_t>(esize));
+                out += esize;
+            });
+        };
+        if (is_resident()) {
+            auto all = storage_data();
+            if (!all) return std::move(all).err();
+            gather(all->data(), 0);
+            return {};
+        }
+        // The lowest and highest storage positions the view touches (the load checked that
+        // they lie within the storage; the read checks it again).
+        std::int64_t lo = offset(), hi = offset();
+        for (std::size_t i = 0; i < rank(); ++i) {
+            const std::int64_t reach = strides()[i] * (shape()[i] - 1);
+            (reach < 0 ? lo : hi) += reach;
+        }
+        std::uint64_t span_bytes = 0;
+        if (lo < 0 || !detail::checked_mul(static_cast<std::uint64_t>(hi - lo) + 1, esize, span_bytes) || span_bytes > SIZE_MAX)
+            return make_error(errc::bad_tensor, no_offset, "tensor runs past its storage");
+        std::unique_ptr<std::uint8_t[]> scratch(new (std::nothrow) std::uint8_t[static_cast<std::size_t>(span_bytes)]);
+        if (!scratch) return make_error(errc::io_error, no_offset, "no memory for " + std::to_string(span_bytes) + " bytes");
+        PTLOAD_TRY(doc_->read_storage_range(rec_->storage, static_cast<std::uint64_t>(lo) * esize, scratch.get(),
+                                            static_cast<std::size_t>(span_bytes)));
+        gather(scratch.get(), lo);
+        return {};
+    }
+    /// The bytes a row-major copy of the elements takes (numel x element size), or the error
+    /// that refuses it as contiguous_copy does: past the address space (limit_tensor), or a
+    /// broadcast view beyond max_expansion x its storage's bytes + limits::view_slack (limit_view).
+    result<std::uint64_t> contiguous_nbytes(std::uint64_t max_expansion = default_limits::max_view_expansion) const {
+        std::uint64_t total = 0;
+        PTLOAD_TRY(check_expansion(max_expansion, total));
+        return total;
     }
     /// Typed elements of a contiguous tensor. T must fit the dtype: a floating type its float
     /// dtype of that size (float for float32, double for float64), bool for bool, a signed
@@ -8107,10 +8145,7 @@ private:
         const std::uint64_t n = s.nbytes();
         if (!is_plain(s)) return fetch_record(s, n);
         PTLOAD_TRY(check_range(s, 0, n));
-        storage_origin origin;
-        origin.offset = s.ref.offset;
-        origin.nbytes = n;
-        origin.host_order = host_is_little_endian() == s.ref.little_endian || byte_order_unit(s.desc.type) < 2;
+        storage_origin origin = origin_of(s, n);
         if (src_.memory()) {
             const std::uint8_t* p = src_.memory() + s.ref.offset;
             origin.in_place = p;
@@ -8123,6 +8158,15 @@ private:
         if (n && b->data() == origin.in_place) return use_in_place(s, std::move(*b));  // the allocator's choice
         if (n) PTLOAD_TRY(from.read_at(s.ref.offset, b->data(), static_cast<std::size_t>(n)));
         return adopt(s, std::move(*b));
+    }
+
+    /// Where s's n bytes sit, for the allocator (in_place is set by the caller that has them).
+    static storage_origin origin_of(const storage& s, std::uint64_t n) noexcept {
+        storage_origin origin;
+        origin.offset = s.ref.offset;
+        origin.nbytes = n;
+        origin.host_order = host_is_little_endian() == s.ref.little_endian || byte_order_unit(s.desc.type) < 2;
+        return origin;
     }
 
     /// Gives s the source's own bytes (in the host's order): nothing read or copied.
@@ -8165,10 +8209,7 @@ private:
         e.method = s.ref.method;
         auto bytes = read_entry(src_, e, zip_limits_from<typename Policies::limits>(), check_crc_);
         if (!bytes) return std::move(bytes).err();
-        storage_origin origin;  // inflated (or checked) on the way: not usable in place
-        origin.offset = s.ref.offset;
-        origin.nbytes = n;
-        origin.host_order = host_is_little_endian() == s.ref.little_endian || byte_order_unit(s.desc.type) < 2;
+        const storage_origin origin = origin_of(s, n);  // inflated (or checked) on the way: not usable in place
         auto b = allocate_storage<Policies>(s, origin, context_);
         if (!b) return std::move(b).err();
         if (n) std::memcpy(b->data(), bytes->data(), static_cast<std::size_t>(n));
@@ -12654,18 +12695,9 @@ inline result<std::vector<convert_item>> plan_conversion(const document& doc, co
         return make_error(errc::not_found, no_offset, "no tensor named " + missing + " (`ptload ls` lists the names)");
     for (auto& item : items) {
         PTLOAD_TRY(check_convertible(item.name, item.t, format));
-        const tensor& t = item.t;
-        std::uint64_t allowed = 0;
-        if (!checked_mul(t.numel(), static_cast<std::uint64_t>(element_size(t.dtype())), item.nbytes) || item.nbytes > SIZE_MAX)
-            return convert_error(errc::limit_tensor, item.name, "the tensor is too large for this platform's address space");
-        if (!checked_mul(t.storage_nbytes(), opts.max_view_expansion, allowed) ||
-            !checked_add(allowed, default_limits::view_slack, allowed))
-            allowed = ~std::uint64_t{0};
-        if (item.nbytes > allowed)
-            return convert_error(errc::limit_view, item.name,
-                                 "writing this view takes " + std::to_string(item.nbytes) + " bytes from a " +
-                                     std::to_string(t.storage_nbytes()) +
-                                     "-byte storage (convert_options::max_view_expansion, limits::view_slack)");
+        auto nbytes = item.t.contiguous_nbytes(opts.max_view_expansion);  // what contiguous_copy would refuse
+        if (!nbytes) return in_tensor(std::move(nbytes).err(), item.name);
+        item.nbytes = *nbytes;
     }
     return items;
 }
@@ -12684,13 +12716,12 @@ inline result<std::unique_ptr<std::uint8_t[]>> allocate_bytes(const convert_item
     return p;
 }
 
-/// Reads one tensor's elements. A storage that a lazy load left in the source stays there: a
-/// contiguous tensor is read straight into the payload, a strided view reads the span of its
-/// storage it touches into a scratch buffer that is freed on return. Memory: the tensor's
-/// bytes, plus for such a view the span (at most its storage). The exception is a legacy
-/// storage view (torch < 1.6 files): reading it makes its root storage resident, and the
-/// document keeps that.
-inline status read_payload(const document& doc, const convert_item& item, tensor_payload& out) {
+/// Reads one tensor's elements. A storage that a lazy load left in the source stays there
+/// (tensor::read_into reads what the tensor touches and keeps nothing), so memory is the
+/// tensor's bytes, plus for a strided view the span of the storage it covers. The exception is
+/// a legacy storage view (torch < 1.6 files): reading it makes its root storage resident, and
+/// the document keeps that.
+inline status read_payload(const document& doc, const convert_item& item, std::uint64_t max_expansion, tensor_payload& out) {
     const tensor& t = item.t;
     const std::size_t esize = element_size(t.dtype());
     const std::size_t n = static_cast<std::size_t>(item.nbytes);  // checked against SIZE_MAX by the plan
@@ -12710,36 +12741,7 @@ inline status read_payload(const document& doc, const convert_item& item, tensor
     auto buffer = allocate_bytes(item, n);
     if (!buffer) return std::move(buffer).err();
     out.owned = std::move(*buffer);
-    std::uint8_t* dst = out.owned.get();
-    if (t.is_contiguous()) {
-        if (auto read = t.read_into(dst, n); !read) return in_tensor(std::move(read).err(), item.name);
-    } else if (t.is_resident()) {
-        if (auto read = t.for_each_element([&](const std::uint8_t* e) {
-                std::memcpy(dst, e, esize);
-                dst += esize;
-            });
-            !read)
-            return in_tensor(std::move(read).err(), item.name);
-    } else {
-        // The storage positions the view touches, lowest to highest (a non-contiguous tensor
-        // has elements; the load checked that they lie within the storage).
-        std::int64_t lo = t.offset(), hi = t.offset();
-        for (std::size_t i = 0; i < t.rank(); ++i) {
-            const std::int64_t reach = t.strides()[i] * (t.shape()[i] - 1);
-            (reach < 0 ? lo : hi) += reach;
-        }
-        const std::uint64_t first = static_cast<std::uint64_t>(lo) * esize;
-        const std::uint64_t span_bytes = (static_cast<std::uint64_t>(hi - lo) + 1) * esize;
-        auto scratch = allocate_bytes(item, span_bytes);
-        if (!scratch) return std::move(scratch).err();
-        auto read = doc.data().read_storage_range(t.storage_index(), first, scratch->get(), static_cast<std::size_t>(span_bytes));
-        if (!read) return in_tensor(std::move(read).err(), item.name);
-        const std::uint8_t* base = scratch->get();
-        t.for_each_position([&](std::int64_t pos) {
-            std::memcpy(dst, base + static_cast<std::size_t>(pos - lo) * esize, esize);
-            dst += esize;
-        });
-    }
+    if (auto read = t.read_into(out.owned.get(), n, max_expansion); !read) return in_tensor(std::move(read).err(), item.name);
     std::uint8_t* p = out.owned.get();
     if (swap) byteswap_elements(p, n, t.dtype());
     if (cls == dtype_class::boolean)
@@ -12880,7 +12882,7 @@ inline result<convert_summary> write_safetensors(const document& doc, byte_sink&
     detail::tensor_payload payload;
     detail::convert_progress progress(opts, *plan);
     for (const auto& item : *plan) {
-        PTLOAD_TRY(detail::read_payload(doc, item, payload));
+        PTLOAD_TRY(detail::read_payload(doc, item, opts.max_view_expansion, payload));
         PTLOAD_TRY(out.put(payload.bytes.data(), payload.bytes.size()));
         payload.owned.reset();  // one tensor's bytes at a time
         progress.tensor_written(item.nbytes);
@@ -12912,7 +12914,7 @@ inline result<convert_summary> write_npz(const document& doc, byte_sink& sink, c
     detail::convert_progress progress(opts, *plan);
     for (const auto& item : *plan) {
         std::string preamble = detail::npy_preamble(npy_descr(item.t.dtype()), item.t.shape());
-        PTLOAD_TRY(detail::read_payload(doc, item, payload));
+        PTLOAD_TRY(detail::read_payload(doc, item, opts.max_view_expansion, payload));
         detail::zip_written e;
         e.name = item.name + ".npy";
         e.size = preamble.size() + item.nbytes;

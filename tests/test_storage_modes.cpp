@@ -110,6 +110,26 @@ TEST_CASE("read_into gives a strided view's elements in row-major order") {
         ++strided;
     }
     CHECK(strided > 0);
+    // Lazily opened: the same elements, from the span of the storage the view touches, and
+    // the storage stays in the file.
+    auto lazy = ptload::open_file(ptload_test::source_path("tests/fixtures/torch/views_zip_p2.pt"));
+    REQUIRE(lazy);
+    const auto eager_rows = ptload::list_tensors(*doc);
+    const auto lazy_rows = ptload::list_tensors(*lazy);
+    REQUIRE(lazy_rows.size() == eager_rows.size());
+    int strided_lazy = 0;
+    for (std::size_t i = 0; i < lazy_rows.size(); ++i) {
+        auto t = lazy_rows[i].tensor_value.as_tensor().value();
+        if (t.is_contiguous() || ptload::values_per_byte(t.dtype()) > 1) continue;
+        auto copy = eager_rows[i].tensor_value.as_tensor().value().contiguous_copy();
+        if (!copy) continue;
+        std::vector<std::uint8_t> out(copy->size());
+        REQUIRE(t.read_into(out.data(), out.size()));
+        CHECK(out == *copy);
+        CHECK_FALSE(t.is_resident());
+        ++strided_lazy;
+    }
+    CHECK(strided_lazy == strided);
 }
 
 TEST_CASE("lazy needs a source the document owns") {

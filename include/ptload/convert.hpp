@@ -227,18 +227,9 @@ inline result<std::vector<convert_item>> plan_conversion(const document& doc, co
         return make_error(errc::not_found, no_offset, "no tensor named " + missing + " (`ptload ls` lists the names)");
     for (auto& item : items) {
         PTLOAD_TRY(check_convertible(item.name, item.t, format));
-        const tensor& t = item.t;
-        std::uint64_t allowed = 0;
-        if (!checked_mul(t.numel(), static_cast<std::uint64_t>(element_size(t.dtype())), item.nbytes) || item.nbytes > SIZE_MAX)
-            return convert_error(errc::limit_tensor, item.name, "the tensor is too large for this platform's address space");
-        if (!checked_mul(t.storage_nbytes(), opts.max_view_expansion, allowed) ||
-            !checked_add(allowed, default_limits::view_slack, allowed))
-            allowed = ~std::uint64_t{0};
-        if (item.nbytes > allowed)
-            return convert_error(errc::limit_view, item.name,
-                                 "writing this view takes " + std::to_string(item.nbytes) + " bytes from a " +
-                                     std::to_string(t.storage_nbytes()) +
-                                     "-byte storage (convert_options::max_view_expansion, limits::view_slack)");
+        auto nbytes = item.t.contiguous_nbytes(opts.max_view_expansion);  // what contiguous_copy would refuse
+        if (!nbytes) return in_tensor(std::move(nbytes).err(), item.name);
+        item.nbytes = *nbytes;
     }
     return items;
 }
@@ -257,13 +248,12 @@ inline result<std::unique_ptr<std::uint8_t[]>> allocate_bytes(const convert_item
     return p;
 }
 
-/// Reads one tensor's elements. A storage that a lazy load left in the source stays there: a
-/// contiguous tensor is read straight into the payload, a strided view reads the span of its
-/// storage it touches into a scratch buffer that is freed on return. Memory: the tensor's
-/// bytes, plus for such a view the span (at most its storage). The exception is a legacy
-/// storage view (torch < 1.6 files): reading it makes its root storage resident, and the
-/// document keeps that.
-inline status read_payload(const document& doc, const convert_item& item, tensor_payload& out) {
+/// Reads one tensor's elements. A storage that a lazy load left in the source stays there
+/// (tensor::read_into reads what the tensor touches and keeps nothing), so memory is the
+/// tensor's bytes, plus for a strided view the span of the storage it covers. The exception is
+/// a legacy storage view (torch < 1.6 files): reading it makes its root storage resident, and
+/// the document keeps that.
+inline status read_payload(const document& doc, const convert_item& item, std::uint64_t max_expansion, tensor_payload& out) {
     const tensor& t = item.t;
     const std::size_t esize = element_size(t.dtype());
     const std::size_t n = static_cast<std::size_t>(item.nbytes);  // checked against SIZE_MAX by the plan
@@ -283,36 +273,7 @@ inline status read_payload(const document& doc, const convert_item& item, tensor
     auto buffer = allocate_bytes(item, n);
     if (!buffer) return std::move(buffer).err();
     out.owned = std::move(*buffer);
-    std::uint8_t* dst = out.owned.get();
-    if (t.is_contiguous()) {
-        if (auto read = t.read_into(dst, n); !read) return in_tensor(std::move(read).err(), item.name);
-    } else if (t.is_resident()) {
-        if (auto read = t.for_each_element([&](const std::uint8_t* e) {
-                std::memcpy(dst, e, esize);
-                dst += esize;
-            });
-            !read)
-            return in_tensor(std::move(read).err(), item.name);
-    } else {
-        // The storage positions the view touches, lowest to highest (a non-contiguous tensor
-        // has elements; the load checked that they lie within the storage).
-        std::int64_t lo = t.offset(), hi = t.offset();
-        for (std::size_t i = 0; i < t.rank(); ++i) {
-            const std::int64_t reach = t.strides()[i] * (t.shape()[i] - 1);
-            (reach < 0 ? lo : hi) += reach;
-        }
-        const std::uint64_t first = static_cast<std::uint64_t>(lo) * esize;
-        const std::uint64_t span_bytes = (static_cast<std::uint64_t>(hi - lo) + 1) * esize;
-        auto scratch = allocate_bytes(item, span_bytes);
-        if (!scratch) return std::move(scratch).err();
-        auto read = doc.data().read_storage_range(t.storage_index(), first, scratch->get(), static_cast<std::size_t>(span_bytes));
-        if (!read) return in_tensor(std::move(read).err(), item.name);
-        const std::uint8_t* base = scratch->get();
-        t.for_each_position([&](std::int64_t pos) {
-            std::memcpy(dst, base + static_cast<std::size_t>(pos - lo) * esize, esize);
-            dst += esize;
-        });
-    }
+    if (auto read = t.read_into(out.owned.get(), n, max_expansion); !read) return in_tensor(std::move(read).err(), item.name);
     std::uint8_t* p = out.owned.get();
     if (swap) byteswap_elements(p, n, t.dtype());
     if (cls == dtype_class::boolean)
@@ -453,7 +414,7 @@ inline result<convert_summary> write_safetensors(const document& doc, byte_sink&
     detail::tensor_payload payload;
     detail::convert_progress progress(opts, *plan);
     for (const auto& item : *plan) {
-        PTLOAD_TRY(detail::read_payload(doc, item, payload));
+        PTLOAD_TRY(detail::read_payload(doc, item, opts.max_view_expansion, payload));
         PTLOAD_TRY(out.put(payload.bytes.data(), payload.bytes.size()));
         payload.owned.reset();  // one tensor's bytes at a time
         progress.tensor_written(item.nbytes);
@@ -485,7 +446,7 @@ inline result<convert_summary> write_npz(const document& doc, byte_sink& sink, c
     detail::convert_progress progress(opts, *plan);
     for (const auto& item : *plan) {
         std::string preamble = detail::npy_preamble(npy_descr(item.t.dtype()), item.t.shape());
-        PTLOAD_TRY(detail::read_payload(doc, item, payload));
+        PTLOAD_TRY(detail::read_payload(doc, item, opts.max_view_expansion, payload));
         detail::zip_written e;
         e.name = item.name + ".npy";
         e.size = preamble.size() + item.nbytes;

@@ -116,11 +116,11 @@ public:
     /// n bytes from `begin` within s's data, in host byte order, into dst, keeping nothing.
     virtual status read_range(const storage& s, std::uint64_t begin, void* dst, std::size_t n) = 0;
 
+protected:
     /// load_options::progress and its context.
     void (*progress_fn)(void*, std::uint64_t, std::uint64_t) = nullptr;
     void* progress_context = nullptr;
 
-protected:
     /// Bytes done of a batch's total, reported as each storage is read.
     class batch_progress {
     public:

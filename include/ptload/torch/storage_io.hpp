@@ -122,10 +122,7 @@ private:
         const std::uint64_t n = s.nbytes();
         if (!is_plain(s)) return fetch_record(s, n);
         PTLOAD_TRY(check_range(s, 0, n));
-        storage_origin origin;
-        origin.offset = s.ref.offset;
-        origin.nbytes = n;
-        origin.host_order = host_is_little_endian() == s.ref.little_endian || byte_order_unit(s.desc.type) < 2;
+        storage_origin origin = origin_of(s, n);
         if (src_.memory()) {
             const std::uint8_t* p = src_.memory() + s.ref.offset;
             origin.in_place = p;
@@ -138,6 +135,15 @@ private:
         if (n && b->data() == origin.in_place) return use_in_place(s, std::move(*b));  // the allocator's choice
         if (n) PTLOAD_TRY(from.read_at(s.ref.offset, b->data(), static_cast<std::size_t>(n)));
         return adopt(s, std::move(*b));
+    }
+
+    /// Where s's n bytes sit, for the allocator (in_place is set by the caller that has them).
+    static storage_origin origin_of(const storage& s, std::uint64_t n) noexcept {
+        storage_origin origin;
+        origin.offset = s.ref.offset;
+        origin.nbytes = n;
+        origin.host_order = host_is_little_endian() == s.ref.little_endian || byte_order_unit(s.desc.type) < 2;
+        return origin;
     }
 
     /// Gives s the source's own bytes (in the host's order): nothing read or copied.
@@ -180,10 +186,7 @@ private:
         e.method = s.ref.method;
         auto bytes = read_entry(src_, e, zip_limits_from<typename Policies::limits>(), check_crc_);
         if (!bytes) return std::move(bytes).err();
-        storage_origin origin;  // inflated (or checked) on the way: not usable in place
-        origin.offset = s.ref.offset;
-        origin.nbytes = n;
-        origin.host_order = host_is_little_endian() == s.ref.little_endian || byte_order_unit(s.desc.type) < 2;
+        const storage_origin origin = origin_of(s, n);  // inflated (or checked) on the way: not usable in place
         auto b = allocate_storage<Policies>(s, origin, context_);
         if (!b) return std::move(b).err();
         if (n) std::memcpy(b->data(), bytes->data(), static_cast<std::size_t>(n));

@@ -17,6 +17,8 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <new>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <vector>
@@ -104,10 +106,12 @@ public:
             return make_error(errc::bad_tensor, no_offset, "tensor runs past its storage");
         return span<const std::uint8_t>(all->data() + begin, static_cast<std::size_t>(n * esize));
     }
-    /// The elements in row-major order into dst[0, n), n being numel x element size. A
-    /// contiguous tensor whose storage a lazy load left in the source is read straight into
-    /// dst, and nothing is kept; others are copied from the resident storage.
-    status read_into(void* dst, std::size_t n) const {
+    /// The elements in row-major order into dst[0, n), n being numel x element size. Nothing
+    /// is kept: a contiguous tensor whose storage a lazy load left in the source is read
+    /// straight into dst, a strided view of such a storage reads the span of it the view
+    /// touches into a scratch buffer freed on return, and others are copied from the resident
+    /// storage. A broadcast view is bounded as contiguous_copy bounds it.
+    status read_into(void* dst, std::size_t n, std::uint64_t max_expansion = default_limits::max_view_expansion) const {
         if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
         if (values_per_byte(dtype()) > 1 && (!is_contiguous() || offset() % static_cast<std::int64_t>(values_per_byte(dtype()))))
             return packed_error();
@@ -122,12 +126,46 @@ public:
             std::uint64_t begin = numel() ? static_cast<std::uint64_t>(offset()) * esize / per_byte : 0;
             return doc_->read_storage_range(rec_->storage, begin, dst, n);
         }
-        PTLOAD_TRY(check_expansion(default_limits::max_view_expansion, total));
+        PTLOAD_TRY(check_expansion(max_expansion, total));
+        if (!n) return {};
         auto* out = static_cast<std::uint8_t*>(dst);
-        return for_each_element([&](const std::uint8_t* e) {
-            std::memcpy(out, e, static_cast<std::size_t>(esize));
-            out += esize;
-        });
+        // base holds the storage's elements from position `first` on.
+        auto gather = [&](const std::uint8_t* base, std::int64_t first) {
+            for_each_position([&](std::int64_t pos) {
+                std::memcpy(out, base + static_cast<std::size_t>(pos - first) * esize, static_cast<std::size_t>(esize));
+                out += esize;
+            });
+        };
+        if (is_resident()) {
+            auto all = storage_data();
+            if (!all) return std::move(all).err();
+            gather(all->data(), 0);
+            return {};
+        }
+        // The lowest and highest storage positions the view touches (the load checked that
+        // they lie within the storage; the read checks it again).
+        std::int64_t lo = offset(), hi = offset();
+        for (std::size_t i = 0; i < rank(); ++i) {
+            const std::int64_t reach = strides()[i] * (shape()[i] - 1);
+            (reach < 0 ? lo : hi) += reach;
+        }
+        std::uint64_t span_bytes = 0;
+        if (lo < 0 || !detail::checked_mul(static_cast<std::uint64_t>(hi - lo) + 1, esize, span_bytes) || span_bytes > SIZE_MAX)
+            return make_error(errc::bad_tensor, no_offset, "tensor runs past its storage");
+        std::unique_ptr<std::uint8_t[]> scratch(new (std::nothrow) std::uint8_t[static_cast<std::size_t>(span_bytes)]);
+        if (!scratch) return make_error(errc::io_error, no_offset, "no memory for " + std::to_string(span_bytes) + " bytes");
+        PTLOAD_TRY(doc_->read_storage_range(rec_->storage, static_cast<std::uint64_t>(lo) * esize, scratch.get(),
+                                            static_cast<std::size_t>(span_bytes)));
+        gather(scratch.get(), lo);
+        return {};
+    }
+    /// The bytes a row-major copy of the elements takes (numel x element size), or the error
+    /// that refuses it as contiguous_copy does: past the address space (limit_tensor), or a
+    /// broadcast view beyond max_expansion x its storage's bytes + limits::view_slack (limit_view).
+    result<std::uint64_t> contiguous_nbytes(std::uint64_t max_expansion = default_limits::max_view_expansion) const {
+        std::uint64_t total = 0;
+        PTLOAD_TRY(check_expansion(max_expansion, total));
+        return total;
     }
     /// Typed elements of a contiguous tensor. T must fit the dtype: a floating type its float
     /// dtype of that size (float for float32, double for float64), bool for bool, a signed
