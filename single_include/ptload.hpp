@@ -52,9 +52,12 @@
 #if defined(__GNUC__) || defined(__clang__)
 #define PTLOAD_LIKELY(x) __builtin_expect(!!(x), 1)
 #define PTLOAD_UNLIKELY(x) __builtin_expect(!!(x), 0)
+// error paths kept out of line, so the checks in front of them stay small enough to inline
+#define PTLOAD_COLD __attribute__((noinline, cold))
 #else
 #define PTLOAD_LIKELY(x) (x)
 #define PTLOAD_UNLIKELY(x) (x)
+#define PTLOAD_COLD
 #endif
 
 namespace ptload {
@@ -361,6 +364,60 @@ inline void prefer_huge_pages(void* p, std::size_t n) noexcept {
 
 #endif
 // ----- end of ptload/detail/huge_pages.hpp -----
+// ----- ptload/detail/offset_order.hpp -----
+// detail/offset_order.hpp: items put in file order by their byte offsets. A checkpoint of many
+// small tensors has one record per tensor, declared in one order and stored in another (torch
+// writes records sorted by key as text: 0, 1, 10, 100, ...), so a load sorts 100,000 offsets or
+// more. A comparison sort of them costs more than reading the records; a radix sort over the
+// bytes in which the offsets differ costs a few passes of the array.
+#ifndef PTLOAD_DETAIL_OFFSET_ORDER_HPP
+#define PTLOAD_DETAIL_OFFSET_ORDER_HPP
+
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace ptload {
+inline namespace v0 {
+namespace detail {
+
+/// An item (an index into the caller's array) and the offset it is ordered by.
+struct offset_item {
+    std::uint64_t offset;
+    std::uint32_t index;
+};
+
+/// Sorts `items` by offset; items with equal offsets keep their order (stable). Costs one pass
+/// when they are sorted already, else one pass per byte in which the offsets differ.
+inline void sort_by_offset(std::vector<offset_item>& items) {
+    auto earlier = [](const offset_item& a, const offset_item& b) { return a.offset < b.offset; };
+    if (std::is_sorted(items.begin(), items.end(), earlier)) return;
+    if (items.size() < 64) {
+        std::stable_sort(items.begin(), items.end(), earlier);
+        return;
+    }
+    std::uint64_t differ = 0;  // bits in which some offset differs from the first
+    for (const offset_item& it : items) differ |= it.offset ^ items.front().offset;
+    std::vector<offset_item> other(items.size());
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        if (((differ >> shift) & 0xFF) == 0) continue;  // every offset has the same byte here
+        std::size_t start[257] = {};
+        for (const offset_item& it : items) ++start[((it.offset >> shift) & 0xFF) + 1];
+        for (std::size_t b = 1; b < 257; ++b) start[b] += start[b - 1];
+        for (const offset_item& it : items) other[start[(it.offset >> shift) & 0xFF]++] = it;
+        items.swap(other);
+    }
+}
+
+} // namespace detail
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/detail/offset_order.hpp -----
 // ----- ptload/torch/dtype.hpp -----
 // torch/dtype.hpp: torch dtypes, their element sizes, pickled names, legacy storage classes
 // and numpy-style descriptors (FORMAT.md 5.3, 5.4).
@@ -936,13 +993,12 @@ public:
     }
     /// Reads storages [first, last) that are not resident with `reader`, in source order.
     status fetch_range(detail::storage_reader& reader, std::uint32_t first, std::uint32_t last) const {
-        std::vector<std::uint32_t> order;
+        std::vector<detail::offset_item> order;
         for (std::uint32_t i = first; i < last; ++i)
-            if (!storages_[i].resident && storages_[i].ref.view_of == no_storage) order.push_back(i);
-        auto by_offset = [this](std::uint32_t a, std::uint32_t b) { return storages_[a].ref.offset < storages_[b].ref.offset; };
-        if (!std::is_sorted(order.begin(), order.end(), by_offset)) std::sort(order.begin(), order.end(), by_offset);
+            if (!storages_[i].resident && storages_[i].ref.view_of == no_storage) order.push_back({storages_[i].ref.offset, i});
+        detail::sort_by_offset(order);
         std::vector<storage*> list(order.size());
-        for (std::size_t k = 0; k < order.size(); ++k) list[k] = &storages_[order[k]];
+        for (std::size_t k = 0; k < order.size(); ++k) list[k] = &storages_[order[k].index];
         PTLOAD_TRY(reader.fetch_in_order(list.data(), list.size()));
         for (std::uint32_t i = first; i < last; ++i)  // views share their (now resident) root's bytes
             if (!storages_[i].resident) PTLOAD_TRY(make_resident(storages_[i]));
@@ -1108,6 +1164,8 @@ public:
     }
     const std::int64_t* dims(std::uint32_t at) const noexcept { return dims_.data() + at; }
 
+    /// Room for `n` storages in all (a hint from the archive's record count).
+    void reserve_storages(std::size_t n) { storages_.reserve(n); }
     std::uint32_t add_storage(storage s) {
         storages_.push_back(std::move(s));
         return static_cast<std::uint32_t>(storages_.size() - 1);
@@ -1609,10 +1667,59 @@ struct storage_origin {
 
 /// Heap memory aligned to 64 bytes (as torch's own allocator), freed with the document.
 /// Storages of 2 MiB and more are aligned to 2 MiB and asked to be backed by huge pages
-/// (Linux), which makes reading them into memory about twice as fast.
+/// (Linux), which makes reading them into memory about twice as fast. Storages of at most
+/// 4 KiB are packed into shared 256 KiB blocks (see small_storages).
 struct heap_allocator {
     using ptload_role = role::allocator;
     static constexpr std::size_t alignment = 64;
+
+    /// Packs small storages, each 64-byte aligned, into shared blocks: one allocation per
+    /// 256 KiB of them rather than one per storage (a checkpoint of 100,000 small tensors would
+    /// otherwise spend a good part of its load in malloc and free, and twice its data in malloc's
+    /// overhead). A block is freed when the last storage in it is. One packer serves one load; an
+    /// allocator policy that has such a nested type gets its small storages from it.
+    class small_storages {
+    public:
+        static constexpr std::uint64_t max_bytes = 4096;  ///< larger storages get allocate()
+        static constexpr std::size_t block_bytes = std::size_t{256} << 10;
+
+        small_storages() noexcept = default;
+        small_storages(const small_storages&) = delete;
+        small_storages& operator=(const small_storages&) = delete;
+        ~small_storages() {
+            if (block_) drop(block_);
+        }
+        /// nbytes (at most max_bytes) of a shared block; empty when out of memory.
+        storage_buffer allocate(std::uint64_t nbytes) {
+            const std::size_t size = (static_cast<std::size_t>(nbytes ? nbytes : 1) + alignment - 1) / alignment * alignment;
+            if (!block_ || used_ + size > block_bytes) {
+                if (block_) drop(block_);
+                block_ = nullptr;
+                void* p = ::operator new(block_bytes, std::align_val_t{alignment}, std::nothrow);
+                if (!p) return {};
+                block_ = new (p) block{1};  // the packer's own reference, dropped when it moves on
+                used_ = alignment;          // the count occupies the first aligned unit
+            }
+            std::uint8_t* data = reinterpret_cast<std::uint8_t*>(block_) + used_;
+            used_ += size;
+            ++block_->live;
+            return storage_buffer(data, nbytes, &release, block_);
+        }
+
+    private:
+        struct block {
+            std::size_t live;  ///< storages in the block, plus one while the packer fills it
+        };
+        static void release(void* b, std::uint8_t*, std::uint64_t) { drop(static_cast<block*>(b)); }
+        static void drop(block* b) noexcept {
+            if (--b->live) return;
+            b->~block();
+            ::operator delete(static_cast<void*>(b), std::align_val_t{alignment}, std::nothrow);
+        }
+        block* block_ = nullptr;
+        std::size_t used_ = 0;
+    };
+
     static storage_buffer allocate(const storage_description&, std::uint64_t nbytes, std::string_view, void*) {
         const bool huge = nbytes >= detail::huge_page_size;
         const std::size_t align = huge ? detail::huge_page_size : alignment;
@@ -1652,6 +1759,25 @@ struct allocates_by_origin<A, std::void_t<decltype(A::allocate(std::declval<cons
                    storage_buffer> {};
 template <class A>
 struct is_allocator : std::integral_constant<bool, allocates_by_size<A>::value || allocates_by_origin<A>::value> {};
+
+/// Whether allocator A packs small storages (has a nested small_storages packer).
+template <class A, class = void>
+struct packs_small_storages : std::false_type {};
+template <class A>
+struct packs_small_storages<A, std::void_t<typename A::small_storages>> : std::true_type {};
+
+/// The packer of allocator A's small storages, or an empty stand-in when it has none.
+struct no_small_storages {};
+template <class A, bool = packs_small_storages<A>::value>
+struct small_storages_type {
+    using type = no_small_storages;
+};
+template <class A>
+struct small_storages_type<A, true> {
+    using type = typename A::small_storages;
+};
+template <class A>
+using small_storages_of = typename small_storages_type<A>::type;
 
 /// The allocator's buffer for a storage: by its origin where the allocator takes one.
 template <class A>
@@ -5073,27 +5199,33 @@ private:
     // ---------------------------------------------------------------- input
     /// n bytes of argument, honouring FRAME boundaries.
     result<const std::uint8_t*> take(std::uint64_t n) {
-        if (frame_end_) {
-            auto left = static_cast<std::uint64_t>(frame_end_ - cur_);
-            if (n > left)
-                return fail(errc::frame_error, "argument of " + std::to_string(n) + " bytes runs past the end of its frame (" +
-                                                   std::to_string(left) + " bytes left)");
-        }
-        auto left = static_cast<std::uint64_t>(end_ - cur_);
-        if (PTLOAD_UNLIKELY(n > left))
-            return fail(errc::truncated,
-                        "needs " + std::to_string(n) + " bytes, " + std::to_string(left) + " left in the pickle");
+        if (PTLOAD_UNLIKELY(!can_take(n))) return cannot_take(n);
         const std::uint8_t* p = cur_;
         cur_ += n;
         return p;
     }
     template <class T>
     result<T> take_le() {
-        auto p = take(sizeof(T));
-        if (!p) return std::move(p).err();
+        if (PTLOAD_UNLIKELY(!can_take(sizeof(T)))) return cannot_take(sizeof(T));
         T v = 0;
-        for (std::size_t i = 0; i < sizeof(T); ++i) v = static_cast<T>(v | static_cast<T>(static_cast<T>((*p)[i]) << (8 * i)));
+        for (std::size_t i = 0; i < sizeof(T); ++i) v = static_cast<T>(v | static_cast<T>(static_cast<T>(cur_[i]) << (8 * i)));
+        cur_ += sizeof(T);
         return v;
+    }
+    /// Whether n more bytes are in the pickle and in the current frame.
+    bool can_take(std::uint64_t n) const noexcept {
+        return n <= static_cast<std::uint64_t>(end_ - cur_) && (!frame_end_ || n <= static_cast<std::uint64_t>(frame_end_ - cur_));
+    }
+    /// Why n more bytes cannot be taken: the frame ends first, or the pickle does.
+    PTLOAD_COLD error cannot_take(std::uint64_t n) const {
+        if (frame_end_) {
+            auto left = static_cast<std::uint64_t>(frame_end_ - cur_);
+            if (n > left)
+                return fail(errc::frame_error, "argument of " + std::to_string(n) + " bytes runs past the end of its frame (" +
+                                                   std::to_string(left) + " bytes left)");
+        }
+        return fail(errc::truncated, "needs " + std::to_string(n) + " bytes, " +
+                                         std::to_string(static_cast<std::uint64_t>(end_ - cur_)) + " left in the pickle");
     }
     /// Opcode B's inline integer at the width its opcode_table row gives (u1, u2, u4, u8, or the
     /// length prefix of a counted argument; a signed i4 length must not be negative).
@@ -5137,10 +5269,12 @@ private:
     // ---------------------------------------------------------------- stack
     std::size_t fence() const noexcept { return marks_.empty() ? 0 : marks_.back(); }
     status push(node_id id) {
-        if (PTLOAD_UNLIKELY(stack_.size() >= limits::max_stack))
-            return fail(errc::limit_stack, "more than " + std::to_string(limits::max_stack) + " items on the stack");
+        if (PTLOAD_UNLIKELY(stack_.size() >= limits::max_stack)) return stack_full();
         stack_.push_back(id);
         return {};
+    }
+    PTLOAD_COLD error stack_full() const {
+        return fail(errc::limit_stack, "more than " + std::to_string(limits::max_stack) + " items on the stack");
     }
     result<node_id> pop() {
         if (PTLOAD_UNLIKELY(stack_.size() <= fence())) return underflow();
@@ -7087,21 +7221,24 @@ inline std::string zip_descriptor_hint(const zip_entry* prev) {
     return " (not a data descriptor that agrees with the central directory)";
 }
 
+/// The entries in the order of their local headers in the file.
+inline std::vector<offset_item> zip_file_order(const std::vector<zip_entry>& entries) {
+    std::vector<offset_item> order(entries.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = {entries[i].header_offset, static_cast<std::uint32_t>(i)};
+    sort_by_offset(order);
+    return order;
+}
+
 /// Overlap (always) and, unless allow_gaps, full coverage: from byte 0, each local header, its
 /// data and its data descriptor follow one another up to the central directory.
 template <class Source>
-status zip_check_layout(Source& src, const std::vector<zip_entry>& entries, const zip_directory& dir,
-                        const zip_limits& lim) {
-    std::vector<std::uint32_t> order(entries.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::uint32_t>(i);
-    std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
-        return entries[a].header_offset < entries[b].header_offset;
-    });
+status zip_check_layout(Source& src, const std::vector<zip_entry>& entries, const std::vector<offset_item>& order,
+                        const zip_directory& dir, const zip_limits& lim) {
     const std::uint64_t cd_end = dir.offset + dir.size;
     std::uint64_t cursor = 0;  // end of what is accounted for so far
     const zip_entry* prev = nullptr;
-    for (std::uint32_t i : order) {
-        const zip_entry& e = entries[i];
+    for (const offset_item& item : order) {
+        const zip_entry& e = entries[item.index];
         const std::uint64_t end = e.data_offset + e.compressed_size;
         if (end > dir.offset) {
             // Local headers precede the directory; one after it could only hide in the comment.
@@ -7180,44 +7317,42 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
     std::vector<std::uint32_t>& by_name = detail::zip_archive_access::by_name(archive);
     by_name.resize(entries.size());
     for (std::size_t i = 0; i < by_name.size(); ++i) by_name[i] = static_cast<std::uint32_t>(i);
-    std::stable_sort(by_name.begin(), by_name.end(),
-                     [&](std::uint32_t a, std::uint32_t b) { return entries[a].name < entries[b].name; });
+    auto by_text = [&](std::uint32_t a, std::uint32_t b) { return entries[a].name < entries[b].name; };
+    if (!std::is_sorted(by_name.begin(), by_name.end(), by_text)) std::stable_sort(by_name.begin(), by_name.end(), by_text);
     for (std::size_t i = 1; i < by_name.size(); ++i)
         if (entries[by_name[i]].name == entries[by_name[i - 1]].name)
             return detail::zip_error(entries[by_name[i]].header_offset, "duplicate entry name",
                                      entries[by_name[i]].name);
 
-    std::vector<std::uint8_t> scratch;
-    std::uint64_t inflate_total = 0;
-    const std::uint64_t inflate_cap = detail::zip_inflate_total_cap(lim, src.size());
-    // Local headers are read in file order through a read-ahead window: one read for many
-    // small records rather than a seek and two reads each. In-memory sources are read in place.
-    std::vector<std::uint32_t> by_offset(entries.size());
-    for (std::size_t i = 0; i < by_offset.size(); ++i) by_offset[i] = static_cast<std::uint32_t>(i);
-    auto earlier = [&](std::uint32_t a, std::uint32_t b) { return entries[a].header_offset < entries[b].header_offset; };
-    if (!std::is_sorted(by_offset.begin(), by_offset.end(), earlier)) std::sort(by_offset.begin(), by_offset.end(), earlier);
-    auto check_local_headers = [&](auto& reader) -> status {
-        for (std::uint32_t i : by_offset) PTLOAD_TRY(detail::zip_check_local_header(reader, entries[i], scratch));
-        return {};
+    // Local headers, and data descriptors between entries, are read in file order through a
+    // read-ahead window: one read for many small records rather than a seek and a read or two
+    // each. In-memory sources are read in place.
+    const std::vector<detail::offset_item> by_offset = detail::zip_file_order(entries);
+    auto check_records = [&](auto& reader) -> status {
+        std::vector<std::uint8_t> scratch;
+        for (const detail::offset_item& item : by_offset)
+            PTLOAD_TRY(detail::zip_check_local_header(reader, entries[item.index], scratch));
+        std::uint64_t inflate_total = 0;
+        const std::uint64_t inflate_cap = detail::zip_inflate_total_cap(lim, src.size());
+        for (zip_entry& e : entries) {
+            if (e.method == 8) {
+                // inflate_total <= inflate_cap holds throughout, so the subtraction cannot wrap.
+                if (e.size > inflate_cap - inflate_total)
+                    return make_error(errc::limit_inflate, e.header_offset,
+                                      "deflated entries would inflate to more than zip_limits::max_inflate_total (" +
+                                          std::to_string(inflate_cap) + " bytes)",
+                                      e.name);
+                inflate_total += e.size;
+            }
+        }
+        return detail::zip_check_layout(reader, entries, by_offset, dir, lim);
     };
     if (detail::memory_of(src)) {
-        PTLOAD_TRY(check_local_headers(src));
+        PTLOAD_TRY(check_records(src));
     } else {
         detail::read_window<Source> window(src);
-        PTLOAD_TRY(check_local_headers(window));
+        PTLOAD_TRY(check_records(window));
     }
-    for (zip_entry& e : entries) {
-        if (e.method == 8) {
-            // inflate_total <= inflate_cap holds throughout, so the subtraction cannot wrap.
-            if (e.size > inflate_cap - inflate_total)
-                return make_error(errc::limit_inflate, e.header_offset,
-                                  "deflated entries would inflate to more than zip_limits::max_inflate_total (" +
-                                      std::to_string(inflate_cap) + " bytes)",
-                                  e.name);
-            inflate_total += e.size;
-        }
-    }
-    PTLOAD_TRY(detail::zip_check_layout(src, entries, dir, lim));
     detail::zip_archive_access::set_directory(archive, dir.offset, dir.size, dir.zip64);
     return archive;
 }
@@ -7345,7 +7480,6 @@ inline result<std::string> archive_prefix(const zip_archive& archive) {
 #include <functional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace ptload {
@@ -7673,11 +7807,11 @@ public:
     }
     /// The node of a document storage (one per storage, so sharing is identity).
     node_id storage_node(document_data& doc, std::uint32_t index) {
-        auto it = storage_nodes_.find(index);
-        if (it != storage_nodes_.end()) return it->second;
+        if (index >= storage_nodes_.size()) storage_nodes_.resize(std::size_t{index} + 1, null_node);
+        if (storage_nodes_[index] != null_node) return storage_nodes_[index];
         node_id id = doc.add(kind::storage);
         doc.at(id).aux = index;
-        storage_nodes_.emplace(index, id);
+        storage_nodes_[index] = id;
         return id;
     }
 
@@ -7685,7 +7819,8 @@ private:
     /// Validates and stores shape/strides: rank limit, non-negative sizes, strides and offset,
     /// numel without overflow, and every element inside `capacity` elements.
     status shape_into(document_data& doc, detail::tensor_record& r, node_id size_id, node_id stride_id, std::uint64_t capacity) {
-        std::vector<std::int64_t> shape, stride;
+        std::vector<std::int64_t>& shape = shape_scratch_;  // reused: no allocation per tensor
+        std::vector<std::int64_t>& stride = stride_scratch_;
         if (!detail::int_sequence(doc, size_id, shape)) return bad("tensor size is not a sequence of ints");
         if (!detail::int_sequence(doc, stride_id, stride)) return bad("tensor stride is not a sequence of ints");
         if (shape.size() != stride.size())
@@ -8021,7 +8156,8 @@ private:
 
     storage_provider* provider_;
     const load_options& opts_;
-    std::unordered_map<std::uint32_t, node_id> storage_nodes_;
+    std::vector<node_id> storage_nodes_;  ///< by storage index (indices are dense, in declaration order)
+    std::vector<std::int64_t> shape_scratch_, stride_scratch_;
     std::vector<node_id> deferred_;  // sparse/nested tensors whose index data is not read yet
 };
 
@@ -8071,14 +8207,9 @@ zip_limits zip_limits_from() {
     return z;
 }
 
-/// Memory for a storage from the allocator policy, or the error that says why there is none.
-template <class Policies>
-result<storage_buffer> allocate_storage(const storage& s, const storage_origin& origin, void* context) {
+/// b, if it is memory an allocator may give s; else the error that says why not.
+inline result<storage_buffer> checked_buffer(const storage& s, const storage_origin& origin, storage_buffer b) {
     const std::uint64_t nbytes = origin.nbytes;
-    if (nbytes > static_cast<std::uint64_t>(SIZE_MAX))
-        return make_error(errc::limit_tensor, s.ref.offset, "storage larger than this platform's address space",
-                          "storage " + s.desc.key);
-    storage_buffer b = allocate_with<typename Policies::allocator>(s.desc, origin, s.device, context);
     if (b.data() && b.data() == origin.in_place && !origin.host_order)
         return make_error(errc::bad_storage, s.ref.offset,
                           "the allocator used the source's bytes in place, but they are not in the host's byte order",
@@ -8090,6 +8221,15 @@ result<storage_buffer> allocate_storage(const storage& s, const storage_origin& 
         return make_error(errc::bad_storage, s.ref.offset, "the allocator returned a buffer smaller than the storage",
                           "storage " + s.desc.key);
     return b;
+}
+
+/// Memory for a storage from the allocator policy, or the error that says why there is none.
+template <class Policies>
+result<storage_buffer> allocate_storage(const storage& s, const storage_origin& origin, void* context) {
+    if (origin.nbytes > static_cast<std::uint64_t>(SIZE_MAX))
+        return make_error(errc::limit_tensor, s.ref.offset, "storage larger than this platform's address space",
+                          "storage " + s.desc.key);
+    return checked_buffer(s, origin, allocate_with<typename Policies::allocator>(s.desc, origin, s.device, context));
 }
 
 /// The storage reader of one load. `owner`, when set, keeps the source alive (a document that
@@ -8153,11 +8293,21 @@ private:
             if (mode_ == storage_mode::mapped && origin.host_order && align && reinterpret_cast<std::uintptr_t>(p) % align == 0)
                 return use_in_place(s, storage_buffer(const_cast<std::uint8_t*>(p), n, nullptr, nullptr));
         }
-        auto b = allocate_storage<Policies>(s, origin, context_);
+        auto b = allocate(s, origin);
         if (!b) return std::move(b).err();
         if (n && b->data() == origin.in_place) return use_in_place(s, std::move(*b));  // the allocator's choice
         if (n) PTLOAD_TRY(from.read_at(s.ref.offset, b->data(), static_cast<std::size_t>(n)));
         return adopt(s, std::move(*b));
+    }
+
+    /// Memory for s from the allocator policy, small storages from its packer where it has one.
+    result<storage_buffer> allocate(const storage& s, const storage_origin& origin) {
+        using allocator = typename Policies::allocator;
+        if constexpr (packs_small_storages<allocator>::value) {
+            if (origin.nbytes <= allocator::small_storages::max_bytes)
+                return checked_buffer(s, origin, small_.allocate(origin.nbytes));
+        }
+        return allocate_storage<Policies>(s, origin, context_);
     }
 
     /// Where s's n bytes sit, for the allocator (in_place is set by the caller that has them).
@@ -8210,7 +8360,7 @@ private:
         auto bytes = read_entry(src_, e, zip_limits_from<typename Policies::limits>(), check_crc_);
         if (!bytes) return std::move(bytes).err();
         const storage_origin origin = origin_of(s, n);  // inflated (or checked) on the way: not usable in place
-        auto b = allocate_storage<Policies>(s, origin, context_);
+        auto b = allocate(s, origin);
         if (!b) return std::move(b).err();
         if (n) std::memcpy(b->data(), bytes->data(), static_cast<std::size_t>(n));
         return adopt(s, std::move(*b));
@@ -8221,6 +8371,7 @@ private:
     storage_mode mode_;
     bool check_crc_;
     void* context_;
+    small_storages_of<typename Policies::allocator> small_;  // small storages, when the allocator packs them
 };
 
 /// A reader over a source the caller keeps alive for as long as the reader is used.
@@ -8349,6 +8500,9 @@ public:
         return index;
     }
 
+    /// Records named by number: torch's storages, each declared once.
+    std::size_t numbered_records() const noexcept { return record_by_number_.size(); }
+
 private:
     /// A canonical decimal number (no sign, no leading zero) below 2 x `count` + 64: bounded by
     /// the records there are, so a hostile name cannot size a table.
@@ -8414,6 +8568,7 @@ result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader&
     auto bytes = read_record(src, *e, opts.check_crc, zip_limits_from<typename Policies::limits>());
     if (!bytes) return std::move(bytes).err();
     zip_storages storages(zip, prefix + folder, opts, little_endian);
+    doc.reserve_storages(doc.storage_count() + storages.numbered_records());
     torch_handler<Policies> handler(&storages, opts);
     handler.load_from_bytes = std::move(nested);
     const auto first = static_cast<std::uint32_t>(doc.storage_count());

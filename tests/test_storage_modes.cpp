@@ -6,6 +6,8 @@
 #include <doctest/doctest.h>
 #include <ptload/all.hpp>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -397,4 +399,82 @@ TEST_CASE("an allocator that sees each storage's origin may use the source's byt
     REQUIRE_FALSE(refused);
     CHECK(refused.err().code == ptload::errc::bad_storage);
     CHECK(refused.err().message.find("byte order") != std::string::npos);
+}
+
+TEST_CASE("the default allocator packs small storages, 64-byte aligned, into shared blocks") {
+    auto doc = ptload::load_file(sample);
+    REQUIRE(doc);
+    auto tensors = ptload::list_tensors(*doc);
+    REQUIRE(tensors.size() == 17);
+    std::uintptr_t lowest = ~std::uintptr_t{0}, highest = 0;
+    for (const auto& row : tensors) {
+        CAPTURE(row.name);
+        auto t = row.tensor_value.as_tensor();
+        REQUIRE(t);
+        auto bytes = t->storage_bytes();
+        REQUIRE(bytes.data());
+        const auto at = reinterpret_cast<std::uintptr_t>(bytes.data());
+        CHECK(at % ptload::heap_allocator::alignment == 0);
+        lowest = std::min(lowest, at);
+        highest = std::max(highest, at);
+    }
+    // 17 storages of at most 128 bytes: one block holds them all
+    CHECK(highest - lowest < ptload::heap_allocator::small_storages::block_bytes);
+}
+
+TEST_CASE("small_storages: aligned, disjoint, a new block when one is full, freed with its last storage") {
+    using packer = ptload::heap_allocator::small_storages;
+    std::vector<ptload::storage_buffer> kept;
+    {
+        packer p;
+        const std::uint64_t sizes[] = {1, 64, 65, 4096, 0, 100};
+        for (int round = 0; round < 200; ++round) {  // about 900 KiB: several blocks
+            for (std::uint64_t n : sizes) {
+                ptload::storage_buffer b = p.allocate(n);
+                REQUIRE(b.data());
+                CHECK(b.size() == n);
+                CHECK(reinterpret_cast<std::uintptr_t>(b.data()) % ptload::heap_allocator::alignment == 0);
+                std::memset(b.data(), 0xA5, static_cast<std::size_t>(n));  // ASan: inside the block
+                kept.push_back(std::move(b));
+            }
+        }
+    }  // the packer is gone; its blocks live on with the storages in them
+    std::vector<std::pair<std::uintptr_t, std::uintptr_t>> ranges;  // [begin, end) by address
+    for (const auto& b : kept) {
+        const auto at = reinterpret_cast<std::uintptr_t>(b.data());
+        ranges.emplace_back(at, at + static_cast<std::uintptr_t>(b.size()));
+    }
+    std::sort(ranges.begin(), ranges.end());
+    std::size_t overlaps = 0;
+    std::uint64_t packed = 0;  // bytes taken from blocks, each storage rounded up to the alignment
+    for (std::size_t i = 1; i < ranges.size(); ++i) overlaps += ranges[i].first < ranges[i - 1].second;
+    constexpr std::uint64_t unit = ptload::heap_allocator::alignment;
+    for (const auto& b : kept) packed += ((b.size() ? b.size() : 1) + unit - 1) / unit * unit;
+    CHECK(overlaps == 0);
+    CHECK(packed > 3 * packer::block_bytes);  // so the packer went through several blocks
+    for (std::size_t i = 0; i < kept.size(); i += 2) kept[i] = ptload::storage_buffer();  // freed out of order
+    kept.clear();  // LeakSanitizer: every block was freed
+}
+
+TEST_CASE("storages and zip records are put in file order by offset, equal offsets in their order") {
+    std::vector<ptload::detail::offset_item> items;
+    std::uint64_t x = 88172645463325252ull;  // xorshift: offsets over the whole 64-bit range and small ones
+    for (std::uint32_t i = 0; i < 5000; ++i) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        const std::uint64_t offset = i % 3 == 0 ? x : i % 3 == 1 ? (x & 0xFFFFF) : (x % 97);
+        items.push_back({offset, i});
+    }
+    for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{63}, std::size_t{64}, std::size_t{5000}}) {
+        CAPTURE(n);
+        std::vector<ptload::detail::offset_item> mine(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(n));
+        std::vector<ptload::detail::offset_item> expected = mine;
+        std::stable_sort(expected.begin(), expected.end(),
+                         [](const ptload::detail::offset_item& a, const ptload::detail::offset_item& b) { return a.offset < b.offset; });
+        ptload::detail::sort_by_offset(mine);
+        bool same = true;
+        for (std::size_t i = 0; i < n; ++i) same = same && mine[i].offset == expected[i].offset && mine[i].index == expected[i].index;
+        CHECK(same);
+    }
 }

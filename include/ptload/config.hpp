@@ -32,9 +32,12 @@
 #if defined(__GNUC__) || defined(__clang__)
 #define PTLOAD_LIKELY(x) __builtin_expect(!!(x), 1)
 #define PTLOAD_UNLIKELY(x) __builtin_expect(!!(x), 0)
+// error paths kept out of line, so the checks in front of them stay small enough to inline
+#define PTLOAD_COLD __attribute__((noinline, cold))
 #else
 #define PTLOAD_LIKELY(x) (x)
 #define PTLOAD_UNLIKELY(x) (x)
+#define PTLOAD_COLD
 #endif
 
 namespace ptload {

@@ -10,6 +10,7 @@
 
 #include "config.hpp"
 #include "detail/huge_pages.hpp"
+#include "detail/offset_order.hpp"
 #include "error.hpp"
 #include "span.hpp"
 #include "torch/dtype.hpp"
@@ -270,13 +271,12 @@ public:
     }
     /// Reads storages [first, last) that are not resident with `reader`, in source order.
     status fetch_range(detail::storage_reader& reader, std::uint32_t first, std::uint32_t last) const {
-        std::vector<std::uint32_t> order;
+        std::vector<detail::offset_item> order;
         for (std::uint32_t i = first; i < last; ++i)
-            if (!storages_[i].resident && storages_[i].ref.view_of == no_storage) order.push_back(i);
-        auto by_offset = [this](std::uint32_t a, std::uint32_t b) { return storages_[a].ref.offset < storages_[b].ref.offset; };
-        if (!std::is_sorted(order.begin(), order.end(), by_offset)) std::sort(order.begin(), order.end(), by_offset);
+            if (!storages_[i].resident && storages_[i].ref.view_of == no_storage) order.push_back({storages_[i].ref.offset, i});
+        detail::sort_by_offset(order);
         std::vector<storage*> list(order.size());
-        for (std::size_t k = 0; k < order.size(); ++k) list[k] = &storages_[order[k]];
+        for (std::size_t k = 0; k < order.size(); ++k) list[k] = &storages_[order[k].index];
         PTLOAD_TRY(reader.fetch_in_order(list.data(), list.size()));
         for (std::uint32_t i = first; i < last; ++i)  // views share their (now resident) root's bytes
             if (!storages_[i].resident) PTLOAD_TRY(make_resident(storages_[i]));
@@ -442,6 +442,8 @@ public:
     }
     const std::int64_t* dims(std::uint32_t at) const noexcept { return dims_.data() + at; }
 
+    /// Room for `n` storages in all (a hint from the archive's record count).
+    void reserve_storages(std::size_t n) { storages_.reserve(n); }
     std::uint32_t add_storage(storage s) {
         storages_.push_back(std::move(s));
         return static_cast<std::uint32_t>(storages_.size() - 1);

@@ -134,27 +134,33 @@ private:
     // ---------------------------------------------------------------- input
     /// n bytes of argument, honouring FRAME boundaries.
     result<const std::uint8_t*> take(std::uint64_t n) {
-        if (frame_end_) {
-            auto left = static_cast<std::uint64_t>(frame_end_ - cur_);
-            if (n > left)
-                return fail(errc::frame_error, "argument of " + std::to_string(n) + " bytes runs past the end of its frame (" +
-                                                   std::to_string(left) + " bytes left)");
-        }
-        auto left = static_cast<std::uint64_t>(end_ - cur_);
-        if (PTLOAD_UNLIKELY(n > left))
-            return fail(errc::truncated,
-                        "needs " + std::to_string(n) + " bytes, " + std::to_string(left) + " left in the pickle");
+        if (PTLOAD_UNLIKELY(!can_take(n))) return cannot_take(n);
         const std::uint8_t* p = cur_;
         cur_ += n;
         return p;
     }
     template <class T>
     result<T> take_le() {
-        auto p = take(sizeof(T));
-        if (!p) return std::move(p).err();
+        if (PTLOAD_UNLIKELY(!can_take(sizeof(T)))) return cannot_take(sizeof(T));
         T v = 0;
-        for (std::size_t i = 0; i < sizeof(T); ++i) v = static_cast<T>(v | static_cast<T>(static_cast<T>((*p)[i]) << (8 * i)));
+        for (std::size_t i = 0; i < sizeof(T); ++i) v = static_cast<T>(v | static_cast<T>(static_cast<T>(cur_[i]) << (8 * i)));
+        cur_ += sizeof(T);
         return v;
+    }
+    /// Whether n more bytes are in the pickle and in the current frame.
+    bool can_take(std::uint64_t n) const noexcept {
+        return n <= static_cast<std::uint64_t>(end_ - cur_) && (!frame_end_ || n <= static_cast<std::uint64_t>(frame_end_ - cur_));
+    }
+    /// Why n more bytes cannot be taken: the frame ends first, or the pickle does.
+    PTLOAD_COLD error cannot_take(std::uint64_t n) const {
+        if (frame_end_) {
+            auto left = static_cast<std::uint64_t>(frame_end_ - cur_);
+            if (n > left)
+                return fail(errc::frame_error, "argument of " + std::to_string(n) + " bytes runs past the end of its frame (" +
+                                                   std::to_string(left) + " bytes left)");
+        }
+        return fail(errc::truncated, "needs " + std::to_string(n) + " bytes, " +
+                                         std::to_string(static_cast<std::uint64_t>(end_ - cur_)) + " left in the pickle");
     }
     /// Opcode B's inline integer at the width its opcode_table row gives (u1, u2, u4, u8, or the
     /// length prefix of a counted argument; a signed i4 length must not be negative).
@@ -198,10 +204,12 @@ private:
     // ---------------------------------------------------------------- stack
     std::size_t fence() const noexcept { return marks_.empty() ? 0 : marks_.back(); }
     status push(node_id id) {
-        if (PTLOAD_UNLIKELY(stack_.size() >= limits::max_stack))
-            return fail(errc::limit_stack, "more than " + std::to_string(limits::max_stack) + " items on the stack");
+        if (PTLOAD_UNLIKELY(stack_.size() >= limits::max_stack)) return stack_full();
         stack_.push_back(id);
         return {};
+    }
+    PTLOAD_COLD error stack_full() const {
+        return fail(errc::limit_stack, "more than " + std::to_string(limits::max_stack) + " items on the stack");
     }
     result<node_id> pop() {
         if (PTLOAD_UNLIKELY(stack_.size() <= fence())) return underflow();

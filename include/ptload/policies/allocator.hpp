@@ -52,10 +52,59 @@ struct storage_origin {
 
 /// Heap memory aligned to 64 bytes (as torch's own allocator), freed with the document.
 /// Storages of 2 MiB and more are aligned to 2 MiB and asked to be backed by huge pages
-/// (Linux), which makes reading them into memory about twice as fast.
+/// (Linux), which makes reading them into memory about twice as fast. Storages of at most
+/// 4 KiB are packed into shared 256 KiB blocks (see small_storages).
 struct heap_allocator {
     using ptload_role = role::allocator;
     static constexpr std::size_t alignment = 64;
+
+    /// Packs small storages, each 64-byte aligned, into shared blocks: one allocation per
+    /// 256 KiB of them rather than one per storage (a checkpoint of 100,000 small tensors would
+    /// otherwise spend a good part of its load in malloc and free, and twice its data in malloc's
+    /// overhead). A block is freed when the last storage in it is. One packer serves one load; an
+    /// allocator policy that has such a nested type gets its small storages from it.
+    class small_storages {
+    public:
+        static constexpr std::uint64_t max_bytes = 4096;  ///< larger storages get allocate()
+        static constexpr std::size_t block_bytes = std::size_t{256} << 10;
+
+        small_storages() noexcept = default;
+        small_storages(const small_storages&) = delete;
+        small_storages& operator=(const small_storages&) = delete;
+        ~small_storages() {
+            if (block_) drop(block_);
+        }
+        /// nbytes (at most max_bytes) of a shared block; empty when out of memory.
+        storage_buffer allocate(std::uint64_t nbytes) {
+            const std::size_t size = (static_cast<std::size_t>(nbytes ? nbytes : 1) + alignment - 1) / alignment * alignment;
+            if (!block_ || used_ + size > block_bytes) {
+                if (block_) drop(block_);
+                block_ = nullptr;
+                void* p = ::operator new(block_bytes, std::align_val_t{alignment}, std::nothrow);
+                if (!p) return {};
+                block_ = new (p) block{1};  // the packer's own reference, dropped when it moves on
+                used_ = alignment;          // the count occupies the first aligned unit
+            }
+            std::uint8_t* data = reinterpret_cast<std::uint8_t*>(block_) + used_;
+            used_ += size;
+            ++block_->live;
+            return storage_buffer(data, nbytes, &release, block_);
+        }
+
+    private:
+        struct block {
+            std::size_t live;  ///< storages in the block, plus one while the packer fills it
+        };
+        static void release(void* b, std::uint8_t*, std::uint64_t) { drop(static_cast<block*>(b)); }
+        static void drop(block* b) noexcept {
+            if (--b->live) return;
+            b->~block();
+            ::operator delete(static_cast<void*>(b), std::align_val_t{alignment}, std::nothrow);
+        }
+        block* block_ = nullptr;
+        std::size_t used_ = 0;
+    };
+
     static storage_buffer allocate(const storage_description&, std::uint64_t nbytes, std::string_view, void*) {
         const bool huge = nbytes >= detail::huge_page_size;
         const std::size_t align = huge ? detail::huge_page_size : alignment;
@@ -95,6 +144,25 @@ struct allocates_by_origin<A, std::void_t<decltype(A::allocate(std::declval<cons
                    storage_buffer> {};
 template <class A>
 struct is_allocator : std::integral_constant<bool, allocates_by_size<A>::value || allocates_by_origin<A>::value> {};
+
+/// Whether allocator A packs small storages (has a nested small_storages packer).
+template <class A, class = void>
+struct packs_small_storages : std::false_type {};
+template <class A>
+struct packs_small_storages<A, std::void_t<typename A::small_storages>> : std::true_type {};
+
+/// The packer of allocator A's small storages, or an empty stand-in when it has none.
+struct no_small_storages {};
+template <class A, bool = packs_small_storages<A>::value>
+struct small_storages_type {
+    using type = no_small_storages;
+};
+template <class A>
+struct small_storages_type<A, true> {
+    using type = typename A::small_storages;
+};
+template <class A>
+using small_storages_of = typename small_storages_type<A>::type;
 
 /// The allocator's buffer for a storage: by its origin where the allocator takes one.
 template <class A>

@@ -105,6 +105,9 @@ public:
         return index;
     }
 
+    /// Records named by number: torch's storages, each declared once.
+    std::size_t numbered_records() const noexcept { return record_by_number_.size(); }
+
 private:
     /// A canonical decimal number (no sign, no leading zero) below 2 x `count` + 64: bounded by
     /// the records there are, so a hostile name cannot size a table.
@@ -170,6 +173,7 @@ result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader&
     auto bytes = read_record(src, *e, opts.check_crc, zip_limits_from<typename Policies::limits>());
     if (!bytes) return std::move(bytes).err();
     zip_storages storages(zip, prefix + folder, opts, little_endian);
+    doc.reserve_storages(doc.storage_count() + storages.numbered_records());
     torch_handler<Policies> handler(&storages, opts);
     handler.load_from_bytes = std::move(nested);
     const auto first = static_cast<std::uint32_t>(doc.storage_count());

@@ -21,7 +21,6 @@
 #include <functional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace ptload {
@@ -349,11 +348,11 @@ public:
     }
     /// The node of a document storage (one per storage, so sharing is identity).
     node_id storage_node(document_data& doc, std::uint32_t index) {
-        auto it = storage_nodes_.find(index);
-        if (it != storage_nodes_.end()) return it->second;
+        if (index >= storage_nodes_.size()) storage_nodes_.resize(std::size_t{index} + 1, null_node);
+        if (storage_nodes_[index] != null_node) return storage_nodes_[index];
         node_id id = doc.add(kind::storage);
         doc.at(id).aux = index;
-        storage_nodes_.emplace(index, id);
+        storage_nodes_[index] = id;
         return id;
     }
 
@@ -361,7 +360,8 @@ private:
     /// Validates and stores shape/strides: rank limit, non-negative sizes, strides and offset,
     /// numel without overflow, and every element inside `capacity` elements.
     status shape_into(document_data& doc, detail::tensor_record& r, node_id size_id, node_id stride_id, std::uint64_t capacity) {
-        std::vector<std::int64_t> shape, stride;
+        std::vector<std::int64_t>& shape = shape_scratch_;  // reused: no allocation per tensor
+        std::vector<std::int64_t>& stride = stride_scratch_;
         if (!detail::int_sequence(doc, size_id, shape)) return bad("tensor size is not a sequence of ints");
         if (!detail::int_sequence(doc, stride_id, stride)) return bad("tensor stride is not a sequence of ints");
         if (shape.size() != stride.size())
@@ -697,7 +697,8 @@ private:
 
     storage_provider* provider_;
     const load_options& opts_;
-    std::unordered_map<std::uint32_t, node_id> storage_nodes_;
+    std::vector<node_id> storage_nodes_;  ///< by storage index (indices are dense, in declaration order)
+    std::vector<std::int64_t> shape_scratch_, stride_scratch_;
     std::vector<node_id> deferred_;  // sparse/nested tensors whose index data is not read yet
 };
 

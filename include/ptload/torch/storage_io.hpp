@@ -48,14 +48,9 @@ zip_limits zip_limits_from() {
     return z;
 }
 
-/// Memory for a storage from the allocator policy, or the error that says why there is none.
-template <class Policies>
-result<storage_buffer> allocate_storage(const storage& s, const storage_origin& origin, void* context) {
+/// b, if it is memory an allocator may give s; else the error that says why not.
+inline result<storage_buffer> checked_buffer(const storage& s, const storage_origin& origin, storage_buffer b) {
     const std::uint64_t nbytes = origin.nbytes;
-    if (nbytes > static_cast<std::uint64_t>(SIZE_MAX))
-        return make_error(errc::limit_tensor, s.ref.offset, "storage larger than this platform's address space",
-                          "storage " + s.desc.key);
-    storage_buffer b = allocate_with<typename Policies::allocator>(s.desc, origin, s.device, context);
     if (b.data() && b.data() == origin.in_place && !origin.host_order)
         return make_error(errc::bad_storage, s.ref.offset,
                           "the allocator used the source's bytes in place, but they are not in the host's byte order",
@@ -67,6 +62,15 @@ result<storage_buffer> allocate_storage(const storage& s, const storage_origin& 
         return make_error(errc::bad_storage, s.ref.offset, "the allocator returned a buffer smaller than the storage",
                           "storage " + s.desc.key);
     return b;
+}
+
+/// Memory for a storage from the allocator policy, or the error that says why there is none.
+template <class Policies>
+result<storage_buffer> allocate_storage(const storage& s, const storage_origin& origin, void* context) {
+    if (origin.nbytes > static_cast<std::uint64_t>(SIZE_MAX))
+        return make_error(errc::limit_tensor, s.ref.offset, "storage larger than this platform's address space",
+                          "storage " + s.desc.key);
+    return checked_buffer(s, origin, allocate_with<typename Policies::allocator>(s.desc, origin, s.device, context));
 }
 
 /// The storage reader of one load. `owner`, when set, keeps the source alive (a document that
@@ -130,11 +134,21 @@ private:
             if (mode_ == storage_mode::mapped && origin.host_order && align && reinterpret_cast<std::uintptr_t>(p) % align == 0)
                 return use_in_place(s, storage_buffer(const_cast<std::uint8_t*>(p), n, nullptr, nullptr));
         }
-        auto b = allocate_storage<Policies>(s, origin, context_);
+        auto b = allocate(s, origin);
         if (!b) return std::move(b).err();
         if (n && b->data() == origin.in_place) return use_in_place(s, std::move(*b));  // the allocator's choice
         if (n) PTLOAD_TRY(from.read_at(s.ref.offset, b->data(), static_cast<std::size_t>(n)));
         return adopt(s, std::move(*b));
+    }
+
+    /// Memory for s from the allocator policy, small storages from its packer where it has one.
+    result<storage_buffer> allocate(const storage& s, const storage_origin& origin) {
+        using allocator = typename Policies::allocator;
+        if constexpr (packs_small_storages<allocator>::value) {
+            if (origin.nbytes <= allocator::small_storages::max_bytes)
+                return checked_buffer(s, origin, small_.allocate(origin.nbytes));
+        }
+        return allocate_storage<Policies>(s, origin, context_);
     }
 
     /// Where s's n bytes sit, for the allocator (in_place is set by the caller that has them).
@@ -187,7 +201,7 @@ private:
         auto bytes = read_entry(src_, e, zip_limits_from<typename Policies::limits>(), check_crc_);
         if (!bytes) return std::move(bytes).err();
         const storage_origin origin = origin_of(s, n);  // inflated (or checked) on the way: not usable in place
-        auto b = allocate_storage<Policies>(s, origin, context_);
+        auto b = allocate(s, origin);
         if (!b) return std::move(b).err();
         if (n) std::memcpy(b->data(), bytes->data(), static_cast<std::size_t>(n));
         return adopt(s, std::move(*b));
@@ -198,6 +212,7 @@ private:
     storage_mode mode_;
     bool check_crc_;
     void* context_;
+    small_storages_of<typename Policies::allocator> small_;  // small storages, when the allocator packs them
 };
 
 /// A reader over a source the caller keeps alive for as long as the reader is used.

@@ -24,6 +24,7 @@
 
 #include "../detail/any_source.hpp"
 #include "../detail/crc32.hpp"
+#include "../detail/offset_order.hpp"
 #include "../detail/read_window.hpp"
 #include "../error.hpp"
 #include "../policies/limits.hpp"
@@ -532,21 +533,24 @@ inline std::string zip_descriptor_hint(const zip_entry* prev) {
     return " (not a data descriptor that agrees with the central directory)";
 }
 
+/// The entries in the order of their local headers in the file.
+inline std::vector<offset_item> zip_file_order(const std::vector<zip_entry>& entries) {
+    std::vector<offset_item> order(entries.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = {entries[i].header_offset, static_cast<std::uint32_t>(i)};
+    sort_by_offset(order);
+    return order;
+}
+
 /// Overlap (always) and, unless allow_gaps, full coverage: from byte 0, each local header, its
 /// data and its data descriptor follow one another up to the central directory.
 template <class Source>
-status zip_check_layout(Source& src, const std::vector<zip_entry>& entries, const zip_directory& dir,
-                        const zip_limits& lim) {
-    std::vector<std::uint32_t> order(entries.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::uint32_t>(i);
-    std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
-        return entries[a].header_offset < entries[b].header_offset;
-    });
+status zip_check_layout(Source& src, const std::vector<zip_entry>& entries, const std::vector<offset_item>& order,
+                        const zip_directory& dir, const zip_limits& lim) {
     const std::uint64_t cd_end = dir.offset + dir.size;
     std::uint64_t cursor = 0;  // end of what is accounted for so far
     const zip_entry* prev = nullptr;
-    for (std::uint32_t i : order) {
-        const zip_entry& e = entries[i];
+    for (const offset_item& item : order) {
+        const zip_entry& e = entries[item.index];
         const std::uint64_t end = e.data_offset + e.compressed_size;
         if (end > dir.offset) {
             // Local headers precede the directory; one after it could only hide in the comment.
@@ -625,44 +629,42 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
     std::vector<std::uint32_t>& by_name = detail::zip_archive_access::by_name(archive);
     by_name.resize(entries.size());
     for (std::size_t i = 0; i < by_name.size(); ++i) by_name[i] = static_cast<std::uint32_t>(i);
-    std::stable_sort(by_name.begin(), by_name.end(),
-                     [&](std::uint32_t a, std::uint32_t b) { return entries[a].name < entries[b].name; });
+    auto by_text = [&](std::uint32_t a, std::uint32_t b) { return entries[a].name < entries[b].name; };
+    if (!std::is_sorted(by_name.begin(), by_name.end(), by_text)) std::stable_sort(by_name.begin(), by_name.end(), by_text);
     for (std::size_t i = 1; i < by_name.size(); ++i)
         if (entries[by_name[i]].name == entries[by_name[i - 1]].name)
             return detail::zip_error(entries[by_name[i]].header_offset, "duplicate entry name",
                                      entries[by_name[i]].name);
 
-    std::vector<std::uint8_t> scratch;
-    std::uint64_t inflate_total = 0;
-    const std::uint64_t inflate_cap = detail::zip_inflate_total_cap(lim, src.size());
-    // Local headers are read in file order through a read-ahead window: one read for many
-    // small records rather than a seek and two reads each. In-memory sources are read in place.
-    std::vector<std::uint32_t> by_offset(entries.size());
-    for (std::size_t i = 0; i < by_offset.size(); ++i) by_offset[i] = static_cast<std::uint32_t>(i);
-    auto earlier = [&](std::uint32_t a, std::uint32_t b) { return entries[a].header_offset < entries[b].header_offset; };
-    if (!std::is_sorted(by_offset.begin(), by_offset.end(), earlier)) std::sort(by_offset.begin(), by_offset.end(), earlier);
-    auto check_local_headers = [&](auto& reader) -> status {
-        for (std::uint32_t i : by_offset) PTLOAD_TRY(detail::zip_check_local_header(reader, entries[i], scratch));
-        return {};
+    // Local headers, and data descriptors between entries, are read in file order through a
+    // read-ahead window: one read for many small records rather than a seek and a read or two
+    // each. In-memory sources are read in place.
+    const std::vector<detail::offset_item> by_offset = detail::zip_file_order(entries);
+    auto check_records = [&](auto& reader) -> status {
+        std::vector<std::uint8_t> scratch;
+        for (const detail::offset_item& item : by_offset)
+            PTLOAD_TRY(detail::zip_check_local_header(reader, entries[item.index], scratch));
+        std::uint64_t inflate_total = 0;
+        const std::uint64_t inflate_cap = detail::zip_inflate_total_cap(lim, src.size());
+        for (zip_entry& e : entries) {
+            if (e.method == 8) {
+                // inflate_total <= inflate_cap holds throughout, so the subtraction cannot wrap.
+                if (e.size > inflate_cap - inflate_total)
+                    return make_error(errc::limit_inflate, e.header_offset,
+                                      "deflated entries would inflate to more than zip_limits::max_inflate_total (" +
+                                          std::to_string(inflate_cap) + " bytes)",
+                                      e.name);
+                inflate_total += e.size;
+            }
+        }
+        return detail::zip_check_layout(reader, entries, by_offset, dir, lim);
     };
     if (detail::memory_of(src)) {
-        PTLOAD_TRY(check_local_headers(src));
+        PTLOAD_TRY(check_records(src));
     } else {
         detail::read_window<Source> window(src);
-        PTLOAD_TRY(check_local_headers(window));
+        PTLOAD_TRY(check_records(window));
     }
-    for (zip_entry& e : entries) {
-        if (e.method == 8) {
-            // inflate_total <= inflate_cap holds throughout, so the subtraction cannot wrap.
-            if (e.size > inflate_cap - inflate_total)
-                return make_error(errc::limit_inflate, e.header_offset,
-                                  "deflated entries would inflate to more than zip_limits::max_inflate_total (" +
-                                      std::to_string(inflate_cap) + " bytes)",
-                                  e.name);
-            inflate_total += e.size;
-        }
-    }
-    PTLOAD_TRY(detail::zip_check_layout(src, entries, dir, lim));
     detail::zip_archive_access::set_directory(archive, dir.offset, dir.size, dir.zip64);
     return archive;
 }
