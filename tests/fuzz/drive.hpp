@@ -286,6 +286,22 @@ inline ptload::errc load_and_walk(const std::uint8_t* data, std::size_t size) {
     if (!lazy) PTLOAD_FUZZ_CHECK(lazy.err().code == code);
     if (doc) {
         PTLOAD_FUZZ_CHECK(lazy && mapped);
+        // read_into on the untouched lazy document reads just the span each view covers from
+        // the source: the same elements as the eager document's contiguous copy, nothing kept.
+        auto eager_rows = ptload::list_tensors(*doc);
+        auto lazy_rows = ptload::list_tensors(*lazy);
+        PTLOAD_FUZZ_CHECK(eager_rows.size() == lazy_rows.size());
+        for (std::size_t i = 0; i < eager_rows.size() && i < lazy_rows.size(); ++i) {
+            auto eager = eager_rows[i].tensor_value.as_tensor();
+            auto lazily = lazy_rows[i].tensor_value.as_tensor();
+            if (!eager || !lazily || ptload::values_per_byte(eager->dtype()) != 1 || eager->numel() > (1u << 16)) continue;
+            auto copy = eager->contiguous_copy();
+            if (!copy) continue;
+            std::vector<std::uint8_t> into(copy->size());
+            auto read = lazily->read_into(into.data(), into.size());
+            PTLOAD_FUZZ_CHECK(read);
+            PTLOAD_FUZZ_CHECK(into.empty() || std::memcmp(into.data(), copy->data(), into.size()) == 0);
+        }
         auto want = ptload::canonical_json(*doc);
         auto got_lazy = ptload::canonical_json(*lazy);
         auto got_mapped = ptload::canonical_json(*mapped);
