@@ -55,16 +55,9 @@ struct tight_nodes : ptload::default_limits {
     static constexpr std::size_t node_slack = 100;
 };
 
+/// The least a Handler has: persistent_load. Every global the machine does not model is opaque.
 struct null_handler {
     ptload::result<ptload::node_id> persistent_load(ptload::document_data&, ptload::node_id, std::uint64_t) { return ptload::null_node; }
-    ptload::result<ptload::node_id> torch_global(ptload::document_data& d, const ptload::pickle::resolved_global& g, std::uint64_t) {
-        return d.make_global(g.module, g.name, 0);
-    }
-    ptload::result<ptload::node_id> torch_call(ptload::document_data&, ptload::pickle::known_global, ptload::node_id,
-                                               ptload::node_id, std::uint64_t) {
-        return ptload::null_node;
-    }
-    ptload::status torch_build(ptload::document_data&, ptload::node_id, ptload::node_id, std::uint64_t) { return {}; }
 };
 
 // The dispatch table is built at compile time for each policy set: every opcode byte has its
