@@ -798,8 +798,8 @@ namespace detail {
 /// One value. 24 bytes: kind, a small tag, an auxiliary index and a 16-byte payload.
 struct node {
     kind k;
-    std::uint8_t flags;   // string: 1 = holds lone surrogates (WTF-8); global: 1 = dangerous
-    std::uint16_t tag;    // global: known_global id; ndarray: fortran order; ...
+    std::uint8_t flags;   // string: 1 = holds lone surrogates (WTF-8); global: torch_global id (torch layer)
+    std::uint16_t tag;    // global: pickle::known_global id (pickle machine); ndarray: fortran order; ...
     std::uint32_t aux;    // ordered_dict/tensor attrs node; global: module length; tensor: record index
     struct complex_parts { double re, im; };
     struct text_span { const char* p; std::uint64_t n; };
@@ -3322,26 +3322,39 @@ const std::uint8_t* memory_of(const Source& src) noexcept {
 // The machine reads one pickle from a contiguous byte range and builds inert values in a
 // document. Dispatch is a table of 256 handlers built at compile time for the chosen policies
 // and hooks; bytes that are not opcodes share one error handler. Nothing is ever imported or
-// called: globals resolve through pickle/globals.hpp, and the hooks of a Handler give meaning
-// to persistent ids and torch's callables:
+// called: globals resolve through pickle/globals.hpp, and the machine itself models only
+// Python's own values (builtins, OrderedDict, numpy arrays). Anything else is given meaning by
+// the hooks of a Handler, modelled on the methods of Python's Unpickler that a subclass
+// overrides (torch's is torch_handler, torch/rebuild.hpp):
 //
 //     struct Handler {
-//         // BINPERSID / PERSID: what the persistent id `pid` stands for (a storage)
+//         // BINPERSID / PERSID: what the persistent id `pid` stands for (required)
 //         ptload::result<ptload::node_id> persistent_load(ptload::document_data&, ptload::node_id pid,
 //                                                          std::uint64_t offset);
-//         // a GLOBAL the pickle layer classified as torch's (dtype, qscheme, storage class):
-//         // the node to push
-//         ptload::result<ptload::node_id> torch_global(ptload::document_data&, const pickle::resolved_global&,
-//                                                      std::uint64_t offset);
-//         // REDUCE/NEWOBJ of a torch callable; null_node means "keep it as an opaque object"
-//         ptload::result<ptload::node_id> torch_call(ptload::document_data&, pickle::known_global, ptload::node_id callable,
-//                                                    ptload::node_id args, std::uint64_t offset);
-//         // BUILD on a tensor
-//         ptload::status torch_build(ptload::document_data&, ptload::node_id obj, ptload::node_id state, std::uint64_t offset);
-//         // optional, pickle's find_class: the node for any global that is not disallowed, or
-//         // null_node for ptload's own resolution
-//         ptload::result<ptload::node_id> find_class(ptload::document_data&, const pickle::resolved_global&, std::uint64_t offset);
+//         // optional, find_class: the node to push for a global that passed the machine's
+//         // security checks (never a dangerous one, nor in strict mode one off the allowlist),
+//         // or null_node for the machine's own global node
+//         ptload::result<ptload::node_id> find_class(ptload::document_data&, const pickle::resolved_global&,
+//                                                    std::uint64_t offset);
+//         // optional, REDUCE / INST / OBJ of a global the machine does not model itself:
+//         // callable(*args), or null_node to keep an opaque object
+//         ptload::result<ptload::node_id> reduce(ptload::document_data&, ptload::node_id callable, ptload::node_id args,
+//                                                std::uint64_t offset);
+//         // optional, NEWOBJ / NEWOBJ_EX of a class the machine does not model:
+//         // cls.__new__(cls, *args, **kwargs) (kwargs is null_node for NEWOBJ), or null_node
+//         // to keep an opaque object
+//         ptload::result<ptload::node_id> newobj(ptload::document_data&, ptload::node_id cls, ptload::node_id args,
+//                                                ptload::node_id kwargs, std::uint64_t offset);
+//         // optional, BUILD on a value the machine does not model: true when the Handler set
+//         // the state, false for the machine's default (empty state does nothing, other
+//         // state is bad_operand)
+//         ptload::result<bool> build(ptload::document_data&, ptload::node_id obj, ptload::node_id state,
+//                                    std::uint64_t offset);
 //     };
+//
+// Errors a hook returns get the opcode's offset (unless they carry one) and context. A
+// Handler without the optional hooks reads every global the machine does not model as an
+// opaque object.
 #ifndef PTLOAD_PICKLE_MACHINE_HPP
 #define PTLOAD_PICKLE_MACHINE_HPP
 
@@ -3868,11 +3881,12 @@ inline bool raw_unicode_escape_decode(std::string_view s, std::string& out, bool
 // ----- end of ptload/detail/text.hpp -----
 // ----- ptload/pickle/globals.hpp -----
 // pickle/globals.hpp: what a GLOBAL names. ptload never imports or calls anything: a global
-// is resolved against a table of the callables it models natively (builtins that pickle uses,
-// OrderedDict, numpy arrays, torch's rebuild functions); any other name becomes an inert
-// reference. Each global also gets a verdict: `safe` (strict mode's default allowlist, the
-// globals torch's weights_only unpickler accepts plus numpy arrays), `dangerous` (calling it on
-// file data could run code, touch files, processes or the network, or load another pickle:
+// is resolved against a table of the Python callables the pickle machine models natively
+// (builtins that pickle uses, OrderedDict, numpy arrays); any other name becomes an inert
+// reference, which a Handler (pickle/machine.hpp) may give a meaning of its own (torch's are in
+// torch/globals.hpp). Each global also gets a verdict: `safe` (strict mode's default allowlist,
+// the globals torch's weights_only unpickler accepts plus numpy arrays), `dangerous` (calling it
+// on file data could run code, touch files, processes or the network, or load another pickle:
 // the load fails) or `unknown` (anything else). Names are classified the way CPython's
 // find_class would resolve them: Python 2 renames, C-module twins (posix is os) and dotted
 // attribute walks (posixpath + os.system is os.system).
@@ -3885,12 +3899,14 @@ inline bool raw_unicode_escape_decode(std::string_view s, std::string& out, bool
 #include <iterator>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace ptload {
 inline namespace v0 {
 namespace pickle {
 
-/// Globals ptload models natively. `none` means an ordinary (opaque) global.
+/// The Python callables the pickle machine models natively. `none` means a global the machine
+/// does not model: an ordinary (opaque) global, unless its Handler gives it a meaning.
 enum class known_global : std::uint16_t {
     none,
     // builtins the pickler emits for plain values (FORMAT.md 1.7)
@@ -3900,18 +3916,6 @@ enum class known_global : std::uint16_t {
     ordered_dict,              ///< collections.OrderedDict
     // numpy
     numpy_reconstruct, numpy_ndarray, numpy_dtype, numpy_scalar,
-    // torch
-    torch_rebuild_tensor, torch_rebuild_tensor_v2, torch_rebuild_tensor_v3,
-    torch_rebuild_parameter, torch_rebuild_parameter_with_state, torch_rebuild_qtensor,
-    torch_rebuild_sparse_tensor, torch_rebuild_sparse_csr_tensor, torch_rebuild_nested_tensor,
-    torch_rebuild_meta_tensor_no_storage, torch_rebuild_wrapper_subclass,
-    torch_rebuild_device_tensor_from_numpy, torch_rebuild_device_tensor_from_cpu_tensor,
-    torch_rebuild_from_type_v2, torch_rebuild_from_type,
-    torch_size, torch_device, torch_tensor, torch_parameter, torch_get_layout, torch_load_from_bytes,
-    torch_storage_class,       ///< torch.FloatStorage ... (dtype by name), typed/untyped storages
-    torch_dtype,               ///< torch.float32 ...
-    torch_qscheme,             ///< torch.per_tensor_affine ...
-    jit_identity,              ///< torch.jit._pickle.build_intlist/... and restore_type_tag: return arg 0
     count_
 };
 
@@ -3937,44 +3941,6 @@ inline constexpr global_row known_globals[] = {
     {"numpy", "dtype", known_global::numpy_dtype},
     {"numpy.core.multiarray", "scalar", known_global::numpy_scalar},
     {"numpy._core.multiarray", "scalar", known_global::numpy_scalar},
-    {"torch._utils", "_rebuild_tensor", known_global::torch_rebuild_tensor},
-    {"torch._utils", "_rebuild_tensor_v2", known_global::torch_rebuild_tensor_v2},
-    {"torch._utils", "_rebuild_tensor_v3", known_global::torch_rebuild_tensor_v3},
-    {"torch._utils", "_rebuild_parameter", known_global::torch_rebuild_parameter},
-    {"torch._utils", "_rebuild_parameter_with_state", known_global::torch_rebuild_parameter_with_state},
-    {"torch._utils", "_rebuild_qtensor", known_global::torch_rebuild_qtensor},
-    {"torch._utils", "_rebuild_sparse_tensor", known_global::torch_rebuild_sparse_tensor},
-    {"torch._utils", "_rebuild_sparse_csr_tensor", known_global::torch_rebuild_sparse_csr_tensor},
-    {"torch._utils", "_rebuild_nested_tensor", known_global::torch_rebuild_nested_tensor},
-    {"torch._utils", "_rebuild_meta_tensor_no_storage", known_global::torch_rebuild_meta_tensor_no_storage},
-    {"torch._utils", "_rebuild_wrapper_subclass", known_global::torch_rebuild_wrapper_subclass},
-    {"torch._utils", "_rebuild_device_tensor_from_numpy", known_global::torch_rebuild_device_tensor_from_numpy},
-    {"torch._utils", "_rebuild_xla_tensor", known_global::torch_rebuild_device_tensor_from_numpy},
-    {"torch._utils", "_rebuild_device_tensor_from_cpu_tensor", known_global::torch_rebuild_device_tensor_from_cpu_tensor},
-    {"torch._tensor", "_rebuild_from_type_v2", known_global::torch_rebuild_from_type_v2},
-    {"torch._tensor", "_rebuild_from_type", known_global::torch_rebuild_from_type},
-    {"torch", "Size", known_global::torch_size},
-    {"torch", "device", known_global::torch_device},
-    {"torch", "Tensor", known_global::torch_tensor},
-    {"torch._tensor", "Tensor", known_global::torch_tensor},
-    {"torch.nn.parameter", "Parameter", known_global::torch_parameter},
-    {"torch.serialization", "_get_layout", known_global::torch_get_layout},
-    {"torch.storage", "_load_from_bytes", known_global::torch_load_from_bytes},
-    {"torch.storage", "UntypedStorage", known_global::torch_storage_class},
-    {"torch.storage", "TypedStorage", known_global::torch_storage_class},
-    {"torch", "UntypedStorage", known_global::torch_storage_class},
-    {"torch", "TypedStorage", known_global::torch_storage_class},
-    {"torch", "per_tensor_affine", known_global::torch_qscheme},
-    {"torch", "per_channel_affine", known_global::torch_qscheme},
-    {"torch", "per_tensor_symmetric", known_global::torch_qscheme},
-    {"torch", "per_channel_symmetric", known_global::torch_qscheme},
-    {"torch", "per_channel_affine_float_qparams", known_global::torch_qscheme},
-    {"torch.jit._pickle", "build_intlist", known_global::jit_identity},
-    {"torch.jit._pickle", "build_tensorlist", known_global::jit_identity},
-    {"torch.jit._pickle", "build_doublelist", known_global::jit_identity},
-    {"torch.jit._pickle", "build_boollist", known_global::jit_identity},
-    {"torch.jit._pickle", "build_tensor_from_id", known_global::jit_identity},
-    {"torch.jit._pickle", "restore_type_tag", known_global::jit_identity},
 };
 
 // Python 2 spellings that CPython maps when fix_imports is on (Lib/_compat_pickle.py), and
@@ -4216,8 +4182,8 @@ inline constexpr std::string_view numpy_array_globals[] = {
 };
 // clang-format on
 
-/// A resolved global: module and qualified name after Python-2 and torch renames, what ptload
-/// models it as, and its verdict.
+/// A resolved global: module and qualified name after Python-2 and torch renames, what the
+/// pickle machine models it as, and its verdict.
 struct resolved_global {
     std::string module, name;
     known_global id = known_global::none;
@@ -4225,11 +4191,34 @@ struct resolved_global {
     verdict rating = verdict::unknown;
     std::string_view why;              ///< for dangerous globals: what calling it would do
     std::string denied_as;             ///< for dangerous globals: the path that matched ("os.system")
+    int proto = 0;                     ///< the protocol it was resolved at (dotted names walk attributes from 4)
 };
 
 inline bool module_matches(std::string_view module, std::string_view prefix) {
     return module == prefix || (module.size() > prefix.size() && module.compare(0, prefix.size(), prefix) == 0 &&
                                 module[prefix.size()] == '.');
+}
+
+/// Whether "am.an" and "bm.bn" are the same path (no string is built).
+inline bool same_path(std::string_view am, std::string_view an, std::string_view bm, std::string_view bn) noexcept {
+    if (am.size() + an.size() != bm.size() + bn.size()) return false;
+    if (am.size() > bm.size()) {
+        std::swap(am, bm);
+        std::swap(an, bn);
+    }
+    if (am.size() == bm.size()) return am == bm && an == bn;
+    // bm is am '.' mid, so an must be mid '.' bn
+    std::string_view mid = bm.substr(am.size() + 1);
+    return bm.compare(0, am.size(), am) == 0 && bm[am.size()] == '.' && an.compare(0, mid.size(), mid) == 0 &&
+           an[mid.size()] == '.' && an.substr(mid.size() + 1) == bn;
+}
+
+/// Whether the resolved global `g` is a table's module.name (an undotted name of its own). A
+/// dotted name reaches the same object as its spelled-out module at protocol 4 and above
+/// (CPython walks the attributes), so it matches on the whole path there, and not below.
+inline bool names_global(const resolved_global& g, std::string_view module, std::string_view name) noexcept {
+    if (g.name.find('.') == std::string::npos) return g.module == module && g.name == name;
+    return g.proto >= 4 && same_path(g.module, g.name, module, name);
 }
 
 } // namespace pickle
@@ -4320,13 +4309,14 @@ inline bool strict_default_allows(std::string_view full) {
 }
 
 /// Applies the renames CPython's find_class applies (py2 tables when `proto < 3`) and torch's
-/// own (`torch.tensor` -> `torch._tensor`), then rates the name and finds what ptload models.
+/// own (`torch.tensor` -> `torch._tensor`), then rates the name and finds what the machine models.
 /// `max_name_parts` bounds the dotted parts of a name (limits::max_name_parts).
 inline resolved_global resolve_global(std::string_view module, std::string_view name, int proto,
                                       std::size_t max_name_parts = default_limits::max_name_parts) {
     resolved_global g;
     g.module = std::string(module);
     g.name = std::string(name);
+    g.proto = proto;
     if (proto < 3) {
         bool renamed = false;
         for (const auto& row : py2_names)
@@ -4353,27 +4343,11 @@ inline resolved_global resolve_global(std::string_view module, std::string_view 
     std::string full = g.module + "." + g.name;
     if (strict_default_allows(full)) g.rating = verdict::safe;
 
-    // A dotted name reaches the same object as its spelled-out module at protocol 4 and above
-    // (CPython walks the attributes), so the native table is matched on the whole path there.
-    bool dotted = g.name.find('.') != std::string::npos;
-    for (const auto& row : known_globals) {
-        bool match = dotted ? proto >= 4 && full.size() == row.module.size() + 1 + row.name.size() &&
-                                  full.compare(0, row.module.size(), row.module) == 0 && full[row.module.size()] == '.' &&
-                                  full.compare(row.module.size() + 1, std::string::npos, row.name) == 0
-                            : row.module == g.module && row.name == g.name;
-        if (match) {
+    for (const auto& row : known_globals)
+        if (names_global(g, row.module, row.name)) {
             g.id = row.id;
-            return g;
+            break;
         }
-    }
-    if (dotted) return g;
-    // torch's loader maps any global whose name ends in "Storage" by name (module ignored),
-    // e.g. torch.cuda.FloatStorage in old files.
-    if (g.module.compare(0, 5, "torch") == 0 && g.name.size() > 7 &&
-        g.name.compare(g.name.size() - 7, 7, "Storage") == 0)
-        g.id = known_global::torch_storage_class;
-    else if (g.module == "torch")
-        g.id = known_global::torch_dtype;  // confirmed (or refused) by the torch layer by name
     return g;
 }
 
@@ -5125,12 +5099,28 @@ struct run_options {
     span<const std::string> safe_globals;
 };
 
+// Which optional hooks a Handler has.
 template <class H, class = void>
 struct has_find_class : std::false_type {};
 template <class H>
 struct has_find_class<H, std::void_t<decltype(std::declval<H&>().find_class(std::declval<document_data&>(),
                                                                             std::declval<const resolved_global&>(),
                                                                             std::uint64_t{}))>> : std::true_type {};
+template <class H, class = void>
+struct has_reduce : std::false_type {};
+template <class H>
+struct has_reduce<H, std::void_t<decltype(std::declval<H&>().reduce(std::declval<document_data&>(), node_id{}, node_id{},
+                                                                    std::uint64_t{}))>> : std::true_type {};
+template <class H, class = void>
+struct has_newobj : std::false_type {};
+template <class H>
+struct has_newobj<H, std::void_t<decltype(std::declval<H&>().newobj(std::declval<document_data&>(), node_id{}, node_id{},
+                                                                    node_id{}, std::uint64_t{}))>> : std::true_type {};
+template <class H, class = void>
+struct has_build : std::false_type {};
+template <class H>
+struct has_build<H, std::void_t<decltype(std::declval<H&>().build(std::declval<document_data&>(), node_id{}, node_id{},
+                                                                  std::uint64_t{}))>> : std::true_type {};
 
 template <class Policies, class Handler>
 class machine {
@@ -5465,16 +5455,7 @@ private:
             if (!r) return locate(std::move(r).err());
             if (*r != null_node) return push(*r);
         }
-        node_id id;
-        if (g.id == known_global::torch_dtype || g.id == known_global::torch_qscheme ||
-            g.id == known_global::torch_storage_class) {
-            auto r = handler_.torch_global(doc_, g, file_offset());
-            if (!r) return locate(std::move(r).err());
-            id = *r;
-        } else {
-            id = doc_.make_global(g.module, g.name, static_cast<std::uint16_t>(g.id));
-        }
-        return push(id);
+        return push(doc_.make_global(g.module, g.name, static_cast<std::uint16_t>(g.id)));
     }
     known_global known_of(node_id callable) const noexcept {
         return kind_of(callable) == kind::global ? static_cast<known_global>(doc_.at(callable).tag) : known_global::none;
@@ -5593,19 +5574,18 @@ private:
             if (!r) return locate(std::move(r).err());
             return *r;
         }
-        case known_global::jit_identity:
-            if (n < 1) return fail(errc::bad_operand, "TorchScript type tag without a value");
-            return arg(args, 0);
         case known_global::none:
+            if constexpr (has_reduce<Handler>::value) {
+                auto r = handler_.reduce(doc_, callable, args, file_offset());
+                if (!r) return locate(std::move(r).err());
+                if (*r != null_node) return *r;
+            }
+            return opaque(callable, args);
         case known_global::numpy_ndarray:
         case known_global::count_:
             return opaque(callable, args);
-        default: {
-            auto r = handler_.torch_call(doc_, known_of(callable), callable, args, file_offset());
-            if (!r) return locate(std::move(r).err());
-            return *r == null_node ? opaque(callable, args) : *r;
         }
-        }
+        return opaque(callable, args);
     }
     /// str.encode(encoding) for _codecs.encode and bytearray(str, 'latin-1').
     result<node_id> encode_str(node_id str, node_id enc, kind out) {
@@ -5648,31 +5628,20 @@ private:
         case known_global::builtins_frozenset:
         case known_global::builtins_bytes:
         case known_global::builtins_complex:
-        case known_global::torch_size: {
             if (kwargs != null_node && doc_.edge_count(kwargs)) break;
-            return call_newobj_builtin(cls, args);
-        }
-        case known_global::torch_parameter:
-        case known_global::torch_tensor: {
-            auto r = handler_.torch_call(doc_, known_of(cls), cls, args, file_offset());
-            if (!r) return locate(std::move(r).err());
-            if (*r != null_node) return *r;
+            return call(cls, args);
+        case known_global::none:
+            if constexpr (has_newobj<Handler>::value) {
+                auto r = handler_.newobj(doc_, cls, args, kwargs, file_offset());
+                if (!r) return locate(std::move(r).err());
+                if (*r != null_node) return *r;
+            }
             break;
-        }
         default: break;
         }
         node_id obj = opaque(cls, args);
         if (kwargs != null_node) doc_.set_edge(obj, obj_kwargs, kwargs);
         return obj;
-    }
-    result<node_id> call_newobj_builtin(node_id cls, node_id args) {
-        if (known_of(cls) == known_global::torch_size) {
-            auto r = handler_.torch_call(doc_, known_global::torch_size, cls, args, file_offset());
-            if (!r) return locate(std::move(r).err());
-            if (*r != null_node) return *r;
-            return opaque(cls, args);
-        }
-        return call(cls, args);
     }
     status build(node_id obj, node_id state) {
         switch (kind_of(obj)) {
@@ -5695,11 +5664,12 @@ private:
             auto r = build_numpy_dtype(doc_, obj, state);
             return r ? r : status(locate(std::move(r).err()));
         }
-        case kind::tensor: {
-            auto r = handler_.torch_build(doc_, obj, state, file_offset());
-            return r ? r : status(locate(std::move(r).err()));
-        }
         default:
+            if constexpr (has_build<Handler>::value) {
+                auto r = handler_.build(doc_, obj, state, file_offset());
+                if (!r) return locate(std::move(r).err());
+                if (*r) return {};
+            }
             if (is_falsy_state(state)) return {};  // pickle's BUILD does nothing with empty state
             return fail(errc::bad_operand, std::string("cannot set state on a ") + kind_name(kind_of(obj)));
         }
@@ -7469,10 +7439,116 @@ inline result<std::string> archive_prefix(const zip_archive& archive) {
 // torch/rebuild.hpp: what torch's callables mean, without calling anything: the rebuild
 // functions of FORMAT.md 5.2 become tensor records that view loaded storages, checked against
 // them; torch.Size, torch.device, dtypes and layouts become plain values. This is the Handler
-// the pickle machine consults for persistent ids and torch globals.
+// the pickle machine consults (pickle/machine.hpp) for persistent ids and for the globals
+// torch gives a meaning to (torch/globals.hpp).
 #ifndef PTLOAD_TORCH_REBUILD_HPP
 #define PTLOAD_TORCH_REBUILD_HPP
 
+// ----- ptload/torch/globals.hpp -----
+// torch/globals.hpp: the globals torch's loader gives a meaning to (FORMAT.md 5): its rebuild
+// functions, torch.Size, torch.device, Tensor and Parameter, storage classes, dtypes, qschemes,
+// layouts, nested streams and TorchScript's type tags. The pickle layer resolves and rates a
+// name (pickle/globals.hpp); this table says what torch makes of the resolved name, and the
+// torch handler (torch/rebuild.hpp) acts on it.
+#ifndef PTLOAD_TORCH_GLOBALS_HPP
+#define PTLOAD_TORCH_GLOBALS_HPP
+
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace ptload {
+inline namespace v0 {
+
+/// What torch makes of a global. `none`: nothing (an ordinary global). The torch handler keeps
+/// it in a global value's `flags`, so the canonical JSON can tell layouts and qschemes, which
+/// torch treats as values of their own, from classes.
+enum class torch_global : std::uint8_t {
+    none,
+    rebuild_tensor, rebuild_tensor_v2, rebuild_tensor_v3, rebuild_parameter, rebuild_parameter_with_state,
+    rebuild_qtensor, rebuild_sparse_tensor, rebuild_sparse_csr_tensor, rebuild_nested_tensor,
+    rebuild_meta_tensor_no_storage, rebuild_wrapper_subclass, rebuild_device_tensor_from_numpy,
+    rebuild_device_tensor_from_cpu_tensor, rebuild_from_type_v2, rebuild_from_type,
+    size, device, tensor, parameter,
+    get_layout,                ///< torch.serialization._get_layout, and the layouts it returns
+    load_from_bytes,           ///< torch.storage._load_from_bytes: a nested torch stream
+    storage_class,             ///< torch.FloatStorage ... (dtype by name), typed/untyped storages
+    dtype_name,                ///< torch.<name>: a dtype when <name> is one (torch.float32 ...)
+    qscheme,                   ///< torch.per_tensor_affine ...
+    jit_identity,              ///< torch.jit._pickle.build_intlist/... and restore_type_tag: return arg 0
+    count_
+};
+
+struct torch_global_row {
+    std::string_view module, name;
+    torch_global id;
+};
+
+// clang-format off
+inline constexpr torch_global_row torch_globals[] = {
+    {"torch._utils", "_rebuild_tensor", torch_global::rebuild_tensor},
+    {"torch._utils", "_rebuild_tensor_v2", torch_global::rebuild_tensor_v2},
+    {"torch._utils", "_rebuild_tensor_v3", torch_global::rebuild_tensor_v3},
+    {"torch._utils", "_rebuild_parameter", torch_global::rebuild_parameter},
+    {"torch._utils", "_rebuild_parameter_with_state", torch_global::rebuild_parameter_with_state},
+    {"torch._utils", "_rebuild_qtensor", torch_global::rebuild_qtensor},
+    {"torch._utils", "_rebuild_sparse_tensor", torch_global::rebuild_sparse_tensor},
+    {"torch._utils", "_rebuild_sparse_csr_tensor", torch_global::rebuild_sparse_csr_tensor},
+    {"torch._utils", "_rebuild_nested_tensor", torch_global::rebuild_nested_tensor},
+    {"torch._utils", "_rebuild_meta_tensor_no_storage", torch_global::rebuild_meta_tensor_no_storage},
+    {"torch._utils", "_rebuild_wrapper_subclass", torch_global::rebuild_wrapper_subclass},
+    {"torch._utils", "_rebuild_device_tensor_from_numpy", torch_global::rebuild_device_tensor_from_numpy},
+    {"torch._utils", "_rebuild_xla_tensor", torch_global::rebuild_device_tensor_from_numpy},
+    {"torch._utils", "_rebuild_device_tensor_from_cpu_tensor", torch_global::rebuild_device_tensor_from_cpu_tensor},
+    {"torch._tensor", "_rebuild_from_type_v2", torch_global::rebuild_from_type_v2},
+    {"torch._tensor", "_rebuild_from_type", torch_global::rebuild_from_type},
+    {"torch", "Size", torch_global::size},
+    {"torch", "device", torch_global::device},
+    {"torch", "Tensor", torch_global::tensor},
+    {"torch._tensor", "Tensor", torch_global::tensor},
+    {"torch.nn.parameter", "Parameter", torch_global::parameter},
+    {"torch.serialization", "_get_layout", torch_global::get_layout},
+    {"torch.storage", "_load_from_bytes", torch_global::load_from_bytes},
+    {"torch.storage", "UntypedStorage", torch_global::storage_class},
+    {"torch.storage", "TypedStorage", torch_global::storage_class},
+    {"torch", "UntypedStorage", torch_global::storage_class},
+    {"torch", "TypedStorage", torch_global::storage_class},
+    {"torch", "per_tensor_affine", torch_global::qscheme},
+    {"torch", "per_channel_affine", torch_global::qscheme},
+    {"torch", "per_tensor_symmetric", torch_global::qscheme},
+    {"torch", "per_channel_symmetric", torch_global::qscheme},
+    {"torch", "per_channel_affine_float_qparams", torch_global::qscheme},
+    {"torch.jit._pickle", "build_intlist", torch_global::jit_identity},
+    {"torch.jit._pickle", "build_tensorlist", torch_global::jit_identity},
+    {"torch.jit._pickle", "build_doublelist", torch_global::jit_identity},
+    {"torch.jit._pickle", "build_boollist", torch_global::jit_identity},
+    {"torch.jit._pickle", "build_tensor_from_id", torch_global::jit_identity},
+    {"torch.jit._pickle", "restore_type_tag", torch_global::jit_identity},
+};
+// clang-format on
+
+/// What torch makes of a resolved global: its row in torch_globals (matched as
+/// pickle::names_global matches); else, for an undotted name, a storage class when a `torch*`
+/// module's name ends in "Storage" (torch maps these by name, module ignored, e.g.
+/// torch.cuda.FloatStorage in old files) and a possible dtype for any other `torch.<name>`.
+/// A dangerous global is nothing: the machine refuses it before anyone asks.
+inline torch_global find_torch_global(const pickle::resolved_global& g) noexcept {
+    if (g.dangerous) return torch_global::none;
+    for (const auto& row : torch_globals)
+        if (pickle::names_global(g, row.module, row.name)) return row.id;
+    if (g.name.find('.') != std::string::npos) return torch_global::none;
+    if (g.module.compare(0, 5, "torch") == 0 && g.name.size() > 7 && g.name.compare(g.name.size() - 7, 7, "Storage") == 0)
+        return torch_global::storage_class;
+    if (g.module == "torch") return torch_global::dtype_name;
+    return torch_global::none;
+}
+
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/torch/globals.hpp -----
 
 #include <algorithm>
 #include <cstdint>
@@ -7480,6 +7556,7 @@ inline result<std::string> archive_prefix(const zip_archive& archive) {
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace ptload {
@@ -7522,6 +7599,18 @@ inline bool as_text(const document_data& doc, node_id id, std::string_view& out)
     return true;
 }
 
+/// What torch makes of a value: the torch_global the torch handler put in a global's flags.
+inline torch_global torch_global_of(const document_data& doc, node_id id) noexcept {
+    const auto& n = doc.at(id);
+    return n.k == kind::global ? static_cast<torch_global>(n.flags) : torch_global::none;
+}
+
+/// The dtype of the elements of a storage class named `name` ("FloatStorage"; UntypedStorage
+/// holds bytes), or dtype::unknown.
+inline dtype storage_class_dtype(std::string_view name) noexcept {
+    return name == "UntypedStorage" ? dtype::uint8 : dtype_from_storage_class(name);
+}
+
 } // namespace detail
 
 /// The pickle machine's Handler for torch files and for pickles that contain torch objects.
@@ -7562,9 +7651,9 @@ public:
             return make_error(errc::bad_storage, no_offset, "'storage' persistent id has " + std::to_string(n) + " items, not 5 or 6");
         node_id cls = doc.edge(pid, 1);
         storage_description d;
-        if (doc.at(cls).k != kind::global || doc.at(cls).tag != static_cast<std::uint16_t>(pickle::known_global::torch_storage_class))
+        if (detail::torch_global_of(doc, cls) != torch_global::storage_class)
             return make_error(errc::bad_storage, no_offset, "persistent id storage type is not a torch storage class");
-        d.type = static_cast<dtype>(doc.at(cls).flags);
+        d.type = storage_dtype(doc, cls);
         if (d.type == dtype::unknown)
             return make_error(errc::bad_storage, no_offset, "unknown storage class " + std::string(doc.text(cls)));
         std::string_view location;
@@ -7588,44 +7677,87 @@ public:
         return storage_node(doc, *index);
     }
 
-    result<node_id> torch_global(document_data& doc, const pickle::resolved_global& g, std::uint64_t) {
-        using pickle::known_global;
-        node_id id = doc.make_global(g.module, g.name, static_cast<std::uint16_t>(g.id));
-        if (g.id == known_global::torch_storage_class) {
-            dtype t = dtype_from_storage_class(g.name);
-            if (g.name == "UntypedStorage") t = dtype::uint8;  // bytes
-            doc.at(id).flags = static_cast<std::uint8_t>(t);
-            return id;
+    /// find_class: a global torch gives a meaning to becomes a global value that carries its
+    /// torch_global in its flags (the other hooks read it there), or a dtype value; null_node
+    /// leaves any other global to the machine.
+    result<node_id> find_class(document_data& doc, const pickle::resolved_global& g, std::uint64_t) {
+        torch_global t = find_torch_global(g);
+        if (t == torch_global::none) return null_node;
+        node_id id = doc.make_global(g.module, g.name, static_cast<std::uint16_t>(g.id));  // the machine's tag: none
+        if (t == torch_global::dtype_name) {
+            dtype d = dtype_from_name(g.name);
+            if (d == dtype::unknown) return id;  // torch.FloatTensor, torch.strided, ...: an ordinary global
+            node_id v = doc.add(kind::dtype);
+            doc.at(v).tag = static_cast<std::uint16_t>(d);
+            return v;
         }
-        if (g.id == known_global::torch_dtype) {
-            dtype t = dtype_from_name(g.name);
-            if (t == dtype::unknown) {  // torch.FloatTensor, torch.strided, ...: an ordinary global
-                doc.at(id).tag = 0;
-                return id;
-            }
-            node_id d = doc.add(kind::dtype);
-            doc.at(d).tag = static_cast<std::uint16_t>(t);
-            return d;
+        doc.at(id).flags = static_cast<std::uint8_t>(t);
+        if (t == torch_global::storage_class) {
+            auto at = std::lower_bound(storage_classes_.begin(), storage_classes_.end(), id, node_before);
+            storage_classes_.insert(at, {id, detail::storage_class_dtype(g.name)});  // ids grow: at is the end
         }
         return id;  // qschemes stay globals; the rebuild functions read their names
     }
 
-    result<node_id> torch_call(document_data& doc, pickle::known_global g, node_id callable, node_id args, std::uint64_t) {
-        using pickle::known_global;
+    /// REDUCE, INST and OBJ of a global the machine does not model: torch's callables.
+    result<node_id> reduce(document_data& doc, node_id callable, node_id args, std::uint64_t) {
+        torch_global t = detail::torch_global_of(doc, callable);
+        if (t == torch_global::jit_identity) {
+            if (doc.edge_count(args) < 1) return make_error(errc::bad_operand, no_offset, "TorchScript type tag without a value");
+            return doc.edge(args, 0);
+        }
+        return call(doc, t, callable, args);
+    }
+
+    /// NEWOBJ and NEWOBJ_EX: torch.Size (a tuple subclass, opaque with keyword arguments),
+    /// Tensor and Parameter.
+    result<node_id> newobj(document_data& doc, node_id cls, node_id args, node_id kwargs, std::uint64_t) {
+        torch_global t = detail::torch_global_of(doc, cls);
+        switch (t) {
+        case torch_global::size:
+            if (kwargs != null_node && doc.edge_count(kwargs)) return null_node;
+            return call(doc, t, cls, args);
+        case torch_global::tensor:
+        case torch_global::parameter: return call(doc, t, cls, args);
+        default: return null_node;
+        }
+    }
+
+    /// BUILD on a tensor: Tensor.__setstate__, Python attributes (dict or (dict, slots));
+    /// nothing else in files we read. Other values are the machine's.
+    result<bool> build(document_data& doc, node_id obj, node_id state, std::uint64_t) {
+        if (doc.at(obj).k != kind::tensor) return false;
+        PTLOAD_TRY(set_attrs(doc, obj, state));
+        return true;
+    }
+
+    /// The dtype of a storage class global's elements; dtype::unknown for any other value and
+    /// for unknown classes.
+    dtype storage_dtype(const document_data& doc, node_id cls) const {
+        if (detail::torch_global_of(doc, cls) != torch_global::storage_class) return dtype::unknown;
+        auto it = std::lower_bound(storage_classes_.begin(), storage_classes_.end(), cls, node_before);
+        if (it != storage_classes_.end() && it->first == cls) return it->second;
+        // a class another handler resolved (a nested stream's): by its name, as find_class did
+        std::string_view text = doc.text(cls);
+        return detail::storage_class_dtype(text.substr(doc.at(cls).aux + 1));
+    }
+
+    /// callable(*args) for torch's callable `g`; null_node keeps an opaque object.
+    result<node_id> call(document_data& doc, torch_global g, node_id callable, node_id args) {
         std::size_t n = doc.edge_count(args);
         auto a = [&](std::size_t i) { return doc.edge(args, i); };
         switch (g) {
-        case known_global::torch_rebuild_tensor:
+        case torch_global::rebuild_tensor:
             if (n != 4) return arity("_rebuild_tensor", n, "4");
             return make_tensor(doc, a(0), a(1), a(2), a(3), dtype::unknown, false);
-        case known_global::torch_rebuild_tensor_v2: {
+        case torch_global::rebuild_tensor_v2: {
             if (n != 6 && n != 7) return arity("_rebuild_tensor_v2", n, "6 or 7");
             auto t = make_tensor(doc, a(0), a(1), a(2), a(3), dtype::unknown, truthy(doc, a(4)));
             if (!t) return t;
             if (n == 7) PTLOAD_TRY(apply_metadata(doc, *t, a(6)));
             return t;
         }
-        case known_global::torch_rebuild_tensor_v3: {
+        case torch_global::rebuild_tensor_v3: {
             if (n != 7 && n != 8) return arity("_rebuild_tensor_v3", n, "7 or 8");
             if (doc.at(a(6)).k != kind::dtype) return bad("_rebuild_tensor_v3 dtype is not a torch dtype");
             auto t = make_tensor(doc, a(0), a(1), a(2), a(3), static_cast<dtype>(doc.at(a(6)).tag), truthy(doc, a(4)));
@@ -7633,23 +7765,23 @@ public:
             if (n == 8) PTLOAD_TRY(apply_metadata(doc, *t, a(7)));
             return t;
         }
-        case known_global::torch_rebuild_parameter:
-        case known_global::torch_rebuild_parameter_with_state: {
-            bool with_state = g == known_global::torch_rebuild_parameter_with_state;
+        case torch_global::rebuild_parameter:
+        case torch_global::rebuild_parameter_with_state: {
+            bool with_state = g == torch_global::rebuild_parameter_with_state;
             if (n != (with_state ? 4u : 3u)) return arity("_rebuild_parameter", n, with_state ? "4" : "3");
             auto p = derive(doc, a(0), truthy(doc, a(1)), true);
             if (!p) return p;
             if (with_state) PTLOAD_TRY(set_attrs(doc, *p, a(3)));
             return p;
         }
-        case known_global::torch_parameter: {  // Parameter(data[, requires_grad]) via NEWOBJ/REDUCE
+        case torch_global::parameter: {  // Parameter(data[, requires_grad]) via NEWOBJ/REDUCE
             if (n < 1 || n > 2) return arity("Parameter", n, "1 or 2");
             return derive(doc, a(0), n == 2 ? truthy(doc, a(1)) : true, true);
         }
-        case known_global::torch_rebuild_qtensor: return qtensor(doc, args);
-        case known_global::torch_rebuild_sparse_tensor:
-        case known_global::torch_rebuild_sparse_csr_tensor: return sparse(doc, args, g);
-        case known_global::torch_rebuild_nested_tensor: {
+        case torch_global::rebuild_qtensor: return qtensor(doc, args);
+        case torch_global::rebuild_sparse_tensor:
+        case torch_global::rebuild_sparse_csr_tensor: return sparse(doc, args, g);
+        case torch_global::rebuild_nested_tensor: {
             if (n != 4) return arity("_rebuild_nested_tensor", n, "4");
             for (std::size_t i = 0; i < 4; ++i)
                 if (doc.at(a(i)).k != kind::tensor) return bad("nested tensor parts must be tensors");
@@ -7657,13 +7789,13 @@ public:
             PTLOAD_TRY(check_or_defer(doc, nested));
             return nested;
         }
-        case known_global::torch_rebuild_meta_tensor_no_storage: {
+        case torch_global::rebuild_meta_tensor_no_storage: {
             if (n != 4) return arity("_rebuild_meta_tensor_no_storage", n, "4");
             if (doc.at(a(0)).k != kind::dtype) return bad("meta tensor dtype is not a torch dtype");
             return storageless(doc, static_cast<dtype>(doc.at(a(0)).tag), a(1), a(2), 0, truthy(doc, a(3)), "meta",
                                null_node);
         }
-        case known_global::torch_rebuild_wrapper_subclass: {
+        case torch_global::rebuild_wrapper_subclass: {
             if (n != 8) return arity("_rebuild_wrapper_subclass", n, "8");
             if (doc.at(a(1)).k != kind::dtype) return bad("wrapper subclass dtype is not a torch dtype");
             if (doc.at(a(4)).k != kind::integer) return bad("wrapper subclass storage offset is not an int");
@@ -7671,8 +7803,8 @@ public:
             return storageless(doc, static_cast<dtype>(doc.at(a(1)).tag), a(2), a(3), doc.at(a(4)).i, truthy(doc, a(7)),
                                device, a(0));
         }
-        case known_global::torch_rebuild_device_tensor_from_numpy: return from_numpy(doc, args);
-        case known_global::torch_rebuild_device_tensor_from_cpu_tensor: {
+        case torch_global::rebuild_device_tensor_from_numpy: return from_numpy(doc, args);
+        case torch_global::rebuild_device_tensor_from_cpu_tensor: {
             if (n != 4) return arity("_rebuild_device_tensor_from_cpu_tensor", n, "4");
             std::string_view device;
             if (!detail::as_text(doc, a(2), device)) return bad("device is not a str");
@@ -7681,27 +7813,29 @@ public:
             doc.tensor_mut(doc.at(*t).aux).device = mapped_device(device);
             return t;
         }
-        case known_global::torch_rebuild_from_type_v2:
-        case known_global::torch_rebuild_from_type: return from_type(doc, args);
-        case known_global::torch_size: {  // torch.Size((2, 3))
+        case torch_global::rebuild_from_type_v2:
+        case torch_global::rebuild_from_type: return from_type(doc, args);
+        case torch_global::size: {  // torch.Size((2, 3))
             std::vector<std::int64_t> dims;
             if (n != 1 || !detail::int_sequence(doc, a(0), dims)) return bad("torch.Size takes one sequence of ints");
             return doc.make_seq(kind::torch_size, doc.edges(a(0)), doc.edge_count(a(0)));
         }
-        case known_global::torch_device: {  // torch.device('cuda', 1) or ('cuda:1',)
+        case torch_global::device: {  // torch.device('cuda', 1) or ('cuda:1',)
             std::string_view type;
             if (n < 1 || n > 2 || !detail::as_text(doc, a(0), type)) return bad("torch.device takes (type[, index])");
             std::string s(type);
             if (n == 2 && doc.at(a(1)).k == kind::integer) s += ":" + std::to_string(doc.at(a(1)).i);
             return doc.make_text(kind::device, s.data(), s.size());
         }
-        case known_global::torch_get_layout: {  // _get_layout('torch.sparse_coo')
+        case torch_global::get_layout: {  // _get_layout('torch.sparse_coo')
             std::string_view l;
             if (n != 1 || !detail::as_text(doc, a(0), l)) return bad("_get_layout takes a layout name");
             std::string_view name = l.substr(0, 6) == "torch." ? l.substr(6) : l;
-            return doc.make_global("torch", name, static_cast<std::uint16_t>(known_global::torch_get_layout));
+            node_id layout = doc.make_global("torch", name, static_cast<std::uint16_t>(pickle::known_global::none));
+            doc.at(layout).flags = static_cast<std::uint8_t>(torch_global::get_layout);
+            return layout;
         }
-        case known_global::torch_load_from_bytes: {
+        case torch_global::load_from_bytes: {
             if (n != 1 || doc.at(a(0)).k != kind::bytes) return bad("_load_from_bytes takes bytes");
             if (!load_from_bytes) return make_error(errc::unsupported, no_offset, "nested torch stream outside a torch load");
             auto bytes = doc.text(a(0));  // the byte arena never moves
@@ -7718,7 +7852,6 @@ public:
     /// file likes: the chain is unwound in a loop (bounded by limits::max_depth), the innermost
     /// call made, then each level's type and state applied from the inside out.
     result<node_id> from_type(document_data& doc, node_id args) {
-        using pickle::known_global;
         std::vector<node_id> levels;  // the argument tuples, outermost first
         node_id call_args = args;
         for (;;) {
@@ -7731,13 +7864,13 @@ public:
                 return make_error(errc::limit_depth, no_offset,
                                   "_rebuild_from_type nested deeper than " + std::to_string(limits::max_depth) + " (limits::max_depth)");
             levels.push_back(call_args);
-            auto fid = static_cast<known_global>(doc.at(func).tag);
-            if (fid != known_global::torch_rebuild_from_type_v2 && fid != known_global::torch_rebuild_from_type) break;
+            auto fid = detail::torch_global_of(doc, func);
+            if (fid != torch_global::rebuild_from_type_v2 && fid != torch_global::rebuild_from_type) break;
             call_args = inner;
         }
         node_id innermost = levels.back();
         node_id func = doc.edge(innermost, 0);
-        auto t = torch_call(doc, static_cast<known_global>(doc.at(func).tag), func, doc.edge(innermost, 2), 0);
+        auto t = call(doc, detail::torch_global_of(doc, func), func, doc.edge(innermost, 2));
         if (!t) return t;
         if (*t == null_node || doc.at(*t).k != kind::tensor) return bad("_rebuild_from_type's function did not build a tensor");
         for (std::size_t i = levels.size(); i-- > 0;) {
@@ -7759,12 +7892,8 @@ public:
         return {};
     }
 
-    status torch_build(document_data& doc, node_id obj, node_id state, std::uint64_t) {
-        // Tensor.__setstate__: Python attributes (dict or (dict, slots)); nothing else in files we read.
-        return set_attrs(doc, obj, state);
-    }
-
 private:
+    static bool node_before(const std::pair<node_id, dtype>& e, node_id id) noexcept { return e.first < id; }
     error no_provider() const {
         return make_error(errc::bad_storage, no_offset, "a persistent id outside a torch checkpoint (a plain pickle cannot hold storages)");
     }
@@ -8010,7 +8139,7 @@ private:
             }
         });
     }
-    result<node_id> sparse(document_data& doc, node_id args, pickle::known_global g) {
+    result<node_id> sparse(document_data& doc, node_id args, torch_global g) {
         if (doc.edge_count(args) != 2) return arity("_rebuild_sparse_tensor", doc.edge_count(args), "2");
         node_id layout = doc.edge(args, 0), data = doc.edge(args, 1);
         if (doc.at(layout).k != kind::global || doc.at(data).k != kind::tuple) return bad("sparse tensor needs (layout, data)");
@@ -8022,7 +8151,7 @@ private:
         else if (l == "torch.sparse_bsr") sl = sparse_layout::bsr;
         else if (l == "torch.sparse_bsc") sl = sparse_layout::bsc;
         else return bad("unknown sparse layout " + std::string(l));
-        if (g == pickle::known_global::torch_rebuild_sparse_csr_tensor && sl == sparse_layout::coo) return bad("CSR rebuild with COO layout");
+        if (g == torch_global::rebuild_sparse_csr_tensor && sl == sparse_layout::coo) return bad("CSR rebuild with COO layout");
         std::size_t n = doc.edge_count(data);
         auto d = [&](std::size_t i) { return doc.edge(data, i); };
         std::vector<std::int64_t> size;
@@ -8159,6 +8288,8 @@ private:
     std::vector<node_id> storage_nodes_;  ///< by storage index (indices are dense, in declaration order)
     std::vector<std::int64_t> shape_scratch_, stride_scratch_;
     std::vector<node_id> deferred_;  // sparse/nested tensors whose index data is not read yet
+    std::vector<std::pair<node_id, dtype>> storage_classes_;  // the storage class globals find_class made, by node
+
 };
 
 } // namespace v0
@@ -9234,10 +9365,8 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         storage_description d;
         if (!key_text(doc.edge(*entry, 0), d.key)) return make_error(errc::bad_format, base + pos, "tar storage key is not an int");
         node_id type = doc.edge(*entry, n - 1);
-        if (doc.at(type).k != kind::global || doc.at(type).tag != static_cast<std::uint16_t>(pickle::known_global::torch_storage_class) ||
-            static_cast<dtype>(doc.at(type).flags) == dtype::unknown)
-            return make_error(errc::bad_storage, base + pos, "tar storage type is not a torch storage class");
-        d.type = static_cast<dtype>(doc.at(type).flags);
+        d.type = handler.storage_dtype(doc, type);
+        if (d.type == dtype::unknown) return make_error(errc::bad_storage, base + pos, "tar storage type is not a torch storage class");
         d.location = "cpu";
         std::string_view loc;
         if (n == 3 && as_text(doc, doc.edge(*entry, 1), loc)) d.location = std::string(loc);
@@ -10226,10 +10355,10 @@ private:
             return;
         case kind::global: {
             // layouts and qschemes are values of their own in torch, not classes
-            auto known = static_cast<pickle::known_global>(n.tag);
+            auto role = static_cast<torch_global>(n.flags);
             std::string_view text = doc_.text(id);
-            if (known == pickle::known_global::torch_get_layout || known == pickle::known_global::torch_qscheme) {
-                out_ += known == pickle::known_global::torch_get_layout ? "{\"layout\":" : "{\"qscheme\":";
+            if (role == torch_global::get_layout || role == torch_global::qscheme) {
+                out_ += role == torch_global::get_layout ? "{\"layout\":" : "{\"qscheme\":";
                 json_string(out_, text.substr(n.aux + 1));
             } else {
                 out_ += "{\"global\":";
@@ -11347,9 +11476,10 @@ private:
         shadow s;
         s.t = type::global;
         s.a = report(scan_item::global, v, g.module, g.name, std::move(why), std::move(written));
-        if (g.id == known_global::torch_load_from_bytes) s.g = shadow::tag::load_from_bytes;
+        const torch_global t = find_torch_global(g);
+        if (t == torch_global::load_from_bytes) s.g = shadow::tag::load_from_bytes;
         else if (g.id == known_global::codecs_encode) s.g = shadow::tag::codecs_encode;
-        else if (g.id == known_global::torch_storage_class) {
+        else if (t == torch_global::storage_class) {
             s.g = shadow::tag::storage_class;
             const dtype_size ds = storage_element_size(g.name);
             s.b = ds;

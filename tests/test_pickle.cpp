@@ -55,16 +55,9 @@ struct tight_nodes : ptload::default_limits {
     static constexpr std::size_t node_slack = 100;
 };
 
+/// The least a Handler has: persistent_load. Every global the machine does not model is opaque.
 struct null_handler {
     ptload::result<ptload::node_id> persistent_load(ptload::document_data&, ptload::node_id, std::uint64_t) { return ptload::null_node; }
-    ptload::result<ptload::node_id> torch_global(ptload::document_data& d, const ptload::pickle::resolved_global& g, std::uint64_t) {
-        return d.make_global(g.module, g.name, 0);
-    }
-    ptload::result<ptload::node_id> torch_call(ptload::document_data&, ptload::pickle::known_global, ptload::node_id,
-                                               ptload::node_id, std::uint64_t) {
-        return ptload::null_node;
-    }
-    ptload::status torch_build(ptload::document_data&, ptload::node_id, ptload::node_id, std::uint64_t) { return {}; }
 };
 
 // The dispatch table is built at compile time for each policy set: every opcode byte has its
@@ -386,6 +379,82 @@ TEST_CASE("persistent_load and find_class hooks") {
     ptload::document doc2;
     ptload::pickle::machine<ptload::policies<>, user_handler> m2(doc2.data(), h, evil.data(), evil.size(), {});
     CHECK(m2.run().err().code == ptload::errc::disallowed_global);
+}
+
+namespace {
+/// The hooks for what the machine does not model, counting what reaches them.
+struct calling_handler : null_handler {
+    int reduces = 0, newobjs = 0, builds = 0;
+    ptload::result<ptload::node_id> reduce(ptload::document_data& d, ptload::node_id callable, ptload::node_id, std::uint64_t) {
+        ++reduces;
+        if (d.text(callable) == "mymod.answer") return d.make_int(42);
+        if (d.text(callable) == "mymod.broken") return ptload::make_error(ptload::errc::bad_operand, ptload::no_offset, "broken");
+        return ptload::null_node;  // an opaque object
+    }
+    ptload::result<ptload::node_id> newobj(ptload::document_data& d, ptload::node_id cls, ptload::node_id, ptload::node_id kwargs,
+                                           std::uint64_t) {
+        ++newobjs;
+        if (d.text(cls) == "mymod.answer") return d.make_int(kwargs == ptload::null_node ? 1 : 2);
+        return ptload::null_node;
+    }
+    ptload::result<bool> build(ptload::document_data& d, ptload::node_id obj, ptload::node_id, std::uint64_t) {
+        ++builds;
+        return d.at(obj).k == ptload::kind::integer;  // takes state on the ints it made
+    }
+};
+} // namespace
+
+TEST_CASE("reduce, newobj and build hooks see only what the machine does not model") {
+    // [mymod.answer(), OrderedDict(), mymod.other(), NEWOBJ mymod.answer, NEWOBJ_EX mymod.answer,
+    //  BUILD(mymod.answer(), {'a': 1})]
+    bytes b = P({0x80, 4, '('}) + P({'c'}) + "mymod\nanswer\n" + P({')', 'R'}) + P({'c'}) + "collections\nOrderedDict\n" +
+              P({')', 'R'}) + P({'c'}) + "mymod\nother\n" + P({')', 'R'}) + P({'c'}) + "mymod\nanswer\n" + P({')', 0x81}) +
+              P({'c'}) + "mymod\nanswer\n" + P({')', '}', 0x92}) + P({'c'}) + "mymod\nanswer\n" + P({')', 'R', '}', 'V'}) +
+              "a\n" + P({'K', 1, 's', 'b', 'l', '.'});
+    ptload::document doc;
+    calling_handler h;
+    ptload::pickle::machine<ptload::policies<>, calling_handler> m(doc.data(), h, b.data(), b.size(), {});
+    auto root = m.run();
+    REQUIRE(root);
+    doc.data().set_root(*root);
+    CHECK(ptload::canonical_json(doc).value() ==
+          "[42,{\"ordered_dict\":[]},{\"object\":{\"class\":\"mymod.other\",\"args\":[]}},1,2,42]");
+    CHECK(h.reduces == 3);
+    CHECK(h.newobjs == 2);
+    CHECK(h.builds == 1);
+    // a hook's error gets the opcode's offset and context
+    bytes broken = P({'c'}) + "mymod\nbroken\n" + P({')', 'R', '.'});
+    ptload::document doc2;
+    ptload::pickle::machine<ptload::policies<>, calling_handler> m2(doc2.data(), h, broken.data(), broken.size(), {});
+    auto e = m2.run().err();
+    CHECK(e.code == ptload::errc::bad_operand);
+    CHECK(e.offset == 15);
+    CHECK(e.context == "opcode REDUCE");
+    CHECK(e.message == "broken");
+}
+
+TEST_CASE("torch's globals mean something only to the torch handler") {
+    // torch.jit._pickle.build_intlist(([1, 2],)) is the list itself to torch, an object to a
+    // handler without hooks
+    bytes b = P({'c'}) + "torch.jit._pickle\nbuild_intlist\n" + P({'(', '(', 'K', 1, 'K', 2, 'l', 't', 'R', '.'});
+    CHECK(json_of(b) == "[1,2]");
+    ptload::document doc;
+    null_handler h;
+    ptload::pickle::machine<ptload::policies<>, null_handler> m(doc.data(), h, b.data(), b.size(), {});
+    auto root = m.run();
+    REQUIRE(root);
+    CHECK(doc.data().at(*root).k == ptload::kind::object);
+    // a type tag needs its value
+    auto e = error_of(P({'c'}) + "torch.jit._pickle\nrestore_type_tag\n" + P({')', 'R', '.'}));
+    CHECK(e.code == ptload::errc::bad_operand);
+    CHECK(e.offset == 37);
+    CHECK(e.message == "TorchScript type tag without a value");
+    // layouts, qschemes and dtypes
+    CHECK(json_of(P({'c'}) + "torch.serialization\n_get_layout\n" + P({'X', 16, 0, 0, 0}) + "torch.sparse_coo" +
+                  P({0x85, 'R', '.'})) == "{\"layout\":\"sparse_coo\"}");
+    CHECK(json_of(P({'c'}) + "torch\nper_tensor_affine\n" + P({'.'})) == "{\"qscheme\":\"per_tensor_affine\"}");
+    CHECK(json_of(P({'c'}) + "torch\nfloat16\n" + P({'.'})) == "{\"dtype\":\"float16\"}");
+    CHECK(json_of(P({'c'}) + "torch\nsparse_coo\n" + P({'.'})) == "{\"global\":\"torch.sparse_coo\"}");
 }
 
 TEST_CASE("several pickles in one stream are read one after another") {

@@ -15,9 +15,9 @@
 #include "detail/sha256.hpp"
 #include "detail/utf8.hpp"
 #include "error.hpp"
-#include "pickle/globals.hpp"
 #include "pickle/numpy.hpp"
 #include "policies/limits.hpp"
+#include "torch/globals.hpp"
 #include "torch/tensor.hpp"
 #include "value.hpp"
 #include "walk_limits.hpp"
@@ -390,10 +390,10 @@ private:
             return;
         case kind::global: {
             // layouts and qschemes are values of their own in torch, not classes
-            auto known = static_cast<pickle::known_global>(n.tag);
+            auto role = static_cast<torch_global>(n.flags);
             std::string_view text = doc_.text(id);
-            if (known == pickle::known_global::torch_get_layout || known == pickle::known_global::torch_qscheme) {
-                out_ += known == pickle::known_global::torch_get_layout ? "{\"layout\":" : "{\"qscheme\":";
+            if (role == torch_global::get_layout || role == torch_global::qscheme) {
+                out_ += role == torch_global::get_layout ? "{\"layout\":" : "{\"qscheme\":";
                 json_string(out_, text.substr(n.aux + 1));
             } else {
                 out_ += "{\"global\":";

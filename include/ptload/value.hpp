@@ -76,8 +76,8 @@ namespace detail {
 /// One value. 24 bytes: kind, a small tag, an auxiliary index and a 16-byte payload.
 struct node {
     kind k;
-    std::uint8_t flags;   // string: 1 = holds lone surrogates (WTF-8); global: 1 = dangerous
-    std::uint16_t tag;    // global: known_global id; ndarray: fortran order; ...
+    std::uint8_t flags;   // string: 1 = holds lone surrogates (WTF-8); global: torch_global id (torch layer)
+    std::uint16_t tag;    // global: pickle::known_global id (pickle machine); ndarray: fortran order; ...
     std::uint32_t aux;    // ordered_dict/tensor attrs node; global: module length; tensor: record index
     struct complex_parts { double re, im; };
     struct text_span { const char* p; std::uint64_t n; };

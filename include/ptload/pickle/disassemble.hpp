@@ -13,6 +13,7 @@
 #include "../detail/text.hpp"
 #include "../detail/utf8.hpp"
 #include "../error.hpp"
+#include "../torch/globals.hpp"
 #include "globals.hpp"
 #include "opcodes.hpp"
 
@@ -424,9 +425,10 @@ private:
         shadow s;
         s.t = type::global;
         s.a = report(scan_item::global, v, g.module, g.name, std::move(why), std::move(written));
-        if (g.id == known_global::torch_load_from_bytes) s.g = shadow::tag::load_from_bytes;
+        const torch_global t = find_torch_global(g);
+        if (t == torch_global::load_from_bytes) s.g = shadow::tag::load_from_bytes;
         else if (g.id == known_global::codecs_encode) s.g = shadow::tag::codecs_encode;
-        else if (g.id == known_global::torch_storage_class) {
+        else if (t == torch_global::storage_class) {
             s.g = shadow::tag::storage_class;
             const dtype_size ds = storage_element_size(g.name);
             s.b = ds;

@@ -1,9 +1,10 @@
 // pickle/globals.hpp: what a GLOBAL names. ptload never imports or calls anything: a global
-// is resolved against a table of the callables it models natively (builtins that pickle uses,
-// OrderedDict, numpy arrays, torch's rebuild functions); any other name becomes an inert
-// reference. Each global also gets a verdict: `safe` (strict mode's default allowlist, the
-// globals torch's weights_only unpickler accepts plus numpy arrays), `dangerous` (calling it on
-// file data could run code, touch files, processes or the network, or load another pickle:
+// is resolved against a table of the Python callables the pickle machine models natively
+// (builtins that pickle uses, OrderedDict, numpy arrays); any other name becomes an inert
+// reference, which a Handler (pickle/machine.hpp) may give a meaning of its own (torch's are in
+// torch/globals.hpp). Each global also gets a verdict: `safe` (strict mode's default allowlist,
+// the globals torch's weights_only unpickler accepts plus numpy arrays), `dangerous` (calling it
+// on file data could run code, touch files, processes or the network, or load another pickle:
 // the load fails) or `unknown` (anything else). Names are classified the way CPython's
 // find_class would resolve them: Python 2 renames, C-module twins (posix is os) and dotted
 // attribute walks (posixpath + os.system is os.system).
@@ -18,12 +19,14 @@
 #include <iterator>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace ptload {
 inline namespace v0 {
 namespace pickle {
 
-/// Globals ptload models natively. `none` means an ordinary (opaque) global.
+/// The Python callables the pickle machine models natively. `none` means a global the machine
+/// does not model: an ordinary (opaque) global, unless its Handler gives it a meaning.
 enum class known_global : std::uint16_t {
     none,
     // builtins the pickler emits for plain values (FORMAT.md 1.7)
@@ -33,18 +36,6 @@ enum class known_global : std::uint16_t {
     ordered_dict,              ///< collections.OrderedDict
     // numpy
     numpy_reconstruct, numpy_ndarray, numpy_dtype, numpy_scalar,
-    // torch
-    torch_rebuild_tensor, torch_rebuild_tensor_v2, torch_rebuild_tensor_v3,
-    torch_rebuild_parameter, torch_rebuild_parameter_with_state, torch_rebuild_qtensor,
-    torch_rebuild_sparse_tensor, torch_rebuild_sparse_csr_tensor, torch_rebuild_nested_tensor,
-    torch_rebuild_meta_tensor_no_storage, torch_rebuild_wrapper_subclass,
-    torch_rebuild_device_tensor_from_numpy, torch_rebuild_device_tensor_from_cpu_tensor,
-    torch_rebuild_from_type_v2, torch_rebuild_from_type,
-    torch_size, torch_device, torch_tensor, torch_parameter, torch_get_layout, torch_load_from_bytes,
-    torch_storage_class,       ///< torch.FloatStorage ... (dtype by name), typed/untyped storages
-    torch_dtype,               ///< torch.float32 ...
-    torch_qscheme,             ///< torch.per_tensor_affine ...
-    jit_identity,              ///< torch.jit._pickle.build_intlist/... and restore_type_tag: return arg 0
     count_
 };
 
@@ -70,44 +61,6 @@ inline constexpr global_row known_globals[] = {
     {"numpy", "dtype", known_global::numpy_dtype},
     {"numpy.core.multiarray", "scalar", known_global::numpy_scalar},
     {"numpy._core.multiarray", "scalar", known_global::numpy_scalar},
-    {"torch._utils", "_rebuild_tensor", known_global::torch_rebuild_tensor},
-    {"torch._utils", "_rebuild_tensor_v2", known_global::torch_rebuild_tensor_v2},
-    {"torch._utils", "_rebuild_tensor_v3", known_global::torch_rebuild_tensor_v3},
-    {"torch._utils", "_rebuild_parameter", known_global::torch_rebuild_parameter},
-    {"torch._utils", "_rebuild_parameter_with_state", known_global::torch_rebuild_parameter_with_state},
-    {"torch._utils", "_rebuild_qtensor", known_global::torch_rebuild_qtensor},
-    {"torch._utils", "_rebuild_sparse_tensor", known_global::torch_rebuild_sparse_tensor},
-    {"torch._utils", "_rebuild_sparse_csr_tensor", known_global::torch_rebuild_sparse_csr_tensor},
-    {"torch._utils", "_rebuild_nested_tensor", known_global::torch_rebuild_nested_tensor},
-    {"torch._utils", "_rebuild_meta_tensor_no_storage", known_global::torch_rebuild_meta_tensor_no_storage},
-    {"torch._utils", "_rebuild_wrapper_subclass", known_global::torch_rebuild_wrapper_subclass},
-    {"torch._utils", "_rebuild_device_tensor_from_numpy", known_global::torch_rebuild_device_tensor_from_numpy},
-    {"torch._utils", "_rebuild_xla_tensor", known_global::torch_rebuild_device_tensor_from_numpy},
-    {"torch._utils", "_rebuild_device_tensor_from_cpu_tensor", known_global::torch_rebuild_device_tensor_from_cpu_tensor},
-    {"torch._tensor", "_rebuild_from_type_v2", known_global::torch_rebuild_from_type_v2},
-    {"torch._tensor", "_rebuild_from_type", known_global::torch_rebuild_from_type},
-    {"torch", "Size", known_global::torch_size},
-    {"torch", "device", known_global::torch_device},
-    {"torch", "Tensor", known_global::torch_tensor},
-    {"torch._tensor", "Tensor", known_global::torch_tensor},
-    {"torch.nn.parameter", "Parameter", known_global::torch_parameter},
-    {"torch.serialization", "_get_layout", known_global::torch_get_layout},
-    {"torch.storage", "_load_from_bytes", known_global::torch_load_from_bytes},
-    {"torch.storage", "UntypedStorage", known_global::torch_storage_class},
-    {"torch.storage", "TypedStorage", known_global::torch_storage_class},
-    {"torch", "UntypedStorage", known_global::torch_storage_class},
-    {"torch", "TypedStorage", known_global::torch_storage_class},
-    {"torch", "per_tensor_affine", known_global::torch_qscheme},
-    {"torch", "per_channel_affine", known_global::torch_qscheme},
-    {"torch", "per_tensor_symmetric", known_global::torch_qscheme},
-    {"torch", "per_channel_symmetric", known_global::torch_qscheme},
-    {"torch", "per_channel_affine_float_qparams", known_global::torch_qscheme},
-    {"torch.jit._pickle", "build_intlist", known_global::jit_identity},
-    {"torch.jit._pickle", "build_tensorlist", known_global::jit_identity},
-    {"torch.jit._pickle", "build_doublelist", known_global::jit_identity},
-    {"torch.jit._pickle", "build_boollist", known_global::jit_identity},
-    {"torch.jit._pickle", "build_tensor_from_id", known_global::jit_identity},
-    {"torch.jit._pickle", "restore_type_tag", known_global::jit_identity},
 };
 
 // Python 2 spellings that CPython maps when fix_imports is on (Lib/_compat_pickle.py), and
@@ -349,8 +302,8 @@ inline constexpr std::string_view numpy_array_globals[] = {
 };
 // clang-format on
 
-/// A resolved global: module and qualified name after Python-2 and torch renames, what ptload
-/// models it as, and its verdict.
+/// A resolved global: module and qualified name after Python-2 and torch renames, what the
+/// pickle machine models it as, and its verdict.
 struct resolved_global {
     std::string module, name;
     known_global id = known_global::none;
@@ -358,11 +311,34 @@ struct resolved_global {
     verdict rating = verdict::unknown;
     std::string_view why;              ///< for dangerous globals: what calling it would do
     std::string denied_as;             ///< for dangerous globals: the path that matched ("os.system")
+    int proto = 0;                     ///< the protocol it was resolved at (dotted names walk attributes from 4)
 };
 
 inline bool module_matches(std::string_view module, std::string_view prefix) {
     return module == prefix || (module.size() > prefix.size() && module.compare(0, prefix.size(), prefix) == 0 &&
                                 module[prefix.size()] == '.');
+}
+
+/// Whether "am.an" and "bm.bn" are the same path (no string is built).
+inline bool same_path(std::string_view am, std::string_view an, std::string_view bm, std::string_view bn) noexcept {
+    if (am.size() + an.size() != bm.size() + bn.size()) return false;
+    if (am.size() > bm.size()) {
+        std::swap(am, bm);
+        std::swap(an, bn);
+    }
+    if (am.size() == bm.size()) return am == bm && an == bn;
+    // bm is am '.' mid, so an must be mid '.' bn
+    std::string_view mid = bm.substr(am.size() + 1);
+    return bm.compare(0, am.size(), am) == 0 && bm[am.size()] == '.' && an.compare(0, mid.size(), mid) == 0 &&
+           an[mid.size()] == '.' && an.substr(mid.size() + 1) == bn;
+}
+
+/// Whether the resolved global `g` is a table's module.name (an undotted name of its own). A
+/// dotted name reaches the same object as its spelled-out module at protocol 4 and above
+/// (CPython walks the attributes), so it matches on the whole path there, and not below.
+inline bool names_global(const resolved_global& g, std::string_view module, std::string_view name) noexcept {
+    if (g.name.find('.') == std::string::npos) return g.module == module && g.name == name;
+    return g.proto >= 4 && same_path(g.module, g.name, module, name);
 }
 
 } // namespace pickle
@@ -453,13 +429,14 @@ inline bool strict_default_allows(std::string_view full) {
 }
 
 /// Applies the renames CPython's find_class applies (py2 tables when `proto < 3`) and torch's
-/// own (`torch.tensor` -> `torch._tensor`), then rates the name and finds what ptload models.
+/// own (`torch.tensor` -> `torch._tensor`), then rates the name and finds what the machine models.
 /// `max_name_parts` bounds the dotted parts of a name (limits::max_name_parts).
 inline resolved_global resolve_global(std::string_view module, std::string_view name, int proto,
                                       std::size_t max_name_parts = default_limits::max_name_parts) {
     resolved_global g;
     g.module = std::string(module);
     g.name = std::string(name);
+    g.proto = proto;
     if (proto < 3) {
         bool renamed = false;
         for (const auto& row : py2_names)
@@ -486,27 +463,11 @@ inline resolved_global resolve_global(std::string_view module, std::string_view 
     std::string full = g.module + "." + g.name;
     if (strict_default_allows(full)) g.rating = verdict::safe;
 
-    // A dotted name reaches the same object as its spelled-out module at protocol 4 and above
-    // (CPython walks the attributes), so the native table is matched on the whole path there.
-    bool dotted = g.name.find('.') != std::string::npos;
-    for (const auto& row : known_globals) {
-        bool match = dotted ? proto >= 4 && full.size() == row.module.size() + 1 + row.name.size() &&
-                                  full.compare(0, row.module.size(), row.module) == 0 && full[row.module.size()] == '.' &&
-                                  full.compare(row.module.size() + 1, std::string::npos, row.name) == 0
-                            : row.module == g.module && row.name == g.name;
-        if (match) {
+    for (const auto& row : known_globals)
+        if (names_global(g, row.module, row.name)) {
             g.id = row.id;
-            return g;
+            break;
         }
-    }
-    if (dotted) return g;
-    // torch's loader maps any global whose name ends in "Storage" by name (module ignored),
-    // e.g. torch.cuda.FloatStorage in old files.
-    if (g.module.compare(0, 5, "torch") == 0 && g.name.size() > 7 &&
-        g.name.compare(g.name.size() - 7, 7, "Storage") == 0)
-        g.id = known_global::torch_storage_class;
-    else if (g.module == "torch")
-        g.id = known_global::torch_dtype;  // confirmed (or refused) by the torch layer by name
     return g;
 }
 

@@ -3,26 +3,39 @@
 // The machine reads one pickle from a contiguous byte range and builds inert values in a
 // document. Dispatch is a table of 256 handlers built at compile time for the chosen policies
 // and hooks; bytes that are not opcodes share one error handler. Nothing is ever imported or
-// called: globals resolve through pickle/globals.hpp, and the hooks of a Handler give meaning
-// to persistent ids and torch's callables:
+// called: globals resolve through pickle/globals.hpp, and the machine itself models only
+// Python's own values (builtins, OrderedDict, numpy arrays). Anything else is given meaning by
+// the hooks of a Handler, modelled on the methods of Python's Unpickler that a subclass
+// overrides (torch's is torch_handler, torch/rebuild.hpp):
 //
 //     struct Handler {
-//         // BINPERSID / PERSID: what the persistent id `pid` stands for (a storage)
+//         // BINPERSID / PERSID: what the persistent id `pid` stands for (required)
 //         ptload::result<ptload::node_id> persistent_load(ptload::document_data&, ptload::node_id pid,
 //                                                          std::uint64_t offset);
-//         // a GLOBAL the pickle layer classified as torch's (dtype, qscheme, storage class):
-//         // the node to push
-//         ptload::result<ptload::node_id> torch_global(ptload::document_data&, const pickle::resolved_global&,
-//                                                      std::uint64_t offset);
-//         // REDUCE/NEWOBJ of a torch callable; null_node means "keep it as an opaque object"
-//         ptload::result<ptload::node_id> torch_call(ptload::document_data&, pickle::known_global, ptload::node_id callable,
-//                                                    ptload::node_id args, std::uint64_t offset);
-//         // BUILD on a tensor
-//         ptload::status torch_build(ptload::document_data&, ptload::node_id obj, ptload::node_id state, std::uint64_t offset);
-//         // optional, pickle's find_class: the node for any global that is not disallowed, or
-//         // null_node for ptload's own resolution
-//         ptload::result<ptload::node_id> find_class(ptload::document_data&, const pickle::resolved_global&, std::uint64_t offset);
+//         // optional, find_class: the node to push for a global that passed the machine's
+//         // security checks (never a dangerous one, nor in strict mode one off the allowlist),
+//         // or null_node for the machine's own global node
+//         ptload::result<ptload::node_id> find_class(ptload::document_data&, const pickle::resolved_global&,
+//                                                    std::uint64_t offset);
+//         // optional, REDUCE / INST / OBJ of a global the machine does not model itself:
+//         // callable(*args), or null_node to keep an opaque object
+//         ptload::result<ptload::node_id> reduce(ptload::document_data&, ptload::node_id callable, ptload::node_id args,
+//                                                std::uint64_t offset);
+//         // optional, NEWOBJ / NEWOBJ_EX of a class the machine does not model:
+//         // cls.__new__(cls, *args, **kwargs) (kwargs is null_node for NEWOBJ), or null_node
+//         // to keep an opaque object
+//         ptload::result<ptload::node_id> newobj(ptload::document_data&, ptload::node_id cls, ptload::node_id args,
+//                                                ptload::node_id kwargs, std::uint64_t offset);
+//         // optional, BUILD on a value the machine does not model: true when the Handler set
+//         // the state, false for the machine's default (empty state does nothing, other
+//         // state is bad_operand)
+//         ptload::result<bool> build(ptload::document_data&, ptload::node_id obj, ptload::node_id state,
+//                                    std::uint64_t offset);
 //     };
+//
+// Errors a hook returns get the opcode's offset (unless they carry one) and context. A
+// Handler without the optional hooks reads every global the machine does not model as an
+// opaque object.
 #ifndef PTLOAD_PICKLE_MACHINE_HPP
 #define PTLOAD_PICKLE_MACHINE_HPP
 
@@ -60,12 +73,28 @@ struct run_options {
     span<const std::string> safe_globals;
 };
 
+// Which optional hooks a Handler has.
 template <class H, class = void>
 struct has_find_class : std::false_type {};
 template <class H>
 struct has_find_class<H, std::void_t<decltype(std::declval<H&>().find_class(std::declval<document_data&>(),
                                                                             std::declval<const resolved_global&>(),
                                                                             std::uint64_t{}))>> : std::true_type {};
+template <class H, class = void>
+struct has_reduce : std::false_type {};
+template <class H>
+struct has_reduce<H, std::void_t<decltype(std::declval<H&>().reduce(std::declval<document_data&>(), node_id{}, node_id{},
+                                                                    std::uint64_t{}))>> : std::true_type {};
+template <class H, class = void>
+struct has_newobj : std::false_type {};
+template <class H>
+struct has_newobj<H, std::void_t<decltype(std::declval<H&>().newobj(std::declval<document_data&>(), node_id{}, node_id{},
+                                                                    node_id{}, std::uint64_t{}))>> : std::true_type {};
+template <class H, class = void>
+struct has_build : std::false_type {};
+template <class H>
+struct has_build<H, std::void_t<decltype(std::declval<H&>().build(std::declval<document_data&>(), node_id{}, node_id{},
+                                                                  std::uint64_t{}))>> : std::true_type {};
 
 template <class Policies, class Handler>
 class machine {
@@ -400,16 +429,7 @@ private:
             if (!r) return locate(std::move(r).err());
             if (*r != null_node) return push(*r);
         }
-        node_id id;
-        if (g.id == known_global::torch_dtype || g.id == known_global::torch_qscheme ||
-            g.id == known_global::torch_storage_class) {
-            auto r = handler_.torch_global(doc_, g, file_offset());
-            if (!r) return locate(std::move(r).err());
-            id = *r;
-        } else {
-            id = doc_.make_global(g.module, g.name, static_cast<std::uint16_t>(g.id));
-        }
-        return push(id);
+        return push(doc_.make_global(g.module, g.name, static_cast<std::uint16_t>(g.id)));
     }
     known_global known_of(node_id callable) const noexcept {
         return kind_of(callable) == kind::global ? static_cast<known_global>(doc_.at(callable).tag) : known_global::none;
@@ -528,19 +548,18 @@ private:
             if (!r) return locate(std::move(r).err());
             return *r;
         }
-        case known_global::jit_identity:
-            if (n < 1) return fail(errc::bad_operand, "TorchScript type tag without a value");
-            return arg(args, 0);
         case known_global::none:
+            if constexpr (has_reduce<Handler>::value) {
+                auto r = handler_.reduce(doc_, callable, args, file_offset());
+                if (!r) return locate(std::move(r).err());
+                if (*r != null_node) return *r;
+            }
+            return opaque(callable, args);
         case known_global::numpy_ndarray:
         case known_global::count_:
             return opaque(callable, args);
-        default: {
-            auto r = handler_.torch_call(doc_, known_of(callable), callable, args, file_offset());
-            if (!r) return locate(std::move(r).err());
-            return *r == null_node ? opaque(callable, args) : *r;
         }
-        }
+        return opaque(callable, args);
     }
     /// str.encode(encoding) for _codecs.encode and bytearray(str, 'latin-1').
     result<node_id> encode_str(node_id str, node_id enc, kind out) {
@@ -583,31 +602,20 @@ private:
         case known_global::builtins_frozenset:
         case known_global::builtins_bytes:
         case known_global::builtins_complex:
-        case known_global::torch_size: {
             if (kwargs != null_node && doc_.edge_count(kwargs)) break;
-            return call_newobj_builtin(cls, args);
-        }
-        case known_global::torch_parameter:
-        case known_global::torch_tensor: {
-            auto r = handler_.torch_call(doc_, known_of(cls), cls, args, file_offset());
-            if (!r) return locate(std::move(r).err());
-            if (*r != null_node) return *r;
+            return call(cls, args);
+        case known_global::none:
+            if constexpr (has_newobj<Handler>::value) {
+                auto r = handler_.newobj(doc_, cls, args, kwargs, file_offset());
+                if (!r) return locate(std::move(r).err());
+                if (*r != null_node) return *r;
+            }
             break;
-        }
         default: break;
         }
         node_id obj = opaque(cls, args);
         if (kwargs != null_node) doc_.set_edge(obj, obj_kwargs, kwargs);
         return obj;
-    }
-    result<node_id> call_newobj_builtin(node_id cls, node_id args) {
-        if (known_of(cls) == known_global::torch_size) {
-            auto r = handler_.torch_call(doc_, known_global::torch_size, cls, args, file_offset());
-            if (!r) return locate(std::move(r).err());
-            if (*r != null_node) return *r;
-            return opaque(cls, args);
-        }
-        return call(cls, args);
     }
     status build(node_id obj, node_id state) {
         switch (kind_of(obj)) {
@@ -630,11 +638,12 @@ private:
             auto r = build_numpy_dtype(doc_, obj, state);
             return r ? r : status(locate(std::move(r).err()));
         }
-        case kind::tensor: {
-            auto r = handler_.torch_build(doc_, obj, state, file_offset());
-            return r ? r : status(locate(std::move(r).err()));
-        }
         default:
+            if constexpr (has_build<Handler>::value) {
+                auto r = handler_.build(doc_, obj, state, file_offset());
+                if (!r) return locate(std::move(r).err());
+                if (*r) return {};
+            }
             if (is_falsy_state(state)) return {};  // pickle's BUILD does nothing with empty state
             return fail(errc::bad_operand, std::string("cannot set state on a ") + kind_name(kind_of(obj)));
         }

@@ -1,7 +1,8 @@
 // torch/rebuild.hpp: what torch's callables mean, without calling anything: the rebuild
 // functions of FORMAT.md 5.2 become tensor records that view loaded storages, checked against
 // them; torch.Size, torch.device, dtypes and layouts become plain values. This is the Handler
-// the pickle machine consults for persistent ids and torch globals.
+// the pickle machine consults (pickle/machine.hpp) for persistent ids and for the globals
+// torch gives a meaning to (torch/globals.hpp).
 #ifndef PTLOAD_TORCH_REBUILD_HPP
 #define PTLOAD_TORCH_REBUILD_HPP
 
@@ -11,6 +12,7 @@
 #include "../pickle/numpy.hpp"
 #include "../value.hpp"
 #include "dtype.hpp"
+#include "globals.hpp"
 #include "location.hpp"
 #include "storage.hpp"
 #include "tensor.hpp"
@@ -21,6 +23,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace ptload {
@@ -63,6 +66,18 @@ inline bool as_text(const document_data& doc, node_id id, std::string_view& out)
     return true;
 }
 
+/// What torch makes of a value: the torch_global the torch handler put in a global's flags.
+inline torch_global torch_global_of(const document_data& doc, node_id id) noexcept {
+    const auto& n = doc.at(id);
+    return n.k == kind::global ? static_cast<torch_global>(n.flags) : torch_global::none;
+}
+
+/// The dtype of the elements of a storage class named `name` ("FloatStorage"; UntypedStorage
+/// holds bytes), or dtype::unknown.
+inline dtype storage_class_dtype(std::string_view name) noexcept {
+    return name == "UntypedStorage" ? dtype::uint8 : dtype_from_storage_class(name);
+}
+
 } // namespace detail
 
 /// The pickle machine's Handler for torch files and for pickles that contain torch objects.
@@ -103,9 +118,9 @@ public:
             return make_error(errc::bad_storage, no_offset, "'storage' persistent id has " + std::to_string(n) + " items, not 5 or 6");
         node_id cls = doc.edge(pid, 1);
         storage_description d;
-        if (doc.at(cls).k != kind::global || doc.at(cls).tag != static_cast<std::uint16_t>(pickle::known_global::torch_storage_class))
+        if (detail::torch_global_of(doc, cls) != torch_global::storage_class)
             return make_error(errc::bad_storage, no_offset, "persistent id storage type is not a torch storage class");
-        d.type = static_cast<dtype>(doc.at(cls).flags);
+        d.type = storage_dtype(doc, cls);
         if (d.type == dtype::unknown)
             return make_error(errc::bad_storage, no_offset, "unknown storage class " + std::string(doc.text(cls)));
         std::string_view location;
@@ -129,44 +144,87 @@ public:
         return storage_node(doc, *index);
     }
 
-    result<node_id> torch_global(document_data& doc, const pickle::resolved_global& g, std::uint64_t) {
-        using pickle::known_global;
-        node_id id = doc.make_global(g.module, g.name, static_cast<std::uint16_t>(g.id));
-        if (g.id == known_global::torch_storage_class) {
-            dtype t = dtype_from_storage_class(g.name);
-            if (g.name == "UntypedStorage") t = dtype::uint8;  // bytes
-            doc.at(id).flags = static_cast<std::uint8_t>(t);
-            return id;
+    /// find_class: a global torch gives a meaning to becomes a global value that carries its
+    /// torch_global in its flags (the other hooks read it there), or a dtype value; null_node
+    /// leaves any other global to the machine.
+    result<node_id> find_class(document_data& doc, const pickle::resolved_global& g, std::uint64_t) {
+        torch_global t = find_torch_global(g);
+        if (t == torch_global::none) return null_node;
+        node_id id = doc.make_global(g.module, g.name, static_cast<std::uint16_t>(g.id));  // the machine's tag: none
+        if (t == torch_global::dtype_name) {
+            dtype d = dtype_from_name(g.name);
+            if (d == dtype::unknown) return id;  // torch.FloatTensor, torch.strided, ...: an ordinary global
+            node_id v = doc.add(kind::dtype);
+            doc.at(v).tag = static_cast<std::uint16_t>(d);
+            return v;
         }
-        if (g.id == known_global::torch_dtype) {
-            dtype t = dtype_from_name(g.name);
-            if (t == dtype::unknown) {  // torch.FloatTensor, torch.strided, ...: an ordinary global
-                doc.at(id).tag = 0;
-                return id;
-            }
-            node_id d = doc.add(kind::dtype);
-            doc.at(d).tag = static_cast<std::uint16_t>(t);
-            return d;
+        doc.at(id).flags = static_cast<std::uint8_t>(t);
+        if (t == torch_global::storage_class) {
+            auto at = std::lower_bound(storage_classes_.begin(), storage_classes_.end(), id, node_before);
+            storage_classes_.insert(at, {id, detail::storage_class_dtype(g.name)});  // ids grow: at is the end
         }
         return id;  // qschemes stay globals; the rebuild functions read their names
     }
 
-    result<node_id> torch_call(document_data& doc, pickle::known_global g, node_id callable, node_id args, std::uint64_t) {
-        using pickle::known_global;
+    /// REDUCE, INST and OBJ of a global the machine does not model: torch's callables.
+    result<node_id> reduce(document_data& doc, node_id callable, node_id args, std::uint64_t) {
+        torch_global t = detail::torch_global_of(doc, callable);
+        if (t == torch_global::jit_identity) {
+            if (doc.edge_count(args) < 1) return make_error(errc::bad_operand, no_offset, "TorchScript type tag without a value");
+            return doc.edge(args, 0);
+        }
+        return call(doc, t, callable, args);
+    }
+
+    /// NEWOBJ and NEWOBJ_EX: torch.Size (a tuple subclass, opaque with keyword arguments),
+    /// Tensor and Parameter.
+    result<node_id> newobj(document_data& doc, node_id cls, node_id args, node_id kwargs, std::uint64_t) {
+        torch_global t = detail::torch_global_of(doc, cls);
+        switch (t) {
+        case torch_global::size:
+            if (kwargs != null_node && doc.edge_count(kwargs)) return null_node;
+            return call(doc, t, cls, args);
+        case torch_global::tensor:
+        case torch_global::parameter: return call(doc, t, cls, args);
+        default: return null_node;
+        }
+    }
+
+    /// BUILD on a tensor: Tensor.__setstate__, Python attributes (dict or (dict, slots));
+    /// nothing else in files we read. Other values are the machine's.
+    result<bool> build(document_data& doc, node_id obj, node_id state, std::uint64_t) {
+        if (doc.at(obj).k != kind::tensor) return false;
+        PTLOAD_TRY(set_attrs(doc, obj, state));
+        return true;
+    }
+
+    /// The dtype of a storage class global's elements; dtype::unknown for any other value and
+    /// for unknown classes.
+    dtype storage_dtype(const document_data& doc, node_id cls) const {
+        if (detail::torch_global_of(doc, cls) != torch_global::storage_class) return dtype::unknown;
+        auto it = std::lower_bound(storage_classes_.begin(), storage_classes_.end(), cls, node_before);
+        if (it != storage_classes_.end() && it->first == cls) return it->second;
+        // a class another handler resolved (a nested stream's): by its name, as find_class did
+        std::string_view text = doc.text(cls);
+        return detail::storage_class_dtype(text.substr(doc.at(cls).aux + 1));
+    }
+
+    /// callable(*args) for torch's callable `g`; null_node keeps an opaque object.
+    result<node_id> call(document_data& doc, torch_global g, node_id callable, node_id args) {
         std::size_t n = doc.edge_count(args);
         auto a = [&](std::size_t i) { return doc.edge(args, i); };
         switch (g) {
-        case known_global::torch_rebuild_tensor:
+        case torch_global::rebuild_tensor:
             if (n != 4) return arity("_rebuild_tensor", n, "4");
             return make_tensor(doc, a(0), a(1), a(2), a(3), dtype::unknown, false);
-        case known_global::torch_rebuild_tensor_v2: {
+        case torch_global::rebuild_tensor_v2: {
             if (n != 6 && n != 7) return arity("_rebuild_tensor_v2", n, "6 or 7");
             auto t = make_tensor(doc, a(0), a(1), a(2), a(3), dtype::unknown, truthy(doc, a(4)));
             if (!t) return t;
             if (n == 7) PTLOAD_TRY(apply_metadata(doc, *t, a(6)));
             return t;
         }
-        case known_global::torch_rebuild_tensor_v3: {
+        case torch_global::rebuild_tensor_v3: {
             if (n != 7 && n != 8) return arity("_rebuild_tensor_v3", n, "7 or 8");
             if (doc.at(a(6)).k != kind::dtype) return bad("_rebuild_tensor_v3 dtype is not a torch dtype");
             auto t = make_tensor(doc, a(0), a(1), a(2), a(3), static_cast<dtype>(doc.at(a(6)).tag), truthy(doc, a(4)));
@@ -174,23 +232,23 @@ public:
             if (n == 8) PTLOAD_TRY(apply_metadata(doc, *t, a(7)));
             return t;
         }
-        case known_global::torch_rebuild_parameter:
-        case known_global::torch_rebuild_parameter_with_state: {
-            bool with_state = g == known_global::torch_rebuild_parameter_with_state;
+        case torch_global::rebuild_parameter:
+        case torch_global::rebuild_parameter_with_state: {
+            bool with_state = g == torch_global::rebuild_parameter_with_state;
             if (n != (with_state ? 4u : 3u)) return arity("_rebuild_parameter", n, with_state ? "4" : "3");
             auto p = derive(doc, a(0), truthy(doc, a(1)), true);
             if (!p) return p;
             if (with_state) PTLOAD_TRY(set_attrs(doc, *p, a(3)));
             return p;
         }
-        case known_global::torch_parameter: {  // Parameter(data[, requires_grad]) via NEWOBJ/REDUCE
+        case torch_global::parameter: {  // Parameter(data[, requires_grad]) via NEWOBJ/REDUCE
             if (n < 1 || n > 2) return arity("Parameter", n, "1 or 2");
             return derive(doc, a(0), n == 2 ? truthy(doc, a(1)) : true, true);
         }
-        case known_global::torch_rebuild_qtensor: return qtensor(doc, args);
-        case known_global::torch_rebuild_sparse_tensor:
-        case known_global::torch_rebuild_sparse_csr_tensor: return sparse(doc, args, g);
-        case known_global::torch_rebuild_nested_tensor: {
+        case torch_global::rebuild_qtensor: return qtensor(doc, args);
+        case torch_global::rebuild_sparse_tensor:
+        case torch_global::rebuild_sparse_csr_tensor: return sparse(doc, args, g);
+        case torch_global::rebuild_nested_tensor: {
             if (n != 4) return arity("_rebuild_nested_tensor", n, "4");
             for (std::size_t i = 0; i < 4; ++i)
                 if (doc.at(a(i)).k != kind::tensor) return bad("nested tensor parts must be tensors");
@@ -198,13 +256,13 @@ public:
             PTLOAD_TRY(check_or_defer(doc, nested));
             return nested;
         }
-        case known_global::torch_rebuild_meta_tensor_no_storage: {
+        case torch_global::rebuild_meta_tensor_no_storage: {
             if (n != 4) return arity("_rebuild_meta_tensor_no_storage", n, "4");
             if (doc.at(a(0)).k != kind::dtype) return bad("meta tensor dtype is not a torch dtype");
             return storageless(doc, static_cast<dtype>(doc.at(a(0)).tag), a(1), a(2), 0, truthy(doc, a(3)), "meta",
                                null_node);
         }
-        case known_global::torch_rebuild_wrapper_subclass: {
+        case torch_global::rebuild_wrapper_subclass: {
             if (n != 8) return arity("_rebuild_wrapper_subclass", n, "8");
             if (doc.at(a(1)).k != kind::dtype) return bad("wrapper subclass dtype is not a torch dtype");
             if (doc.at(a(4)).k != kind::integer) return bad("wrapper subclass storage offset is not an int");
@@ -212,8 +270,8 @@ public:
             return storageless(doc, static_cast<dtype>(doc.at(a(1)).tag), a(2), a(3), doc.at(a(4)).i, truthy(doc, a(7)),
                                device, a(0));
         }
-        case known_global::torch_rebuild_device_tensor_from_numpy: return from_numpy(doc, args);
-        case known_global::torch_rebuild_device_tensor_from_cpu_tensor: {
+        case torch_global::rebuild_device_tensor_from_numpy: return from_numpy(doc, args);
+        case torch_global::rebuild_device_tensor_from_cpu_tensor: {
             if (n != 4) return arity("_rebuild_device_tensor_from_cpu_tensor", n, "4");
             std::string_view device;
             if (!detail::as_text(doc, a(2), device)) return bad("device is not a str");
@@ -222,27 +280,29 @@ public:
             doc.tensor_mut(doc.at(*t).aux).device = mapped_device(device);
             return t;
         }
-        case known_global::torch_rebuild_from_type_v2:
-        case known_global::torch_rebuild_from_type: return from_type(doc, args);
-        case known_global::torch_size: {  // torch.Size((2, 3))
+        case torch_global::rebuild_from_type_v2:
+        case torch_global::rebuild_from_type: return from_type(doc, args);
+        case torch_global::size: {  // torch.Size((2, 3))
             std::vector<std::int64_t> dims;
             if (n != 1 || !detail::int_sequence(doc, a(0), dims)) return bad("torch.Size takes one sequence of ints");
             return doc.make_seq(kind::torch_size, doc.edges(a(0)), doc.edge_count(a(0)));
         }
-        case known_global::torch_device: {  // torch.device('cuda', 1) or ('cuda:1',)
+        case torch_global::device: {  // torch.device('cuda', 1) or ('cuda:1',)
             std::string_view type;
             if (n < 1 || n > 2 || !detail::as_text(doc, a(0), type)) return bad("torch.device takes (type[, index])");
             std::string s(type);
             if (n == 2 && doc.at(a(1)).k == kind::integer) s += ":" + std::to_string(doc.at(a(1)).i);
             return doc.make_text(kind::device, s.data(), s.size());
         }
-        case known_global::torch_get_layout: {  // _get_layout('torch.sparse_coo')
+        case torch_global::get_layout: {  // _get_layout('torch.sparse_coo')
             std::string_view l;
             if (n != 1 || !detail::as_text(doc, a(0), l)) return bad("_get_layout takes a layout name");
             std::string_view name = l.substr(0, 6) == "torch." ? l.substr(6) : l;
-            return doc.make_global("torch", name, static_cast<std::uint16_t>(known_global::torch_get_layout));
+            node_id layout = doc.make_global("torch", name, static_cast<std::uint16_t>(pickle::known_global::none));
+            doc.at(layout).flags = static_cast<std::uint8_t>(torch_global::get_layout);
+            return layout;
         }
-        case known_global::torch_load_from_bytes: {
+        case torch_global::load_from_bytes: {
             if (n != 1 || doc.at(a(0)).k != kind::bytes) return bad("_load_from_bytes takes bytes");
             if (!load_from_bytes) return make_error(errc::unsupported, no_offset, "nested torch stream outside a torch load");
             auto bytes = doc.text(a(0));  // the byte arena never moves
@@ -259,7 +319,6 @@ public:
     /// file likes: the chain is unwound in a loop (bounded by limits::max_depth), the innermost
     /// call made, then each level's type and state applied from the inside out.
     result<node_id> from_type(document_data& doc, node_id args) {
-        using pickle::known_global;
         std::vector<node_id> levels;  // the argument tuples, outermost first
         node_id call_args = args;
         for (;;) {
@@ -272,13 +331,13 @@ public:
                 return make_error(errc::limit_depth, no_offset,
                                   "_rebuild_from_type nested deeper than " + std::to_string(limits::max_depth) + " (limits::max_depth)");
             levels.push_back(call_args);
-            auto fid = static_cast<known_global>(doc.at(func).tag);
-            if (fid != known_global::torch_rebuild_from_type_v2 && fid != known_global::torch_rebuild_from_type) break;
+            auto fid = detail::torch_global_of(doc, func);
+            if (fid != torch_global::rebuild_from_type_v2 && fid != torch_global::rebuild_from_type) break;
             call_args = inner;
         }
         node_id innermost = levels.back();
         node_id func = doc.edge(innermost, 0);
-        auto t = torch_call(doc, static_cast<known_global>(doc.at(func).tag), func, doc.edge(innermost, 2), 0);
+        auto t = call(doc, detail::torch_global_of(doc, func), func, doc.edge(innermost, 2));
         if (!t) return t;
         if (*t == null_node || doc.at(*t).k != kind::tensor) return bad("_rebuild_from_type's function did not build a tensor");
         for (std::size_t i = levels.size(); i-- > 0;) {
@@ -300,12 +359,8 @@ public:
         return {};
     }
 
-    status torch_build(document_data& doc, node_id obj, node_id state, std::uint64_t) {
-        // Tensor.__setstate__: Python attributes (dict or (dict, slots)); nothing else in files we read.
-        return set_attrs(doc, obj, state);
-    }
-
 private:
+    static bool node_before(const std::pair<node_id, dtype>& e, node_id id) noexcept { return e.first < id; }
     error no_provider() const {
         return make_error(errc::bad_storage, no_offset, "a persistent id outside a torch checkpoint (a plain pickle cannot hold storages)");
     }
@@ -551,7 +606,7 @@ private:
             }
         });
     }
-    result<node_id> sparse(document_data& doc, node_id args, pickle::known_global g) {
+    result<node_id> sparse(document_data& doc, node_id args, torch_global g) {
         if (doc.edge_count(args) != 2) return arity("_rebuild_sparse_tensor", doc.edge_count(args), "2");
         node_id layout = doc.edge(args, 0), data = doc.edge(args, 1);
         if (doc.at(layout).k != kind::global || doc.at(data).k != kind::tuple) return bad("sparse tensor needs (layout, data)");
@@ -563,7 +618,7 @@ private:
         else if (l == "torch.sparse_bsr") sl = sparse_layout::bsr;
         else if (l == "torch.sparse_bsc") sl = sparse_layout::bsc;
         else return bad("unknown sparse layout " + std::string(l));
-        if (g == pickle::known_global::torch_rebuild_sparse_csr_tensor && sl == sparse_layout::coo) return bad("CSR rebuild with COO layout");
+        if (g == torch_global::rebuild_sparse_csr_tensor && sl == sparse_layout::coo) return bad("CSR rebuild with COO layout");
         std::size_t n = doc.edge_count(data);
         auto d = [&](std::size_t i) { return doc.edge(data, i); };
         std::vector<std::int64_t> size;
@@ -700,6 +755,8 @@ private:
     std::vector<node_id> storage_nodes_;  ///< by storage index (indices are dense, in declaration order)
     std::vector<std::int64_t> shape_scratch_, stride_scratch_;
     std::vector<node_id> deferred_;  // sparse/nested tensors whose index data is not read yet
+    std::vector<std::pair<node_id, dtype>> storage_classes_;  // the storage class globals find_class made, by node
+
 };
 
 } // namespace v0

@@ -142,10 +142,8 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         storage_description d;
         if (!key_text(doc.edge(*entry, 0), d.key)) return make_error(errc::bad_format, base + pos, "tar storage key is not an int");
         node_id type = doc.edge(*entry, n - 1);
-        if (doc.at(type).k != kind::global || doc.at(type).tag != static_cast<std::uint16_t>(pickle::known_global::torch_storage_class) ||
-            static_cast<dtype>(doc.at(type).flags) == dtype::unknown)
-            return make_error(errc::bad_storage, base + pos, "tar storage type is not a torch storage class");
-        d.type = static_cast<dtype>(doc.at(type).flags);
+        d.type = handler.storage_dtype(doc, type);
+        if (d.type == dtype::unknown) return make_error(errc::bad_storage, base + pos, "tar storage type is not a torch storage class");
         d.location = "cpu";
         std::string_view loc;
         if (n == 3 && as_text(doc, doc.edge(*entry, 1), loc)) d.location = std::string(loc);
