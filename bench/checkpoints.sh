@@ -14,7 +14,8 @@
 #                                       are holes (see gen_checkpoints.py); only lazy-list and
 #                                       mapped are run on it
 # Modes: floor, floor-huge, eager, lazy-list, lazy-touch, mapped (bench_checkpoint.cpp says what
-# each does and what its clock covers) and torch.load (bench/bench_torch.py).
+# each does and what its clock covers), torch.load (bench/bench_torch.py) and libtorch (LibTorch's
+# torch::pickle_load, bench/bench_libtorch.cpp; built and run where libtorch-dev is installed).
 #
 # Timing: before each input the file is read once (cat > /dev/null) so the page cache holds it;
 # then for each mode, REPEAT processes each make one untimed warm-up load and RUNS timed ones;
@@ -61,6 +62,20 @@ if [[ ! -x $BIN ]] || [[ -n $(find bench/bench_checkpoint.cpp include -newer "$B
   "$CXX" -std=c++17 $CXXFLAGS -Wall -Wextra -Iinclude bench/bench_checkpoint.cpp -o "$BIN"
 fi
 
+# LibTorch's torch::pickle_load, where Debian's libtorch-dev is installed.
+LT_BIN=$OUT/bench_libtorch
+LT_INCLUDE=/usr/include/torch/csrc/api/include
+if [[ -f $LT_INCLUDE/torch/serialize.h ]]; then
+  if [[ ! -x $LT_BIN ]] || [[ bench/bench_libtorch.cpp -nt $LT_BIN ]]; then
+    note "building $LT_BIN (LibTorch)"
+    # shellcheck disable=SC2086
+    "$CXX" -std=c++17 $CXXFLAGS -I"$LT_INCLUDE" bench/bench_libtorch.cpp -o "$LT_BIN" -ltorch -ltorch_cpu -lc10
+  fi
+else
+  note "no LibTorch headers ($LT_INCLUDE): the libtorch rows are skipped (Debian: apt-get install libtorch-dev)"
+  LT_BIN=
+fi
+
 # Inputs (the generator keeps files already there).
 need_kib=$(awk -v s="$SCALE" 'BEGIN { printf "%d", (2.2 * s * 1048576) + 65536 }')
 have_kib=$(df -Pk "$OUT" | awk 'NR == 2 { print $4 }')
@@ -82,11 +97,15 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 modes_for() {  # input file -> the modes run on it
   case $(basename "$1") in
   *sparse*) echo "lazy-list mapped" ;;
-  *) echo "floor floor-huge eager lazy-list lazy-touch mapped torch.load" ;;
+  *) echo "floor floor-huge eager lazy-list lazy-touch mapped torch.load${LT_BIN:+ libtorch}" ;;
   esac
 }
 cmd_for() {  # mode file -> the command of one process (more arguments follow)
-  if [[ $1 == torch.load ]]; then echo "$PYTHON bench/bench_torch.py $2"; else echo "$BIN $1 $2"; fi
+  case $1 in
+  torch.load) echo "$PYTHON bench/bench_torch.py $2" ;;
+  libtorch) echo "$LT_BIN $2" ;;
+  *) echo "$BIN $1 $2" ;;
+  esac
 }
 
 for name in ckpt_1g_zip.pt ckpt_1g_legacy.pt ckpt_100k_zip.pt ckpt_5g_sparse.pt; do
@@ -97,6 +116,11 @@ for name in ckpt_1g_zip.pt ckpt_1g_legacy.pt ckpt_100k_zip.pt ckpt_5g_sparse.pt;
   cat "$file" >/dev/null
   for mode in $(modes_for "$file"); do
     read -r -a cmd <<<"$(cmd_for "$mode" "$file")"
+    if [[ $mode == libtorch ]] && ! "${cmd[@]}" >/dev/null 2>"$OUT/libtorch.err"; then
+      echo "UNREADABLE $mode $file $(head -n 1 "$OUT/libtorch.err")" >>"$LOG"
+      note "$file: LibTorch does not read it: $(head -n 1 "$OUT/libtorch.err")"
+      continue
+    fi
     for ((r = 1; r <= REPEAT; r++)); do
       note "$file: $mode, process $r/$REPEAT"
       if [[ $mode == torch.load ]]; then
@@ -119,6 +143,10 @@ done
 echo "BASELINE bench_checkpoint $(tail -n 1 "$TIME_OUT")" >>"$LOG"
 /usr/bin/time -f "%M" -o "$TIME_OUT" "$PYTHON" -c "import torch"
 echo "BASELINE python+torch $(tail -n 1 "$TIME_OUT")" >>"$LOG"
+if [[ -n $LT_BIN ]]; then
+  /usr/bin/time -f "%M" -o "$TIME_OUT" "$LT_BIN" --help >/dev/null
+  echo "BASELINE bench_libtorch $(tail -n 1 "$TIME_OUT")" >>"$LOG"
+fi
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -136,7 +164,7 @@ export BENCH_SCALE=$SCALE BENCH_RUNS=$RUNS BENCH_REPEAT=$REPEAT BENCH_RSS_RUNS=$
 "$PYTHON" - "$LOG" <<'PY'
 import os, statistics, sys
 
-inputs, samples, fresh, peaks, base, info = [], {}, {}, {}, {}, {}
+inputs, samples, fresh, peaks, base, info, unreadable = [], {}, {}, {}, {}, {}, []
 for line in open(sys.argv[1]):
     w = line.split()
     if not w:
@@ -150,6 +178,8 @@ for line in open(sys.argv[1]):
         (samples if w[0] == "SAMPLE" else fresh).setdefault((path, mode), []).append((sec, kv))
     elif w[0] == "PEAK":
         peaks.setdefault((w[2], w[1]), []).append(int(w[3]))
+    elif w[0] == "UNREADABLE":
+        unreadable.append((w[1], w[2], " ".join(w[3:])))
     elif w[0] == "BASELINE":
         base[w[1]] = int(w[2])
 
@@ -169,7 +199,7 @@ problems = []
 for path in inputs:
     name = os.path.basename(path)
     sums = {}
-    order = ["floor", "floor-huge", "eager", "lazy-list", "lazy-touch", "mapped", "torch.load"]
+    order = ["floor", "floor-huge", "eager", "lazy-list", "lazy-touch", "mapped", "torch.load", "libtorch"]
     for mode in order:
         runs = samples.get((path, mode))
         if not runs:
@@ -193,12 +223,16 @@ print()
 for path in inputs:
     size, alloc = info[path]
     print(f"- {os.path.basename(path)}: {size:,} bytes ({size / 2**30:.2f} GiB), {alloc / 2**20:.1f} MiB allocated on disk")
+for mode, path, why in unreadable:
+    print(f"- {mode} does not read {os.path.basename(path)}: {why}")
 print(f"- Baseline RSS before any load: bench_checkpoint {base.get('bench_checkpoint', 0) / 1024:.1f} MiB, "
-      f"python + import torch {base.get('python+torch', 0) / 1024:.1f} MiB")
+      f"python + import torch {base.get('python+torch', 0) / 1024:.1f} MiB"
+      + (f", bench_libtorch {base['bench_libtorch'] / 1024:.1f} MiB" if "bench_libtorch" in base else ""))
 print("- median s / min s are loads 2..N of one process: glibc malloc may reuse the memory the previous load "
       "freed, already faulted in, so eager and torch.load can skip most page-fault cost there; fresh s is one load "
       "in a new process and pays for every page (see the header of bench/checkpoints.sh)")
 print("- Peak RSS counts file pages mapped and touched (mapped mode) as well as heap")
-print("- Data checksums (one byte per 4096 of every tensor) agree between eager, lazy-touch, mapped and torch.load"
+compared = "eager, lazy-touch, mapped, torch.load" + (" and libtorch" if any(m == "libtorch" for (_, m) in samples) else "")
+print(f"- Data checksums (one byte per 4096 of every tensor) agree between {compared}"
       if not problems else "- CHECKSUM MISMATCH: " + "; ".join(problems))
 PY
