@@ -1677,9 +1677,11 @@ struct heap_allocator {
     /// 256 KiB of them rather than one per storage (a checkpoint of 100,000 small tensors would
     /// otherwise spend a good part of its load in malloc and free, and twice its data in malloc's
     /// overhead). A block is freed when the last storage in it is. One packer serves one load; an
-    /// allocator policy that has such a nested type gets its small storages from it.
+    /// allocator policy that has such a nested type, naming itself as its owner, gets its small
+    /// storages from it (an allocator derived from this one does not: its own allocate decides).
     class small_storages {
     public:
+        using owner = heap_allocator;
         static constexpr std::uint64_t max_bytes = 4096;  ///< larger storages get allocate()
         static constexpr std::size_t block_bytes = std::size_t{256} << 10;
 
@@ -1760,11 +1762,12 @@ struct allocates_by_origin<A, std::void_t<decltype(A::allocate(std::declval<cons
 template <class A>
 struct is_allocator : std::integral_constant<bool, allocates_by_size<A>::value || allocates_by_origin<A>::value> {};
 
-/// Whether allocator A packs small storages (has a nested small_storages packer).
+/// Whether allocator A packs small storages: it has a nested small_storages packer of its own.
 template <class A, class = void>
 struct packs_small_storages : std::false_type {};
 template <class A>
-struct packs_small_storages<A, std::void_t<typename A::small_storages>> : std::true_type {};
+struct packs_small_storages<A, std::void_t<typename A::small_storages::owner>>
+    : std::is_same<typename A::small_storages::owner, A> {};
 
 /// The packer of allocator A's small storages, or an empty stand-in when it has none.
 struct no_small_storages {};

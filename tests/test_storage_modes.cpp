@@ -478,3 +478,11 @@ TEST_CASE("storages and zip records are put in file order by offset, equal offse
         CHECK(same);
     }
 }
+
+namespace {
+/// An allocator derived from the default one (to override allocate, say) must see every
+/// storage, small ones included: the packer it inherits is heap_allocator's, not its own.
+struct derived_heap : ptload::heap_allocator {};
+static_assert(ptload::detail::packs_small_storages<ptload::heap_allocator>::value, "the default packs small storages");
+static_assert(!ptload::detail::packs_small_storages<derived_heap>::value, "a derived allocator allocates each storage itself");
+} // namespace
