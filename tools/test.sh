@@ -213,7 +213,8 @@ leg_5() {
 leg_6() {
   local dir=build/meson setup=(meson setup)
   [ -f "$dir/build.ninja" ] && setup+=(--reconfigure)  # --reconfigure also picks up new tests/*.cpp
-  run "${setup[@]}" "$dir" --buildtype=debug -Dwerror=true -Dtests=enabled &&
+  # Separate compilation, as leg 1: the header-only build is what the package leg's consumers use.
+  run "${setup[@]}" "$dir" --buildtype=debug -Dwerror=true -Dtests=enabled -Dseparate_compilation=true &&
     run meson compile -C "$dir" -j "$jobs" &&
     run meson test -C "$dir" --print-errorlogs
 }
