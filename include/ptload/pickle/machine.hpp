@@ -2,7 +2,9 @@
 //
 // The machine reads one pickle from a contiguous byte range and builds inert values in a
 // document. Dispatch is a table of 256 handlers built at compile time for the chosen policies
-// and hooks; bytes that are not opcodes share one error handler. Nothing is ever imported or
+// and hooks; bytes that are not opcodes share one error handler. Opcodes are handled by family
+// (pickle/opcodes.hpp says each one's): the stack and framing, constants, text, containers,
+// the memo, and objects. Nothing is ever imported or
 // called: globals resolve through pickle/globals.hpp, and the machine itself models only
 // Python's own values (builtins, OrderedDict, numpy arrays). Anything else is given meaning by
 // the hooks of a Handler, modelled on the methods of Python's Unpickler that a subclass
@@ -675,9 +677,16 @@ private:
     static status unknown_op(machine& m) {
         return m.fail(errc::unknown_opcode, "byte 0x" + hex_byte(m.op_) + " is not a pickle opcode");
     }
+    /// Opcode B's handler: the function of its family (opcode_table says which).
     template <std::uint8_t B>
     static status exec(machine& m) {
-        return m.template op<B>();
+        constexpr family f = family_of(B);
+        if constexpr (f == family::structure) return m.template structure_op<B>();
+        else if constexpr (f == family::constant) return m.template constant_op<B>();
+        else if constexpr (f == family::text) return m.template text_op<B>();
+        else if constexpr (f == family::container) return m.template container_op<B>();
+        else if constexpr (f == family::memo) return m.template memo_op<B>();
+        else return m.template object_op<B>();
     }
     template <std::uint8_t B>
     static constexpr handler_fn entry() {
@@ -685,9 +694,9 @@ private:
         else return &machine::template exec<B>;
     }
 
+    /// MARK, STOP, POP, POP_MARK, DUP, PROTO, FRAME: the stack, marks and framing.
     template <std::uint8_t B>
-    status op() {
-        // ---- structure
+    status structure_op() {
         if constexpr (B == '(') {  // MARK: -> mark
             if (marks_.size() >= limits::max_depth)
                 return fail(errc::limit_depth, "MARKs nested deeper than " + std::to_string(limits::max_depth));
@@ -735,9 +744,16 @@ private:
                                                  std::to_string(end_ - cur_) + " left in the pickle");
             frame_end_ = *r ? cur_ + *r : nullptr;
             return {};
+        } else {
+            static_assert(B != B, "opcode_table puts this opcode in the structure family, which has no handler for it");
+            return {};
         }
-        // ---- constants
-        else if constexpr (B == 'N') {  // NONE: -> None
+    }
+
+    /// None, bools, ints and floats.
+    template <std::uint8_t B>
+    status constant_op() {
+        if constexpr (B == 'N') {  // NONE: -> None
             return push(none_node());
         } else if constexpr (B == 0x88 || B == 0x89) {  // NEWTRUE / NEWFALSE
             return push(doc_.make_bool(B == 0x88));
@@ -790,9 +806,16 @@ private:
             double d;
             std::memcpy(&d, &bits, 8);
             return push(doc_.make_float(d));
+        } else {
+            static_assert(B != B, "opcode_table puts this opcode in the constant family, which has no handler for it");
+            return {};
         }
-        // ---- strings and bytes
-        else if constexpr (B == 'S') {  // STRING: quoted, escaped py2 str
+    }
+
+    /// str and bytes, py2 strings, out-of-band buffers.
+    template <std::uint8_t B>
+    status text_op() {
+        if constexpr (B == 'S') {  // STRING: quoted, escaped py2 str
             auto line = take_line();
             if (!line) return std::move(line).err();
             std::string_view t = *line;
@@ -845,9 +868,16 @@ private:
                 stack_.back() = doc_.make_text(kind::bytes, t.data(), t.size());
             }
             return {};
+        } else {
+            static_assert(B != B, "opcode_table puts this opcode in the text family, which has no handler for it");
+            return {};
         }
-        // ---- containers
-        else if constexpr (B == ')') {  // EMPTY_TUPLE
+    }
+
+    /// tuples, lists, dicts, sets, and the opcodes that fill them.
+    template <std::uint8_t B>
+    status container_op() {
+        if constexpr (B == ')') {  // EMPTY_TUPLE
             return push(doc_.make_seq(kind::tuple, nullptr, 0));
         } else if constexpr (B == 0x85 || B == 0x86 || B == 0x87) {  // TUPLE1..3: a b c -> (a, b, c)
             constexpr std::size_t n = B - 0x84;
@@ -919,9 +949,16 @@ private:
             for (std::size_t i = 0; i < r->second; ++i) PTLOAD_TRY(set_add(*s, stack_[r->first + i]));
             truncate_stack(r->first);
             return {};
+        } else {
+            static_assert(B != B, "opcode_table puts this opcode in the container family, which has no handler for it");
+            return {};
         }
-        // ---- memo
-        else if constexpr (B == 'p') {  // PUT text index: memo[i] = top
+    }
+
+    /// PUT and GET: the memo.
+    template <std::uint8_t B>
+    status memo_op() {
+        if constexpr (B == 'p') {  // PUT text index: memo[i] = top
             auto line = take_line();
             if (!line) return std::move(line).err();
             auto idx = detail::parse_python_int(*line, 20);
@@ -951,9 +988,16 @@ private:
             auto idx = take_count<B>();
             if (!idx) return std::move(idx).err();
             return memo_get(*idx);
+        } else {
+            static_assert(B != B, "opcode_table puts this opcode in the memo family, which has no handler for it");
+            return {};
         }
-        // ---- globals and objects
-        else if constexpr (B == 'c' || B == 'i') {  // GLOBAL / INST: module\n name\n
+    }
+
+    /// globals, calls (REDUCE, NEWOBJ, OBJ, INST), BUILD and persistent ids: what the handler gives meaning to.
+    template <std::uint8_t B>
+    status object_op() {
+        if constexpr (B == 'c' || B == 'i') {  // GLOBAL / INST: module\n name\n
             auto module = take_line();
             if (!module) return std::move(module).err();
             auto name = take_line();
@@ -1052,7 +1096,7 @@ private:
         } else if constexpr (B == 0x82 || B == 0x83 || B == 0x84) {  // EXT1/2/4: extension registry
             return fail(errc::ext_code, "extension codes need copyreg's registry, which a checkpoint reader does not have");
         } else {
-            static_assert(B != B, "every opcode in opcode_table needs a handler in machine::op");
+            static_assert(B != B, "opcode_table puts this opcode in the object family, which has no handler for it");
             return {};
         }
     }

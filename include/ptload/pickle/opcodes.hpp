@@ -1,5 +1,5 @@
 // pickle/opcodes.hpp: the 68 opcodes of pickle protocols 0-5 (FORMAT.md 1.2, pickletools).
-// One constexpr row per opcode: byte, name, inline argument, first protocol.
+// One constexpr row per opcode: byte, name, inline argument, first protocol, family.
 #ifndef PTLOAD_PICKLE_OPCODES_HPP
 #define PTLOAD_PICKLE_OPCODES_HPP
 
@@ -23,50 +23,94 @@ enum class arg : std::uint8_t {
     u1_bytes, i4_bytes, u4_bytes, u8_bytes,  ///< length then that many bytes
 };
 
+/// The kind of work an opcode does; the machine has one handler per family.
+enum class family : std::uint8_t {
+    structure,  ///< the stack, marks, protocol and frames
+    constant,   ///< None, bools, ints and floats
+    text,       ///< str and bytes (and out-of-band buffers)
+    container,  ///< tuples, lists, dicts, sets and their items
+    memo,       ///< PUT and GET
+    object,     ///< globals, calls, BUILD and persistent ids
+};
+
 struct opcode_info {
     std::uint8_t byte;
     std::string_view name;
     arg argument;
     std::uint8_t proto;  ///< first protocol that has it
+    family group;
 };
 
 // clang-format off
 inline constexpr opcode_info opcode_table[] = {
-    {'(', "MARK", arg::none, 0},              {'.', "STOP", arg::none, 0},
-    {'0', "POP", arg::none, 0},               {'1', "POP_MARK", arg::none, 1},
-    {'2', "DUP", arg::none, 0},               {'F', "FLOAT", arg::line, 0},
-    {'I', "INT", arg::line, 0},               {'J', "BININT", arg::i4, 1},
-    {'K', "BININT1", arg::u1, 1},             {'L', "LONG", arg::line, 0},
-    {'M', "BININT2", arg::u2, 1},             {'N', "NONE", arg::none, 0},
-    {'P', "PERSID", arg::line, 0},            {'Q', "BINPERSID", arg::none, 1},
-    {'R', "REDUCE", arg::none, 0},            {'S', "STRING", arg::line, 0},
-    {'T', "BINSTRING", arg::i4_bytes, 1},     {'U', "SHORT_BINSTRING", arg::u1_bytes, 1},
-    {'V', "UNICODE", arg::line, 0},           {'X', "BINUNICODE", arg::u4_bytes, 1},
-    {'a', "APPEND", arg::none, 0},            {'b', "BUILD", arg::none, 0},
-    {'c', "GLOBAL", arg::two_lines, 0},       {'d', "DICT", arg::none, 0},
-    {'}', "EMPTY_DICT", arg::none, 1},        {'e', "APPENDS", arg::none, 1},
-    {'g', "GET", arg::line, 0},               {'h', "BINGET", arg::u1, 1},
-    {'i', "INST", arg::two_lines, 0},         {'j', "LONG_BINGET", arg::u4, 1},
-    {'l', "LIST", arg::none, 0},              {']', "EMPTY_LIST", arg::none, 1},
-    {'o', "OBJ", arg::none, 1},               {'p', "PUT", arg::line, 0},
-    {'q', "BINPUT", arg::u1, 1},              {'r', "LONG_BINPUT", arg::u4, 1},
-    {'s', "SETITEM", arg::none, 0},           {'t', "TUPLE", arg::none, 0},
-    {')', "EMPTY_TUPLE", arg::none, 1},       {'u', "SETITEMS", arg::none, 1},
-    {'G', "BINFLOAT", arg::f8_be, 1},
-    {0x80, "PROTO", arg::u1, 2},              {0x81, "NEWOBJ", arg::none, 2},
-    {0x82, "EXT1", arg::u1, 2},               {0x83, "EXT2", arg::u2, 2},
-    {0x84, "EXT4", arg::i4, 2},               {0x85, "TUPLE1", arg::none, 2},
-    {0x86, "TUPLE2", arg::none, 2},           {0x87, "TUPLE3", arg::none, 2},
-    {0x88, "NEWTRUE", arg::none, 2},          {0x89, "NEWFALSE", arg::none, 2},
-    {0x8A, "LONG1", arg::u1_bytes, 2},        {0x8B, "LONG4", arg::i4_bytes, 2},
-    {'B', "BINBYTES", arg::u4_bytes, 3},      {'C', "SHORT_BINBYTES", arg::u1_bytes, 3},
-    {0x8C, "SHORT_BINUNICODE", arg::u1_bytes, 4}, {0x8D, "BINUNICODE8", arg::u8_bytes, 4},
-    {0x8E, "BINBYTES8", arg::u8_bytes, 4},    {0x8F, "EMPTY_SET", arg::none, 4},
-    {0x90, "ADDITEMS", arg::none, 4},         {0x91, "FROZENSET", arg::none, 4},
-    {0x92, "NEWOBJ_EX", arg::none, 4},        {0x93, "STACK_GLOBAL", arg::none, 4},
-    {0x94, "MEMOIZE", arg::none, 4},          {0x95, "FRAME", arg::u8, 4},
-    {0x96, "BYTEARRAY8", arg::u8_bytes, 5},   {0x97, "NEXT_BUFFER", arg::none, 5},
-    {0x98, "READONLY_BUFFER", arg::none, 5},
+    {'(',  "MARK",             arg::none,      0, family::structure},
+    {'.',  "STOP",             arg::none,      0, family::structure},
+    {'0',  "POP",              arg::none,      0, family::structure},
+    {'1',  "POP_MARK",         arg::none,      1, family::structure},
+    {'2',  "DUP",              arg::none,      0, family::structure},
+    {'F',  "FLOAT",            arg::line,      0, family::constant},
+    {'I',  "INT",              arg::line,      0, family::constant},
+    {'J',  "BININT",           arg::i4,        1, family::constant},
+    {'K',  "BININT1",          arg::u1,        1, family::constant},
+    {'L',  "LONG",             arg::line,      0, family::constant},
+    {'M',  "BININT2",          arg::u2,        1, family::constant},
+    {'N',  "NONE",             arg::none,      0, family::constant},
+    {'P',  "PERSID",           arg::line,      0, family::object},
+    {'Q',  "BINPERSID",        arg::none,      1, family::object},
+    {'R',  "REDUCE",           arg::none,      0, family::object},
+    {'S',  "STRING",           arg::line,      0, family::text},
+    {'T',  "BINSTRING",        arg::i4_bytes,  1, family::text},
+    {'U',  "SHORT_BINSTRING",  arg::u1_bytes,  1, family::text},
+    {'V',  "UNICODE",          arg::line,      0, family::text},
+    {'X',  "BINUNICODE",       arg::u4_bytes,  1, family::text},
+    {'a',  "APPEND",           arg::none,      0, family::container},
+    {'b',  "BUILD",            arg::none,      0, family::object},
+    {'c',  "GLOBAL",           arg::two_lines, 0, family::object},
+    {'d',  "DICT",             arg::none,      0, family::container},
+    {'}',  "EMPTY_DICT",       arg::none,      1, family::container},
+    {'e',  "APPENDS",          arg::none,      1, family::container},
+    {'g',  "GET",              arg::line,      0, family::memo},
+    {'h',  "BINGET",           arg::u1,        1, family::memo},
+    {'i',  "INST",             arg::two_lines, 0, family::object},
+    {'j',  "LONG_BINGET",      arg::u4,        1, family::memo},
+    {'l',  "LIST",             arg::none,      0, family::container},
+    {']',  "EMPTY_LIST",       arg::none,      1, family::container},
+    {'o',  "OBJ",              arg::none,      1, family::object},
+    {'p',  "PUT",              arg::line,      0, family::memo},
+    {'q',  "BINPUT",           arg::u1,        1, family::memo},
+    {'r',  "LONG_BINPUT",      arg::u4,        1, family::memo},
+    {'s',  "SETITEM",          arg::none,      0, family::container},
+    {'t',  "TUPLE",            arg::none,      0, family::container},
+    {')',  "EMPTY_TUPLE",      arg::none,      1, family::container},
+    {'u',  "SETITEMS",         arg::none,      1, family::container},
+    {'G',  "BINFLOAT",         arg::f8_be,     1, family::constant},
+    {0x80, "PROTO",            arg::u1,        2, family::structure},
+    {0x81, "NEWOBJ",           arg::none,      2, family::object},
+    {0x82, "EXT1",             arg::u1,        2, family::object},
+    {0x83, "EXT2",             arg::u2,        2, family::object},
+    {0x84, "EXT4",             arg::i4,        2, family::object},
+    {0x85, "TUPLE1",           arg::none,      2, family::container},
+    {0x86, "TUPLE2",           arg::none,      2, family::container},
+    {0x87, "TUPLE3",           arg::none,      2, family::container},
+    {0x88, "NEWTRUE",          arg::none,      2, family::constant},
+    {0x89, "NEWFALSE",         arg::none,      2, family::constant},
+    {0x8A, "LONG1",            arg::u1_bytes,  2, family::constant},
+    {0x8B, "LONG4",            arg::i4_bytes,  2, family::constant},
+    {'B',  "BINBYTES",         arg::u4_bytes,  3, family::text},
+    {'C',  "SHORT_BINBYTES",   arg::u1_bytes,  3, family::text},
+    {0x8C, "SHORT_BINUNICODE", arg::u1_bytes,  4, family::text},
+    {0x8D, "BINUNICODE8",      arg::u8_bytes,  4, family::text},
+    {0x8E, "BINBYTES8",        arg::u8_bytes,  4, family::text},
+    {0x8F, "EMPTY_SET",        arg::none,      4, family::container},
+    {0x90, "ADDITEMS",         arg::none,      4, family::container},
+    {0x91, "FROZENSET",        arg::none,      4, family::container},
+    {0x92, "NEWOBJ_EX",        arg::none,      4, family::object},
+    {0x93, "STACK_GLOBAL",     arg::none,      4, family::object},
+    {0x94, "MEMOIZE",          arg::none,      4, family::memo},
+    {0x95, "FRAME",            arg::u8,        4, family::structure},
+    {0x96, "BYTEARRAY8",       arg::u8_bytes,  5, family::text},
+    {0x97, "NEXT_BUFFER",      arg::none,      5, family::text},
+    {0x98, "READONLY_BUFFER",  arg::none,      5, family::text},
 };
 // clang-format on
 
@@ -85,6 +129,13 @@ constexpr arg argument_of(std::uint8_t b) noexcept {
     for (const auto& row : opcode_table)
         if (row.byte == b) return row.argument;
     return arg::none;
+}
+
+/// The family of an opcode byte (family::structure for bytes that are not opcodes).
+constexpr family family_of(std::uint8_t b) noexcept {
+    for (const auto& row : opcode_table)
+        if (row.byte == b) return row.group;
+    return family::structure;
 }
 
 /// Whether a byte is an opcode of protocols 0-5.
