@@ -9791,6 +9791,289 @@ PTLOAD_INSTANTIATE_LOADERS()
 #ifndef PTLOAD_LISTING_HPP
 #define PTLOAD_LISTING_HPP
 
+// ----- ptload/walk.hpp -----
+// walk.hpp: the depth-first walk over a document's values that the tree print and the tensor
+// listing share. It alone knows how each kind lays its children out in the document's edges
+// (a mapping's key,value pairs, an object's args/state/... fields, an array's fields, the
+// attributes BUILD set), so the walks that use it only decide what to do with each child.
+//
+// The walk is iterative, one frame per open container, because documents come from hostile
+// files: a million nested lists must not exhaust the C stack. It has no notion of "seen": a
+// shared or cyclic value is reached once per path to it, and each walk decides what a value
+// met again means to it (the tree says "shown above", the listing lists a tensor once).
+#ifndef PTLOAD_WALK_HPP
+#define PTLOAD_WALK_HPP
+
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace ptload {
+inline namespace v0 {
+
+/// How a child hangs off its container.
+enum class step_kind : std::uint8_t {
+    root,   ///< where the walk starts (or a second start, such as TorchScript constants)
+    entry,  ///< the value of a mapping entry; `key` is the key's node, `index` the entry's position
+    item,   ///< an item of a sequence; `index` is its position (fixed layouts also name a `slot`)
+    slot,   ///< a named field that is not an item: an object's state, an OrderedDict's attrs...
+};
+
+/// The name of a field of a value's layout.
+enum class walk_slot : std::uint8_t {
+    none, constants,
+    cls,                                         // object: the class called (not a child)
+    args, kwargs, state, items, dict_items,      // object (the order of object_field)
+    attrs,                                       // OrderedDict and tensor: attributes set by BUILD
+    dtype, shape, data,                          // ndarray; numpy scalar: dtype, value
+    value,
+    size, coalesced, indices, compressed_indices, plain_indices, values,  // sparse tensor
+    buffer, sizes, strides, offsets,             // nested tensor
+    scales, zero_points,                         // per-channel quantized tensor
+};
+
+/// The slot's name as Python spells the field ("args", "state", "attrs"...).
+constexpr const char* slot_name(walk_slot s) noexcept {
+    constexpr const char* names[] = {"", "constants", "class", "args", "kwargs", "state", "items", "dict_items", "attrs",
+                                     "dtype", "shape", "data", "value", "size", "coalesced", "indices",
+                                     "compressed_indices", "plain_indices", "values", "buffer", "sizes", "strides",
+                                     "offsets", "scales", "zero_points"};
+    return names[static_cast<int>(s)];
+}
+
+/// One step from a container to a child.
+struct walk_step {
+    step_kind kind = step_kind::root;
+    walk_slot slot = walk_slot::none;
+    node_id key = null_node;   ///< entry: the key's node
+    std::uint64_t index = 0;   ///< entry: the entry's position; item: the item's position
+};
+
+/// A child reached by the walk, as the visitor sees it.
+struct walk_event {
+    node_id id;            ///< the child (null_node for an empty edge of a sequence)
+    node_id parent;        ///< its container (null_node at a root)
+    walk_step step;
+    std::size_t depth;     ///< 0 at a root
+    std::uint32_t parent_mark;  ///< what the visitor marked the container with (its own use)
+};
+
+/// What the visitor wants done with a child it was shown.
+enum class walk_action : std::uint8_t {
+    descend,     ///< walk its children (then call leave)
+    skip,        ///< not its children
+    skip_items,  ///< neither its children nor the container's items or entries after it; the
+                 ///< container's slots after its items (an OrderedDict's attrs) are still shown
+    stop,        ///< end the walk
+};
+
+namespace detail {
+
+/// The slot names of the fixed layouts that are items too (the tree print shows them as items).
+inline walk_slot item_slot(const node& n, std::size_t i) noexcept {
+    switch (n.k) {
+    case kind::numpy_scalar: {
+        constexpr walk_slot s[] = {walk_slot::dtype, walk_slot::value};
+        return i < 2 ? s[i] : walk_slot::none;
+    }
+    case kind::sparse_tensor: {
+        const bool coo = static_cast<sparse_layout>(n.tag) == sparse_layout::coo;
+        constexpr walk_slot s[] = {walk_slot::size, walk_slot::coalesced, walk_slot::indices, walk_slot::values};
+        if (i == 1 && !coo) return walk_slot::compressed_indices;
+        if (i == 2 && !coo) return walk_slot::plain_indices;
+        return i < 4 ? s[i] : walk_slot::none;
+    }
+    case kind::nested_tensor: {
+        constexpr walk_slot s[] = {walk_slot::buffer, walk_slot::sizes, walk_slot::strides, walk_slot::offsets};
+        return i < 4 ? s[i] : walk_slot::none;
+    }
+    default: return walk_slot::none;
+    }
+}
+
+} // namespace detail
+
+/// Whether values of kind k have children in the walk.
+constexpr bool has_children(kind k) noexcept {
+    switch (k) {
+    case kind::tuple: case kind::list: case kind::dict: case kind::ordered_dict: case kind::set:
+    case kind::frozenset: case kind::slice: case kind::range: case kind::object: case kind::tensor:
+    case kind::sparse_tensor: case kind::nested_tensor: case kind::torch_size: case kind::ndarray:
+    case kind::numpy_scalar:
+        return true;
+    default: return false;
+    }
+}
+
+/// The items of a sequence or the entries of a mapping (what "N items" counts); 0 for the
+/// other kinds, whose children are all slots.
+inline std::size_t item_count(const document_data& doc, node_id id) noexcept {
+    const kind k = doc.at(id).k;
+    if (k == kind::dict || k == kind::ordered_dict) return doc.edge_count(id) / 2;
+    if (!has_children(k) || k == kind::object || k == kind::ndarray || k == kind::tensor) return 0;
+    return doc.edge_count(id);
+}
+
+/// The node in a named field of a value's layout, or null_node: an object's class and fields,
+/// an array's dtype, shape and data, an OrderedDict's or a tensor's attrs.
+inline node_id slot_child(const document_data& doc, node_id id, walk_slot s) noexcept {
+    const detail::node& n = doc.at(id);
+    switch (n.k) {
+    case kind::object:
+        if (s >= walk_slot::args && s <= walk_slot::dict_items)
+            return doc.edge(id, obj_args + (static_cast<std::size_t>(s) - static_cast<std::size_t>(walk_slot::args)));
+        return s == walk_slot::cls ? doc.edge(id, obj_class) : null_node;
+    case kind::ndarray:
+        if (s == walk_slot::dtype) return doc.edge(id, pickle::nd_dtype);
+        if (s == walk_slot::shape) return doc.edge(id, pickle::nd_shape);
+        if (s == walk_slot::data) return doc.edge(id, pickle::nd_data);
+        return null_node;
+    case kind::ordered_dict: return s == walk_slot::attrs ? n.aux : null_node;
+    case kind::tensor: {
+        const detail::tensor_record& r = doc.tensor_at(n.aux);
+        return s == walk_slot::attrs ? r.attrs : s == walk_slot::scales ? r.scales
+                                             : s == walk_slot::zero_points ? r.zero_points : null_node;
+    }
+    default: return null_node;
+    }
+}
+
+/// The child at position `pos` of container `id` and the step to it, or false past the last.
+/// `pos` moves past the child (and past empty slots, which are not children).
+///
+/// Positions: a mapping's entries, then an OrderedDict's attrs; a sequence's items; an
+/// object's args, kwargs, state, items, dict_items; an array's dtype, shape, data; a tensor's
+/// attrs, scales, zero_points.
+inline bool next_child(const document_data& doc, node_id id, std::size_t& pos, node_id& child, walk_step& step) noexcept {
+    const detail::node& n = doc.at(id);
+    switch (n.k) {
+    case kind::dict:
+    case kind::ordered_dict: {
+        const std::size_t entries = doc.edge_count(id) / 2;
+        if (pos < entries) {
+            const node_id* e = doc.edges(id) + 2 * pos;
+            step = {step_kind::entry, walk_slot::none, e[0], pos};
+            child = e[1];
+            ++pos;
+            return true;
+        }
+        if (pos == entries && n.k == kind::ordered_dict && n.aux != null_node) {
+            step = {step_kind::slot, walk_slot::attrs, null_node, pos};
+            child = n.aux;
+            ++pos;
+            return true;
+        }
+        return false;
+    }
+    case kind::object: {
+        constexpr walk_slot names[] = {walk_slot::args, walk_slot::kwargs, walk_slot::state, walk_slot::items,
+                                       walk_slot::dict_items};
+        for (; pos < 5; ++pos) {
+            const node_id c = doc.edge(id, obj_args + pos);
+            if (c == null_node) continue;
+            step = {step_kind::slot, names[pos], null_node, obj_args + pos};
+            child = c;
+            ++pos;
+            return true;
+        }
+        return false;
+    }
+    case kind::ndarray:
+    case kind::tensor: {
+        constexpr walk_slot array[] = {walk_slot::dtype, walk_slot::shape, walk_slot::data};
+        constexpr walk_slot tensor[] = {walk_slot::attrs, walk_slot::scales, walk_slot::zero_points};
+        for (; pos < 3; ++pos) {
+            const walk_slot s = n.k == kind::ndarray ? array[pos] : tensor[pos];
+            const node_id c = slot_child(doc, id, s);
+            if (c == null_node) continue;
+            step = {step_kind::slot, s, null_node, pos};
+            child = c;
+            ++pos;
+            return true;
+        }
+        return false;
+    }
+    default:
+        if (!has_children(n.k) || pos >= doc.edge_count(id)) return false;
+        step = {step_kind::item, detail::item_slot(n, pos), null_node, pos};
+        child = doc.edge(id, pos);
+        ++pos;
+        return true;
+    }
+}
+
+/// Walks depth first from a root, in the order of each container's layout, telling a visitor
+///     walk_action enter(const walk_event& e, std::uint32_t& mark);  // mark: for e's children
+///     void leave(node_id id, std::uint32_t mark);                   // after a descended value
+/// about every child. Frames are kept between runs, so one walker can walk several roots
+/// (a TorchScript archive's data and constants) without allocating again.
+template <class Visitor>
+class walker {
+public:
+    walker(const document_data& doc, Visitor& visitor) : doc_(doc), visitor_(visitor) {}
+
+    /// Walks from `root` (reached by `step`, marked `mark` for the visitor); false when the
+    /// visitor stopped the walk.
+    bool run(node_id root, walk_step step = {}, std::uint32_t mark = 0) {
+        frames_.clear();
+        std::uint32_t own = mark;
+        const walk_action a = visitor_.enter(walk_event{root, null_node, step, 0, mark}, own);
+        if (a == walk_action::stop) return false;
+        if (a == walk_action::descend) open(root, own);
+        while (!frames_.empty()) {
+            const frame f = frames_.back();  // a copy: open() below may grow frames_
+            std::size_t pos = f.next;
+            node_id child = null_node;
+            walk_step s;
+            if (!next_child(doc_, f.id, pos, child, s)) {
+                frames_.pop_back();
+                visitor_.leave(f.id, f.mark);
+                continue;
+            }
+            frames_.back().next = pos;
+            std::uint32_t child_mark = f.mark;
+            switch (visitor_.enter(walk_event{child, f.id, s, frames_.size(), f.mark}, child_mark)) {
+            case walk_action::stop: return false;
+            case walk_action::skip: break;
+            case walk_action::skip_items: {
+                const std::size_t end = item_count(doc_, f.id);
+                if (frames_.back().next < end) frames_.back().next = end;
+                break;
+            }
+            case walk_action::descend: open(child, child_mark); break;
+            }
+        }
+        return true;
+    }
+
+private:
+    struct frame {
+        node_id id;
+        std::size_t next;     // position of the next child (see next_child)
+        std::uint32_t mark;
+    };
+    void open(node_id id, std::uint32_t mark) {
+        if (id != null_node && has_children(doc_.at(id).k)) frames_.push_back({id, 0, mark});
+        else visitor_.leave(id, mark);
+    }
+
+    const document_data& doc_;
+    Visitor& visitor_;
+    std::vector<frame> frames_;
+};
+
+/// Walks the values under `root` with `visitor` (see walker); false when it stopped the walk.
+template <class Visitor>
+bool walk(const document_data& doc, node_id root, Visitor& visitor) {
+    return walker<Visitor>(doc, visitor).run(root);
+}
+
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/walk.hpp -----
 // ----- ptload/walk_limits.hpp -----
 // walk_limits.hpp: how much output a walk over a loaded document (canonical JSON, tree print,
 // tensor listing) may produce, in proportion to the pickle bytes the document came from.
@@ -9845,49 +10128,73 @@ struct tensor_row {
     value tensor_value;
 };
 
-/// Every tensor reachable from the root (and constants), depth first, with its key path. Each
-/// tensor and container is visited once (a tensor met again by reference is not listed again),
-/// so the rows and the work grow with the document, not with the paths through it.
-///
-/// Paths are kept as links to their parent, and a row's name is spelled out from its end: a
-/// name longer than `max_name` bytes keeps its last keys after "...", and once the names
-/// together pass the document's output bound (walk_limits_for) each keeps only its last key.
-inline std::vector<tensor_row> list_tensors(const document_data& doc, std::size_t max_name = 1024) {
-    std::vector<tensor_row> rows;
-    constexpr std::uint32_t no_parent = 0xFFFFFFFFu;
+namespace detail {
+
+/// The visitor of list_tensors: keys of the path so far, a row per tensor met first.
+class tensor_lister {
+public:
+    tensor_lister(const document_data& doc, std::size_t max_name, std::vector<tensor_row>& rows)
+        : doc_(doc), max_name_(max_name), rows_(rows), budget_(walk_limits_for(doc).max_output),
+          seen_(doc.node_count(), false) {}
+
+    static constexpr std::uint32_t no_parent = 0xFFFFFFFFu;
+
+    /// A value met again is passed over; attributes set by BUILD on an OrderedDict or a tensor
+    /// are not state_dict entries. The marks are paths: an index into steps_.
+    walk_action enter(const walk_event& e, std::uint32_t& path) {
+        if (e.id == null_node || e.step.slot == walk_slot::attrs || seen_[e.id]) return walk_action::skip;
+        seen_[e.id] = true;
+        const kind k = doc_.at(e.id).k;
+        const bool tensor = k == kind::tensor;
+        // Where state_dict keys live (nn.Module pickles: objects whose state holds
+        // _parameters/_buffers/_modules); a set's items, say, have no key to name them by.
+        const bool walked = k == kind::dict || k == kind::ordered_dict || k == kind::list || k == kind::tuple ||
+                            k == kind::object;
+        if (!tensor && !walked) return walk_action::skip;
+        switch (e.step.kind) {  // an object's fields add no key to the path
+        case step_kind::entry: path = push(e.parent_mark, e.step.key, 0); break;
+        case step_kind::item: path = push(e.parent_mark, null_node, e.step.index); break;
+        case step_kind::root:
+            path = e.step.slot == walk_slot::constants ? push(no_parent, null_node, constants_index) : no_parent;
+            break;
+        case step_kind::slot: break;
+        }
+        if (tensor) {
+            rows_.emplace_back();  // filled in place: a row is a few hundred thousand times the hot path
+            rows_.back().name = name_of(path);
+            rows_.back().tensor_value = value(&doc_, e.id);
+            return walk_action::skip;
+        }
+        return walk_action::descend;
+    }
+    void leave(node_id, std::uint32_t) noexcept {}
+
+private:
+    static constexpr std::uint64_t constants_index = ~std::uint64_t{0};
     struct step {  // one key of a path: a mapping key, a sequence index, or "constants"
         std::uint32_t parent;
-        node_id key;         // null_node: use index
+        node_id key;  // null_node: use index
         std::uint64_t index;
     };
-    std::vector<step> steps;
-    struct item {
-        node_id id;
-        std::uint32_t path;  // index into steps, or no_parent for the root
-    };
-    std::vector<item> stack;
-    if (doc.is_torchscript()) {
-        steps.push_back({no_parent, null_node, ~std::uint64_t{0}});
-        stack.push_back({doc.constants().id(), 0});
+    std::uint32_t push(std::uint32_t parent, node_id key, std::uint64_t index) {
+        steps_.push_back({parent, key, index});
+        return static_cast<std::uint32_t>(steps_.size() - 1);
     }
-    stack.push_back({doc.root().id(), no_parent});
-    const std::uint64_t budget = walk_limits_for(doc).max_output;
-    std::uint64_t spent = 0;
-    auto text_of = [&](const step& st) -> std::string {
-        if (st.key == null_node) return st.index == ~std::uint64_t{0} ? "constants" : std::to_string(st.index);
-        const detail::node& k = doc.at(st.key);
-        if (k.k == kind::string) return std::string(doc.text(st.key).substr(0, max_name));
+    std::string text_of(const step& st) const {
+        if (st.key == null_node) return st.index == constants_index ? "constants" : std::to_string(st.index);
+        const detail::node& k = doc_.at(st.key);
+        if (k.k == kind::string) return std::string(doc_.text(st.key).substr(0, max_name_));
         if (k.k == kind::integer) return std::to_string(k.i);
         return "?";
-    };
-    auto name_of = [&](std::uint32_t path) {
-        std::size_t cap = spent > budget ? 1 : max_name;  // 1: the last key only
-        std::vector<std::string> parts;                 // last key first
+    }
+    std::string name_of(std::uint32_t path) {
+        std::size_t cap = spent_ > budget_ ? 1 : max_name_;  // 1: the last key only
+        std::vector<std::string> parts;                      // last key first
         std::size_t length = 0;
         bool cut = false;
         // Each key costs at least its dot, so this stops within cap + 1 steps however deep.
-        for (std::uint32_t p = path; p != no_parent; p = steps[p].parent) {
-            std::string part = text_of(steps[p]);
+        for (std::uint32_t p = path; p != no_parent; p = steps_[p].parent) {
+            std::string part = text_of(steps_[p]);
             std::size_t add = part.size() + (parts.empty() ? 0 : 1);
             if (!parts.empty() && length + add > cap) {
                 cut = true;
@@ -9901,42 +10208,34 @@ inline std::vector<tensor_row> list_tensors(const document_data& doc, std::size_
             name += parts[i];
             if (i) name += '.';
         }
-        spent += name.size();
+        spent_ += name.size();
         return name;
-    };
-    std::vector<bool> seen(doc.node_count(), false);
-    std::vector<item> children;
-    while (!stack.empty()) {
-        item it = stack.back();
-        stack.pop_back();
-        if (it.id == null_node || seen[it.id]) continue;
-        seen[it.id] = true;
-        const detail::node& n = doc.at(it.id);
-        children.clear();
-        auto child = [&](node_id id, node_id key, std::uint64_t index) {
-            steps.push_back({it.path, key, index});
-            children.push_back({id, static_cast<std::uint32_t>(steps.size() - 1)});
-        };
-        switch (n.k) {
-        case kind::tensor: rows.push_back({name_of(it.path), doc.get(it.id)}); break;
-        case kind::dict:
-        case kind::ordered_dict:
-            for (std::size_t i = 0; i + 1 < doc.edge_count(it.id); i += 2)
-                if (!seen[doc.edge(it.id, i + 1)]) child(doc.edge(it.id, i + 1), doc.edge(it.id, i), 0);
-            break;
-        case kind::list:
-        case kind::tuple:
-            for (std::size_t i = 0; i < doc.edge_count(it.id); ++i)
-                if (!seen[doc.edge(it.id, i)]) child(doc.edge(it.id, i), null_node, i);
-            break;
-        case kind::object:  // nn.Module pickles: state dicts hold _parameters/_buffers/_modules
-            for (std::size_t f = obj_args; f < obj_fields; ++f)
-                if (doc.edge(it.id, f) != null_node) children.push_back({doc.edge(it.id, f), it.path});
-            break;
-        default: break;
-        }
-        for (auto c = children.rbegin(); c != children.rend(); ++c) stack.push_back(*c);
     }
+
+    const document_data& doc_;
+    std::size_t max_name_;
+    std::vector<tensor_row>& rows_;
+    std::uint64_t budget_;
+    std::uint64_t spent_ = 0;
+    std::vector<bool> seen_;
+    std::vector<step> steps_;
+};
+
+} // namespace detail
+
+/// Every tensor reachable from the root (and constants), depth first, with its key path. Each
+/// tensor and container is visited once (a tensor met again by reference is not listed again),
+/// so the rows and the work grow with the document, not with the paths through it.
+///
+/// Paths are kept as links to their parent, and a row's name is spelled out from its end: a
+/// name longer than `max_name` bytes keeps its last keys after "...", and once the names
+/// together pass the document's output bound (walk_limits_for) each keeps only its last key.
+inline std::vector<tensor_row> list_tensors(const document_data& doc, std::size_t max_name = 1024) {
+    std::vector<tensor_row> rows;
+    detail::tensor_lister lister(doc, max_name, rows);
+    walker<detail::tensor_lister> w(doc, lister);
+    w.run(doc.root().id());
+    if (doc.is_torchscript()) w.run(doc.constants().id(), {step_kind::root, walk_slot::constants, null_node, 0});
     return rows;
 }
 inline std::vector<tensor_row> list_tensors(const document& doc, std::size_t max_name = 1024) {
@@ -10876,92 +11175,108 @@ inline std::string short_scalar(const document_data& doc, node_id id, const tree
 
 } // namespace detail
 
-/// An indented tree, one value per line; shared and cyclic containers are printed once, so the
-/// tree grows with the document, not with the paths through it. Iterative; every line is
-/// bounded (max_text, max_indent), and so are the lines and bytes in all (max_lines, max_bytes).
-inline std::string to_tree(const value& v, const tree_options& o = {}) {
-    if (!v.valid()) return "<missing>\n";
-    const document_data& doc = *v.doc();
-    const std::uint64_t max_bytes = o.max_bytes ? o.max_bytes : walk_limits_for(doc).max_output;
-    struct item {
-        node_id id;
-        std::size_t depth;
-        std::string label;
-    };
-    std::vector<item> stack{{v.id(), 0, ""}};
-    std::unordered_set<node_id> seen;
-    std::string out;
-    std::size_t lines = 0;
-    while (!stack.empty()) {
-        item it = std::move(stack.back());
-        stack.pop_back();
-        if (++lines > o.max_lines) {
-            out += "...\n";
-            break;
+namespace detail {
+
+/// The visitor of to_tree: one line per value reached, containers written once.
+class tree_printer {
+public:
+    tree_printer(const document_data& doc, const tree_options& o, std::uint64_t max_bytes)
+        : doc_(doc), o_(o), max_bytes_(max_bytes) {}
+
+    walk_action enter(const walk_event& e, std::uint32_t&) {
+        // An array's dtype is in its header line and its data is not shown.
+        if (e.step.kind == step_kind::slot && (e.step.slot == walk_slot::dtype || e.step.slot == walk_slot::data))
+            return walk_action::skip;
+        if ((e.step.kind == step_kind::entry || e.step.kind == step_kind::item) && e.step.index >= o_.max_items) {
+            if (!line(e.depth)) return walk_action::stop;
+            out_ += "... " + std::to_string(item_count(doc_, e.parent) - o_.max_items) + " more";
+            if (!o_.more_hint.empty()) out_ += " (" + std::string(o_.more_hint) + ")";
+            out_ += "\n";
+            return walk_action::skip_items;
         }
-        if (out.size() > max_bytes) {
-            out += "... (output limit reached)\n";
-            break;
+        if (!line(e.depth)) return walk_action::stop;
+        label(e.step);
+        if (e.id == null_node) {
+            out_ += "\n";
+            return walk_action::skip;
         }
-        out.append(2 * (it.depth < o.max_indent ? it.depth : o.max_indent), ' ');
-        if (it.depth > o.max_indent) out += "(depth " + std::to_string(it.depth) + ") ";
-        out += it.label;
-        if (it.id == null_node) {  // an elision line
-            out += "\n";
-            continue;
-        }
-        const detail::node& n = doc.at(it.id);
-        std::string scalar = detail::short_scalar(doc, it.id, o);
+        const node& n = doc_.at(e.id);
+        std::string scalar = short_scalar(doc_, e.id, o_);
         if (!scalar.empty()) {
-            out += scalar + "\n";
-            continue;
+            out_ += scalar + "\n";
+            return walk_action::skip;
         }
         bool container = n.k == kind::list || n.k == kind::tuple || n.k == kind::dict || n.k == kind::ordered_dict ||
                          n.k == kind::set || n.k == kind::frozenset || n.k == kind::object || n.k == kind::torch_size ||
                          n.k == kind::slice || n.k == kind::range || n.k == kind::ndarray || n.k == kind::numpy_scalar ||
                          n.k == kind::sparse_tensor || n.k == kind::nested_tensor;
         if (!container) {
-            out += std::string(kind_name(n.k)) + "\n";
-            continue;
+            out_ += std::string(kind_name(n.k)) + "\n";
+            return walk_action::skip;
         }
-        if (!seen.insert(it.id).second) {
-            out += std::string(kind_name(n.k)) + " (shown above)\n";
-            continue;
+        if (!seen_.insert(e.id).second) {
+            out_ += std::string(kind_name(n.k)) + " (shown above)\n";
+            return walk_action::skip;
         }
-        bool mapping = n.k == kind::dict || n.k == kind::ordered_dict;
-        std::size_t count = doc.edge_count(it.id) / (mapping ? 2 : 1);
-        std::string head = n.k == kind::object ? "object " + detail::clipped(doc.text(doc.edge(it.id, obj_class)), o) : kind_name(n.k);
-        if (n.k == kind::ndarray && doc.edge(it.id, 0) != null_node) head += " " + detail::clipped(doc.text(doc.edge(it.id, 0)), o);
-        out += head + (n.k == kind::object || n.k == kind::ndarray ? "" : " (" + detail::plural_count(count, "item") + ")") + "\n";
-        std::vector<item> children;
-        if (n.k == kind::object) {
-            static const char* fields[] = {"class: ", "args: ", "kwargs: ", "state: ", "items: ", "dict_items: "};
-            for (std::size_t f = 1; f < obj_fields; ++f)
-                if (doc.edge(it.id, f) != null_node) children.push_back({doc.edge(it.id, f), it.depth + 1, fields[f]});
-        } else if (n.k == kind::ndarray) {
-            if (doc.edge(it.id, 1) != null_node) children.push_back({doc.edge(it.id, 1), it.depth + 1, "shape: "});
-        } else {
-            std::size_t shown = count < o.max_items ? count : o.max_items;
-            for (std::size_t i = 0; i < shown; ++i) {
-                if (mapping) {
-                    node_id key = doc.edge(it.id, 2 * i);
-                    std::string label = detail::short_scalar(doc, key, o);
-                    if (label.empty()) label = kind_name(doc.at(key).k);
-                    children.push_back({doc.edge(it.id, 2 * i + 1), it.depth + 1, label + ": "});
-                } else {
-                    children.push_back({doc.edge(it.id, i), it.depth + 1, ""});
-                }
-            }
-            if (shown < count) {
-                std::string more = "... " + std::to_string(count - shown) + " more";
-                if (!o.more_hint.empty()) more += " (" + std::string(o.more_hint) + ")";
-                children.push_back({null_node, it.depth + 1, std::move(more)});
-            }
-            if (n.k == kind::ordered_dict && n.aux != null_node) children.push_back({n.aux, it.depth + 1, "attrs: "});
-        }
-        for (auto c = children.rbegin(); c != children.rend(); ++c) stack.push_back(std::move(*c));
+        std::string head = n.k == kind::object ? "object " + clipped(doc_.text(slot_child(doc_, e.id, walk_slot::cls)), o_)
+                                               : kind_name(n.k);
+        if (n.k == kind::ndarray)
+            if (node_id dt = slot_child(doc_, e.id, walk_slot::dtype); dt != null_node) head += " " + clipped(doc_.text(dt), o_);
+        out_ += head;
+        if (n.k != kind::object && n.k != kind::ndarray) out_ += " (" + plural_count(item_count(doc_, e.id), "item") + ")";
+        out_ += "\n";
+        return walk_action::descend;
     }
-    return out;
+    void leave(node_id, std::uint32_t) noexcept {}
+
+    std::string take() { return std::move(out_); }
+
+private:
+    /// Starts a line at `depth`, or ends the print when it has said enough.
+    bool line(std::size_t depth) {
+        if (++lines_ > o_.max_lines) {
+            out_ += "...\n";
+            return false;
+        }
+        if (out_.size() > max_bytes_) {
+            out_ += "... (output limit reached)\n";
+            return false;
+        }
+        out_.append(2 * (depth < o_.max_indent ? depth : o_.max_indent), ' ');
+        if (depth > o_.max_indent) out_ += "(depth " + std::to_string(depth) + ") ";
+        return true;
+    }
+    /// "key: " for a mapping entry, "state: " for an object's field, nothing for an item.
+    void label(const walk_step& s) {
+        if (s.kind == step_kind::entry) {
+            std::string key = short_scalar(doc_, s.key, o_);
+            out_ += key.empty() ? std::string(kind_name(doc_.at(s.key).k)) : key;
+            out_ += ": ";
+        } else if (s.kind == step_kind::slot) {
+            out_ += slot_name(s.slot);
+            out_ += ": ";
+        }
+    }
+
+    const document_data& doc_;
+    const tree_options& o_;
+    std::uint64_t max_bytes_;
+    std::string out_;
+    std::size_t lines_ = 0;
+    std::unordered_set<node_id> seen_;
+};
+
+} // namespace detail
+
+/// An indented tree, one value per line; shared and cyclic containers are printed once, so the
+/// tree grows with the document, not with the paths through it. Iterative; every line is
+/// bounded (max_text, max_indent), and so are the lines and bytes in all (max_lines, max_bytes).
+inline std::string to_tree(const value& v, const tree_options& o = {}) {
+    if (!v.valid()) return "<missing>\n";
+    const document_data& doc = *v.doc();
+    detail::tree_printer printer(doc, o, o.max_bytes ? o.max_bytes : walk_limits_for(doc).max_output);
+    walk(doc, v.id(), printer);
+    return printer.take();
 }
 
 } // namespace v0

@@ -303,3 +303,106 @@ TEST_CASE("key lookup in a big mapping is hashed and agrees with a scan, also af
     CHECK(doc.root()["added"].as_int().value() == 42);
     CHECK(doc.root()["layer19999.weight"].as_int().value() == 19999);
 }
+
+namespace {
+
+/// Every event of a walk that enters each value once, written as "depth step kind" lines.
+struct step_recorder {
+    explicit step_recorder(const ptload::document_data& d) : doc(d), seen(d.node_count(), false) {}
+    const ptload::document_data& doc;
+    std::vector<bool> seen;
+    std::vector<std::string> events;
+
+    ptload::walk_action enter(const ptload::walk_event& e, std::uint32_t&) {
+        std::string step;
+        switch (e.step.kind) {
+        case ptload::step_kind::root: step = "root"; break;
+        case ptload::step_kind::entry: step = "entry " + std::string(doc.text(e.step.key)); break;
+        case ptload::step_kind::item: step = "item " + std::to_string(e.step.index); break;
+        case ptload::step_kind::slot: step = std::string("slot ") + ptload::slot_name(e.step.slot); break;
+        }
+        const bool again = seen[e.id];
+        seen[e.id] = true;
+        events.push_back(std::to_string(e.depth) + " " + step + " " + ptload::kind_name(doc.at(e.id).k) +
+                         (again ? " again" : ""));
+        return again ? ptload::walk_action::skip : ptload::walk_action::descend;
+    }
+    void leave(ptload::node_id id, std::uint32_t) { events.push_back(std::string("leave ") + ptload::kind_name(doc.at(id).k)); }
+};
+
+} // namespace
+
+TEST_CASE("walks: the shared walk yields each container's children in pickle order, with their steps") {
+    // shared = [7]
+    // o = Foo.__new__(Foo); o.__setstate__({'s': shared})   (NEWOBJ with (), then BUILD)
+    // {'a': [1, shared], 'b': (shared, 2), 'c': o}
+    bytes b;
+    put(b, {0x80, 2, '}', '('});
+    put(b, {'X', 1, 0, 0, 0, 'a', ']', '(', 'K', 1, ']', 'K', 7, 'a', 'q', 1, 'e'});
+    put(b, {'X', 1, 0, 0, 0, 'b', 'h', 1, 'K', 2, 0x86});
+    put(b, {'X', 1, 0, 0, 0, 'c', 'c'});
+    put(b, "__main__\nFoo\n");
+    put(b, {')', 0x81, '}', 'X', 1, 0, 0, 0, 's', 'h', 1, 's', 'b'});
+    put(b, {'u', '.'});
+    auto doc = parse(b);
+    REQUIRE(doc);
+    step_recorder r(doc->data());
+    CHECK(ptload::walk(doc->data(), doc->root().id(), r));
+    // Depth first in dict insertion order; a value reached again (the memo GET of `shared`) is
+    // shown again with its own step, and the visitor decides not to descend.
+    const std::vector<std::string> expected = {
+        "0 root dict",
+        "1 entry a list",
+        "2 item 0 int",
+        "leave int",
+        "2 item 1 list",
+        "3 item 0 int",
+        "leave int",
+        "leave list",
+        "leave list",
+        "1 entry b tuple",
+        "2 item 0 list again",
+        "2 item 1 int",
+        "leave int",
+        "leave tuple",
+        "1 entry c object",
+        "2 slot args tuple",   // cls.__new__(cls, *()): the args are the empty tuple
+        "leave tuple",
+        "2 slot state dict",   // what BUILD passed to __setstate__
+        "3 entry s list again",
+        "leave dict",
+        "leave object",
+        "leave dict",
+    };
+    CHECK(r.events == expected);
+
+    // The same walk stops where its visitor says so, and skip_items passes over the rest of a
+    // container's items only.
+    struct stopper {
+        int left;
+        std::vector<std::uint64_t> items;
+        ptload::walk_action enter(const ptload::walk_event& e, std::uint32_t&) {
+            if (e.step.kind == ptload::step_kind::entry) items.push_back(e.step.index);
+            if (--left < 0) return ptload::walk_action::stop;
+            return e.step.kind == ptload::step_kind::entry && e.step.index == 1 ? ptload::walk_action::skip_items
+                                                                                 : ptload::walk_action::skip;
+        }
+        void leave(ptload::node_id, std::uint32_t) {}
+    };
+    stopper all{100, {}};
+    // The root is entered but not descended: nothing else is shown.
+    CHECK(ptload::walk(doc->data(), doc->root().id(), all));
+    CHECK(all.items.empty());
+    struct root_descender : stopper {
+        ptload::walk_action enter(const ptload::walk_event& e, std::uint32_t& m) {
+            if (e.step.kind == ptload::step_kind::root) return ptload::walk_action::descend;
+            return stopper::enter(e, m);
+        }
+    };
+    root_descender some{{100, {}}};
+    CHECK(ptload::walk(doc->data(), doc->root().id(), some));
+    CHECK(some.items == std::vector<std::uint64_t>{0, 1});  // entry 2 ('c') skipped by skip_items
+    root_descender stopped{{1, {}}};
+    CHECK_FALSE(ptload::walk(doc->data(), doc->root().id(), stopped));
+    CHECK(stopped.items == std::vector<std::uint64_t>{0, 1});
+}

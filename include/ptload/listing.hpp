@@ -6,6 +6,7 @@
 #include "error.hpp"
 #include "torch/tensor.hpp"
 #include "value.hpp"
+#include "walk.hpp"
 #include "walk_limits.hpp"
 
 #include <cstdint>
@@ -22,49 +23,73 @@ struct tensor_row {
     value tensor_value;
 };
 
-/// Every tensor reachable from the root (and constants), depth first, with its key path. Each
-/// tensor and container is visited once (a tensor met again by reference is not listed again),
-/// so the rows and the work grow with the document, not with the paths through it.
-///
-/// Paths are kept as links to their parent, and a row's name is spelled out from its end: a
-/// name longer than `max_name` bytes keeps its last keys after "...", and once the names
-/// together pass the document's output bound (walk_limits_for) each keeps only its last key.
-inline std::vector<tensor_row> list_tensors(const document_data& doc, std::size_t max_name = 1024) {
-    std::vector<tensor_row> rows;
-    constexpr std::uint32_t no_parent = 0xFFFFFFFFu;
+namespace detail {
+
+/// The visitor of list_tensors: keys of the path so far, a row per tensor met first.
+class tensor_lister {
+public:
+    tensor_lister(const document_data& doc, std::size_t max_name, std::vector<tensor_row>& rows)
+        : doc_(doc), max_name_(max_name), rows_(rows), budget_(walk_limits_for(doc).max_output),
+          seen_(doc.node_count(), false) {}
+
+    static constexpr std::uint32_t no_parent = 0xFFFFFFFFu;
+
+    /// A value met again is passed over; attributes set by BUILD on an OrderedDict or a tensor
+    /// are not state_dict entries. The marks are paths: an index into steps_.
+    walk_action enter(const walk_event& e, std::uint32_t& path) {
+        if (e.id == null_node || e.step.slot == walk_slot::attrs || seen_[e.id]) return walk_action::skip;
+        seen_[e.id] = true;
+        const kind k = doc_.at(e.id).k;
+        const bool tensor = k == kind::tensor;
+        // Where state_dict keys live (nn.Module pickles: objects whose state holds
+        // _parameters/_buffers/_modules); a set's items, say, have no key to name them by.
+        const bool walked = k == kind::dict || k == kind::ordered_dict || k == kind::list || k == kind::tuple ||
+                            k == kind::object;
+        if (!tensor && !walked) return walk_action::skip;
+        switch (e.step.kind) {  // an object's fields add no key to the path
+        case step_kind::entry: path = push(e.parent_mark, e.step.key, 0); break;
+        case step_kind::item: path = push(e.parent_mark, null_node, e.step.index); break;
+        case step_kind::root:
+            path = e.step.slot == walk_slot::constants ? push(no_parent, null_node, constants_index) : no_parent;
+            break;
+        case step_kind::slot: break;
+        }
+        if (tensor) {
+            rows_.emplace_back();  // filled in place: a row is a few hundred thousand times the hot path
+            rows_.back().name = name_of(path);
+            rows_.back().tensor_value = value(&doc_, e.id);
+            return walk_action::skip;
+        }
+        return walk_action::descend;
+    }
+    void leave(node_id, std::uint32_t) noexcept {}
+
+private:
+    static constexpr std::uint64_t constants_index = ~std::uint64_t{0};
     struct step {  // one key of a path: a mapping key, a sequence index, or "constants"
         std::uint32_t parent;
-        node_id key;         // null_node: use index
+        node_id key;  // null_node: use index
         std::uint64_t index;
     };
-    std::vector<step> steps;
-    struct item {
-        node_id id;
-        std::uint32_t path;  // index into steps, or no_parent for the root
-    };
-    std::vector<item> stack;
-    if (doc.is_torchscript()) {
-        steps.push_back({no_parent, null_node, ~std::uint64_t{0}});
-        stack.push_back({doc.constants().id(), 0});
+    std::uint32_t push(std::uint32_t parent, node_id key, std::uint64_t index) {
+        steps_.push_back({parent, key, index});
+        return static_cast<std::uint32_t>(steps_.size() - 1);
     }
-    stack.push_back({doc.root().id(), no_parent});
-    const std::uint64_t budget = walk_limits_for(doc).max_output;
-    std::uint64_t spent = 0;
-    auto text_of = [&](const step& st) -> std::string {
-        if (st.key == null_node) return st.index == ~std::uint64_t{0} ? "constants" : std::to_string(st.index);
-        const detail::node& k = doc.at(st.key);
-        if (k.k == kind::string) return std::string(doc.text(st.key).substr(0, max_name));
+    std::string text_of(const step& st) const {
+        if (st.key == null_node) return st.index == constants_index ? "constants" : std::to_string(st.index);
+        const detail::node& k = doc_.at(st.key);
+        if (k.k == kind::string) return std::string(doc_.text(st.key).substr(0, max_name_));
         if (k.k == kind::integer) return std::to_string(k.i);
         return "?";
-    };
-    auto name_of = [&](std::uint32_t path) {
-        std::size_t cap = spent > budget ? 1 : max_name;  // 1: the last key only
-        std::vector<std::string> parts;                 // last key first
+    }
+    std::string name_of(std::uint32_t path) {
+        std::size_t cap = spent_ > budget_ ? 1 : max_name_;  // 1: the last key only
+        std::vector<std::string> parts;                      // last key first
         std::size_t length = 0;
         bool cut = false;
         // Each key costs at least its dot, so this stops within cap + 1 steps however deep.
-        for (std::uint32_t p = path; p != no_parent; p = steps[p].parent) {
-            std::string part = text_of(steps[p]);
+        for (std::uint32_t p = path; p != no_parent; p = steps_[p].parent) {
+            std::string part = text_of(steps_[p]);
             std::size_t add = part.size() + (parts.empty() ? 0 : 1);
             if (!parts.empty() && length + add > cap) {
                 cut = true;
@@ -78,42 +103,34 @@ inline std::vector<tensor_row> list_tensors(const document_data& doc, std::size_
             name += parts[i];
             if (i) name += '.';
         }
-        spent += name.size();
+        spent_ += name.size();
         return name;
-    };
-    std::vector<bool> seen(doc.node_count(), false);
-    std::vector<item> children;
-    while (!stack.empty()) {
-        item it = stack.back();
-        stack.pop_back();
-        if (it.id == null_node || seen[it.id]) continue;
-        seen[it.id] = true;
-        const detail::node& n = doc.at(it.id);
-        children.clear();
-        auto child = [&](node_id id, node_id key, std::uint64_t index) {
-            steps.push_back({it.path, key, index});
-            children.push_back({id, static_cast<std::uint32_t>(steps.size() - 1)});
-        };
-        switch (n.k) {
-        case kind::tensor: rows.push_back({name_of(it.path), doc.get(it.id)}); break;
-        case kind::dict:
-        case kind::ordered_dict:
-            for (std::size_t i = 0; i + 1 < doc.edge_count(it.id); i += 2)
-                if (!seen[doc.edge(it.id, i + 1)]) child(doc.edge(it.id, i + 1), doc.edge(it.id, i), 0);
-            break;
-        case kind::list:
-        case kind::tuple:
-            for (std::size_t i = 0; i < doc.edge_count(it.id); ++i)
-                if (!seen[doc.edge(it.id, i)]) child(doc.edge(it.id, i), null_node, i);
-            break;
-        case kind::object:  // nn.Module pickles: state dicts hold _parameters/_buffers/_modules
-            for (std::size_t f = obj_args; f < obj_fields; ++f)
-                if (doc.edge(it.id, f) != null_node) children.push_back({doc.edge(it.id, f), it.path});
-            break;
-        default: break;
-        }
-        for (auto c = children.rbegin(); c != children.rend(); ++c) stack.push_back(*c);
     }
+
+    const document_data& doc_;
+    std::size_t max_name_;
+    std::vector<tensor_row>& rows_;
+    std::uint64_t budget_;
+    std::uint64_t spent_ = 0;
+    std::vector<bool> seen_;
+    std::vector<step> steps_;
+};
+
+} // namespace detail
+
+/// Every tensor reachable from the root (and constants), depth first, with its key path. Each
+/// tensor and container is visited once (a tensor met again by reference is not listed again),
+/// so the rows and the work grow with the document, not with the paths through it.
+///
+/// Paths are kept as links to their parent, and a row's name is spelled out from its end: a
+/// name longer than `max_name` bytes keeps its last keys after "...", and once the names
+/// together pass the document's output bound (walk_limits_for) each keeps only its last key.
+inline std::vector<tensor_row> list_tensors(const document_data& doc, std::size_t max_name = 1024) {
+    std::vector<tensor_row> rows;
+    detail::tensor_lister lister(doc, max_name, rows);
+    walker<detail::tensor_lister> w(doc, lister);
+    w.run(doc.root().id());
+    if (doc.is_torchscript()) w.run(doc.constants().id(), {step_kind::root, walk_slot::constants, null_node, 0});
     return rows;
 }
 inline std::vector<tensor_row> list_tensors(const document& doc, std::size_t max_name = 1024) {

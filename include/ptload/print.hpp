@@ -7,6 +7,7 @@
 #include "json.hpp"
 #include "torch/tensor.hpp"
 #include "value.hpp"
+#include "walk.hpp"
 
 #include <cmath>
 #include <cstdint>
@@ -135,92 +136,108 @@ inline std::string short_scalar(const document_data& doc, node_id id, const tree
 
 } // namespace detail
 
-/// An indented tree, one value per line; shared and cyclic containers are printed once, so the
-/// tree grows with the document, not with the paths through it. Iterative; every line is
-/// bounded (max_text, max_indent), and so are the lines and bytes in all (max_lines, max_bytes).
-inline std::string to_tree(const value& v, const tree_options& o = {}) {
-    if (!v.valid()) return "<missing>\n";
-    const document_data& doc = *v.doc();
-    const std::uint64_t max_bytes = o.max_bytes ? o.max_bytes : walk_limits_for(doc).max_output;
-    struct item {
-        node_id id;
-        std::size_t depth;
-        std::string label;
-    };
-    std::vector<item> stack{{v.id(), 0, ""}};
-    std::unordered_set<node_id> seen;
-    std::string out;
-    std::size_t lines = 0;
-    while (!stack.empty()) {
-        item it = std::move(stack.back());
-        stack.pop_back();
-        if (++lines > o.max_lines) {
-            out += "...\n";
-            break;
+namespace detail {
+
+/// The visitor of to_tree: one line per value reached, containers written once.
+class tree_printer {
+public:
+    tree_printer(const document_data& doc, const tree_options& o, std::uint64_t max_bytes)
+        : doc_(doc), o_(o), max_bytes_(max_bytes) {}
+
+    walk_action enter(const walk_event& e, std::uint32_t&) {
+        // An array's dtype is in its header line and its data is not shown.
+        if (e.step.kind == step_kind::slot && (e.step.slot == walk_slot::dtype || e.step.slot == walk_slot::data))
+            return walk_action::skip;
+        if ((e.step.kind == step_kind::entry || e.step.kind == step_kind::item) && e.step.index >= o_.max_items) {
+            if (!line(e.depth)) return walk_action::stop;
+            out_ += "... " + std::to_string(item_count(doc_, e.parent) - o_.max_items) + " more";
+            if (!o_.more_hint.empty()) out_ += " (" + std::string(o_.more_hint) + ")";
+            out_ += "\n";
+            return walk_action::skip_items;
         }
-        if (out.size() > max_bytes) {
-            out += "... (output limit reached)\n";
-            break;
+        if (!line(e.depth)) return walk_action::stop;
+        label(e.step);
+        if (e.id == null_node) {
+            out_ += "\n";
+            return walk_action::skip;
         }
-        out.append(2 * (it.depth < o.max_indent ? it.depth : o.max_indent), ' ');
-        if (it.depth > o.max_indent) out += "(depth " + std::to_string(it.depth) + ") ";
-        out += it.label;
-        if (it.id == null_node) {  // an elision line
-            out += "\n";
-            continue;
-        }
-        const detail::node& n = doc.at(it.id);
-        std::string scalar = detail::short_scalar(doc, it.id, o);
+        const node& n = doc_.at(e.id);
+        std::string scalar = short_scalar(doc_, e.id, o_);
         if (!scalar.empty()) {
-            out += scalar + "\n";
-            continue;
+            out_ += scalar + "\n";
+            return walk_action::skip;
         }
         bool container = n.k == kind::list || n.k == kind::tuple || n.k == kind::dict || n.k == kind::ordered_dict ||
                          n.k == kind::set || n.k == kind::frozenset || n.k == kind::object || n.k == kind::torch_size ||
                          n.k == kind::slice || n.k == kind::range || n.k == kind::ndarray || n.k == kind::numpy_scalar ||
                          n.k == kind::sparse_tensor || n.k == kind::nested_tensor;
         if (!container) {
-            out += std::string(kind_name(n.k)) + "\n";
-            continue;
+            out_ += std::string(kind_name(n.k)) + "\n";
+            return walk_action::skip;
         }
-        if (!seen.insert(it.id).second) {
-            out += std::string(kind_name(n.k)) + " (shown above)\n";
-            continue;
+        if (!seen_.insert(e.id).second) {
+            out_ += std::string(kind_name(n.k)) + " (shown above)\n";
+            return walk_action::skip;
         }
-        bool mapping = n.k == kind::dict || n.k == kind::ordered_dict;
-        std::size_t count = doc.edge_count(it.id) / (mapping ? 2 : 1);
-        std::string head = n.k == kind::object ? "object " + detail::clipped(doc.text(doc.edge(it.id, obj_class)), o) : kind_name(n.k);
-        if (n.k == kind::ndarray && doc.edge(it.id, 0) != null_node) head += " " + detail::clipped(doc.text(doc.edge(it.id, 0)), o);
-        out += head + (n.k == kind::object || n.k == kind::ndarray ? "" : " (" + detail::plural_count(count, "item") + ")") + "\n";
-        std::vector<item> children;
-        if (n.k == kind::object) {
-            static const char* fields[] = {"class: ", "args: ", "kwargs: ", "state: ", "items: ", "dict_items: "};
-            for (std::size_t f = 1; f < obj_fields; ++f)
-                if (doc.edge(it.id, f) != null_node) children.push_back({doc.edge(it.id, f), it.depth + 1, fields[f]});
-        } else if (n.k == kind::ndarray) {
-            if (doc.edge(it.id, 1) != null_node) children.push_back({doc.edge(it.id, 1), it.depth + 1, "shape: "});
-        } else {
-            std::size_t shown = count < o.max_items ? count : o.max_items;
-            for (std::size_t i = 0; i < shown; ++i) {
-                if (mapping) {
-                    node_id key = doc.edge(it.id, 2 * i);
-                    std::string label = detail::short_scalar(doc, key, o);
-                    if (label.empty()) label = kind_name(doc.at(key).k);
-                    children.push_back({doc.edge(it.id, 2 * i + 1), it.depth + 1, label + ": "});
-                } else {
-                    children.push_back({doc.edge(it.id, i), it.depth + 1, ""});
-                }
-            }
-            if (shown < count) {
-                std::string more = "... " + std::to_string(count - shown) + " more";
-                if (!o.more_hint.empty()) more += " (" + std::string(o.more_hint) + ")";
-                children.push_back({null_node, it.depth + 1, std::move(more)});
-            }
-            if (n.k == kind::ordered_dict && n.aux != null_node) children.push_back({n.aux, it.depth + 1, "attrs: "});
-        }
-        for (auto c = children.rbegin(); c != children.rend(); ++c) stack.push_back(std::move(*c));
+        std::string head = n.k == kind::object ? "object " + clipped(doc_.text(slot_child(doc_, e.id, walk_slot::cls)), o_)
+                                               : kind_name(n.k);
+        if (n.k == kind::ndarray)
+            if (node_id dt = slot_child(doc_, e.id, walk_slot::dtype); dt != null_node) head += " " + clipped(doc_.text(dt), o_);
+        out_ += head;
+        if (n.k != kind::object && n.k != kind::ndarray) out_ += " (" + plural_count(item_count(doc_, e.id), "item") + ")";
+        out_ += "\n";
+        return walk_action::descend;
     }
-    return out;
+    void leave(node_id, std::uint32_t) noexcept {}
+
+    std::string take() { return std::move(out_); }
+
+private:
+    /// Starts a line at `depth`, or ends the print when it has said enough.
+    bool line(std::size_t depth) {
+        if (++lines_ > o_.max_lines) {
+            out_ += "...\n";
+            return false;
+        }
+        if (out_.size() > max_bytes_) {
+            out_ += "... (output limit reached)\n";
+            return false;
+        }
+        out_.append(2 * (depth < o_.max_indent ? depth : o_.max_indent), ' ');
+        if (depth > o_.max_indent) out_ += "(depth " + std::to_string(depth) + ") ";
+        return true;
+    }
+    /// "key: " for a mapping entry, "state: " for an object's field, nothing for an item.
+    void label(const walk_step& s) {
+        if (s.kind == step_kind::entry) {
+            std::string key = short_scalar(doc_, s.key, o_);
+            out_ += key.empty() ? std::string(kind_name(doc_.at(s.key).k)) : key;
+            out_ += ": ";
+        } else if (s.kind == step_kind::slot) {
+            out_ += slot_name(s.slot);
+            out_ += ": ";
+        }
+    }
+
+    const document_data& doc_;
+    const tree_options& o_;
+    std::uint64_t max_bytes_;
+    std::string out_;
+    std::size_t lines_ = 0;
+    std::unordered_set<node_id> seen_;
+};
+
+} // namespace detail
+
+/// An indented tree, one value per line; shared and cyclic containers are printed once, so the
+/// tree grows with the document, not with the paths through it. Iterative; every line is
+/// bounded (max_text, max_indent), and so are the lines and bytes in all (max_lines, max_bytes).
+inline std::string to_tree(const value& v, const tree_options& o = {}) {
+    if (!v.valid()) return "<missing>\n";
+    const document_data& doc = *v.doc();
+    detail::tree_printer printer(doc, o, o.max_bytes ? o.max_bytes : walk_limits_for(doc).max_output);
+    walk(doc, v.id(), printer);
+    return printer.take();
 }
 
 } // namespace v0

@@ -22,5 +22,6 @@
 #include "torch/location.hpp"
 #include "load.hpp"
 #include "listing.hpp"
+#include "walk.hpp"
 
 #endif
