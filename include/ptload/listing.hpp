@@ -55,9 +55,7 @@ public:
         case step_kind::slot: break;
         }
         if (tensor) {
-            rows_.emplace_back();  // filled in place: a row is a few hundred thousand times the hot path
-            rows_.back().name = name_of(path);
-            rows_.back().tensor_value = value(&doc_, e.id);
+            rows_.push_back(tensor_row{name_of(path), value(&doc_, e.id)});
             return walk_action::skip;
         }
         return walk_action::descend;
@@ -127,6 +125,7 @@ private:
 /// together pass the document's output bound (walk_limits_for) each keeps only its last key.
 inline std::vector<tensor_row> list_tensors(const document_data& doc, std::size_t max_name = 1024) {
     std::vector<tensor_row> rows;
+    rows.reserve(doc.tensor_count());  // each tensor record is listed once at most
     detail::tensor_lister lister(doc, max_name, rows);
     walker<detail::tensor_lister> w(doc, lister);
     w.run(doc.root().id());
