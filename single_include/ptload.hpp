@@ -814,6 +814,55 @@ struct node {
 };
 static_assert(sizeof(node) == 24, "node layout");
 
+/// The document's values, in chunks that never move once full. A vector would copy every value
+/// each time it doubles, and for a moment hold the old array and its copy: for a pickle of
+/// millions of values that copy was a third of the peak memory and a good part of the page
+/// faults. The first chunk grows by doubling up to a full chunk (small documents stay small);
+/// later chunks are allocated full. A value's index splits into chunk and position by a shift.
+class node_store {
+public:
+    static constexpr unsigned chunk_bits = 18;  // 262,144 values, 6 MiB: each holds whole huge pages
+    static constexpr std::size_t chunk_size = std::size_t{1} << chunk_bits;
+
+    node& operator[](std::size_t i) noexcept { return chunks_[i >> chunk_bits][i & (chunk_size - 1)]; }
+    const node& operator[](std::size_t i) const noexcept { return chunks_[i >> chunk_bits][i & (chunk_size - 1)]; }
+    std::size_t size() const noexcept { return size_; }
+    bool empty() const noexcept { return size_ == 0; }
+    void push_back(const node& n) {
+        if (size_ == capacity_) grow();
+        (*this)[size_] = n;
+        ++size_;
+    }
+    void clear() noexcept {
+        chunks_.clear();
+        size_ = capacity_ = 0;
+    }
+    /// Bytes allocated for values.
+    std::size_t capacity_bytes() const noexcept { return capacity_ * sizeof(node); }
+
+private:
+    void grow() {
+        if (capacity_ < chunk_size) {  // the first chunk, doubling from 64 values
+            const std::size_t cap = capacity_ ? capacity_ * 2 : 64;
+            std::unique_ptr<node[]> bigger(new node[cap]);
+            if (size_) std::memcpy(static_cast<void*>(bigger.get()), chunks_[0].get(), size_ * sizeof(node));
+            if (cap == chunk_size) prefer_huge_pages(bigger.get(), cap * sizeof(node));
+            if (chunks_.empty()) chunks_.push_back(std::move(bigger));
+            else chunks_[0] = std::move(bigger);
+            capacity_ = cap;
+            return;
+        }
+        std::unique_ptr<node[]> chunk(new node[chunk_size]);
+        prefer_huge_pages(chunk.get(), chunk_size * sizeof(node));
+        chunks_.push_back(std::move(chunk));
+        capacity_ += chunk_size;
+    }
+
+    std::vector<std::unique_ptr<node[]>> chunks_;
+    std::size_t size_ = 0;
+    std::size_t capacity_ = 0;
+};
+
 /// Append-only byte storage whose blocks never move.
 class byte_arena {
 public:
@@ -946,7 +995,7 @@ private:
 /// tensors point into it.
 class document_data : public std::enable_shared_from_this<document_data> {
 public:
-    document_data() { nodes_.reserve(64); }
+    document_data() = default;
     document_data(const document_data&) = delete;
     document_data& operator=(const document_data&) = delete;
     ~document_data();
@@ -1017,13 +1066,9 @@ public:
     bool has_source() const noexcept { return reader_ != nullptr; }
 
     // ---- building (used by the pickle machine and the torch layer) ----
-    /// Room for about `nodes` values and `edges` container items, with a huge-page hint for big
-    /// arrays (a pickle of millions of values touches every page of them once).
-    void reserve(std::size_t nodes, std::size_t edges) {
-        if (nodes > nodes_.capacity()) {
-            nodes_.reserve(nodes);
-            detail::prefer_huge_pages(nodes_.data(), nodes_.capacity() * sizeof(detail::node));
-        }
+    /// Room for `edges` container items, with a huge-page hint for a big array (a pickle of
+    /// millions of values touches every page of it once).
+    void reserve_edge_room(std::size_t edges) {
         if (edges > edges_.capacity()) {
             edges_.reserve(edges);
             detail::prefer_huge_pages(edges_.data(), edges_.capacity() * sizeof(node_id));
@@ -1047,10 +1092,7 @@ public:
         detail::node n{};
         n.k = k;
         n.aux = null_node;
-        // Doubling as push_back would, but through reserve() for its huge-page hint: memory
-        // grows with the values parsed, never ahead of them.
-        if (nodes_.size() == nodes_.capacity()) reserve(nodes_.capacity() * 2, 0);
-        nodes_.push_back(n);
+        nodes_.push_back(n);  // memory grows with the values parsed, never ahead of them
         return static_cast<node_id>(nodes_.size() - 1);
     }
     node_id make_int(std::int64_t v) {
@@ -1193,7 +1235,7 @@ public:
 
     /// Memory held, for benchmarks and limits: nodes, edges, text and dimensions (not storages).
     std::uint64_t footprint() const noexcept {
-        return nodes_.capacity() * sizeof(detail::node) + edges_.capacity() * sizeof(node_id) + bytes_.bytes() +
+        return nodes_.capacity_bytes() + edges_.capacity() * sizeof(node_id) + bytes_.bytes() +
                dims_.capacity() * sizeof(std::int64_t);
     }
 
@@ -1214,7 +1256,7 @@ private:
         edges_.insert(edges_.end(), items, items + n);
     }
     void reserve_edges(std::size_t need) {
-        if (need > edges_.capacity()) reserve(0, need > 2 * edges_.capacity() ? need : 2 * edges_.capacity());
+        if (need > edges_.capacity()) reserve_edge_room(need > 2 * edges_.capacity() ? need : 2 * edges_.capacity());
     }
     void grow(node_id container, std::size_t need) {
         auto& s = nodes_[container].seq;
@@ -1233,7 +1275,7 @@ private:
         s.cap = static_cast<std::uint32_t>(cap);
     }
 
-    std::vector<detail::node> nodes_;
+    detail::node_store nodes_;
     std::vector<node_id> edges_;
     std::vector<std::int64_t> dims_;
     detail::byte_arena bytes_;

@@ -485,3 +485,26 @@ TEST_CASE("text integers parse as Python's int(text, 0)") {
     CHECK(int_of("1__0") == "error:bad_text");
     CHECK(int_of("") == "error:bad_text");
 }
+
+TEST_CASE("the document's value store: chunks that never move, values kept across chunk boundaries") {
+    ptload::detail::node_store store;
+    CHECK(store.empty());
+    const std::size_t n = 2 * ptload::detail::node_store::chunk_size + 1000;  // three chunks
+    const ptload::detail::node* first = nullptr;
+    for (std::size_t i = 0; i < n; ++i) {
+        ptload::detail::node v{};
+        v.k = ptload::kind::integer;
+        v.i = static_cast<std::int64_t>(i) * 3;
+        store.push_back(v);
+        if (i == ptload::detail::node_store::chunk_size) first = &store[i];  // the second chunk's first value
+    }
+    REQUIRE(store.size() == n);
+    CHECK(first == &store[ptload::detail::node_store::chunk_size]);  // full chunks are not moved by later growth
+    std::size_t wrong = 0;
+    for (std::size_t i = 0; i < n; ++i) wrong += store[i].i != static_cast<std::int64_t>(i) * 3;
+    CHECK(wrong == 0);
+    CHECK(store.capacity_bytes() == 3 * ptload::detail::node_store::chunk_size * sizeof(ptload::detail::node));
+    store.clear();
+    CHECK(store.empty());
+    CHECK(store.capacity_bytes() == 0);
+}
