@@ -5,9 +5,9 @@
 // sanitizer build) undefined behaviour fails the test.
 //
 // Trial counts: every truncation offset of each fixture below in every build; random byte
-// changes: 30000 trials in the sanitizer build (CMake defines PTLOAD_SANITIZED_BUILD there; the
+// changes: 20000 trials in the sanitizer build (CMake defines PTLOAD_SANITIZED_BUILD there; the
 // coverage-guided fuzz targets run in the same leg and go much further), 10000 in the native
-// debug legs and 2000 under an emulator (tools/cross_test.sh defines PTLOAD_EMULATED_BUILD for
+// debug legs and 1000 under an emulator (tools/cross_test.sh defines PTLOAD_EMULATED_BUILD for
 // qemu, which runs them some ten times slower: those legs are there for byte order and widths).
 #include <doctest/doctest.h>
 
@@ -23,9 +23,9 @@
 #include <vector>
 
 #if defined(PTLOAD_SANITIZED_BUILD)
-constexpr std::uint64_t byte_change_trials = 30000;
+constexpr std::uint64_t byte_change_trials = 20000;
 #elif defined(PTLOAD_EMULATED_BUILD)
-constexpr std::uint64_t byte_change_trials = 2000;
+constexpr std::uint64_t byte_change_trials = 1000;
 #else
 constexpr std::uint64_t byte_change_trials = 10000;
 #endif

@@ -9,7 +9,7 @@
 #
 # Legs: 1 gcc C++17 -Werror, every header alone, the examples
 #       2 armhf: 32-bit ARM, -fno-exceptions -fno-rtti, run under qemu-arm
-#       3 clang C++20 -Werror with LLVM's libc++, ASan+UBSan; then each fuzz target for 20 s
+#       3 clang C++20 -Werror with LLVM's libc++, ASan+UBSan; then each fuzz target for 15 s
 #         (tools/fuzz.sh --ci)
 #       4 s390x: big-endian, run under qemu-s390x
 #       5 mingw-w64: Windows, built from single_include/ptload.hpp, run under wine
@@ -190,10 +190,10 @@ leg_3() {
   local status=$?
   unset ASAN_OPTIONS UBSAN_OPTIONS
   [ "$status" = 0 ] || return $status
-  # The fuzz targets for 20 s each (libFuzzer comes with clang's sanitizer runtime); longer
+  # The fuzz targets for 15 s each (libFuzzer comes with clang's sanitizer runtime); longer
   # runs: PTLOAD_FUZZ_SECONDS, or tools/fuzz.sh --campaign.
   if [ "$sanitize_cxx" = clang++ ]; then
-    run env PTLOAD_FUZZ_SECONDS="${PTLOAD_FUZZ_SECONDS:-20}" tools/fuzz.sh --ci
+    run env PTLOAD_FUZZ_SECONDS="${PTLOAD_FUZZ_SECONDS:-15}" tools/fuzz.sh --ci
   else
     say "no clang with sanitizers: skipping tools/fuzz.sh --ci"
   fi
