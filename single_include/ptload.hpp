@@ -8429,7 +8429,6 @@ private:
     std::vector<std::int64_t> shape_scratch_, stride_scratch_;
     std::vector<node_id> deferred_;  // sparse/nested tensors whose index data is not read yet
     std::vector<std::pair<node_id, dtype>> storage_classes_;  // the storage class globals find_class made, by node
-
 };
 
 } // namespace v0
@@ -11247,11 +11246,7 @@ public:
             out_ += scalar + "\n";
             return walk_action::skip;
         }
-        bool container = n.k == kind::list || n.k == kind::tuple || n.k == kind::dict || n.k == kind::ordered_dict ||
-                         n.k == kind::set || n.k == kind::frozenset || n.k == kind::object || n.k == kind::torch_size ||
-                         n.k == kind::slice || n.k == kind::range || n.k == kind::ndarray || n.k == kind::numpy_scalar ||
-                         n.k == kind::sparse_tensor || n.k == kind::nested_tensor;
-        if (!container) {
+        if (!has_children(n.k)) {  // tensors and storages were written by short_scalar above
             out_ += std::string(kind_name(n.k)) + "\n";
             return walk_action::skip;
         }

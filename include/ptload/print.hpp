@@ -167,11 +167,7 @@ public:
             out_ += scalar + "\n";
             return walk_action::skip;
         }
-        bool container = n.k == kind::list || n.k == kind::tuple || n.k == kind::dict || n.k == kind::ordered_dict ||
-                         n.k == kind::set || n.k == kind::frozenset || n.k == kind::object || n.k == kind::torch_size ||
-                         n.k == kind::slice || n.k == kind::range || n.k == kind::ndarray || n.k == kind::numpy_scalar ||
-                         n.k == kind::sparse_tensor || n.k == kind::nested_tensor;
-        if (!container) {
+        if (!has_children(n.k)) {  // tensors and storages were written by short_scalar above
             out_ += std::string(kind_name(n.k)) + "\n";
             return walk_action::skip;
         }

@@ -756,7 +756,6 @@ private:
     std::vector<std::int64_t> shape_scratch_, stride_scratch_;
     std::vector<node_id> deferred_;  // sparse/nested tensors whose index data is not read yet
     std::vector<std::pair<node_id, dtype>> storage_classes_;  // the storage class globals find_class made, by node
-
 };
 
 } // namespace v0
