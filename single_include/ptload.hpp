@@ -378,7 +378,6 @@ inline void prefer_huge_pages(void* p, std::size_t n) noexcept {
 #include <cstddef>
 #include <cstdint>
 #include <utility>
-#include <vector>
 
 namespace ptload {
 inline namespace v0 {
@@ -392,16 +391,23 @@ struct offset_item {
 
 /// Sorts `items` by offset; items with equal offsets keep their order (stable). Costs one pass
 /// when they are sorted already, else one pass per byte in which the offsets differ.
-inline void sort_by_offset(std::vector<offset_item>& items) {
+/// `Items` is a vector of offset_item (any allocator).
+template <class Items>
+void sort_by_offset(Items& items) {
     auto earlier = [](const offset_item& a, const offset_item& b) { return a.offset < b.offset; };
     if (std::is_sorted(items.begin(), items.end(), earlier)) return;
-    if (items.size() < 64) {
-        std::stable_sort(items.begin(), items.end(), earlier);
+    if (items.size() < 64) {  // insertion sort: stable, and no buffer (std::stable_sort takes one from the heap)
+        for (std::size_t i = 1; i < items.size(); ++i) {
+            const offset_item it = items[i];
+            std::size_t j = i;
+            for (; j > 0 && earlier(it, items[j - 1]); --j) items[j] = items[j - 1];
+            items[j] = it;
+        }
         return;
     }
     std::uint64_t differ = 0;  // bits in which some offset differs from the first
     for (const offset_item& it : items) differ |= it.offset ^ items.front().offset;
-    std::vector<offset_item> other(items.size());
+    Items other(items.size());
     for (unsigned shift = 0; shift < 64; shift += 8) {
         if (((differ >> shift) & 0xFF) == 0) continue;  // every offset has the same byte here
         std::size_t start[257] = {};
@@ -418,6 +424,173 @@ inline void sort_by_offset(std::vector<offset_item>& items) {
 
 #endif
 // ----- end of ptload/detail/offset_order.hpp -----
+// ----- ptload/memory.hpp -----
+// memory.hpp: where ptload's own memory comes from.
+//
+// Tensor bytes come from the allocator policy. Everything else a load builds (the document's
+// values, edges and text, the pickle machine's stack and memo, the zip directory, storage and
+// tensor records, the key tables of big mappings) is asked of the memory functions set here,
+// which default to the global operator new and delete. Firmware that must not touch the
+// global heap routes them into a static pool:
+//
+//     ptload::set_memory_functions({&pool_allocate, &pool_deallocate, &pool});
+//
+// The functions are process-wide, like a C library's malloc hooks: set them before the first
+// load and do not change them while anything loaded with the old ones is alive (a block is
+// returned to the functions current when it is freed). What failed loads report (error
+// messages) and what a caller asks for afterwards in standard types (list_tensors rows, JSON
+// text) still use the global heap.
+#ifndef PTLOAD_MEMORY_HPP
+#define PTLOAD_MEMORY_HPP
+
+
+#include <cstddef>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace ptload {
+inline namespace v0 {
+
+/// The memory functions behind every allocation ptload makes for itself.
+struct memory_functions {
+    /// `size` bytes aligned to `alignment` (a power of two, at most 64). Null means out of
+    /// memory: ptload throws std::bad_alloc where exceptions exist and aborts where they do not,
+    /// as operator new does, since standard containers cannot report it any other way.
+    void* (*allocate)(std::size_t size, std::size_t alignment, void* context) = nullptr;
+    /// Frees a block from allocate, with the size and alignment it was asked for.
+    void (*deallocate)(void* p, std::size_t size, std::size_t alignment, void* context) = nullptr;
+    void* context = nullptr;
+};
+
+namespace detail {
+// The functions in force; both null means operator new and delete.
+inline memory_functions& current_memory() noexcept {
+    static memory_functions functions;
+    return functions;
+}
+} // namespace detail
+
+/// Routes ptload's own allocations through `f` (both functions set), or back to operator new
+/// and delete (both null). See the top of memory.hpp for when it may be called.
+inline void set_memory_functions(const memory_functions& f) noexcept {
+    if ((f.allocate == nullptr) != (f.deallocate == nullptr)) std::abort();  // half a pair cannot free what it allocates
+    detail::current_memory() = f;
+}
+inline memory_functions get_memory_functions() noexcept { return detail::current_memory(); }
+
+namespace detail {
+
+inline void* allocate_bytes(std::size_t size, std::size_t alignment) {
+    const memory_functions& m = current_memory();
+    if (m.allocate) {
+        if (void* p = m.allocate(size, alignment, m.context)) return p;
+#if PTLOAD_COMPILER_HAS_EXCEPTIONS
+        throw std::bad_alloc();
+#else
+        std::abort();
+#endif
+    }
+    if (alignment > __STDCPP_DEFAULT_NEW_ALIGNMENT__) return ::operator new(size, std::align_val_t{alignment});
+    return ::operator new(size);
+}
+/// allocate_bytes that reports no memory as null, for callers with an error to return.
+inline void* try_allocate_bytes(std::size_t size, std::size_t alignment) noexcept {
+    const memory_functions& m = current_memory();
+    if (m.allocate) return m.allocate(size, alignment, m.context);
+    if (alignment > __STDCPP_DEFAULT_NEW_ALIGNMENT__) return ::operator new(size, std::align_val_t{alignment}, std::nothrow);
+    return ::operator new(size, std::nothrow);
+}
+inline void deallocate_bytes(void* p, std::size_t size, std::size_t alignment) noexcept {
+    const memory_functions& m = current_memory();
+    if (m.deallocate) return m.deallocate(p, size, alignment, m.context);
+    if (alignment > __STDCPP_DEFAULT_NEW_ALIGNMENT__) return ::operator delete(p, std::align_val_t{alignment});
+    ::operator delete(p);
+}
+
+/// The standard allocator interface over the memory functions, for ptload's containers.
+template <class T>
+struct memory_allocator {
+    using value_type = T;
+    memory_allocator() noexcept = default;
+    template <class U>
+    memory_allocator(const memory_allocator<U>&) noexcept {}
+    T* allocate(std::size_t n) {
+        if (n > static_cast<std::size_t>(-1) / sizeof(T)) allocate_bytes(static_cast<std::size_t>(-1), alignof(T));
+        return static_cast<T*>(allocate_bytes(n * sizeof(T), alignof(T)));
+    }
+    void deallocate(T* p, std::size_t n) noexcept { deallocate_bytes(p, n * sizeof(T), alignof(T)); }
+    friend bool operator==(const memory_allocator&, const memory_allocator&) noexcept { return true; }
+    friend bool operator!=(const memory_allocator&, const memory_allocator&) noexcept { return false; }
+};
+
+template <class T>
+using vector = std::vector<T, memory_allocator<T>>;
+using string = std::basic_string<char, std::char_traits<char>, memory_allocator<char>>;
+template <class K, class V, class Hash = std::hash<K>>
+using hash_map = std::unordered_map<K, V, Hash, std::equal_to<K>, memory_allocator<std::pair<const K, V>>>;
+
+/// std::make_shared through the memory functions (object and count in one block).
+template <class T, class... Args>
+std::shared_ptr<T> make_shared(Args&&... args) {
+    return std::allocate_shared<T>(memory_allocator<T>(), std::forward<Args>(args)...);
+}
+
+/// An array of n default-initialised T from the memory functions, freed by its deleter.
+template <class T>
+struct array_deleter {
+    std::size_t n = 0;
+    void operator()(T* p) const noexcept {
+        if (!p) return;
+        for (std::size_t i = n; i-- > 0;) p[i].~T();
+        deallocate_bytes(p, n * sizeof(T), alignof(T));
+    }
+};
+template <class T>
+using unique_array = std::unique_ptr<T[], array_deleter<T>>;
+template <class T>
+unique_array<T> make_array(std::size_t n) {
+    static_assert(std::is_nothrow_default_constructible<T>::value, "array elements are made without a way to undo");
+    const std::size_t count = n ? n : 1;
+    T* p = memory_allocator<T>().allocate(count);
+    for (std::size_t i = 0; i < count; ++i) ::new (static_cast<void*>(p + i)) T;
+    return unique_array<T>(p, array_deleter<T>{count});
+}
+
+/// make_array for trivial T that reports no memory as an empty array.
+template <class T>
+unique_array<T> try_make_array(std::size_t n) noexcept {
+    static_assert(std::is_trivially_default_constructible<T>::value, "elements are left as they are");
+    const std::size_t count = n ? n : 1;
+    if (count > static_cast<std::size_t>(-1) / sizeof(T)) return {};
+    T* p = static_cast<T*>(try_allocate_bytes(count * sizeof(T), alignof(T)));
+    return unique_array<T>(p, array_deleter<T>{p ? count : 0});
+}
+
+/// One object from the memory functions (the counterpart of new/delete).
+template <class T, class... Args>
+T* new_object(Args&&... args) {
+    void* p = allocate_bytes(sizeof(T), alignof(T));
+    return ::new (p) T(std::forward<Args>(args)...);  // T's constructors used here do not throw
+}
+template <class T>
+void delete_object(T* p) noexcept {
+    if (!p) return;
+    p->~T();
+    deallocate_bytes(const_cast<void*>(static_cast<const void*>(p)), sizeof(T), alignof(T));
+}
+
+} // namespace detail
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/memory.hpp -----
 // ----- ptload/torch/dtype.hpp -----
 // torch/dtype.hpp: torch dtypes, their element sizes, pickled names, legacy storage classes
 // and numpy-style descriptors (FORMAT.md 5.3, 5.4).
@@ -594,7 +767,7 @@ inline void byteswap_elements(std::uint8_t* p, std::uint64_t nbytes, dtype t) no
 
 
 #include <cstdint>
-#include <string>
+#include <string_view>
 #include <utility>
 
 namespace ptload {
@@ -637,11 +810,12 @@ private:
 };
 
 /// What a storage is, as the checkpoint describes it; the map_location callable sees this.
+/// Its texts (and a storage's device) are held by the document they belong to.
 struct storage_description {
-    std::string key;       ///< record key ("0", or a pointer string in legacy files)
+    std::string_view key;       ///< record key ("0", or a pointer string in legacy files)
     dtype type = dtype::unknown;
     std::uint64_t numel = 0;   ///< elements of `type`
-    std::string location;  ///< the saved location tag ("cpu", "cuda:0")
+    std::string_view location;  ///< the saved location tag ("cpu", "cuda:0")
 };
 
 /// When storage bytes are read (load_options::storages).
@@ -671,7 +845,7 @@ struct storage_ref {
 /// One storage of a loaded document.
 struct storage {
     storage_description desc;
-    std::string device;    ///< the location after map_location: what tensors report
+    std::string_view device;  ///< the location after map_location: what tensors report
     storage_buffer bytes;  ///< nbytes() bytes in host byte order once resident; empty before
     storage_ref ref;
     bool resident = false; ///< bytes holds the data
@@ -844,7 +1018,7 @@ private:
     void grow() {
         if (capacity_ < chunk_size) {  // the first chunk, doubling from 64 values
             const std::size_t cap = capacity_ ? capacity_ * 2 : 64;
-            std::unique_ptr<node[]> bigger(new node[cap]);
+            unique_array<node> bigger = make_array<node>(cap);
             if (size_) std::memcpy(static_cast<void*>(bigger.get()), chunks_[0].get(), size_ * sizeof(node));
             if (cap == chunk_size) prefer_huge_pages(bigger.get(), cap * sizeof(node));
             if (chunks_.empty()) chunks_.push_back(std::move(bigger));
@@ -852,13 +1026,13 @@ private:
             capacity_ = cap;
             return;
         }
-        std::unique_ptr<node[]> chunk(new node[chunk_size]);
+        unique_array<node> chunk = make_array<node>(chunk_size);
         prefer_huge_pages(chunk.get(), chunk_size * sizeof(node));
         chunks_.push_back(std::move(chunk));
         capacity_ += chunk_size;
     }
 
-    std::vector<std::unique_ptr<node[]>> chunks_;
+    vector<unique_array<node>> chunks_;
     std::size_t size_ = 0;
     std::size_t capacity_ = 0;
 };
@@ -873,12 +1047,12 @@ public:
     }
     char* allocate(std::size_t n) {
         if (n > block_size / 4) {  // big values get a block of their own
-            blocks_.emplace_back(new char[n ? n : 1]);
+            blocks_.push_back(make_array<char>(n));
             bytes_ += n;
             return blocks_.back().get();
         }
         if (n > left_) {
-            blocks_.emplace_back(new char[block_size]);
+            blocks_.push_back(make_array<char>(block_size));
             cur_ = blocks_.back().get();
             left_ = block_size;
         }
@@ -892,7 +1066,7 @@ public:
 
 private:
     static constexpr std::size_t block_size = 64 * 1024;
-    std::vector<std::unique_ptr<char[]>> blocks_;
+    vector<unique_array<char>> blocks_;
     char* cur_ = nullptr;
     std::size_t left_ = 0;
     std::uint64_t bytes_ = 0;
@@ -906,7 +1080,7 @@ struct tensor_record {
     std::uint32_t dims = 0;             ///< pool index: rank sizes then rank strides
     std::uint32_t rank = 0;
     bool requires_grad = false, parameter = false, conj = false, neg = false;
-    std::string device;                 ///< device after map_location
+    std::string_view device;            ///< device after map_location (text the document holds)
     node_id attrs = null_node;          ///< Python attributes (_rebuild_from_type_v2 state, Parameter state)
     node_id cls = null_node;            ///< subclass global, if any
     qscheme quant = qscheme::none;
@@ -1024,7 +1198,7 @@ public:
     status read_storage_range(std::uint32_t i, std::uint64_t begin, void* dst, std::size_t n) const {
         const storage& s = storages_[i];
         if (begin > s.nbytes() || n > s.nbytes() - begin)
-            return make_error(errc::bad_tensor, no_offset, "read past the end of storage " + s.desc.key);
+            return make_error(errc::bad_tensor, no_offset, "read past the end of storage " + std::string(s.desc.key));
         if (s.resident || s.ref.view_of != no_storage || !reader_) {
             auto all = storage_data(i);
             if (!all) return std::move(all).err();
@@ -1042,11 +1216,11 @@ public:
     }
     /// Reads storages [first, last) that are not resident with `reader`, in source order.
     status fetch_range(detail::storage_reader& reader, std::uint32_t first, std::uint32_t last) const {
-        std::vector<detail::offset_item> order;
+        detail::vector<detail::offset_item> order;
         for (std::uint32_t i = first; i < last; ++i)
             if (!storages_[i].resident && storages_[i].ref.view_of == no_storage) order.push_back({storages_[i].ref.offset, i});
         detail::sort_by_offset(order);
-        std::vector<storage*> list(order.size());
+        detail::vector<storage*> list(order.size());
         for (std::size_t k = 0; k < order.size(); ++k) list[k] = &storages_[order[k].index];
         PTLOAD_TRY(reader.fetch_in_order(list.data(), list.size()));
         for (std::uint32_t i = first; i < last; ++i)  // views share their (now resident) root's bytes
@@ -1081,6 +1255,7 @@ public:
         edges_.clear();
         dims_.clear();
         bytes_ = detail::byte_arena{};
+        for (auto& kept : recent_texts_) kept = {};
         storages_.clear();
         tensors_.clear();
         root_ = constants_ = null_node;
@@ -1126,6 +1301,17 @@ public:
         return id;
     }
     node_id make_string(std::string_view s) { return make_text(kind::string, s.data(), s.size()); }
+    /// A copy of `s` that lives as long as the document: storage keys, location tags.
+    std::string_view keep_text(std::string_view s) { return {bytes_.store(s.data(), s.size()), s.size()}; }
+    /// keep_text for texts that repeat from storage to storage (devices, location tags): the
+    /// last few distinct ones are kept once, so 100,000 storages on "cpu" hold one copy.
+    std::string_view keep_repeated(std::string_view s) {
+        for (std::string_view kept : recent_texts_)
+            if (kept == s && kept.data()) return kept;
+        std::string_view kept = keep_text(s);
+        recent_texts_[recent_next_++ % recent_texts_count] = kept;
+        return kept;
+    }
     /// Reserve n arena bytes for a text-like node and fill them in place (avoids a copy).
     char* make_text_uninit(kind k, std::size_t n, node_id& out) {
         out = add(k);
@@ -1136,10 +1322,11 @@ public:
     }
     /// A global "module.name": `module_len` splits it.
     node_id make_global(std::string_view module, std::string_view name, std::uint16_t known) {
-        std::string full;
-        full.reserve(module.size() + 1 + name.size());
-        full.append(module).append(1, '.').append(name);
-        node_id id = make_text(kind::global, full.data(), full.size());
+        node_id id = null_node;
+        char* full = make_text_uninit(kind::global, module.size() + 1 + name.size(), id);
+        if (!module.empty()) std::memcpy(full, module.data(), module.size());
+        full[module.size()] = '.';
+        if (!name.empty()) std::memcpy(full + module.size() + 1, name.data(), name.size());
         nodes_[id].aux = static_cast<std::uint32_t>(module.size());
         nodes_[id].tag = known;
         return id;
@@ -1167,7 +1354,7 @@ public:
     void push_edges(node_id container, const node_id* items, std::size_t n) {
         if (n == 0) return;
         if (key_tables_.load(std::memory_order_relaxed)) drop_key_tables();  // a lookup during a load
-        std::vector<node_id> own;
+        detail::vector<node_id> own;
         if (aliases_edges(items)) {
             own.assign(items, items + n);
             items = own.data();
@@ -1247,7 +1434,7 @@ private:
     /// Appends n edges at the end of the edge array, copying first when they alias it.
     void append_edges(const node_id* items, std::size_t n) {
         if (n == 0) return;
-        std::vector<node_id> own;
+        detail::vector<node_id> own;
         if (aliases_edges(items)) {  // decided before anything can move the edges
             own.assign(items, items + n);
             items = own.data();
@@ -1276,8 +1463,8 @@ private:
     }
 
     detail::node_store nodes_;
-    std::vector<node_id> edges_;
-    std::vector<std::int64_t> dims_;
+    detail::vector<node_id> edges_;
+    detail::vector<std::int64_t> dims_;
     detail::byte_arena bytes_;
     status make_resident(storage& s) const {
         if (s.ref.view_of != no_storage) {  // a legacy view: a window on its root's bytes
@@ -1291,7 +1478,7 @@ private:
         }
         if (!reader_)
             return make_error(errc::io_error, s.ref.offset,
-                              "storage was not read before the document let go of its source", "storage " + s.desc.key);
+                              "storage was not read before the document let go of its source", "storage " + std::string(s.desc.key));
         return reader_->fetch(s);
     }
 
@@ -1303,11 +1490,14 @@ private:
     // Storages are filled in place when first touched, which is not a change a reader of the
     // document can see other than in time: hence mutable. The vector itself never grows after
     // the load, so references into it stay valid.
-    mutable std::vector<storage> storages_;
+    mutable detail::vector<storage> storages_;
     std::shared_ptr<detail::storage_reader> reader_;
     std::shared_ptr<detail::storage_reader> mapped_source_;  // kept after close_source: storages point into its source
-    std::vector<detail::tensor_record> tensors_;
+    detail::vector<detail::tensor_record> tensors_;
     mutable std::atomic<const detail::key_tables*> key_tables_{nullptr};
+    static constexpr std::size_t recent_texts_count = 4;
+    std::string_view recent_texts_[recent_texts_count];
+    std::size_t recent_next_ = 0;
     node_id root_ = null_node;
     node_id constants_ = null_node;
     std::uint64_t input_bytes_ = 0;
@@ -1370,13 +1560,15 @@ private:
         for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
         return h ^ (h >> 32);
     }
-    std::vector<std::uint32_t> pool_;
-    std::unordered_map<node_id, table> tables_;
+    vector<std::uint32_t> pool_;
+    hash_map<node_id, table> tables_;
 };
 } // namespace detail
 
 inline document_data::~document_data() { drop_key_tables(); }
-inline void document_data::drop_key_tables() noexcept { delete key_tables_.exchange(nullptr, std::memory_order_acq_rel); }
+inline void document_data::drop_key_tables() noexcept {
+    detail::delete_object(key_tables_.exchange(nullptr, std::memory_order_acq_rel));
+}
 
 inline std::int64_t document_data::find_str_key(node_id m, std::string_view key) const {
     const std::size_t n = edge_count(m) / 2;
@@ -1392,11 +1584,11 @@ inline std::int64_t document_data::find_str_key(node_id m, std::string_view key)
 }
 
 inline const detail::key_tables* document_data::build_key_tables() const {
-    auto* built = new detail::key_tables();
+    auto* built = detail::new_object<detail::key_tables>();
     built->build(*this);
     const detail::key_tables* expected = nullptr;
     if (key_tables_.compare_exchange_strong(expected, built, std::memory_order_acq_rel)) return built;
-    delete built;  // another thread published first: use its tables
+    detail::delete_object(built);  // another thread published first: use its tables
     return expected;
 }
 
@@ -1404,7 +1596,7 @@ inline const detail::key_tables* document_data::build_key_tables() const {
 /// from it stay valid across moves, and tensors keep what they view alive on their own.
 class document {
 public:
-    document() : d_(std::make_shared<document_data>()) {}
+    document() : d_(detail::make_shared<document_data>()) {}
 
     /// The loaded object (what torch.load returns; for a TorchScript archive, data.pkl).
     value root() const noexcept { return d_->root(); }
@@ -1870,7 +2062,9 @@ namespace ptload {
 inline namespace v0 {
 namespace detail {
 
-inline void append_utf8(std::string& out, std::uint32_t cp) {
+/// (`String`: any std::basic_string of char.)
+template <class String>
+void append_utf8(String& out, std::uint32_t cp) {
     if (cp < 0x80) {
         out += static_cast<char>(cp);
     } else if (cp < 0x800) {
@@ -1962,7 +2156,9 @@ inline std::size_t utf8_validate(const std::uint8_t* p, std::size_t n, bool surr
 
 /// Decodes bytes as strict or replacing UTF-8 into out. Returns the first bad offset in strict
 /// mode (n when all good); in replace mode always n.
-inline std::size_t utf8_decode(const std::uint8_t* p, std::size_t n, bool replace, std::string& out) {
+/// (`String`: any std::basic_string of char.)
+template <class String>
+std::size_t utf8_decode(const std::uint8_t* p, std::size_t n, bool replace, String& out) {
     out.clear();
     out.reserve(n);
     std::size_t i = 0;
@@ -1985,7 +2181,9 @@ inline std::size_t utf8_decode(const std::uint8_t* p, std::size_t n, bool replac
     return n;
 }
 
-inline std::size_t ascii_decode(const std::uint8_t* p, std::size_t n, bool replace, std::string& out) {
+/// (`String`: any std::basic_string of char.)
+template <class String>
+std::size_t ascii_decode(const std::uint8_t* p, std::size_t n, bool replace, String& out) {
     out.clear();
     out.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
@@ -1996,7 +2194,9 @@ inline std::size_t ascii_decode(const std::uint8_t* p, std::size_t n, bool repla
     return n;
 }
 
-inline void latin1_decode(const std::uint8_t* p, std::size_t n, std::string& out) {
+/// (`String`: any std::basic_string of char.)
+template <class String>
+void latin1_decode(const std::uint8_t* p, std::size_t n, String& out) {
     out.clear();
     out.reserve(n);
     for (std::size_t i = 0; i < n; ++i) append_utf8(out, p[i]);
@@ -2029,7 +2229,8 @@ struct decoding {
                                         : E == encoding::latin1 ? "latin1"
                                         : E == encoding::ascii  ? "ascii"
                                                                 : "bytes";
-    static std::size_t decode(const std::uint8_t* p, std::size_t n, std::string& out) {
+    template <class String>  // any std::basic_string of char
+    static std::size_t decode(const std::uint8_t* p, std::size_t n, String& out) {
         constexpr bool replace = M == on_error::replace;
         switch (E) {
         case encoding::utf8: return detail::utf8_decode(p, n, replace, out);
@@ -2057,6 +2258,14 @@ struct is_decoding<D, std::void_t<decltype(D::keep_bytes), decltype(D::name),
                                   decltype(std::size_t{D::decode(static_cast<const std::uint8_t*>(nullptr),
                                                                  std::size_t{}, std::declval<std::string&>())})>>
     : std::true_type {};
+
+/// Whether decoding D can write into a String (the built-in ones take any basic_string).
+template <class D, class String, class = void>
+struct decodes_into : std::false_type {};
+template <class D, class String>
+struct decodes_into<D, String,
+                    std::void_t<decltype(D::decode(static_cast<const std::uint8_t*>(nullptr), std::size_t{},
+                                                   std::declval<String&>()))>> : std::true_type {};
 } // namespace detail
 
 } // namespace v0
@@ -3016,7 +3225,7 @@ public:
         std::uint64_t span_bytes = 0;
         if (lo < 0 || !detail::checked_mul(static_cast<std::uint64_t>(hi - lo) + 1, esize, span_bytes) || span_bytes > SIZE_MAX)
             return make_error(errc::bad_tensor, no_offset, "tensor runs past its storage");
-        std::unique_ptr<std::uint8_t[]> scratch(new (std::nothrow) std::uint8_t[static_cast<std::size_t>(span_bytes)]);
+        detail::unique_array<std::uint8_t> scratch = detail::try_make_array<std::uint8_t>(static_cast<std::size_t>(span_bytes));
         if (!scratch) return make_error(errc::io_error, no_offset, "no memory for " + std::to_string(span_bytes) + " bytes");
         PTLOAD_TRY(doc_->read_storage_range(rec_->storage, static_cast<std::uint64_t>(lo) * esize, scratch.get(),
                                             static_cast<std::size_t>(span_bytes)));
@@ -3055,7 +3264,7 @@ public:
         std::uint64_t n = numel();
         if (!n || !has_storage()) return;
         std::size_t r = rank();
-        std::vector<std::int64_t> index(r, 0);
+        detail::vector<std::int64_t> index(r, 0);
         std::int64_t pos = offset();
         for (std::uint64_t done = 0; done < n; ++done) {
             f(pos);
@@ -3251,24 +3460,24 @@ struct load_options {
     }
 
     /// Where a storage goes: map_location first, then registered handlers, then the tags torch
-    /// itself knows (kept as they are); an unknown tag is an error, as in torch.
-    result<std::string> resolve_device(const storage_description& d) const {
-        std::string device;
-        if (map_callable && map_callable(d, device)) return device;
-        if (!map_location.empty()) return map_location;
-        std::string tag = d.location;
+    /// itself knows (kept as they are); an unknown tag is an error, as in torch. The device is a
+    /// view of these options, of d.location or of `scratch` (where a callable wrote it).
+    result<std::string_view> resolve_device(const storage_description& d, std::string& scratch) const {
+        if (map_callable && map_callable(d, scratch)) return std::string_view(scratch);
+        if (!map_location.empty()) return std::string_view(map_location);
+        std::string_view tag = d.location;
         for (const auto& kv : map_remap)
             if (kv.first == tag) {
                 tag = kv.second;
                 break;
             }
         for (const auto& h : handlers_)
-            if (h.handler(d, tag, device)) return device;
+            if (h.handler(d, tag, scratch)) return std::string_view(scratch);
         if (known_tag(tag)) return tag;
         return make_error(errc::bad_storage, no_offset,
-                          "don't know how to restore data location tagged '" + tag +
+                          "don't know how to restore data location tagged '" + std::string(tag) +
                               "'; give map_location or register a location handler",
-                          "storage " + d.key);
+                          "storage " + std::string(d.key));
     }
 
     /// Device types torch's own deserializers accept ("cuda", "cuda:1", "privateuseone:0", ...).
@@ -3456,8 +3665,8 @@ inline bool twos_to_int64(const std::uint8_t* p, std::size_t n, std::int64_t& ou
 
 /// Digits of `base` (2 to 36; no sign, no '_') to two's complement LE bytes, negated if
 /// `negative`.
-inline std::vector<std::uint8_t> digits_to_twos(std::string_view digits, unsigned base, bool negative) {
-    std::vector<std::uint32_t> mag;  // little-endian base 2^32
+inline vector<std::uint8_t> digits_to_twos(std::string_view digits, unsigned base, bool negative) {
+    vector<std::uint32_t> mag;  // little-endian base 2^32
     for (char ch : digits) {
         unsigned d = ch <= '9' ? static_cast<unsigned>(ch - '0') : static_cast<unsigned>((ch | 0x20) - 'a' + 10);
         std::uint64_t carry = d;
@@ -3468,7 +3677,7 @@ inline std::vector<std::uint8_t> digits_to_twos(std::string_view digits, unsigne
         }
         if (carry) mag.push_back(static_cast<std::uint32_t>(carry));
     }
-    std::vector<std::uint8_t> bytes;
+    vector<std::uint8_t> bytes;
     for (auto limb : mag)
         for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<std::uint8_t>(limb >> (8 * i)));
     bytes.push_back(0);  // room for the sign bit
@@ -3484,7 +3693,7 @@ inline std::vector<std::uint8_t> digits_to_twos(std::string_view digits, unsigne
     return bytes;
 }
 
-inline std::vector<std::uint8_t> decimal_to_twos(std::string_view digits, bool negative) {
+inline vector<std::uint8_t> decimal_to_twos(std::string_view digits, bool negative) {
     return digits_to_twos(digits, 10, negative);
 }
 
@@ -3558,7 +3767,7 @@ struct parsed_int {
     enum status_t { ok, bad, too_long } status = bad;
     bool small = true;               ///< value fits int64
     std::int64_t value = 0;
-    std::vector<std::uint8_t> big;   ///< two's complement LE when !small
+    vector<std::uint8_t> big;   ///< two's complement LE when !small
 };
 
 inline int digit_value(char c) {
@@ -3588,7 +3797,7 @@ inline parsed_int parse_python_int(std::string_view text, std::size_t max_digits
             if (!s.empty() && s[0] == '_') s.remove_prefix(1);
         }
     }
-    std::string digits;
+    string digits;
     bool last_underscore = true;  // no leading '_', no doubled '_'
     for (char c : s) {
         if (c == '_') {
@@ -3602,7 +3811,7 @@ inline parsed_int parse_python_int(std::string_view text, std::size_t max_digits
     }
     if (digits.empty() || last_underscore) return r;
     // base 0 forbids leading zeros in a non-zero decimal ("010" is an error in Python 3)
-    if (base == 10 && digits.size() > 1 && digits[0] == '0' && digits.find_first_not_of('0') != std::string::npos)
+    if (base == 10 && digits.size() > 1 && digits[0] == '0' && digits.find_first_not_of('0') != string::npos)
         return r;
     if (digits.size() > max_digits) {
         r.status = parsed_int::too_long;
@@ -3688,7 +3897,7 @@ private:
     void trim() {
         while (!limbs_.empty() && !limbs_.back()) limbs_.pop_back();
     }
-    std::vector<std::uint32_t> limbs_;
+    vector<std::uint32_t> limbs_;
 };
 
 /// The double nearest to digits x 10^exp10 (ties to even), digits being decimal digits without
@@ -3776,7 +3985,7 @@ inline bool parse_python_float(std::string_view text, double& out) {
     // Any halfway point between two doubles has at most 767 significant digits, so digits past
     // the 800th only matter as "some were nonzero": a final 1 stands in for them.
     constexpr std::size_t kept_digits = 800;
-    std::string digits;
+    string digits;
     std::int64_t exp10 = 0;
     bool any_digit = false, point = false, inexact = false;
     std::size_t i = 0;
@@ -3835,7 +4044,9 @@ inline bool parse_python_float(std::string_view text, double& out) {
 }
 
 /// codecs.escape_decode as used by the STRING opcode. Returns false on a malformed escape.
-inline bool python_escape_decode(std::string_view s, std::string& out) {
+/// (`String`: any std::basic_string of char.)
+template <class String>
+bool python_escape_decode(std::string_view s, String& out) {
     out.clear();
     out.reserve(s.size());
     for (std::size_t i = 0; i < s.size(); ++i) {
@@ -3882,7 +4093,9 @@ inline bool python_escape_decode(std::string_view s, std::string& out) {
 
 /// raw-unicode-escape (the UNICODE opcode): bytes are Latin-1 code points except \uXXXX and
 /// \UXXXXXXXX. Sets has_surrogates when a lone surrogate code point is produced.
-inline bool raw_unicode_escape_decode(std::string_view s, std::string& out, bool& has_surrogates) {
+/// (`String`: any std::basic_string of char.)
+template <class String>
+bool raw_unicode_escape_decode(std::string_view s, String& out, bool& has_surrogates) {
     out.clear();
     out.reserve(s.size());
     has_surrogates = false;
@@ -4230,9 +4443,10 @@ inline constexpr std::string_view numpy_array_globals[] = {
 // clang-format on
 
 /// A resolved global: module and qualified name after Python-2 and torch renames, what the
-/// pickle machine models it as, and its verdict.
+/// pickle machine models it as, and its verdict. The names are views of the texts given to
+/// resolve_global or of ptload's rename tables: they live as long as those.
 struct resolved_global {
-    std::string module, name;
+    std::string_view module, name;
     known_global id = known_global::none;
     bool dangerous = false;            ///< rating == verdict::dangerous
     verdict rating = verdict::unknown;
@@ -4264,7 +4478,7 @@ inline bool same_path(std::string_view am, std::string_view an, std::string_view
 /// dotted name reaches the same object as its spelled-out module at protocol 4 and above
 /// (CPython walks the attributes), so it matches on the whole path there, and not below.
 inline bool names_global(const resolved_global& g, std::string_view module, std::string_view name) noexcept {
-    if (g.name.find('.') == std::string::npos) return g.module == module && g.name == name;
+    if (g.name.find('.') == std::string_view::npos) return g.module == module && g.name == name;
     return g.proto >= 4 && same_path(g.module, g.name, module, name);
 }
 
@@ -4275,10 +4489,21 @@ using pickle::denied_path;
 using pickle::module_matches;
 
 /// `path` with a leading aliased module replaced ("posix.system" -> "os.system").
-inline std::string fold_aliases(std::string path) {
+inline string fold_aliases(string path) {
     for (const auto& row : pickle::module_aliases)
-        if (module_matches(path, row[0])) return std::string(row[1]) + path.substr(row[0].size());
+        if (module_matches({path.data(), path.size()}, row[0])) {
+            string folded(row[1].data(), row[1].size());
+            return folded.append(path, row[0].size(), string::npos);
+        }
     return path;
+}
+
+/// module "." name, in ptload's memory.
+inline string dotted(std::string_view module, std::string_view name) {
+    string full;
+    full.reserve(module.size() + 1 + name.size());
+    full.append(module.data(), module.size()).append(1, '.').append(name.data(), name.size());
+    return full;
 }
 
 /// The denied_paths row that covers the dotted path `p`, or null.
@@ -4305,13 +4530,13 @@ inline bool is_dunder(std::string_view part) {
 inline bool classify_dangerous(std::string_view module, std::string_view name, pickle::resolved_global& g,
                                std::size_t max_name_parts) {
     using namespace pickle;
-    auto deny = [&](std::string_view path, std::string_view why) {
-        g.denied_as = std::string(path);
+    auto deny = [&](const string& path, std::string_view why) {
+        g.denied_as = std::string(path.data(), path.size());
         g.why = why;
         return true;
     };
-    std::string full = fold_aliases(std::string(module) + "." + std::string(name));
-    if (const denied_path* row = denied_row(full)) return deny(full, row->why);
+    const string full = fold_aliases(dotted(module, name));
+    if (const denied_path* row = denied_row({full.data(), full.size()})) return deny(full, row->why);
     // every component of the name: dunder attributes lead to interpreter internals
     std::size_t start = 0, parts = 0;
     while (start <= name.size()) {
@@ -4328,8 +4553,9 @@ inline bool classify_dangerous(std::string_view module, std::string_view name, p
     if (parts > max_name_parts) return deny(full, reason::internals);
     // tails "b.c" of "a.b.c": attribute a may be a module named a, and so on
     for (std::size_t dot = name.find('.'), from = 0; dot != std::string_view::npos; dot = name.find('.', from)) {
-        std::string tail = fold_aliases(std::string(name.substr(from)));
-        if (const denied_path* row = denied_row(tail)) return deny(tail, row->why);
+        const std::string_view rest = name.substr(from);
+        const string tail = fold_aliases(string(rest.data(), rest.size()));
+        if (const denied_path* row = denied_row({tail.data(), tail.size()})) return deny(tail, row->why);
         from = dot + 1;
         if (name.find('.', from) == std::string_view::npos) break;  // a one-part tail names no module
     }
@@ -4361,22 +4587,22 @@ inline bool strict_default_allows(std::string_view full) {
 inline resolved_global resolve_global(std::string_view module, std::string_view name, int proto,
                                       std::size_t max_name_parts = default_limits::max_name_parts) {
     resolved_global g;
-    g.module = std::string(module);
-    g.name = std::string(name);
+    g.module = module;
+    g.name = name;
     g.proto = proto;
     if (proto < 3) {
         bool renamed = false;
         for (const auto& row : py2_names)
             if (row[0] == module && row[1] == name) {
-                g.module = std::string(row[2]);
-                g.name = std::string(row[3]);
+                g.module = row[2];
+                g.name = row[3];
                 renamed = true;
                 break;
             }
         if (!renamed)
             for (const auto& row : py2_modules)
                 if (row[0] == module) {
-                    g.module = std::string(row[1]);
+                    g.module = row[1];
                     break;
                 }
     }
@@ -4387,8 +4613,8 @@ inline resolved_global resolve_global(std::string_view module, std::string_view 
         g.rating = verdict::dangerous;
         return g;
     }
-    std::string full = g.module + "." + g.name;
-    if (strict_default_allows(full)) g.rating = verdict::safe;
+    const detail::string full = detail::dotted(g.module, g.name);
+    if (strict_default_allows({full.data(), full.size()})) g.rating = verdict::safe;
 
     for (const auto& row : known_globals)
         if (names_global(g, row.module, row.name)) {
@@ -4456,7 +4682,7 @@ private:
 
     struct pending {
         std::size_t stride;
-        std::vector<std::uint64_t> hashes;  // one per entry, in entry order
+        detail::vector<std::uint64_t> hashes;  // one per entry, in entry order
     };
 
     status insert(node_id c, node_id key, node_id val, std::size_t stride) {
@@ -4508,7 +4734,7 @@ private:
         // About one bucket per entry (at most 2^16): the pass costs O(n), never a fixed table.
         unsigned bucket_bits = 1;
         while (bucket_bits < 16 && (std::size_t{1} << bucket_bits) < n) ++bucket_bits;
-        std::vector<std::uint32_t> start(std::size_t{1} << bucket_bits, 0);
+        detail::vector<std::uint32_t> start(std::size_t{1} << bucket_bits, 0);
         for (auto h : p.hashes) ++start[h >> (64 - bucket_bits)];
         std::uint32_t sum = 0;
         for (auto& v : start) {
@@ -4517,11 +4743,11 @@ private:
             sum += count;
         }
         // (hash, entry) pairs grouped by bucket, so each small sort touches contiguous memory
-        std::vector<std::pair<std::uint64_t, std::uint32_t>> order(n);
-        std::vector<std::uint32_t> fill(start);
+        detail::vector<std::pair<std::uint64_t, std::uint32_t>> order(n);
+        detail::vector<std::uint32_t> fill(start);
         for (std::size_t i = 0; i < n; ++i)
             order[fill[p.hashes[i] >> (64 - bucket_bits)]++] = {p.hashes[i], static_cast<std::uint32_t>(i)};
-        std::vector<std::uint32_t> keep_as;  // entry -> the entry it merges into (itself if kept)
+        detail::vector<std::uint32_t> keep_as;  // entry -> the entry it merges into (itself if kept)
         bool any = false;
         for (std::size_t b = 0; b < start.size(); ++b) {
             std::uint32_t lo = start[b], hi = b + 1 < start.size() ? start[b + 1] : static_cast<std::uint32_t>(n);
@@ -4546,7 +4772,7 @@ private:
         }
         if (!any) return;
         // entries in order: a repeated key hands its value to the first entry (last one wins)
-        std::vector<node_id> kept;
+        detail::vector<node_id> kept;
         kept.reserve(doc_.edge_count(c));
         for (std::uint32_t k = 0; k < n; ++k)
             if (keep_as[k] != k && p.stride == 2) doc_.set_edge(c, 2 * keep_as[k] + 1, doc_.edge(c, 2 * k + 1));
@@ -4697,7 +4923,7 @@ private:
         }
     }
     bool frozensets_equal(node_id a, node_id b, std::size_t n, int depth) const {
-        std::vector<std::pair<std::uint64_t, node_id>> xs(n), ys(n);
+        detail::vector<std::pair<std::uint64_t, node_id>> xs(n), ys(n);
         for (std::size_t k = 0; k < n; ++k) {
             xs[k].second = doc_.edge(a, k);
             ys[k].second = doc_.edge(b, k);
@@ -4724,8 +4950,8 @@ private:
 
     document_data& doc_;
     std::size_t max_depth_;
-    std::unordered_map<node_id, pending> pending_;
-    mutable std::unordered_map<node_id, std::uint64_t> hash_cache_;  // tuples, frozensets, torch.Size
+    detail::hash_map<node_id, pending> pending_;
+    mutable detail::hash_map<node_id, std::uint64_t> hash_cache_;  // tuples, frozensets, torch.Size
     mutable std::unordered_set<std::uint64_t> proven_equal_;          // container pairs, during one equal()
     node_id last_id_ = null_node;
     pending* last_ = nullptr;
@@ -4765,7 +4991,7 @@ enum ndarray_field : std::uint32_t { nd_dtype, nd_shape, nd_data, nd_fields };
 
 /// str.encode('latin-1') of UTF-8 text: numpy re-encodes a Python 2 str it gets as raw data
 /// (encoding='latin1'). False when a character is above U+00FF.
-inline bool latin1_bytes(std::string_view text, std::string& out) {
+inline bool latin1_bytes(std::string_view text, detail::string& out) {
     for (std::size_t i = 0; i < text.size(); ++i) {
         auto c = static_cast<unsigned char>(text[i]);
         if (c < 0x80) out += static_cast<char>(c);
@@ -4778,7 +5004,7 @@ inline bool latin1_bytes(std::string_view text, std::string& out) {
 /// A numpy dtype node from its type string ('f4', 'U20', 'O8'); BUILD sets the byte order.
 inline node_id make_numpy_dtype(document_data& doc, std::string_view type) {
     // Until BUILD says otherwise: '|' for one-byte and non-numeric kinds, '<' elsewhere.
-    std::string descr;
+    detail::string descr;
     char k = type.empty() ? '?' : type[0];
     bool one_byte = type.size() == 2 && type[1] == '1';
     descr += (one_byte || k == 'O' || k == 'S' || k == 'V' || k == 'b') ? '|' : '<';
@@ -4800,14 +5026,14 @@ inline status build_numpy_dtype(document_data& doc, node_id dt, node_id state) {
     if (doc.at(order).k != kind::string && doc.at(order).k != kind::bytes)
         return make_error(errc::bad_operand, no_offset, "numpy dtype byte order is not a string");
     std::string_view o = doc.text(order);
-    std::string descr(doc.text(dt));
+    detail::string descr(doc.text(dt));
     if (o.size() == 1 && (o[0] == '<' || o[0] == '>' || o[0] == '|')) descr[0] = o[0];
     // flexible types carry their size in the state (elsize): 'U' counts 4-byte characters
     if (doc.edge_count(state) >= 6 && doc.at(doc.edge(state, 5)).k == kind::integer) {
         std::int64_t elsize = doc.at(doc.edge(state, 5)).i;
         char k = descr.size() > 1 ? descr[1] : '?';
         if (elsize >= 0 && (k == 'U' || k == 'S' || k == 'V'))
-            descr = descr.substr(0, 2) + std::to_string(k == 'U' ? elsize / 4 : elsize);
+            descr = descr.substr(0, 2) + detail::string(std::to_string(k == 'U' ? elsize / 4 : elsize));
     }
     node_id fresh = doc.make_text(kind::numpy_dtype, descr.data(), descr.size());
     doc.at(dt).s = doc.at(fresh).s;  // the dtype node keeps its identity, new text
@@ -4850,7 +5076,7 @@ inline status build_ndarray(document_data& doc, node_id arr, node_id state) {
             return make_error(errc::bad_tensor, no_offset, "object ndarray item count does not match its shape");
     } else if (dk == kind::bytes || dk == kind::bytearray || dk == kind::string) {
         if (dk == kind::string) {  // Python 2 str with encoding=latin1: the latin-1 code points are the bytes
-            std::string raw;
+            detail::string raw;
             if (!latin1_bytes(doc.text(data), raw))
                 return make_error(errc::decode_error, no_offset, "ndarray data str is not latin-1 (numpy re-encodes it; load with encoding latin1)");
             data = doc.make_text(kind::bytes, raw.data(), raw.size());
@@ -4868,14 +5094,14 @@ inline status build_ndarray(document_data& doc, node_id arr, node_id state) {
     if (descr.size() > 1 && descr[0] == '>' && dk != kind::list) {
         // numpy swaps a non-native array to the host's order when it unpickles it (the dtype
         // object itself keeps its order); ptload's host order for arrays is little-endian.
-        std::string swapped(doc.text(data));
+        detail::string swapped(doc.text(data));
         char k = descr[1];
         std::size_t unit = k == 'U' ? 4 : k == 'c' ? numpy_itemsize(descr) / 2 : numpy_itemsize(descr);
         if (k != 'S' && k != 'V' && unit > 1)
             for (std::size_t i = 0; i + unit <= swapped.size(); i += unit)
                 for (std::size_t a = i, b = i + unit - 1; a < b; ++a, --b) std::swap(swapped[a], swapped[b]);
         data = doc.make_text(kind::bytes, swapped.data(), swapped.size());
-        std::string little = "<" + std::string(descr.substr(1));
+        detail::string little = "<" + detail::string(descr.substr(1));
         dt = doc.make_text(kind::numpy_dtype, little.data(), little.size());
     }
     doc.set_edge(arr, nd_dtype, dt);
@@ -4888,12 +5114,12 @@ inline status build_ndarray(document_data& doc, node_id arr, node_id state) {
 /// numpy.core.multiarray.scalar(dtype, raw): the Python value of .item().
 inline result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id raw) {
     if (doc.at(dt).k != kind::numpy_dtype) return make_error(errc::bad_operand, no_offset, "numpy scalar dtype is not a numpy dtype");
-    std::string descr(doc.text(dt));
+    detail::string descr(doc.text(dt));
     node_id val = raw;
     kind rk = doc.at(raw).k;
     if (descr != "|O") {
-        std::string bytes;
-        if (rk == kind::bytes) bytes = std::string(doc.text(raw));
+        detail::string bytes;
+        if (rk == kind::bytes) bytes = detail::string(doc.text(raw));
         else if (rk == kind::string) {  // py2 str via latin1
             if (!latin1_bytes(doc.text(raw), bytes))
                 return make_error(errc::decode_error, no_offset, "numpy scalar data str is not latin-1 (load with encoding latin1)");
@@ -4901,14 +5127,14 @@ inline result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id
         std::uint64_t item = numpy_itemsize(descr);
         char k = descr[1];
         if (k != 'U' && k != 'S' && k != 'V' && bytes.size() != item)
-            return make_error(errc::bad_tensor, no_offset, "numpy scalar of " + descr + " has " + std::to_string(bytes.size()) + " bytes");
+            return make_error(errc::bad_tensor, no_offset, "numpy scalar of " + std::string(descr) + " has " + std::to_string(bytes.size()) + " bytes");
         if (descr[0] == '>' && k != 'U' && k != 'S' && k != 'V') {  // to little-endian
             if (k == 'c') {
                 std::size_t h = bytes.size() / 2;
-                std::string re = bytes.substr(0, h), im = bytes.substr(h);
-                bytes = std::string(re.rbegin(), re.rend()) + std::string(im.rbegin(), im.rend());
+                detail::string re = bytes.substr(0, h), im = bytes.substr(h);
+                bytes = detail::string(re.rbegin(), re.rend()) + detail::string(im.rbegin(), im.rend());
             } else {
-                bytes = std::string(bytes.rbegin(), bytes.rend());
+                bytes = detail::string(bytes.rbegin(), bytes.rend());
             }
         }
         if (descr[0] == '>' && k == 'U')
@@ -4957,7 +5183,7 @@ inline result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id
         case 'u': {
             std::uint64_t v = le(0, n);
             if (v > static_cast<std::uint64_t>(INT64_MAX)) {
-                std::string b2 = bytes + '\0';
+                detail::string b2 = bytes + '\0';
                 val = doc.make_text(kind::big_integer, b2.data(), b2.size());
             } else {
                 val = doc.make_int(static_cast<std::int64_t>(v));
@@ -4965,11 +5191,11 @@ inline result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id
             break;
         }
         case 'f':
-            if (n != 2 && n != 4 && n != 8) return make_error(errc::unsupported, no_offset, "numpy scalar " + descr);
+            if (n != 2 && n != 4 && n != 8) return make_error(errc::unsupported, no_offset, "numpy scalar " + std::string(descr));
             val = doc.make_float(to_double(0, n));
             break;
         case 'c':
-            if (n != 8 && n != 16) return make_error(errc::unsupported, no_offset, "numpy scalar " + descr);
+            if (n != 8 && n != 16) return make_error(errc::unsupported, no_offset, "numpy scalar " + std::string(descr));
             val = doc.make_complex(to_double(0, n / 2), to_double(n / 2, n / 2));
             break;
         case 'S': {
@@ -4979,7 +5205,7 @@ inline result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id
             break;
         }
         case 'U': {
-            std::string s;
+            detail::string s;
             std::size_t len = n / 4;
             while (len && le((len - 1) * 4, 4) == 0) --len;
             bool sur = false;
@@ -4993,7 +5219,7 @@ inline result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id
             break;
         }
         case 'V': val = doc.make_text(kind::bytes, bytes.data(), bytes.size()); break;
-        default: return make_error(errc::unsupported, no_offset, "numpy scalar of dtype " + descr);
+        default: return make_error(errc::unsupported, no_offset, "numpy scalar of dtype " + std::string(descr));
         }
     }
     node_id fields[2] = {dt, val};
@@ -5190,7 +5416,7 @@ namespace pickle {
 
 /// Inputs of one run besides the bytes.
 struct run_options {
-    std::string record;                              ///< for messages: "archive/data.pkl"
+    std::string_view record;                         ///< for messages: "archive/data.pkl"
     std::uint64_t base_offset = 0;                   ///< file offset of the first byte
     span<const span<const std::uint8_t>> buffers;    ///< out-of-band buffers for NEXT_BUFFER
     /// Strict mode only: "module.name" globals allowed beyond the default allowlist.
@@ -5261,7 +5487,7 @@ private:
 
     // ---------------------------------------------------------------- errors
     error fail(errc code, std::string message) const {
-        std::string ctx = opts_.record;
+        std::string ctx(opts_.record);
         if (op_) {
             if (!ctx.empty()) ctx += ", ";
             ctx += "opcode ";
@@ -5272,7 +5498,7 @@ private:
     /// Adds this opcode's offset and context to an error raised below the machine.
     error locate(error e) const {
         if (e.offset == no_offset) e.offset = opts_.base_offset + op_offset_;
-        std::string ctx = opts_.record;
+        std::string ctx(opts_.record);
         if (op_) {
             if (!ctx.empty()) ctx += ", ";
             ctx += "opcode ";
@@ -5443,7 +5669,8 @@ private:
         if constexpr (decoding::keep_bytes) {
             return doc_.make_text(kind::bytes, p, n);
         } else {
-            std::string out;
+            // ptload's memory, unless a user decoding policy only writes a std::string
+            std::conditional_t<detail::decodes_into<decoding, detail::string>::value, detail::string, std::string> out;
             std::size_t bad = decoding::decode(p, n, out);
             if (bad != n)
                 return fail(errc::decode_error, std::string("'") + decoding::name + "' codec can't decode byte 0x" +
@@ -5521,7 +5748,7 @@ private:
         }
     }
     /// The items of any sequence-like argument (for set(...), OrderedDict(...), ...).
-    bool items_of(node_id seq, std::vector<node_id>& out) const {
+    bool items_of(node_id seq, detail::vector<node_id>& out) const {
         kind k = kind_of(seq);
         if (k != kind::list && k != kind::tuple && k != kind::set && k != kind::frozenset) return false;
         out.assign(doc_.edges(seq), doc_.edges(seq) + doc_.edge_count(seq));
@@ -5532,20 +5759,20 @@ private:
     status push_global(std::string_view module, std::string_view name) {
         resolved_global g = resolve_global(module, name, proto_, limits::max_name_parts);
         if (g.dangerous) {
-            std::string full = g.module + "." + g.name;
+            const std::string full = std::string(g.module) + "." + std::string(g.name);
             return fail(errc::disallowed_global,
                         "global " + full + (g.denied_as == full ? "" : " (" + g.denied_as + ")") + " " +
                             std::string(g.why) + ": never data in a checkpoint; ptload does not run pickled code");
         }
         if constexpr (Policies::globals::allowlist_only) {
             if (g.rating != verdict::safe) {
-                std::string full = g.module + "." + g.name;
+                const detail::string full = detail::dotted(g.module, g.name);
                 bool added = false;
-                for (const auto& s : opts_.safe_globals) added = added || s == full;
+                for (const auto& s : opts_.safe_globals) added = added || std::string_view(s) == std::string_view(full.data(), full.size());
                 if (!added)
                     return fail(errc::disallowed_global,
-                                "global " + full + " is not allowed in strict mode (torch.load weights_only); if the file is "
-                                "trusted, add \"" + full + "\" to load_options::safe_globals");
+                                "global " + std::string(full.data(), full.size()) + " is not allowed in strict mode (torch.load weights_only); if the file is "
+                                "trusted, add \"" + std::string(full.data(), full.size()) + "\" to load_options::safe_globals");
             }
         }
         if constexpr (has_find_class<Handler>::value) {
@@ -5571,7 +5798,7 @@ private:
         if (kind_of(callable) != kind::global)
             return fail(errc::bad_operand, std::string("cannot call a ") + kind_name(kind_of(callable)));
         std::size_t n = doc_.edge_count(args);
-        std::vector<node_id> items;
+        detail::vector<node_id> items;
         switch (known_of(callable)) {
         case known_global::builtins_set:
         case known_global::builtins_frozenset: {
@@ -5593,7 +5820,7 @@ private:
                 return doc_.make_text(out, t.data(), t.size());
             }
             if (n == 1 && kind_of(a) == kind::list) {  // bytes([1, 2, 3])
-                std::string b;
+                detail::string b;
                 for (std::size_t i = 0; i < doc_.edge_count(a); ++i) {
                     const auto& e = doc_.at(doc_.edge(a, i));
                     if (e.k != kind::integer || e.i < 0 || e.i > 255) return fail(errc::bad_operand, "bytes() item out of range");
@@ -5692,7 +5919,7 @@ private:
             if (kind_of(enc) != kind::string) return fail(errc::bad_operand, "encoding name is not a str");
             e = doc_.text(enc);
         }
-        std::string lower;
+        detail::string lower;
         for (char c : e) lower += static_cast<char>((c >= 'A' && c <= 'Z') ? c + 32 : (c == '_' ? '-' : c));
         std::string_view t = doc_.text(str);
         if (lower == "utf-8" || lower == "utf8") {
@@ -5701,14 +5928,14 @@ private:
         }
         bool latin1 = lower == "latin1" || lower == "latin-1" || lower == "iso-8859-1" || lower == "iso8859-1" || lower == "l1";
         if (!latin1 && lower != "ascii") return fail(errc::unsupported, "encoding '" + std::string(e) + "' for bytes");
-        std::string b;
+        detail::string b;
         auto p = reinterpret_cast<const std::uint8_t*>(t.data());
         for (std::size_t i = 0; i < t.size();) {
             std::size_t bad;
             std::uint32_t cp = 0;
             std::size_t len = detail::utf8_sequence(p + i, t.size() - i, true, bad, &cp);
             if (!len || cp > (latin1 ? 0xFFu : 0x7Fu))
-                return fail(errc::decode_error, "'" + lower + "' codec can't encode character at position " + std::to_string(i));
+                return fail(errc::decode_error, "'" + std::string(lower) + "' codec can't encode character at position " + std::to_string(i));
             b += static_cast<char>(cp);
             i += len;
         }
@@ -5943,7 +6170,7 @@ private:
             std::string_view t = *line;
             if (t.size() < 2 || t.front() != t.back() || (t.front() != '\'' && t.front() != '"'))
                 return fail(errc::bad_text, "the STRING argument must be quoted");
-            std::string raw;
+            detail::string raw;
             if (!detail::python_escape_decode(t.substr(1, t.size() - 2), raw)) return fail(errc::bad_text, "bad escape in STRING");
             auto v = py2_string(reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size());
             if (!v) return std::move(v).err();
@@ -5959,7 +6186,7 @@ private:
         } else if constexpr (B == 'V') {  // UNICODE: raw-unicode-escape text
             auto line = take_line();
             if (!line) return std::move(line).err();
-            std::string s;
+            detail::string s;
             bool surrogates = false;
             if (!detail::raw_unicode_escape_decode(*line, s, surrogates)) return fail(errc::decode_error, "bad \\u escape in UNICODE");
             return push(doc_.make_text(kind::string, s.data(), s.size(), surrogates));
@@ -6153,8 +6380,8 @@ private:
             if (!module) return std::move(module).err();
             if (kind_of(*name) != kind::string || kind_of(*module) != kind::string)
                 return fail(errc::bad_operand, "STACK_GLOBAL needs two str operands");
-            std::string mod(doc_.text(*module)), nm(doc_.text(*name));
-            return push_global(mod, nm);
+            // the texts live in the document's arena, which never moves
+            return push_global(doc_.text(*module), doc_.text(*name));
         } else if constexpr (B == 'o') {  // OBJ: mark cls args... -> instance
             auto r = pop_mark();
             if (!r) return std::move(r).err();
@@ -6252,10 +6479,10 @@ private:
     const std::uint8_t* frame_end_ = nullptr;
     run_options opts_;
     key_index keys_;
-    std::vector<node_id> stack_;
-    std::vector<std::size_t> marks_;
-    std::vector<node_id> memo_;
-    std::unordered_map<std::uint32_t, node_id> sparse_memo_;
+    detail::vector<node_id> stack_;
+    detail::vector<std::size_t> marks_;
+    detail::vector<node_id> memo_;
+    detail::hash_map<std::uint32_t, node_id> sparse_memo_;
     std::uint64_t memo_count_ = 0;
     std::uint64_t node_budget_ = 0;
     std::size_t op_offset_ = 0;
@@ -6265,7 +6492,7 @@ private:
     bool stopped_ = false;
     node_id result_ = null_node;
     node_id none_ = null_node;
-    std::string scratch_;
+    detail::string scratch_;
 };
 
 } // namespace pickle
@@ -6444,7 +6671,7 @@ private:
                               "read of " + std::to_string(n) + " bytes past the end of the " + std::to_string(size) +
                                   "-byte source");
         if (!buffer_) {
-            buffer_.reset(new (std::nothrow) std::uint8_t[capacity_]);
+            buffer_ = try_make_array<std::uint8_t>(capacity_);
             if (!buffer_) return make_error(errc::io_error, offset, "no memory for a read-ahead window");
         }
         const std::uint64_t left = size - offset;
@@ -6457,7 +6684,7 @@ private:
 
     Source& src_;
     std::size_t capacity_;
-    std::unique_ptr<std::uint8_t[]> buffer_;
+    unique_array<std::uint8_t> buffer_;
     std::uint64_t start_ = 0;
     std::size_t held_ = 0;
 };
@@ -6873,7 +7100,7 @@ struct zip_limits {
 
 /// One file of the archive, as the central directory and its local header describe it.
 struct zip_entry {
-    std::string name;                  ///< raw bytes of the name, e.g. "archive/data/0"
+    std::string_view name;             ///< raw bytes of the name, e.g. "archive/data/0" (held by the archive)
     std::uint64_t header_offset = 0;   ///< local header
     std::uint64_t data_offset = 0;     ///< first data byte: header_offset + 30 + local name and extra lengths
     std::uint64_t compressed_size = 0; ///< bytes at data_offset
@@ -6889,10 +7116,17 @@ namespace detail {
 struct zip_archive_access;
 } // namespace detail
 
-/// The entries of a zip, in central-directory order, with lookup by name.
+/// The entries of a zip, in central-directory order, with lookup by name. The entries' names
+/// are held by the archive (one block for all of them), so it moves but does not copy.
 class zip_archive {
 public:
-    const std::vector<zip_entry>& entries() const noexcept { return entries_; }
+    zip_archive() = default;
+    zip_archive(zip_archive&&) noexcept = default;
+    zip_archive& operator=(zip_archive&&) noexcept = default;
+    zip_archive(const zip_archive&) = delete;
+    zip_archive& operator=(const zip_archive&) = delete;
+
+    span<const zip_entry> entries() const noexcept { return {entries_.data(), entries_.size()}; }
     std::size_t size() const noexcept { return entries_.size(); }
     bool empty() const noexcept { return entries_.empty(); }
 
@@ -6912,8 +7146,9 @@ public:
 
 private:
     friend struct detail::zip_archive_access;
-    std::vector<zip_entry> entries_;
-    std::vector<std::uint32_t> by_name_;  ///< indices into entries_, sorted by name
+    detail::vector<zip_entry> entries_;
+    detail::vector<char> names_;            ///< every entry's name, one after another
+    detail::vector<std::uint32_t> by_name_;  ///< indices into entries_, sorted by name
     std::uint64_t cd_offset_ = 0;
     std::uint64_t cd_size_ = 0;
     bool zip64_ = false;
@@ -6922,8 +7157,9 @@ private:
 namespace detail {
 
 struct zip_archive_access {
-    static std::vector<zip_entry>& entries(zip_archive& a) noexcept { return a.entries_; }
-    static std::vector<std::uint32_t>& by_name(zip_archive& a) noexcept { return a.by_name_; }
+    static vector<zip_entry>& entries(zip_archive& a) noexcept { return a.entries_; }
+    static vector<char>& names(zip_archive& a) noexcept { return a.names_; }
+    static vector<std::uint32_t>& by_name(zip_archive& a) noexcept { return a.by_name_; }
     static void set_directory(zip_archive& a, std::uint64_t offset, std::uint64_t size, bool zip64) noexcept {
         a.cd_offset_ = offset;
         a.cd_size_ = size;
@@ -6972,7 +7208,7 @@ constexpr bool zip_range_ok(std::uint64_t offset, std::uint64_t n, std::uint64_t
 
 /// An entry name fit for an error message: control bytes (a NUL would cut a C string short)
 /// become \xNN; everything else is kept as it is.
-inline std::string zip_printable(const std::string& name) {
+inline std::string zip_printable(std::string_view name) {
     std::string out;
     out.reserve(name.size());
     for (unsigned char c : name) {
@@ -6988,7 +7224,7 @@ inline std::string zip_printable(const std::string& name) {
     return out;
 }
 
-inline error zip_error(std::uint64_t offset, std::string message, const std::string& name = {}) {
+PTLOAD_COLD inline error zip_error(std::uint64_t offset, std::string message, std::string_view name = {}) {
     return make_error(errc::bad_zip, offset, std::move(message), zip_printable(name));
 }
 
@@ -7005,7 +7241,7 @@ inline const char* zip_refused_flag(std::uint16_t flags) noexcept {
 /// scratch. The caller has checked that the range lies within the source.
 template <class Source>
 result<const std::uint8_t*> zip_bytes(Source& src, std::uint64_t offset, std::uint64_t n,
-                                      std::vector<std::uint8_t>& scratch) {
+                                      vector<std::uint8_t>& scratch) {
     if (n > std::numeric_limits<std::size_t>::max())
         return zip_error(offset, std::to_string(n) + " bytes do not fit in memory on this platform");
     if (const std::uint8_t* memory = memory_of(src)) return memory + offset;
@@ -7027,7 +7263,7 @@ struct zip64_fields {
 /// offset of the extra field, for errors.
 inline status zip_apply_zip64(zip64_fields& f, bool need_size, bool need_compressed, bool need_offset,
                               bool need_disk, const std::uint8_t* extra, std::size_t n, std::uint64_t where,
-                              const std::string& name) {
+                              std::string_view name) {
     if (!(need_size || need_compressed || need_offset || need_disk)) return {};
     const std::uint8_t* record = nullptr;
     std::size_t record_len = 0;
@@ -7088,7 +7324,7 @@ result<zip_directory> zip_find_directory(Source& src, const zip_limits& lim) {
     // end, take the first signature whose comment length reaches exactly the end of the file.
     const std::uint64_t tail_len = std::min<std::uint64_t>(file_size, zip_eocd_size + 0xFFFF);
     const std::uint64_t tail_offset = file_size - tail_len;
-    std::vector<std::uint8_t> tail_scratch;
+    vector<std::uint8_t> tail_scratch;
     auto tail_r = zip_bytes(src, tail_offset, tail_len, tail_scratch);
     PTLOAD_TRY(tail_r);
     const std::uint8_t* tail = *tail_r;
@@ -7186,17 +7422,22 @@ result<zip_directory> zip_find_directory(Source& src, const zip_limits& lim) {
     return dir;
 }
 
-/// Parses the central directory into entries (data_offset is filled in later, from the local header).
+/// Parses the central directory into the archive's entries and names (data_offset is filled in
+/// later, from the local header).
 template <class Source>
-result<std::vector<zip_entry>> zip_read_directory(Source& src, const zip_directory& dir) {
-    std::vector<std::uint8_t> scratch;
+status zip_read_directory(Source& src, const zip_directory& dir, zip_archive& archive) {
+    vector<std::uint8_t> scratch;
     auto bytes_r = zip_bytes(src, dir.offset, dir.size, scratch);
     PTLOAD_TRY(bytes_r);
     const std::uint8_t* cd = *bytes_r;
     const std::uint64_t cd_size = dir.size;
 
-    std::vector<zip_entry> entries;
+    vector<zip_entry>& entries = zip_archive_access::entries(archive);
     entries.reserve(static_cast<std::size_t>(dir.count));  // <= cd_size / 46, bytes that exist
+    // Names are gathered in one block; entries point into it once it is complete (it may move
+    // while it fills). Their total is at most the directory's size.
+    vector<char>& names = zip_archive_access::names(archive);
+    names.reserve(static_cast<std::size_t>(cd_size));
     std::uint64_t pos = 0;
     for (std::uint64_t i = 0; i < dir.count; ++i) {
         const std::uint64_t at = dir.offset + pos;
@@ -7216,8 +7457,8 @@ result<std::vector<zip_entry>> zip_read_directory(Source& src, const zip_directo
         if (record_len > cd_size - pos)
             return zip_error(at, "central directory record " + std::to_string(i) + " (name, extra field and comment) "
                                      "runs past the end of the directory");
-        std::string name(reinterpret_cast<const char*>(p + zip_central_size), name_len);
-        if (name.find('\0') != std::string::npos) return zip_error(at, "entry name contains a NUL byte", name);
+        const std::string_view name(reinterpret_cast<const char*>(p + zip_central_size), name_len);
+        if (name.find('\0') != std::string_view::npos) return zip_error(at, "entry name contains a NUL byte", name);
 
         zip64_fields f{size32, compressed32, offset32, disk16};
         PTLOAD_TRY(zip_apply_zip64(f, size32 == zip_max32, compressed32 == zip_max32, offset32 == zip_max32,
@@ -7235,7 +7476,8 @@ result<std::vector<zip_entry>> zip_read_directory(Source& src, const zip_directo
                              name);
 
         zip_entry e;
-        e.name = std::move(name);
+        e.name = std::string_view(nullptr, name.size());  // its place in `names` is set below
+        names.insert(names.end(), name.begin(), name.end());
         e.header_offset = f.header_offset;
         e.data_offset = 0;
         e.compressed_size = f.compressed_size;
@@ -7249,12 +7491,17 @@ result<std::vector<zip_entry>> zip_read_directory(Source& src, const zip_directo
     if (pos != cd_size)
         return zip_error(dir.offset + pos, std::to_string(cd_size - pos) + " bytes of the central directory follow its " +
                                                std::to_string(dir.count) + " declared entries");
-    return entries;
+    const char* next = names.data();
+    for (zip_entry& e : entries) {
+        e.name = std::string_view(next, e.name.size());
+        next += e.name.size();
+    }
+    return {};
 }
 
 /// Reads the local header of e, checks it against the central directory, and sets data_offset.
 template <class Source>
-status zip_check_local_header(Source& src, zip_entry& e, std::vector<std::uint8_t>& scratch) {
+status zip_check_local_header(Source& src, zip_entry& e, vector<std::uint8_t>& scratch) {
     const std::uint64_t file_size = src.size(), at = e.header_offset;
     if (!zip_range_ok(at, zip_local_size, file_size))
         return zip_error(at, "local header offset " + std::to_string(at) + " runs past the end of the " +
@@ -7276,7 +7523,7 @@ status zip_check_local_header(Source& src, zip_entry& e, std::vector<std::uint8_
     // Readers that walk local headers (and scanners) would otherwise see another archive.
     if (name_len != e.name.size() || (name_len && std::memcmp(name, e.name.data(), name_len) != 0))
         return zip_error(at, "local header name \"" +
-                                 zip_printable(std::string(reinterpret_cast<const char*>(name), name_len)) +
+                                 zip_printable(std::string_view(reinterpret_cast<const char*>(name), name_len)) +
                                  "\" differs from the central directory",
                          e.name);
     if (const char* why = zip_refused_flag(flags)) return zip_error(at, why, e.name);
@@ -7332,8 +7579,8 @@ inline std::string zip_descriptor_hint(const zip_entry* prev) {
 }
 
 /// The entries in the order of their local headers in the file.
-inline std::vector<offset_item> zip_file_order(const std::vector<zip_entry>& entries) {
-    std::vector<offset_item> order(entries.size());
+inline vector<offset_item> zip_file_order(const vector<zip_entry>& entries) {
+    vector<offset_item> order(entries.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = {entries[i].header_offset, static_cast<std::uint32_t>(i)};
     sort_by_offset(order);
     return order;
@@ -7342,7 +7589,7 @@ inline std::vector<offset_item> zip_file_order(const std::vector<zip_entry>& ent
 /// Overlap (always) and, unless allow_gaps, full coverage: from byte 0, each local header, its
 /// data and its data descriptor follow one another up to the central directory.
 template <class Source>
-status zip_check_layout(Source& src, const std::vector<zip_entry>& entries, const std::vector<offset_item>& order,
+status zip_check_layout(Source& src, const vector<zip_entry>& entries, const vector<offset_item>& order,
                         const zip_directory& dir, const zip_limits& lim) {
     const std::uint64_t cd_end = dir.offset + dir.size;
     std::uint64_t cursor = 0;  // end of what is accounted for so far
@@ -7388,7 +7635,7 @@ status zip_check_layout(Source& src, const std::vector<zip_entry>& entries, cons
             return zip_error(cursor, std::to_string(dir.offset - cursor) +
                                          " bytes before the central directory belong to no zip structure" +
                                          zip_descriptor_hint(prev),
-                             prev ? prev->name : std::string());
+                             prev ? prev->name : std::string_view());
     }
     return {};
 }
@@ -7415,20 +7662,22 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
     auto dir_r = detail::zip_find_directory(src, lim);
     PTLOAD_TRY(dir_r);
     const detail::zip_directory& dir = *dir_r;
-    auto entries_r = detail::zip_read_directory(src, dir);
-    PTLOAD_TRY(entries_r);
-
     zip_archive archive;
-    std::vector<zip_entry>& entries = detail::zip_archive_access::entries(archive);
-    entries = std::move(*entries_r);
+    PTLOAD_TRY(detail::zip_read_directory(src, dir, archive));
+    detail::vector<zip_entry>& entries = detail::zip_archive_access::entries(archive);
 
     // Sorted name index: lookups, and duplicates sit next to each other. Readers disagree on
     // which duplicate wins (Python the last, miniz either), so there must be none.
-    std::vector<std::uint32_t>& by_name = detail::zip_archive_access::by_name(archive);
+    detail::vector<std::uint32_t>& by_name = detail::zip_archive_access::by_name(archive);
     by_name.resize(entries.size());
     for (std::size_t i = 0; i < by_name.size(); ++i) by_name[i] = static_cast<std::uint32_t>(i);
-    auto by_text = [&](std::uint32_t a, std::uint32_t b) { return entries[a].name < entries[b].name; };
-    if (!std::is_sorted(by_name.begin(), by_name.end(), by_text)) std::stable_sort(by_name.begin(), by_name.end(), by_text);
+    // Equal names keep their directory order (std::sort with the index as a tie-break: unlike
+    // std::stable_sort it needs no buffer from the heap).
+    auto by_text = [&](std::uint32_t a, std::uint32_t b) {
+        const int c = entries[a].name.compare(entries[b].name);
+        return c < 0 || (c == 0 && a < b);
+    };
+    if (!std::is_sorted(by_name.begin(), by_name.end(), by_text)) std::sort(by_name.begin(), by_name.end(), by_text);
     for (std::size_t i = 1; i < by_name.size(); ++i)
         if (entries[by_name[i]].name == entries[by_name[i - 1]].name)
             return detail::zip_error(entries[by_name[i]].header_offset, "duplicate entry name",
@@ -7437,9 +7686,9 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
     // Local headers, and data descriptors between entries, are read in file order through a
     // read-ahead window: one read for many small records rather than a seek and a read or two
     // each. In-memory sources are read in place.
-    const std::vector<detail::offset_item> by_offset = detail::zip_file_order(entries);
+    const detail::vector<detail::offset_item> by_offset = detail::zip_file_order(entries);
     auto check_records = [&](auto& reader) -> status {
-        std::vector<std::uint8_t> scratch;
+        detail::vector<std::uint8_t> scratch;
         for (const detail::offset_item& item : by_offset)
             PTLOAD_TRY(detail::zip_check_local_header(reader, entries[item.index], scratch));
         std::uint64_t inflate_total = 0;
@@ -7451,7 +7700,7 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
                     return make_error(errc::limit_inflate, e.header_offset,
                                       "deflated entries would inflate to more than zip_limits::max_inflate_total (" +
                                           std::to_string(inflate_cap) + " bytes)",
-                                      e.name);
+                                      std::string(e.name));
                 inflate_total += e.size;
             }
         }
@@ -7467,15 +7716,10 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
     return archive;
 }
 
-/// The bytes of one entry: stored entries are copied, deflated ones inflated. With check_crc,
-/// a non-zero CRC-32 must match (torch writes 0 when CRC computation is off; 0 is not checked).
-/// A deflated entry is refused (errc::limit_inflate) when its ratio exceeds
-/// lim.max_inflate_ratio (above lim.inflate_ratio_floor) or its size lim.max_inflate_total.
-///     auto bytes = ptload::read_entry(src, *zip->find("archive/data.pkl"));
-template <class Source>
-result<std::vector<std::uint8_t>> read_entry(Source& src, const zip_entry& e, const zip_limits& lim = {},
-                                             bool check_crc = true) {
-    static_assert(check_source<Source>(), "read_entry needs a byte source (see ptload/policies/source.hpp)");
+namespace detail {
+/// read_entry into any vector of bytes (the loader's come from the memory functions).
+template <class Bytes, class Source>
+result<Bytes> read_entry_as(Source& src, const zip_entry& e, const zip_limits& lim, bool check_crc) {
     const std::uint64_t file_size = src.size();
     // The entry may not come from read_zip; it must not make us allocate for bytes not in the file.
     if (!detail::zip_range_ok(e.data_offset, e.compressed_size, file_size))
@@ -7489,7 +7733,7 @@ result<std::vector<std::uint8_t>> read_entry(Source& src, const zip_entry& e, co
                                                       " bytes does not fit in memory on this platform",
                                  e.name);
 
-    std::vector<std::uint8_t> out;
+    Bytes out;
     if (e.method == 0) {
         if (e.compressed_size != e.size)
             return detail::zip_error(e.header_offset, "stored entry has compressed size " +
@@ -7497,7 +7741,7 @@ result<std::vector<std::uint8_t>> read_entry(Source& src, const zip_entry& e, co
                                                           std::to_string(e.size),
                                      e.name);
         out.resize(static_cast<std::size_t>(e.size));
-        if (!out.empty()) PTLOAD_TRY(src.read_at(e.data_offset, out.data(), out.size()));
+        if (!out.empty()) PTLOAD_TRY(src.read_at(e.data_offset, reinterpret_cast<std::uint8_t*>(out.data()), out.size()));
     } else if (e.method == 8) {
         // A zip bomb is refused before anything is allocated: both bounds use declared sizes,
         // and inflate_raw never produces more (or less) than the declared size.
@@ -7510,22 +7754,23 @@ result<std::vector<std::uint8_t>> read_entry(Source& src, const zip_entry& e, co
                               "compression ratio of " + std::to_string(e.size) + " bytes from " +
                                   std::to_string(e.compressed_size) + " exceeds zip_limits::max_inflate_ratio (" +
                                   std::to_string(lim.max_inflate_ratio) + ":1)",
-                              e.name);
+                              std::string(e.name));
         const std::uint64_t cap = detail::zip_inflate_total_cap(lim, file_size);
         if (e.size > cap)
             return make_error(errc::limit_inflate, e.header_offset,
                               "inflated size " + std::to_string(e.size) + " exceeds zip_limits::max_inflate_total (" +
                                   std::to_string(cap) + " bytes)",
-                              e.name);
-        std::vector<std::uint8_t> scratch;
+                              std::string(e.name));
+        vector<std::uint8_t> scratch;
         auto in_r = detail::zip_bytes(src, e.data_offset, e.compressed_size, scratch);
         PTLOAD_TRY(in_r);
         out.resize(static_cast<std::size_t>(e.size));
-        auto st = inflate_raw(*in_r, static_cast<std::size_t>(e.compressed_size), out.data(), out.size());
+        auto st = inflate_raw(*in_r, static_cast<std::size_t>(e.compressed_size),
+                              reinterpret_cast<std::uint8_t*>(out.data()), out.size());
         if (!st) {
             error err = std::move(st).err();
             err.offset += e.data_offset;
-            err.context = e.name;
+            err.context = std::string(e.name);
             return err;
         }
     } else {
@@ -7535,7 +7780,7 @@ result<std::vector<std::uint8_t>> read_entry(Source& src, const zip_entry& e, co
     }
 
     if (check_crc && e.crc32 != 0) {
-        const std::uint32_t actual = detail::crc32(out.data(), out.size());
+        const std::uint32_t actual = detail::crc32(reinterpret_cast<const std::uint8_t*>(out.data()), out.size());
         if (actual != e.crc32) {
             char msg[80];
             std::snprintf(msg, sizeof msg, "CRC-32 mismatch: the central directory says %08x, the data has %08x",
@@ -7546,21 +7791,18 @@ result<std::vector<std::uint8_t>> read_entry(Source& src, const zip_entry& e, co
     return out;
 }
 
-/// The single top-level folder every entry name starts with, '/' included ("archive/"): the text
-/// up to the first '/' of the first entry. Errors (bad_zip) if the archive is empty, an entry
-/// has no '/', or entries disagree (FORMAT.md 2.2; what to do with the prefix is the caller's).
-///     auto prefix = ptload::archive_prefix(*zip);   // then zip->find(*prefix + "data.pkl")
-inline result<std::string> archive_prefix(const zip_archive& archive) {
+/// The top-level folder of archive_prefix, as a view of the first entry's name.
+inline result<std::string_view> archive_folder(const zip_archive& archive) {
     if (archive.empty()) return detail::zip_error(no_offset, "an empty archive has no top-level folder");
-    const std::vector<zip_entry>& entries = archive.entries();
+    const span<const zip_entry> entries = archive.entries();
     const std::size_t slash = entries[0].name.find('/');
-    if (slash == std::string::npos)
+    if (slash == std::string_view::npos)
         return detail::zip_error(entries[0].header_offset, "entry name has no '/' (expected <folder>/<record>)",
                                  entries[0].name);
-    std::string prefix = entries[0].name.substr(0, slash + 1);
+    const std::string_view prefix = entries[0].name.substr(0, slash + 1);
     for (const zip_entry& e : entries) {
         if (e.name.compare(0, prefix.size(), prefix) == 0) continue;
-        if (e.name.find('/') == std::string::npos)
+        if (e.name.find('/') == std::string_view::npos)
             return detail::zip_error(e.header_offset, "entry name has no '/' (expected <folder>/<record>)", e.name);
         return detail::zip_error(e.header_offset,
                                  "entry is outside the top-level folder \"" + detail::zip_printable(prefix) +
@@ -7568,6 +7810,29 @@ inline result<std::string> archive_prefix(const zip_archive& archive) {
                                  e.name);
     }
     return prefix;
+}
+} // namespace detail
+
+/// The bytes of one entry: stored entries are copied, deflated ones inflated. With check_crc,
+/// a non-zero CRC-32 must match (torch writes 0 when CRC computation is off; 0 is not checked).
+/// A deflated entry is refused (errc::limit_inflate) when its ratio exceeds
+/// lim.max_inflate_ratio (above lim.inflate_ratio_floor) or its size lim.max_inflate_total.
+///     auto bytes = ptload::read_entry(src, *zip->find("archive/data.pkl"));
+template <class Source>
+result<std::vector<std::uint8_t>> read_entry(Source& src, const zip_entry& e, const zip_limits& lim = {},
+                                             bool check_crc = true) {
+    static_assert(check_source<Source>(), "read_entry needs a byte source (see ptload/policies/source.hpp)");
+    return detail::read_entry_as<std::vector<std::uint8_t>>(src, e, lim, check_crc);
+}
+
+/// The single top-level folder every entry name starts with, '/' included ("archive/"): the text
+/// up to the first '/' of the first entry. Errors (bad_zip) if the archive is empty, an entry
+/// has no '/', or entries disagree (FORMAT.md 2.2; what to do with the prefix is the caller's).
+///     auto prefix = ptload::archive_prefix(*zip);   // then zip->find(*prefix + "data.pkl")
+inline result<std::string> archive_prefix(const zip_archive& archive) {
+    auto folder = detail::archive_folder(archive);
+    if (!folder) return std::move(folder).err();
+    return std::string(*folder);
 }
 
 } // namespace v0
@@ -7692,6 +7957,7 @@ inline torch_global find_torch_global(const pickle::resolved_global& g) noexcept
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -7720,7 +7986,7 @@ public:
 namespace detail {
 
 /// Reads a sequence of ints (tuple, list or torch.Size) into out.
-inline bool int_sequence(const document_data& doc, node_id seq, std::vector<std::int64_t>& out) {
+inline bool int_sequence(const document_data& doc, node_id seq, vector<std::int64_t>& out) {
     kind k = doc.at(seq).k;
     if (k != kind::tuple && k != kind::list && k != kind::torch_size) return false;
     out.clear();
@@ -7800,16 +8066,18 @@ public:
         if (!detail::as_text(doc, doc.edge(pid, 2), key)) {
             if (doc.at(doc.edge(pid, 2)).k != kind::integer)
                 return make_error(errc::bad_storage, no_offset, "storage key is not a str");
-            d.key = std::to_string(doc.at(doc.edge(pid, 2)).i);
+            char digits[24];
+            const int len = std::snprintf(digits, sizeof digits, "%lld", static_cast<long long>(doc.at(doc.edge(pid, 2)).i));
+            d.key = doc.keep_text(std::string_view(digits, static_cast<std::size_t>(len)));
         } else {
-            d.key = std::string(key);
+            d.key = key;
         }
         if (!detail::as_text(doc, doc.edge(pid, 3), location))
-            return make_error(errc::bad_storage, no_offset, "storage location is not a str", "storage " + d.key);
-        d.location = std::string(location);
+            return make_error(errc::bad_storage, no_offset, "storage location is not a str", "storage " + std::string(d.key));
+        d.location = location;
         const auto& numel = doc.at(doc.edge(pid, 4));
         if (numel.k != kind::integer || numel.i < 0)
-            return make_error(errc::bad_storage, no_offset, "storage element count is not a size", "storage " + d.key);
+            return make_error(errc::bad_storage, no_offset, "storage element count is not a size", "storage " + std::string(d.key));
         d.numel = static_cast<std::uint64_t>(numel.i);
         if (!provider_) return no_provider();
         auto index = provider_->load_storage(doc, d, n == 6 ? doc.edge(pid, 5) : null_node);
@@ -7939,7 +8207,7 @@ public:
             if (n != 8) return arity("_rebuild_wrapper_subclass", n, "8");
             if (doc.at(a(1)).k != kind::dtype) return bad("wrapper subclass dtype is not a torch dtype");
             if (doc.at(a(4)).k != kind::integer) return bad("wrapper subclass storage offset is not an int");
-            std::string device = doc.at(a(6)).k == kind::device ? std::string(doc.text(a(6))) : std::string("cpu");
+            const std::string_view device = doc.at(a(6)).k == kind::device ? doc.text(a(6)) : std::string_view("cpu");
             return storageless(doc, static_cast<dtype>(doc.at(a(1)).tag), a(2), a(3), doc.at(a(4)).i, truthy(doc, a(7)),
                                device, a(0));
         }
@@ -7950,22 +8218,28 @@ public:
             if (!detail::as_text(doc, a(2), device)) return bad("device is not a str");
             auto t = derive(doc, a(0), truthy(doc, a(3)), false);
             if (!t) return t;
-            doc.tensor_mut(doc.at(*t).aux).device = mapped_device(device);
+            doc.tensor_mut(doc.at(*t).aux).device = mapped_device(doc, device);
             return t;
         }
         case torch_global::rebuild_from_type_v2:
         case torch_global::rebuild_from_type: return from_type(doc, args);
         case torch_global::size: {  // torch.Size((2, 3))
-            std::vector<std::int64_t> dims;
+            detail::vector<std::int64_t> dims;
             if (n != 1 || !detail::int_sequence(doc, a(0), dims)) return bad("torch.Size takes one sequence of ints");
             return doc.make_seq(kind::torch_size, doc.edges(a(0)), doc.edge_count(a(0)));
         }
         case torch_global::device: {  // torch.device('cuda', 1) or ('cuda:1',)
             std::string_view type;
             if (n < 1 || n > 2 || !detail::as_text(doc, a(0), type)) return bad("torch.device takes (type[, index])");
-            std::string s(type);
-            if (n == 2 && doc.at(a(1)).k == kind::integer) s += ":" + std::to_string(doc.at(a(1)).i);
-            return doc.make_text(kind::device, s.data(), s.size());
+            char index[24] = "";
+            int len = 0;
+            if (n == 2 && doc.at(a(1)).k == kind::integer)
+                len = std::snprintf(index, sizeof index, ":%lld", static_cast<long long>(doc.at(a(1)).i));
+            node_id id = null_node;
+            char* text = doc.make_text_uninit(kind::device, type.size() + static_cast<std::size_t>(len), id);
+            if (!type.empty()) std::memcpy(text, type.data(), type.size());
+            if (len) std::memcpy(text + type.size(), index, static_cast<std::size_t>(len));
+            return id;
         }
         case torch_global::get_layout: {  // _get_layout('torch.sparse_coo')
             std::string_view l;
@@ -7992,7 +8266,7 @@ public:
     /// file likes: the chain is unwound in a loop (bounded by limits::max_depth), the innermost
     /// call made, then each level's type and state applied from the inside out.
     result<node_id> from_type(document_data& doc, node_id args) {
-        std::vector<node_id> levels;  // the argument tuples, outermost first
+        detail::vector<node_id> levels;  // the argument tuples, outermost first
         node_id call_args = args;
         for (;;) {
             std::size_t n = doc.edge_count(call_args);
@@ -8046,11 +8320,12 @@ private:
         return (n.k == kind::boolean || n.k == kind::integer) && n.i != 0;
     }
 
-    std::string mapped_device(std::string_view device) const {
-        if (!opts_.map_location.empty()) return opts_.map_location;
+    /// Where map_location sends a tensor saved on `device`, as text the document keeps.
+    std::string_view mapped_device(document_data& doc, std::string_view device) const {
+        if (!opts_.map_location.empty()) return doc.keep_repeated(opts_.map_location);
         for (const auto& kv : opts_.map_remap)
-            if (kv.first == device) return kv.second;
-        return std::string(device);
+            if (kv.first == device) return doc.keep_repeated(kv.second);
+        return doc.keep_repeated(device);
     }
 
 public:
@@ -8088,8 +8363,8 @@ private:
     /// Validates and stores shape/strides: rank limit, non-negative sizes, strides and offset,
     /// numel without overflow, and every element inside `capacity` elements.
     status shape_into(document_data& doc, detail::tensor_record& r, node_id size_id, node_id stride_id, std::uint64_t capacity) {
-        std::vector<std::int64_t>& shape = shape_scratch_;  // reused: no allocation per tensor
-        std::vector<std::int64_t>& stride = stride_scratch_;
+        detail::vector<std::int64_t>& shape = shape_scratch_;  // reused: no allocation per tensor
+        detail::vector<std::int64_t>& stride = stride_scratch_;
         if (!detail::int_sequence(doc, size_id, shape)) return bad("tensor size is not a sequence of ints");
         if (!detail::int_sequence(doc, stride_id, stride)) return bad("tensor stride is not a sequence of ints");
         if (shape.size() != stride.size())
@@ -8137,12 +8412,12 @@ private:
         return add(doc, std::move(r));
     }
     result<node_id> storageless(document_data& doc, dtype t, node_id size, node_id stride, std::int64_t offset, bool requires_grad,
-                                std::string device, node_id cls) {
+                                std::string_view device, node_id cls) {
         detail::tensor_record r;
         r.type = t;
         r.offset = offset;
         r.requires_grad = requires_grad;
-        r.device = std::move(device);
+        r.device = device;
         r.cls = cls;
         PTLOAD_TRY(shape_into(doc, r, size, stride, 0));
         return add(doc, std::move(r));
@@ -8239,7 +8514,7 @@ private:
     /// Reads an integer tensor's elements (int64/int32) for index checks. Index data must be
     /// stored bytes that cover the view (a meta or storage-less tensor has none), and a view
     /// that repeats its storage is read only as far as limits allow.
-    status index_values(const document_data& doc, node_id t, std::vector<std::int64_t>& out) const {
+    status index_values(const document_data& doc, node_id t, detail::vector<std::int64_t>& out) const {
         if (doc.at(t).k != kind::tensor) return bad("sparse or nested tensor metadata is not a tensor");
         tensor v(&doc, doc.at(t).aux);
         if (v.dtype() != dtype::int64 && v.dtype() != dtype::int32)
@@ -8294,7 +8569,7 @@ private:
         if (g == torch_global::rebuild_sparse_csr_tensor && sl == sparse_layout::coo) return bad("CSR rebuild with COO layout");
         std::size_t n = doc.edge_count(data);
         auto d = [&](std::size_t i) { return doc.edge(data, i); };
-        std::vector<std::int64_t> size;
+        detail::vector<std::int64_t> size;
         node_id parts[4];
         if (sl == sparse_layout::coo) {
             if (n != 3 && n != 4) return bad("COO data needs (indices, values, size[, coalesced])");
@@ -8338,7 +8613,7 @@ private:
     /// indices inside their dimension (SECURITY.md (a)36: to_dense must never write out of bounds).
     status check_sparse(document_data& doc, node_id s) {
         auto layout = static_cast<sparse_layout>(doc.at(s).tag);
-        std::vector<std::int64_t> size, idx;
+        detail::vector<std::int64_t> size, idx;
         detail::int_sequence(doc, doc.edge(s, 0), size);
         if (layout == sparse_layout::coo) {
             node_id indices = doc.edge(s, 2);
@@ -8355,7 +8630,7 @@ private:
                 }
             return {};
         }
-        std::vector<std::int64_t> comp, plain;
+        detail::vector<std::int64_t> comp, plain;
         PTLOAD_TRY(index_values(doc, doc.edge(s, 1), comp));
         PTLOAD_TRY(index_values(doc, doc.edge(s, 2), plain));
         for (std::size_t i = 1; i < comp.size(); ++i)
@@ -8372,7 +8647,7 @@ private:
     }
     status check_nested(document_data& doc, node_id nested) {
         tensor b(&doc, doc.at(doc.edge(nested, 0)).aux);
-        std::vector<std::int64_t> offs, sz;
+        detail::vector<std::int64_t> offs, sz;
         PTLOAD_TRY(index_values(doc, doc.edge(nested, 3), offs));
         PTLOAD_TRY(index_values(doc, doc.edge(nested, 1), sz));
         for (auto o : offs)
@@ -8394,24 +8669,26 @@ private:
         storage s;
         s.desc.type = static_cast<dtype>(doc.at(dt).tag);
         s.desc.key = "numpy";
-        s.desc.location = std::string(device);
+        s.desc.location = device;
         std::size_t esize = element_size(s.desc.type);
         if (!esize || bytes.size() % esize) return bad("numpy data size does not fit the dtype");
         // ndarray data is little-endian (build_ndarray swaps '>' arrays); storages hold host order
         if (!detail::host_is_little_endian() && detail::byte_order_unit(s.desc.type) > 1) {
-            std::string host(bytes);
-            detail::byteswap_elements(reinterpret_cast<std::uint8_t*>(&host[0]), host.size(), s.desc.type);
-            bytes = doc.text(doc.make_text(kind::bytes, host.data(), host.size()));
+            node_id swapped = null_node;
+            char* host = doc.make_text_uninit(kind::bytes, bytes.size(), swapped);
+            if (!bytes.empty()) std::memcpy(host, bytes.data(), bytes.size());
+            detail::byteswap_elements(reinterpret_cast<std::uint8_t*>(host), bytes.size(), s.desc.type);
+            bytes = doc.text(swapped);
         }
         s.desc.numel = bytes.size() / esize;
-        s.device = mapped_device(device);
+        s.device = mapped_device(doc, device);
         // The bytes already live in the document's arena for its whole life: borrow them.
         s.bytes = storage_buffer(reinterpret_cast<std::uint8_t*>(const_cast<char*>(bytes.data())), bytes.size(), nullptr, nullptr);
         s.resident = true;
         std::uint32_t index = doc.add_storage(std::move(s));
-        std::vector<std::int64_t> dims;
+        detail::vector<std::int64_t> dims;
         if (!detail::int_sequence(doc, shape, dims)) return bad("numpy shape is not a sequence of ints");
-        std::vector<std::int64_t> stride(dims.size());
+        detail::vector<std::int64_t> stride(dims.size());
         std::int64_t st = 1;
         for (std::size_t i = dims.size(); i-- > 0;) {
             stride[i] = st;
@@ -8425,10 +8702,10 @@ private:
 
     storage_provider* provider_;
     const load_options& opts_;
-    std::vector<node_id> storage_nodes_;  ///< by storage index (indices are dense, in declaration order)
-    std::vector<std::int64_t> shape_scratch_, stride_scratch_;
-    std::vector<node_id> deferred_;  // sparse/nested tensors whose index data is not read yet
-    std::vector<std::pair<node_id, dtype>> storage_classes_;  // the storage class globals find_class made, by node
+    detail::vector<node_id> storage_nodes_;  ///< by storage index (indices are dense, in declaration order)
+    detail::vector<std::int64_t> shape_scratch_, stride_scratch_;
+    detail::vector<node_id> deferred_;  // sparse/nested tensors whose index data is not read yet
+    detail::vector<std::pair<node_id, dtype>> storage_classes_;  // the storage class globals find_class made, by node
 };
 
 } // namespace v0
@@ -8454,17 +8731,19 @@ namespace ptload {
 inline namespace v0 {
 namespace detail {
 
-/// Where map_location and the registered handlers put a storage (asked once per storage).
-inline result<std::string> place_storage(const load_options& opts, const storage_description& d, std::uint64_t offset,
-                                         const std::string& record) {
-    auto device = opts.resolve_device(d);
-    if (!device) {
+/// Where map_location and the registered handlers put a storage (asked once per storage), as
+/// text the document keeps. `record`, when given, names the record in an error ("archive/data/0").
+inline result<std::string_view> place_storage(document_data& doc, const load_options& opts, const storage_description& d,
+                                              std::uint64_t offset, std::string_view record) {
+    std::string scratch;  // only a map_location callable or a location handler writes here
+    auto device = opts.resolve_device(d, scratch);
+    if (PTLOAD_UNLIKELY(!device)) {
         error e = std::move(device).err();
         e.offset = offset;
-        e.context = record;
+        if (!record.empty()) e.context = std::string(record);  // else the error's own "storage <key>"
         return e;
     }
-    return device;
+    return doc.keep_repeated(*device);
 }
 
 /// The zip reader's bounds from the limits policy.
@@ -8483,13 +8762,13 @@ inline result<storage_buffer> checked_buffer(const storage& s, const storage_ori
     if (b.data() && b.data() == origin.in_place && !origin.host_order)
         return make_error(errc::bad_storage, s.ref.offset,
                           "the allocator used the source's bytes in place, but they are not in the host's byte order",
-                          "storage " + s.desc.key);
+                          "storage " + std::string(s.desc.key));
     if (!b.data() && nbytes)
         return make_error(errc::bad_storage, s.ref.offset, "the allocator could not provide " + std::to_string(nbytes) + " bytes",
-                          "storage " + s.desc.key);
+                          "storage " + std::string(s.desc.key));
     if (b.size() < nbytes)
         return make_error(errc::bad_storage, s.ref.offset, "the allocator returned a buffer smaller than the storage",
-                          "storage " + s.desc.key);
+                          "storage " + std::string(s.desc.key));
     return b;
 }
 
@@ -8498,7 +8777,7 @@ template <class Policies>
 result<storage_buffer> allocate_storage(const storage& s, const storage_origin& origin, void* context) {
     if (origin.nbytes > static_cast<std::uint64_t>(SIZE_MAX))
         return make_error(errc::limit_tensor, s.ref.offset, "storage larger than this platform's address space",
-                          "storage " + s.desc.key);
+                          "storage " + std::string(s.desc.key));
     return checked_buffer(s, origin, allocate_with<typename Policies::allocator>(s.desc, origin, s.device, context));
 }
 
@@ -8613,22 +8892,25 @@ private:
         if (s.ref.offset > size || begin > size - s.ref.offset || n > size - s.ref.offset - begin)
             return make_error(errc::truncated, s.ref.offset,
                               "storage of " + std::to_string(s.nbytes()) + " bytes runs past the end of the file",
-                              "storage " + s.desc.key);
+                              "storage " + std::string(s.desc.key));
         return {};
     }
 
     /// A zip record that is deflated or has a CRC to check: through the zip reader.
     status fetch_record(storage& s, std::uint64_t n) {
-        zip_entry e;
-        e.name = "storage " + s.desc.key;
+        zip_entry e;  // its errors are named after the storage below
         e.header_offset = s.ref.header_offset;
         e.data_offset = s.ref.offset;
         e.compressed_size = s.ref.stored_size;
         e.size = n;
         e.crc32 = s.ref.crc32;
         e.method = s.ref.method;
-        auto bytes = read_entry(src_, e, zip_limits_from<typename Policies::limits>(), check_crc_);
-        if (!bytes) return std::move(bytes).err();
+        auto bytes = read_entry_as<vector<std::uint8_t>>(src_, e, zip_limits_from<typename Policies::limits>(), check_crc_);
+        if (PTLOAD_UNLIKELY(!bytes)) {
+            error err = std::move(bytes).err();
+            err.context = "storage " + std::string(s.desc.key);
+            return err;
+        }
         const storage_origin origin = origin_of(s, n);  // inflated (or checked) on the way: not usable in place
         auto b = allocate(s, origin);
         if (!b) return std::move(b).err();
@@ -8653,14 +8935,14 @@ source_reader<Policies> borrowed_reader(Source& src, const load_options& opts) {
 /// A storage whose bytes are at `offset` in src, read now (formats whose storages are already
 /// in memory when they are declared: the tar format's members).
 template <class Policies, class Source>
-result<storage> read_storage(Source& src, std::uint64_t offset, storage_description d, std::string device,
+result<storage> read_storage(Source& src, std::uint64_t offset, storage_description d, std::string_view device,
                              const load_options& opts, bool file_little_endian) {
     std::uint64_t nbytes;
     if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), nbytes))
-        return make_error(errc::bad_storage, offset, "storage byte count overflows", "storage " + d.key);
+        return make_error(errc::bad_storage, offset, "storage byte count overflows", "storage " + std::string(d.key));
     storage s;
     s.desc = std::move(d);
-    s.device = std::move(device);
+    s.device = device;
     s.ref.offset = offset;
     s.ref.stored_size = nbytes;
     s.ref.little_endian = file_little_endian;
@@ -8682,8 +8964,6 @@ result<storage> read_storage(Source& src, std::uint64_t offset, storage_descript
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <vector>
 
 namespace ptload {
 inline namespace v0 {
@@ -8693,8 +8973,8 @@ namespace detail {
 struct record_bytes {
     const std::uint8_t* data = nullptr;
     std::size_t size = 0;
-    std::vector<std::uint8_t> owned;         // a record read or inflated by the zip reader
-    std::unique_ptr<std::uint8_t[]> buffer;  // a whole file read once (not zero-filled first)
+    vector<std::uint8_t> owned;         // a record read or inflated by the zip reader
+    unique_array<std::uint8_t> buffer;  // a whole file read once (not zero-filled first)
 };
 
 template <class Source>
@@ -8705,7 +8985,7 @@ result<record_bytes> read_record(Source& src, const zip_entry& e, bool check_crc
         r.size = static_cast<std::size_t>(e.size);
         return r;
     }
-    auto bytes = read_entry(src, e, lim, check_crc);
+    auto bytes = read_entry_as<vector<std::uint8_t>>(src, e, lim, check_crc);
     if (!bytes) return std::move(bytes).err();
     r.owned = std::move(*bytes);
     r.data = r.owned.data();
@@ -8713,19 +8993,28 @@ result<record_bytes> read_record(Source& src, const zip_entry& e, bool check_crc
     return r;
 }
 
+/// `folder` followed by `name`: a record's full name.
+inline string record_name(std::string_view folder, std::string_view name) {
+    string full;
+    full.reserve(folder.size() + name.size());
+    full.append(folder.data(), folder.size()).append(name.data(), name.size());
+    return full;
+}
+
 /// Storages of a zip checkpoint: `<prefix><folder><key>` records.
 class zip_storages final : public storage_provider {
 public:
-    zip_storages(const zip_archive& zip, std::string folder, const load_options& opts, bool little_endian)
+    zip_storages(const zip_archive& zip, string folder, const load_options& opts, bool little_endian)
         : zip_(zip), folder_(std::move(folder)), opts_(opts), little_endian_(little_endian) {
         // torch names its records <folder>0, <folder>1, ...: those are found by number, the
         // others (any name is allowed) by the archive's name index.
-        const auto& entries = zip_.entries();
+        const span<const zip_entry> entries = zip_.entries();
+        const std::string_view prefix(folder_.data(), folder_.size());
         for (std::size_t i = 0; i < entries.size(); ++i) {
-            const std::string& name = entries[i].name;
-            if (name.size() <= folder_.size() || name.compare(0, folder_.size(), folder_) != 0) continue;
+            const std::string_view name = entries[i].name;
+            if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
             std::uint64_t n = 0;
-            if (!decimal_key(std::string_view(name).substr(folder_.size()), entries.size(), n)) continue;
+            if (!decimal_key(name.substr(prefix.size()), entries.size(), n)) continue;
             if (n >= record_by_number_.size()) record_by_number_.resize(static_cast<std::size_t>(n) + 1, nullptr);
             record_by_number_[static_cast<std::size_t>(n)] = &entries[i];
         }
@@ -8738,26 +9027,28 @@ public:
             const storage& s = doc.storage_at(*known);
             if (s.desc.type != d.type || s.desc.numel != d.numel)
                 return make_error(errc::bad_storage, no_offset,
-                                  "storage key '" + d.key + "' is declared again with another dtype or size");
+                                  "storage key '" + std::string(d.key) + "' is declared again with another dtype or size");
             return *known;
         }
-        if (d.key.empty() || d.key.find('/') != std::string::npos || d.key.find('\0') != std::string::npos ||
+        if (d.key.empty() || d.key.find('/') != std::string_view::npos || d.key.find('\0') != std::string_view::npos ||
             d.key == "." || d.key == "..")
-            return make_error(errc::bad_storage, no_offset, "storage key '" + d.key + "' is not a record name");
+            return make_error(errc::bad_storage, no_offset, "storage key '" + std::string(d.key) + "' is not a record name");
         const zip_entry* e = record(d.key);
-        if (!e) return make_error(errc::missing_record, no_offset, "the archive has no record " + folder_ + d.key);
-        const std::string& name = e->name;
+        if (!e)
+            return make_error(errc::missing_record, no_offset,
+                              "the archive has no record " + std::string(folder_.data(), folder_.size()) + std::string(d.key));
+        const std::string_view name = e->name;
         std::uint64_t expect;
         if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), expect) || expect != e->size)
             return make_error(errc::bad_storage, e->data_offset,
                               "record holds " + std::to_string(e->size) + " bytes, the storage needs " +
                                   std::to_string(d.numel) + " x " + std::to_string(element_size(d.type)),
-                              name);
-        auto device = place_storage(opts_, d, e->data_offset, name);
+                              std::string(name));
+        auto device = place_storage(doc, opts_, d, e->data_offset, name);
         if (!device) return std::move(device).err();
         storage s;  // read later: see storage_mode
         s.desc = d;
-        s.device = std::move(*device);
+        s.device = *device;
         s.ref.offset = e->data_offset;
         s.ref.header_offset = e->header_offset;
         s.ref.stored_size = e->compressed_size;
@@ -8786,14 +9077,15 @@ private:
         return n <= 2 * static_cast<std::uint64_t>(count) + 64;
     }
     /// The record of a storage key.
-    const zip_entry* record(const std::string& key) const {
+    const zip_entry* record(std::string_view key) const {
         std::uint64_t n = 0;
         if (decimal_key(key, zip_.size(), n)) return n < record_by_number_.size() ? record_by_number_[static_cast<std::size_t>(n)] : nullptr;
-        return zip_.find(folder_ + key);
+        const string name = record_name({folder_.data(), folder_.size()}, key);
+        return zip_.find({name.data(), name.size()});
     }
     /// The storage slot of a key: numbered keys by number, others through a map. Null when a
-    /// named key is new.
-    std::uint32_t* find(const std::string& key) {
+    /// named key is new. Keys are texts of the document, which outlives this.
+    std::uint32_t* find(std::string_view key) {
         std::uint64_t n = 0;
         if (decimal_key(key, zip_.size(), n) && n < by_number_.size()) return &by_number_[static_cast<std::size_t>(n)];
         auto it = by_name_.find(key);
@@ -8801,18 +9093,18 @@ private:
     }
 
     const zip_archive& zip_;
-    std::string folder_;
+    string folder_;
     const load_options& opts_;
     bool little_endian_;
-    std::vector<const zip_entry*> record_by_number_;  // records <folder><n>, built once
-    std::vector<std::uint32_t> by_number_;            // storage index by numeric key, no_storage if not yet seen
-    std::unordered_map<std::string, std::uint32_t> by_name_;
+    vector<const zip_entry*> record_by_number_;  // records <folder><n>, built once
+    vector<std::uint32_t> by_number_;            // storage index by numeric key, no_storage if not yet seen
+    hash_map<std::string_view, std::uint32_t> by_name_;
 };
 
 /// Runs one pickle record with torch semantics; nothing may follow its STOP.
 template <class Policies>
 result<node_id> run_record(document_data& doc, torch_handler<Policies>& handler, const record_bytes& bytes,
-                           std::uint64_t file_offset, const std::string& name, const load_options& opts) {
+                           std::uint64_t file_offset, std::string_view name, const load_options& opts) {
     pickle::run_options ro;
     ro.record = name;
     ro.base_offset = file_offset;
@@ -8823,21 +9115,22 @@ result<node_id> run_record(document_data& doc, torch_handler<Policies>& handler,
     if (!root) return root;
     if (m.position() != bytes.size)
         return make_error(errc::trailing_data, file_offset + m.position(),
-                          std::to_string(bytes.size - m.position()) + " bytes follow the pickle's STOP", name);
+                          std::to_string(bytes.size - m.position()) + " bytes follow the pickle's STOP", std::string(name));
     return root;
 }
 
 template <class Policies, class Source>
 result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader& reader, const zip_archive& zip,
-                                const std::string& prefix, const std::string& record, const std::string& folder,
+                                std::string_view prefix, std::string_view record, std::string_view folder,
                                 const load_options& opts, bool little_endian,
                                 std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)> nested) {
-    std::string name = prefix + record;
+    const string full = record_name(prefix, record);
+    const std::string_view name(full.data(), full.size());
     const zip_entry* e = zip.find(name);
-    if (!e) return make_error(errc::missing_record, no_offset, "the archive has no record " + name);
+    if (!e) return make_error(errc::missing_record, no_offset, "the archive has no record " + std::string(name));
     auto bytes = read_record(src, *e, opts.check_crc, zip_limits_from<typename Policies::limits>());
     if (!bytes) return std::move(bytes).err();
-    zip_storages storages(zip, prefix + folder, opts, little_endian);
+    zip_storages storages(zip, record_name(prefix, folder), opts, little_endian);
     doc.reserve_storages(doc.storage_count() + storages.numbered_records());
     torch_handler<Policies> handler(&storages, opts);
     handler.load_from_bytes = std::move(nested);
@@ -8852,11 +9145,9 @@ result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader&
 
 /// The small text records: `byteorder` and `version`.
 template <class Source>
-result<std::string> small_record(Source& src, const zip_entry& e) {
-    if (e.size > 64) return make_error(errc::bad_zip, e.data_offset, "record is unexpectedly large", e.name);
-    auto bytes = read_entry(src, e, zip_limits{}, false);
-    if (!bytes) return std::move(bytes).err();
-    return std::string(bytes->begin(), bytes->end());
+result<vector<char>> small_record(Source& src, const zip_entry& e) {
+    if (e.size > 64) return make_error(errc::bad_zip, e.data_offset, "record is unexpectedly large", std::string(e.name));
+    return read_entry_as<vector<char>>(src, e, zip_limits{}, false);
 }
 
 /// A zip checkpoint or TorchScript archive into doc.
@@ -8865,23 +9156,30 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
                 std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)> nested) {
     auto zip = read_zip(src, zip_limits_from<typename Policies::limits>());
     if (!zip) return std::move(zip).err();
-    auto prefix = archive_prefix(*zip);
-    if (!prefix) return std::move(prefix).err();
+    auto folder = archive_folder(*zip);
+    if (!folder) return std::move(folder).err();
+    const std::string_view prefix = *folder;
+    auto find = [&](std::string_view name) {
+        const string full = record_name(prefix, name);
+        return zip->find({full.data(), full.size()});
+    };
 
     bool little_endian = true;  // torch >= 2.1 assumes little when the record is absent
-    if (const zip_entry* e = zip->find(*prefix + "byteorder")) {
-        auto order = small_record(src, *e);
-        if (!order) return std::move(order).err();
-        if (*order == "big") little_endian = false;
-        else if (*order != "little")
-            return make_error(errc::bad_format, e->data_offset, "byteorder record says '" + *order + "'", e->name);
+    if (const zip_entry* e = find("byteorder")) {
+        auto text = small_record(src, *e);
+        if (!text) return std::move(text).err();
+        const std::string_view order(text->data(), text->size());
+        if (order == "big") little_endian = false;
+        else if (order != "little")
+            return make_error(errc::bad_format, e->data_offset, "byteorder record says '" + std::string(order) + "'",
+                              std::string(e->name));
     }
-    const zip_entry* version = zip->find(*prefix + ".data/version");
-    if (!version) version = zip->find(*prefix + "version");
+    const zip_entry* version = find(".data/version");
+    if (!version) version = find("version");
     if (version) {
         auto text = small_record(src, *version);
         if (!text) return std::move(text).err();
-        std::string_view v = *text;
+        std::string_view v(text->data(), text->size());
         while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.remove_suffix(1);
         // torch reads files of format versions 1 to 10 (caffe2/serialize/versions.h); parsed by
         // hand, since the text is the file's and std::stoi would throw on what it cannot parse
@@ -8890,14 +9188,14 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
         for (char c : v) number = digits ? number * 10 + static_cast<unsigned>(c - '0') : 0;
         if (!digits || number < 1 || number > 10)
             return make_error(errc::bad_format, version->data_offset, "unsupported archive version '" + std::string(v) + "'",
-                              version->name);
+                              std::string(version->name));
     }
-    auto root = load_zip_pickle<Policies>(doc, src, reader, *zip, *prefix, "data.pkl", "data/", opts, little_endian, nested);
+    auto root = load_zip_pickle<Policies>(doc, src, reader, *zip, prefix, "data.pkl", "data/", opts, little_endian, nested);
     if (!root) return std::move(root).err();
     doc.set_root(*root);
-    if (zip->find(*prefix + "constants.pkl")) {  // TorchScript: tensor constants; code/ is never read
+    if (find("constants.pkl")) {  // TorchScript: tensor constants; code/ is never read
         auto constants =
-            load_zip_pickle<Policies>(doc, src, reader, *zip, *prefix, "constants.pkl", "constants/", opts, little_endian, nested);
+            load_zip_pickle<Policies>(doc, src, reader, *zip, prefix, "constants.pkl", "constants/", opts, little_endian, nested);
         if (!constants) return std::move(constants).err();
         doc.set_constants(*constants);
     }
@@ -9148,24 +9446,24 @@ public:
         if (view == null_node || doc.at(view).k == kind::none) return root;
         // (view_key, offset, size): root[offset : offset + size], sharing its memory
         if (doc.at(view).k != kind::tuple || doc.edge_count(view) != 3)
-            return make_error(errc::bad_storage, no_offset, "storage view metadata is not (key, offset, size)", "storage " + d.key);
+            return make_error(errc::bad_storage, no_offset, "storage view metadata is not (key, offset, size)", "storage " + std::string(d.key));
         std::string_view vkey;
         if (!as_text(doc, doc.edge(view, 0), vkey))
-            return make_error(errc::bad_storage, no_offset, "storage view key is not a str", "storage " + d.key);
+            return make_error(errc::bad_storage, no_offset, "storage view key is not a str", "storage " + std::string(d.key));
         const auto& off = doc.at(doc.edge(view, 1));
         const auto& size = doc.at(doc.edge(view, 2));
         if (off.k != kind::integer || size.k != kind::integer || off.i < 0 || size.i < 0 ||
             static_cast<std::uint64_t>(off.i) > d.numel || static_cast<std::uint64_t>(size.i) > d.numel - static_cast<std::uint64_t>(off.i))
-            return make_error(errc::bad_storage, no_offset, "storage view lies outside its storage", "storage " + d.key);
-        auto it = views_.find(std::string(vkey));
+            return make_error(errc::bad_storage, no_offset, "storage view lies outside its storage", "storage " + std::string(d.key));
+        auto it = views_.find(vkey);
         if (it != views_.end()) return it->second;
         storage v;
         v.desc = d;
-        v.desc.key = std::string(vkey);
+        v.desc.key = vkey;
         v.desc.numel = static_cast<std::uint64_t>(size.i);
         v.device = doc.storage_at(*root).device;
         std::uint32_t index = doc.add_storage(std::move(v));
-        views_.emplace(std::string(vkey), index);
+        views_.emplace(vkey, index);
         fixups_.push_back({index, *root, static_cast<std::uint64_t>(off.i) * element_size(d.type)});
         return index;
     }
@@ -9173,36 +9471,36 @@ public:
     /// Finds each storage in the raw storage section that starts at `offset` (after the key list
     /// pickle), checking the element count stored before it; the bytes are read later.
     template <class Source>
-    result<std::uint64_t> read_data(document_data& doc, Source& src, std::uint64_t offset, const std::vector<std::string>& keys) {
-        std::vector<char> filled(doc.storage_count(), 0);  // by document storage index
+    result<std::uint64_t> read_data(document_data& doc, Source& src, std::uint64_t offset, const vector<std::string_view>& keys) {
+        vector<char> filled(doc.storage_count(), 0);  // by document storage index
         for (const auto& key : keys) {
             auto it = roots_.find(key);
             if (it == roots_.end())
-                return make_error(errc::bad_storage, offset, "storage data for key '" + key + "' that no tensor declared");
+                return make_error(errc::bad_storage, offset, "storage data for key '" + std::string(key) + "' that no tensor declared");
             std::uint8_t count_bytes[8];
             PTLOAD_TRY(src.read_at(offset, count_bytes, 8));
             std::uint64_t count = 0;
             for (int i = 7; i >= 0; --i) count = (count << 8) | count_bytes[i];
             if (filled[it->second])
-                return make_error(errc::bad_storage, offset, "storage data for key '" + key + "' appears twice");
+                return make_error(errc::bad_storage, offset, "storage data for key '" + std::string(key) + "' appears twice");
             filled[it->second] = 1;
             storage& s = doc.storage_mut(it->second);
             if (count != s.desc.numel)
                 return make_error(errc::bad_storage, offset,
                                   "storage has " + std::to_string(count) + " elements in the file, " +
                                       std::to_string(s.desc.numel) + " declared",
-                                  "storage " + key);
+                                  "storage " + std::string(key));
             if (s.nbytes() > src.size() - offset - 8)  // the count's 8 bytes were read: they fit
                 return make_error(errc::truncated, offset + 8,
                                   "storage of " + std::to_string(s.nbytes()) + " bytes runs past the end of the file",
-                                  "storage " + key);
+                                  "storage " + std::string(key));
             s.ref.offset = offset + 8;  // read later: see storage_mode
             s.ref.stored_size = s.nbytes();
             offset += 8 + s.nbytes();
         }
         for (const auto& kv : roots_)  // every declared storage gets its bytes, or the load fails
             if (!filled[kv.second])
-                return make_error(errc::bad_storage, offset, "storage key '" + kv.first + "' has no data in the file");
+                return make_error(errc::bad_storage, offset, "storage key '" + std::string(kv.first) + "' has no data in the file");
         for (const auto& f : fixups_) {  // views share their root's memory once it is read
             storage& view = doc.storage_mut(f.view);
             view.ref.view_of = f.root;
@@ -9217,14 +9515,14 @@ private:
         if (it != roots_.end()) {
             const storage& s = doc.storage_at(it->second);
             if (s.desc.type != d.type || s.desc.numel != d.numel)
-                return make_error(errc::bad_storage, no_offset, "storage key '" + d.key + "' is declared again with another dtype or size");
+                return make_error(errc::bad_storage, no_offset, "storage key '" + std::string(d.key) + "' is declared again with another dtype or size");
             return it->second;
         }
-        auto device = opts_.resolve_device(d);
+        auto device = place_storage(doc, opts_, d, no_offset, {});
         if (!device) return std::move(device).err();
         storage s;
         s.desc = d;
-        s.device = std::move(*device);
+        s.device = *device;
         std::uint32_t index = doc.add_storage(std::move(s));
         roots_.emplace(d.key, index);
         return index;
@@ -9234,8 +9532,9 @@ private:
         std::uint64_t byte_offset;
     };
     const load_options& opts_;
-    std::unordered_map<std::string, std::uint32_t> roots_, views_;
-    std::vector<fixup> fixups_;
+    // Keys are texts of the document, which outlives this.
+    hash_map<std::string_view, std::uint32_t> roots_, views_;
+    vector<fixup> fixups_;
 };
 
 /// torch's MAGIC_NUMBER 0x1950a86a20f9469cfc6c as LONG1 bytes.
@@ -9285,7 +9584,7 @@ result<node_id> load_legacy_from(document_data& doc, Source& src, storage_reader
     auto key_list = next("legacy storage keys");
     if (!key_list) return key_list;
     if (doc.at(*key_list).k != kind::list) return make_error(errc::bad_format, base + pos, "legacy storage key list is not a list");
-    std::vector<std::string> keys;
+    vector<std::string_view> keys;
     for (std::size_t i = 0; i < doc.edge_count(*key_list); ++i) {
         std::string_view k;
         if (!as_text(doc, doc.edge(*key_list, i), k)) return make_error(errc::bad_format, base + pos, "legacy storage key is not a str");
@@ -9309,7 +9608,7 @@ result<node_id> load_legacy(document_data& doc, Source& src, storage_reader& rea
     } else {
         std::uint64_t size = src.size();
         std::uint64_t window = size < (1u << 20) ? size : (1u << 20);
-        std::vector<std::uint8_t> bytes;
+        vector<std::uint8_t> bytes;
         for (;;) {
             if (window > SIZE_MAX) return make_error(errc::limit_tensor, 0, "pickle larger than the address space");
             bytes.resize(static_cast<std::size_t>(window));
@@ -9378,6 +9677,7 @@ inline bool tar_octal(const std::uint8_t* p, std::size_t n, std::uint64_t& out, 
 // ----- end of ptload/detail/tar_octal.hpp -----
 
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <unordered_map>
@@ -9399,12 +9699,12 @@ public:
         return make_error(errc::bad_storage, no_offset, "tar checkpoints name storages by str keys, not tuples");
     }
     result<node_id> load_object(document_data&, std::string_view key) override {
-        auto it = objects.find(std::string(key));
+        auto it = objects.find(key);
         if (it == objects.end()) return make_error(errc::missing_record, no_offset, "no tensor or storage with key " + std::string(key));
         return it->second;
     }
     bool class_tuples() const override { return true; }
-    std::unordered_map<std::string, node_id> objects;
+    hash_map<std::string_view, node_id> objects;  // keys are texts of the document
 };
 
 /// Finds the four members; every header is checked and every member must lie in the file.
@@ -9449,12 +9749,12 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
     handler.load_from_bytes = nested;
 
     // Each member is a run of pickles and raw bytes; read it whole (members are the file).
-    auto member = [&](const tar_member& t, std::vector<std::uint8_t>& out) -> status {
+    auto member = [&](const tar_member& t, vector<std::uint8_t>& out) -> status {
         if (t.size > SIZE_MAX) return make_error(errc::limit_tensor, t.offset, "tar member larger than the address space");
         out.resize(static_cast<std::size_t>(t.size));
         return src.read_at(t.offset, out.data(), out.size());
     };
-    std::vector<std::uint8_t> bytes;
+    vector<std::uint8_t> bytes;
     std::uint64_t base = 0;
     std::size_t pos = 0;
     auto next = [&](const char* what) -> result<node_id> {
@@ -9478,13 +9778,11 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
         return v;
     };
-    auto key_text = [&](node_id k, std::string& out) {
-        if (doc.at(k).k == kind::integer) out = std::to_string(doc.at(k).i);
-        else {
-            std::string_view t;
-            if (!as_text(doc, k, t)) return false;
-            out = std::string(t);
-        }
+    auto key_text = [&](node_id k, std::string_view& out) {  // a text the document holds
+        if (doc.at(k).k != kind::integer) return as_text(doc, k, out);
+        char digits[24];
+        const int len = std::snprintf(digits, sizeof digits, "%lld", static_cast<long long>(doc.at(k).i));
+        out = doc.keep_text(std::string_view(digits, static_cast<std::size_t>(len)));
         return true;
     };
 
@@ -9495,7 +9793,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
     auto count = next("tar storages");
     if (!count) return count;
     if (doc.at(*count).k != kind::integer || doc.at(*count).i < 0) return make_error(errc::bad_format, base, "tar storage count is not a size");
-    std::unordered_map<std::string, std::uint32_t> storages;
+    hash_map<std::string_view, std::uint32_t> storages;
     for (std::int64_t i = 0; i < doc.at(*count).i; ++i) {
         auto entry = next("tar storage header");
         if (!entry) return entry;
@@ -9508,14 +9806,14 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         if (d.type == dtype::unknown) return make_error(errc::bad_storage, base + pos, "tar storage type is not a torch storage class");
         d.location = "cpu";
         std::string_view loc;
-        if (n == 3 && as_text(doc, doc.edge(*entry, 1), loc)) d.location = std::string(loc);
+        if (n == 3 && as_text(doc, doc.edge(*entry, 1), loc)) d.location = loc;
         auto numel = raw(8, "storage size");
         if (!numel) return std::move(numel).err();
         d.numel = le64(*numel);
         std::uint64_t nbytes;
         if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), nbytes) || nbytes > bytes.size() - pos)
-            return make_error(errc::truncated, base + pos, "tar storage data runs past its member", "storage " + d.key);
-        auto device = place_storage(opts, d, base + pos, "storage " + d.key);
+            return make_error(errc::truncated, base + pos, "tar storage data runs past its member", "storage " + std::string(d.key));
+        auto device = place_storage(doc, opts, d, base + pos, {});
         if (!device) return std::move(device).err();
         memory_source member_bytes(bytes.data(), bytes.size());  // already read: no second I/O
         auto s = read_storage<Policies>(member_bytes, pos, d, *device, opts, true);
@@ -9531,17 +9829,17 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
     for (std::size_t i = 0; i < doc.edge_count(*views); ++i) {
         node_id v = doc.edge(*views, i);
         if (doc.at(v).k != kind::tuple || doc.edge_count(v) != 4) return make_error(errc::bad_format, base + pos, "tar view is not (key, root, offset, size)");
-        std::string vkey, rkey;
+        std::string_view vkey, rkey;
         const auto& off = doc.at(doc.edge(v, 2));
         const auto& num = doc.at(doc.edge(v, 3));
         if (!key_text(doc.edge(v, 0), vkey) || !key_text(doc.edge(v, 1), rkey) || off.k != kind::integer || num.k != kind::integer)
             return make_error(errc::bad_format, base + pos, "tar view is not (key, root, offset, size)");
         auto root = storages.find(rkey);
-        if (root == storages.end()) return make_error(errc::missing_record, base + pos, "tar view of unknown storage " + rkey);
+        if (root == storages.end()) return make_error(errc::missing_record, base + pos, "tar view of unknown storage " + std::string(rkey));
         const storage& r = doc.storage_at(root->second);
         if (off.i < 0 || num.i < 0 || static_cast<std::uint64_t>(off.i) > r.desc.numel ||
             static_cast<std::uint64_t>(num.i) > r.desc.numel - static_cast<std::uint64_t>(off.i))
-            return make_error(errc::bad_storage, base + pos, "tar view lies outside its storage", "storage " + vkey);
+            return make_error(errc::bad_storage, base + pos, "tar view lies outside its storage", "storage " + std::string(vkey));
         storage view;
         view.desc = r.desc;
         view.desc.key = vkey;
@@ -9566,7 +9864,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         auto entry = next("tar tensor header");
         if (!entry) return entry;
         if (doc.at(*entry).k != kind::tuple || doc.edge_count(*entry) != 3) return make_error(errc::bad_format, base + pos, "tar tensor header is not (key, storage, class)");
-        std::string key, skey;
+        std::string_view key, skey;
         if (!key_text(doc.edge(*entry, 0), key) || !key_text(doc.edge(*entry, 1), skey))
             return make_error(errc::bad_format, base + pos, "tar tensor keys are not ints");
         auto head = raw(8, "tensor metadata");
@@ -9580,7 +9878,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         for (std::uint32_t d = 0; d < ndim; ++d) doc.push_edge(stride, doc.make_int(static_cast<std::int64_t>(le64(*dims + 8 * (ndim + d)))));
         node_id offset = doc.make_int(static_cast<std::int64_t>(le64(*dims + 16 * ndim)));
         auto st = storages.find(skey);
-        if (st == storages.end()) return make_error(errc::missing_record, base + pos, "tar tensor of unknown storage " + skey);
+        if (st == storages.end()) return make_error(errc::missing_record, base + pos, "tar tensor of unknown storage " + std::string(skey));
         auto t = handler.make_tensor(doc, handler.storage_node(doc, st->second), offset, size, stride, dtype::unknown, false);
         if (!t) return t;
         objects.objects[key] = *t;
@@ -9640,7 +9938,7 @@ inline result<record_bytes> whole(any_source& src) {
     } else {
         if (src.size() > SIZE_MAX) return make_error(errc::limit_tensor, 0, "file larger than the address space");
         r.size = static_cast<std::size_t>(src.size());
-        r.buffer.reset(new (std::nothrow) std::uint8_t[r.size ? r.size : 1]);
+        r.buffer = try_make_array<std::uint8_t>(r.size);
         if (!r.buffer) return make_error(errc::io_error, 0, "no memory for a " + std::to_string(r.size) + "-byte file");
         prefer_huge_pages(r.buffer.get(), r.size);
         PTLOAD_TRY(src.read_at(0, r.buffer.get(), r.size));
@@ -9686,7 +9984,7 @@ result<document> load_torch_impl(any_source src, std::shared_ptr<void> owner, co
     PTLOAD_TRY(src.read_at(0, head, head_size));
     file_kind kind = detect(head, head_size, src.size());
     document doc;
-    auto reader = std::make_shared<source_reader<Policies>>(src, std::move(owner), opts);
+    auto reader = detail::make_shared<source_reader<Policies>>(src, std::move(owner), opts);
     doc.data().set_reader(reader);
     const bool read_now = opts.storages != storage_mode::lazy;
     nested_loader nested = make_nested_loader<Policies>(opts);
@@ -9730,7 +10028,7 @@ result<document> load_source(Source&& src, const load_options& opts, bool pickle
     if constexpr (std::is_lvalue_reference<Source>::value) {
         return load_torch_impl<Policies>(any_source(src), nullptr, opts, pickle_fallback);
     } else {
-        auto owned = std::make_shared<std::remove_reference_t<Source>>(std::move(src));
+        auto owned = detail::make_shared<std::remove_reference_t<Source>>(std::move(src));
         any_source view(*owned);
         return load_torch_impl<Policies>(view, std::move(owned), opts, pickle_fallback);
     }
@@ -11627,7 +11925,8 @@ inline scan_verdict rate_name(std::string_view module, std::string_view name, in
     g = resolve_global(module, name, proto, max_name_parts);
     if (g.rating == verdict::dangerous) {
         why = std::string(g.why);
-        if (!g.denied_as.empty() && g.denied_as != g.module + "." + g.name) why += " (as " + g.denied_as + ")";
+        if (!g.denied_as.empty() && g.denied_as != std::string(g.module) + "." + std::string(g.name))
+            why += " (as " + g.denied_as + ")";
     }
     else if (g.rating == verdict::unknown) why = "not on the default allowlist; loads as an inert object";
     return g.rating;
@@ -11924,7 +12223,7 @@ private:
         if (g.module != module || g.name != name) written = std::string(module) + "." + std::string(name);
         shadow s;
         s.t = type::global;
-        s.a = report(scan_item::global, v, g.module, g.name, std::move(why), std::move(written));
+        s.a = report(scan_item::global, v, std::string(g.module), std::string(g.name), std::move(why), std::move(written));
         const torch_global t = find_torch_global(g);
         if (t == torch_global::load_from_bytes) s.g = shadow::tag::load_from_bytes;
         else if (g.id == known_global::codecs_encode) s.g = shadow::tag::codecs_encode;

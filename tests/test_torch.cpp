@@ -163,7 +163,7 @@ TEST_CASE("map_location: device string, dict, callable, registered tags") {
     const std::string file = corpus("kill-the-bits/resnet18_small_blocks.pth");
     auto devices = [](const ptload::document& d) {
         std::vector<std::string> out;
-        for (std::size_t i = 0; i < d.storage_count(); ++i) out.push_back(d.storage_at(i).device);
+        for (std::size_t i = 0; i < d.storage_count(); ++i) out.emplace_back(d.storage_at(i).device);
         return out;
     };
     SUBCASE("no map_location: bytes on the host, the saved tag reported") {
@@ -193,7 +193,7 @@ TEST_CASE("map_location: device string, dict, callable, registered tags") {
         ptload::load_options o;
         std::vector<std::string> seen;
         o.map_callable = [&](const ptload::storage_description& d, std::string& device) {
-            seen.push_back(d.location);
+            seen.emplace_back(d.location);
             if (d.type != ptload::dtype::uint8) return false;  // default handling for the rest
             device = "npu:3";
             return true;

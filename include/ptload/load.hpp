@@ -61,7 +61,7 @@ inline result<record_bytes> whole(any_source& src) {
     } else {
         if (src.size() > SIZE_MAX) return make_error(errc::limit_tensor, 0, "file larger than the address space");
         r.size = static_cast<std::size_t>(src.size());
-        r.buffer.reset(new (std::nothrow) std::uint8_t[r.size ? r.size : 1]);
+        r.buffer = try_make_array<std::uint8_t>(r.size);
         if (!r.buffer) return make_error(errc::io_error, 0, "no memory for a " + std::to_string(r.size) + "-byte file");
         prefer_huge_pages(r.buffer.get(), r.size);
         PTLOAD_TRY(src.read_at(0, r.buffer.get(), r.size));
@@ -107,7 +107,7 @@ result<document> load_torch_impl(any_source src, std::shared_ptr<void> owner, co
     PTLOAD_TRY(src.read_at(0, head, head_size));
     file_kind kind = detect(head, head_size, src.size());
     document doc;
-    auto reader = std::make_shared<source_reader<Policies>>(src, std::move(owner), opts);
+    auto reader = detail::make_shared<source_reader<Policies>>(src, std::move(owner), opts);
     doc.data().set_reader(reader);
     const bool read_now = opts.storages != storage_mode::lazy;
     nested_loader nested = make_nested_loader<Policies>(opts);
@@ -151,7 +151,7 @@ result<document> load_source(Source&& src, const load_options& opts, bool pickle
     if constexpr (std::is_lvalue_reference<Source>::value) {
         return load_torch_impl<Policies>(any_source(src), nullptr, opts, pickle_fallback);
     } else {
-        auto owned = std::make_shared<std::remove_reference_t<Source>>(std::move(src));
+        auto owned = detail::make_shared<std::remove_reference_t<Source>>(std::move(src));
         any_source view(*owned);
         return load_torch_impl<Policies>(view, std::move(owned), opts, pickle_fallback);
     }

@@ -12,6 +12,7 @@
 #include "detail/huge_pages.hpp"
 #include "detail/offset_order.hpp"
 #include "error.hpp"
+#include "memory.hpp"
 #include "span.hpp"
 #include "torch/dtype.hpp"
 #include "torch/storage.hpp"
@@ -122,7 +123,7 @@ private:
     void grow() {
         if (capacity_ < chunk_size) {  // the first chunk, doubling from 64 values
             const std::size_t cap = capacity_ ? capacity_ * 2 : 64;
-            std::unique_ptr<node[]> bigger(new node[cap]);
+            unique_array<node> bigger = make_array<node>(cap);
             if (size_) std::memcpy(static_cast<void*>(bigger.get()), chunks_[0].get(), size_ * sizeof(node));
             if (cap == chunk_size) prefer_huge_pages(bigger.get(), cap * sizeof(node));
             if (chunks_.empty()) chunks_.push_back(std::move(bigger));
@@ -130,13 +131,13 @@ private:
             capacity_ = cap;
             return;
         }
-        std::unique_ptr<node[]> chunk(new node[chunk_size]);
+        unique_array<node> chunk = make_array<node>(chunk_size);
         prefer_huge_pages(chunk.get(), chunk_size * sizeof(node));
         chunks_.push_back(std::move(chunk));
         capacity_ += chunk_size;
     }
 
-    std::vector<std::unique_ptr<node[]>> chunks_;
+    vector<unique_array<node>> chunks_;
     std::size_t size_ = 0;
     std::size_t capacity_ = 0;
 };
@@ -151,12 +152,12 @@ public:
     }
     char* allocate(std::size_t n) {
         if (n > block_size / 4) {  // big values get a block of their own
-            blocks_.emplace_back(new char[n ? n : 1]);
+            blocks_.push_back(make_array<char>(n));
             bytes_ += n;
             return blocks_.back().get();
         }
         if (n > left_) {
-            blocks_.emplace_back(new char[block_size]);
+            blocks_.push_back(make_array<char>(block_size));
             cur_ = blocks_.back().get();
             left_ = block_size;
         }
@@ -170,7 +171,7 @@ public:
 
 private:
     static constexpr std::size_t block_size = 64 * 1024;
-    std::vector<std::unique_ptr<char[]>> blocks_;
+    vector<unique_array<char>> blocks_;
     char* cur_ = nullptr;
     std::size_t left_ = 0;
     std::uint64_t bytes_ = 0;
@@ -184,7 +185,7 @@ struct tensor_record {
     std::uint32_t dims = 0;             ///< pool index: rank sizes then rank strides
     std::uint32_t rank = 0;
     bool requires_grad = false, parameter = false, conj = false, neg = false;
-    std::string device;                 ///< device after map_location
+    std::string_view device;            ///< device after map_location (text the document holds)
     node_id attrs = null_node;          ///< Python attributes (_rebuild_from_type_v2 state, Parameter state)
     node_id cls = null_node;            ///< subclass global, if any
     qscheme quant = qscheme::none;
@@ -302,7 +303,7 @@ public:
     status read_storage_range(std::uint32_t i, std::uint64_t begin, void* dst, std::size_t n) const {
         const storage& s = storages_[i];
         if (begin > s.nbytes() || n > s.nbytes() - begin)
-            return make_error(errc::bad_tensor, no_offset, "read past the end of storage " + s.desc.key);
+            return make_error(errc::bad_tensor, no_offset, "read past the end of storage " + std::string(s.desc.key));
         if (s.resident || s.ref.view_of != no_storage || !reader_) {
             auto all = storage_data(i);
             if (!all) return std::move(all).err();
@@ -320,11 +321,11 @@ public:
     }
     /// Reads storages [first, last) that are not resident with `reader`, in source order.
     status fetch_range(detail::storage_reader& reader, std::uint32_t first, std::uint32_t last) const {
-        std::vector<detail::offset_item> order;
+        detail::vector<detail::offset_item> order;
         for (std::uint32_t i = first; i < last; ++i)
             if (!storages_[i].resident && storages_[i].ref.view_of == no_storage) order.push_back({storages_[i].ref.offset, i});
         detail::sort_by_offset(order);
-        std::vector<storage*> list(order.size());
+        detail::vector<storage*> list(order.size());
         for (std::size_t k = 0; k < order.size(); ++k) list[k] = &storages_[order[k].index];
         PTLOAD_TRY(reader.fetch_in_order(list.data(), list.size()));
         for (std::uint32_t i = first; i < last; ++i)  // views share their (now resident) root's bytes
@@ -359,6 +360,7 @@ public:
         edges_.clear();
         dims_.clear();
         bytes_ = detail::byte_arena{};
+        for (auto& kept : recent_texts_) kept = {};
         storages_.clear();
         tensors_.clear();
         root_ = constants_ = null_node;
@@ -404,6 +406,17 @@ public:
         return id;
     }
     node_id make_string(std::string_view s) { return make_text(kind::string, s.data(), s.size()); }
+    /// A copy of `s` that lives as long as the document: storage keys, location tags.
+    std::string_view keep_text(std::string_view s) { return {bytes_.store(s.data(), s.size()), s.size()}; }
+    /// keep_text for texts that repeat from storage to storage (devices, location tags): the
+    /// last few distinct ones are kept once, so 100,000 storages on "cpu" hold one copy.
+    std::string_view keep_repeated(std::string_view s) {
+        for (std::string_view kept : recent_texts_)
+            if (kept == s && kept.data()) return kept;
+        std::string_view kept = keep_text(s);
+        recent_texts_[recent_next_++ % recent_texts_count] = kept;
+        return kept;
+    }
     /// Reserve n arena bytes for a text-like node and fill them in place (avoids a copy).
     char* make_text_uninit(kind k, std::size_t n, node_id& out) {
         out = add(k);
@@ -414,10 +427,11 @@ public:
     }
     /// A global "module.name": `module_len` splits it.
     node_id make_global(std::string_view module, std::string_view name, std::uint16_t known) {
-        std::string full;
-        full.reserve(module.size() + 1 + name.size());
-        full.append(module).append(1, '.').append(name);
-        node_id id = make_text(kind::global, full.data(), full.size());
+        node_id id = null_node;
+        char* full = make_text_uninit(kind::global, module.size() + 1 + name.size(), id);
+        if (!module.empty()) std::memcpy(full, module.data(), module.size());
+        full[module.size()] = '.';
+        if (!name.empty()) std::memcpy(full + module.size() + 1, name.data(), name.size());
         nodes_[id].aux = static_cast<std::uint32_t>(module.size());
         nodes_[id].tag = known;
         return id;
@@ -445,7 +459,7 @@ public:
     void push_edges(node_id container, const node_id* items, std::size_t n) {
         if (n == 0) return;
         if (key_tables_.load(std::memory_order_relaxed)) drop_key_tables();  // a lookup during a load
-        std::vector<node_id> own;
+        detail::vector<node_id> own;
         if (aliases_edges(items)) {
             own.assign(items, items + n);
             items = own.data();
@@ -525,7 +539,7 @@ private:
     /// Appends n edges at the end of the edge array, copying first when they alias it.
     void append_edges(const node_id* items, std::size_t n) {
         if (n == 0) return;
-        std::vector<node_id> own;
+        detail::vector<node_id> own;
         if (aliases_edges(items)) {  // decided before anything can move the edges
             own.assign(items, items + n);
             items = own.data();
@@ -554,8 +568,8 @@ private:
     }
 
     detail::node_store nodes_;
-    std::vector<node_id> edges_;
-    std::vector<std::int64_t> dims_;
+    detail::vector<node_id> edges_;
+    detail::vector<std::int64_t> dims_;
     detail::byte_arena bytes_;
     status make_resident(storage& s) const {
         if (s.ref.view_of != no_storage) {  // a legacy view: a window on its root's bytes
@@ -569,7 +583,7 @@ private:
         }
         if (!reader_)
             return make_error(errc::io_error, s.ref.offset,
-                              "storage was not read before the document let go of its source", "storage " + s.desc.key);
+                              "storage was not read before the document let go of its source", "storage " + std::string(s.desc.key));
         return reader_->fetch(s);
     }
 
@@ -581,11 +595,14 @@ private:
     // Storages are filled in place when first touched, which is not a change a reader of the
     // document can see other than in time: hence mutable. The vector itself never grows after
     // the load, so references into it stay valid.
-    mutable std::vector<storage> storages_;
+    mutable detail::vector<storage> storages_;
     std::shared_ptr<detail::storage_reader> reader_;
     std::shared_ptr<detail::storage_reader> mapped_source_;  // kept after close_source: storages point into its source
-    std::vector<detail::tensor_record> tensors_;
+    detail::vector<detail::tensor_record> tensors_;
     mutable std::atomic<const detail::key_tables*> key_tables_{nullptr};
+    static constexpr std::size_t recent_texts_count = 4;
+    std::string_view recent_texts_[recent_texts_count];
+    std::size_t recent_next_ = 0;
     node_id root_ = null_node;
     node_id constants_ = null_node;
     std::uint64_t input_bytes_ = 0;
@@ -648,13 +665,15 @@ private:
         for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
         return h ^ (h >> 32);
     }
-    std::vector<std::uint32_t> pool_;
-    std::unordered_map<node_id, table> tables_;
+    vector<std::uint32_t> pool_;
+    hash_map<node_id, table> tables_;
 };
 } // namespace detail
 
 inline document_data::~document_data() { drop_key_tables(); }
-inline void document_data::drop_key_tables() noexcept { delete key_tables_.exchange(nullptr, std::memory_order_acq_rel); }
+inline void document_data::drop_key_tables() noexcept {
+    detail::delete_object(key_tables_.exchange(nullptr, std::memory_order_acq_rel));
+}
 
 inline std::int64_t document_data::find_str_key(node_id m, std::string_view key) const {
     const std::size_t n = edge_count(m) / 2;
@@ -670,11 +689,11 @@ inline std::int64_t document_data::find_str_key(node_id m, std::string_view key)
 }
 
 inline const detail::key_tables* document_data::build_key_tables() const {
-    auto* built = new detail::key_tables();
+    auto* built = detail::new_object<detail::key_tables>();
     built->build(*this);
     const detail::key_tables* expected = nullptr;
     if (key_tables_.compare_exchange_strong(expected, built, std::memory_order_acq_rel)) return built;
-    delete built;  // another thread published first: use its tables
+    detail::delete_object(built);  // another thread published first: use its tables
     return expected;
 }
 
@@ -682,7 +701,7 @@ inline const detail::key_tables* document_data::build_key_tables() const {
 /// from it stay valid across moves, and tensors keep what they view alive on their own.
 class document {
 public:
-    document() : d_(std::make_shared<document_data>()) {}
+    document() : d_(detail::make_shared<document_data>()) {}
 
     /// The loaded object (what torch.load returns; for a TorchScript archive, data.pkl).
     value root() const noexcept { return d_->root(); }

@@ -4,6 +4,7 @@
 #define PTLOAD_DETAIL_BIGINT_HPP
 
 #include "../config.hpp"
+#include "../memory.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -42,8 +43,8 @@ inline bool twos_to_int64(const std::uint8_t* p, std::size_t n, std::int64_t& ou
 
 /// Digits of `base` (2 to 36; no sign, no '_') to two's complement LE bytes, negated if
 /// `negative`.
-inline std::vector<std::uint8_t> digits_to_twos(std::string_view digits, unsigned base, bool negative) {
-    std::vector<std::uint32_t> mag;  // little-endian base 2^32
+inline vector<std::uint8_t> digits_to_twos(std::string_view digits, unsigned base, bool negative) {
+    vector<std::uint32_t> mag;  // little-endian base 2^32
     for (char ch : digits) {
         unsigned d = ch <= '9' ? static_cast<unsigned>(ch - '0') : static_cast<unsigned>((ch | 0x20) - 'a' + 10);
         std::uint64_t carry = d;
@@ -54,7 +55,7 @@ inline std::vector<std::uint8_t> digits_to_twos(std::string_view digits, unsigne
         }
         if (carry) mag.push_back(static_cast<std::uint32_t>(carry));
     }
-    std::vector<std::uint8_t> bytes;
+    vector<std::uint8_t> bytes;
     for (auto limb : mag)
         for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<std::uint8_t>(limb >> (8 * i)));
     bytes.push_back(0);  // room for the sign bit
@@ -70,7 +71,7 @@ inline std::vector<std::uint8_t> digits_to_twos(std::string_view digits, unsigne
     return bytes;
 }
 
-inline std::vector<std::uint8_t> decimal_to_twos(std::string_view digits, bool negative) {
+inline vector<std::uint8_t> decimal_to_twos(std::string_view digits, bool negative) {
     return digits_to_twos(digits, 10, negative);
 }
 

@@ -12,7 +12,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <utility>
-#include <vector>
 
 namespace ptload {
 inline namespace v0 {
@@ -26,16 +25,23 @@ struct offset_item {
 
 /// Sorts `items` by offset; items with equal offsets keep their order (stable). Costs one pass
 /// when they are sorted already, else one pass per byte in which the offsets differ.
-inline void sort_by_offset(std::vector<offset_item>& items) {
+/// `Items` is a vector of offset_item (any allocator).
+template <class Items>
+void sort_by_offset(Items& items) {
     auto earlier = [](const offset_item& a, const offset_item& b) { return a.offset < b.offset; };
     if (std::is_sorted(items.begin(), items.end(), earlier)) return;
-    if (items.size() < 64) {
-        std::stable_sort(items.begin(), items.end(), earlier);
+    if (items.size() < 64) {  // insertion sort: stable, and no buffer (std::stable_sort takes one from the heap)
+        for (std::size_t i = 1; i < items.size(); ++i) {
+            const offset_item it = items[i];
+            std::size_t j = i;
+            for (; j > 0 && earlier(it, items[j - 1]); --j) items[j] = items[j - 1];
+            items[j] = it;
+        }
         return;
     }
     std::uint64_t differ = 0;  // bits in which some offset differs from the first
     for (const offset_item& it : items) differ |= it.offset ^ items.front().offset;
-    std::vector<offset_item> other(items.size());
+    Items other(items.size());
     for (unsigned shift = 0; shift < 64; shift += 8) {
         if (((differ >> shift) & 0xFF) == 0) continue;  // every offset has the same byte here
         std::size_t start[257] = {};

@@ -7,6 +7,7 @@
 #define PTLOAD_DETAIL_READ_WINDOW_HPP
 
 #include "../error.hpp"
+#include "../memory.hpp"
 
 #include <cstdint>
 #include <cstring>
@@ -40,7 +41,7 @@ private:
                               "read of " + std::to_string(n) + " bytes past the end of the " + std::to_string(size) +
                                   "-byte source");
         if (!buffer_) {
-            buffer_.reset(new (std::nothrow) std::uint8_t[capacity_]);
+            buffer_ = try_make_array<std::uint8_t>(capacity_);
             if (!buffer_) return make_error(errc::io_error, offset, "no memory for a read-ahead window");
         }
         const std::uint64_t left = size - offset;
@@ -53,7 +54,7 @@ private:
 
     Source& src_;
     std::size_t capacity_;
-    std::unique_ptr<std::uint8_t[]> buffer_;
+    unique_array<std::uint8_t> buffer_;
     std::uint64_t start_ = 0;
     std::size_t held_ = 0;
 };

@@ -34,7 +34,7 @@ struct parsed_int {
     enum status_t { ok, bad, too_long } status = bad;
     bool small = true;               ///< value fits int64
     std::int64_t value = 0;
-    std::vector<std::uint8_t> big;   ///< two's complement LE when !small
+    vector<std::uint8_t> big;   ///< two's complement LE when !small
 };
 
 inline int digit_value(char c) {
@@ -64,7 +64,7 @@ inline parsed_int parse_python_int(std::string_view text, std::size_t max_digits
             if (!s.empty() && s[0] == '_') s.remove_prefix(1);
         }
     }
-    std::string digits;
+    string digits;
     bool last_underscore = true;  // no leading '_', no doubled '_'
     for (char c : s) {
         if (c == '_') {
@@ -78,7 +78,7 @@ inline parsed_int parse_python_int(std::string_view text, std::size_t max_digits
     }
     if (digits.empty() || last_underscore) return r;
     // base 0 forbids leading zeros in a non-zero decimal ("010" is an error in Python 3)
-    if (base == 10 && digits.size() > 1 && digits[0] == '0' && digits.find_first_not_of('0') != std::string::npos)
+    if (base == 10 && digits.size() > 1 && digits[0] == '0' && digits.find_first_not_of('0') != string::npos)
         return r;
     if (digits.size() > max_digits) {
         r.status = parsed_int::too_long;
@@ -164,7 +164,7 @@ private:
     void trim() {
         while (!limbs_.empty() && !limbs_.back()) limbs_.pop_back();
     }
-    std::vector<std::uint32_t> limbs_;
+    vector<std::uint32_t> limbs_;
 };
 
 /// The double nearest to digits x 10^exp10 (ties to even), digits being decimal digits without
@@ -252,7 +252,7 @@ inline bool parse_python_float(std::string_view text, double& out) {
     // Any halfway point between two doubles has at most 767 significant digits, so digits past
     // the 800th only matter as "some were nonzero": a final 1 stands in for them.
     constexpr std::size_t kept_digits = 800;
-    std::string digits;
+    string digits;
     std::int64_t exp10 = 0;
     bool any_digit = false, point = false, inexact = false;
     std::size_t i = 0;
@@ -311,7 +311,9 @@ inline bool parse_python_float(std::string_view text, double& out) {
 }
 
 /// codecs.escape_decode as used by the STRING opcode. Returns false on a malformed escape.
-inline bool python_escape_decode(std::string_view s, std::string& out) {
+/// (`String`: any std::basic_string of char.)
+template <class String>
+bool python_escape_decode(std::string_view s, String& out) {
     out.clear();
     out.reserve(s.size());
     for (std::size_t i = 0; i < s.size(); ++i) {
@@ -358,7 +360,9 @@ inline bool python_escape_decode(std::string_view s, std::string& out) {
 
 /// raw-unicode-escape (the UNICODE opcode): bytes are Latin-1 code points except \uXXXX and
 /// \UXXXXXXXX. Sets has_surrogates when a lone surrogate code point is produced.
-inline bool raw_unicode_escape_decode(std::string_view s, std::string& out, bool& has_surrogates) {
+/// (`String`: any std::basic_string of char.)
+template <class String>
+bool raw_unicode_escape_decode(std::string_view s, String& out, bool& has_surrogates) {
     out.clear();
     out.reserve(s.size());
     has_surrogates = false;

@@ -17,7 +17,9 @@ namespace ptload {
 inline namespace v0 {
 namespace detail {
 
-inline void append_utf8(std::string& out, std::uint32_t cp) {
+/// (`String`: any std::basic_string of char.)
+template <class String>
+void append_utf8(String& out, std::uint32_t cp) {
     if (cp < 0x80) {
         out += static_cast<char>(cp);
     } else if (cp < 0x800) {
@@ -109,7 +111,9 @@ inline std::size_t utf8_validate(const std::uint8_t* p, std::size_t n, bool surr
 
 /// Decodes bytes as strict or replacing UTF-8 into out. Returns the first bad offset in strict
 /// mode (n when all good); in replace mode always n.
-inline std::size_t utf8_decode(const std::uint8_t* p, std::size_t n, bool replace, std::string& out) {
+/// (`String`: any std::basic_string of char.)
+template <class String>
+std::size_t utf8_decode(const std::uint8_t* p, std::size_t n, bool replace, String& out) {
     out.clear();
     out.reserve(n);
     std::size_t i = 0;
@@ -132,7 +136,9 @@ inline std::size_t utf8_decode(const std::uint8_t* p, std::size_t n, bool replac
     return n;
 }
 
-inline std::size_t ascii_decode(const std::uint8_t* p, std::size_t n, bool replace, std::string& out) {
+/// (`String`: any std::basic_string of char.)
+template <class String>
+std::size_t ascii_decode(const std::uint8_t* p, std::size_t n, bool replace, String& out) {
     out.clear();
     out.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
@@ -143,7 +149,9 @@ inline std::size_t ascii_decode(const std::uint8_t* p, std::size_t n, bool repla
     return n;
 }
 
-inline void latin1_decode(const std::uint8_t* p, std::size_t n, std::string& out) {
+/// (`String`: any std::basic_string of char.)
+template <class String>
+void latin1_decode(const std::uint8_t* p, std::size_t n, String& out) {
     out.clear();
     out.reserve(n);
     for (std::size_t i = 0; i < n; ++i) append_utf8(out, p[i]);

@@ -127,7 +127,8 @@ inline scan_verdict rate_name(std::string_view module, std::string_view name, in
     g = resolve_global(module, name, proto, max_name_parts);
     if (g.rating == verdict::dangerous) {
         why = std::string(g.why);
-        if (!g.denied_as.empty() && g.denied_as != g.module + "." + g.name) why += " (as " + g.denied_as + ")";
+        if (!g.denied_as.empty() && g.denied_as != std::string(g.module) + "." + std::string(g.name))
+            why += " (as " + g.denied_as + ")";
     }
     else if (g.rating == verdict::unknown) why = "not on the default allowlist; loads as an inert object";
     return g.rating;
@@ -424,7 +425,7 @@ private:
         if (g.module != module || g.name != name) written = std::string(module) + "." + std::string(name);
         shadow s;
         s.t = type::global;
-        s.a = report(scan_item::global, v, g.module, g.name, std::move(why), std::move(written));
+        s.a = report(scan_item::global, v, std::string(g.module), std::string(g.name), std::move(why), std::move(written));
         const torch_global t = find_torch_global(g);
         if (t == torch_global::load_from_bytes) s.g = shadow::tag::load_from_bytes;
         else if (g.id == known_global::codecs_encode) s.g = shadow::tag::codecs_encode;

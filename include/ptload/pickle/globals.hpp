@@ -12,6 +12,7 @@
 #define PTLOAD_PICKLE_GLOBALS_HPP
 
 #include "../config.hpp"
+#include "../memory.hpp"
 #include "../policies/limits.hpp"
 
 #include <cstddef>
@@ -303,9 +304,10 @@ inline constexpr std::string_view numpy_array_globals[] = {
 // clang-format on
 
 /// A resolved global: module and qualified name after Python-2 and torch renames, what the
-/// pickle machine models it as, and its verdict.
+/// pickle machine models it as, and its verdict. The names are views of the texts given to
+/// resolve_global or of ptload's rename tables: they live as long as those.
 struct resolved_global {
-    std::string module, name;
+    std::string_view module, name;
     known_global id = known_global::none;
     bool dangerous = false;            ///< rating == verdict::dangerous
     verdict rating = verdict::unknown;
@@ -337,7 +339,7 @@ inline bool same_path(std::string_view am, std::string_view an, std::string_view
 /// dotted name reaches the same object as its spelled-out module at protocol 4 and above
 /// (CPython walks the attributes), so it matches on the whole path there, and not below.
 inline bool names_global(const resolved_global& g, std::string_view module, std::string_view name) noexcept {
-    if (g.name.find('.') == std::string::npos) return g.module == module && g.name == name;
+    if (g.name.find('.') == std::string_view::npos) return g.module == module && g.name == name;
     return g.proto >= 4 && same_path(g.module, g.name, module, name);
 }
 
@@ -348,10 +350,21 @@ using pickle::denied_path;
 using pickle::module_matches;
 
 /// `path` with a leading aliased module replaced ("posix.system" -> "os.system").
-inline std::string fold_aliases(std::string path) {
+inline string fold_aliases(string path) {
     for (const auto& row : pickle::module_aliases)
-        if (module_matches(path, row[0])) return std::string(row[1]) + path.substr(row[0].size());
+        if (module_matches({path.data(), path.size()}, row[0])) {
+            string folded(row[1].data(), row[1].size());
+            return folded.append(path, row[0].size(), string::npos);
+        }
     return path;
+}
+
+/// module "." name, in ptload's memory.
+inline string dotted(std::string_view module, std::string_view name) {
+    string full;
+    full.reserve(module.size() + 1 + name.size());
+    full.append(module.data(), module.size()).append(1, '.').append(name.data(), name.size());
+    return full;
 }
 
 /// The denied_paths row that covers the dotted path `p`, or null.
@@ -378,13 +391,13 @@ inline bool is_dunder(std::string_view part) {
 inline bool classify_dangerous(std::string_view module, std::string_view name, pickle::resolved_global& g,
                                std::size_t max_name_parts) {
     using namespace pickle;
-    auto deny = [&](std::string_view path, std::string_view why) {
-        g.denied_as = std::string(path);
+    auto deny = [&](const string& path, std::string_view why) {
+        g.denied_as = std::string(path.data(), path.size());
         g.why = why;
         return true;
     };
-    std::string full = fold_aliases(std::string(module) + "." + std::string(name));
-    if (const denied_path* row = denied_row(full)) return deny(full, row->why);
+    const string full = fold_aliases(dotted(module, name));
+    if (const denied_path* row = denied_row({full.data(), full.size()})) return deny(full, row->why);
     // every component of the name: dunder attributes lead to interpreter internals
     std::size_t start = 0, parts = 0;
     while (start <= name.size()) {
@@ -401,8 +414,9 @@ inline bool classify_dangerous(std::string_view module, std::string_view name, p
     if (parts > max_name_parts) return deny(full, reason::internals);
     // tails "b.c" of "a.b.c": attribute a may be a module named a, and so on
     for (std::size_t dot = name.find('.'), from = 0; dot != std::string_view::npos; dot = name.find('.', from)) {
-        std::string tail = fold_aliases(std::string(name.substr(from)));
-        if (const denied_path* row = denied_row(tail)) return deny(tail, row->why);
+        const std::string_view rest = name.substr(from);
+        const string tail = fold_aliases(string(rest.data(), rest.size()));
+        if (const denied_path* row = denied_row({tail.data(), tail.size()})) return deny(tail, row->why);
         from = dot + 1;
         if (name.find('.', from) == std::string_view::npos) break;  // a one-part tail names no module
     }
@@ -434,22 +448,22 @@ inline bool strict_default_allows(std::string_view full) {
 inline resolved_global resolve_global(std::string_view module, std::string_view name, int proto,
                                       std::size_t max_name_parts = default_limits::max_name_parts) {
     resolved_global g;
-    g.module = std::string(module);
-    g.name = std::string(name);
+    g.module = module;
+    g.name = name;
     g.proto = proto;
     if (proto < 3) {
         bool renamed = false;
         for (const auto& row : py2_names)
             if (row[0] == module && row[1] == name) {
-                g.module = std::string(row[2]);
-                g.name = std::string(row[3]);
+                g.module = row[2];
+                g.name = row[3];
                 renamed = true;
                 break;
             }
         if (!renamed)
             for (const auto& row : py2_modules)
                 if (row[0] == module) {
-                    g.module = std::string(row[1]);
+                    g.module = row[1];
                     break;
                 }
     }
@@ -460,8 +474,8 @@ inline resolved_global resolve_global(std::string_view module, std::string_view 
         g.rating = verdict::dangerous;
         return g;
     }
-    std::string full = g.module + "." + g.name;
-    if (strict_default_allows(full)) g.rating = verdict::safe;
+    const detail::string full = detail::dotted(g.module, g.name);
+    if (strict_default_allows({full.data(), full.size()})) g.rating = verdict::safe;
 
     for (const auto& row : known_globals)
         if (names_global(g, row.module, row.name)) {

@@ -51,7 +51,7 @@ private:
 
     struct pending {
         std::size_t stride;
-        std::vector<std::uint64_t> hashes;  // one per entry, in entry order
+        detail::vector<std::uint64_t> hashes;  // one per entry, in entry order
     };
 
     status insert(node_id c, node_id key, node_id val, std::size_t stride) {
@@ -103,7 +103,7 @@ private:
         // About one bucket per entry (at most 2^16): the pass costs O(n), never a fixed table.
         unsigned bucket_bits = 1;
         while (bucket_bits < 16 && (std::size_t{1} << bucket_bits) < n) ++bucket_bits;
-        std::vector<std::uint32_t> start(std::size_t{1} << bucket_bits, 0);
+        detail::vector<std::uint32_t> start(std::size_t{1} << bucket_bits, 0);
         for (auto h : p.hashes) ++start[h >> (64 - bucket_bits)];
         std::uint32_t sum = 0;
         for (auto& v : start) {
@@ -112,11 +112,11 @@ private:
             sum += count;
         }
         // (hash, entry) pairs grouped by bucket, so each small sort touches contiguous memory
-        std::vector<std::pair<std::uint64_t, std::uint32_t>> order(n);
-        std::vector<std::uint32_t> fill(start);
+        detail::vector<std::pair<std::uint64_t, std::uint32_t>> order(n);
+        detail::vector<std::uint32_t> fill(start);
         for (std::size_t i = 0; i < n; ++i)
             order[fill[p.hashes[i] >> (64 - bucket_bits)]++] = {p.hashes[i], static_cast<std::uint32_t>(i)};
-        std::vector<std::uint32_t> keep_as;  // entry -> the entry it merges into (itself if kept)
+        detail::vector<std::uint32_t> keep_as;  // entry -> the entry it merges into (itself if kept)
         bool any = false;
         for (std::size_t b = 0; b < start.size(); ++b) {
             std::uint32_t lo = start[b], hi = b + 1 < start.size() ? start[b + 1] : static_cast<std::uint32_t>(n);
@@ -141,7 +141,7 @@ private:
         }
         if (!any) return;
         // entries in order: a repeated key hands its value to the first entry (last one wins)
-        std::vector<node_id> kept;
+        detail::vector<node_id> kept;
         kept.reserve(doc_.edge_count(c));
         for (std::uint32_t k = 0; k < n; ++k)
             if (keep_as[k] != k && p.stride == 2) doc_.set_edge(c, 2 * keep_as[k] + 1, doc_.edge(c, 2 * k + 1));
@@ -292,7 +292,7 @@ private:
         }
     }
     bool frozensets_equal(node_id a, node_id b, std::size_t n, int depth) const {
-        std::vector<std::pair<std::uint64_t, node_id>> xs(n), ys(n);
+        detail::vector<std::pair<std::uint64_t, node_id>> xs(n), ys(n);
         for (std::size_t k = 0; k < n; ++k) {
             xs[k].second = doc_.edge(a, k);
             ys[k].second = doc_.edge(b, k);
@@ -319,8 +319,8 @@ private:
 
     document_data& doc_;
     std::size_t max_depth_;
-    std::unordered_map<node_id, pending> pending_;
-    mutable std::unordered_map<node_id, std::uint64_t> hash_cache_;  // tuples, frozensets, torch.Size
+    detail::hash_map<node_id, pending> pending_;
+    mutable detail::hash_map<node_id, std::uint64_t> hash_cache_;  // tuples, frozensets, torch.Size
     mutable std::unordered_set<std::uint64_t> proven_equal_;          // container pairs, during one equal()
     node_id last_id_ = null_node;
     pending* last_ = nullptr;

@@ -68,7 +68,7 @@ namespace pickle {
 
 /// Inputs of one run besides the bytes.
 struct run_options {
-    std::string record;                              ///< for messages: "archive/data.pkl"
+    std::string_view record;                         ///< for messages: "archive/data.pkl"
     std::uint64_t base_offset = 0;                   ///< file offset of the first byte
     span<const span<const std::uint8_t>> buffers;    ///< out-of-band buffers for NEXT_BUFFER
     /// Strict mode only: "module.name" globals allowed beyond the default allowlist.
@@ -139,7 +139,7 @@ private:
 
     // ---------------------------------------------------------------- errors
     error fail(errc code, std::string message) const {
-        std::string ctx = opts_.record;
+        std::string ctx(opts_.record);
         if (op_) {
             if (!ctx.empty()) ctx += ", ";
             ctx += "opcode ";
@@ -150,7 +150,7 @@ private:
     /// Adds this opcode's offset and context to an error raised below the machine.
     error locate(error e) const {
         if (e.offset == no_offset) e.offset = opts_.base_offset + op_offset_;
-        std::string ctx = opts_.record;
+        std::string ctx(opts_.record);
         if (op_) {
             if (!ctx.empty()) ctx += ", ";
             ctx += "opcode ";
@@ -321,7 +321,8 @@ private:
         if constexpr (decoding::keep_bytes) {
             return doc_.make_text(kind::bytes, p, n);
         } else {
-            std::string out;
+            // ptload's memory, unless a user decoding policy only writes a std::string
+            std::conditional_t<detail::decodes_into<decoding, detail::string>::value, detail::string, std::string> out;
             std::size_t bad = decoding::decode(p, n, out);
             if (bad != n)
                 return fail(errc::decode_error, std::string("'") + decoding::name + "' codec can't decode byte 0x" +
@@ -399,7 +400,7 @@ private:
         }
     }
     /// The items of any sequence-like argument (for set(...), OrderedDict(...), ...).
-    bool items_of(node_id seq, std::vector<node_id>& out) const {
+    bool items_of(node_id seq, detail::vector<node_id>& out) const {
         kind k = kind_of(seq);
         if (k != kind::list && k != kind::tuple && k != kind::set && k != kind::frozenset) return false;
         out.assign(doc_.edges(seq), doc_.edges(seq) + doc_.edge_count(seq));
@@ -410,20 +411,20 @@ private:
     status push_global(std::string_view module, std::string_view name) {
         resolved_global g = resolve_global(module, name, proto_, limits::max_name_parts);
         if (g.dangerous) {
-            std::string full = g.module + "." + g.name;
+            const std::string full = std::string(g.module) + "." + std::string(g.name);
             return fail(errc::disallowed_global,
                         "global " + full + (g.denied_as == full ? "" : " (" + g.denied_as + ")") + " " +
                             std::string(g.why) + ": never data in a checkpoint; ptload does not run pickled code");
         }
         if constexpr (Policies::globals::allowlist_only) {
             if (g.rating != verdict::safe) {
-                std::string full = g.module + "." + g.name;
+                const detail::string full = detail::dotted(g.module, g.name);
                 bool added = false;
-                for (const auto& s : opts_.safe_globals) added = added || s == full;
+                for (const auto& s : opts_.safe_globals) added = added || std::string_view(s) == std::string_view(full.data(), full.size());
                 if (!added)
                     return fail(errc::disallowed_global,
-                                "global " + full + " is not allowed in strict mode (torch.load weights_only); if the file is "
-                                "trusted, add \"" + full + "\" to load_options::safe_globals");
+                                "global " + std::string(full.data(), full.size()) + " is not allowed in strict mode (torch.load weights_only); if the file is "
+                                "trusted, add \"" + std::string(full.data(), full.size()) + "\" to load_options::safe_globals");
             }
         }
         if constexpr (has_find_class<Handler>::value) {
@@ -449,7 +450,7 @@ private:
         if (kind_of(callable) != kind::global)
             return fail(errc::bad_operand, std::string("cannot call a ") + kind_name(kind_of(callable)));
         std::size_t n = doc_.edge_count(args);
-        std::vector<node_id> items;
+        detail::vector<node_id> items;
         switch (known_of(callable)) {
         case known_global::builtins_set:
         case known_global::builtins_frozenset: {
@@ -471,7 +472,7 @@ private:
                 return doc_.make_text(out, t.data(), t.size());
             }
             if (n == 1 && kind_of(a) == kind::list) {  // bytes([1, 2, 3])
-                std::string b;
+                detail::string b;
                 for (std::size_t i = 0; i < doc_.edge_count(a); ++i) {
                     const auto& e = doc_.at(doc_.edge(a, i));
                     if (e.k != kind::integer || e.i < 0 || e.i > 255) return fail(errc::bad_operand, "bytes() item out of range");
@@ -570,7 +571,7 @@ private:
             if (kind_of(enc) != kind::string) return fail(errc::bad_operand, "encoding name is not a str");
             e = doc_.text(enc);
         }
-        std::string lower;
+        detail::string lower;
         for (char c : e) lower += static_cast<char>((c >= 'A' && c <= 'Z') ? c + 32 : (c == '_' ? '-' : c));
         std::string_view t = doc_.text(str);
         if (lower == "utf-8" || lower == "utf8") {
@@ -579,14 +580,14 @@ private:
         }
         bool latin1 = lower == "latin1" || lower == "latin-1" || lower == "iso-8859-1" || lower == "iso8859-1" || lower == "l1";
         if (!latin1 && lower != "ascii") return fail(errc::unsupported, "encoding '" + std::string(e) + "' for bytes");
-        std::string b;
+        detail::string b;
         auto p = reinterpret_cast<const std::uint8_t*>(t.data());
         for (std::size_t i = 0; i < t.size();) {
             std::size_t bad;
             std::uint32_t cp = 0;
             std::size_t len = detail::utf8_sequence(p + i, t.size() - i, true, bad, &cp);
             if (!len || cp > (latin1 ? 0xFFu : 0x7Fu))
-                return fail(errc::decode_error, "'" + lower + "' codec can't encode character at position " + std::to_string(i));
+                return fail(errc::decode_error, "'" + std::string(lower) + "' codec can't encode character at position " + std::to_string(i));
             b += static_cast<char>(cp);
             i += len;
         }
@@ -821,7 +822,7 @@ private:
             std::string_view t = *line;
             if (t.size() < 2 || t.front() != t.back() || (t.front() != '\'' && t.front() != '"'))
                 return fail(errc::bad_text, "the STRING argument must be quoted");
-            std::string raw;
+            detail::string raw;
             if (!detail::python_escape_decode(t.substr(1, t.size() - 2), raw)) return fail(errc::bad_text, "bad escape in STRING");
             auto v = py2_string(reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size());
             if (!v) return std::move(v).err();
@@ -837,7 +838,7 @@ private:
         } else if constexpr (B == 'V') {  // UNICODE: raw-unicode-escape text
             auto line = take_line();
             if (!line) return std::move(line).err();
-            std::string s;
+            detail::string s;
             bool surrogates = false;
             if (!detail::raw_unicode_escape_decode(*line, s, surrogates)) return fail(errc::decode_error, "bad \\u escape in UNICODE");
             return push(doc_.make_text(kind::string, s.data(), s.size(), surrogates));
@@ -1031,8 +1032,8 @@ private:
             if (!module) return std::move(module).err();
             if (kind_of(*name) != kind::string || kind_of(*module) != kind::string)
                 return fail(errc::bad_operand, "STACK_GLOBAL needs two str operands");
-            std::string mod(doc_.text(*module)), nm(doc_.text(*name));
-            return push_global(mod, nm);
+            // the texts live in the document's arena, which never moves
+            return push_global(doc_.text(*module), doc_.text(*name));
         } else if constexpr (B == 'o') {  // OBJ: mark cls args... -> instance
             auto r = pop_mark();
             if (!r) return std::move(r).err();
@@ -1130,10 +1131,10 @@ private:
     const std::uint8_t* frame_end_ = nullptr;
     run_options opts_;
     key_index keys_;
-    std::vector<node_id> stack_;
-    std::vector<std::size_t> marks_;
-    std::vector<node_id> memo_;
-    std::unordered_map<std::uint32_t, node_id> sparse_memo_;
+    detail::vector<node_id> stack_;
+    detail::vector<std::size_t> marks_;
+    detail::vector<node_id> memo_;
+    detail::hash_map<std::uint32_t, node_id> sparse_memo_;
     std::uint64_t memo_count_ = 0;
     std::uint64_t node_budget_ = 0;
     std::size_t op_offset_ = 0;
@@ -1143,7 +1144,7 @@ private:
     bool stopped_ = false;
     node_id result_ = null_node;
     node_id none_ = null_node;
-    std::string scratch_;
+    detail::string scratch_;
 };
 
 } // namespace pickle

@@ -28,7 +28,7 @@ enum ndarray_field : std::uint32_t { nd_dtype, nd_shape, nd_data, nd_fields };
 
 /// str.encode('latin-1') of UTF-8 text: numpy re-encodes a Python 2 str it gets as raw data
 /// (encoding='latin1'). False when a character is above U+00FF.
-inline bool latin1_bytes(std::string_view text, std::string& out) {
+inline bool latin1_bytes(std::string_view text, detail::string& out) {
     for (std::size_t i = 0; i < text.size(); ++i) {
         auto c = static_cast<unsigned char>(text[i]);
         if (c < 0x80) out += static_cast<char>(c);
@@ -41,7 +41,7 @@ inline bool latin1_bytes(std::string_view text, std::string& out) {
 /// A numpy dtype node from its type string ('f4', 'U20', 'O8'); BUILD sets the byte order.
 inline node_id make_numpy_dtype(document_data& doc, std::string_view type) {
     // Until BUILD says otherwise: '|' for one-byte and non-numeric kinds, '<' elsewhere.
-    std::string descr;
+    detail::string descr;
     char k = type.empty() ? '?' : type[0];
     bool one_byte = type.size() == 2 && type[1] == '1';
     descr += (one_byte || k == 'O' || k == 'S' || k == 'V' || k == 'b') ? '|' : '<';
@@ -63,14 +63,14 @@ inline status build_numpy_dtype(document_data& doc, node_id dt, node_id state) {
     if (doc.at(order).k != kind::string && doc.at(order).k != kind::bytes)
         return make_error(errc::bad_operand, no_offset, "numpy dtype byte order is not a string");
     std::string_view o = doc.text(order);
-    std::string descr(doc.text(dt));
+    detail::string descr(doc.text(dt));
     if (o.size() == 1 && (o[0] == '<' || o[0] == '>' || o[0] == '|')) descr[0] = o[0];
     // flexible types carry their size in the state (elsize): 'U' counts 4-byte characters
     if (doc.edge_count(state) >= 6 && doc.at(doc.edge(state, 5)).k == kind::integer) {
         std::int64_t elsize = doc.at(doc.edge(state, 5)).i;
         char k = descr.size() > 1 ? descr[1] : '?';
         if (elsize >= 0 && (k == 'U' || k == 'S' || k == 'V'))
-            descr = descr.substr(0, 2) + std::to_string(k == 'U' ? elsize / 4 : elsize);
+            descr = descr.substr(0, 2) + detail::string(std::to_string(k == 'U' ? elsize / 4 : elsize));
     }
     node_id fresh = doc.make_text(kind::numpy_dtype, descr.data(), descr.size());
     doc.at(dt).s = doc.at(fresh).s;  // the dtype node keeps its identity, new text
@@ -113,7 +113,7 @@ inline status build_ndarray(document_data& doc, node_id arr, node_id state) {
             return make_error(errc::bad_tensor, no_offset, "object ndarray item count does not match its shape");
     } else if (dk == kind::bytes || dk == kind::bytearray || dk == kind::string) {
         if (dk == kind::string) {  // Python 2 str with encoding=latin1: the latin-1 code points are the bytes
-            std::string raw;
+            detail::string raw;
             if (!latin1_bytes(doc.text(data), raw))
                 return make_error(errc::decode_error, no_offset, "ndarray data str is not latin-1 (numpy re-encodes it; load with encoding latin1)");
             data = doc.make_text(kind::bytes, raw.data(), raw.size());
@@ -131,14 +131,14 @@ inline status build_ndarray(document_data& doc, node_id arr, node_id state) {
     if (descr.size() > 1 && descr[0] == '>' && dk != kind::list) {
         // numpy swaps a non-native array to the host's order when it unpickles it (the dtype
         // object itself keeps its order); ptload's host order for arrays is little-endian.
-        std::string swapped(doc.text(data));
+        detail::string swapped(doc.text(data));
         char k = descr[1];
         std::size_t unit = k == 'U' ? 4 : k == 'c' ? numpy_itemsize(descr) / 2 : numpy_itemsize(descr);
         if (k != 'S' && k != 'V' && unit > 1)
             for (std::size_t i = 0; i + unit <= swapped.size(); i += unit)
                 for (std::size_t a = i, b = i + unit - 1; a < b; ++a, --b) std::swap(swapped[a], swapped[b]);
         data = doc.make_text(kind::bytes, swapped.data(), swapped.size());
-        std::string little = "<" + std::string(descr.substr(1));
+        detail::string little = "<" + detail::string(descr.substr(1));
         dt = doc.make_text(kind::numpy_dtype, little.data(), little.size());
     }
     doc.set_edge(arr, nd_dtype, dt);
@@ -151,12 +151,12 @@ inline status build_ndarray(document_data& doc, node_id arr, node_id state) {
 /// numpy.core.multiarray.scalar(dtype, raw): the Python value of .item().
 inline result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id raw) {
     if (doc.at(dt).k != kind::numpy_dtype) return make_error(errc::bad_operand, no_offset, "numpy scalar dtype is not a numpy dtype");
-    std::string descr(doc.text(dt));
+    detail::string descr(doc.text(dt));
     node_id val = raw;
     kind rk = doc.at(raw).k;
     if (descr != "|O") {
-        std::string bytes;
-        if (rk == kind::bytes) bytes = std::string(doc.text(raw));
+        detail::string bytes;
+        if (rk == kind::bytes) bytes = detail::string(doc.text(raw));
         else if (rk == kind::string) {  // py2 str via latin1
             if (!latin1_bytes(doc.text(raw), bytes))
                 return make_error(errc::decode_error, no_offset, "numpy scalar data str is not latin-1 (load with encoding latin1)");
@@ -164,14 +164,14 @@ inline result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id
         std::uint64_t item = numpy_itemsize(descr);
         char k = descr[1];
         if (k != 'U' && k != 'S' && k != 'V' && bytes.size() != item)
-            return make_error(errc::bad_tensor, no_offset, "numpy scalar of " + descr + " has " + std::to_string(bytes.size()) + " bytes");
+            return make_error(errc::bad_tensor, no_offset, "numpy scalar of " + std::string(descr) + " has " + std::to_string(bytes.size()) + " bytes");
         if (descr[0] == '>' && k != 'U' && k != 'S' && k != 'V') {  // to little-endian
             if (k == 'c') {
                 std::size_t h = bytes.size() / 2;
-                std::string re = bytes.substr(0, h), im = bytes.substr(h);
-                bytes = std::string(re.rbegin(), re.rend()) + std::string(im.rbegin(), im.rend());
+                detail::string re = bytes.substr(0, h), im = bytes.substr(h);
+                bytes = detail::string(re.rbegin(), re.rend()) + detail::string(im.rbegin(), im.rend());
             } else {
-                bytes = std::string(bytes.rbegin(), bytes.rend());
+                bytes = detail::string(bytes.rbegin(), bytes.rend());
             }
         }
         if (descr[0] == '>' && k == 'U')
@@ -220,7 +220,7 @@ inline result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id
         case 'u': {
             std::uint64_t v = le(0, n);
             if (v > static_cast<std::uint64_t>(INT64_MAX)) {
-                std::string b2 = bytes + '\0';
+                detail::string b2 = bytes + '\0';
                 val = doc.make_text(kind::big_integer, b2.data(), b2.size());
             } else {
                 val = doc.make_int(static_cast<std::int64_t>(v));
@@ -228,11 +228,11 @@ inline result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id
             break;
         }
         case 'f':
-            if (n != 2 && n != 4 && n != 8) return make_error(errc::unsupported, no_offset, "numpy scalar " + descr);
+            if (n != 2 && n != 4 && n != 8) return make_error(errc::unsupported, no_offset, "numpy scalar " + std::string(descr));
             val = doc.make_float(to_double(0, n));
             break;
         case 'c':
-            if (n != 8 && n != 16) return make_error(errc::unsupported, no_offset, "numpy scalar " + descr);
+            if (n != 8 && n != 16) return make_error(errc::unsupported, no_offset, "numpy scalar " + std::string(descr));
             val = doc.make_complex(to_double(0, n / 2), to_double(n / 2, n / 2));
             break;
         case 'S': {
@@ -242,7 +242,7 @@ inline result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id
             break;
         }
         case 'U': {
-            std::string s;
+            detail::string s;
             std::size_t len = n / 4;
             while (len && le((len - 1) * 4, 4) == 0) --len;
             bool sur = false;
@@ -256,7 +256,7 @@ inline result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id
             break;
         }
         case 'V': val = doc.make_text(kind::bytes, bytes.data(), bytes.size()); break;
-        default: return make_error(errc::unsupported, no_offset, "numpy scalar of dtype " + descr);
+        default: return make_error(errc::unsupported, no_offset, "numpy scalar of dtype " + std::string(descr));
         }
     }
     node_id fields[2] = {dt, val};

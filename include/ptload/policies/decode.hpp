@@ -34,7 +34,8 @@ struct decoding {
                                         : E == encoding::latin1 ? "latin1"
                                         : E == encoding::ascii  ? "ascii"
                                                                 : "bytes";
-    static std::size_t decode(const std::uint8_t* p, std::size_t n, std::string& out) {
+    template <class String>  // any std::basic_string of char
+    static std::size_t decode(const std::uint8_t* p, std::size_t n, String& out) {
         constexpr bool replace = M == on_error::replace;
         switch (E) {
         case encoding::utf8: return detail::utf8_decode(p, n, replace, out);
@@ -62,6 +63,14 @@ struct is_decoding<D, std::void_t<decltype(D::keep_bytes), decltype(D::name),
                                   decltype(std::size_t{D::decode(static_cast<const std::uint8_t*>(nullptr),
                                                                  std::size_t{}, std::declval<std::string&>())})>>
     : std::true_type {};
+
+/// Whether decoding D can write into a String (the built-in ones take any basic_string).
+template <class D, class String, class = void>
+struct decodes_into : std::false_type {};
+template <class D, class String>
+struct decodes_into<D, String,
+                    std::void_t<decltype(D::decode(static_cast<const std::uint8_t*>(nullptr), std::size_t{},
+                                                   std::declval<String&>()))>> : std::true_type {};
 } // namespace detail
 
 } // namespace v0

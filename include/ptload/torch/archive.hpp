@@ -5,6 +5,7 @@
 #define PTLOAD_TORCH_ARCHIVE_HPP
 
 #include "../error.hpp"
+#include "../memory.hpp"
 #include "../pickle/machine.hpp"
 #include "../policies/source.hpp"
 #include "../value.hpp"
@@ -17,8 +18,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <vector>
 
 namespace ptload {
 inline namespace v0 {
@@ -28,8 +27,8 @@ namespace detail {
 struct record_bytes {
     const std::uint8_t* data = nullptr;
     std::size_t size = 0;
-    std::vector<std::uint8_t> owned;         // a record read or inflated by the zip reader
-    std::unique_ptr<std::uint8_t[]> buffer;  // a whole file read once (not zero-filled first)
+    vector<std::uint8_t> owned;         // a record read or inflated by the zip reader
+    unique_array<std::uint8_t> buffer;  // a whole file read once (not zero-filled first)
 };
 
 template <class Source>
@@ -40,7 +39,7 @@ result<record_bytes> read_record(Source& src, const zip_entry& e, bool check_crc
         r.size = static_cast<std::size_t>(e.size);
         return r;
     }
-    auto bytes = read_entry(src, e, lim, check_crc);
+    auto bytes = read_entry_as<vector<std::uint8_t>>(src, e, lim, check_crc);
     if (!bytes) return std::move(bytes).err();
     r.owned = std::move(*bytes);
     r.data = r.owned.data();
@@ -48,19 +47,28 @@ result<record_bytes> read_record(Source& src, const zip_entry& e, bool check_crc
     return r;
 }
 
+/// `folder` followed by `name`: a record's full name.
+inline string record_name(std::string_view folder, std::string_view name) {
+    string full;
+    full.reserve(folder.size() + name.size());
+    full.append(folder.data(), folder.size()).append(name.data(), name.size());
+    return full;
+}
+
 /// Storages of a zip checkpoint: `<prefix><folder><key>` records.
 class zip_storages final : public storage_provider {
 public:
-    zip_storages(const zip_archive& zip, std::string folder, const load_options& opts, bool little_endian)
+    zip_storages(const zip_archive& zip, string folder, const load_options& opts, bool little_endian)
         : zip_(zip), folder_(std::move(folder)), opts_(opts), little_endian_(little_endian) {
         // torch names its records <folder>0, <folder>1, ...: those are found by number, the
         // others (any name is allowed) by the archive's name index.
-        const auto& entries = zip_.entries();
+        const span<const zip_entry> entries = zip_.entries();
+        const std::string_view prefix(folder_.data(), folder_.size());
         for (std::size_t i = 0; i < entries.size(); ++i) {
-            const std::string& name = entries[i].name;
-            if (name.size() <= folder_.size() || name.compare(0, folder_.size(), folder_) != 0) continue;
+            const std::string_view name = entries[i].name;
+            if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
             std::uint64_t n = 0;
-            if (!decimal_key(std::string_view(name).substr(folder_.size()), entries.size(), n)) continue;
+            if (!decimal_key(name.substr(prefix.size()), entries.size(), n)) continue;
             if (n >= record_by_number_.size()) record_by_number_.resize(static_cast<std::size_t>(n) + 1, nullptr);
             record_by_number_[static_cast<std::size_t>(n)] = &entries[i];
         }
@@ -73,26 +81,28 @@ public:
             const storage& s = doc.storage_at(*known);
             if (s.desc.type != d.type || s.desc.numel != d.numel)
                 return make_error(errc::bad_storage, no_offset,
-                                  "storage key '" + d.key + "' is declared again with another dtype or size");
+                                  "storage key '" + std::string(d.key) + "' is declared again with another dtype or size");
             return *known;
         }
-        if (d.key.empty() || d.key.find('/') != std::string::npos || d.key.find('\0') != std::string::npos ||
+        if (d.key.empty() || d.key.find('/') != std::string_view::npos || d.key.find('\0') != std::string_view::npos ||
             d.key == "." || d.key == "..")
-            return make_error(errc::bad_storage, no_offset, "storage key '" + d.key + "' is not a record name");
+            return make_error(errc::bad_storage, no_offset, "storage key '" + std::string(d.key) + "' is not a record name");
         const zip_entry* e = record(d.key);
-        if (!e) return make_error(errc::missing_record, no_offset, "the archive has no record " + folder_ + d.key);
-        const std::string& name = e->name;
+        if (!e)
+            return make_error(errc::missing_record, no_offset,
+                              "the archive has no record " + std::string(folder_.data(), folder_.size()) + std::string(d.key));
+        const std::string_view name = e->name;
         std::uint64_t expect;
         if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), expect) || expect != e->size)
             return make_error(errc::bad_storage, e->data_offset,
                               "record holds " + std::to_string(e->size) + " bytes, the storage needs " +
                                   std::to_string(d.numel) + " x " + std::to_string(element_size(d.type)),
-                              name);
-        auto device = place_storage(opts_, d, e->data_offset, name);
+                              std::string(name));
+        auto device = place_storage(doc, opts_, d, e->data_offset, name);
         if (!device) return std::move(device).err();
         storage s;  // read later: see storage_mode
         s.desc = d;
-        s.device = std::move(*device);
+        s.device = *device;
         s.ref.offset = e->data_offset;
         s.ref.header_offset = e->header_offset;
         s.ref.stored_size = e->compressed_size;
@@ -121,14 +131,15 @@ private:
         return n <= 2 * static_cast<std::uint64_t>(count) + 64;
     }
     /// The record of a storage key.
-    const zip_entry* record(const std::string& key) const {
+    const zip_entry* record(std::string_view key) const {
         std::uint64_t n = 0;
         if (decimal_key(key, zip_.size(), n)) return n < record_by_number_.size() ? record_by_number_[static_cast<std::size_t>(n)] : nullptr;
-        return zip_.find(folder_ + key);
+        const string name = record_name({folder_.data(), folder_.size()}, key);
+        return zip_.find({name.data(), name.size()});
     }
     /// The storage slot of a key: numbered keys by number, others through a map. Null when a
-    /// named key is new.
-    std::uint32_t* find(const std::string& key) {
+    /// named key is new. Keys are texts of the document, which outlives this.
+    std::uint32_t* find(std::string_view key) {
         std::uint64_t n = 0;
         if (decimal_key(key, zip_.size(), n) && n < by_number_.size()) return &by_number_[static_cast<std::size_t>(n)];
         auto it = by_name_.find(key);
@@ -136,18 +147,18 @@ private:
     }
 
     const zip_archive& zip_;
-    std::string folder_;
+    string folder_;
     const load_options& opts_;
     bool little_endian_;
-    std::vector<const zip_entry*> record_by_number_;  // records <folder><n>, built once
-    std::vector<std::uint32_t> by_number_;            // storage index by numeric key, no_storage if not yet seen
-    std::unordered_map<std::string, std::uint32_t> by_name_;
+    vector<const zip_entry*> record_by_number_;  // records <folder><n>, built once
+    vector<std::uint32_t> by_number_;            // storage index by numeric key, no_storage if not yet seen
+    hash_map<std::string_view, std::uint32_t> by_name_;
 };
 
 /// Runs one pickle record with torch semantics; nothing may follow its STOP.
 template <class Policies>
 result<node_id> run_record(document_data& doc, torch_handler<Policies>& handler, const record_bytes& bytes,
-                           std::uint64_t file_offset, const std::string& name, const load_options& opts) {
+                           std::uint64_t file_offset, std::string_view name, const load_options& opts) {
     pickle::run_options ro;
     ro.record = name;
     ro.base_offset = file_offset;
@@ -158,21 +169,22 @@ result<node_id> run_record(document_data& doc, torch_handler<Policies>& handler,
     if (!root) return root;
     if (m.position() != bytes.size)
         return make_error(errc::trailing_data, file_offset + m.position(),
-                          std::to_string(bytes.size - m.position()) + " bytes follow the pickle's STOP", name);
+                          std::to_string(bytes.size - m.position()) + " bytes follow the pickle's STOP", std::string(name));
     return root;
 }
 
 template <class Policies, class Source>
 result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader& reader, const zip_archive& zip,
-                                const std::string& prefix, const std::string& record, const std::string& folder,
+                                std::string_view prefix, std::string_view record, std::string_view folder,
                                 const load_options& opts, bool little_endian,
                                 std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)> nested) {
-    std::string name = prefix + record;
+    const string full = record_name(prefix, record);
+    const std::string_view name(full.data(), full.size());
     const zip_entry* e = zip.find(name);
-    if (!e) return make_error(errc::missing_record, no_offset, "the archive has no record " + name);
+    if (!e) return make_error(errc::missing_record, no_offset, "the archive has no record " + std::string(name));
     auto bytes = read_record(src, *e, opts.check_crc, zip_limits_from<typename Policies::limits>());
     if (!bytes) return std::move(bytes).err();
-    zip_storages storages(zip, prefix + folder, opts, little_endian);
+    zip_storages storages(zip, record_name(prefix, folder), opts, little_endian);
     doc.reserve_storages(doc.storage_count() + storages.numbered_records());
     torch_handler<Policies> handler(&storages, opts);
     handler.load_from_bytes = std::move(nested);
@@ -187,11 +199,9 @@ result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader&
 
 /// The small text records: `byteorder` and `version`.
 template <class Source>
-result<std::string> small_record(Source& src, const zip_entry& e) {
-    if (e.size > 64) return make_error(errc::bad_zip, e.data_offset, "record is unexpectedly large", e.name);
-    auto bytes = read_entry(src, e, zip_limits{}, false);
-    if (!bytes) return std::move(bytes).err();
-    return std::string(bytes->begin(), bytes->end());
+result<vector<char>> small_record(Source& src, const zip_entry& e) {
+    if (e.size > 64) return make_error(errc::bad_zip, e.data_offset, "record is unexpectedly large", std::string(e.name));
+    return read_entry_as<vector<char>>(src, e, zip_limits{}, false);
 }
 
 /// A zip checkpoint or TorchScript archive into doc.
@@ -200,23 +210,30 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
                 std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)> nested) {
     auto zip = read_zip(src, zip_limits_from<typename Policies::limits>());
     if (!zip) return std::move(zip).err();
-    auto prefix = archive_prefix(*zip);
-    if (!prefix) return std::move(prefix).err();
+    auto folder = archive_folder(*zip);
+    if (!folder) return std::move(folder).err();
+    const std::string_view prefix = *folder;
+    auto find = [&](std::string_view name) {
+        const string full = record_name(prefix, name);
+        return zip->find({full.data(), full.size()});
+    };
 
     bool little_endian = true;  // torch >= 2.1 assumes little when the record is absent
-    if (const zip_entry* e = zip->find(*prefix + "byteorder")) {
-        auto order = small_record(src, *e);
-        if (!order) return std::move(order).err();
-        if (*order == "big") little_endian = false;
-        else if (*order != "little")
-            return make_error(errc::bad_format, e->data_offset, "byteorder record says '" + *order + "'", e->name);
+    if (const zip_entry* e = find("byteorder")) {
+        auto text = small_record(src, *e);
+        if (!text) return std::move(text).err();
+        const std::string_view order(text->data(), text->size());
+        if (order == "big") little_endian = false;
+        else if (order != "little")
+            return make_error(errc::bad_format, e->data_offset, "byteorder record says '" + std::string(order) + "'",
+                              std::string(e->name));
     }
-    const zip_entry* version = zip->find(*prefix + ".data/version");
-    if (!version) version = zip->find(*prefix + "version");
+    const zip_entry* version = find(".data/version");
+    if (!version) version = find("version");
     if (version) {
         auto text = small_record(src, *version);
         if (!text) return std::move(text).err();
-        std::string_view v = *text;
+        std::string_view v(text->data(), text->size());
         while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.remove_suffix(1);
         // torch reads files of format versions 1 to 10 (caffe2/serialize/versions.h); parsed by
         // hand, since the text is the file's and std::stoi would throw on what it cannot parse
@@ -225,14 +242,14 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
         for (char c : v) number = digits ? number * 10 + static_cast<unsigned>(c - '0') : 0;
         if (!digits || number < 1 || number > 10)
             return make_error(errc::bad_format, version->data_offset, "unsupported archive version '" + std::string(v) + "'",
-                              version->name);
+                              std::string(version->name));
     }
-    auto root = load_zip_pickle<Policies>(doc, src, reader, *zip, *prefix, "data.pkl", "data/", opts, little_endian, nested);
+    auto root = load_zip_pickle<Policies>(doc, src, reader, *zip, prefix, "data.pkl", "data/", opts, little_endian, nested);
     if (!root) return std::move(root).err();
     doc.set_root(*root);
-    if (zip->find(*prefix + "constants.pkl")) {  // TorchScript: tensor constants; code/ is never read
+    if (find("constants.pkl")) {  // TorchScript: tensor constants; code/ is never read
         auto constants =
-            load_zip_pickle<Policies>(doc, src, reader, *zip, *prefix, "constants.pkl", "constants/", opts, little_endian, nested);
+            load_zip_pickle<Policies>(doc, src, reader, *zip, prefix, "constants.pkl", "constants/", opts, little_endian, nested);
         if (!constants) return std::move(constants).err();
         doc.set_constants(*constants);
     }

@@ -36,24 +36,24 @@ public:
         if (view == null_node || doc.at(view).k == kind::none) return root;
         // (view_key, offset, size): root[offset : offset + size], sharing its memory
         if (doc.at(view).k != kind::tuple || doc.edge_count(view) != 3)
-            return make_error(errc::bad_storage, no_offset, "storage view metadata is not (key, offset, size)", "storage " + d.key);
+            return make_error(errc::bad_storage, no_offset, "storage view metadata is not (key, offset, size)", "storage " + std::string(d.key));
         std::string_view vkey;
         if (!as_text(doc, doc.edge(view, 0), vkey))
-            return make_error(errc::bad_storage, no_offset, "storage view key is not a str", "storage " + d.key);
+            return make_error(errc::bad_storage, no_offset, "storage view key is not a str", "storage " + std::string(d.key));
         const auto& off = doc.at(doc.edge(view, 1));
         const auto& size = doc.at(doc.edge(view, 2));
         if (off.k != kind::integer || size.k != kind::integer || off.i < 0 || size.i < 0 ||
             static_cast<std::uint64_t>(off.i) > d.numel || static_cast<std::uint64_t>(size.i) > d.numel - static_cast<std::uint64_t>(off.i))
-            return make_error(errc::bad_storage, no_offset, "storage view lies outside its storage", "storage " + d.key);
-        auto it = views_.find(std::string(vkey));
+            return make_error(errc::bad_storage, no_offset, "storage view lies outside its storage", "storage " + std::string(d.key));
+        auto it = views_.find(vkey);
         if (it != views_.end()) return it->second;
         storage v;
         v.desc = d;
-        v.desc.key = std::string(vkey);
+        v.desc.key = vkey;
         v.desc.numel = static_cast<std::uint64_t>(size.i);
         v.device = doc.storage_at(*root).device;
         std::uint32_t index = doc.add_storage(std::move(v));
-        views_.emplace(std::string(vkey), index);
+        views_.emplace(vkey, index);
         fixups_.push_back({index, *root, static_cast<std::uint64_t>(off.i) * element_size(d.type)});
         return index;
     }
@@ -61,36 +61,36 @@ public:
     /// Finds each storage in the raw storage section that starts at `offset` (after the key list
     /// pickle), checking the element count stored before it; the bytes are read later.
     template <class Source>
-    result<std::uint64_t> read_data(document_data& doc, Source& src, std::uint64_t offset, const std::vector<std::string>& keys) {
-        std::vector<char> filled(doc.storage_count(), 0);  // by document storage index
+    result<std::uint64_t> read_data(document_data& doc, Source& src, std::uint64_t offset, const vector<std::string_view>& keys) {
+        vector<char> filled(doc.storage_count(), 0);  // by document storage index
         for (const auto& key : keys) {
             auto it = roots_.find(key);
             if (it == roots_.end())
-                return make_error(errc::bad_storage, offset, "storage data for key '" + key + "' that no tensor declared");
+                return make_error(errc::bad_storage, offset, "storage data for key '" + std::string(key) + "' that no tensor declared");
             std::uint8_t count_bytes[8];
             PTLOAD_TRY(src.read_at(offset, count_bytes, 8));
             std::uint64_t count = 0;
             for (int i = 7; i >= 0; --i) count = (count << 8) | count_bytes[i];
             if (filled[it->second])
-                return make_error(errc::bad_storage, offset, "storage data for key '" + key + "' appears twice");
+                return make_error(errc::bad_storage, offset, "storage data for key '" + std::string(key) + "' appears twice");
             filled[it->second] = 1;
             storage& s = doc.storage_mut(it->second);
             if (count != s.desc.numel)
                 return make_error(errc::bad_storage, offset,
                                   "storage has " + std::to_string(count) + " elements in the file, " +
                                       std::to_string(s.desc.numel) + " declared",
-                                  "storage " + key);
+                                  "storage " + std::string(key));
             if (s.nbytes() > src.size() - offset - 8)  // the count's 8 bytes were read: they fit
                 return make_error(errc::truncated, offset + 8,
                                   "storage of " + std::to_string(s.nbytes()) + " bytes runs past the end of the file",
-                                  "storage " + key);
+                                  "storage " + std::string(key));
             s.ref.offset = offset + 8;  // read later: see storage_mode
             s.ref.stored_size = s.nbytes();
             offset += 8 + s.nbytes();
         }
         for (const auto& kv : roots_)  // every declared storage gets its bytes, or the load fails
             if (!filled[kv.second])
-                return make_error(errc::bad_storage, offset, "storage key '" + kv.first + "' has no data in the file");
+                return make_error(errc::bad_storage, offset, "storage key '" + std::string(kv.first) + "' has no data in the file");
         for (const auto& f : fixups_) {  // views share their root's memory once it is read
             storage& view = doc.storage_mut(f.view);
             view.ref.view_of = f.root;
@@ -105,14 +105,14 @@ private:
         if (it != roots_.end()) {
             const storage& s = doc.storage_at(it->second);
             if (s.desc.type != d.type || s.desc.numel != d.numel)
-                return make_error(errc::bad_storage, no_offset, "storage key '" + d.key + "' is declared again with another dtype or size");
+                return make_error(errc::bad_storage, no_offset, "storage key '" + std::string(d.key) + "' is declared again with another dtype or size");
             return it->second;
         }
-        auto device = opts_.resolve_device(d);
+        auto device = place_storage(doc, opts_, d, no_offset, {});
         if (!device) return std::move(device).err();
         storage s;
         s.desc = d;
-        s.device = std::move(*device);
+        s.device = *device;
         std::uint32_t index = doc.add_storage(std::move(s));
         roots_.emplace(d.key, index);
         return index;
@@ -122,8 +122,9 @@ private:
         std::uint64_t byte_offset;
     };
     const load_options& opts_;
-    std::unordered_map<std::string, std::uint32_t> roots_, views_;
-    std::vector<fixup> fixups_;
+    // Keys are texts of the document, which outlives this.
+    hash_map<std::string_view, std::uint32_t> roots_, views_;
+    vector<fixup> fixups_;
 };
 
 /// torch's MAGIC_NUMBER 0x1950a86a20f9469cfc6c as LONG1 bytes.
@@ -173,7 +174,7 @@ result<node_id> load_legacy_from(document_data& doc, Source& src, storage_reader
     auto key_list = next("legacy storage keys");
     if (!key_list) return key_list;
     if (doc.at(*key_list).k != kind::list) return make_error(errc::bad_format, base + pos, "legacy storage key list is not a list");
-    std::vector<std::string> keys;
+    vector<std::string_view> keys;
     for (std::size_t i = 0; i < doc.edge_count(*key_list); ++i) {
         std::string_view k;
         if (!as_text(doc, doc.edge(*key_list, i), k)) return make_error(errc::bad_format, base + pos, "legacy storage key is not a str");
@@ -197,7 +198,7 @@ result<node_id> load_legacy(document_data& doc, Source& src, storage_reader& rea
     } else {
         std::uint64_t size = src.size();
         std::uint64_t window = size < (1u << 20) ? size : (1u << 20);
-        std::vector<std::uint8_t> bytes;
+        vector<std::uint8_t> bytes;
         for (;;) {
             if (window > SIZE_MAX) return make_error(errc::limit_tensor, 0, "pickle larger than the address space");
             bytes.resize(static_cast<std::size_t>(window));

@@ -70,24 +70,24 @@ struct load_options {
     }
 
     /// Where a storage goes: map_location first, then registered handlers, then the tags torch
-    /// itself knows (kept as they are); an unknown tag is an error, as in torch.
-    result<std::string> resolve_device(const storage_description& d) const {
-        std::string device;
-        if (map_callable && map_callable(d, device)) return device;
-        if (!map_location.empty()) return map_location;
-        std::string tag = d.location;
+    /// itself knows (kept as they are); an unknown tag is an error, as in torch. The device is a
+    /// view of these options, of d.location or of `scratch` (where a callable wrote it).
+    result<std::string_view> resolve_device(const storage_description& d, std::string& scratch) const {
+        if (map_callable && map_callable(d, scratch)) return std::string_view(scratch);
+        if (!map_location.empty()) return std::string_view(map_location);
+        std::string_view tag = d.location;
         for (const auto& kv : map_remap)
             if (kv.first == tag) {
                 tag = kv.second;
                 break;
             }
         for (const auto& h : handlers_)
-            if (h.handler(d, tag, device)) return device;
+            if (h.handler(d, tag, scratch)) return std::string_view(scratch);
         if (known_tag(tag)) return tag;
         return make_error(errc::bad_storage, no_offset,
-                          "don't know how to restore data location tagged '" + tag +
+                          "don't know how to restore data location tagged '" + std::string(tag) +
                               "'; give map_location or register a location handler",
-                          "storage " + d.key);
+                          "storage " + std::string(d.key));
     }
 
     /// Device types torch's own deserializers accept ("cuda", "cuda:1", "privateuseone:0", ...).

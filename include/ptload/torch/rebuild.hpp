@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -47,7 +48,7 @@ public:
 namespace detail {
 
 /// Reads a sequence of ints (tuple, list or torch.Size) into out.
-inline bool int_sequence(const document_data& doc, node_id seq, std::vector<std::int64_t>& out) {
+inline bool int_sequence(const document_data& doc, node_id seq, vector<std::int64_t>& out) {
     kind k = doc.at(seq).k;
     if (k != kind::tuple && k != kind::list && k != kind::torch_size) return false;
     out.clear();
@@ -127,16 +128,18 @@ public:
         if (!detail::as_text(doc, doc.edge(pid, 2), key)) {
             if (doc.at(doc.edge(pid, 2)).k != kind::integer)
                 return make_error(errc::bad_storage, no_offset, "storage key is not a str");
-            d.key = std::to_string(doc.at(doc.edge(pid, 2)).i);
+            char digits[24];
+            const int len = std::snprintf(digits, sizeof digits, "%lld", static_cast<long long>(doc.at(doc.edge(pid, 2)).i));
+            d.key = doc.keep_text(std::string_view(digits, static_cast<std::size_t>(len)));
         } else {
-            d.key = std::string(key);
+            d.key = key;
         }
         if (!detail::as_text(doc, doc.edge(pid, 3), location))
-            return make_error(errc::bad_storage, no_offset, "storage location is not a str", "storage " + d.key);
-        d.location = std::string(location);
+            return make_error(errc::bad_storage, no_offset, "storage location is not a str", "storage " + std::string(d.key));
+        d.location = location;
         const auto& numel = doc.at(doc.edge(pid, 4));
         if (numel.k != kind::integer || numel.i < 0)
-            return make_error(errc::bad_storage, no_offset, "storage element count is not a size", "storage " + d.key);
+            return make_error(errc::bad_storage, no_offset, "storage element count is not a size", "storage " + std::string(d.key));
         d.numel = static_cast<std::uint64_t>(numel.i);
         if (!provider_) return no_provider();
         auto index = provider_->load_storage(doc, d, n == 6 ? doc.edge(pid, 5) : null_node);
@@ -266,7 +269,7 @@ public:
             if (n != 8) return arity("_rebuild_wrapper_subclass", n, "8");
             if (doc.at(a(1)).k != kind::dtype) return bad("wrapper subclass dtype is not a torch dtype");
             if (doc.at(a(4)).k != kind::integer) return bad("wrapper subclass storage offset is not an int");
-            std::string device = doc.at(a(6)).k == kind::device ? std::string(doc.text(a(6))) : std::string("cpu");
+            const std::string_view device = doc.at(a(6)).k == kind::device ? doc.text(a(6)) : std::string_view("cpu");
             return storageless(doc, static_cast<dtype>(doc.at(a(1)).tag), a(2), a(3), doc.at(a(4)).i, truthy(doc, a(7)),
                                device, a(0));
         }
@@ -277,22 +280,28 @@ public:
             if (!detail::as_text(doc, a(2), device)) return bad("device is not a str");
             auto t = derive(doc, a(0), truthy(doc, a(3)), false);
             if (!t) return t;
-            doc.tensor_mut(doc.at(*t).aux).device = mapped_device(device);
+            doc.tensor_mut(doc.at(*t).aux).device = mapped_device(doc, device);
             return t;
         }
         case torch_global::rebuild_from_type_v2:
         case torch_global::rebuild_from_type: return from_type(doc, args);
         case torch_global::size: {  // torch.Size((2, 3))
-            std::vector<std::int64_t> dims;
+            detail::vector<std::int64_t> dims;
             if (n != 1 || !detail::int_sequence(doc, a(0), dims)) return bad("torch.Size takes one sequence of ints");
             return doc.make_seq(kind::torch_size, doc.edges(a(0)), doc.edge_count(a(0)));
         }
         case torch_global::device: {  // torch.device('cuda', 1) or ('cuda:1',)
             std::string_view type;
             if (n < 1 || n > 2 || !detail::as_text(doc, a(0), type)) return bad("torch.device takes (type[, index])");
-            std::string s(type);
-            if (n == 2 && doc.at(a(1)).k == kind::integer) s += ":" + std::to_string(doc.at(a(1)).i);
-            return doc.make_text(kind::device, s.data(), s.size());
+            char index[24] = "";
+            int len = 0;
+            if (n == 2 && doc.at(a(1)).k == kind::integer)
+                len = std::snprintf(index, sizeof index, ":%lld", static_cast<long long>(doc.at(a(1)).i));
+            node_id id = null_node;
+            char* text = doc.make_text_uninit(kind::device, type.size() + static_cast<std::size_t>(len), id);
+            if (!type.empty()) std::memcpy(text, type.data(), type.size());
+            if (len) std::memcpy(text + type.size(), index, static_cast<std::size_t>(len));
+            return id;
         }
         case torch_global::get_layout: {  // _get_layout('torch.sparse_coo')
             std::string_view l;
@@ -319,7 +328,7 @@ public:
     /// file likes: the chain is unwound in a loop (bounded by limits::max_depth), the innermost
     /// call made, then each level's type and state applied from the inside out.
     result<node_id> from_type(document_data& doc, node_id args) {
-        std::vector<node_id> levels;  // the argument tuples, outermost first
+        detail::vector<node_id> levels;  // the argument tuples, outermost first
         node_id call_args = args;
         for (;;) {
             std::size_t n = doc.edge_count(call_args);
@@ -373,11 +382,12 @@ private:
         return (n.k == kind::boolean || n.k == kind::integer) && n.i != 0;
     }
 
-    std::string mapped_device(std::string_view device) const {
-        if (!opts_.map_location.empty()) return opts_.map_location;
+    /// Where map_location sends a tensor saved on `device`, as text the document keeps.
+    std::string_view mapped_device(document_data& doc, std::string_view device) const {
+        if (!opts_.map_location.empty()) return doc.keep_repeated(opts_.map_location);
         for (const auto& kv : opts_.map_remap)
-            if (kv.first == device) return kv.second;
-        return std::string(device);
+            if (kv.first == device) return doc.keep_repeated(kv.second);
+        return doc.keep_repeated(device);
     }
 
 public:
@@ -415,8 +425,8 @@ private:
     /// Validates and stores shape/strides: rank limit, non-negative sizes, strides and offset,
     /// numel without overflow, and every element inside `capacity` elements.
     status shape_into(document_data& doc, detail::tensor_record& r, node_id size_id, node_id stride_id, std::uint64_t capacity) {
-        std::vector<std::int64_t>& shape = shape_scratch_;  // reused: no allocation per tensor
-        std::vector<std::int64_t>& stride = stride_scratch_;
+        detail::vector<std::int64_t>& shape = shape_scratch_;  // reused: no allocation per tensor
+        detail::vector<std::int64_t>& stride = stride_scratch_;
         if (!detail::int_sequence(doc, size_id, shape)) return bad("tensor size is not a sequence of ints");
         if (!detail::int_sequence(doc, stride_id, stride)) return bad("tensor stride is not a sequence of ints");
         if (shape.size() != stride.size())
@@ -464,12 +474,12 @@ private:
         return add(doc, std::move(r));
     }
     result<node_id> storageless(document_data& doc, dtype t, node_id size, node_id stride, std::int64_t offset, bool requires_grad,
-                                std::string device, node_id cls) {
+                                std::string_view device, node_id cls) {
         detail::tensor_record r;
         r.type = t;
         r.offset = offset;
         r.requires_grad = requires_grad;
-        r.device = std::move(device);
+        r.device = device;
         r.cls = cls;
         PTLOAD_TRY(shape_into(doc, r, size, stride, 0));
         return add(doc, std::move(r));
@@ -566,7 +576,7 @@ private:
     /// Reads an integer tensor's elements (int64/int32) for index checks. Index data must be
     /// stored bytes that cover the view (a meta or storage-less tensor has none), and a view
     /// that repeats its storage is read only as far as limits allow.
-    status index_values(const document_data& doc, node_id t, std::vector<std::int64_t>& out) const {
+    status index_values(const document_data& doc, node_id t, detail::vector<std::int64_t>& out) const {
         if (doc.at(t).k != kind::tensor) return bad("sparse or nested tensor metadata is not a tensor");
         tensor v(&doc, doc.at(t).aux);
         if (v.dtype() != dtype::int64 && v.dtype() != dtype::int32)
@@ -621,7 +631,7 @@ private:
         if (g == torch_global::rebuild_sparse_csr_tensor && sl == sparse_layout::coo) return bad("CSR rebuild with COO layout");
         std::size_t n = doc.edge_count(data);
         auto d = [&](std::size_t i) { return doc.edge(data, i); };
-        std::vector<std::int64_t> size;
+        detail::vector<std::int64_t> size;
         node_id parts[4];
         if (sl == sparse_layout::coo) {
             if (n != 3 && n != 4) return bad("COO data needs (indices, values, size[, coalesced])");
@@ -665,7 +675,7 @@ private:
     /// indices inside their dimension (SECURITY.md (a)36: to_dense must never write out of bounds).
     status check_sparse(document_data& doc, node_id s) {
         auto layout = static_cast<sparse_layout>(doc.at(s).tag);
-        std::vector<std::int64_t> size, idx;
+        detail::vector<std::int64_t> size, idx;
         detail::int_sequence(doc, doc.edge(s, 0), size);
         if (layout == sparse_layout::coo) {
             node_id indices = doc.edge(s, 2);
@@ -682,7 +692,7 @@ private:
                 }
             return {};
         }
-        std::vector<std::int64_t> comp, plain;
+        detail::vector<std::int64_t> comp, plain;
         PTLOAD_TRY(index_values(doc, doc.edge(s, 1), comp));
         PTLOAD_TRY(index_values(doc, doc.edge(s, 2), plain));
         for (std::size_t i = 1; i < comp.size(); ++i)
@@ -699,7 +709,7 @@ private:
     }
     status check_nested(document_data& doc, node_id nested) {
         tensor b(&doc, doc.at(doc.edge(nested, 0)).aux);
-        std::vector<std::int64_t> offs, sz;
+        detail::vector<std::int64_t> offs, sz;
         PTLOAD_TRY(index_values(doc, doc.edge(nested, 3), offs));
         PTLOAD_TRY(index_values(doc, doc.edge(nested, 1), sz));
         for (auto o : offs)
@@ -721,24 +731,26 @@ private:
         storage s;
         s.desc.type = static_cast<dtype>(doc.at(dt).tag);
         s.desc.key = "numpy";
-        s.desc.location = std::string(device);
+        s.desc.location = device;
         std::size_t esize = element_size(s.desc.type);
         if (!esize || bytes.size() % esize) return bad("numpy data size does not fit the dtype");
         // ndarray data is little-endian (build_ndarray swaps '>' arrays); storages hold host order
         if (!detail::host_is_little_endian() && detail::byte_order_unit(s.desc.type) > 1) {
-            std::string host(bytes);
-            detail::byteswap_elements(reinterpret_cast<std::uint8_t*>(&host[0]), host.size(), s.desc.type);
-            bytes = doc.text(doc.make_text(kind::bytes, host.data(), host.size()));
+            node_id swapped = null_node;
+            char* host = doc.make_text_uninit(kind::bytes, bytes.size(), swapped);
+            if (!bytes.empty()) std::memcpy(host, bytes.data(), bytes.size());
+            detail::byteswap_elements(reinterpret_cast<std::uint8_t*>(host), bytes.size(), s.desc.type);
+            bytes = doc.text(swapped);
         }
         s.desc.numel = bytes.size() / esize;
-        s.device = mapped_device(device);
+        s.device = mapped_device(doc, device);
         // The bytes already live in the document's arena for its whole life: borrow them.
         s.bytes = storage_buffer(reinterpret_cast<std::uint8_t*>(const_cast<char*>(bytes.data())), bytes.size(), nullptr, nullptr);
         s.resident = true;
         std::uint32_t index = doc.add_storage(std::move(s));
-        std::vector<std::int64_t> dims;
+        detail::vector<std::int64_t> dims;
         if (!detail::int_sequence(doc, shape, dims)) return bad("numpy shape is not a sequence of ints");
-        std::vector<std::int64_t> stride(dims.size());
+        detail::vector<std::int64_t> stride(dims.size());
         std::int64_t st = 1;
         for (std::size_t i = dims.size(); i-- > 0;) {
             stride[i] = st;
@@ -752,10 +764,10 @@ private:
 
     storage_provider* provider_;
     const load_options& opts_;
-    std::vector<node_id> storage_nodes_;  ///< by storage index (indices are dense, in declaration order)
-    std::vector<std::int64_t> shape_scratch_, stride_scratch_;
-    std::vector<node_id> deferred_;  // sparse/nested tensors whose index data is not read yet
-    std::vector<std::pair<node_id, dtype>> storage_classes_;  // the storage class globals find_class made, by node
+    detail::vector<node_id> storage_nodes_;  ///< by storage index (indices are dense, in declaration order)
+    detail::vector<std::int64_t> shape_scratch_, stride_scratch_;
+    detail::vector<node_id> deferred_;  // sparse/nested tensors whose index data is not read yet
+    detail::vector<std::pair<node_id, dtype>> storage_classes_;  // the storage class globals find_class made, by node
 };
 
 } // namespace v0

@@ -13,7 +13,7 @@
 #include "dtype.hpp"
 
 #include <cstdint>
-#include <string>
+#include <string_view>
 #include <utility>
 
 namespace ptload {
@@ -56,11 +56,12 @@ private:
 };
 
 /// What a storage is, as the checkpoint describes it; the map_location callable sees this.
+/// Its texts (and a storage's device) are held by the document they belong to.
 struct storage_description {
-    std::string key;       ///< record key ("0", or a pointer string in legacy files)
+    std::string_view key;       ///< record key ("0", or a pointer string in legacy files)
     dtype type = dtype::unknown;
     std::uint64_t numel = 0;   ///< elements of `type`
-    std::string location;  ///< the saved location tag ("cpu", "cuda:0")
+    std::string_view location;  ///< the saved location tag ("cpu", "cuda:0")
 };
 
 /// When storage bytes are read (load_options::storages).
@@ -90,7 +91,7 @@ struct storage_ref {
 /// One storage of a loaded document.
 struct storage {
     storage_description desc;
-    std::string device;    ///< the location after map_location: what tensors report
+    std::string_view device;  ///< the location after map_location: what tensors report
     storage_buffer bytes;  ///< nbytes() bytes in host byte order once resident; empty before
     storage_ref ref;
     bool resident = false; ///< bytes holds the data

@@ -8,6 +8,7 @@
 #include "../detail/checked.hpp"
 #include "../detail/read_window.hpp"
 #include "../error.hpp"
+#include "../value.hpp"
 #include "../policies/allocator.hpp"
 #include "../policies/source.hpp"
 #include "../zip/reader.hpp"
@@ -25,17 +26,19 @@ namespace ptload {
 inline namespace v0 {
 namespace detail {
 
-/// Where map_location and the registered handlers put a storage (asked once per storage).
-inline result<std::string> place_storage(const load_options& opts, const storage_description& d, std::uint64_t offset,
-                                         const std::string& record) {
-    auto device = opts.resolve_device(d);
-    if (!device) {
+/// Where map_location and the registered handlers put a storage (asked once per storage), as
+/// text the document keeps. `record`, when given, names the record in an error ("archive/data/0").
+inline result<std::string_view> place_storage(document_data& doc, const load_options& opts, const storage_description& d,
+                                              std::uint64_t offset, std::string_view record) {
+    std::string scratch;  // only a map_location callable or a location handler writes here
+    auto device = opts.resolve_device(d, scratch);
+    if (PTLOAD_UNLIKELY(!device)) {
         error e = std::move(device).err();
         e.offset = offset;
-        e.context = record;
+        if (!record.empty()) e.context = std::string(record);  // else the error's own "storage <key>"
         return e;
     }
-    return device;
+    return doc.keep_repeated(*device);
 }
 
 /// The zip reader's bounds from the limits policy.
@@ -54,13 +57,13 @@ inline result<storage_buffer> checked_buffer(const storage& s, const storage_ori
     if (b.data() && b.data() == origin.in_place && !origin.host_order)
         return make_error(errc::bad_storage, s.ref.offset,
                           "the allocator used the source's bytes in place, but they are not in the host's byte order",
-                          "storage " + s.desc.key);
+                          "storage " + std::string(s.desc.key));
     if (!b.data() && nbytes)
         return make_error(errc::bad_storage, s.ref.offset, "the allocator could not provide " + std::to_string(nbytes) + " bytes",
-                          "storage " + s.desc.key);
+                          "storage " + std::string(s.desc.key));
     if (b.size() < nbytes)
         return make_error(errc::bad_storage, s.ref.offset, "the allocator returned a buffer smaller than the storage",
-                          "storage " + s.desc.key);
+                          "storage " + std::string(s.desc.key));
     return b;
 }
 
@@ -69,7 +72,7 @@ template <class Policies>
 result<storage_buffer> allocate_storage(const storage& s, const storage_origin& origin, void* context) {
     if (origin.nbytes > static_cast<std::uint64_t>(SIZE_MAX))
         return make_error(errc::limit_tensor, s.ref.offset, "storage larger than this platform's address space",
-                          "storage " + s.desc.key);
+                          "storage " + std::string(s.desc.key));
     return checked_buffer(s, origin, allocate_with<typename Policies::allocator>(s.desc, origin, s.device, context));
 }
 
@@ -184,22 +187,25 @@ private:
         if (s.ref.offset > size || begin > size - s.ref.offset || n > size - s.ref.offset - begin)
             return make_error(errc::truncated, s.ref.offset,
                               "storage of " + std::to_string(s.nbytes()) + " bytes runs past the end of the file",
-                              "storage " + s.desc.key);
+                              "storage " + std::string(s.desc.key));
         return {};
     }
 
     /// A zip record that is deflated or has a CRC to check: through the zip reader.
     status fetch_record(storage& s, std::uint64_t n) {
-        zip_entry e;
-        e.name = "storage " + s.desc.key;
+        zip_entry e;  // its errors are named after the storage below
         e.header_offset = s.ref.header_offset;
         e.data_offset = s.ref.offset;
         e.compressed_size = s.ref.stored_size;
         e.size = n;
         e.crc32 = s.ref.crc32;
         e.method = s.ref.method;
-        auto bytes = read_entry(src_, e, zip_limits_from<typename Policies::limits>(), check_crc_);
-        if (!bytes) return std::move(bytes).err();
+        auto bytes = read_entry_as<vector<std::uint8_t>>(src_, e, zip_limits_from<typename Policies::limits>(), check_crc_);
+        if (PTLOAD_UNLIKELY(!bytes)) {
+            error err = std::move(bytes).err();
+            err.context = "storage " + std::string(s.desc.key);
+            return err;
+        }
         const storage_origin origin = origin_of(s, n);  // inflated (or checked) on the way: not usable in place
         auto b = allocate(s, origin);
         if (!b) return std::move(b).err();
@@ -224,14 +230,14 @@ source_reader<Policies> borrowed_reader(Source& src, const load_options& opts) {
 /// A storage whose bytes are at `offset` in src, read now (formats whose storages are already
 /// in memory when they are declared: the tar format's members).
 template <class Policies, class Source>
-result<storage> read_storage(Source& src, std::uint64_t offset, storage_description d, std::string device,
+result<storage> read_storage(Source& src, std::uint64_t offset, storage_description d, std::string_view device,
                              const load_options& opts, bool file_little_endian) {
     std::uint64_t nbytes;
     if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), nbytes))
-        return make_error(errc::bad_storage, offset, "storage byte count overflows", "storage " + d.key);
+        return make_error(errc::bad_storage, offset, "storage byte count overflows", "storage " + std::string(d.key));
     storage s;
     s.desc = std::move(d);
-    s.device = std::move(device);
+    s.device = device;
     s.ref.offset = offset;
     s.ref.stored_size = nbytes;
     s.ref.little_endian = file_little_endian;

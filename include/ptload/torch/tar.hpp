@@ -16,6 +16,7 @@
 #include "storage_io.hpp"
 
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <unordered_map>
@@ -37,12 +38,12 @@ public:
         return make_error(errc::bad_storage, no_offset, "tar checkpoints name storages by str keys, not tuples");
     }
     result<node_id> load_object(document_data&, std::string_view key) override {
-        auto it = objects.find(std::string(key));
+        auto it = objects.find(key);
         if (it == objects.end()) return make_error(errc::missing_record, no_offset, "no tensor or storage with key " + std::string(key));
         return it->second;
     }
     bool class_tuples() const override { return true; }
-    std::unordered_map<std::string, node_id> objects;
+    hash_map<std::string_view, node_id> objects;  // keys are texts of the document
 };
 
 /// Finds the four members; every header is checked and every member must lie in the file.
@@ -87,12 +88,12 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
     handler.load_from_bytes = nested;
 
     // Each member is a run of pickles and raw bytes; read it whole (members are the file).
-    auto member = [&](const tar_member& t, std::vector<std::uint8_t>& out) -> status {
+    auto member = [&](const tar_member& t, vector<std::uint8_t>& out) -> status {
         if (t.size > SIZE_MAX) return make_error(errc::limit_tensor, t.offset, "tar member larger than the address space");
         out.resize(static_cast<std::size_t>(t.size));
         return src.read_at(t.offset, out.data(), out.size());
     };
-    std::vector<std::uint8_t> bytes;
+    vector<std::uint8_t> bytes;
     std::uint64_t base = 0;
     std::size_t pos = 0;
     auto next = [&](const char* what) -> result<node_id> {
@@ -116,13 +117,11 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
         return v;
     };
-    auto key_text = [&](node_id k, std::string& out) {
-        if (doc.at(k).k == kind::integer) out = std::to_string(doc.at(k).i);
-        else {
-            std::string_view t;
-            if (!as_text(doc, k, t)) return false;
-            out = std::string(t);
-        }
+    auto key_text = [&](node_id k, std::string_view& out) {  // a text the document holds
+        if (doc.at(k).k != kind::integer) return as_text(doc, k, out);
+        char digits[24];
+        const int len = std::snprintf(digits, sizeof digits, "%lld", static_cast<long long>(doc.at(k).i));
+        out = doc.keep_text(std::string_view(digits, static_cast<std::size_t>(len)));
         return true;
     };
 
@@ -133,7 +132,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
     auto count = next("tar storages");
     if (!count) return count;
     if (doc.at(*count).k != kind::integer || doc.at(*count).i < 0) return make_error(errc::bad_format, base, "tar storage count is not a size");
-    std::unordered_map<std::string, std::uint32_t> storages;
+    hash_map<std::string_view, std::uint32_t> storages;
     for (std::int64_t i = 0; i < doc.at(*count).i; ++i) {
         auto entry = next("tar storage header");
         if (!entry) return entry;
@@ -146,14 +145,14 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         if (d.type == dtype::unknown) return make_error(errc::bad_storage, base + pos, "tar storage type is not a torch storage class");
         d.location = "cpu";
         std::string_view loc;
-        if (n == 3 && as_text(doc, doc.edge(*entry, 1), loc)) d.location = std::string(loc);
+        if (n == 3 && as_text(doc, doc.edge(*entry, 1), loc)) d.location = loc;
         auto numel = raw(8, "storage size");
         if (!numel) return std::move(numel).err();
         d.numel = le64(*numel);
         std::uint64_t nbytes;
         if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), nbytes) || nbytes > bytes.size() - pos)
-            return make_error(errc::truncated, base + pos, "tar storage data runs past its member", "storage " + d.key);
-        auto device = place_storage(opts, d, base + pos, "storage " + d.key);
+            return make_error(errc::truncated, base + pos, "tar storage data runs past its member", "storage " + std::string(d.key));
+        auto device = place_storage(doc, opts, d, base + pos, {});
         if (!device) return std::move(device).err();
         memory_source member_bytes(bytes.data(), bytes.size());  // already read: no second I/O
         auto s = read_storage<Policies>(member_bytes, pos, d, *device, opts, true);
@@ -169,17 +168,17 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
     for (std::size_t i = 0; i < doc.edge_count(*views); ++i) {
         node_id v = doc.edge(*views, i);
         if (doc.at(v).k != kind::tuple || doc.edge_count(v) != 4) return make_error(errc::bad_format, base + pos, "tar view is not (key, root, offset, size)");
-        std::string vkey, rkey;
+        std::string_view vkey, rkey;
         const auto& off = doc.at(doc.edge(v, 2));
         const auto& num = doc.at(doc.edge(v, 3));
         if (!key_text(doc.edge(v, 0), vkey) || !key_text(doc.edge(v, 1), rkey) || off.k != kind::integer || num.k != kind::integer)
             return make_error(errc::bad_format, base + pos, "tar view is not (key, root, offset, size)");
         auto root = storages.find(rkey);
-        if (root == storages.end()) return make_error(errc::missing_record, base + pos, "tar view of unknown storage " + rkey);
+        if (root == storages.end()) return make_error(errc::missing_record, base + pos, "tar view of unknown storage " + std::string(rkey));
         const storage& r = doc.storage_at(root->second);
         if (off.i < 0 || num.i < 0 || static_cast<std::uint64_t>(off.i) > r.desc.numel ||
             static_cast<std::uint64_t>(num.i) > r.desc.numel - static_cast<std::uint64_t>(off.i))
-            return make_error(errc::bad_storage, base + pos, "tar view lies outside its storage", "storage " + vkey);
+            return make_error(errc::bad_storage, base + pos, "tar view lies outside its storage", "storage " + std::string(vkey));
         storage view;
         view.desc = r.desc;
         view.desc.key = vkey;
@@ -204,7 +203,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         auto entry = next("tar tensor header");
         if (!entry) return entry;
         if (doc.at(*entry).k != kind::tuple || doc.edge_count(*entry) != 3) return make_error(errc::bad_format, base + pos, "tar tensor header is not (key, storage, class)");
-        std::string key, skey;
+        std::string_view key, skey;
         if (!key_text(doc.edge(*entry, 0), key) || !key_text(doc.edge(*entry, 1), skey))
             return make_error(errc::bad_format, base + pos, "tar tensor keys are not ints");
         auto head = raw(8, "tensor metadata");
@@ -218,7 +217,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         for (std::uint32_t d = 0; d < ndim; ++d) doc.push_edge(stride, doc.make_int(static_cast<std::int64_t>(le64(*dims + 8 * (ndim + d)))));
         node_id offset = doc.make_int(static_cast<std::int64_t>(le64(*dims + 16 * ndim)));
         auto st = storages.find(skey);
-        if (st == storages.end()) return make_error(errc::missing_record, base + pos, "tar tensor of unknown storage " + skey);
+        if (st == storages.end()) return make_error(errc::missing_record, base + pos, "tar tensor of unknown storage " + std::string(skey));
         auto t = handler.make_tensor(doc, handler.storage_node(doc, st->second), offset, size, stride, dtype::unknown, false);
         if (!t) return t;
         objects.objects[key] = *t;

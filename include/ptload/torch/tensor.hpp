@@ -8,6 +8,7 @@
 
 #include "../detail/checked.hpp"
 #include "../error.hpp"
+#include "../memory.hpp"
 #include "../policies/limits.hpp"
 #include "../span.hpp"
 #include "../value.hpp"
@@ -152,7 +153,7 @@ public:
         std::uint64_t span_bytes = 0;
         if (lo < 0 || !detail::checked_mul(static_cast<std::uint64_t>(hi - lo) + 1, esize, span_bytes) || span_bytes > SIZE_MAX)
             return make_error(errc::bad_tensor, no_offset, "tensor runs past its storage");
-        std::unique_ptr<std::uint8_t[]> scratch(new (std::nothrow) std::uint8_t[static_cast<std::size_t>(span_bytes)]);
+        detail::unique_array<std::uint8_t> scratch = detail::try_make_array<std::uint8_t>(static_cast<std::size_t>(span_bytes));
         if (!scratch) return make_error(errc::io_error, no_offset, "no memory for " + std::to_string(span_bytes) + " bytes");
         PTLOAD_TRY(doc_->read_storage_range(rec_->storage, static_cast<std::uint64_t>(lo) * esize, scratch.get(),
                                             static_cast<std::size_t>(span_bytes)));
@@ -191,7 +192,7 @@ public:
         std::uint64_t n = numel();
         if (!n || !has_storage()) return;
         std::size_t r = rank();
-        std::vector<std::int64_t> index(r, 0);
+        detail::vector<std::int64_t> index(r, 0);
         std::int64_t pos = offset();
         for (std::uint64_t done = 0; done < n; ++done) {
             f(pos);

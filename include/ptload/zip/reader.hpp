@@ -27,8 +27,10 @@
 #include "../detail/offset_order.hpp"
 #include "../detail/read_window.hpp"
 #include "../error.hpp"
+#include "../memory.hpp"
 #include "../policies/limits.hpp"
 #include "../policies/source.hpp"
+#include "../span.hpp"
 #include "inflate.hpp"
 
 #include <algorithm>
@@ -75,7 +77,7 @@ struct zip_limits {
 
 /// One file of the archive, as the central directory and its local header describe it.
 struct zip_entry {
-    std::string name;                  ///< raw bytes of the name, e.g. "archive/data/0"
+    std::string_view name;             ///< raw bytes of the name, e.g. "archive/data/0" (held by the archive)
     std::uint64_t header_offset = 0;   ///< local header
     std::uint64_t data_offset = 0;     ///< first data byte: header_offset + 30 + local name and extra lengths
     std::uint64_t compressed_size = 0; ///< bytes at data_offset
@@ -91,10 +93,17 @@ namespace detail {
 struct zip_archive_access;
 } // namespace detail
 
-/// The entries of a zip, in central-directory order, with lookup by name.
+/// The entries of a zip, in central-directory order, with lookup by name. The entries' names
+/// are held by the archive (one block for all of them), so it moves but does not copy.
 class zip_archive {
 public:
-    const std::vector<zip_entry>& entries() const noexcept { return entries_; }
+    zip_archive() = default;
+    zip_archive(zip_archive&&) noexcept = default;
+    zip_archive& operator=(zip_archive&&) noexcept = default;
+    zip_archive(const zip_archive&) = delete;
+    zip_archive& operator=(const zip_archive&) = delete;
+
+    span<const zip_entry> entries() const noexcept { return {entries_.data(), entries_.size()}; }
     std::size_t size() const noexcept { return entries_.size(); }
     bool empty() const noexcept { return entries_.empty(); }
 
@@ -114,8 +123,9 @@ public:
 
 private:
     friend struct detail::zip_archive_access;
-    std::vector<zip_entry> entries_;
-    std::vector<std::uint32_t> by_name_;  ///< indices into entries_, sorted by name
+    detail::vector<zip_entry> entries_;
+    detail::vector<char> names_;            ///< every entry's name, one after another
+    detail::vector<std::uint32_t> by_name_;  ///< indices into entries_, sorted by name
     std::uint64_t cd_offset_ = 0;
     std::uint64_t cd_size_ = 0;
     bool zip64_ = false;
@@ -124,8 +134,9 @@ private:
 namespace detail {
 
 struct zip_archive_access {
-    static std::vector<zip_entry>& entries(zip_archive& a) noexcept { return a.entries_; }
-    static std::vector<std::uint32_t>& by_name(zip_archive& a) noexcept { return a.by_name_; }
+    static vector<zip_entry>& entries(zip_archive& a) noexcept { return a.entries_; }
+    static vector<char>& names(zip_archive& a) noexcept { return a.names_; }
+    static vector<std::uint32_t>& by_name(zip_archive& a) noexcept { return a.by_name_; }
     static void set_directory(zip_archive& a, std::uint64_t offset, std::uint64_t size, bool zip64) noexcept {
         a.cd_offset_ = offset;
         a.cd_size_ = size;
@@ -174,7 +185,7 @@ constexpr bool zip_range_ok(std::uint64_t offset, std::uint64_t n, std::uint64_t
 
 /// An entry name fit for an error message: control bytes (a NUL would cut a C string short)
 /// become \xNN; everything else is kept as it is.
-inline std::string zip_printable(const std::string& name) {
+inline std::string zip_printable(std::string_view name) {
     std::string out;
     out.reserve(name.size());
     for (unsigned char c : name) {
@@ -190,7 +201,7 @@ inline std::string zip_printable(const std::string& name) {
     return out;
 }
 
-inline error zip_error(std::uint64_t offset, std::string message, const std::string& name = {}) {
+PTLOAD_COLD inline error zip_error(std::uint64_t offset, std::string message, std::string_view name = {}) {
     return make_error(errc::bad_zip, offset, std::move(message), zip_printable(name));
 }
 
@@ -207,7 +218,7 @@ inline const char* zip_refused_flag(std::uint16_t flags) noexcept {
 /// scratch. The caller has checked that the range lies within the source.
 template <class Source>
 result<const std::uint8_t*> zip_bytes(Source& src, std::uint64_t offset, std::uint64_t n,
-                                      std::vector<std::uint8_t>& scratch) {
+                                      vector<std::uint8_t>& scratch) {
     if (n > std::numeric_limits<std::size_t>::max())
         return zip_error(offset, std::to_string(n) + " bytes do not fit in memory on this platform");
     if (const std::uint8_t* memory = memory_of(src)) return memory + offset;
@@ -229,7 +240,7 @@ struct zip64_fields {
 /// offset of the extra field, for errors.
 inline status zip_apply_zip64(zip64_fields& f, bool need_size, bool need_compressed, bool need_offset,
                               bool need_disk, const std::uint8_t* extra, std::size_t n, std::uint64_t where,
-                              const std::string& name) {
+                              std::string_view name) {
     if (!(need_size || need_compressed || need_offset || need_disk)) return {};
     const std::uint8_t* record = nullptr;
     std::size_t record_len = 0;
@@ -290,7 +301,7 @@ result<zip_directory> zip_find_directory(Source& src, const zip_limits& lim) {
     // end, take the first signature whose comment length reaches exactly the end of the file.
     const std::uint64_t tail_len = std::min<std::uint64_t>(file_size, zip_eocd_size + 0xFFFF);
     const std::uint64_t tail_offset = file_size - tail_len;
-    std::vector<std::uint8_t> tail_scratch;
+    vector<std::uint8_t> tail_scratch;
     auto tail_r = zip_bytes(src, tail_offset, tail_len, tail_scratch);
     PTLOAD_TRY(tail_r);
     const std::uint8_t* tail = *tail_r;
@@ -388,17 +399,22 @@ result<zip_directory> zip_find_directory(Source& src, const zip_limits& lim) {
     return dir;
 }
 
-/// Parses the central directory into entries (data_offset is filled in later, from the local header).
+/// Parses the central directory into the archive's entries and names (data_offset is filled in
+/// later, from the local header).
 template <class Source>
-result<std::vector<zip_entry>> zip_read_directory(Source& src, const zip_directory& dir) {
-    std::vector<std::uint8_t> scratch;
+status zip_read_directory(Source& src, const zip_directory& dir, zip_archive& archive) {
+    vector<std::uint8_t> scratch;
     auto bytes_r = zip_bytes(src, dir.offset, dir.size, scratch);
     PTLOAD_TRY(bytes_r);
     const std::uint8_t* cd = *bytes_r;
     const std::uint64_t cd_size = dir.size;
 
-    std::vector<zip_entry> entries;
+    vector<zip_entry>& entries = zip_archive_access::entries(archive);
     entries.reserve(static_cast<std::size_t>(dir.count));  // <= cd_size / 46, bytes that exist
+    // Names are gathered in one block; entries point into it once it is complete (it may move
+    // while it fills). Their total is at most the directory's size.
+    vector<char>& names = zip_archive_access::names(archive);
+    names.reserve(static_cast<std::size_t>(cd_size));
     std::uint64_t pos = 0;
     for (std::uint64_t i = 0; i < dir.count; ++i) {
         const std::uint64_t at = dir.offset + pos;
@@ -418,8 +434,8 @@ result<std::vector<zip_entry>> zip_read_directory(Source& src, const zip_directo
         if (record_len > cd_size - pos)
             return zip_error(at, "central directory record " + std::to_string(i) + " (name, extra field and comment) "
                                      "runs past the end of the directory");
-        std::string name(reinterpret_cast<const char*>(p + zip_central_size), name_len);
-        if (name.find('\0') != std::string::npos) return zip_error(at, "entry name contains a NUL byte", name);
+        const std::string_view name(reinterpret_cast<const char*>(p + zip_central_size), name_len);
+        if (name.find('\0') != std::string_view::npos) return zip_error(at, "entry name contains a NUL byte", name);
 
         zip64_fields f{size32, compressed32, offset32, disk16};
         PTLOAD_TRY(zip_apply_zip64(f, size32 == zip_max32, compressed32 == zip_max32, offset32 == zip_max32,
@@ -437,7 +453,8 @@ result<std::vector<zip_entry>> zip_read_directory(Source& src, const zip_directo
                              name);
 
         zip_entry e;
-        e.name = std::move(name);
+        e.name = std::string_view(nullptr, name.size());  // its place in `names` is set below
+        names.insert(names.end(), name.begin(), name.end());
         e.header_offset = f.header_offset;
         e.data_offset = 0;
         e.compressed_size = f.compressed_size;
@@ -451,12 +468,17 @@ result<std::vector<zip_entry>> zip_read_directory(Source& src, const zip_directo
     if (pos != cd_size)
         return zip_error(dir.offset + pos, std::to_string(cd_size - pos) + " bytes of the central directory follow its " +
                                                std::to_string(dir.count) + " declared entries");
-    return entries;
+    const char* next = names.data();
+    for (zip_entry& e : entries) {
+        e.name = std::string_view(next, e.name.size());
+        next += e.name.size();
+    }
+    return {};
 }
 
 /// Reads the local header of e, checks it against the central directory, and sets data_offset.
 template <class Source>
-status zip_check_local_header(Source& src, zip_entry& e, std::vector<std::uint8_t>& scratch) {
+status zip_check_local_header(Source& src, zip_entry& e, vector<std::uint8_t>& scratch) {
     const std::uint64_t file_size = src.size(), at = e.header_offset;
     if (!zip_range_ok(at, zip_local_size, file_size))
         return zip_error(at, "local header offset " + std::to_string(at) + " runs past the end of the " +
@@ -478,7 +500,7 @@ status zip_check_local_header(Source& src, zip_entry& e, std::vector<std::uint8_
     // Readers that walk local headers (and scanners) would otherwise see another archive.
     if (name_len != e.name.size() || (name_len && std::memcmp(name, e.name.data(), name_len) != 0))
         return zip_error(at, "local header name \"" +
-                                 zip_printable(std::string(reinterpret_cast<const char*>(name), name_len)) +
+                                 zip_printable(std::string_view(reinterpret_cast<const char*>(name), name_len)) +
                                  "\" differs from the central directory",
                          e.name);
     if (const char* why = zip_refused_flag(flags)) return zip_error(at, why, e.name);
@@ -534,8 +556,8 @@ inline std::string zip_descriptor_hint(const zip_entry* prev) {
 }
 
 /// The entries in the order of their local headers in the file.
-inline std::vector<offset_item> zip_file_order(const std::vector<zip_entry>& entries) {
-    std::vector<offset_item> order(entries.size());
+inline vector<offset_item> zip_file_order(const vector<zip_entry>& entries) {
+    vector<offset_item> order(entries.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = {entries[i].header_offset, static_cast<std::uint32_t>(i)};
     sort_by_offset(order);
     return order;
@@ -544,7 +566,7 @@ inline std::vector<offset_item> zip_file_order(const std::vector<zip_entry>& ent
 /// Overlap (always) and, unless allow_gaps, full coverage: from byte 0, each local header, its
 /// data and its data descriptor follow one another up to the central directory.
 template <class Source>
-status zip_check_layout(Source& src, const std::vector<zip_entry>& entries, const std::vector<offset_item>& order,
+status zip_check_layout(Source& src, const vector<zip_entry>& entries, const vector<offset_item>& order,
                         const zip_directory& dir, const zip_limits& lim) {
     const std::uint64_t cd_end = dir.offset + dir.size;
     std::uint64_t cursor = 0;  // end of what is accounted for so far
@@ -590,7 +612,7 @@ status zip_check_layout(Source& src, const std::vector<zip_entry>& entries, cons
             return zip_error(cursor, std::to_string(dir.offset - cursor) +
                                          " bytes before the central directory belong to no zip structure" +
                                          zip_descriptor_hint(prev),
-                             prev ? prev->name : std::string());
+                             prev ? prev->name : std::string_view());
     }
     return {};
 }
@@ -617,20 +639,22 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
     auto dir_r = detail::zip_find_directory(src, lim);
     PTLOAD_TRY(dir_r);
     const detail::zip_directory& dir = *dir_r;
-    auto entries_r = detail::zip_read_directory(src, dir);
-    PTLOAD_TRY(entries_r);
-
     zip_archive archive;
-    std::vector<zip_entry>& entries = detail::zip_archive_access::entries(archive);
-    entries = std::move(*entries_r);
+    PTLOAD_TRY(detail::zip_read_directory(src, dir, archive));
+    detail::vector<zip_entry>& entries = detail::zip_archive_access::entries(archive);
 
     // Sorted name index: lookups, and duplicates sit next to each other. Readers disagree on
     // which duplicate wins (Python the last, miniz either), so there must be none.
-    std::vector<std::uint32_t>& by_name = detail::zip_archive_access::by_name(archive);
+    detail::vector<std::uint32_t>& by_name = detail::zip_archive_access::by_name(archive);
     by_name.resize(entries.size());
     for (std::size_t i = 0; i < by_name.size(); ++i) by_name[i] = static_cast<std::uint32_t>(i);
-    auto by_text = [&](std::uint32_t a, std::uint32_t b) { return entries[a].name < entries[b].name; };
-    if (!std::is_sorted(by_name.begin(), by_name.end(), by_text)) std::stable_sort(by_name.begin(), by_name.end(), by_text);
+    // Equal names keep their directory order (std::sort with the index as a tie-break: unlike
+    // std::stable_sort it needs no buffer from the heap).
+    auto by_text = [&](std::uint32_t a, std::uint32_t b) {
+        const int c = entries[a].name.compare(entries[b].name);
+        return c < 0 || (c == 0 && a < b);
+    };
+    if (!std::is_sorted(by_name.begin(), by_name.end(), by_text)) std::sort(by_name.begin(), by_name.end(), by_text);
     for (std::size_t i = 1; i < by_name.size(); ++i)
         if (entries[by_name[i]].name == entries[by_name[i - 1]].name)
             return detail::zip_error(entries[by_name[i]].header_offset, "duplicate entry name",
@@ -639,9 +663,9 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
     // Local headers, and data descriptors between entries, are read in file order through a
     // read-ahead window: one read for many small records rather than a seek and a read or two
     // each. In-memory sources are read in place.
-    const std::vector<detail::offset_item> by_offset = detail::zip_file_order(entries);
+    const detail::vector<detail::offset_item> by_offset = detail::zip_file_order(entries);
     auto check_records = [&](auto& reader) -> status {
-        std::vector<std::uint8_t> scratch;
+        detail::vector<std::uint8_t> scratch;
         for (const detail::offset_item& item : by_offset)
             PTLOAD_TRY(detail::zip_check_local_header(reader, entries[item.index], scratch));
         std::uint64_t inflate_total = 0;
@@ -653,7 +677,7 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
                     return make_error(errc::limit_inflate, e.header_offset,
                                       "deflated entries would inflate to more than zip_limits::max_inflate_total (" +
                                           std::to_string(inflate_cap) + " bytes)",
-                                      e.name);
+                                      std::string(e.name));
                 inflate_total += e.size;
             }
         }
@@ -669,15 +693,10 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
     return archive;
 }
 
-/// The bytes of one entry: stored entries are copied, deflated ones inflated. With check_crc,
-/// a non-zero CRC-32 must match (torch writes 0 when CRC computation is off; 0 is not checked).
-/// A deflated entry is refused (errc::limit_inflate) when its ratio exceeds
-/// lim.max_inflate_ratio (above lim.inflate_ratio_floor) or its size lim.max_inflate_total.
-///     auto bytes = ptload::read_entry(src, *zip->find("archive/data.pkl"));
-template <class Source>
-result<std::vector<std::uint8_t>> read_entry(Source& src, const zip_entry& e, const zip_limits& lim = {},
-                                             bool check_crc = true) {
-    static_assert(check_source<Source>(), "read_entry needs a byte source (see ptload/policies/source.hpp)");
+namespace detail {
+/// read_entry into any vector of bytes (the loader's come from the memory functions).
+template <class Bytes, class Source>
+result<Bytes> read_entry_as(Source& src, const zip_entry& e, const zip_limits& lim, bool check_crc) {
     const std::uint64_t file_size = src.size();
     // The entry may not come from read_zip; it must not make us allocate for bytes not in the file.
     if (!detail::zip_range_ok(e.data_offset, e.compressed_size, file_size))
@@ -691,7 +710,7 @@ result<std::vector<std::uint8_t>> read_entry(Source& src, const zip_entry& e, co
                                                       " bytes does not fit in memory on this platform",
                                  e.name);
 
-    std::vector<std::uint8_t> out;
+    Bytes out;
     if (e.method == 0) {
         if (e.compressed_size != e.size)
             return detail::zip_error(e.header_offset, "stored entry has compressed size " +
@@ -699,7 +718,7 @@ result<std::vector<std::uint8_t>> read_entry(Source& src, const zip_entry& e, co
                                                           std::to_string(e.size),
                                      e.name);
         out.resize(static_cast<std::size_t>(e.size));
-        if (!out.empty()) PTLOAD_TRY(src.read_at(e.data_offset, out.data(), out.size()));
+        if (!out.empty()) PTLOAD_TRY(src.read_at(e.data_offset, reinterpret_cast<std::uint8_t*>(out.data()), out.size()));
     } else if (e.method == 8) {
         // A zip bomb is refused before anything is allocated: both bounds use declared sizes,
         // and inflate_raw never produces more (or less) than the declared size.
@@ -712,22 +731,23 @@ result<std::vector<std::uint8_t>> read_entry(Source& src, const zip_entry& e, co
                               "compression ratio of " + std::to_string(e.size) + " bytes from " +
                                   std::to_string(e.compressed_size) + " exceeds zip_limits::max_inflate_ratio (" +
                                   std::to_string(lim.max_inflate_ratio) + ":1)",
-                              e.name);
+                              std::string(e.name));
         const std::uint64_t cap = detail::zip_inflate_total_cap(lim, file_size);
         if (e.size > cap)
             return make_error(errc::limit_inflate, e.header_offset,
                               "inflated size " + std::to_string(e.size) + " exceeds zip_limits::max_inflate_total (" +
                                   std::to_string(cap) + " bytes)",
-                              e.name);
-        std::vector<std::uint8_t> scratch;
+                              std::string(e.name));
+        vector<std::uint8_t> scratch;
         auto in_r = detail::zip_bytes(src, e.data_offset, e.compressed_size, scratch);
         PTLOAD_TRY(in_r);
         out.resize(static_cast<std::size_t>(e.size));
-        auto st = inflate_raw(*in_r, static_cast<std::size_t>(e.compressed_size), out.data(), out.size());
+        auto st = inflate_raw(*in_r, static_cast<std::size_t>(e.compressed_size),
+                              reinterpret_cast<std::uint8_t*>(out.data()), out.size());
         if (!st) {
             error err = std::move(st).err();
             err.offset += e.data_offset;
-            err.context = e.name;
+            err.context = std::string(e.name);
             return err;
         }
     } else {
@@ -737,7 +757,7 @@ result<std::vector<std::uint8_t>> read_entry(Source& src, const zip_entry& e, co
     }
 
     if (check_crc && e.crc32 != 0) {
-        const std::uint32_t actual = detail::crc32(out.data(), out.size());
+        const std::uint32_t actual = detail::crc32(reinterpret_cast<const std::uint8_t*>(out.data()), out.size());
         if (actual != e.crc32) {
             char msg[80];
             std::snprintf(msg, sizeof msg, "CRC-32 mismatch: the central directory says %08x, the data has %08x",
@@ -748,21 +768,18 @@ result<std::vector<std::uint8_t>> read_entry(Source& src, const zip_entry& e, co
     return out;
 }
 
-/// The single top-level folder every entry name starts with, '/' included ("archive/"): the text
-/// up to the first '/' of the first entry. Errors (bad_zip) if the archive is empty, an entry
-/// has no '/', or entries disagree (FORMAT.md 2.2; what to do with the prefix is the caller's).
-///     auto prefix = ptload::archive_prefix(*zip);   // then zip->find(*prefix + "data.pkl")
-inline result<std::string> archive_prefix(const zip_archive& archive) {
+/// The top-level folder of archive_prefix, as a view of the first entry's name.
+inline result<std::string_view> archive_folder(const zip_archive& archive) {
     if (archive.empty()) return detail::zip_error(no_offset, "an empty archive has no top-level folder");
-    const std::vector<zip_entry>& entries = archive.entries();
+    const span<const zip_entry> entries = archive.entries();
     const std::size_t slash = entries[0].name.find('/');
-    if (slash == std::string::npos)
+    if (slash == std::string_view::npos)
         return detail::zip_error(entries[0].header_offset, "entry name has no '/' (expected <folder>/<record>)",
                                  entries[0].name);
-    std::string prefix = entries[0].name.substr(0, slash + 1);
+    const std::string_view prefix = entries[0].name.substr(0, slash + 1);
     for (const zip_entry& e : entries) {
         if (e.name.compare(0, prefix.size(), prefix) == 0) continue;
-        if (e.name.find('/') == std::string::npos)
+        if (e.name.find('/') == std::string_view::npos)
             return detail::zip_error(e.header_offset, "entry name has no '/' (expected <folder>/<record>)", e.name);
         return detail::zip_error(e.header_offset,
                                  "entry is outside the top-level folder \"" + detail::zip_printable(prefix) +
@@ -770,6 +787,29 @@ inline result<std::string> archive_prefix(const zip_archive& archive) {
                                  e.name);
     }
     return prefix;
+}
+} // namespace detail
+
+/// The bytes of one entry: stored entries are copied, deflated ones inflated. With check_crc,
+/// a non-zero CRC-32 must match (torch writes 0 when CRC computation is off; 0 is not checked).
+/// A deflated entry is refused (errc::limit_inflate) when its ratio exceeds
+/// lim.max_inflate_ratio (above lim.inflate_ratio_floor) or its size lim.max_inflate_total.
+///     auto bytes = ptload::read_entry(src, *zip->find("archive/data.pkl"));
+template <class Source>
+result<std::vector<std::uint8_t>> read_entry(Source& src, const zip_entry& e, const zip_limits& lim = {},
+                                             bool check_crc = true) {
+    static_assert(check_source<Source>(), "read_entry needs a byte source (see ptload/policies/source.hpp)");
+    return detail::read_entry_as<std::vector<std::uint8_t>>(src, e, lim, check_crc);
+}
+
+/// The single top-level folder every entry name starts with, '/' included ("archive/"): the text
+/// up to the first '/' of the first entry. Errors (bad_zip) if the archive is empty, an entry
+/// has no '/', or entries disagree (FORMAT.md 2.2; what to do with the prefix is the caller's).
+///     auto prefix = ptload::archive_prefix(*zip);   // then zip->find(*prefix + "data.pkl")
+inline result<std::string> archive_prefix(const zip_archive& archive) {
+    auto folder = detail::archive_folder(archive);
+    if (!folder) return std::move(folder).err();
+    return std::string(*folder);
 }
 
 } // namespace v0

@@ -1,0 +1,166 @@
+// memory.hpp: where ptload's own memory comes from.
+//
+// Tensor bytes come from the allocator policy. Everything else a load builds (the document's
+// values, edges and text, the pickle machine's stack and memo, the zip directory, storage and
+// tensor records, the key tables of big mappings) is asked of the memory functions set here,
+// which default to the global operator new and delete. Firmware that must not touch the
+// global heap routes them into a static pool:
+//
+//     ptload::set_memory_functions({&pool_allocate, &pool_deallocate, &pool});
+//
+// The functions are process-wide, like a C library's malloc hooks: set them before the first
+// load and do not change them while anything loaded with the old ones is alive (a block is
+// returned to the functions current when it is freed). What failed loads report (error
+// messages) and what a caller asks for afterwards in standard types (list_tensors rows, JSON
+// text) still use the global heap.
+#ifndef PTLOAD_MEMORY_HPP
+#define PTLOAD_MEMORY_HPP
+
+#include "config.hpp"
+
+#include <cstddef>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace ptload {
+inline namespace v0 {
+
+/// The memory functions behind every allocation ptload makes for itself.
+struct memory_functions {
+    /// `size` bytes aligned to `alignment` (a power of two, at most 64). Null means out of
+    /// memory: ptload throws std::bad_alloc where exceptions exist and aborts where they do not,
+    /// as operator new does, since standard containers cannot report it any other way.
+    void* (*allocate)(std::size_t size, std::size_t alignment, void* context) = nullptr;
+    /// Frees a block from allocate, with the size and alignment it was asked for.
+    void (*deallocate)(void* p, std::size_t size, std::size_t alignment, void* context) = nullptr;
+    void* context = nullptr;
+};
+
+namespace detail {
+// The functions in force; both null means operator new and delete.
+inline memory_functions& current_memory() noexcept {
+    static memory_functions functions;
+    return functions;
+}
+} // namespace detail
+
+/// Routes ptload's own allocations through `f` (both functions set), or back to operator new
+/// and delete (both null). See the top of memory.hpp for when it may be called.
+inline void set_memory_functions(const memory_functions& f) noexcept {
+    if ((f.allocate == nullptr) != (f.deallocate == nullptr)) std::abort();  // half a pair cannot free what it allocates
+    detail::current_memory() = f;
+}
+inline memory_functions get_memory_functions() noexcept { return detail::current_memory(); }
+
+namespace detail {
+
+inline void* allocate_bytes(std::size_t size, std::size_t alignment) {
+    const memory_functions& m = current_memory();
+    if (m.allocate) {
+        if (void* p = m.allocate(size, alignment, m.context)) return p;
+#if PTLOAD_COMPILER_HAS_EXCEPTIONS
+        throw std::bad_alloc();
+#else
+        std::abort();
+#endif
+    }
+    if (alignment > __STDCPP_DEFAULT_NEW_ALIGNMENT__) return ::operator new(size, std::align_val_t{alignment});
+    return ::operator new(size);
+}
+/// allocate_bytes that reports no memory as null, for callers with an error to return.
+inline void* try_allocate_bytes(std::size_t size, std::size_t alignment) noexcept {
+    const memory_functions& m = current_memory();
+    if (m.allocate) return m.allocate(size, alignment, m.context);
+    if (alignment > __STDCPP_DEFAULT_NEW_ALIGNMENT__) return ::operator new(size, std::align_val_t{alignment}, std::nothrow);
+    return ::operator new(size, std::nothrow);
+}
+inline void deallocate_bytes(void* p, std::size_t size, std::size_t alignment) noexcept {
+    const memory_functions& m = current_memory();
+    if (m.deallocate) return m.deallocate(p, size, alignment, m.context);
+    if (alignment > __STDCPP_DEFAULT_NEW_ALIGNMENT__) return ::operator delete(p, std::align_val_t{alignment});
+    ::operator delete(p);
+}
+
+/// The standard allocator interface over the memory functions, for ptload's containers.
+template <class T>
+struct memory_allocator {
+    using value_type = T;
+    memory_allocator() noexcept = default;
+    template <class U>
+    memory_allocator(const memory_allocator<U>&) noexcept {}
+    T* allocate(std::size_t n) {
+        if (n > static_cast<std::size_t>(-1) / sizeof(T)) allocate_bytes(static_cast<std::size_t>(-1), alignof(T));
+        return static_cast<T*>(allocate_bytes(n * sizeof(T), alignof(T)));
+    }
+    void deallocate(T* p, std::size_t n) noexcept { deallocate_bytes(p, n * sizeof(T), alignof(T)); }
+    friend bool operator==(const memory_allocator&, const memory_allocator&) noexcept { return true; }
+    friend bool operator!=(const memory_allocator&, const memory_allocator&) noexcept { return false; }
+};
+
+template <class T>
+using vector = std::vector<T, memory_allocator<T>>;
+using string = std::basic_string<char, std::char_traits<char>, memory_allocator<char>>;
+template <class K, class V, class Hash = std::hash<K>>
+using hash_map = std::unordered_map<K, V, Hash, std::equal_to<K>, memory_allocator<std::pair<const K, V>>>;
+
+/// std::make_shared through the memory functions (object and count in one block).
+template <class T, class... Args>
+std::shared_ptr<T> make_shared(Args&&... args) {
+    return std::allocate_shared<T>(memory_allocator<T>(), std::forward<Args>(args)...);
+}
+
+/// An array of n default-initialised T from the memory functions, freed by its deleter.
+template <class T>
+struct array_deleter {
+    std::size_t n = 0;
+    void operator()(T* p) const noexcept {
+        if (!p) return;
+        for (std::size_t i = n; i-- > 0;) p[i].~T();
+        deallocate_bytes(p, n * sizeof(T), alignof(T));
+    }
+};
+template <class T>
+using unique_array = std::unique_ptr<T[], array_deleter<T>>;
+template <class T>
+unique_array<T> make_array(std::size_t n) {
+    static_assert(std::is_nothrow_default_constructible<T>::value, "array elements are made without a way to undo");
+    const std::size_t count = n ? n : 1;
+    T* p = memory_allocator<T>().allocate(count);
+    for (std::size_t i = 0; i < count; ++i) ::new (static_cast<void*>(p + i)) T;
+    return unique_array<T>(p, array_deleter<T>{count});
+}
+
+/// make_array for trivial T that reports no memory as an empty array.
+template <class T>
+unique_array<T> try_make_array(std::size_t n) noexcept {
+    static_assert(std::is_trivially_default_constructible<T>::value, "elements are left as they are");
+    const std::size_t count = n ? n : 1;
+    if (count > static_cast<std::size_t>(-1) / sizeof(T)) return {};
+    T* p = static_cast<T*>(try_allocate_bytes(count * sizeof(T), alignof(T)));
+    return unique_array<T>(p, array_deleter<T>{p ? count : 0});
+}
+
+/// One object from the memory functions (the counterpart of new/delete).
+template <class T, class... Args>
+T* new_object(Args&&... args) {
+    void* p = allocate_bytes(sizeof(T), alignof(T));
+    return ::new (p) T(std::forward<Args>(args)...);  // T's constructors used here do not throw
+}
+template <class T>
+void delete_object(T* p) noexcept {
+    if (!p) return;
+    p->~T();
+    deallocate_bytes(const_cast<void*>(static_cast<const void*>(p)), sizeof(T), alignof(T));
+}
+
+} // namespace detail
+} // namespace v0
+} // namespace ptload
+
+#endif
