@@ -913,6 +913,7 @@ protected:
 // ----- end of ptload/torch/storage.hpp -----
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -1098,10 +1099,25 @@ class tensor;
 
 /// A read-only handle to one value of a document: cheap to copy. A failed lookup gives a
 /// "missing" value whose getters report the key path that failed.
+///
+/// A found value remembers the lookups that led to it without touching the heap: the last
+/// `path_capacity` steps, each as the container it was made in and the position found there,
+/// from which the step's text (`["key"]`, `[5]`, int key `[3]`) is read back from the document
+/// only when an error needs it. A longer chain shows its last steps after `...`. A missing value
+/// holds its path as text on the heap (the failing key is not in the document): failing may
+/// allocate, finding never does.
 class value {
 public:
     value() = default;
     value(const document_data* doc, node_id id) noexcept : doc_(doc), id_(id) {}
+    value(const value& o) : doc_(o.doc_), id_(o.id_), count_(o.count_), clipped_(o.clipped_), steps_(o.steps_),
+                            text_(o.text_ ? std::make_unique<std::string>(*o.text_) : nullptr) {}
+    value(value&&) noexcept = default;
+    value& operator=(const value& o) {
+        if (this != &o) *this = value(o);
+        return *this;
+    }
+    value& operator=(value&&) noexcept = default;
 
     bool valid() const noexcept { return doc_ && id_ != null_node; }
     node_id id() const noexcept { return id_; }
@@ -1136,7 +1152,8 @@ public:
     value operator[](const char* key) const { return (*this)[std::string_view(key)]; }
     /// Mapping lookup by int key (optimizer state dicts).
     value at_int_key(std::int64_t key) const;
-    /// The lookup error, if this value is missing.
+    /// The lookup error, if this value is missing: its context is the lookup path
+    /// (`["state_dict"]["fc.weight"]`), rendered now.
     error missing_error() const;
     /// The attributes set by BUILD on an OrderedDict (state_dict `_metadata`) or object state.
     value attrs() const;
@@ -1152,16 +1169,30 @@ public:
     class item_range;
     item_range items() const;
 
+    /// Found steps remembered inline; a longer chain keeps the last ones.
+    static constexpr std::size_t path_capacity = 5;
+
 private:
-    friend class document_data;
-    value(const document_data* doc, std::string path) : doc_(doc), path_(std::move(path)) {}
-    value(const document_data* doc, node_id id, std::string path) : doc_(doc), id_(id), path_(std::move(path)) {}
-    value missing(std::string step) const;
-    /// A found child, remembering the lookup path so later misses can report all of it.
-    value child(node_id id, const std::string& step) const { return value(doc_, id, path_ + step); }
+    /// One found lookup: the container it was made in (a sequence, or an object's args) and
+    /// the position found there (item index of a sequence, entry index of a mapping).
+    struct step {
+        node_id container;
+        std::uint32_t pos;
+    };
+    /// A found child: this value's steps plus one, no heap.
+    value child(node_id id, node_id container, std::size_t pos) const noexcept;
+    /// A missing value: the path so far plus the failing step's text, on the heap.
+    value missing(const std::string& step) const;
+    /// The lookup path as text (`["a"][5]`): read back from the document for a found value.
+    std::string path() const;
+    void append_step_text(std::string& out, step s) const;
+
     const document_data* doc_ = nullptr;
     node_id id_ = null_node;
-    std::string path_;  // the chain of lookups that led here ("[\"a\"][5]"), for error messages
+    std::uint8_t count_ = 0;   // steps_ in use
+    bool clipped_ = false;     // earlier steps were dropped to keep the last path_capacity
+    std::array<step, path_capacity> steps_{};
+    std::unique_ptr<std::string> text_;  // a missing value's whole path, else null
 };
 
 /// Every node, string, storage and tensor of one load. It lives on the heap behind a
@@ -1639,14 +1670,53 @@ inline bool value::is_sequence() const noexcept {
     }
 }
 
-inline value value::missing(std::string step) const {
-    std::string p = path_;
-    p += step;
-    return value(doc_, std::move(p));
+inline value value::child(node_id id, node_id container, std::size_t pos) const noexcept {
+    value v(doc_, id);
+    v.steps_ = steps_;
+    v.count_ = count_;
+    v.clipped_ = clipped_;
+    const step s{container, static_cast<std::uint32_t>(pos)};  // positions are below 2^32: edges are counted in 32 bits
+    if (v.count_ < path_capacity) {
+        v.steps_[v.count_++] = s;
+    } else {  // keep the most recent steps
+        for (std::size_t i = 1; i < path_capacity; ++i) v.steps_[i - 1] = v.steps_[i];
+        v.steps_[path_capacity - 1] = s;
+        v.clipped_ = true;
+    }
+    return v;
+}
+
+inline void value::append_step_text(std::string& out, step s) const {
+    const kind container = doc_->at(s.container).k;
+    if (container != kind::dict && container != kind::ordered_dict) {
+        out.append("[").append(std::to_string(s.pos)).append("]");
+        return;
+    }
+    // A mapping entry, found by its str key or by its int (or bool) key.
+    const node_id key = doc_->edge(s.container, 2 * static_cast<std::size_t>(s.pos));
+    const detail::node& k = doc_->at(key);
+    if (k.k == kind::string) out.append("[\"").append(doc_->text(key)).append("\"]");
+    else out.append("[").append(std::to_string(k.i)).append("]");
+}
+
+inline std::string value::path() const {
+    if (text_) return *text_;
+    std::string out;
+    if (clipped_) out = "...";
+    for (std::size_t i = 0; i < count_; ++i) append_step_text(out, steps_[i]);
+    return out;
+}
+
+inline value value::missing(const std::string& step) const {
+    value v(doc_, null_node);
+    v.text_ = std::make_unique<std::string>(path() + step);
+    return v;
 }
 
 inline error value::missing_error() const {
-    return make_error(errc::not_found, no_offset, path_.empty() ? "no value" : "no such key or index", path_);
+    std::string p = path();
+    const char* message = p.empty() ? "no value" : "no such key or index";
+    return make_error(errc::not_found, no_offset, message, std::move(p));
 }
 
 namespace detail {
@@ -1702,42 +1772,41 @@ inline std::size_t value::size() const noexcept {
 }
 
 inline value value::operator[](std::size_t i) const {
-    std::string step = "[" + std::to_string(i) + "]";
-    if (!valid()) return missing(std::move(step));
-    node_id base = id_;
-    if (type() == kind::object) base = doc_->edge(id_, obj_args);
-    if (base == null_node) return missing(std::move(step));
-    switch (doc_->at(base).k) {
-    case kind::list: case kind::tuple: case kind::set: case kind::frozenset: case kind::torch_size:
-        if (i < doc_->edge_count(base)) return child(doc_->edge(base, i), step);
-        return missing(std::move(step));
-    default: return missing(std::move(step));
+    if (valid()) {
+        node_id base = id_;
+        if (type() == kind::object) base = doc_->edge(id_, obj_args);
+        if (base != null_node) {
+            switch (doc_->at(base).k) {
+            case kind::list: case kind::tuple: case kind::set: case kind::frozenset: case kind::torch_size:
+                if (i < doc_->edge_count(base)) return child(doc_->edge(base, i), base, i);
+                break;
+            default: break;
+            }
+        }
     }
+    return missing("[" + std::to_string(i) + "]");
 }
 
 inline value value::operator[](std::string_view key) const {
-    if (!valid() || !is_mapping()) {
-        std::string step = "[\"";
-        step.append(key).append("\"]");
-        return missing(std::move(step));
+    if (is_mapping()) {
+        const std::int64_t i = doc_->find_str_key(id_, key);
+        if (i >= 0) return child(doc_->edge(id_, 2 * static_cast<std::size_t>(i) + 1), id_, static_cast<std::size_t>(i));
     }
     std::string step = "[\"";
     step.append(key).append("\"]");
-    const std::int64_t i = doc_->find_str_key(id_, key);
-    if (i < 0) return missing(std::move(step));
-    return child(doc_->edge(id_, 2 * static_cast<std::size_t>(i) + 1), step);
+    return missing(step);
 }
 
 inline value value::at_int_key(std::int64_t key) const {
-    std::string step = "[" + std::to_string(key) + "]";
-    if (!valid() || !is_mapping()) return missing(std::move(step));
-    std::size_t n = doc_->edge_count(id_);
-    const node_id* e = doc_->edges(id_);
-    for (std::size_t i = 0; i < n; i += 2) {
-        const auto& k = doc_->at(e[i]);
-        if ((k.k == kind::integer || k.k == kind::boolean) && k.i == key) return child(e[i + 1], step);
+    if (is_mapping()) {
+        const std::size_t n = doc_->edge_count(id_);
+        const node_id* e = doc_->edges(id_);
+        for (std::size_t i = 0; i < n; i += 2) {
+            const auto& k = doc_->at(e[i]);
+            if ((k.k == kind::integer || k.k == kind::boolean) && k.i == key) return child(e[i + 1], id_, i / 2);
+        }
     }
-    return missing(std::move(step));
+    return missing("[" + std::to_string(key) + "]");
 }
 
 inline value value::attrs() const {

@@ -1,4 +1,5 @@
 // The pickle machine: opcode table, policies, error reporting on bad input.
+#include "alloc_counter.hpp"
 #include "json_normalize.hpp"
 #include "test_support.hpp"
 
@@ -507,4 +508,102 @@ TEST_CASE("the document's value store: chunks that never move, values kept acros
     store.clear();
     CHECK(store.empty());
     CHECK(store.capacity_bytes() == 0);
+}
+
+namespace {
+
+/// A document of nested containers for lookup paths, built directly:
+///   {"model_state_dict": OrderedDict{"encoder.layers.0.attention": [t, t]}}
+///   t = ({3: {"exp_avg_sq": [42, "text"]}, True: None},)
+/// The list holds the same tuple twice, so a path through [1] must say [1], not [0].
+ptload::document path_document() {
+    ptload::document doc;
+    auto& d = doc.data();
+    const ptload::node_id leaf_items[] = {d.make_int(42), d.make_string("text")};
+    const ptload::node_id leaf = d.make_seq(ptload::kind::list, leaf_items, 2);
+    const ptload::node_id inner_items[] = {d.make_string("exp_avg_sq"), leaf};
+    const ptload::node_id inner = d.make_seq(ptload::kind::dict, inner_items, 2);
+    const ptload::node_id by_int_items[] = {d.make_int(3), inner, d.make_bool(true), d.add(ptload::kind::none)};
+    const ptload::node_id by_int = d.make_seq(ptload::kind::dict, by_int_items, 4);
+    const ptload::node_id tuple = d.make_seq(ptload::kind::tuple, &by_int, 1);
+    const ptload::node_id twice[] = {tuple, tuple};
+    const ptload::node_id list = d.make_seq(ptload::kind::list, twice, 2);
+    const ptload::node_id od_items[] = {d.make_string("encoder.layers.0.attention"), list};
+    const ptload::node_id od = d.make_seq(ptload::kind::ordered_dict, od_items, 2);
+    const ptload::node_id root_items[] = {d.make_string("model_state_dict"), od};
+    d.set_root(d.make_seq(ptload::kind::dict, root_items, 2));
+    return doc;
+}
+
+} // namespace
+
+TEST_CASE("a found value remembers its lookup path without the heap") {
+    static_assert(sizeof(ptload::value) <= 64, "a value stays one cache line");
+    const ptload::document doc = path_document();
+    const ptload::value root = doc.root();
+    const std::uint64_t before = ptload_test::bytes_allocated();
+    // Seven steps, deeper than path_capacity, with keys too long for a small-string buffer.
+    const ptload::value deep = root["model_state_dict"]["encoder.layers.0.attention"][1][0].at_int_key(3)["exp_avg_sq"][0];
+    const ptload::value copy = deep;
+    const auto answer = copy.as_int();
+    const bool flag = root["model_state_dict"]["encoder.layers.0.attention"][0][0].at_int_key(1).is_none();
+    const std::uint64_t used = ptload_test::bytes_allocated() - before;
+    CHECK(used == 0);
+    CHECK(answer.value_or(-1) == 42);
+    CHECK(flag);
+}
+
+TEST_CASE("lookup errors render the path from the document, only when they happen") {
+    ptload::document doc = path_document();
+    const ptload::value root = doc.root();
+    const ptload::value five = root["model_state_dict"]["encoder.layers.0.attention"][1][0].at_int_key(3);
+    REQUIRE(five.is_mapping());
+
+    // Within path_capacity (5 found steps) the texts are those of the whole chain.
+    auto not_int = five.as_int();
+    REQUIRE_FALSE(not_int.has_value());
+    CHECK(not_int.err().code == ptload::errc::wrong_kind);
+    CHECK(not_int.err().message == "expected int, got dict");
+    CHECK(not_int.err().context == "[\"model_state_dict\"][\"encoder.layers.0.attention\"][1][0][3]");
+    CHECK(five.missing_error().context == not_int.err().context);
+    const ptload::value nope = five["nope"];
+    CHECK_FALSE(nope.valid());
+    CHECK(nope.missing_error().message == "no such key or index");
+    CHECK(nope.missing_error().context == "[\"model_state_dict\"][\"encoder.layers.0.attention\"][1][0][3][\"nope\"]");
+    // Lookups on a missing value keep extending its path, user text included.
+    CHECK(nope[2].at_int_key(-7)["k"].as_string().err().context ==
+          "[\"model_state_dict\"][\"encoder.layers.0.attention\"][1][0][3][\"nope\"][2][-7][\"k\"]");
+    // An int key found as a bool key (Python's True == 1) reads as the int.
+    CHECK(root["model_state_dict"]["encoder.layers.0.attention"][0][0].at_int_key(1).as_int().err().context ==
+          "[\"model_state_dict\"][\"encoder.layers.0.attention\"][0][0][1]");
+    CHECK(root["zzz"][0].missing_error().context == "[\"zzz\"][0]");
+    CHECK(root[3].missing_error().context == "[3]");
+    CHECK(root.at_int_key(3).missing_error().context == "[3]");
+    CHECK(root.as_int().err().context.empty());
+
+    // Deeper chains keep their last path_capacity found steps after "...".
+    const ptload::value seven = five["exp_avg_sq"][1];
+    auto not_bytes = seven.as_bytes();
+    REQUIRE_FALSE(not_bytes.has_value());
+    CHECK(not_bytes.err().message == "expected bytes, got str");
+    CHECK(not_bytes.err().context == "...[1][0][3][\"exp_avg_sq\"][1]");
+    CHECK(five["exp_avg_sq"][9].missing_error().context == "...[\"encoder.layers.0.attention\"][1][0][3][\"exp_avg_sq\"][9]");
+    CHECK(seven["x"]["y"].missing_error().context == "...[1][0][3][\"exp_avg_sq\"][1][\"x\"][\"y\"]");
+
+    // A value with no path.
+    CHECK(ptload::value().missing_error().message == "no value");
+    CHECK(ptload::value().missing_error().context.empty());
+
+    // Values point at the document's contents, which stay put when the handle moves.
+    const ptload::document moved = std::move(doc);
+    CHECK(seven.missing_error().context == "...[1][0][3][\"exp_avg_sq\"][1]");
+    CHECK(moved.root()["model_state_dict"]["x"].missing_error().context == "[\"model_state_dict\"][\"x\"]");
+
+    // Copies of a missing value own their text.
+    ptload::value a = nope;
+    ptload::value b;
+    b = a;
+    a = root;
+    CHECK(b.missing_error().context == nope.missing_error().context);
+    CHECK(a.valid());
 }
