@@ -60,15 +60,20 @@ inline memory_functions get_memory_functions() noexcept { return detail::current
 
 namespace detail {
 
+/// What operator new does when memory runs out: standard containers know no other way.
+[[noreturn]] inline void out_of_memory() {
+#if PTLOAD_COMPILER_HAS_EXCEPTIONS
+    throw std::bad_alloc();
+#else
+    std::abort();
+#endif
+}
+
 inline void* allocate_bytes(std::size_t size, std::size_t alignment) {
     const memory_functions& m = current_memory();
     if (m.allocate) {
         if (void* p = m.allocate(size, alignment, m.context)) return p;
-#if PTLOAD_COMPILER_HAS_EXCEPTIONS
-        throw std::bad_alloc();
-#else
-        std::abort();
-#endif
+        out_of_memory();
     }
     if (alignment > __STDCPP_DEFAULT_NEW_ALIGNMENT__) return ::operator new(size, std::align_val_t{alignment});
     return ::operator new(size);
@@ -95,7 +100,7 @@ struct memory_allocator {
     template <class U>
     memory_allocator(const memory_allocator<U>&) noexcept {}
     T* allocate(std::size_t n) {
-        if (n > static_cast<std::size_t>(-1) / sizeof(T)) allocate_bytes(static_cast<std::size_t>(-1), alignof(T));
+        if (n > static_cast<std::size_t>(-1) / sizeof(T)) out_of_memory();
         return static_cast<T*>(allocate_bytes(n * sizeof(T), alignof(T)));
     }
     void deallocate(T* p, std::size_t n) noexcept { deallocate_bytes(p, n * sizeof(T), alignof(T)); }

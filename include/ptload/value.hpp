@@ -21,6 +21,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -209,14 +210,14 @@ class tensor;
 /// `path_capacity` steps, each as the container it was made in and the position found there,
 /// from which the step's text (`["key"]`, `[5]`, int key `[3]`) is read back from the document
 /// only when an error needs it. A longer chain shows its last steps after `...`. A missing value
-/// holds its path as text on the heap (the failing key is not in the document): failing may
-/// allocate, finding never does.
+/// holds its path as text (the failing key is not in the document), in memory from the memory
+/// functions: failing allocates there, finding never allocates at all.
 class value {
 public:
     value() = default;
     value(const document_data* doc, node_id id) noexcept : doc_(doc), id_(id) {}
     value(const value& o) : doc_(o.doc_), id_(o.id_), count_(o.count_), clipped_(o.clipped_), steps_(o.steps_),
-                            text_(o.text_ ? std::make_unique<std::string>(*o.text_) : nullptr) {}
+                            text_(o.text_ ? detail::new_object<detail::string>(*o.text_) : nullptr) {}
     value(value&&) noexcept = default;
     value& operator=(const value& o) {
         if (this != &o) *this = value(o);
@@ -286,18 +287,21 @@ private:
     };
     /// A found child: this value's steps plus one, no heap.
     value child(node_id id, node_id container, std::size_t pos) const noexcept;
-    /// A missing value: the path so far plus the failing step's text, on the heap.
-    value missing(const std::string& step) const;
+    /// A missing value: the path so far plus the failing step's text (open, middle, close).
+    value missing(std::string_view open, std::string_view middle = {}, std::string_view close = {}) const;
     /// The lookup path as text (`["a"][5]`): read back from the document for a found value.
-    std::string path() const;
-    void append_step_text(std::string& out, step s) const;
+    detail::string path() const;
+    void append_step_text(detail::string& out, step s) const;
+    struct text_deleter {
+        void operator()(detail::string* t) const noexcept { detail::delete_object(t); }
+    };
 
     const document_data* doc_ = nullptr;
     node_id id_ = null_node;
     std::uint8_t count_ = 0;   // steps_ in use
     bool clipped_ = false;     // earlier steps were dropped to keep the last path_capacity
     std::array<step, path_capacity> steps_{};
-    std::unique_ptr<std::string> text_;  // a missing value's whole path, else null
+    std::unique_ptr<detail::string, text_deleter> text_;  // a missing value's whole path, else null
 };
 
 /// Every node, string, storage and tensor of one load. It lives on the heap behind a
@@ -791,37 +795,53 @@ inline value value::child(node_id id, node_id container, std::size_t pos) const 
     return v;
 }
 
-inline void value::append_step_text(std::string& out, step s) const {
+namespace detail {
+/// `[n]`: an index or an int key as a step of a path.
+struct index_text {
+    explicit index_text(long long n) noexcept : size(static_cast<std::size_t>(std::snprintf(digits, sizeof digits, "%lld", n))) {}
+    std::string_view view() const noexcept { return {digits, size}; }
+    char digits[24];
+    std::size_t size;
+};
+} // namespace detail
+
+inline void value::append_step_text(detail::string& out, step s) const {
     const kind container = doc_->at(s.container).k;
+    std::string_view middle;
+    detail::index_text number(s.pos);
+    bool quoted = false;
     if (container != kind::dict && container != kind::ordered_dict) {
-        out.append("[").append(std::to_string(s.pos)).append("]");
-        return;
+        middle = number.view();
+    } else {  // a mapping entry, found by its str key or by its int (or bool) key
+        const node_id key = doc_->edge(s.container, 2 * static_cast<std::size_t>(s.pos));
+        const detail::node& k = doc_->at(key);
+        quoted = k.k == kind::string;
+        number = detail::index_text(k.i);
+        middle = quoted ? doc_->text(key) : number.view();
     }
-    // A mapping entry, found by its str key or by its int (or bool) key.
-    const node_id key = doc_->edge(s.container, 2 * static_cast<std::size_t>(s.pos));
-    const detail::node& k = doc_->at(key);
-    if (k.k == kind::string) out.append("[\"").append(doc_->text(key)).append("\"]");
-    else out.append("[").append(std::to_string(k.i)).append("]");
+    out.append(quoted ? "[\"" : "[").append(middle.data(), middle.size()).append(quoted ? "\"]" : "]");
 }
 
-inline std::string value::path() const {
+inline detail::string value::path() const {
     if (text_) return *text_;
-    std::string out;
+    detail::string out;
     if (clipped_) out = "...";
     for (std::size_t i = 0; i < count_; ++i) append_step_text(out, steps_[i]);
     return out;
 }
 
-inline value value::missing(const std::string& step) const {
+inline value value::missing(std::string_view open, std::string_view middle, std::string_view close) const {
     value v(doc_, null_node);
-    v.text_ = std::make_unique<std::string>(path() + step);
+    detail::string text = path();
+    text.append(open.data(), open.size()).append(middle.data(), middle.size()).append(close.data(), close.size());
+    v.text_.reset(detail::new_object<detail::string>(std::move(text)));
     return v;
 }
 
 inline error value::missing_error() const {
-    std::string p = path();
+    const detail::string p = path();
     const char* message = p.empty() ? "no value" : "no such key or index";
-    return make_error(errc::not_found, no_offset, message, std::move(p));
+    return make_error(errc::not_found, no_offset, message, std::string(p.data(), p.size()));
 }
 
 namespace detail {
@@ -889,7 +909,7 @@ inline value value::operator[](std::size_t i) const {
             }
         }
     }
-    return missing("[" + std::to_string(i) + "]");
+    return missing("[", detail::index_text(static_cast<long long>(i)).view(), "]");
 }
 
 inline value value::operator[](std::string_view key) const {
@@ -897,9 +917,7 @@ inline value value::operator[](std::string_view key) const {
         const std::int64_t i = doc_->find_str_key(id_, key);
         if (i >= 0) return child(doc_->edge(id_, 2 * static_cast<std::size_t>(i) + 1), id_, static_cast<std::size_t>(i));
     }
-    std::string step = "[\"";
-    step.append(key).append("\"]");
-    return missing(step);
+    return missing("[\"", key, "\"]");
 }
 
 inline value value::at_int_key(std::int64_t key) const {
@@ -911,7 +929,7 @@ inline value value::at_int_key(std::int64_t key) const {
             if ((k.k == kind::integer || k.k == kind::boolean) && k.i == key) return child(e[i + 1], id_, i / 2);
         }
     }
-    return missing("[" + std::to_string(key) + "]");
+    return missing("[", detail::index_text(key).view(), "]");
 }
 
 inline value value::attrs() const {
@@ -924,11 +942,11 @@ inline value value::attrs() const {
 }
 
 inline value value::key_at(std::size_t i) const {
-    if (!is_mapping() || i >= size()) return missing("[#" + std::to_string(i) + "]");
+    if (!is_mapping() || i >= size()) return missing("[#", detail::index_text(static_cast<long long>(i)).view(), "]");
     return value(doc_, doc_->edge(id_, 2 * i));
 }
 inline value value::value_at(std::size_t i) const {
-    if (!is_mapping() || i >= size()) return missing("[#" + std::to_string(i) + "]");
+    if (!is_mapping() || i >= size()) return missing("[#", detail::index_text(static_cast<long long>(i)).view(), "]");
     return value(doc_, doc_->edge(id_, 2 * i + 1));
 }
 

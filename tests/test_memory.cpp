@@ -1,0 +1,184 @@
+// Memory the embedder owns: with the memory functions routed into a static pool and storages
+// placed by an allocator policy over the same pool, a load from memory asks nothing of the
+// global heap (every form of operator new is counted by tests/alloc_counter.cpp; ptload calls
+// malloc nowhere), and everything it took goes back to the pool when the document dies.
+#include "alloc_counter.hpp"
+#include "test_support.hpp"
+
+#include <doctest/doctest.h>
+#include <ptload/all.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace {
+
+/// A fixed array handed out front to back, as firmware keeps one; freed blocks are counted,
+/// not reused (the pool is reset between loads).
+struct static_pool {
+    static constexpr std::size_t capacity = std::size_t{24} << 20;
+    alignas(64) static unsigned char bytes[capacity];
+    std::size_t used = 0;
+    std::size_t live_blocks = 0;
+    std::size_t live_bytes = 0;
+
+    void* take(std::size_t n, std::size_t align) {
+        const std::size_t at = (used + align - 1) / align * align;
+        if (at > capacity || n > capacity - at) return nullptr;
+        used = at + n;
+        ++live_blocks;
+        live_bytes += n;
+        return bytes + at;
+    }
+    void give_back(void* p, std::size_t n) {
+        CHECK(static_cast<unsigned char*>(p) >= bytes);
+        CHECK(static_cast<unsigned char*>(p) < bytes + capacity);
+        --live_blocks;
+        live_bytes -= n;
+    }
+};
+alignas(64) unsigned char static_pool::bytes[static_pool::capacity];
+
+static_pool pool;
+
+void* pool_allocate(std::size_t n, std::size_t align, void* context) {
+    return static_cast<static_pool*>(context)->take(n, align);
+}
+void pool_deallocate(void* p, std::size_t n, std::size_t, void* context) {
+    static_cast<static_pool*>(context)->give_back(p, n);
+}
+
+/// Storages from the same pool (load_options::allocator_context); released with the document.
+struct pool_storages {
+    using ptload_role = ptload::role::allocator;
+    static ptload::storage_buffer allocate(const ptload::storage_description&, std::uint64_t nbytes, std::string_view,
+                                           void* context) {
+        auto* p = static_cast<static_pool*>(context);
+        auto* data = static_cast<std::uint8_t*>(p->take(static_cast<std::size_t>(nbytes), 64));
+        return ptload::storage_buffer(data, nbytes, &release, context);
+    }
+    static void release(void* context, std::uint8_t* data, std::uint64_t nbytes) {
+        static_cast<static_pool*>(context)->give_back(data, static_cast<std::size_t>(nbytes));
+    }
+};
+
+/// The pool's memory functions for one scope, then operator new and delete again.
+struct pooled_memory {
+    pooled_memory() {
+        pool.used = pool.live_blocks = pool.live_bytes = 0;
+        ptload::set_memory_functions({&pool_allocate, &pool_deallocate, &pool});
+    }
+    ~pooled_memory() { ptload::set_memory_functions({}); }
+};
+
+/// A load of `bytes` held in memory, with Policies (the pool's storages among them or not).
+template <class... Policies>
+ptload::result<ptload::document> load_bytes(const std::vector<std::uint8_t>& bytes, bool plain_pickle,
+                                            const ptload::load_options& o) {
+    ptload::memory_source src(bytes.data(), bytes.size());
+    if (plain_pickle) return ptload::load_pickle<Policies...>(src, o);
+    if (o.storages == ptload::storage_mode::lazy) return ptload::load<Policies...>(std::move(src), o);
+    return ptload::load<Policies...>(src, o);
+}
+
+ptload::load_options pooled_options(ptload::storage_mode mode = ptload::storage_mode::eager) {
+    ptload::load_options o;
+    o.allocator_context = &pool;
+    o.storages = mode;
+    return o;
+}
+
+} // namespace
+
+TEST_CASE("memory functions: a load from memory asks nothing of the global heap") {
+    // Each format and the paths inside it that build their own buffers: zip and legacy,
+    // Python 2 strings, text protocols (arbitrary-precision LONG), numpy arrays, sparse and
+    // quantized tensors, big-endian records, torch 0.1's tar format, a real 2019 checkpoint.
+    struct file {
+        const char* name;
+        bool latin1;  // a Python 2 file of numpy arrays: encoding='latin1', as torch.load needs it
+    };
+    const file files[] = {
+        {"examples/sample.pt", false},
+        {"tests/fixtures/torch/state_dict_zip_p4.pt", false},
+        {"tests/fixtures/torch/state_dict_legacy_p2.pt", false},
+        {"tests/fixtures/torch/py2_strings_legacy_p1.pt", false},
+        {"tests/fixtures/torch/py2_numpy_legacy_p2.pt", true},
+        {"tests/fixtures/torch/sparse_zip_p2.pt", false},
+        {"tests/fixtures/torch/quantized_zip_p5.pt", false},
+        {"tests/fixtures/torch/records_byteorder_big_zip_p2.pt", false},
+        {"tests/fixtures/torch/tar_torch01.tar", false},
+        {"tests/fixtures/pickle/values_p1.pkl", false},
+        {"tests/fixtures/pickle/numpy_p0.pkl", false},
+        {"../shared/corpus/kill-the-bits/resnet18_small_blocks.pth", false},
+    };
+    for (const file& f : files) {
+        const std::string name = f.name;
+        CAPTURE(name);
+        const std::string path = ptload_test::source_path(name);
+        REQUIRE(ptload_test::exists(path));
+        const std::vector<std::uint8_t> bytes = ptload_test::read_bytes(path);
+        const bool plain = name.find(".pkl") != std::string::npos;
+
+        std::string expected;  // the same load on the global heap, as canonical JSON
+        {
+            auto doc = f.latin1 ? load_bytes<ptload::latin1>(bytes, plain, {}) : load_bytes<>(bytes, plain, {});
+            REQUIRE_MESSAGE(doc, (doc ? std::string() : doc.err().what()));
+            auto json = ptload::canonical_json(*doc);
+            REQUIRE(json);
+            expected = *json;
+        }
+        {
+            pooled_memory scope;
+            const std::uint64_t before = ptload_test::allocations();
+            auto doc = f.latin1 ? load_bytes<ptload::latin1, pool_storages>(bytes, plain, pooled_options())
+                                : load_bytes<pool_storages>(bytes, plain, pooled_options());
+            CHECK(ptload_test::allocations() == before);
+            REQUIRE(doc);
+            CHECK(pool.used > 0);
+            auto json = ptload::canonical_json(*doc);  // on the global heap: it is the caller's text
+            REQUIRE(json);
+            CHECK(*json == expected);
+        }
+        CHECK(pool.live_blocks == 0);  // the document gave every block back, storages included
+        CHECK(pool.live_bytes == 0);
+    }
+}
+
+TEST_CASE("memory functions: lookups and tensor data on a pooled document allocate nothing either") {
+    const std::vector<std::uint8_t> bytes = ptload_test::read_bytes(ptload_test::source_path("examples/sample.pt"));
+    pooled_memory scope;
+    for (ptload::storage_mode mode : {ptload::storage_mode::eager, ptload::storage_mode::lazy}) {
+        CAPTURE(static_cast<int>(mode));
+        const std::uint64_t before = ptload_test::allocations();
+        {
+            auto doc = load_bytes<pool_storages>(bytes, false, pooled_options(mode));
+            REQUIRE(doc);
+            ptload::value w = doc->root()["model"]["fc1.weight"];
+            auto t = w.as_tensor();
+            REQUIRE(t);
+            auto data = t->data<float>();  // a lazy document reads the storage now, into the pool
+            REQUIRE(data);
+            CHECK(data->size() == t->numel());
+            // a failed lookup keeps its path text in the pool too (the error itself, if one is
+            // made, is the caller's: result<> errors use the global heap)
+            const ptload::value nothing = doc->root()["model"]["no such key"][3];
+            CHECK_FALSE(nothing.valid());
+        }
+        CHECK(ptload_test::allocations() == before);
+        CHECK(pool.live_blocks == 0);
+    }
+}
+
+TEST_CASE("memory functions: back to operator new once they are cleared") {
+    const std::vector<std::uint8_t> bytes = ptload_test::read_bytes(ptload_test::source_path("examples/sample.pt"));
+    { pooled_memory scope; }
+    CHECK(!ptload::get_memory_functions().allocate);
+    const std::uint64_t before = ptload_test::allocations();
+    ptload::memory_source src(bytes.data(), bytes.size());
+    auto doc = ptload::load(src);
+    REQUIRE(doc);
+    CHECK(ptload_test::allocations() > before);
+}
