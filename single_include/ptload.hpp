@@ -275,155 +275,6 @@ using status = result<void>;
 
 #endif
 // ----- end of ptload/error.hpp -----
-// ----- ptload/span.hpp -----
-// span.hpp: a minimal read-only view over contiguous elements (C++17 has no std::span).
-#ifndef PTLOAD_SPAN_HPP
-#define PTLOAD_SPAN_HPP
-
-
-#include <cstddef>
-
-namespace ptload {
-inline namespace v0 {
-
-/// A pointer and a count. Does not own.
-template <class T>
-class span {
-public:
-    constexpr span() noexcept = default;
-    constexpr span(T* data, std::size_t size) noexcept : data_(data), size_(size) {}
-    constexpr T* data() const noexcept { return data_; }
-    constexpr std::size_t size() const noexcept { return size_; }
-    constexpr bool empty() const noexcept { return size_ == 0; }
-    constexpr T* begin() const noexcept { return data_; }
-    constexpr T* end() const noexcept { return data_ + size_; }
-    constexpr T& operator[](std::size_t i) const noexcept { return data_[i]; }
-
-private:
-    T* data_ = nullptr;
-    std::size_t size_ = 0;
-};
-
-} // namespace v0
-} // namespace ptload
-
-#endif
-// ----- end of ptload/span.hpp -----
-// ----- ptload/value.hpp -----
-// value.hpp: the document that owns every value of a loaded pickle, and handles into it.
-//
-// Nodes live in one array and refer to each other by index, so shared references (a memo GET)
-// and cycles cost nothing and teardown is a few vector frees: no per-node heap churn, no
-// recursion, no leaks. Container items live in one edge array; a container that outgrows its
-// slot moves to the end (amortised O(1), at most 2x slack). Strings and bytes live in a chunked
-// byte arena that never moves, so string_views into it stay valid for the document's life.
-#ifndef PTLOAD_VALUE_HPP
-#define PTLOAD_VALUE_HPP
-
-// ----- ptload/detail/huge_pages.hpp -----
-// detail/huge_pages.hpp: a hint that a large block be backed by huge pages.
-//
-// Filling a fresh gigabyte costs a page fault per 4 KiB page; with 2 MiB pages it costs 512
-// times fewer, which halves the time to load a large checkpoint on Linux where transparent
-// huge pages are granted on request (the usual "madvise" setting).
-#ifndef PTLOAD_DETAIL_HUGE_PAGES_HPP
-#define PTLOAD_DETAIL_HUGE_PAGES_HPP
-
-#include <cstddef>
-#include <cstdint>
-
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
-
-namespace ptload {
-inline namespace v0 {
-namespace detail {
-
-/// The huge page size the hint is aimed at.
-inline constexpr std::size_t huge_page_size = std::size_t{2} << 20;
-
-/// Asks the kernel to back a big array with huge pages: a pickle of millions of values touches
-/// every page of its node array once, and 4 KiB page faults were a third of the load time.
-/// Only a hint; a no-op where unsupported.
-inline void prefer_huge_pages(void* p, std::size_t n) noexcept {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    constexpr std::uintptr_t huge = huge_page_size;
-    auto begin = (reinterpret_cast<std::uintptr_t>(p) + huge - 1) & ~(huge - 1);
-    auto end = (reinterpret_cast<std::uintptr_t>(p) + n) & ~(huge - 1);
-    if (end > begin) (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-#else
-    (void)p;
-    (void)n;
-#endif
-}
-
-} // namespace detail
-} // namespace v0
-} // namespace ptload
-
-#endif
-// ----- end of ptload/detail/huge_pages.hpp -----
-// ----- ptload/detail/offset_order.hpp -----
-// detail/offset_order.hpp: items put in file order by their byte offsets. A checkpoint of many
-// small tensors has one record per tensor, declared in one order and stored in another (torch
-// writes records sorted by key as text: 0, 1, 10, 100, ...), so a load sorts 100,000 offsets or
-// more. A comparison sort of them costs more than reading the records; a radix sort over the
-// bytes in which the offsets differ costs a few passes of the array.
-#ifndef PTLOAD_DETAIL_OFFSET_ORDER_HPP
-#define PTLOAD_DETAIL_OFFSET_ORDER_HPP
-
-
-#include <algorithm>
-#include <cstddef>
-#include <cstdint>
-#include <utility>
-
-namespace ptload {
-inline namespace v0 {
-namespace detail {
-
-/// An item (an index into the caller's array) and the offset it is ordered by.
-struct offset_item {
-    std::uint64_t offset;
-    std::uint32_t index;
-};
-
-/// Sorts `items` by offset; items with equal offsets keep their order (stable). Costs one pass
-/// when they are sorted already, else one pass per byte in which the offsets differ.
-/// `Items` is a vector of offset_item (any allocator).
-template <class Items>
-void sort_by_offset(Items& items) {
-    auto earlier = [](const offset_item& a, const offset_item& b) { return a.offset < b.offset; };
-    if (std::is_sorted(items.begin(), items.end(), earlier)) return;
-    if (items.size() < 64) {  // insertion sort: stable, and no buffer (std::stable_sort takes one from the heap)
-        for (std::size_t i = 1; i < items.size(); ++i) {
-            const offset_item it = items[i];
-            std::size_t j = i;
-            for (; j > 0 && earlier(it, items[j - 1]); --j) items[j] = items[j - 1];
-            items[j] = it;
-        }
-        return;
-    }
-    std::uint64_t differ = 0;  // bits in which some offset differs from the first
-    for (const offset_item& it : items) differ |= it.offset ^ items.front().offset;
-    Items other(items.size());
-    for (unsigned shift = 0; shift < 64; shift += 8) {
-        if (((differ >> shift) & 0xFF) == 0) continue;  // every offset has the same byte here
-        std::size_t start[257] = {};
-        for (const offset_item& it : items) ++start[((it.offset >> shift) & 0xFF) + 1];
-        for (std::size_t b = 1; b < 257; ++b) start[b] += start[b - 1];
-        for (const offset_item& it : items) other[start[(it.offset >> shift) & 0xFF]++] = it;
-        items.swap(other);
-    }
-}
-
-} // namespace detail
-} // namespace v0
-} // namespace ptload
-
-#endif
-// ----- end of ptload/detail/offset_order.hpp -----
 // ----- ptload/memory.hpp -----
 // memory.hpp: where ptload's own memory comes from.
 //
@@ -596,6 +447,155 @@ void delete_object(T* p) noexcept {
 
 #endif
 // ----- end of ptload/memory.hpp -----
+// ----- ptload/span.hpp -----
+// span.hpp: a minimal read-only view over contiguous elements (C++17 has no std::span).
+#ifndef PTLOAD_SPAN_HPP
+#define PTLOAD_SPAN_HPP
+
+
+#include <cstddef>
+
+namespace ptload {
+inline namespace v0 {
+
+/// A pointer and a count. Does not own.
+template <class T>
+class span {
+public:
+    constexpr span() noexcept = default;
+    constexpr span(T* data, std::size_t size) noexcept : data_(data), size_(size) {}
+    constexpr T* data() const noexcept { return data_; }
+    constexpr std::size_t size() const noexcept { return size_; }
+    constexpr bool empty() const noexcept { return size_ == 0; }
+    constexpr T* begin() const noexcept { return data_; }
+    constexpr T* end() const noexcept { return data_ + size_; }
+    constexpr T& operator[](std::size_t i) const noexcept { return data_[i]; }
+
+private:
+    T* data_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/span.hpp -----
+// ----- ptload/value.hpp -----
+// value.hpp: the document that owns every value of a loaded pickle, and handles into it.
+//
+// Nodes live in one array and refer to each other by index, so shared references (a memo GET)
+// and cycles cost nothing and teardown is a few vector frees: no per-node heap churn, no
+// recursion, no leaks. Container items live in one edge array; a container that outgrows its
+// slot moves to the end (amortised O(1), at most 2x slack). Strings and bytes live in a chunked
+// byte arena that never moves, so string_views into it stay valid for the document's life.
+#ifndef PTLOAD_VALUE_HPP
+#define PTLOAD_VALUE_HPP
+
+// ----- ptload/detail/huge_pages.hpp -----
+// detail/huge_pages.hpp: a hint that a large block be backed by huge pages.
+//
+// Filling a fresh gigabyte costs a page fault per 4 KiB page; with 2 MiB pages it costs 512
+// times fewer, which halves the time to load a large checkpoint on Linux where transparent
+// huge pages are granted on request (the usual "madvise" setting).
+#ifndef PTLOAD_DETAIL_HUGE_PAGES_HPP
+#define PTLOAD_DETAIL_HUGE_PAGES_HPP
+
+#include <cstddef>
+#include <cstdint>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+namespace ptload {
+inline namespace v0 {
+namespace detail {
+
+/// The huge page size the hint is aimed at.
+inline constexpr std::size_t huge_page_size = std::size_t{2} << 20;
+
+/// Asks the kernel to back a big array with huge pages: a pickle of millions of values touches
+/// every page of its node array once, and 4 KiB page faults were a third of the load time.
+/// Only a hint; a no-op where unsupported.
+inline void prefer_huge_pages(void* p, std::size_t n) noexcept {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    constexpr std::uintptr_t huge = huge_page_size;
+    auto begin = (reinterpret_cast<std::uintptr_t>(p) + huge - 1) & ~(huge - 1);
+    auto end = (reinterpret_cast<std::uintptr_t>(p) + n) & ~(huge - 1);
+    if (end > begin) (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
+} // namespace detail
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/detail/huge_pages.hpp -----
+// ----- ptload/detail/offset_order.hpp -----
+// detail/offset_order.hpp: items put in file order by their byte offsets. A checkpoint of many
+// small tensors has one record per tensor, declared in one order and stored in another (torch
+// writes records sorted by key as text: 0, 1, 10, 100, ...), so a load sorts 100,000 offsets or
+// more. A comparison sort of them costs more than reading the records; a radix sort over the
+// bytes in which the offsets differ costs a few passes of the array.
+#ifndef PTLOAD_DETAIL_OFFSET_ORDER_HPP
+#define PTLOAD_DETAIL_OFFSET_ORDER_HPP
+
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+namespace ptload {
+inline namespace v0 {
+namespace detail {
+
+/// An item (an index into the caller's array) and the offset it is ordered by.
+struct offset_item {
+    std::uint64_t offset;
+    std::uint32_t index;
+};
+
+/// Sorts `items` by offset; items with equal offsets keep their order (stable). Costs one pass
+/// when they are sorted already, else one pass per byte in which the offsets differ.
+/// `Items` is a vector of offset_item (any allocator).
+template <class Items>
+void sort_by_offset(Items& items) {
+    auto earlier = [](const offset_item& a, const offset_item& b) { return a.offset < b.offset; };
+    if (std::is_sorted(items.begin(), items.end(), earlier)) return;
+    if (items.size() < 64) {  // insertion sort: stable, and no buffer (std::stable_sort takes one from the heap)
+        for (std::size_t i = 1; i < items.size(); ++i) {
+            const offset_item it = items[i];
+            std::size_t j = i;
+            for (; j > 0 && earlier(it, items[j - 1]); --j) items[j] = items[j - 1];
+            items[j] = it;
+        }
+        return;
+    }
+    std::uint64_t differ = 0;  // bits in which some offset differs from the first
+    for (const offset_item& it : items) differ |= it.offset ^ items.front().offset;
+    Items other(items.size());
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        if (((differ >> shift) & 0xFF) == 0) continue;  // every offset has the same byte here
+        std::size_t start[257] = {};
+        for (const offset_item& it : items) ++start[((it.offset >> shift) & 0xFF) + 1];
+        for (std::size_t b = 1; b < 257; ++b) start[b] += start[b - 1];
+        for (const offset_item& it : items) other[start[(it.offset >> shift) & 0xFF]++] = it;
+        items.swap(other);
+    }
+}
+
+} // namespace detail
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/detail/offset_order.hpp -----
 // ----- ptload/torch/dtype.hpp -----
 // torch/dtype.hpp: torch dtypes, their element sizes, pickled names, legacy storage classes
 // and numpy-style descriptors (FORMAT.md 5.3, 5.4).

@@ -8,6 +8,7 @@
 
 #include "config.hpp"
 #include "error.hpp"
+#include "memory.hpp"
 #include "span.hpp"
 #include "value.hpp"
 #include "policies/allocator.hpp"
