@@ -427,5 +427,6 @@ TEST_CASE("walks: a mapping with an odd edge count shows its whole entries only"
     CHECK(keys.events == std::vector<std::string>{"0 root dict", "1 entry a str", "leave str", "1 entry a int",
                                                   "leave int", "leave dict"});
 
+    CHECK(ptload::canonical_json(doc).value() == R"([{"dict":[["a",1]]},[2]])");
     CHECK(ptload::to_tree(doc.root()).find("dict (1 item)") != std::string::npos);
 }
