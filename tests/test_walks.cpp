@@ -406,3 +406,27 @@ TEST_CASE("walks: the shared walk yields each container's children in pickle ord
     CHECK_FALSE(ptload::walk(doc->data(), doc->root().id(), stopped));
     CHECK(stopped.items == std::vector<std::uint64_t>{0, 1});
 }
+
+TEST_CASE("walks: a mapping with an odd edge count shows its whole entries only") {
+    // Only a damaged document holds one (SETITEMS refuses an odd count): the key left over has
+    // no value. A list's edges follow the dict's, so a walk reading past would find the 2 there.
+    ptload::document doc;
+    auto& d = doc.data();
+    ptload::node_id kv[3] = {d.make_string("a"), d.make_int(1), d.make_string("b")};
+    ptload::node_id dict = d.make_seq(ptload::kind::dict, kv, 3);
+    ptload::node_id two = d.make_int(2);
+    ptload::node_id next = d.make_seq(ptload::kind::list, &two, 1);
+    ptload::node_id items[2] = {dict, next};
+    d.set_root(d.make_seq(ptload::kind::list, items, 2));
+
+    step_recorder values(d);
+    CHECK(ptload::walker<step_recorder>(d, values).run(dict));
+    CHECK(values.events == std::vector<std::string>{"0 root dict", "1 entry a int", "leave int", "leave dict"});
+    step_recorder keys(d);
+    CHECK(ptload::walker<step_recorder>(d, keys, ptload::map_keys::walked).run(dict));
+    CHECK(keys.events == std::vector<std::string>{"0 root dict", "1 entry a str", "leave str", "1 entry a int",
+                                                  "leave int", "leave dict"});
+
+    CHECK(ptload::canonical_json(doc).value() == R"([{"dict":[["a",1]]},[2]])");
+    CHECK(ptload::to_tree(doc.root()).find("dict (1 item)") != std::string::npos);
+}

@@ -1,10 +1,11 @@
 // json.hpp: the canonical JSON of a loaded document (docs/CANONICAL-JSON.md), the form in
 // which ptload is compared with real torch and Python pickle, file by file.
 //
-// The walk is iterative (a task stack), so nesting depth cannot exhaust the C stack. Every
-// container is written once and met again as {"same_as": k}, so the output grows with the
-// document's edges, not with the paths through it; it is still capped (walk_limits), since a
-// long string fetched from the memo many times is written in full each time. Hashes are
+// It is written along the shared walk (walk.hpp), which is iterative, so nesting depth cannot
+// exhaust the C stack. Every container is written once and met again as {"same_as": k}, so the
+// output grows with the document's edges, not with the paths through it; it is still capped
+// (walk_limits), since a long string fetched from the memo many times is written in full each
+// time. Hashes are
 // computed once per storage, array or distinct tensor view, and a view may not name more
 // logical bytes than its storage allows (a zero stride can name 2^62 elements over one).
 #ifndef PTLOAD_JSON_HPP
@@ -15,16 +16,15 @@
 #include "detail/sha256.hpp"
 #include "detail/utf8.hpp"
 #include "error.hpp"
-#include "pickle/numpy.hpp"
 #include "policies/limits.hpp"
 #include "torch/globals.hpp"
 #include "torch/tensor.hpp"
 #include "value.hpp"
+#include "walk.hpp"
 #include "walk_limits.hpp"
 
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -201,7 +201,7 @@ inline std::string tensor_sha256(const tensor& t, dtype stored) {
 
 /// Hash of an ndarray's C-order element bytes (Fortran-ordered data is reordered).
 inline std::string ndarray_sha256(const document_data& doc, node_id arr) {
-    node_id data = doc.edge(arr, pickle::nd_data), shape = doc.edge(arr, pickle::nd_shape);
+    node_id data = slot_child(doc, arr, walk_slot::data), shape = slot_child(doc, arr, walk_slot::shape);
     std::string_view bytes = doc.text(data);
     sha256 h;
     if (!doc.at(arr).tag || doc.edge_count(shape) < 2) {
@@ -235,7 +235,10 @@ inline std::string ndarray_sha256(const document_data& doc, node_id arr) {
     return h.hex();
 }
 
-/// The canonical walk: depth-first, in order, numbering identity-bearing values and storages.
+/// The canonical JSON of what the walk (walk.hpp) reaches, in its order, numbering
+/// identity-bearing values and storages. A value is written as the walk enters it and a
+/// container closed as the walk leaves it; what stands between a container's children (commas,
+/// field names, the brackets of a mapping's [key, value] pairs) is written before each child.
 class canonical_writer {
 public:
     canonical_writer(const document_data& doc, const walk_limits& limits) : doc_(doc), limits_(limits) {}
@@ -244,62 +247,46 @@ public:
     /// the output bound.
     result<std::string> run(node_id root) {
         out_.clear();
-        tasks_.clear();
-        pending_.clear();
-        tasks_.push_back({nullptr, root});
-        while (!tasks_.empty()) {
-            task t = tasks_.back();
-            tasks_.pop_back();
-            if (t.text) out_ += t.text;
-            else visit(t.id);
-            if (failed_) return error_;
-            if (written_ + out_.size() > limits_.max_output)
-                return make_error(errc::limit_output, no_offset,
-                                  "canonical JSON would exceed " + std::to_string(limits_.max_output) +
-                                      " bytes (limits::max_dump_bytes, dump_slack + dump_bytes_per_input_byte x pickle bytes)");
-        }
+        walker<canonical_writer>(doc_, *this, map_keys::walked).run(root);
+        if (!going()) return error_;
         written_ += out_.size();
         return std::move(out_);
     }
 
+    // The walk's visitor: a container's mark is the form it was opened in.
+    walk_action enter(const walk_event& e, std::uint32_t& mark) {
+        form f = form::value;
+        const bool more = e.parent == null_node || field(e, f);
+        // Checked between a field's name and its value: writing a tensor or a storage can fail
+        // on its own, and output already past the bound is the error to report then.
+        if (!going()) return walk_action::stop;
+        if (!more) return walk_action::skip;
+        mark = static_cast<std::uint32_t>(f);
+        const walk_action a = f == form::bare ? open_bare(e.id) : open(e.id, f == form::value);
+        return going() ? a : walk_action::stop;
+    }
+    void leave(node_id id, std::uint32_t mark) { close(id, static_cast<form>(mark)); }
+
 private:
-    struct task {
-        const char* text;  // literal to emit, or nullptr to visit id
-        node_id id;
+    /// How a value is written where the walk reaches it.
+    enum class form : std::uint32_t {
+        value,       ///< as itself, numbered when it bears identity
+        unnumbered,  ///< as itself, never numbered: attributes set by BUILD, which no pickle can refer to
+        bare,        ///< its items (or a mapping's [key, value] pairs) in brackets: an object's args, an
+                     ///< array's shape
     };
-    // Tasks run last-in first-out, so a value's parts are pushed in reverse.
-    std::vector<task> pending_;
-    void lit(const char* s) { pending_.push_back({s, null_node}); }
-    void val(node_id id) { pending_.push_back({nullptr, id}); }
-    void flush() {
-        tasks_.insert(tasks_.end(), pending_.rbegin(), pending_.rend());
-        pending_.clear();
-    }
-    /// Items as a JSON array body, pushed as tasks.
-    void items(const node_id* ids, std::size_t n, std::size_t stride = 1) {
-        for (std::size_t i = 0; i < n; i += stride) {
-            if (i) lit(",");
-            if (stride == 2) {
-                lit("[");
-                val(ids[i]);
-                lit(",");
-                val(ids[i + 1]);
-                lit("]");
-            } else {
-                val(ids[i]);
-            }
-        }
-    }
-    /// Instance attributes (`__dict__` set by BUILD): a dict form that is not itself numbered,
-    /// since no pickle can refer to it; the values inside are walked as usual.
-    void attrs(node_id dict) {
-        lit("{\"dict\":[");
-        items(doc_.edges(dict), doc_.edge_count(dict), 2);
-        lit("]}");
-    }
+
     void fail(error e) {
         if (!failed_) error_ = std::move(e);
         failed_ = true;
+    }
+    /// False once writing failed or the output passed its bound; error_ says which.
+    bool going() {
+        if (!failed_ && written_ + out_.size() > limits_.max_output)
+            fail(make_error(errc::limit_output, no_offset,
+                            "canonical JSON would exceed " + std::to_string(limits_.max_output) +
+                                " bytes (limits::max_dump_bytes, dump_slack + dump_bytes_per_input_byte x pickle bytes)"));
+        return !failed_;
     }
     /// True (and writes same_as) when this identity-bearing value was met before.
     bool seen(node_id id) {
@@ -317,77 +304,151 @@ private:
         storages_.emplace(index, next_storage_);
         return next_storage_++;
     }
+    /// Attributes set by BUILD are written unless there are none.
+    bool shows_attrs(node_id attrs) const noexcept { return attrs != null_node && item_count(doc_, attrs); }
+    static bool per_channel(const detail::tensor_record& r) noexcept {
+        return r.quant != qscheme::none && r.quant != qscheme::per_tensor_affine &&
+               r.quant != qscheme::per_tensor_symmetric;
+    }
+    /// `,"name":` (without the comma for the first field of its braces).
+    void label(const char* name, bool first = false) {
+        if (!first) out_ += ',';
+        out_ += '"';
+        out_ += name;
+        out_ += "\":";
+    }
 
-    void visit(node_id id) {
+    /// Writes what precedes a child in its container and sets the child's form; false when
+    /// nothing more is written of the child (a field the canonical form leaves out, or one
+    /// written here whole).
+    bool field(const walk_event& e, form& f) {
+        const walk_step& s = e.step;
+        const bool bare = static_cast<form>(e.parent_mark) == form::bare;
+        if (s.kind == step_kind::entry) {  // [key,value],[key,value]: the last pair closes with its mapping
+            if (s.slot == walk_slot::key) out_ += s.index ? "],[" : "[";
+            else out_ += ',';
+            return true;
+        }
+        if (s.kind == step_kind::item && (s.slot == walk_slot::none || bare)) {
+            if (s.index) out_ += ',';
+            return true;
+        }
+        if (bare) return false;  // a bare container shows its items only
+        switch (doc_.at(e.parent).k) {
+        case kind::ordered_dict:  // attrs
+            if (!shows_attrs(e.id)) return false;
+            if (item_count(doc_, e.parent)) out_ += ']';
+            out_ += "],\"attrs\":";
+            f = form::unnumbered;
+            return true;
+        case kind::object:
+            if (s.slot == walk_slot::kwargs && !item_count(doc_, e.id)) return false;
+            label(slot_name(s.slot));
+            if (s.slot == walk_slot::args || s.slot == walk_slot::items || s.slot == walk_slot::dict_items)
+                f = form::bare;
+            return true;
+        case kind::ndarray:
+            if (s.slot == walk_slot::dtype) return false;  // in the array's head
+            if (s.slot == walk_slot::data && doc_.at(e.id).k != kind::list) {
+                auto cached = hashes_.find(hash_key('a', e.parent));
+                if (cached == hashes_.end())
+                    cached = hashes_.emplace(hash_key('a', e.parent), ndarray_sha256(doc_, e.parent)).first;
+                out_ += ",\"sha256\":\"" + cached->second + "\"";
+                return false;
+            }
+            // an object array's items in C order (Fortran object arrays: as pickled)
+            label(s.slot == walk_slot::data ? "items" : slot_name(s.slot));
+            f = form::bare;
+            return true;
+        case kind::tensor: {
+            const detail::tensor_record& r = doc_.tensor_at(doc_.at(e.parent).aux);
+            if (s.slot == walk_slot::attrs) {
+                if (!shows_attrs(e.id)) return false;
+                if (per_channel(r)) axis(r);  // closes the quant that scales and zero_points are in
+                f = form::unnumbered;
+            } else if (!per_channel(r)) {
+                return false;
+            }
+            label(slot_name(s.slot));
+            return true;
+        }
+        case kind::sparse_tensor:
+            label(slot_name(s.slot));
+            if (s.slot == walk_slot::coalesced) {
+                const detail::node& c = doc_.at(e.id);
+                out_ += c.k == kind::boolean && c.i ? "true" : "false";
+                return false;
+            }
+            if (s.slot == walk_slot::size) f = form::bare;
+            return true;
+        default:  // numpy scalar, nested tensor: named items in braces of their own
+            label(slot_name(s.slot), s.index == 0);
+            if (s.slot == walk_slot::dtype) {
+                json_string(out_, doc_.text(e.id));
+                return false;
+            }
+            return true;
+        }
+    }
+
+    /// Writes a value, or opens a container the walk then descends into.
+    walk_action open(node_id id, bool numbered) {
+        if (id == null_node) {  // an empty edge (a damaged document)
+            out_ += "null";
+            return walk_action::skip;
+        }
         const detail::node& n = doc_.at(id);
         switch (n.k) {
-        case kind::none: out_ += "null"; return;
-        case kind::boolean: out_ += n.i ? "true" : "false"; return;
-        case kind::integer: out_ += std::to_string(n.i); return;
+        case kind::none: out_ += "null"; break;
+        case kind::boolean: out_ += n.i ? "true" : "false"; break;
+        case kind::integer: out_ += std::to_string(n.i); break;
         case kind::big_integer: {
             auto t = doc_.text(id);
             out_ += twos_to_decimal(reinterpret_cast<const std::uint8_t*>(t.data()), t.size());
-            return;
+            break;
         }
-        case kind::floating: json_float(out_, n.f); return;
+        case kind::floating: json_float(out_, n.f); break;
         case kind::complex:
             out_ += "{\"complex\":[";
             json_float_bits(out_, n.c.re);
             out_ += ",";
             json_float_bits(out_, n.c.im);
             out_ += "]}";
-            return;
-        case kind::string: json_string(out_, doc_.text(id)); return;
+            break;
+        case kind::string: json_string(out_, doc_.text(id)); break;
         case kind::bytes:
         case kind::bytearray: {
-            if (n.k == kind::bytearray && seen(id)) return;
+            if (n.k == kind::bytearray && numbered && seen(id)) break;
             out_ += n.k == kind::bytes ? "{\"bytes\":" : "{\"bytearray\":";
             auto t = doc_.text(id);
             json_hex(out_, t.data(), t.size());
             out_ += "}";
-            return;
+            break;
         }
         case kind::tuple:
         case kind::frozenset:
         case kind::torch_size:
         case kind::slice:
-        case kind::range: {
+        case kind::range:
             // Numbered like lists, but an empty tuple, frozenset or torch.Size never is: CPython
             // hands out one shared empty tuple, so Python's identity cannot be followed there.
-            if ((doc_.edge_count(id) || n.k == kind::slice || n.k == kind::range) && seen(id)) return;
-            const char* open = n.k == kind::tuple       ? "{\"tuple\":["
-                               : n.k == kind::frozenset ? "{\"frozenset\":["
-                               : n.k == kind::torch_size ? "{\"torch_size\":["
-                               : n.k == kind::slice      ? "{\"slice\":["
-                                                         : "{\"range\":[";
-            out_ += open;
-            items(doc_.edges(id), doc_.edge_count(id));
-            lit("]}");
-            flush();
-            return;
-        }
+            if (numbered && (item_count(doc_, id) || n.k == kind::slice || n.k == kind::range) && seen(id)) break;
+            out_ += n.k == kind::tuple       ? "{\"tuple\":["
+                    : n.k == kind::frozenset  ? "{\"frozenset\":["
+                    : n.k == kind::torch_size ? "{\"torch_size\":["
+                    : n.k == kind::slice      ? "{\"slice\":["
+                                              : "{\"range\":[";
+            return walk_action::descend;
         case kind::list:
         case kind::set:
-            if (seen(id)) return;
-            out_ += n.k == kind::list ? "[" : "{\"set\":[";
-            items(doc_.edges(id), doc_.edge_count(id));
-            lit(n.k == kind::list ? "]" : "]}");
-            flush();
-            return;
         case kind::dict:
         case kind::ordered_dict:
-            if (seen(id)) return;
-            out_ += n.k == kind::dict ? "{\"dict\":[" : "{\"ordered_dict\":[";
-            items(doc_.edges(id), doc_.edge_count(id), 2);
-            if (n.k == kind::ordered_dict && n.aux != null_node && doc_.edge_count(n.aux)) {
-                lit("],\"attrs\":");
-                attrs(n.aux);
-                lit("}");
-            } else {
-                lit("]}");
-            }
-            flush();
-            return;
+            if (numbered && seen(id)) break;
+            out_ += n.k == kind::list  ? "["
+                    : n.k == kind::set  ? "{\"set\":["
+                    : n.k == kind::dict ? "{\"dict\":["
+                                        : "{\"ordered_dict\":[";
+            return walk_action::descend;
         case kind::global: {
             // layouts and qschemes are values of their own in torch, not classes
             auto role = static_cast<torch_global>(n.flags);
@@ -400,106 +461,87 @@ private:
                 json_string(out_, text);
             }
             out_ += "}";
-            return;
+            break;
         }
-        case kind::object: object(id); return;
+        case kind::object:
+            if (numbered && seen(id)) break;
+            out_ += "{\"object\":{\"class\":";
+            json_string(out_, doc_.text(slot_child(doc_, id, walk_slot::cls)));
+            if (slot_child(doc_, id, walk_slot::args) == null_node) out_ += ",\"args\":[]";
+            return walk_action::descend;
         case kind::device:
             out_ += "{\"device\":";
             json_string(out_, doc_.text(id));
             out_ += "}";
-            return;
+            break;
         case kind::dtype:
             out_ += "{\"dtype\":\"";
             out_ += name(static_cast<dtype>(n.tag));
             out_ += "\"}";
-            return;
+            break;
         case kind::numpy_dtype:
             out_ += "{\"numpy_dtype\":";
             json_string(out_, doc_.text(id));
             out_ += "}";
+            break;
+        case kind::numpy_scalar: out_ += "{\"numpy_scalar\":{"; return walk_action::descend;
+        case kind::ndarray: {
+            if (numbered && seen(id)) break;
+            const node_id dt = slot_child(doc_, id, walk_slot::dtype);
+            if (dt == null_node) {  // never built: an empty array placeholder
+                out_ += "{\"ndarray\":null}";
+                break;
+            }
+            out_ += "{\"ndarray\":{\"dtype\":";
+            json_string(out_, doc_.text(dt));
+            return walk_action::descend;
+        }
+        case kind::tensor: return tensor_json(id);
+        case kind::storage: storage_json(id); break;
+        case kind::sparse_tensor:
+            out_ += "{\"sparse_tensor\":{\"layout\":\"";
+            out_ += layout_name(static_cast<sparse_layout>(n.tag));
+            out_ += "\"";
+            return walk_action::descend;
+        case kind::nested_tensor: out_ += "{\"nested_tensor\":{"; return walk_action::descend;
+        }
+        return walk_action::skip;
+    }
+    /// Only the items of a sequence, or the [key, value] pairs of a mapping, in brackets.
+    walk_action open_bare(node_id id) {
+        out_ += '[';
+        if (id != null_node && has_children(doc_.at(id).k)) return walk_action::descend;
+        out_ += ']';
+        return walk_action::skip;
+    }
+    /// Closes a container opened in form `f`.
+    void close(node_id id, form f) {
+        const detail::node& n = doc_.at(id);
+        const bool mapping = n.k == kind::dict || n.k == kind::ordered_dict;
+        if (mapping && !(n.k == kind::ordered_dict && f != form::bare && shows_attrs(n.aux)) && item_count(doc_, id))
+            out_ += ']';  // the last [key, value] pair (attrs, when shown, closed the pairs already)
+        if (f == form::bare) {
+            out_ += ']';
             return;
-        case kind::numpy_scalar:
-            out_ += "{\"numpy_scalar\":{\"dtype\":";
-            json_string(out_, doc_.text(doc_.edge(id, 0)));
-            out_ += ",\"value\":";
-            val(doc_.edge(id, 1));
-            lit("}}");
-            flush();
+        }
+        switch (n.k) {
+        case kind::list: out_ += ']'; return;
+        case kind::ordered_dict: out_ += shows_attrs(n.aux) ? "}" : "]}"; return;
+        case kind::tensor: {
+            const detail::tensor_record& r = doc_.tensor_at(n.aux);
+            if (per_channel(r) && !shows_attrs(r.attrs)) axis(r);
+            out_ += "}}";
             return;
-        case kind::ndarray: ndarray(id); return;
-        case kind::tensor: tensor_json(id); return;
-        case kind::storage: storage_json(id); return;
-        case kind::sparse_tensor: sparse(id); return;
+        }
+        case kind::object:
+        case kind::ndarray:
+        case kind::sparse_tensor:
         case kind::nested_tensor:
-            out_ += "{\"nested_tensor\":{\"buffer\":";
-            val(doc_.edge(id, 0));
-            lit(",\"sizes\":");
-            val(doc_.edge(id, 1));
-            lit(",\"strides\":");
-            val(doc_.edge(id, 2));
-            lit(",\"offsets\":");
-            val(doc_.edge(id, 3));
-            lit("}}");
-            flush();
-            return;
+        case kind::numpy_scalar: out_ += "}}"; return;
+        default: out_ += "]}"; return;  // tuple, set, frozenset, torch.Size, slice, range, dict
         }
     }
-    void object(node_id id) {
-        if (seen(id)) return;
-        out_ += "{\"object\":{\"class\":";
-        json_string(out_, doc_.text(doc_.edge(id, obj_class)));
-        out_ += ",\"args\":[";
-        node_id args = doc_.edge(id, obj_args);
-        if (args != null_node) items(doc_.edges(args), doc_.edge_count(args));
-        lit("]");
-        if (doc_.edge(id, obj_kwargs) != null_node && doc_.edge_count(doc_.edge(id, obj_kwargs))) {
-            lit(",\"kwargs\":");
-            val(doc_.edge(id, obj_kwargs));
-        }
-        if (doc_.edge(id, obj_state) != null_node) {
-            lit(",\"state\":");
-            val(doc_.edge(id, obj_state));
-        }
-        if (node_id it = doc_.edge(id, obj_items); it != null_node) {
-            lit(",\"items\":[");
-            items(doc_.edges(it), doc_.edge_count(it));
-            lit("]");
-        }
-        if (node_id di = doc_.edge(id, obj_dict_items); di != null_node) {
-            lit(",\"dict_items\":[");
-            items(doc_.edges(di), doc_.edge_count(di), 2);
-            lit("]");
-        }
-        lit("}}");
-        flush();
-    }
-    void ndarray(node_id id) {
-        if (seen(id)) return;
-        node_id dt = doc_.edge(id, pickle::nd_dtype), shape = doc_.edge(id, pickle::nd_shape),
-                data = doc_.edge(id, pickle::nd_data);
-        if (dt == null_node) {  // never built: an empty array placeholder
-            out_ += "{\"ndarray\":null}";
-            return;
-        }
-        out_ += "{\"ndarray\":{\"dtype\":";
-        json_string(out_, doc_.text(dt));
-        out_ += ",\"shape\":[";
-        for (std::size_t i = 0; i < doc_.edge_count(shape); ++i) {
-            if (i) out_ += ",";
-            out_ += std::to_string(doc_.at(doc_.edge(shape, i)).i);
-        }
-        out_ += "]";
-        if (doc_.at(data).k == kind::list) {
-            out_ += ",\"items\":[";
-            items(doc_.edges(data), doc_.edge_count(data));  // C order (Fortran object arrays: as pickled)
-            lit("]}}");
-            flush();
-            return;
-        }
-        auto cached = hashes_.find(hash_key('a', id));
-        if (cached == hashes_.end()) cached = hashes_.emplace(hash_key('a', id), ndarray_sha256(doc_, id)).first;
-        out_ += ",\"sha256\":\"" + cached->second + "\"}}";
-    }
+
     void dims(span<const std::int64_t> d) {
         out_ += "[";
         for (std::size_t i = 0; i < d.size(); ++i) {
@@ -508,7 +550,11 @@ private:
         }
         out_ += "]";
     }
-    void tensor_json(node_id id) {
+    /// The end of a per-channel quant: after its scales and zero_points.
+    void axis(const detail::tensor_record& r) { out_ += ",\"axis\":" + std::to_string(r.axis) + "}"; }
+    /// A tensor's fields; the walk descends for the per-channel scales and zero_points, and
+    /// for the attributes set by BUILD.
+    walk_action tensor_json(node_id id) {
         std::uint32_t index = doc_.at(id).aux;
         tensor t(&doc_, index);
         const detail::tensor_record& r = doc_.tensor_at(index);
@@ -529,7 +575,7 @@ private:
             out_ += name(s.desc.type);
             out_ += "\",\"nbytes\":" + std::to_string(s.nbytes()) + "}";
             const std::string* hash = tensor_hash(t);
-            if (!hash) return;
+            if (!hash) return walk_action::skip;
             out_ += ",\"sha256\":\"" + *hash + "\"";
         } else {
             out_ += ",\"storage\":null,\"sha256\":null";
@@ -544,26 +590,14 @@ private:
             out_ += "\",\"scale\":";
             json_float(out_, r.scale);
             out_ += ",\"zero_point\":" + std::to_string(r.zero_point) + "}";
-        } else if (r.quant != qscheme::none) {
+        } else if (per_channel(r)) {
             out_ += ",\"quant\":{\"qscheme\":\"";
             out_ += qscheme_name(r.quant);
-            out_ += "\",\"scales\":";
-            val(r.scales);
-            lit(",\"zero_points\":");
-            val(r.zero_points);
-            lit_owned(",\"axis\":" + std::to_string(r.axis) + "}");
+            out_ += "\"";
         }
-        if (r.attrs != null_node && doc_.edge_count(r.attrs)) {
-            lit(",\"attrs\":");
-            attrs(r.attrs);
-        }
-        lit("}}");
-        flush();
-    }
-    /// Literals must outlive the task stack; keep dynamic ones alive in a list.
-    void lit_owned(const std::string& s) {
-        owned_.push_back(s);
-        pending_.push_back({owned_.back().c_str(), null_node});
+        if (per_channel(r) || shows_attrs(r.attrs)) return walk_action::descend;
+        out_ += "}}";
+        return walk_action::skip;
     }
     void storage_json(node_id id) {
         std::uint32_t index = doc_.at(id).aux;
@@ -578,34 +612,6 @@ private:
             cached = hashes_.emplace(hash_key('s', index), storage_sha256(s)).first;
         }
         out_ += ",\"sha256\":\"" + cached->second + "\"}}";
-    }
-    void sparse(node_id id) {
-        auto layout = static_cast<sparse_layout>(doc_.at(id).tag);
-        out_ += "{\"sparse_tensor\":{\"layout\":\"";
-        out_ += layout_name(layout);
-        out_ += "\",\"size\":";
-        node_id size = doc_.edge(id, 0);
-        out_ += "[";
-        for (std::size_t i = 0; i < doc_.edge_count(size); ++i) {
-            if (i) out_ += ",";
-            out_ += std::to_string(doc_.at(doc_.edge(size, i)).i);
-        }
-        out_ += "]";
-        if (layout == sparse_layout::coo) {
-            out_ += ",\"coalesced\":";
-            out_ += doc_.at(doc_.edge(id, 1)).k == kind::boolean && doc_.at(doc_.edge(id, 1)).i ? "true" : "false";
-            out_ += ",\"indices\":";
-            val(doc_.edge(id, 2));
-        } else {
-            out_ += ",\"compressed_indices\":";
-            val(doc_.edge(id, 1));
-            lit(",\"plain_indices\":");
-            val(doc_.edge(id, 2));
-        }
-        lit(",\"values\":");
-        val(doc_.edge(id, 3));
-        lit("}}");
-        flush();
     }
 
     /// Hashes are cached under a tag and the bytes of what determines them.
@@ -645,12 +651,10 @@ private:
     error error_;
     std::unordered_map<std::string, std::string> hashes_;
     std::string out_;
-    std::vector<task> tasks_;
     std::unordered_map<node_id, std::uint64_t> identity_;
     std::uint64_t next_identity_ = 0;
     std::unordered_map<std::uint32_t, std::uint64_t> storages_;
     std::uint64_t next_storage_ = 0;
-    std::deque<std::string> owned_;  // a deque never moves its elements, so c_str() stays valid
 };
 
 } // namespace detail

@@ -1,7 +1,8 @@
-// walk.hpp: the depth-first walk over a document's values that the tree print and the tensor
-// listing share. It alone knows how each kind lays its children out in the document's edges
-// (a mapping's key,value pairs, an object's args/state/... fields, an array's fields, the
-// attributes BUILD set), so the walks that use it only decide what to do with each child.
+// walk.hpp: the depth-first walk over a document's values that the canonical JSON, the tree
+// print and the tensor listing share. It alone knows how each kind lays its children out in the
+// document's edges (a mapping's key,value pairs, an object's args/state/... fields, an array's
+// fields, the attributes BUILD set), so the walks that use it only decide what to do with each
+// child.
 //
 // The walk is iterative, one frame per open container, because documents come from hostile
 // files: a million nested lists must not exhaust the C stack. It has no notion of "seen": a
@@ -24,7 +25,8 @@ inline namespace v0 {
 /// How a child hangs off its container.
 enum class step_kind : std::uint8_t {
     root,   ///< where the walk starts (or a second start, such as TorchScript constants)
-    entry,  ///< the value of a mapping entry; `key` is the key's node, `index` the entry's position
+    entry,  ///< the value of a mapping entry (or, in a walk of keys, its key first, with slot `key`);
+            ///< `key` is the key's node, `index` the entry's position
     item,   ///< an item of a sequence; `index` is its position (fixed layouts also name a `slot`)
     slot,   ///< a named field that is not an item: an object's state, an OrderedDict's attrs...
 };
@@ -32,6 +34,7 @@ enum class step_kind : std::uint8_t {
 /// The name of a field of a value's layout.
 enum class walk_slot : std::uint8_t {
     none, constants,
+    key,                                         // mapping entry: the key, in a walk of keys
     cls,                                         // object: the class called (not a child)
     args, kwargs, state, items, dict_items,      // object (the order of object_field)
     attrs,                                       // OrderedDict and tensor: attributes set by BUILD
@@ -44,12 +47,17 @@ enum class walk_slot : std::uint8_t {
 
 /// The slot's name as Python spells the field ("args", "state", "attrs"...).
 constexpr const char* slot_name(walk_slot s) noexcept {
-    constexpr const char* names[] = {"", "constants", "class", "args", "kwargs", "state", "items", "dict_items", "attrs",
-                                     "dtype", "shape", "data", "value", "size", "coalesced", "indices",
+    constexpr const char* names[] = {"", "constants", "key", "class", "args", "kwargs", "state", "items", "dict_items",
+                                     "attrs", "dtype", "shape", "data", "value", "size", "coalesced", "indices",
                                      "compressed_indices", "plain_indices", "values", "buffer", "sizes", "strides",
                                      "offsets", "scales", "zero_points"};
     return names[static_cast<int>(s)];
 }
+
+/// Whether a walk shows a mapping's keys as children of their own, each before its value: the
+/// canonical JSON writes a key as a value (a tuple key has children of its own), while the tree
+/// print and the listing only name it (walk_step::key).
+enum class map_keys : std::uint8_t { named, walked };
 
 /// One step from a container to a child.
 struct walk_step {
@@ -148,27 +156,41 @@ inline node_id slot_child(const document_data& doc, node_id id, walk_slot s) noe
     }
 }
 
+namespace detail {
+
+/// The position just past a container's items or entries (see next_child).
+inline std::size_t items_end(const document_data& doc, node_id id) noexcept {
+    const kind k = doc.at(id).k;
+    return k == kind::dict || k == kind::ordered_dict ? 2 * item_count(doc, id) : item_count(doc, id);
+}
+
+} // namespace detail
+
 /// The child at position `pos` of container `id` and the step to it, or false past the last.
 /// `pos` moves past the child (and past empty slots, which are not children).
 ///
-/// Positions: a mapping's entries, then an OrderedDict's attrs; a sequence's items; an
-/// object's args, kwargs, state, items, dict_items; an array's dtype, shape, data; a tensor's
-/// attrs, scales, zero_points.
-inline bool next_child(const document_data& doc, node_id id, std::size_t& pos, node_id& child, walk_step& step) noexcept {
+/// Positions: a mapping's edges (key, value, key, value...: only the values unless keys are
+/// walked), then an OrderedDict's attrs; a sequence's items; an object's args, kwargs, state,
+/// items, dict_items; an array's dtype, shape, data; a tensor's scales, zero_points, attrs.
+inline bool next_child(const document_data& doc, node_id id, std::size_t& pos, node_id& child, walk_step& step,
+                       map_keys keys = map_keys::named) noexcept {
     const detail::node& n = doc.at(id);
     switch (n.k) {
     case kind::dict:
     case kind::ordered_dict: {
-        const std::size_t entries = doc.edge_count(id) / 2;
-        if (pos < entries) {
-            const node_id* e = doc.edges(id) + 2 * pos;
-            step = {step_kind::entry, walk_slot::none, e[0], pos};
-            child = e[1];
-            ++pos;
+        // A damaged document may hold an odd count: its last key has no value, and is no entry.
+        const std::size_t end = detail::items_end(doc, id);
+        if (pos < end) {
+            const std::size_t entry = pos / 2;
+            const node_id* e = doc.edges(id) + 2 * entry;
+            const bool key = pos % 2 == 0 && keys == map_keys::walked;
+            step = {step_kind::entry, key ? walk_slot::key : walk_slot::none, e[0], entry};
+            child = key ? e[0] : e[1];
+            pos = key ? pos + 1 : 2 * entry + 2;
             return true;
         }
-        if (pos == entries && n.k == kind::ordered_dict && n.aux != null_node) {
-            step = {step_kind::slot, walk_slot::attrs, null_node, pos};
+        if (pos == end && n.k == kind::ordered_dict && n.aux != null_node) {
+            step = {step_kind::slot, walk_slot::attrs, null_node, end / 2};
             child = n.aux;
             ++pos;
             return true;
@@ -191,7 +213,8 @@ inline bool next_child(const document_data& doc, node_id id, std::size_t& pos, n
     case kind::ndarray:
     case kind::tensor: {
         constexpr walk_slot array[] = {walk_slot::dtype, walk_slot::shape, walk_slot::data};
-        constexpr walk_slot tensor[] = {walk_slot::attrs, walk_slot::scales, walk_slot::zero_points};
+        // scales and zero_points before attrs, as the canonical JSON writes them
+        constexpr walk_slot tensor[] = {walk_slot::scales, walk_slot::zero_points, walk_slot::attrs};
         for (; pos < 3; ++pos) {
             const walk_slot s = n.k == kind::ndarray ? array[pos] : tensor[pos];
             const node_id c = slot_child(doc, id, s);
@@ -215,12 +238,15 @@ inline bool next_child(const document_data& doc, node_id id, std::size_t& pos, n
 /// Walks depth first from a root, in the order of each container's layout, telling a visitor
 ///     walk_action enter(const walk_event& e, std::uint32_t& mark);  // mark: for e's children
 ///     void leave(node_id id, std::uint32_t mark);                   // after a descended value
-/// about every child. Frames are kept between runs, so one walker can walk several roots
-/// (a TorchScript archive's data and constants) without allocating again.
+/// about every child. leave closes each value that enter descended into, in the reverse order
+/// of opening, and gets the mark enter set: a writer can close a value by how it opened it.
+/// Frames are kept between runs, so one walker can walk several roots (a TorchScript
+/// archive's data and constants) without allocating again.
 template <class Visitor>
 class walker {
 public:
-    walker(const document_data& doc, Visitor& visitor) : doc_(doc), visitor_(visitor) {}
+    walker(const document_data& doc, Visitor& visitor, map_keys keys = map_keys::named)
+        : doc_(doc), visitor_(visitor), keys_(keys) {}
 
     /// Walks from `root` (reached by `step`, marked `mark` for the visitor); false when the
     /// visitor stopped the walk.
@@ -235,7 +261,7 @@ public:
             std::size_t pos = f.next;
             node_id child = null_node;
             walk_step s;
-            if (!next_child(doc_, f.id, pos, child, s)) {
+            if (!next_child(doc_, f.id, pos, child, s, keys_)) {
                 frames_.pop_back();
                 visitor_.leave(f.id, f.mark);
                 continue;
@@ -246,7 +272,7 @@ public:
             case walk_action::stop: return false;
             case walk_action::skip: break;
             case walk_action::skip_items: {
-                const std::size_t end = item_count(doc_, f.id);
+                const std::size_t end = detail::items_end(doc_, f.id);
                 if (frames_.back().next < end) frames_.back().next = end;
                 break;
             }
@@ -269,6 +295,7 @@ private:
 
     const document_data& doc_;
     Visitor& visitor_;
+    map_keys keys_;
     std::vector<frame> frames_;
 };
 
