@@ -432,7 +432,16 @@ unique_array<T> try_make_array(std::size_t n) noexcept {
 template <class T, class... Args>
 T* new_object(Args&&... args) {
     void* p = allocate_bytes(sizeof(T), alignof(T));
-    return ::new (p) T(std::forward<Args>(args)...);  // T's constructors used here do not throw
+#if PTLOAD_COMPILER_HAS_EXCEPTIONS
+    try {
+        return ::new (p) T(std::forward<Args>(args)...);
+    } catch (...) {  // a constructor that allocates may run out of memory too
+        deallocate_bytes(p, sizeof(T), alignof(T));
+        throw;
+    }
+#else
+    return ::new (p) T(std::forward<Args>(args)...);
+#endif
 }
 template <class T>
 void delete_object(T* p) noexcept {
@@ -8049,7 +8058,6 @@ inline torch_global find_torch_global(const pickle::resolved_global& g) noexcept
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -8158,9 +8166,7 @@ public:
         if (!detail::as_text(doc, doc.edge(pid, 2), key)) {
             if (doc.at(doc.edge(pid, 2)).k != kind::integer)
                 return make_error(errc::bad_storage, no_offset, "storage key is not a str");
-            char digits[24];
-            const int len = std::snprintf(digits, sizeof digits, "%lld", static_cast<long long>(doc.at(doc.edge(pid, 2)).i));
-            d.key = doc.keep_text(std::string_view(digits, static_cast<std::size_t>(len)));
+            d.key = doc.keep_text(detail::index_text(doc.at(doc.edge(pid, 2)).i).view());
         } else {
             d.key = key;
         }
@@ -8323,14 +8329,16 @@ public:
         case torch_global::device: {  // torch.device('cuda', 1) or ('cuda:1',)
             std::string_view type;
             if (n < 1 || n > 2 || !detail::as_text(doc, a(0), type)) return bad("torch.device takes (type[, index])");
-            char index[24] = "";
-            int len = 0;
-            if (n == 2 && doc.at(a(1)).k == kind::integer)
-                len = std::snprintf(index, sizeof index, ":%lld", static_cast<long long>(doc.at(a(1)).i));
-            node_id id = null_node;
-            char* text = doc.make_text_uninit(kind::device, type.size() + static_cast<std::size_t>(len), id);
+            const bool indexed = n == 2 && doc.at(a(1)).k == kind::integer;
+            const detail::index_text number(indexed ? doc.at(a(1)).i : 0);
+            const std::string_view index = number.view();
+            node_id id = null_node;  // "type" or "type:index"
+            char* text = doc.make_text_uninit(kind::device, type.size() + (indexed ? 1 + index.size() : 0), id);
             if (!type.empty()) std::memcpy(text, type.data(), type.size());
-            if (len) std::memcpy(text + type.size(), index, static_cast<std::size_t>(len));
+            if (indexed) {
+                text[type.size()] = ':';
+                std::memcpy(text + type.size() + 1, index.data(), index.size());
+            }
             return id;
         }
         case torch_global::get_layout: {  // _get_layout('torch.sparse_coo')
@@ -9769,7 +9777,6 @@ inline bool tar_octal(const std::uint8_t* p, std::size_t n, std::uint64_t& out, 
 // ----- end of ptload/detail/tar_octal.hpp -----
 
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <string>
 #include <unordered_map>
@@ -9872,9 +9879,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
     };
     auto key_text = [&](node_id k, std::string_view& out) {  // a text the document holds
         if (doc.at(k).k != kind::integer) return as_text(doc, k, out);
-        char digits[24];
-        const int len = std::snprintf(digits, sizeof digits, "%lld", static_cast<long long>(doc.at(k).i));
-        out = doc.keep_text(std::string_view(digits, static_cast<std::size_t>(len)));
+        out = doc.keep_text(detail::index_text(doc.at(k).i).view());
         return true;
     };
 

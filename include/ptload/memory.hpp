@@ -155,7 +155,16 @@ unique_array<T> try_make_array(std::size_t n) noexcept {
 template <class T, class... Args>
 T* new_object(Args&&... args) {
     void* p = allocate_bytes(sizeof(T), alignof(T));
-    return ::new (p) T(std::forward<Args>(args)...);  // T's constructors used here do not throw
+#if PTLOAD_COMPILER_HAS_EXCEPTIONS
+    try {
+        return ::new (p) T(std::forward<Args>(args)...);
+    } catch (...) {  // a constructor that allocates may run out of memory too
+        deallocate_bytes(p, sizeof(T), alignof(T));
+        throw;
+    }
+#else
+    return ::new (p) T(std::forward<Args>(args)...);
+#endif
 }
 template <class T>
 void delete_object(T* p) noexcept {

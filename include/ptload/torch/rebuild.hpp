@@ -19,7 +19,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -128,9 +127,7 @@ public:
         if (!detail::as_text(doc, doc.edge(pid, 2), key)) {
             if (doc.at(doc.edge(pid, 2)).k != kind::integer)
                 return make_error(errc::bad_storage, no_offset, "storage key is not a str");
-            char digits[24];
-            const int len = std::snprintf(digits, sizeof digits, "%lld", static_cast<long long>(doc.at(doc.edge(pid, 2)).i));
-            d.key = doc.keep_text(std::string_view(digits, static_cast<std::size_t>(len)));
+            d.key = doc.keep_text(detail::index_text(doc.at(doc.edge(pid, 2)).i).view());
         } else {
             d.key = key;
         }
@@ -293,14 +290,16 @@ public:
         case torch_global::device: {  // torch.device('cuda', 1) or ('cuda:1',)
             std::string_view type;
             if (n < 1 || n > 2 || !detail::as_text(doc, a(0), type)) return bad("torch.device takes (type[, index])");
-            char index[24] = "";
-            int len = 0;
-            if (n == 2 && doc.at(a(1)).k == kind::integer)
-                len = std::snprintf(index, sizeof index, ":%lld", static_cast<long long>(doc.at(a(1)).i));
-            node_id id = null_node;
-            char* text = doc.make_text_uninit(kind::device, type.size() + static_cast<std::size_t>(len), id);
+            const bool indexed = n == 2 && doc.at(a(1)).k == kind::integer;
+            const detail::index_text number(indexed ? doc.at(a(1)).i : 0);
+            const std::string_view index = number.view();
+            node_id id = null_node;  // "type" or "type:index"
+            char* text = doc.make_text_uninit(kind::device, type.size() + (indexed ? 1 + index.size() : 0), id);
             if (!type.empty()) std::memcpy(text, type.data(), type.size());
-            if (len) std::memcpy(text + type.size(), index, static_cast<std::size_t>(len));
+            if (indexed) {
+                text[type.size()] = ':';
+                std::memcpy(text + type.size() + 1, index.data(), index.size());
+            }
             return id;
         }
         case torch_global::get_layout: {  // _get_layout('torch.sparse_coo')

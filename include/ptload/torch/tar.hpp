@@ -16,7 +16,6 @@
 #include "storage_io.hpp"
 
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <string>
 #include <unordered_map>
@@ -119,9 +118,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
     };
     auto key_text = [&](node_id k, std::string_view& out) {  // a text the document holds
         if (doc.at(k).k != kind::integer) return as_text(doc, k, out);
-        char digits[24];
-        const int len = std::snprintf(digits, sizeof digits, "%lld", static_cast<long long>(doc.at(k).i));
-        out = doc.keep_text(std::string_view(digits, static_cast<std::size_t>(len)));
+        out = doc.keep_text(detail::index_text(doc.at(k).i).view());
         return true;
     };
 
