@@ -929,6 +929,7 @@ protected:
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cassert>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -983,14 +984,25 @@ constexpr const char* qscheme_name(qscheme q) noexcept {
     return names[static_cast<int>(q)];
 }
 
+class document_data;
+
 namespace detail {
 
-/// One value. 24 bytes: kind, a small tag, an auxiliary index and a 16-byte payload.
-struct node {
+/// One value. 24 bytes: kind, three small fields whose meaning depends on the kind, and a
+/// 16-byte payload. The small fields are private: document_data reads and writes them through
+/// accessors named for what each holds for its kind (has_lone_surrogates, tensor_index, ...),
+/// so no other code can read one kind's field as another kind's meaning.
+class node {
+public:
     kind k;
-    std::uint8_t flags;   // string: 1 = holds lone surrogates (WTF-8); global: torch_global id (torch layer)
-    std::uint16_t tag;    // global: pickle::known_global id (pickle machine); ndarray: fortran order; ...
-    std::uint32_t aux;    // ordered_dict/tensor attrs node; global: module length; tensor: record index
+
+private:
+    friend class ptload::document_data;
+    std::uint8_t flags_;  // string: 1 = lone surrogates; global: the handler's id for it
+    std::uint16_t tag_;   // global: the machine's known_global; dtype; ndarray: Fortran order; sparse_tensor: layout
+    std::uint32_t aux_;   // ordered_dict: attrs node; global: module length; tensor: record; storage: index
+
+public:
     struct complex_parts { double re, im; };
     struct text_span { const char* p; std::uint64_t n; };
     struct edge_slot { std::uint32_t first, size, cap; };
@@ -1108,7 +1120,6 @@ struct tensor_record {
 class key_tables;
 } // namespace detail
 
-class document_data;
 class document;
 class tensor;
 
@@ -1315,7 +1326,7 @@ public:
     node_id add(kind k) {
         detail::node n{};
         n.k = k;
-        n.aux = null_node;
+        n.aux_ = null_node;  // an OrderedDict without attrs
         nodes_.push_back(n);  // memory grows with the values parsed, never ahead of them
         return static_cast<node_id>(nodes_.size() - 1);
     }
@@ -1346,7 +1357,7 @@ public:
         node_id id = add(k);
         nodes_[id].s.p = bytes_.store(p, n);
         nodes_[id].s.n = n;
-        nodes_[id].flags = surrogates ? 1 : 0;
+        nodes_[id].flags_ = k == kind::string && surrogates ? 1 : 0;
         return id;
     }
     node_id make_string(std::string_view s) { return make_text(kind::string, s.data(), s.size()); }
@@ -1369,15 +1380,16 @@ public:
         nodes_[out].s.n = n;
         return p;
     }
-    /// A global "module.name": `module_len` splits it.
+    /// A global "module.name"; `known` is the pickle machine's pickle::known_global for it (0:
+    /// none), kept here as a number (see known_global_id).
     node_id make_global(std::string_view module, std::string_view name, std::uint16_t known) {
         node_id id = null_node;
         char* full = make_text_uninit(kind::global, module.size() + 1 + name.size(), id);
         if (!module.empty()) std::memcpy(full, module.data(), module.size());
         full[module.size()] = '.';
         if (!name.empty()) std::memcpy(full + module.size() + 1, name.data(), name.size());
-        nodes_[id].aux = static_cast<std::uint32_t>(module.size());
-        nodes_[id].tag = known;
+        nodes_[id].aux_ = static_cast<std::uint32_t>(module.size());
+        nodes_[id].tag_ = known;
         return id;
     }
     /// A container with `n` items taken from `items` (tuple, list, set, frozenset, torch_size,
@@ -1433,6 +1445,77 @@ public:
     const detail::node& at(node_id id) const noexcept { return nodes_[id]; }
     std::string_view text(node_id id) const noexcept { return {nodes_[id].s.p, static_cast<std::size_t>(nodes_[id].s.n)}; }
 
+    // ---- what a kind keeps beside its payload ----
+    // Readers a caller may hand any value return a neutral answer for other kinds; the others
+    // expect their kind (the caller has checked it) and assert it.
+
+    /// str: whether the text holds lone surrogates (WTF-8, which UTF-8 cannot encode).
+    bool has_lone_surrogates(node_id id) const noexcept {
+        return nodes_[id].k == kind::string && nodes_[id].flags_ != 0;
+    }
+    /// global: "module" of its "module.name" text.
+    std::string_view global_module(node_id id) const noexcept {
+        assert(nodes_[id].k == kind::global);
+        return text(id).substr(0, nodes_[id].aux_);
+    }
+    /// global: "name" of its "module.name" text.
+    std::string_view global_name(node_id id) const noexcept {
+        assert(nodes_[id].k == kind::global);
+        return text(id).substr(std::size_t{nodes_[id].aux_} + 1);
+    }
+    /// global: the pickle machine's pickle::known_global for it, as a number; 0 (none) for an
+    /// ordinary global and for any other kind.
+    std::uint16_t known_global_id(node_id id) const noexcept {
+        return nodes_[id].k == kind::global ? nodes_[id].tag_ : 0;
+    }
+    /// global: the id the machine's Handler gives it (for torch, a torch_global: see
+    /// torch_global_of), opaque here; 0 (none) when it has none and for any other kind.
+    std::uint8_t handler_global_id(node_id id) const noexcept {
+        return nodes_[id].k == kind::global ? nodes_[id].flags_ : 0;
+    }
+    void set_handler_global_id(node_id id, std::uint8_t handler_id) noexcept {
+        assert(nodes_[id].k == kind::global);
+        nodes_[id].flags_ = handler_id;
+    }
+    /// OrderedDict: the dict of attributes BUILD set on it; null_node when none, and for any
+    /// other kind.
+    node_id ordered_dict_attrs(node_id id) const noexcept {
+        return nodes_[id].k == kind::ordered_dict ? nodes_[id].aux_ : null_node;
+    }
+    void set_ordered_dict_attrs(node_id id, node_id attrs) noexcept {
+        assert(nodes_[id].k == kind::ordered_dict);
+        nodes_[id].aux_ = attrs;
+    }
+    /// tensor: its record (tensor_at).
+    std::uint32_t tensor_index(node_id id) const noexcept {
+        assert(nodes_[id].k == kind::tensor);
+        return nodes_[id].aux_;
+    }
+    /// storage: its index (storage_at).
+    std::uint32_t storage_index(node_id id) const noexcept {
+        assert(nodes_[id].k == kind::storage);
+        return nodes_[id].aux_;
+    }
+    /// torch.dtype: the dtype; dtype::unknown for any other kind.
+    dtype dtype_of(node_id id) const noexcept {
+        return nodes_[id].k == kind::dtype ? static_cast<dtype>(nodes_[id].tag_) : dtype::unknown;
+    }
+    /// sparse_tensor: its layout, which names its parts.
+    sparse_layout layout_of(node_id id) const noexcept {
+        assert(nodes_[id].k == kind::sparse_tensor);
+        return static_cast<sparse_layout>(nodes_[id].tag_);
+    }
+    void set_layout(node_id id, sparse_layout l) noexcept {
+        assert(nodes_[id].k == kind::sparse_tensor);
+        nodes_[id].tag_ = static_cast<std::uint16_t>(l);
+    }
+    /// ndarray: whether its data is in Fortran order; false for any other kind.
+    bool fortran_order(node_id id) const noexcept { return nodes_[id].k == kind::ndarray && nodes_[id].tag_ != 0; }
+    void set_fortran_order(node_id id, bool fortran) noexcept {
+        assert(nodes_[id].k == kind::ndarray);
+        nodes_[id].tag_ = fortran ? 1 : 0;
+    }
+
     // dimension pool for tensor shapes/strides
     std::uint32_t add_dims(const std::int64_t* shape, const std::int64_t* stride, std::size_t rank) {
         auto at = static_cast<std::uint32_t>(dims_.size());
@@ -1452,7 +1535,18 @@ public:
     node_id add_tensor(detail::tensor_record r) {
         tensors_.push_back(std::move(r));
         node_id id = add(kind::tensor);
-        nodes_[id].aux = static_cast<std::uint32_t>(tensors_.size() - 1);
+        nodes_[id].aux_ = static_cast<std::uint32_t>(tensors_.size() - 1);
+        return id;
+    }
+    /// The value of storage `index` (a persistent id's storage).
+    node_id make_storage_node(std::uint32_t index) {
+        node_id id = add(kind::storage);
+        nodes_[id].aux_ = index;
+        return id;
+    }
+    node_id make_dtype(dtype d) {
+        node_id id = add(kind::dtype);
+        nodes_[id].tag_ = static_cast<std::uint16_t>(d);
         return id;
     }
     const detail::tensor_record& tensor_at(std::size_t i) const noexcept { return tensors_[i]; }
@@ -1844,9 +1938,9 @@ inline value value::at_int_key(std::int64_t key) const {
 inline value value::attrs() const {
     if (!valid()) return missing(".attrs");
     const auto& n = doc_->at(id_);
-    if (n.k == kind::ordered_dict) return value(doc_, n.aux);
+    if (n.k == kind::ordered_dict) return value(doc_, doc_->ordered_dict_attrs(id_));
     if (n.k == kind::object) return value(doc_, doc_->edge(id_, obj_state));
-    if (n.k == kind::tensor) return value(doc_, doc_->tensor_at(n.aux).attrs);
+    if (n.k == kind::tensor) return value(doc_, doc_->tensor_at(doc_->tensor_index(id_)).attrs);
     return missing(".attrs");
 }
 
@@ -3482,7 +3576,7 @@ private:
 inline tensor document::tensor_at(std::size_t i) const noexcept { return tensor(d_.get(), static_cast<std::uint32_t>(i)); }
 
 inline result<tensor> value::as_tensor() const {
-    if (is(kind::tensor)) return tensor(doc_, doc_->at(id_).aux);
+    if (is(kind::tensor)) return tensor(doc_, doc_->tensor_index(id_));
     return detail::kind_error(*this, "tensor");
 }
 
@@ -4947,7 +5041,7 @@ private:
         case kind::global:
         case kind::device:
         case kind::numpy_dtype: h = hash_bytes(doc_.text(id), 4 + static_cast<int>(n.k)); return {};
-        case kind::dtype: h = mix(0xD7 ^ n.tag); return {};
+        case kind::dtype: h = mix(0xD7 ^ static_cast<std::uint64_t>(doc_.dtype_of(id))); return {};
         case kind::tuple:
         case kind::frozenset:
         case kind::torch_size: {
@@ -5002,7 +5096,7 @@ private:
         case kind::string: case kind::bytes: case kind::big_integer: case kind::global: case kind::device:
         case kind::numpy_dtype:
             return doc_.text(a) == doc_.text(b);
-        case kind::dtype: return x.tag == y.tag;
+        case kind::dtype: return doc_.dtype_of(a) == doc_.dtype_of(b);
         case kind::tuple:
         case kind::torch_size:
         case kind::frozenset: {
@@ -5208,7 +5302,7 @@ inline status build_ndarray(document_data& doc, node_id arr, node_id state) {
     doc.set_edge(arr, nd_dtype, dt);
     doc.set_edge(arr, nd_shape, shape);
     doc.set_edge(arr, nd_data, data);
-    doc.at(arr).tag = doc.at(fortran).k == kind::boolean && doc.at(fortran).i ? 1 : 0;
+    doc.set_fortran_order(arr, doc.at(fortran).k == kind::boolean && doc.at(fortran).i);
     return {};
 }
 
@@ -5884,7 +5978,7 @@ private:
         return push(doc_.make_global(g.module, g.name, static_cast<std::uint16_t>(g.id)));
     }
     known_global known_of(node_id callable) const noexcept {
-        return kind_of(callable) == kind::global ? static_cast<known_global>(doc_.at(callable).tag) : known_global::none;
+        return static_cast<known_global>(doc_.known_global_id(callable));
     }
     node_id opaque(node_id cls, node_id args) {
         node_id obj = doc_.make_object(cls);
@@ -6024,7 +6118,7 @@ private:
         for (char c : e) lower += static_cast<char>((c >= 'A' && c <= 'Z') ? c + 32 : (c == '_' ? '-' : c));
         std::string_view t = doc_.text(str);
         if (lower == "utf-8" || lower == "utf8") {
-            if (doc_.at(str).flags) return fail(errc::decode_error, "'utf-8' codec can't encode a surrogate");
+            if (doc_.has_lone_surrogates(str)) return fail(errc::decode_error, "'utf-8' codec can't encode a surrogate");
             return doc_.make_text(out, t.data(), t.size());
         }
         bool latin1 = lower == "latin1" || lower == "latin-1" || lower == "iso-8859-1" || lower == "iso8859-1" || lower == "l1";
@@ -6111,11 +6205,11 @@ private:
             if (part == null_node || kind_of(part) == kind::none) continue;
             if (kind_of(part) != kind::dict && kind_of(part) != kind::ordered_dict)
                 return fail(errc::bad_operand, "OrderedDict state is not a dict");
-            if (doc_.at(obj).aux == null_node) {
+            if (doc_.ordered_dict_attrs(obj) == null_node) {
                 node_id fresh = doc_.make_seq(kind::dict, nullptr, 0);  // grows the node array: no reference held
-                doc_.at(obj).aux = fresh;
+                doc_.set_ordered_dict_attrs(obj, fresh);
             }
-            node_id target = doc_.at(obj).aux;
+            node_id target = doc_.ordered_dict_attrs(obj);
             for (std::size_t i = 0; i + 1 < doc_.edge_count(part); i += 2)
                 PTLOAD_TRY(dict_set(target, doc_.edge(part, i), doc_.edge(part, i + 1)));
         }
@@ -7968,8 +8062,8 @@ namespace ptload {
 inline namespace v0 {
 
 /// What torch makes of a global. `none`: nothing (an ordinary global). The torch handler keeps
-/// it in a global value's `flags`, so the canonical JSON can tell layouts and qschemes, which
-/// torch treats as values of their own, from classes.
+/// it in the document as the global value's handler id (torch_global_of), so the canonical
+/// JSON can tell layouts and qschemes, which torch treats as values of their own, from classes.
 enum class torch_global : std::uint8_t {
     none,
     rebuild_tensor, rebuild_tensor_v2, rebuild_tensor_v3, rebuild_parameter, rebuild_parameter_with_state,
@@ -8050,6 +8144,19 @@ inline torch_global find_torch_global(const pickle::resolved_global& g) noexcept
     return torch_global::none;
 }
 
+/// What torch makes of a value: the torch_global the torch handler gave a global, none for an
+/// ordinary global and for any other kind.
+inline torch_global torch_global_of(const document_data& doc, node_id id) noexcept {
+    return static_cast<torch_global>(doc.handler_global_id(id));
+}
+
+namespace detail {
+/// The torch handler's side of torch_global_of: `global` is a global value.
+inline void set_torch_global(document_data& doc, node_id global, torch_global t) noexcept {
+    doc.set_handler_global_id(global, static_cast<std::uint8_t>(t));
+}
+} // namespace detail
+
 } // namespace v0
 } // namespace ptload
 
@@ -8105,12 +8212,6 @@ inline bool as_text(const document_data& doc, node_id id, std::string_view& out)
     return true;
 }
 
-/// What torch makes of a value: the torch_global the torch handler put in a global's flags.
-inline torch_global torch_global_of(const document_data& doc, node_id id) noexcept {
-    const auto& n = doc.at(id);
-    return n.k == kind::global ? static_cast<torch_global>(n.flags) : torch_global::none;
-}
-
 /// The dtype of the elements of a storage class named `name` ("FloatStorage"; UntypedStorage
 /// holds bytes), or dtype::unknown.
 inline dtype storage_class_dtype(std::string_view name) noexcept {
@@ -8157,7 +8258,7 @@ public:
             return make_error(errc::bad_storage, no_offset, "'storage' persistent id has " + std::to_string(n) + " items, not 5 or 6");
         node_id cls = doc.edge(pid, 1);
         storage_description d;
-        if (detail::torch_global_of(doc, cls) != torch_global::storage_class)
+        if (torch_global_of(doc, cls) != torch_global::storage_class)
             return make_error(errc::bad_storage, no_offset, "persistent id storage type is not a torch storage class");
         d.type = storage_dtype(doc, cls);
         if (d.type == dtype::unknown)
@@ -8184,7 +8285,7 @@ public:
     }
 
     /// find_class: a global torch gives a meaning to becomes a global value that carries its
-    /// torch_global in its flags (the other hooks read it there), or a dtype value; null_node
+    /// torch_global (the other hooks read it with torch_global_of), or a dtype value; null_node
     /// leaves any other global to the machine.
     result<node_id> find_class(document_data& doc, const pickle::resolved_global& g, std::uint64_t) {
         torch_global t = find_torch_global(g);
@@ -8193,11 +8294,9 @@ public:
         if (t == torch_global::dtype_name) {
             dtype d = dtype_from_name(g.name);
             if (d == dtype::unknown) return id;  // torch.FloatTensor, torch.strided, ...: an ordinary global
-            node_id v = doc.add(kind::dtype);
-            doc.at(v).tag = static_cast<std::uint16_t>(d);
-            return v;
+            return doc.make_dtype(d);
         }
-        doc.at(id).flags = static_cast<std::uint8_t>(t);
+        detail::set_torch_global(doc, id, t);
         if (t == torch_global::storage_class) {
             auto at = std::lower_bound(storage_classes_.begin(), storage_classes_.end(), id, node_before);
             storage_classes_.insert(at, {id, detail::storage_class_dtype(g.name)});  // ids grow: at is the end
@@ -8207,7 +8306,7 @@ public:
 
     /// REDUCE, INST and OBJ of a global the machine does not model: torch's callables.
     result<node_id> reduce(document_data& doc, node_id callable, node_id args, std::uint64_t) {
-        torch_global t = detail::torch_global_of(doc, callable);
+        torch_global t = torch_global_of(doc, callable);
         if (t == torch_global::jit_identity) {
             if (doc.edge_count(args) < 1) return make_error(errc::bad_operand, no_offset, "TorchScript type tag without a value");
             return doc.edge(args, 0);
@@ -8218,7 +8317,7 @@ public:
     /// NEWOBJ and NEWOBJ_EX: torch.Size (a tuple subclass, opaque with keyword arguments),
     /// Tensor and Parameter.
     result<node_id> newobj(document_data& doc, node_id cls, node_id args, node_id kwargs, std::uint64_t) {
-        torch_global t = detail::torch_global_of(doc, cls);
+        torch_global t = torch_global_of(doc, cls);
         switch (t) {
         case torch_global::size:
             if (kwargs != null_node && doc.edge_count(kwargs)) return null_node;
@@ -8240,12 +8339,11 @@ public:
     /// The dtype of a storage class global's elements; dtype::unknown for any other value and
     /// for unknown classes.
     dtype storage_dtype(const document_data& doc, node_id cls) const {
-        if (detail::torch_global_of(doc, cls) != torch_global::storage_class) return dtype::unknown;
+        if (torch_global_of(doc, cls) != torch_global::storage_class) return dtype::unknown;
         auto it = std::lower_bound(storage_classes_.begin(), storage_classes_.end(), cls, node_before);
         if (it != storage_classes_.end() && it->first == cls) return it->second;
         // a class another handler resolved (a nested stream's): by its name, as find_class did
-        std::string_view text = doc.text(cls);
-        return detail::storage_class_dtype(text.substr(doc.at(cls).aux + 1));
+        return detail::storage_class_dtype(doc.global_name(cls));
     }
 
     /// callable(*args) for torch's callable `g`; null_node keeps an opaque object.
@@ -8266,7 +8364,7 @@ public:
         case torch_global::rebuild_tensor_v3: {
             if (n != 7 && n != 8) return arity("_rebuild_tensor_v3", n, "7 or 8");
             if (doc.at(a(6)).k != kind::dtype) return bad("_rebuild_tensor_v3 dtype is not a torch dtype");
-            auto t = make_tensor(doc, a(0), a(1), a(2), a(3), static_cast<dtype>(doc.at(a(6)).tag), truthy(doc, a(4)));
+            auto t = make_tensor(doc, a(0), a(1), a(2), a(3), doc.dtype_of(a(6)), truthy(doc, a(4)));
             if (!t) return t;
             if (n == 8) PTLOAD_TRY(apply_metadata(doc, *t, a(7)));
             return t;
@@ -8298,7 +8396,7 @@ public:
         case torch_global::rebuild_meta_tensor_no_storage: {
             if (n != 4) return arity("_rebuild_meta_tensor_no_storage", n, "4");
             if (doc.at(a(0)).k != kind::dtype) return bad("meta tensor dtype is not a torch dtype");
-            return storageless(doc, static_cast<dtype>(doc.at(a(0)).tag), a(1), a(2), 0, truthy(doc, a(3)), "meta",
+            return storageless(doc, doc.dtype_of(a(0)), a(1), a(2), 0, truthy(doc, a(3)), "meta",
                                null_node);
         }
         case torch_global::rebuild_wrapper_subclass: {
@@ -8306,7 +8404,7 @@ public:
             if (doc.at(a(1)).k != kind::dtype) return bad("wrapper subclass dtype is not a torch dtype");
             if (doc.at(a(4)).k != kind::integer) return bad("wrapper subclass storage offset is not an int");
             const std::string_view device = doc.at(a(6)).k == kind::device ? doc.text(a(6)) : std::string_view("cpu");
-            return storageless(doc, static_cast<dtype>(doc.at(a(1)).tag), a(2), a(3), doc.at(a(4)).i, truthy(doc, a(7)),
+            return storageless(doc, doc.dtype_of(a(1)), a(2), a(3), doc.at(a(4)).i, truthy(doc, a(7)),
                                device, a(0));
         }
         case torch_global::rebuild_device_tensor_from_numpy: return from_numpy(doc, args);
@@ -8316,7 +8414,7 @@ public:
             if (!detail::as_text(doc, a(2), device)) return bad("device is not a str");
             auto t = derive(doc, a(0), truthy(doc, a(3)), false);
             if (!t) return t;
-            doc.tensor_mut(doc.at(*t).aux).device = mapped_device(doc, device);
+            doc.tensor_mut(doc.tensor_index(*t)).device = mapped_device(doc, device);
             return t;
         }
         case torch_global::rebuild_from_type_v2:
@@ -8346,7 +8444,7 @@ public:
             if (n != 1 || !detail::as_text(doc, a(0), l)) return bad("_get_layout takes a layout name");
             std::string_view name = l.substr(0, 6) == "torch." ? l.substr(6) : l;
             node_id layout = doc.make_global("torch", name, static_cast<std::uint16_t>(pickle::known_global::none));
-            doc.at(layout).flags = static_cast<std::uint8_t>(torch_global::get_layout);
+            detail::set_torch_global(doc, layout, torch_global::get_layout);
             return layout;
         }
         case torch_global::load_from_bytes: {
@@ -8378,21 +8476,21 @@ public:
                 return make_error(errc::limit_depth, no_offset,
                                   "_rebuild_from_type nested deeper than " + std::to_string(limits::max_depth) + " (limits::max_depth)");
             levels.push_back(call_args);
-            auto fid = detail::torch_global_of(doc, func);
+            auto fid = torch_global_of(doc, func);
             if (fid != torch_global::rebuild_from_type_v2 && fid != torch_global::rebuild_from_type) break;
             call_args = inner;
         }
         node_id innermost = levels.back();
         node_id func = doc.edge(innermost, 0);
-        auto t = call(doc, detail::torch_global_of(doc, func), func, doc.edge(innermost, 2));
+        auto t = call(doc, torch_global_of(doc, func), func, doc.edge(innermost, 2));
         if (!t) return t;
         if (*t == null_node || doc.at(*t).k != kind::tensor) return bad("_rebuild_from_type's function did not build a tensor");
         for (std::size_t i = levels.size(); i-- > 0;) {
             node_id new_type = doc.edge(levels[i], 1);
             if (doc.at(new_type).k == kind::global) {
                 std::string_view cls = doc.text(new_type);
-                if (cls == "torch.nn.parameter.Parameter") doc.tensor_mut(doc.at(*t).aux).parameter = true;
-                else if (cls != "torch.Tensor" && cls != "torch._tensor.Tensor") doc.tensor_mut(doc.at(*t).aux).cls = new_type;
+                if (cls == "torch.nn.parameter.Parameter") doc.tensor_mut(doc.tensor_index(*t)).parameter = true;
+                else if (cls != "torch.Tensor" && cls != "torch._tensor.Tensor") doc.tensor_mut(doc.tensor_index(*t)).cls = new_type;
             }
             PTLOAD_TRY(set_attrs(doc, *t, doc.edge(levels[i], 3)));
         }
@@ -8434,7 +8532,7 @@ public:
                                 dtype override, bool requires_grad) {
         if (doc.at(storage_id).k != kind::storage) return bad("tensor storage is not a storage persistent id");
         if (doc.at(offset_id).k != kind::integer) return bad("storage offset is not an int");
-        std::uint32_t sindex = doc.at(storage_id).aux;
+        std::uint32_t sindex = doc.storage_index(storage_id);
         const storage& s = doc.storage_at(sindex);
         detail::tensor_record r;
         r.type = override == dtype::unknown ? s.desc.type : override;
@@ -8453,8 +8551,7 @@ public:
     node_id storage_node(document_data& doc, std::uint32_t index) {
         if (index >= storage_nodes_.size()) storage_nodes_.resize(std::size_t{index} + 1, null_node);
         if (storage_nodes_[index] != null_node) return storage_nodes_[index];
-        node_id id = doc.add(kind::storage);
-        doc.at(id).aux = index;
+        node_id id = doc.make_storage_node(index);
         storage_nodes_[index] = id;
         return id;
     }
@@ -8506,7 +8603,7 @@ private:
     /// A new tensor object over the same storage (Parameter, device re-tagging).
     result<node_id> derive(document_data& doc, node_id data, bool requires_grad, bool parameter) {
         if (doc.at(data).k != kind::tensor) return bad("expected a tensor");
-        detail::tensor_record r = doc.tensor_at(doc.at(data).aux);
+        detail::tensor_record r = doc.tensor_at(doc.tensor_index(data));
         r.requires_grad = requires_grad;
         r.parameter = r.parameter || parameter;
         return add(doc, std::move(r));
@@ -8535,11 +8632,12 @@ private:
             if (part == null_node || doc.at(part).k == kind::none) continue;
             if (doc.at(part).k != kind::dict && doc.at(part).k != kind::ordered_dict) return bad("tensor state is not a dict");
             if (!doc.edge_count(part)) continue;
-            if (doc.tensor_at(doc.at(tensor_id).aux).attrs == null_node) {
+            const std::uint32_t index = doc.tensor_index(tensor_id);
+            if (doc.tensor_at(index).attrs == null_node) {
                 node_id fresh = doc.make_seq(kind::dict, nullptr, 0);  // grows the node array: no reference held
-                doc.tensor_mut(doc.at(tensor_id).aux).attrs = fresh;
+                doc.tensor_mut(index).attrs = fresh;
             }
-            node_id target = doc.tensor_at(doc.at(tensor_id).aux).attrs;
+            node_id target = doc.tensor_at(index).attrs;
             for (std::size_t i = 0; i + 1 < doc.edge_count(part); i += 2) {
                 node_id kv[2] = {doc.edge(part, i), doc.edge(part, i + 1)};
                 doc.push_edges(target, kv, 2);
@@ -8551,7 +8649,7 @@ private:
     status apply_metadata(document_data& doc, node_id t, node_id meta) {
         if (doc.at(meta).k == kind::none) return {};
         if (doc.at(meta).k != kind::dict) return bad("tensor metadata is not a dict");
-        auto& r = doc.tensor_mut(doc.at(t).aux);
+        auto& r = doc.tensor_mut(doc.tensor_index(t));
         for (std::size_t i = 0; i + 1 < doc.edge_count(meta); i += 2) {
             std::string_view key;
             if (!detail::as_text(doc, doc.edge(meta, i), key)) continue;
@@ -8570,7 +8668,7 @@ private:
         if (doc.at(q).k != kind::tuple || doc.edge_count(q) < 1 || doc.at(doc.edge(q, 0)).k != kind::global)
             return bad("quantizer parameters are not (qscheme, ...)");
         std::string_view scheme = doc.text(doc.edge(q, 0));
-        auto& r = doc.tensor_mut(doc.at(*t).aux);
+        auto& r = doc.tensor_mut(doc.tensor_index(*t));
         if (scheme == "torch.per_tensor_affine" || scheme == "torch.per_tensor_symmetric") {
             if (doc.edge_count(q) != 3) return bad("per-tensor quantizer needs (qscheme, scale, zero_point)");
             const auto& scale = doc.at(doc.edge(q, 1));
@@ -8593,7 +8691,7 @@ private:
             for (node_id p : {scales, zps}) {
                 kind pk = doc.at(p).k;
                 if (pk == kind::tensor) {
-                    tensor pt(&doc, doc.at(p).aux);
+                    tensor pt(&doc, doc.tensor_index(p));
                     if (pt.rank() != 1 || pt.shape()[0] != channels) return bad("quantizer parameters have the wrong shape");
                 } else if (pk == kind::list || pk == kind::tuple) {
                     if (static_cast<std::int64_t>(doc.edge_count(p)) != channels) return bad("quantizer parameters have the wrong length");
@@ -8616,7 +8714,7 @@ private:
     /// that repeats its storage is read only as far as limits allow.
     status index_values(const document_data& doc, node_id t, detail::vector<std::int64_t>& out) const {
         if (doc.at(t).k != kind::tensor) return bad("sparse or nested tensor metadata is not a tensor");
-        tensor v(&doc, doc.at(t).aux);
+        tensor v(&doc, doc.tensor_index(t));
         if (v.dtype() != dtype::int64 && v.dtype() != dtype::int32)
             return bad("sparse or nested tensor metadata must be an int64 or int32 tensor");
         if (!v.has_storage()) return bad("sparse or nested tensor metadata has no storage");
@@ -8687,7 +8785,7 @@ private:
             std::copy(built, built + 4, parts);
         }
         node_id s = doc.make_seq(kind::sparse_tensor, parts, 4);
-        doc.at(s).tag = static_cast<std::uint16_t>(sl);
+        doc.set_layout(s, sl);
         PTLOAD_TRY(check_or_defer(doc, s));
         return s;
     }
@@ -8698,7 +8796,7 @@ private:
         for (std::size_t i = 0; i < doc.edge_count(composite); ++i) {
             node_id part = doc.edge(composite, i);
             if (doc.at(part).k != kind::tensor) continue;
-            const detail::tensor_record& r = doc.tensor_at(doc.at(part).aux);
+            const detail::tensor_record& r = doc.tensor_at(doc.tensor_index(part));
             if (r.storage != null_node && !doc.storage_at(r.storage).resident) {
                 deferred_.push_back(composite);
                 return {};
@@ -8712,12 +8810,12 @@ private:
     /// COO indices inside the size; compressed indices non-decreasing within nnz, plain
     /// indices inside their dimension (SECURITY.md (a)36: to_dense must never write out of bounds).
     status check_sparse(document_data& doc, node_id s) {
-        auto layout = static_cast<sparse_layout>(doc.at(s).tag);
+        const sparse_layout layout = doc.layout_of(s);
         detail::vector<std::int64_t> size, idx;
         detail::int_sequence(doc, doc.edge(s, 0), size);
         if (layout == sparse_layout::coo) {
             node_id indices = doc.edge(s, 2);
-            tensor it(&doc, doc.at(indices).aux);
+            tensor it(&doc, doc.tensor_index(indices));
             if (it.rank() != 2) return bad("COO indices must be a 2-D int64 tensor");
             PTLOAD_TRY(index_values(doc, indices, idx));
             std::int64_t sparse_dims = it.shape()[0], nnz = it.shape()[1];
@@ -8746,7 +8844,7 @@ private:
         return {};
     }
     status check_nested(document_data& doc, node_id nested) {
-        tensor b(&doc, doc.at(doc.edge(nested, 0)).aux);
+        tensor b(&doc, doc.tensor_index(doc.edge(nested, 0)));
         detail::vector<std::int64_t> offs, sz;
         PTLOAD_TRY(index_values(doc, doc.edge(nested, 3), offs));
         PTLOAD_TRY(index_values(doc, doc.edge(nested, 1), sz));
@@ -8763,11 +8861,11 @@ private:
         if (doc.at(arr).k != kind::ndarray || doc.at(dt).k != kind::dtype || !detail::as_text(doc, dev, device))
             return bad("_rebuild_device_tensor_from_numpy needs (ndarray, dtype, device, requires_grad)");
         node_id data = doc.edge(arr, pickle::nd_data), shape = doc.edge(arr, pickle::nd_shape);
-        if (data == null_node || doc.at(data).k != kind::bytes || doc.at(arr).tag)
+        if (data == null_node || doc.at(data).k != kind::bytes || doc.fortran_order(arr))
             return bad("numpy data for a device tensor must be a C-ordered numeric array");
         auto bytes = doc.text(data);
         storage s;
-        s.desc.type = static_cast<dtype>(doc.at(dt).tag);
+        s.desc.type = doc.dtype_of(dt);
         s.desc.key = "numpy";
         s.desc.location = device;
         std::size_t esize = element_size(s.desc.type);
@@ -10315,14 +10413,14 @@ enum class walk_action : std::uint8_t {
 namespace detail {
 
 /// The slot names of the fixed layouts that are items too (the tree print shows them as items).
-inline walk_slot item_slot(const node& n, std::size_t i) noexcept {
-    switch (n.k) {
+inline walk_slot item_slot(const document_data& doc, node_id id, std::size_t i) noexcept {
+    switch (doc.at(id).k) {
     case kind::numpy_scalar: {
         constexpr walk_slot s[] = {walk_slot::dtype, walk_slot::value};
         return i < 2 ? s[i] : walk_slot::none;
     }
     case kind::sparse_tensor: {
-        const bool coo = static_cast<sparse_layout>(n.tag) == sparse_layout::coo;
+        const bool coo = doc.layout_of(id) == sparse_layout::coo;
         constexpr walk_slot s[] = {walk_slot::size, walk_slot::coalesced, walk_slot::indices, walk_slot::values};
         if (i == 1 && !coo) return walk_slot::compressed_indices;
         if (i == 2 && !coo) return walk_slot::plain_indices;
@@ -10373,9 +10471,9 @@ inline node_id slot_child(const document_data& doc, node_id id, walk_slot s) noe
         if (s == walk_slot::shape) return doc.edge(id, pickle::nd_shape);
         if (s == walk_slot::data) return doc.edge(id, pickle::nd_data);
         return null_node;
-    case kind::ordered_dict: return s == walk_slot::attrs ? n.aux : null_node;
+    case kind::ordered_dict: return s == walk_slot::attrs ? doc.ordered_dict_attrs(id) : null_node;
     case kind::tensor: {
-        const detail::tensor_record& r = doc.tensor_at(n.aux);
+        const detail::tensor_record& r = doc.tensor_at(doc.tensor_index(id));
         return s == walk_slot::attrs ? r.attrs : s == walk_slot::scales ? r.scales
                                              : s == walk_slot::zero_points ? r.zero_points : null_node;
     }
@@ -10416,9 +10514,10 @@ inline bool next_child(const document_data& doc, node_id id, std::size_t& pos, n
             pos = key ? pos + 1 : 2 * entry + 2;
             return true;
         }
-        if (pos == end && n.k == kind::ordered_dict && n.aux != null_node) {
+        const node_id attrs = doc.ordered_dict_attrs(id);
+        if (pos == end && attrs != null_node) {
             step = {step_kind::slot, walk_slot::attrs, null_node, end / 2};
-            child = n.aux;
+            child = attrs;
             ++pos;
             return true;
         }
@@ -10455,7 +10554,7 @@ inline bool next_child(const document_data& doc, node_id id, std::size_t& pos, n
     }
     default:
         if (!has_children(n.k) || pos >= doc.edge_count(id)) return false;
-        step = {step_kind::item, detail::item_slot(n, pos), null_node, pos};
+        step = {step_kind::item, detail::item_slot(doc, id, pos), null_node, pos};
         child = doc.edge(id, pos);
         ++pos;
         return true;
@@ -11028,7 +11127,7 @@ inline std::string ndarray_sha256(const document_data& doc, node_id arr) {
     node_id data = slot_child(doc, arr, walk_slot::data), shape = slot_child(doc, arr, walk_slot::shape);
     std::string_view bytes = doc.text(data);
     sha256 h;
-    if (!doc.at(arr).tag || doc.edge_count(shape) < 2) {
+    if (!doc.fortran_order(arr) || doc.edge_count(shape) < 2) {
         h.update(bytes.data(), bytes.size());
         return h.hex();
     }
@@ -11185,7 +11284,7 @@ private:
             f = form::bare;
             return true;
         case kind::tensor: {
-            const detail::tensor_record& r = doc_.tensor_at(doc_.at(e.parent).aux);
+            const detail::tensor_record& r = doc_.tensor_at(doc_.tensor_index(e.parent));
             if (s.slot == walk_slot::attrs) {
                 if (!shows_attrs(e.id)) return false;
                 if (per_channel(r)) axis(r);  // closes the quant that scales and zero_points are in
@@ -11275,14 +11374,13 @@ private:
             return walk_action::descend;
         case kind::global: {
             // layouts and qschemes are values of their own in torch, not classes
-            auto role = static_cast<torch_global>(n.flags);
-            std::string_view text = doc_.text(id);
+            const torch_global role = torch_global_of(doc_, id);
             if (role == torch_global::get_layout || role == torch_global::qscheme) {
                 out_ += role == torch_global::get_layout ? "{\"layout\":" : "{\"qscheme\":";
-                json_string(out_, text.substr(n.aux + 1));
+                json_string(out_, doc_.global_name(id));
             } else {
                 out_ += "{\"global\":";
-                json_string(out_, text);
+                json_string(out_, doc_.text(id));
             }
             out_ += "}";
             break;
@@ -11300,7 +11398,7 @@ private:
             break;
         case kind::dtype:
             out_ += "{\"dtype\":\"";
-            out_ += name(static_cast<dtype>(n.tag));
+            out_ += name(doc_.dtype_of(id));
             out_ += "\"}";
             break;
         case kind::numpy_dtype:
@@ -11324,7 +11422,7 @@ private:
         case kind::storage: storage_json(id); break;
         case kind::sparse_tensor:
             out_ += "{\"sparse_tensor\":{\"layout\":\"";
-            out_ += layout_name(static_cast<sparse_layout>(n.tag));
+            out_ += layout_name(doc_.layout_of(id));
             out_ += "\"";
             return walk_action::descend;
         case kind::nested_tensor: out_ += "{\"nested_tensor\":{"; return walk_action::descend;
@@ -11342,7 +11440,8 @@ private:
     void close(node_id id, form f) {
         const detail::node& n = doc_.at(id);
         const bool mapping = n.k == kind::dict || n.k == kind::ordered_dict;
-        if (mapping && !(n.k == kind::ordered_dict && f != form::bare && shows_attrs(n.aux)) && item_count(doc_, id))
+        if (mapping && !(n.k == kind::ordered_dict && f != form::bare && shows_attrs(doc_.ordered_dict_attrs(id))) &&
+            item_count(doc_, id))
             out_ += ']';  // the last [key, value] pair (attrs, when shown, closed the pairs already)
         if (f == form::bare) {
             out_ += ']';
@@ -11350,9 +11449,9 @@ private:
         }
         switch (n.k) {
         case kind::list: out_ += ']'; return;
-        case kind::ordered_dict: out_ += shows_attrs(n.aux) ? "}" : "]}"; return;
+        case kind::ordered_dict: out_ += shows_attrs(doc_.ordered_dict_attrs(id)) ? "}" : "]}"; return;
         case kind::tensor: {
-            const detail::tensor_record& r = doc_.tensor_at(n.aux);
+            const detail::tensor_record& r = doc_.tensor_at(doc_.tensor_index(id));
             if (per_channel(r) && !shows_attrs(r.attrs)) axis(r);
             out_ += "}}";
             return;
@@ -11379,7 +11478,7 @@ private:
     /// A tensor's fields; the walk descends for the per-channel scales and zero_points, and
     /// for the attributes set by BUILD.
     walk_action tensor_json(node_id id) {
-        std::uint32_t index = doc_.at(id).aux;
+        const std::uint32_t index = doc_.tensor_index(id);
         tensor t(&doc_, index);
         const detail::tensor_record& r = doc_.tensor_at(index);
         out_ += "{\"tensor\":{\"dtype\":\"";
@@ -11424,7 +11523,7 @@ private:
         return walk_action::skip;
     }
     void storage_json(node_id id) {
-        std::uint32_t index = doc_.at(id).aux;
+        const std::uint32_t index = doc_.storage_index(id);
         const storage& s = doc_.storage_at(index);
         out_ += "{\"storage\":{\"id\":" + std::to_string(storage_id(index)) + ",\"dtype\":\"";
         out_ += name(s.desc.type);
@@ -11619,10 +11718,10 @@ inline std::string short_scalar(const document_data& doc, node_id id, const tree
     }
     case kind::global: return "<global " + clipped(doc.text(id), o) + ">";
     case kind::device: return "device('" + clipped(doc.text(id), o) + "')";
-    case kind::dtype: return "torch." + std::string(name(static_cast<dtype>(n.tag)));
+    case kind::dtype: return "torch." + std::string(name(doc.dtype_of(id)));
     case kind::numpy_dtype: return "dtype('" + clipped(doc.text(id), o) + "')";
     case kind::tensor: {
-        tensor t(&doc, n.aux);
+        tensor t(&doc, doc.tensor_index(id));
         s = "tensor " + std::string(name(t.dtype())) + " [";
         for (std::size_t i = 0; i < t.rank(); ++i) s += (i ? ", " : "") + std::to_string(t.shape()[i]);
         s += "] " + clipped(t.device(), o);
@@ -11632,7 +11731,7 @@ inline std::string short_scalar(const document_data& doc, node_id id, const tree
         return s;
     }
     case kind::storage: {
-        const storage& st = doc.storage_at(n.aux);
+        const storage& st = doc.storage_at(doc.storage_index(id));
         return "storage " + std::string(name(st.desc.type)) + " x" + std::to_string(st.desc.numel) + " " + clipped(st.device, o);
     }
     default: return {};

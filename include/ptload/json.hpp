@@ -204,7 +204,7 @@ inline std::string ndarray_sha256(const document_data& doc, node_id arr) {
     node_id data = slot_child(doc, arr, walk_slot::data), shape = slot_child(doc, arr, walk_slot::shape);
     std::string_view bytes = doc.text(data);
     sha256 h;
-    if (!doc.at(arr).tag || doc.edge_count(shape) < 2) {
+    if (!doc.fortran_order(arr) || doc.edge_count(shape) < 2) {
         h.update(bytes.data(), bytes.size());
         return h.hex();
     }
@@ -361,7 +361,7 @@ private:
             f = form::bare;
             return true;
         case kind::tensor: {
-            const detail::tensor_record& r = doc_.tensor_at(doc_.at(e.parent).aux);
+            const detail::tensor_record& r = doc_.tensor_at(doc_.tensor_index(e.parent));
             if (s.slot == walk_slot::attrs) {
                 if (!shows_attrs(e.id)) return false;
                 if (per_channel(r)) axis(r);  // closes the quant that scales and zero_points are in
@@ -451,14 +451,13 @@ private:
             return walk_action::descend;
         case kind::global: {
             // layouts and qschemes are values of their own in torch, not classes
-            auto role = static_cast<torch_global>(n.flags);
-            std::string_view text = doc_.text(id);
+            const torch_global role = torch_global_of(doc_, id);
             if (role == torch_global::get_layout || role == torch_global::qscheme) {
                 out_ += role == torch_global::get_layout ? "{\"layout\":" : "{\"qscheme\":";
-                json_string(out_, text.substr(n.aux + 1));
+                json_string(out_, doc_.global_name(id));
             } else {
                 out_ += "{\"global\":";
-                json_string(out_, text);
+                json_string(out_, doc_.text(id));
             }
             out_ += "}";
             break;
@@ -476,7 +475,7 @@ private:
             break;
         case kind::dtype:
             out_ += "{\"dtype\":\"";
-            out_ += name(static_cast<dtype>(n.tag));
+            out_ += name(doc_.dtype_of(id));
             out_ += "\"}";
             break;
         case kind::numpy_dtype:
@@ -500,7 +499,7 @@ private:
         case kind::storage: storage_json(id); break;
         case kind::sparse_tensor:
             out_ += "{\"sparse_tensor\":{\"layout\":\"";
-            out_ += layout_name(static_cast<sparse_layout>(n.tag));
+            out_ += layout_name(doc_.layout_of(id));
             out_ += "\"";
             return walk_action::descend;
         case kind::nested_tensor: out_ += "{\"nested_tensor\":{"; return walk_action::descend;
@@ -518,7 +517,8 @@ private:
     void close(node_id id, form f) {
         const detail::node& n = doc_.at(id);
         const bool mapping = n.k == kind::dict || n.k == kind::ordered_dict;
-        if (mapping && !(n.k == kind::ordered_dict && f != form::bare && shows_attrs(n.aux)) && item_count(doc_, id))
+        if (mapping && !(n.k == kind::ordered_dict && f != form::bare && shows_attrs(doc_.ordered_dict_attrs(id))) &&
+            item_count(doc_, id))
             out_ += ']';  // the last [key, value] pair (attrs, when shown, closed the pairs already)
         if (f == form::bare) {
             out_ += ']';
@@ -526,9 +526,9 @@ private:
         }
         switch (n.k) {
         case kind::list: out_ += ']'; return;
-        case kind::ordered_dict: out_ += shows_attrs(n.aux) ? "}" : "]}"; return;
+        case kind::ordered_dict: out_ += shows_attrs(doc_.ordered_dict_attrs(id)) ? "}" : "]}"; return;
         case kind::tensor: {
-            const detail::tensor_record& r = doc_.tensor_at(n.aux);
+            const detail::tensor_record& r = doc_.tensor_at(doc_.tensor_index(id));
             if (per_channel(r) && !shows_attrs(r.attrs)) axis(r);
             out_ += "}}";
             return;
@@ -555,7 +555,7 @@ private:
     /// A tensor's fields; the walk descends for the per-channel scales and zero_points, and
     /// for the attributes set by BUILD.
     walk_action tensor_json(node_id id) {
-        std::uint32_t index = doc_.at(id).aux;
+        const std::uint32_t index = doc_.tensor_index(id);
         tensor t(&doc_, index);
         const detail::tensor_record& r = doc_.tensor_at(index);
         out_ += "{\"tensor\":{\"dtype\":\"";
@@ -600,7 +600,7 @@ private:
         return walk_action::skip;
     }
     void storage_json(node_id id) {
-        std::uint32_t index = doc_.at(id).aux;
+        const std::uint32_t index = doc_.storage_index(id);
         const storage& s = doc_.storage_at(index);
         out_ += "{\"storage\":{\"id\":" + std::to_string(storage_id(index)) + ",\"dtype\":\"";
         out_ += name(s.desc.type);

@@ -114,10 +114,10 @@ inline std::string short_scalar(const document_data& doc, node_id id, const tree
     }
     case kind::global: return "<global " + clipped(doc.text(id), o) + ">";
     case kind::device: return "device('" + clipped(doc.text(id), o) + "')";
-    case kind::dtype: return "torch." + std::string(name(static_cast<dtype>(n.tag)));
+    case kind::dtype: return "torch." + std::string(name(doc.dtype_of(id)));
     case kind::numpy_dtype: return "dtype('" + clipped(doc.text(id), o) + "')";
     case kind::tensor: {
-        tensor t(&doc, n.aux);
+        tensor t(&doc, doc.tensor_index(id));
         s = "tensor " + std::string(name(t.dtype())) + " [";
         for (std::size_t i = 0; i < t.rank(); ++i) s += (i ? ", " : "") + std::to_string(t.shape()[i]);
         s += "] " + clipped(t.device(), o);
@@ -127,7 +127,7 @@ inline std::string short_scalar(const document_data& doc, node_id id, const tree
         return s;
     }
     case kind::storage: {
-        const storage& st = doc.storage_at(n.aux);
+        const storage& st = doc.storage_at(doc.storage_index(id));
         return "storage " + std::string(name(st.desc.type)) + " x" + std::to_string(st.desc.numel) + " " + clipped(st.device, o);
     }
     default: return {};

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cassert>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -74,14 +75,25 @@ constexpr const char* qscheme_name(qscheme q) noexcept {
     return names[static_cast<int>(q)];
 }
 
+class document_data;
+
 namespace detail {
 
-/// One value. 24 bytes: kind, a small tag, an auxiliary index and a 16-byte payload.
-struct node {
+/// One value. 24 bytes: kind, three small fields whose meaning depends on the kind, and a
+/// 16-byte payload. The small fields are private: document_data reads and writes them through
+/// accessors named for what each holds for its kind (has_lone_surrogates, tensor_index, ...),
+/// so no other code can read one kind's field as another kind's meaning.
+class node {
+public:
     kind k;
-    std::uint8_t flags;   // string: 1 = holds lone surrogates (WTF-8); global: torch_global id (torch layer)
-    std::uint16_t tag;    // global: pickle::known_global id (pickle machine); ndarray: fortran order; ...
-    std::uint32_t aux;    // ordered_dict/tensor attrs node; global: module length; tensor: record index
+
+private:
+    friend class ptload::document_data;
+    std::uint8_t flags_;  // string: 1 = lone surrogates; global: the handler's id for it
+    std::uint16_t tag_;   // global: the machine's known_global; dtype; ndarray: Fortran order; sparse_tensor: layout
+    std::uint32_t aux_;   // ordered_dict: attrs node; global: module length; tensor: record; storage: index
+
+public:
     struct complex_parts { double re, im; };
     struct text_span { const char* p; std::uint64_t n; };
     struct edge_slot { std::uint32_t first, size, cap; };
@@ -199,7 +211,6 @@ struct tensor_record {
 class key_tables;
 } // namespace detail
 
-class document_data;
 class document;
 class tensor;
 
@@ -406,7 +417,7 @@ public:
     node_id add(kind k) {
         detail::node n{};
         n.k = k;
-        n.aux = null_node;
+        n.aux_ = null_node;  // an OrderedDict without attrs
         nodes_.push_back(n);  // memory grows with the values parsed, never ahead of them
         return static_cast<node_id>(nodes_.size() - 1);
     }
@@ -437,7 +448,7 @@ public:
         node_id id = add(k);
         nodes_[id].s.p = bytes_.store(p, n);
         nodes_[id].s.n = n;
-        nodes_[id].flags = surrogates ? 1 : 0;
+        nodes_[id].flags_ = k == kind::string && surrogates ? 1 : 0;
         return id;
     }
     node_id make_string(std::string_view s) { return make_text(kind::string, s.data(), s.size()); }
@@ -460,15 +471,16 @@ public:
         nodes_[out].s.n = n;
         return p;
     }
-    /// A global "module.name": `module_len` splits it.
+    /// A global "module.name"; `known` is the pickle machine's pickle::known_global for it (0:
+    /// none), kept here as a number (see known_global_id).
     node_id make_global(std::string_view module, std::string_view name, std::uint16_t known) {
         node_id id = null_node;
         char* full = make_text_uninit(kind::global, module.size() + 1 + name.size(), id);
         if (!module.empty()) std::memcpy(full, module.data(), module.size());
         full[module.size()] = '.';
         if (!name.empty()) std::memcpy(full + module.size() + 1, name.data(), name.size());
-        nodes_[id].aux = static_cast<std::uint32_t>(module.size());
-        nodes_[id].tag = known;
+        nodes_[id].aux_ = static_cast<std::uint32_t>(module.size());
+        nodes_[id].tag_ = known;
         return id;
     }
     /// A container with `n` items taken from `items` (tuple, list, set, frozenset, torch_size,
@@ -524,6 +536,77 @@ public:
     const detail::node& at(node_id id) const noexcept { return nodes_[id]; }
     std::string_view text(node_id id) const noexcept { return {nodes_[id].s.p, static_cast<std::size_t>(nodes_[id].s.n)}; }
 
+    // ---- what a kind keeps beside its payload ----
+    // Readers a caller may hand any value return a neutral answer for other kinds; the others
+    // expect their kind (the caller has checked it) and assert it.
+
+    /// str: whether the text holds lone surrogates (WTF-8, which UTF-8 cannot encode).
+    bool has_lone_surrogates(node_id id) const noexcept {
+        return nodes_[id].k == kind::string && nodes_[id].flags_ != 0;
+    }
+    /// global: "module" of its "module.name" text.
+    std::string_view global_module(node_id id) const noexcept {
+        assert(nodes_[id].k == kind::global);
+        return text(id).substr(0, nodes_[id].aux_);
+    }
+    /// global: "name" of its "module.name" text.
+    std::string_view global_name(node_id id) const noexcept {
+        assert(nodes_[id].k == kind::global);
+        return text(id).substr(std::size_t{nodes_[id].aux_} + 1);
+    }
+    /// global: the pickle machine's pickle::known_global for it, as a number; 0 (none) for an
+    /// ordinary global and for any other kind.
+    std::uint16_t known_global_id(node_id id) const noexcept {
+        return nodes_[id].k == kind::global ? nodes_[id].tag_ : 0;
+    }
+    /// global: the id the machine's Handler gives it (for torch, a torch_global: see
+    /// torch_global_of), opaque here; 0 (none) when it has none and for any other kind.
+    std::uint8_t handler_global_id(node_id id) const noexcept {
+        return nodes_[id].k == kind::global ? nodes_[id].flags_ : 0;
+    }
+    void set_handler_global_id(node_id id, std::uint8_t handler_id) noexcept {
+        assert(nodes_[id].k == kind::global);
+        nodes_[id].flags_ = handler_id;
+    }
+    /// OrderedDict: the dict of attributes BUILD set on it; null_node when none, and for any
+    /// other kind.
+    node_id ordered_dict_attrs(node_id id) const noexcept {
+        return nodes_[id].k == kind::ordered_dict ? nodes_[id].aux_ : null_node;
+    }
+    void set_ordered_dict_attrs(node_id id, node_id attrs) noexcept {
+        assert(nodes_[id].k == kind::ordered_dict);
+        nodes_[id].aux_ = attrs;
+    }
+    /// tensor: its record (tensor_at).
+    std::uint32_t tensor_index(node_id id) const noexcept {
+        assert(nodes_[id].k == kind::tensor);
+        return nodes_[id].aux_;
+    }
+    /// storage: its index (storage_at).
+    std::uint32_t storage_index(node_id id) const noexcept {
+        assert(nodes_[id].k == kind::storage);
+        return nodes_[id].aux_;
+    }
+    /// torch.dtype: the dtype; dtype::unknown for any other kind.
+    dtype dtype_of(node_id id) const noexcept {
+        return nodes_[id].k == kind::dtype ? static_cast<dtype>(nodes_[id].tag_) : dtype::unknown;
+    }
+    /// sparse_tensor: its layout, which names its parts.
+    sparse_layout layout_of(node_id id) const noexcept {
+        assert(nodes_[id].k == kind::sparse_tensor);
+        return static_cast<sparse_layout>(nodes_[id].tag_);
+    }
+    void set_layout(node_id id, sparse_layout l) noexcept {
+        assert(nodes_[id].k == kind::sparse_tensor);
+        nodes_[id].tag_ = static_cast<std::uint16_t>(l);
+    }
+    /// ndarray: whether its data is in Fortran order; false for any other kind.
+    bool fortran_order(node_id id) const noexcept { return nodes_[id].k == kind::ndarray && nodes_[id].tag_ != 0; }
+    void set_fortran_order(node_id id, bool fortran) noexcept {
+        assert(nodes_[id].k == kind::ndarray);
+        nodes_[id].tag_ = fortran ? 1 : 0;
+    }
+
     // dimension pool for tensor shapes/strides
     std::uint32_t add_dims(const std::int64_t* shape, const std::int64_t* stride, std::size_t rank) {
         auto at = static_cast<std::uint32_t>(dims_.size());
@@ -543,7 +626,18 @@ public:
     node_id add_tensor(detail::tensor_record r) {
         tensors_.push_back(std::move(r));
         node_id id = add(kind::tensor);
-        nodes_[id].aux = static_cast<std::uint32_t>(tensors_.size() - 1);
+        nodes_[id].aux_ = static_cast<std::uint32_t>(tensors_.size() - 1);
+        return id;
+    }
+    /// The value of storage `index` (a persistent id's storage).
+    node_id make_storage_node(std::uint32_t index) {
+        node_id id = add(kind::storage);
+        nodes_[id].aux_ = index;
+        return id;
+    }
+    node_id make_dtype(dtype d) {
+        node_id id = add(kind::dtype);
+        nodes_[id].tag_ = static_cast<std::uint16_t>(d);
         return id;
     }
     const detail::tensor_record& tensor_at(std::size_t i) const noexcept { return tensors_[i]; }
@@ -935,9 +1029,9 @@ inline value value::at_int_key(std::int64_t key) const {
 inline value value::attrs() const {
     if (!valid()) return missing(".attrs");
     const auto& n = doc_->at(id_);
-    if (n.k == kind::ordered_dict) return value(doc_, n.aux);
+    if (n.k == kind::ordered_dict) return value(doc_, doc_->ordered_dict_attrs(id_));
     if (n.k == kind::object) return value(doc_, doc_->edge(id_, obj_state));
-    if (n.k == kind::tensor) return value(doc_, doc_->tensor_at(n.aux).attrs);
+    if (n.k == kind::tensor) return value(doc_, doc_->tensor_at(doc_->tensor_index(id_)).attrs);
     return missing(".attrs");
 }
 

@@ -88,14 +88,14 @@ enum class walk_action : std::uint8_t {
 namespace detail {
 
 /// The slot names of the fixed layouts that are items too (the tree print shows them as items).
-inline walk_slot item_slot(const node& n, std::size_t i) noexcept {
-    switch (n.k) {
+inline walk_slot item_slot(const document_data& doc, node_id id, std::size_t i) noexcept {
+    switch (doc.at(id).k) {
     case kind::numpy_scalar: {
         constexpr walk_slot s[] = {walk_slot::dtype, walk_slot::value};
         return i < 2 ? s[i] : walk_slot::none;
     }
     case kind::sparse_tensor: {
-        const bool coo = static_cast<sparse_layout>(n.tag) == sparse_layout::coo;
+        const bool coo = doc.layout_of(id) == sparse_layout::coo;
         constexpr walk_slot s[] = {walk_slot::size, walk_slot::coalesced, walk_slot::indices, walk_slot::values};
         if (i == 1 && !coo) return walk_slot::compressed_indices;
         if (i == 2 && !coo) return walk_slot::plain_indices;
@@ -146,9 +146,9 @@ inline node_id slot_child(const document_data& doc, node_id id, walk_slot s) noe
         if (s == walk_slot::shape) return doc.edge(id, pickle::nd_shape);
         if (s == walk_slot::data) return doc.edge(id, pickle::nd_data);
         return null_node;
-    case kind::ordered_dict: return s == walk_slot::attrs ? n.aux : null_node;
+    case kind::ordered_dict: return s == walk_slot::attrs ? doc.ordered_dict_attrs(id) : null_node;
     case kind::tensor: {
-        const detail::tensor_record& r = doc.tensor_at(n.aux);
+        const detail::tensor_record& r = doc.tensor_at(doc.tensor_index(id));
         return s == walk_slot::attrs ? r.attrs : s == walk_slot::scales ? r.scales
                                              : s == walk_slot::zero_points ? r.zero_points : null_node;
     }
@@ -189,9 +189,10 @@ inline bool next_child(const document_data& doc, node_id id, std::size_t& pos, n
             pos = key ? pos + 1 : 2 * entry + 2;
             return true;
         }
-        if (pos == end && n.k == kind::ordered_dict && n.aux != null_node) {
+        const node_id attrs = doc.ordered_dict_attrs(id);
+        if (pos == end && attrs != null_node) {
             step = {step_kind::slot, walk_slot::attrs, null_node, end / 2};
-            child = n.aux;
+            child = attrs;
             ++pos;
             return true;
         }
@@ -228,7 +229,7 @@ inline bool next_child(const document_data& doc, node_id id, std::size_t& pos, n
     }
     default:
         if (!has_children(n.k) || pos >= doc.edge_count(id)) return false;
-        step = {step_kind::item, detail::item_slot(n, pos), null_node, pos};
+        step = {step_kind::item, detail::item_slot(doc, id, pos), null_node, pos};
         child = doc.edge(id, pos);
         ++pos;
         return true;

@@ -215,7 +215,7 @@ private:
         case kind::global:
         case kind::device:
         case kind::numpy_dtype: h = hash_bytes(doc_.text(id), 4 + static_cast<int>(n.k)); return {};
-        case kind::dtype: h = mix(0xD7 ^ n.tag); return {};
+        case kind::dtype: h = mix(0xD7 ^ static_cast<std::uint64_t>(doc_.dtype_of(id))); return {};
         case kind::tuple:
         case kind::frozenset:
         case kind::torch_size: {
@@ -270,7 +270,7 @@ private:
         case kind::string: case kind::bytes: case kind::big_integer: case kind::global: case kind::device:
         case kind::numpy_dtype:
             return doc_.text(a) == doc_.text(b);
-        case kind::dtype: return x.tag == y.tag;
+        case kind::dtype: return doc_.dtype_of(a) == doc_.dtype_of(b);
         case kind::tuple:
         case kind::torch_size:
         case kind::frozenset: {

@@ -435,7 +435,7 @@ private:
         return push(doc_.make_global(g.module, g.name, static_cast<std::uint16_t>(g.id)));
     }
     known_global known_of(node_id callable) const noexcept {
-        return kind_of(callable) == kind::global ? static_cast<known_global>(doc_.at(callable).tag) : known_global::none;
+        return static_cast<known_global>(doc_.known_global_id(callable));
     }
     node_id opaque(node_id cls, node_id args) {
         node_id obj = doc_.make_object(cls);
@@ -575,7 +575,7 @@ private:
         for (char c : e) lower += static_cast<char>((c >= 'A' && c <= 'Z') ? c + 32 : (c == '_' ? '-' : c));
         std::string_view t = doc_.text(str);
         if (lower == "utf-8" || lower == "utf8") {
-            if (doc_.at(str).flags) return fail(errc::decode_error, "'utf-8' codec can't encode a surrogate");
+            if (doc_.has_lone_surrogates(str)) return fail(errc::decode_error, "'utf-8' codec can't encode a surrogate");
             return doc_.make_text(out, t.data(), t.size());
         }
         bool latin1 = lower == "latin1" || lower == "latin-1" || lower == "iso-8859-1" || lower == "iso8859-1" || lower == "l1";
@@ -662,11 +662,11 @@ private:
             if (part == null_node || kind_of(part) == kind::none) continue;
             if (kind_of(part) != kind::dict && kind_of(part) != kind::ordered_dict)
                 return fail(errc::bad_operand, "OrderedDict state is not a dict");
-            if (doc_.at(obj).aux == null_node) {
+            if (doc_.ordered_dict_attrs(obj) == null_node) {
                 node_id fresh = doc_.make_seq(kind::dict, nullptr, 0);  // grows the node array: no reference held
-                doc_.at(obj).aux = fresh;
+                doc_.set_ordered_dict_attrs(obj, fresh);
             }
-            node_id target = doc_.at(obj).aux;
+            node_id target = doc_.ordered_dict_attrs(obj);
             for (std::size_t i = 0; i + 1 < doc_.edge_count(part); i += 2)
                 PTLOAD_TRY(dict_set(target, doc_.edge(part, i), doc_.edge(part, i + 1)));
         }

@@ -144,7 +144,7 @@ inline status build_ndarray(document_data& doc, node_id arr, node_id state) {
     doc.set_edge(arr, nd_dtype, dt);
     doc.set_edge(arr, nd_shape, shape);
     doc.set_edge(arr, nd_data, data);
-    doc.at(arr).tag = doc.at(fortran).k == kind::boolean && doc.at(fortran).i ? 1 : 0;
+    doc.set_fortran_order(arr, doc.at(fortran).k == kind::boolean && doc.at(fortran).i);
     return {};
 }
 

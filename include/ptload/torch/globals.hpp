@@ -8,6 +8,7 @@
 
 #include "../config.hpp"
 #include "../pickle/globals.hpp"
+#include "../value.hpp"
 
 #include <cstdint>
 #include <string>
@@ -17,8 +18,8 @@ namespace ptload {
 inline namespace v0 {
 
 /// What torch makes of a global. `none`: nothing (an ordinary global). The torch handler keeps
-/// it in a global value's `flags`, so the canonical JSON can tell layouts and qschemes, which
-/// torch treats as values of their own, from classes.
+/// it in the document as the global value's handler id (torch_global_of), so the canonical
+/// JSON can tell layouts and qschemes, which torch treats as values of their own, from classes.
 enum class torch_global : std::uint8_t {
     none,
     rebuild_tensor, rebuild_tensor_v2, rebuild_tensor_v3, rebuild_parameter, rebuild_parameter_with_state,
@@ -98,6 +99,19 @@ inline torch_global find_torch_global(const pickle::resolved_global& g) noexcept
     if (g.module == "torch") return torch_global::dtype_name;
     return torch_global::none;
 }
+
+/// What torch makes of a value: the torch_global the torch handler gave a global, none for an
+/// ordinary global and for any other kind.
+inline torch_global torch_global_of(const document_data& doc, node_id id) noexcept {
+    return static_cast<torch_global>(doc.handler_global_id(id));
+}
+
+namespace detail {
+/// The torch handler's side of torch_global_of: `global` is a global value.
+inline void set_torch_global(document_data& doc, node_id global, torch_global t) noexcept {
+    doc.set_handler_global_id(global, static_cast<std::uint8_t>(t));
+}
+} // namespace detail
 
 } // namespace v0
 } // namespace ptload

@@ -66,12 +66,6 @@ inline bool as_text(const document_data& doc, node_id id, std::string_view& out)
     return true;
 }
 
-/// What torch makes of a value: the torch_global the torch handler put in a global's flags.
-inline torch_global torch_global_of(const document_data& doc, node_id id) noexcept {
-    const auto& n = doc.at(id);
-    return n.k == kind::global ? static_cast<torch_global>(n.flags) : torch_global::none;
-}
-
 /// The dtype of the elements of a storage class named `name` ("FloatStorage"; UntypedStorage
 /// holds bytes), or dtype::unknown.
 inline dtype storage_class_dtype(std::string_view name) noexcept {
@@ -118,7 +112,7 @@ public:
             return make_error(errc::bad_storage, no_offset, "'storage' persistent id has " + std::to_string(n) + " items, not 5 or 6");
         node_id cls = doc.edge(pid, 1);
         storage_description d;
-        if (detail::torch_global_of(doc, cls) != torch_global::storage_class)
+        if (torch_global_of(doc, cls) != torch_global::storage_class)
             return make_error(errc::bad_storage, no_offset, "persistent id storage type is not a torch storage class");
         d.type = storage_dtype(doc, cls);
         if (d.type == dtype::unknown)
@@ -145,7 +139,7 @@ public:
     }
 
     /// find_class: a global torch gives a meaning to becomes a global value that carries its
-    /// torch_global in its flags (the other hooks read it there), or a dtype value; null_node
+    /// torch_global (the other hooks read it with torch_global_of), or a dtype value; null_node
     /// leaves any other global to the machine.
     result<node_id> find_class(document_data& doc, const pickle::resolved_global& g, std::uint64_t) {
         torch_global t = find_torch_global(g);
@@ -154,11 +148,9 @@ public:
         if (t == torch_global::dtype_name) {
             dtype d = dtype_from_name(g.name);
             if (d == dtype::unknown) return id;  // torch.FloatTensor, torch.strided, ...: an ordinary global
-            node_id v = doc.add(kind::dtype);
-            doc.at(v).tag = static_cast<std::uint16_t>(d);
-            return v;
+            return doc.make_dtype(d);
         }
-        doc.at(id).flags = static_cast<std::uint8_t>(t);
+        detail::set_torch_global(doc, id, t);
         if (t == torch_global::storage_class) {
             auto at = std::lower_bound(storage_classes_.begin(), storage_classes_.end(), id, node_before);
             storage_classes_.insert(at, {id, detail::storage_class_dtype(g.name)});  // ids grow: at is the end
@@ -168,7 +160,7 @@ public:
 
     /// REDUCE, INST and OBJ of a global the machine does not model: torch's callables.
     result<node_id> reduce(document_data& doc, node_id callable, node_id args, std::uint64_t) {
-        torch_global t = detail::torch_global_of(doc, callable);
+        torch_global t = torch_global_of(doc, callable);
         if (t == torch_global::jit_identity) {
             if (doc.edge_count(args) < 1) return make_error(errc::bad_operand, no_offset, "TorchScript type tag without a value");
             return doc.edge(args, 0);
@@ -179,7 +171,7 @@ public:
     /// NEWOBJ and NEWOBJ_EX: torch.Size (a tuple subclass, opaque with keyword arguments),
     /// Tensor and Parameter.
     result<node_id> newobj(document_data& doc, node_id cls, node_id args, node_id kwargs, std::uint64_t) {
-        torch_global t = detail::torch_global_of(doc, cls);
+        torch_global t = torch_global_of(doc, cls);
         switch (t) {
         case torch_global::size:
             if (kwargs != null_node && doc.edge_count(kwargs)) return null_node;
@@ -201,12 +193,11 @@ public:
     /// The dtype of a storage class global's elements; dtype::unknown for any other value and
     /// for unknown classes.
     dtype storage_dtype(const document_data& doc, node_id cls) const {
-        if (detail::torch_global_of(doc, cls) != torch_global::storage_class) return dtype::unknown;
+        if (torch_global_of(doc, cls) != torch_global::storage_class) return dtype::unknown;
         auto it = std::lower_bound(storage_classes_.begin(), storage_classes_.end(), cls, node_before);
         if (it != storage_classes_.end() && it->first == cls) return it->second;
         // a class another handler resolved (a nested stream's): by its name, as find_class did
-        std::string_view text = doc.text(cls);
-        return detail::storage_class_dtype(text.substr(doc.at(cls).aux + 1));
+        return detail::storage_class_dtype(doc.global_name(cls));
     }
 
     /// callable(*args) for torch's callable `g`; null_node keeps an opaque object.
@@ -227,7 +218,7 @@ public:
         case torch_global::rebuild_tensor_v3: {
             if (n != 7 && n != 8) return arity("_rebuild_tensor_v3", n, "7 or 8");
             if (doc.at(a(6)).k != kind::dtype) return bad("_rebuild_tensor_v3 dtype is not a torch dtype");
-            auto t = make_tensor(doc, a(0), a(1), a(2), a(3), static_cast<dtype>(doc.at(a(6)).tag), truthy(doc, a(4)));
+            auto t = make_tensor(doc, a(0), a(1), a(2), a(3), doc.dtype_of(a(6)), truthy(doc, a(4)));
             if (!t) return t;
             if (n == 8) PTLOAD_TRY(apply_metadata(doc, *t, a(7)));
             return t;
@@ -259,7 +250,7 @@ public:
         case torch_global::rebuild_meta_tensor_no_storage: {
             if (n != 4) return arity("_rebuild_meta_tensor_no_storage", n, "4");
             if (doc.at(a(0)).k != kind::dtype) return bad("meta tensor dtype is not a torch dtype");
-            return storageless(doc, static_cast<dtype>(doc.at(a(0)).tag), a(1), a(2), 0, truthy(doc, a(3)), "meta",
+            return storageless(doc, doc.dtype_of(a(0)), a(1), a(2), 0, truthy(doc, a(3)), "meta",
                                null_node);
         }
         case torch_global::rebuild_wrapper_subclass: {
@@ -267,7 +258,7 @@ public:
             if (doc.at(a(1)).k != kind::dtype) return bad("wrapper subclass dtype is not a torch dtype");
             if (doc.at(a(4)).k != kind::integer) return bad("wrapper subclass storage offset is not an int");
             const std::string_view device = doc.at(a(6)).k == kind::device ? doc.text(a(6)) : std::string_view("cpu");
-            return storageless(doc, static_cast<dtype>(doc.at(a(1)).tag), a(2), a(3), doc.at(a(4)).i, truthy(doc, a(7)),
+            return storageless(doc, doc.dtype_of(a(1)), a(2), a(3), doc.at(a(4)).i, truthy(doc, a(7)),
                                device, a(0));
         }
         case torch_global::rebuild_device_tensor_from_numpy: return from_numpy(doc, args);
@@ -277,7 +268,7 @@ public:
             if (!detail::as_text(doc, a(2), device)) return bad("device is not a str");
             auto t = derive(doc, a(0), truthy(doc, a(3)), false);
             if (!t) return t;
-            doc.tensor_mut(doc.at(*t).aux).device = mapped_device(doc, device);
+            doc.tensor_mut(doc.tensor_index(*t)).device = mapped_device(doc, device);
             return t;
         }
         case torch_global::rebuild_from_type_v2:
@@ -307,7 +298,7 @@ public:
             if (n != 1 || !detail::as_text(doc, a(0), l)) return bad("_get_layout takes a layout name");
             std::string_view name = l.substr(0, 6) == "torch." ? l.substr(6) : l;
             node_id layout = doc.make_global("torch", name, static_cast<std::uint16_t>(pickle::known_global::none));
-            doc.at(layout).flags = static_cast<std::uint8_t>(torch_global::get_layout);
+            detail::set_torch_global(doc, layout, torch_global::get_layout);
             return layout;
         }
         case torch_global::load_from_bytes: {
@@ -339,21 +330,21 @@ public:
                 return make_error(errc::limit_depth, no_offset,
                                   "_rebuild_from_type nested deeper than " + std::to_string(limits::max_depth) + " (limits::max_depth)");
             levels.push_back(call_args);
-            auto fid = detail::torch_global_of(doc, func);
+            auto fid = torch_global_of(doc, func);
             if (fid != torch_global::rebuild_from_type_v2 && fid != torch_global::rebuild_from_type) break;
             call_args = inner;
         }
         node_id innermost = levels.back();
         node_id func = doc.edge(innermost, 0);
-        auto t = call(doc, detail::torch_global_of(doc, func), func, doc.edge(innermost, 2));
+        auto t = call(doc, torch_global_of(doc, func), func, doc.edge(innermost, 2));
         if (!t) return t;
         if (*t == null_node || doc.at(*t).k != kind::tensor) return bad("_rebuild_from_type's function did not build a tensor");
         for (std::size_t i = levels.size(); i-- > 0;) {
             node_id new_type = doc.edge(levels[i], 1);
             if (doc.at(new_type).k == kind::global) {
                 std::string_view cls = doc.text(new_type);
-                if (cls == "torch.nn.parameter.Parameter") doc.tensor_mut(doc.at(*t).aux).parameter = true;
-                else if (cls != "torch.Tensor" && cls != "torch._tensor.Tensor") doc.tensor_mut(doc.at(*t).aux).cls = new_type;
+                if (cls == "torch.nn.parameter.Parameter") doc.tensor_mut(doc.tensor_index(*t)).parameter = true;
+                else if (cls != "torch.Tensor" && cls != "torch._tensor.Tensor") doc.tensor_mut(doc.tensor_index(*t)).cls = new_type;
             }
             PTLOAD_TRY(set_attrs(doc, *t, doc.edge(levels[i], 3)));
         }
@@ -395,7 +386,7 @@ public:
                                 dtype override, bool requires_grad) {
         if (doc.at(storage_id).k != kind::storage) return bad("tensor storage is not a storage persistent id");
         if (doc.at(offset_id).k != kind::integer) return bad("storage offset is not an int");
-        std::uint32_t sindex = doc.at(storage_id).aux;
+        std::uint32_t sindex = doc.storage_index(storage_id);
         const storage& s = doc.storage_at(sindex);
         detail::tensor_record r;
         r.type = override == dtype::unknown ? s.desc.type : override;
@@ -414,8 +405,7 @@ public:
     node_id storage_node(document_data& doc, std::uint32_t index) {
         if (index >= storage_nodes_.size()) storage_nodes_.resize(std::size_t{index} + 1, null_node);
         if (storage_nodes_[index] != null_node) return storage_nodes_[index];
-        node_id id = doc.add(kind::storage);
-        doc.at(id).aux = index;
+        node_id id = doc.make_storage_node(index);
         storage_nodes_[index] = id;
         return id;
     }
@@ -467,7 +457,7 @@ private:
     /// A new tensor object over the same storage (Parameter, device re-tagging).
     result<node_id> derive(document_data& doc, node_id data, bool requires_grad, bool parameter) {
         if (doc.at(data).k != kind::tensor) return bad("expected a tensor");
-        detail::tensor_record r = doc.tensor_at(doc.at(data).aux);
+        detail::tensor_record r = doc.tensor_at(doc.tensor_index(data));
         r.requires_grad = requires_grad;
         r.parameter = r.parameter || parameter;
         return add(doc, std::move(r));
@@ -496,11 +486,12 @@ private:
             if (part == null_node || doc.at(part).k == kind::none) continue;
             if (doc.at(part).k != kind::dict && doc.at(part).k != kind::ordered_dict) return bad("tensor state is not a dict");
             if (!doc.edge_count(part)) continue;
-            if (doc.tensor_at(doc.at(tensor_id).aux).attrs == null_node) {
+            const std::uint32_t index = doc.tensor_index(tensor_id);
+            if (doc.tensor_at(index).attrs == null_node) {
                 node_id fresh = doc.make_seq(kind::dict, nullptr, 0);  // grows the node array: no reference held
-                doc.tensor_mut(doc.at(tensor_id).aux).attrs = fresh;
+                doc.tensor_mut(index).attrs = fresh;
             }
-            node_id target = doc.tensor_at(doc.at(tensor_id).aux).attrs;
+            node_id target = doc.tensor_at(index).attrs;
             for (std::size_t i = 0; i + 1 < doc.edge_count(part); i += 2) {
                 node_id kv[2] = {doc.edge(part, i), doc.edge(part, i + 1)};
                 doc.push_edges(target, kv, 2);
@@ -512,7 +503,7 @@ private:
     status apply_metadata(document_data& doc, node_id t, node_id meta) {
         if (doc.at(meta).k == kind::none) return {};
         if (doc.at(meta).k != kind::dict) return bad("tensor metadata is not a dict");
-        auto& r = doc.tensor_mut(doc.at(t).aux);
+        auto& r = doc.tensor_mut(doc.tensor_index(t));
         for (std::size_t i = 0; i + 1 < doc.edge_count(meta); i += 2) {
             std::string_view key;
             if (!detail::as_text(doc, doc.edge(meta, i), key)) continue;
@@ -531,7 +522,7 @@ private:
         if (doc.at(q).k != kind::tuple || doc.edge_count(q) < 1 || doc.at(doc.edge(q, 0)).k != kind::global)
             return bad("quantizer parameters are not (qscheme, ...)");
         std::string_view scheme = doc.text(doc.edge(q, 0));
-        auto& r = doc.tensor_mut(doc.at(*t).aux);
+        auto& r = doc.tensor_mut(doc.tensor_index(*t));
         if (scheme == "torch.per_tensor_affine" || scheme == "torch.per_tensor_symmetric") {
             if (doc.edge_count(q) != 3) return bad("per-tensor quantizer needs (qscheme, scale, zero_point)");
             const auto& scale = doc.at(doc.edge(q, 1));
@@ -554,7 +545,7 @@ private:
             for (node_id p : {scales, zps}) {
                 kind pk = doc.at(p).k;
                 if (pk == kind::tensor) {
-                    tensor pt(&doc, doc.at(p).aux);
+                    tensor pt(&doc, doc.tensor_index(p));
                     if (pt.rank() != 1 || pt.shape()[0] != channels) return bad("quantizer parameters have the wrong shape");
                 } else if (pk == kind::list || pk == kind::tuple) {
                     if (static_cast<std::int64_t>(doc.edge_count(p)) != channels) return bad("quantizer parameters have the wrong length");
@@ -577,7 +568,7 @@ private:
     /// that repeats its storage is read only as far as limits allow.
     status index_values(const document_data& doc, node_id t, detail::vector<std::int64_t>& out) const {
         if (doc.at(t).k != kind::tensor) return bad("sparse or nested tensor metadata is not a tensor");
-        tensor v(&doc, doc.at(t).aux);
+        tensor v(&doc, doc.tensor_index(t));
         if (v.dtype() != dtype::int64 && v.dtype() != dtype::int32)
             return bad("sparse or nested tensor metadata must be an int64 or int32 tensor");
         if (!v.has_storage()) return bad("sparse or nested tensor metadata has no storage");
@@ -648,7 +639,7 @@ private:
             std::copy(built, built + 4, parts);
         }
         node_id s = doc.make_seq(kind::sparse_tensor, parts, 4);
-        doc.at(s).tag = static_cast<std::uint16_t>(sl);
+        doc.set_layout(s, sl);
         PTLOAD_TRY(check_or_defer(doc, s));
         return s;
     }
@@ -659,7 +650,7 @@ private:
         for (std::size_t i = 0; i < doc.edge_count(composite); ++i) {
             node_id part = doc.edge(composite, i);
             if (doc.at(part).k != kind::tensor) continue;
-            const detail::tensor_record& r = doc.tensor_at(doc.at(part).aux);
+            const detail::tensor_record& r = doc.tensor_at(doc.tensor_index(part));
             if (r.storage != null_node && !doc.storage_at(r.storage).resident) {
                 deferred_.push_back(composite);
                 return {};
@@ -673,12 +664,12 @@ private:
     /// COO indices inside the size; compressed indices non-decreasing within nnz, plain
     /// indices inside their dimension (SECURITY.md (a)36: to_dense must never write out of bounds).
     status check_sparse(document_data& doc, node_id s) {
-        auto layout = static_cast<sparse_layout>(doc.at(s).tag);
+        const sparse_layout layout = doc.layout_of(s);
         detail::vector<std::int64_t> size, idx;
         detail::int_sequence(doc, doc.edge(s, 0), size);
         if (layout == sparse_layout::coo) {
             node_id indices = doc.edge(s, 2);
-            tensor it(&doc, doc.at(indices).aux);
+            tensor it(&doc, doc.tensor_index(indices));
             if (it.rank() != 2) return bad("COO indices must be a 2-D int64 tensor");
             PTLOAD_TRY(index_values(doc, indices, idx));
             std::int64_t sparse_dims = it.shape()[0], nnz = it.shape()[1];
@@ -707,7 +698,7 @@ private:
         return {};
     }
     status check_nested(document_data& doc, node_id nested) {
-        tensor b(&doc, doc.at(doc.edge(nested, 0)).aux);
+        tensor b(&doc, doc.tensor_index(doc.edge(nested, 0)));
         detail::vector<std::int64_t> offs, sz;
         PTLOAD_TRY(index_values(doc, doc.edge(nested, 3), offs));
         PTLOAD_TRY(index_values(doc, doc.edge(nested, 1), sz));
@@ -724,11 +715,11 @@ private:
         if (doc.at(arr).k != kind::ndarray || doc.at(dt).k != kind::dtype || !detail::as_text(doc, dev, device))
             return bad("_rebuild_device_tensor_from_numpy needs (ndarray, dtype, device, requires_grad)");
         node_id data = doc.edge(arr, pickle::nd_data), shape = doc.edge(arr, pickle::nd_shape);
-        if (data == null_node || doc.at(data).k != kind::bytes || doc.at(arr).tag)
+        if (data == null_node || doc.at(data).k != kind::bytes || doc.fortran_order(arr))
             return bad("numpy data for a device tensor must be a C-ordered numeric array");
         auto bytes = doc.text(data);
         storage s;
-        s.desc.type = static_cast<dtype>(doc.at(dt).tag);
+        s.desc.type = doc.dtype_of(dt);
         s.desc.key = "numpy";
         s.desc.location = device;
         std::size_t esize = element_size(s.desc.type);

@@ -309,7 +309,7 @@ private:
 inline tensor document::tensor_at(std::size_t i) const noexcept { return tensor(d_.get(), static_cast<std::uint32_t>(i)); }
 
 inline result<tensor> value::as_tensor() const {
-    if (is(kind::tensor)) return tensor(doc_, doc_->at(id_).aux);
+    if (is(kind::tensor)) return tensor(doc_, doc_->tensor_index(id_));
     return detail::kind_error(*this, "tensor");
 }
 
