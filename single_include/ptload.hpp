@@ -310,7 +310,8 @@ inline namespace v0 {
 
 /// The memory functions behind every allocation ptload makes for itself.
 struct memory_functions {
-    /// `size` bytes aligned to `alignment` (a power of two, at most 64). Null means out of
+    /// `size` bytes aligned to `alignment` (a power of two, at most alignof(std::max_align_t):
+    /// ptload asks for the alignment of what it stores, never more). Null means out of
     /// memory: ptload throws std::bad_alloc where exceptions exist and aborts where they do not,
     /// as operator new does, since standard containers cannot report it any other way.
     void* (*allocate)(std::size_t size, std::size_t alignment, void* context) = nullptr;
