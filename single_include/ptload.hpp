@@ -2547,6 +2547,29 @@ struct default_limits {
     static constexpr std::uint64_t max_dump_bytes = std::uint64_t{1} << 32;
 };
 
+/// A limits policy's bounds as values. The loaders are compiled once per decoding and read the
+/// limits of the set they load with from here, so policy sets that differ only in their limits
+/// (or allocator, or globals policy) share one compiled loader.
+struct limit_values {
+    std::size_t max_depth, max_stack, max_memo, nodes_per_byte, node_slack, max_int_digits, max_int_bytes,
+        max_name_parts, max_key_depth;
+    std::size_t max_tensor_rank, max_tensors, max_stream_nesting;
+    std::uint64_t max_zip_entries, max_inflate_ratio, max_inflate_per_file_byte;
+    std::uint64_t dump_bytes_per_input_byte, dump_slack, max_view_expansion, view_slack, max_dump_bytes;
+
+    /// The values of the limits policy L.
+    template <class L>
+    static constexpr limit_values of() noexcept {
+        return {L::max_depth,         L::max_stack,          L::max_memo,
+                L::nodes_per_byte,    L::node_slack,         L::max_int_digits,
+                L::max_int_bytes,     L::max_name_parts,     L::max_key_depth,
+                L::max_tensor_rank,   L::max_tensors,        L::max_stream_nesting,
+                L::max_zip_entries,   L::max_inflate_ratio,  L::max_inflate_per_file_byte,
+                L::dump_bytes_per_input_byte, L::dump_slack, L::max_view_expansion,
+                L::view_slack,        L::max_dump_bytes};
+    }
+};
+
 namespace detail {
 template <class L, class = void>
 struct is_limits : std::false_type {};
@@ -5642,16 +5665,20 @@ template <class H>
 struct has_build<H, std::void_t<decltype(std::declval<H&>().build(std::declval<document_data&>(), node_id{}, node_id{},
                                                                   std::uint64_t{}))>> : std::true_type {};
 
-template <class Policies, class Handler>
-class machine {
-    using decoding = typename Policies::decoding;
-    using limits = typename Policies::limits;
+/// The machine for one decoding and Handler; its limits and globals policy are values, so
+/// policy sets that share a decoding share its code (see `machine` for the usual spelling).
+template <class Decoding, class Handler>
+class basic_machine {
+    using decoding = Decoding;
 
 public:
-    machine(document_data& doc, Handler& handler, const std::uint8_t* data, std::size_t size, run_options opts)
+    /// `allowlist_only`: strict mode (globals policy ptload::strict), globals off the allowlist
+    /// are refused.
+    basic_machine(document_data& doc, Handler& handler, const std::uint8_t* data, std::size_t size, run_options opts,
+                  const limit_values& limits, bool allowlist_only)
         : doc_(doc), handler_(handler), begin_(data), cur_(data), end_(data + size), opts_(std::move(opts)),
-          keys_(doc, limits::max_key_depth) {
-        std::uint64_t budget = static_cast<std::uint64_t>(size) * limits::nodes_per_byte + limits::node_slack;
+          limits_(limits), keys_(doc, limits.max_key_depth), allowlist_only_(allowlist_only) {
+        std::uint64_t budget = static_cast<std::uint64_t>(size) * limits_.nodes_per_byte + limits_.node_slack;
         node_budget_ = doc.node_count() + budget;
     }
 
@@ -5679,7 +5706,7 @@ public:
     int protocol() const noexcept { return proto_; }
 
 private:
-    using handler_fn = status (*)(machine&);
+    using handler_fn = status (*)(basic_machine&);
 
     // ---------------------------------------------------------------- errors
     error fail(errc code, std::string message) const {
@@ -5779,12 +5806,12 @@ private:
     // ---------------------------------------------------------------- stack
     std::size_t fence() const noexcept { return marks_.empty() ? 0 : marks_.back(); }
     status push(node_id id) {
-        if (PTLOAD_UNLIKELY(stack_.size() >= limits::max_stack)) return stack_full();
+        if (PTLOAD_UNLIKELY(stack_.size() >= limits_.max_stack)) return stack_full();
         stack_.push_back(id);
         return {};
     }
     PTLOAD_COLD error stack_full() const {
-        return fail(errc::limit_stack, "more than " + std::to_string(limits::max_stack) + " items on the stack");
+        return fail(errc::limit_stack, "more than " + std::to_string(limits_.max_stack) + " items on the stack");
     }
     result<node_id> pop() {
         if (PTLOAD_UNLIKELY(stack_.size() <= fence())) return underflow();
@@ -5833,8 +5860,8 @@ private:
             if (it == sparse_memo_.end()) ++memo_count_;
             sparse_memo_[static_cast<std::uint32_t>(index)] = id;
         }
-        if (sparse_memo_.size() > limits::max_memo)
-            return fail(errc::limit_memo, "more than " + std::to_string(limits::max_memo) +
+        if (sparse_memo_.size() > limits_.max_memo)
+            return fail(errc::limit_memo, "more than " + std::to_string(limits_.max_memo) +
                                               " memo entries far beyond the others (limits::max_memo)");
         return {};
     }
@@ -5890,19 +5917,19 @@ private:
     }
     result<node_id> integer_from(const detail::parsed_int& v) {
         if (v.status == detail::parsed_int::too_long)
-            return fail(errc::limit_integer, "integer literal has more than " + std::to_string(limits::max_int_digits) + " digits");
+            return fail(errc::limit_integer, "integer literal has more than " + std::to_string(limits_.max_int_digits) + " digits");
         if (v.status != detail::parsed_int::ok) return fail(errc::bad_text, "not an integer literal");
         if (v.small) return doc_.make_int(v.value);
-        if (v.big.size() > limits::max_int_bytes)
-            return fail(errc::limit_integer, "integer wider than " + std::to_string(limits::max_int_bytes) + " bytes");
+        if (v.big.size() > limits_.max_int_bytes)
+            return fail(errc::limit_integer, "integer wider than " + std::to_string(limits_.max_int_bytes) + " bytes");
         return doc_.make_text(kind::big_integer, v.big.data(), v.big.size());
     }
     result<node_id> binary_long(const std::uint8_t* p, std::size_t n) {
         std::int64_t small = 0;
         if (detail::twos_to_int64(p, n, small)) return doc_.make_int(small);
         std::size_t len = detail::minimal_twos_length(p, n);
-        if (len > limits::max_int_bytes)
-            return fail(errc::limit_integer, "integer wider than " + std::to_string(limits::max_int_bytes) + " bytes");
+        if (len > limits_.max_int_bytes)
+            return fail(errc::limit_integer, "integer wider than " + std::to_string(limits_.max_int_bytes) + " bytes");
         return doc_.make_text(kind::big_integer, p, len);
     }
 
@@ -5953,14 +5980,14 @@ private:
 
     // ---------------------------------------------------------------- globals and calls
     status push_global(std::string_view module, std::string_view name) {
-        resolved_global g = resolve_global(module, name, proto_, limits::max_name_parts);
+        resolved_global g = resolve_global(module, name, proto_, limits_.max_name_parts);
         if (g.dangerous) {
             const std::string full = std::string(g.module) + "." + std::string(g.name);
             return fail(errc::disallowed_global,
                         "global " + full + (g.denied_as == full ? "" : " (" + g.denied_as + ")") + " " +
                             std::string(g.why) + ": never data in a checkpoint; ptload does not run pickled code");
         }
-        if constexpr (Policies::globals::allowlist_only) {
+        if (allowlist_only_) {
             if (g.rating != verdict::safe) {
                 const detail::string full = detail::dotted(g.module, g.name);
                 bool added = false;
@@ -6171,7 +6198,7 @@ private:
         case kind::ndarray: {
             auto r = build_ndarray(doc_, obj, state);
             if (!r) return status(locate(std::move(r).err()));
-            if constexpr (Policies::globals::allowlist_only) {
+            if (allowlist_only_) {
                 // an object array's items are arbitrary objects: numpy unpickles them with the
                 // full pickle machinery, which weights_only never allows
                 node_id dt = doc_.edge(obj, nd_dtype);
@@ -6219,12 +6246,12 @@ private:
 
     // ---------------------------------------------------------------- opcode handlers
     /// The one handler shared by every byte that is not an opcode.
-    static status unknown_op(machine& m) {
+    static status unknown_op(basic_machine& m) {
         return m.fail(errc::unknown_opcode, "byte 0x" + hex_byte(m.op_) + " is not a pickle opcode");
     }
     /// Opcode B's handler: the function of its family (opcode_table says which).
     template <std::uint8_t B>
-    static status exec(machine& m) {
+    static status exec(basic_machine& m) {
         constexpr family f = family_of(B);
         if constexpr (f == family::structure) return m.template structure_op<B>();
         else if constexpr (f == family::constant) return m.template constant_op<B>();
@@ -6235,16 +6262,16 @@ private:
     }
     template <std::uint8_t B>
     static constexpr handler_fn entry() {
-        if constexpr (!is_opcode(B)) return &machine::unknown_op;
-        else return &machine::template exec<B>;
+        if constexpr (!is_opcode(B)) return &basic_machine::unknown_op;
+        else return &basic_machine::template exec<B>;
     }
 
     /// MARK, STOP, POP, POP_MARK, DUP, PROTO, FRAME: the stack, marks and framing.
     template <std::uint8_t B>
     status structure_op() {
         if constexpr (B == '(') {  // MARK: -> mark
-            if (marks_.size() >= limits::max_depth)
-                return fail(errc::limit_depth, "MARKs nested deeper than " + std::to_string(limits::max_depth));
+            if (marks_.size() >= limits_.max_depth)
+                return fail(errc::limit_depth, "MARKs nested deeper than " + std::to_string(limits_.max_depth));
             marks_.push_back(stack_.size());
             return {};
         } else if constexpr (B == '.') {  // STOP: x -> (returns x)
@@ -6306,7 +6333,7 @@ private:
             auto line = take_line();
             if (!line) return std::move(line).err();
             if (*line == "00" || *line == "01") return push(doc_.make_bool(*line == "01"));
-            auto v = integer_from(detail::parse_python_int(*line, limits::max_int_digits));
+            auto v = integer_from(detail::parse_python_int(*line, limits_.max_int_digits));
             if (!v) return std::move(v).err();
             return push(*v);
         } else if constexpr (B == 'L') {  // LONG text: -> int (optional trailing L)
@@ -6314,7 +6341,7 @@ private:
             if (!line) return std::move(line).err();
             std::string_view t = *line;
             if (!t.empty() && t.back() == 'L') t.remove_suffix(1);
-            auto v = integer_from(detail::parse_python_int(t, limits::max_int_digits));
+            auto v = integer_from(detail::parse_python_int(t, limits_.max_int_digits));
             if (!v) return std::move(v).err();
             return push(*v);
         } else if constexpr (B == 'J') {  // BININT i4
@@ -6656,7 +6683,7 @@ public:
     /// Compile-time check that every opcode byte has its own handler and no other byte does
     /// (tests static_assert it for each policy combination).
     static constexpr bool table_complete() {
-        handler_fn unknown = &machine::unknown_op;
+        handler_fn unknown = &basic_machine::unknown_op;
         std::size_t handled = 0;
         for (std::size_t b = 0; b < 256; ++b) {
             bool is_op = is_opcode(static_cast<std::uint8_t>(b));
@@ -6674,6 +6701,7 @@ private:
     const std::uint8_t* end_;
     const std::uint8_t* frame_end_ = nullptr;
     run_options opts_;
+    limit_values limits_;
     key_index keys_;
     detail::vector<node_id> stack_;
     detail::vector<std::size_t> marks_;
@@ -6686,9 +6714,20 @@ private:
     std::uint8_t op_ = 0;
     int proto_ = 0;
     bool stopped_ = false;
+    bool allowlist_only_;
     node_id result_ = null_node;
     node_id none_ = null_node;
     detail::string scratch_;
+};
+
+/// The machine for a policy set (ptload::policies<...>): its decoding, limits and globals policy.
+template <class Policies, class Handler>
+class machine : public basic_machine<typename Policies::decoding, Handler> {
+public:
+    machine(document_data& doc, Handler& handler, const std::uint8_t* data, std::size_t size, run_options opts)
+        : basic_machine<typename Policies::decoding, Handler>(doc, handler, data, size, std::move(opts),
+                                                              limit_values::of<typename Policies::limits>(),
+                                                              Policies::globals::allowlist_only) {}
 };
 
 } // namespace pickle
@@ -8221,13 +8260,12 @@ inline dtype storage_class_dtype(std::string_view name) noexcept {
 
 } // namespace detail
 
-/// The pickle machine's Handler for torch files and for pickles that contain torch objects.
-template <class Policies>
+/// The pickle machine's Handler for torch files and for pickles that contain torch objects,
+/// within the limits of the load's policy set.
 class torch_handler {
-    using limits = typename Policies::limits;
-
 public:
-    torch_handler(storage_provider* provider, const load_options& opts) : provider_(provider), opts_(opts) {}
+    torch_handler(storage_provider* provider, const load_options& opts, const limit_values& limits)
+        : provider_(provider), opts_(opts), limits_(limits) {}
 
     /// Loads a nested legacy stream (torch.storage._load_from_bytes); set by the format layer.
     std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)> load_from_bytes;
@@ -8473,9 +8511,9 @@ public:
             node_id func = doc.edge(call_args, 0), inner = doc.edge(call_args, 2);
             if (doc.at(func).k != kind::global || doc.at(inner).k != kind::tuple)
                 return bad("_rebuild_from_type needs (func, type, args, state)");
-            if (levels.size() >= limits::max_depth)
+            if (levels.size() >= limits_.max_depth)
                 return make_error(errc::limit_depth, no_offset,
-                                  "_rebuild_from_type nested deeper than " + std::to_string(limits::max_depth) + " (limits::max_depth)");
+                                  "_rebuild_from_type nested deeper than " + std::to_string(limits_.max_depth) + " (limits::max_depth)");
             levels.push_back(call_args);
             auto fid = torch_global_of(doc, func);
             if (fid != torch_global::rebuild_from_type_v2 && fid != torch_global::rebuild_from_type) break;
@@ -8567,7 +8605,7 @@ private:
         if (!detail::int_sequence(doc, stride_id, stride)) return bad("tensor stride is not a sequence of ints");
         if (shape.size() != stride.size())
             return bad("tensor has " + std::to_string(shape.size()) + " sizes and " + std::to_string(stride.size()) + " strides");
-        if (shape.size() > limits::max_tensor_rank)
+        if (shape.size() > limits_.max_tensor_rank)
             return make_error(errc::limit_tensor, no_offset, "tensor rank " + std::to_string(shape.size()) + " exceeds limits::max_tensor_rank");
         if (r.offset < 0) return bad("negative storage offset");
         std::uint64_t numel = 1;
@@ -8597,7 +8635,7 @@ private:
         if (r.requires_grad && cls != dtype_class::floating && cls != dtype_class::complex)
             return bad("only tensors of floating point and complex dtype can require gradients (" +
                        std::string(name(r.type)) + ")");  // torch refuses these when it rebuilds
-        if (doc.tensor_count() >= limits::max_tensors)
+        if (doc.tensor_count() >= limits_.max_tensors)
             return make_error(errc::limit_tensor, no_offset, "more than limits::max_tensors tensors");
         return doc.add_tensor(std::move(r));
     }
@@ -8731,8 +8769,8 @@ private:
         if (stored->size() < needed || (needed && !stored->data()))
             return bad("sparse or nested tensor metadata reaches past its storage's bytes");
         std::uint64_t allowed = 0;
-        if (!detail::checked_mul(stored->size(), limits::max_view_expansion, allowed) ||
-            !detail::checked_add(allowed, limits::view_slack, allowed))
+        if (!detail::checked_mul(stored->size(), limits_.max_view_expansion, allowed) ||
+            !detail::checked_add(allowed, limits_.view_slack, allowed))
             allowed = ~std::uint64_t{0};
         if (!detail::checked_mul(v.numel(), esize, logical) || logical > allowed)
             return make_error(errc::limit_view, no_offset,
@@ -8901,6 +8939,7 @@ private:
 
     storage_provider* provider_;
     const load_options& opts_;
+    const limit_values& limits_;
     detail::vector<node_id> storage_nodes_;  ///< by storage index (indices are dense, in declaration order)
     detail::vector<std::int64_t> shape_scratch_, stride_scratch_;
     detail::vector<node_id> deferred_;  // sparse/nested tensors whose index data is not read yet
@@ -8946,12 +8985,11 @@ inline result<std::string_view> place_storage(document_data& doc, const load_opt
 }
 
 /// The zip reader's bounds from the limits policy.
-template <class Limits>
-zip_limits zip_limits_from() {
+inline zip_limits zip_limits_from(const limit_values& limits) noexcept {
     zip_limits z;
-    z.max_entries = Limits::max_zip_entries;
-    z.max_inflate_ratio = Limits::max_inflate_ratio;
-    z.max_inflate_per_file_byte = Limits::max_inflate_per_file_byte;
+    z.max_entries = limits.max_zip_entries;
+    z.max_inflate_ratio = limits.max_inflate_ratio;
+    z.max_inflate_per_file_byte = limits.max_inflate_per_file_byte;
     return z;
 }
 
@@ -8972,23 +9010,23 @@ inline result<storage_buffer> checked_buffer(const storage& s, const storage_ori
 }
 
 /// Memory for a storage from the allocator policy, or the error that says why there is none.
-template <class Policies>
+template <class Allocator>
 result<storage_buffer> allocate_storage(const storage& s, const storage_origin& origin, void* context) {
     if (origin.nbytes > static_cast<std::uint64_t>(SIZE_MAX))
         return make_error(errc::limit_tensor, s.ref.offset, "storage larger than this platform's address space",
                           "storage " + std::string(s.desc.key));
-    return checked_buffer(s, origin, allocate_with<typename Policies::allocator>(s.desc, origin, s.device, context));
+    return checked_buffer(s, origin, allocate_with<Allocator>(s.desc, origin, s.device, context));
 }
 
-/// The storage reader of one load. `owner`, when set, keeps the source alive (a document that
-/// reads lazily, or whose storages point into the source); otherwise the caller keeps it alive
-/// for as long as the reader is used.
-template <class Policies>
+/// The storage reader of one load, with memory from the allocator policy. `owner`, when set,
+/// keeps the source alive (a document that reads lazily, or whose storages point into the
+/// source); otherwise the caller keeps it alive for as long as the reader is used.
+template <class Allocator>
 class source_reader final : public storage_reader {
 public:
-    source_reader(any_source src, std::shared_ptr<void> owner, const load_options& opts)
-        : src_(src), owner_(std::move(owner)), mode_(opts.storages), check_crc_(opts.check_crc),
-          context_(opts.allocator_context) {
+    source_reader(any_source src, std::shared_ptr<void> owner, const load_options& opts, const limit_values& limits)
+        : src_(src), owner_(std::move(owner)), zip_limits_(zip_limits_from(limits)), mode_(opts.storages),
+          check_crc_(opts.check_crc), context_(opts.allocator_context) {
         progress_fn = opts.progress;
         progress_context = opts.progress_context;
     }
@@ -9050,12 +9088,11 @@ private:
 
     /// Memory for s from the allocator policy, small storages from its packer where it has one.
     result<storage_buffer> allocate(const storage& s, const storage_origin& origin) {
-        using allocator = typename Policies::allocator;
-        if constexpr (packs_small_storages<allocator>::value) {
-            if (origin.nbytes <= allocator::small_storages::max_bytes)
+        if constexpr (packs_small_storages<Allocator>::value) {
+            if (origin.nbytes <= Allocator::small_storages::max_bytes)
                 return checked_buffer(s, origin, small_.allocate(origin.nbytes));
         }
-        return allocate_storage<Policies>(s, origin, context_);
+        return allocate_storage<Allocator>(s, origin, context_);
     }
 
     /// Where s's n bytes sit, for the allocator (in_place is set by the caller that has them).
@@ -9104,7 +9141,7 @@ private:
         e.size = n;
         e.crc32 = s.ref.crc32;
         e.method = s.ref.method;
-        auto bytes = read_entry_as<vector<std::uint8_t>>(src_, e, zip_limits_from<typename Policies::limits>(), check_crc_);
+        auto bytes = read_entry_as<vector<std::uint8_t>>(src_, e, zip_limits_, check_crc_);
         if (PTLOAD_UNLIKELY(!bytes)) {
             error err = std::move(bytes).err();
             err.context = "storage " + std::string(s.desc.key);
@@ -9119,23 +9156,47 @@ private:
 
     any_source src_;
     std::shared_ptr<void> owner_;
+    zip_limits zip_limits_;
     storage_mode mode_;
     bool check_crc_;
     void* context_;
-    small_storages_of<typename Policies::allocator> small_;  // small storages, when the allocator packs them
+    small_storages_of<Allocator> small_;  // small storages, when the allocator packs them
 };
 
+/// What the loaders know of a load's policy set besides its decoding, as values: its limits,
+/// its globals policy, and how to make a storage reader with its allocator. The loaders are
+/// compiled once per decoding; every other policy reaches them through here.
+struct policy_values {
+    limit_values limits;
+    bool allowlist_only;  ///< ptload::strict
+    /// A source_reader over the set's allocator (owner as source_reader's).
+    std::shared_ptr<storage_reader> (*new_reader)(any_source src, std::shared_ptr<void> owner, const load_options& opts,
+                                                  const limit_values& limits);
+};
+
+template <class Allocator>
+std::shared_ptr<storage_reader> new_source_reader(any_source src, std::shared_ptr<void> owner, const load_options& opts,
+                                                  const limit_values& limits) {
+    return detail::make_shared<source_reader<Allocator>>(src, std::move(owner), opts, limits);
+}
+
+/// The policy_values of a canonical policy set.
+template <class Policies>
+constexpr policy_values policy_values_of() noexcept {
+    return {limit_values::of<typename Policies::limits>(), Policies::globals::allowlist_only,
+            &new_source_reader<typename Policies::allocator>};
+}
+
 /// A reader over a source the caller keeps alive for as long as the reader is used.
-template <class Policies, class Source>
-source_reader<Policies> borrowed_reader(Source& src, const load_options& opts) {
-    return source_reader<Policies>(any_source(src), nullptr, opts);
+inline std::shared_ptr<storage_reader> borrowed_reader(any_source src, const load_options& opts, const policy_values& policies) {
+    return policies.new_reader(src, nullptr, opts, policies.limits);
 }
 
 /// A storage whose bytes are at `offset` in src, read now (formats whose storages are already
 /// in memory when they are declared: the tar format's members).
-template <class Policies, class Source>
+template <class Source>
 result<storage> read_storage(Source& src, std::uint64_t offset, storage_description d, std::string_view device,
-                             const load_options& opts, bool file_little_endian) {
+                             const load_options& opts, const policy_values& policies, bool file_little_endian) {
     std::uint64_t nbytes;
     if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), nbytes))
         return make_error(errc::bad_storage, offset, "storage byte count overflows", "storage " + std::string(d.key));
@@ -9147,8 +9208,8 @@ result<storage> read_storage(Source& src, std::uint64_t offset, storage_descript
     s.ref.little_endian = file_little_endian;
     load_options eager;
     eager.allocator_context = opts.allocator_context;
-    auto reader = borrowed_reader<Policies>(src, eager);
-    PTLOAD_TRY(reader.fetch(s));
+    auto reader = borrowed_reader(any_source(src), eager, policies);
+    PTLOAD_TRY(reader->fetch(s));
     return s;
 }
 
@@ -9301,15 +9362,16 @@ private:
 };
 
 /// Runs one pickle record with torch semantics; nothing may follow its STOP.
-template <class Policies>
-result<node_id> run_record(document_data& doc, torch_handler<Policies>& handler, const record_bytes& bytes,
-                           std::uint64_t file_offset, std::string_view name, const load_options& opts) {
+template <class Decoding>
+result<node_id> run_record(document_data& doc, torch_handler& handler, const record_bytes& bytes, std::uint64_t file_offset,
+                           std::string_view name, const load_options& opts, const policy_values& policies) {
     pickle::run_options ro;
     ro.record = name;
     ro.base_offset = file_offset;
     ro.buffers = opts.buffers;
     ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
-    pickle::machine<Policies, torch_handler<Policies>> m(doc, handler, bytes.data, bytes.size, ro);
+    pickle::basic_machine<Decoding, torch_handler> m(doc, handler, bytes.data, bytes.size, ro, policies.limits,
+                                                     policies.allowlist_only);
     auto root = m.run();
     if (!root) return root;
     if (m.position() != bytes.size)
@@ -9318,23 +9380,23 @@ result<node_id> run_record(document_data& doc, torch_handler<Policies>& handler,
     return root;
 }
 
-template <class Policies, class Source>
+template <class Decoding, class Source>
 result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader& reader, const zip_archive& zip,
                                 std::string_view prefix, std::string_view record, std::string_view folder,
-                                const load_options& opts, bool little_endian,
+                                const load_options& opts, const policy_values& policies, bool little_endian,
                                 std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)> nested) {
     const string full = record_name(prefix, record);
     const std::string_view name(full.data(), full.size());
     const zip_entry* e = zip.find(name);
     if (!e) return make_error(errc::missing_record, no_offset, "the archive has no record " + std::string(name));
-    auto bytes = read_record(src, *e, opts.check_crc, zip_limits_from<typename Policies::limits>());
+    auto bytes = read_record(src, *e, opts.check_crc, zip_limits_from(policies.limits));
     if (!bytes) return std::move(bytes).err();
     zip_storages storages(zip, record_name(prefix, folder), opts, little_endian);
     doc.reserve_storages(doc.storage_count() + storages.numbered_records());
-    torch_handler<Policies> handler(&storages, opts);
+    torch_handler handler(&storages, opts, policies.limits);
     handler.load_from_bytes = std::move(nested);
     const auto first = static_cast<std::uint32_t>(doc.storage_count());
-    auto root = run_record<Policies>(doc, handler, *bytes, e->data_offset, name, opts);
+    auto root = run_record<Decoding>(doc, handler, *bytes, e->data_offset, name, opts, policies);
     if (!root) return root;
     if (opts.storages != storage_mode::lazy)
         PTLOAD_TRY(doc.fetch_range(reader, first, static_cast<std::uint32_t>(doc.storage_count())));
@@ -9350,10 +9412,10 @@ result<vector<char>> small_record(Source& src, const zip_entry& e) {
 }
 
 /// A zip checkpoint or TorchScript archive into doc.
-template <class Policies, class Source>
-status load_zip(document_data& doc, Source& src, storage_reader& reader, const load_options& opts,
+template <class Decoding, class Source>
+status load_zip(document_data& doc, Source& src, storage_reader& reader, const load_options& opts, const policy_values& policies,
                 std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)> nested) {
-    auto zip = read_zip(src, zip_limits_from<typename Policies::limits>());
+    auto zip = read_zip(src, zip_limits_from(policies.limits));
     if (!zip) return std::move(zip).err();
     auto folder = archive_folder(*zip);
     if (!folder) return std::move(folder).err();
@@ -9389,12 +9451,12 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
             return make_error(errc::bad_format, version->data_offset, "unsupported archive version '" + std::string(v) + "'",
                               std::string(version->name));
     }
-    auto root = load_zip_pickle<Policies>(doc, src, reader, *zip, prefix, "data.pkl", "data/", opts, little_endian, nested);
+    auto root = load_zip_pickle<Decoding>(doc, src, reader, *zip, prefix, "data.pkl", "data/", opts, policies, little_endian, nested);
     if (!root) return std::move(root).err();
     doc.set_root(*root);
     if (find("constants.pkl")) {  // TorchScript: tensor constants; code/ is never read
         auto constants =
-            load_zip_pickle<Policies>(doc, src, reader, *zip, prefix, "constants.pkl", "constants/", opts, little_endian, nested);
+            load_zip_pickle<Decoding>(doc, src, reader, *zip, prefix, "constants.pkl", "constants/", opts, policies, little_endian, nested);
         if (!constants) return std::move(constants).err();
         doc.set_constants(*constants);
     }
@@ -9746,13 +9808,13 @@ inline bool is_legacy_magic(const document_data& doc, node_id v) {
 
 /// One legacy stream from contiguous pickle bytes `p[0, n)` (which begin at `base` in src);
 /// storage data is read from src. Returns the main pickle's value.
-template <class Policies, class Source>
+template <class Decoding, class Source>
 result<node_id> load_legacy_from(document_data& doc, Source& src, storage_reader& reader, bool read_now, std::uint64_t base,
-                                 const std::uint8_t* p, std::size_t n, const load_options& opts, const nested_loader& nested,
-                                 bool& not_legacy) {
+                                 const std::uint8_t* p, std::size_t n, const load_options& opts, const policy_values& policies,
+                                 const nested_loader& nested, bool& not_legacy) {
     const auto first = static_cast<std::uint32_t>(doc.storage_count());
     legacy_storages storages(opts);
-    torch_handler<Policies> handler(&storages, opts);
+    torch_handler handler(&storages, opts, policies.limits);
     handler.load_from_bytes = nested;
     std::size_t pos = 0;
     auto next = [&](const char* what) -> result<node_id> {
@@ -9761,7 +9823,8 @@ result<node_id> load_legacy_from(document_data& doc, Source& src, storage_reader
         ro.base_offset = base + pos;
         ro.buffers = opts.buffers;
         ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
-        pickle::machine<Policies, torch_handler<Policies>> m(doc, handler, p + pos, n - pos, ro);
+        pickle::basic_machine<Decoding, torch_handler> m(doc, handler, p + pos, n - pos, ro, policies.limits,
+                                                         policies.allowlist_only);
         auto r = m.run();
         if (r) pos += m.position();
         return r;
@@ -9798,12 +9861,12 @@ result<node_id> load_legacy_from(document_data& doc, Source& src, storage_reader
 
 /// A legacy stream from a whole source. Sources that are not in memory are read through a
 /// growing window: the pickles come first and are usually small next to the storages.
-template <class Policies, class Source>
+template <class Decoding, class Source>
 result<node_id> load_legacy(document_data& doc, Source& src, storage_reader& reader, bool read_now, const load_options& opts,
-                            const nested_loader& nested, bool& not_legacy) {
+                            const policy_values& policies, const nested_loader& nested, bool& not_legacy) {
     if (const std::uint8_t* memory = memory_of(src)) {
-        return load_legacy_from<Policies>(doc, src, reader, read_now, 0, memory, static_cast<std::size_t>(src.size()), opts,
-                                          nested, not_legacy);
+        return load_legacy_from<Decoding>(doc, src, reader, read_now, 0, memory, static_cast<std::size_t>(src.size()), opts,
+                                          policies, nested, not_legacy);
     } else {
         std::uint64_t size = src.size();
         std::uint64_t window = size < (1u << 20) ? size : (1u << 20);
@@ -9812,8 +9875,8 @@ result<node_id> load_legacy(document_data& doc, Source& src, storage_reader& rea
             if (window > SIZE_MAX) return make_error(errc::limit_tensor, 0, "pickle larger than the address space");
             bytes.resize(static_cast<std::size_t>(window));
             PTLOAD_TRY(src.read_at(0, bytes.data(), bytes.size()));
-            auto r = load_legacy_from<Policies>(doc, src, reader, read_now, 0, bytes.data(), bytes.size(), opts, nested,
-                                                not_legacy);
+            auto r = load_legacy_from<Decoding>(doc, src, reader, read_now, 0, bytes.data(), bytes.size(), opts, policies,
+                                                nested, not_legacy);
             if (!r && r.err().code == errc::truncated && window < size) {  // the window cut a pickle short
                 doc.clear();
                 window = window > size / 4 ? size : window * 4;
@@ -9938,12 +10001,13 @@ status tar_members(Source& src, tar_member (&m)[4]) {
     return {};
 }
 
-template <class Policies, class Source>
-result<node_id> load_tar(document_data& doc, Source& src, const load_options& opts, const nested_loader& nested) {
+template <class Decoding, class Source>
+result<node_id> load_tar(document_data& doc, Source& src, const load_options& opts, const policy_values& policies,
+                         const nested_loader& nested) {
     tar_member m[4];
     PTLOAD_TRY(tar_members(src, m));
     tar_objects objects;
-    torch_handler<Policies> handler(&objects, opts);
+    torch_handler handler(&objects, opts, policies.limits);
     handler.load_from_bytes = nested;
 
     // Each member is a run of pickles and raw bytes; read it whole (members are the file).
@@ -9960,7 +10024,8 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         ro.record = what;
         ro.base_offset = base + pos;
         ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
-        pickle::machine<Policies, torch_handler<Policies>> mach(doc, handler, bytes.data() + pos, bytes.size() - pos, ro);
+        pickle::basic_machine<Decoding, torch_handler> mach(doc, handler, bytes.data() + pos, bytes.size() - pos, ro,
+                                                            policies.limits, policies.allowlist_only);
         auto r = mach.run();
         if (r) pos += mach.position();
         return r;
@@ -10012,7 +10077,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         auto device = place_storage(doc, opts, d, base + pos, {});
         if (!device) return std::move(device).err();
         memory_source member_bytes(bytes.data(), bytes.size());  // already read: no second I/O
-        auto s = read_storage<Policies>(member_bytes, pos, d, *device, opts, true);
+        auto s = read_storage(member_bytes, pos, d, *device, opts, policies, true);
         if (!s) return std::move(s).err();
         pos += static_cast<std::size_t>(nbytes);
         std::uint32_t index = doc.add_storage(std::move(*s));
@@ -10066,7 +10131,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         auto head = raw(8, "tensor metadata");
         if (!head) return std::move(head).err();
         std::uint32_t ndim = static_cast<std::uint32_t>((*head)[0] | ((*head)[1] << 8) | ((*head)[2] << 16) | ((*head)[3] << 24));
-        if (ndim > Policies::limits::max_tensor_rank) return make_error(errc::limit_tensor, base + pos, "tar tensor rank too large");
+        if (ndim > policies.limits.max_tensor_rank) return make_error(errc::limit_tensor, base + pos, "tar tensor rank too large");
         auto dims = raw((2 * ndim + 1) * 8, "tensor metadata");
         if (!dims) return std::move(dims).err();
         node_id size = doc.make_seq(kind::tuple, nullptr, 0), stride = doc.make_seq(kind::tuple, nullptr, 0);
@@ -10108,20 +10173,29 @@ namespace detail {
 /// torch.storage._load_from_bytes: a whole legacy stream inside a bytes value, loaded into the
 /// same document. `depth` counts the streams around this one; each level is a C++ call, so the
 /// nesting is bounded by limits::max_stream_nesting.
-template <class Policies>
-nested_loader make_nested_loader(const load_options& opts, std::size_t depth = 0) {
-    return [&opts, depth](document_data& doc, const std::uint8_t* p, std::size_t n) -> result<node_id> {
-        using limits = typename Policies::limits;
-        if (depth >= limits::max_stream_nesting)
+/// The nested loader refers to the load's options and policies through one pointer, so that
+/// std::function keeps it inline (no heap allocation per load).
+struct load_context {
+    const load_options& opts;
+    const policy_values& policies;
+};
+
+template <class Decoding>
+nested_loader make_nested_loader(const load_context& context, std::size_t depth = 0) {
+    return [ctx = &context, depth](document_data& doc, const std::uint8_t* p, std::size_t n) -> result<node_id> {
+        const load_options& opts = ctx->opts;
+        const policy_values& policies = ctx->policies;
+        if (depth >= policies.limits.max_stream_nesting)
             return make_error(errc::limit_depth, no_offset,
-                              "torch streams nested more than " + std::to_string(limits::max_stream_nesting) +
+                              "torch streams nested more than " + std::to_string(policies.limits.max_stream_nesting) +
                                   " deep (limits::max_stream_nesting)");
         // The stream's bytes live in the document: its storages are read now, in every mode.
         memory_source mem(p, n);
         any_source src(mem);
-        auto reader = borrowed_reader<Policies>(src, opts);
+        auto reader = borrowed_reader(src, opts, policies);
         bool not_legacy = false;
-        return load_legacy<Policies>(doc, src, reader, true, opts, make_nested_loader<Policies>(opts, depth + 1), not_legacy);
+        return load_legacy<Decoding>(doc, src, *reader, true, opts, policies,
+                                     make_nested_loader<Decoding>(*ctx, depth + 1), not_legacy);
     };
 }
 
@@ -10143,17 +10217,20 @@ inline result<record_bytes> whole(any_source& src) {
     return r;
 }
 
-template <class Policies>
-result<document> load_pickle_impl(any_source src, const load_options& opts) {
+/// One loader per decoding, whatever the source and the other policies (`policies`).
+template <class Decoding>
+result<document> load_pickle_impl(any_source src, const load_options& opts, const policy_values& policies) {
     auto bytes = whole(src);
     if (!bytes) return std::move(bytes).err();
     document doc;
-    torch_handler<Policies> handler(nullptr, opts);
-    handler.load_from_bytes = make_nested_loader<Policies>(opts);
+    torch_handler handler(nullptr, opts, policies.limits);
+    const load_context context{opts, policies};
+    handler.load_from_bytes = make_nested_loader<Decoding>(context);
     pickle::run_options ro;
     ro.buffers = opts.buffers;
     ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
-    pickle::machine<Policies, torch_handler<Policies>> m(doc.data(), handler, bytes->data, bytes->size, ro);
+    pickle::basic_machine<Decoding, torch_handler> m(doc.data(), handler, bytes->data, bytes->size, ro, policies.limits,
+                                                     policies.allowlist_only);
     auto root = m.run();
     if (!root) return std::move(root).err();
     doc.data().set_root(*root);
@@ -10166,11 +10243,12 @@ inline result<document> finish_load(document doc, const load_options& opts) {
     return doc;
 }
 
-/// One loader per policy set, whatever the source: `owner` keeps the source alive when the
-/// caller gave it by value (the document may need it after the load), and is null when the
-/// caller keeps it.
-template <class Policies>
-result<document> load_torch_impl(any_source src, std::shared_ptr<void> owner, const load_options& opts, bool pickle_fallback) {
+/// One loader per decoding, whatever the source and the other policies (`policies`): `owner`
+/// keeps the source alive when the caller gave it by value (the document may need it after the
+/// load), and is null when the caller keeps it.
+template <class Decoding>
+result<document> load_torch_impl(any_source src, std::shared_ptr<void> owner, const load_options& opts,
+                                 const policy_values& policies, bool pickle_fallback) {
     if (opts.storages == storage_mode::lazy && !owner)
         return make_error(errc::invalid_argument, no_offset,
                           "a lazy load reads storages after it returns, so the document must own the source: pass it "
@@ -10180,13 +10258,14 @@ result<document> load_torch_impl(any_source src, std::shared_ptr<void> owner, co
     PTLOAD_TRY(src.read_at(0, head, head_size));
     file_kind kind = detect(head, head_size, src.size());
     document doc;
-    auto reader = detail::make_shared<source_reader<Policies>>(src, std::move(owner), opts);
+    auto reader = policies.new_reader(src, std::move(owner), opts, policies.limits);
     doc.data().set_reader(reader);
     const bool read_now = opts.storages != storage_mode::lazy;
-    nested_loader nested = make_nested_loader<Policies>(opts);
+    const load_context context{opts, policies};
+    nested_loader nested = make_nested_loader<Decoding>(context);
     switch (kind) {
     case file_kind::zip: {
-        auto loaded = load_zip<Policies>(doc.data(), src, *reader, opts, nested);
+        auto loaded = load_zip<Decoding>(doc.data(), src, *reader, opts, policies, nested);
         if (loaded) return finish_load(std::move(doc), opts);
         // a zip of another kind (an .npz, a zipped folder) is named rather than diagnosed
         std::string foreign = identify_foreign(head, head_size, src.size());
@@ -10194,20 +10273,20 @@ result<document> load_torch_impl(any_source src, std::shared_ptr<void> owner, co
         return std::move(loaded).err();
     }
     case file_kind::tar: {
-        auto root = load_tar<Policies>(doc.data(), src, opts, nested);
+        auto root = load_tar<Decoding>(doc.data(), src, opts, policies, nested);
         if (!root) return std::move(root).err();
         doc.data().set_root(*root);
         return finish_load(std::move(doc), opts);
     }
     case file_kind::pickle_or_legacy: {
         bool not_legacy = false;
-        auto root = load_legacy<Policies>(doc.data(), src, *reader, read_now, opts, nested, not_legacy);
+        auto root = load_legacy<Decoding>(doc.data(), src, *reader, read_now, opts, policies, nested, not_legacy);
         if (root) {
             doc.data().set_root(*root);
             return finish_load(std::move(doc), opts);
         }
         if (not_legacy) {
-            if (pickle_fallback) return load_pickle_impl<Policies>(src, opts);
+            if (pickle_fallback) return load_pickle_impl<Decoding>(src, opts, policies);
             return make_error(errc::bad_format, 0,
                               "a plain pickle, not a torch checkpoint (its first value is not torch's magic number); "
                               "load it with ptload::load_pickle");
@@ -10218,15 +10297,20 @@ result<document> load_torch_impl(any_source src, std::shared_ptr<void> owner, co
     }
 }
 
+/// The policy_values of a set, made once for the program.
+template <class Policies>
+inline constexpr policy_values policy_values_v = policy_values_of<Policies>();
+
 /// load_torch_impl on src: moved into shared ownership when given by value, borrowed otherwise.
 template <class Policies, class Source>
 result<document> load_source(Source&& src, const load_options& opts, bool pickle_fallback) {
+    using decoding = typename Policies::decoding;
     if constexpr (std::is_lvalue_reference<Source>::value) {
-        return load_torch_impl<Policies>(any_source(src), nullptr, opts, pickle_fallback);
+        return load_torch_impl<decoding>(any_source(src), nullptr, opts, policy_values_v<Policies>, pickle_fallback);
     } else {
         auto owned = detail::make_shared<std::remove_reference_t<Source>>(std::move(src));
         any_source view(*owned);
-        return load_torch_impl<Policies>(view, std::move(owned), opts, pickle_fallback);
+        return load_torch_impl<decoding>(view, std::move(owned), opts, policy_values_v<Policies>, pickle_fallback);
     }
 }
 
@@ -10251,7 +10335,8 @@ result<document> load(Source&& src, const load_options& opts = {}) {
 template <class... Policies, class Source>
 result<document> load_pickle(Source&& src, const load_options& opts = {}) {
     static_assert(check_source<detail::source_t<Source>>(), "ptload::load_pickle: the argument must be a byte source");
-    return detail::load_pickle_impl<canonical_policies<Policies...>>(detail::any_source(src), opts);
+    using set = canonical_policies<Policies...>;
+    return detail::load_pickle_impl<typename set::decoding>(detail::any_source(src), opts, detail::policy_values_v<set>);
 }
 
 /// A torch checkpoint if the content is one, else a plain pickle (what `ptload dump` reads).
@@ -10290,21 +10375,23 @@ result<document> open_file(const std::string& path, load_options opts = {}) {
 } // namespace v0
 } // namespace ptload
 
-// Separate compilation. The loaders are templates on the policy set, so every file that loads
-// compiles them again (seconds per set). A project can compile each set it uses once:
-// PTLOAD_EXTERN_LOADERS(Policies...) in the files that load says "compiled elsewhere", and
-// PTLOAD_INSTANTIATE_LOADERS(Policies...) in one source file compiles it there. The arguments
-// are load<...>'s (none for the defaults); write them at global scope, after the includes.
-#define PTLOAD_LOADERS_(prefix, ...)                                                                       \
-    namespace ptload {                                                                                      \
-    inline namespace v0 {                                                                                   \
-    namespace detail {                                                                                      \
-    prefix template result<document> load_torch_impl<canonical_policies<__VA_ARGS__>>(                      \
-        any_source, std::shared_ptr<void>, const load_options&, bool);                                      \
-    prefix template result<document> load_pickle_impl<canonical_policies<__VA_ARGS__>>(any_source,          \
-                                                                                       const load_options&); \
-    }                                                                                                       \
-    }                                                                                                       \
+// Separate compilation. The loaders are templates on the decoding policy (the other policies
+// reach them as values), so every file that loads compiles them again (seconds per decoding).
+// A project can compile each decoding it uses once: PTLOAD_EXTERN_LOADERS(Policies...) in the
+// files that load says "compiled elsewhere", and PTLOAD_INSTANTIATE_LOADERS(Policies...) in one
+// source file compiles it there. The arguments are load<...>'s (none for the defaults); sets
+// with the same decoding share their loaders (`load<ptload::strict, my_limits>` uses the
+// default set's), so name one set per decoding. Write them at global scope, after the includes.
+#define PTLOAD_LOADERS_(prefix, ...)                                                                            \
+    namespace ptload {                                                                                           \
+    inline namespace v0 {                                                                                        \
+    namespace detail {                                                                                           \
+    prefix template result<document> load_torch_impl<typename canonical_policies<__VA_ARGS__>::decoding>(        \
+        any_source, std::shared_ptr<void>, const load_options&, const policy_values&, bool);                    \
+    prefix template result<document> load_pickle_impl<typename canonical_policies<__VA_ARGS__>::decoding>(       \
+        any_source, const load_options&, const policy_values&);                                                  \
+    }                                                                                                            \
+    }                                                                                                            \
     }
 #define PTLOAD_EXTERN_LOADERS(...) PTLOAD_LOADERS_(extern, __VA_ARGS__)
 #define PTLOAD_INSTANTIATE_LOADERS(...) PTLOAD_LOADERS_(, __VA_ARGS__)
@@ -11933,26 +12020,23 @@ struct dump_options {
 
 namespace detail {
 template <encoding E, on_error M, class Source>
-result<document> load_with(Source&& src, const load_options& opts) {
-    return load_any<decoding<E, M>>(std::forward<Source>(src), opts);
+result<document> load_with(Source&& src, const dump_options& o) {
+    if (o.strict) return load_any<decoding<E, M>, ptload::strict>(std::forward<Source>(src), o.load);
+    return load_any<decoding<E, M>>(std::forward<Source>(src), o.load);
 }
 } // namespace detail
 
-/// load_any with the encoding and errors chosen at run time. The source is borrowed or owned
-/// as load() says.
+/// load_any with the encoding, errors and strict mode chosen at run time (strict mode shares
+/// each encoding's loader, so it costs no more code). The source is borrowed or owned as load()
+/// says.
 template <class Source>
 result<document> load_dynamic(Source&& src, const dump_options& o) {
     bool r = o.errors == on_error::replace;
-    if (o.strict) {  // one more instantiation of the loader, not one per encoding
-        if (o.enc != encoding::utf8 || r)
-            return make_error(errc::invalid_argument, no_offset, "strict mode reads with the default encoding (utf-8, strict)");
-        return load_any<ptload::strict>(std::forward<Source>(src), o.load);
-    }
     switch (o.enc) {
-    case encoding::utf8: return r ? detail::load_with<encoding::utf8, on_error::replace>(std::forward<Source>(src), o.load) : detail::load_with<encoding::utf8, on_error::strict>(std::forward<Source>(src), o.load);
-    case encoding::latin1: return detail::load_with<encoding::latin1, on_error::strict>(std::forward<Source>(src), o.load);  // never fails
-    case encoding::ascii: return r ? detail::load_with<encoding::ascii, on_error::replace>(std::forward<Source>(src), o.load) : detail::load_with<encoding::ascii, on_error::strict>(std::forward<Source>(src), o.load);
-    case encoding::bytes: return detail::load_with<encoding::bytes, on_error::strict>(std::forward<Source>(src), o.load);  // never decodes
+    case encoding::utf8: return r ? detail::load_with<encoding::utf8, on_error::replace>(std::forward<Source>(src), o) : detail::load_with<encoding::utf8, on_error::strict>(std::forward<Source>(src), o);
+    case encoding::latin1: return detail::load_with<encoding::latin1, on_error::strict>(std::forward<Source>(src), o);  // never fails
+    case encoding::ascii: return r ? detail::load_with<encoding::ascii, on_error::replace>(std::forward<Source>(src), o) : detail::load_with<encoding::ascii, on_error::strict>(std::forward<Source>(src), o);
+    case encoding::bytes: return detail::load_with<encoding::bytes, on_error::strict>(std::forward<Source>(src), o);  // never decodes
     }
     return make_error(errc::invalid_argument, no_offset, "unknown encoding");
 }
@@ -11988,7 +12072,7 @@ inline result<std::string> canonical_json(const document& doc, std::uint64_t lim
 } // namespace ptload
 
 // The policy sets load_dynamic reaches besides the defaults, one per encoding and errors choice
-// and strict mode: X(set) for each. With separate compilation they are compiled where the
+// (strict mode shares them): X(set) for each. With separate compilation they are compiled where the
 // default loaders are (PTLOAD_IMPLEMENTATION), or spread over files with
 // PTLOAD_FOR_EACH_DYNAMIC_SET(PTLOAD_INSTANTIATE_LOADERS) and the like.
 #define PTLOAD_FOR_EACH_DYNAMIC_SET(X)                                      \
@@ -11996,8 +12080,7 @@ inline result<std::string> canonical_json(const document& doc, std::uint64_t lim
     X(::ptload::decoding<::ptload::encoding::latin1, ::ptload::on_error::strict>)  \
     X(::ptload::decoding<::ptload::encoding::ascii, ::ptload::on_error::strict>)   \
     X(::ptload::decoding<::ptload::encoding::ascii, ::ptload::on_error::replace>)  \
-    X(::ptload::decoding<::ptload::encoding::bytes, ::ptload::on_error::strict>)   \
-    X(::ptload::strict)
+    X(::ptload::decoding<::ptload::encoding::bytes, ::ptload::on_error::strict>)
 
 #if defined(PTLOAD_SEPARATE_COMPILATION) && !defined(PTLOAD_IMPLEMENTATION)
 PTLOAD_FOR_EACH_DYNAMIC_SET(PTLOAD_EXTERN_LOADERS)

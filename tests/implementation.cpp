@@ -2,7 +2,8 @@
 // (PTLOAD_IMPLEMENTATION): with -DPTLOAD_SEPARATE_COMPILATION the other files only declare
 // them, as a project that includes ptload in many files would do. Without it, this file
 // instantiates what every other file also instantiates, and the linker keeps one copy.
-// implementation_dynamic_*.cpp and implementation_strict.cpp compile the other sets the tests
-// and the CLI load with, spread over files so that a parallel build compiles them side by side.
+// implementation_dynamic_*.cpp compile the other decodings the tests and the CLI load with
+// (every policy set with one of these decodings shares its loaders), spread over files so that
+// a parallel build compiles them side by side.
 #define PTLOAD_IMPLEMENTATION
 #include <ptload/ptload.hpp>

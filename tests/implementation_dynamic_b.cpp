@@ -5,5 +5,4 @@
 #if defined(PTLOAD_SEPARATE_COMPILATION)
 PTLOAD_INSTANTIATE_LOADERS(ptload::decoding<ptload::encoding::ascii, ptload::on_error::replace>)
 PTLOAD_INSTANTIATE_LOADERS(ptload::decoding<ptload::encoding::bytes, ptload::on_error::strict>)
-PTLOAD_INSTANTIATE_LOADERS(ptload::strict)
 #endif

@@ -18,19 +18,15 @@
 #include <string>
 #include <vector>
 
-#if defined(PTLOAD_SEPARATE_COMPILATION)
-PTLOAD_STRICT_ENCODING_SETS(PTLOAD_EXTERN_LOADERS)  // compiled in implementation_strict.cpp
-#endif
-
 namespace {
 
 struct strict_line {
     std::string input, options, strict, expected, reason;
 };
 
-/// Loads a file the way `ptload dump --json OPTIONS FILE` does, with the globals policy G.
-template <class G>
-ptload::result<ptload::document> load_with_options(const std::string& input, const std::string& options,
+/// Loads a file the way `ptload dump --json [--strict] OPTIONS FILE` does (load_dynamic, which
+/// combines strict mode with every encoding).
+ptload::result<ptload::document> load_with_options(const std::string& input, const std::string& options, bool strict,
                                                    const std::vector<std::string>& safe = {}) {
     ptload::dump_options o;
     std::istringstream words(options == "-" ? "" : options);
@@ -39,23 +35,11 @@ ptload::result<ptload::document> load_with_options(const std::string& input, con
         auto known = o.parse(flag, arg);
         if (!known || !*known) return ptload::make_error(ptload::errc::invalid_argument, 0, "bad option " + flag);
     }
+    o.strict = strict;
     o.load.safe_globals = safe;
     ptload::file_source src(ptload_test::source_path(input));
     if (!src.is_open()) return src.open_error();
-    using E = ptload::encoding;
-    using M = ptload::on_error;
-    bool r = o.errors == M::replace;
-    switch (o.enc) {
-    case E::utf8:
-        return r ? ptload::load_any<G, ptload::decoding<E::utf8, M::replace>>(src, o.load)
-                 : ptload::load_any<G, ptload::decoding<E::utf8, M::strict>>(src, o.load);
-    case E::latin1: return ptload::load_any<G, ptload::decoding<E::latin1, M::strict>>(src, o.load);
-    case E::ascii:
-        return r ? ptload::load_any<G, ptload::decoding<E::ascii, M::replace>>(src, o.load)
-                 : ptload::load_any<G, ptload::decoding<E::ascii, M::strict>>(src, o.load);
-    case E::bytes: return ptload::load_any<G, ptload::decoding<E::bytes, M::strict>>(src, o.load);
-    }
-    return ptload::make_error(ptload::errc::invalid_argument, 0, "unknown encoding");
+    return ptload::load_dynamic(src, o);
 }
 
 std::string json_of(const ptload::document& doc) {
@@ -191,8 +175,8 @@ TEST_CASE("strict mode matches torch 1.13's weights_only (tests/expected/strict.
         CAPTURE(m.input);
         CAPTURE(m.options);
         CAPTURE(m.reason);
-        auto strict = load_with_options<ptload::strict>(m.input, m.options);
-        auto permissive = load_with_options<ptload::permissive>(m.input, m.options);
+        auto strict = load_with_options(m.input, m.options, true);
+        auto permissive = load_with_options(m.input, m.options, false);
         if (m.strict == "loads") {
             ++loads;
             REQUIRE_MESSAGE(strict, (strict ? "" : strict.err().what()));

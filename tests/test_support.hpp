@@ -8,15 +8,6 @@
 #include <string>
 #include <vector>
 
-// Strict mode with each encoding but the default: X(set) for each. test_strict.cpp loads with
-// them; with separate compilation implementation_strict.cpp compiles them once.
-#define PTLOAD_STRICT_ENCODING_SETS(X)                                                         \
-    X(::ptload::strict, ::ptload::decoding<::ptload::encoding::utf8, ::ptload::on_error::replace>)  \
-    X(::ptload::strict, ::ptload::decoding<::ptload::encoding::latin1, ::ptload::on_error::strict>) \
-    X(::ptload::strict, ::ptload::decoding<::ptload::encoding::ascii, ::ptload::on_error::strict>)  \
-    X(::ptload::strict, ::ptload::decoding<::ptload::encoding::ascii, ::ptload::on_error::replace>) \
-    X(::ptload::strict, ::ptload::decoding<::ptload::encoding::bytes, ::ptload::on_error::strict>)
-
 #ifndef PTLOAD_SOURCE_DIR
 #define PTLOAD_SOURCE_DIR "."
 #endif

@@ -90,26 +90,23 @@ struct dump_options {
 
 namespace detail {
 template <encoding E, on_error M, class Source>
-result<document> load_with(Source&& src, const load_options& opts) {
-    return load_any<decoding<E, M>>(std::forward<Source>(src), opts);
+result<document> load_with(Source&& src, const dump_options& o) {
+    if (o.strict) return load_any<decoding<E, M>, ptload::strict>(std::forward<Source>(src), o.load);
+    return load_any<decoding<E, M>>(std::forward<Source>(src), o.load);
 }
 } // namespace detail
 
-/// load_any with the encoding and errors chosen at run time. The source is borrowed or owned
-/// as load() says.
+/// load_any with the encoding, errors and strict mode chosen at run time (strict mode shares
+/// each encoding's loader, so it costs no more code). The source is borrowed or owned as load()
+/// says.
 template <class Source>
 result<document> load_dynamic(Source&& src, const dump_options& o) {
     bool r = o.errors == on_error::replace;
-    if (o.strict) {  // one more instantiation of the loader, not one per encoding
-        if (o.enc != encoding::utf8 || r)
-            return make_error(errc::invalid_argument, no_offset, "strict mode reads with the default encoding (utf-8, strict)");
-        return load_any<ptload::strict>(std::forward<Source>(src), o.load);
-    }
     switch (o.enc) {
-    case encoding::utf8: return r ? detail::load_with<encoding::utf8, on_error::replace>(std::forward<Source>(src), o.load) : detail::load_with<encoding::utf8, on_error::strict>(std::forward<Source>(src), o.load);
-    case encoding::latin1: return detail::load_with<encoding::latin1, on_error::strict>(std::forward<Source>(src), o.load);  // never fails
-    case encoding::ascii: return r ? detail::load_with<encoding::ascii, on_error::replace>(std::forward<Source>(src), o.load) : detail::load_with<encoding::ascii, on_error::strict>(std::forward<Source>(src), o.load);
-    case encoding::bytes: return detail::load_with<encoding::bytes, on_error::strict>(std::forward<Source>(src), o.load);  // never decodes
+    case encoding::utf8: return r ? detail::load_with<encoding::utf8, on_error::replace>(std::forward<Source>(src), o) : detail::load_with<encoding::utf8, on_error::strict>(std::forward<Source>(src), o);
+    case encoding::latin1: return detail::load_with<encoding::latin1, on_error::strict>(std::forward<Source>(src), o);  // never fails
+    case encoding::ascii: return r ? detail::load_with<encoding::ascii, on_error::replace>(std::forward<Source>(src), o) : detail::load_with<encoding::ascii, on_error::strict>(std::forward<Source>(src), o);
+    case encoding::bytes: return detail::load_with<encoding::bytes, on_error::strict>(std::forward<Source>(src), o);  // never decodes
     }
     return make_error(errc::invalid_argument, no_offset, "unknown encoding");
 }
@@ -145,7 +142,7 @@ inline result<std::string> canonical_json(const document& doc, std::uint64_t lim
 } // namespace ptload
 
 // The policy sets load_dynamic reaches besides the defaults, one per encoding and errors choice
-// and strict mode: X(set) for each. With separate compilation they are compiled where the
+// (strict mode shares them): X(set) for each. With separate compilation they are compiled where the
 // default loaders are (PTLOAD_IMPLEMENTATION), or spread over files with
 // PTLOAD_FOR_EACH_DYNAMIC_SET(PTLOAD_INSTANTIATE_LOADERS) and the like.
 #define PTLOAD_FOR_EACH_DYNAMIC_SET(X)                                      \
@@ -153,8 +150,7 @@ inline result<std::string> canonical_json(const document& doc, std::uint64_t lim
     X(::ptload::decoding<::ptload::encoding::latin1, ::ptload::on_error::strict>)  \
     X(::ptload::decoding<::ptload::encoding::ascii, ::ptload::on_error::strict>)   \
     X(::ptload::decoding<::ptload::encoding::ascii, ::ptload::on_error::replace>)  \
-    X(::ptload::decoding<::ptload::encoding::bytes, ::ptload::on_error::strict>)   \
-    X(::ptload::strict)
+    X(::ptload::decoding<::ptload::encoding::bytes, ::ptload::on_error::strict>)
 
 #if defined(PTLOAD_SEPARATE_COMPILATION) && !defined(PTLOAD_IMPLEMENTATION)
 PTLOAD_FOR_EACH_DYNAMIC_SET(PTLOAD_EXTERN_LOADERS)

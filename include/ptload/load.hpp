@@ -35,20 +35,29 @@ namespace detail {
 /// torch.storage._load_from_bytes: a whole legacy stream inside a bytes value, loaded into the
 /// same document. `depth` counts the streams around this one; each level is a C++ call, so the
 /// nesting is bounded by limits::max_stream_nesting.
-template <class Policies>
-nested_loader make_nested_loader(const load_options& opts, std::size_t depth = 0) {
-    return [&opts, depth](document_data& doc, const std::uint8_t* p, std::size_t n) -> result<node_id> {
-        using limits = typename Policies::limits;
-        if (depth >= limits::max_stream_nesting)
+/// The nested loader refers to the load's options and policies through one pointer, so that
+/// std::function keeps it inline (no heap allocation per load).
+struct load_context {
+    const load_options& opts;
+    const policy_values& policies;
+};
+
+template <class Decoding>
+nested_loader make_nested_loader(const load_context& context, std::size_t depth = 0) {
+    return [ctx = &context, depth](document_data& doc, const std::uint8_t* p, std::size_t n) -> result<node_id> {
+        const load_options& opts = ctx->opts;
+        const policy_values& policies = ctx->policies;
+        if (depth >= policies.limits.max_stream_nesting)
             return make_error(errc::limit_depth, no_offset,
-                              "torch streams nested more than " + std::to_string(limits::max_stream_nesting) +
+                              "torch streams nested more than " + std::to_string(policies.limits.max_stream_nesting) +
                                   " deep (limits::max_stream_nesting)");
         // The stream's bytes live in the document: its storages are read now, in every mode.
         memory_source mem(p, n);
         any_source src(mem);
-        auto reader = borrowed_reader<Policies>(src, opts);
+        auto reader = borrowed_reader(src, opts, policies);
         bool not_legacy = false;
-        return load_legacy<Policies>(doc, src, reader, true, opts, make_nested_loader<Policies>(opts, depth + 1), not_legacy);
+        return load_legacy<Decoding>(doc, src, *reader, true, opts, policies,
+                                     make_nested_loader<Decoding>(*ctx, depth + 1), not_legacy);
     };
 }
 
@@ -70,17 +79,20 @@ inline result<record_bytes> whole(any_source& src) {
     return r;
 }
 
-template <class Policies>
-result<document> load_pickle_impl(any_source src, const load_options& opts) {
+/// One loader per decoding, whatever the source and the other policies (`policies`).
+template <class Decoding>
+result<document> load_pickle_impl(any_source src, const load_options& opts, const policy_values& policies) {
     auto bytes = whole(src);
     if (!bytes) return std::move(bytes).err();
     document doc;
-    torch_handler<Policies> handler(nullptr, opts);
-    handler.load_from_bytes = make_nested_loader<Policies>(opts);
+    torch_handler handler(nullptr, opts, policies.limits);
+    const load_context context{opts, policies};
+    handler.load_from_bytes = make_nested_loader<Decoding>(context);
     pickle::run_options ro;
     ro.buffers = opts.buffers;
     ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
-    pickle::machine<Policies, torch_handler<Policies>> m(doc.data(), handler, bytes->data, bytes->size, ro);
+    pickle::basic_machine<Decoding, torch_handler> m(doc.data(), handler, bytes->data, bytes->size, ro, policies.limits,
+                                                     policies.allowlist_only);
     auto root = m.run();
     if (!root) return std::move(root).err();
     doc.data().set_root(*root);
@@ -93,11 +105,12 @@ inline result<document> finish_load(document doc, const load_options& opts) {
     return doc;
 }
 
-/// One loader per policy set, whatever the source: `owner` keeps the source alive when the
-/// caller gave it by value (the document may need it after the load), and is null when the
-/// caller keeps it.
-template <class Policies>
-result<document> load_torch_impl(any_source src, std::shared_ptr<void> owner, const load_options& opts, bool pickle_fallback) {
+/// One loader per decoding, whatever the source and the other policies (`policies`): `owner`
+/// keeps the source alive when the caller gave it by value (the document may need it after the
+/// load), and is null when the caller keeps it.
+template <class Decoding>
+result<document> load_torch_impl(any_source src, std::shared_ptr<void> owner, const load_options& opts,
+                                 const policy_values& policies, bool pickle_fallback) {
     if (opts.storages == storage_mode::lazy && !owner)
         return make_error(errc::invalid_argument, no_offset,
                           "a lazy load reads storages after it returns, so the document must own the source: pass it "
@@ -107,13 +120,14 @@ result<document> load_torch_impl(any_source src, std::shared_ptr<void> owner, co
     PTLOAD_TRY(src.read_at(0, head, head_size));
     file_kind kind = detect(head, head_size, src.size());
     document doc;
-    auto reader = detail::make_shared<source_reader<Policies>>(src, std::move(owner), opts);
+    auto reader = policies.new_reader(src, std::move(owner), opts, policies.limits);
     doc.data().set_reader(reader);
     const bool read_now = opts.storages != storage_mode::lazy;
-    nested_loader nested = make_nested_loader<Policies>(opts);
+    const load_context context{opts, policies};
+    nested_loader nested = make_nested_loader<Decoding>(context);
     switch (kind) {
     case file_kind::zip: {
-        auto loaded = load_zip<Policies>(doc.data(), src, *reader, opts, nested);
+        auto loaded = load_zip<Decoding>(doc.data(), src, *reader, opts, policies, nested);
         if (loaded) return finish_load(std::move(doc), opts);
         // a zip of another kind (an .npz, a zipped folder) is named rather than diagnosed
         std::string foreign = identify_foreign(head, head_size, src.size());
@@ -121,20 +135,20 @@ result<document> load_torch_impl(any_source src, std::shared_ptr<void> owner, co
         return std::move(loaded).err();
     }
     case file_kind::tar: {
-        auto root = load_tar<Policies>(doc.data(), src, opts, nested);
+        auto root = load_tar<Decoding>(doc.data(), src, opts, policies, nested);
         if (!root) return std::move(root).err();
         doc.data().set_root(*root);
         return finish_load(std::move(doc), opts);
     }
     case file_kind::pickle_or_legacy: {
         bool not_legacy = false;
-        auto root = load_legacy<Policies>(doc.data(), src, *reader, read_now, opts, nested, not_legacy);
+        auto root = load_legacy<Decoding>(doc.data(), src, *reader, read_now, opts, policies, nested, not_legacy);
         if (root) {
             doc.data().set_root(*root);
             return finish_load(std::move(doc), opts);
         }
         if (not_legacy) {
-            if (pickle_fallback) return load_pickle_impl<Policies>(src, opts);
+            if (pickle_fallback) return load_pickle_impl<Decoding>(src, opts, policies);
             return make_error(errc::bad_format, 0,
                               "a plain pickle, not a torch checkpoint (its first value is not torch's magic number); "
                               "load it with ptload::load_pickle");
@@ -145,15 +159,20 @@ result<document> load_torch_impl(any_source src, std::shared_ptr<void> owner, co
     }
 }
 
+/// The policy_values of a set, made once for the program.
+template <class Policies>
+inline constexpr policy_values policy_values_v = policy_values_of<Policies>();
+
 /// load_torch_impl on src: moved into shared ownership when given by value, borrowed otherwise.
 template <class Policies, class Source>
 result<document> load_source(Source&& src, const load_options& opts, bool pickle_fallback) {
+    using decoding = typename Policies::decoding;
     if constexpr (std::is_lvalue_reference<Source>::value) {
-        return load_torch_impl<Policies>(any_source(src), nullptr, opts, pickle_fallback);
+        return load_torch_impl<decoding>(any_source(src), nullptr, opts, policy_values_v<Policies>, pickle_fallback);
     } else {
         auto owned = detail::make_shared<std::remove_reference_t<Source>>(std::move(src));
         any_source view(*owned);
-        return load_torch_impl<Policies>(view, std::move(owned), opts, pickle_fallback);
+        return load_torch_impl<decoding>(view, std::move(owned), opts, policy_values_v<Policies>, pickle_fallback);
     }
 }
 
@@ -178,7 +197,8 @@ result<document> load(Source&& src, const load_options& opts = {}) {
 template <class... Policies, class Source>
 result<document> load_pickle(Source&& src, const load_options& opts = {}) {
     static_assert(check_source<detail::source_t<Source>>(), "ptload::load_pickle: the argument must be a byte source");
-    return detail::load_pickle_impl<canonical_policies<Policies...>>(detail::any_source(src), opts);
+    using set = canonical_policies<Policies...>;
+    return detail::load_pickle_impl<typename set::decoding>(detail::any_source(src), opts, detail::policy_values_v<set>);
 }
 
 /// A torch checkpoint if the content is one, else a plain pickle (what `ptload dump` reads).
@@ -217,21 +237,23 @@ result<document> open_file(const std::string& path, load_options opts = {}) {
 } // namespace v0
 } // namespace ptload
 
-// Separate compilation. The loaders are templates on the policy set, so every file that loads
-// compiles them again (seconds per set). A project can compile each set it uses once:
-// PTLOAD_EXTERN_LOADERS(Policies...) in the files that load says "compiled elsewhere", and
-// PTLOAD_INSTANTIATE_LOADERS(Policies...) in one source file compiles it there. The arguments
-// are load<...>'s (none for the defaults); write them at global scope, after the includes.
-#define PTLOAD_LOADERS_(prefix, ...)                                                                       \
-    namespace ptload {                                                                                      \
-    inline namespace v0 {                                                                                   \
-    namespace detail {                                                                                      \
-    prefix template result<document> load_torch_impl<canonical_policies<__VA_ARGS__>>(                      \
-        any_source, std::shared_ptr<void>, const load_options&, bool);                                      \
-    prefix template result<document> load_pickle_impl<canonical_policies<__VA_ARGS__>>(any_source,          \
-                                                                                       const load_options&); \
-    }                                                                                                       \
-    }                                                                                                       \
+// Separate compilation. The loaders are templates on the decoding policy (the other policies
+// reach them as values), so every file that loads compiles them again (seconds per decoding).
+// A project can compile each decoding it uses once: PTLOAD_EXTERN_LOADERS(Policies...) in the
+// files that load says "compiled elsewhere", and PTLOAD_INSTANTIATE_LOADERS(Policies...) in one
+// source file compiles it there. The arguments are load<...>'s (none for the defaults); sets
+// with the same decoding share their loaders (`load<ptload::strict, my_limits>` uses the
+// default set's), so name one set per decoding. Write them at global scope, after the includes.
+#define PTLOAD_LOADERS_(prefix, ...)                                                                            \
+    namespace ptload {                                                                                           \
+    inline namespace v0 {                                                                                        \
+    namespace detail {                                                                                           \
+    prefix template result<document> load_torch_impl<typename canonical_policies<__VA_ARGS__>::decoding>(        \
+        any_source, std::shared_ptr<void>, const load_options&, const policy_values&, bool);                    \
+    prefix template result<document> load_pickle_impl<typename canonical_policies<__VA_ARGS__>::decoding>(       \
+        any_source, const load_options&, const policy_values&);                                                  \
+    }                                                                                                            \
+    }                                                                                                            \
     }
 #define PTLOAD_EXTERN_LOADERS(...) PTLOAD_LOADERS_(extern, __VA_ARGS__)
 #define PTLOAD_INSTANTIATE_LOADERS(...) PTLOAD_LOADERS_(, __VA_ARGS__)

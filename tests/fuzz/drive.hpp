@@ -308,6 +308,21 @@ inline ptload::errc load_and_walk(const std::uint8_t* data, std::size_t size) {
         PTLOAD_FUZZ_CHECK(outcome_of(got_lazy) == outcome_of(want) && outcome_of(got_mapped) == outcome_of(want));
         if (want) PTLOAD_FUZZ_CHECK(*got_lazy == *want && *got_mapped == *want);
     }
+    // Strict mode (the same compiled loader, with the allowlist on) only refuses: where it
+    // loads, the default load reads the same values; where only the default load succeeds,
+    // strict mode failed for a global (or an object array) it does not allow.
+    auto strict = ptload::load_any<ptload::strict>(mem);
+    if (strict) {
+        PTLOAD_FUZZ_CHECK(doc);
+        if (doc) {
+            auto want = ptload::canonical_json(*doc);
+            auto got = ptload::canonical_json(*strict);
+            PTLOAD_FUZZ_CHECK(outcome_of(got) == outcome_of(want));
+            if (want && got) PTLOAD_FUZZ_CHECK(*got == *want);
+        }
+    } else if (doc) {
+        PTLOAD_FUZZ_CHECK(strict.err().code == ptload::errc::disallowed_global);
+    }
     return code;
 }
 

@@ -98,16 +98,20 @@ template <class H>
 struct has_build<H, std::void_t<decltype(std::declval<H&>().build(std::declval<document_data&>(), node_id{}, node_id{},
                                                                   std::uint64_t{}))>> : std::true_type {};
 
-template <class Policies, class Handler>
-class machine {
-    using decoding = typename Policies::decoding;
-    using limits = typename Policies::limits;
+/// The machine for one decoding and Handler; its limits and globals policy are values, so
+/// policy sets that share a decoding share its code (see `machine` for the usual spelling).
+template <class Decoding, class Handler>
+class basic_machine {
+    using decoding = Decoding;
 
 public:
-    machine(document_data& doc, Handler& handler, const std::uint8_t* data, std::size_t size, run_options opts)
+    /// `allowlist_only`: strict mode (globals policy ptload::strict), globals off the allowlist
+    /// are refused.
+    basic_machine(document_data& doc, Handler& handler, const std::uint8_t* data, std::size_t size, run_options opts,
+                  const limit_values& limits, bool allowlist_only)
         : doc_(doc), handler_(handler), begin_(data), cur_(data), end_(data + size), opts_(std::move(opts)),
-          keys_(doc, limits::max_key_depth) {
-        std::uint64_t budget = static_cast<std::uint64_t>(size) * limits::nodes_per_byte + limits::node_slack;
+          limits_(limits), keys_(doc, limits.max_key_depth), allowlist_only_(allowlist_only) {
+        std::uint64_t budget = static_cast<std::uint64_t>(size) * limits_.nodes_per_byte + limits_.node_slack;
         node_budget_ = doc.node_count() + budget;
     }
 
@@ -135,7 +139,7 @@ public:
     int protocol() const noexcept { return proto_; }
 
 private:
-    using handler_fn = status (*)(machine&);
+    using handler_fn = status (*)(basic_machine&);
 
     // ---------------------------------------------------------------- errors
     error fail(errc code, std::string message) const {
@@ -235,12 +239,12 @@ private:
     // ---------------------------------------------------------------- stack
     std::size_t fence() const noexcept { return marks_.empty() ? 0 : marks_.back(); }
     status push(node_id id) {
-        if (PTLOAD_UNLIKELY(stack_.size() >= limits::max_stack)) return stack_full();
+        if (PTLOAD_UNLIKELY(stack_.size() >= limits_.max_stack)) return stack_full();
         stack_.push_back(id);
         return {};
     }
     PTLOAD_COLD error stack_full() const {
-        return fail(errc::limit_stack, "more than " + std::to_string(limits::max_stack) + " items on the stack");
+        return fail(errc::limit_stack, "more than " + std::to_string(limits_.max_stack) + " items on the stack");
     }
     result<node_id> pop() {
         if (PTLOAD_UNLIKELY(stack_.size() <= fence())) return underflow();
@@ -289,8 +293,8 @@ private:
             if (it == sparse_memo_.end()) ++memo_count_;
             sparse_memo_[static_cast<std::uint32_t>(index)] = id;
         }
-        if (sparse_memo_.size() > limits::max_memo)
-            return fail(errc::limit_memo, "more than " + std::to_string(limits::max_memo) +
+        if (sparse_memo_.size() > limits_.max_memo)
+            return fail(errc::limit_memo, "more than " + std::to_string(limits_.max_memo) +
                                               " memo entries far beyond the others (limits::max_memo)");
         return {};
     }
@@ -346,19 +350,19 @@ private:
     }
     result<node_id> integer_from(const detail::parsed_int& v) {
         if (v.status == detail::parsed_int::too_long)
-            return fail(errc::limit_integer, "integer literal has more than " + std::to_string(limits::max_int_digits) + " digits");
+            return fail(errc::limit_integer, "integer literal has more than " + std::to_string(limits_.max_int_digits) + " digits");
         if (v.status != detail::parsed_int::ok) return fail(errc::bad_text, "not an integer literal");
         if (v.small) return doc_.make_int(v.value);
-        if (v.big.size() > limits::max_int_bytes)
-            return fail(errc::limit_integer, "integer wider than " + std::to_string(limits::max_int_bytes) + " bytes");
+        if (v.big.size() > limits_.max_int_bytes)
+            return fail(errc::limit_integer, "integer wider than " + std::to_string(limits_.max_int_bytes) + " bytes");
         return doc_.make_text(kind::big_integer, v.big.data(), v.big.size());
     }
     result<node_id> binary_long(const std::uint8_t* p, std::size_t n) {
         std::int64_t small = 0;
         if (detail::twos_to_int64(p, n, small)) return doc_.make_int(small);
         std::size_t len = detail::minimal_twos_length(p, n);
-        if (len > limits::max_int_bytes)
-            return fail(errc::limit_integer, "integer wider than " + std::to_string(limits::max_int_bytes) + " bytes");
+        if (len > limits_.max_int_bytes)
+            return fail(errc::limit_integer, "integer wider than " + std::to_string(limits_.max_int_bytes) + " bytes");
         return doc_.make_text(kind::big_integer, p, len);
     }
 
@@ -409,14 +413,14 @@ private:
 
     // ---------------------------------------------------------------- globals and calls
     status push_global(std::string_view module, std::string_view name) {
-        resolved_global g = resolve_global(module, name, proto_, limits::max_name_parts);
+        resolved_global g = resolve_global(module, name, proto_, limits_.max_name_parts);
         if (g.dangerous) {
             const std::string full = std::string(g.module) + "." + std::string(g.name);
             return fail(errc::disallowed_global,
                         "global " + full + (g.denied_as == full ? "" : " (" + g.denied_as + ")") + " " +
                             std::string(g.why) + ": never data in a checkpoint; ptload does not run pickled code");
         }
-        if constexpr (Policies::globals::allowlist_only) {
+        if (allowlist_only_) {
             if (g.rating != verdict::safe) {
                 const detail::string full = detail::dotted(g.module, g.name);
                 bool added = false;
@@ -627,7 +631,7 @@ private:
         case kind::ndarray: {
             auto r = build_ndarray(doc_, obj, state);
             if (!r) return status(locate(std::move(r).err()));
-            if constexpr (Policies::globals::allowlist_only) {
+            if (allowlist_only_) {
                 // an object array's items are arbitrary objects: numpy unpickles them with the
                 // full pickle machinery, which weights_only never allows
                 node_id dt = doc_.edge(obj, nd_dtype);
@@ -675,12 +679,12 @@ private:
 
     // ---------------------------------------------------------------- opcode handlers
     /// The one handler shared by every byte that is not an opcode.
-    static status unknown_op(machine& m) {
+    static status unknown_op(basic_machine& m) {
         return m.fail(errc::unknown_opcode, "byte 0x" + hex_byte(m.op_) + " is not a pickle opcode");
     }
     /// Opcode B's handler: the function of its family (opcode_table says which).
     template <std::uint8_t B>
-    static status exec(machine& m) {
+    static status exec(basic_machine& m) {
         constexpr family f = family_of(B);
         if constexpr (f == family::structure) return m.template structure_op<B>();
         else if constexpr (f == family::constant) return m.template constant_op<B>();
@@ -691,16 +695,16 @@ private:
     }
     template <std::uint8_t B>
     static constexpr handler_fn entry() {
-        if constexpr (!is_opcode(B)) return &machine::unknown_op;
-        else return &machine::template exec<B>;
+        if constexpr (!is_opcode(B)) return &basic_machine::unknown_op;
+        else return &basic_machine::template exec<B>;
     }
 
     /// MARK, STOP, POP, POP_MARK, DUP, PROTO, FRAME: the stack, marks and framing.
     template <std::uint8_t B>
     status structure_op() {
         if constexpr (B == '(') {  // MARK: -> mark
-            if (marks_.size() >= limits::max_depth)
-                return fail(errc::limit_depth, "MARKs nested deeper than " + std::to_string(limits::max_depth));
+            if (marks_.size() >= limits_.max_depth)
+                return fail(errc::limit_depth, "MARKs nested deeper than " + std::to_string(limits_.max_depth));
             marks_.push_back(stack_.size());
             return {};
         } else if constexpr (B == '.') {  // STOP: x -> (returns x)
@@ -762,7 +766,7 @@ private:
             auto line = take_line();
             if (!line) return std::move(line).err();
             if (*line == "00" || *line == "01") return push(doc_.make_bool(*line == "01"));
-            auto v = integer_from(detail::parse_python_int(*line, limits::max_int_digits));
+            auto v = integer_from(detail::parse_python_int(*line, limits_.max_int_digits));
             if (!v) return std::move(v).err();
             return push(*v);
         } else if constexpr (B == 'L') {  // LONG text: -> int (optional trailing L)
@@ -770,7 +774,7 @@ private:
             if (!line) return std::move(line).err();
             std::string_view t = *line;
             if (!t.empty() && t.back() == 'L') t.remove_suffix(1);
-            auto v = integer_from(detail::parse_python_int(t, limits::max_int_digits));
+            auto v = integer_from(detail::parse_python_int(t, limits_.max_int_digits));
             if (!v) return std::move(v).err();
             return push(*v);
         } else if constexpr (B == 'J') {  // BININT i4
@@ -1112,7 +1116,7 @@ public:
     /// Compile-time check that every opcode byte has its own handler and no other byte does
     /// (tests static_assert it for each policy combination).
     static constexpr bool table_complete() {
-        handler_fn unknown = &machine::unknown_op;
+        handler_fn unknown = &basic_machine::unknown_op;
         std::size_t handled = 0;
         for (std::size_t b = 0; b < 256; ++b) {
             bool is_op = is_opcode(static_cast<std::uint8_t>(b));
@@ -1130,6 +1134,7 @@ private:
     const std::uint8_t* end_;
     const std::uint8_t* frame_end_ = nullptr;
     run_options opts_;
+    limit_values limits_;
     key_index keys_;
     detail::vector<node_id> stack_;
     detail::vector<std::size_t> marks_;
@@ -1142,9 +1147,20 @@ private:
     std::uint8_t op_ = 0;
     int proto_ = 0;
     bool stopped_ = false;
+    bool allowlist_only_;
     node_id result_ = null_node;
     node_id none_ = null_node;
     detail::string scratch_;
+};
+
+/// The machine for a policy set (ptload::policies<...>): its decoding, limits and globals policy.
+template <class Policies, class Handler>
+class machine : public basic_machine<typename Policies::decoding, Handler> {
+public:
+    machine(document_data& doc, Handler& handler, const std::uint8_t* data, std::size_t size, run_options opts)
+        : basic_machine<typename Policies::decoding, Handler>(doc, handler, data, size, std::move(opts),
+                                                              limit_values::of<typename Policies::limits>(),
+                                                              Policies::globals::allowlist_only) {}
 };
 
 } // namespace pickle

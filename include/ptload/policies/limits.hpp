@@ -76,6 +76,29 @@ struct default_limits {
     static constexpr std::uint64_t max_dump_bytes = std::uint64_t{1} << 32;
 };
 
+/// A limits policy's bounds as values. The loaders are compiled once per decoding and read the
+/// limits of the set they load with from here, so policy sets that differ only in their limits
+/// (or allocator, or globals policy) share one compiled loader.
+struct limit_values {
+    std::size_t max_depth, max_stack, max_memo, nodes_per_byte, node_slack, max_int_digits, max_int_bytes,
+        max_name_parts, max_key_depth;
+    std::size_t max_tensor_rank, max_tensors, max_stream_nesting;
+    std::uint64_t max_zip_entries, max_inflate_ratio, max_inflate_per_file_byte;
+    std::uint64_t dump_bytes_per_input_byte, dump_slack, max_view_expansion, view_slack, max_dump_bytes;
+
+    /// The values of the limits policy L.
+    template <class L>
+    static constexpr limit_values of() noexcept {
+        return {L::max_depth,         L::max_stack,          L::max_memo,
+                L::nodes_per_byte,    L::node_slack,         L::max_int_digits,
+                L::max_int_bytes,     L::max_name_parts,     L::max_key_depth,
+                L::max_tensor_rank,   L::max_tensors,        L::max_stream_nesting,
+                L::max_zip_entries,   L::max_inflate_ratio,  L::max_inflate_per_file_byte,
+                L::dump_bytes_per_input_byte, L::dump_slack, L::max_view_expansion,
+                L::view_slack,        L::max_dump_bytes};
+    }
+};
+
 namespace detail {
 template <class L, class = void>
 struct is_limits : std::false_type {};

@@ -156,15 +156,16 @@ private:
 };
 
 /// Runs one pickle record with torch semantics; nothing may follow its STOP.
-template <class Policies>
-result<node_id> run_record(document_data& doc, torch_handler<Policies>& handler, const record_bytes& bytes,
-                           std::uint64_t file_offset, std::string_view name, const load_options& opts) {
+template <class Decoding>
+result<node_id> run_record(document_data& doc, torch_handler& handler, const record_bytes& bytes, std::uint64_t file_offset,
+                           std::string_view name, const load_options& opts, const policy_values& policies) {
     pickle::run_options ro;
     ro.record = name;
     ro.base_offset = file_offset;
     ro.buffers = opts.buffers;
     ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
-    pickle::machine<Policies, torch_handler<Policies>> m(doc, handler, bytes.data, bytes.size, ro);
+    pickle::basic_machine<Decoding, torch_handler> m(doc, handler, bytes.data, bytes.size, ro, policies.limits,
+                                                     policies.allowlist_only);
     auto root = m.run();
     if (!root) return root;
     if (m.position() != bytes.size)
@@ -173,23 +174,23 @@ result<node_id> run_record(document_data& doc, torch_handler<Policies>& handler,
     return root;
 }
 
-template <class Policies, class Source>
+template <class Decoding, class Source>
 result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader& reader, const zip_archive& zip,
                                 std::string_view prefix, std::string_view record, std::string_view folder,
-                                const load_options& opts, bool little_endian,
+                                const load_options& opts, const policy_values& policies, bool little_endian,
                                 std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)> nested) {
     const string full = record_name(prefix, record);
     const std::string_view name(full.data(), full.size());
     const zip_entry* e = zip.find(name);
     if (!e) return make_error(errc::missing_record, no_offset, "the archive has no record " + std::string(name));
-    auto bytes = read_record(src, *e, opts.check_crc, zip_limits_from<typename Policies::limits>());
+    auto bytes = read_record(src, *e, opts.check_crc, zip_limits_from(policies.limits));
     if (!bytes) return std::move(bytes).err();
     zip_storages storages(zip, record_name(prefix, folder), opts, little_endian);
     doc.reserve_storages(doc.storage_count() + storages.numbered_records());
-    torch_handler<Policies> handler(&storages, opts);
+    torch_handler handler(&storages, opts, policies.limits);
     handler.load_from_bytes = std::move(nested);
     const auto first = static_cast<std::uint32_t>(doc.storage_count());
-    auto root = run_record<Policies>(doc, handler, *bytes, e->data_offset, name, opts);
+    auto root = run_record<Decoding>(doc, handler, *bytes, e->data_offset, name, opts, policies);
     if (!root) return root;
     if (opts.storages != storage_mode::lazy)
         PTLOAD_TRY(doc.fetch_range(reader, first, static_cast<std::uint32_t>(doc.storage_count())));
@@ -205,10 +206,10 @@ result<vector<char>> small_record(Source& src, const zip_entry& e) {
 }
 
 /// A zip checkpoint or TorchScript archive into doc.
-template <class Policies, class Source>
-status load_zip(document_data& doc, Source& src, storage_reader& reader, const load_options& opts,
+template <class Decoding, class Source>
+status load_zip(document_data& doc, Source& src, storage_reader& reader, const load_options& opts, const policy_values& policies,
                 std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)> nested) {
-    auto zip = read_zip(src, zip_limits_from<typename Policies::limits>());
+    auto zip = read_zip(src, zip_limits_from(policies.limits));
     if (!zip) return std::move(zip).err();
     auto folder = archive_folder(*zip);
     if (!folder) return std::move(folder).err();
@@ -244,12 +245,12 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
             return make_error(errc::bad_format, version->data_offset, "unsupported archive version '" + std::string(v) + "'",
                               std::string(version->name));
     }
-    auto root = load_zip_pickle<Policies>(doc, src, reader, *zip, prefix, "data.pkl", "data/", opts, little_endian, nested);
+    auto root = load_zip_pickle<Decoding>(doc, src, reader, *zip, prefix, "data.pkl", "data/", opts, policies, little_endian, nested);
     if (!root) return std::move(root).err();
     doc.set_root(*root);
     if (find("constants.pkl")) {  // TorchScript: tensor constants; code/ is never read
         auto constants =
-            load_zip_pickle<Policies>(doc, src, reader, *zip, prefix, "constants.pkl", "constants/", opts, little_endian, nested);
+            load_zip_pickle<Decoding>(doc, src, reader, *zip, prefix, "constants.pkl", "constants/", opts, policies, little_endian, nested);
         if (!constants) return std::move(constants).err();
         doc.set_constants(*constants);
     }

@@ -137,13 +137,13 @@ inline bool is_legacy_magic(const document_data& doc, node_id v) {
 
 /// One legacy stream from contiguous pickle bytes `p[0, n)` (which begin at `base` in src);
 /// storage data is read from src. Returns the main pickle's value.
-template <class Policies, class Source>
+template <class Decoding, class Source>
 result<node_id> load_legacy_from(document_data& doc, Source& src, storage_reader& reader, bool read_now, std::uint64_t base,
-                                 const std::uint8_t* p, std::size_t n, const load_options& opts, const nested_loader& nested,
-                                 bool& not_legacy) {
+                                 const std::uint8_t* p, std::size_t n, const load_options& opts, const policy_values& policies,
+                                 const nested_loader& nested, bool& not_legacy) {
     const auto first = static_cast<std::uint32_t>(doc.storage_count());
     legacy_storages storages(opts);
-    torch_handler<Policies> handler(&storages, opts);
+    torch_handler handler(&storages, opts, policies.limits);
     handler.load_from_bytes = nested;
     std::size_t pos = 0;
     auto next = [&](const char* what) -> result<node_id> {
@@ -152,7 +152,8 @@ result<node_id> load_legacy_from(document_data& doc, Source& src, storage_reader
         ro.base_offset = base + pos;
         ro.buffers = opts.buffers;
         ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
-        pickle::machine<Policies, torch_handler<Policies>> m(doc, handler, p + pos, n - pos, ro);
+        pickle::basic_machine<Decoding, torch_handler> m(doc, handler, p + pos, n - pos, ro, policies.limits,
+                                                         policies.allowlist_only);
         auto r = m.run();
         if (r) pos += m.position();
         return r;
@@ -189,12 +190,12 @@ result<node_id> load_legacy_from(document_data& doc, Source& src, storage_reader
 
 /// A legacy stream from a whole source. Sources that are not in memory are read through a
 /// growing window: the pickles come first and are usually small next to the storages.
-template <class Policies, class Source>
+template <class Decoding, class Source>
 result<node_id> load_legacy(document_data& doc, Source& src, storage_reader& reader, bool read_now, const load_options& opts,
-                            const nested_loader& nested, bool& not_legacy) {
+                            const policy_values& policies, const nested_loader& nested, bool& not_legacy) {
     if (const std::uint8_t* memory = memory_of(src)) {
-        return load_legacy_from<Policies>(doc, src, reader, read_now, 0, memory, static_cast<std::size_t>(src.size()), opts,
-                                          nested, not_legacy);
+        return load_legacy_from<Decoding>(doc, src, reader, read_now, 0, memory, static_cast<std::size_t>(src.size()), opts,
+                                          policies, nested, not_legacy);
     } else {
         std::uint64_t size = src.size();
         std::uint64_t window = size < (1u << 20) ? size : (1u << 20);
@@ -203,8 +204,8 @@ result<node_id> load_legacy(document_data& doc, Source& src, storage_reader& rea
             if (window > SIZE_MAX) return make_error(errc::limit_tensor, 0, "pickle larger than the address space");
             bytes.resize(static_cast<std::size_t>(window));
             PTLOAD_TRY(src.read_at(0, bytes.data(), bytes.size()));
-            auto r = load_legacy_from<Policies>(doc, src, reader, read_now, 0, bytes.data(), bytes.size(), opts, nested,
-                                                not_legacy);
+            auto r = load_legacy_from<Decoding>(doc, src, reader, read_now, 0, bytes.data(), bytes.size(), opts, policies,
+                                                nested, not_legacy);
             if (!r && r.err().code == errc::truncated && window < size) {  // the window cut a pickle short
                 doc.clear();
                 window = window > size / 4 ? size : window * 4;

@@ -10,6 +10,7 @@
 #include "../error.hpp"
 #include "../pickle/globals.hpp"
 #include "../pickle/numpy.hpp"
+#include "../policies/limits.hpp"
 #include "../value.hpp"
 #include "dtype.hpp"
 #include "globals.hpp"
@@ -74,13 +75,12 @@ inline dtype storage_class_dtype(std::string_view name) noexcept {
 
 } // namespace detail
 
-/// The pickle machine's Handler for torch files and for pickles that contain torch objects.
-template <class Policies>
+/// The pickle machine's Handler for torch files and for pickles that contain torch objects,
+/// within the limits of the load's policy set.
 class torch_handler {
-    using limits = typename Policies::limits;
-
 public:
-    torch_handler(storage_provider* provider, const load_options& opts) : provider_(provider), opts_(opts) {}
+    torch_handler(storage_provider* provider, const load_options& opts, const limit_values& limits)
+        : provider_(provider), opts_(opts), limits_(limits) {}
 
     /// Loads a nested legacy stream (torch.storage._load_from_bytes); set by the format layer.
     std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)> load_from_bytes;
@@ -326,9 +326,9 @@ public:
             node_id func = doc.edge(call_args, 0), inner = doc.edge(call_args, 2);
             if (doc.at(func).k != kind::global || doc.at(inner).k != kind::tuple)
                 return bad("_rebuild_from_type needs (func, type, args, state)");
-            if (levels.size() >= limits::max_depth)
+            if (levels.size() >= limits_.max_depth)
                 return make_error(errc::limit_depth, no_offset,
-                                  "_rebuild_from_type nested deeper than " + std::to_string(limits::max_depth) + " (limits::max_depth)");
+                                  "_rebuild_from_type nested deeper than " + std::to_string(limits_.max_depth) + " (limits::max_depth)");
             levels.push_back(call_args);
             auto fid = torch_global_of(doc, func);
             if (fid != torch_global::rebuild_from_type_v2 && fid != torch_global::rebuild_from_type) break;
@@ -420,7 +420,7 @@ private:
         if (!detail::int_sequence(doc, stride_id, stride)) return bad("tensor stride is not a sequence of ints");
         if (shape.size() != stride.size())
             return bad("tensor has " + std::to_string(shape.size()) + " sizes and " + std::to_string(stride.size()) + " strides");
-        if (shape.size() > limits::max_tensor_rank)
+        if (shape.size() > limits_.max_tensor_rank)
             return make_error(errc::limit_tensor, no_offset, "tensor rank " + std::to_string(shape.size()) + " exceeds limits::max_tensor_rank");
         if (r.offset < 0) return bad("negative storage offset");
         std::uint64_t numel = 1;
@@ -450,7 +450,7 @@ private:
         if (r.requires_grad && cls != dtype_class::floating && cls != dtype_class::complex)
             return bad("only tensors of floating point and complex dtype can require gradients (" +
                        std::string(name(r.type)) + ")");  // torch refuses these when it rebuilds
-        if (doc.tensor_count() >= limits::max_tensors)
+        if (doc.tensor_count() >= limits_.max_tensors)
             return make_error(errc::limit_tensor, no_offset, "more than limits::max_tensors tensors");
         return doc.add_tensor(std::move(r));
     }
@@ -584,8 +584,8 @@ private:
         if (stored->size() < needed || (needed && !stored->data()))
             return bad("sparse or nested tensor metadata reaches past its storage's bytes");
         std::uint64_t allowed = 0;
-        if (!detail::checked_mul(stored->size(), limits::max_view_expansion, allowed) ||
-            !detail::checked_add(allowed, limits::view_slack, allowed))
+        if (!detail::checked_mul(stored->size(), limits_.max_view_expansion, allowed) ||
+            !detail::checked_add(allowed, limits_.view_slack, allowed))
             allowed = ~std::uint64_t{0};
         if (!detail::checked_mul(v.numel(), esize, logical) || logical > allowed)
             return make_error(errc::limit_view, no_offset,
@@ -754,6 +754,7 @@ private:
 
     storage_provider* provider_;
     const load_options& opts_;
+    const limit_values& limits_;
     detail::vector<node_id> storage_nodes_;  ///< by storage index (indices are dense, in declaration order)
     detail::vector<std::int64_t> shape_scratch_, stride_scratch_;
     detail::vector<node_id> deferred_;  // sparse/nested tensors whose index data is not read yet

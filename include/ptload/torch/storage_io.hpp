@@ -10,6 +10,7 @@
 #include "../error.hpp"
 #include "../value.hpp"
 #include "../policies/allocator.hpp"
+#include "../policies/limits.hpp"
 #include "../policies/source.hpp"
 #include "../zip/reader.hpp"
 #include "dtype.hpp"
@@ -42,12 +43,11 @@ inline result<std::string_view> place_storage(document_data& doc, const load_opt
 }
 
 /// The zip reader's bounds from the limits policy.
-template <class Limits>
-zip_limits zip_limits_from() {
+inline zip_limits zip_limits_from(const limit_values& limits) noexcept {
     zip_limits z;
-    z.max_entries = Limits::max_zip_entries;
-    z.max_inflate_ratio = Limits::max_inflate_ratio;
-    z.max_inflate_per_file_byte = Limits::max_inflate_per_file_byte;
+    z.max_entries = limits.max_zip_entries;
+    z.max_inflate_ratio = limits.max_inflate_ratio;
+    z.max_inflate_per_file_byte = limits.max_inflate_per_file_byte;
     return z;
 }
 
@@ -68,23 +68,23 @@ inline result<storage_buffer> checked_buffer(const storage& s, const storage_ori
 }
 
 /// Memory for a storage from the allocator policy, or the error that says why there is none.
-template <class Policies>
+template <class Allocator>
 result<storage_buffer> allocate_storage(const storage& s, const storage_origin& origin, void* context) {
     if (origin.nbytes > static_cast<std::uint64_t>(SIZE_MAX))
         return make_error(errc::limit_tensor, s.ref.offset, "storage larger than this platform's address space",
                           "storage " + std::string(s.desc.key));
-    return checked_buffer(s, origin, allocate_with<typename Policies::allocator>(s.desc, origin, s.device, context));
+    return checked_buffer(s, origin, allocate_with<Allocator>(s.desc, origin, s.device, context));
 }
 
-/// The storage reader of one load. `owner`, when set, keeps the source alive (a document that
-/// reads lazily, or whose storages point into the source); otherwise the caller keeps it alive
-/// for as long as the reader is used.
-template <class Policies>
+/// The storage reader of one load, with memory from the allocator policy. `owner`, when set,
+/// keeps the source alive (a document that reads lazily, or whose storages point into the
+/// source); otherwise the caller keeps it alive for as long as the reader is used.
+template <class Allocator>
 class source_reader final : public storage_reader {
 public:
-    source_reader(any_source src, std::shared_ptr<void> owner, const load_options& opts)
-        : src_(src), owner_(std::move(owner)), mode_(opts.storages), check_crc_(opts.check_crc),
-          context_(opts.allocator_context) {
+    source_reader(any_source src, std::shared_ptr<void> owner, const load_options& opts, const limit_values& limits)
+        : src_(src), owner_(std::move(owner)), zip_limits_(zip_limits_from(limits)), mode_(opts.storages),
+          check_crc_(opts.check_crc), context_(opts.allocator_context) {
         progress_fn = opts.progress;
         progress_context = opts.progress_context;
     }
@@ -146,12 +146,11 @@ private:
 
     /// Memory for s from the allocator policy, small storages from its packer where it has one.
     result<storage_buffer> allocate(const storage& s, const storage_origin& origin) {
-        using allocator = typename Policies::allocator;
-        if constexpr (packs_small_storages<allocator>::value) {
-            if (origin.nbytes <= allocator::small_storages::max_bytes)
+        if constexpr (packs_small_storages<Allocator>::value) {
+            if (origin.nbytes <= Allocator::small_storages::max_bytes)
                 return checked_buffer(s, origin, small_.allocate(origin.nbytes));
         }
-        return allocate_storage<Policies>(s, origin, context_);
+        return allocate_storage<Allocator>(s, origin, context_);
     }
 
     /// Where s's n bytes sit, for the allocator (in_place is set by the caller that has them).
@@ -200,7 +199,7 @@ private:
         e.size = n;
         e.crc32 = s.ref.crc32;
         e.method = s.ref.method;
-        auto bytes = read_entry_as<vector<std::uint8_t>>(src_, e, zip_limits_from<typename Policies::limits>(), check_crc_);
+        auto bytes = read_entry_as<vector<std::uint8_t>>(src_, e, zip_limits_, check_crc_);
         if (PTLOAD_UNLIKELY(!bytes)) {
             error err = std::move(bytes).err();
             err.context = "storage " + std::string(s.desc.key);
@@ -215,23 +214,47 @@ private:
 
     any_source src_;
     std::shared_ptr<void> owner_;
+    zip_limits zip_limits_;
     storage_mode mode_;
     bool check_crc_;
     void* context_;
-    small_storages_of<typename Policies::allocator> small_;  // small storages, when the allocator packs them
+    small_storages_of<Allocator> small_;  // small storages, when the allocator packs them
 };
 
+/// What the loaders know of a load's policy set besides its decoding, as values: its limits,
+/// its globals policy, and how to make a storage reader with its allocator. The loaders are
+/// compiled once per decoding; every other policy reaches them through here.
+struct policy_values {
+    limit_values limits;
+    bool allowlist_only;  ///< ptload::strict
+    /// A source_reader over the set's allocator (owner as source_reader's).
+    std::shared_ptr<storage_reader> (*new_reader)(any_source src, std::shared_ptr<void> owner, const load_options& opts,
+                                                  const limit_values& limits);
+};
+
+template <class Allocator>
+std::shared_ptr<storage_reader> new_source_reader(any_source src, std::shared_ptr<void> owner, const load_options& opts,
+                                                  const limit_values& limits) {
+    return detail::make_shared<source_reader<Allocator>>(src, std::move(owner), opts, limits);
+}
+
+/// The policy_values of a canonical policy set.
+template <class Policies>
+constexpr policy_values policy_values_of() noexcept {
+    return {limit_values::of<typename Policies::limits>(), Policies::globals::allowlist_only,
+            &new_source_reader<typename Policies::allocator>};
+}
+
 /// A reader over a source the caller keeps alive for as long as the reader is used.
-template <class Policies, class Source>
-source_reader<Policies> borrowed_reader(Source& src, const load_options& opts) {
-    return source_reader<Policies>(any_source(src), nullptr, opts);
+inline std::shared_ptr<storage_reader> borrowed_reader(any_source src, const load_options& opts, const policy_values& policies) {
+    return policies.new_reader(src, nullptr, opts, policies.limits);
 }
 
 /// A storage whose bytes are at `offset` in src, read now (formats whose storages are already
 /// in memory when they are declared: the tar format's members).
-template <class Policies, class Source>
+template <class Source>
 result<storage> read_storage(Source& src, std::uint64_t offset, storage_description d, std::string_view device,
-                             const load_options& opts, bool file_little_endian) {
+                             const load_options& opts, const policy_values& policies, bool file_little_endian) {
     std::uint64_t nbytes;
     if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), nbytes))
         return make_error(errc::bad_storage, offset, "storage byte count overflows", "storage " + std::string(d.key));
@@ -243,8 +266,8 @@ result<storage> read_storage(Source& src, std::uint64_t offset, storage_descript
     s.ref.little_endian = file_little_endian;
     load_options eager;
     eager.allocator_context = opts.allocator_context;
-    auto reader = borrowed_reader<Policies>(src, eager);
-    PTLOAD_TRY(reader.fetch(s));
+    auto reader = borrowed_reader(any_source(src), eager, policies);
+    PTLOAD_TRY(reader->fetch(s));
     return s;
 }
 

@@ -78,12 +78,13 @@ status tar_members(Source& src, tar_member (&m)[4]) {
     return {};
 }
 
-template <class Policies, class Source>
-result<node_id> load_tar(document_data& doc, Source& src, const load_options& opts, const nested_loader& nested) {
+template <class Decoding, class Source>
+result<node_id> load_tar(document_data& doc, Source& src, const load_options& opts, const policy_values& policies,
+                         const nested_loader& nested) {
     tar_member m[4];
     PTLOAD_TRY(tar_members(src, m));
     tar_objects objects;
-    torch_handler<Policies> handler(&objects, opts);
+    torch_handler handler(&objects, opts, policies.limits);
     handler.load_from_bytes = nested;
 
     // Each member is a run of pickles and raw bytes; read it whole (members are the file).
@@ -100,7 +101,8 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         ro.record = what;
         ro.base_offset = base + pos;
         ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
-        pickle::machine<Policies, torch_handler<Policies>> mach(doc, handler, bytes.data() + pos, bytes.size() - pos, ro);
+        pickle::basic_machine<Decoding, torch_handler> mach(doc, handler, bytes.data() + pos, bytes.size() - pos, ro,
+                                                            policies.limits, policies.allowlist_only);
         auto r = mach.run();
         if (r) pos += mach.position();
         return r;
@@ -152,7 +154,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         auto device = place_storage(doc, opts, d, base + pos, {});
         if (!device) return std::move(device).err();
         memory_source member_bytes(bytes.data(), bytes.size());  // already read: no second I/O
-        auto s = read_storage<Policies>(member_bytes, pos, d, *device, opts, true);
+        auto s = read_storage(member_bytes, pos, d, *device, opts, policies, true);
         if (!s) return std::move(s).err();
         pos += static_cast<std::size_t>(nbytes);
         std::uint32_t index = doc.add_storage(std::move(*s));
@@ -206,7 +208,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         auto head = raw(8, "tensor metadata");
         if (!head) return std::move(head).err();
         std::uint32_t ndim = static_cast<std::uint32_t>((*head)[0] | ((*head)[1] << 8) | ((*head)[2] << 16) | ((*head)[3] << 24));
-        if (ndim > Policies::limits::max_tensor_rank) return make_error(errc::limit_tensor, base + pos, "tar tensor rank too large");
+        if (ndim > policies.limits.max_tensor_rank) return make_error(errc::limit_tensor, base + pos, "tar tensor rank too large");
         auto dims = raw((2 * ndim + 1) * 8, "tensor metadata");
         if (!dims) return std::move(dims).err();
         node_id size = doc.make_seq(kind::tuple, nullptr, 0), stride = doc.make_seq(kind::tuple, nullptr, 0);
