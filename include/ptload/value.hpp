@@ -406,7 +406,7 @@ public:
         edges_.clear();
         dims_.clear();
         bytes_ = detail::byte_arena{};
-        for (auto& kept : recent_texts_) kept = {};
+        recent_next_ = 0;  // the kept texts were in the arena just dropped
         storages_.clear();
         tensors_.clear();
         root_ = constants_ = null_node;
@@ -457,8 +457,9 @@ public:
     /// keep_text for texts that repeat from storage to storage (devices, location tags): the
     /// last few distinct ones are kept once, so 100,000 storages on "cpu" hold one copy.
     std::string_view keep_repeated(std::string_view s) {
-        for (std::string_view kept : recent_texts_)
-            if (kept == s && kept.data()) return kept;
+        const std::size_t filled = recent_next_ < recent_texts_count ? recent_next_ : recent_texts_count;
+        for (std::size_t i = 0; i < filled; ++i)
+            if (recent_texts_[i] == s) return recent_texts_[i];
         std::string_view kept = keep_text(s);
         recent_texts_[recent_next_++ % recent_texts_count] = kept;
         return kept;
@@ -901,19 +902,20 @@ struct index_text {
 
 inline void value::append_step_text(detail::string& out, step s) const {
     const kind container = doc_->at(s.container).k;
-    std::string_view middle;
-    detail::index_text number(s.pos);
-    bool quoted = false;
-    if (container != kind::dict && container != kind::ordered_dict) {
-        middle = number.view();
-    } else {  // a mapping entry, found by its str key or by its int (or bool) key
+    long long n = static_cast<long long>(s.pos);  // a sequence's index
+    std::string_view quoted;  // a str key's text
+    bool is_text = false;
+    if (container == kind::dict || container == kind::ordered_dict) {
+        // a mapping entry, found by its str key or by its int (or bool) key
         const node_id key = doc_->edge(s.container, 2 * static_cast<std::size_t>(s.pos));
         const detail::node& k = doc_->at(key);
-        quoted = k.k == kind::string;
-        number = detail::index_text(k.i);
-        middle = quoted ? doc_->text(key) : number.view();
+        is_text = k.k == kind::string;
+        if (is_text) quoted = doc_->text(key);
+        else n = k.i;
     }
-    out.append(quoted ? "[\"" : "[").append(middle.data(), middle.size()).append(quoted ? "\"]" : "]");
+    const detail::index_text number(is_text ? 0 : n);
+    const std::string_view middle = is_text ? quoted : number.view();
+    out.append(is_text ? "[\"" : "[").append(middle.data(), middle.size()).append(is_text ? "\"]" : "]");
 }
 
 inline detail::string value::path() const {

@@ -27,8 +27,8 @@ namespace detail {
 struct record_bytes {
     const std::uint8_t* data = nullptr;
     std::size_t size = 0;
-    vector<std::uint8_t> owned;         // a record read or inflated by the zip reader
-    unique_array<std::uint8_t> buffer;  // a whole file read once (not zero-filled first)
+    fill_later_vector<std::uint8_t> owned;  // a record read or inflated by the zip reader
+    unique_array<std::uint8_t> buffer;      // a whole file read once (not zero-filled first)
 };
 
 template <class Source>
@@ -39,7 +39,7 @@ result<record_bytes> read_record(Source& src, const zip_entry& e, bool check_crc
         r.size = static_cast<std::size_t>(e.size);
         return r;
     }
-    auto bytes = read_entry_as<vector<std::uint8_t>>(src, e, lim, check_crc);
+    auto bytes = read_entry_as<fill_later_vector<std::uint8_t>>(src, e, lim, check_crc);
     if (!bytes) return std::move(bytes).err();
     r.owned = std::move(*bytes);
     r.data = r.owned.data();

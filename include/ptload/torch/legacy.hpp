@@ -108,7 +108,7 @@ private:
                 return make_error(errc::bad_storage, no_offset, "storage key '" + std::string(d.key) + "' is declared again with another dtype or size");
             return it->second;
         }
-        auto device = place_storage(doc, opts_, d, no_offset, {});
+        auto device = place_storage(doc, opts_, d, no_offset);
         if (!device) return std::move(device).err();
         storage s;
         s.desc = d;
@@ -199,7 +199,7 @@ result<node_id> load_legacy(document_data& doc, Source& src, storage_reader& rea
     } else {
         std::uint64_t size = src.size();
         std::uint64_t window = size < (1u << 20) ? size : (1u << 20);
-        vector<std::uint8_t> bytes;
+        fill_later_vector<std::uint8_t> bytes;  // each window is read whole
         for (;;) {
             if (window > SIZE_MAX) return make_error(errc::limit_tensor, 0, "pickle larger than the address space");
             bytes.resize(static_cast<std::size_t>(window));

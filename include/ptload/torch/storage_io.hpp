@@ -28,18 +28,30 @@ inline namespace v0 {
 namespace detail {
 
 /// Where map_location and the registered handlers put a storage (asked once per storage), as
-/// text the document keeps. `record`, when given, names the record in an error ("archive/data/0").
+/// text the document keeps. An error is at `offset` and names the storage ("storage <key>").
 inline result<std::string_view> place_storage(document_data& doc, const load_options& opts, const storage_description& d,
-                                              std::uint64_t offset, std::string_view record) {
+                                              std::uint64_t offset) {
     std::string scratch;  // only a map_location callable or a location handler writes here
     auto device = opts.resolve_device(d, scratch);
     if (PTLOAD_UNLIKELY(!device)) {
         error e = std::move(device).err();
         e.offset = offset;
-        if (!record.empty()) e.context = std::string(record);  // else the error's own "storage <key>"
         return e;
     }
     return doc.keep_repeated(*device);
+}
+
+/// The same for a storage that is a record of its own: an error names the record
+/// ("archive/data/0").
+inline result<std::string_view> place_storage(document_data& doc, const load_options& opts, const storage_description& d,
+                                              std::uint64_t offset, std::string_view record) {
+    auto device = place_storage(doc, opts, d, offset);
+    if (PTLOAD_UNLIKELY(!device)) {
+        error e = std::move(device).err();
+        e.context = std::string(record);
+        return e;
+    }
+    return device;
 }
 
 /// The zip reader's bounds from the limits policy.
@@ -199,7 +211,7 @@ private:
         e.size = n;
         e.crc32 = s.ref.crc32;
         e.method = s.ref.method;
-        auto bytes = read_entry_as<vector<std::uint8_t>>(src_, e, zip_limits_, check_crc_);
+        auto bytes = read_entry_as<fill_later_vector<std::uint8_t>>(src_, e, zip_limits_, check_crc_);
         if (PTLOAD_UNLIKELY(!bytes)) {
             error err = std::move(bytes).err();
             err.context = "storage " + std::string(s.desc.key);

@@ -88,12 +88,12 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
     handler.load_from_bytes = nested;
 
     // Each member is a run of pickles and raw bytes; read it whole (members are the file).
-    auto member = [&](const tar_member& t, vector<std::uint8_t>& out) -> status {
+    auto member = [&](const tar_member& t, fill_later_vector<std::uint8_t>& out) -> status {
         if (t.size > SIZE_MAX) return make_error(errc::limit_tensor, t.offset, "tar member larger than the address space");
         out.resize(static_cast<std::size_t>(t.size));
         return src.read_at(t.offset, out.data(), out.size());
     };
-    vector<std::uint8_t> bytes;
+    fill_later_vector<std::uint8_t> bytes;
     std::uint64_t base = 0;
     std::size_t pos = 0;
     auto next = [&](const char* what) -> result<node_id> {
@@ -151,7 +151,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         std::uint64_t nbytes;
         if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), nbytes) || nbytes > bytes.size() - pos)
             return make_error(errc::truncated, base + pos, "tar storage data runs past its member", "storage " + std::string(d.key));
-        auto device = place_storage(doc, opts, d, base + pos, {});
+        auto device = place_storage(doc, opts, d, base + pos);
         if (!device) return std::move(device).err();
         memory_source member_bytes(bytes.data(), bytes.size());  // already read: no second I/O
         auto s = read_storage(member_bytes, pos, d, *device, opts, policies, true);
