@@ -176,11 +176,32 @@ private:
     }
     template <class T>
     result<T> take_le() {
-        if (PTLOAD_UNLIKELY(!can_take(sizeof(T)))) return cannot_take(sizeof(T));
-        T v = 0;
-        for (std::size_t i = 0; i < sizeof(T); ++i) v = static_cast<T>(v | static_cast<T>(static_cast<T>(cur_[i]) << (8 * i)));
-        cur_ += sizeof(T);
+        T v;
+        if (PTLOAD_UNLIKELY(!read_le(v))) return cannot_take(sizeof(T));
         return v;
+    }
+    /// take_le without a result: the hot opcodes test a bool and build the error only when it
+    /// fails (a result is returned through memory and destroyed on every opcode). Nothing is
+    /// consumed when it fails.
+    template <class T>
+    bool read_le(T& out) noexcept {
+        if (PTLOAD_UNLIKELY(!can_take(sizeof(T)))) return false;
+        out = little_endian<T>(cur_, std::make_index_sequence<sizeof(T)>{});
+        cur_ += sizeof(T);
+        return true;
+    }
+    /// The bytes p[0, sizeof(T)) as a little-endian T, written out whole so that the compiler
+    /// makes it one load (a loop over the bytes stays a loop).
+    template <class T, std::size_t... I>
+    static T little_endian(const std::uint8_t* p, std::index_sequence<I...>) noexcept {
+        return static_cast<T>((static_cast<T>(static_cast<T>(p[I]) << (8 * I)) | ...));
+    }
+    /// n bytes of argument without a result (see read_le); cannot_take(n) says why not.
+    bool read_bytes(std::uint64_t n, const std::uint8_t*& out) noexcept {
+        if (PTLOAD_UNLIKELY(!can_take(n))) return false;
+        out = cur_;
+        cur_ += n;
+        return true;
     }
     /// Whether n more bytes are in the pickle and in the current frame.
     bool can_take(std::uint64_t n) const noexcept {
@@ -197,30 +218,48 @@ private:
         return fail(errc::truncated, "needs " + std::to_string(n) + " bytes, " +
                                          std::to_string(static_cast<std::uint64_t>(end_ - cur_)) + " left in the pickle");
     }
-    /// Opcode B's inline integer at the width its opcode_table row gives (u1, u2, u4, u8, or the
-    /// length prefix of a counted argument; a signed i4 length must not be negative).
+    /// The width of opcode B's inline integer, as its opcode_table row gives it (u1, u2, u4, u8,
+    /// or the length prefix of a counted argument).
+    template <std::uint8_t B>
+    static constexpr std::size_t count_width() noexcept {
+        constexpr pickle::arg a = argument_of(B);
+        if constexpr (a == pickle::arg::u1 || a == pickle::arg::u1_bytes) return 1;
+        else if constexpr (a == pickle::arg::u2) return 2;
+        else if constexpr (a == pickle::arg::u4 || a == pickle::arg::u4_bytes || a == pickle::arg::i4_bytes) return 4;
+        else {
+            static_assert(a == pickle::arg::u8 || a == pickle::arg::u8_bytes, "an integer argument");
+            return 8;
+        }
+    }
+    /// Opcode B's inline integer (a signed i4 length must not be negative); false, consuming
+    /// nothing, when it is absent or negative: count_error<B>() then says which.
+    template <std::uint8_t B>
+    bool read_count(std::uint64_t& out) noexcept {
+        constexpr std::size_t width = count_width<B>();
+        using word = std::conditional_t<width == 1, std::uint8_t,
+                                        std::conditional_t<width == 2, std::uint16_t,
+                                                           std::conditional_t<width == 4, std::uint32_t, std::uint64_t>>>;
+        word v;
+        if (PTLOAD_UNLIKELY(!read_le(v))) return false;
+        if constexpr (argument_of(B) == pickle::arg::i4_bytes) {
+            if (PTLOAD_UNLIKELY(static_cast<std::int32_t>(v) < 0)) {
+                cur_ -= width;
+                return false;
+            }
+        }
+        out = static_cast<std::uint64_t>(v);
+        return true;
+    }
+    template <std::uint8_t B>
+    PTLOAD_COLD error count_error() const {
+        if (!can_take(count_width<B>())) return cannot_take(count_width<B>());
+        return fail(errc::bad_operand, std::string(opcode_name(B)) + " length is negative");
+    }
     template <std::uint8_t B>
     result<std::uint64_t> take_count() {
-        constexpr pickle::arg a = argument_of(B);
-        auto widen = [](auto r) -> result<std::uint64_t> {
-            if (!r) return std::move(r).err();
-            return static_cast<std::uint64_t>(*r);
-        };
-        if constexpr (a == pickle::arg::u1 || a == pickle::arg::u1_bytes) {
-            return widen(take_le<std::uint8_t>());
-        } else if constexpr (a == pickle::arg::u2) {
-            return widen(take_le<std::uint16_t>());
-        } else if constexpr (a == pickle::arg::u4 || a == pickle::arg::u4_bytes) {
-            return widen(take_le<std::uint32_t>());
-        } else if constexpr (a == pickle::arg::u8 || a == pickle::arg::u8_bytes) {
-            return take_le<std::uint64_t>();
-        } else {
-            static_assert(a == pickle::arg::i4_bytes, "take_count reads integer arguments only");
-            auto r = take_le<std::uint32_t>();
-            if (!r) return std::move(r).err();
-            if (static_cast<std::int32_t>(*r) < 0) return fail(errc::bad_operand, std::string(opcode_name(B)) + " length is negative");
-            return static_cast<std::uint64_t>(*r);
-        }
+        std::uint64_t n;
+        if (PTLOAD_UNLIKELY(!read_count<B>(n))) return count_error<B>();
+        return n;
     }
     /// A text line without its '\n'.
     result<std::string_view> take_line() {
@@ -260,12 +299,26 @@ private:
         return fail(marks_.empty() ? errc::stack_underflow : errc::mark_missing,
                     marks_.empty() ? "the stack is empty" : "a MARK sits where a value must be");
     }
-    /// Items above the topmost mark; removes them and the mark.
-    result<std::pair<std::size_t, std::size_t>> pop_mark() {
-        if (PTLOAD_UNLIKELY(marks_.empty())) return fail(errc::mark_missing, "no MARK on the stack");
-        std::size_t from = marks_.back();
+    /// The items above a mark: stack_[from, from + count).
+    struct marked {
+        std::size_t from, count;
+    };
+    /// Removes the topmost mark and says which items were above it; false when there is no
+    /// mark (no_mark() is the error), so the hot path builds no result.
+    bool pop_mark(marked& out) noexcept {
+        if (PTLOAD_UNLIKELY(marks_.empty())) return false;
+        out.from = marks_.back();
+        out.count = stack_.size() - out.from;
         marks_.pop_back();
-        return std::make_pair(from, stack_.size() - from);
+        return true;
+    }
+    PTLOAD_COLD error no_mark() const { return fail(errc::mark_missing, "no MARK on the stack"); }
+    /// Pops the top value; false when none is above the topmost mark (underflow() says which).
+    bool pop_value(node_id& out) noexcept {
+        if (PTLOAD_UNLIKELY(stack_.size() <= fence())) return false;
+        out = stack_.back();
+        stack_.pop_back();
+        return true;
     }
     const node_id* stack_at(std::size_t i) const noexcept { return stack_.data() + i; }
     /// The value just below a popped mark region (the list/dict/set that APPENDS & co. extend).
@@ -292,10 +345,10 @@ private:
             auto it = sparse_memo_.find(static_cast<std::uint32_t>(index));
             if (it == sparse_memo_.end()) ++memo_count_;
             sparse_memo_[static_cast<std::uint32_t>(index)] = id;
+            if (sparse_memo_.size() > limits_.max_memo)
+                return fail(errc::limit_memo, "more than " + std::to_string(limits_.max_memo) +
+                                                  " memo entries far beyond the others (limits::max_memo)");
         }
-        if (sparse_memo_.size() > limits_.max_memo)
-            return fail(errc::limit_memo, "more than " + std::to_string(limits_.max_memo) +
-                                              " memo entries far beyond the others (limits::max_memo)");
         return {};
     }
     status memo_get(std::uint64_t index) {
@@ -726,19 +779,19 @@ private:
             }
             return fail(errc::stack_underflow, "the stack is empty");
         } else if constexpr (B == '1') {  // POP_MARK: mark x... ->
-            auto r = pop_mark();
-            if (!r) return std::move(r).err();
-            truncate_stack(r->first);
+            marked r;
+            if (PTLOAD_UNLIKELY(!pop_mark(r))) return no_mark();
+            truncate_stack(r.from);
             return {};
         } else if constexpr (B == '2') {  // DUP: x -> x x
             auto r = top();
             if (!r) return std::move(r).err();
             return push(*r);
         } else if constexpr (B == 0x80) {  // PROTO n
-            auto r = take_le<std::uint8_t>();
-            if (!r) return std::move(r).err();
-            if (*r > 5) return fail(errc::unknown_opcode, "pickle protocol " + std::to_string(*r) + " (ptload reads 0 to 5)");
-            proto_ = *r;
+            std::uint8_t r;
+            if (PTLOAD_UNLIKELY(!read_le(r))) return cannot_take(sizeof r);
+            if (r > 5) return fail(errc::unknown_opcode, "pickle protocol " + std::to_string(r) + " (ptload reads 0 to 5)");
+            proto_ = r;
             return {};
         } else if constexpr (B == 0x95) {  // FRAME n: the next n bytes form a frame
             auto r = take_le<std::uint64_t>();
@@ -778,23 +831,23 @@ private:
             if (!v) return std::move(v).err();
             return push(*v);
         } else if constexpr (B == 'J') {  // BININT i4
-            auto r = take_le<std::uint32_t>();
-            if (!r) return std::move(r).err();
-            return push(doc_.make_int(static_cast<std::int32_t>(*r)));
+            std::uint32_t r;
+            if (PTLOAD_UNLIKELY(!read_le(r))) return cannot_take(sizeof r);
+            return push(doc_.make_int(static_cast<std::int32_t>(r)));
         } else if constexpr (B == 'K') {  // BININT1 u1
-            auto r = take_le<std::uint8_t>();
-            if (!r) return std::move(r).err();
-            return push(doc_.make_int(*r));
+            std::uint8_t r;
+            if (PTLOAD_UNLIKELY(!read_le(r))) return cannot_take(sizeof r);
+            return push(doc_.make_int(r));
         } else if constexpr (B == 'M') {  // BININT2 u2
-            auto r = take_le<std::uint16_t>();
-            if (!r) return std::move(r).err();
-            return push(doc_.make_int(*r));
+            std::uint16_t r;
+            if (PTLOAD_UNLIKELY(!read_le(r))) return cannot_take(sizeof r);
+            return push(doc_.make_int(r));
         } else if constexpr (B == 0x8A || B == 0x8B) {  // LONG1 / LONG4: two's complement LE
-            auto n = take_count<B>();
-            if (!n) return std::move(n).err();
-            auto p = take(*n);
-            if (!p) return std::move(p).err();
-            auto v = binary_long(*p, static_cast<std::size_t>(*n));
+            std::uint64_t n;
+            if (PTLOAD_UNLIKELY(!read_count<B>(n))) return count_error<B>();
+            const std::uint8_t* p;
+            if (PTLOAD_UNLIKELY(!read_bytes(n, p))) return cannot_take(n);
+            auto v = binary_long(p, static_cast<std::size_t>(n));
             if (!v) return std::move(v).err();
             return push(*v);
         } else if constexpr (B == 'F') {  // FLOAT text
@@ -832,11 +885,11 @@ private:
             if (!v) return std::move(v).err();
             return push(*v);
         } else if constexpr (B == 'T' || B == 'U') {  // BINSTRING i4 / SHORT_BINSTRING u1: py2 str
-            auto n = take_count<B>();
-            if (!n) return std::move(n).err();
-            auto p = take(*n);
-            if (!p) return std::move(p).err();
-            auto v = py2_string(*p, static_cast<std::size_t>(*n));
+            std::uint64_t n;
+            if (PTLOAD_UNLIKELY(!read_count<B>(n))) return count_error<B>();
+            const std::uint8_t* p;
+            if (PTLOAD_UNLIKELY(!read_bytes(n, p))) return cannot_take(n);
+            auto v = py2_string(p, static_cast<std::size_t>(n));
             if (!v) return std::move(v).err();
             return push(*v);
         } else if constexpr (B == 'V') {  // UNICODE: raw-unicode-escape text
@@ -847,19 +900,19 @@ private:
             if (!detail::raw_unicode_escape_decode(*line, s, surrogates)) return fail(errc::decode_error, "bad \\u escape in UNICODE");
             return push(doc_.make_text(kind::string, s.data(), s.size(), surrogates));
         } else if constexpr (B == 'X' || B == 0x8C || B == 0x8D) {  // BINUNICODE u4 / SHORT_BINUNICODE u1 / BINUNICODE8 u8
-            auto n = take_count<B>();
-            if (!n) return std::move(n).err();
-            auto p = take(*n);
-            if (!p) return std::move(p).err();
-            auto v = unicode(*p, static_cast<std::size_t>(*n));
+            std::uint64_t n;
+            if (PTLOAD_UNLIKELY(!read_count<B>(n))) return count_error<B>();
+            const std::uint8_t* p;
+            if (PTLOAD_UNLIKELY(!read_bytes(n, p))) return cannot_take(n);
+            auto v = unicode(p, static_cast<std::size_t>(n));
             if (!v) return std::move(v).err();
             return push(*v);
         } else if constexpr (B == 'B' || B == 'C' || B == 0x8E || B == 0x96) {  // BINBYTES u4 / SHORT_BINBYTES u1 / BINBYTES8 / BYTEARRAY8
-            auto n = take_count<B>();
-            if (!n) return std::move(n).err();
-            auto p = take(*n);
-            if (!p) return std::move(p).err();
-            return push(doc_.make_text(B == 0x96 ? kind::bytearray : kind::bytes, *p, static_cast<std::size_t>(*n)));
+            std::uint64_t n;
+            if (PTLOAD_UNLIKELY(!read_count<B>(n))) return count_error<B>();
+            const std::uint8_t* p;
+            if (PTLOAD_UNLIKELY(!read_bytes(n, p))) return cannot_take(n);
+            return push(doc_.make_text(B == 0x96 ? kind::bytearray : kind::bytes, p, static_cast<std::size_t>(n)));
         } else if constexpr (B == 0x97) {  // NEXT_BUFFER: -> next out-of-band buffer
             if (next_buffer_ >= opts_.buffers.size())
                 return fail(errc::no_buffer, "NEXT_BUFFER but " + std::to_string(opts_.buffers.size()) + " out-of-band buffers were given");
@@ -891,16 +944,16 @@ private:
             truncate_stack(stack_.size() - n);
             return push(t);
         } else if constexpr (B == 't' || B == 'l' || B == 0x91) {  // TUPLE / LIST / FROZENSET: mark x... -> container
-            auto r = pop_mark();
-            if (!r) return std::move(r).err();
+            marked r;
+            if (PTLOAD_UNLIKELY(!pop_mark(r))) return no_mark();
             node_id c;
             if constexpr (B == 0x91) {
                 c = doc_.make_seq(kind::frozenset, nullptr, 0);
-                for (std::size_t i = 0; i < r->second; ++i) PTLOAD_TRY(set_add(c, stack_[r->first + i]));
+                for (std::size_t i = 0; i < r.count; ++i) PTLOAD_TRY(set_add(c, stack_[r.from + i]));
             } else {
-                c = doc_.make_seq(B == 't' ? kind::tuple : kind::list, stack_at(r->first), r->second);
+                c = doc_.make_seq(B == 't' ? kind::tuple : kind::list, stack_at(r.from), r.count);
             }
-            truncate_stack(r->first);
+            truncate_stack(r.from);
             return push(c);
         } else if constexpr (B == ']') {  // EMPTY_LIST
             return push(doc_.make_seq(kind::list, nullptr, 0));
@@ -909,13 +962,13 @@ private:
         } else if constexpr (B == 0x8F) {  // EMPTY_SET
             return push(doc_.make_seq(kind::set, nullptr, 0));
         } else if constexpr (B == 'd') {  // DICT: mark k v ... -> dict
-            auto r = pop_mark();
-            if (!r) return std::move(r).err();
-            if (r->second % 2) return fail(errc::bad_operand, "odd number of items for DICT");
+            marked r;
+            if (PTLOAD_UNLIKELY(!pop_mark(r))) return no_mark();
+            if (r.count % 2) return fail(errc::bad_operand, "odd number of items for DICT");
             node_id d = doc_.make_seq(kind::dict, nullptr, 0);
-            for (std::size_t i = 0; i < r->second; i += 2)
-                PTLOAD_TRY(dict_set(d, stack_[r->first + i], stack_[r->first + i + 1]));
-            truncate_stack(r->first);
+            for (std::size_t i = 0; i < r.count; i += 2)
+                PTLOAD_TRY(dict_set(d, stack_[r.from + i], stack_[r.from + i + 1]));
+            truncate_stack(r.from);
             return push(d);
         } else if constexpr (B == 'a') {  // APPEND: list x -> list
             auto x = pop();
@@ -925,12 +978,12 @@ private:
             node_id item = *x;
             return append_items(*l, &item, 1);
         } else if constexpr (B == 'e') {  // APPENDS: list mark x... -> list
-            auto r = pop_mark();
-            if (!r) return std::move(r).err();
-            auto l = below(r->first);
+            marked r;
+            if (PTLOAD_UNLIKELY(!pop_mark(r))) return no_mark();
+            auto l = below(r.from);
             if (!l) return std::move(l).err();
-            PTLOAD_TRY(append_items(*l, stack_at(r->first), r->second));
-            truncate_stack(r->first);
+            PTLOAD_TRY(append_items(*l, stack_at(r.from), r.count));
+            truncate_stack(r.from);
             return {};
         } else if constexpr (B == 's') {  // SETITEM: dict k v -> dict
             if (stack_.size() < fence() + 3) return underflow();
@@ -938,21 +991,21 @@ private:
             truncate_stack(stack_.size() - 2);
             return set_items(stack_.back(), kv, 2);
         } else if constexpr (B == 'u') {  // SETITEMS: dict mark k v ... -> dict
-            auto r = pop_mark();
-            if (!r) return std::move(r).err();
-            auto d = below(r->first);
+            marked r;
+            if (PTLOAD_UNLIKELY(!pop_mark(r))) return no_mark();
+            auto d = below(r.from);
             if (!d) return std::move(d).err();
-            PTLOAD_TRY(set_items(*d, stack_at(r->first), r->second));
-            truncate_stack(r->first);
+            PTLOAD_TRY(set_items(*d, stack_at(r.from), r.count));
+            truncate_stack(r.from);
             return {};
         } else if constexpr (B == 0x90) {  // ADDITEMS: set mark x... -> set
-            auto r = pop_mark();
-            if (!r) return std::move(r).err();
-            auto s = below(r->first);
+            marked r;
+            if (PTLOAD_UNLIKELY(!pop_mark(r))) return no_mark();
+            auto s = below(r.from);
             if (!s) return std::move(s).err();
             if (kind_of(*s) != kind::set) return fail(errc::bad_operand, std::string("ADDITEMS on a ") + kind_name(kind_of(*s)));
-            for (std::size_t i = 0; i < r->second; ++i) PTLOAD_TRY(set_add(*s, stack_[r->first + i]));
-            truncate_stack(r->first);
+            for (std::size_t i = 0; i < r.count; ++i) PTLOAD_TRY(set_add(*s, stack_[r.from + i]));
+            truncate_stack(r.from);
             return {};
         } else {
             static_assert(B != B, "opcode_table puts this opcode in the container family, which has no handler for it");
@@ -973,15 +1026,13 @@ private:
             if (!t) return std::move(t).err();
             return memo_put(static_cast<std::uint64_t>(idx.value), *t);
         } else if constexpr (B == 'q' || B == 'r') {  // BINPUT u1 / LONG_BINPUT u4
-            auto idx = take_count<B>();
-            if (!idx) return std::move(idx).err();
-            auto t = top();
-            if (!t) return std::move(t).err();
-            return memo_put(*idx, *t);
+            std::uint64_t idx;
+            if (PTLOAD_UNLIKELY(!read_count<B>(idx))) return count_error<B>();
+            if (PTLOAD_UNLIKELY(stack_.size() <= fence())) return underflow();
+            return memo_put(idx, stack_.back());
         } else if constexpr (B == 0x94) {  // MEMOIZE: memo[len(memo)] = top
-            auto t = top();
-            if (!t) return std::move(t).err();
-            return memo_put(memo_count_, *t);
+            if (PTLOAD_UNLIKELY(stack_.size() <= fence())) return underflow();
+            return memo_put(memo_count_, stack_.back());
         } else if constexpr (B == 'g') {  // GET text index
             auto line = take_line();
             if (!line) return std::move(line).err();
@@ -990,9 +1041,9 @@ private:
                 return fail(errc::bad_text, "GET index is not a memo index");
             return memo_get(static_cast<std::uint64_t>(idx.value));
         } else if constexpr (B == 'h' || B == 'j') {  // BINGET u1 / LONG_BINGET u4
-            auto idx = take_count<B>();
-            if (!idx) return std::move(idx).err();
-            return memo_get(*idx);
+            std::uint64_t idx;
+            if (PTLOAD_UNLIKELY(!read_count<B>(idx))) return count_error<B>();
+            return memo_get(idx);
         } else {
             static_assert(B != B, "opcode_table puts this opcode in the memo family, which has no handler for it");
             return {};
@@ -1018,10 +1069,10 @@ private:
             if constexpr (B == 'c') {
                 return push_global(*module, *name);
             } else {
-                auto r = pop_mark();
-                if (!r) return std::move(r).err();
-                node_id args = doc_.make_seq(kind::tuple, stack_at(r->first), r->second);
-                truncate_stack(r->first);
+                marked r;
+                if (PTLOAD_UNLIKELY(!pop_mark(r))) return no_mark();
+                node_id args = doc_.make_seq(kind::tuple, stack_at(r.from), r.count);
+                truncate_stack(r.from);
                 PTLOAD_TRY(push_global(*module, *name));
                 node_id cls = stack_.back();
                 stack_.pop_back();
@@ -1039,21 +1090,19 @@ private:
             // the texts live in the document's arena, which never moves
             return push_global(doc_.text(*module), doc_.text(*name));
         } else if constexpr (B == 'o') {  // OBJ: mark cls args... -> instance
-            auto r = pop_mark();
-            if (!r) return std::move(r).err();
-            if (r->second == 0) return fail(errc::stack_underflow, "OBJ without a class");
-            node_id cls = stack_[r->first];
-            node_id args = doc_.make_seq(kind::tuple, stack_at(r->first + 1), r->second - 1);
-            truncate_stack(r->first);
+            marked r;
+            if (PTLOAD_UNLIKELY(!pop_mark(r))) return no_mark();
+            if (r.count == 0) return fail(errc::stack_underflow, "OBJ without a class");
+            node_id cls = stack_[r.from];
+            node_id args = doc_.make_seq(kind::tuple, stack_at(r.from + 1), r.count - 1);
+            truncate_stack(r.from);
             auto obj = call(cls, args);
             if (!obj) return std::move(obj).err();
             return push(*obj);
         } else if constexpr (B == 'R') {  // REDUCE: callable args -> callable(*args)
-            auto args = pop();
-            if (!args) return std::move(args).err();
-            auto callable = pop();
-            if (!callable) return std::move(callable).err();
-            auto obj = call(*callable, *args);
+            node_id args, callable;
+            if (PTLOAD_UNLIKELY(!pop_value(args) || !pop_value(callable))) return underflow();
+            auto obj = call(callable, args);
             if (!obj) return std::move(obj).err();
             return push(*obj);
         } else if constexpr (B == 0x81) {  // NEWOBJ: cls args -> cls.__new__(cls, *args)
@@ -1090,10 +1139,8 @@ private:
                 if (detail::utf8_validate(reinterpret_cast<const std::uint8_t*>(line->data()), line->size(), false, sur) != line->size())
                     return fail(errc::decode_error, "PERSID is not ASCII text");
                 pid = doc_.make_text(kind::string, line->data(), line->size());
-            } else {
-                auto r = pop();
-                if (!r) return std::move(r).err();
-                pid = *r;
+            } else if (PTLOAD_UNLIKELY(!pop_value(pid))) {
+                return underflow();
             }
             auto obj = handler_.persistent_load(doc_, pid, file_offset());
             if (!obj) return locate(std::move(obj).err());
