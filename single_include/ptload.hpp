@@ -2227,24 +2227,46 @@ template <class A>
 struct packs_small_storages<A, std::void_t<typename A::small_storages::owner>>
     : std::is_same<typename A::small_storages::owner, A> {};
 
-/// The packer of allocator A's small storages, or an empty stand-in when it has none.
-struct no_small_storages {};
-template <class A, bool = packs_small_storages<A>::value>
-struct small_storages_type {
-    using type = no_small_storages;
-};
-template <class A>
-struct small_storages_type<A, true> {
-    using type = typename A::small_storages;
-};
-template <class A>
-using small_storages_of = typename small_storages_type<A>::type;
-
 /// The allocator's buffer for a storage: by its origin where the allocator takes one.
 template <class A>
 storage_buffer allocate_with(const storage_description& d, const storage_origin& origin, std::string_view device, void* context) {
     if constexpr (allocates_by_origin<A>::value) return A::allocate(d, origin, device, context);
     else return A::allocate(d, origin.nbytes, device, context);
+}
+
+/// An allocator policy as function pointers, so that the storage reader is compiled once with
+/// the loaders whatever the allocator: its allocate, and its small-storage packer if it has one
+/// (one packer per load, made on first use and dropped with the reader).
+struct allocator_ops {
+    storage_buffer (*allocate)(const storage_description&, const storage_origin&, std::string_view device, void* context);
+    std::uint64_t pack_up_to;  ///< the packer's max_bytes
+    void* (*new_packer)();     ///< null when the allocator has no packer
+    storage_buffer (*pack)(void* packer, std::uint64_t nbytes);
+    void (*delete_packer)(void* packer) noexcept;
+};
+
+template <class Packer>
+void* new_packer() {
+    return new_object<Packer>();
+}
+template <class Packer>
+storage_buffer pack_with(void* packer, std::uint64_t nbytes) {
+    return static_cast<Packer*>(packer)->allocate(nbytes);
+}
+template <class Packer>
+void delete_packer(void* packer) noexcept {
+    delete_object(static_cast<Packer*>(packer));
+}
+
+/// The allocator_ops of allocator A.
+template <class A>
+constexpr allocator_ops allocator_ops_of() noexcept {
+    if constexpr (packs_small_storages<A>::value) {
+        using packer = typename A::small_storages;
+        return {&allocate_with<A>, packer::max_bytes, &new_packer<packer>, &pack_with<packer>, &delete_packer<packer>};
+    } else {
+        return {&allocate_with<A>, 0, nullptr, nullptr, nullptr};
+    }
 }
 } // namespace detail
 
@@ -9096,26 +9118,47 @@ inline result<storage_buffer> checked_buffer(const storage& s, const storage_ori
     return b;
 }
 
+/// What the loaders know of a load's policy set besides its decoding, as values: its limits,
+/// its globals policy and its allocator. The loaders and the storage reader are compiled once
+/// per decoding; every other policy reaches them through here.
+struct policy_values {
+    limit_values limits;
+    bool allowlist_only;  ///< ptload::strict
+    allocator_ops allocator;
+};
+
+/// The policy_values of a canonical policy set.
+template <class Policies>
+constexpr policy_values policy_values_of() noexcept {
+    return {limit_values::of<typename Policies::limits>(), Policies::globals::allowlist_only,
+            allocator_ops_of<typename Policies::allocator>()};
+}
+
 /// Memory for a storage from the allocator policy, or the error that says why there is none.
-template <class Allocator>
-result<storage_buffer> allocate_storage(const storage& s, const storage_origin& origin, void* context) {
+inline result<storage_buffer> allocate_storage(const storage& s, const storage_origin& origin, const allocator_ops& allocator,
+                                               void* context) {
     if (origin.nbytes > static_cast<std::uint64_t>(SIZE_MAX))
         return make_error(errc::limit_tensor, s.ref.offset, "storage larger than this platform's address space",
                           "storage " + std::string(s.desc.key));
-    return checked_buffer(s, origin, allocate_with<Allocator>(s.desc, origin, s.device, context));
+    return checked_buffer(s, origin, allocator.allocate(s.desc, origin, s.device, context));
 }
 
 /// The storage reader of one load, with memory from the allocator policy. `owner`, when set,
 /// keeps the source alive (a document that reads lazily, or whose storages point into the
-/// source); otherwise the caller keeps it alive for as long as the reader is used.
-template <class Allocator>
+/// source); otherwise the caller keeps it alive for as long as the reader is used. `policies`
+/// must outlive the reader (the loaders pass a constant of the program).
 class source_reader final : public storage_reader {
 public:
-    source_reader(any_source src, std::shared_ptr<void> owner, const load_options& opts, const limit_values& limits)
-        : src_(src), owner_(std::move(owner)), zip_limits_(zip_limits_from(limits)), mode_(opts.storages),
-          check_crc_(opts.check_crc), context_(opts.allocator_context) {
+    source_reader(any_source src, std::shared_ptr<void> owner, const load_options& opts, const policy_values& policies)
+        : src_(src), owner_(std::move(owner)), allocator_(policies.allocator), zip_limits_(zip_limits_from(policies.limits)),
+          mode_(opts.storages), check_crc_(opts.check_crc), context_(opts.allocator_context) {
         progress_fn = opts.progress;
         progress_context = opts.progress_context;
+    }
+    source_reader(const source_reader&) = delete;
+    source_reader& operator=(const source_reader&) = delete;
+    ~source_reader() override {
+        if (packer_) allocator_.delete_packer(packer_);
     }
 
     status fetch(storage& s) override { return fetch_from(src_, s); }
@@ -9175,11 +9218,11 @@ private:
 
     /// Memory for s from the allocator policy, small storages from its packer where it has one.
     result<storage_buffer> allocate(const storage& s, const storage_origin& origin) {
-        if constexpr (packs_small_storages<Allocator>::value) {
-            if (origin.nbytes <= Allocator::small_storages::max_bytes)
-                return checked_buffer(s, origin, small_.allocate(origin.nbytes));
+        if (allocator_.new_packer && origin.nbytes <= allocator_.pack_up_to) {
+            if (!packer_) packer_ = allocator_.new_packer();
+            return checked_buffer(s, origin, allocator_.pack(packer_, origin.nbytes));
         }
-        return allocate_storage<Allocator>(s, origin, context_);
+        return allocate_storage(s, origin, allocator_, context_);
     }
 
     /// Where s's n bytes sit, for the allocator (in_place is set by the caller that has them).
@@ -9243,41 +9286,13 @@ private:
 
     any_source src_;
     std::shared_ptr<void> owner_;
+    const allocator_ops& allocator_;
+    void* packer_ = nullptr;  // the allocator's small-storage packer, made on first use
     zip_limits zip_limits_;
     storage_mode mode_;
     bool check_crc_;
     void* context_;
-    small_storages_of<Allocator> small_;  // small storages, when the allocator packs them
 };
-
-/// What the loaders know of a load's policy set besides its decoding, as values: its limits,
-/// its globals policy, and how to make a storage reader with its allocator. The loaders are
-/// compiled once per decoding; every other policy reaches them through here.
-struct policy_values {
-    limit_values limits;
-    bool allowlist_only;  ///< ptload::strict
-    /// A source_reader over the set's allocator (owner as source_reader's).
-    std::shared_ptr<storage_reader> (*new_reader)(any_source src, std::shared_ptr<void> owner, const load_options& opts,
-                                                  const limit_values& limits);
-};
-
-template <class Allocator>
-std::shared_ptr<storage_reader> new_source_reader(any_source src, std::shared_ptr<void> owner, const load_options& opts,
-                                                  const limit_values& limits) {
-    return detail::make_shared<source_reader<Allocator>>(src, std::move(owner), opts, limits);
-}
-
-/// The policy_values of a canonical policy set.
-template <class Policies>
-constexpr policy_values policy_values_of() noexcept {
-    return {limit_values::of<typename Policies::limits>(), Policies::globals::allowlist_only,
-            &new_source_reader<typename Policies::allocator>};
-}
-
-/// A reader over a source the caller keeps alive for as long as the reader is used.
-inline std::shared_ptr<storage_reader> borrowed_reader(any_source src, const load_options& opts, const policy_values& policies) {
-    return policies.new_reader(src, nullptr, opts, policies.limits);
-}
 
 /// A storage whose bytes are at `offset` in src, read now (formats whose storages are already
 /// in memory when they are declared: the tar format's members).
@@ -9295,8 +9310,8 @@ result<storage> read_storage(Source& src, std::uint64_t offset, storage_descript
     s.ref.little_endian = file_little_endian;
     load_options eager;
     eager.allocator_context = opts.allocator_context;
-    auto reader = borrowed_reader(any_source(src), eager, policies);
-    PTLOAD_TRY(reader->fetch(s));
+    source_reader reader(any_source(src), nullptr, eager, policies);
+    PTLOAD_TRY(reader.fetch(s));
     return s;
 }
 
@@ -10279,9 +10294,9 @@ nested_loader make_nested_loader(const load_context& context, std::size_t depth 
         // The stream's bytes live in the document: its storages are read now, in every mode.
         memory_source mem(p, n);
         any_source src(mem);
-        auto reader = borrowed_reader(src, opts, policies);
+        source_reader reader(src, nullptr, opts, policies);
         bool not_legacy = false;
-        return load_legacy<Decoding>(doc, src, *reader, true, opts, policies,
+        return load_legacy<Decoding>(doc, src, reader, true, opts, policies,
                                      make_nested_loader<Decoding>(*ctx, depth + 1), not_legacy);
     };
 }
@@ -10345,7 +10360,7 @@ result<document> load_torch_impl(any_source src, std::shared_ptr<void> owner, co
     PTLOAD_TRY(src.read_at(0, head, head_size));
     file_kind kind = detect(head, head_size, src.size());
     document doc;
-    auto reader = policies.new_reader(src, std::move(owner), opts, policies.limits);
+    auto reader = detail::make_shared<source_reader>(src, std::move(owner), opts, policies);
     doc.data().set_reader(reader);
     const bool read_now = opts.storages != storage_mode::lazy;
     const load_context context{opts, policies};

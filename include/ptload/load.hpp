@@ -54,9 +54,9 @@ nested_loader make_nested_loader(const load_context& context, std::size_t depth 
         // The stream's bytes live in the document: its storages are read now, in every mode.
         memory_source mem(p, n);
         any_source src(mem);
-        auto reader = borrowed_reader(src, opts, policies);
+        source_reader reader(src, nullptr, opts, policies);
         bool not_legacy = false;
-        return load_legacy<Decoding>(doc, src, *reader, true, opts, policies,
+        return load_legacy<Decoding>(doc, src, reader, true, opts, policies,
                                      make_nested_loader<Decoding>(*ctx, depth + 1), not_legacy);
     };
 }
@@ -120,7 +120,7 @@ result<document> load_torch_impl(any_source src, std::shared_ptr<void> owner, co
     PTLOAD_TRY(src.read_at(0, head, head_size));
     file_kind kind = detect(head, head_size, src.size());
     document doc;
-    auto reader = policies.new_reader(src, std::move(owner), opts, policies.limits);
+    auto reader = detail::make_shared<source_reader>(src, std::move(owner), opts, policies);
     doc.data().set_reader(reader);
     const bool read_now = opts.storages != storage_mode::lazy;
     const load_context context{opts, policies};

@@ -25,6 +25,7 @@
 #define PTLOAD_POLICIES_ALLOCATOR_HPP
 
 #include "../detail/huge_pages.hpp"
+#include "../memory.hpp"
 #include "../torch/storage.hpp"
 #include "roles.hpp"
 
@@ -154,24 +155,46 @@ template <class A>
 struct packs_small_storages<A, std::void_t<typename A::small_storages::owner>>
     : std::is_same<typename A::small_storages::owner, A> {};
 
-/// The packer of allocator A's small storages, or an empty stand-in when it has none.
-struct no_small_storages {};
-template <class A, bool = packs_small_storages<A>::value>
-struct small_storages_type {
-    using type = no_small_storages;
-};
-template <class A>
-struct small_storages_type<A, true> {
-    using type = typename A::small_storages;
-};
-template <class A>
-using small_storages_of = typename small_storages_type<A>::type;
-
 /// The allocator's buffer for a storage: by its origin where the allocator takes one.
 template <class A>
 storage_buffer allocate_with(const storage_description& d, const storage_origin& origin, std::string_view device, void* context) {
     if constexpr (allocates_by_origin<A>::value) return A::allocate(d, origin, device, context);
     else return A::allocate(d, origin.nbytes, device, context);
+}
+
+/// An allocator policy as function pointers, so that the storage reader is compiled once with
+/// the loaders whatever the allocator: its allocate, and its small-storage packer if it has one
+/// (one packer per load, made on first use and dropped with the reader).
+struct allocator_ops {
+    storage_buffer (*allocate)(const storage_description&, const storage_origin&, std::string_view device, void* context);
+    std::uint64_t pack_up_to;  ///< the packer's max_bytes
+    void* (*new_packer)();     ///< null when the allocator has no packer
+    storage_buffer (*pack)(void* packer, std::uint64_t nbytes);
+    void (*delete_packer)(void* packer) noexcept;
+};
+
+template <class Packer>
+void* new_packer() {
+    return new_object<Packer>();
+}
+template <class Packer>
+storage_buffer pack_with(void* packer, std::uint64_t nbytes) {
+    return static_cast<Packer*>(packer)->allocate(nbytes);
+}
+template <class Packer>
+void delete_packer(void* packer) noexcept {
+    delete_object(static_cast<Packer*>(packer));
+}
+
+/// The allocator_ops of allocator A.
+template <class A>
+constexpr allocator_ops allocator_ops_of() noexcept {
+    if constexpr (packs_small_storages<A>::value) {
+        using packer = typename A::small_storages;
+        return {&allocate_with<A>, packer::max_bytes, &new_packer<packer>, &pack_with<packer>, &delete_packer<packer>};
+    } else {
+        return {&allocate_with<A>, 0, nullptr, nullptr, nullptr};
+    }
 }
 } // namespace detail
 

@@ -79,26 +79,47 @@ inline result<storage_buffer> checked_buffer(const storage& s, const storage_ori
     return b;
 }
 
+/// What the loaders know of a load's policy set besides its decoding, as values: its limits,
+/// its globals policy and its allocator. The loaders and the storage reader are compiled once
+/// per decoding; every other policy reaches them through here.
+struct policy_values {
+    limit_values limits;
+    bool allowlist_only;  ///< ptload::strict
+    allocator_ops allocator;
+};
+
+/// The policy_values of a canonical policy set.
+template <class Policies>
+constexpr policy_values policy_values_of() noexcept {
+    return {limit_values::of<typename Policies::limits>(), Policies::globals::allowlist_only,
+            allocator_ops_of<typename Policies::allocator>()};
+}
+
 /// Memory for a storage from the allocator policy, or the error that says why there is none.
-template <class Allocator>
-result<storage_buffer> allocate_storage(const storage& s, const storage_origin& origin, void* context) {
+inline result<storage_buffer> allocate_storage(const storage& s, const storage_origin& origin, const allocator_ops& allocator,
+                                               void* context) {
     if (origin.nbytes > static_cast<std::uint64_t>(SIZE_MAX))
         return make_error(errc::limit_tensor, s.ref.offset, "storage larger than this platform's address space",
                           "storage " + std::string(s.desc.key));
-    return checked_buffer(s, origin, allocate_with<Allocator>(s.desc, origin, s.device, context));
+    return checked_buffer(s, origin, allocator.allocate(s.desc, origin, s.device, context));
 }
 
 /// The storage reader of one load, with memory from the allocator policy. `owner`, when set,
 /// keeps the source alive (a document that reads lazily, or whose storages point into the
-/// source); otherwise the caller keeps it alive for as long as the reader is used.
-template <class Allocator>
+/// source); otherwise the caller keeps it alive for as long as the reader is used. `policies`
+/// must outlive the reader (the loaders pass a constant of the program).
 class source_reader final : public storage_reader {
 public:
-    source_reader(any_source src, std::shared_ptr<void> owner, const load_options& opts, const limit_values& limits)
-        : src_(src), owner_(std::move(owner)), zip_limits_(zip_limits_from(limits)), mode_(opts.storages),
-          check_crc_(opts.check_crc), context_(opts.allocator_context) {
+    source_reader(any_source src, std::shared_ptr<void> owner, const load_options& opts, const policy_values& policies)
+        : src_(src), owner_(std::move(owner)), allocator_(policies.allocator), zip_limits_(zip_limits_from(policies.limits)),
+          mode_(opts.storages), check_crc_(opts.check_crc), context_(opts.allocator_context) {
         progress_fn = opts.progress;
         progress_context = opts.progress_context;
+    }
+    source_reader(const source_reader&) = delete;
+    source_reader& operator=(const source_reader&) = delete;
+    ~source_reader() override {
+        if (packer_) allocator_.delete_packer(packer_);
     }
 
     status fetch(storage& s) override { return fetch_from(src_, s); }
@@ -158,11 +179,11 @@ private:
 
     /// Memory for s from the allocator policy, small storages from its packer where it has one.
     result<storage_buffer> allocate(const storage& s, const storage_origin& origin) {
-        if constexpr (packs_small_storages<Allocator>::value) {
-            if (origin.nbytes <= Allocator::small_storages::max_bytes)
-                return checked_buffer(s, origin, small_.allocate(origin.nbytes));
+        if (allocator_.new_packer && origin.nbytes <= allocator_.pack_up_to) {
+            if (!packer_) packer_ = allocator_.new_packer();
+            return checked_buffer(s, origin, allocator_.pack(packer_, origin.nbytes));
         }
-        return allocate_storage<Allocator>(s, origin, context_);
+        return allocate_storage(s, origin, allocator_, context_);
     }
 
     /// Where s's n bytes sit, for the allocator (in_place is set by the caller that has them).
@@ -226,41 +247,13 @@ private:
 
     any_source src_;
     std::shared_ptr<void> owner_;
+    const allocator_ops& allocator_;
+    void* packer_ = nullptr;  // the allocator's small-storage packer, made on first use
     zip_limits zip_limits_;
     storage_mode mode_;
     bool check_crc_;
     void* context_;
-    small_storages_of<Allocator> small_;  // small storages, when the allocator packs them
 };
-
-/// What the loaders know of a load's policy set besides its decoding, as values: its limits,
-/// its globals policy, and how to make a storage reader with its allocator. The loaders are
-/// compiled once per decoding; every other policy reaches them through here.
-struct policy_values {
-    limit_values limits;
-    bool allowlist_only;  ///< ptload::strict
-    /// A source_reader over the set's allocator (owner as source_reader's).
-    std::shared_ptr<storage_reader> (*new_reader)(any_source src, std::shared_ptr<void> owner, const load_options& opts,
-                                                  const limit_values& limits);
-};
-
-template <class Allocator>
-std::shared_ptr<storage_reader> new_source_reader(any_source src, std::shared_ptr<void> owner, const load_options& opts,
-                                                  const limit_values& limits) {
-    return detail::make_shared<source_reader<Allocator>>(src, std::move(owner), opts, limits);
-}
-
-/// The policy_values of a canonical policy set.
-template <class Policies>
-constexpr policy_values policy_values_of() noexcept {
-    return {limit_values::of<typename Policies::limits>(), Policies::globals::allowlist_only,
-            &new_source_reader<typename Policies::allocator>};
-}
-
-/// A reader over a source the caller keeps alive for as long as the reader is used.
-inline std::shared_ptr<storage_reader> borrowed_reader(any_source src, const load_options& opts, const policy_values& policies) {
-    return policies.new_reader(src, nullptr, opts, policies.limits);
-}
 
 /// A storage whose bytes are at `offset` in src, read now (formats whose storages are already
 /// in memory when they are declared: the tar format's members).
@@ -278,8 +271,8 @@ result<storage> read_storage(Source& src, std::uint64_t offset, storage_descript
     s.ref.little_endian = file_little_endian;
     load_options eager;
     eager.allocator_context = opts.allocator_context;
-    auto reader = borrowed_reader(any_source(src), eager, policies);
-    PTLOAD_TRY(reader->fetch(s));
+    source_reader reader(any_source(src), nullptr, eager, policies);
+    PTLOAD_TRY(reader.fetch(s));
     return s;
 }
 
