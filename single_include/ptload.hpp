@@ -8358,10 +8358,12 @@ inline dtype storage_class_dtype(std::string_view name) noexcept {
 } // namespace detail
 
 /// The pickle machine's Handler for torch files and for pickles that contain torch objects,
-/// within the limits of the load's policy set.
-class torch_handler {
+/// within the limits of the load's policy set. A template only so that a file that includes
+/// ptload without loading does not compile it: use it as torch_handler.
+template <class = void>
+class basic_torch_handler {
 public:
-    torch_handler(storage_provider* provider, const load_options& opts, const limit_values& limits)
+    basic_torch_handler(storage_provider* provider, const load_options& opts, const limit_values& limits)
         : provider_(provider), opts_(opts), limits_(limits) {}
 
     /// Loads a nested legacy stream (torch.storage._load_from_bytes); set by the format layer.
@@ -9042,6 +9044,7 @@ private:
     detail::vector<node_id> deferred_;  // sparse/nested tensors whose index data is not read yet
     detail::vector<std::pair<node_id, dtype>> storage_classes_;  // the storage class globals find_class made, by node
 };
+using torch_handler = basic_torch_handler<>;
 
 } // namespace v0
 } // namespace ptload
@@ -9146,18 +9149,20 @@ inline result<storage_buffer> allocate_storage(const storage& s, const storage_o
 /// The storage reader of one load, with memory from the allocator policy. `owner`, when set,
 /// keeps the source alive (a document that reads lazily, or whose storages point into the
 /// source); otherwise the caller keeps it alive for as long as the reader is used. `policies`
-/// must outlive the reader (the loaders pass a constant of the program).
-class source_reader final : public storage_reader {
+/// must outlive the reader (the loaders pass a constant of the program). A template only so
+/// that a file that includes ptload without loading does not compile it: use source_reader.
+template <class = void>
+class basic_source_reader final : public storage_reader {
 public:
-    source_reader(any_source src, std::shared_ptr<void> owner, const load_options& opts, const policy_values& policies)
+    basic_source_reader(any_source src, std::shared_ptr<void> owner, const load_options& opts, const policy_values& policies)
         : src_(src), owner_(std::move(owner)), allocator_(policies.allocator), zip_limits_(zip_limits_from(policies.limits)),
           mode_(opts.storages), check_crc_(opts.check_crc), context_(opts.allocator_context) {
         progress_fn = opts.progress;
         progress_context = opts.progress_context;
     }
-    source_reader(const source_reader&) = delete;
-    source_reader& operator=(const source_reader&) = delete;
-    ~source_reader() override {
+    basic_source_reader(const basic_source_reader&) = delete;
+    basic_source_reader& operator=(const basic_source_reader&) = delete;
+    ~basic_source_reader() override {
         if (packer_) allocator_.delete_packer(packer_);
     }
 
@@ -9293,6 +9298,7 @@ private:
     bool check_crc_;
     void* context_;
 };
+using source_reader = basic_source_reader<>;
 
 /// A storage whose bytes are at `offset` in src, read now (formats whose storages are already
 /// in memory when they are declared: the tar format's members).

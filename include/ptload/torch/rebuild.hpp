@@ -76,10 +76,12 @@ inline dtype storage_class_dtype(std::string_view name) noexcept {
 } // namespace detail
 
 /// The pickle machine's Handler for torch files and for pickles that contain torch objects,
-/// within the limits of the load's policy set.
-class torch_handler {
+/// within the limits of the load's policy set. A template only so that a file that includes
+/// ptload without loading does not compile it: use it as torch_handler.
+template <class = void>
+class basic_torch_handler {
 public:
-    torch_handler(storage_provider* provider, const load_options& opts, const limit_values& limits)
+    basic_torch_handler(storage_provider* provider, const load_options& opts, const limit_values& limits)
         : provider_(provider), opts_(opts), limits_(limits) {}
 
     /// Loads a nested legacy stream (torch.storage._load_from_bytes); set by the format layer.
@@ -760,6 +762,7 @@ private:
     detail::vector<node_id> deferred_;  // sparse/nested tensors whose index data is not read yet
     detail::vector<std::pair<node_id, dtype>> storage_classes_;  // the storage class globals find_class made, by node
 };
+using torch_handler = basic_torch_handler<>;
 
 } // namespace v0
 } // namespace ptload

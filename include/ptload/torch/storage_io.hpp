@@ -107,18 +107,20 @@ inline result<storage_buffer> allocate_storage(const storage& s, const storage_o
 /// The storage reader of one load, with memory from the allocator policy. `owner`, when set,
 /// keeps the source alive (a document that reads lazily, or whose storages point into the
 /// source); otherwise the caller keeps it alive for as long as the reader is used. `policies`
-/// must outlive the reader (the loaders pass a constant of the program).
-class source_reader final : public storage_reader {
+/// must outlive the reader (the loaders pass a constant of the program). A template only so
+/// that a file that includes ptload without loading does not compile it: use source_reader.
+template <class = void>
+class basic_source_reader final : public storage_reader {
 public:
-    source_reader(any_source src, std::shared_ptr<void> owner, const load_options& opts, const policy_values& policies)
+    basic_source_reader(any_source src, std::shared_ptr<void> owner, const load_options& opts, const policy_values& policies)
         : src_(src), owner_(std::move(owner)), allocator_(policies.allocator), zip_limits_(zip_limits_from(policies.limits)),
           mode_(opts.storages), check_crc_(opts.check_crc), context_(opts.allocator_context) {
         progress_fn = opts.progress;
         progress_context = opts.progress_context;
     }
-    source_reader(const source_reader&) = delete;
-    source_reader& operator=(const source_reader&) = delete;
-    ~source_reader() override {
+    basic_source_reader(const basic_source_reader&) = delete;
+    basic_source_reader& operator=(const basic_source_reader&) = delete;
+    ~basic_source_reader() override {
         if (packer_) allocator_.delete_packer(packer_);
     }
 
@@ -254,6 +256,7 @@ private:
     bool check_crc_;
     void* context_;
 };
+using source_reader = basic_source_reader<>;
 
 /// A storage whose bytes are at `offset` in src, read now (formats whose storages are already
 /// in memory when they are declared: the tar format's members).
