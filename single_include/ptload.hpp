@@ -5867,16 +5867,11 @@ private:
         out = static_cast<std::uint64_t>(v);
         return true;
     }
+    /// Why read_count<B> failed.
     template <std::uint8_t B>
     PTLOAD_COLD error count_error() const {
         if (!can_take(count_width<B>())) return cannot_take(count_width<B>());
         return fail(errc::bad_operand, std::string(opcode_name(B)) + " length is negative");
-    }
-    template <std::uint8_t B>
-    result<std::uint64_t> take_count() {
-        std::uint64_t n;
-        if (PTLOAD_UNLIKELY(!read_count<B>(n))) return count_error<B>();
-        return n;
     }
     /// A text line without its '\n'.
     result<std::string_view> take_line() {
@@ -10278,16 +10273,16 @@ namespace ptload {
 inline namespace v0 {
 namespace detail {
 
-/// torch.storage._load_from_bytes: a whole legacy stream inside a bytes value, loaded into the
-/// same document. `depth` counts the streams around this one; each level is a C++ call, so the
-/// nesting is bounded by limits::max_stream_nesting.
-/// The nested loader refers to the load's options and policies through one pointer, so that
-/// std::function keeps it inline (no heap allocation per load).
+/// A load's options and policies, which the nested loader refers to through one pointer so
+/// that std::function keeps it inline (no heap allocation per load).
 struct load_context {
     const load_options& opts;
     const policy_values& policies;
 };
 
+/// torch.storage._load_from_bytes: a whole legacy stream inside a bytes value, loaded into the
+/// same document. `depth` counts the streams around this one; each level is a C++ call, so the
+/// nesting is bounded by limits::max_stream_nesting.
 template <class Decoding>
 nested_loader make_nested_loader(const load_context& context, std::size_t depth = 0) {
     return [ctx = &context, depth](document_data& doc, const std::uint8_t* p, std::size_t n) -> result<node_id> {

@@ -32,16 +32,16 @@ namespace ptload {
 inline namespace v0 {
 namespace detail {
 
-/// torch.storage._load_from_bytes: a whole legacy stream inside a bytes value, loaded into the
-/// same document. `depth` counts the streams around this one; each level is a C++ call, so the
-/// nesting is bounded by limits::max_stream_nesting.
-/// The nested loader refers to the load's options and policies through one pointer, so that
-/// std::function keeps it inline (no heap allocation per load).
+/// A load's options and policies, which the nested loader refers to through one pointer so
+/// that std::function keeps it inline (no heap allocation per load).
 struct load_context {
     const load_options& opts;
     const policy_values& policies;
 };
 
+/// torch.storage._load_from_bytes: a whole legacy stream inside a bytes value, loaded into the
+/// same document. `depth` counts the streams around this one; each level is a C++ call, so the
+/// nesting is bounded by limits::max_stream_nesting.
 template <class Decoding>
 nested_loader make_nested_loader(const load_context& context, std::size_t depth = 0) {
     return [ctx = &context, depth](document_data& doc, const std::uint8_t* p, std::size_t n) -> result<node_id> {

@@ -250,16 +250,11 @@ private:
         out = static_cast<std::uint64_t>(v);
         return true;
     }
+    /// Why read_count<B> failed.
     template <std::uint8_t B>
     PTLOAD_COLD error count_error() const {
         if (!can_take(count_width<B>())) return cannot_take(count_width<B>());
         return fail(errc::bad_operand, std::string(opcode_name(B)) + " length is negative");
-    }
-    template <std::uint8_t B>
-    result<std::uint64_t> take_count() {
-        std::uint64_t n;
-        if (PTLOAD_UNLIKELY(!read_count<B>(n))) return count_error<B>();
-        return n;
     }
     /// A text line without its '\n'.
     result<std::string_view> take_line() {
