@@ -10870,6 +10870,7 @@ walk_limits walk_limits_for(const document& doc) noexcept {
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace ptload {
@@ -11003,6 +11004,39 @@ inline result<tensor> get_tensor(const document& doc, std::string_view name) {
         if (row.name == name) return row.tensor_value.as_tensor();
     return make_error(errc::not_found, no_offset, "no tensor named '" + std::string(name) + "'");
 }
+
+/// The tensors of a document by name, listed once: each find() is a hash lookup rather than
+/// get_tensor's walk of the whole document, for a caller that takes many tensors by name. The
+/// rows refer to the document, which must outlive the directory (the tensors found keep its
+/// contents alive themselves). Names are not shortened; where two paths spell the same name
+/// (keys with dots in them), the first in listing order is found, as get_tensor does.
+class tensor_directory {
+public:
+    explicit tensor_directory(const document& doc) : rows_(list_tensors(doc, ~std::size_t{0})) {
+        by_name_.reserve(rows_.size());
+        for (std::size_t i = 0; i < rows_.size(); ++i) by_name_.emplace(std::string_view(rows_[i].name), i);
+    }
+    // The index holds views of the rows' names: a move keeps them (the vector's buffer moves
+    // whole), a copy would not.
+    tensor_directory(const tensor_directory&) = delete;
+    tensor_directory& operator=(const tensor_directory&) = delete;
+    tensor_directory(tensor_directory&&) noexcept = default;
+    tensor_directory& operator=(tensor_directory&&) noexcept = default;
+
+    /// The tensor listed under `name`, or not_found.
+    result<tensor> find(std::string_view name) const {
+        auto it = by_name_.find(name);
+        if (it == by_name_.end()) return make_error(errc::not_found, no_offset, "no tensor named '" + std::string(name) + "'");
+        return rows_[it->second].tensor_value.as_tensor();
+    }
+    /// Every row, in list_tensors order.
+    const std::vector<tensor_row>& rows() const noexcept { return rows_; }
+    std::size_t size() const noexcept { return rows_.size(); }
+
+private:
+    std::vector<tensor_row> rows_;
+    std::unordered_map<std::string_view, std::size_t> by_name_;  // name -> first row with it
+};
 
 } // namespace v0
 } // namespace ptload

@@ -83,6 +83,37 @@ TEST_CASE("lazy: opening reads the pickle, not the tensors; a tensor's data read
     CHECK(ptload::get_tensor(*doc, "no.such").err().code == ptload::errc::not_found);
 }
 
+TEST_CASE("tensor_directory: every listed tensor by name, as get_tensor finds it, reading nothing") {
+    counting_source counter(sample);
+    auto doc = ptload::load(counting_source(counter), with(ptload::storage_mode::lazy));
+    REQUIRE(doc);
+    const std::uint64_t after_open = counter.bytes_read();
+    ptload::tensor_directory dir(*doc);
+    CHECK(counter.bytes_read() == after_open);
+    REQUIRE(dir.size() == 17);
+    auto eager = ptload::load_file(sample);
+    REQUIRE(eager);
+    const ptload::tensor_directory eager_dir(*eager);
+    auto dims = [](ptload::span<const std::int64_t> d) { return std::vector<std::int64_t>(d.begin(), d.end()); };
+    for (const auto& row : eager_dir.rows()) {
+        CAPTURE(row.name);
+        auto found = eager_dir.find(row.name);
+        auto scanned = ptload::get_tensor(*eager, row.name);
+        REQUIRE(found);
+        REQUIRE(scanned);
+        // the same tensor: the same bytes of the same storage
+        CHECK(found->bytes().value().data() == scanned->bytes().value().data());
+        CHECK(dims(found->shape()) == dims(scanned->shape()));
+        auto lazily = dir.find(row.name);
+        REQUIRE(lazily);
+        CHECK(dims(lazily->shape()) == dims(found->shape()));
+    }
+    CHECK(counter.bytes_read() == after_open);  // finding reads nothing either
+    CHECK(dir.find("no.such").err().code == ptload::errc::not_found);
+    const ptload::tensor_directory moved(std::move(dir));  // the index survives a move
+    CHECK(moved.find("model.fc1.weight"));
+}
+
 TEST_CASE("lazy: read_into fills a caller's buffer without keeping the storage") {
     auto doc = ptload::open_file(sample);
     REQUIRE(doc);
