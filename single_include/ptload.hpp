@@ -1839,19 +1839,19 @@ struct index_text {
 inline void value::append_step_text(detail::string& out, step s) const {
     const kind container = doc_->at(s.container).k;
     long long n = static_cast<long long>(s.pos);  // a sequence's index
-    std::string_view quoted;  // a str key's text
-    bool is_text = false;
     if (container == kind::dict || container == kind::ordered_dict) {
         // a mapping entry, found by its str key or by its int (or bool) key
         const node_id key = doc_->edge(s.container, 2 * static_cast<std::size_t>(s.pos));
         const detail::node& k = doc_->at(key);
-        is_text = k.k == kind::string;
-        if (is_text) quoted = doc_->text(key);
-        else n = k.i;
+        if (k.k == kind::string) {
+            const std::string_view text = doc_->text(key);
+            out.append("[\"").append(text.data(), text.size()).append("\"]");
+            return;
+        }
+        n = k.i;
     }
-    const detail::index_text number(is_text ? 0 : n);
-    const std::string_view middle = is_text ? quoted : number.view();
-    out.append(is_text ? "[\"" : "[").append(middle.data(), middle.size()).append(is_text ? "\"]" : "]");
+    const detail::index_text number(n);
+    out.append("[").append(number.digits, number.size).append("]");
 }
 
 inline detail::string value::path() const {
@@ -5873,6 +5873,23 @@ private:
         if (!can_take(count_width<B>())) return cannot_take(count_width<B>());
         return fail(errc::bad_operand, std::string(opcode_name(B)) + " length is negative");
     }
+    /// Opcode B's counted argument: its length, then that many bytes. False, consuming
+    /// nothing, when either is missing: counted_error<B>() then says which.
+    template <std::uint8_t B>
+    bool read_counted(const std::uint8_t*& p, std::uint64_t& n) noexcept {
+        if (PTLOAD_UNLIKELY(!read_count<B>(n))) return false;
+        if (PTLOAD_LIKELY(read_bytes(n, p))) return true;
+        cur_ -= count_width<B>();
+        return false;
+    }
+    template <std::uint8_t B>
+    PTLOAD_COLD error counted_error() {
+        std::uint64_t n;
+        if (!read_count<B>(n)) return count_error<B>();
+        error e = cannot_take(n);  // measured from just past the length, where the bytes would start
+        cur_ -= count_width<B>();
+        return e;
+    }
     /// A text line without its '\n'.
     result<std::string_view> take_line() {
         const std::uint8_t* limit = frame_end_ ? frame_end_ : end_;
@@ -6455,10 +6472,9 @@ private:
             if (PTLOAD_UNLIKELY(!read_le(r))) return cannot_take(sizeof r);
             return push(doc_.make_int(r));
         } else if constexpr (B == 0x8A || B == 0x8B) {  // LONG1 / LONG4: two's complement LE
-            std::uint64_t n;
-            if (PTLOAD_UNLIKELY(!read_count<B>(n))) return count_error<B>();
             const std::uint8_t* p;
-            if (PTLOAD_UNLIKELY(!read_bytes(n, p))) return cannot_take(n);
+            std::uint64_t n;
+            if (PTLOAD_UNLIKELY(!read_counted<B>(p, n))) return counted_error<B>();
             auto v = binary_long(p, static_cast<std::size_t>(n));
             if (!v) return std::move(v).err();
             return push(*v);
@@ -6497,10 +6513,9 @@ private:
             if (!v) return std::move(v).err();
             return push(*v);
         } else if constexpr (B == 'T' || B == 'U') {  // BINSTRING i4 / SHORT_BINSTRING u1: py2 str
-            std::uint64_t n;
-            if (PTLOAD_UNLIKELY(!read_count<B>(n))) return count_error<B>();
             const std::uint8_t* p;
-            if (PTLOAD_UNLIKELY(!read_bytes(n, p))) return cannot_take(n);
+            std::uint64_t n;
+            if (PTLOAD_UNLIKELY(!read_counted<B>(p, n))) return counted_error<B>();
             auto v = py2_string(p, static_cast<std::size_t>(n));
             if (!v) return std::move(v).err();
             return push(*v);
@@ -6512,18 +6527,16 @@ private:
             if (!detail::raw_unicode_escape_decode(*line, s, surrogates)) return fail(errc::decode_error, "bad \\u escape in UNICODE");
             return push(doc_.make_text(kind::string, s.data(), s.size(), surrogates));
         } else if constexpr (B == 'X' || B == 0x8C || B == 0x8D) {  // BINUNICODE u4 / SHORT_BINUNICODE u1 / BINUNICODE8 u8
-            std::uint64_t n;
-            if (PTLOAD_UNLIKELY(!read_count<B>(n))) return count_error<B>();
             const std::uint8_t* p;
-            if (PTLOAD_UNLIKELY(!read_bytes(n, p))) return cannot_take(n);
+            std::uint64_t n;
+            if (PTLOAD_UNLIKELY(!read_counted<B>(p, n))) return counted_error<B>();
             auto v = unicode(p, static_cast<std::size_t>(n));
             if (!v) return std::move(v).err();
             return push(*v);
         } else if constexpr (B == 'B' || B == 'C' || B == 0x8E || B == 0x96) {  // BINBYTES u4 / SHORT_BINBYTES u1 / BINBYTES8 / BYTEARRAY8
-            std::uint64_t n;
-            if (PTLOAD_UNLIKELY(!read_count<B>(n))) return count_error<B>();
             const std::uint8_t* p;
-            if (PTLOAD_UNLIKELY(!read_bytes(n, p))) return cannot_take(n);
+            std::uint64_t n;
+            if (PTLOAD_UNLIKELY(!read_counted<B>(p, n))) return counted_error<B>();
             return push(doc_.make_text(B == 0x96 ? kind::bytearray : kind::bytes, p, static_cast<std::size_t>(n)));
         } else if constexpr (B == 0x97) {  // NEXT_BUFFER: -> next out-of-band buffer
             if (next_buffer_ >= opts_.buffers.size())
@@ -9143,9 +9156,9 @@ inline result<storage_buffer> allocate_storage(const storage& s, const storage_o
 
 /// The storage reader of one load, with memory from the allocator policy. `owner`, when set,
 /// keeps the source alive (a document that reads lazily, or whose storages point into the
-/// source); otherwise the caller keeps it alive for as long as the reader is used. `policies`
-/// must outlive the reader (the loaders pass a constant of the program). A template only so
-/// that a file that includes ptload without loading does not compile it: use source_reader.
+/// source); otherwise the caller keeps it alive for as long as the reader is used. A template
+/// only so that a file that includes ptload without loading does not compile it: use
+/// source_reader.
 template <class = void>
 class basic_source_reader final : public storage_reader {
 public:
@@ -9286,7 +9299,7 @@ private:
 
     any_source src_;
     std::shared_ptr<void> owner_;
-    const allocator_ops& allocator_;
+    const allocator_ops allocator_;  // a copy: five words, and no lifetime to keep in step
     void* packer_ = nullptr;  // the allocator's small-storage packer, made on first use
     zip_limits zip_limits_;
     storage_mode mode_;

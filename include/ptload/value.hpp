@@ -903,19 +903,19 @@ struct index_text {
 inline void value::append_step_text(detail::string& out, step s) const {
     const kind container = doc_->at(s.container).k;
     long long n = static_cast<long long>(s.pos);  // a sequence's index
-    std::string_view quoted;  // a str key's text
-    bool is_text = false;
     if (container == kind::dict || container == kind::ordered_dict) {
         // a mapping entry, found by its str key or by its int (or bool) key
         const node_id key = doc_->edge(s.container, 2 * static_cast<std::size_t>(s.pos));
         const detail::node& k = doc_->at(key);
-        is_text = k.k == kind::string;
-        if (is_text) quoted = doc_->text(key);
-        else n = k.i;
+        if (k.k == kind::string) {
+            const std::string_view text = doc_->text(key);
+            out.append("[\"").append(text.data(), text.size()).append("\"]");
+            return;
+        }
+        n = k.i;
     }
-    const detail::index_text number(is_text ? 0 : n);
-    const std::string_view middle = is_text ? quoted : number.view();
-    out.append(is_text ? "[\"" : "[").append(middle.data(), middle.size()).append(is_text ? "\"]" : "]");
+    const detail::index_text number(n);
+    out.append("[").append(number.digits, number.size).append("]");
 }
 
 inline detail::string value::path() const {

@@ -256,6 +256,23 @@ private:
         if (!can_take(count_width<B>())) return cannot_take(count_width<B>());
         return fail(errc::bad_operand, std::string(opcode_name(B)) + " length is negative");
     }
+    /// Opcode B's counted argument: its length, then that many bytes. False, consuming
+    /// nothing, when either is missing: counted_error<B>() then says which.
+    template <std::uint8_t B>
+    bool read_counted(const std::uint8_t*& p, std::uint64_t& n) noexcept {
+        if (PTLOAD_UNLIKELY(!read_count<B>(n))) return false;
+        if (PTLOAD_LIKELY(read_bytes(n, p))) return true;
+        cur_ -= count_width<B>();
+        return false;
+    }
+    template <std::uint8_t B>
+    PTLOAD_COLD error counted_error() {
+        std::uint64_t n;
+        if (!read_count<B>(n)) return count_error<B>();
+        error e = cannot_take(n);  // measured from just past the length, where the bytes would start
+        cur_ -= count_width<B>();
+        return e;
+    }
     /// A text line without its '\n'.
     result<std::string_view> take_line() {
         const std::uint8_t* limit = frame_end_ ? frame_end_ : end_;
@@ -838,10 +855,9 @@ private:
             if (PTLOAD_UNLIKELY(!read_le(r))) return cannot_take(sizeof r);
             return push(doc_.make_int(r));
         } else if constexpr (B == 0x8A || B == 0x8B) {  // LONG1 / LONG4: two's complement LE
-            std::uint64_t n;
-            if (PTLOAD_UNLIKELY(!read_count<B>(n))) return count_error<B>();
             const std::uint8_t* p;
-            if (PTLOAD_UNLIKELY(!read_bytes(n, p))) return cannot_take(n);
+            std::uint64_t n;
+            if (PTLOAD_UNLIKELY(!read_counted<B>(p, n))) return counted_error<B>();
             auto v = binary_long(p, static_cast<std::size_t>(n));
             if (!v) return std::move(v).err();
             return push(*v);
@@ -880,10 +896,9 @@ private:
             if (!v) return std::move(v).err();
             return push(*v);
         } else if constexpr (B == 'T' || B == 'U') {  // BINSTRING i4 / SHORT_BINSTRING u1: py2 str
-            std::uint64_t n;
-            if (PTLOAD_UNLIKELY(!read_count<B>(n))) return count_error<B>();
             const std::uint8_t* p;
-            if (PTLOAD_UNLIKELY(!read_bytes(n, p))) return cannot_take(n);
+            std::uint64_t n;
+            if (PTLOAD_UNLIKELY(!read_counted<B>(p, n))) return counted_error<B>();
             auto v = py2_string(p, static_cast<std::size_t>(n));
             if (!v) return std::move(v).err();
             return push(*v);
@@ -895,18 +910,16 @@ private:
             if (!detail::raw_unicode_escape_decode(*line, s, surrogates)) return fail(errc::decode_error, "bad \\u escape in UNICODE");
             return push(doc_.make_text(kind::string, s.data(), s.size(), surrogates));
         } else if constexpr (B == 'X' || B == 0x8C || B == 0x8D) {  // BINUNICODE u4 / SHORT_BINUNICODE u1 / BINUNICODE8 u8
-            std::uint64_t n;
-            if (PTLOAD_UNLIKELY(!read_count<B>(n))) return count_error<B>();
             const std::uint8_t* p;
-            if (PTLOAD_UNLIKELY(!read_bytes(n, p))) return cannot_take(n);
+            std::uint64_t n;
+            if (PTLOAD_UNLIKELY(!read_counted<B>(p, n))) return counted_error<B>();
             auto v = unicode(p, static_cast<std::size_t>(n));
             if (!v) return std::move(v).err();
             return push(*v);
         } else if constexpr (B == 'B' || B == 'C' || B == 0x8E || B == 0x96) {  // BINBYTES u4 / SHORT_BINBYTES u1 / BINBYTES8 / BYTEARRAY8
-            std::uint64_t n;
-            if (PTLOAD_UNLIKELY(!read_count<B>(n))) return count_error<B>();
             const std::uint8_t* p;
-            if (PTLOAD_UNLIKELY(!read_bytes(n, p))) return cannot_take(n);
+            std::uint64_t n;
+            if (PTLOAD_UNLIKELY(!read_counted<B>(p, n))) return counted_error<B>();
             return push(doc_.make_text(B == 0x96 ? kind::bytearray : kind::bytes, p, static_cast<std::size_t>(n)));
         } else if constexpr (B == 0x97) {  // NEXT_BUFFER: -> next out-of-band buffer
             if (next_buffer_ >= opts_.buffers.size())

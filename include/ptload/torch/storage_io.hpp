@@ -106,9 +106,9 @@ inline result<storage_buffer> allocate_storage(const storage& s, const storage_o
 
 /// The storage reader of one load, with memory from the allocator policy. `owner`, when set,
 /// keeps the source alive (a document that reads lazily, or whose storages point into the
-/// source); otherwise the caller keeps it alive for as long as the reader is used. `policies`
-/// must outlive the reader (the loaders pass a constant of the program). A template only so
-/// that a file that includes ptload without loading does not compile it: use source_reader.
+/// source); otherwise the caller keeps it alive for as long as the reader is used. A template
+/// only so that a file that includes ptload without loading does not compile it: use
+/// source_reader.
 template <class = void>
 class basic_source_reader final : public storage_reader {
 public:
@@ -249,7 +249,7 @@ private:
 
     any_source src_;
     std::shared_ptr<void> owner_;
-    const allocator_ops& allocator_;
+    const allocator_ops allocator_;  // a copy: five words, and no lifetime to keep in step
     void* packer_ = nullptr;  // the allocator's small-storage packer, made on first use
     zip_limits zip_limits_;
     storage_mode mode_;
