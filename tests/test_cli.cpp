@@ -5,6 +5,8 @@
 // Every repr string below was printed by Python 3 (repr(x), float.hex(x) for the value); the
 // pickle is pickle.dumps(..., protocol=2) of the list in its comment. The cli_* tests of
 // CMakeLists.txt run the tool itself.
+#include "pickle_bytes.hpp"
+
 #include <doctest/doctest.h>
 #include <ptload/all.hpp>
 
@@ -14,13 +16,9 @@
 
 namespace {
 
-using bytes = std::vector<std::uint8_t>;
-
-bytes of(const std::string& s) { return bytes(s.begin(), s.end()); }
+using namespace ptload_test::pickle_bytes;
 
 std::string identify(const bytes& b) { return ptload::identify_foreign(b.data(), b.size() < 512 ? b.size() : 512, b.size()); }
-
-ptload::result<ptload::document> parse(const bytes& b) { return ptload::load_pickle(ptload::memory_source(b.data(), b.size())); }
 
 } // namespace
 

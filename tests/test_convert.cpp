@@ -422,7 +422,7 @@ void check_conversion(const case_t& c, ptload::convert_format format) {
     compare(c.path, arrays, c.skip, npz);
 }
 
-const std::string sample = ptload_test::source_path("examples/sample.pt");
+using ptload_test::sample;
 
 } // namespace
 

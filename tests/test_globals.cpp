@@ -1,5 +1,6 @@
 // Globals and their verdicts: the deny list resolves names the way CPython's find_class does
 // (dotted names, Python 2 renames, C-module twins), and never refuses a data class.
+#include "pickle_bytes.hpp"
 #include "test_support.hpp"
 
 #include <doctest/doctest.h>
@@ -146,28 +147,10 @@ const row table[] = {
 };
 // clang-format on
 
-using bytes = std::vector<std::uint8_t>;
+using namespace ptload_test::pickle_bytes;
 
-bytes P(std::initializer_list<int> items) {
-    bytes b;
-    for (int i : items) b.push_back(static_cast<std::uint8_t>(i));
-    return b;
-}
-bytes operator+(bytes a, const bytes& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
-bytes operator+(bytes a, const std::string& s) {
-    a.insert(a.end(), s.begin(), s.end());
-    return a;
-}
 /// SHORT_BINUNICODE s
 bytes U8(const std::string& s) { return P({0x8C, static_cast<int>(s.size())}) + s; }
-
-template <class... Ps>
-ptload::result<ptload::document> parse(const bytes& b, const ptload::load_options& o = {}) {
-    return ptload::load_pickle<Ps...>(ptload::memory_source(b.data(), b.size()), o);
-}
 
 } // namespace
 

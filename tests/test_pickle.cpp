@@ -1,6 +1,7 @@
 // The pickle machine: opcode table, policies, error reporting on bad input.
 #include "alloc_counter.hpp"
 #include "json_normalize.hpp"
+#include "pickle_bytes.hpp"
 #include "test_support.hpp"
 
 #include <doctest/doctest.h>
@@ -15,26 +16,7 @@
 
 namespace {
 
-using bytes = std::vector<std::uint8_t>;
-
-bytes P(std::initializer_list<int> items) {
-    bytes b;
-    for (int i : items) b.push_back(static_cast<std::uint8_t>(i));
-    return b;
-}
-bytes operator+(bytes a, const std::string& s) {
-    a.insert(a.end(), s.begin(), s.end());
-    return a;
-}
-bytes operator+(bytes a, const bytes& s) {
-    a.insert(a.end(), s.begin(), s.end());
-    return a;
-}
-
-template <class... Ps>
-ptload::result<ptload::document> parse(const bytes& b, const ptload::load_options& o = {}) {
-    return ptload::load_pickle<Ps...>(ptload::memory_source(b.data(), b.size()), o);
-}
+using namespace ptload_test::pickle_bytes;
 
 template <class... Ps>
 std::string json_of(const bytes& b) {

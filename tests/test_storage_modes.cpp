@@ -17,7 +17,7 @@
 
 namespace {
 
-const std::string sample = ptload_test::source_path("examples/sample.pt");
+using ptload_test::sample;
 const std::string legacy = ptload_test::source_path("tests/fixtures/torch/state_dict_legacy_p2.pt");
 const std::string big_endian = ptload_test::source_path("tests/fixtures/torch/records_byteorder_big_zip_p2.pt");
 

@@ -2,6 +2,7 @@
 // torch fixture, corpus file and malicious sample (tests/expected/strict.tsv, written by
 // tools/gen_strict_expected.py), and its rules on small pickles.
 #include "json_normalize.hpp"
+#include "pickle_bytes.hpp"
 #include "test_support.hpp"
 
 #include <doctest/doctest.h>
@@ -228,24 +229,7 @@ TEST_CASE("strict mode matches torch 1.13's weights_only (tests/expected/strict.
 }
 
 namespace {
-using bytes = std::vector<std::uint8_t>;
-bytes P(std::initializer_list<int> items) {
-    bytes b;
-    for (int i : items) b.push_back(static_cast<std::uint8_t>(i));
-    return b;
-}
-bytes operator+(bytes a, const bytes& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
-bytes operator+(bytes a, const std::string& s) {
-    a.insert(a.end(), s.begin(), s.end());
-    return a;
-}
-template <class... Ps>
-ptload::result<ptload::document> parse(const bytes& b, const ptload::load_options& o = {}) {
-    return ptload::load_pickle<Ps...>(ptload::memory_source(b.data(), b.size()), o);
-}
+using namespace ptload_test::pickle_bytes;
 /// A protocol-2 numpy array of two items of dtype `type` with raw data `data` (a list for 'O8').
 bytes numpy_array(const std::string& type, const bytes& data) {
     return P({0x80, 2, 'c'}) + std::string("numpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n") +

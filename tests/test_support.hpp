@@ -29,6 +29,12 @@ inline std::vector<std::uint8_t> read_bytes(const std::string& path) {
 
 inline bool exists(const std::string& path) { return std::ifstream(path).good(); }
 
+/// A file of the real-world corpus, which lives beside the repository.
+inline std::string corpus(const std::string& name) { return source_path("../shared/corpus/" + name); }
+
+/// The sample checkpoint of examples/.
+inline const std::string sample = source_path("examples/sample.pt");
+
 } // namespace ptload_test
 
 #endif

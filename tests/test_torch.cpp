@@ -18,7 +18,7 @@
 
 namespace {
 
-std::string corpus(const std::string& name) { return ptload_test::source_path("../shared/corpus/" + name); }
+using ptload_test::corpus;
 
 /// Counts bytes handed out, to show that the allocator policy sees every storage.
 struct counting_allocator {

@@ -3,6 +3,7 @@
 //
 // Expected JSON strings below were printed by tools/oracle (CPython 3.11, torch 1.13) for the
 // same bytes: `load.dump(path, "utf-8", "strict", None)` on a file holding them.
+#include "pickle_bytes.hpp"
 #include "test_support.hpp"
 
 #include <doctest/doctest.h>
@@ -14,16 +15,12 @@
 
 namespace {
 
-using bytes = std::vector<std::uint8_t>;
+using namespace ptload_test::pickle_bytes;
 
 void put(bytes& b, std::initializer_list<int> items) {
     for (int i : items) b.push_back(static_cast<std::uint8_t>(i));
 }
 void put(bytes& b, const std::string& s) { b.insert(b.end(), s.begin(), s.end()); }
-
-ptload::result<ptload::document> parse(const bytes& b) {
-    return ptload::load_pickle(ptload::memory_source(b.data(), b.size()));
-}
 
 /// (1,), then `depth` times a tuple of two memo references to the previous one (TUPLE2).
 bytes tuple_laughs(int depth) {

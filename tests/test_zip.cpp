@@ -2,6 +2,9 @@
 //
 // Fixtures: tests/fixtures/zip/ (written by tools/gen_zip_fixtures.py) and real files from
 // ../shared/corpus/ (torch 1.13 to 2.x, numpy .npz, picklescan's malicious zips).
+#include "pickle_bytes.hpp"
+#include "test_support.hpp"
+
 #include <doctest/doctest.h>
 
 #include <ptload/detail/crc32.hpp>
@@ -16,16 +19,12 @@
 #include <string_view>
 #include <vector>
 
-#ifndef PTLOAD_SOURCE_DIR
-#define PTLOAD_SOURCE_DIR "."
-#endif
-
 namespace {
 
-using bytes = std::vector<std::uint8_t>;
+using namespace ptload_test::pickle_bytes;
+using ptload_test::corpus;
 
-std::string corpus(const std::string& path) { return PTLOAD_SOURCE_DIR "/../shared/corpus/" + path; }
-std::string fixture(const std::string& name) { return PTLOAD_SOURCE_DIR "/tests/fixtures/zip/" + name; }
+std::string zip_fixture(const std::string& name) { return ptload_test::source_path("tests/fixtures/zip/" + name); }
 
 bytes slurp(const std::string& path) {
     bytes out;
@@ -38,7 +37,6 @@ bytes slurp(const std::string& path) {
     return out;
 }
 
-bytes of(std::string_view s) { return bytes(s.begin(), s.end()); }
 std::string text(const bytes& b) { return std::string(b.begin(), b.end()); }
 
 /// Runs f on the file both as memory (data(): parsed in place) and as a stdio stream (read_at
@@ -183,7 +181,7 @@ const inflate_case inflate_cases[] = {
 TEST_CASE("inflate: zlib streams at every level, stored/fixed/dynamic blocks, flushes, empty input") {
     for (const inflate_case& c : inflate_cases) {
         CAPTURE(c.file);
-        const bytes stream = slurp(fixture(std::string("inflate/") + c.file + ".deflate"));
+        const bytes stream = slurp(zip_fixture(std::string("inflate/") + c.file + ".deflate"));
         const bytes expected = make_data(c.kind, c.size, c.seed);
         bytes out;
         auto st = inflate_into(stream, expected.size(), &out);
@@ -200,7 +198,7 @@ TEST_CASE("inflate: zlib streams at every level, stored/fixed/dynamic blocks, fl
 TEST_CASE("inflate: every truncation and many corruptions fail cleanly") {
     for (const char* name : {"text_fixed", "text_l6", "text_flushes_l0", "skewed_l9", "zeros_l9", "empty_l0"}) {
         CAPTURE(name);
-        const bytes stream = slurp(fixture(std::string("inflate/") + name + ".deflate"));
+        const bytes stream = slurp(zip_fixture(std::string("inflate/") + name + ".deflate"));
         const inflate_case* c = nullptr;
         for (const inflate_case& k : inflate_cases)
             if (std::string_view(k.file) == name) c = &k;
@@ -512,7 +510,7 @@ bytes fixture_data0() {
 
 TEST_CASE("zip: crafted archives that must read") {
     SUBCASE("torch layout: descriptors, 64-byte alignment, zip64 end records") {
-        with_sources(fixture("good_torch.zip"), [](auto& src) {
+        with_sources(zip_fixture("good_torch.zip"), [](auto& src) {
             auto zip = ptload::read_zip(src);
             REQUIRE(zip.has_value());
             CHECK(zip->zip64());
@@ -527,7 +525,7 @@ TEST_CASE("zip: crafted archives that must read") {
         });
     }
     SUBCASE("classic layout with a comment that contains an EOCD signature") {
-        with_sources(fixture("good_plain.zip"), [](auto& src) {
+        with_sources(zip_fixture("good_plain.zip"), [](auto& src) {
             auto zip = ptload::read_zip(src);
             INFO((zip ? std::string() : zip.err().what()));
             REQUIRE(zip.has_value());
@@ -538,7 +536,7 @@ TEST_CASE("zip: crafted archives that must read") {
         });
     }
     SUBCASE("zip64: every size and offset in the zip64 extra field, 64-bit data descriptors") {
-        with_sources(fixture("good_zip64.zip"), [](auto& src) {
+        with_sources(zip_fixture("good_zip64.zip"), [](auto& src) {
             auto zip = ptload::read_zip(src);
             INFO((zip ? std::string() : zip.err().what()));
             REQUIRE(zip.has_value());
@@ -554,7 +552,7 @@ TEST_CASE("zip: crafted archives that must read") {
         });
     }
     SUBCASE("local header sizes given as 0xFFFFFFFF plus a local zip64 extra field") {
-        with_sources(fixture("good_local_zip64.zip"), [](auto& src) {
+        with_sources(zip_fixture("good_local_zip64.zip"), [](auto& src) {
             auto zip = ptload::read_zip(src);
             INFO((zip ? std::string() : zip.err().what()));
             REQUIRE(zip.has_value());
@@ -562,7 +560,7 @@ TEST_CASE("zip: crafted archives that must read") {
         });
     }
     SUBCASE("CRC 0 (torch with CRCs off) is not checked") {
-        with_sources(fixture("good_zero_crc.zip"), [](auto& src) {
+        with_sources(zip_fixture("good_zero_crc.zip"), [](auto& src) {
             auto zip = ptload::read_zip(src);
             REQUIRE(zip.has_value());
             CHECK(zip->entries()[0].crc32 == 0);
@@ -570,7 +568,7 @@ TEST_CASE("zip: crafted archives that must read") {
         });
     }
     SUBCASE("deflated entries equal their stored twin; an empty deflated entry") {
-        with_sources(fixture("good_deflate.zip"), [](auto& src) {
+        with_sources(zip_fixture("good_deflate.zip"), [](auto& src) {
             auto zip = ptload::read_zip(src);
             REQUIRE(zip.has_value());
             const ptload::zip_entry* stored = zip->find("archive/stored");
@@ -591,7 +589,7 @@ TEST_CASE("zip: crafted archives that must read") {
         });
     }
     SUBCASE("an empty archive") {
-        with_sources(fixture("good_empty.zip"), [](auto& src) {
+        with_sources(zip_fixture("good_empty.zip"), [](auto& src) {
             auto zip = ptload::read_zip(src);
             REQUIRE(zip.has_value());
             CHECK(zip->empty());
@@ -695,7 +693,7 @@ const rejection rejections[] = {
 TEST_CASE("zip: crafted archives that must be rejected, one malformation each") {
     for (const rejection& r : rejections) {
         CAPTURE(r.file);
-        with_sources(fixture(r.file), [&](auto& src) {
+        with_sources(zip_fixture(r.file), [&](auto& src) {
             auto zip = ptload::read_zip(src);
             if (r.at == stage::read_zip) {
                 check_error(zip, r.code, r.message);
@@ -720,19 +718,19 @@ TEST_CASE("zip: crafted archives that must be rejected, one malformation each") 
 }
 
 TEST_CASE("zip: error offsets point at the offending structure") {
-    const bytes good = slurp(fixture("good_torch.zip"));
+    const bytes good = slurp(zip_fixture("good_torch.zip"));
     ptload::memory_source good_src{good.data(), good.size()};
     auto zip = ptload::read_zip(good_src);
     REQUIRE(zip.has_value());
     // These differ from the good archive in the local header of their second entry.
     for (const char* name : {"bad_local_signature.zip", "bad_local_name.zip"}) {
-        const bytes data = slurp(fixture(name));
+        const bytes data = slurp(zip_fixture(name));
         ptload::memory_source src{data.data(), data.size()};
         auto r = ptload::read_zip(src);
         REQUIRE_FALSE(r.has_value());
         CHECK(r.err().offset == zip->entries()[1].header_offset);
     }
-    const bytes bad_cd = slurp(fixture("bad_cd_signature.zip"));
+    const bytes bad_cd = slurp(zip_fixture("bad_cd_signature.zip"));
     ptload::memory_source cd_src{bad_cd.data(), bad_cd.size()};
     auto r = ptload::read_zip(cd_src);
     REQUIRE_FALSE(r.has_value());
@@ -745,7 +743,7 @@ TEST_CASE("zip: allow_gaps accepts bytes outside every zip structure, and nothin
     lim.allow_gaps = true;
     for (const char* name : {"bad_gap.zip", "bad_prefix_junk.zip", "bad_cd_gap.zip", "bad_descriptor.zip"}) {
         CAPTURE(name);
-        with_sources(fixture(name), [&](auto& src) {
+        with_sources(zip_fixture(name), [&](auto& src) {
             auto zip = ptload::read_zip(src, lim);
             INFO((zip ? std::string() : zip.err().what()));
             REQUIRE(zip.has_value());
@@ -754,7 +752,7 @@ TEST_CASE("zip: allow_gaps accepts bytes outside every zip structure, and nothin
     }
     for (const char* name : {"bad_overlap.zip", "bad_overlap_cd.zip", "bad_entry_in_comment.zip", "bad_local_name.zip"}) {
         CAPTURE(name);
-        const bytes data = slurp(fixture(name));
+        const bytes data = slurp(zip_fixture(name));
         ptload::memory_source src{data.data(), data.size()};
         CHECK_FALSE(ptload::read_zip(src, lim).has_value());
     }
@@ -763,7 +761,7 @@ TEST_CASE("zip: allow_gaps accepts bytes outside every zip structure, and nothin
 TEST_CASE("zip: limits") {
     using ptload::errc;
     SUBCASE("max_entries") {
-        const bytes data = slurp(fixture("good_torch.zip"));
+        const bytes data = slurp(zip_fixture("good_torch.zip"));
         ptload::memory_source src{data.data(), data.size()};
         ptload::zip_limits lim;
         lim.max_entries = 2;
@@ -772,7 +770,7 @@ TEST_CASE("zip: limits") {
         CHECK(ptload::read_zip(src, lim).has_value());
     }
     SUBCASE("a deflate bomb: total, then ratio, then allowed on request") {
-        with_sources(fixture("bad_deflate_bomb.zip"), [](auto& src) {
+        with_sources(zip_fixture("bad_deflate_bomb.zip"), [](auto& src) {
             check_error(ptload::read_zip(src), errc::limit_inflate, "max_inflate_total");
             ptload::zip_limits lim;
             lim.max_inflate_total = std::uint64_t{1} << 30;
@@ -795,7 +793,7 @@ TEST_CASE("zip: limits") {
         });
     }
     SUBCASE("the default total is max_inflate_per_file_byte x the file size") {
-        with_sources(fixture("bad_deflate_bomb.zip"), [](auto& src) {
+        with_sources(zip_fixture("bad_deflate_bomb.zip"), [](auto& src) {
             ptload::zip_limits lim;
             CHECK(lim.max_inflate_per_file_byte == ptload::default_limits::max_inflate_per_file_byte);
             const std::uint64_t needed = (2000000 + src.size() - 1) / src.size();  // the entry inflates to 2e6
@@ -809,7 +807,7 @@ TEST_CASE("zip: limits") {
     }
     SUBCASE("small entries are exempt from the ratio") {
         // archive/empty in good_deflate inflates 0 bytes from 2; the text one is under 100:1.
-        with_sources(fixture("good_deflate.zip"), [](auto& src) {
+        with_sources(zip_fixture("good_deflate.zip"), [](auto& src) {
             ptload::zip_limits lim;
             lim.max_inflate_ratio = 1;
             lim.inflate_ratio_floor = 0;
@@ -825,7 +823,7 @@ TEST_CASE("zip: limits") {
 }
 
 TEST_CASE("zip: read_entry does not trust an entry made by hand") {
-    const bytes data = slurp(fixture("good_torch.zip"));
+    const bytes data = slurp(zip_fixture("good_torch.zip"));
     ptload::memory_source src{data.data(), data.size()};
     auto zip = ptload::read_zip(src);
     REQUIRE(zip.has_value());
@@ -844,7 +842,7 @@ TEST_CASE("zip: read_entry does not trust an entry made by hand") {
 }
 
 TEST_CASE("zip: every truncation and every single-byte corruption of real archives fails cleanly") {
-    for (const std::string& path : {fixture("good_torch.zip"), fixture("good_zip64.zip"), fixture("good_deflate.zip"),
+    for (const std::string& path : {zip_fixture("good_torch.zip"), zip_fixture("good_zip64.zip"), zip_fixture("good_deflate.zip"),
                                     corpus("candle/test.pt")}) {
         CAPTURE(path);
         const bytes data = slurp(path);

@@ -143,7 +143,8 @@ cmake_build() {
 }
 
 run_ctest() {
-  (cd "$1" && run ctest --output-on-failure --no-tests=error)
+  # In parallel: ptload_tests runs as several parts (tests/parts.txt) that ctest spreads out.
+  (cd "$1" && run ctest --output-on-failure --no-tests=error -j "$jobs")
 }
 
 # cmake_leg NAME [cmake args...]: the usual leg: configure, build, ctest.

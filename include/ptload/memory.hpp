@@ -153,7 +153,11 @@ struct array_deleter {
     std::size_t n = 0;
     void operator()(T* p) const noexcept {
         if (!p) return;
-        for (std::size_t i = n; i-- > 0;) p[i].~T();
+        // The loops are spelled out only for types that need them: a debug build does not
+        // elide a loop of no-op destructors, and a text block has 64 KiB of them.
+        if constexpr (!std::is_trivially_destructible<T>::value) {
+            for (std::size_t i = n; i-- > 0;) p[i].~T();
+        }
         deallocate_bytes(p, n * sizeof(T), alignof(T));
     }
 };
@@ -164,7 +168,9 @@ unique_array<T> make_array(std::size_t n) {
     static_assert(std::is_nothrow_default_constructible<T>::value, "array elements are made without a way to undo");
     const std::size_t count = n ? n : 1;
     T* p = memory_allocator<T>().allocate(count);
-    for (std::size_t i = 0; i < count; ++i) ::new (static_cast<void*>(p + i)) T;
+    if constexpr (!std::is_trivially_default_constructible<T>::value) {
+        for (std::size_t i = 0; i < count; ++i) ::new (static_cast<void*>(p + i)) T;
+    }
     return unique_array<T>(p, array_deleter<T>{count});
 }
 
