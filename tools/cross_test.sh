@@ -143,14 +143,15 @@ for leg in "${legs[@]}"; do
   rm -f "$dir"/obj/*.o "$dir/obj/failed" "$dir/$exe" "$dir"/part-*
   ok=1
   # The test files in batches of seven per translation unit, as the CMake build compiles them
-  # (PTLOAD_UNITY_TESTS); the doctest main and the loaders on their own.
+  # (PTLOAD_UNITY_TESTS); the doctest main, the loaders and the replacement of operator new on
+  # their own.
   rm -rf "$dir/unity"
   mkdir -p "$dir/unity"
-  sources=(tests/main.cpp tests/implementation*.cpp)
+  sources=(tests/main.cpp tests/implementation*.cpp tests/alloc_counter.cpp)
   batch=0
   count=0
   for src in tests/*.cpp; do
-    case $src in tests/main.cpp|tests/implementation*.cpp) continue ;; esac
+    case $src in tests/main.cpp|tests/implementation*.cpp|tests/alloc_counter.cpp) continue ;; esac
     [ "$count" = 0 ] && sources+=("$dir/unity/tests_$batch.cpp")
     printf '#include "%s/%s"\n' "$root" "$src" >>"$dir/unity/tests_$batch.cpp"
     count=$((count + 1))

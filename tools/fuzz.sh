@@ -76,41 +76,46 @@ flags=(-std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undef
        -fno-sanitize-recover=all -Wall -Wextra -Wpedantic -Iinclude)
 mkdir -p "$out"
 # The default loaders are compiled once, into loaders.o, and every target links them
-# (PTLOAD_SEPARATE_COMPILATION): each target then compiles only its own driver.
+# (PTLOAD_SEPARATE_COMPILATION): each target then compiles only its own driver. The loaders and
+# the drivers compile side by side, PTLOAD_JOBS at a time (default 2, as tools/test.sh builds);
+# each object is rebuilt when a header or its source changed, each target when an object did.
 loaders=$out/loaders.o
-if [ ! -f "$loaders" ] || [ -n "$(find include tests/implementation.cpp -name '*.[ch]pp' -newer "$loaders" -print -quit)" ]; then
-  say "building $loaders"
-  nice -n 10 "${launcher[@]}" "$cxx" "${flags[@]}" -c tests/implementation.cpp -o "$loaders" ||
-    die "building $loaders failed (is libclang-rt-dev for $cxx installed?)"
-fi
-build() {
-  local t=$1 exe=$out/fuzz_$1
-  if [ -x "$exe" ] && [ -z "$(find include tests/fuzz -name '*.[ch]pp' -newer "$exe" -print -quit)" ] &&
-     [ ! "$loaders" -nt "$exe" ]; then
-    return 0
-  fi
-  say "building $exe"
-  nice -n 10 "${launcher[@]}" "$cxx" "${flags[@]}" -DPTLOAD_SEPARATE_COMPILATION=1 "tests/fuzz/fuzz_$t.cpp" "$loaders" -o "$exe"
+stale() {  # stale OBJECT PATH...: the object is missing or older than a file under the paths
+  [ ! -f "$1" ] || [ -n "$(find "${@:2}" -name '*.[ch]pp' -newer "$1" -print -quit)" ]
 }
-# PTLOAD_JOBS targets at a time (default 2), as tools/test.sh builds.
+compile() {  # compile OBJECT SOURCE [extra flags...]
+  say "building $1"
+  nice -n 10 "${launcher[@]}" "$cxx" "${flags[@]}" "${@:3}" -c "$2" -o "$1"
+}
 build_jobs=${PTLOAD_JOBS:-2}
-pids=()
-names=()
-failed=""
+rm -f "$out"/failed-*
+queue() {  # queue NAME COMMAND...: runs it in the background once fewer than build_jobs run
+  while [ "$(jobs -rp | wc -l)" -ge "$build_jobs" ]; do wait -n; done
+  { "${@:2}" || touch "$out/failed-$1"; } &
+}
+stale "$loaders" include tests/implementation.cpp && queue loaders compile "$loaders" tests/implementation.cpp
 for t in "${targets[@]}"; do
-  build "$t" &
-  pids+=("$!")
-  names+=("$t")
-  if [ "${#pids[@]}" -ge "$build_jobs" ]; then
-    wait "${pids[0]}" || failed="$failed ${names[0]}"
-    pids=("${pids[@]:1}")
-    names=("${names[@]:1}")
+  obj=$out/fuzz_$t.o
+  stale "$obj" include tests/fuzz/drive.hpp "tests/fuzz/fuzz_$t.cpp" && queue "$t" compile "$obj" "tests/fuzz/fuzz_$t.cpp" -DPTLOAD_SEPARATE_COMPILATION=1
+done
+wait
+if compgen -G "$out/failed-*" >/dev/null; then
+  die "building $(cd "$out" && echo failed-* | sed 's/failed-//g') failed (is libclang-rt-dev for $cxx installed?)"
+fi
+link() {  # link TARGET
+  say "linking $out/fuzz_$1"
+  "$cxx" "${flags[@]}" "$out/fuzz_$1.o" "$loaders" -o "$out/fuzz_$1"
+}
+for t in "${targets[@]}"; do
+  exe=$out/fuzz_$t
+  if [ ! -x "$exe" ] || [ "$out/fuzz_$t.o" -nt "$exe" ] || [ "$loaders" -nt "$exe" ]; then
+    queue "$t" link "$t"
   fi
 done
-for i in "${!pids[@]}"; do
-  wait "${pids[$i]}" || failed="$failed ${names[$i]}"
-done
-[ -z "$failed" ] || die "building fuzz target(s)$failed failed (is libclang-rt-dev for $cxx installed?)"
+wait
+if compgen -G "$out/failed-*" >/dev/null; then
+  die "linking $(cd "$out" && echo failed-* | sed 's/failed-//g') failed"
+fi
 [ "$mode" = build ] && exit 0
 
 # ------------------------------------------------------------------------------------------------
