@@ -2,8 +2,9 @@
 # tools/fuzz.sh: build and run ptload's libFuzzer targets (tests/fuzz/fuzz_*.cpp).
 #
 #   tools/fuzz.sh --build               build the targets into build/fuzz only
-#   tools/fuzz.sh --ci                  each target for PTLOAD_FUZZ_SECONDS (default 60) s; fails on
-#                                       any crash, leak, timeout, out-of-memory or failed check
+#   tools/fuzz.sh --ci                  each target for PTLOAD_FUZZ_SECONDS (default 60) s, PTLOAD_JOBS
+#                                       (default 2) side by side; fails on any crash, leak,
+#                                       timeout, out-of-memory or failed check
 #   tools/fuzz.sh --campaign SECONDS    a long run: each target for SECONDS, crashes saved and
 #                                       fuzzing continued; prints executions, coverage and crashes
 #                                       (one process restarts after a crash; PTLOAD_FUZZ_JOBS > 1
@@ -50,7 +51,7 @@ while [ $# -gt 0 ]; do
       case $campaign_seconds in ''|*[!0-9]*) die "--campaign needs a number of seconds" ;; esac ;;
     --targets) shift; IFS=, read -r -a targets <<<"${1:-}" ;;
     --targets=*) IFS=, read -r -a targets <<<"${1#--targets=}" ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (try --help)" ;;
   esac
   shift
@@ -199,16 +200,23 @@ common=(-rss_limit_mb=2048 -timeout=10 -max_len=$max_len -dict=tests/fuzz/ptload
 
 failed=()
 summary=()
-for t in "${targets[@]}"; do
-  collect_seeds "$t"
-  art=$out/artifacts/$t
-  mkdir -p "$art"
-  log=$out/fuzz_$t.log
-  if [ "$mode" = ci ]; then
+if [ "$mode" = ci ]; then
+  # One process per target, PTLOAD_JOBS (build_jobs) of them side by side; then the summary.
+  for t in "${targets[@]}"; do
+    collect_seeds "$t"
+    art=$out/artifacts/$t
+    mkdir -p "$art"
+    log=$out/fuzz_$t.log
     say "fuzz_$t for ${ci_seconds}s (log: $log)"
-    nice -n 10 "$out/fuzz_$t" "${common[@]}" -max_total_time="$ci_seconds" -artifact_prefix="$art/" \
-      "$out/corpus/$t" >"$log" 2>&1
-    status=$?
+    while [ "$(jobs -rp | wc -l)" -ge "$build_jobs" ]; do wait -n; done
+    { nice -n 10 "$out/fuzz_$t" "${common[@]}" -max_total_time="$ci_seconds" -artifact_prefix="$art/" \
+        "$out/corpus/$t" >"$log" 2>&1
+      echo $? >"$log.status"; } &
+  done
+  wait
+  for t in "${targets[@]}"; do
+    log=$out/fuzz_$t.log
+    status=$(cat "$log.status")
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -1)
     summary+=("fuzz_$t: ${execs:-?} executions, ${cov:-no coverage line}, exit $status")
@@ -217,7 +225,15 @@ for t in "${targets[@]}"; do
       grep -E 'ERROR|SUMMARY|runtime error|check failed|Test unit written' "$log" | head -20 >&2
       say "fuzz_$t failed; replay with: $out/fuzz_$t <artifact> (full log: $log)" >&2
     fi
-  else
+  done
+fi
+# A campaign: one target after another, each with PTLOAD_FUZZ_JOBS processes.
+if [ "$mode" = campaign ]; then
+  for t in "${targets[@]}"; do
+    collect_seeds "$t"
+    art=$out/artifacts/$t
+    mkdir -p "$art"
+    log=$out/fuzz_$t.log
     say "campaign: fuzz_$t for ${campaign_seconds}s, $jobs process(es) (log: $log)"
     before=$(find "$art" -type f | wc -l)
     if [ "$jobs" -gt 1 ]; then
@@ -253,8 +269,8 @@ for t in "${targets[@]}"; do
     after=$(find "$art" -type f | wc -l)
     summary+=("fuzz_$t: ${execs:-?} executions, ${cov:-no coverage line}, $((after - before)) new crash/leak/timeout/oom inputs in $art/")
     [ "$after" -gt "$before" ] && failed+=("$t")
-  fi
-done
+  done
+fi
 
 say "summary"
 for line in "${summary[@]}"; do printf '  %s\n' "$line"; done

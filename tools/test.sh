@@ -174,19 +174,22 @@ leg_3() {
   fi
   # clang builds against LLVM's libc++, as on Apple and Android (whose libc++ has no
   # std::from_chars for double before version 20); C++20 and -Werror, with the sanitizers.
+  # The loaders, where the tests spend their time, at -O1; the rest at -O0, which compiles
+  # three times faster with the sanitizers (the suite then runs in about 90 s rather than 60).
   if [ "$sanitize_cxx" = clang++ ]; then
-    libcxx=(-DCMAKE_CXX_FLAGS="-O1 -stdlib=libc++" -DCMAKE_EXE_LINKER_FLAGS=-stdlib=libc++)
+    libcxx=(-DCMAKE_CXX_FLAGS="-O0 -stdlib=libc++" -DCMAKE_EXE_LINKER_FLAGS=-stdlib=libc++)
   else
-    libcxx=(-DCMAKE_CXX_FLAGS=-O1)
+    libcxx=(-DCMAKE_CXX_FLAGS=-O0)
   fi
   say "sanitizer compiler: $sanitize_cxx"
   export ASAN_OPTIONS="detect_leaks=$leaks:strict_string_checks=1:check_initialization_order=1:detect_stack_use_after_return=1"
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
   say "ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS"
-  # -O1 keeps the instrumented tests quick; Debug keeps assert() on. Separate compilation, as in
-  # legs 1-5: each policy set's loaders are compiled once, not in every test file.
+  # Debug keeps assert() on. Separate compilation, as in legs 1-5: each policy set's loaders are
+  # compiled once, not in every test file.
   cmake_leg "sanitize-$sanitize_cxx" -DCMAKE_CXX_COMPILER="$sanitize_cxx" -DCMAKE_CXX_STANDARD=20 \
-    -DCMAKE_BUILD_TYPE=Debug "${libcxx[@]}" -DPTLOAD_SANITIZE=address,undefined -DPTLOAD_WARNINGS_AS_ERRORS=ON \
+    -DCMAKE_BUILD_TYPE=Debug "${libcxx[@]}" -DPTLOAD_LOADERS_OPTIONS=-O1 \
+    -DPTLOAD_SANITIZE=address,undefined -DPTLOAD_WARNINGS_AS_ERRORS=ON \
     -DPTLOAD_BUILD_HEADER_CHECK=OFF -DPTLOAD_SEPARATE_COMPILATION=ON
   local status=$?
   unset ASAN_OPTIONS UBSAN_OPTIONS
