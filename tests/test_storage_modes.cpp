@@ -10,10 +10,15 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#endif
 
 namespace {
 
@@ -239,7 +244,9 @@ TEST_CASE("values survive moving their document; tensors outlive it") {
 
 #if PTLOAD_HAS_MMAP && PTLOAD_HAS_POSIX_FD
 TEST_CASE("mapped: tensors keep the mapping after the file is removed and the document is gone") {
-    const std::string copy = "ptload_mapped_test.pt";
+    // A copy of its own in the temporary folder (the process id keeps parallel runs apart).
+    const std::string copy =
+        (std::filesystem::temp_directory_path() / ("ptload_mapped_test_" + std::to_string(getpid()) + ".pt")).string();
     {
         auto bytes = ptload_test::read_bytes(sample);
         std::FILE* f = std::fopen(copy.c_str(), "wb");
