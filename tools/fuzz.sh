@@ -198,15 +198,20 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 common=(-rss_limit_mb=2048 -timeout=10 -max_len=$max_len -dict=tests/fuzz/ptload.dict -print_final_stats=1)
 
+# prepare TARGET: its seeds collected; sets art (its artifact folder) and log.
+prepare() {
+  collect_seeds "$1"
+  art=$out/artifacts/$1
+  mkdir -p "$art"
+  log=$out/fuzz_$1.log
+}
+
 failed=()
 summary=()
 if [ "$mode" = ci ]; then
   # One process per target, PTLOAD_JOBS (build_jobs) of them side by side; then the summary.
   for t in "${targets[@]}"; do
-    collect_seeds "$t"
-    art=$out/artifacts/$t
-    mkdir -p "$art"
-    log=$out/fuzz_$t.log
+    prepare "$t"
     say "fuzz_$t for ${ci_seconds}s (log: $log)"
     while [ "$(jobs -rp | wc -l)" -ge "$build_jobs" ]; do wait -n; done
     { nice -n 10 "$out/fuzz_$t" "${common[@]}" -max_total_time="$ci_seconds" -artifact_prefix="$art/" \
@@ -230,10 +235,7 @@ fi
 # A campaign: one target after another, each with PTLOAD_FUZZ_JOBS processes.
 if [ "$mode" = campaign ]; then
   for t in "${targets[@]}"; do
-    collect_seeds "$t"
-    art=$out/artifacts/$t
-    mkdir -p "$art"
-    log=$out/fuzz_$t.log
+    prepare "$t"
     say "campaign: fuzz_$t for ${campaign_seconds}s, $jobs process(es) (log: $log)"
     before=$(find "$art" -type f | wc -l)
     if [ "$jobs" -gt 1 ]; then
