@@ -28,6 +28,8 @@
 #include PTLOAD_CONFIG_HEADER
 #endif
 
+#include <string_view>
+
 #define PTLOAD_VERSION_MAJOR 0
 #define PTLOAD_VERSION_MINOR 1
 #define PTLOAD_VERSION_PATCH 0
@@ -64,6 +66,11 @@ namespace ptload {
 inline namespace v0 {
 /// The library version as "major.minor.patch".
 inline constexpr const char* version_string = "0.1.0";
+
+// ptload's tables of names write their strings "..."sv: a string_view made from a plain
+// literal has its length counted by constant evaluation, in every file that includes the
+// header (hundreds of names: a measurable part of the include's compile time).
+using std::string_view_literals::operator""sv;
 } // namespace v0
 } // namespace ptload
 
@@ -301,7 +308,6 @@ using status = result<void>;
 #include <new>
 #include <string>
 #include <type_traits>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -415,8 +421,6 @@ struct fill_later_allocator : memory_allocator<T> {
 template <class T>
 using fill_later_vector = std::vector<T, fill_later_allocator<T>>;
 using string = std::basic_string<char, std::char_traits<char>, memory_allocator<char>>;
-template <class K, class V, class Hash = std::hash<K>>
-using hash_map = std::unordered_map<K, V, Hash, std::equal_to<K>, memory_allocator<std::pair<const K, V>>>;
 
 /// std::make_shared through the memory functions (object and count in one block).
 template <class T, class... Args>
@@ -534,6 +538,141 @@ private:
 #ifndef PTLOAD_VALUE_HPP
 #define PTLOAD_VALUE_HPP
 
+// ----- ptload/detail/flat_map.hpp -----
+// detail/flat_map.hpp: the hash map behind ptload's lookup tables (storages by key, the memo's
+// scattered entries, per-container state of the key index).
+//
+// Entries sit in one array in insertion order and an open-addressed index of 32-bit slots
+// finds them. Nothing is ever erased, so there are no tombstones, and iteration is insertion
+// order: the same file always visits its entries in the same order. std::unordered_map would
+// do the same work with a node allocation per entry, and costs several times more to compile
+// in every file that includes the core header.
+//
+// Unlike std::unordered_map, an insertion may move every entry: a pointer or reference to a
+// value is valid only until the next insertion.
+#ifndef PTLOAD_DETAIL_FLAT_MAP_HPP
+#define PTLOAD_DETAIL_FLAT_MAP_HPP
+
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <utility>
+
+namespace ptload {
+inline namespace v0 {
+namespace detail {
+
+/// Hashes for flat_map: integers are spread by the map's multiplication, so they pass as
+/// they are; text goes through FNV-1a.
+template <class K>
+struct flat_hash {
+    std::uint64_t operator()(K k) const noexcept { return static_cast<std::uint64_t>(k); }
+};
+template <>
+struct flat_hash<std::string_view> {
+    std::uint64_t operator()(std::string_view s) const noexcept {
+        std::uint64_t h = 14695981039346656037ull;
+        for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+        return h;
+    }
+};
+
+template <class K, class V, class Hash = flat_hash<K>>
+class flat_map {
+public:
+    struct entry {
+        K key;
+        V value;
+    };
+
+    std::size_t size() const noexcept { return entries_.size(); }
+    bool empty() const noexcept { return entries_.empty(); }
+    void clear() noexcept {
+        entries_.clear();
+        slots_.clear();
+        shift_ = 64;
+    }
+    /// Room for `n` entries without growing the index.
+    void reserve(std::size_t n) {
+        entries_.reserve(n);
+        if (2 * n > slots_.size()) rehash(2 * n);
+    }
+
+    V* find(const K& key) noexcept {
+        const std::size_t e = locate(key);
+        return e == npos ? nullptr : &entries_[e].value;
+    }
+    const V* find(const K& key) const noexcept {
+        const std::size_t e = locate(key);
+        return e == npos ? nullptr : &entries_[e].value;
+    }
+    /// Adds `key` with `value` unless it is there already. The value of `key` (new or old),
+    /// and whether it was added.
+    std::pair<V*, bool> insert(const K& key, V value) {
+        if (2 * (entries_.size() + 1) > slots_.size()) rehash(2 * (entries_.size() + 1));
+        std::size_t s = slot_of(key);
+        for (;; s = (s + 1) & (slots_.size() - 1)) {
+            const std::uint32_t e = slots_[s];
+            if (e == 0) break;
+            if (entries_[e - 1].key == key) return {&entries_[e - 1].value, false};
+        }
+        if (entries_.size() >= max_entries) out_of_memory();  // slots hold 32-bit entry numbers
+        entries_.push_back(entry{key, std::move(value)});
+        slots_[s] = static_cast<std::uint32_t>(entries_.size());
+        return {&entries_.back().value, true};
+    }
+    /// The value of `key`, added value-initialised if it is new.
+    V& operator[](const K& key) { return *insert(key, V{}).first; }
+
+    /// Entries in insertion order.
+    entry* begin() noexcept { return entries_.data(); }
+    entry* end() noexcept { return entries_.data() + entries_.size(); }
+    const entry* begin() const noexcept { return entries_.data(); }
+    const entry* end() const noexcept { return entries_.data() + entries_.size(); }
+
+private:
+    static constexpr std::size_t npos = ~std::size_t{0};
+    static constexpr std::size_t max_entries = 0xFFFFFFFEu;
+
+    // Fibonacci hashing: the top bits of the product index the table, so keys that differ
+    // only in high bits or in low bits both spread.
+    std::size_t slot_of(const K& key) const noexcept {
+        return static_cast<std::size_t>((Hash{}(key) * 0x9E3779B97F4A7C15ull) >> shift_);
+    }
+    std::size_t locate(const K& key) const noexcept {
+        if (entries_.empty()) return npos;
+        for (std::size_t s = slot_of(key);; s = (s + 1) & (slots_.size() - 1)) {
+            const std::uint32_t e = slots_[s];
+            if (e == 0) return npos;
+            if (entries_[e - 1].key == key) return e - 1;
+        }
+    }
+    // An index of at least `want` slots (a power of two, at least 16), at most half full.
+    void rehash(std::size_t want) {
+        unsigned bits = 4;
+        while ((std::size_t{1} << bits) < want) ++bits;
+        slots_.assign(std::size_t{1} << bits, 0);
+        shift_ = 64 - bits;
+        const std::size_t mask = slots_.size() - 1;
+        for (std::size_t e = 0; e < entries_.size(); ++e) {
+            std::size_t s = slot_of(entries_[e].key);
+            while (slots_[s] != 0) s = (s + 1) & mask;
+            slots_[s] = static_cast<std::uint32_t>(e + 1);
+        }
+    }
+
+    vector<entry> entries_;
+    vector<std::uint32_t> slots_;  // 0: empty; else entry number + 1
+    unsigned shift_ = 64;
+};
+
+} // namespace detail
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/detail/flat_map.hpp -----
 // ----- ptload/detail/huge_pages.hpp -----
 // detail/huge_pages.hpp: a hint that a large block be backed by huge pages.
 //
@@ -681,54 +820,54 @@ struct dtype_info {
 
 namespace detail {
 inline constexpr dtype_info dtype_table[] = {
-    {dtype::unknown, "unknown", 0, dtype_class::bits, "", ""},
-    {dtype::float64, "float64", 8, dtype_class::floating, "DoubleStorage", "<f8"},
-    {dtype::float32, "float32", 4, dtype_class::floating, "FloatStorage", "<f4"},
-    {dtype::float16, "float16", 2, dtype_class::floating, "HalfStorage", "<f2"},
-    {dtype::bfloat16, "bfloat16", 2, dtype_class::floating, "BFloat16Storage", ""},
-    {dtype::int64, "int64", 8, dtype_class::integer, "LongStorage", "<i8"},
-    {dtype::int32, "int32", 4, dtype_class::integer, "IntStorage", "<i4"},
-    {dtype::int16, "int16", 2, dtype_class::integer, "ShortStorage", "<i2"},
-    {dtype::int8, "int8", 1, dtype_class::integer, "CharStorage", "|i1"},
-    {dtype::uint8, "uint8", 1, dtype_class::unsigned_integer, "ByteStorage", "|u1"},
-    {dtype::bool_, "bool", 1, dtype_class::boolean, "BoolStorage", "|b1"},
-    {dtype::complex128, "complex128", 16, dtype_class::complex, "ComplexDoubleStorage", "<c16"},
-    {dtype::complex64, "complex64", 8, dtype_class::complex, "ComplexFloatStorage", "<c8"},
-    {dtype::complex32, "complex32", 4, dtype_class::complex, "", ""},
-    {dtype::qint8, "qint8", 1, dtype_class::quantized, "QInt8Storage", "|i1"},
-    {dtype::quint8, "quint8", 1, dtype_class::quantized, "QUInt8Storage", "|u1"},
-    {dtype::qint32, "qint32", 4, dtype_class::quantized, "QInt32Storage", "<i4"},
-    {dtype::quint4x2, "quint4x2", 1, dtype_class::quantized, "QUInt4x2Storage", "|u1"},
-    {dtype::quint2x4, "quint2x4", 1, dtype_class::quantized, "QUInt2x4Storage", "|u1"},
-    {dtype::float8_e5m2, "float8_e5m2", 1, dtype_class::floating, "", ""},
-    {dtype::float8_e4m3fn, "float8_e4m3fn", 1, dtype_class::floating, "", ""},
-    {dtype::float8_e5m2fnuz, "float8_e5m2fnuz", 1, dtype_class::floating, "", ""},
-    {dtype::float8_e4m3fnuz, "float8_e4m3fnuz", 1, dtype_class::floating, "", ""},
-    {dtype::float8_e8m0fnu, "float8_e8m0fnu", 1, dtype_class::floating, "", ""},
-    {dtype::float4_e2m1fn_x2, "float4_e2m1fn_x2", 1, dtype_class::bits, "", ""},
-    {dtype::uint16, "uint16", 2, dtype_class::unsigned_integer, "", "<u2"},
-    {dtype::uint32, "uint32", 4, dtype_class::unsigned_integer, "", "<u4"},
-    {dtype::uint64, "uint64", 8, dtype_class::unsigned_integer, "", "<u8"},
-    {dtype::bits8, "bits8", 1, dtype_class::bits, "", "|V1"},
-    {dtype::bits16, "bits16", 2, dtype_class::bits, "", "|V2"},
-    {dtype::bits1x8, "bits1x8", 1, dtype_class::bits, "", "|V1"},
-    {dtype::bits2x4, "bits2x4", 1, dtype_class::bits, "", "|V1"},
-    {dtype::bits4x2, "bits4x2", 1, dtype_class::bits, "", "|V1"},
-    // Sub-byte "shell" dtypes: names exist (torch.uint1 ...) but torch cannot save their data.
-    {dtype::uint1, "uint1", 1, dtype_class::shell, "", ""},
-    {dtype::uint2, "uint2", 1, dtype_class::shell, "", ""},
-    {dtype::uint3, "uint3", 1, dtype_class::shell, "", ""},
-    {dtype::uint4, "uint4", 1, dtype_class::shell, "", ""},
-    {dtype::uint5, "uint5", 1, dtype_class::shell, "", ""},
-    {dtype::uint6, "uint6", 1, dtype_class::shell, "", ""},
-    {dtype::uint7, "uint7", 1, dtype_class::shell, "", ""},
-    {dtype::int1, "int1", 1, dtype_class::shell, "", ""},
-    {dtype::int2, "int2", 1, dtype_class::shell, "", ""},
-    {dtype::int3, "int3", 1, dtype_class::shell, "", ""},
-    {dtype::int4, "int4", 1, dtype_class::shell, "", ""},
-    {dtype::int5, "int5", 1, dtype_class::shell, "", ""},
-    {dtype::int6, "int6", 1, dtype_class::shell, "", ""},
-    {dtype::int7, "int7", 1, dtype_class::shell, "", ""},
+    {dtype::unknown, "unknown"sv, 0, dtype_class::bits, ""sv, ""sv},
+    {dtype::float64, "float64"sv, 8, dtype_class::floating, "DoubleStorage"sv, "<f8"sv},
+    {dtype::float32, "float32"sv, 4, dtype_class::floating, "FloatStorage"sv, "<f4"sv},
+    {dtype::float16, "float16"sv, 2, dtype_class::floating, "HalfStorage"sv, "<f2"sv},
+    {dtype::bfloat16, "bfloat16"sv, 2, dtype_class::floating, "BFloat16Storage"sv, ""sv},
+    {dtype::int64, "int64"sv, 8, dtype_class::integer, "LongStorage"sv, "<i8"sv},
+    {dtype::int32, "int32"sv, 4, dtype_class::integer, "IntStorage"sv, "<i4"sv},
+    {dtype::int16, "int16"sv, 2, dtype_class::integer, "ShortStorage"sv, "<i2"sv},
+    {dtype::int8, "int8"sv, 1, dtype_class::integer, "CharStorage"sv, "|i1"sv},
+    {dtype::uint8, "uint8"sv, 1, dtype_class::unsigned_integer, "ByteStorage"sv, "|u1"sv},
+    {dtype::bool_, "bool"sv, 1, dtype_class::boolean, "BoolStorage"sv, "|b1"sv},
+    {dtype::complex128, "complex128"sv, 16, dtype_class::complex, "ComplexDoubleStorage"sv, "<c16"sv},
+    {dtype::complex64, "complex64"sv, 8, dtype_class::complex, "ComplexFloatStorage"sv, "<c8"sv},
+    {dtype::complex32, "complex32"sv, 4, dtype_class::complex, ""sv, ""sv},
+    {dtype::qint8, "qint8"sv, 1, dtype_class::quantized, "QInt8Storage"sv, "|i1"sv},
+    {dtype::quint8, "quint8"sv, 1, dtype_class::quantized, "QUInt8Storage"sv, "|u1"sv},
+    {dtype::qint32, "qint32"sv, 4, dtype_class::quantized, "QInt32Storage"sv, "<i4"sv},
+    {dtype::quint4x2, "quint4x2"sv, 1, dtype_class::quantized, "QUInt4x2Storage"sv, "|u1"sv},
+    {dtype::quint2x4, "quint2x4"sv, 1, dtype_class::quantized, "QUInt2x4Storage"sv, "|u1"sv},
+    {dtype::float8_e5m2, "float8_e5m2"sv, 1, dtype_class::floating, ""sv, ""sv},
+    {dtype::float8_e4m3fn, "float8_e4m3fn"sv, 1, dtype_class::floating, ""sv, ""sv},
+    {dtype::float8_e5m2fnuz, "float8_e5m2fnuz"sv, 1, dtype_class::floating, ""sv, ""sv},
+    {dtype::float8_e4m3fnuz, "float8_e4m3fnuz"sv, 1, dtype_class::floating, ""sv, ""sv},
+    {dtype::float8_e8m0fnu, "float8_e8m0fnu"sv, 1, dtype_class::floating, ""sv, ""sv},
+    {dtype::float4_e2m1fn_x2, "float4_e2m1fn_x2"sv, 1, dtype_class::bits, ""sv, ""sv},
+    {dtype::uint16, "uint16"sv, 2, dtype_class::unsigned_integer, ""sv, "<u2"sv},
+    {dtype::uint32, "uint32"sv, 4, dtype_class::unsigned_integer, ""sv, "<u4"sv},
+    {dtype::uint64, "uint64"sv, 8, dtype_class::unsigned_integer, ""sv, "<u8"sv},
+    {dtype::bits8, "bits8"sv, 1, dtype_class::bits, ""sv, "|V1"sv},
+    {dtype::bits16, "bits16"sv, 2, dtype_class::bits, ""sv, "|V2"sv},
+    {dtype::bits1x8, "bits1x8"sv, 1, dtype_class::bits, ""sv, "|V1"sv},
+    {dtype::bits2x4, "bits2x4"sv, 1, dtype_class::bits, ""sv, "|V1"sv},
+    {dtype::bits4x2, "bits4x2"sv, 1, dtype_class::bits, ""sv, "|V1"sv},
+    // Sub-byte "shell"sv dtypes: names exist (torch.uint1 ...) but torch cannot save their data.
+    {dtype::uint1, "uint1"sv, 1, dtype_class::shell, ""sv, ""sv},
+    {dtype::uint2, "uint2"sv, 1, dtype_class::shell, ""sv, ""sv},
+    {dtype::uint3, "uint3"sv, 1, dtype_class::shell, ""sv, ""sv},
+    {dtype::uint4, "uint4"sv, 1, dtype_class::shell, ""sv, ""sv},
+    {dtype::uint5, "uint5"sv, 1, dtype_class::shell, ""sv, ""sv},
+    {dtype::uint6, "uint6"sv, 1, dtype_class::shell, ""sv, ""sv},
+    {dtype::uint7, "uint7"sv, 1, dtype_class::shell, ""sv, ""sv},
+    {dtype::int1, "int1"sv, 1, dtype_class::shell, ""sv, ""sv},
+    {dtype::int2, "int2"sv, 1, dtype_class::shell, ""sv, ""sv},
+    {dtype::int3, "int3"sv, 1, dtype_class::shell, ""sv, ""sv},
+    {dtype::int4, "int4"sv, 1, dtype_class::shell, ""sv, ""sv},
+    {dtype::int5, "int5"sv, 1, dtype_class::shell, ""sv, ""sv},
+    {dtype::int6, "int6"sv, 1, dtype_class::shell, ""sv, ""sv},
+    {dtype::int7, "int7"sv, 1, dtype_class::shell, ""sv, ""sv},
 };
 inline constexpr std::size_t dtype_count = sizeof(dtype_table) / sizeof(dtype_table[0]);
 
@@ -966,11 +1105,9 @@ protected:
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -1605,8 +1742,9 @@ public:
 
 private:
     bool aliases_edges(const node_id* items) const noexcept {
-        return items && !edges_.empty() && std::less_equal<const node_id*>()(edges_.data(), items) &&
-               std::less<const node_id*>()(items, edges_.data() + edges_.size());
+        // compared as addresses: `<` between pointers into different arrays is unspecified
+        const auto at = reinterpret_cast<std::uintptr_t>(items), first = reinterpret_cast<std::uintptr_t>(edges_.data());
+        return items && !edges_.empty() && at >= first && at < first + edges_.size() * sizeof(node_id);
     }
     /// Appends n edges at the end of the edge array, copying first when they alias it.
     void append_edges(const node_id* items, std::size_t n) {
@@ -1712,13 +1850,13 @@ public:
                     if (doc.text(e[2 * (slot - 1)]) == key) break;
                 }
             }
-            tables_.emplace(id, t);
+            tables_.insert(id, t);
         }
     }
     std::int64_t find(const document_data& doc, node_id m, std::string_view key) const {
-        auto it = tables_.find(m);
-        if (it == tables_.end()) return no_table;  // made after the tables: the caller scans
-        const table& t = it->second;
+        const table* found = tables_.find(m);
+        if (!found) return no_table;  // made after the tables: the caller scans
+        const table& t = *found;
         const node_id* e = doc.edges(m);
         for (std::uint32_t s = static_cast<std::uint32_t>(hash(key)) & t.mask;; s = (s + 1) & t.mask) {
             const std::uint32_t slot = pool_[t.first + s];
@@ -1738,7 +1876,7 @@ private:
         return h ^ (h >> 32);
     }
     vector<std::uint32_t> pool_;
-    hash_map<node_id, table> tables_;
+    flat_map<node_id, table> tables_;
 };
 } // namespace detail
 
@@ -3278,8 +3416,39 @@ inline bool checked_add(std::int64_t a, std::int64_t b, std::int64_t& out) noexc
 #ifndef PTLOAD_TORCH_FLOAT_CONVERT_HPP
 #define PTLOAD_TORCH_FLOAT_CONVERT_HPP
 
+// ----- ptload/detail/pow2.hpp -----
+// detail/pow2.hpp: exact powers of two, made from their bits. Scaling a value by one is what
+// C's ldexp does; ptload does it this way to keep <cmath>, one of the costliest standard
+// headers to compile, out of the core for the sake of one function.
+#ifndef PTLOAD_DETAIL_POW2_HPP
+#define PTLOAD_DETAIL_POW2_HPP
 
-#include <cmath>
+
+#include <cstdint>
+#include <cstring>
+
+namespace ptload {
+inline namespace v0 {
+namespace detail {
+
+/// 2^e as a double, for e in [-1074, 1023] (subnormal below -1022). A product x * pow2(e) is
+/// exact, like ldexp(x, e), whenever the result is representable: one IEEE multiplication
+/// rounds only what does not fit.
+inline double pow2(int e) noexcept {
+    const std::uint64_t bits = e >= -1022 ? static_cast<std::uint64_t>(e + 1023) << 52  // normal: biased exponent
+                                          : std::uint64_t{1} << (e + 1074);              // subnormal: one mantissa bit
+    double d;
+    std::memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+} // namespace detail
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/detail/pow2.hpp -----
+
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -3299,7 +3468,7 @@ inline float half_to_float(std::uint16_t h) {
     if (exp == 0x1F) return bits_to_float(sign | 0x7F800000u | (man << 13));  // inf / nan (payload kept)
     if (exp == 0) {
         if (!man) return bits_to_float(sign);
-        float v = std::ldexp(static_cast<float>(man), -24);  // subnormal
+        float v = static_cast<float>(man * pow2(-24));  // subnormal
         return sign ? -v : v;
     }
     return bits_to_float(sign | ((exp + 112) << 23) | (man << 13));
@@ -3315,9 +3484,11 @@ inline float minifloat_to_float(std::uint8_t v, int e, int m, int bias, bool iee
     if (fnuz && v == 0x80) return std::numeric_limits<float>::quiet_NaN();
     if (e4m3fn && (v & 0x7F) == 0x7F) return std::numeric_limits<float>::quiet_NaN();
     if (ieee_specials && exp == (1 << e) - 1)
-        return man ? std::numeric_limits<float>::quiet_NaN() : (sign ? -INFINITY : INFINITY);
-    float val = exp == 0 ? std::ldexp(static_cast<float>(man), 1 - bias - m)
-                         : std::ldexp(static_cast<float>(man + (1 << m)), exp - bias - m);
+        return man ? std::numeric_limits<float>::quiet_NaN()
+                   : (sign ? -std::numeric_limits<float>::infinity() : std::numeric_limits<float>::infinity());
+    // every float8 value is a float32 exactly: the products below do not round
+    float val = exp == 0 ? static_cast<float>(man * pow2(1 - bias - m))
+                         : static_cast<float>((man + (1 << m)) * pow2(exp - bias - m));
     return sign ? -val : val;
 }
 
@@ -3341,7 +3512,7 @@ inline float element_to_float(dtype t, const std::uint8_t* p) {
     case dtype::float8_e4m3fnuz: return minifloat_to_float(p[0], 4, 3, 8, false, true, false);
     case dtype::float8_e5m2fnuz: return minifloat_to_float(p[0], 5, 2, 16, false, true, false);
     case dtype::float8_e8m0fnu:  // exponent only: 2^(v-127), 0xFF is NaN
-        return p[0] == 0xFF ? std::numeric_limits<float>::quiet_NaN() : std::ldexp(1.0f, p[0] - 127);
+        return p[0] == 0xFF ? std::numeric_limits<float>::quiet_NaN() : static_cast<float>(pow2(p[0] - 127));
     case dtype::bool_: return p[0] ? 1.0f : 0.0f;
     case dtype::uint8: return p[0];
     case dtype::int8: return static_cast<std::int8_t>(p[0]);
@@ -3679,10 +3850,91 @@ inline result<tensor> value::as_tensor() const {
 #ifndef PTLOAD_TORCH_LOCATION_HPP
 #define PTLOAD_TORCH_LOCATION_HPP
 
+// ----- ptload/callback.hpp -----
+// callback.hpp: a user's function kept by ptload (map_location as a callable, the handlers of
+// registered location tags): any callable with the right signature, a lambda with captures
+// included, copied with the options that hold it.
+//
+// It does for these what std::function does, and no more: its target lives in memory from
+// ptload's memory functions, and it needs no <functional>, which would otherwise be among the
+// costliest headers of every file that includes ptload.
+#ifndef PTLOAD_CALLBACK_HPP
+#define PTLOAD_CALLBACK_HPP
 
-#include <algorithm>
+
+#include <cstddef>
+#include <type_traits>
+#include <utility>
+
+namespace ptload {
+inline namespace v0 {
+
+template <class Signature>
+class callback;
+
+/// An owning, copyable holder of a callable `R(Args...)`; empty by default. Calling an empty
+/// one is a programming error (ptload tests before it calls).
+template <class R, class... Args>
+class callback<R(Args...)> {
+public:
+    callback() noexcept = default;
+    callback(std::nullptr_t) noexcept {}
+    /// Holds a copy of `f`. A null function pointer makes an empty callback.
+    template <class F, class Target = std::decay_t<F>,
+              class = std::enable_if_t<!std::is_same<Target, callback>::value && std::is_invocable_r<R, Target&, Args...>::value>>
+    callback(F&& f) {
+        if constexpr (std::is_pointer<Target>::value) {
+            if (!f) return;
+        }
+        target_ = detail::new_object<Target>(std::forward<F>(f));
+        ops_ = &operations_of<Target>;
+    }
+    callback(const callback& other) : target_(other.target_ ? other.ops_->copy(other.target_) : nullptr), ops_(other.ops_) {}
+    callback(callback&& other) noexcept : target_(other.target_), ops_(other.ops_) { other.target_ = nullptr; }
+    callback& operator=(callback other) noexcept {
+        std::swap(target_, other.target_);
+        std::swap(ops_, other.ops_);
+        return *this;
+    }
+    ~callback() {
+        if (target_) ops_->destroy(target_);
+    }
+
+    explicit operator bool() const noexcept { return target_ != nullptr; }
+    R operator()(Args... args) const { return ops_->call(target_, std::forward<Args>(args)...); }
+
+private:
+    struct operations {
+        R (*call)(void* target, Args&&... args);
+        void* (*copy)(const void* target);
+        void (*destroy)(void* target) noexcept;
+    };
+    template <class Target>
+    static R call_target(void* target, Args&&... args) {
+        return static_cast<R>((*static_cast<Target*>(target))(std::forward<Args>(args)...));
+    }
+    template <class Target>
+    static void* copy_target(const void* target) {
+        return detail::new_object<Target>(*static_cast<const Target*>(target));
+    }
+    template <class Target>
+    static void destroy_target(void* target) noexcept {
+        detail::delete_object(static_cast<Target*>(target));
+    }
+    template <class Target>
+    static constexpr operations operations_of{&call_target<Target>, &copy_target<Target>, &destroy_target<Target>};
+
+    void* target_ = nullptr;
+    const operations* ops_ = nullptr;
+};
+
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/callback.hpp -----
+
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -3693,7 +3945,7 @@ inline namespace v0 {
 
 /// A user handler for location tags, as register_package's deserializer: return true and set
 /// `device` to claim the storage, false to let the next handler (or the default) decide.
-using location_handler = std::function<bool(const storage_description& d, std::string_view tag, std::string& device)>;
+using location_handler = callback<bool(const storage_description& d, std::string_view tag, std::string& device)>;
 
 /// Everything torch.load takes besides the file and the policies.
 struct load_options {
@@ -3702,7 +3954,7 @@ struct load_options {
     /// map_location as a dict: saved tag -> tag, then the default handling.
     std::vector<std::pair<std::string, std::string>> map_remap;
     /// map_location as a callable: return true and set the device to decide, false for the default.
-    std::function<bool(const storage_description& d, std::string& device)> map_callable;
+    callback<bool(const storage_description& d, std::string& device)> map_callable;
     /// Passed to the allocator policy with every storage.
     void* allocator_context = nullptr;
     /// Out-of-band buffers for pickle protocol 5's NEXT_BUFFER, in order.
@@ -3729,9 +3981,11 @@ struct load_options {
 
     /// register_package(priority, tagger, deserializer): lower priorities are asked first.
     void register_location(int priority, location_handler handler) {
+        // Kept in order as they come (a few at most): the new one goes after every handler of
+        // its priority or a lower one.
         handlers_.push_back({priority, std::move(handler)});
-        std::stable_sort(handlers_.begin(), handlers_.end(),
-                         [](const registered& a, const registered& b) { return a.priority < b.priority; });
+        for (std::size_t i = handlers_.size() - 1; i > 0 && handlers_[i - 1].priority > priority; --i)
+            std::swap(handlers_[i - 1], handlers_[i]);
     }
 
     /// Where a storage goes: map_location first, then registered handlers, then the tags torch
@@ -4016,7 +4270,6 @@ inline std::string twos_to_decimal(const std::uint8_t* p, std::size_t n) {
 // ----- end of ptload/detail/bigint.hpp -----
 
 #include <cfloat>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -4053,7 +4306,8 @@ inline int digit_value(char c) {
 }
 
 /// Python's int(text, 0): optional sign, 0x/0o/0b prefixes, '_' between digits.
-inline parsed_int parse_python_int(std::string_view text, std::size_t max_digits) {
+template <class = void>
+parsed_int parse_python_int(std::string_view text, std::size_t max_digits) {
     parsed_int r;
     std::string_view s = strip(text);
     bool negative = false;
@@ -4179,7 +4433,8 @@ private:
 /// leading zeros. Exact big-integer arithmetic, so the result never depends on the C library, its locale or the
 /// FPU's precision; the caller keeps digits.size() and exp10 within a few hundred of the
 /// double range, which bounds the work.
-inline double decimal_to_double(std::string_view digits, std::int64_t exp10) {
+template <class = void>
+double decimal_to_double(std::string_view digits, std::int64_t exp10) {
 #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
     // Exact operands and one correctly rounded operation (Clinger's fast path).
     if (digits.size() <= 15 && exp10 >= -22 && exp10 <= 22) {
@@ -4226,7 +4481,7 @@ inline double decimal_to_double(std::string_view digits, std::int64_t exp10) {
         ++exp2;
     }
     if (exp2 > 1023 - 52) return std::numeric_limits<double>::infinity();
-    return std::ldexp(static_cast<double>(m), static_cast<int>(exp2));
+    return static_cast<double>(m) * pow2(static_cast<int>(exp2));  // exact: m has at most 53 bits
 }
 
 inline bool ascii_iequals(std::string_view s, std::string_view lower) {
@@ -4239,7 +4494,8 @@ inline bool ascii_iequals(std::string_view s, std::string_view lower) {
 /// Python's float(text): surrounding whitespace, a sign, then "inf", "infinity" or "nan" in any
 /// case, or a decimal with optional point and exponent, '_' allowed only between two digits.
 /// Correctly rounded and locale-independent on every platform (no strtod, no from_chars).
-inline bool parse_python_float(std::string_view text, double& out) {
+template <class = void>
+bool parse_python_float(std::string_view text, double& out) {
     std::string_view s = strip(text);
     bool negative = false;
     if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
@@ -4431,7 +4687,6 @@ bool raw_unicode_escape_decode(std::string_view s, String& out, bool& has_surrog
 
 #include <cstddef>
 #include <cstdint>
-#include <iterator>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -4461,62 +4716,62 @@ struct global_row {
 
 // clang-format off
 inline constexpr global_row known_globals[] = {
-    {"builtins", "set", known_global::builtins_set},
-    {"builtins", "frozenset", known_global::builtins_frozenset},
-    {"builtins", "bytearray", known_global::builtins_bytearray},
-    {"builtins", "bytes", known_global::builtins_bytes},
-    {"builtins", "complex", known_global::builtins_complex},
-    {"builtins", "slice", known_global::builtins_slice},
-    {"builtins", "range", known_global::builtins_range},
-    {"_codecs", "encode", known_global::codecs_encode},
-    {"collections", "OrderedDict", known_global::ordered_dict},
-    {"numpy.core.multiarray", "_reconstruct", known_global::numpy_reconstruct},
-    {"numpy._core.multiarray", "_reconstruct", known_global::numpy_reconstruct},
-    {"numpy", "ndarray", known_global::numpy_ndarray},
-    {"numpy", "dtype", known_global::numpy_dtype},
-    {"numpy.core.multiarray", "scalar", known_global::numpy_scalar},
-    {"numpy._core.multiarray", "scalar", known_global::numpy_scalar},
+    {"builtins"sv, "set"sv, known_global::builtins_set},
+    {"builtins"sv, "frozenset"sv, known_global::builtins_frozenset},
+    {"builtins"sv, "bytearray"sv, known_global::builtins_bytearray},
+    {"builtins"sv, "bytes"sv, known_global::builtins_bytes},
+    {"builtins"sv, "complex"sv, known_global::builtins_complex},
+    {"builtins"sv, "slice"sv, known_global::builtins_slice},
+    {"builtins"sv, "range"sv, known_global::builtins_range},
+    {"_codecs"sv, "encode"sv, known_global::codecs_encode},
+    {"collections"sv, "OrderedDict"sv, known_global::ordered_dict},
+    {"numpy.core.multiarray"sv, "_reconstruct"sv, known_global::numpy_reconstruct},
+    {"numpy._core.multiarray"sv, "_reconstruct"sv, known_global::numpy_reconstruct},
+    {"numpy"sv, "ndarray"sv, known_global::numpy_ndarray},
+    {"numpy"sv, "dtype"sv, known_global::numpy_dtype},
+    {"numpy.core.multiarray"sv, "scalar"sv, known_global::numpy_scalar},
+    {"numpy._core.multiarray"sv, "scalar"sv, known_global::numpy_scalar},
 };
 
 // Python 2 spellings that CPython maps when fix_imports is on (Lib/_compat_pickle.py), and
 // that CPython 3 itself writes at protocol < 3 (FORMAT.md 1.6).
 inline constexpr std::string_view py2_modules[][2] = {
-    {"__builtin__", "builtins"}, {"copy_reg", "copyreg"}, {"Queue", "queue"}, {"repr", "reprlib"},
-    {"_abcoll", "collections.abc"}, {"cPickle", "pickle"}, {"_elementtree", "xml.etree.ElementTree"},
-    {"StringIO", "io"}, {"cStringIO", "io"}, {"UserDict", "collections"}, {"UserList", "collections"},
-    {"UserString", "collections"}, {"thread", "_thread"}, {"dummy_thread", "_dummy_thread"},
-    {"urlparse", "urllib.parse"}, {"urllib2", "urllib.request"}, {"httplib", "http.client"},
-    {"ConfigParser", "configparser"}, {"SocketServer", "socketserver"}, {"Tkinter", "tkinter"},
-    {"whichdb", "dbm"}, {"anydbm", "dbm"}, {"exceptions", "builtins"}, {"dbhash", "dbm.bsd"},
-    {"dumbdbm", "dbm.dumb"}, {"dbm", "dbm.ndbm"}, {"gdbm", "dbm.gnu"}, {"xmlrpclib", "xmlrpc.client"},
-    {"SimpleXMLRPCServer", "xmlrpc.server"}, {"BaseHTTPServer", "http.server"}, {"Cookie", "http.cookies"},
-    {"cookielib", "http.cookiejar"}, {"htmlentitydefs", "html.entities"}, {"HTMLParser", "html.parser"},
-    {"commands", "subprocess"}, {"robotparser", "urllib.robotparser"}, {"markupbase", "_markupbase"},
-    {"_winreg", "winreg"}, {"__main__", "__main__"},
+    {"__builtin__"sv, "builtins"sv}, {"copy_reg"sv, "copyreg"sv}, {"Queue"sv, "queue"sv}, {"repr"sv, "reprlib"sv},
+    {"_abcoll"sv, "collections.abc"sv}, {"cPickle"sv, "pickle"sv}, {"_elementtree"sv, "xml.etree.ElementTree"sv},
+    {"StringIO"sv, "io"sv}, {"cStringIO"sv, "io"sv}, {"UserDict"sv, "collections"sv}, {"UserList"sv, "collections"sv},
+    {"UserString"sv, "collections"sv}, {"thread"sv, "_thread"sv}, {"dummy_thread"sv, "_dummy_thread"sv},
+    {"urlparse"sv, "urllib.parse"sv}, {"urllib2"sv, "urllib.request"sv}, {"httplib"sv, "http.client"sv},
+    {"ConfigParser"sv, "configparser"sv}, {"SocketServer"sv, "socketserver"sv}, {"Tkinter"sv, "tkinter"sv},
+    {"whichdb"sv, "dbm"sv}, {"anydbm"sv, "dbm"sv}, {"exceptions"sv, "builtins"sv}, {"dbhash"sv, "dbm.bsd"sv},
+    {"dumbdbm"sv, "dbm.dumb"sv}, {"dbm"sv, "dbm.ndbm"sv}, {"gdbm"sv, "dbm.gnu"sv}, {"xmlrpclib"sv, "xmlrpc.client"sv},
+    {"SimpleXMLRPCServer"sv, "xmlrpc.server"sv}, {"BaseHTTPServer"sv, "http.server"sv}, {"Cookie"sv, "http.cookies"sv},
+    {"cookielib"sv, "http.cookiejar"sv}, {"htmlentitydefs"sv, "html.entities"sv}, {"HTMLParser"sv, "html.parser"sv},
+    {"commands"sv, "subprocess"sv}, {"robotparser"sv, "urllib.robotparser"sv}, {"markupbase"sv, "_markupbase"sv},
+    {"_winreg"sv, "winreg"sv}, {"__main__"sv, "__main__"sv},
 };
 inline constexpr std::string_view py2_names[][4] = {
-    {"__builtin__", "xrange", "builtins", "range"},     {"__builtin__", "reduce", "functools", "reduce"},
-    {"__builtin__", "intern", "sys", "intern"},         {"__builtin__", "unichr", "builtins", "chr"},
-    {"__builtin__", "unicode", "builtins", "str"},      {"__builtin__", "long", "builtins", "int"},
-    {"__builtin__", "basestring", "builtins", "str"},   {"itertools", "izip", "builtins", "zip"},
-    {"itertools", "imap", "builtins", "map"},           {"itertools", "ifilter", "builtins", "filter"},
-    {"itertools", "ifilterfalse", "itertools", "filterfalse"},
-    {"itertools", "izip_longest", "itertools", "zip_longest"},
-    {"UserDict", "IterableUserDict", "collections", "UserDict"},
-    {"UserList", "UserList", "collections", "UserList"}, {"UserString", "UserString", "collections", "UserString"},
-    {"whichdb", "whichdb", "dbm", "whichdb"},           {"_socket", "fromfd", "socket", "fromfd"},
-    {"_multiprocessing", "Connection", "multiprocessing.connection", "Connection"},
-    {"multiprocessing.process", "Process", "multiprocessing.context", "Process"},
-    {"multiprocessing.forking", "Popen", "multiprocessing.popen_fork", "Popen"},
-    {"urllib", "ContentTooShortError", "urllib.error", "ContentTooShortError"},
-    {"urllib", "getproxies", "urllib.request", "getproxies"}, {"urllib", "pathname2url", "urllib.request", "pathname2url"},
-    {"urllib", "quote_plus", "urllib.parse", "quote_plus"},   {"urllib", "quote", "urllib.parse", "quote"},
-    {"urllib", "unquote_plus", "urllib.parse", "unquote_plus"}, {"urllib", "unquote", "urllib.parse", "unquote"},
-    {"urllib", "url2pathname", "urllib.request", "url2pathname"}, {"urllib", "urlcleanup", "urllib.request", "urlcleanup"},
-    {"urllib", "urlencode", "urllib.parse", "urlencode"},     {"urllib", "urlopen", "urllib.request", "urlopen"},
-    {"urllib", "urlretrieve", "urllib.request", "urlretrieve"}, {"urllib2", "HTTPError", "urllib.error", "HTTPError"},
-    {"urllib2", "URLError", "urllib.error", "URLError"},
-    {"exceptions", "StandardError", "builtins", "Exception"},
+    {"__builtin__"sv, "xrange"sv, "builtins"sv, "range"sv},     {"__builtin__"sv, "reduce"sv, "functools"sv, "reduce"sv},
+    {"__builtin__"sv, "intern"sv, "sys"sv, "intern"sv},         {"__builtin__"sv, "unichr"sv, "builtins"sv, "chr"sv},
+    {"__builtin__"sv, "unicode"sv, "builtins"sv, "str"sv},      {"__builtin__"sv, "long"sv, "builtins"sv, "int"sv},
+    {"__builtin__"sv, "basestring"sv, "builtins"sv, "str"sv},   {"itertools"sv, "izip"sv, "builtins"sv, "zip"sv},
+    {"itertools"sv, "imap"sv, "builtins"sv, "map"sv},           {"itertools"sv, "ifilter"sv, "builtins"sv, "filter"sv},
+    {"itertools"sv, "ifilterfalse"sv, "itertools"sv, "filterfalse"sv},
+    {"itertools"sv, "izip_longest"sv, "itertools"sv, "zip_longest"sv},
+    {"UserDict"sv, "IterableUserDict"sv, "collections"sv, "UserDict"sv},
+    {"UserList"sv, "UserList"sv, "collections"sv, "UserList"sv}, {"UserString"sv, "UserString"sv, "collections"sv, "UserString"sv},
+    {"whichdb"sv, "whichdb"sv, "dbm"sv, "whichdb"sv},           {"_socket"sv, "fromfd"sv, "socket"sv, "fromfd"sv},
+    {"_multiprocessing"sv, "Connection"sv, "multiprocessing.connection"sv, "Connection"sv},
+    {"multiprocessing.process"sv, "Process"sv, "multiprocessing.context"sv, "Process"sv},
+    {"multiprocessing.forking"sv, "Popen"sv, "multiprocessing.popen_fork"sv, "Popen"sv},
+    {"urllib"sv, "ContentTooShortError"sv, "urllib.error"sv, "ContentTooShortError"sv},
+    {"urllib"sv, "getproxies"sv, "urllib.request"sv, "getproxies"sv}, {"urllib"sv, "pathname2url"sv, "urllib.request"sv, "pathname2url"sv},
+    {"urllib"sv, "quote_plus"sv, "urllib.parse"sv, "quote_plus"sv},   {"urllib"sv, "quote"sv, "urllib.parse"sv, "quote"sv},
+    {"urllib"sv, "unquote_plus"sv, "urllib.parse"sv, "unquote_plus"sv}, {"urllib"sv, "unquote"sv, "urllib.parse"sv, "unquote"sv},
+    {"urllib"sv, "url2pathname"sv, "urllib.request"sv, "url2pathname"sv}, {"urllib"sv, "urlcleanup"sv, "urllib.request"sv, "urlcleanup"sv},
+    {"urllib"sv, "urlencode"sv, "urllib.parse"sv, "urlencode"sv},     {"urllib"sv, "urlopen"sv, "urllib.request"sv, "urlopen"sv},
+    {"urllib"sv, "urlretrieve"sv, "urllib.request"sv, "urlretrieve"sv}, {"urllib2"sv, "HTTPError"sv, "urllib.error"sv, "HTTPError"sv},
+    {"urllib2"sv, "URLError"sv, "urllib.error"sv, "URLError"sv},
+    {"exceptions"sv, "StandardError"sv, "builtins"sv, "Exception"sv},
 };
 
 /// What a global would do if Python resolved it and called it on data from the file.
@@ -4557,163 +4812,163 @@ struct denied_path {
 // clang-format off
 inline constexpr denied_path denied_paths[] = {
     // running code
-    {"builtins.eval", reason::code}, {"builtins.exec", reason::code}, {"builtins.execfile", reason::code},
-    {"builtins.compile", reason::code}, {"builtins.breakpoint", reason::code}, {"builtins.input", reason::process},
-    {"builtins.help", reason::command}, {"builtins.exit", reason::process}, {"builtins.quit", reason::process},
-    {"builtins.globals", reason::internals}, {"builtins.locals", reason::internals}, {"builtins.vars", reason::internals},
-    {"builtins.getattr", reason::imports}, {"builtins.setattr", reason::internals}, {"builtins.delattr", reason::internals},
-    {"builtins.apply", reason::calls}, {"builtins.reduce", reason::calls}, {"builtins.open", reason::files},
-    {"types.CodeType", reason::code}, {"types.FunctionType", reason::code}, {"types.LambdaType", reason::code},
-    {"types.MethodType", reason::calls}, {"types.new_class", reason::calls},
-    {"code", reason::code}, {"codeop", reason::code}, {"runpy", reason::code}, {"pdb", reason::code}, {"bdb", reason::code},
-    {"trace", reason::code}, {"timeit", reason::code}, {"cProfile", reason::code}, {"profile", reason::code},
-    {"pstats", reason::pickle}, {"doctest", reason::code}, {"pydoc", reason::command}, {"idlelib", reason::code},
-    {"lib2to3", reason::code}, {"test", reason::code}, {"unittest", reason::code}, {"py_compile", reason::files},
-    {"compileall", reason::files}, {"marshal", reason::code}, {"_pyrepl", reason::command}, {"tkinter", reason::code},
-    {"turtle", reason::code}, {"turtledemo", reason::code}, {"ctypes", reason::internals}, {"cffi", reason::internals},
-    {"sys", reason::internals}, {"atexit", reason::calls}, {"functools.partial", reason::calls},
-    {"functools.partialmethod", reason::calls}, {"functools.reduce", reason::calls}, {"operator.attrgetter", reason::imports},
-    {"operator.methodcaller", reason::imports}, {"operator.itemgetter", reason::imports}, {"operator.call", reason::calls},
+    {"builtins.eval"sv, reason::code}, {"builtins.exec"sv, reason::code}, {"builtins.execfile"sv, reason::code},
+    {"builtins.compile"sv, reason::code}, {"builtins.breakpoint"sv, reason::code}, {"builtins.input"sv, reason::process},
+    {"builtins.help"sv, reason::command}, {"builtins.exit"sv, reason::process}, {"builtins.quit"sv, reason::process},
+    {"builtins.globals"sv, reason::internals}, {"builtins.locals"sv, reason::internals}, {"builtins.vars"sv, reason::internals},
+    {"builtins.getattr"sv, reason::imports}, {"builtins.setattr"sv, reason::internals}, {"builtins.delattr"sv, reason::internals},
+    {"builtins.apply"sv, reason::calls}, {"builtins.reduce"sv, reason::calls}, {"builtins.open"sv, reason::files},
+    {"types.CodeType"sv, reason::code}, {"types.FunctionType"sv, reason::code}, {"types.LambdaType"sv, reason::code},
+    {"types.MethodType"sv, reason::calls}, {"types.new_class"sv, reason::calls},
+    {"code"sv, reason::code}, {"codeop"sv, reason::code}, {"runpy"sv, reason::code}, {"pdb"sv, reason::code}, {"bdb"sv, reason::code},
+    {"trace"sv, reason::code}, {"timeit"sv, reason::code}, {"cProfile"sv, reason::code}, {"profile"sv, reason::code},
+    {"pstats"sv, reason::pickle}, {"doctest"sv, reason::code}, {"pydoc"sv, reason::command}, {"idlelib"sv, reason::code},
+    {"lib2to3"sv, reason::code}, {"test"sv, reason::code}, {"unittest"sv, reason::code}, {"py_compile"sv, reason::files},
+    {"compileall"sv, reason::files}, {"marshal"sv, reason::code}, {"_pyrepl"sv, reason::command}, {"tkinter"sv, reason::code},
+    {"turtle"sv, reason::code}, {"turtledemo"sv, reason::code}, {"ctypes"sv, reason::internals}, {"cffi"sv, reason::internals},
+    {"sys"sv, reason::internals}, {"atexit"sv, reason::calls}, {"functools.partial"sv, reason::calls},
+    {"functools.partialmethod"sv, reason::calls}, {"functools.reduce"sv, reason::calls}, {"operator.attrgetter"sv, reason::imports},
+    {"operator.methodcaller"sv, reason::imports}, {"operator.itemgetter"sv, reason::imports}, {"operator.call"sv, reason::calls},
     // imports
-    {"importlib", reason::imports}, {"pkgutil", reason::imports}, {"zipimport", reason::imports}, {"modulefinder", reason::imports},
-    {"inspect", reason::imports}, {"site", reason::imports}, {"sysconfig", reason::imports}, {"pip", reason::command},
-    {"setuptools", reason::command}, {"distutils", reason::command}, {"pkg_resources", reason::imports},
-    {"ensurepip", reason::command}, {"venv", reason::command},
+    {"importlib"sv, reason::imports}, {"pkgutil"sv, reason::imports}, {"zipimport"sv, reason::imports}, {"modulefinder"sv, reason::imports},
+    {"inspect"sv, reason::imports}, {"site"sv, reason::imports}, {"sysconfig"sv, reason::imports}, {"pip"sv, reason::command},
+    {"setuptools"sv, reason::command}, {"distutils"sv, reason::command}, {"pkg_resources"sv, reason::imports},
+    {"ensurepip"sv, reason::command}, {"venv"sv, reason::command},
     // programs, processes, threads
-    {"os", reason::command}, {"subprocess", reason::command}, {"pty", reason::command}, {"platform", reason::command},
-    {"uuid._*", reason::command}, {"uuid.getnode", reason::command}, {"uuid.uuid1", reason::command},
-    {"mailcap", reason::command}, {"pipes", reason::command}, {"_osx_support", reason::command},
-    {"_aix_support", reason::command}, {"webbrowser", reason::command}, {"multiprocessing", reason::process},
-    {"concurrent", reason::process}, {"asyncio", reason::process}, {"threading", reason::process},
-    {"_thread.start_new_thread", reason::process}, {"_thread.start_new", reason::process}, {"signal", reason::process},
+    {"os"sv, reason::command}, {"subprocess"sv, reason::command}, {"pty"sv, reason::command}, {"platform"sv, reason::command},
+    {"uuid._*"sv, reason::command}, {"uuid.getnode"sv, reason::command}, {"uuid.uuid1"sv, reason::command},
+    {"mailcap"sv, reason::command}, {"pipes"sv, reason::command}, {"_osx_support"sv, reason::command},
+    {"_aix_support"sv, reason::command}, {"webbrowser"sv, reason::command}, {"multiprocessing"sv, reason::process},
+    {"concurrent"sv, reason::process}, {"asyncio"sv, reason::process}, {"threading"sv, reason::process},
+    {"_thread.start_new_thread"sv, reason::process}, {"_thread.start_new"sv, reason::process}, {"signal"sv, reason::process},
     // files
-    {"io.open", reason::files}, {"io.open_code", reason::files}, {"io.FileIO", reason::files},
-    {"codecs.open", reason::files}, {"codecs.EncodedFile", reason::files}, {"codecs.register", reason::calls},
-    {"shutil", reason::files}, {"tempfile", reason::files}, {"glob", reason::files}, {"fileinput", reason::files},
-    {"filecmp", reason::files}, {"linecache", reason::files}, {"netrc", reason::files}, {"shelve", reason::pickle},
-    {"dbm", reason::files}, {"sqlite3", reason::files}, {"zipfile", reason::files}, {"tarfile", reason::files},
-    {"gzip", reason::files}, {"bz2", reason::files}, {"lzma", reason::files}, {"zipapp", reason::files}, {"mmap", reason::files},
-    {"logging.FileHandler", reason::files}, {"logging.handlers", reason::files}, {"logging.config", reason::code},
-    {"logging.basicConfig", reason::files}, {"xml.etree.ElementTree.parse", reason::files},
-    {"xml.etree.ElementTree.iterparse", reason::files}, {"xml.dom.minidom.parse", reason::files},
-    {"xml.dom.pulldom.parse", reason::files}, {"xml.sax.parse", reason::files},
+    {"io.open"sv, reason::files}, {"io.open_code"sv, reason::files}, {"io.FileIO"sv, reason::files},
+    {"codecs.open"sv, reason::files}, {"codecs.EncodedFile"sv, reason::files}, {"codecs.register"sv, reason::calls},
+    {"shutil"sv, reason::files}, {"tempfile"sv, reason::files}, {"glob"sv, reason::files}, {"fileinput"sv, reason::files},
+    {"filecmp"sv, reason::files}, {"linecache"sv, reason::files}, {"netrc"sv, reason::files}, {"shelve"sv, reason::pickle},
+    {"dbm"sv, reason::files}, {"sqlite3"sv, reason::files}, {"zipfile"sv, reason::files}, {"tarfile"sv, reason::files},
+    {"gzip"sv, reason::files}, {"bz2"sv, reason::files}, {"lzma"sv, reason::files}, {"zipapp"sv, reason::files}, {"mmap"sv, reason::files},
+    {"logging.FileHandler"sv, reason::files}, {"logging.handlers"sv, reason::files}, {"logging.config"sv, reason::code},
+    {"logging.basicConfig"sv, reason::files}, {"xml.etree.ElementTree.parse"sv, reason::files},
+    {"xml.etree.ElementTree.iterparse"sv, reason::files}, {"xml.dom.minidom.parse"sv, reason::files},
+    {"xml.dom.pulldom.parse"sv, reason::files}, {"xml.sax.parse"sv, reason::files},
     // a path object is data; its methods, reached through a dotted name, open and change files
-    {"pathlib.Path.*", reason::files}, {"pathlib.PosixPath.*", reason::files}, {"pathlib.WindowsPath.*", reason::files},
-    {"pathlib._local.Path.*", reason::files}, {"pathlib._local.PosixPath.*", reason::files},
+    {"pathlib.Path.*"sv, reason::files}, {"pathlib.PosixPath.*"sv, reason::files}, {"pathlib.WindowsPath.*"sv, reason::files},
+    {"pathlib._local.Path.*"sv, reason::files}, {"pathlib._local.PosixPath.*"sv, reason::files},
     // network
-    {"socket", reason::network}, {"ssl", reason::network}, {"http.client", reason::network}, {"http.server", reason::network},
-    {"urllib.request", reason::network}, {"urllib3", reason::network}, {"requests", reason::network},
-    {"aiohttp", reason::network}, {"httpx", reason::network}, {"ftplib", reason::network}, {"imaplib", reason::network},
-    {"smtplib", reason::network}, {"poplib", reason::network}, {"nntplib", reason::network}, {"telnetlib", reason::network},
-    {"xmlrpc", reason::network}, {"socketserver", reason::network}, {"smtpd", reason::network},
-    {"asynchat", reason::network}, {"asyncore", reason::network}, {"huggingface_hub", reason::network},
+    {"socket"sv, reason::network}, {"ssl"sv, reason::network}, {"http.client"sv, reason::network}, {"http.server"sv, reason::network},
+    {"urllib.request"sv, reason::network}, {"urllib3"sv, reason::network}, {"requests"sv, reason::network},
+    {"aiohttp"sv, reason::network}, {"httpx"sv, reason::network}, {"ftplib"sv, reason::network}, {"imaplib"sv, reason::network},
+    {"smtplib"sv, reason::network}, {"poplib"sv, reason::network}, {"nntplib"sv, reason::network}, {"telnetlib"sv, reason::network},
+    {"xmlrpc"sv, reason::network}, {"socketserver"sv, reason::network}, {"smtpd"sv, reason::network},
+    {"asynchat"sv, reason::network}, {"asyncore"sv, reason::network}, {"huggingface_hub"sv, reason::network},
     // other pickles and models
-    {"pickle", reason::pickle}, {"dill", reason::pickle}, {"cloudpickle", reason::pickle},
-    {"joblib.load", reason::pickle}, {"joblib.dump", reason::files}, {"joblib.numpy_pickle.load", reason::pickle},
-    {"joblib.numpy_pickle.dump", reason::files}, {"joblib.numpy_pickle.NumpyUnpickler", reason::pickle},
-    {"joblib.numpy_pickle_compat.load_compat", reason::pickle}, {"joblib.numpy_pickle_compat.ZipNumpyUnpickler", reason::pickle},
-    {"joblib.numpy_pickle_compat.read_zfile", reason::files}, {"joblib.numpy_pickle_compat.write_zfile", reason::files},
-    {"joblib.numpy_pickle_utils", reason::files}, {"joblib.externals", reason::pickle}, {"joblib.parallel", reason::process},
-    {"joblib.Parallel", reason::process}, {"joblib.memory", reason::files}, {"joblib.Memory", reason::files},
-    {"joblib._memmapping_reducer", reason::files}, {"joblib.pool", reason::process}, {"joblib.executor", reason::process},
-    {"joblib._parallel_backends", reason::process}, {"joblib.backports", reason::files}, {"joblib.disk", reason::files},
-    {"numpy.load", reason::pickle}, {"numpy.lib.npyio", reason::pickle}, {"numpy.lib._npyio_impl", reason::pickle},
-    {"numpy.loadtxt", reason::files}, {"numpy.genfromtxt", reason::files}, {"numpy.fromfile", reason::files},
-    {"numpy.core.multiarray.fromfile", reason::files}, {"numpy.fromregex", reason::files}, {"numpy.save", reason::files},
-    {"numpy.savez", reason::files}, {"numpy.savez_compressed", reason::files}, {"numpy.savetxt", reason::files},
-    {"numpy.memmap", reason::files}, {"numpy.core.memmap", reason::files}, {"numpy.lib.format.read_array", reason::pickle},
-    {"numpy.lib.format.open_memmap", reason::files}, {"numpy.lib.format.write_array", reason::files},
-    {"numpy.lib._datasource", reason::network}, {"numpy.DataSource", reason::network}, {"numpy.ctypeslib", reason::internals},
-    {"numpy.f2py", reason::command}, {"numpy.distutils", reason::command}, {"numpy.testing", reason::code},
-    {"pandas.read_*", reason::pickle}, {"pandas.io", reason::pickle}, {"pandas.eval", reason::code},
-    {"pandas.core.computation", reason::code}, {"pandas.DataFrame.eval", reason::code}, {"pandas.DataFrame.query", reason::code},
-    {"pandas.core.frame.DataFrame.eval", reason::code}, {"pandas.core.frame.DataFrame.query", reason::code},
-    {"pandas.DataFrame.to_*", reason::files}, {"pandas.Series.to_*", reason::files}, {"pandas.core.frame.DataFrame.to_*", reason::files},
-    {"pandas.core.series.Series.to_*", reason::files}, {"pandas.core.generic.NDFrame.to_*", reason::files},
-    {"pandas.HDFStore", reason::files}, {"pandas.ExcelFile", reason::files}, {"pandas.ExcelWriter", reason::files},
-    {"yaml.load", reason::code}, {"yaml.load_all", reason::code}, {"yaml.unsafe_load", reason::code},
-    {"yaml.unsafe_load_all", reason::code}, {"yaml.full_load", reason::code}, {"yaml.full_load_all", reason::code},
-    {"yaml.Loader", reason::code}, {"yaml.UnsafeLoader", reason::code}, {"yaml.FullLoader", reason::code},
-    {"yaml.loader", reason::code}, {"yaml.constructor", reason::code}, {"yaml.add_constructor", reason::calls},
-    {"keras.models.load_model", reason::pickle}, {"keras.saving", reason::pickle}, {"sklearn.datasets", reason::network},
+    {"pickle"sv, reason::pickle}, {"dill"sv, reason::pickle}, {"cloudpickle"sv, reason::pickle},
+    {"joblib.load"sv, reason::pickle}, {"joblib.dump"sv, reason::files}, {"joblib.numpy_pickle.load"sv, reason::pickle},
+    {"joblib.numpy_pickle.dump"sv, reason::files}, {"joblib.numpy_pickle.NumpyUnpickler"sv, reason::pickle},
+    {"joblib.numpy_pickle_compat.load_compat"sv, reason::pickle}, {"joblib.numpy_pickle_compat.ZipNumpyUnpickler"sv, reason::pickle},
+    {"joblib.numpy_pickle_compat.read_zfile"sv, reason::files}, {"joblib.numpy_pickle_compat.write_zfile"sv, reason::files},
+    {"joblib.numpy_pickle_utils"sv, reason::files}, {"joblib.externals"sv, reason::pickle}, {"joblib.parallel"sv, reason::process},
+    {"joblib.Parallel"sv, reason::process}, {"joblib.memory"sv, reason::files}, {"joblib.Memory"sv, reason::files},
+    {"joblib._memmapping_reducer"sv, reason::files}, {"joblib.pool"sv, reason::process}, {"joblib.executor"sv, reason::process},
+    {"joblib._parallel_backends"sv, reason::process}, {"joblib.backports"sv, reason::files}, {"joblib.disk"sv, reason::files},
+    {"numpy.load"sv, reason::pickle}, {"numpy.lib.npyio"sv, reason::pickle}, {"numpy.lib._npyio_impl"sv, reason::pickle},
+    {"numpy.loadtxt"sv, reason::files}, {"numpy.genfromtxt"sv, reason::files}, {"numpy.fromfile"sv, reason::files},
+    {"numpy.core.multiarray.fromfile"sv, reason::files}, {"numpy.fromregex"sv, reason::files}, {"numpy.save"sv, reason::files},
+    {"numpy.savez"sv, reason::files}, {"numpy.savez_compressed"sv, reason::files}, {"numpy.savetxt"sv, reason::files},
+    {"numpy.memmap"sv, reason::files}, {"numpy.core.memmap"sv, reason::files}, {"numpy.lib.format.read_array"sv, reason::pickle},
+    {"numpy.lib.format.open_memmap"sv, reason::files}, {"numpy.lib.format.write_array"sv, reason::files},
+    {"numpy.lib._datasource"sv, reason::network}, {"numpy.DataSource"sv, reason::network}, {"numpy.ctypeslib"sv, reason::internals},
+    {"numpy.f2py"sv, reason::command}, {"numpy.distutils"sv, reason::command}, {"numpy.testing"sv, reason::code},
+    {"pandas.read_*"sv, reason::pickle}, {"pandas.io"sv, reason::pickle}, {"pandas.eval"sv, reason::code},
+    {"pandas.core.computation"sv, reason::code}, {"pandas.DataFrame.eval"sv, reason::code}, {"pandas.DataFrame.query"sv, reason::code},
+    {"pandas.core.frame.DataFrame.eval"sv, reason::code}, {"pandas.core.frame.DataFrame.query"sv, reason::code},
+    {"pandas.DataFrame.to_*"sv, reason::files}, {"pandas.Series.to_*"sv, reason::files}, {"pandas.core.frame.DataFrame.to_*"sv, reason::files},
+    {"pandas.core.series.Series.to_*"sv, reason::files}, {"pandas.core.generic.NDFrame.to_*"sv, reason::files},
+    {"pandas.HDFStore"sv, reason::files}, {"pandas.ExcelFile"sv, reason::files}, {"pandas.ExcelWriter"sv, reason::files},
+    {"yaml.load"sv, reason::code}, {"yaml.load_all"sv, reason::code}, {"yaml.unsafe_load"sv, reason::code},
+    {"yaml.unsafe_load_all"sv, reason::code}, {"yaml.full_load"sv, reason::code}, {"yaml.full_load_all"sv, reason::code},
+    {"yaml.Loader"sv, reason::code}, {"yaml.UnsafeLoader"sv, reason::code}, {"yaml.FullLoader"sv, reason::code},
+    {"yaml.loader"sv, reason::code}, {"yaml.constructor"sv, reason::code}, {"yaml.add_constructor"sv, reason::calls},
+    {"keras.models.load_model"sv, reason::pickle}, {"keras.saving"sv, reason::pickle}, {"sklearn.datasets"sv, reason::network},
     // torch
-    {"torch.load", reason::pickle}, {"torch.serialization.load", reason::pickle}, {"torch.serialization._load", reason::pickle},
-    {"torch.serialization._legacy_load", reason::pickle}, {"torch.jit.load", reason::pickle},
-    {"torch.jit._serialization", reason::pickle}, {"torch.jit.CompilationUnit", reason::code},
-    {"torch.jit.unsupported_tensor_ops", reason::code}, {"torch._C._import_ir_module", reason::pickle},
-    {"torch._C.import_ir_module", reason::pickle}, {"torch._C.CompilationUnit", reason::code}, {"torch._C._jit*", reason::code},
-    {"torch.package", reason::pickle}, {"torch.hub", reason::network}, {"torch.utils.model_zoo", reason::network},
-    {"torch._inductor", reason::code}, {"torch._dynamo", reason::code}, {"torch.utils.bottleneck", reason::code},
-    {"torch.utils.cpp_extension", reason::command}, {"torch.utils.collect_env", reason::command},
-    {"torch.utils._config_module", reason::code}, {"torch.utils.data.datapipes.utils.decoder", reason::pickle},
-    {"torch.utils.tensorboard", reason::files}, {"torch.fx.experimental.symbolic_shapes", reason::code},
-    {"torch.fx.graph_module.reduce_graph_module", reason::code}, {"torch.fx.graph_module.reduce_package_graph_module", reason::code},
-    {"torch.fx.graph_module.reduce_deploy_graph_module", reason::code}, {"torch.fx.graph_module._exec_with_source", reason::code},
-    {"torch.fx.graph_module._forward_from_src", reason::code}, {"torch.ops.load_library", reason::code},
-    {"torch.classes.load_library", reason::code}, {"torch._ops.load_library", reason::code},
-    {"torch.distributed", reason::network}, {"torch.multiprocessing", reason::process}, {"torch.testing", reason::code},
-    {"torch.export.load", reason::pickle},
+    {"torch.load"sv, reason::pickle}, {"torch.serialization.load"sv, reason::pickle}, {"torch.serialization._load"sv, reason::pickle},
+    {"torch.serialization._legacy_load"sv, reason::pickle}, {"torch.jit.load"sv, reason::pickle},
+    {"torch.jit._serialization"sv, reason::pickle}, {"torch.jit.CompilationUnit"sv, reason::code},
+    {"torch.jit.unsupported_tensor_ops"sv, reason::code}, {"torch._C._import_ir_module"sv, reason::pickle},
+    {"torch._C.import_ir_module"sv, reason::pickle}, {"torch._C.CompilationUnit"sv, reason::code}, {"torch._C._jit*"sv, reason::code},
+    {"torch.package"sv, reason::pickle}, {"torch.hub"sv, reason::network}, {"torch.utils.model_zoo"sv, reason::network},
+    {"torch._inductor"sv, reason::code}, {"torch._dynamo"sv, reason::code}, {"torch.utils.bottleneck"sv, reason::code},
+    {"torch.utils.cpp_extension"sv, reason::command}, {"torch.utils.collect_env"sv, reason::command},
+    {"torch.utils._config_module"sv, reason::code}, {"torch.utils.data.datapipes.utils.decoder"sv, reason::pickle},
+    {"torch.utils.tensorboard"sv, reason::files}, {"torch.fx.experimental.symbolic_shapes"sv, reason::code},
+    {"torch.fx.graph_module.reduce_graph_module"sv, reason::code}, {"torch.fx.graph_module.reduce_package_graph_module"sv, reason::code},
+    {"torch.fx.graph_module.reduce_deploy_graph_module"sv, reason::code}, {"torch.fx.graph_module._exec_with_source"sv, reason::code},
+    {"torch.fx.graph_module._forward_from_src"sv, reason::code}, {"torch.ops.load_library"sv, reason::code},
+    {"torch.classes.load_library"sv, reason::code}, {"torch._ops.load_library"sv, reason::code},
+    {"torch.distributed"sv, reason::network}, {"torch.multiprocessing"sv, reason::process}, {"torch.testing"sv, reason::code},
+    {"torch.export.load"sv, reason::pickle},
 };
 
 /// C modules, Python 2 names and private twins folded onto the module that exposes the same
 /// objects (posix.system is os.system), so a spelling cannot slip past denied_paths.
 inline constexpr std::string_view module_aliases[][2] = {
-    {"__builtin__", "builtins"}, {"exceptions", "builtins"}, {"posix", "os"}, {"nt", "os"}, {"_operator", "operator"},
-    {"_functools", "functools"}, {"_io", "io"}, {"_pyio", "io"}, {"_pickle", "pickle"}, {"cPickle", "pickle"},
-    {"copy_reg", "copyreg"}, {"_codecs", "codecs"}, {"_socket", "socket"}, {"_ssl", "ssl"}, {"thread", "_thread"},
-    {"_dummy_thread", "_thread"}, {"commands", "subprocess"}, {"_posixsubprocess", "subprocess"},
-    {"_winapi", "subprocess"}, {"_sqlite3", "sqlite3"}, {"_ctypes", "ctypes"}, {"_multiprocessing", "multiprocessing"},
-    {"_signal", "signal"}, {"_imp", "importlib"}, {"imp", "importlib"}, {"_frozen_importlib", "importlib"},
-    {"_frozen_importlib_external", "importlib"}, {"_tkinter", "tkinter"}, {"Tkinter", "tkinter"}, {"_lzma", "lzma"},
-    {"_bz2", "bz2"}, {"_gdbm", "dbm"}, {"_dbm", "dbm"}, {"httplib", "http.client"}, {"urllib2", "urllib.request"},
-    {"SocketServer", "socketserver"}, {"xmlrpclib", "xmlrpc.client"}, {"numpy._core", "numpy.core"},
-    {"numpy.lib._format_impl", "numpy.lib.format"},
+    {"__builtin__"sv, "builtins"sv}, {"exceptions"sv, "builtins"sv}, {"posix"sv, "os"sv}, {"nt"sv, "os"sv}, {"_operator"sv, "operator"sv},
+    {"_functools"sv, "functools"sv}, {"_io"sv, "io"sv}, {"_pyio"sv, "io"sv}, {"_pickle"sv, "pickle"sv}, {"cPickle"sv, "pickle"sv},
+    {"copy_reg"sv, "copyreg"sv}, {"_codecs"sv, "codecs"sv}, {"_socket"sv, "socket"sv}, {"_ssl"sv, "ssl"sv}, {"thread"sv, "_thread"sv},
+    {"_dummy_thread"sv, "_thread"sv}, {"commands"sv, "subprocess"sv}, {"_posixsubprocess"sv, "subprocess"sv},
+    {"_winapi"sv, "subprocess"sv}, {"_sqlite3"sv, "sqlite3"sv}, {"_ctypes"sv, "ctypes"sv}, {"_multiprocessing"sv, "multiprocessing"sv},
+    {"_signal"sv, "signal"sv}, {"_imp"sv, "importlib"sv}, {"imp"sv, "importlib"sv}, {"_frozen_importlib"sv, "importlib"sv},
+    {"_frozen_importlib_external"sv, "importlib"sv}, {"_tkinter"sv, "tkinter"sv}, {"Tkinter"sv, "tkinter"sv}, {"_lzma"sv, "lzma"sv},
+    {"_bz2"sv, "bz2"sv}, {"_gdbm"sv, "dbm"sv}, {"_dbm"sv, "dbm"sv}, {"httplib"sv, "http.client"sv}, {"urllib2"sv, "urllib.request"sv},
+    {"SocketServer"sv, "socketserver"sv}, {"xmlrpclib"sv, "xmlrpc.client"sv}, {"numpy._core"sv, "numpy.core"sv},
+    {"numpy.lib._format_impl"sv, "numpy.lib.format"sv},
 };
 
 /// Method names that, reached through a dotted name (`OmegaConf.load`, `Model.from_pretrained`),
 /// are never a data class.
 inline constexpr std::string_view denied_methods[] = {
-    "load", "loads", "load_all", "from_pretrained", "system", "popen", "eval", "exec", "open", "urlopen",
-    "load_library", "read_pickle", "run",
+    "load"sv, "loads"sv, "load_all"sv, "from_pretrained"sv, "system"sv, "popen"sv, "eval"sv, "exec"sv, "open"sv, "urlopen"sv,
+    "load_library"sv, "read_pickle"sv, "run"sv,
 };
 
 /// The globals torch 1.13's weights_only unpickler accepts (torch/_weights_only_unpickler.py,
 /// _get_allowed_globals), looked up, as there, by "module.name".
 inline constexpr std::string_view torch_weights_only_globals[] = {
-    "collections.OrderedDict", "torch.nn.parameter.Parameter", "torch.serialization._get_layout", "torch.Size",
-    "torch.Tensor",
-    "torch.complex32", "torch.complex64", "torch.complex128", "torch.float16", "torch.float32", "torch.float64",
-    "torch.int8", "torch.int16", "torch.int32", "torch.int64",
-    "torch.BFloat16Tensor", "torch.BoolTensor", "torch.ByteTensor", "torch.CharTensor", "torch.DoubleTensor",
-    "torch.FloatTensor", "torch.HalfTensor", "torch.IntTensor", "torch.LongTensor", "torch.ShortTensor",
-    "torch.cuda.BFloat16Tensor", "torch.cuda.BoolTensor", "torch.cuda.ByteTensor", "torch.cuda.CharTensor",
-    "torch.cuda.DoubleTensor", "torch.cuda.FloatTensor", "torch.cuda.HalfTensor", "torch.cuda.IntTensor",
-    "torch.cuda.LongTensor", "torch.cuda.ShortTensor",
-    "torch.sparse.BFloat16Tensor", "torch.sparse.ByteTensor", "torch.sparse.CharTensor", "torch.sparse.DoubleTensor",
-    "torch.sparse.FloatTensor", "torch.sparse.HalfTensor", "torch.sparse.IntTensor", "torch.sparse.LongTensor",
-    "torch.sparse.ShortTensor",
-    "torch.cuda.sparse.BFloat16Tensor", "torch.cuda.sparse.ByteTensor", "torch.cuda.sparse.CharTensor",
-    "torch.cuda.sparse.DoubleTensor", "torch.cuda.sparse.FloatTensor", "torch.cuda.sparse.HalfTensor",
-    "torch.cuda.sparse.IntTensor", "torch.cuda.sparse.LongTensor", "torch.cuda.sparse.ShortTensor",
-    "torch.BFloat16Storage", "torch.BoolStorage", "torch.ByteStorage", "torch.CharStorage", "torch.ComplexDoubleStorage",
-    "torch.ComplexFloatStorage", "torch.DoubleStorage", "torch.FloatStorage", "torch.HalfStorage", "torch.IntStorage",
-    "torch.LongStorage", "torch.QInt32Storage", "torch.QInt8Storage", "torch.QUInt2x4Storage", "torch.QUInt4x2Storage",
-    "torch.QUInt8Storage", "torch.ShortStorage",
-    "torch.cuda.BFloat16Storage", "torch.cuda.BoolStorage", "torch.cuda.ByteStorage", "torch.cuda.CharStorage",
-    "torch.cuda.ComplexDoubleStorage", "torch.cuda.ComplexFloatStorage", "torch.cuda.DoubleStorage",
-    "torch.cuda.FloatStorage", "torch.cuda.HalfStorage", "torch.cuda.IntStorage", "torch.cuda.LongStorage",
-    "torch.cuda.ShortStorage",
-    "torch.storage.TypedStorage", "torch.storage.UntypedStorage",
-    "torch._utils._rebuild_parameter", "torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2",
-    "torch._utils._rebuild_sparse_tensor", "torch._utils._rebuild_meta_tensor_no_storage",
-    "torch._utils._rebuild_sparse_csr_tensor",
+    "collections.OrderedDict"sv, "torch.nn.parameter.Parameter"sv, "torch.serialization._get_layout"sv, "torch.Size"sv,
+    "torch.Tensor"sv,
+    "torch.complex32"sv, "torch.complex64"sv, "torch.complex128"sv, "torch.float16"sv, "torch.float32"sv, "torch.float64"sv,
+    "torch.int8"sv, "torch.int16"sv, "torch.int32"sv, "torch.int64"sv,
+    "torch.BFloat16Tensor"sv, "torch.BoolTensor"sv, "torch.ByteTensor"sv, "torch.CharTensor"sv, "torch.DoubleTensor"sv,
+    "torch.FloatTensor"sv, "torch.HalfTensor"sv, "torch.IntTensor"sv, "torch.LongTensor"sv, "torch.ShortTensor"sv,
+    "torch.cuda.BFloat16Tensor"sv, "torch.cuda.BoolTensor"sv, "torch.cuda.ByteTensor"sv, "torch.cuda.CharTensor"sv,
+    "torch.cuda.DoubleTensor"sv, "torch.cuda.FloatTensor"sv, "torch.cuda.HalfTensor"sv, "torch.cuda.IntTensor"sv,
+    "torch.cuda.LongTensor"sv, "torch.cuda.ShortTensor"sv,
+    "torch.sparse.BFloat16Tensor"sv, "torch.sparse.ByteTensor"sv, "torch.sparse.CharTensor"sv, "torch.sparse.DoubleTensor"sv,
+    "torch.sparse.FloatTensor"sv, "torch.sparse.HalfTensor"sv, "torch.sparse.IntTensor"sv, "torch.sparse.LongTensor"sv,
+    "torch.sparse.ShortTensor"sv,
+    "torch.cuda.sparse.BFloat16Tensor"sv, "torch.cuda.sparse.ByteTensor"sv, "torch.cuda.sparse.CharTensor"sv,
+    "torch.cuda.sparse.DoubleTensor"sv, "torch.cuda.sparse.FloatTensor"sv, "torch.cuda.sparse.HalfTensor"sv,
+    "torch.cuda.sparse.IntTensor"sv, "torch.cuda.sparse.LongTensor"sv, "torch.cuda.sparse.ShortTensor"sv,
+    "torch.BFloat16Storage"sv, "torch.BoolStorage"sv, "torch.ByteStorage"sv, "torch.CharStorage"sv, "torch.ComplexDoubleStorage"sv,
+    "torch.ComplexFloatStorage"sv, "torch.DoubleStorage"sv, "torch.FloatStorage"sv, "torch.HalfStorage"sv, "torch.IntStorage"sv,
+    "torch.LongStorage"sv, "torch.QInt32Storage"sv, "torch.QInt8Storage"sv, "torch.QUInt2x4Storage"sv, "torch.QUInt4x2Storage"sv,
+    "torch.QUInt8Storage"sv, "torch.ShortStorage"sv,
+    "torch.cuda.BFloat16Storage"sv, "torch.cuda.BoolStorage"sv, "torch.cuda.ByteStorage"sv, "torch.cuda.CharStorage"sv,
+    "torch.cuda.ComplexDoubleStorage"sv, "torch.cuda.ComplexFloatStorage"sv, "torch.cuda.DoubleStorage"sv,
+    "torch.cuda.FloatStorage"sv, "torch.cuda.HalfStorage"sv, "torch.cuda.IntStorage"sv, "torch.cuda.LongStorage"sv,
+    "torch.cuda.ShortStorage"sv,
+    "torch.storage.TypedStorage"sv, "torch.storage.UntypedStorage"sv,
+    "torch._utils._rebuild_parameter"sv, "torch._utils._rebuild_tensor"sv, "torch._utils._rebuild_tensor_v2"sv,
+    "torch._utils._rebuild_sparse_tensor"sv, "torch._utils._rebuild_meta_tensor_no_storage"sv,
+    "torch._utils._rebuild_sparse_csr_tensor"sv,
 };
 
 /// numpy's array, scalar and dtype constructors, which ptload models as data. Object arrays
 /// (dtype 'O') hold arbitrary objects; strict mode refuses them where BUILD reveals the dtype.
 inline constexpr std::string_view numpy_array_globals[] = {
-    "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct", "numpy.ndarray", "numpy.dtype",
-    "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar",
+    "numpy.core.multiarray._reconstruct"sv, "numpy._core.multiarray._reconstruct"sv, "numpy.ndarray"sv, "numpy.dtype"sv,
+    "numpy.core.multiarray.scalar"sv, "numpy._core.multiarray.scalar"sv,
 };
 // clang-format on
 
@@ -4914,12 +5169,9 @@ inline resolved_global resolve_global(std::string_view module, std::string_view 
 
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 namespace ptload {
@@ -4933,10 +5185,14 @@ namespace pickle {
 /// the key's hash, in order; finish() then finds repeated keys by sorting the hashes and merges
 /// them as Python would have: the first key keeps its position and takes the last value.
 /// Nothing reads a big container's duplicates in between: the machine calls finish() at STOP.
-class key_index {
+///
+/// A template only so that a file that includes ptload without loading does not compile it:
+/// use it as key_index.
+template <class = void>
+class basic_key_index {
 public:
     /// `max_depth`: nesting of a key hashed and compared part by part (limits::max_key_depth).
-    key_index(document_data& doc, std::size_t max_depth) : doc_(doc), max_depth_(max_depth) {}
+    basic_key_index(document_data& doc, std::size_t max_depth) : doc_(doc), max_depth_(max_depth) {}
 
     /// dict[key] = val (dict or ordered_dict).
     status set(node_id dict, node_id key, node_id val) { return insert(dict, key, val, 2); }
@@ -4945,7 +5201,7 @@ public:
 
     /// Merges repeated keys of the big containers filled since the last call.
     status finish() {
-        for (auto& kv : pending_) merge(kv.first, kv.second);
+        for (auto& kv : pending_) merge(kv.key, kv.value);
         pending_.clear();
         last_id_ = null_node;
         last_ = nullptr;
@@ -4984,11 +5240,11 @@ private:
     }
     pending* lookup(node_id c) {
         if (c == last_id_) return last_;
-        auto it = pending_.find(c);
-        if (it == pending_.end()) return nullptr;
+        pending* p = pending_.find(c);
+        if (!p) return nullptr;
         last_id_ = c;
-        last_ = &it->second;
-        return last_;
+        last_ = p;
+        return p;
     }
     /// Switches a container to append-and-merge-later; its entries so far are distinct.
     pending* start(node_id c, std::size_t stride) {
@@ -5081,9 +5337,9 @@ private:
     }
     /// Python numbers that compare equal hash equal: integral floats hash as their int.
     static bool float_as_int(double f, std::int64_t& out) {
-        if (!(f >= -9223372036854775808.0 && f < 9223372036854775808.0) || f != std::floor(f)) return false;
-        out = static_cast<std::int64_t>(f);
-        return true;
+        if (!(f >= -9223372036854775808.0 && f < 9223372036854775808.0)) return false;
+        out = static_cast<std::int64_t>(f);  // in range: truncates, so integral f come back equal
+        return static_cast<double>(out) == f;
     }
 
     /// Hashes are cached per immutable container, so a key built from many references to one
@@ -5125,9 +5381,8 @@ private:
         case kind::tuple:
         case kind::frozenset:
         case kind::torch_size: {
-            auto cached = hash_cache_.find(id);
-            if (cached != hash_cache_.end()) {
-                h = cached->second;
+            if (const std::uint64_t* cached = hash_cache_.find(id)) {
+                h = *cached;
                 return {};
             }
             h = mix(static_cast<std::uint64_t>(n.k) + doc_.edge_count(id));
@@ -5141,7 +5396,7 @@ private:
                 PTLOAD_TRY(hash_rec(doc_.edge(id, i), e, depth + 1, sub_complete));
                 h = n.k == kind::frozenset ? h + mix(e) : mix(h * 1000003 ^ e);  // frozensets are unordered
             }
-            if (sub_complete) hash_cache_.emplace(id, h);
+            if (sub_complete) hash_cache_.insert(id, h);
             else complete = false;
             return {};
         }
@@ -5184,14 +5439,14 @@ private:
             if (static_cast<std::size_t>(depth) >= max_depth_ || n != doc_.edge_count(b)) return false;
             std::uint64_t ha = 0, hb = 0;
             if (hash_of(a, ha) && hash_of(b, hb) && ha != hb) return false;
-            if (proven_equal_.count(pair_key(a, b))) return true;
+            if (proven_equal_.find(pair_key(a, b))) return true;
             bool same = true;
             if (x.k != kind::frozenset) {
                 for (std::size_t k = 0; k < n && same; ++k) same = equal_rec(doc_.edge(a, k), doc_.edge(b, k), depth + 1);
             } else {
                 same = frozensets_equal(a, b, n, depth);
             }
-            if (same) proven_equal_.insert(pair_key(a, b));
+            if (same) proven_equal_.insert(pair_key(a, b), true);
             return same;
         }
         default: return false;
@@ -5225,12 +5480,16 @@ private:
 
     document_data& doc_;
     std::size_t max_depth_;
-    detail::hash_map<node_id, pending> pending_;
-    mutable detail::hash_map<node_id, std::uint64_t> hash_cache_;  // tuples, frozensets, torch.Size
-    mutable std::unordered_set<std::uint64_t> proven_equal_;          // container pairs, during one equal()
+    detail::flat_map<node_id, pending> pending_;
+    mutable detail::flat_map<node_id, std::uint64_t> hash_cache_;  // tuples, frozensets, torch.Size
+    mutable detail::flat_map<std::uint64_t, bool> proven_equal_;    // container pairs, during one equal()
+    // The container last looked up and its entry in pending_. Only start() adds to pending_,
+    // and it sets both, so the pointer never outlives a move of the entries.
     node_id last_id_ = null_node;
     pending* last_ = nullptr;
 };
+
+using key_index = basic_key_index<>;
 
 } // namespace pickle
 } // namespace v0
@@ -5261,6 +5520,9 @@ namespace ptload {
 inline namespace v0 {
 namespace pickle {
 
+// The functions the pickle machine calls are templates only so that a file that includes
+// ptload without loading does not compile them.
+
 /// Edges of an ndarray node.
 enum ndarray_field : std::uint32_t { nd_dtype, nd_shape, nd_data, nd_fields };
 
@@ -5277,7 +5539,8 @@ inline bool latin1_bytes(std::string_view text, detail::string& out) {
 }
 
 /// A numpy dtype node from its type string ('f4', 'U20', 'O8'); BUILD sets the byte order.
-inline node_id make_numpy_dtype(document_data& doc, std::string_view type) {
+template <class = void>
+node_id make_numpy_dtype(document_data& doc, std::string_view type) {
     // Until BUILD says otherwise: '|' for one-byte and non-numeric kinds, '<' elsewhere.
     detail::string descr;
     char k = type.empty() ? '?' : type[0];
@@ -5294,7 +5557,8 @@ inline node_id make_numpy_dtype(document_data& doc, std::string_view type) {
 }
 
 /// BUILD on a numpy dtype: (version, byteorder, subarray, names, fields, elsize, alignment, flags[, metadata]).
-inline status build_numpy_dtype(document_data& doc, node_id dt, node_id state) {
+template <class = void>
+status build_numpy_dtype(document_data& doc, node_id dt, node_id state) {
     if (doc.at(state).k != kind::tuple || doc.edge_count(state) < 2)
         return make_error(errc::bad_operand, no_offset, "numpy dtype state is not a tuple");
     node_id order = doc.edge(state, 1);
@@ -5327,7 +5591,8 @@ inline std::uint64_t numpy_itemsize(std::string_view descr) {
 }
 
 /// BUILD on an ndarray: (version, shape, dtype, is_fortran, rawdata) or the 4-tuple without version.
-inline status build_ndarray(document_data& doc, node_id arr, node_id state) {
+template <class = void>
+status build_ndarray(document_data& doc, node_id arr, node_id state) {
     if (doc.at(state).k != kind::tuple) return make_error(errc::bad_operand, no_offset, "ndarray state is not a tuple");
     std::size_t n = doc.edge_count(state);
     std::size_t at = n == 5 ? 1 : n == 4 ? 0 : 99;
@@ -5387,7 +5652,8 @@ inline status build_ndarray(document_data& doc, node_id arr, node_id state) {
 }
 
 /// numpy.core.multiarray.scalar(dtype, raw): the Python value of .item().
-inline result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id raw) {
+template <class = void>
+result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id raw) {
     if (doc.at(dt).k != kind::numpy_dtype) return make_error(errc::bad_operand, no_offset, "numpy scalar dtype is not a numpy dtype");
     detail::string descr(doc.text(dt));
     node_id val = raw;
@@ -5552,74 +5818,74 @@ struct opcode_info {
 
 // clang-format off
 inline constexpr opcode_info opcode_table[] = {
-    {'(',  "MARK",             arg::none,      0, family::structure},
-    {'.',  "STOP",             arg::none,      0, family::structure},
-    {'0',  "POP",              arg::none,      0, family::structure},
-    {'1',  "POP_MARK",         arg::none,      1, family::structure},
-    {'2',  "DUP",              arg::none,      0, family::structure},
-    {'F',  "FLOAT",            arg::line,      0, family::constant},
-    {'I',  "INT",              arg::line,      0, family::constant},
-    {'J',  "BININT",           arg::i4,        1, family::constant},
-    {'K',  "BININT1",          arg::u1,        1, family::constant},
-    {'L',  "LONG",             arg::line,      0, family::constant},
-    {'M',  "BININT2",          arg::u2,        1, family::constant},
-    {'N',  "NONE",             arg::none,      0, family::constant},
-    {'P',  "PERSID",           arg::line,      0, family::object},
-    {'Q',  "BINPERSID",        arg::none,      1, family::object},
-    {'R',  "REDUCE",           arg::none,      0, family::object},
-    {'S',  "STRING",           arg::line,      0, family::text},
-    {'T',  "BINSTRING",        arg::i4_bytes,  1, family::text},
-    {'U',  "SHORT_BINSTRING",  arg::u1_bytes,  1, family::text},
-    {'V',  "UNICODE",          arg::line,      0, family::text},
-    {'X',  "BINUNICODE",       arg::u4_bytes,  1, family::text},
-    {'a',  "APPEND",           arg::none,      0, family::container},
-    {'b',  "BUILD",            arg::none,      0, family::object},
-    {'c',  "GLOBAL",           arg::two_lines, 0, family::object},
-    {'d',  "DICT",             arg::none,      0, family::container},
-    {'}',  "EMPTY_DICT",       arg::none,      1, family::container},
-    {'e',  "APPENDS",          arg::none,      1, family::container},
-    {'g',  "GET",              arg::line,      0, family::memo},
-    {'h',  "BINGET",           arg::u1,        1, family::memo},
-    {'i',  "INST",             arg::two_lines, 0, family::object},
-    {'j',  "LONG_BINGET",      arg::u4,        1, family::memo},
-    {'l',  "LIST",             arg::none,      0, family::container},
-    {']',  "EMPTY_LIST",       arg::none,      1, family::container},
-    {'o',  "OBJ",              arg::none,      1, family::object},
-    {'p',  "PUT",              arg::line,      0, family::memo},
-    {'q',  "BINPUT",           arg::u1,        1, family::memo},
-    {'r',  "LONG_BINPUT",      arg::u4,        1, family::memo},
-    {'s',  "SETITEM",          arg::none,      0, family::container},
-    {'t',  "TUPLE",            arg::none,      0, family::container},
-    {')',  "EMPTY_TUPLE",      arg::none,      1, family::container},
-    {'u',  "SETITEMS",         arg::none,      1, family::container},
-    {'G',  "BINFLOAT",         arg::f8_be,     1, family::constant},
-    {0x80, "PROTO",            arg::u1,        2, family::structure},
-    {0x81, "NEWOBJ",           arg::none,      2, family::object},
-    {0x82, "EXT1",             arg::u1,        2, family::object},
-    {0x83, "EXT2",             arg::u2,        2, family::object},
-    {0x84, "EXT4",             arg::i4,        2, family::object},
-    {0x85, "TUPLE1",           arg::none,      2, family::container},
-    {0x86, "TUPLE2",           arg::none,      2, family::container},
-    {0x87, "TUPLE3",           arg::none,      2, family::container},
-    {0x88, "NEWTRUE",          arg::none,      2, family::constant},
-    {0x89, "NEWFALSE",         arg::none,      2, family::constant},
-    {0x8A, "LONG1",            arg::u1_bytes,  2, family::constant},
-    {0x8B, "LONG4",            arg::i4_bytes,  2, family::constant},
-    {'B',  "BINBYTES",         arg::u4_bytes,  3, family::text},
-    {'C',  "SHORT_BINBYTES",   arg::u1_bytes,  3, family::text},
-    {0x8C, "SHORT_BINUNICODE", arg::u1_bytes,  4, family::text},
-    {0x8D, "BINUNICODE8",      arg::u8_bytes,  4, family::text},
-    {0x8E, "BINBYTES8",        arg::u8_bytes,  4, family::text},
-    {0x8F, "EMPTY_SET",        arg::none,      4, family::container},
-    {0x90, "ADDITEMS",         arg::none,      4, family::container},
-    {0x91, "FROZENSET",        arg::none,      4, family::container},
-    {0x92, "NEWOBJ_EX",        arg::none,      4, family::object},
-    {0x93, "STACK_GLOBAL",     arg::none,      4, family::object},
-    {0x94, "MEMOIZE",          arg::none,      4, family::memo},
-    {0x95, "FRAME",            arg::u8,        4, family::structure},
-    {0x96, "BYTEARRAY8",       arg::u8_bytes,  5, family::text},
-    {0x97, "NEXT_BUFFER",      arg::none,      5, family::text},
-    {0x98, "READONLY_BUFFER",  arg::none,      5, family::text},
+    {'(',  "MARK"sv,           arg::none,      0, family::structure},
+    {'.',  "STOP"sv,           arg::none,      0, family::structure},
+    {'0',  "POP"sv,            arg::none,      0, family::structure},
+    {'1',  "POP_MARK"sv,       arg::none,      1, family::structure},
+    {'2',  "DUP"sv,            arg::none,      0, family::structure},
+    {'F',  "FLOAT"sv,          arg::line,      0, family::constant},
+    {'I',  "INT"sv,            arg::line,      0, family::constant},
+    {'J',  "BININT"sv,         arg::i4,        1, family::constant},
+    {'K',  "BININT1"sv,        arg::u1,        1, family::constant},
+    {'L',  "LONG"sv,           arg::line,      0, family::constant},
+    {'M',  "BININT2"sv,        arg::u2,        1, family::constant},
+    {'N',  "NONE"sv,           arg::none,      0, family::constant},
+    {'P',  "PERSID"sv,         arg::line,      0, family::object},
+    {'Q',  "BINPERSID"sv,      arg::none,      1, family::object},
+    {'R',  "REDUCE"sv,         arg::none,      0, family::object},
+    {'S',  "STRING"sv,         arg::line,      0, family::text},
+    {'T',  "BINSTRING"sv,      arg::i4_bytes,  1, family::text},
+    {'U',  "SHORT_BINSTRING"sv,  arg::u1_bytes,  1, family::text},
+    {'V',  "UNICODE"sv,        arg::line,      0, family::text},
+    {'X',  "BINUNICODE"sv,     arg::u4_bytes,  1, family::text},
+    {'a',  "APPEND"sv,         arg::none,      0, family::container},
+    {'b',  "BUILD"sv,          arg::none,      0, family::object},
+    {'c',  "GLOBAL"sv,         arg::two_lines, 0, family::object},
+    {'d',  "DICT"sv,           arg::none,      0, family::container},
+    {'}',  "EMPTY_DICT"sv,     arg::none,      1, family::container},
+    {'e',  "APPENDS"sv,        arg::none,      1, family::container},
+    {'g',  "GET"sv,            arg::line,      0, family::memo},
+    {'h',  "BINGET"sv,         arg::u1,        1, family::memo},
+    {'i',  "INST"sv,           arg::two_lines, 0, family::object},
+    {'j',  "LONG_BINGET"sv,    arg::u4,        1, family::memo},
+    {'l',  "LIST"sv,           arg::none,      0, family::container},
+    {']',  "EMPTY_LIST"sv,     arg::none,      1, family::container},
+    {'o',  "OBJ"sv,            arg::none,      1, family::object},
+    {'p',  "PUT"sv,            arg::line,      0, family::memo},
+    {'q',  "BINPUT"sv,         arg::u1,        1, family::memo},
+    {'r',  "LONG_BINPUT"sv,    arg::u4,        1, family::memo},
+    {'s',  "SETITEM"sv,        arg::none,      0, family::container},
+    {'t',  "TUPLE"sv,          arg::none,      0, family::container},
+    {')',  "EMPTY_TUPLE"sv,    arg::none,      1, family::container},
+    {'u',  "SETITEMS"sv,       arg::none,      1, family::container},
+    {'G',  "BINFLOAT"sv,       arg::f8_be,     1, family::constant},
+    {0x80, "PROTO"sv,          arg::u1,        2, family::structure},
+    {0x81, "NEWOBJ"sv,         arg::none,      2, family::object},
+    {0x82, "EXT1"sv,           arg::u1,        2, family::object},
+    {0x83, "EXT2"sv,           arg::u2,        2, family::object},
+    {0x84, "EXT4"sv,           arg::i4,        2, family::object},
+    {0x85, "TUPLE1"sv,         arg::none,      2, family::container},
+    {0x86, "TUPLE2"sv,         arg::none,      2, family::container},
+    {0x87, "TUPLE3"sv,         arg::none,      2, family::container},
+    {0x88, "NEWTRUE"sv,        arg::none,      2, family::constant},
+    {0x89, "NEWFALSE"sv,       arg::none,      2, family::constant},
+    {0x8A, "LONG1"sv,          arg::u1_bytes,  2, family::constant},
+    {0x8B, "LONG4"sv,          arg::i4_bytes,  2, family::constant},
+    {'B',  "BINBYTES"sv,       arg::u4_bytes,  3, family::text},
+    {'C',  "SHORT_BINBYTES"sv, arg::u1_bytes,  3, family::text},
+    {0x8C, "SHORT_BINUNICODE"sv, arg::u1_bytes,  4, family::text},
+    {0x8D, "BINUNICODE8"sv,    arg::u8_bytes,  4, family::text},
+    {0x8E, "BINBYTES8"sv,      arg::u8_bytes,  4, family::text},
+    {0x8F, "EMPTY_SET"sv,      arg::none,      4, family::container},
+    {0x90, "ADDITEMS"sv,       arg::none,      4, family::container},
+    {0x91, "FROZENSET"sv,      arg::none,      4, family::container},
+    {0x92, "NEWOBJ_EX"sv,      arg::none,      4, family::object},
+    {0x93, "STACK_GLOBAL"sv,   arg::none,      4, family::object},
+    {0x94, "MEMOIZE"sv,        arg::none,      4, family::memo},
+    {0x95, "FRAME"sv,          arg::u8,        4, family::structure},
+    {0x96, "BYTEARRAY8"sv,     arg::u8_bytes,  5, family::text},
+    {0x97, "NEXT_BUFFER"sv,    arg::none,      5, family::text},
+    {0x98, "READONLY_BUFFER"sv,  arg::none,      5, family::text},
 };
 // clang-format on
 
@@ -5681,7 +5947,6 @@ static_assert(opcode_bytes_unique(), "two opcode rows share a byte");
 #include <string>
 #include <string_view>
 #include <type_traits>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -5977,9 +6242,9 @@ private:
             memo_[index] = id;
             ++memo_count_;
         } else {
-            auto it = sparse_memo_.find(static_cast<std::uint32_t>(index));
-            if (it == sparse_memo_.end()) ++memo_count_;
-            sparse_memo_[static_cast<std::uint32_t>(index)] = id;
+            auto added = sparse_memo_.insert(static_cast<std::uint32_t>(index), id);
+            if (added.second) ++memo_count_;
+            else *added.first = id;
             if (sparse_memo_.size() > limits_.max_memo)
                 return fail(errc::limit_memo, "more than " + std::to_string(limits_.max_memo) +
                                                   " memo entries far beyond the others (limits::max_memo)");
@@ -5989,9 +6254,9 @@ private:
     status memo_get(std::uint64_t index) {
         node_id id = null_node;
         if (index < memo_.size()) id = memo_[index];
-        else if (index <= 0xFFFFFFFFull) {
-            auto it = sparse_memo_.find(static_cast<std::uint32_t>(index));
-            if (it != sparse_memo_.end()) id = it->second;
+        // An index PUT far ahead stays in the sparse map even after the dense part grows past it.
+        if (id == null_node && index <= 0xFFFFFFFFull && !sparse_memo_.empty()) {
+            if (const node_id* sparse = sparse_memo_.find(static_cast<std::uint32_t>(index))) id = *sparse;
         }
         if (id == null_node) return fail(errc::memo_missing, "memo has no entry " + std::to_string(index));
         return push(id);
@@ -6817,7 +7082,7 @@ private:
     detail::vector<node_id> stack_;
     detail::vector<std::size_t> marks_;
     detail::vector<node_id> memo_;
-    detail::hash_map<std::uint32_t, node_id> sparse_memo_;
+    detail::flat_map<std::uint32_t, node_id> sparse_memo_;
     std::uint64_t memo_count_ = 0;
     std::uint64_t node_budget_ = 0;
     std::size_t op_offset_ = 0;
@@ -8238,44 +8503,44 @@ struct torch_global_row {
 
 // clang-format off
 inline constexpr torch_global_row torch_globals[] = {
-    {"torch._utils", "_rebuild_tensor", torch_global::rebuild_tensor},
-    {"torch._utils", "_rebuild_tensor_v2", torch_global::rebuild_tensor_v2},
-    {"torch._utils", "_rebuild_tensor_v3", torch_global::rebuild_tensor_v3},
-    {"torch._utils", "_rebuild_parameter", torch_global::rebuild_parameter},
-    {"torch._utils", "_rebuild_parameter_with_state", torch_global::rebuild_parameter_with_state},
-    {"torch._utils", "_rebuild_qtensor", torch_global::rebuild_qtensor},
-    {"torch._utils", "_rebuild_sparse_tensor", torch_global::rebuild_sparse_tensor},
-    {"torch._utils", "_rebuild_sparse_csr_tensor", torch_global::rebuild_sparse_csr_tensor},
-    {"torch._utils", "_rebuild_nested_tensor", torch_global::rebuild_nested_tensor},
-    {"torch._utils", "_rebuild_meta_tensor_no_storage", torch_global::rebuild_meta_tensor_no_storage},
-    {"torch._utils", "_rebuild_wrapper_subclass", torch_global::rebuild_wrapper_subclass},
-    {"torch._utils", "_rebuild_device_tensor_from_numpy", torch_global::rebuild_device_tensor_from_numpy},
-    {"torch._utils", "_rebuild_xla_tensor", torch_global::rebuild_device_tensor_from_numpy},
-    {"torch._utils", "_rebuild_device_tensor_from_cpu_tensor", torch_global::rebuild_device_tensor_from_cpu_tensor},
-    {"torch._tensor", "_rebuild_from_type_v2", torch_global::rebuild_from_type_v2},
-    {"torch._tensor", "_rebuild_from_type", torch_global::rebuild_from_type},
-    {"torch", "Size", torch_global::size},
-    {"torch", "device", torch_global::device},
-    {"torch", "Tensor", torch_global::tensor},
-    {"torch._tensor", "Tensor", torch_global::tensor},
-    {"torch.nn.parameter", "Parameter", torch_global::parameter},
-    {"torch.serialization", "_get_layout", torch_global::get_layout},
-    {"torch.storage", "_load_from_bytes", torch_global::load_from_bytes},
-    {"torch.storage", "UntypedStorage", torch_global::storage_class},
-    {"torch.storage", "TypedStorage", torch_global::storage_class},
-    {"torch", "UntypedStorage", torch_global::storage_class},
-    {"torch", "TypedStorage", torch_global::storage_class},
-    {"torch", "per_tensor_affine", torch_global::qscheme},
-    {"torch", "per_channel_affine", torch_global::qscheme},
-    {"torch", "per_tensor_symmetric", torch_global::qscheme},
-    {"torch", "per_channel_symmetric", torch_global::qscheme},
-    {"torch", "per_channel_affine_float_qparams", torch_global::qscheme},
-    {"torch.jit._pickle", "build_intlist", torch_global::jit_identity},
-    {"torch.jit._pickle", "build_tensorlist", torch_global::jit_identity},
-    {"torch.jit._pickle", "build_doublelist", torch_global::jit_identity},
-    {"torch.jit._pickle", "build_boollist", torch_global::jit_identity},
-    {"torch.jit._pickle", "build_tensor_from_id", torch_global::jit_identity},
-    {"torch.jit._pickle", "restore_type_tag", torch_global::jit_identity},
+    {"torch._utils"sv, "_rebuild_tensor"sv, torch_global::rebuild_tensor},
+    {"torch._utils"sv, "_rebuild_tensor_v2"sv, torch_global::rebuild_tensor_v2},
+    {"torch._utils"sv, "_rebuild_tensor_v3"sv, torch_global::rebuild_tensor_v3},
+    {"torch._utils"sv, "_rebuild_parameter"sv, torch_global::rebuild_parameter},
+    {"torch._utils"sv, "_rebuild_parameter_with_state"sv, torch_global::rebuild_parameter_with_state},
+    {"torch._utils"sv, "_rebuild_qtensor"sv, torch_global::rebuild_qtensor},
+    {"torch._utils"sv, "_rebuild_sparse_tensor"sv, torch_global::rebuild_sparse_tensor},
+    {"torch._utils"sv, "_rebuild_sparse_csr_tensor"sv, torch_global::rebuild_sparse_csr_tensor},
+    {"torch._utils"sv, "_rebuild_nested_tensor"sv, torch_global::rebuild_nested_tensor},
+    {"torch._utils"sv, "_rebuild_meta_tensor_no_storage"sv, torch_global::rebuild_meta_tensor_no_storage},
+    {"torch._utils"sv, "_rebuild_wrapper_subclass"sv, torch_global::rebuild_wrapper_subclass},
+    {"torch._utils"sv, "_rebuild_device_tensor_from_numpy"sv, torch_global::rebuild_device_tensor_from_numpy},
+    {"torch._utils"sv, "_rebuild_xla_tensor"sv, torch_global::rebuild_device_tensor_from_numpy},
+    {"torch._utils"sv, "_rebuild_device_tensor_from_cpu_tensor"sv, torch_global::rebuild_device_tensor_from_cpu_tensor},
+    {"torch._tensor"sv, "_rebuild_from_type_v2"sv, torch_global::rebuild_from_type_v2},
+    {"torch._tensor"sv, "_rebuild_from_type"sv, torch_global::rebuild_from_type},
+    {"torch"sv, "Size"sv, torch_global::size},
+    {"torch"sv, "device"sv, torch_global::device},
+    {"torch"sv, "Tensor"sv, torch_global::tensor},
+    {"torch._tensor"sv, "Tensor"sv, torch_global::tensor},
+    {"torch.nn.parameter"sv, "Parameter"sv, torch_global::parameter},
+    {"torch.serialization"sv, "_get_layout"sv, torch_global::get_layout},
+    {"torch.storage"sv, "_load_from_bytes"sv, torch_global::load_from_bytes},
+    {"torch.storage"sv, "UntypedStorage"sv, torch_global::storage_class},
+    {"torch.storage"sv, "TypedStorage"sv, torch_global::storage_class},
+    {"torch"sv, "UntypedStorage"sv, torch_global::storage_class},
+    {"torch"sv, "TypedStorage"sv, torch_global::storage_class},
+    {"torch"sv, "per_tensor_affine"sv, torch_global::qscheme},
+    {"torch"sv, "per_channel_affine"sv, torch_global::qscheme},
+    {"torch"sv, "per_tensor_symmetric"sv, torch_global::qscheme},
+    {"torch"sv, "per_channel_symmetric"sv, torch_global::qscheme},
+    {"torch"sv, "per_channel_affine_float_qparams"sv, torch_global::qscheme},
+    {"torch.jit._pickle"sv, "build_intlist"sv, torch_global::jit_identity},
+    {"torch.jit._pickle"sv, "build_tensorlist"sv, torch_global::jit_identity},
+    {"torch.jit._pickle"sv, "build_doublelist"sv, torch_global::jit_identity},
+    {"torch.jit._pickle"sv, "build_boollist"sv, torch_global::jit_identity},
+    {"torch.jit._pickle"sv, "build_tensor_from_id"sv, torch_global::jit_identity},
+    {"torch.jit._pickle"sv, "restore_type_tag"sv, torch_global::jit_identity},
 };
 // clang-format on
 
@@ -8317,7 +8582,6 @@ inline void set_torch_global(document_data& doc, node_id global, torch_global t)
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -8369,6 +8633,20 @@ inline dtype storage_class_dtype(std::string_view name) noexcept {
     return name == "UntypedStorage" ? dtype::uint8 : dtype_from_storage_class(name);
 }
 
+/// Loads a stream nested in a bytes value (torch.storage._load_from_bytes) into the same
+/// document: a function and the load it belongs to, set by the format layer. Empty outside a
+/// torch load. A plain function pointer: nothing to allocate, copy or compile per load.
+struct nested_loader {
+    using function = result<node_id> (*)(const nested_loader& self, document_data& doc, const std::uint8_t* p,
+                                         std::size_t n);
+    function load = nullptr;
+    const void* context = nullptr;  // the load's options and policies, for `load`
+    std::size_t depth = 0;          // streams around this one
+
+    explicit operator bool() const noexcept { return load != nullptr; }
+    result<node_id> operator()(document_data& doc, const std::uint8_t* p, std::size_t n) const { return load(*this, doc, p, n); }
+};
+
 } // namespace detail
 
 /// The pickle machine's Handler for torch files and for pickles that contain torch objects,
@@ -8381,7 +8659,7 @@ public:
         : provider_(provider), opts_(opts), limits_(limits) {}
 
     /// Loads a nested legacy stream (torch.storage._load_from_bytes); set by the format layer.
-    std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)> load_from_bytes;
+    detail::nested_loader load_from_bytes;
 
     // ---- Handler hooks ----
     result<node_id> persistent_load(document_data& doc, node_id pid, std::uint64_t) {
@@ -9439,7 +9717,7 @@ public:
         s.ref.little_endian = little_endian_;
         std::uint32_t index = doc.add_storage(std::move(s));
         if (std::uint32_t* slot = find(d.key)) *slot = index;  // found again: no pointer is kept across calls
-        else by_name_.emplace(d.key, index);
+        else by_name_.insert(d.key, index);
         return index;
     }
 
@@ -9470,8 +9748,7 @@ private:
     std::uint32_t* find(std::string_view key) {
         std::uint64_t n = 0;
         if (decimal_key(key, zip_.size(), n) && n < by_number_.size()) return &by_number_[static_cast<std::size_t>(n)];
-        auto it = by_name_.find(key);
-        return it == by_name_.end() ? nullptr : &it->second;
+        return by_name_.find(key);
     }
 
     const zip_archive& zip_;
@@ -9480,7 +9757,7 @@ private:
     bool little_endian_;
     vector<const zip_entry*> record_by_number_;  // records <folder><n>, built once
     vector<std::uint32_t> by_number_;            // storage index by numeric key, no_storage if not yet seen
-    hash_map<std::string_view, std::uint32_t> by_name_;
+    flat_map<std::string_view, std::uint32_t> by_name_;
 };
 
 /// Runs one pickle record with torch semantics; nothing may follow its STOP.
@@ -9506,7 +9783,7 @@ template <class Decoding, class Source>
 result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader& reader, const zip_archive& zip,
                                 std::string_view prefix, std::string_view record, std::string_view folder,
                                 const load_options& opts, const policy_values& policies, bool little_endian,
-                                std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)> nested) {
+                                const nested_loader& nested) {
     const string full = record_name(prefix, record);
     const std::string_view name(full.data(), full.size());
     const zip_entry* e = zip.find(name);
@@ -9516,7 +9793,7 @@ result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader&
     zip_storages storages(zip, record_name(prefix, folder), opts, little_endian);
     doc.reserve_storages(doc.storage_count() + storages.numbered_records());
     torch_handler handler(&storages, opts, policies.limits);
-    handler.load_from_bytes = std::move(nested);
+    handler.load_from_bytes = nested;
     const auto first = static_cast<std::uint32_t>(doc.storage_count());
     auto root = run_record<Decoding>(doc, handler, *bytes, e->data_offset, name, opts, policies);
     if (!root) return root;
@@ -9536,7 +9813,7 @@ result<vector<char>> small_record(Source& src, const zip_entry& e) {
 /// A zip checkpoint or TorchScript archive into doc.
 template <class Decoding, class Source>
 status load_zip(document_data& doc, Source& src, storage_reader& reader, const load_options& opts, const policy_values& policies,
-                std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)> nested) {
+                const nested_loader& nested) {
     auto zip = read_zip(src, zip_limits_from(policies.limits));
     if (!zip) return std::move(zip).err();
     auto folder = archive_folder(*zip);
@@ -9806,17 +10083,13 @@ inline std::string identify_foreign(const std::uint8_t* head, std::size_t n, std
 
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace ptload {
 inline namespace v0 {
 namespace detail {
-
-using nested_loader = std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)>;
 
 /// Storages of a legacy stream: declared by persistent ids, filled after the pickles.
 class legacy_storages final : public storage_provider {
@@ -9838,15 +10111,14 @@ public:
         if (off.k != kind::integer || size.k != kind::integer || off.i < 0 || size.i < 0 ||
             static_cast<std::uint64_t>(off.i) > d.numel || static_cast<std::uint64_t>(size.i) > d.numel - static_cast<std::uint64_t>(off.i))
             return make_error(errc::bad_storage, no_offset, "storage view lies outside its storage", "storage " + std::string(d.key));
-        auto it = views_.find(vkey);
-        if (it != views_.end()) return it->second;
+        if (const std::uint32_t* seen = views_.find(vkey)) return *seen;
         storage v;
         v.desc = d;
         v.desc.key = vkey;
         v.desc.numel = static_cast<std::uint64_t>(size.i);
         v.device = doc.storage_at(*root).device;
         std::uint32_t index = doc.add_storage(std::move(v));
-        views_.emplace(vkey, index);
+        views_.insert(vkey, index);
         fixups_.push_back({index, *root, static_cast<std::uint64_t>(off.i) * element_size(d.type)});
         return index;
     }
@@ -9857,17 +10129,17 @@ public:
     result<std::uint64_t> read_data(document_data& doc, Source& src, std::uint64_t offset, const vector<std::string_view>& keys) {
         vector<char> filled(doc.storage_count(), 0);  // by document storage index
         for (const auto& key : keys) {
-            auto it = roots_.find(key);
-            if (it == roots_.end())
+            const std::uint32_t* root = roots_.find(key);
+            if (!root)
                 return make_error(errc::bad_storage, offset, "storage data for key '" + std::string(key) + "' that no tensor declared");
             std::uint8_t count_bytes[8];
             PTLOAD_TRY(src.read_at(offset, count_bytes, 8));
             std::uint64_t count = 0;
             for (int i = 7; i >= 0; --i) count = (count << 8) | count_bytes[i];
-            if (filled[it->second])
+            if (filled[*root])
                 return make_error(errc::bad_storage, offset, "storage data for key '" + std::string(key) + "' appears twice");
-            filled[it->second] = 1;
-            storage& s = doc.storage_mut(it->second);
+            filled[*root] = 1;
+            storage& s = doc.storage_mut(*root);
             if (count != s.desc.numel)
                 return make_error(errc::bad_storage, offset,
                                   "storage has " + std::to_string(count) + " elements in the file, " +
@@ -9882,8 +10154,8 @@ public:
             offset += 8 + s.nbytes();
         }
         for (const auto& kv : roots_)  // every declared storage gets its bytes, or the load fails
-            if (!filled[kv.second])
-                return make_error(errc::bad_storage, offset, "storage key '" + std::string(kv.first) + "' has no data in the file");
+            if (!filled[kv.value])
+                return make_error(errc::bad_storage, offset, "storage key '" + std::string(kv.key) + "' has no data in the file");
         for (const auto& f : fixups_) {  // views share their root's memory once it is read
             storage& view = doc.storage_mut(f.view);
             view.ref.view_of = f.root;
@@ -9894,12 +10166,11 @@ public:
 
 private:
     result<std::uint32_t> declare(document_data& doc, const storage_description& d) {
-        auto it = roots_.find(d.key);
-        if (it != roots_.end()) {
-            const storage& s = doc.storage_at(it->second);
+        if (const std::uint32_t* root = roots_.find(d.key)) {
+            const storage& s = doc.storage_at(*root);
             if (s.desc.type != d.type || s.desc.numel != d.numel)
                 return make_error(errc::bad_storage, no_offset, "storage key '" + std::string(d.key) + "' is declared again with another dtype or size");
-            return it->second;
+            return *root;
         }
         auto device = place_storage(doc, opts_, d, no_offset);
         if (!device) return std::move(device).err();
@@ -9907,7 +10178,7 @@ private:
         s.desc = d;
         s.device = *device;
         std::uint32_t index = doc.add_storage(std::move(s));
-        roots_.emplace(d.key, index);
+        roots_.insert(d.key, index);
         return index;
     }
     struct fixup {
@@ -9916,7 +10187,7 @@ private:
     };
     const load_options& opts_;
     // Keys are texts of the document, which outlives this.
-    hash_map<std::string_view, std::uint32_t> roots_, views_;
+    flat_map<std::string_view, std::uint32_t> roots_, views_;
     vector<fixup> fixups_;
 };
 
@@ -10063,7 +10334,6 @@ inline bool tar_octal(const std::uint8_t* p, std::size_t n, std::uint64_t& out, 
 #include <cstdint>
 #include <cstring>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace ptload {
@@ -10082,12 +10352,12 @@ public:
         return make_error(errc::bad_storage, no_offset, "tar checkpoints name storages by str keys, not tuples");
     }
     result<node_id> load_object(document_data&, std::string_view key) override {
-        auto it = objects.find(key);
-        if (it == objects.end()) return make_error(errc::missing_record, no_offset, "no tensor or storage with key " + std::string(key));
-        return it->second;
+        const node_id* found = objects.find(key);
+        if (!found) return make_error(errc::missing_record, no_offset, "no tensor or storage with key " + std::string(key));
+        return *found;
     }
     bool class_tuples() const override { return true; }
-    hash_map<std::string_view, node_id> objects;  // keys are texts of the document
+    flat_map<std::string_view, node_id> objects;  // keys are texts of the document
 };
 
 /// Finds the four members; every header is checked and every member must lie in the file.
@@ -10176,7 +10446,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
     auto count = next("tar storages");
     if (!count) return count;
     if (doc.at(*count).k != kind::integer || doc.at(*count).i < 0) return make_error(errc::bad_format, base, "tar storage count is not a size");
-    hash_map<std::string_view, std::uint32_t> storages;
+    flat_map<std::string_view, std::uint32_t> storages;
     for (std::int64_t i = 0; i < doc.at(*count).i; ++i) {
         auto entry = next("tar storage header");
         if (!entry) return entry;
@@ -10217,9 +10487,9 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         const auto& num = doc.at(doc.edge(v, 3));
         if (!key_text(doc.edge(v, 0), vkey) || !key_text(doc.edge(v, 1), rkey) || off.k != kind::integer || num.k != kind::integer)
             return make_error(errc::bad_format, base + pos, "tar view is not (key, root, offset, size)");
-        auto root = storages.find(rkey);
-        if (root == storages.end()) return make_error(errc::missing_record, base + pos, "tar view of unknown storage " + std::string(rkey));
-        const storage& r = doc.storage_at(root->second);
+        const std::uint32_t* root = storages.find(rkey);
+        if (!root) return make_error(errc::missing_record, base + pos, "tar view of unknown storage " + std::string(rkey));
+        const storage& r = doc.storage_at(*root);
         if (off.i < 0 || num.i < 0 || static_cast<std::uint64_t>(off.i) > r.desc.numel ||
             static_cast<std::uint64_t>(num.i) > r.desc.numel - static_cast<std::uint64_t>(off.i))
             return make_error(errc::bad_storage, base + pos, "tar view lies outside its storage", "storage " + std::string(vkey));
@@ -10260,9 +10530,9 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         for (std::uint32_t d = 0; d < ndim; ++d) doc.push_edge(size, doc.make_int(static_cast<std::int64_t>(le64(*dims + 8 * d))));
         for (std::uint32_t d = 0; d < ndim; ++d) doc.push_edge(stride, doc.make_int(static_cast<std::int64_t>(le64(*dims + 8 * (ndim + d)))));
         node_id offset = doc.make_int(static_cast<std::int64_t>(le64(*dims + 16 * ndim)));
-        auto st = storages.find(skey);
-        if (st == storages.end()) return make_error(errc::missing_record, base + pos, "tar tensor of unknown storage " + std::string(skey));
-        auto t = handler.make_tensor(doc, handler.storage_node(doc, st->second), offset, size, stride, dtype::unknown, false);
+        const std::uint32_t* st = storages.find(skey);
+        if (!st) return make_error(errc::missing_record, base + pos, "tar tensor of unknown storage " + std::string(skey));
+        auto t = handler.make_tensor(doc, handler.storage_node(doc, *st), offset, size, stride, dtype::unknown, false);
         if (!t) return t;
         objects.objects[key] = *t;
     }
@@ -10292,33 +10562,35 @@ namespace ptload {
 inline namespace v0 {
 namespace detail {
 
-/// A load's options and policies, which the nested loader refers to through one pointer so
-/// that std::function keeps it inline (no heap allocation per load).
+/// A load's options and policies, which the nested loader refers to.
 struct load_context {
     const load_options& opts;
     const policy_values& policies;
 };
 
 /// torch.storage._load_from_bytes: a whole legacy stream inside a bytes value, loaded into the
-/// same document. `depth` counts the streams around this one; each level is a C++ call, so the
-/// nesting is bounded by limits::max_stream_nesting.
+/// same document. `self.depth` counts the streams around this one; each level is a C++ call,
+/// so the nesting is bounded by limits::max_stream_nesting.
 template <class Decoding>
-nested_loader make_nested_loader(const load_context& context, std::size_t depth = 0) {
-    return [ctx = &context, depth](document_data& doc, const std::uint8_t* p, std::size_t n) -> result<node_id> {
-        const load_options& opts = ctx->opts;
-        const policy_values& policies = ctx->policies;
-        if (depth >= policies.limits.max_stream_nesting)
-            return make_error(errc::limit_depth, no_offset,
-                              "torch streams nested more than " + std::to_string(policies.limits.max_stream_nesting) +
-                                  " deep (limits::max_stream_nesting)");
-        // The stream's bytes live in the document: its storages are read now, in every mode.
-        memory_source mem(p, n);
-        any_source src(mem);
-        source_reader reader(src, nullptr, opts, policies);
-        bool not_legacy = false;
-        return load_legacy<Decoding>(doc, src, reader, true, opts, policies,
-                                     make_nested_loader<Decoding>(*ctx, depth + 1), not_legacy);
-    };
+result<node_id> load_nested(const nested_loader& self, document_data& doc, const std::uint8_t* p, std::size_t n) {
+    const load_context& ctx = *static_cast<const load_context*>(self.context);
+    const load_options& opts = ctx.opts;
+    const policy_values& policies = ctx.policies;
+    if (self.depth >= policies.limits.max_stream_nesting)
+        return make_error(errc::limit_depth, no_offset,
+                          "torch streams nested more than " + std::to_string(policies.limits.max_stream_nesting) +
+                              " deep (limits::max_stream_nesting)");
+    // The stream's bytes live in the document: its storages are read now, in every mode.
+    memory_source mem(p, n);
+    any_source src(mem);
+    source_reader reader(src, nullptr, opts, policies);
+    bool not_legacy = false;
+    const nested_loader inner{&load_nested<Decoding>, self.context, self.depth + 1};
+    return load_legacy<Decoding>(doc, src, reader, true, opts, policies, inner, not_legacy);
+}
+template <class Decoding>
+nested_loader make_nested_loader(const load_context& context) {
+    return {&load_nested<Decoding>, &context, 0};
 }
 
 /// Contiguous bytes of a whole source: in place for memory sources, else read.
@@ -10889,7 +11161,6 @@ walk_limits walk_limits_for(const document& doc) noexcept {
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace ptload {
@@ -11033,7 +11304,7 @@ class tensor_directory {
 public:
     explicit tensor_directory(const document& doc) : rows_(list_tensors(doc, ~std::size_t{0})) {
         by_name_.reserve(rows_.size());
-        for (std::size_t i = 0; i < rows_.size(); ++i) by_name_.emplace(std::string_view(rows_[i].name), i);
+        for (std::size_t i = 0; i < rows_.size(); ++i) by_name_.insert(std::string_view(rows_[i].name), i);
     }
     // The index holds views of the rows' names: a move keeps them (the vector's buffer moves
     // whole), a copy would not.
@@ -11044,9 +11315,9 @@ public:
 
     /// The tensor listed under `name`, or not_found.
     result<tensor> find(std::string_view name) const {
-        auto it = by_name_.find(name);
-        if (it == by_name_.end()) return make_error(errc::not_found, no_offset, "no tensor named '" + std::string(name) + "'");
-        return rows_[it->second].tensor_value.as_tensor();
+        const std::size_t* row = by_name_.find(name);
+        if (!row) return make_error(errc::not_found, no_offset, "no tensor named '" + std::string(name) + "'");
+        return rows_[*row].tensor_value.as_tensor();
     }
     /// Every row, in list_tensors order.
     const std::vector<tensor_row>& rows() const noexcept { return rows_; }
@@ -11054,7 +11325,7 @@ public:
 
 private:
     std::vector<tensor_row> rows_;
-    std::unordered_map<std::string_view, std::size_t> by_name_;  // name -> first row with it
+    detail::flat_map<std::string_view, std::size_t> by_name_;  // name -> first row with it
 };
 
 } // namespace v0

@@ -182,3 +182,41 @@ TEST_CASE("memory functions: back to operator new once they are cleared") {
     REQUIRE(doc);
     CHECK(ptload_test::allocations() > before);
 }
+
+TEST_CASE("the lookup tables find every key after growing, visit in insertion order, and use the pool") {
+    std::vector<std::string> texts;  // the map holds views: the texts outlive it
+    for (std::uint32_t i = 0; i < 5000; ++i) texts.push_back("model.layer" + std::to_string(i) + ".weight");
+    pooled_memory scope;
+    const std::uint64_t before = ptload_test::allocations();
+    {
+        ptload::detail::flat_map<std::uint32_t, std::uint32_t> numbers;
+        ptload::detail::flat_map<std::string_view, std::size_t> names;
+        for (std::uint32_t i = 0; i < 5000; ++i) {
+            // keys that differ only in high bits, as memo indices far apart do
+            CHECK(numbers.insert(i << 18, i).second);
+            CHECK(names.insert(texts[i], i).second);
+        }
+        CHECK(numbers.size() == 5000);
+        for (std::uint32_t i = 0; i < 5000; ++i) {
+            const std::uint32_t* n = numbers.find(i << 18);
+            REQUIRE(n);
+            CHECK(*n == i);
+            const std::size_t* at = names.find(texts[i]);
+            REQUIRE(at);
+            CHECK(*at == i);
+        }
+        CHECK_FALSE(numbers.find(1));
+        CHECK_FALSE(names.find("model.layer5000.weight"));
+        auto again = names.insert(texts[7], 99);  // present: kept as it was
+        CHECK_FALSE(again.second);
+        CHECK(*again.first == 7);
+        names["model.layer7.weight"] = 70;
+        CHECK(*names.find(texts[7]) == 70);
+        std::size_t i = 0;
+        for (const auto& e : names) CHECK(e.key == texts[i++]);
+        CHECK(i == 5000);
+        CHECK(pool.live_blocks > 0);
+        CHECK(ptload_test::allocations() == before);
+    }
+    CHECK(pool.live_blocks == 0);
+}

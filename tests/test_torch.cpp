@@ -229,6 +229,50 @@ TEST_CASE("map_location: device string, dict, callable, registered tags") {
         auto dev = devices(*ok);
         CHECK(std::count(dev.begin(), dev.end(), "host-pinned") > 0);
     }
+    SUBCASE("handlers of equal priority are asked in the order they were registered, lower priorities first") {
+        ptload::load_options o;
+        o.map_remap = {{"cuda:0", "mydevice:0"}};
+        auto claim = [](const char* name) {
+            return [name](const ptload::storage_description&, std::string_view, std::string& device) {
+                device = name;
+                return true;
+            };
+        };
+        o.register_location(20, claim("late"));
+        o.register_location(10, claim("first of 10"));
+        o.register_location(10, claim("second of 10"));
+        auto doc = ptload::load_file(file, o);
+        REQUIRE(doc);
+        auto dev = devices(*doc);
+        CHECK(std::count(dev.begin(), dev.end(), "first of 10") > 0);
+        CHECK(std::count(dev.begin(), dev.end(), "second of 10") == 0);
+        CHECK(std::count(dev.begin(), dev.end(), "late") == 0);
+    }
+    SUBCASE("options keep their own copy of a callable: copies outlive the original, null pointers are no callable") {
+        ptload::load_options copy;
+        {
+            ptload::load_options o;
+            std::string chosen = "npu:7";  // captured by value, gone with this scope
+            o.map_callable = [chosen](const ptload::storage_description&, std::string& device) {
+                device = chosen;
+                return true;
+            };
+            copy = o;
+        }
+        REQUIRE(copy.map_callable);
+        auto doc = ptload::load_file(file, copy);
+        REQUIRE(doc);
+        for (const auto& d : devices(*doc)) CHECK(d == "npu:7");
+
+        bool (*none)(const ptload::storage_description&, std::string&) = nullptr;
+        copy.map_callable = none;
+        CHECK_FALSE(copy.map_callable);
+        copy.map_callable = [](const ptload::storage_description&, std::string&) { return false; };
+        ptload::load_options moved = std::move(copy);
+        REQUIRE(moved.map_callable);
+        std::string device;
+        CHECK_FALSE(moved.map_callable(ptload::storage_description{}, device));
+    }
 }
 
 TEST_CASE("every byte source reads the same checkpoint") {

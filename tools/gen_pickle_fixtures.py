@@ -582,6 +582,13 @@ def opcode_fixtures():
     fixture("dict_big_repeats",
             PROTO(4) + EMPTY_DICT + MARK + items + SETITEMS + MARK + numeric + SETITEMS
             + MARK + SHORT_BINUNICODE("k0") + SHORT_BINUNICODE("last k0") + SETITEMS + STOP)
+    # A memo index far beyond the others, then enough PUTs that the memo's dense part grows
+    # past it: the far entry must still be found (CPython's memo is one dict).
+    long_put = lambda i: b"r" + u32(i)  # LONG_BINPUT
+    fixture("memo_far_then_dense",
+            PROTO(4) + EMPTY_LIST + SHORT_BINUNICODE("far") + long_put(10000) + APPEND
+            + b"".join(long_put(i) for i in range(3000)) + SHORT_BINUNICODE("near") + long_put(10001) + APPEND
+            + b"j" + u32(10000) + APPEND + STOP)  # LONG_BINGET
     members = b"".join(BININT1(i % 13) for i in range(30)) + NEWTRUE + BINFLOAT(2.0) + SHORT_BINUNICODE("x")
     fixture("set_big_repeats", PROTO(4) + EMPTY_SET + MARK + members + ADDITEMS + MARK + members + ADDITEMS + STOP)
 

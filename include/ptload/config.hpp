@@ -8,6 +8,8 @@
 #include PTLOAD_CONFIG_HEADER
 #endif
 
+#include <string_view>
+
 #define PTLOAD_VERSION_MAJOR 0
 #define PTLOAD_VERSION_MINOR 1
 #define PTLOAD_VERSION_PATCH 0
@@ -44,6 +46,11 @@ namespace ptload {
 inline namespace v0 {
 /// The library version as "major.minor.patch".
 inline constexpr const char* version_string = "0.1.0";
+
+// ptload's tables of names write their strings "..."sv: a string_view made from a plain
+// literal has its length counted by constant evaluation, in every file that includes the
+// header (hundreds of names: a measurable part of the include's compile time).
+using std::string_view_literals::operator""sv;
 } // namespace v0
 } // namespace ptload
 

@@ -3,6 +3,7 @@
 #ifndef PTLOAD_LISTING_HPP
 #define PTLOAD_LISTING_HPP
 
+#include "detail/flat_map.hpp"
 #include "error.hpp"
 #include "torch/tensor.hpp"
 #include "value.hpp"
@@ -12,7 +13,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace ptload {
@@ -156,7 +156,7 @@ class tensor_directory {
 public:
     explicit tensor_directory(const document& doc) : rows_(list_tensors(doc, ~std::size_t{0})) {
         by_name_.reserve(rows_.size());
-        for (std::size_t i = 0; i < rows_.size(); ++i) by_name_.emplace(std::string_view(rows_[i].name), i);
+        for (std::size_t i = 0; i < rows_.size(); ++i) by_name_.insert(std::string_view(rows_[i].name), i);
     }
     // The index holds views of the rows' names: a move keeps them (the vector's buffer moves
     // whole), a copy would not.
@@ -167,9 +167,9 @@ public:
 
     /// The tensor listed under `name`, or not_found.
     result<tensor> find(std::string_view name) const {
-        auto it = by_name_.find(name);
-        if (it == by_name_.end()) return make_error(errc::not_found, no_offset, "no tensor named '" + std::string(name) + "'");
-        return rows_[it->second].tensor_value.as_tensor();
+        const std::size_t* row = by_name_.find(name);
+        if (!row) return make_error(errc::not_found, no_offset, "no tensor named '" + std::string(name) + "'");
+        return rows_[*row].tensor_value.as_tensor();
     }
     /// Every row, in list_tensors order.
     const std::vector<tensor_row>& rows() const noexcept { return rows_; }
@@ -177,7 +177,7 @@ public:
 
 private:
     std::vector<tensor_row> rows_;
-    std::unordered_map<std::string_view, std::size_t> by_name_;  // name -> first row with it
+    detail::flat_map<std::string_view, std::size_t> by_name_;  // name -> first row with it
 };
 
 } // namespace v0

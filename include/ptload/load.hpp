@@ -32,33 +32,35 @@ namespace ptload {
 inline namespace v0 {
 namespace detail {
 
-/// A load's options and policies, which the nested loader refers to through one pointer so
-/// that std::function keeps it inline (no heap allocation per load).
+/// A load's options and policies, which the nested loader refers to.
 struct load_context {
     const load_options& opts;
     const policy_values& policies;
 };
 
 /// torch.storage._load_from_bytes: a whole legacy stream inside a bytes value, loaded into the
-/// same document. `depth` counts the streams around this one; each level is a C++ call, so the
-/// nesting is bounded by limits::max_stream_nesting.
+/// same document. `self.depth` counts the streams around this one; each level is a C++ call,
+/// so the nesting is bounded by limits::max_stream_nesting.
 template <class Decoding>
-nested_loader make_nested_loader(const load_context& context, std::size_t depth = 0) {
-    return [ctx = &context, depth](document_data& doc, const std::uint8_t* p, std::size_t n) -> result<node_id> {
-        const load_options& opts = ctx->opts;
-        const policy_values& policies = ctx->policies;
-        if (depth >= policies.limits.max_stream_nesting)
-            return make_error(errc::limit_depth, no_offset,
-                              "torch streams nested more than " + std::to_string(policies.limits.max_stream_nesting) +
-                                  " deep (limits::max_stream_nesting)");
-        // The stream's bytes live in the document: its storages are read now, in every mode.
-        memory_source mem(p, n);
-        any_source src(mem);
-        source_reader reader(src, nullptr, opts, policies);
-        bool not_legacy = false;
-        return load_legacy<Decoding>(doc, src, reader, true, opts, policies,
-                                     make_nested_loader<Decoding>(*ctx, depth + 1), not_legacy);
-    };
+result<node_id> load_nested(const nested_loader& self, document_data& doc, const std::uint8_t* p, std::size_t n) {
+    const load_context& ctx = *static_cast<const load_context*>(self.context);
+    const load_options& opts = ctx.opts;
+    const policy_values& policies = ctx.policies;
+    if (self.depth >= policies.limits.max_stream_nesting)
+        return make_error(errc::limit_depth, no_offset,
+                          "torch streams nested more than " + std::to_string(policies.limits.max_stream_nesting) +
+                              " deep (limits::max_stream_nesting)");
+    // The stream's bytes live in the document: its storages are read now, in every mode.
+    memory_source mem(p, n);
+    any_source src(mem);
+    source_reader reader(src, nullptr, opts, policies);
+    bool not_legacy = false;
+    const nested_loader inner{&load_nested<Decoding>, self.context, self.depth + 1};
+    return load_legacy<Decoding>(doc, src, reader, true, opts, policies, inner, not_legacy);
+}
+template <class Decoding>
+nested_loader make_nested_loader(const load_context& context) {
+    return {&load_nested<Decoding>, &context, 0};
 }
 
 /// Contiguous bytes of a whole source: in place for memory sources, else read.

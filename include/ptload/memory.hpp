@@ -24,7 +24,6 @@
 #include <new>
 #include <string>
 #include <type_traits>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -138,8 +137,6 @@ struct fill_later_allocator : memory_allocator<T> {
 template <class T>
 using fill_later_vector = std::vector<T, fill_later_allocator<T>>;
 using string = std::basic_string<char, std::char_traits<char>, memory_allocator<char>>;
-template <class K, class V, class Hash = std::hash<K>>
-using hash_map = std::unordered_map<K, V, Hash, std::equal_to<K>, memory_allocator<std::pair<const K, V>>>;
 
 /// std::make_shared through the memory functions (object and count in one block).
 template <class T, class... Args>

@@ -9,6 +9,7 @@
 #define PTLOAD_VALUE_HPP
 
 #include "config.hpp"
+#include "detail/flat_map.hpp"
 #include "detail/huge_pages.hpp"
 #include "detail/offset_order.hpp"
 #include "error.hpp"
@@ -24,11 +25,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -663,8 +662,9 @@ public:
 
 private:
     bool aliases_edges(const node_id* items) const noexcept {
-        return items && !edges_.empty() && std::less_equal<const node_id*>()(edges_.data(), items) &&
-               std::less<const node_id*>()(items, edges_.data() + edges_.size());
+        // compared as addresses: `<` between pointers into different arrays is unspecified
+        const auto at = reinterpret_cast<std::uintptr_t>(items), first = reinterpret_cast<std::uintptr_t>(edges_.data());
+        return items && !edges_.empty() && at >= first && at < first + edges_.size() * sizeof(node_id);
     }
     /// Appends n edges at the end of the edge array, copying first when they alias it.
     void append_edges(const node_id* items, std::size_t n) {
@@ -770,13 +770,13 @@ public:
                     if (doc.text(e[2 * (slot - 1)]) == key) break;
                 }
             }
-            tables_.emplace(id, t);
+            tables_.insert(id, t);
         }
     }
     std::int64_t find(const document_data& doc, node_id m, std::string_view key) const {
-        auto it = tables_.find(m);
-        if (it == tables_.end()) return no_table;  // made after the tables: the caller scans
-        const table& t = it->second;
+        const table* found = tables_.find(m);
+        if (!found) return no_table;  // made after the tables: the caller scans
+        const table& t = *found;
         const node_id* e = doc.edges(m);
         for (std::uint32_t s = static_cast<std::uint32_t>(hash(key)) & t.mask;; s = (s + 1) & t.mask) {
             const std::uint32_t slot = pool_[t.first + s];
@@ -796,7 +796,7 @@ private:
         return h ^ (h >> 32);
     }
     vector<std::uint32_t> pool_;
-    hash_map<node_id, table> tables_;
+    flat_map<node_id, table> tables_;
 };
 } // namespace detail
 

@@ -5,10 +5,10 @@
 #define PTLOAD_DETAIL_TEXT_HPP
 
 #include "bigint.hpp"
+#include "pow2.hpp"
 #include "utf8.hpp"
 
 #include <cfloat>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -45,7 +45,8 @@ inline int digit_value(char c) {
 }
 
 /// Python's int(text, 0): optional sign, 0x/0o/0b prefixes, '_' between digits.
-inline parsed_int parse_python_int(std::string_view text, std::size_t max_digits) {
+template <class = void>
+parsed_int parse_python_int(std::string_view text, std::size_t max_digits) {
     parsed_int r;
     std::string_view s = strip(text);
     bool negative = false;
@@ -171,7 +172,8 @@ private:
 /// leading zeros. Exact big-integer arithmetic, so the result never depends on the C library, its locale or the
 /// FPU's precision; the caller keeps digits.size() and exp10 within a few hundred of the
 /// double range, which bounds the work.
-inline double decimal_to_double(std::string_view digits, std::int64_t exp10) {
+template <class = void>
+double decimal_to_double(std::string_view digits, std::int64_t exp10) {
 #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
     // Exact operands and one correctly rounded operation (Clinger's fast path).
     if (digits.size() <= 15 && exp10 >= -22 && exp10 <= 22) {
@@ -218,7 +220,7 @@ inline double decimal_to_double(std::string_view digits, std::int64_t exp10) {
         ++exp2;
     }
     if (exp2 > 1023 - 52) return std::numeric_limits<double>::infinity();
-    return std::ldexp(static_cast<double>(m), static_cast<int>(exp2));
+    return static_cast<double>(m) * pow2(static_cast<int>(exp2));  // exact: m has at most 53 bits
 }
 
 inline bool ascii_iequals(std::string_view s, std::string_view lower) {
@@ -231,7 +233,8 @@ inline bool ascii_iequals(std::string_view s, std::string_view lower) {
 /// Python's float(text): surrounding whitespace, a sign, then "inf", "infinity" or "nan" in any
 /// case, or a decimal with optional point and exponent, '_' allowed only between two digits.
 /// Correctly rounded and locale-independent on every platform (no strtod, no from_chars).
-inline bool parse_python_float(std::string_view text, double& out) {
+template <class = void>
+bool parse_python_float(std::string_view text, double& out) {
     std::string_view s = strip(text);
     bool negative = false;
     if (!s.empty() && (s[0] == '+' || s[0] == '-')) {

@@ -4,16 +4,14 @@
 #ifndef PTLOAD_PICKLE_KEYS_HPP
 #define PTLOAD_PICKLE_KEYS_HPP
 
+#include "../detail/flat_map.hpp"
 #include "../error.hpp"
 #include "../value.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 namespace ptload {
@@ -27,10 +25,14 @@ namespace pickle {
 /// the key's hash, in order; finish() then finds repeated keys by sorting the hashes and merges
 /// them as Python would have: the first key keeps its position and takes the last value.
 /// Nothing reads a big container's duplicates in between: the machine calls finish() at STOP.
-class key_index {
+///
+/// A template only so that a file that includes ptload without loading does not compile it:
+/// use it as key_index.
+template <class = void>
+class basic_key_index {
 public:
     /// `max_depth`: nesting of a key hashed and compared part by part (limits::max_key_depth).
-    key_index(document_data& doc, std::size_t max_depth) : doc_(doc), max_depth_(max_depth) {}
+    basic_key_index(document_data& doc, std::size_t max_depth) : doc_(doc), max_depth_(max_depth) {}
 
     /// dict[key] = val (dict or ordered_dict).
     status set(node_id dict, node_id key, node_id val) { return insert(dict, key, val, 2); }
@@ -39,7 +41,7 @@ public:
 
     /// Merges repeated keys of the big containers filled since the last call.
     status finish() {
-        for (auto& kv : pending_) merge(kv.first, kv.second);
+        for (auto& kv : pending_) merge(kv.key, kv.value);
         pending_.clear();
         last_id_ = null_node;
         last_ = nullptr;
@@ -78,11 +80,11 @@ private:
     }
     pending* lookup(node_id c) {
         if (c == last_id_) return last_;
-        auto it = pending_.find(c);
-        if (it == pending_.end()) return nullptr;
+        pending* p = pending_.find(c);
+        if (!p) return nullptr;
         last_id_ = c;
-        last_ = &it->second;
-        return last_;
+        last_ = p;
+        return p;
     }
     /// Switches a container to append-and-merge-later; its entries so far are distinct.
     pending* start(node_id c, std::size_t stride) {
@@ -175,9 +177,9 @@ private:
     }
     /// Python numbers that compare equal hash equal: integral floats hash as their int.
     static bool float_as_int(double f, std::int64_t& out) {
-        if (!(f >= -9223372036854775808.0 && f < 9223372036854775808.0) || f != std::floor(f)) return false;
-        out = static_cast<std::int64_t>(f);
-        return true;
+        if (!(f >= -9223372036854775808.0 && f < 9223372036854775808.0)) return false;
+        out = static_cast<std::int64_t>(f);  // in range: truncates, so integral f come back equal
+        return static_cast<double>(out) == f;
     }
 
     /// Hashes are cached per immutable container, so a key built from many references to one
@@ -219,9 +221,8 @@ private:
         case kind::tuple:
         case kind::frozenset:
         case kind::torch_size: {
-            auto cached = hash_cache_.find(id);
-            if (cached != hash_cache_.end()) {
-                h = cached->second;
+            if (const std::uint64_t* cached = hash_cache_.find(id)) {
+                h = *cached;
                 return {};
             }
             h = mix(static_cast<std::uint64_t>(n.k) + doc_.edge_count(id));
@@ -235,7 +236,7 @@ private:
                 PTLOAD_TRY(hash_rec(doc_.edge(id, i), e, depth + 1, sub_complete));
                 h = n.k == kind::frozenset ? h + mix(e) : mix(h * 1000003 ^ e);  // frozensets are unordered
             }
-            if (sub_complete) hash_cache_.emplace(id, h);
+            if (sub_complete) hash_cache_.insert(id, h);
             else complete = false;
             return {};
         }
@@ -278,14 +279,14 @@ private:
             if (static_cast<std::size_t>(depth) >= max_depth_ || n != doc_.edge_count(b)) return false;
             std::uint64_t ha = 0, hb = 0;
             if (hash_of(a, ha) && hash_of(b, hb) && ha != hb) return false;
-            if (proven_equal_.count(pair_key(a, b))) return true;
+            if (proven_equal_.find(pair_key(a, b))) return true;
             bool same = true;
             if (x.k != kind::frozenset) {
                 for (std::size_t k = 0; k < n && same; ++k) same = equal_rec(doc_.edge(a, k), doc_.edge(b, k), depth + 1);
             } else {
                 same = frozensets_equal(a, b, n, depth);
             }
-            if (same) proven_equal_.insert(pair_key(a, b));
+            if (same) proven_equal_.insert(pair_key(a, b), true);
             return same;
         }
         default: return false;
@@ -319,12 +320,16 @@ private:
 
     document_data& doc_;
     std::size_t max_depth_;
-    detail::hash_map<node_id, pending> pending_;
-    mutable detail::hash_map<node_id, std::uint64_t> hash_cache_;  // tuples, frozensets, torch.Size
-    mutable std::unordered_set<std::uint64_t> proven_equal_;          // container pairs, during one equal()
+    detail::flat_map<node_id, pending> pending_;
+    mutable detail::flat_map<node_id, std::uint64_t> hash_cache_;  // tuples, frozensets, torch.Size
+    mutable detail::flat_map<std::uint64_t, bool> proven_equal_;    // container pairs, during one equal()
+    // The container last looked up and its entry in pending_. Only start() adds to pending_,
+    // and it sets both, so the pointer never outlives a move of the entries.
     node_id last_id_ = null_node;
     pending* last_ = nullptr;
 };
+
+using key_index = basic_key_index<>;
 
 } // namespace pickle
 } // namespace v0

@@ -41,6 +41,7 @@
 #ifndef PTLOAD_PICKLE_MACHINE_HPP
 #define PTLOAD_PICKLE_MACHINE_HPP
 
+#include "../detail/flat_map.hpp"
 #include "../detail/text.hpp"
 #include "../detail/utf8.hpp"
 #include "../error.hpp"
@@ -58,7 +59,6 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -354,9 +354,9 @@ private:
             memo_[index] = id;
             ++memo_count_;
         } else {
-            auto it = sparse_memo_.find(static_cast<std::uint32_t>(index));
-            if (it == sparse_memo_.end()) ++memo_count_;
-            sparse_memo_[static_cast<std::uint32_t>(index)] = id;
+            auto added = sparse_memo_.insert(static_cast<std::uint32_t>(index), id);
+            if (added.second) ++memo_count_;
+            else *added.first = id;
             if (sparse_memo_.size() > limits_.max_memo)
                 return fail(errc::limit_memo, "more than " + std::to_string(limits_.max_memo) +
                                                   " memo entries far beyond the others (limits::max_memo)");
@@ -366,9 +366,9 @@ private:
     status memo_get(std::uint64_t index) {
         node_id id = null_node;
         if (index < memo_.size()) id = memo_[index];
-        else if (index <= 0xFFFFFFFFull) {
-            auto it = sparse_memo_.find(static_cast<std::uint32_t>(index));
-            if (it != sparse_memo_.end()) id = it->second;
+        // An index PUT far ahead stays in the sparse map even after the dense part grows past it.
+        if (id == null_node && index <= 0xFFFFFFFFull && !sparse_memo_.empty()) {
+            if (const node_id* sparse = sparse_memo_.find(static_cast<std::uint32_t>(index))) id = *sparse;
         }
         if (id == null_node) return fail(errc::memo_missing, "memo has no entry " + std::to_string(index));
         return push(id);
@@ -1194,7 +1194,7 @@ private:
     detail::vector<node_id> stack_;
     detail::vector<std::size_t> marks_;
     detail::vector<node_id> memo_;
-    detail::hash_map<std::uint32_t, node_id> sparse_memo_;
+    detail::flat_map<std::uint32_t, node_id> sparse_memo_;
     std::uint64_t memo_count_ = 0;
     std::uint64_t node_budget_ = 0;
     std::size_t op_offset_ = 0;

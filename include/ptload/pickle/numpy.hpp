@@ -23,6 +23,9 @@ namespace ptload {
 inline namespace v0 {
 namespace pickle {
 
+// The functions the pickle machine calls are templates only so that a file that includes
+// ptload without loading does not compile them.
+
 /// Edges of an ndarray node.
 enum ndarray_field : std::uint32_t { nd_dtype, nd_shape, nd_data, nd_fields };
 
@@ -39,7 +42,8 @@ inline bool latin1_bytes(std::string_view text, detail::string& out) {
 }
 
 /// A numpy dtype node from its type string ('f4', 'U20', 'O8'); BUILD sets the byte order.
-inline node_id make_numpy_dtype(document_data& doc, std::string_view type) {
+template <class = void>
+node_id make_numpy_dtype(document_data& doc, std::string_view type) {
     // Until BUILD says otherwise: '|' for one-byte and non-numeric kinds, '<' elsewhere.
     detail::string descr;
     char k = type.empty() ? '?' : type[0];
@@ -56,7 +60,8 @@ inline node_id make_numpy_dtype(document_data& doc, std::string_view type) {
 }
 
 /// BUILD on a numpy dtype: (version, byteorder, subarray, names, fields, elsize, alignment, flags[, metadata]).
-inline status build_numpy_dtype(document_data& doc, node_id dt, node_id state) {
+template <class = void>
+status build_numpy_dtype(document_data& doc, node_id dt, node_id state) {
     if (doc.at(state).k != kind::tuple || doc.edge_count(state) < 2)
         return make_error(errc::bad_operand, no_offset, "numpy dtype state is not a tuple");
     node_id order = doc.edge(state, 1);
@@ -89,7 +94,8 @@ inline std::uint64_t numpy_itemsize(std::string_view descr) {
 }
 
 /// BUILD on an ndarray: (version, shape, dtype, is_fortran, rawdata) or the 4-tuple without version.
-inline status build_ndarray(document_data& doc, node_id arr, node_id state) {
+template <class = void>
+status build_ndarray(document_data& doc, node_id arr, node_id state) {
     if (doc.at(state).k != kind::tuple) return make_error(errc::bad_operand, no_offset, "ndarray state is not a tuple");
     std::size_t n = doc.edge_count(state);
     std::size_t at = n == 5 ? 1 : n == 4 ? 0 : 99;
@@ -149,7 +155,8 @@ inline status build_ndarray(document_data& doc, node_id arr, node_id state) {
 }
 
 /// numpy.core.multiarray.scalar(dtype, raw): the Python value of .item().
-inline result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id raw) {
+template <class = void>
+result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id raw) {
     if (doc.at(dt).k != kind::numpy_dtype) return make_error(errc::bad_operand, no_offset, "numpy scalar dtype is not a numpy dtype");
     detail::string descr(doc.text(dt));
     node_id val = raw;

@@ -4,6 +4,7 @@
 #ifndef PTLOAD_TORCH_ARCHIVE_HPP
 #define PTLOAD_TORCH_ARCHIVE_HPP
 
+#include "../detail/flat_map.hpp"
 #include "../error.hpp"
 #include "../memory.hpp"
 #include "../pickle/machine.hpp"
@@ -111,7 +112,7 @@ public:
         s.ref.little_endian = little_endian_;
         std::uint32_t index = doc.add_storage(std::move(s));
         if (std::uint32_t* slot = find(d.key)) *slot = index;  // found again: no pointer is kept across calls
-        else by_name_.emplace(d.key, index);
+        else by_name_.insert(d.key, index);
         return index;
     }
 
@@ -142,8 +143,7 @@ private:
     std::uint32_t* find(std::string_view key) {
         std::uint64_t n = 0;
         if (decimal_key(key, zip_.size(), n) && n < by_number_.size()) return &by_number_[static_cast<std::size_t>(n)];
-        auto it = by_name_.find(key);
-        return it == by_name_.end() ? nullptr : &it->second;
+        return by_name_.find(key);
     }
 
     const zip_archive& zip_;
@@ -152,7 +152,7 @@ private:
     bool little_endian_;
     vector<const zip_entry*> record_by_number_;  // records <folder><n>, built once
     vector<std::uint32_t> by_number_;            // storage index by numeric key, no_storage if not yet seen
-    hash_map<std::string_view, std::uint32_t> by_name_;
+    flat_map<std::string_view, std::uint32_t> by_name_;
 };
 
 /// Runs one pickle record with torch semantics; nothing may follow its STOP.
@@ -178,7 +178,7 @@ template <class Decoding, class Source>
 result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader& reader, const zip_archive& zip,
                                 std::string_view prefix, std::string_view record, std::string_view folder,
                                 const load_options& opts, const policy_values& policies, bool little_endian,
-                                std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)> nested) {
+                                const nested_loader& nested) {
     const string full = record_name(prefix, record);
     const std::string_view name(full.data(), full.size());
     const zip_entry* e = zip.find(name);
@@ -188,7 +188,7 @@ result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader&
     zip_storages storages(zip, record_name(prefix, folder), opts, little_endian);
     doc.reserve_storages(doc.storage_count() + storages.numbered_records());
     torch_handler handler(&storages, opts, policies.limits);
-    handler.load_from_bytes = std::move(nested);
+    handler.load_from_bytes = nested;
     const auto first = static_cast<std::uint32_t>(doc.storage_count());
     auto root = run_record<Decoding>(doc, handler, *bytes, e->data_offset, name, opts, policies);
     if (!root) return root;
@@ -208,7 +208,7 @@ result<vector<char>> small_record(Source& src, const zip_entry& e) {
 /// A zip checkpoint or TorchScript archive into doc.
 template <class Decoding, class Source>
 status load_zip(document_data& doc, Source& src, storage_reader& reader, const load_options& opts, const policy_values& policies,
-                std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)> nested) {
+                const nested_loader& nested) {
     auto zip = read_zip(src, zip_limits_from(policies.limits));
     if (!zip) return std::move(zip).err();
     auto folder = archive_folder(*zip);

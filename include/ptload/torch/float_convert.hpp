@@ -4,9 +4,9 @@
 #ifndef PTLOAD_TORCH_FLOAT_CONVERT_HPP
 #define PTLOAD_TORCH_FLOAT_CONVERT_HPP
 
+#include "../detail/pow2.hpp"
 #include "dtype.hpp"
 
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -26,7 +26,7 @@ inline float half_to_float(std::uint16_t h) {
     if (exp == 0x1F) return bits_to_float(sign | 0x7F800000u | (man << 13));  // inf / nan (payload kept)
     if (exp == 0) {
         if (!man) return bits_to_float(sign);
-        float v = std::ldexp(static_cast<float>(man), -24);  // subnormal
+        float v = static_cast<float>(man * pow2(-24));  // subnormal
         return sign ? -v : v;
     }
     return bits_to_float(sign | ((exp + 112) << 23) | (man << 13));
@@ -42,9 +42,11 @@ inline float minifloat_to_float(std::uint8_t v, int e, int m, int bias, bool iee
     if (fnuz && v == 0x80) return std::numeric_limits<float>::quiet_NaN();
     if (e4m3fn && (v & 0x7F) == 0x7F) return std::numeric_limits<float>::quiet_NaN();
     if (ieee_specials && exp == (1 << e) - 1)
-        return man ? std::numeric_limits<float>::quiet_NaN() : (sign ? -INFINITY : INFINITY);
-    float val = exp == 0 ? std::ldexp(static_cast<float>(man), 1 - bias - m)
-                         : std::ldexp(static_cast<float>(man + (1 << m)), exp - bias - m);
+        return man ? std::numeric_limits<float>::quiet_NaN()
+                   : (sign ? -std::numeric_limits<float>::infinity() : std::numeric_limits<float>::infinity());
+    // every float8 value is a float32 exactly: the products below do not round
+    float val = exp == 0 ? static_cast<float>(man * pow2(1 - bias - m))
+                         : static_cast<float>((man + (1 << m)) * pow2(exp - bias - m));
     return sign ? -val : val;
 }
 
@@ -68,7 +70,7 @@ inline float element_to_float(dtype t, const std::uint8_t* p) {
     case dtype::float8_e4m3fnuz: return minifloat_to_float(p[0], 4, 3, 8, false, true, false);
     case dtype::float8_e5m2fnuz: return minifloat_to_float(p[0], 5, 2, 16, false, true, false);
     case dtype::float8_e8m0fnu:  // exponent only: 2^(v-127), 0xFF is NaN
-        return p[0] == 0xFF ? std::numeric_limits<float>::quiet_NaN() : std::ldexp(1.0f, p[0] - 127);
+        return p[0] == 0xFF ? std::numeric_limits<float>::quiet_NaN() : static_cast<float>(pow2(p[0] - 127));
     case dtype::bool_: return p[0] ? 1.0f : 0.0f;
     case dtype::uint8: return p[0];
     case dtype::int8: return static_cast<std::int8_t>(p[0]);

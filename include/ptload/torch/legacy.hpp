@@ -4,6 +4,7 @@
 #ifndef PTLOAD_TORCH_LEGACY_HPP
 #define PTLOAD_TORCH_LEGACY_HPP
 
+#include "../detail/flat_map.hpp"
 #include "../error.hpp"
 #include "../pickle/machine.hpp"
 #include "../policies/source.hpp"
@@ -13,17 +14,13 @@
 #include "storage_io.hpp"
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace ptload {
 inline namespace v0 {
 namespace detail {
-
-using nested_loader = std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)>;
 
 /// Storages of a legacy stream: declared by persistent ids, filled after the pickles.
 class legacy_storages final : public storage_provider {
@@ -45,15 +42,14 @@ public:
         if (off.k != kind::integer || size.k != kind::integer || off.i < 0 || size.i < 0 ||
             static_cast<std::uint64_t>(off.i) > d.numel || static_cast<std::uint64_t>(size.i) > d.numel - static_cast<std::uint64_t>(off.i))
             return make_error(errc::bad_storage, no_offset, "storage view lies outside its storage", "storage " + std::string(d.key));
-        auto it = views_.find(vkey);
-        if (it != views_.end()) return it->second;
+        if (const std::uint32_t* seen = views_.find(vkey)) return *seen;
         storage v;
         v.desc = d;
         v.desc.key = vkey;
         v.desc.numel = static_cast<std::uint64_t>(size.i);
         v.device = doc.storage_at(*root).device;
         std::uint32_t index = doc.add_storage(std::move(v));
-        views_.emplace(vkey, index);
+        views_.insert(vkey, index);
         fixups_.push_back({index, *root, static_cast<std::uint64_t>(off.i) * element_size(d.type)});
         return index;
     }
@@ -64,17 +60,17 @@ public:
     result<std::uint64_t> read_data(document_data& doc, Source& src, std::uint64_t offset, const vector<std::string_view>& keys) {
         vector<char> filled(doc.storage_count(), 0);  // by document storage index
         for (const auto& key : keys) {
-            auto it = roots_.find(key);
-            if (it == roots_.end())
+            const std::uint32_t* root = roots_.find(key);
+            if (!root)
                 return make_error(errc::bad_storage, offset, "storage data for key '" + std::string(key) + "' that no tensor declared");
             std::uint8_t count_bytes[8];
             PTLOAD_TRY(src.read_at(offset, count_bytes, 8));
             std::uint64_t count = 0;
             for (int i = 7; i >= 0; --i) count = (count << 8) | count_bytes[i];
-            if (filled[it->second])
+            if (filled[*root])
                 return make_error(errc::bad_storage, offset, "storage data for key '" + std::string(key) + "' appears twice");
-            filled[it->second] = 1;
-            storage& s = doc.storage_mut(it->second);
+            filled[*root] = 1;
+            storage& s = doc.storage_mut(*root);
             if (count != s.desc.numel)
                 return make_error(errc::bad_storage, offset,
                                   "storage has " + std::to_string(count) + " elements in the file, " +
@@ -89,8 +85,8 @@ public:
             offset += 8 + s.nbytes();
         }
         for (const auto& kv : roots_)  // every declared storage gets its bytes, or the load fails
-            if (!filled[kv.second])
-                return make_error(errc::bad_storage, offset, "storage key '" + std::string(kv.first) + "' has no data in the file");
+            if (!filled[kv.value])
+                return make_error(errc::bad_storage, offset, "storage key '" + std::string(kv.key) + "' has no data in the file");
         for (const auto& f : fixups_) {  // views share their root's memory once it is read
             storage& view = doc.storage_mut(f.view);
             view.ref.view_of = f.root;
@@ -101,12 +97,11 @@ public:
 
 private:
     result<std::uint32_t> declare(document_data& doc, const storage_description& d) {
-        auto it = roots_.find(d.key);
-        if (it != roots_.end()) {
-            const storage& s = doc.storage_at(it->second);
+        if (const std::uint32_t* root = roots_.find(d.key)) {
+            const storage& s = doc.storage_at(*root);
             if (s.desc.type != d.type || s.desc.numel != d.numel)
                 return make_error(errc::bad_storage, no_offset, "storage key '" + std::string(d.key) + "' is declared again with another dtype or size");
-            return it->second;
+            return *root;
         }
         auto device = place_storage(doc, opts_, d, no_offset);
         if (!device) return std::move(device).err();
@@ -114,7 +109,7 @@ private:
         s.desc = d;
         s.device = *device;
         std::uint32_t index = doc.add_storage(std::move(s));
-        roots_.emplace(d.key, index);
+        roots_.insert(d.key, index);
         return index;
     }
     struct fixup {
@@ -123,7 +118,7 @@ private:
     };
     const load_options& opts_;
     // Keys are texts of the document, which outlives this.
-    hash_map<std::string_view, std::uint32_t> roots_, views_;
+    flat_map<std::string_view, std::uint32_t> roots_, views_;
     vector<fixup> fixups_;
 };
 

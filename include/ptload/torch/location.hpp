@@ -11,13 +11,12 @@
 #ifndef PTLOAD_TORCH_LOCATION_HPP
 #define PTLOAD_TORCH_LOCATION_HPP
 
+#include "../callback.hpp"
 #include "../error.hpp"
 #include "../span.hpp"
 #include "storage.hpp"
 
-#include <algorithm>
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,7 +27,7 @@ inline namespace v0 {
 
 /// A user handler for location tags, as register_package's deserializer: return true and set
 /// `device` to claim the storage, false to let the next handler (or the default) decide.
-using location_handler = std::function<bool(const storage_description& d, std::string_view tag, std::string& device)>;
+using location_handler = callback<bool(const storage_description& d, std::string_view tag, std::string& device)>;
 
 /// Everything torch.load takes besides the file and the policies.
 struct load_options {
@@ -37,7 +36,7 @@ struct load_options {
     /// map_location as a dict: saved tag -> tag, then the default handling.
     std::vector<std::pair<std::string, std::string>> map_remap;
     /// map_location as a callable: return true and set the device to decide, false for the default.
-    std::function<bool(const storage_description& d, std::string& device)> map_callable;
+    callback<bool(const storage_description& d, std::string& device)> map_callable;
     /// Passed to the allocator policy with every storage.
     void* allocator_context = nullptr;
     /// Out-of-band buffers for pickle protocol 5's NEXT_BUFFER, in order.
@@ -64,9 +63,11 @@ struct load_options {
 
     /// register_package(priority, tagger, deserializer): lower priorities are asked first.
     void register_location(int priority, location_handler handler) {
+        // Kept in order as they come (a few at most): the new one goes after every handler of
+        // its priority or a lower one.
         handlers_.push_back({priority, std::move(handler)});
-        std::stable_sort(handlers_.begin(), handlers_.end(),
-                         [](const registered& a, const registered& b) { return a.priority < b.priority; });
+        for (std::size_t i = handlers_.size() - 1; i > 0 && handlers_[i - 1].priority > priority; --i)
+            std::swap(handlers_[i - 1], handlers_[i]);
     }
 
     /// Where a storage goes: map_location first, then registered handlers, then the tags torch

@@ -21,7 +21,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -73,6 +72,20 @@ inline dtype storage_class_dtype(std::string_view name) noexcept {
     return name == "UntypedStorage" ? dtype::uint8 : dtype_from_storage_class(name);
 }
 
+/// Loads a stream nested in a bytes value (torch.storage._load_from_bytes) into the same
+/// document: a function and the load it belongs to, set by the format layer. Empty outside a
+/// torch load. A plain function pointer: nothing to allocate, copy or compile per load.
+struct nested_loader {
+    using function = result<node_id> (*)(const nested_loader& self, document_data& doc, const std::uint8_t* p,
+                                         std::size_t n);
+    function load = nullptr;
+    const void* context = nullptr;  // the load's options and policies, for `load`
+    std::size_t depth = 0;          // streams around this one
+
+    explicit operator bool() const noexcept { return load != nullptr; }
+    result<node_id> operator()(document_data& doc, const std::uint8_t* p, std::size_t n) const { return load(*this, doc, p, n); }
+};
+
 } // namespace detail
 
 /// The pickle machine's Handler for torch files and for pickles that contain torch objects,
@@ -85,7 +98,7 @@ public:
         : provider_(provider), opts_(opts), limits_(limits) {}
 
     /// Loads a nested legacy stream (torch.storage._load_from_bytes); set by the format layer.
-    std::function<result<node_id>(document_data&, const std::uint8_t*, std::size_t)> load_from_bytes;
+    detail::nested_loader load_from_bytes;
 
     // ---- Handler hooks ----
     result<node_id> persistent_load(document_data& doc, node_id pid, std::uint64_t) {

@@ -5,6 +5,7 @@
 #define PTLOAD_TORCH_TAR_HPP
 
 #include "../detail/checked.hpp"
+#include "../detail/flat_map.hpp"
 #include "../detail/tar_octal.hpp"
 #include "../error.hpp"
 #include "../pickle/machine.hpp"
@@ -18,7 +19,6 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace ptload {
@@ -37,12 +37,12 @@ public:
         return make_error(errc::bad_storage, no_offset, "tar checkpoints name storages by str keys, not tuples");
     }
     result<node_id> load_object(document_data&, std::string_view key) override {
-        auto it = objects.find(key);
-        if (it == objects.end()) return make_error(errc::missing_record, no_offset, "no tensor or storage with key " + std::string(key));
-        return it->second;
+        const node_id* found = objects.find(key);
+        if (!found) return make_error(errc::missing_record, no_offset, "no tensor or storage with key " + std::string(key));
+        return *found;
     }
     bool class_tuples() const override { return true; }
-    hash_map<std::string_view, node_id> objects;  // keys are texts of the document
+    flat_map<std::string_view, node_id> objects;  // keys are texts of the document
 };
 
 /// Finds the four members; every header is checked and every member must lie in the file.
@@ -131,7 +131,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
     auto count = next("tar storages");
     if (!count) return count;
     if (doc.at(*count).k != kind::integer || doc.at(*count).i < 0) return make_error(errc::bad_format, base, "tar storage count is not a size");
-    hash_map<std::string_view, std::uint32_t> storages;
+    flat_map<std::string_view, std::uint32_t> storages;
     for (std::int64_t i = 0; i < doc.at(*count).i; ++i) {
         auto entry = next("tar storage header");
         if (!entry) return entry;
@@ -172,9 +172,9 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         const auto& num = doc.at(doc.edge(v, 3));
         if (!key_text(doc.edge(v, 0), vkey) || !key_text(doc.edge(v, 1), rkey) || off.k != kind::integer || num.k != kind::integer)
             return make_error(errc::bad_format, base + pos, "tar view is not (key, root, offset, size)");
-        auto root = storages.find(rkey);
-        if (root == storages.end()) return make_error(errc::missing_record, base + pos, "tar view of unknown storage " + std::string(rkey));
-        const storage& r = doc.storage_at(root->second);
+        const std::uint32_t* root = storages.find(rkey);
+        if (!root) return make_error(errc::missing_record, base + pos, "tar view of unknown storage " + std::string(rkey));
+        const storage& r = doc.storage_at(*root);
         if (off.i < 0 || num.i < 0 || static_cast<std::uint64_t>(off.i) > r.desc.numel ||
             static_cast<std::uint64_t>(num.i) > r.desc.numel - static_cast<std::uint64_t>(off.i))
             return make_error(errc::bad_storage, base + pos, "tar view lies outside its storage", "storage " + std::string(vkey));
@@ -215,9 +215,9 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         for (std::uint32_t d = 0; d < ndim; ++d) doc.push_edge(size, doc.make_int(static_cast<std::int64_t>(le64(*dims + 8 * d))));
         for (std::uint32_t d = 0; d < ndim; ++d) doc.push_edge(stride, doc.make_int(static_cast<std::int64_t>(le64(*dims + 8 * (ndim + d)))));
         node_id offset = doc.make_int(static_cast<std::int64_t>(le64(*dims + 16 * ndim)));
-        auto st = storages.find(skey);
-        if (st == storages.end()) return make_error(errc::missing_record, base + pos, "tar tensor of unknown storage " + std::string(skey));
-        auto t = handler.make_tensor(doc, handler.storage_node(doc, st->second), offset, size, stride, dtype::unknown, false);
+        const std::uint32_t* st = storages.find(skey);
+        if (!st) return make_error(errc::missing_record, base + pos, "tar tensor of unknown storage " + std::string(skey));
+        auto t = handler.make_tensor(doc, handler.storage_node(doc, *st), offset, size, stride, dtype::unknown, false);
         if (!t) return t;
         objects.objects[key] = *t;
     }
