@@ -99,36 +99,48 @@ private:
     }
     /// Finds entries with equal keys (equal hashes first, by a bucket pass on the top hash bits
     /// and small sorts), then keeps each key's first entry with its last value.
+    ///
+    /// The work happens in the hashes' own array, so a merge takes no memory in proportion to
+    /// the container beyond it (for a 1M-entry dict this pass was the peak of the load): each
+    /// word becomes the entry's hash with its low bits replaced by the entry's number, and the
+    /// words are put in bucket order in place. Equal keys have equal hash bits; fewer bits
+    /// only let more unequal keys reach equal(), which decides.
     void merge(node_id c, pending& p) {
-        std::size_t n = p.hashes.size();
+        detail::vector<std::uint64_t>& order = p.hashes;
+        const std::size_t n = order.size();
         if (n < 2) return;
+        unsigned entry_bits = 1;
+        while ((std::uint64_t{1} << entry_bits) < n) ++entry_bits;
+        const std::uint64_t entry_mask = (std::uint64_t{1} << entry_bits) - 1;
+        for (std::size_t i = 0; i < n; ++i) order[i] = (order[i] & ~entry_mask) | i;
         // About one bucket per entry (at most 2^16): the pass costs O(n), never a fixed table.
         unsigned bucket_bits = 1;
         while (bucket_bits < 16 && (std::size_t{1} << bucket_bits) < n) ++bucket_bits;
-        detail::vector<std::uint32_t> start(std::size_t{1} << bucket_bits, 0);
-        for (auto h : p.hashes) ++start[h >> (64 - bucket_bits)];
-        std::uint32_t sum = 0;
-        for (auto& v : start) {
-            std::uint32_t count = v;
-            v = sum;
-            sum += count;
-        }
-        // (hash, entry) pairs grouped by bucket, so each small sort touches contiguous memory
-        detail::vector<std::pair<std::uint64_t, std::uint32_t>> order(n);
-        detail::vector<std::uint32_t> fill(start);
-        for (std::size_t i = 0; i < n; ++i)
-            order[fill[p.hashes[i] >> (64 - bucket_bits)]++] = {p.hashes[i], static_cast<std::uint32_t>(i)};
+        const auto bucket = [bucket_bits](std::uint64_t w) { return static_cast<std::size_t>(w >> (64 - bucket_bits)); };
+        detail::vector<std::uint32_t> start((std::size_t{1} << bucket_bits) + 1, 0);
+        for (auto w : order) ++start[bucket(w) + 1];
+        for (std::size_t b = 1; b < start.size(); ++b) start[b] += start[b - 1];
+        // In place: each bucket's next free slot takes the words that belong there, swapped out
+        // of the way until the slot holds one of its own (American flag sort, one pass).
+        detail::vector<std::uint32_t> next(start.begin(), start.end() - 1);
+        for (std::size_t b = 0; b + 1 < start.size(); ++b)
+            while (next[b] < start[b + 1]) {
+                const std::size_t home = bucket(order[next[b]]);
+                if (home == b) ++next[b];
+                else std::swap(order[next[b]], order[next[home]++]);
+            }
+        const auto hash_bits = [entry_bits](std::uint64_t w) { return w >> entry_bits; };
         detail::vector<std::uint32_t> keep_as;  // entry -> the entry it merges into (itself if kept)
         bool any = false;
-        for (std::size_t b = 0; b < start.size(); ++b) {
-            std::uint32_t lo = start[b], hi = b + 1 < start.size() ? start[b + 1] : static_cast<std::uint32_t>(n);
+        for (std::size_t b = 0; b + 1 < start.size(); ++b) {
+            const std::uint32_t lo = start[b], hi = start[b + 1];
             if (hi - lo < 2) continue;
-            std::sort(order.begin() + lo, order.begin() + hi);
+            std::sort(order.begin() + lo, order.begin() + hi);  // by hash, then by entry
             for (std::uint32_t i = lo + 1; i < hi; ++i) {
-                if (order[i].first != order[i - 1].first) continue;  // the common case: no equal hash
-                std::uint32_t e = order[i].second;
-                for (std::uint32_t j = i; j-- > lo && order[j].first == order[i].first;) {
-                    std::uint32_t first = order[j].second;
+                if (hash_bits(order[i]) != hash_bits(order[i - 1])) continue;  // the common case: no equal hash
+                const auto e = static_cast<std::uint32_t>(order[i] & entry_mask);
+                for (std::uint32_t j = i; j-- > lo && hash_bits(order[j]) == hash_bits(order[i]);) {
+                    const auto first = static_cast<std::uint32_t>(order[j] & entry_mask);
                     if (!equal(doc_.edge(c, first * p.stride), doc_.edge(c, e * p.stride))) continue;
                     if (!any) {
                         keep_as.resize(n);

@@ -775,6 +775,10 @@ private:
         } else if constexpr (B == '.') {  // STOP: x -> (returns x)
             auto r = pop();
             if (!r) return std::move(r).err();
+            // Nothing reads the memo after STOP: it goes before the merge below takes memory
+            // of its own (for a pickle of millions of values both are tens of megabytes).
+            detail::vector<node_id>().swap(memo_);
+            sparse_memo_ = {};
             PTLOAD_TRY(keys_.finish());  // big dicts and sets: merge repeated keys now
             doc_.add_input_bytes(position());
             result_ = *r;
