@@ -3855,14 +3855,16 @@ inline result<tensor> value::as_tensor() const {
 // registered location tags): any callable with the right signature, a lambda with captures
 // included, copied with the options that hold it.
 //
-// It does for these what std::function does, and no more: its target lives in memory from
-// ptload's memory functions, and it needs no <functional>, which would otherwise be among the
-// costliest headers of every file that includes ptload.
+// It does for these what std::function does, and no more, without <functional>, which would
+// otherwise be among the costliest headers of every file that includes ptload. Its copy of the
+// callable is on the global heap, as the options' strings are: options outlive loads and may
+// be made before the memory functions are set, so they must not take memory from them.
 #ifndef PTLOAD_CALLBACK_HPP
 #define PTLOAD_CALLBACK_HPP
 
 
 #include <cstddef>
+#include <new>
 #include <type_traits>
 #include <utility>
 
@@ -3886,7 +3888,7 @@ public:
         if constexpr (std::is_pointer<Target>::value) {
             if (!f) return;
         }
-        target_ = detail::new_object<Target>(std::forward<F>(f));
+        target_ = new Target(std::forward<F>(f));
         ops_ = &operations_of<Target>;
     }
     callback(const callback& other) : target_(other.target_ ? other.ops_->copy(other.target_) : nullptr), ops_(other.ops_) {}
@@ -3915,11 +3917,11 @@ private:
     }
     template <class Target>
     static void* copy_target(const void* target) {
-        return detail::new_object<Target>(*static_cast<const Target*>(target));
+        return new Target(*static_cast<const Target*>(target));
     }
     template <class Target>
     static void destroy_target(void* target) noexcept {
-        detail::delete_object(static_cast<Target*>(target));
+        delete static_cast<Target*>(target);
     }
     template <class Target>
     static constexpr operations operations_of{&call_target<Target>, &copy_target<Target>, &destroy_target<Target>};
