@@ -21,9 +21,10 @@ namespace pickle {
 /// Hash and equality of hashable values, and Python's "a key appears once" for dicts and sets.
 ///
 /// Small containers are checked on every insert. Big ones (a state_dict, a 1M-entry dict)
-/// would pay a cache miss per insert in a hash table, so their inserts only append and record
-/// the key's hash, in order; finish() then finds repeated keys by sorting the hashes and merges
-/// them as Python would have: the first key keeps its position and takes the last value.
+/// would pay a cache miss per insert in a hash table, so their inserts only check that the key
+/// is hashable and append; finish() then hashes the keys, finds repeated ones by sorting the
+/// hashes and merges them as Python would have: the first key keeps its position and takes
+/// the last value.
 /// Nothing reads a big container's duplicates in between: the machine calls finish() at STOP.
 ///
 /// A template only so that a file that includes ptload without loading does not compile it:
@@ -41,33 +42,28 @@ public:
 
     /// Merges repeated keys of the big containers filled since the last call.
     status finish() {
-        for (auto& kv : pending_) merge(kv.key, kv.value);
-        pending_.clear();
-        last_id_ = null_node;
-        last_ = nullptr;
+        for (const auto& kv : big_) merge(kv.key, kv.value);
+        big_.clear();
+        last_big_ = null_node;
         return {};
     }
 
 private:
     static constexpr std::size_t linear_limit = 8;  // below this, scanning beats hashing
 
-    struct pending {
-        std::size_t stride;
-        detail::vector<std::uint64_t> hashes;  // one per entry, in entry order
-    };
-
     status insert(node_id c, node_id key, node_id val, std::size_t stride) {
-        std::uint64_t h;
-        PTLOAD_TRY(hash_of(key, h));  // unhashable keys fail here, at their opcode
-        pending* p = lookup(c);
-        if (!p) {
+        PTLOAD_TRY(check_hashable(key));  // unhashable keys fail here, at their opcode
+        if (!is_big(c)) {
             std::size_t count = doc_.edge_count(c) / stride;
             for (std::size_t i = 0; i < count; ++i)
                 if (equal(doc_.edge(c, i * stride), key)) {
                     if (stride == 2) doc_.set_edge(c, 2 * i + 1, val);
                     return {};
                 }
-            if (count + 1 >= linear_limit) p = start(c, stride);
+            if (count + 1 >= linear_limit) {  // append from now on; the entries so far are distinct
+                big_.insert(c, static_cast<std::uint32_t>(stride));
+                last_big_ = c;
+            }
         }
         if (stride == 2) {
             node_id kv[2] = {key, val};
@@ -75,40 +71,39 @@ private:
         } else {
             doc_.push_edge(c, key);
         }
-        if (p) p->hashes.push_back(h);
         return {};
     }
-    pending* lookup(node_id c) {
-        if (c == last_id_) return last_;
-        pending* p = pending_.find(c);
-        if (!p) return nullptr;
-        last_id_ = c;
-        last_ = p;
-        return p;
+    bool is_big(node_id c) {
+        if (c == last_big_) return true;
+        if (!big_.find(c)) return false;
+        last_big_ = c;
+        return true;
     }
-    /// Switches a container to append-and-merge-later; its entries so far are distinct.
-    pending* start(node_id c, std::size_t stride) {
-        pending& p = pending_[c];
-        p.stride = stride;
-        std::size_t count = doc_.edge_count(c) / stride;
-        p.hashes.resize(count);
-        for (std::size_t i = 0; i < count; ++i) (void)hash_of(doc_.edge(c, i * stride), p.hashes[i]);
-        last_id_ = c;
-        last_ = &p;
-        return &p;
+    /// Fails as hash_of would, without hashing what cannot fail (the hashes of big containers'
+    /// keys are taken at the merge, when the memo is gone, rather than held through the load).
+    status check_hashable(node_id key) const {
+        switch (doc_.at(key).k) {
+        case kind::tuple: case kind::frozenset: case kind::torch_size:  // their parts decide
+        case kind::list: case kind::dict: case kind::ordered_dict: case kind::set: case kind::bytearray:
+        case kind::ndarray: case kind::slice: {
+            std::uint64_t h;
+            return hash_of(key, h);  // it names what is unhashable
+        }
+        default: return {};  // scalars, text and identity-hashed objects
+        }
     }
     /// Finds entries with equal keys (equal hashes first, by a bucket pass on the top hash bits
     /// and small sorts), then keeps each key's first entry with its last value.
     ///
-    /// The work happens in the hashes' own array, so a merge takes no memory in proportion to
-    /// the container beyond it (for a 1M-entry dict this pass was the peak of the load): each
-    /// word becomes the entry's hash with its low bits replaced by the entry's number, and the
-    /// words are put in bucket order in place. Equal keys have equal hash bits; fewer bits
-    /// only let more unequal keys reach equal(), which decides.
-    void merge(node_id c, pending& p) {
-        detail::vector<std::uint64_t>& order = p.hashes;
-        const std::size_t n = order.size();
+    /// One array of 8 bytes per entry is all a merge takes in proportion to the container (for
+    /// a 1M-entry dict the merge was the peak of the load): each word is the entry's hash with
+    /// its low bits replaced by the entry's number, put in bucket order in place. Equal keys
+    /// have equal hash bits; fewer bits only let more unequal keys reach equal(), which decides.
+    void merge(node_id c, std::size_t stride) {
+        const std::size_t n = doc_.edge_count(c) / stride;
         if (n < 2) return;
+        detail::vector<std::uint64_t> order(n);
+        for (std::size_t i = 0; i < n; ++i) (void)hash_of(doc_.edge(c, i * stride), order[i]);  // checked at insert
         unsigned entry_bits = 1;
         while ((std::uint64_t{1} << entry_bits) < n) ++entry_bits;
         const std::uint64_t entry_mask = (std::uint64_t{1} << entry_bits) - 1;
@@ -141,7 +136,7 @@ private:
                 const auto e = static_cast<std::uint32_t>(order[i] & entry_mask);
                 for (std::uint32_t j = i; j-- > lo && hash_bits(order[j]) == hash_bits(order[i]);) {
                     const auto first = static_cast<std::uint32_t>(order[j] & entry_mask);
-                    if (!equal(doc_.edge(c, first * p.stride), doc_.edge(c, e * p.stride))) continue;
+                    if (!equal(doc_.edge(c, first * stride), doc_.edge(c, e * stride))) continue;
                     if (!any) {
                         keep_as.resize(n);
                         for (std::uint32_t k = 0; k < n; ++k) keep_as[k] = k;
@@ -158,10 +153,10 @@ private:
         detail::vector<node_id> kept;
         kept.reserve(doc_.edge_count(c));
         for (std::uint32_t k = 0; k < n; ++k)
-            if (keep_as[k] != k && p.stride == 2) doc_.set_edge(c, 2 * keep_as[k] + 1, doc_.edge(c, 2 * k + 1));
+            if (keep_as[k] != k && stride == 2) doc_.set_edge(c, 2 * keep_as[k] + 1, doc_.edge(c, 2 * k + 1));
         for (std::uint32_t k = 0; k < n; ++k) {
             if (keep_as[k] != k) continue;
-            for (std::size_t s = 0; s < p.stride; ++s) kept.push_back(doc_.edge(c, k * p.stride + s));
+            for (std::size_t s = 0; s < stride; ++s) kept.push_back(doc_.edge(c, k * stride + s));
         }
         for (std::size_t i = 0; i < kept.size(); ++i) doc_.set_edge(c, i, kept[i]);
         doc_.truncate_edges(c, kept.size());
@@ -332,13 +327,10 @@ private:
 
     document_data& doc_;
     std::size_t max_depth_;
-    detail::flat_map<node_id, pending> pending_;
+    detail::flat_map<node_id, std::uint32_t> big_;                    // big containers and their stride
     mutable detail::flat_map<node_id, std::uint64_t> hash_cache_;  // tuples, frozensets, torch.Size
     mutable detail::flat_map<std::uint64_t, bool> proven_equal_;    // container pairs, during one equal()
-    // The container last looked up and its entry in pending_. Only start() adds to pending_,
-    // and it sets both, so the pointer never outlives a move of the entries.
-    node_id last_id_ = null_node;
-    pending* last_ = nullptr;
+    node_id last_big_ = null_node;                                   // the big container last looked up
 };
 
 using key_index = basic_key_index<>;
