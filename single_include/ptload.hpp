@@ -4308,8 +4308,7 @@ inline int digit_value(char c) {
 }
 
 /// Python's int(text, 0): optional sign, 0x/0o/0b prefixes, '_' between digits.
-template <class = void>
-parsed_int parse_python_int(std::string_view text, std::size_t max_digits) {
+inline parsed_int parse_python_int(std::string_view text, std::size_t max_digits) {
     parsed_int r;
     std::string_view s = strip(text);
     bool negative = false;
@@ -4435,8 +4434,7 @@ private:
 /// leading zeros. Exact big-integer arithmetic, so the result never depends on the C library, its locale or the
 /// FPU's precision; the caller keeps digits.size() and exp10 within a few hundred of the
 /// double range, which bounds the work.
-template <class = void>
-double decimal_to_double(std::string_view digits, std::int64_t exp10) {
+inline double decimal_to_double(std::string_view digits, std::int64_t exp10) {
 #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
     // Exact operands and one correctly rounded operation (Clinger's fast path).
     if (digits.size() <= 15 && exp10 >= -22 && exp10 <= 22) {
@@ -4496,8 +4494,7 @@ inline bool ascii_iequals(std::string_view s, std::string_view lower) {
 /// Python's float(text): surrounding whitespace, a sign, then "inf", "infinity" or "nan" in any
 /// case, or a decimal with optional point and exponent, '_' allowed only between two digits.
 /// Correctly rounded and locale-independent on every platform (no strtod, no from_chars).
-template <class = void>
-bool parse_python_float(std::string_view text, double& out) {
+inline bool parse_python_float(std::string_view text, double& out) {
     std::string_view s = strip(text);
     bool negative = false;
     if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
@@ -5241,17 +5238,19 @@ private:
         last_big_ = c;
         return true;
     }
-    /// Fails as hash_of would, without hashing what cannot fail (the hashes of big containers'
-    /// keys are taken at the merge, when the memo is gone, rather than held through the load).
+    /// Fails as hash_of would, without hashing the scalars and text that always hash (the
+    /// hashes of big containers' keys are taken at the merge, when the memo is gone, rather
+    /// than held through the load). Every other kind goes through hash_of, which decides.
     status check_hashable(node_id key) const {
         switch (doc_.at(key).k) {
-        case kind::tuple: case kind::frozenset: case kind::torch_size:  // their parts decide
-        case kind::list: case kind::dict: case kind::ordered_dict: case kind::set: case kind::bytearray:
-        case kind::ndarray: case kind::slice: {
+        case kind::none: case kind::boolean: case kind::integer: case kind::floating: case kind::complex:
+        case kind::string: case kind::bytes: case kind::big_integer: case kind::global: case kind::device:
+        case kind::numpy_dtype: case kind::dtype:
+            return {};
+        default: {
             std::uint64_t h;
-            return hash_of(key, h);  // it names what is unhashable
+            return hash_of(key, h);  // names what is unhashable
         }
-        default: return {};  // scalars, text and identity-hashed objects
         }
     }
     /// Finds entries with equal keys (equal hashes first, by a bucket pass on the top hash bits
@@ -6261,7 +6260,7 @@ private:
         node_id id = null_node;
         if (index < memo_.size()) id = memo_[index];
         // An index PUT far ahead stays in the sparse map even after the dense part grows past it.
-        if (id == null_node && index <= 0xFFFFFFFFull && !sparse_memo_.empty()) {
+        if (id == null_node && index <= 0xFFFFFFFFull) {
             if (const node_id* sparse = sparse_memo_.find(static_cast<std::uint32_t>(index))) id = *sparse;
         }
         if (id == null_node) return fail(errc::memo_missing, "memo has no entry " + std::to_string(index));

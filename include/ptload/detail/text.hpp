@@ -45,8 +45,7 @@ inline int digit_value(char c) {
 }
 
 /// Python's int(text, 0): optional sign, 0x/0o/0b prefixes, '_' between digits.
-template <class = void>
-parsed_int parse_python_int(std::string_view text, std::size_t max_digits) {
+inline parsed_int parse_python_int(std::string_view text, std::size_t max_digits) {
     parsed_int r;
     std::string_view s = strip(text);
     bool negative = false;
@@ -172,8 +171,7 @@ private:
 /// leading zeros. Exact big-integer arithmetic, so the result never depends on the C library, its locale or the
 /// FPU's precision; the caller keeps digits.size() and exp10 within a few hundred of the
 /// double range, which bounds the work.
-template <class = void>
-double decimal_to_double(std::string_view digits, std::int64_t exp10) {
+inline double decimal_to_double(std::string_view digits, std::int64_t exp10) {
 #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
     // Exact operands and one correctly rounded operation (Clinger's fast path).
     if (digits.size() <= 15 && exp10 >= -22 && exp10 <= 22) {
@@ -233,8 +231,7 @@ inline bool ascii_iequals(std::string_view s, std::string_view lower) {
 /// Python's float(text): surrounding whitespace, a sign, then "inf", "infinity" or "nan" in any
 /// case, or a decimal with optional point and exponent, '_' allowed only between two digits.
 /// Correctly rounded and locale-independent on every platform (no strtod, no from_chars).
-template <class = void>
-bool parse_python_float(std::string_view text, double& out) {
+inline bool parse_python_float(std::string_view text, double& out) {
     std::string_view s = strip(text);
     bool negative = false;
     if (!s.empty() && (s[0] == '+' || s[0] == '-')) {

@@ -79,17 +79,19 @@ private:
         last_big_ = c;
         return true;
     }
-    /// Fails as hash_of would, without hashing what cannot fail (the hashes of big containers'
-    /// keys are taken at the merge, when the memo is gone, rather than held through the load).
+    /// Fails as hash_of would, without hashing the scalars and text that always hash (the
+    /// hashes of big containers' keys are taken at the merge, when the memo is gone, rather
+    /// than held through the load). Every other kind goes through hash_of, which decides.
     status check_hashable(node_id key) const {
         switch (doc_.at(key).k) {
-        case kind::tuple: case kind::frozenset: case kind::torch_size:  // their parts decide
-        case kind::list: case kind::dict: case kind::ordered_dict: case kind::set: case kind::bytearray:
-        case kind::ndarray: case kind::slice: {
+        case kind::none: case kind::boolean: case kind::integer: case kind::floating: case kind::complex:
+        case kind::string: case kind::bytes: case kind::big_integer: case kind::global: case kind::device:
+        case kind::numpy_dtype: case kind::dtype:
+            return {};
+        default: {
             std::uint64_t h;
-            return hash_of(key, h);  // it names what is unhashable
+            return hash_of(key, h);  // names what is unhashable
         }
-        default: return {};  // scalars, text and identity-hashed objects
         }
     }
     /// Finds entries with equal keys (equal hashes first, by a bucket pass on the top hash bits

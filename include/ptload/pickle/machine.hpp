@@ -367,7 +367,7 @@ private:
         node_id id = null_node;
         if (index < memo_.size()) id = memo_[index];
         // An index PUT far ahead stays in the sparse map even after the dense part grows past it.
-        if (id == null_node && index <= 0xFFFFFFFFull && !sparse_memo_.empty()) {
+        if (id == null_node && index <= 0xFFFFFFFFull) {
             if (const node_id* sparse = sparse_memo_.find(static_cast<std::uint32_t>(index))) id = *sparse;
         }
         if (id == null_node) return fail(errc::memo_missing, "memo has no entry " + std::to_string(index));
