@@ -2,6 +2,7 @@
 """bench/gen_checkpoints.py: the inputs of bench/checkpoints.sh, written by torch itself.
 
     /usr/bin/python3 bench/gen_checkpoints.py OUT_DIR          # full size (~2.1 GiB on disk)
+    /usr/bin/python3 bench/gen_checkpoints.py OUT_DIR --only ckpt_100k_zip.pt   # one input
     SCALE=0.01 /usr/bin/python3 bench/gen_checkpoints.py OUT_DIR   # quick trial (~25 MiB)
 
 Run it with an interpreter that has torch (Debian's /usr/bin/python3: torch 1.13, numpy).
@@ -42,6 +43,7 @@ At a small SCALE the script checks the result with torch.load (each tensor must 
 with the right shape); at full size it checks it with Python's zipfile (names, sizes, offsets
 past 4 GiB) since torch.load would need 5 GiB of memory.
 """
+import argparse
 import io
 import os
 import pickle
@@ -195,9 +197,12 @@ def sparse_checkpoint(path):
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: gen_checkpoints.py OUT_DIR")
-    out = sys.argv[1]
+    parser = argparse.ArgumentParser(description="Writes the inputs of bench/checkpoints.sh (see the module doc).")
+    parser.add_argument("out_dir", help="folder for the inputs (created if missing)")
+    parser.add_argument("--only", action="append", metavar="NAME",
+                        help="write only this input (ckpt_1g_zip.pt, ...; may be repeated)")
+    args = parser.parse_args()
+    out = args.out_dir
     os.makedirs(out, exist_ok=True)
     jobs = [
         ("ckpt_1g_zip.pt", lambda p: write_atomic(p, lambda t: torch.save(big_state_dict(), t))),
@@ -206,7 +211,12 @@ def main():
         ("ckpt_100k_zip.pt", lambda p: write_atomic(p, lambda t: torch.save(many_small(), t))),
         ("ckpt_5g_sparse.pt", sparse_checkpoint),
     ]
+    unknown = set(args.only or []) - {name for name, _ in jobs}
+    if unknown:
+        parser.error(f"no input named {', '.join(sorted(unknown))}")
     for name, make in jobs:
+        if args.only and name not in args.only:
+            continue
         path = os.path.join(out, name)
         if os.path.exists(path):
             log(f"{path}: present, kept")

@@ -56,10 +56,13 @@
 #define PTLOAD_UNLIKELY(x) __builtin_expect(!!(x), 0)
 // error paths kept out of line, so the checks in front of them stay small enough to inline
 #define PTLOAD_COLD __attribute__((noinline, cold))
+// rare but not cold paths (an array's growth): out of line, still optimised for speed
+#define PTLOAD_NOINLINE __attribute__((noinline))
 #else
 #define PTLOAD_LIKELY(x) (x)
 #define PTLOAD_UNLIKELY(x) (x)
 #define PTLOAD_COLD
+#define PTLOAD_NOINLINE
 #endif
 
 namespace ptload {
@@ -777,6 +780,128 @@ void sort_by_offset(Items& items) {
 
 #endif
 // ----- end of ptload/detail/offset_order.hpp -----
+// ----- ptload/detail/pod_vector.hpp -----
+// detail/pod_vector.hpp: a growable array of trivially copyable values, for the arrays a load
+// fills with millions of items (the document's edges, the pickle machine's stack and memo).
+//
+// std::vector with an allocator of ptload's own moves its items one by one when it grows
+// (libstdc++ relocates with memmove only for std::allocator) and zero-fills what resize()
+// adds; for these arrays both were a measurable part of a big load. Here growth is one
+// memcpy into a new block from the memory functions, and grow_to() leaves new items unset
+// for a caller that writes them next.
+#ifndef PTLOAD_DETAIL_POD_VECTOR_HPP
+#define PTLOAD_DETAIL_POD_VECTOR_HPP
+
+
+#include <cstddef>
+#include <cstring>
+#include <type_traits>
+
+namespace ptload {
+inline namespace v0 {
+namespace detail {
+
+/// memcpy of n items, with the few-item case (a tuple, a dict entry) as plain stores rather
+/// than a call into the C library.
+template <class T>
+void copy_items(T* to, const T* from, std::size_t n) noexcept {
+    switch (n) {
+    case 4: to[3] = from[3]; [[fallthrough]];
+    case 3: to[2] = from[2]; [[fallthrough]];
+    case 2: to[1] = from[1]; [[fallthrough]];
+    case 1: to[0] = from[0]; [[fallthrough]];
+    case 0: return;
+    default: std::memcpy(static_cast<void*>(to), from, n * sizeof(T));
+    }
+}
+
+template <class T>
+class pod_vector {
+    static_assert(std::is_trivially_copyable<T>::value && std::is_trivially_destructible<T>::value,
+                  "pod_vector copies its items as bytes");
+
+public:
+    pod_vector() noexcept = default;
+    pod_vector(pod_vector&& o) noexcept : data_(o.data_), size_(o.size_), cap_(o.cap_) { o.data_ = nullptr, o.size_ = o.cap_ = 0; }
+    pod_vector& operator=(pod_vector&& o) noexcept {
+        if (this != &o) {
+            release();
+            data_ = o.data_, size_ = o.size_, cap_ = o.cap_;
+            o.data_ = nullptr, o.size_ = o.cap_ = 0;
+        }
+        return *this;
+    }
+    pod_vector(const pod_vector&) = delete;
+    pod_vector& operator=(const pod_vector&) = delete;
+    ~pod_vector() { release(); }
+
+    T* data() noexcept { return data_; }
+    const T* data() const noexcept { return data_; }
+    std::size_t size() const noexcept { return size_; }
+    std::size_t capacity() const noexcept { return cap_; }
+    bool empty() const noexcept { return size_ == 0; }
+    T& operator[](std::size_t i) noexcept { return data_[i]; }
+    const T& operator[](std::size_t i) const noexcept { return data_[i]; }
+    T& back() noexcept { return data_[size_ - 1]; }
+
+    void push_back(T v) {
+        if (size_ == cap_) reserve(cap_ ? 2 * cap_ : 16);
+        data_[size_++] = v;
+    }
+    void pop_back() noexcept { --size_; }
+    /// Appends n items (which must not point into this array: growing would free them).
+    void append(const T* items, std::size_t n) {
+        if (n == 0) return;
+        if (n > cap_ - size_) reserve(size_ + n > 2 * cap_ ? size_ + n : 2 * cap_);
+        copy_items(data_ + size_, items, n);
+        size_ += n;
+    }
+    /// Size n; items added are left unset (the caller writes them).
+    void grow_to(std::size_t n) {
+        if (n > cap_) reserve(n > 2 * cap_ ? n : 2 * cap_);
+        size_ = n;
+    }
+    /// Size n; items added are `fill`.
+    void resize(std::size_t n, T fill) {
+        const std::size_t old = size_;
+        grow_to(n);
+        for (std::size_t i = old; i < n; ++i) data_[i] = fill;
+    }
+    /// Shrinks to n items (n <= size()).
+    void truncate(std::size_t n) noexcept { size_ = n; }
+    void clear() noexcept { size_ = 0; }
+    /// Room for n items; what is there stays, nothing is added.
+    void reserve(std::size_t n) {
+        if (n > cap_) reallocate(n);
+    }
+
+private:
+    /// Out of line, so that the callers' fast paths stay small enough to inline.
+    PTLOAD_NOINLINE void reallocate(std::size_t n) {
+        if (n > static_cast<std::size_t>(-1) / sizeof(T)) out_of_memory();
+        T* bigger = static_cast<T*>(allocate_bytes(n * sizeof(T), alignof(T)));
+        if (size_) std::memcpy(static_cast<void*>(bigger), data_, size_ * sizeof(T));
+        release();
+        data_ = bigger;
+        cap_ = n;
+    }
+    void release() noexcept {
+        if (data_) deallocate_bytes(data_, cap_ * sizeof(T), alignof(T));
+        data_ = nullptr;
+        cap_ = 0;
+    }
+
+    T* data_ = nullptr;
+    std::size_t size_ = 0;
+    std::size_t cap_ = 0;
+};
+
+} // namespace detail
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/detail/pod_vector.hpp -----
 // ----- ptload/torch/dtype.hpp -----
 // torch/dtype.hpp: torch dtypes, their element sizes, pickled names, legacy storage classes
 // and numpy-style descriptors (FORMAT.md 5.3, 5.4).
@@ -1200,10 +1325,13 @@ public:
     const node& operator[](std::size_t i) const noexcept { return chunks_[i >> chunk_bits][i & (chunk_size - 1)]; }
     std::size_t size() const noexcept { return size_; }
     bool empty() const noexcept { return size_ == 0; }
-    void push_back(const node& n) {
+    /// A new last value, `n`; the reference is valid until the next one is added.
+    node& push_back(const node& n) {
         if (size_ == capacity_) grow();
-        (*this)[size_] = n;
+        node& slot = (*this)[size_];
+        slot = n;
         ++size_;
+        return slot;
     }
     void clear() noexcept {
         chunks_.clear();
@@ -1213,7 +1341,7 @@ public:
     std::size_t capacity_bytes() const noexcept { return capacity_ * sizeof(node); }
 
 private:
-    void grow() {
+    PTLOAD_NOINLINE void grow() {  // out of line: push_back's fast path inlines into every maker
         if (capacity_ < chunk_size) {  // the first chunk, doubling from 64 values
             const std::size_t cap = capacity_ ? capacity_ * 2 : 64;
             unique_array<node> bigger = make_array<node>(cap);
@@ -1244,16 +1372,7 @@ public:
         return p;
     }
     char* allocate(std::size_t n) {
-        if (n > block_size / 4) {  // big values get a block of their own
-            blocks_.push_back(make_array<char>(n));
-            bytes_ += n;
-            return blocks_.back().get();
-        }
-        if (n > left_) {
-            blocks_.push_back(make_array<char>(block_size));
-            cur_ = blocks_.back().get();
-            left_ = block_size;
-        }
+        if (PTLOAD_UNLIKELY(n > left_)) return allocate_block(n);
         char* p = cur_;
         cur_ += n;
         left_ -= n;
@@ -1263,6 +1382,19 @@ public:
     std::uint64_t bytes() const noexcept { return bytes_; }
 
 private:
+    /// The rare path, out of line: a new block, or one of its own for a big value.
+    PTLOAD_NOINLINE char* allocate_block(std::size_t n) {
+        if (n > block_size / 4) {
+            blocks_.push_back(make_array<char>(n));
+            bytes_ += n;
+            return blocks_.back().get();
+        }
+        blocks_.push_back(make_array<char>(block_size));
+        cur_ = blocks_.back().get();
+        left_ = block_size;
+        return allocate(n);
+    }
+
     static constexpr std::size_t block_size = 64 * 1024;
     vector<unique_array<char>> blocks_;
     char* cur_ = nullptr;
@@ -1494,41 +1626,36 @@ public:
     }
     void set_constants(node_id id) noexcept { constants_ = id; }
     node_id add(kind k) {
-        detail::node n{};
-        n.k = k;
-        n.aux_ = null_node;  // an OrderedDict without attrs
-        nodes_.push_back(n);  // memory grows with the values parsed, never ahead of them
-        return static_cast<node_id>(nodes_.size() - 1);
+        (void)add_node(k);
+        return id_of_last();
     }
     node_id make_int(std::int64_t v) {
-        node_id id = add(kind::integer);
-        nodes_[id].i = v;
-        return id;
+        add_node(kind::integer).i = v;
+        return id_of_last();
     }
     node_id make_bool(bool v) {
-        node_id id = add(kind::boolean);
-        nodes_[id].i = v;
-        return id;
+        add_node(kind::boolean).i = v;
+        return id_of_last();
     }
     node_id make_float(double v) {
-        node_id id = add(kind::floating);
-        nodes_[id].f = v;
-        return id;
+        add_node(kind::floating).f = v;
+        return id_of_last();
     }
     node_id make_complex(double re, double im) {
-        node_id id = add(kind::complex);
-        nodes_[id].c.re = re;
-        nodes_[id].c.im = im;
-        return id;
+        detail::node& n = add_node(kind::complex);
+        n.c.re = re;
+        n.c.im = im;
+        return id_of_last();
     }
     /// str (valid UTF-8, or WTF-8 with lone surrogates when `surrogates`), bytes, bytearray,
     /// big_integer (two's complement little-endian), device, numpy_dtype: text in the arena.
     node_id make_text(kind k, const void* p, std::size_t n, bool surrogates = false) {
-        node_id id = add(k);
-        nodes_[id].s.p = bytes_.store(p, n);
-        nodes_[id].s.n = n;
-        nodes_[id].flags_ = k == kind::string && surrogates ? 1 : 0;
-        return id;
+        const char* text = bytes_.store(p, n);
+        detail::node& v = add_node(k);
+        v.s.p = text;
+        v.s.n = n;
+        v.flags_ = k == kind::string && surrogates ? 1 : 0;
+        return id_of_last();
     }
     node_id make_string(std::string_view s) { return make_text(kind::string, s.data(), s.size()); }
     /// A copy of `s` that lives as long as the document: storage keys, location tags.
@@ -1594,7 +1721,7 @@ public:
         const detail::node::edge_slot s = nodes_[container].seq;
         if (s.size + n > s.cap) grow(container, s.size + n);
         const detail::node::edge_slot t = nodes_[container].seq;
-        std::memcpy(edges_.data() + t.first + t.size, items, n * sizeof(node_id));
+        detail::copy_items(edges_.data() + t.first + t.size, items, n);
         nodes_[container].seq.size = static_cast<std::uint32_t>(t.size + n);
     }
     /// Drops a container's items past the first n (keeps its slot).
@@ -1741,6 +1868,15 @@ public:
     }
 
 private:
+    /// A new value of kind k for its maker to fill in: the reference is valid until the next
+    /// value is added, and id_of_last() names it.
+    detail::node& add_node(kind k) {
+        detail::node n{};
+        n.k = k;
+        n.aux_ = null_node;  // an OrderedDict without attrs
+        return nodes_.push_back(n);  // memory grows with the values parsed, never ahead of them
+    }
+    node_id id_of_last() const noexcept { return static_cast<node_id>(nodes_.size() - 1); }
     bool aliases_edges(const node_id* items) const noexcept {
         // compared as addresses: `<` between pointers into different arrays is unspecified
         const auto at = reinterpret_cast<std::uintptr_t>(items), first = reinterpret_cast<std::uintptr_t>(edges_.data());
@@ -1755,7 +1891,7 @@ private:
             items = own.data();
         }
         reserve_edges(edges_.size() + n);
-        edges_.insert(edges_.end(), items, items + n);
+        edges_.append(items, n);
     }
     void reserve_edges(std::size_t need) {
         if (need > edges_.capacity()) reserve_edge_room(need > 2 * edges_.capacity() ? need : 2 * edges_.capacity());
@@ -1766,11 +1902,11 @@ private:
         if (cap < need) cap = need;
         if (s.first + s.cap == edges_.size()) {  // last slot: extend in place
             reserve_edges(s.first + cap);
-            edges_.resize(s.first + cap);
+            edges_.grow_to(s.first + cap);  // the slot's new room is written before it is read
         } else {
             auto first = edges_.size();
             reserve_edges(first + cap);
-            edges_.resize(first + cap);
+            edges_.grow_to(first + cap);
             std::memmove(&edges_[first], &edges_[s.first], s.size * sizeof(node_id));
             s.first = static_cast<std::uint32_t>(first);
         }
@@ -1778,7 +1914,7 @@ private:
     }
 
     detail::node_store nodes_;
-    detail::vector<node_id> edges_;
+    detail::pod_vector<node_id> edges_;
     detail::vector<std::int64_t> dims_;
     detail::byte_arena bytes_;
     status make_resident(storage& s) const {
@@ -2518,9 +2654,27 @@ inline std::size_t utf8_sequence(const std::uint8_t* p, std::size_t n, bool surr
     return len;
 }
 
+/// Whether p[0, n) is all ASCII: 8 bytes at a time, the last 8 read again rather than a byte
+/// loop for the tail (most keys and names are short and ASCII).
+inline bool all_ascii(const std::uint8_t* p, std::size_t n) noexcept {
+    std::uint64_t seen = 0, w;
+    if (n >= 8) {
+        for (std::size_t i = 0; i + 8 <= n; i += 8) {
+            std::memcpy(&w, p + i, 8);
+            seen |= w;
+        }
+        std::memcpy(&w, p + n - 8, 8);
+        seen |= w;
+    } else {
+        for (std::size_t i = 0; i < n; ++i) seen |= p[i];
+    }
+    return (seen & 0x8080808080808080ull) == 0;
+}
+
 /// Checks UTF-8 (with surrogatepass when asked). Returns the offset of the first bad byte, or n.
 inline std::size_t utf8_validate(const std::uint8_t* p, std::size_t n, bool surrogates, bool& has_surrogates) {
     has_surrogates = false;
+    if (all_ascii(p, n)) return n;
     std::size_t i = 0;
     while (i < n) {
         // ASCII fast path, 8 bytes at a time.
@@ -5269,44 +5423,41 @@ private:
         while ((std::uint64_t{1} << entry_bits) < n) ++entry_bits;
         const std::uint64_t entry_mask = (std::uint64_t{1} << entry_bits) - 1;
         for (std::size_t i = 0; i < n; ++i) order[i] = (order[i] & ~entry_mask) | i;
-        // About one bucket per entry (at most 2^16): the pass costs O(n), never a fixed table.
-        unsigned bucket_bits = 1;
-        while (bucket_bits < 16 && (std::size_t{1} << bucket_bits) < n) ++bucket_bits;
-        const auto bucket = [bucket_bits](std::uint64_t w) { return static_cast<std::size_t>(w >> (64 - bucket_bits)); };
-        detail::vector<std::uint32_t> start((std::size_t{1} << bucket_bits) + 1, 0);
-        for (auto w : order) ++start[bucket(w) + 1];
-        for (std::size_t b = 1; b < start.size(); ++b) start[b] += start[b - 1];
-        // In place: each bucket's next free slot takes the words that belong there, swapped out
-        // of the way until the slot holds one of its own (American flag sort, one pass).
-        detail::vector<std::uint32_t> next(start.begin(), start.end() - 1);
-        for (std::size_t b = 0; b + 1 < start.size(); ++b)
-            while (next[b] < start[b + 1]) {
-                const std::size_t home = bucket(order[next[b]]);
-                if (home == b) ++next[b];
-                else std::swap(order[next[b]], order[next[home]++]);
-            }
-        const auto hash_bits = [entry_bits](std::uint64_t w) { return w >> entry_bits; };
-        detail::vector<std::uint32_t> keep_as;  // entry -> the entry it merges into (itself if kept)
-        bool any = false;
+        // Equal hashes made adjacent: the words put in order of their top 10 hash bits, each
+        // bucket then in order of the next 10 when it is big, and what is left sorted. Each
+        // pass has at most 1,024 buckets for the memory system's sake, not the count's: a pass
+        // reads and writes at every bucket's front at once, and 1,024 fronts stay in cache and
+        // in the TLB where 65,536 in one pass (tried) made each move a miss, a third of the
+        // time of a 1M-entry load.
+        detail::vector<std::uint32_t> start, next, sub;
+        const unsigned top_bits = flag_pass(order.data(), n, 64, start, next);
         for (std::size_t b = 0; b + 1 < start.size(); ++b) {
             const std::uint32_t lo = start[b], hi = start[b + 1];
             if (hi - lo < 2) continue;
-            std::sort(order.begin() + lo, order.begin() + hi);  // by hash, then by entry
-            for (std::uint32_t i = lo + 1; i < hi; ++i) {
-                if (hash_bits(order[i]) != hash_bits(order[i - 1])) continue;  // the common case: no equal hash
-                const auto e = static_cast<std::uint32_t>(order[i] & entry_mask);
-                for (std::uint32_t j = i; j-- > lo && hash_bits(order[j]) == hash_bits(order[i]);) {
-                    const auto first = static_cast<std::uint32_t>(order[j] & entry_mask);
-                    if (!equal(doc_.edge(c, first * stride), doc_.edge(c, e * stride))) continue;
-                    if (!any) {
-                        keep_as.resize(n);
-                        for (std::uint32_t k = 0; k < n; ++k) keep_as[k] = k;
-                        any = true;
-                    }
-                    if (keep_as[first] != first) continue;  // merged already; its root comes earlier
-                    keep_as[e] = first;
-                    break;
+            if (hi - lo <= 64) {
+                std::sort(order.begin() + lo, order.begin() + hi);
+                continue;
+            }
+            flag_pass(order.data() + lo, hi - lo, 64 - top_bits, sub, next);
+            for (std::size_t k = 0; k + 1 < sub.size(); ++k)
+                if (sub[k + 1] - sub[k] > 1) std::sort(order.begin() + lo + sub[k], order.begin() + lo + sub[k + 1]);
+        }
+        const auto hash_bits = [entry_bits](std::uint64_t w) { return w >> entry_bits; };
+        detail::vector<std::uint32_t> keep_as;  // entry -> the entry it merges into (itself if kept)
+        bool any = false;
+        for (std::uint32_t i = 1; i < n; ++i) {  // equal hashes are adjacent, in entry order
+            if (hash_bits(order[i]) != hash_bits(order[i - 1])) continue;  // the common case: no equal hash
+            const auto e = static_cast<std::uint32_t>(order[i] & entry_mask);
+            for (std::uint32_t j = i; j-- > 0 && hash_bits(order[j]) == hash_bits(order[i]);) {
+                const auto first = static_cast<std::uint32_t>(order[j] & entry_mask);
+                if (!equal(doc_.edge(c, first * stride), doc_.edge(c, e * stride))) continue;
+                if (!any) {
+                    keep_as.resize(n);
+                    for (std::uint32_t k = 0; k < n; ++k) keep_as[k] = k;
+                    any = true;
                 }
+                keep_as[e] = keep_as[first];  // the first entry with this key (equality is transitive)
+                break;
             }
         }
         if (!any) return;
@@ -5323,6 +5474,30 @@ private:
         doc_.truncate_edges(c, kept.size());
     }
 
+    /// Puts w[0, n) in order of the hash bits just below bit `shift` (up to 10 of them, about
+    /// one bucket per word), in place: each bucket's next free slot takes the words that belong
+    /// there, swapped out of the way until the slot holds one of its own (American flag sort).
+    /// Bucket b is then w[start[b], start[b + 1]); returns the number of bits used.
+    static unsigned flag_pass(std::uint64_t* w, std::size_t n, unsigned shift, detail::vector<std::uint32_t>& start,
+                              detail::vector<std::uint32_t>& next) {
+        unsigned bits = 1;
+        while (bits < 10 && (std::size_t{1} << bits) < n) ++bits;
+        const auto bucket = [shift, bits](std::uint64_t x) {
+            return static_cast<std::size_t>((x >> (shift - bits)) & ((std::uint64_t{1} << bits) - 1));
+        };
+        start.assign((std::size_t{1} << bits) + 1, 0);
+        for (std::size_t i = 0; i < n; ++i) ++start[bucket(w[i]) + 1];
+        for (std::size_t b = 1; b < start.size(); ++b) start[b] += start[b - 1];
+        next.assign(start.begin(), start.end() - 1);
+        for (std::size_t b = 0; b + 1 < start.size(); ++b)
+            while (next[b] < start[b + 1]) {
+                const std::size_t home = bucket(w[next[b]]);
+                if (home == b) ++next[b];
+                else std::swap(w[next[b]], w[next[home]++]);
+            }
+        return bits;
+    }
+
     static std::uint64_t mix(std::uint64_t x) {
         x ^= x >> 33;
         x *= 0xff51afd7ed558ccdull;
@@ -5331,17 +5506,23 @@ private:
         x ^= x >> 33;
         return x;
     }
+    /// The text 8 bytes at a time; a tail is the last 8 bytes read again (overlapping the word
+    /// before: the length is hashed too, so equal texts still hash equal and only equal ones
+    /// are compared), and a text under 8 bytes is gathered byte by byte.
     static std::uint64_t hash_bytes(std::string_view s, std::uint64_t seed) {
-        std::uint64_t h = seed ^ (s.size() * 0x9E3779B97F4A7C15ull);
-        std::size_t i = 0;
-        for (; i + 8 <= s.size(); i += 8) {
-            std::uint64_t w;
-            std::memcpy(&w, s.data() + i, 8);
+        const std::size_t n = s.size();
+        const char* p = s.data();
+        std::uint64_t h = seed ^ (n * 0x9E3779B97F4A7C15ull), w = 0;
+        if (n < 8) {
+            for (std::size_t i = 0; i < n; ++i) w |= std::uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
+            return mix(h ^ w);
+        }
+        for (std::size_t i = 0; i + 8 < n; i += 8) {
+            std::memcpy(&w, p + i, 8);
             h = mix(h ^ w) * 31;
         }
-        std::uint64_t tail = 0;
-        if (i < s.size()) std::memcpy(&tail, s.data() + i, s.size() - i);  // "" may have no data pointer
-        return mix(h ^ tail);
+        std::memcpy(&w, p + n - 8, 8);
+        return mix(h ^ w);
     }
     /// Python numbers that compare equal hash equal: integral floats hash as their int.
     static bool float_as_int(double f, std::int64_t& out) {
@@ -6083,11 +6264,24 @@ private:
         cur_ += sizeof(T);
         return true;
     }
+    /// read_le for a big-endian T (BINFLOAT's double).
+    template <class T>
+    bool read_be(T& out) noexcept {
+        if (PTLOAD_UNLIKELY(!can_take(sizeof(T)))) return false;
+        out = big_endian<T>(cur_, std::make_index_sequence<sizeof(T)>{});
+        cur_ += sizeof(T);
+        return true;
+    }
     /// The bytes p[0, sizeof(T)) as a little-endian T, written out whole so that the compiler
     /// makes it one load (a loop over the bytes stays a loop).
     template <class T, std::size_t... I>
     static T little_endian(const std::uint8_t* p, std::index_sequence<I...>) noexcept {
         return static_cast<T>((static_cast<T>(static_cast<T>(p[I]) << (8 * I)) | ...));
+    }
+    /// The same bytes as a big-endian T: one load and a byte swap.
+    template <class T, std::size_t... I>
+    static T big_endian(const std::uint8_t* p, std::index_sequence<I...>) noexcept {
+        return static_cast<T>((static_cast<T>(static_cast<T>(p[I]) << (8 * (sizeof(T) - 1 - I))) | ...));
     }
     /// n bytes of argument without a result (see read_le); cannot_take(n) says why not.
     bool read_bytes(std::uint64_t n, const std::uint8_t*& out) noexcept {
@@ -6231,15 +6425,21 @@ private:
         if (from <= fence()) return underflow();
         return stack_[from - 1];
     }
-    void truncate_stack(std::size_t n) { stack_.resize(n); }
+    void truncate_stack(std::size_t n) noexcept { stack_.truncate(n); }
 
     // ---------------------------------------------------------------- memo
     status memo_put(std::uint64_t index, node_id id) {
-        if (index > 0xFFFFFFFFull) return fail(errc::limit_memo, "memo index above 2^32 - 1");
-        if (PTLOAD_LIKELY(index == memo_.size())) {  // MEMOIZE and sequential PUTs
+        if (PTLOAD_LIKELY(index == memo_.size() && index <= 0xFFFFFFFFull)) {  // MEMOIZE and sequential PUTs
             memo_.push_back(id);
             ++memo_count_;
-        } else if (index < memo_.size()) {
+            return {};
+        }
+        return memo_put_elsewhere(index, id);
+    }
+    /// memo_put's other cases, out of line so that its common one inlines.
+    PTLOAD_NOINLINE status memo_put_elsewhere(std::uint64_t index, node_id id) {
+        if (index > 0xFFFFFFFFull) return fail(errc::limit_memo, "memo index above 2^32 - 1");
+        if (index < memo_.size()) {
             if (memo_[index] == null_node) ++memo_count_;
             memo_[index] = id;
         } else if (index < memo_count_ * 2 + 4096) {  // dense growth bounded by the PUTs seen, not by an index
@@ -6297,14 +6497,16 @@ private:
         const char* digits = "0123456789abcdef";
         return {digits[b >> 4], digits[b & 15]};
     }
-    /// A UTF-8 str argument (BINUNICODE family): 'surrogatepass', as CPython decodes it.
-    result<node_id> unicode(const std::uint8_t* p, std::size_t n) {
+    /// Pushes a UTF-8 str argument (BINUNICODE family), decoded with 'surrogatepass' as CPython
+    /// does. A bool-tested check and a cold error, as for the hot opcodes' other arguments.
+    status push_unicode(const std::uint8_t* p, std::size_t n) {
         bool surrogates = false;
-        std::size_t bad = detail::utf8_validate(p, n, true, surrogates);
-        if (bad != n)
-            return fail(errc::decode_error,
-                        "'utf-8' codec can't decode byte 0x" + hex_byte(p[bad]) + " in position " + std::to_string(bad));
-        return doc_.make_text(kind::string, p, n, surrogates);
+        const std::size_t bad = detail::utf8_validate(p, n, true, surrogates);
+        if (PTLOAD_UNLIKELY(bad != n)) return bad_utf8(p[bad], bad);
+        return push(doc_.make_text(kind::string, p, n, surrogates));
+    }
+    PTLOAD_COLD error bad_utf8(std::uint8_t byte, std::size_t at) const {
+        return fail(errc::decode_error, "'utf-8' codec can't decode byte 0x" + hex_byte(byte) + " in position " + std::to_string(at));
     }
     result<node_id> integer_from(const detail::parsed_int& v) {
         if (v.status == detail::parsed_int::too_long)
@@ -6670,7 +6872,7 @@ private:
             if (!r) return std::move(r).err();
             // Nothing reads the memo after STOP: it goes before the merge below takes memory
             // of its own (for a pickle of millions of values both are tens of megabytes).
-            detail::vector<node_id>().swap(memo_);
+            memo_ = {};
             sparse_memo_ = {};
             PTLOAD_TRY(keys_.finish());  // big dicts and sets: merge repeated keys now
             doc_.add_input_bytes(position());
@@ -6765,10 +6967,8 @@ private:
             if (!detail::parse_python_float(*line, d)) return fail(errc::bad_text, "not a float literal");
             return push(doc_.make_float(d));
         } else if constexpr (B == 'G') {  // BINFLOAT: big-endian double
-            auto p = take(8);
-            if (!p) return std::move(p).err();
-            std::uint64_t bits = 0;
-            for (int i = 0; i < 8; ++i) bits = (bits << 8) | (*p)[i];
+            std::uint64_t bits;
+            if (PTLOAD_UNLIKELY(!read_be(bits))) return cannot_take(sizeof bits);
             double d;
             std::memcpy(&d, &bits, 8);
             return push(doc_.make_float(d));
@@ -6810,9 +7010,7 @@ private:
             const std::uint8_t* p;
             std::uint64_t n;
             if (PTLOAD_UNLIKELY(!read_counted<B>(p, n))) return counted_error<B>();
-            auto v = unicode(p, static_cast<std::size_t>(n));
-            if (!v) return std::move(v).err();
-            return push(*v);
+            return push_unicode(p, static_cast<std::size_t>(n));
         } else if constexpr (B == 'B' || B == 'C' || B == 0x8E || B == 0x96) {  // BINBYTES u4 / SHORT_BINBYTES u1 / BINBYTES8 / BYTEARRAY8
             const std::uint8_t* p;
             std::uint64_t n;
@@ -7088,9 +7286,9 @@ private:
     run_options opts_;
     limit_values limits_;
     key_index keys_;
-    detail::vector<node_id> stack_;
+    detail::pod_vector<node_id> stack_;
     detail::vector<std::size_t> marks_;
-    detail::vector<node_id> memo_;
+    detail::pod_vector<node_id> memo_;
     detail::flat_map<std::uint32_t, node_id> sparse_memo_;
     std::uint64_t memo_count_ = 0;
     std::uint64_t node_budget_ = 0;

@@ -591,6 +591,13 @@ def opcode_fixtures():
             + b"j" + u32(10000) + APPEND + STOP)  # LONG_BINGET
     members = b"".join(BININT1(i % 13) for i in range(30)) + NEWTRUE + BINFLOAT(2.0) + SHORT_BINUNICODE("x")
     fixture("set_big_repeats", PROTO(4) + EMPTY_SET + MARK + members + ADDITEMS + MARK + members + ADDITEMS + STOP)
+    # A big dict whose few keys repeat thousands of times, 1 == 1.0 == True among them: each
+    # repeat merges into the key's first entry at once (a walk back over the earlier repeats
+    # made this quadratic, and a hostile file of 200,000 repeats took over a minute).
+    distinct = b"".join(SHORT_BINUNICODE(f"k{i}") + BININT1(i) + SETITEM for i in range(10))
+    repeated = [SHORT_BINUNICODE("a"), BININT1(1), BINFLOAT(1.0), NEWTRUE, SHORT_BINUNICODE("b")]
+    repeats = b"".join(repeated[i % 5] + b"J" + i32(i) + SETITEM for i in range(3000))
+    fixture("dict_big_many_repeats", PROTO(4) + EMPTY_DICT + distinct + repeats + STOP)
 
 
 def malformed_fixtures():

@@ -36,10 +36,13 @@
 #define PTLOAD_UNLIKELY(x) __builtin_expect(!!(x), 0)
 // error paths kept out of line, so the checks in front of them stay small enough to inline
 #define PTLOAD_COLD __attribute__((noinline, cold))
+// rare but not cold paths (an array's growth): out of line, still optimised for speed
+#define PTLOAD_NOINLINE __attribute__((noinline))
 #else
 #define PTLOAD_LIKELY(x) (x)
 #define PTLOAD_UNLIKELY(x) (x)
 #define PTLOAD_COLD
+#define PTLOAD_NOINLINE
 #endif
 
 namespace ptload {

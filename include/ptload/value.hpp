@@ -12,6 +12,7 @@
 #include "detail/flat_map.hpp"
 #include "detail/huge_pages.hpp"
 #include "detail/offset_order.hpp"
+#include "detail/pod_vector.hpp"
 #include "error.hpp"
 #include "memory.hpp"
 #include "span.hpp"
@@ -120,10 +121,13 @@ public:
     const node& operator[](std::size_t i) const noexcept { return chunks_[i >> chunk_bits][i & (chunk_size - 1)]; }
     std::size_t size() const noexcept { return size_; }
     bool empty() const noexcept { return size_ == 0; }
-    void push_back(const node& n) {
+    /// A new last value, `n`; the reference is valid until the next one is added.
+    node& push_back(const node& n) {
         if (size_ == capacity_) grow();
-        (*this)[size_] = n;
+        node& slot = (*this)[size_];
+        slot = n;
         ++size_;
+        return slot;
     }
     void clear() noexcept {
         chunks_.clear();
@@ -133,7 +137,7 @@ public:
     std::size_t capacity_bytes() const noexcept { return capacity_ * sizeof(node); }
 
 private:
-    void grow() {
+    PTLOAD_NOINLINE void grow() {  // out of line: push_back's fast path inlines into every maker
         if (capacity_ < chunk_size) {  // the first chunk, doubling from 64 values
             const std::size_t cap = capacity_ ? capacity_ * 2 : 64;
             unique_array<node> bigger = make_array<node>(cap);
@@ -164,16 +168,7 @@ public:
         return p;
     }
     char* allocate(std::size_t n) {
-        if (n > block_size / 4) {  // big values get a block of their own
-            blocks_.push_back(make_array<char>(n));
-            bytes_ += n;
-            return blocks_.back().get();
-        }
-        if (n > left_) {
-            blocks_.push_back(make_array<char>(block_size));
-            cur_ = blocks_.back().get();
-            left_ = block_size;
-        }
+        if (PTLOAD_UNLIKELY(n > left_)) return allocate_block(n);
         char* p = cur_;
         cur_ += n;
         left_ -= n;
@@ -183,6 +178,19 @@ public:
     std::uint64_t bytes() const noexcept { return bytes_; }
 
 private:
+    /// The rare path, out of line: a new block, or one of its own for a big value.
+    PTLOAD_NOINLINE char* allocate_block(std::size_t n) {
+        if (n > block_size / 4) {
+            blocks_.push_back(make_array<char>(n));
+            bytes_ += n;
+            return blocks_.back().get();
+        }
+        blocks_.push_back(make_array<char>(block_size));
+        cur_ = blocks_.back().get();
+        left_ = block_size;
+        return allocate(n);
+    }
+
     static constexpr std::size_t block_size = 64 * 1024;
     vector<unique_array<char>> blocks_;
     char* cur_ = nullptr;
@@ -414,41 +422,36 @@ public:
     }
     void set_constants(node_id id) noexcept { constants_ = id; }
     node_id add(kind k) {
-        detail::node n{};
-        n.k = k;
-        n.aux_ = null_node;  // an OrderedDict without attrs
-        nodes_.push_back(n);  // memory grows with the values parsed, never ahead of them
-        return static_cast<node_id>(nodes_.size() - 1);
+        (void)add_node(k);
+        return id_of_last();
     }
     node_id make_int(std::int64_t v) {
-        node_id id = add(kind::integer);
-        nodes_[id].i = v;
-        return id;
+        add_node(kind::integer).i = v;
+        return id_of_last();
     }
     node_id make_bool(bool v) {
-        node_id id = add(kind::boolean);
-        nodes_[id].i = v;
-        return id;
+        add_node(kind::boolean).i = v;
+        return id_of_last();
     }
     node_id make_float(double v) {
-        node_id id = add(kind::floating);
-        nodes_[id].f = v;
-        return id;
+        add_node(kind::floating).f = v;
+        return id_of_last();
     }
     node_id make_complex(double re, double im) {
-        node_id id = add(kind::complex);
-        nodes_[id].c.re = re;
-        nodes_[id].c.im = im;
-        return id;
+        detail::node& n = add_node(kind::complex);
+        n.c.re = re;
+        n.c.im = im;
+        return id_of_last();
     }
     /// str (valid UTF-8, or WTF-8 with lone surrogates when `surrogates`), bytes, bytearray,
     /// big_integer (two's complement little-endian), device, numpy_dtype: text in the arena.
     node_id make_text(kind k, const void* p, std::size_t n, bool surrogates = false) {
-        node_id id = add(k);
-        nodes_[id].s.p = bytes_.store(p, n);
-        nodes_[id].s.n = n;
-        nodes_[id].flags_ = k == kind::string && surrogates ? 1 : 0;
-        return id;
+        const char* text = bytes_.store(p, n);
+        detail::node& v = add_node(k);
+        v.s.p = text;
+        v.s.n = n;
+        v.flags_ = k == kind::string && surrogates ? 1 : 0;
+        return id_of_last();
     }
     node_id make_string(std::string_view s) { return make_text(kind::string, s.data(), s.size()); }
     /// A copy of `s` that lives as long as the document: storage keys, location tags.
@@ -514,7 +517,7 @@ public:
         const detail::node::edge_slot s = nodes_[container].seq;
         if (s.size + n > s.cap) grow(container, s.size + n);
         const detail::node::edge_slot t = nodes_[container].seq;
-        std::memcpy(edges_.data() + t.first + t.size, items, n * sizeof(node_id));
+        detail::copy_items(edges_.data() + t.first + t.size, items, n);
         nodes_[container].seq.size = static_cast<std::uint32_t>(t.size + n);
     }
     /// Drops a container's items past the first n (keeps its slot).
@@ -661,6 +664,15 @@ public:
     }
 
 private:
+    /// A new value of kind k for its maker to fill in: the reference is valid until the next
+    /// value is added, and id_of_last() names it.
+    detail::node& add_node(kind k) {
+        detail::node n{};
+        n.k = k;
+        n.aux_ = null_node;  // an OrderedDict without attrs
+        return nodes_.push_back(n);  // memory grows with the values parsed, never ahead of them
+    }
+    node_id id_of_last() const noexcept { return static_cast<node_id>(nodes_.size() - 1); }
     bool aliases_edges(const node_id* items) const noexcept {
         // compared as addresses: `<` between pointers into different arrays is unspecified
         const auto at = reinterpret_cast<std::uintptr_t>(items), first = reinterpret_cast<std::uintptr_t>(edges_.data());
@@ -675,7 +687,7 @@ private:
             items = own.data();
         }
         reserve_edges(edges_.size() + n);
-        edges_.insert(edges_.end(), items, items + n);
+        edges_.append(items, n);
     }
     void reserve_edges(std::size_t need) {
         if (need > edges_.capacity()) reserve_edge_room(need > 2 * edges_.capacity() ? need : 2 * edges_.capacity());
@@ -686,11 +698,11 @@ private:
         if (cap < need) cap = need;
         if (s.first + s.cap == edges_.size()) {  // last slot: extend in place
             reserve_edges(s.first + cap);
-            edges_.resize(s.first + cap);
+            edges_.grow_to(s.first + cap);  // the slot's new room is written before it is read
         } else {
             auto first = edges_.size();
             reserve_edges(first + cap);
-            edges_.resize(first + cap);
+            edges_.grow_to(first + cap);
             std::memmove(&edges_[first], &edges_[s.first], s.size * sizeof(node_id));
             s.first = static_cast<std::uint32_t>(first);
         }
@@ -698,7 +710,7 @@ private:
     }
 
     detail::node_store nodes_;
-    detail::vector<node_id> edges_;
+    detail::pod_vector<node_id> edges_;
     detail::vector<std::int64_t> dims_;
     detail::byte_arena bytes_;
     status make_resident(storage& s) const {

@@ -83,9 +83,27 @@ inline std::size_t utf8_sequence(const std::uint8_t* p, std::size_t n, bool surr
     return len;
 }
 
+/// Whether p[0, n) is all ASCII: 8 bytes at a time, the last 8 read again rather than a byte
+/// loop for the tail (most keys and names are short and ASCII).
+inline bool all_ascii(const std::uint8_t* p, std::size_t n) noexcept {
+    std::uint64_t seen = 0, w;
+    if (n >= 8) {
+        for (std::size_t i = 0; i + 8 <= n; i += 8) {
+            std::memcpy(&w, p + i, 8);
+            seen |= w;
+        }
+        std::memcpy(&w, p + n - 8, 8);
+        seen |= w;
+    } else {
+        for (std::size_t i = 0; i < n; ++i) seen |= p[i];
+    }
+    return (seen & 0x8080808080808080ull) == 0;
+}
+
 /// Checks UTF-8 (with surrogatepass when asked). Returns the offset of the first bad byte, or n.
 inline std::size_t utf8_validate(const std::uint8_t* p, std::size_t n, bool surrogates, bool& has_surrogates) {
     has_surrogates = false;
+    if (all_ascii(p, n)) return n;
     std::size_t i = 0;
     while (i < n) {
         // ASCII fast path, 8 bytes at a time.

@@ -42,6 +42,7 @@
 #define PTLOAD_PICKLE_MACHINE_HPP
 
 #include "../detail/flat_map.hpp"
+#include "../detail/pod_vector.hpp"
 #include "../detail/text.hpp"
 #include "../detail/utf8.hpp"
 #include "../error.hpp"
@@ -190,11 +191,24 @@ private:
         cur_ += sizeof(T);
         return true;
     }
+    /// read_le for a big-endian T (BINFLOAT's double).
+    template <class T>
+    bool read_be(T& out) noexcept {
+        if (PTLOAD_UNLIKELY(!can_take(sizeof(T)))) return false;
+        out = big_endian<T>(cur_, std::make_index_sequence<sizeof(T)>{});
+        cur_ += sizeof(T);
+        return true;
+    }
     /// The bytes p[0, sizeof(T)) as a little-endian T, written out whole so that the compiler
     /// makes it one load (a loop over the bytes stays a loop).
     template <class T, std::size_t... I>
     static T little_endian(const std::uint8_t* p, std::index_sequence<I...>) noexcept {
         return static_cast<T>((static_cast<T>(static_cast<T>(p[I]) << (8 * I)) | ...));
+    }
+    /// The same bytes as a big-endian T: one load and a byte swap.
+    template <class T, std::size_t... I>
+    static T big_endian(const std::uint8_t* p, std::index_sequence<I...>) noexcept {
+        return static_cast<T>((static_cast<T>(static_cast<T>(p[I]) << (8 * (sizeof(T) - 1 - I))) | ...));
     }
     /// n bytes of argument without a result (see read_le); cannot_take(n) says why not.
     bool read_bytes(std::uint64_t n, const std::uint8_t*& out) noexcept {
@@ -338,15 +352,21 @@ private:
         if (from <= fence()) return underflow();
         return stack_[from - 1];
     }
-    void truncate_stack(std::size_t n) { stack_.resize(n); }
+    void truncate_stack(std::size_t n) noexcept { stack_.truncate(n); }
 
     // ---------------------------------------------------------------- memo
     status memo_put(std::uint64_t index, node_id id) {
-        if (index > 0xFFFFFFFFull) return fail(errc::limit_memo, "memo index above 2^32 - 1");
-        if (PTLOAD_LIKELY(index == memo_.size())) {  // MEMOIZE and sequential PUTs
+        if (PTLOAD_LIKELY(index == memo_.size() && index <= 0xFFFFFFFFull)) {  // MEMOIZE and sequential PUTs
             memo_.push_back(id);
             ++memo_count_;
-        } else if (index < memo_.size()) {
+            return {};
+        }
+        return memo_put_elsewhere(index, id);
+    }
+    /// memo_put's other cases, out of line so that its common one inlines.
+    PTLOAD_NOINLINE status memo_put_elsewhere(std::uint64_t index, node_id id) {
+        if (index > 0xFFFFFFFFull) return fail(errc::limit_memo, "memo index above 2^32 - 1");
+        if (index < memo_.size()) {
             if (memo_[index] == null_node) ++memo_count_;
             memo_[index] = id;
         } else if (index < memo_count_ * 2 + 4096) {  // dense growth bounded by the PUTs seen, not by an index
@@ -404,14 +424,16 @@ private:
         const char* digits = "0123456789abcdef";
         return {digits[b >> 4], digits[b & 15]};
     }
-    /// A UTF-8 str argument (BINUNICODE family): 'surrogatepass', as CPython decodes it.
-    result<node_id> unicode(const std::uint8_t* p, std::size_t n) {
+    /// Pushes a UTF-8 str argument (BINUNICODE family), decoded with 'surrogatepass' as CPython
+    /// does. A bool-tested check and a cold error, as for the hot opcodes' other arguments.
+    status push_unicode(const std::uint8_t* p, std::size_t n) {
         bool surrogates = false;
-        std::size_t bad = detail::utf8_validate(p, n, true, surrogates);
-        if (bad != n)
-            return fail(errc::decode_error,
-                        "'utf-8' codec can't decode byte 0x" + hex_byte(p[bad]) + " in position " + std::to_string(bad));
-        return doc_.make_text(kind::string, p, n, surrogates);
+        const std::size_t bad = detail::utf8_validate(p, n, true, surrogates);
+        if (PTLOAD_UNLIKELY(bad != n)) return bad_utf8(p[bad], bad);
+        return push(doc_.make_text(kind::string, p, n, surrogates));
+    }
+    PTLOAD_COLD error bad_utf8(std::uint8_t byte, std::size_t at) const {
+        return fail(errc::decode_error, "'utf-8' codec can't decode byte 0x" + hex_byte(byte) + " in position " + std::to_string(at));
     }
     result<node_id> integer_from(const detail::parsed_int& v) {
         if (v.status == detail::parsed_int::too_long)
@@ -777,7 +799,7 @@ private:
             if (!r) return std::move(r).err();
             // Nothing reads the memo after STOP: it goes before the merge below takes memory
             // of its own (for a pickle of millions of values both are tens of megabytes).
-            detail::vector<node_id>().swap(memo_);
+            memo_ = {};
             sparse_memo_ = {};
             PTLOAD_TRY(keys_.finish());  // big dicts and sets: merge repeated keys now
             doc_.add_input_bytes(position());
@@ -872,10 +894,8 @@ private:
             if (!detail::parse_python_float(*line, d)) return fail(errc::bad_text, "not a float literal");
             return push(doc_.make_float(d));
         } else if constexpr (B == 'G') {  // BINFLOAT: big-endian double
-            auto p = take(8);
-            if (!p) return std::move(p).err();
-            std::uint64_t bits = 0;
-            for (int i = 0; i < 8; ++i) bits = (bits << 8) | (*p)[i];
+            std::uint64_t bits;
+            if (PTLOAD_UNLIKELY(!read_be(bits))) return cannot_take(sizeof bits);
             double d;
             std::memcpy(&d, &bits, 8);
             return push(doc_.make_float(d));
@@ -917,9 +937,7 @@ private:
             const std::uint8_t* p;
             std::uint64_t n;
             if (PTLOAD_UNLIKELY(!read_counted<B>(p, n))) return counted_error<B>();
-            auto v = unicode(p, static_cast<std::size_t>(n));
-            if (!v) return std::move(v).err();
-            return push(*v);
+            return push_unicode(p, static_cast<std::size_t>(n));
         } else if constexpr (B == 'B' || B == 'C' || B == 0x8E || B == 0x96) {  // BINBYTES u4 / SHORT_BINBYTES u1 / BINBYTES8 / BYTEARRAY8
             const std::uint8_t* p;
             std::uint64_t n;
@@ -1195,9 +1213,9 @@ private:
     run_options opts_;
     limit_values limits_;
     key_index keys_;
-    detail::vector<node_id> stack_;
+    detail::pod_vector<node_id> stack_;
     detail::vector<std::size_t> marks_;
-    detail::vector<node_id> memo_;
+    detail::pod_vector<node_id> memo_;
     detail::flat_map<std::uint32_t, node_id> sparse_memo_;
     std::uint64_t memo_count_ = 0;
     std::uint64_t node_budget_ = 0;
