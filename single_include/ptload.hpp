@@ -566,16 +566,39 @@ namespace ptload {
 inline namespace v0 {
 namespace detail {
 
-/// Hashes for flat_map: integers are spread by the map's multiplication, so they pass as
-/// they are; text goes through FNV-1a.
+/// A value fixed for the life of the process and different from run to run (taken from
+/// where the address-space randomisation put this program's data and stack), that ptload's
+/// hashes start from. Keys come from files; with a known hash a file could hold thousands of
+/// keys that collide and make every lookup or merge walk all of them. Only speed depends on
+/// it: which keys are equal, and every order ptload shows, never does.
+inline std::uint64_t hash_seed() noexcept {
+    static const char in_data = 0;
+    static const std::uint64_t seed = [] {
+        int on_stack = 0;
+        std::uint64_t x = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&on_stack)) * 0x9E3779B97F4A7C15ull ^
+                          static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&in_data));
+        x ^= x >> 31;
+        x *= 0xBF58476D1CE4E5B9ull;
+        return x ^ (x >> 29);
+    }();
+    return seed;
+}
+
+/// Hashes for flat_map, seeded: integers (memo indices a file chooses among them) are mixed
+/// with the seed before the map's multiplication, text goes through FNV-1a from the seed.
 template <class K>
 struct flat_hash {
-    std::uint64_t operator()(K k) const noexcept { return static_cast<std::uint64_t>(k); }
+    std::uint64_t operator()(K k) const noexcept {
+        std::uint64_t x = static_cast<std::uint64_t>(k) ^ hash_seed();
+        x ^= x >> 33;
+        x *= 0xff51afd7ed558ccdull;
+        return x ^ (x >> 33);
+    }
 };
 template <>
 struct flat_hash<std::string_view> {
     std::uint64_t operator()(std::string_view s) const noexcept {
-        std::uint64_t h = 14695981039346656037ull;
+        std::uint64_t h = 14695981039346656037ull ^ hash_seed();
         for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
         return h;
     }
@@ -2006,9 +2029,8 @@ private:
         std::size_t first;
         std::uint32_t mask;
     };
-    static std::uint64_t hash(std::string_view s) noexcept {  // FNV-1a
-        std::uint64_t h = 14695981039346656037ull;
-        for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    static std::uint64_t hash(std::string_view s) noexcept {  // seeded FNV-1a, high half folded into the low
+        const std::uint64_t h = flat_hash<std::string_view>{}(s);
         return h ^ (h >> 32);
     }
     vector<std::uint32_t> pool_;
@@ -5333,6 +5355,10 @@ namespace pickle {
 
 /// Hash and equality of hashable values, and Python's "a key appears once" for dicts and sets.
 ///
+/// Hashes start from the process's hash_seed(): a file cannot choose keys whose hashes collide
+/// (unequal keys with equal hashes are compared one by one, so a crafted set of them would
+/// make a merge quadratic).
+///
 /// Small containers are checked on every insert. Big ones (a state_dict, a 1M-entry dict)
 /// would pay a cache miss per insert in a hash table, so their inserts only check that the key
 /// is hashable and append; finish() then hashes the keys, finds repeated ones by sorting the
@@ -5512,7 +5538,7 @@ private:
     static std::uint64_t hash_bytes(std::string_view s, std::uint64_t seed) {
         const std::size_t n = s.size();
         const char* p = s.data();
-        std::uint64_t h = seed ^ (n * 0x9E3779B97F4A7C15ull), w = 0;
+        std::uint64_t h = detail::hash_seed() ^ seed ^ (n * 0x9E3779B97F4A7C15ull), w = 0;
         if (n < 8) {
             for (std::size_t i = 0; i < n; ++i) w |= std::uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
             return mix(h ^ w);
@@ -5542,14 +5568,14 @@ private:
         switch (n.k) {
         case kind::none: h = 0x4e6f6e65; return {};
         case kind::boolean:
-        case kind::integer: h = mix(static_cast<std::uint64_t>(n.i)); return {};
+        case kind::integer: h = mix(static_cast<std::uint64_t>(n.i) ^ detail::hash_seed()); return {};
         case kind::floating: {
             std::int64_t i;
-            if (float_as_int(n.f, i)) h = mix(static_cast<std::uint64_t>(i));
+            if (float_as_int(n.f, i)) h = mix(static_cast<std::uint64_t>(i) ^ detail::hash_seed());
             else {
                 std::uint64_t bits;
                 std::memcpy(&bits, &n.f, 8);
-                h = mix(bits ^ 0xF10A7);
+                h = mix(bits ^ detail::hash_seed());  // so that no int can be picked to collide with it
             }
             return {};
         }

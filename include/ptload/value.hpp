@@ -802,9 +802,8 @@ private:
         std::size_t first;
         std::uint32_t mask;
     };
-    static std::uint64_t hash(std::string_view s) noexcept {  // FNV-1a
-        std::uint64_t h = 14695981039346656037ull;
-        for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    static std::uint64_t hash(std::string_view s) noexcept {  // seeded FNV-1a, high half folded into the low
+        const std::uint64_t h = flat_hash<std::string_view>{}(s);
         return h ^ (h >> 32);
     }
     vector<std::uint32_t> pool_;

@@ -24,16 +24,39 @@ namespace ptload {
 inline namespace v0 {
 namespace detail {
 
-/// Hashes for flat_map: integers are spread by the map's multiplication, so they pass as
-/// they are; text goes through FNV-1a.
+/// A value fixed for the life of the process and different from run to run (taken from
+/// where the address-space randomisation put this program's data and stack), that ptload's
+/// hashes start from. Keys come from files; with a known hash a file could hold thousands of
+/// keys that collide and make every lookup or merge walk all of them. Only speed depends on
+/// it: which keys are equal, and every order ptload shows, never does.
+inline std::uint64_t hash_seed() noexcept {
+    static const char in_data = 0;
+    static const std::uint64_t seed = [] {
+        int on_stack = 0;
+        std::uint64_t x = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&on_stack)) * 0x9E3779B97F4A7C15ull ^
+                          static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&in_data));
+        x ^= x >> 31;
+        x *= 0xBF58476D1CE4E5B9ull;
+        return x ^ (x >> 29);
+    }();
+    return seed;
+}
+
+/// Hashes for flat_map, seeded: integers (memo indices a file chooses among them) are mixed
+/// with the seed before the map's multiplication, text goes through FNV-1a from the seed.
 template <class K>
 struct flat_hash {
-    std::uint64_t operator()(K k) const noexcept { return static_cast<std::uint64_t>(k); }
+    std::uint64_t operator()(K k) const noexcept {
+        std::uint64_t x = static_cast<std::uint64_t>(k) ^ hash_seed();
+        x ^= x >> 33;
+        x *= 0xff51afd7ed558ccdull;
+        return x ^ (x >> 33);
+    }
 };
 template <>
 struct flat_hash<std::string_view> {
     std::uint64_t operator()(std::string_view s) const noexcept {
-        std::uint64_t h = 14695981039346656037ull;
+        std::uint64_t h = 14695981039346656037ull ^ hash_seed();
         for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
         return h;
     }

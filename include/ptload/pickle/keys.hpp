@@ -20,6 +20,10 @@ namespace pickle {
 
 /// Hash and equality of hashable values, and Python's "a key appears once" for dicts and sets.
 ///
+/// Hashes start from the process's hash_seed(): a file cannot choose keys whose hashes collide
+/// (unequal keys with equal hashes are compared one by one, so a crafted set of them would
+/// make a merge quadratic).
+///
 /// Small containers are checked on every insert. Big ones (a state_dict, a 1M-entry dict)
 /// would pay a cache miss per insert in a hash table, so their inserts only check that the key
 /// is hashable and append; finish() then hashes the keys, finds repeated ones by sorting the
@@ -199,7 +203,7 @@ private:
     static std::uint64_t hash_bytes(std::string_view s, std::uint64_t seed) {
         const std::size_t n = s.size();
         const char* p = s.data();
-        std::uint64_t h = seed ^ (n * 0x9E3779B97F4A7C15ull), w = 0;
+        std::uint64_t h = detail::hash_seed() ^ seed ^ (n * 0x9E3779B97F4A7C15ull), w = 0;
         if (n < 8) {
             for (std::size_t i = 0; i < n; ++i) w |= std::uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
             return mix(h ^ w);
@@ -229,14 +233,14 @@ private:
         switch (n.k) {
         case kind::none: h = 0x4e6f6e65; return {};
         case kind::boolean:
-        case kind::integer: h = mix(static_cast<std::uint64_t>(n.i)); return {};
+        case kind::integer: h = mix(static_cast<std::uint64_t>(n.i) ^ detail::hash_seed()); return {};
         case kind::floating: {
             std::int64_t i;
-            if (float_as_int(n.f, i)) h = mix(static_cast<std::uint64_t>(i));
+            if (float_as_int(n.f, i)) h = mix(static_cast<std::uint64_t>(i) ^ detail::hash_seed());
             else {
                 std::uint64_t bits;
                 std::memcpy(&bits, &n.f, 8);
-                h = mix(bits ^ 0xF10A7);
+                h = mix(bits ^ detail::hash_seed());  // so that no int can be picked to collide with it
             }
             return {};
         }
