@@ -220,3 +220,37 @@ TEST_CASE("the lookup tables find every key after growing, visit in insertion or
     }
     CHECK(pool.live_blocks == 0);
 }
+
+TEST_CASE("the arrays a load fills keep their items across growth and use the pool") {
+    pooled_memory scope;
+    const std::uint64_t before = ptload_test::allocations();
+    {
+        ptload::detail::pod_vector<std::uint32_t> items;
+        for (std::uint32_t i = 0; i < 100000; ++i) items.push_back(i * 3);  // many doublings
+        REQUIRE(items.size() == 100000);
+        for (std::uint32_t i = 0; i < 100000; i += 997) CHECK(items[i] == i * 3);
+        CHECK(items.back() == 99999u * 3);
+        const std::uint32_t more[6] = {1, 2, 3, 4, 5, 6};
+        for (std::size_t n = 0; n <= 6; ++n) items.append(more, n);  // every short copy and a long one
+        REQUIRE(items.size() == 100000 + 21);
+        CHECK(items[100000] == 1);  // n = 1
+        CHECK(items[100002] == 2);  // n = 2 ends at 100002
+        CHECK(items[100003] == 1);  // n = 3 starts at 100003
+        CHECK(items[100005] == 3);
+        CHECK(items[100020] == 6);
+        items.truncate(10);
+        items.resize(20, 7);  // the added items are the fill, what was kept stays
+        CHECK(items[9] == 27);
+        CHECK(items[10] == 7);
+        CHECK(items[19] == 7);
+        ptload::detail::pod_vector<std::uint32_t> moved(std::move(items));
+        CHECK(items.empty());
+        CHECK(moved.size() == 20);
+        CHECK(moved[9] == 27);
+        items = std::move(moved);
+        CHECK(items.size() == 20);
+        CHECK(pool.live_blocks > 0);
+        CHECK(ptload_test::allocations() == before);
+    }
+    CHECK(pool.live_blocks == 0);
+}
