@@ -700,7 +700,8 @@ private:
 #endif
 // ----- end of ptload/detail/flat_map.hpp -----
 // ----- ptload/detail/huge_pages.hpp -----
-// detail/huge_pages.hpp: a hint that a large block be backed by huge pages.
+// detail/huge_pages.hpp: hints to the system about big blocks' pages: that a large block be
+// backed by huge pages, and that the pages of a block no longer read be given back.
 //
 // Filling a fresh gigabyte costs a page fault per 4 KiB page; with 2 MiB pages it costs 512
 // times fewer, which halves the time to load a large checkpoint on Linux where transparent
@@ -735,6 +736,22 @@ inline void prefer_huge_pages(void* p, std::size_t n) noexcept {
     (void)p;
     (void)n;
 #endif
+}
+
+/// Gives the whole pages inside [p, p + n) back to the system: they read as zeros afterwards
+/// (Linux MADV_DONTNEED). For a block ptload owns and will not read there again: the part of
+/// a pickle's input already parsed. Returns the end of what was given back (p when nothing
+/// was: a range under a page, or no such call here).
+inline const std::uint8_t* release_pages(const std::uint8_t* p, std::size_t n) noexcept {
+#if defined(__linux__) && defined(MADV_DONTNEED)
+    constexpr std::uintptr_t page = 4096;  // a multiple of it on other page sizes fails harmlessly
+    const auto begin = (reinterpret_cast<std::uintptr_t>(p) + page - 1) & ~(page - 1);
+    const auto end = (reinterpret_cast<std::uintptr_t>(p) + n) & ~(page - 1);
+    if (end > begin && madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED) == 0) return p + (end - reinterpret_cast<std::uintptr_t>(p));
+#else
+    (void)n;
+#endif
+    return p;
 }
 
 } // namespace detail
@@ -6173,6 +6190,10 @@ struct run_options {
     span<const span<const std::uint8_t>> buffers;    ///< out-of-band buffers for NEXT_BUFFER
     /// Strict mode only: "module.name" globals allowed beyond the default allowlist.
     span<const std::string> safe_globals;
+    /// The input is a block of the caller's own that nothing reads once the machine has parsed
+    /// it: its pages are given back to the system as the parse moves on (every few MiB), so a
+    /// big pickle read from a file is not resident beside the values it becomes.
+    bool release_parsed_input = false;
 };
 
 // Which optional hooks a Handler has.
@@ -6213,6 +6234,7 @@ public:
           limits_(limits), keys_(doc, limits.max_key_depth), allowlist_only_(allowlist_only) {
         std::uint64_t budget = static_cast<std::uint64_t>(size) * limits_.nodes_per_byte + limits_.node_slack;
         node_budget_ = doc.node_count() + budget;
+        if (opts_.release_parsed_input && size > 2 * release_step) limit_ = begin_ + release_step;
     }
 
     /// Runs to STOP and returns the unpickled value; position() is then just past STOP.
@@ -6220,9 +6242,12 @@ public:
         stopped_ = false;
         while (!stopped_) {
             op_offset_ = static_cast<std::size_t>(cur_ - begin_);
-            if (PTLOAD_UNLIKELY(cur_ >= end_)) {
-                op_ = 0;
-                return fail(errc::truncated, "pickle ended before STOP");
+            if (PTLOAD_UNLIKELY(cur_ >= limit_)) {  // the end, or the next release of parsed input
+                if (cur_ >= end_) {
+                    op_ = 0;
+                    return fail(errc::truncated, "pickle ended before STOP");
+                }
+                release_parsed();
             }
             if (frame_end_ && cur_ == frame_end_) frame_end_ = nullptr;  // between frames
             op_ = *cur_++;
@@ -6240,6 +6265,15 @@ public:
 
 private:
     using handler_fn = status (*)(basic_machine&);
+
+    /// How far the parse moves between releases of its input (release_parsed_input).
+    static constexpr std::size_t release_step = std::size_t{4} << 20;
+    /// Between opcodes, nothing behind cur_ is read again: every argument is copied into the
+    /// document when its opcode runs, and values refer to each other by number.
+    PTLOAD_NOINLINE void release_parsed() noexcept {
+        released_ = detail::release_pages(released_, static_cast<std::size_t>(cur_ - released_));
+        limit_ = static_cast<std::size_t>(end_ - cur_) > release_step ? cur_ + release_step : end_;
+    }
 
     // ---------------------------------------------------------------- errors
     error fail(errc code, std::string message) const {
@@ -7308,6 +7342,8 @@ private:
     const std::uint8_t* begin_;
     const std::uint8_t* cur_;
     const std::uint8_t* end_;
+    const std::uint8_t* limit_ = end_;     // end_, or where the parsed input is next released
+    const std::uint8_t* released_ = begin_; // input before this was given back
     const std::uint8_t* frame_end_ = nullptr;
     run_options opts_;
     limit_values limits_;
@@ -10856,6 +10892,9 @@ result<document> load_pickle_impl(any_source src, const load_options& opts, cons
     pickle::run_options ro;
     ro.buffers = opts.buffers;
     ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
+    // A file read into a block of operator new's is ptload's to give back as it is parsed; a
+    // block from the user's memory functions (a static pool) is left as it is.
+    ro.release_parsed_input = bytes->buffer != nullptr && !current_memory().allocate;
     pickle::basic_machine<Decoding, torch_handler> m(doc.data(), handler, bytes->data, bytes->size, ro, policies.limits,
                                                      policies.allowlist_only);
     auto root = m.run();

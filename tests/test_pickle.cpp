@@ -8,6 +8,7 @@
 #include <ptload/all.hpp>
 
 #include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <initializer_list>
 #include <sstream>
@@ -105,6 +106,41 @@ TEST_CASE("memo doubling stays linear: 2^40 logical items from a few hundred byt
     auto j = ptload::to_canonical_json(doc->root(), 1 << 20);
     REQUIRE(j.has_value());
     CHECK(j->size() == 1074);
+}
+
+TEST_CASE("a pickle read from a file gives back its input as it parses and still has every value") {
+    // [bytes(200) * 60000] whose every item tells its index: 12 MB, past twice the 4 MiB step in
+    // which the parsed input is given back (where the system allows it). An item read from
+    // input already given back would be zeros.
+    const std::size_t count = 60000, item = 200;
+    const auto byte_of = [](std::size_t i, std::size_t k) { return static_cast<std::uint8_t>((i * 31 + k * 7 + 1) & 0xFF); };
+    bytes b = P({0x80, 4, ']', '('});
+    b.reserve(count * (item + 2) + 8);
+    for (std::size_t i = 0; i < count; ++i) {
+        b.push_back('C');  // SHORT_BINBYTES
+        b.push_back(static_cast<std::uint8_t>(item));
+        for (std::size_t k = 0; k < item; ++k) b.push_back(byte_of(i, k));
+    }
+    b = b + P({'e', '.'});  // APPENDS, STOP
+    const std::string path = "ptload_test_parsed_input.pkl";  // in the test's working directory
+    {
+        std::ofstream f(path, std::ios::binary);
+        f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+        REQUIRE(f.good());
+    }
+    auto doc = ptload::load_pickle(ptload::file_source(path));
+    std::remove(path.c_str());
+    REQUIRE(doc);
+    const ptload::value list = doc->root();
+    REQUIRE(list.size() == count);
+    std::size_t wrong = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+        auto got = list[i].as_bytes();
+        REQUIRE(got);
+        REQUIRE(got->size() == item);
+        for (std::size_t k = 0; k < item; ++k) wrong += (*got)[k] != byte_of(i, k);
+    }
+    CHECK(wrong == 0);
 }
 
 TEST_CASE("bad input gets a clear error with the offset of the failing opcode") {

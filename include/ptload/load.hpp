@@ -93,6 +93,9 @@ result<document> load_pickle_impl(any_source src, const load_options& opts, cons
     pickle::run_options ro;
     ro.buffers = opts.buffers;
     ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
+    // A file read into a block of operator new's is ptload's to give back as it is parsed; a
+    // block from the user's memory functions (a static pool) is left as it is.
+    ro.release_parsed_input = bytes->buffer != nullptr && !current_memory().allocate;
     pickle::basic_machine<Decoding, torch_handler> m(doc.data(), handler, bytes->data, bytes->size, ro, policies.limits,
                                                      policies.allowlist_only);
     auto root = m.run();

@@ -42,6 +42,7 @@
 #define PTLOAD_PICKLE_MACHINE_HPP
 
 #include "../detail/flat_map.hpp"
+#include "../detail/huge_pages.hpp"
 #include "../detail/pod_vector.hpp"
 #include "../detail/text.hpp"
 #include "../detail/utf8.hpp"
@@ -74,6 +75,10 @@ struct run_options {
     span<const span<const std::uint8_t>> buffers;    ///< out-of-band buffers for NEXT_BUFFER
     /// Strict mode only: "module.name" globals allowed beyond the default allowlist.
     span<const std::string> safe_globals;
+    /// The input is a block of the caller's own that nothing reads once the machine has parsed
+    /// it: its pages are given back to the system as the parse moves on (every few MiB), so a
+    /// big pickle read from a file is not resident beside the values it becomes.
+    bool release_parsed_input = false;
 };
 
 // Which optional hooks a Handler has.
@@ -114,6 +119,7 @@ public:
           limits_(limits), keys_(doc, limits.max_key_depth), allowlist_only_(allowlist_only) {
         std::uint64_t budget = static_cast<std::uint64_t>(size) * limits_.nodes_per_byte + limits_.node_slack;
         node_budget_ = doc.node_count() + budget;
+        if (opts_.release_parsed_input && size > 2 * release_step) limit_ = begin_ + release_step;
     }
 
     /// Runs to STOP and returns the unpickled value; position() is then just past STOP.
@@ -121,9 +127,12 @@ public:
         stopped_ = false;
         while (!stopped_) {
             op_offset_ = static_cast<std::size_t>(cur_ - begin_);
-            if (PTLOAD_UNLIKELY(cur_ >= end_)) {
-                op_ = 0;
-                return fail(errc::truncated, "pickle ended before STOP");
+            if (PTLOAD_UNLIKELY(cur_ >= limit_)) {  // the end, or the next release of parsed input
+                if (cur_ >= end_) {
+                    op_ = 0;
+                    return fail(errc::truncated, "pickle ended before STOP");
+                }
+                release_parsed();
             }
             if (frame_end_ && cur_ == frame_end_) frame_end_ = nullptr;  // between frames
             op_ = *cur_++;
@@ -141,6 +150,15 @@ public:
 
 private:
     using handler_fn = status (*)(basic_machine&);
+
+    /// How far the parse moves between releases of its input (release_parsed_input).
+    static constexpr std::size_t release_step = std::size_t{4} << 20;
+    /// Between opcodes, nothing behind cur_ is read again: every argument is copied into the
+    /// document when its opcode runs, and values refer to each other by number.
+    PTLOAD_NOINLINE void release_parsed() noexcept {
+        released_ = detail::release_pages(released_, static_cast<std::size_t>(cur_ - released_));
+        limit_ = static_cast<std::size_t>(end_ - cur_) > release_step ? cur_ + release_step : end_;
+    }
 
     // ---------------------------------------------------------------- errors
     error fail(errc code, std::string message) const {
@@ -1209,6 +1227,8 @@ private:
     const std::uint8_t* begin_;
     const std::uint8_t* cur_;
     const std::uint8_t* end_;
+    const std::uint8_t* limit_ = end_;     // end_, or where the parsed input is next released
+    const std::uint8_t* released_ = begin_; // input before this was given back
     const std::uint8_t* frame_end_ = nullptr;
     run_options opts_;
     limit_values limits_;
