@@ -5567,6 +5567,9 @@ private:
         std::memcpy(&w, p + n - 8, 8);
         return mix(h ^ w);
     }
+    /// Values equal only to themselves hash by their node, as CPython hashes NaNs (3.10 on) and
+    /// objects: many distinct NaN keys, all equal-hashed by their bits, made a merge quadratic.
+    static std::uint64_t identity_hash(node_id id) { return mix(0xA11CE ^ id ^ detail::hash_seed()); }
     /// Python numbers that compare equal hash equal: integral floats hash as their int.
     static bool float_as_int(double f, std::int64_t& out) {
         if (!(f >= -9223372036854775808.0 && f < 9223372036854775808.0)) return false;
@@ -5588,7 +5591,8 @@ private:
         case kind::integer: h = mix(static_cast<std::uint64_t>(n.i) ^ detail::hash_seed()); return {};
         case kind::floating: {
             std::int64_t i;
-            if (float_as_int(n.f, i)) h = mix(static_cast<std::uint64_t>(i) ^ detail::hash_seed());
+            if (n.f != n.f) h = identity_hash(id);  // NaN equals only itself
+            else if (float_as_int(n.f, i)) h = mix(static_cast<std::uint64_t>(i) ^ detail::hash_seed());
             else {
                 std::uint64_t bits;
                 std::memcpy(&bits, &n.f, 8);
@@ -5597,6 +5601,10 @@ private:
             return {};
         }
         case kind::complex: {
+            if (n.c.re != n.c.re || n.c.im != n.c.im) {
+                h = identity_hash(id);
+                return {};
+            }
             std::uint64_t a, b;
             std::memcpy(&a, &n.c.re, 8);
             std::memcpy(&b, &n.c.im, 8);
@@ -5635,7 +5643,7 @@ private:
         case kind::list: case kind::dict: case kind::ordered_dict: case kind::set: case kind::bytearray:
         case kind::ndarray: case kind::slice:
             return make_error(errc::bad_operand, no_offset, std::string("unhashable type: '") + kind_name(n.k) + "'");
-        default: h = mix(0xA11CE ^ id); return {};  // identity-hashed objects
+        default: h = identity_hash(id); return {};  // identity-hashed objects
         }
     }
 
@@ -6301,13 +6309,7 @@ private:
     std::uint64_t file_offset() const noexcept { return opts_.base_offset + op_offset_; }
 
     // ---------------------------------------------------------------- input
-    /// n bytes of argument, honouring FRAME boundaries.
-    result<const std::uint8_t*> take(std::uint64_t n) {
-        if (PTLOAD_UNLIKELY(!can_take(n))) return cannot_take(n);
-        const std::uint8_t* p = cur_;
-        cur_ += n;
-        return p;
-    }
+    // Arguments honour FRAME boundaries (can_take).
     template <class T>
     result<T> take_le() {
         T v;

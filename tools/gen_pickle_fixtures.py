@@ -598,6 +598,13 @@ def opcode_fixtures():
     repeated = [SHORT_BINUNICODE("a"), BININT1(1), BINFLOAT(1.0), NEWTRUE, SHORT_BINUNICODE("b")]
     repeats = b"".join(repeated[i % 5] + b"J" + i32(i) + SETITEM for i in range(3000))
     fixture("dict_big_many_repeats", PROTO(4) + EMPTY_DICT + distinct + repeats + STOP)
+    # NaN keys in a big dict: each NaN object is a key of its own (NaN != NaN), the same object
+    # twice is one key (identity first), as CPython's dict decides. ptload hashes them by
+    # identity as CPython 3.10+ does: by their bits, 100,000 of them made the merge quadratic.
+    nan = BINFLOAT(float("nan"))
+    nans = b"".join(nan + BININT1(i) + SETITEM for i in range(20))
+    again = nan + BINPUT(1) + BININT1(100) + SETITEM + b"h\x01" + BININT1(101) + SETITEM  # BINGET 1
+    fixture("dict_big_nan_keys", PROTO(4) + EMPTY_DICT + distinct + nans + again + STOP)
 
 
 def malformed_fixtures():

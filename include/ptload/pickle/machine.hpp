@@ -186,13 +186,7 @@ private:
     std::uint64_t file_offset() const noexcept { return opts_.base_offset + op_offset_; }
 
     // ---------------------------------------------------------------- input
-    /// n bytes of argument, honouring FRAME boundaries.
-    result<const std::uint8_t*> take(std::uint64_t n) {
-        if (PTLOAD_UNLIKELY(!can_take(n))) return cannot_take(n);
-        const std::uint8_t* p = cur_;
-        cur_ += n;
-        return p;
-    }
+    // Arguments honour FRAME boundaries (can_take).
     template <class T>
     result<T> take_le() {
         T v;
