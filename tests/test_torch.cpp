@@ -346,6 +346,11 @@ TEST_CASE("files that are not checkpoints say what they look like") {
     CHECK(e.code == ptload::errc::bad_format);
     CHECK(e.message.find("plain pickle") != std::string::npos);
     CHECK(ptload::load_any(ptload::memory_source(plain.data(), plain.size())).value().root().as_int().value() == 5);
+    // a first pickle that does not parse is named by its place: it may not be a magic number
+    std::string cut("\x80\x02]q\x00(K\x01", 8);
+    auto c = err(cut);
+    CHECK(c.code == ptload::errc::truncated);
+    CHECK(c.context.find("first pickle") == 0);
     auto broken = ptload::load_file(corpus("burn-reader/broken.pt"));
     REQUIRE_FALSE(broken);
     CHECK(broken.err().code == ptload::errc::stack_underflow);

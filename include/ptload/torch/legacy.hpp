@@ -153,7 +153,9 @@ result<node_id> load_legacy_from(document_data& doc, Source& src, storage_reader
         if (r) pos += m.position();
         return r;
     };
-    auto magic = next("legacy magic number");
+    // A file whose first pickle does not parse may be a plain pickle rather than a legacy
+    // checkpoint, so its errors name the pickle by its place, not by what it was read for.
+    auto magic = next("first pickle (a legacy checkpoint's magic number)");
     if (!magic) return magic;
     if (!is_legacy_magic(doc, *magic)) {
         not_legacy = true;
