@@ -119,22 +119,27 @@ public:
           limits_(limits), keys_(doc, limits.max_key_depth), allowlist_only_(allowlist_only) {
         std::uint64_t budget = static_cast<std::uint64_t>(size) * limits_.nodes_per_byte + limits_.node_slack;
         node_budget_ = doc.node_count() + budget;
-        if (opts_.release_parsed_input && size > 2 * release_step) limit_ = begin_ + release_step;
+        if (opts_.release_parsed_input && size > 2 * release_step) release_at_ = begin_ + release_step;
     }
 
     /// Runs to STOP and returns the unpickled value; position() is then just past STOP.
     result<node_id> run() {
         stopped_ = false;
-        while (!stopped_) {
-            op_offset_ = static_cast<std::size_t>(cur_ - begin_);
-            if (PTLOAD_UNLIKELY(cur_ >= limit_)) {  // the end, or the next release of parsed input
+        update_limit();
+        for (;;) {
+            // One test per opcode for every event that is not an opcode (see limit_).
+            if (PTLOAD_UNLIKELY(cur_ >= limit_)) {
+                if (stopped_) break;
                 if (cur_ >= end_) {
+                    op_offset_ = static_cast<std::size_t>(cur_ - begin_);
                     op_ = 0;
                     return fail(errc::truncated, "pickle ended before STOP");
                 }
-                release_parsed();
+                if (cur_ == frame_end_) frame_end_ = nullptr;  // between frames
+                if (cur_ >= release_at_) release_parsed();
+                update_limit();
             }
-            if (frame_end_ && cur_ == frame_end_) frame_end_ = nullptr;  // between frames
+            op_offset_ = static_cast<std::size_t>(cur_ - begin_);
             op_ = *cur_++;
             status s = dispatch_table[op_](*this);
             if (PTLOAD_UNLIKELY(!s.has_value())) return std::move(s).err();
@@ -157,7 +162,12 @@ private:
     /// document when its opcode runs, and values refer to each other by number.
     PTLOAD_NOINLINE void release_parsed() noexcept {
         released_ = detail::release_pages(released_, static_cast<std::size_t>(cur_ - released_));
-        limit_ = static_cast<std::size_t>(end_ - cur_) > release_step ? cur_ + release_step : end_;
+        release_at_ = static_cast<std::size_t>(end_ - cur_) > release_step ? cur_ + release_step : end_;
+    }
+    /// The nearest of the pickle's end, the current frame's end and the next release.
+    void update_limit() noexcept {
+        limit_ = release_at_ < end_ ? release_at_ : end_;
+        if (frame_end_ && frame_end_ < limit_) limit_ = frame_end_;
     }
 
     // ---------------------------------------------------------------- errors
@@ -817,6 +827,7 @@ private:
             doc_.add_input_bytes(position());
             result_ = *r;
             stopped_ = true;
+            limit_ = begin_;  // the run loop's next test sees the stop
             return {};
         } else if constexpr (B == '0') {  // POP: x -> ; or discards an empty region's mark
             if (stack_.size() > fence()) {
@@ -851,6 +862,7 @@ private:
                 return fail(errc::truncated, "FRAME of " + std::to_string(*r) + " bytes, " +
                                                  std::to_string(end_ - cur_) + " left in the pickle");
             frame_end_ = *r ? cur_ + *r : nullptr;
+            update_limit();
             return {};
         } else {
             static_assert(B != B, "opcode_table puts this opcode in the structure family, which has no handler for it");
@@ -1221,8 +1233,11 @@ private:
     const std::uint8_t* begin_;
     const std::uint8_t* cur_;
     const std::uint8_t* end_;
-    const std::uint8_t* limit_ = end_;     // end_, or where the parsed input is next released
-    const std::uint8_t* released_ = begin_; // input before this was given back
+    // The run loop tests cur_ against limit_ alone: it is the nearest of end_, frame_end_ and
+    // release_at_, or begin_ once STOP has run, so each of those events costs nothing per opcode.
+    const std::uint8_t* limit_ = end_;
+    const std::uint8_t* release_at_ = end_;  // where parsed input is next given back (end_: never)
+    const std::uint8_t* released_ = begin_;  // input before this was given back
     const std::uint8_t* frame_end_ = nullptr;
     run_options opts_;
     limit_values limits_;
