@@ -5354,8 +5354,9 @@ inline resolved_global resolve_global(std::string_view module, std::string_view 
 // ----- end of ptload/pickle/globals.hpp -----
 // ----- ptload/pickle/keys.hpp -----
 // pickle/keys.hpp: Python's dict and set semantics for values in a document: a key that is
-// set twice keeps its first position and takes the new value, 1 == 1.0 == True, unhashable
-// keys (lists, dicts, sets, bytearrays) are an error, and lookups stay O(1) for big dicts.
+// set twice keeps its first position and takes the new value, 1 == 1.0 == True == 1+0j,
+// unhashable keys (lists, dicts, sets, bytearrays) are an error, and lookups stay O(1) for big
+// dicts.
 #ifndef PTLOAD_PICKLE_KEYS_HPP
 #define PTLOAD_PICKLE_KEYS_HPP
 
@@ -5570,6 +5571,15 @@ private:
     /// Values equal only to themselves hash by their node, as CPython hashes NaNs (3.10 on) and
     /// objects: many distinct NaN keys, all equal-hashed by their bits, made a merge quadratic.
     static std::uint64_t identity_hash(node_id id) { return mix(0xA11CE ^ id ^ detail::hash_seed()); }
+    /// A real number that is not NaN: integral ones hash as their int, others by their bits
+    /// (mixed with the seed, so that no int can be picked to collide with one).
+    static std::uint64_t real_hash(double f) {
+        std::int64_t i;
+        if (float_as_int(f, i)) return mix(static_cast<std::uint64_t>(i) ^ detail::hash_seed());
+        std::uint64_t bits;
+        std::memcpy(&bits, &f, 8);
+        return mix(bits ^ detail::hash_seed());
+    }
     /// Python numbers that compare equal hash equal: integral floats hash as their int.
     static bool float_as_int(double f, std::int64_t& out) {
         if (!(f >= -9223372036854775808.0 && f < 9223372036854775808.0)) return false;
@@ -5589,26 +5599,16 @@ private:
         case kind::none: h = 0x4e6f6e65; return {};
         case kind::boolean:
         case kind::integer: h = mix(static_cast<std::uint64_t>(n.i) ^ detail::hash_seed()); return {};
-        case kind::floating: {
-            std::int64_t i;
-            if (n.f != n.f) h = identity_hash(id);  // NaN equals only itself
-            else if (float_as_int(n.f, i)) h = mix(static_cast<std::uint64_t>(i) ^ detail::hash_seed());
-            else {
-                std::uint64_t bits;
-                std::memcpy(&bits, &n.f, 8);
-                h = mix(bits ^ detail::hash_seed());  // so that no int can be picked to collide with it
-            }
-            return {};
-        }
+        case kind::floating: h = n.f != n.f ? identity_hash(id) : real_hash(n.f); return {};  // NaN equals only itself
         case kind::complex: {
-            if (n.c.re != n.c.re || n.c.im != n.c.im) {
-                h = identity_hash(id);
-                return {};
+            if (n.c.re != n.c.re || n.c.im != n.c.im) h = identity_hash(id);
+            else if (n.c.im == 0) h = real_hash(n.c.re);  // 1 + 0j == 1.0 == 1
+            else {
+                std::uint64_t a, b;
+                std::memcpy(&a, &n.c.re, 8);
+                std::memcpy(&b, &n.c.im, 8);
+                h = mix(a ^ mix(b ^ detail::hash_seed()));
             }
-            std::uint64_t a, b;
-            std::memcpy(&a, &n.c.re, 8);
-            std::memcpy(&b, &n.c.im, 8);
-            h = mix(a ^ mix(b));
             return {};
         }
         case kind::string: h = hash_bytes(doc_.text(id), 1); return {};
@@ -5663,6 +5663,14 @@ private:
         std::int64_t i;
         if (xnum && y.k == kind::floating) return float_as_int(y.f, i) && i == x.i;
         if (ynum && x.k == kind::floating) return float_as_int(x.f, i) && i == y.i;
+        if ((x.k == kind::complex) != (y.k == kind::complex)) {  // a complex equals its real part when it has no imaginary one
+            const detail::node& c = x.k == kind::complex ? x : y;
+            const detail::node& r = x.k == kind::complex ? y : x;
+            if (c.c.im != 0) return false;
+            if (r.k == kind::floating) return c.c.re == r.f;
+            if (r.k == kind::integer || r.k == kind::boolean) return float_as_int(c.c.re, i) && i == r.i;
+            return false;
+        }
         if (x.k != y.k) return false;
         switch (x.k) {
         case kind::none: return true;

@@ -605,6 +605,16 @@ def opcode_fixtures():
     nans = b"".join(nan + BININT1(i) + SETITEM for i in range(20))
     again = nan + BINPUT(1) + BININT1(100) + SETITEM + b"h\x01" + BININT1(101) + SETITEM  # BINGET 1
     fixture("dict_big_nan_keys", PROTO(4) + EMPTY_DICT + distinct + nans + again + STOP)
+    # A complex with no imaginary part is the same key as its real part (1 + 0j == 1.0 == 1),
+    # in a small dict (compared entry by entry) and a big one (merged at STOP by hashes).
+    def cplx(re, im):
+        return GLOBAL("builtins", "complex") + BINFLOAT(re) + BINFLOAT(im) + TUPLE2 + REDUCE
+    mixed = (BININT1(1) + SHORT_BINUNICODE("a") + SETITEM + cplx(1.0, 0.0) + SHORT_BINUNICODE("b") + SETITEM
+             + BINFLOAT(2.5) + SHORT_BINUNICODE("c") + SETITEM + cplx(2.5, -0.0) + SHORT_BINUNICODE("d") + SETITEM
+             + cplx(0.0, 3.0) + SHORT_BINUNICODE("e") + SETITEM + cplx(0.0, 3.0) + SHORT_BINUNICODE("f") + SETITEM
+             + cplx(0.0, 0.0) + SHORT_BINUNICODE("g") + SETITEM + NEWFALSE + SHORT_BINUNICODE("h") + SETITEM)
+    fixture("dict_complex_keys", PROTO(2) + EMPTY_DICT + mixed + STOP)
+    fixture("dict_big_complex_keys", PROTO(2) + EMPTY_DICT + distinct + mixed + STOP)
 
 
 def malformed_fixtures():
