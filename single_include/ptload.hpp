@@ -566,6 +566,16 @@ namespace ptload {
 inline namespace v0 {
 namespace detail {
 
+/// MurmurHash3's 64-bit finaliser: a bijection (distinct words stay distinct) in which every
+/// input bit moves every output bit.
+inline std::uint64_t mix64(std::uint64_t x) noexcept {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    return x ^ (x >> 33);
+}
+
 /// A value fixed for the life of the process and different from run to run (taken from
 /// where the address-space randomisation put this program's data and stack), that ptload's
 /// hashes start from. Keys come from files; with a known hash a file could hold thousands of
@@ -575,25 +585,21 @@ inline std::uint64_t hash_seed() noexcept {
     static const char in_data = 0;
     static const std::uint64_t seed = [] {
         int on_stack = 0;
-        std::uint64_t x = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&on_stack)) * 0x9E3779B97F4A7C15ull ^
-                          static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&in_data));
-        x ^= x >> 31;
-        x *= 0xBF58476D1CE4E5B9ull;
-        return x ^ (x >> 29);
+        return mix64(static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&on_stack)) * 0x9E3779B97F4A7C15ull ^
+                     static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&in_data)));
     }();
     return seed;
 }
 
-/// Hashes for flat_map, seeded: integers (memo indices a file chooses among them) are mixed
-/// with the seed before the map's multiplication, text goes through FNV-1a from the seed.
+/// A word's hash from the seed: distinct words hash apart, and a file cannot pick words whose
+/// hashes meet in a table's top bits.
+inline std::uint64_t seeded_hash(std::uint64_t x) noexcept { return mix64(x ^ hash_seed()); }
+
+/// Hashes for flat_map, seeded: integers (memo indices a file chooses among them) by
+/// seeded_hash, text by FNV-1a from the seed.
 template <class K>
 struct flat_hash {
-    std::uint64_t operator()(K k) const noexcept {
-        std::uint64_t x = static_cast<std::uint64_t>(k) ^ hash_seed();
-        x ^= x >> 33;
-        x *= 0xff51afd7ed558ccdull;
-        return x ^ (x >> 33);
-    }
+    std::uint64_t operator()(K k) const noexcept { return seeded_hash(static_cast<std::uint64_t>(k)); }
 };
 template <>
 struct flat_hash<std::string_view> {
@@ -747,7 +753,8 @@ inline const std::uint8_t* release_pages(const std::uint8_t* p, std::size_t n) n
     constexpr std::uintptr_t page = 4096;  // a multiple of it on other page sizes fails harmlessly
     const auto begin = (reinterpret_cast<std::uintptr_t>(p) + page - 1) & ~(page - 1);
     const auto end = (reinterpret_cast<std::uintptr_t>(p) + n) & ~(page - 1);
-    if (end > begin && madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED) == 0) return p + (end - reinterpret_cast<std::uintptr_t>(p));
+    if (end > begin && madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED) == 0)
+        return p + (end - reinterpret_cast<std::uintptr_t>(p));
 #else
     (void)n;
 #endif
@@ -5542,43 +5549,36 @@ private:
         return bits;
     }
 
-    static std::uint64_t mix(std::uint64_t x) {
-        x ^= x >> 33;
-        x *= 0xff51afd7ed558ccdull;
-        x ^= x >> 33;
-        x *= 0xc4ceb9fe1a85ec53ull;
-        x ^= x >> 33;
-        return x;
-    }
     /// The text 8 bytes at a time; a tail is the last 8 bytes read again (overlapping the word
     /// before: the length is hashed too, so equal texts still hash equal and only equal ones
     /// are compared), and a text under 8 bytes is gathered byte by byte.
-    static std::uint64_t hash_bytes(std::string_view s, std::uint64_t seed) {
+    /// (`kind_tag` keeps texts of different kinds apart: str "a" is not b"a".)
+    static std::uint64_t hash_bytes(std::string_view s, std::uint64_t kind_tag) {
         const std::size_t n = s.size();
         const char* p = s.data();
-        std::uint64_t h = detail::hash_seed() ^ seed ^ (n * 0x9E3779B97F4A7C15ull), w = 0;
+        std::uint64_t h = detail::hash_seed() ^ kind_tag ^ (n * 0x9E3779B97F4A7C15ull), w = 0;
         if (n < 8) {
             for (std::size_t i = 0; i < n; ++i) w |= std::uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
-            return mix(h ^ w);
+            return detail::mix64(h ^ w);
         }
         for (std::size_t i = 0; i + 8 < n; i += 8) {
             std::memcpy(&w, p + i, 8);
-            h = mix(h ^ w) * 31;
+            h = detail::mix64(h ^ w) * 31;
         }
         std::memcpy(&w, p + n - 8, 8);
-        return mix(h ^ w);
+        return detail::mix64(h ^ w);
     }
     /// Values equal only to themselves hash by their node, as CPython hashes NaNs (3.10 on) and
     /// objects: many distinct NaN keys, all equal-hashed by their bits, made a merge quadratic.
-    static std::uint64_t identity_hash(node_id id) { return mix(0xA11CE ^ id ^ detail::hash_seed()); }
+    static std::uint64_t identity_hash(node_id id) { return detail::seeded_hash(0xA11CE ^ id); }
     /// A real number that is not NaN: integral ones hash as their int, others by their bits
     /// (mixed with the seed, so that no int can be picked to collide with one).
     static std::uint64_t real_hash(double f) {
         std::int64_t i;
-        if (float_as_int(f, i)) return mix(static_cast<std::uint64_t>(i) ^ detail::hash_seed());
+        if (float_as_int(f, i)) return detail::seeded_hash(static_cast<std::uint64_t>(i));
         std::uint64_t bits;
         std::memcpy(&bits, &f, 8);
-        return mix(bits ^ detail::hash_seed());
+        return detail::seeded_hash(bits);
     }
     /// Python numbers that compare equal hash equal: integral floats hash as their int.
     static bool float_as_int(double f, std::int64_t& out) {
@@ -5598,7 +5598,7 @@ private:
         switch (n.k) {
         case kind::none: h = 0x4e6f6e65; return {};
         case kind::boolean:
-        case kind::integer: h = mix(static_cast<std::uint64_t>(n.i) ^ detail::hash_seed()); return {};
+        case kind::integer: h = detail::seeded_hash(static_cast<std::uint64_t>(n.i)); return {};
         case kind::floating: h = n.f != n.f ? identity_hash(id) : real_hash(n.f); return {};  // NaN equals only itself
         case kind::complex: {
             if (n.c.re != n.c.re || n.c.im != n.c.im) h = identity_hash(id);
@@ -5607,7 +5607,7 @@ private:
                 std::uint64_t a, b;
                 std::memcpy(&a, &n.c.re, 8);
                 std::memcpy(&b, &n.c.im, 8);
-                h = mix(a ^ mix(b ^ detail::hash_seed()));
+                h = detail::mix64(a ^ detail::seeded_hash(b));
             }
             return {};
         }
@@ -5617,7 +5617,7 @@ private:
         case kind::global:
         case kind::device:
         case kind::numpy_dtype: h = hash_bytes(doc_.text(id), 4 + static_cast<int>(n.k)); return {};
-        case kind::dtype: h = mix(0xD7 ^ static_cast<std::uint64_t>(doc_.dtype_of(id))); return {};
+        case kind::dtype: h = detail::mix64(0xD7 ^ static_cast<std::uint64_t>(doc_.dtype_of(id))); return {};
         case kind::tuple:
         case kind::frozenset:
         case kind::torch_size: {
@@ -5625,7 +5625,7 @@ private:
                 h = *cached;
                 return {};
             }
-            h = mix(static_cast<std::uint64_t>(n.k) + doc_.edge_count(id));
+            h = detail::mix64(static_cast<std::uint64_t>(n.k) + doc_.edge_count(id));
             if (static_cast<std::size_t>(depth) >= max_depth_) {  // deeper parts do not count (equal() gives up there too)
                 complete = false;
                 return {};
@@ -5634,7 +5634,7 @@ private:
             for (std::size_t i = 0; i < doc_.edge_count(id); ++i) {
                 std::uint64_t e;
                 PTLOAD_TRY(hash_rec(doc_.edge(id, i), e, depth + 1, sub_complete));
-                h = n.k == kind::frozenset ? h + mix(e) : mix(h * 1000003 ^ e);  // frozensets are unordered
+                h = n.k == kind::frozenset ? h + detail::mix64(e) : detail::mix64(h * 1000003 ^ e);  // frozensets are unordered
             }
             if (sub_complete) hash_cache_.insert(id, h);
             else complete = false;
@@ -6297,7 +6297,7 @@ private:
     }
     /// The nearest of the pickle's end, the current frame's end and the next release.
     void update_limit() noexcept {
-        limit_ = release_at_ < end_ ? release_at_ : end_;
+        limit_ = release_at_;  // never past end_
         if (frame_end_ && frame_end_ < limit_) limit_ = frame_end_;
     }
 

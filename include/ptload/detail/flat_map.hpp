@@ -24,6 +24,16 @@ namespace ptload {
 inline namespace v0 {
 namespace detail {
 
+/// MurmurHash3's 64-bit finaliser: a bijection (distinct words stay distinct) in which every
+/// input bit moves every output bit.
+inline std::uint64_t mix64(std::uint64_t x) noexcept {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    return x ^ (x >> 33);
+}
+
 /// A value fixed for the life of the process and different from run to run (taken from
 /// where the address-space randomisation put this program's data and stack), that ptload's
 /// hashes start from. Keys come from files; with a known hash a file could hold thousands of
@@ -33,25 +43,21 @@ inline std::uint64_t hash_seed() noexcept {
     static const char in_data = 0;
     static const std::uint64_t seed = [] {
         int on_stack = 0;
-        std::uint64_t x = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&on_stack)) * 0x9E3779B97F4A7C15ull ^
-                          static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&in_data));
-        x ^= x >> 31;
-        x *= 0xBF58476D1CE4E5B9ull;
-        return x ^ (x >> 29);
+        return mix64(static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&on_stack)) * 0x9E3779B97F4A7C15ull ^
+                     static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&in_data)));
     }();
     return seed;
 }
 
-/// Hashes for flat_map, seeded: integers (memo indices a file chooses among them) are mixed
-/// with the seed before the map's multiplication, text goes through FNV-1a from the seed.
+/// A word's hash from the seed: distinct words hash apart, and a file cannot pick words whose
+/// hashes meet in a table's top bits.
+inline std::uint64_t seeded_hash(std::uint64_t x) noexcept { return mix64(x ^ hash_seed()); }
+
+/// Hashes for flat_map, seeded: integers (memo indices a file chooses among them) by
+/// seeded_hash, text by FNV-1a from the seed.
 template <class K>
 struct flat_hash {
-    std::uint64_t operator()(K k) const noexcept {
-        std::uint64_t x = static_cast<std::uint64_t>(k) ^ hash_seed();
-        x ^= x >> 33;
-        x *= 0xff51afd7ed558ccdull;
-        return x ^ (x >> 33);
-    }
+    std::uint64_t operator()(K k) const noexcept { return seeded_hash(static_cast<std::uint64_t>(k)); }
 };
 template <>
 struct flat_hash<std::string_view> {

@@ -45,7 +45,8 @@ inline const std::uint8_t* release_pages(const std::uint8_t* p, std::size_t n) n
     constexpr std::uintptr_t page = 4096;  // a multiple of it on other page sizes fails harmlessly
     const auto begin = (reinterpret_cast<std::uintptr_t>(p) + page - 1) & ~(page - 1);
     const auto end = (reinterpret_cast<std::uintptr_t>(p) + n) & ~(page - 1);
-    if (end > begin && madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED) == 0) return p + (end - reinterpret_cast<std::uintptr_t>(p));
+    if (end > begin && madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED) == 0)
+        return p + (end - reinterpret_cast<std::uintptr_t>(p));
 #else
     (void)n;
 #endif

@@ -190,43 +190,36 @@ private:
         return bits;
     }
 
-    static std::uint64_t mix(std::uint64_t x) {
-        x ^= x >> 33;
-        x *= 0xff51afd7ed558ccdull;
-        x ^= x >> 33;
-        x *= 0xc4ceb9fe1a85ec53ull;
-        x ^= x >> 33;
-        return x;
-    }
     /// The text 8 bytes at a time; a tail is the last 8 bytes read again (overlapping the word
     /// before: the length is hashed too, so equal texts still hash equal and only equal ones
     /// are compared), and a text under 8 bytes is gathered byte by byte.
-    static std::uint64_t hash_bytes(std::string_view s, std::uint64_t seed) {
+    /// (`kind_tag` keeps texts of different kinds apart: str "a" is not b"a".)
+    static std::uint64_t hash_bytes(std::string_view s, std::uint64_t kind_tag) {
         const std::size_t n = s.size();
         const char* p = s.data();
-        std::uint64_t h = detail::hash_seed() ^ seed ^ (n * 0x9E3779B97F4A7C15ull), w = 0;
+        std::uint64_t h = detail::hash_seed() ^ kind_tag ^ (n * 0x9E3779B97F4A7C15ull), w = 0;
         if (n < 8) {
             for (std::size_t i = 0; i < n; ++i) w |= std::uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
-            return mix(h ^ w);
+            return detail::mix64(h ^ w);
         }
         for (std::size_t i = 0; i + 8 < n; i += 8) {
             std::memcpy(&w, p + i, 8);
-            h = mix(h ^ w) * 31;
+            h = detail::mix64(h ^ w) * 31;
         }
         std::memcpy(&w, p + n - 8, 8);
-        return mix(h ^ w);
+        return detail::mix64(h ^ w);
     }
     /// Values equal only to themselves hash by their node, as CPython hashes NaNs (3.10 on) and
     /// objects: many distinct NaN keys, all equal-hashed by their bits, made a merge quadratic.
-    static std::uint64_t identity_hash(node_id id) { return mix(0xA11CE ^ id ^ detail::hash_seed()); }
+    static std::uint64_t identity_hash(node_id id) { return detail::seeded_hash(0xA11CE ^ id); }
     /// A real number that is not NaN: integral ones hash as their int, others by their bits
     /// (mixed with the seed, so that no int can be picked to collide with one).
     static std::uint64_t real_hash(double f) {
         std::int64_t i;
-        if (float_as_int(f, i)) return mix(static_cast<std::uint64_t>(i) ^ detail::hash_seed());
+        if (float_as_int(f, i)) return detail::seeded_hash(static_cast<std::uint64_t>(i));
         std::uint64_t bits;
         std::memcpy(&bits, &f, 8);
-        return mix(bits ^ detail::hash_seed());
+        return detail::seeded_hash(bits);
     }
     /// Python numbers that compare equal hash equal: integral floats hash as their int.
     static bool float_as_int(double f, std::int64_t& out) {
@@ -246,7 +239,7 @@ private:
         switch (n.k) {
         case kind::none: h = 0x4e6f6e65; return {};
         case kind::boolean:
-        case kind::integer: h = mix(static_cast<std::uint64_t>(n.i) ^ detail::hash_seed()); return {};
+        case kind::integer: h = detail::seeded_hash(static_cast<std::uint64_t>(n.i)); return {};
         case kind::floating: h = n.f != n.f ? identity_hash(id) : real_hash(n.f); return {};  // NaN equals only itself
         case kind::complex: {
             if (n.c.re != n.c.re || n.c.im != n.c.im) h = identity_hash(id);
@@ -255,7 +248,7 @@ private:
                 std::uint64_t a, b;
                 std::memcpy(&a, &n.c.re, 8);
                 std::memcpy(&b, &n.c.im, 8);
-                h = mix(a ^ mix(b ^ detail::hash_seed()));
+                h = detail::mix64(a ^ detail::seeded_hash(b));
             }
             return {};
         }
@@ -265,7 +258,7 @@ private:
         case kind::global:
         case kind::device:
         case kind::numpy_dtype: h = hash_bytes(doc_.text(id), 4 + static_cast<int>(n.k)); return {};
-        case kind::dtype: h = mix(0xD7 ^ static_cast<std::uint64_t>(doc_.dtype_of(id))); return {};
+        case kind::dtype: h = detail::mix64(0xD7 ^ static_cast<std::uint64_t>(doc_.dtype_of(id))); return {};
         case kind::tuple:
         case kind::frozenset:
         case kind::torch_size: {
@@ -273,7 +266,7 @@ private:
                 h = *cached;
                 return {};
             }
-            h = mix(static_cast<std::uint64_t>(n.k) + doc_.edge_count(id));
+            h = detail::mix64(static_cast<std::uint64_t>(n.k) + doc_.edge_count(id));
             if (static_cast<std::size_t>(depth) >= max_depth_) {  // deeper parts do not count (equal() gives up there too)
                 complete = false;
                 return {};
@@ -282,7 +275,7 @@ private:
             for (std::size_t i = 0; i < doc_.edge_count(id); ++i) {
                 std::uint64_t e;
                 PTLOAD_TRY(hash_rec(doc_.edge(id, i), e, depth + 1, sub_complete));
-                h = n.k == kind::frozenset ? h + mix(e) : mix(h * 1000003 ^ e);  // frozensets are unordered
+                h = n.k == kind::frozenset ? h + detail::mix64(e) : detail::mix64(h * 1000003 ^ e);  // frozensets are unordered
             }
             if (sub_complete) hash_cache_.insert(id, h);
             else complete = false;

@@ -166,7 +166,7 @@ private:
     }
     /// The nearest of the pickle's end, the current frame's end and the next release.
     void update_limit() noexcept {
-        limit_ = release_at_ < end_ ? release_at_ : end_;
+        limit_ = release_at_;  // never past end_
         if (frame_end_ && frame_end_ < limit_) limit_ = frame_end_;
     }
 
