@@ -2856,6 +2856,34 @@ template <class D, class String>
 struct decodes_into<D, String,
                     std::void_t<decltype(D::decode(static_cast<const std::uint8_t*>(nullptr), std::size_t{},
                                                    std::declval<String&>()))>> : std::true_type {};
+
+/// A decoding policy as values, the form the loaders take it in: only Python-2 str opcodes,
+/// rare in the files of this century, decode, so one compiled pipeline serves every decoding
+/// at the cost of an indirect call per such string.
+struct decoding_ops {
+    const char* name;
+    bool keep_bytes;
+    /// UTF-8 into `out`; returns n on success, else the offset of the first bad byte.
+    std::size_t (*decode)(const std::uint8_t* p, std::size_t n, string& out);
+};
+
+/// D::decode into ptload's memory, through a std::string when D writes only that.
+template <class D>
+std::size_t decode_with(const std::uint8_t* p, std::size_t n, string& out) {
+    if constexpr (decodes_into<D, string>::value) {
+        return D::decode(p, n, out);
+    } else {
+        std::string decoded;
+        const std::size_t done = D::decode(p, n, decoded);
+        out.assign(decoded.data(), decoded.size());
+        return done;
+    }
+}
+
+template <class D>
+constexpr decoding_ops decoding_ops_of() noexcept {
+    return {D::name, D::keep_bytes, &decode_with<D>};
+}
 } // namespace detail
 
 } // namespace v0
@@ -2941,9 +2969,8 @@ struct default_limits {
     static constexpr std::uint64_t max_dump_bytes = std::uint64_t{1} << 32;
 };
 
-/// A limits policy's bounds as values. The loaders are compiled once per decoding and read the
-/// limits of the set they load with from here, so policy sets that differ only in their limits
-/// (or allocator, or globals policy) share one compiled loader.
+/// A limits policy's bounds as values. The loaders are compiled once and read the limits of the
+/// set they load with from here, so every policy set shares one compiled loader.
 struct limit_values {
     std::size_t max_depth, max_stack, max_memo, nodes_per_byte, node_slack, max_int_digits, max_int_bytes,
         max_name_parts, max_key_depth;
@@ -3268,9 +3295,8 @@ struct policies {
 
 /// The one type of a set of choices, however a pack spells it (in any order, defaults named or
 /// left out): `canonical_policies<>`, `canonical_policies<utf8>` and
-/// `canonical_policies<permissive, utf8>` are the same type, so the loaders are compiled once
-/// for them, and PTLOAD_EXTERN_LOADERS / PTLOAD_INSTANTIATE_LOADERS (load.hpp) name every
-/// spelling of a set at once.
+/// `canonical_policies<permissive, utf8>` are the same type, so what is made per set (its
+/// policy values, the thunks of its allocator) is made once for all of them.
 template <class... Ps>
 using canonical_policies = policies<typename policies<Ps...>::decoding, typename policies<Ps...>::allocator,
                                     typename policies<Ps...>::limits, typename policies<Ps...>::globals>;
@@ -6235,19 +6261,17 @@ template <class H>
 struct has_build<H, std::void_t<decltype(std::declval<H&>().build(std::declval<document_data&>(), node_id{}, node_id{},
                                                                   std::uint64_t{}))>> : std::true_type {};
 
-/// The machine for one decoding and Handler; its limits and globals policy are values, so
-/// policy sets that share a decoding share its code (see `machine` for the usual spelling).
-template <class Decoding, class Handler>
+/// The machine for one Handler; its decoding, limits and globals policy are values, so every
+/// policy set shares its code (see `machine` for the usual spelling).
+template <class Handler>
 class basic_machine {
-    using decoding = Decoding;
-
 public:
     /// `allowlist_only`: strict mode (globals policy ptload::strict), globals off the allowlist
     /// are refused.
     basic_machine(document_data& doc, Handler& handler, const std::uint8_t* data, std::size_t size, run_options opts,
-                  const limit_values& limits, bool allowlist_only)
+                  const detail::decoding_ops& decoding, const limit_values& limits, bool allowlist_only)
         : doc_(doc), handler_(handler), begin_(data), cur_(data), end_(data + size), opts_(std::move(opts)),
-          limits_(limits), keys_(doc, limits.max_key_depth), allowlist_only_(allowlist_only) {
+          decoding_(decoding), limits_(limits), keys_(doc, limits.max_key_depth), allowlist_only_(allowlist_only) {
         std::uint64_t budget = static_cast<std::uint64_t>(size) * limits_.nodes_per_byte + limits_.node_slack;
         node_budget_ = doc.node_count() + budget;
         if (opts_.release_parsed_input && size > 2 * release_step) release_at_ = begin_ + release_step;
@@ -6560,18 +6584,14 @@ private:
 
     /// Python-2 str bytes through the decoding policy.
     result<node_id> py2_string(const std::uint8_t* p, std::size_t n) {
-        if constexpr (decoding::keep_bytes) {
-            return doc_.make_text(kind::bytes, p, n);
-        } else {
-            // ptload's memory, unless a user decoding policy only writes a std::string
-            std::conditional_t<detail::decodes_into<decoding, detail::string>::value, detail::string, std::string> out;
-            std::size_t bad = decoding::decode(p, n, out);
-            if (bad != n)
-                return fail(errc::decode_error, std::string("'") + decoding::name + "' codec can't decode byte 0x" +
-                                                    hex_byte(p[bad]) + " in position " + std::to_string(bad) +
-                                                    " (try encoding latin1 or bytes)");
-            return doc_.make_text(kind::string, out.data(), out.size());
-        }
+        if (decoding_.keep_bytes) return doc_.make_text(kind::bytes, p, n);
+        detail::string out;
+        const std::size_t bad = decoding_.decode(p, n, out);
+        if (bad != n)
+            return fail(errc::decode_error, std::string("'") + decoding_.name + "' codec can't decode byte 0x" +
+                                                hex_byte(p[bad]) + " in position " + std::to_string(bad) +
+                                                " (try encoding latin1 or bytes)");
+        return doc_.make_text(kind::string, out.data(), out.size());
     }
     static std::string hex_byte(std::uint8_t b) {
         const char* digits = "0123456789abcdef";
@@ -7371,6 +7391,7 @@ private:
     const std::uint8_t* released_ = begin_;  // input before this was given back
     const std::uint8_t* frame_end_ = nullptr;
     run_options opts_;
+    detail::decoding_ops decoding_;
     limit_values limits_;
     key_index keys_;
     detail::pod_vector<node_id> stack_;
@@ -7392,12 +7413,12 @@ private:
 
 /// The machine for a policy set (ptload::policies<...>): its decoding, limits and globals policy.
 template <class Policies, class Handler>
-class machine : public basic_machine<typename Policies::decoding, Handler> {
+class machine : public basic_machine<Handler> {
 public:
     machine(document_data& doc, Handler& handler, const std::uint8_t* data, std::size_t size, run_options opts)
-        : basic_machine<typename Policies::decoding, Handler>(doc, handler, data, size, std::move(opts),
-                                                              limit_values::of<typename Policies::limits>(),
-                                                              Policies::globals::allowlist_only) {}
+        : basic_machine<Handler>(doc, handler, data, size, std::move(opts),
+                                 detail::decoding_ops_of<typename Policies::decoding>(),
+                                 limit_values::of<typename Policies::limits>(), Policies::globals::allowlist_only) {}
 };
 
 } // namespace pickle
@@ -9707,10 +9728,11 @@ inline result<storage_buffer> checked_buffer(const storage& s, const storage_ori
     return b;
 }
 
-/// What the loaders know of a load's policy set besides its decoding, as values: its limits,
-/// its globals policy and its allocator. The loaders and the storage reader are compiled once
-/// per decoding; every other policy reaches them through here.
+/// A load's policy set as values: its decoding, limits, globals policy and allocator. The
+/// loaders, the machine and the storage reader are compiled once for every policy set; each
+/// policy reaches them through here.
 struct policy_values {
+    decoding_ops decoding;
     limit_values limits;
     bool allowlist_only;  ///< ptload::strict
     allocator_ops allocator;
@@ -9719,8 +9741,8 @@ struct policy_values {
 /// The policy_values of a canonical policy set.
 template <class Policies>
 constexpr policy_values policy_values_of() noexcept {
-    return {limit_values::of<typename Policies::limits>(), Policies::globals::allowlist_only,
-            allocator_ops_of<typename Policies::allocator>()};
+    return {decoding_ops_of<typename Policies::decoding>(), limit_values::of<typename Policies::limits>(),
+            Policies::globals::allowlist_only, allocator_ops_of<typename Policies::allocator>()};
 }
 
 /// Memory for a storage from the allocator policy, or the error that says why there is none.
@@ -10055,16 +10077,16 @@ private:
 };
 
 /// Runs one pickle record with torch semantics; nothing may follow its STOP.
-template <class Decoding>
-result<node_id> run_record(document_data& doc, torch_handler& handler, const record_bytes& bytes, std::uint64_t file_offset,
+template <class Handler>
+result<node_id> run_record(document_data& doc, Handler& handler, const record_bytes& bytes, std::uint64_t file_offset,
                            std::string_view name, const load_options& opts, const policy_values& policies) {
     pickle::run_options ro;
     ro.record = name;
     ro.base_offset = file_offset;
     ro.buffers = opts.buffers;
     ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
-    pickle::basic_machine<Decoding, torch_handler> m(doc, handler, bytes.data, bytes.size, ro, policies.limits,
-                                                     policies.allowlist_only);
+    pickle::basic_machine<Handler> m(doc, handler, bytes.data, bytes.size, ro, policies.decoding, policies.limits,
+                                     policies.allowlist_only);
     auto root = m.run();
     if (!root) return root;
     if (m.position() != bytes.size)
@@ -10073,7 +10095,7 @@ result<node_id> run_record(document_data& doc, torch_handler& handler, const rec
     return root;
 }
 
-template <class Decoding, class Source>
+template <class Source>
 result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader& reader, const zip_archive& zip,
                                 std::string_view prefix, std::string_view record, std::string_view folder,
                                 const load_options& opts, const policy_values& policies, bool little_endian,
@@ -10089,7 +10111,7 @@ result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader&
     torch_handler handler(&storages, opts, policies.limits);
     handler.load_from_bytes = nested;
     const auto first = static_cast<std::uint32_t>(doc.storage_count());
-    auto root = run_record<Decoding>(doc, handler, *bytes, e->data_offset, name, opts, policies);
+    auto root = run_record(doc, handler, *bytes, e->data_offset, name, opts, policies);
     if (!root) return root;
     if (opts.storages != storage_mode::lazy)
         PTLOAD_TRY(doc.fetch_range(reader, first, static_cast<std::uint32_t>(doc.storage_count())));
@@ -10105,7 +10127,7 @@ result<vector<char>> small_record(Source& src, const zip_entry& e) {
 }
 
 /// A zip checkpoint or TorchScript archive into doc.
-template <class Decoding, class Source>
+template <class Source>
 status load_zip(document_data& doc, Source& src, storage_reader& reader, const load_options& opts, const policy_values& policies,
                 const nested_loader& nested) {
     auto zip = read_zip(src, zip_limits_from(policies.limits));
@@ -10144,12 +10166,12 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
             return make_error(errc::bad_format, version->data_offset, "unsupported archive version '" + std::string(v) + "'",
                               std::string(version->name));
     }
-    auto root = load_zip_pickle<Decoding>(doc, src, reader, *zip, prefix, "data.pkl", "data/", opts, policies, little_endian, nested);
+    auto root = load_zip_pickle(doc, src, reader, *zip, prefix, "data.pkl", "data/", opts, policies, little_endian, nested);
     if (!root) return std::move(root).err();
     doc.set_root(*root);
     if (find("constants.pkl")) {  // TorchScript: tensor constants; code/ is never read
         auto constants =
-            load_zip_pickle<Decoding>(doc, src, reader, *zip, prefix, "constants.pkl", "constants/", opts, policies, little_endian, nested);
+            load_zip_pickle(doc, src, reader, *zip, prefix, "constants.pkl", "constants/", opts, policies, little_endian, nested);
         if (!constants) return std::move(constants).err();
         doc.set_constants(*constants);
     }
@@ -10495,7 +10517,7 @@ inline bool is_legacy_magic(const document_data& doc, node_id v) {
 
 /// One legacy stream from contiguous pickle bytes `p[0, n)` (which begin at `base` in src);
 /// storage data is read from src. Returns the main pickle's value.
-template <class Decoding, class Source>
+template <class Source>
 result<node_id> load_legacy_from(document_data& doc, Source& src, storage_reader& reader, bool read_now, std::uint64_t base,
                                  const std::uint8_t* p, std::size_t n, const load_options& opts, const policy_values& policies,
                                  const nested_loader& nested, bool& not_legacy) {
@@ -10510,8 +10532,8 @@ result<node_id> load_legacy_from(document_data& doc, Source& src, storage_reader
         ro.base_offset = base + pos;
         ro.buffers = opts.buffers;
         ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
-        pickle::basic_machine<Decoding, torch_handler> m(doc, handler, p + pos, n - pos, ro, policies.limits,
-                                                         policies.allowlist_only);
+        pickle::basic_machine<torch_handler> m(doc, handler, p + pos, n - pos, ro, policies.decoding, policies.limits,
+                                               policies.allowlist_only);
         auto r = m.run();
         if (r) pos += m.position();
         return r;
@@ -10550,12 +10572,12 @@ result<node_id> load_legacy_from(document_data& doc, Source& src, storage_reader
 
 /// A legacy stream from a whole source. Sources that are not in memory are read through a
 /// growing window: the pickles come first and are usually small next to the storages.
-template <class Decoding, class Source>
+template <class Source>
 result<node_id> load_legacy(document_data& doc, Source& src, storage_reader& reader, bool read_now, const load_options& opts,
                             const policy_values& policies, const nested_loader& nested, bool& not_legacy) {
     if (const std::uint8_t* memory = memory_of(src)) {
-        return load_legacy_from<Decoding>(doc, src, reader, read_now, 0, memory, static_cast<std::size_t>(src.size()), opts,
-                                          policies, nested, not_legacy);
+        return load_legacy_from(doc, src, reader, read_now, 0, memory, static_cast<std::size_t>(src.size()), opts, policies,
+                                nested, not_legacy);
     } else {
         std::uint64_t size = src.size();
         std::uint64_t window = size < (1u << 20) ? size : (1u << 20);
@@ -10564,8 +10586,8 @@ result<node_id> load_legacy(document_data& doc, Source& src, storage_reader& rea
             if (window > SIZE_MAX) return make_error(errc::limit_tensor, 0, "pickle larger than the address space");
             bytes.resize(static_cast<std::size_t>(window));
             PTLOAD_TRY(src.read_at(0, bytes.data(), bytes.size()));
-            auto r = load_legacy_from<Decoding>(doc, src, reader, read_now, 0, bytes.data(), bytes.size(), opts, policies,
-                                                nested, not_legacy);
+            auto r = load_legacy_from(doc, src, reader, read_now, 0, bytes.data(), bytes.size(), opts, policies, nested,
+                                      not_legacy);
             if (!r && r.err().code == errc::truncated && window < size) {  // the window cut a pickle short
                 doc.clear();
                 window = window > size / 4 ? size : window * 4;
@@ -10689,7 +10711,7 @@ status tar_members(Source& src, tar_member (&m)[4]) {
     return {};
 }
 
-template <class Decoding, class Source>
+template <class Source>
 result<node_id> load_tar(document_data& doc, Source& src, const load_options& opts, const policy_values& policies,
                          const nested_loader& nested) {
     tar_member m[4];
@@ -10712,8 +10734,8 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         ro.record = what;
         ro.base_offset = base + pos;
         ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
-        pickle::basic_machine<Decoding, torch_handler> mach(doc, handler, bytes.data() + pos, bytes.size() - pos, ro,
-                                                            policies.limits, policies.allowlist_only);
+        pickle::basic_machine<torch_handler> mach(doc, handler, bytes.data() + pos, bytes.size() - pos, ro,
+                                                  policies.decoding, policies.limits, policies.allowlist_only);
         auto r = mach.run();
         if (r) pos += mach.position();
         return r;
@@ -10864,10 +10886,15 @@ struct load_context {
     const policy_values& policies;
 };
 
+// The loaders below are compiled once for every policy set (each policy reaches them as a value,
+// policy_values). They are templates with no parameter that matters only so that a file that
+// includes ptload without loading does not compile them, and so that separate compilation can
+// name them (see the end of this file).
+
 /// torch.storage._load_from_bytes: a whole legacy stream inside a bytes value, loaded into the
 /// same document. `self.depth` counts the streams around this one; each level is a C++ call,
 /// so the nesting is bounded by limits::max_stream_nesting.
-template <class Decoding>
+template <class = void>
 result<node_id> load_nested(const nested_loader& self, document_data& doc, const std::uint8_t* p, std::size_t n) {
     const load_context& ctx = *static_cast<const load_context*>(self.context);
     const load_options& opts = ctx.opts;
@@ -10881,12 +10908,12 @@ result<node_id> load_nested(const nested_loader& self, document_data& doc, const
     any_source src(mem);
     source_reader reader(src, nullptr, opts, policies);
     bool not_legacy = false;
-    const nested_loader inner{&load_nested<Decoding>, self.context, self.depth + 1};
-    return load_legacy<Decoding>(doc, src, reader, true, opts, policies, inner, not_legacy);
+    const nested_loader inner{&load_nested<>, self.context, self.depth + 1};
+    return load_legacy(doc, src, reader, true, opts, policies, inner, not_legacy);
 }
-template <class Decoding>
+template <class = void>
 nested_loader make_nested_loader(const load_context& context) {
-    return {&load_nested<Decoding>, &context, 0};
+    return {&load_nested<>, &context, 0};
 }
 
 /// Contiguous bytes of a whole source: in place for memory sources, else read.
@@ -10907,23 +10934,23 @@ inline result<record_bytes> whole(any_source& src) {
     return r;
 }
 
-/// One loader per decoding, whatever the source and the other policies (`policies`).
-template <class Decoding>
+/// pickle.load, whatever the source and the policies (`policies`).
+template <class = void>
 result<document> load_pickle_impl(any_source src, const load_options& opts, const policy_values& policies) {
     auto bytes = whole(src);
     if (!bytes) return std::move(bytes).err();
     document doc;
     torch_handler handler(nullptr, opts, policies.limits);
     const load_context context{opts, policies};
-    handler.load_from_bytes = make_nested_loader<Decoding>(context);
+    handler.load_from_bytes = make_nested_loader(context);
     pickle::run_options ro;
     ro.buffers = opts.buffers;
     ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
     // A file read into a block of operator new's is ptload's to give back as it is parsed; a
     // block from the user's memory functions (a static pool) is left as it is.
     ro.release_parsed_input = bytes->buffer != nullptr && !current_memory().allocate;
-    pickle::basic_machine<Decoding, torch_handler> m(doc.data(), handler, bytes->data, bytes->size, ro, policies.limits,
-                                                     policies.allowlist_only);
+    pickle::basic_machine<torch_handler> m(doc.data(), handler, bytes->data, bytes->size, ro, policies.decoding,
+                                           policies.limits, policies.allowlist_only);
     auto root = m.run();
     if (!root) return std::move(root).err();
     doc.data().set_root(*root);
@@ -10936,10 +10963,10 @@ inline result<document> finish_load(document doc, const load_options& opts) {
     return doc;
 }
 
-/// One loader per decoding, whatever the source and the other policies (`policies`): `owner`
-/// keeps the source alive when the caller gave it by value (the document may need it after the
-/// load), and is null when the caller keeps it.
-template <class Decoding>
+/// torch.load, whatever the source and the policies (`policies`): `owner` keeps the source
+/// alive when the caller gave it by value (the document may need it after the load), and is
+/// null when the caller keeps it.
+template <class = void>
 result<document> load_torch_impl(any_source src, std::shared_ptr<void> owner, const load_options& opts,
                                  const policy_values& policies, bool pickle_fallback) {
     if (opts.storages == storage_mode::lazy && !owner)
@@ -10955,10 +10982,10 @@ result<document> load_torch_impl(any_source src, std::shared_ptr<void> owner, co
     doc.data().set_reader(reader);
     const bool read_now = opts.storages != storage_mode::lazy;
     const load_context context{opts, policies};
-    nested_loader nested = make_nested_loader<Decoding>(context);
+    nested_loader nested = make_nested_loader(context);
     switch (kind) {
     case file_kind::zip: {
-        auto loaded = load_zip<Decoding>(doc.data(), src, *reader, opts, policies, nested);
+        auto loaded = load_zip(doc.data(), src, *reader, opts, policies, nested);
         if (loaded) return finish_load(std::move(doc), opts);
         // a zip of another kind (an .npz, a zipped folder) is named rather than diagnosed
         std::string foreign = identify_foreign(head, head_size, src.size());
@@ -10966,20 +10993,20 @@ result<document> load_torch_impl(any_source src, std::shared_ptr<void> owner, co
         return std::move(loaded).err();
     }
     case file_kind::tar: {
-        auto root = load_tar<Decoding>(doc.data(), src, opts, policies, nested);
+        auto root = load_tar(doc.data(), src, opts, policies, nested);
         if (!root) return std::move(root).err();
         doc.data().set_root(*root);
         return finish_load(std::move(doc), opts);
     }
     case file_kind::pickle_or_legacy: {
         bool not_legacy = false;
-        auto root = load_legacy<Decoding>(doc.data(), src, *reader, read_now, opts, policies, nested, not_legacy);
+        auto root = load_legacy(doc.data(), src, *reader, read_now, opts, policies, nested, not_legacy);
         if (root) {
             doc.data().set_root(*root);
             return finish_load(std::move(doc), opts);
         }
         if (not_legacy) {
-            if (pickle_fallback) return load_pickle_impl<Decoding>(src, opts, policies);
+            if (pickle_fallback) return load_pickle_impl(src, opts, policies);
             return make_error(errc::bad_format, 0,
                               "a plain pickle, not a torch checkpoint (its first value is not torch's magic number); "
                               "load it with ptload::load_pickle");
@@ -10997,13 +11024,12 @@ inline constexpr policy_values policy_values_v = policy_values_of<Policies>();
 /// load_torch_impl on src: moved into shared ownership when given by value, borrowed otherwise.
 template <class Policies, class Source>
 result<document> load_source(Source&& src, const load_options& opts, bool pickle_fallback) {
-    using decoding = typename Policies::decoding;
     if constexpr (std::is_lvalue_reference<Source>::value) {
-        return load_torch_impl<decoding>(any_source(src), nullptr, opts, policy_values_v<Policies>, pickle_fallback);
+        return load_torch_impl(any_source(src), nullptr, opts, policy_values_v<Policies>, pickle_fallback);
     } else {
         auto owned = detail::make_shared<std::remove_reference_t<Source>>(std::move(src));
         any_source view(*owned);
-        return load_torch_impl<decoding>(view, std::move(owned), opts, policy_values_v<Policies>, pickle_fallback);
+        return load_torch_impl(view, std::move(owned), opts, policy_values_v<Policies>, pickle_fallback);
     }
 }
 
@@ -11029,7 +11055,7 @@ template <class... Policies, class Source>
 result<document> load_pickle(Source&& src, const load_options& opts = {}) {
     static_assert(check_source<detail::source_t<Source>>(), "ptload::load_pickle: the argument must be a byte source");
     using set = canonical_policies<Policies...>;
-    return detail::load_pickle_impl<typename set::decoding>(detail::any_source(src), opts, detail::policy_values_v<set>);
+    return detail::load_pickle_impl(detail::any_source(src), opts, detail::policy_values_v<set>);
 }
 
 /// A torch checkpoint if the content is one, else a plain pickle (what `ptload dump` reads).
@@ -11068,34 +11094,25 @@ result<document> open_file(const std::string& path, load_options opts = {}) {
 } // namespace v0
 } // namespace ptload
 
-// Separate compilation. The loaders are templates on the decoding policy (the other policies
-// reach them as values), so every file that loads compiles them again (seconds per decoding).
-// A project can compile each decoding it uses once: PTLOAD_EXTERN_LOADERS(Policies...) in the
-// files that load says "compiled elsewhere", and PTLOAD_INSTANTIATE_LOADERS(Policies...) in one
-// source file compiles it there. The arguments are load<...>'s (none for the defaults); sets
-// with the same decoding share their loaders (`load<ptload::strict, my_limits>` uses the
-// default set's), so name one set per decoding. Write them at global scope, after the includes.
-#define PTLOAD_LOADERS_(prefix, ...)                                                                            \
+// Separate compilation. The loaders are one piece of code for every policy set, compiled in
+// every file that loads (seconds at -O2). A project that loads in many files can compile them once: with
+// PTLOAD_SEPARATE_COMPILATION defined everywhere and PTLOAD_IMPLEMENTATION in exactly one
+// file, they are compiled in that file only, for every policy set, and the others only declare
+// them.
+#define PTLOAD_LOADERS_(prefix)                                                                                  \
     namespace ptload {                                                                                           \
     inline namespace v0 {                                                                                        \
     namespace detail {                                                                                           \
-    prefix template result<document> load_torch_impl<typename canonical_policies<__VA_ARGS__>::decoding>(        \
-        any_source, std::shared_ptr<void>, const load_options&, const policy_values&, bool);                    \
-    prefix template result<document> load_pickle_impl<typename canonical_policies<__VA_ARGS__>::decoding>(       \
-        any_source, const load_options&, const policy_values&);                                                  \
+    prefix template result<document> load_torch_impl<>(any_source, std::shared_ptr<void>, const load_options&,   \
+                                                       const policy_values&, bool);                              \
+    prefix template result<document> load_pickle_impl<>(any_source, const load_options&, const policy_values&);  \
     }                                                                                                            \
     }                                                                                                            \
     }
-#define PTLOAD_EXTERN_LOADERS(...) PTLOAD_LOADERS_(extern, __VA_ARGS__)
-#define PTLOAD_INSTANTIATE_LOADERS(...) PTLOAD_LOADERS_(, __VA_ARGS__)
-
-// The same for the default policies, by two switches: with PTLOAD_SEPARATE_COMPILATION defined
-// everywhere and PTLOAD_IMPLEMENTATION in exactly one file, the default loaders are compiled in
-// that file only. Headers that load with other sets themselves (dump.hpp) follow the switches too.
 #if defined(PTLOAD_SEPARATE_COMPILATION) && !defined(PTLOAD_IMPLEMENTATION)
-PTLOAD_EXTERN_LOADERS()
+PTLOAD_LOADERS_(extern)
 #elif defined(PTLOAD_IMPLEMENTATION)
-PTLOAD_INSTANTIATE_LOADERS()
+PTLOAD_LOADERS_()
 #endif
 
 #endif
@@ -12810,23 +12827,6 @@ inline result<std::string> canonical_json(const document& doc, std::uint64_t lim
 
 } // namespace v0
 } // namespace ptload
-
-// The policy sets load_dynamic reaches besides the defaults, one per encoding and errors choice
-// (strict mode shares them): X(set) for each. With separate compilation they are compiled where the
-// default loaders are (PTLOAD_IMPLEMENTATION), or spread over files with
-// PTLOAD_FOR_EACH_DYNAMIC_SET(PTLOAD_INSTANTIATE_LOADERS) and the like.
-#define PTLOAD_FOR_EACH_DYNAMIC_SET(X)                                      \
-    X(::ptload::decoding<::ptload::encoding::utf8, ::ptload::on_error::replace>)   \
-    X(::ptload::decoding<::ptload::encoding::latin1, ::ptload::on_error::strict>)  \
-    X(::ptload::decoding<::ptload::encoding::ascii, ::ptload::on_error::strict>)   \
-    X(::ptload::decoding<::ptload::encoding::ascii, ::ptload::on_error::replace>)  \
-    X(::ptload::decoding<::ptload::encoding::bytes, ::ptload::on_error::strict>)
-
-#if defined(PTLOAD_SEPARATE_COMPILATION) && !defined(PTLOAD_IMPLEMENTATION)
-PTLOAD_FOR_EACH_DYNAMIC_SET(PTLOAD_EXTERN_LOADERS)
-#elif defined(PTLOAD_IMPLEMENTATION)
-PTLOAD_FOR_EACH_DYNAMIC_SET(PTLOAD_INSTANTIATE_LOADERS)
-#endif
 
 #endif
 // ----- end of ptload/dump.hpp -----

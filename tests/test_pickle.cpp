@@ -315,6 +315,57 @@ TEST_CASE("Python 2 strings follow the decoding policy") {
     CHECK(json_of<ptload::as_bytes>(P({'X', 1, 0, 0, 0, 'z', '.'})) == "\"z\"");
 }
 
+namespace {
+/// User decoding policies of the documented shape, which write only a std::string: latin1
+/// spelled out, and one that takes 7-bit text only.
+struct user_latin1 {
+    using ptload_role = ptload::role::decoding;
+    static constexpr bool keep_bytes = false;
+    static constexpr const char* name = "my-latin1";
+    static std::size_t decode(const std::uint8_t* p, std::size_t n, std::string& out) {
+        out.clear();
+        for (std::size_t i = 0; i < n; ++i) {
+            if (p[i] < 0x80) {
+                out += static_cast<char>(p[i]);
+            } else {
+                out += static_cast<char>(0xC0 | (p[i] >> 6));
+                out += static_cast<char>(0x80 | (p[i] & 0x3F));
+            }
+        }
+        return n;
+    }
+};
+struct seven_bit {
+    using ptload_role = ptload::role::decoding;
+    static constexpr bool keep_bytes = false;
+    static constexpr const char* name = "seven-bit";
+    static std::size_t decode(const std::uint8_t* p, std::size_t n, std::string& out) {
+        for (std::size_t i = 0; i < n; ++i) {
+            if (p[i] >= 0x80) return i;
+            out += static_cast<char>(p[i]);
+        }
+        return n;
+    }
+};
+} // namespace
+
+TEST_CASE("a user's decoding policy decodes Python 2 strings, as CPython's pickle with that encoding") {
+    const std::string file = ptload_test::source_path("tests/fixtures/pickle/py2_str_latin1.pkl");
+    std::string want = ptload_test::read_file(ptload_test::source_path("tests/expected/pickle/py2_str_latin1.latin1-strict.json"));
+    while (!want.empty() && want.back() == '\n') want.pop_back();
+    REQUIRE(!want.empty());
+    auto doc = ptload::load_pickle<user_latin1>(ptload::file_source(file));
+    REQUIRE(doc.has_value());
+    auto json = ptload::canonical_json(*doc);
+    REQUIRE(json.has_value());
+    CHECK(ptload_test::normalize(*json) == want);
+    // its name and the first byte it refuses make the error, as for the built-in ones
+    auto refused = ptload::load_pickle<seven_bit>(ptload::file_source(file));
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.err().code == ptload::errc::decode_error);
+    CHECK(refused.err().message.find("'seven-bit' codec can't decode byte 0xe9 in position 3") != std::string::npos);
+}
+
 TEST_CASE("out-of-band buffers for protocol 5") {
     std::uint8_t raw[3] = {1, 2, 3};
     ptload::span<const std::uint8_t> bufs[1] = {{raw, 3}};

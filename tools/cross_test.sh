@@ -14,7 +14,7 @@
 #   --single-include   tests include single_include/ptload.hpp (as <ptload/ptload.hpp> and
 #                      <ptload/all.hpp>) in place of the headers under include/
 #
-# Each policy set's loaders are compiled once (PTLOAD_SEPARATE_COMPILATION; tests/implementation*.cpp).
+# The loaders are compiled once (PTLOAD_SEPARATE_COMPILATION; tests/implementation.cpp).
 # The qemu legs define PTLOAD_EMULATED_BUILD: the random-change robustness test runs fewer trials.
 # Debian packages: g++-s390x-linux-gnu g++-arm-linux-gnueabihf qemu-user mingw-w64 wine
 # libc++-dev libc++abi-dev. Builds go to build/cross-<leg>; PTLOAD_JOBS sets the parallelism
@@ -147,11 +147,11 @@ for leg in "${legs[@]}"; do
   # their own.
   rm -rf "$dir/unity"
   mkdir -p "$dir/unity"
-  sources=(tests/main.cpp tests/implementation*.cpp tests/alloc_counter.cpp)
+  sources=(tests/main.cpp tests/implementation.cpp tests/alloc_counter.cpp)
   batch=0
   count=0
   for src in tests/*.cpp; do
-    case $src in tests/main.cpp|tests/implementation*.cpp|tests/alloc_counter.cpp) continue ;; esac
+    case $src in tests/main.cpp|tests/implementation.cpp|tests/alloc_counter.cpp) continue ;; esac
     [ "$count" = 0 ] && sources+=("$dir/unity/tests_$batch.cpp")
     printf '#include "%s/%s"\n' "$root" "$src" >>"$dir/unity/tests_$batch.cpp"
     count=$((count + 1))

@@ -141,21 +141,4 @@ inline result<std::string> canonical_json(const document& doc, std::uint64_t lim
 } // namespace v0
 } // namespace ptload
 
-// The policy sets load_dynamic reaches besides the defaults, one per encoding and errors choice
-// (strict mode shares them): X(set) for each. With separate compilation they are compiled where the
-// default loaders are (PTLOAD_IMPLEMENTATION), or spread over files with
-// PTLOAD_FOR_EACH_DYNAMIC_SET(PTLOAD_INSTANTIATE_LOADERS) and the like.
-#define PTLOAD_FOR_EACH_DYNAMIC_SET(X)                                      \
-    X(::ptload::decoding<::ptload::encoding::utf8, ::ptload::on_error::replace>)   \
-    X(::ptload::decoding<::ptload::encoding::latin1, ::ptload::on_error::strict>)  \
-    X(::ptload::decoding<::ptload::encoding::ascii, ::ptload::on_error::strict>)   \
-    X(::ptload::decoding<::ptload::encoding::ascii, ::ptload::on_error::replace>)  \
-    X(::ptload::decoding<::ptload::encoding::bytes, ::ptload::on_error::strict>)
-
-#if defined(PTLOAD_SEPARATE_COMPILATION) && !defined(PTLOAD_IMPLEMENTATION)
-PTLOAD_FOR_EACH_DYNAMIC_SET(PTLOAD_EXTERN_LOADERS)
-#elif defined(PTLOAD_IMPLEMENTATION)
-PTLOAD_FOR_EACH_DYNAMIC_SET(PTLOAD_INSTANTIATE_LOADERS)
-#endif
-
 #endif

@@ -38,10 +38,15 @@ struct load_context {
     const policy_values& policies;
 };
 
+// The loaders below are compiled once for every policy set (each policy reaches them as a value,
+// policy_values). They are templates with no parameter that matters only so that a file that
+// includes ptload without loading does not compile them, and so that separate compilation can
+// name them (see the end of this file).
+
 /// torch.storage._load_from_bytes: a whole legacy stream inside a bytes value, loaded into the
 /// same document. `self.depth` counts the streams around this one; each level is a C++ call,
 /// so the nesting is bounded by limits::max_stream_nesting.
-template <class Decoding>
+template <class = void>
 result<node_id> load_nested(const nested_loader& self, document_data& doc, const std::uint8_t* p, std::size_t n) {
     const load_context& ctx = *static_cast<const load_context*>(self.context);
     const load_options& opts = ctx.opts;
@@ -55,12 +60,12 @@ result<node_id> load_nested(const nested_loader& self, document_data& doc, const
     any_source src(mem);
     source_reader reader(src, nullptr, opts, policies);
     bool not_legacy = false;
-    const nested_loader inner{&load_nested<Decoding>, self.context, self.depth + 1};
-    return load_legacy<Decoding>(doc, src, reader, true, opts, policies, inner, not_legacy);
+    const nested_loader inner{&load_nested<>, self.context, self.depth + 1};
+    return load_legacy(doc, src, reader, true, opts, policies, inner, not_legacy);
 }
-template <class Decoding>
+template <class = void>
 nested_loader make_nested_loader(const load_context& context) {
-    return {&load_nested<Decoding>, &context, 0};
+    return {&load_nested<>, &context, 0};
 }
 
 /// Contiguous bytes of a whole source: in place for memory sources, else read.
@@ -81,23 +86,23 @@ inline result<record_bytes> whole(any_source& src) {
     return r;
 }
 
-/// One loader per decoding, whatever the source and the other policies (`policies`).
-template <class Decoding>
+/// pickle.load, whatever the source and the policies (`policies`).
+template <class = void>
 result<document> load_pickle_impl(any_source src, const load_options& opts, const policy_values& policies) {
     auto bytes = whole(src);
     if (!bytes) return std::move(bytes).err();
     document doc;
     torch_handler handler(nullptr, opts, policies.limits);
     const load_context context{opts, policies};
-    handler.load_from_bytes = make_nested_loader<Decoding>(context);
+    handler.load_from_bytes = make_nested_loader(context);
     pickle::run_options ro;
     ro.buffers = opts.buffers;
     ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
     // A file read into a block of operator new's is ptload's to give back as it is parsed; a
     // block from the user's memory functions (a static pool) is left as it is.
     ro.release_parsed_input = bytes->buffer != nullptr && !current_memory().allocate;
-    pickle::basic_machine<Decoding, torch_handler> m(doc.data(), handler, bytes->data, bytes->size, ro, policies.limits,
-                                                     policies.allowlist_only);
+    pickle::basic_machine<torch_handler> m(doc.data(), handler, bytes->data, bytes->size, ro, policies.decoding,
+                                           policies.limits, policies.allowlist_only);
     auto root = m.run();
     if (!root) return std::move(root).err();
     doc.data().set_root(*root);
@@ -110,10 +115,10 @@ inline result<document> finish_load(document doc, const load_options& opts) {
     return doc;
 }
 
-/// One loader per decoding, whatever the source and the other policies (`policies`): `owner`
-/// keeps the source alive when the caller gave it by value (the document may need it after the
-/// load), and is null when the caller keeps it.
-template <class Decoding>
+/// torch.load, whatever the source and the policies (`policies`): `owner` keeps the source
+/// alive when the caller gave it by value (the document may need it after the load), and is
+/// null when the caller keeps it.
+template <class = void>
 result<document> load_torch_impl(any_source src, std::shared_ptr<void> owner, const load_options& opts,
                                  const policy_values& policies, bool pickle_fallback) {
     if (opts.storages == storage_mode::lazy && !owner)
@@ -129,10 +134,10 @@ result<document> load_torch_impl(any_source src, std::shared_ptr<void> owner, co
     doc.data().set_reader(reader);
     const bool read_now = opts.storages != storage_mode::lazy;
     const load_context context{opts, policies};
-    nested_loader nested = make_nested_loader<Decoding>(context);
+    nested_loader nested = make_nested_loader(context);
     switch (kind) {
     case file_kind::zip: {
-        auto loaded = load_zip<Decoding>(doc.data(), src, *reader, opts, policies, nested);
+        auto loaded = load_zip(doc.data(), src, *reader, opts, policies, nested);
         if (loaded) return finish_load(std::move(doc), opts);
         // a zip of another kind (an .npz, a zipped folder) is named rather than diagnosed
         std::string foreign = identify_foreign(head, head_size, src.size());
@@ -140,20 +145,20 @@ result<document> load_torch_impl(any_source src, std::shared_ptr<void> owner, co
         return std::move(loaded).err();
     }
     case file_kind::tar: {
-        auto root = load_tar<Decoding>(doc.data(), src, opts, policies, nested);
+        auto root = load_tar(doc.data(), src, opts, policies, nested);
         if (!root) return std::move(root).err();
         doc.data().set_root(*root);
         return finish_load(std::move(doc), opts);
     }
     case file_kind::pickle_or_legacy: {
         bool not_legacy = false;
-        auto root = load_legacy<Decoding>(doc.data(), src, *reader, read_now, opts, policies, nested, not_legacy);
+        auto root = load_legacy(doc.data(), src, *reader, read_now, opts, policies, nested, not_legacy);
         if (root) {
             doc.data().set_root(*root);
             return finish_load(std::move(doc), opts);
         }
         if (not_legacy) {
-            if (pickle_fallback) return load_pickle_impl<Decoding>(src, opts, policies);
+            if (pickle_fallback) return load_pickle_impl(src, opts, policies);
             return make_error(errc::bad_format, 0,
                               "a plain pickle, not a torch checkpoint (its first value is not torch's magic number); "
                               "load it with ptload::load_pickle");
@@ -171,13 +176,12 @@ inline constexpr policy_values policy_values_v = policy_values_of<Policies>();
 /// load_torch_impl on src: moved into shared ownership when given by value, borrowed otherwise.
 template <class Policies, class Source>
 result<document> load_source(Source&& src, const load_options& opts, bool pickle_fallback) {
-    using decoding = typename Policies::decoding;
     if constexpr (std::is_lvalue_reference<Source>::value) {
-        return load_torch_impl<decoding>(any_source(src), nullptr, opts, policy_values_v<Policies>, pickle_fallback);
+        return load_torch_impl(any_source(src), nullptr, opts, policy_values_v<Policies>, pickle_fallback);
     } else {
         auto owned = detail::make_shared<std::remove_reference_t<Source>>(std::move(src));
         any_source view(*owned);
-        return load_torch_impl<decoding>(view, std::move(owned), opts, policy_values_v<Policies>, pickle_fallback);
+        return load_torch_impl(view, std::move(owned), opts, policy_values_v<Policies>, pickle_fallback);
     }
 }
 
@@ -203,7 +207,7 @@ template <class... Policies, class Source>
 result<document> load_pickle(Source&& src, const load_options& opts = {}) {
     static_assert(check_source<detail::source_t<Source>>(), "ptload::load_pickle: the argument must be a byte source");
     using set = canonical_policies<Policies...>;
-    return detail::load_pickle_impl<typename set::decoding>(detail::any_source(src), opts, detail::policy_values_v<set>);
+    return detail::load_pickle_impl(detail::any_source(src), opts, detail::policy_values_v<set>);
 }
 
 /// A torch checkpoint if the content is one, else a plain pickle (what `ptload dump` reads).
@@ -242,34 +246,25 @@ result<document> open_file(const std::string& path, load_options opts = {}) {
 } // namespace v0
 } // namespace ptload
 
-// Separate compilation. The loaders are templates on the decoding policy (the other policies
-// reach them as values), so every file that loads compiles them again (seconds per decoding).
-// A project can compile each decoding it uses once: PTLOAD_EXTERN_LOADERS(Policies...) in the
-// files that load says "compiled elsewhere", and PTLOAD_INSTANTIATE_LOADERS(Policies...) in one
-// source file compiles it there. The arguments are load<...>'s (none for the defaults); sets
-// with the same decoding share their loaders (`load<ptload::strict, my_limits>` uses the
-// default set's), so name one set per decoding. Write them at global scope, after the includes.
-#define PTLOAD_LOADERS_(prefix, ...)                                                                            \
+// Separate compilation. The loaders are one piece of code for every policy set, compiled in
+// every file that loads (seconds at -O2). A project that loads in many files can compile them once: with
+// PTLOAD_SEPARATE_COMPILATION defined everywhere and PTLOAD_IMPLEMENTATION in exactly one
+// file, they are compiled in that file only, for every policy set, and the others only declare
+// them.
+#define PTLOAD_LOADERS_(prefix)                                                                                  \
     namespace ptload {                                                                                           \
     inline namespace v0 {                                                                                        \
     namespace detail {                                                                                           \
-    prefix template result<document> load_torch_impl<typename canonical_policies<__VA_ARGS__>::decoding>(        \
-        any_source, std::shared_ptr<void>, const load_options&, const policy_values&, bool);                    \
-    prefix template result<document> load_pickle_impl<typename canonical_policies<__VA_ARGS__>::decoding>(       \
-        any_source, const load_options&, const policy_values&);                                                  \
+    prefix template result<document> load_torch_impl<>(any_source, std::shared_ptr<void>, const load_options&,   \
+                                                       const policy_values&, bool);                              \
+    prefix template result<document> load_pickle_impl<>(any_source, const load_options&, const policy_values&);  \
     }                                                                                                            \
     }                                                                                                            \
     }
-#define PTLOAD_EXTERN_LOADERS(...) PTLOAD_LOADERS_(extern, __VA_ARGS__)
-#define PTLOAD_INSTANTIATE_LOADERS(...) PTLOAD_LOADERS_(, __VA_ARGS__)
-
-// The same for the default policies, by two switches: with PTLOAD_SEPARATE_COMPILATION defined
-// everywhere and PTLOAD_IMPLEMENTATION in exactly one file, the default loaders are compiled in
-// that file only. Headers that load with other sets themselves (dump.hpp) follow the switches too.
 #if defined(PTLOAD_SEPARATE_COMPILATION) && !defined(PTLOAD_IMPLEMENTATION)
-PTLOAD_EXTERN_LOADERS()
+PTLOAD_LOADERS_(extern)
 #elif defined(PTLOAD_IMPLEMENTATION)
-PTLOAD_INSTANTIATE_LOADERS()
+PTLOAD_LOADERS_()
 #endif
 
 #endif

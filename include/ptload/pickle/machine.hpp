@@ -104,19 +104,17 @@ template <class H>
 struct has_build<H, std::void_t<decltype(std::declval<H&>().build(std::declval<document_data&>(), node_id{}, node_id{},
                                                                   std::uint64_t{}))>> : std::true_type {};
 
-/// The machine for one decoding and Handler; its limits and globals policy are values, so
-/// policy sets that share a decoding share its code (see `machine` for the usual spelling).
-template <class Decoding, class Handler>
+/// The machine for one Handler; its decoding, limits and globals policy are values, so every
+/// policy set shares its code (see `machine` for the usual spelling).
+template <class Handler>
 class basic_machine {
-    using decoding = Decoding;
-
 public:
     /// `allowlist_only`: strict mode (globals policy ptload::strict), globals off the allowlist
     /// are refused.
     basic_machine(document_data& doc, Handler& handler, const std::uint8_t* data, std::size_t size, run_options opts,
-                  const limit_values& limits, bool allowlist_only)
+                  const detail::decoding_ops& decoding, const limit_values& limits, bool allowlist_only)
         : doc_(doc), handler_(handler), begin_(data), cur_(data), end_(data + size), opts_(std::move(opts)),
-          limits_(limits), keys_(doc, limits.max_key_depth), allowlist_only_(allowlist_only) {
+          decoding_(decoding), limits_(limits), keys_(doc, limits.max_key_depth), allowlist_only_(allowlist_only) {
         std::uint64_t budget = static_cast<std::uint64_t>(size) * limits_.nodes_per_byte + limits_.node_slack;
         node_budget_ = doc.node_count() + budget;
         if (opts_.release_parsed_input && size > 2 * release_step) release_at_ = begin_ + release_step;
@@ -429,18 +427,14 @@ private:
 
     /// Python-2 str bytes through the decoding policy.
     result<node_id> py2_string(const std::uint8_t* p, std::size_t n) {
-        if constexpr (decoding::keep_bytes) {
-            return doc_.make_text(kind::bytes, p, n);
-        } else {
-            // ptload's memory, unless a user decoding policy only writes a std::string
-            std::conditional_t<detail::decodes_into<decoding, detail::string>::value, detail::string, std::string> out;
-            std::size_t bad = decoding::decode(p, n, out);
-            if (bad != n)
-                return fail(errc::decode_error, std::string("'") + decoding::name + "' codec can't decode byte 0x" +
-                                                    hex_byte(p[bad]) + " in position " + std::to_string(bad) +
-                                                    " (try encoding latin1 or bytes)");
-            return doc_.make_text(kind::string, out.data(), out.size());
-        }
+        if (decoding_.keep_bytes) return doc_.make_text(kind::bytes, p, n);
+        detail::string out;
+        const std::size_t bad = decoding_.decode(p, n, out);
+        if (bad != n)
+            return fail(errc::decode_error, std::string("'") + decoding_.name + "' codec can't decode byte 0x" +
+                                                hex_byte(p[bad]) + " in position " + std::to_string(bad) +
+                                                " (try encoding latin1 or bytes)");
+        return doc_.make_text(kind::string, out.data(), out.size());
     }
     static std::string hex_byte(std::uint8_t b) {
         const char* digits = "0123456789abcdef";
@@ -1240,6 +1234,7 @@ private:
     const std::uint8_t* released_ = begin_;  // input before this was given back
     const std::uint8_t* frame_end_ = nullptr;
     run_options opts_;
+    detail::decoding_ops decoding_;
     limit_values limits_;
     key_index keys_;
     detail::pod_vector<node_id> stack_;
@@ -1261,12 +1256,12 @@ private:
 
 /// The machine for a policy set (ptload::policies<...>): its decoding, limits and globals policy.
 template <class Policies, class Handler>
-class machine : public basic_machine<typename Policies::decoding, Handler> {
+class machine : public basic_machine<Handler> {
 public:
     machine(document_data& doc, Handler& handler, const std::uint8_t* data, std::size_t size, run_options opts)
-        : basic_machine<typename Policies::decoding, Handler>(doc, handler, data, size, std::move(opts),
-                                                              limit_values::of<typename Policies::limits>(),
-                                                              Policies::globals::allowlist_only) {}
+        : basic_machine<Handler>(doc, handler, data, size, std::move(opts),
+                                 detail::decoding_ops_of<typename Policies::decoding>(),
+                                 limit_values::of<typename Policies::limits>(), Policies::globals::allowlist_only) {}
 };
 
 } // namespace pickle

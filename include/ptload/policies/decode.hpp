@@ -12,6 +12,7 @@
 #define PTLOAD_POLICIES_DECODE_HPP
 
 #include "../detail/utf8.hpp"
+#include "../memory.hpp"
 #include "roles.hpp"
 
 #include <cstddef>
@@ -71,6 +72,34 @@ template <class D, class String>
 struct decodes_into<D, String,
                     std::void_t<decltype(D::decode(static_cast<const std::uint8_t*>(nullptr), std::size_t{},
                                                    std::declval<String&>()))>> : std::true_type {};
+
+/// A decoding policy as values, the form the loaders take it in: only Python-2 str opcodes,
+/// rare in the files of this century, decode, so one compiled pipeline serves every decoding
+/// at the cost of an indirect call per such string.
+struct decoding_ops {
+    const char* name;
+    bool keep_bytes;
+    /// UTF-8 into `out`; returns n on success, else the offset of the first bad byte.
+    std::size_t (*decode)(const std::uint8_t* p, std::size_t n, string& out);
+};
+
+/// D::decode into ptload's memory, through a std::string when D writes only that.
+template <class D>
+std::size_t decode_with(const std::uint8_t* p, std::size_t n, string& out) {
+    if constexpr (decodes_into<D, string>::value) {
+        return D::decode(p, n, out);
+    } else {
+        std::string decoded;
+        const std::size_t done = D::decode(p, n, decoded);
+        out.assign(decoded.data(), decoded.size());
+        return done;
+    }
+}
+
+template <class D>
+constexpr decoding_ops decoding_ops_of() noexcept {
+    return {D::name, D::keep_bytes, &decode_with<D>};
+}
 } // namespace detail
 
 } // namespace v0

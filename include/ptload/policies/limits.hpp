@@ -76,9 +76,8 @@ struct default_limits {
     static constexpr std::uint64_t max_dump_bytes = std::uint64_t{1} << 32;
 };
 
-/// A limits policy's bounds as values. The loaders are compiled once per decoding and read the
-/// limits of the set they load with from here, so policy sets that differ only in their limits
-/// (or allocator, or globals policy) share one compiled loader.
+/// A limits policy's bounds as values. The loaders are compiled once and read the limits of the
+/// set they load with from here, so every policy set shares one compiled loader.
 struct limit_values {
     std::size_t max_depth, max_stack, max_memo, nodes_per_byte, node_slack, max_int_digits, max_int_bytes,
         max_name_parts, max_key_depth;

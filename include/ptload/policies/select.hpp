@@ -69,9 +69,8 @@ struct policies {
 
 /// The one type of a set of choices, however a pack spells it (in any order, defaults named or
 /// left out): `canonical_policies<>`, `canonical_policies<utf8>` and
-/// `canonical_policies<permissive, utf8>` are the same type, so the loaders are compiled once
-/// for them, and PTLOAD_EXTERN_LOADERS / PTLOAD_INSTANTIATE_LOADERS (load.hpp) name every
-/// spelling of a set at once.
+/// `canonical_policies<permissive, utf8>` are the same type, so what is made per set (its
+/// policy values, the thunks of its allocator) is made once for all of them.
 template <class... Ps>
 using canonical_policies = policies<typename policies<Ps...>::decoding, typename policies<Ps...>::allocator,
                                     typename policies<Ps...>::limits, typename policies<Ps...>::globals>;

@@ -156,16 +156,16 @@ private:
 };
 
 /// Runs one pickle record with torch semantics; nothing may follow its STOP.
-template <class Decoding>
-result<node_id> run_record(document_data& doc, torch_handler& handler, const record_bytes& bytes, std::uint64_t file_offset,
+template <class Handler>
+result<node_id> run_record(document_data& doc, Handler& handler, const record_bytes& bytes, std::uint64_t file_offset,
                            std::string_view name, const load_options& opts, const policy_values& policies) {
     pickle::run_options ro;
     ro.record = name;
     ro.base_offset = file_offset;
     ro.buffers = opts.buffers;
     ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
-    pickle::basic_machine<Decoding, torch_handler> m(doc, handler, bytes.data, bytes.size, ro, policies.limits,
-                                                     policies.allowlist_only);
+    pickle::basic_machine<Handler> m(doc, handler, bytes.data, bytes.size, ro, policies.decoding, policies.limits,
+                                     policies.allowlist_only);
     auto root = m.run();
     if (!root) return root;
     if (m.position() != bytes.size)
@@ -174,7 +174,7 @@ result<node_id> run_record(document_data& doc, torch_handler& handler, const rec
     return root;
 }
 
-template <class Decoding, class Source>
+template <class Source>
 result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader& reader, const zip_archive& zip,
                                 std::string_view prefix, std::string_view record, std::string_view folder,
                                 const load_options& opts, const policy_values& policies, bool little_endian,
@@ -190,7 +190,7 @@ result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader&
     torch_handler handler(&storages, opts, policies.limits);
     handler.load_from_bytes = nested;
     const auto first = static_cast<std::uint32_t>(doc.storage_count());
-    auto root = run_record<Decoding>(doc, handler, *bytes, e->data_offset, name, opts, policies);
+    auto root = run_record(doc, handler, *bytes, e->data_offset, name, opts, policies);
     if (!root) return root;
     if (opts.storages != storage_mode::lazy)
         PTLOAD_TRY(doc.fetch_range(reader, first, static_cast<std::uint32_t>(doc.storage_count())));
@@ -206,7 +206,7 @@ result<vector<char>> small_record(Source& src, const zip_entry& e) {
 }
 
 /// A zip checkpoint or TorchScript archive into doc.
-template <class Decoding, class Source>
+template <class Source>
 status load_zip(document_data& doc, Source& src, storage_reader& reader, const load_options& opts, const policy_values& policies,
                 const nested_loader& nested) {
     auto zip = read_zip(src, zip_limits_from(policies.limits));
@@ -245,12 +245,12 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
             return make_error(errc::bad_format, version->data_offset, "unsupported archive version '" + std::string(v) + "'",
                               std::string(version->name));
     }
-    auto root = load_zip_pickle<Decoding>(doc, src, reader, *zip, prefix, "data.pkl", "data/", opts, policies, little_endian, nested);
+    auto root = load_zip_pickle(doc, src, reader, *zip, prefix, "data.pkl", "data/", opts, policies, little_endian, nested);
     if (!root) return std::move(root).err();
     doc.set_root(*root);
     if (find("constants.pkl")) {  // TorchScript: tensor constants; code/ is never read
         auto constants =
-            load_zip_pickle<Decoding>(doc, src, reader, *zip, prefix, "constants.pkl", "constants/", opts, policies, little_endian, nested);
+            load_zip_pickle(doc, src, reader, *zip, prefix, "constants.pkl", "constants/", opts, policies, little_endian, nested);
         if (!constants) return std::move(constants).err();
         doc.set_constants(*constants);
     }

@@ -132,7 +132,7 @@ inline bool is_legacy_magic(const document_data& doc, node_id v) {
 
 /// One legacy stream from contiguous pickle bytes `p[0, n)` (which begin at `base` in src);
 /// storage data is read from src. Returns the main pickle's value.
-template <class Decoding, class Source>
+template <class Source>
 result<node_id> load_legacy_from(document_data& doc, Source& src, storage_reader& reader, bool read_now, std::uint64_t base,
                                  const std::uint8_t* p, std::size_t n, const load_options& opts, const policy_values& policies,
                                  const nested_loader& nested, bool& not_legacy) {
@@ -147,8 +147,8 @@ result<node_id> load_legacy_from(document_data& doc, Source& src, storage_reader
         ro.base_offset = base + pos;
         ro.buffers = opts.buffers;
         ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
-        pickle::basic_machine<Decoding, torch_handler> m(doc, handler, p + pos, n - pos, ro, policies.limits,
-                                                         policies.allowlist_only);
+        pickle::basic_machine<torch_handler> m(doc, handler, p + pos, n - pos, ro, policies.decoding, policies.limits,
+                                               policies.allowlist_only);
         auto r = m.run();
         if (r) pos += m.position();
         return r;
@@ -187,12 +187,12 @@ result<node_id> load_legacy_from(document_data& doc, Source& src, storage_reader
 
 /// A legacy stream from a whole source. Sources that are not in memory are read through a
 /// growing window: the pickles come first and are usually small next to the storages.
-template <class Decoding, class Source>
+template <class Source>
 result<node_id> load_legacy(document_data& doc, Source& src, storage_reader& reader, bool read_now, const load_options& opts,
                             const policy_values& policies, const nested_loader& nested, bool& not_legacy) {
     if (const std::uint8_t* memory = memory_of(src)) {
-        return load_legacy_from<Decoding>(doc, src, reader, read_now, 0, memory, static_cast<std::size_t>(src.size()), opts,
-                                          policies, nested, not_legacy);
+        return load_legacy_from(doc, src, reader, read_now, 0, memory, static_cast<std::size_t>(src.size()), opts, policies,
+                                nested, not_legacy);
     } else {
         std::uint64_t size = src.size();
         std::uint64_t window = size < (1u << 20) ? size : (1u << 20);
@@ -201,8 +201,8 @@ result<node_id> load_legacy(document_data& doc, Source& src, storage_reader& rea
             if (window > SIZE_MAX) return make_error(errc::limit_tensor, 0, "pickle larger than the address space");
             bytes.resize(static_cast<std::size_t>(window));
             PTLOAD_TRY(src.read_at(0, bytes.data(), bytes.size()));
-            auto r = load_legacy_from<Decoding>(doc, src, reader, read_now, 0, bytes.data(), bytes.size(), opts, policies,
-                                                nested, not_legacy);
+            auto r = load_legacy_from(doc, src, reader, read_now, 0, bytes.data(), bytes.size(), opts, policies, nested,
+                                      not_legacy);
             if (!r && r.err().code == errc::truncated && window < size) {  // the window cut a pickle short
                 doc.clear();
                 window = window > size / 4 ? size : window * 4;

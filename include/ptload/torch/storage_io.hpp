@@ -10,6 +10,7 @@
 #include "../error.hpp"
 #include "../value.hpp"
 #include "../policies/allocator.hpp"
+#include "../policies/decode.hpp"
 #include "../policies/limits.hpp"
 #include "../policies/source.hpp"
 #include "../zip/reader.hpp"
@@ -79,10 +80,11 @@ inline result<storage_buffer> checked_buffer(const storage& s, const storage_ori
     return b;
 }
 
-/// What the loaders know of a load's policy set besides its decoding, as values: its limits,
-/// its globals policy and its allocator. The loaders and the storage reader are compiled once
-/// per decoding; every other policy reaches them through here.
+/// A load's policy set as values: its decoding, limits, globals policy and allocator. The
+/// loaders, the machine and the storage reader are compiled once for every policy set; each
+/// policy reaches them through here.
 struct policy_values {
+    decoding_ops decoding;
     limit_values limits;
     bool allowlist_only;  ///< ptload::strict
     allocator_ops allocator;
@@ -91,8 +93,8 @@ struct policy_values {
 /// The policy_values of a canonical policy set.
 template <class Policies>
 constexpr policy_values policy_values_of() noexcept {
-    return {limit_values::of<typename Policies::limits>(), Policies::globals::allowlist_only,
-            allocator_ops_of<typename Policies::allocator>()};
+    return {decoding_ops_of<typename Policies::decoding>(), limit_values::of<typename Policies::limits>(),
+            Policies::globals::allowlist_only, allocator_ops_of<typename Policies::allocator>()};
 }
 
 /// Memory for a storage from the allocator policy, or the error that says why there is none.

@@ -78,7 +78,7 @@ status tar_members(Source& src, tar_member (&m)[4]) {
     return {};
 }
 
-template <class Decoding, class Source>
+template <class Source>
 result<node_id> load_tar(document_data& doc, Source& src, const load_options& opts, const policy_values& policies,
                          const nested_loader& nested) {
     tar_member m[4];
@@ -101,8 +101,8 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         ro.record = what;
         ro.base_offset = base + pos;
         ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
-        pickle::basic_machine<Decoding, torch_handler> mach(doc, handler, bytes.data() + pos, bytes.size() - pos, ro,
-                                                            policies.limits, policies.allowlist_only);
+        pickle::basic_machine<torch_handler> mach(doc, handler, bytes.data() + pos, bytes.size() - pos, ro,
+                                                  policies.decoding, policies.limits, policies.allowlist_only);
         auto r = mach.run();
         if (r) pos += mach.position();
         return r;
