@@ -14,8 +14,8 @@
 #       4 s390x: big-endian, run under qemu-s390x
 #       5 mingw-w64: Windows, built from single_include/ptload.hpp, run under wine
 #       6 meson                          7 packaging (tools/package_test.sh)
-# Legs 1-5 compile each policy set's loaders once (PTLOAD_SEPARATE_COMPILATION; meson builds
-# header-only, as most users do); legs 2, 4 and 5 are tools/cross_test.sh.
+# Legs 1-6 compile the loaders once (PTLOAD_SEPARATE_COMPILATION; the packaging leg's consumers
+# build header-only, as most users do); legs 2, 4 and 5 are tools/cross_test.sh.
 #
 # Run as root on a machine that lacks a tool, it installs the Debian packages first.
 # PTLOAD_JOBS overrides the parallelism (default 2: the machines this runs on have 2 cores).
@@ -155,8 +155,12 @@ cmake_leg() {
 }
 
 leg_1() {
+  # The loaders at -O1 (PTLOAD_OPTIMIZE_LOADERS), which the stress tests then share instead of
+  # compiling their own at -O2; the test files at -O0. -Werror then also sees the warnings gcc
+  # gives only when it optimises.
   cmake_leg gcc-cxx17 -DCMAKE_CXX_COMPILER=g++ -DCMAKE_CXX_STANDARD=17 -DCMAKE_BUILD_TYPE=Debug \
-    -DPTLOAD_WARNINGS_AS_ERRORS=ON -DPTLOAD_BUILD_EXAMPLES=ON -DPTLOAD_SEPARATE_COMPILATION=ON
+    -DPTLOAD_WARNINGS_AS_ERRORS=ON -DPTLOAD_BUILD_EXAMPLES=ON -DPTLOAD_SEPARATE_COMPILATION=ON \
+    -DPTLOAD_OPTIMIZE_LOADERS=ON
 }
 
 leg_2() {
@@ -217,8 +221,9 @@ leg_5() {
 leg_6() {
   local dir=build/meson setup=(meson setup)
   [ -f "$dir/build.ninja" ] && setup+=(--reconfigure)  # --reconfigure also picks up new tests/*.cpp
-  # Separate compilation, as leg 1: the header-only build is what the package leg's consumers use.
-  run "${setup[@]}" "$dir" --buildtype=debug -Dwerror=true -Dtests=enabled -Dseparate_compilation=true &&
+  # Separate compilation and -O1 loaders, as leg 1 (the package leg's consumers build header-only).
+  run "${setup[@]}" "$dir" --buildtype=debug -Dwerror=true -Dtests=enabled -Dseparate_compilation=true \
+    -Doptimize_loaders=true &&
     run meson compile -C "$dir" -j "$jobs" &&
     run meson test -C "$dir" --print-errorlogs
 }
