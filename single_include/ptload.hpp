@@ -291,8 +291,10 @@ using status = result<void>;
 // Tensor bytes come from the allocator policy. Everything else a load builds (the document's
 // values, edges and text, the pickle machine's stack and memo, the zip directory, storage and
 // tensor records, the key tables of big mappings) is asked of the memory functions set here,
-// which default to the global operator new and delete. Firmware that must not touch the
-// global heap routes them into a static pool:
+// which default to the global operator new and delete (on Linux the default gives an array
+// over 1 MiB, the edges or the memo of a big load, a mapping of its own that grows without
+// copying: detail/mapped_array.hpp; set functions receive everything). Firmware that must not
+// touch the global heap routes them into a static pool:
 //
 //     ptload::set_memory_functions({&pool_allocate, &pool_deallocate, &pool});
 //
@@ -834,11 +836,93 @@ void sort_by_offset(Items& items) {
 // std::vector with an allocator of ptload's own moves its items one by one when it grows
 // (libstdc++ relocates with memmove only for std::allocator) and zero-fills what resize()
 // adds; for these arrays both were a measurable part of a big load. Here growth is one
-// memcpy into a new block from the memory functions, and grow_to() leaves new items unset
-// for a caller that writes them next.
+// memcpy into a new block from the memory functions (or, for a big array under the default
+// memory, a remapping of its pages: detail/mapped_array.hpp), and grow_to() leaves new items
+// unset for a caller that writes them next.
 #ifndef PTLOAD_DETAIL_POD_VECTOR_HPP
 #define PTLOAD_DETAIL_POD_VECTOR_HPP
 
+// ----- ptload/detail/mapped_array.hpp -----
+// detail/mapped_array.hpp: big growable arrays taken straight from the system's virtual
+// memory, so that they grow by moving their pages rather than by copying them (Linux mremap).
+//
+// An array that doubles copies everything it holds into a block it has never touched: each
+// growth faults in every page of the new block, and a load that ends with a 20 MB edge array
+// has faulted and copied some 40 MB on the way (a third of the page faults of a 1M-entry
+// pickle). A remapped array faults in each page once, when it is first written. Used only with
+// ptload's default memory (no memory functions set: those receive every byte) and where
+// mremap exists; elsewhere arrays grow through the memory functions as before.
+#ifndef PTLOAD_DETAIL_MAPPED_ARRAY_HPP
+#define PTLOAD_DETAIL_MAPPED_ARRAY_HPP
+
+
+#include <cstddef>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+#if defined(__linux__) && defined(MREMAP_MAYMOVE)
+#define PTLOAD_HAS_MREMAP 1
+#else
+#define PTLOAD_HAS_MREMAP 0
+#endif
+
+namespace ptload {
+inline namespace v0 {
+namespace detail {
+
+/// Arrays of at least this many bytes are mapped (a system call each way is nothing next to
+/// faulting in 256 pages).
+inline constexpr std::size_t mapped_array_min_bytes = std::size_t{1} << 20;
+
+/// Whether an array of `bytes` should be mapped: big, mremap here, no memory functions set.
+inline bool should_map_array(std::size_t bytes) noexcept {
+#if PTLOAD_HAS_MREMAP
+    return bytes >= mapped_array_min_bytes && !current_memory().allocate;
+#else
+    (void)bytes;
+    return false;
+#endif
+}
+
+/// A fresh zero-filled mapping of `bytes`, page aligned; null when the system refuses.
+inline void* map_array(std::size_t bytes) noexcept {
+#if PTLOAD_HAS_MREMAP
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? nullptr : p;
+#else
+    (void)bytes;
+    return nullptr;
+#endif
+}
+
+/// The mapping at p grown from `old_bytes` to `new_bytes`, its contents kept, possibly at a new
+/// address; null when the system refuses (p is then unchanged).
+inline void* remap_array(void* p, std::size_t old_bytes, std::size_t new_bytes) noexcept {
+#if PTLOAD_HAS_MREMAP
+    void* q = mremap(p, old_bytes, new_bytes, MREMAP_MAYMOVE);
+    return q == MAP_FAILED ? nullptr : q;
+#else
+    (void)p, (void)old_bytes, (void)new_bytes;
+    return nullptr;
+#endif
+}
+
+inline void unmap_array(void* p, std::size_t bytes) noexcept {
+#if PTLOAD_HAS_MREMAP
+    (void)munmap(p, bytes);
+#else
+    (void)p, (void)bytes;
+#endif
+}
+
+} // namespace detail
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/detail/mapped_array.hpp -----
 
 #include <cstddef>
 #include <cstring>
@@ -869,12 +953,14 @@ class pod_vector {
 
 public:
     pod_vector() noexcept = default;
-    pod_vector(pod_vector&& o) noexcept : data_(o.data_), size_(o.size_), cap_(o.cap_) { o.data_ = nullptr, o.size_ = o.cap_ = 0; }
+    pod_vector(pod_vector&& o) noexcept : data_(o.data_), size_(o.size_), cap_(o.cap_), mapped_(o.mapped_) {
+        o.data_ = nullptr, o.size_ = o.cap_ = 0, o.mapped_ = false;
+    }
     pod_vector& operator=(pod_vector&& o) noexcept {
         if (this != &o) {
             release();
-            data_ = o.data_, size_ = o.size_, cap_ = o.cap_;
-            o.data_ = nullptr, o.size_ = o.cap_ = 0;
+            data_ = o.data_, size_ = o.size_, cap_ = o.cap_, mapped_ = o.mapped_;
+            o.data_ = nullptr, o.size_ = o.cap_ = 0, o.mapped_ = false;
         }
         return *this;
     }
@@ -924,23 +1010,38 @@ public:
 
 private:
     /// Out of line, so that the callers' fast paths stay small enough to inline.
+    /// A mapped array grows in place or by moving its pages; one that becomes big enough moves
+    /// into a mapping once; where mapping fails, the memory functions serve as for small ones.
     PTLOAD_NOINLINE void reallocate(std::size_t n) {
         if (n > static_cast<std::size_t>(-1) / sizeof(T)) out_of_memory();
-        T* bigger = static_cast<T*>(allocate_bytes(n * sizeof(T), alignof(T)));
+        const std::size_t bytes = n * sizeof(T);
+        if (mapped_) {
+            if (void* moved = remap_array(data_, cap_ * sizeof(T), bytes)) {
+                data_ = static_cast<T*>(moved);
+                cap_ = n;
+                return;
+            }
+        }
+        void* mapping = !mapped_ && should_map_array(bytes) ? map_array(bytes) : nullptr;
+        T* bigger = mapping ? static_cast<T*>(mapping) : static_cast<T*>(allocate_bytes(bytes, alignof(T)));
         if (size_) std::memcpy(static_cast<void*>(bigger), data_, size_ * sizeof(T));
         release();
         data_ = bigger;
         cap_ = n;
+        mapped_ = mapping != nullptr;
     }
     void release() noexcept {
-        if (data_) deallocate_bytes(data_, cap_ * sizeof(T), alignof(T));
+        if (mapped_) unmap_array(data_, cap_ * sizeof(T));
+        else if (data_) deallocate_bytes(data_, cap_ * sizeof(T), alignof(T));
         data_ = nullptr;
         cap_ = 0;
+        mapped_ = false;
     }
 
     T* data_ = nullptr;
     std::size_t size_ = 0;
     std::size_t cap_ = 0;
+    bool mapped_ = false;  // data_ is a mapping of cap_ items (map_array), not from the memory functions
 };
 
 } // namespace detail

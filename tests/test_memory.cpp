@@ -221,10 +221,52 @@ TEST_CASE("the lookup tables find every key after growing, visit in insertion or
     CHECK(pool.live_blocks == 0);
 }
 
+TEST_CASE("a big array under the default memory grows by remapping, its items kept") {
+    // Under the default memory an array past mapped_array_min_bytes is a mapping of its own
+    // (where mremap exists): its growth asks nothing of operator new and copies nothing.
+    ptload::detail::pod_vector<std::uint64_t> items;
+    std::uint64_t i = 0;
+    for (; items.capacity() * sizeof(std::uint64_t) < 2 * ptload::detail::mapped_array_min_bytes; ++i)
+        items.push_back(i * 7 + 1);
+    const std::uint64_t before = ptload_test::allocations();
+    for (; i < 3000000; ++i) items.push_back(i * 7 + 1);  // 24 MB, several doublings
+    const std::uint64_t growth_allocations = ptload_test::allocations() - before;
+#if PTLOAD_HAS_MREMAP
+    CHECK(growth_allocations == 0);
+#else
+    CHECK(growth_allocations > 0);  // each doubling is a new block from operator new
+#endif
+    REQUIRE(items.size() == 3000000);
+    bool all = true;
+    for (std::uint64_t k = 0; k < 3000000; ++k) all = all && items[k] == k * 7 + 1;
+    CHECK(all);
+    ptload::detail::pod_vector<std::uint64_t> moved(std::move(items));
+    CHECK(items.empty());
+    CHECK(moved[2999999] == 2999999u * 7 + 1);
+    items = std::move(moved);  // the mapping moves back and is unmapped once, at the end
+    items.truncate(5);
+    items.resize(4000000, 9);
+    CHECK(items[4] == 29);
+    CHECK(items[5] == 9);
+    CHECK(items[3999999] == 9);
+    ptload::detail::pod_vector<std::uint64_t> small;
+    small.push_back(1);
+    small = std::move(items);  // a mapped array assigned over a heap one
+    CHECK(small.size() == 4000000);
+}
+
 TEST_CASE("the arrays a load fills keep their items across growth and use the pool") {
     pooled_memory scope;
     const std::uint64_t before = ptload_test::allocations();
     {
+        {
+            // past the size at which the default memory maps an array: the pool still serves it
+            ptload::detail::pod_vector<std::uint32_t> big;
+            for (std::uint32_t i = 0; i < 600000; ++i) big.push_back(i);
+            CHECK(big.capacity() * sizeof(std::uint32_t) > ptload::detail::mapped_array_min_bytes);
+            CHECK(big[599999] == 599999);
+            CHECK(pool.live_bytes >= big.capacity() * sizeof(std::uint32_t));
+        }
         ptload::detail::pod_vector<std::uint32_t> items;
         for (std::uint32_t i = 0; i < 100000; ++i) items.push_back(i * 3);  // many doublings
         REQUIRE(items.size() == 100000);

@@ -3,8 +3,10 @@
 // Tensor bytes come from the allocator policy. Everything else a load builds (the document's
 // values, edges and text, the pickle machine's stack and memo, the zip directory, storage and
 // tensor records, the key tables of big mappings) is asked of the memory functions set here,
-// which default to the global operator new and delete. Firmware that must not touch the
-// global heap routes them into a static pool:
+// which default to the global operator new and delete (on Linux the default gives an array
+// over 1 MiB, the edges or the memo of a big load, a mapping of its own that grows without
+// copying: detail/mapped_array.hpp; set functions receive everything). Firmware that must not
+// touch the global heap routes them into a static pool:
 //
 //     ptload::set_memory_functions({&pool_allocate, &pool_deallocate, &pool});
 //
