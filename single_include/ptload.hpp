@@ -6387,17 +6387,15 @@ public:
             if (PTLOAD_UNLIKELY(cur_ >= limit_)) {
                 if (stopped_) break;
                 if (cur_ >= end_) {
-                    op_offset_ = static_cast<std::size_t>(cur_ - begin_);
-                    op_ = 0;
+                    op_at_ = cur_;  // no opcode: op() is 0
                     return fail(errc::truncated, "pickle ended before STOP");
                 }
                 if (cur_ == frame_end_) frame_end_ = nullptr;  // between frames
                 if (cur_ >= release_at_) release_parsed();
                 update_limit();
             }
-            op_offset_ = static_cast<std::size_t>(cur_ - begin_);
-            op_ = *cur_++;
-            status s = dispatch_table[op_](*this);
+            op_at_ = cur_++;
+            status s = dispatch_table[*op_at_](*this);
             if (PTLOAD_UNLIKELY(!s.has_value())) return std::move(s).err();
             if (PTLOAD_UNLIKELY(doc_.node_count() > node_budget_))
                 return fail(errc::limit_nodes, "more than " + std::to_string(node_budget_) +
@@ -6429,27 +6427,30 @@ private:
     // ---------------------------------------------------------------- errors
     error fail(errc code, std::string message) const {
         std::string ctx(opts_.record);
-        if (op_) {
+        if (const std::uint8_t op = current_op()) {
             if (!ctx.empty()) ctx += ", ";
             ctx += "opcode ";
-            ctx += opcode_name(op_);
+            ctx += opcode_name(op);
         }
-        return make_error(code, opts_.base_offset + op_offset_, std::move(message), std::move(ctx));
+        return make_error(code, file_offset(), std::move(message), std::move(ctx));
     }
     /// Adds this opcode's offset and context to an error raised below the machine.
     error locate(error e) const {
-        if (e.offset == no_offset) e.offset = opts_.base_offset + op_offset_;
+        if (e.offset == no_offset) e.offset = file_offset();
         std::string ctx(opts_.record);
-        if (op_) {
+        if (const std::uint8_t op = current_op()) {
             if (!ctx.empty()) ctx += ", ";
             ctx += "opcode ";
-            ctx += opcode_name(op_);
+            ctx += opcode_name(op);
         }
         if (!e.context.empty()) ctx += ": " + e.context;
         e.context = std::move(ctx);
         return e;
     }
-    std::uint64_t file_offset() const noexcept { return opts_.base_offset + op_offset_; }
+    std::uint64_t file_offset() const noexcept { return opts_.base_offset + static_cast<std::size_t>(op_at_ - begin_); }
+    /// The running opcode's byte, read again from the input (its page is never released while
+    /// it runs); 0 when the pickle ended where an opcode was due.
+    std::uint8_t current_op() const noexcept { return op_at_ < end_ ? *op_at_ : 0; }
 
     // ---------------------------------------------------------------- input
     // Arguments honour FRAME boundaries (can_take).
@@ -7041,7 +7042,7 @@ private:
     // ---------------------------------------------------------------- opcode handlers
     /// The one handler shared by every byte that is not an opcode.
     static status unknown_op(basic_machine& m) {
-        return m.fail(errc::unknown_opcode, "byte 0x" + hex_byte(m.op_) + " is not a pickle opcode");
+        return m.fail(errc::unknown_opcode, "byte 0x" + hex_byte(m.current_op()) + " is not a pickle opcode");
     }
     /// Opcode B's handler: the function of its family (opcode_table says which).
     template <std::uint8_t B>
@@ -7501,9 +7502,8 @@ private:
     detail::flat_map<std::uint32_t, node_id> sparse_memo_;
     std::uint64_t memo_count_ = 0;
     std::uint64_t node_budget_ = 0;
-    std::size_t op_offset_ = 0;
+    const std::uint8_t* op_at_ = begin_;  // where the running opcode starts
     std::size_t next_buffer_ = 0;
-    std::uint8_t op_ = 0;
     int proto_ = 0;
     bool stopped_ = false;
     bool allowlist_only_;
