@@ -6390,7 +6390,10 @@ public:
                     op_at_ = cur_;  // no opcode: op() is 0
                     return fail(errc::truncated, "pickle ended before STOP");
                 }
-                if (cur_ == frame_end_) frame_end_ = nullptr;  // between frames
+                if (cur_ == frame_end_) {  // between frames
+                    frame_end_ = nullptr;
+                    take_end_ = end_;
+                }
                 if (cur_ >= release_at_) release_parsed();
                 update_limit();
             }
@@ -6497,9 +6500,7 @@ private:
         return true;
     }
     /// Whether n more bytes are in the pickle and in the current frame.
-    bool can_take(std::uint64_t n) const noexcept {
-        return n <= static_cast<std::uint64_t>(end_ - cur_) && (!frame_end_ || n <= static_cast<std::uint64_t>(frame_end_ - cur_));
-    }
+    bool can_take(std::uint64_t n) const noexcept { return n <= static_cast<std::uint64_t>(take_end_ - cur_); }
     /// Why n more bytes cannot be taken: the frame ends first, or the pickle does.
     PTLOAD_COLD error cannot_take(std::uint64_t n) const {
         if (frame_end_) {
@@ -6568,8 +6569,7 @@ private:
     }
     /// A text line without its '\n'.
     result<std::string_view> take_line() {
-        const std::uint8_t* limit = frame_end_ ? frame_end_ : end_;
-        const void* nl = std::memchr(cur_, '\n', static_cast<std::size_t>(limit - cur_));
+        const void* nl = std::memchr(cur_, '\n', static_cast<std::size_t>(take_end_ - cur_));
         if (!nl) {
             if (frame_end_) return fail(errc::frame_error, "text argument runs past the end of its frame");
             return fail(errc::truncated, "text argument has no end of line");
@@ -7115,6 +7115,7 @@ private:
                 return fail(errc::truncated, "FRAME of " + std::to_string(*r) + " bytes, " +
                                                  std::to_string(end_ - cur_) + " left in the pickle");
             frame_end_ = *r ? cur_ + *r : nullptr;
+            take_end_ = *r ? frame_end_ : end_;
             update_limit();
             return {};
         } else {
@@ -7492,6 +7493,7 @@ private:
     const std::uint8_t* release_at_ = end_;  // where parsed input is next given back (end_: never)
     const std::uint8_t* released_ = begin_;  // input before this was given back
     const std::uint8_t* frame_end_ = nullptr;
+    const std::uint8_t* take_end_ = end_;  // where arguments must end: frame_end_ in a frame (never past end_), else end_
     run_options opts_;
     detail::decoding_ops decoding_;
     limit_values limits_;
