@@ -6702,6 +6702,8 @@ private:
     /// Pushes a UTF-8 str argument (BINUNICODE family), decoded with 'surrogatepass' as CPython
     /// does. A bool-tested check and a cold error, as for the hot opcodes' other arguments.
     status push_unicode(const std::uint8_t* p, std::size_t n) {
+        // ASCII, the text of most keys and names, checked inline; the rest validated in full
+        if (PTLOAD_LIKELY(detail::all_ascii(p, n))) return push(doc_.make_text(kind::string, p, n));
         bool surrogates = false;
         const std::size_t bad = detail::utf8_validate(p, n, true, surrogates);
         if (PTLOAD_UNLIKELY(bad != n)) return bad_utf8(p[bad], bad);
