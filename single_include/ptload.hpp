@@ -1511,12 +1511,35 @@ private:
     std::size_t capacity_ = 0;
 };
 
+/// memcpy for the short texts most keys and names are: two overlapping word moves (or a few
+/// bytes) rather than a call into the C library; long ones go to memcpy.
+inline void copy_text(char* to, const void* from, std::size_t n) noexcept {
+    const char* f = static_cast<const char*>(from);
+    if (n >= 8 && n <= 16) {
+        std::uint64_t head, tail;
+        std::memcpy(&head, f, 8);
+        std::memcpy(&tail, f + n - 8, 8);
+        std::memcpy(to, &head, 8);
+        std::memcpy(to + n - 8, &tail, 8);
+    } else if (n >= 4 && n < 8) {
+        std::uint32_t head, tail;
+        std::memcpy(&head, f, 4);
+        std::memcpy(&tail, f + n - 4, 4);
+        std::memcpy(to, &head, 4);
+        std::memcpy(to + n - 4, &tail, 4);
+    } else if (n < 4) {
+        for (std::size_t i = 0; i < n; ++i) to[i] = f[i];
+    } else {
+        std::memcpy(to, f, n);
+    }
+}
+
 /// Append-only byte storage whose blocks never move.
 class byte_arena {
 public:
     const char* store(const void* src, std::size_t n) {
         char* p = allocate(n);
-        if (n) std::memcpy(p, src, n);
+        copy_text(p, src, n);
         return p;
     }
     char* allocate(std::size_t n) {
@@ -1861,13 +1884,23 @@ public:
     void push_edges(node_id container, const node_id* items, std::size_t n) {
         if (n == 0) return;
         if (key_tables_.load(std::memory_order_relaxed)) drop_key_tables();  // a lookup during a load
+        detail::node::edge_slot& s = nodes_[container].seq;
+        if (PTLOAD_LIKELY(s.size + n <= s.cap)) {  // room in the slot: nothing moves, items stay valid
+            detail::copy_items(edges_.data() + s.first + s.size, items, n);
+            s.size = static_cast<std::uint32_t>(s.size + n);
+            return;
+        }
+        push_edges_growing(container, items, n);
+    }
+    /// push_edges when the container's slot must grow, out of line so that the common case
+    /// inlines.
+    PTLOAD_NOINLINE void push_edges_growing(node_id container, const node_id* items, std::size_t n) {
         detail::vector<node_id> own;
         if (aliases_edges(items)) {
             own.assign(items, items + n);
             items = own.data();
         }
-        const detail::node::edge_slot s = nodes_[container].seq;
-        if (s.size + n > s.cap) grow(container, s.size + n);
+        grow(container, nodes_[container].seq.size + n);
         const detail::node::edge_slot t = nodes_[container].seq;
         detail::copy_items(edges_.data() + t.first + t.size, items, n);
         nodes_[container].seq.size = static_cast<std::uint32_t>(t.size + n);
@@ -5596,7 +5629,11 @@ private:
         const std::size_t n = doc_.edge_count(c) / stride;
         if (n < 2) return;
         detail::vector<std::uint64_t> order(n);
-        for (std::size_t i = 0; i < n; ++i) (void)hash_of(doc_.edge(c, i * stride), order[i]);  // checked at insert
+        for (std::size_t i = 0; i < n; ++i) {  // every key was checked hashable at its insert
+            const node_id key = doc_.edge(c, i * stride);
+            if (doc_.at(key).k == kind::string) order[i] = string_hash(key);  // the usual key, without the walk
+            else (void)hash_of(key, order[i]);
+        }
         unsigned entry_bits = 1;
         while ((std::uint64_t{1} << entry_bits) < n) ++entry_bits;
         const std::uint64_t entry_mask = (std::uint64_t{1} << entry_bits) - 1;
@@ -5695,6 +5732,7 @@ private:
         std::memcpy(&w, p + n - 8, 8);
         return detail::mix64(h ^ w);
     }
+    std::uint64_t string_hash(node_id id) const { return hash_bytes(doc_.text(id), 1); }
     /// Values equal only to themselves hash by their node, as CPython hashes NaNs (3.10 on) and
     /// objects: many distinct NaN keys, all equal-hashed by their bits, made a merge quadratic.
     static std::uint64_t identity_hash(node_id id) { return detail::seeded_hash(0xA11CE ^ id); }
@@ -5738,7 +5776,7 @@ private:
             }
             return {};
         }
-        case kind::string: h = hash_bytes(doc_.text(id), 1); return {};
+        case kind::string: h = string_hash(id); return {};
         case kind::bytes: h = hash_bytes(doc_.text(id), 2); return {};
         case kind::big_integer: h = hash_bytes(doc_.text(id), 3); return {};
         case kind::global:

@@ -110,7 +110,11 @@ private:
         const std::size_t n = doc_.edge_count(c) / stride;
         if (n < 2) return;
         detail::vector<std::uint64_t> order(n);
-        for (std::size_t i = 0; i < n; ++i) (void)hash_of(doc_.edge(c, i * stride), order[i]);  // checked at insert
+        for (std::size_t i = 0; i < n; ++i) {  // every key was checked hashable at its insert
+            const node_id key = doc_.edge(c, i * stride);
+            if (doc_.at(key).k == kind::string) order[i] = string_hash(key);  // the usual key, without the walk
+            else (void)hash_of(key, order[i]);
+        }
         unsigned entry_bits = 1;
         while ((std::uint64_t{1} << entry_bits) < n) ++entry_bits;
         const std::uint64_t entry_mask = (std::uint64_t{1} << entry_bits) - 1;
@@ -209,6 +213,7 @@ private:
         std::memcpy(&w, p + n - 8, 8);
         return detail::mix64(h ^ w);
     }
+    std::uint64_t string_hash(node_id id) const { return hash_bytes(doc_.text(id), 1); }
     /// Values equal only to themselves hash by their node, as CPython hashes NaNs (3.10 on) and
     /// objects: many distinct NaN keys, all equal-hashed by their bits, made a merge quadratic.
     static std::uint64_t identity_hash(node_id id) { return detail::seeded_hash(0xA11CE ^ id); }
@@ -252,7 +257,7 @@ private:
             }
             return {};
         }
-        case kind::string: h = hash_bytes(doc_.text(id), 1); return {};
+        case kind::string: h = string_hash(id); return {};
         case kind::bytes: h = hash_bytes(doc_.text(id), 2); return {};
         case kind::big_integer: h = hash_bytes(doc_.text(id), 3); return {};
         case kind::global:
