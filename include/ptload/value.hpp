@@ -513,14 +513,13 @@ public:
     /// slice, range; dicts take 2n edges: key, value, ...).
     /// `items` may point into this document's own edges (a torch.Size made from a tuple's items).
     node_id make_seq(kind k, const node_id* items, std::size_t n) {
-        node_id id = add(k);
-        auto first = static_cast<std::uint32_t>(edges_.size());
-        append_edges(items, n);
-        auto& s = nodes_[id].seq;
-        s.first = first;
-        s.size = static_cast<std::uint32_t>(n);
-        s.cap = static_cast<std::uint32_t>(n);
-        return id;
+        const auto first = static_cast<std::uint32_t>(edges_.size());
+        append_edges(items, n);  // adds no value: the new one's slot is set after
+        detail::node& v = add_node(k);
+        v.seq.first = first;
+        v.seq.size = static_cast<std::uint32_t>(n);
+        v.seq.cap = static_cast<std::uint32_t>(n);
+        return id_of_last();
     }
     node_id make_object(node_id cls) {
         node_id fields[obj_fields] = {cls, null_node, null_node, null_node, null_node, null_node};
@@ -713,7 +712,14 @@ private:
     }
     /// Appends n edges at the end of the edge array, copying first when they alias it.
     void append_edges(const node_id* items, std::size_t n) {
-        if (n == 0) return;
+        if (PTLOAD_LIKELY(n <= edges_.capacity() - edges_.size())) {  // room: nothing moves, items stay valid
+            edges_.append(items, n);
+            return;
+        }
+        append_edges_growing(items, n);
+    }
+    /// append_edges when the edge array must grow, out of line so that the common case inlines.
+    PTLOAD_NOINLINE void append_edges_growing(const node_id* items, std::size_t n) {
         detail::vector<node_id> own;
         if (aliases_edges(items)) {  // decided before anything can move the edges
             own.assign(items, items + n);
