@@ -342,7 +342,7 @@ private:
         if (PTLOAD_UNLIKELY(stack_.size() <= fence())) return underflow();
         return stack_.back();
     }
-    error underflow() const {
+    PTLOAD_COLD error underflow() const {
         return fail(marks_.empty() ? errc::stack_underflow : errc::mark_missing,
                     marks_.empty() ? "the stack is empty" : "a MARK sits where a value must be");
     }
