@@ -5738,6 +5738,7 @@ private:
         std::memcpy(&w, p + n - 8, 8);
         return detail::mix64(h ^ w);
     }
+    /// A str's hash, as hash_of gives it; the merge takes it directly for the usual str keys.
     std::uint64_t string_hash(node_id id) const { return hash_bytes(doc_.text(id), 1); }
     /// Values equal only to themselves hash by their node, as CPython hashes NaNs (3.10 on) and
     /// objects: many distinct NaN keys, all equal-hashed by their bits, made a merge quadratic.
@@ -11036,8 +11037,8 @@ struct load_context {
 };
 
 // The loaders below are compiled once for every policy set (each policy reaches them as a value,
-// policy_values). They are templates with no parameter that matters only so that a file that
-// includes ptload without loading does not compile them, and so that separate compilation can
+// policy_values). They are templates, with one unused parameter, only so that a file that
+// includes ptload without loading does not compile them and so that separate compilation can
 // name them (see the end of this file).
 
 /// torch.storage._load_from_bytes: a whole legacy stream inside a bytes value, loaded into the

@@ -39,8 +39,8 @@ struct load_context {
 };
 
 // The loaders below are compiled once for every policy set (each policy reaches them as a value,
-// policy_values). They are templates with no parameter that matters only so that a file that
-// includes ptload without loading does not compile them, and so that separate compilation can
+// policy_values). They are templates, with one unused parameter, only so that a file that
+// includes ptload without loading does not compile them and so that separate compilation can
 // name them (see the end of this file).
 
 /// torch.storage._load_from_bytes: a whole legacy stream inside a bytes value, loaded into the

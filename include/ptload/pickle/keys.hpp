@@ -213,6 +213,7 @@ private:
         std::memcpy(&w, p + n - 8, 8);
         return detail::mix64(h ^ w);
     }
+    /// A str's hash, as hash_of gives it; the merge takes it directly for the usual str keys.
     std::uint64_t string_hash(node_id id) const { return hash_bytes(doc_.text(id), 1); }
     /// Values equal only to themselves hash by their node, as CPython hashes NaNs (3.10 on) and
     /// objects: many distinct NaN keys, all equal-hashed by their bits, made a merge quadratic.
