@@ -2857,10 +2857,9 @@ inline bool all_ascii(const std::uint8_t* p, std::size_t n) noexcept {
     return (seen & 0x8080808080808080ull) == 0;
 }
 
-/// Checks UTF-8 (with surrogatepass when asked). Returns the offset of the first bad byte, or n.
-inline std::size_t utf8_validate(const std::uint8_t* p, std::size_t n, bool surrogates, bool& has_surrogates) {
+/// utf8_validate for a text that all_ascii has already turned down: the full check alone.
+inline std::size_t utf8_validate_mixed(const std::uint8_t* p, std::size_t n, bool surrogates, bool& has_surrogates) {
     has_surrogates = false;
-    if (all_ascii(p, n)) return n;
     std::size_t i = 0;
     while (i < n) {
         // ASCII fast path, 8 bytes at a time.
@@ -2882,6 +2881,12 @@ inline std::size_t utf8_validate(const std::uint8_t* p, std::size_t n, bool surr
         i += len;
     }
     return n;
+}
+
+/// Checks UTF-8 (with surrogatepass when asked). Returns the offset of the first bad byte, or n.
+inline std::size_t utf8_validate(const std::uint8_t* p, std::size_t n, bool surrogates, bool& has_surrogates) {
+    has_surrogates = false;
+    return all_ascii(p, n) ? n : utf8_validate_mixed(p, n, surrogates, has_surrogates);
 }
 
 /// Decodes bytes as strict or replacing UTF-8 into out. Returns the first bad offset in strict
@@ -6432,7 +6437,7 @@ public:
             if (PTLOAD_UNLIKELY(cur_ >= limit_)) {
                 if (stopped_) break;
                 if (cur_ >= end_) {
-                    op_at_ = cur_;  // no opcode: op() is 0
+                    op_at_ = cur_;  // no opcode here: current_op() is 0
                     return fail(errc::truncated, "pickle ended before STOP");
                 }
                 if (cur_ == frame_end_) {  // between frames
@@ -6474,26 +6479,25 @@ private:
 
     // ---------------------------------------------------------------- errors
     error fail(errc code, std::string message) const {
-        std::string ctx(opts_.record);
-        if (const std::uint8_t op = current_op()) {
-            if (!ctx.empty()) ctx += ", ";
-            ctx += "opcode ";
-            ctx += opcode_name(op);
-        }
-        return make_error(code, file_offset(), std::move(message), std::move(ctx));
+        return make_error(code, file_offset(), std::move(message), op_context());
     }
     /// Adds this opcode's offset and context to an error raised below the machine.
     error locate(error e) const {
         if (e.offset == no_offset) e.offset = file_offset();
+        std::string ctx = op_context();
+        if (!e.context.empty()) ctx += ": " + e.context;
+        e.context = std::move(ctx);
+        return e;
+    }
+    /// "record, opcode NAME": where an error happened.
+    std::string op_context() const {
         std::string ctx(opts_.record);
         if (const std::uint8_t op = current_op()) {
             if (!ctx.empty()) ctx += ", ";
             ctx += "opcode ";
             ctx += opcode_name(op);
         }
-        if (!e.context.empty()) ctx += ": " + e.context;
-        e.context = std::move(ctx);
-        return e;
+        return ctx;
     }
     std::uint64_t file_offset() const noexcept { return opts_.base_offset + static_cast<std::size_t>(op_at_ - begin_); }
     /// The running opcode's byte, read again from the input (its page is never released while
@@ -6750,7 +6754,7 @@ private:
         // ASCII, the text of most keys and names, checked inline; the rest validated in full
         if (PTLOAD_LIKELY(detail::all_ascii(p, n))) return push(doc_.make_text(kind::string, p, n));
         bool surrogates = false;
-        const std::size_t bad = detail::utf8_validate(p, n, true, surrogates);
+        const std::size_t bad = detail::utf8_validate_mixed(p, n, true, surrogates);
         if (PTLOAD_UNLIKELY(bad != n)) return bad_utf8(p[bad], bad);
         return push(doc_.make_text(kind::string, p, n, surrogates));
     }

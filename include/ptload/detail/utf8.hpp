@@ -100,10 +100,9 @@ inline bool all_ascii(const std::uint8_t* p, std::size_t n) noexcept {
     return (seen & 0x8080808080808080ull) == 0;
 }
 
-/// Checks UTF-8 (with surrogatepass when asked). Returns the offset of the first bad byte, or n.
-inline std::size_t utf8_validate(const std::uint8_t* p, std::size_t n, bool surrogates, bool& has_surrogates) {
+/// utf8_validate for a text that all_ascii has already turned down: the full check alone.
+inline std::size_t utf8_validate_mixed(const std::uint8_t* p, std::size_t n, bool surrogates, bool& has_surrogates) {
     has_surrogates = false;
-    if (all_ascii(p, n)) return n;
     std::size_t i = 0;
     while (i < n) {
         // ASCII fast path, 8 bytes at a time.
@@ -125,6 +124,12 @@ inline std::size_t utf8_validate(const std::uint8_t* p, std::size_t n, bool surr
         i += len;
     }
     return n;
+}
+
+/// Checks UTF-8 (with surrogatepass when asked). Returns the offset of the first bad byte, or n.
+inline std::size_t utf8_validate(const std::uint8_t* p, std::size_t n, bool surrogates, bool& has_surrogates) {
+    has_surrogates = false;
+    return all_ascii(p, n) ? n : utf8_validate_mixed(p, n, surrogates, has_surrogates);
 }
 
 /// Decodes bytes as strict or replacing UTF-8 into out. Returns the first bad offset in strict

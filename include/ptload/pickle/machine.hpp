@@ -129,7 +129,7 @@ public:
             if (PTLOAD_UNLIKELY(cur_ >= limit_)) {
                 if (stopped_) break;
                 if (cur_ >= end_) {
-                    op_at_ = cur_;  // no opcode: op() is 0
+                    op_at_ = cur_;  // no opcode here: current_op() is 0
                     return fail(errc::truncated, "pickle ended before STOP");
                 }
                 if (cur_ == frame_end_) {  // between frames
@@ -171,26 +171,25 @@ private:
 
     // ---------------------------------------------------------------- errors
     error fail(errc code, std::string message) const {
-        std::string ctx(opts_.record);
-        if (const std::uint8_t op = current_op()) {
-            if (!ctx.empty()) ctx += ", ";
-            ctx += "opcode ";
-            ctx += opcode_name(op);
-        }
-        return make_error(code, file_offset(), std::move(message), std::move(ctx));
+        return make_error(code, file_offset(), std::move(message), op_context());
     }
     /// Adds this opcode's offset and context to an error raised below the machine.
     error locate(error e) const {
         if (e.offset == no_offset) e.offset = file_offset();
+        std::string ctx = op_context();
+        if (!e.context.empty()) ctx += ": " + e.context;
+        e.context = std::move(ctx);
+        return e;
+    }
+    /// "record, opcode NAME": where an error happened.
+    std::string op_context() const {
         std::string ctx(opts_.record);
         if (const std::uint8_t op = current_op()) {
             if (!ctx.empty()) ctx += ", ";
             ctx += "opcode ";
             ctx += opcode_name(op);
         }
-        if (!e.context.empty()) ctx += ": " + e.context;
-        e.context = std::move(ctx);
-        return e;
+        return ctx;
     }
     std::uint64_t file_offset() const noexcept { return opts_.base_offset + static_cast<std::size_t>(op_at_ - begin_); }
     /// The running opcode's byte, read again from the input (its page is never released while
@@ -447,7 +446,7 @@ private:
         // ASCII, the text of most keys and names, checked inline; the rest validated in full
         if (PTLOAD_LIKELY(detail::all_ascii(p, n))) return push(doc_.make_text(kind::string, p, n));
         bool surrogates = false;
-        const std::size_t bad = detail::utf8_validate(p, n, true, surrogates);
+        const std::size_t bad = detail::utf8_validate_mixed(p, n, true, surrogates);
         if (PTLOAD_UNLIKELY(bad != n)) return bad_utf8(p[bad], bad);
         return push(doc_.make_text(kind::string, p, n, surrogates));
     }
