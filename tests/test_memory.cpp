@@ -10,6 +10,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -254,6 +256,55 @@ TEST_CASE("a big array under the default memory grows by remapping, its items ke
     small = std::move(items);  // a mapped array assigned over a heap one
     CHECK(small.size() == 4000000);
 }
+
+#if PTLOAD_HAS_MREMAP && defined(MADV_HUGEPAGE) && defined(__x86_64__)  // native Linux: qemu-user's /proc differs
+namespace {
+/// The flags of the one mapping that holds all of [p, p + n) (/proc/self/smaps), or "split"
+/// when no single mapping does.
+std::string mapping_flags(const void* p, std::size_t n) {
+    const auto begin = reinterpret_cast<std::uintptr_t>(p);
+    std::FILE* f = std::fopen("/proc/self/smaps", "r");
+    REQUIRE(f != nullptr);
+    char line[512];
+    bool inside = false;
+    std::string flags = "split";
+    while (std::fgets(line, sizeof line, f)) {
+        unsigned long lo = 0, hi = 0;
+        if (std::sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && std::strchr(line, '-') < std::strchr(line, ' ')) {
+            inside = lo <= begin && begin + n <= hi;
+        } else if (inside && std::strncmp(line, "VmFlags:", 8) == 0) {
+            flags = line + 8;
+            break;
+        }
+    }
+    std::fclose(f);
+    return flags;
+}
+} // namespace
+
+TEST_CASE("a big array is one mapping asked to be backed by huge pages, across its growth") {
+    // Advising part of a mapping splits it, and mremap cannot grow a range across the split:
+    // each growth then fell back to a copy into a new block. The advice covers the whole
+    // mapping, the first one starts on a huge-page boundary, and growth stays one mapping.
+    ptload::detail::pod_vector<std::uint32_t> items;
+    items.grow_to((std::size_t{3} << 20) / sizeof(std::uint32_t));  // 3 MiB: mapped at once
+    CHECK(reinterpret_cast<std::uintptr_t>(items.data()) % ptload::detail::huge_page_size == 0);
+    std::uint64_t growth_allocations = 0;
+    for (std::uint32_t round = 0; round < 4; ++round) {
+        const std::size_t n = items.size();
+        const std::uint64_t before = ptload_test::allocations();
+        items.grow_to(2 * n);  // 6, 12, 24, 48 MiB
+        growth_allocations += ptload_test::allocations() - before;
+        for (std::size_t k = n; k < 2 * n; k += 1024) items[k] = static_cast<std::uint32_t>(k);
+        const std::string flags = mapping_flags(items.data(), items.capacity() * sizeof(std::uint32_t));
+        INFO("mapping flags: " << flags);
+        CHECK(flags != "split");
+        CHECK(flags.find(" hg") != std::string::npos);
+    }
+    CHECK(growth_allocations == 0);  // grown by remapping, never copied into a new block
+    CHECK(items[(std::size_t{3} << 20) / sizeof(std::uint32_t) + 1024] == (std::size_t{3} << 20) / 4 + 1024);
+}
+#endif
 
 TEST_CASE("the arrays a load fills keep their items across growth and use the pool") {
     pooled_memory scope;

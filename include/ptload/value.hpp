@@ -112,9 +112,11 @@ static_assert(sizeof(node) == 24, "node layout");
 /// millions of values that copy was a third of the peak memory and a good part of the page
 /// faults. The first chunk grows by doubling up to a full chunk (small documents stay small);
 /// later chunks are allocated full. A value's index splits into chunk and position by a shift.
+/// Chunks are pod_vectors, so a big one is a mapping backed by huge pages where the system has
+/// them (detail/mapped_array.hpp), and the first grows by moving its pages.
 class node_store {
 public:
-    static constexpr unsigned chunk_bits = 18;  // 262,144 values, 6 MiB: each holds whole huge pages
+    static constexpr unsigned chunk_bits = 18;  // 262,144 values, 6 MiB: three whole huge pages
     static constexpr std::size_t chunk_size = std::size_t{1} << chunk_bits;
 
     node& operator[](std::size_t i) noexcept { return chunks_[i >> chunk_bits][i & (chunk_size - 1)]; }
@@ -138,23 +140,16 @@ public:
 
 private:
     PTLOAD_NOINLINE void grow() {  // out of line: push_back's fast path inlines into every maker
-        if (capacity_ < chunk_size) {  // the first chunk, doubling from 64 values
-            const std::size_t cap = capacity_ ? capacity_ * 2 : 64;
-            unique_array<node> bigger = make_array<node>(cap);
-            if (size_) std::memcpy(static_cast<void*>(bigger.get()), chunks_[0].get(), size_ * sizeof(node));
-            if (cap == chunk_size) prefer_huge_pages(bigger.get(), cap * sizeof(node));
-            if (chunks_.empty()) chunks_.push_back(std::move(bigger));
-            else chunks_[0] = std::move(bigger);
-            capacity_ = cap;
-            return;
-        }
-        unique_array<node> chunk = make_array<node>(chunk_size);
-        prefer_huge_pages(chunk.get(), chunk_size * sizeof(node));
-        chunks_.push_back(std::move(chunk));
-        capacity_ += chunk_size;
+        if (chunks_.empty() || capacity_ == chunks_.size() * chunk_size) chunks_.emplace_back();
+        auto& chunk = chunks_.back();
+        // The first chunk doubles from 64 values (its items all written: it grows when full);
+        // later ones are made full at once. Items are written as values are added.
+        const std::size_t cap = capacity_ == 0 ? 64 : capacity_ < chunk_size ? capacity_ * 2 : chunk_size;
+        chunk.grow_to(cap);
+        capacity_ += cap - (capacity_ < chunk_size ? capacity_ : 0);
     }
 
-    vector<unique_array<node>> chunks_;
+    vector<pod_vector<node>> chunks_;
     std::size_t size_ = 0;
     std::size_t capacity_ = 0;
 };
@@ -201,21 +196,28 @@ public:
     std::uint64_t bytes() const noexcept { return bytes_; }
 
 private:
-    /// The rare path, out of line: a new block, or one of its own for a big value.
+    /// The rare path, out of line: a new block, or one of its own for a big value. Blocks
+    /// double from 64 KiB to 4 MiB, so that a small document stays small and the text of a
+    /// big one (20 MB of keys in a 1M-entry dict) lies in a few blocks, each past 1 MiB a
+    /// mapping backed by huge pages where the system has them (pod_vector).
     PTLOAD_NOINLINE char* allocate_block(std::size_t n) {
-        if (n > block_size / 4) {
-            blocks_.push_back(make_array<char>(n));
+        if (n > block_size_ / 4) {
+            blocks_.emplace_back();
+            blocks_.back().grow_to(n);
             bytes_ += n;
-            return blocks_.back().get();
+            return blocks_.back().data();
         }
-        blocks_.push_back(make_array<char>(block_size));
-        cur_ = blocks_.back().get();
-        left_ = block_size;
+        if (cur_ && block_size_ < max_block_size) block_size_ *= 2;  // not before the first
+        blocks_.emplace_back();
+        blocks_.back().grow_to(block_size_);
+        cur_ = blocks_.back().data();
+        left_ = block_size_;
         return allocate(n);
     }
 
-    static constexpr std::size_t block_size = 64 * 1024;
-    vector<unique_array<char>> blocks_;
+    static constexpr std::size_t max_block_size = std::size_t{4} << 20;
+    vector<pod_vector<char>> blocks_;
+    std::size_t block_size_ = 64 * 1024;
     char* cur_ = nullptr;
     std::size_t left_ = 0;
     std::uint64_t bytes_ = 0;
@@ -426,7 +428,6 @@ public:
     void reserve_edge_room(std::size_t edges) {
         if (edges > edges_.capacity()) {
             edges_.reserve(edges);
-            detail::prefer_huge_pages(edges_.data(), edges_.capacity() * sizeof(node_id));
         }
     }
     void set_root(node_id id) noexcept { root_ = id; }

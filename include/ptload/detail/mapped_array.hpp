@@ -11,8 +11,10 @@
 #define PTLOAD_DETAIL_MAPPED_ARRAY_HPP
 
 #include "../memory.hpp"
+#include "huge_pages.hpp"
 
 #include <cstddef>
+#include <cstdint>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -42,11 +44,47 @@ inline bool should_map_array(std::size_t bytes) noexcept {
 #endif
 }
 
-/// A fresh zero-filled mapping of `bytes`, page aligned; null when the system refuses.
+/// The length a mapping for `bytes` really has: a big one ends on a huge-page boundary, so
+/// that its last huge page is whole (map, remap and unmap all go through this, and agree).
+inline std::size_t mapping_length(std::size_t bytes) noexcept {
+    return bytes >= huge_page_size ? (bytes + huge_page_size - 1) & ~(huge_page_size - 1) : bytes;
+}
+
+/// Asks for huge pages for a whole mapping. The whole of it, never an aligned part: advising
+/// part of a mapping splits it in two, and mremap cannot grow a range that spans two (every
+/// growth then fell back to a copy into a new block).
+inline void advise_huge_mapping(void* p, std::size_t bytes) noexcept {
+#if PTLOAD_HAS_MREMAP && defined(MADV_HUGEPAGE)
+    if (bytes >= huge_page_size) (void)madvise(p, mapping_length(bytes), MADV_HUGEPAGE);
+#else
+    (void)p, (void)bytes;
+#endif
+}
+
+/// A fresh zero-filled mapping of `bytes`, page aligned; null when the system refuses. A big
+/// one starts on a huge-page boundary and is advised for huge pages, so that filling it costs
+/// a page fault per 2 MiB rather than per 4 KiB (a 1M-entry pickle's document is 190 MB).
 inline void* map_array(std::size_t bytes) noexcept {
 #if PTLOAD_HAS_MREMAP
-    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? nullptr : p;
+    const std::size_t length = mapping_length(bytes);
+    if (length < huge_page_size) {
+        void* p = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        return p == MAP_FAILED ? nullptr : p;
+    }
+    // Over-map by one huge page and give back the parts before the first boundary and after
+    // the aligned length: both are multiples of the system's page size, whatever it is.
+    if (length > SIZE_MAX - huge_page_size) return nullptr;
+    const std::size_t span = length + huge_page_size;
+    void* raw = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) return nullptr;
+    const auto base = reinterpret_cast<std::uintptr_t>(raw);
+    const auto start = (base + huge_page_size - 1) & ~std::uintptr_t{huge_page_size - 1};
+    if (start > base) (void)munmap(raw, start - base);
+    const std::uintptr_t end = start + length;
+    if (base + span > end) (void)munmap(reinterpret_cast<void*>(end), base + span - end);
+    void* p = reinterpret_cast<void*>(start);
+    advise_huge_mapping(p, bytes);
+    return p;
 #else
     (void)bytes;
     return nullptr;
@@ -57,8 +95,10 @@ inline void* map_array(std::size_t bytes) noexcept {
 /// address; null when the system refuses (p is then unchanged).
 inline void* remap_array(void* p, std::size_t old_bytes, std::size_t new_bytes) noexcept {
 #if PTLOAD_HAS_MREMAP
-    void* q = mremap(p, old_bytes, new_bytes, MREMAP_MAYMOVE);
-    return q == MAP_FAILED ? nullptr : q;
+    void* q = mremap(p, mapping_length(old_bytes), mapping_length(new_bytes), MREMAP_MAYMOVE);
+    if (q == MAP_FAILED) return nullptr;
+    if (old_bytes < huge_page_size) advise_huge_mapping(q, new_bytes);  // a bigger one kept its advice
+    return q;
 #else
     (void)p, (void)old_bytes, (void)new_bytes;
     return nullptr;
@@ -67,7 +107,7 @@ inline void* remap_array(void* p, std::size_t old_bytes, std::size_t new_bytes) 
 
 inline void unmap_array(void* p, std::size_t bytes) noexcept {
 #if PTLOAD_HAS_MREMAP
-    (void)munmap(p, bytes);
+    (void)munmap(p, mapping_length(bytes));
 #else
     (void)p, (void)bytes;
 #endif

@@ -6,6 +6,7 @@
 #define PTLOAD_PICKLE_KEYS_HPP
 
 #include "../detail/flat_map.hpp"
+#include "../detail/pod_vector.hpp"
 #include "../error.hpp"
 #include "../value.hpp"
 
@@ -109,7 +110,8 @@ private:
     void merge(node_id c, std::size_t stride) {
         const std::size_t n = doc_.edge_count(c) / stride;
         if (n < 2) return;
-        detail::vector<std::uint64_t> order(n);
+        detail::pod_vector<std::uint64_t> order;  // every word written next: not zero-filled first
+        order.grow_to(n);
         for (std::size_t i = 0; i < n; ++i) {  // every key was checked hashable at its insert
             const node_id key = doc_.edge(c, i * stride);
             if (doc_.at(key).k == kind::string) order[i] = string_hash(key);  // the usual key, without the walk
@@ -131,12 +133,12 @@ private:
             const std::uint32_t lo = start[b], hi = start[b + 1];
             if (hi - lo < 2) continue;
             if (hi - lo <= 64) {
-                std::sort(order.begin() + lo, order.begin() + hi);
+                std::sort(order.data() + lo, order.data() + hi);
                 continue;
             }
             flag_pass(order.data() + lo, hi - lo, 64 - top_bits, sub, next);
             for (std::size_t k = 0; k + 1 < sub.size(); ++k)
-                if (sub[k + 1] - sub[k] > 1) std::sort(order.begin() + lo + sub[k], order.begin() + lo + sub[k + 1]);
+                if (sub[k + 1] - sub[k] > 1) std::sort(order.data() + lo + sub[k], order.data() + lo + sub[k + 1]);
         }
         const auto hash_bits = [entry_bits](std::uint64_t w) { return w >> entry_bits; };
         detail::vector<std::uint32_t> keep_as;  // entry -> the entry it merges into (itself if kept)
