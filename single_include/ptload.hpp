@@ -291,9 +291,10 @@ using status = result<void>;
 // Tensor bytes come from the allocator policy. Everything else a load builds (the document's
 // values, edges and text, the pickle machine's stack and memo, the zip directory, storage and
 // tensor records, the key tables of big mappings) is asked of the memory functions set here,
-// which default to the global operator new and delete (on Linux the default gives an array
-// over 1 MiB, the edges or the memo of a big load, a mapping of its own that grows without
-// copying: detail/mapped_array.hpp; set functions receive everything). Firmware that must not
+// which default to the global operator new and delete (on Linux the default gives a block of
+// 2 MiB or more a mapping of its own backed by huge pages, and an array over 1 MiB, the edges
+// or the memo of a big load, one that grows without copying: detail/mapped_array.hpp; set
+// functions receive everything). Firmware that must not
 // touch the global heap routes them into a static pool:
 //
 //     ptload::set_memory_functions({&pool_allocate, &pool_deallocate, &pool});
@@ -306,6 +307,178 @@ using status = result<void>;
 #ifndef PTLOAD_MEMORY_HPP
 #define PTLOAD_MEMORY_HPP
 
+// ----- ptload/detail/mapped_array.hpp -----
+// detail/mapped_array.hpp: big growable arrays taken straight from the system's virtual
+// memory, so that they grow by moving their pages rather than by copying them (Linux mremap).
+//
+// An array that doubles copies everything it holds into a block it has never touched: each
+// growth faults in every page of the new block, and a load that ends with a 20 MB edge array
+// has faulted and copied some 40 MB on the way (a third of the page faults of a 1M-entry
+// pickle). A remapped array faults in each page once, when it is first written. Used only with
+// ptload's default memory (no memory functions set: those receive every byte) and where
+// mremap exists; elsewhere arrays grow through the memory functions as before.
+#ifndef PTLOAD_DETAIL_MAPPED_ARRAY_HPP
+#define PTLOAD_DETAIL_MAPPED_ARRAY_HPP
+
+// ----- ptload/detail/huge_pages.hpp -----
+// detail/huge_pages.hpp: hints to the system about big blocks' pages: that a large block be
+// backed by huge pages, and that the pages of a block no longer read be given back.
+//
+// Filling a fresh gigabyte costs a page fault per 4 KiB page; with 2 MiB pages it costs 512
+// times fewer, which halves the time to load a large checkpoint on Linux where transparent
+// huge pages are granted on request (the usual "madvise" setting).
+#ifndef PTLOAD_DETAIL_HUGE_PAGES_HPP
+#define PTLOAD_DETAIL_HUGE_PAGES_HPP
+
+#include <cstddef>
+#include <cstdint>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+namespace ptload {
+inline namespace v0 {
+namespace detail {
+
+/// The huge page size the hint is aimed at.
+inline constexpr std::size_t huge_page_size = std::size_t{2} << 20;
+
+/// Asks the kernel to back a big array with huge pages: a pickle of millions of values touches
+/// every page of its node array once, and 4 KiB page faults were a third of the load time.
+/// Only a hint; a no-op where unsupported.
+inline void prefer_huge_pages(void* p, std::size_t n) noexcept {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    constexpr std::uintptr_t huge = huge_page_size;
+    auto begin = (reinterpret_cast<std::uintptr_t>(p) + huge - 1) & ~(huge - 1);
+    auto end = (reinterpret_cast<std::uintptr_t>(p) + n) & ~(huge - 1);
+    if (end > begin) (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
+/// Gives the whole pages inside [p, p + n) back to the system: they read as zeros afterwards
+/// (Linux MADV_DONTNEED). For a block ptload owns and will not read there again: the part of
+/// a pickle's input already parsed. Returns the end of what was given back (p when nothing
+/// was: a range under a page, or no such call here).
+inline const std::uint8_t* release_pages(const std::uint8_t* p, std::size_t n) noexcept {
+#if defined(__linux__) && defined(MADV_DONTNEED)
+    constexpr std::uintptr_t page = 4096;  // a multiple of it on other page sizes fails harmlessly
+    const auto begin = (reinterpret_cast<std::uintptr_t>(p) + page - 1) & ~(page - 1);
+    const auto end = (reinterpret_cast<std::uintptr_t>(p) + n) & ~(page - 1);
+    if (end > begin && madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED) == 0)
+        return p + (end - reinterpret_cast<std::uintptr_t>(p));
+#else
+    (void)n;
+#endif
+    return p;
+}
+
+} // namespace detail
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/detail/huge_pages.hpp -----
+
+#include <cstddef>
+#include <cstdint>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+#if defined(__linux__) && defined(MREMAP_MAYMOVE)
+#define PTLOAD_HAS_MREMAP 1
+#else
+#define PTLOAD_HAS_MREMAP 0
+#endif
+
+namespace ptload {
+inline namespace v0 {
+namespace detail {
+
+/// Arrays of at least this many bytes are mapped (a system call each way is nothing next to
+/// faulting in 256 pages).
+inline constexpr std::size_t mapped_array_min_bytes = std::size_t{1} << 20;
+
+/// The length a mapping for `bytes` really has: a big one ends on a huge-page boundary, so
+/// that its last huge page is whole (map, remap and unmap all go through this, and agree).
+inline std::size_t mapping_length(std::size_t bytes) noexcept {
+    return bytes >= huge_page_size ? (bytes + huge_page_size - 1) & ~(huge_page_size - 1) : bytes;
+}
+
+/// Asks for huge pages for a whole mapping. The whole of it, never an aligned part: advising
+/// part of a mapping splits it in two, and mremap cannot grow a range that spans two (every
+/// growth then fell back to a copy into a new block).
+inline void advise_huge_mapping(void* p, std::size_t bytes) noexcept {
+#if PTLOAD_HAS_MREMAP && defined(MADV_HUGEPAGE)
+    if (bytes >= huge_page_size) (void)madvise(p, mapping_length(bytes), MADV_HUGEPAGE);
+#else
+    (void)p, (void)bytes;
+#endif
+}
+
+/// A fresh zero-filled mapping of `bytes`, page aligned; null when the system refuses. A big
+/// one starts on a huge-page boundary and is advised for huge pages, so that filling it costs
+/// a page fault per 2 MiB rather than per 4 KiB (a 1M-entry pickle's document is 190 MB).
+inline void* map_array(std::size_t bytes) noexcept {
+#if PTLOAD_HAS_MREMAP
+    const std::size_t length = mapping_length(bytes);
+    if (length < huge_page_size) {
+        void* p = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        return p == MAP_FAILED ? nullptr : p;
+    }
+    // Over-map by one huge page and give back the parts before the first boundary and after
+    // the aligned length: both are multiples of the system's page size, whatever it is.
+    if (length > SIZE_MAX - huge_page_size) return nullptr;
+    const std::size_t span = length + huge_page_size;
+    void* raw = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) return nullptr;
+    const auto base = reinterpret_cast<std::uintptr_t>(raw);
+    const auto start = (base + huge_page_size - 1) & ~std::uintptr_t{huge_page_size - 1};
+    if (start > base) (void)munmap(raw, start - base);
+    const std::uintptr_t end = start + length;
+    if (base + span > end) (void)munmap(reinterpret_cast<void*>(end), base + span - end);
+    void* p = reinterpret_cast<void*>(start);
+    advise_huge_mapping(p, bytes);
+    return p;
+#else
+    (void)bytes;
+    return nullptr;
+#endif
+}
+
+/// The mapping at p grown from `old_bytes` to `new_bytes`, its contents kept, possibly at a new
+/// address; null when the system refuses (p is then unchanged).
+inline void* remap_array(void* p, std::size_t old_bytes, std::size_t new_bytes) noexcept {
+#if PTLOAD_HAS_MREMAP
+    void* q = mremap(p, mapping_length(old_bytes), mapping_length(new_bytes), MREMAP_MAYMOVE);
+    if (q == MAP_FAILED) return nullptr;
+    if (old_bytes < huge_page_size) advise_huge_mapping(q, new_bytes);  // a bigger one kept its advice
+    return q;
+#else
+    (void)p, (void)old_bytes, (void)new_bytes;
+    return nullptr;
+#endif
+}
+
+inline void unmap_array(void* p, std::size_t bytes) noexcept {
+#if PTLOAD_HAS_MREMAP
+    (void)munmap(p, mapping_length(bytes));
+#else
+    (void)p, (void)bytes;
+#endif
+}
+
+} // namespace detail
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/detail/mapped_array.hpp -----
 
 #include <cstddef>
 #include <cstdlib>
@@ -358,10 +531,33 @@ namespace detail {
 #endif
 }
 
+/// Whether an array of `bytes` that grows should be a mapping of its own (pod_vector): big,
+/// mremap here, and no memory functions set.
+inline bool should_map_array(std::size_t bytes) noexcept {
+#if PTLOAD_HAS_MREMAP
+    return bytes >= mapped_array_min_bytes && !current_memory().allocate;
+#else
+    (void)bytes;
+    return false;
+#endif
+}
+
+/// Whether the default memory gives a block of `size` bytes a mapping of its own: one of a
+/// huge page or more, where mappings can be had. Filling a fresh block costs a page fault per
+/// page; the records of a 100,000-tensor load (storages, tensors, zip entries) are tens of MB,
+/// and their 4 KiB faults cost more than building them. A mapping starts on a huge-page
+/// boundary and asks for huge pages (detail/mapped_array.hpp). Allocation and release agree,
+/// as both are told the size.
+inline bool maps_block(std::size_t size) noexcept { return PTLOAD_HAS_MREMAP && size >= huge_page_size; }
+
 inline void* allocate_bytes(std::size_t size, std::size_t alignment) {
     const memory_functions& m = current_memory();
     if (m.allocate) {
         if (void* p = m.allocate(size, alignment, m.context)) return p;
+        out_of_memory();
+    }
+    if (maps_block(size)) {  // alignment is at most alignof(max_align_t): a mapping has more
+        if (void* p = map_array(size)) return p;
         out_of_memory();
     }
     if (alignment > __STDCPP_DEFAULT_NEW_ALIGNMENT__) return ::operator new(size, std::align_val_t{alignment});
@@ -371,12 +567,14 @@ inline void* allocate_bytes(std::size_t size, std::size_t alignment) {
 inline void* try_allocate_bytes(std::size_t size, std::size_t alignment) noexcept {
     const memory_functions& m = current_memory();
     if (m.allocate) return m.allocate(size, alignment, m.context);
+    if (maps_block(size)) return map_array(size);
     if (alignment > __STDCPP_DEFAULT_NEW_ALIGNMENT__) return ::operator new(size, std::align_val_t{alignment}, std::nothrow);
     return ::operator new(size, std::nothrow);
 }
 inline void deallocate_bytes(void* p, std::size_t size, std::size_t alignment) noexcept {
     const memory_functions& m = current_memory();
     if (m.deallocate) return m.deallocate(p, size, alignment, m.context);
+    if (maps_block(size)) return unmap_array(p, size);
     if (alignment > __STDCPP_DEFAULT_NEW_ALIGNMENT__) return ::operator delete(p, std::align_val_t{alignment});
     ::operator delete(p);
 }
@@ -707,68 +905,6 @@ private:
 
 #endif
 // ----- end of ptload/detail/flat_map.hpp -----
-// ----- ptload/detail/huge_pages.hpp -----
-// detail/huge_pages.hpp: hints to the system about big blocks' pages: that a large block be
-// backed by huge pages, and that the pages of a block no longer read be given back.
-//
-// Filling a fresh gigabyte costs a page fault per 4 KiB page; with 2 MiB pages it costs 512
-// times fewer, which halves the time to load a large checkpoint on Linux where transparent
-// huge pages are granted on request (the usual "madvise" setting).
-#ifndef PTLOAD_DETAIL_HUGE_PAGES_HPP
-#define PTLOAD_DETAIL_HUGE_PAGES_HPP
-
-#include <cstddef>
-#include <cstdint>
-
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
-
-namespace ptload {
-inline namespace v0 {
-namespace detail {
-
-/// The huge page size the hint is aimed at.
-inline constexpr std::size_t huge_page_size = std::size_t{2} << 20;
-
-/// Asks the kernel to back a big array with huge pages: a pickle of millions of values touches
-/// every page of its node array once, and 4 KiB page faults were a third of the load time.
-/// Only a hint; a no-op where unsupported.
-inline void prefer_huge_pages(void* p, std::size_t n) noexcept {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    constexpr std::uintptr_t huge = huge_page_size;
-    auto begin = (reinterpret_cast<std::uintptr_t>(p) + huge - 1) & ~(huge - 1);
-    auto end = (reinterpret_cast<std::uintptr_t>(p) + n) & ~(huge - 1);
-    if (end > begin) (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-#else
-    (void)p;
-    (void)n;
-#endif
-}
-
-/// Gives the whole pages inside [p, p + n) back to the system: they read as zeros afterwards
-/// (Linux MADV_DONTNEED). For a block ptload owns and will not read there again: the part of
-/// a pickle's input already parsed. Returns the end of what was given back (p when nothing
-/// was: a range under a page, or no such call here).
-inline const std::uint8_t* release_pages(const std::uint8_t* p, std::size_t n) noexcept {
-#if defined(__linux__) && defined(MADV_DONTNEED)
-    constexpr std::uintptr_t page = 4096;  // a multiple of it on other page sizes fails harmlessly
-    const auto begin = (reinterpret_cast<std::uintptr_t>(p) + page - 1) & ~(page - 1);
-    const auto end = (reinterpret_cast<std::uintptr_t>(p) + n) & ~(page - 1);
-    if (end > begin && madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED) == 0)
-        return p + (end - reinterpret_cast<std::uintptr_t>(p));
-#else
-    (void)n;
-#endif
-    return p;
-}
-
-} // namespace detail
-} // namespace v0
-} // namespace ptload
-
-#endif
-// ----- end of ptload/detail/huge_pages.hpp -----
 // ----- ptload/detail/offset_order.hpp -----
 // detail/offset_order.hpp: items put in file order by their byte offsets. A checkpoint of many
 // small tensors has one record per tensor, declared in one order and stored in another (torch
@@ -842,126 +978,6 @@ void sort_by_offset(Items& items) {
 #ifndef PTLOAD_DETAIL_POD_VECTOR_HPP
 #define PTLOAD_DETAIL_POD_VECTOR_HPP
 
-// ----- ptload/detail/mapped_array.hpp -----
-// detail/mapped_array.hpp: big growable arrays taken straight from the system's virtual
-// memory, so that they grow by moving their pages rather than by copying them (Linux mremap).
-//
-// An array that doubles copies everything it holds into a block it has never touched: each
-// growth faults in every page of the new block, and a load that ends with a 20 MB edge array
-// has faulted and copied some 40 MB on the way (a third of the page faults of a 1M-entry
-// pickle). A remapped array faults in each page once, when it is first written. Used only with
-// ptload's default memory (no memory functions set: those receive every byte) and where
-// mremap exists; elsewhere arrays grow through the memory functions as before.
-#ifndef PTLOAD_DETAIL_MAPPED_ARRAY_HPP
-#define PTLOAD_DETAIL_MAPPED_ARRAY_HPP
-
-
-#include <cstddef>
-#include <cstdint>
-
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
-
-#if defined(__linux__) && defined(MREMAP_MAYMOVE)
-#define PTLOAD_HAS_MREMAP 1
-#else
-#define PTLOAD_HAS_MREMAP 0
-#endif
-
-namespace ptload {
-inline namespace v0 {
-namespace detail {
-
-/// Arrays of at least this many bytes are mapped (a system call each way is nothing next to
-/// faulting in 256 pages).
-inline constexpr std::size_t mapped_array_min_bytes = std::size_t{1} << 20;
-
-/// Whether an array of `bytes` should be mapped: big, mremap here, no memory functions set.
-inline bool should_map_array(std::size_t bytes) noexcept {
-#if PTLOAD_HAS_MREMAP
-    return bytes >= mapped_array_min_bytes && !current_memory().allocate;
-#else
-    (void)bytes;
-    return false;
-#endif
-}
-
-/// The length a mapping for `bytes` really has: a big one ends on a huge-page boundary, so
-/// that its last huge page is whole (map, remap and unmap all go through this, and agree).
-inline std::size_t mapping_length(std::size_t bytes) noexcept {
-    return bytes >= huge_page_size ? (bytes + huge_page_size - 1) & ~(huge_page_size - 1) : bytes;
-}
-
-/// Asks for huge pages for a whole mapping. The whole of it, never an aligned part: advising
-/// part of a mapping splits it in two, and mremap cannot grow a range that spans two (every
-/// growth then fell back to a copy into a new block).
-inline void advise_huge_mapping(void* p, std::size_t bytes) noexcept {
-#if PTLOAD_HAS_MREMAP && defined(MADV_HUGEPAGE)
-    if (bytes >= huge_page_size) (void)madvise(p, mapping_length(bytes), MADV_HUGEPAGE);
-#else
-    (void)p, (void)bytes;
-#endif
-}
-
-/// A fresh zero-filled mapping of `bytes`, page aligned; null when the system refuses. A big
-/// one starts on a huge-page boundary and is advised for huge pages, so that filling it costs
-/// a page fault per 2 MiB rather than per 4 KiB (a 1M-entry pickle's document is 190 MB).
-inline void* map_array(std::size_t bytes) noexcept {
-#if PTLOAD_HAS_MREMAP
-    const std::size_t length = mapping_length(bytes);
-    if (length < huge_page_size) {
-        void* p = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        return p == MAP_FAILED ? nullptr : p;
-    }
-    // Over-map by one huge page and give back the parts before the first boundary and after
-    // the aligned length: both are multiples of the system's page size, whatever it is.
-    if (length > SIZE_MAX - huge_page_size) return nullptr;
-    const std::size_t span = length + huge_page_size;
-    void* raw = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (raw == MAP_FAILED) return nullptr;
-    const auto base = reinterpret_cast<std::uintptr_t>(raw);
-    const auto start = (base + huge_page_size - 1) & ~std::uintptr_t{huge_page_size - 1};
-    if (start > base) (void)munmap(raw, start - base);
-    const std::uintptr_t end = start + length;
-    if (base + span > end) (void)munmap(reinterpret_cast<void*>(end), base + span - end);
-    void* p = reinterpret_cast<void*>(start);
-    advise_huge_mapping(p, bytes);
-    return p;
-#else
-    (void)bytes;
-    return nullptr;
-#endif
-}
-
-/// The mapping at p grown from `old_bytes` to `new_bytes`, its contents kept, possibly at a new
-/// address; null when the system refuses (p is then unchanged).
-inline void* remap_array(void* p, std::size_t old_bytes, std::size_t new_bytes) noexcept {
-#if PTLOAD_HAS_MREMAP
-    void* q = mremap(p, mapping_length(old_bytes), mapping_length(new_bytes), MREMAP_MAYMOVE);
-    if (q == MAP_FAILED) return nullptr;
-    if (old_bytes < huge_page_size) advise_huge_mapping(q, new_bytes);  // a bigger one kept its advice
-    return q;
-#else
-    (void)p, (void)old_bytes, (void)new_bytes;
-    return nullptr;
-#endif
-}
-
-inline void unmap_array(void* p, std::size_t bytes) noexcept {
-#if PTLOAD_HAS_MREMAP
-    (void)munmap(p, mapping_length(bytes));
-#else
-    (void)p, (void)bytes;
-#endif
-}
-
-} // namespace detail
-} // namespace v0
-} // namespace ptload
-
-#endif
-// ----- end of ptload/detail/mapped_array.hpp -----
 
 #include <cstddef>
 #include <cstring>
@@ -10193,18 +10209,21 @@ public:
     }
 
     result<std::uint32_t> load_storage(document_data& doc, const storage_description& d, node_id) override {
-        std::uint32_t* known = find(d.key);
-        if (known && *known != no_storage) {  // a view or shared storage: one load, checked for consistency
+        // A key is read as a number once: torch's keys are numbers, and this runs per storage.
+        std::uint64_t number = 0;
+        const bool numbered = decimal_key(d.key, zip_.size(), number);
+        if (const std::uint32_t* known = find(d.key, numbered, number); known && *known != no_storage) {
+            // a view or shared storage: one load, checked for consistency
             const storage& s = doc.storage_at(*known);
             if (s.desc.type != d.type || s.desc.numel != d.numel)
                 return make_error(errc::bad_storage, no_offset,
                                   "storage key '" + std::string(d.key) + "' is declared again with another dtype or size");
             return *known;
         }
-        if (d.key.empty() || d.key.find('/') != std::string_view::npos || d.key.find('\0') != std::string_view::npos ||
-            d.key == "." || d.key == "..")
+        if (!numbered && (d.key.empty() || d.key.find('/') != std::string_view::npos ||
+                          d.key.find('\0') != std::string_view::npos || d.key == "." || d.key == ".."))
             return make_error(errc::bad_storage, no_offset, "storage key '" + std::string(d.key) + "' is not a record name");
-        const zip_entry* e = record(d.key);
+        const zip_entry* e = record(d.key, numbered, number);
         if (!e)
             return make_error(errc::missing_record, no_offset,
                               "the archive has no record " + std::string(folder_.data(), folder_.size()) + std::string(d.key));
@@ -10227,7 +10246,7 @@ public:
         s.ref.method = e->method;
         s.ref.little_endian = little_endian_;
         std::uint32_t index = doc.add_storage(std::move(s));
-        if (std::uint32_t* slot = find(d.key)) *slot = index;  // found again: no pointer is kept across calls
+        if (std::uint32_t* slot = find(d.key, numbered, number)) *slot = index;  // found again: no pointer is kept across calls
         else by_name_.insert(d.key, index);
         return index;
     }
@@ -10247,18 +10266,16 @@ private:
         }
         return n <= 2 * static_cast<std::uint64_t>(count) + 64;
     }
-    /// The record of a storage key.
-    const zip_entry* record(std::string_view key) const {
-        std::uint64_t n = 0;
-        if (decimal_key(key, zip_.size(), n)) return n < record_by_number_.size() ? record_by_number_[static_cast<std::size_t>(n)] : nullptr;
+    /// The record of a storage key (`numbered`: the key is the decimal `number`).
+    const zip_entry* record(std::string_view key, bool numbered, std::uint64_t number) const {
+        if (numbered) return number < record_by_number_.size() ? record_by_number_[static_cast<std::size_t>(number)] : nullptr;
         const string name = record_name({folder_.data(), folder_.size()}, key);
         return zip_.find({name.data(), name.size()});
     }
     /// The storage slot of a key: numbered keys by number, others through a map. Null when a
     /// named key is new. Keys are texts of the document, which outlives this.
-    std::uint32_t* find(std::string_view key) {
-        std::uint64_t n = 0;
-        if (decimal_key(key, zip_.size(), n) && n < by_number_.size()) return &by_number_[static_cast<std::size_t>(n)];
+    std::uint32_t* find(std::string_view key, bool numbered, std::uint64_t number) {
+        if (numbered && number < by_number_.size()) return &by_number_[static_cast<std::size_t>(number)];
         return by_name_.find(key);
     }
 

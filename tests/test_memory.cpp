@@ -302,6 +302,20 @@ TEST_CASE("a big array is one mapping asked to be backed by huge pages, across i
         CHECK(flags.find(" hg") != std::string::npos);
     }
     CHECK(growth_allocations == 0);  // grown by remapping, never copied into a new block
+    // Any block of a huge page or more from the default memory is such a mapping too (the
+    // records of a many-tensor load: storages, tensors, zip entries), and goes back to the
+    // system when freed; smaller ones are operator new's.
+    const std::uint64_t before = ptload_test::allocations();
+    void* big = ptload::detail::allocate_bytes(std::size_t{5} << 20, alignof(std::uint64_t));
+    void* small = ptload::detail::allocate_bytes(std::size_t{1} << 20, alignof(std::uint64_t));
+    CHECK(ptload_test::allocations() - before == 1);  // the small one
+    CHECK(reinterpret_cast<std::uintptr_t>(big) % ptload::detail::huge_page_size == 0);
+    static_cast<unsigned char*>(big)[(std::size_t{5} << 20) - 1] = 1;
+    const std::string flags = mapping_flags(big, std::size_t{5} << 20);
+    CHECK(flags.find(" hg") != std::string::npos);
+    ptload::detail::deallocate_bytes(big, std::size_t{5} << 20, alignof(std::uint64_t));
+    ptload::detail::deallocate_bytes(small, std::size_t{1} << 20, alignof(std::uint64_t));
+    CHECK(mapping_flags(big, 1) != flags);  // unmapped (or something else is there now)
     CHECK(items[(std::size_t{3} << 20) / sizeof(std::uint32_t) + 1024] == (std::size_t{3} << 20) / 4 + 1024);
 }
 #endif

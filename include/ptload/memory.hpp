@@ -3,9 +3,10 @@
 // Tensor bytes come from the allocator policy. Everything else a load builds (the document's
 // values, edges and text, the pickle machine's stack and memo, the zip directory, storage and
 // tensor records, the key tables of big mappings) is asked of the memory functions set here,
-// which default to the global operator new and delete (on Linux the default gives an array
-// over 1 MiB, the edges or the memo of a big load, a mapping of its own that grows without
-// copying: detail/mapped_array.hpp; set functions receive everything). Firmware that must not
+// which default to the global operator new and delete (on Linux the default gives a block of
+// 2 MiB or more a mapping of its own backed by huge pages, and an array over 1 MiB, the edges
+// or the memo of a big load, one that grows without copying: detail/mapped_array.hpp; set
+// functions receive everything). Firmware that must not
 // touch the global heap routes them into a static pool:
 //
 //     ptload::set_memory_functions({&pool_allocate, &pool_deallocate, &pool});
@@ -19,6 +20,7 @@
 #define PTLOAD_MEMORY_HPP
 
 #include "config.hpp"
+#include "detail/mapped_array.hpp"
 
 #include <cstddef>
 #include <cstdlib>
@@ -71,10 +73,33 @@ namespace detail {
 #endif
 }
 
+/// Whether an array of `bytes` that grows should be a mapping of its own (pod_vector): big,
+/// mremap here, and no memory functions set.
+inline bool should_map_array(std::size_t bytes) noexcept {
+#if PTLOAD_HAS_MREMAP
+    return bytes >= mapped_array_min_bytes && !current_memory().allocate;
+#else
+    (void)bytes;
+    return false;
+#endif
+}
+
+/// Whether the default memory gives a block of `size` bytes a mapping of its own: one of a
+/// huge page or more, where mappings can be had. Filling a fresh block costs a page fault per
+/// page; the records of a 100,000-tensor load (storages, tensors, zip entries) are tens of MB,
+/// and their 4 KiB faults cost more than building them. A mapping starts on a huge-page
+/// boundary and asks for huge pages (detail/mapped_array.hpp). Allocation and release agree,
+/// as both are told the size.
+inline bool maps_block(std::size_t size) noexcept { return PTLOAD_HAS_MREMAP && size >= huge_page_size; }
+
 inline void* allocate_bytes(std::size_t size, std::size_t alignment) {
     const memory_functions& m = current_memory();
     if (m.allocate) {
         if (void* p = m.allocate(size, alignment, m.context)) return p;
+        out_of_memory();
+    }
+    if (maps_block(size)) {  // alignment is at most alignof(max_align_t): a mapping has more
+        if (void* p = map_array(size)) return p;
         out_of_memory();
     }
     if (alignment > __STDCPP_DEFAULT_NEW_ALIGNMENT__) return ::operator new(size, std::align_val_t{alignment});
@@ -84,12 +109,14 @@ inline void* allocate_bytes(std::size_t size, std::size_t alignment) {
 inline void* try_allocate_bytes(std::size_t size, std::size_t alignment) noexcept {
     const memory_functions& m = current_memory();
     if (m.allocate) return m.allocate(size, alignment, m.context);
+    if (maps_block(size)) return map_array(size);
     if (alignment > __STDCPP_DEFAULT_NEW_ALIGNMENT__) return ::operator new(size, std::align_val_t{alignment}, std::nothrow);
     return ::operator new(size, std::nothrow);
 }
 inline void deallocate_bytes(void* p, std::size_t size, std::size_t alignment) noexcept {
     const memory_functions& m = current_memory();
     if (m.deallocate) return m.deallocate(p, size, alignment, m.context);
+    if (maps_block(size)) return unmap_array(p, size);
     if (alignment > __STDCPP_DEFAULT_NEW_ALIGNMENT__) return ::operator delete(p, std::align_val_t{alignment});
     ::operator delete(p);
 }

@@ -10,7 +10,6 @@
 #ifndef PTLOAD_DETAIL_MAPPED_ARRAY_HPP
 #define PTLOAD_DETAIL_MAPPED_ARRAY_HPP
 
-#include "../memory.hpp"
 #include "huge_pages.hpp"
 
 #include <cstddef>
@@ -33,16 +32,6 @@ namespace detail {
 /// Arrays of at least this many bytes are mapped (a system call each way is nothing next to
 /// faulting in 256 pages).
 inline constexpr std::size_t mapped_array_min_bytes = std::size_t{1} << 20;
-
-/// Whether an array of `bytes` should be mapped: big, mremap here, no memory functions set.
-inline bool should_map_array(std::size_t bytes) noexcept {
-#if PTLOAD_HAS_MREMAP
-    return bytes >= mapped_array_min_bytes && !current_memory().allocate;
-#else
-    (void)bytes;
-    return false;
-#endif
-}
 
 /// The length a mapping for `bytes` really has: a big one ends on a huge-page boundary, so
 /// that its last huge page is whole (map, remap and unmap all go through this, and agree).

@@ -77,18 +77,21 @@ public:
     }
 
     result<std::uint32_t> load_storage(document_data& doc, const storage_description& d, node_id) override {
-        std::uint32_t* known = find(d.key);
-        if (known && *known != no_storage) {  // a view or shared storage: one load, checked for consistency
+        // A key is read as a number once: torch's keys are numbers, and this runs per storage.
+        std::uint64_t number = 0;
+        const bool numbered = decimal_key(d.key, zip_.size(), number);
+        if (const std::uint32_t* known = find(d.key, numbered, number); known && *known != no_storage) {
+            // a view or shared storage: one load, checked for consistency
             const storage& s = doc.storage_at(*known);
             if (s.desc.type != d.type || s.desc.numel != d.numel)
                 return make_error(errc::bad_storage, no_offset,
                                   "storage key '" + std::string(d.key) + "' is declared again with another dtype or size");
             return *known;
         }
-        if (d.key.empty() || d.key.find('/') != std::string_view::npos || d.key.find('\0') != std::string_view::npos ||
-            d.key == "." || d.key == "..")
+        if (!numbered && (d.key.empty() || d.key.find('/') != std::string_view::npos ||
+                          d.key.find('\0') != std::string_view::npos || d.key == "." || d.key == ".."))
             return make_error(errc::bad_storage, no_offset, "storage key '" + std::string(d.key) + "' is not a record name");
-        const zip_entry* e = record(d.key);
+        const zip_entry* e = record(d.key, numbered, number);
         if (!e)
             return make_error(errc::missing_record, no_offset,
                               "the archive has no record " + std::string(folder_.data(), folder_.size()) + std::string(d.key));
@@ -111,7 +114,7 @@ public:
         s.ref.method = e->method;
         s.ref.little_endian = little_endian_;
         std::uint32_t index = doc.add_storage(std::move(s));
-        if (std::uint32_t* slot = find(d.key)) *slot = index;  // found again: no pointer is kept across calls
+        if (std::uint32_t* slot = find(d.key, numbered, number)) *slot = index;  // found again: no pointer is kept across calls
         else by_name_.insert(d.key, index);
         return index;
     }
@@ -131,18 +134,16 @@ private:
         }
         return n <= 2 * static_cast<std::uint64_t>(count) + 64;
     }
-    /// The record of a storage key.
-    const zip_entry* record(std::string_view key) const {
-        std::uint64_t n = 0;
-        if (decimal_key(key, zip_.size(), n)) return n < record_by_number_.size() ? record_by_number_[static_cast<std::size_t>(n)] : nullptr;
+    /// The record of a storage key (`numbered`: the key is the decimal `number`).
+    const zip_entry* record(std::string_view key, bool numbered, std::uint64_t number) const {
+        if (numbered) return number < record_by_number_.size() ? record_by_number_[static_cast<std::size_t>(number)] : nullptr;
         const string name = record_name({folder_.data(), folder_.size()}, key);
         return zip_.find({name.data(), name.size()});
     }
     /// The storage slot of a key: numbered keys by number, others through a map. Null when a
     /// named key is new. Keys are texts of the document, which outlives this.
-    std::uint32_t* find(std::string_view key) {
-        std::uint64_t n = 0;
-        if (decimal_key(key, zip_.size(), n) && n < by_number_.size()) return &by_number_[static_cast<std::size_t>(n)];
+    std::uint32_t* find(std::string_view key, bool numbered, std::uint64_t number) {
+        if (numbered && number < by_number_.size()) return &by_number_[static_cast<std::size_t>(number)];
         return by_name_.find(key);
     }
 
