@@ -2053,14 +2053,18 @@ public:
     // dimension pool for tensor shapes/strides
     std::uint32_t add_dims(const std::int64_t* shape, const std::int64_t* stride, std::size_t rank) {
         auto at = static_cast<std::uint32_t>(dims_.size());
-        dims_.insert(dims_.end(), shape, shape + rank);
-        dims_.insert(dims_.end(), stride, stride + rank);
+        dims_.append(shape, rank);
+        dims_.append(stride, rank);
         return at;
     }
     const std::int64_t* dims(std::uint32_t at) const noexcept { return dims_.data() + at; }
 
-    /// Room for `n` storages in all (a hint from the archive's record count).
-    void reserve_storages(std::size_t n) { storages_.reserve(n); }
+    /// Room for `more` storages and as many tensors (a hint from the archive's record count:
+    /// a checkpoint has about one tensor per storage).
+    void reserve_records(std::size_t more) {
+        storages_.reserve(storages_.size() + more);
+        tensors_.reserve(tensors_.size() + more);
+    }
     std::uint32_t add_storage(storage s) {
         storages_.push_back(std::move(s));
         return static_cast<std::uint32_t>(storages_.size() - 1);
@@ -2158,7 +2162,7 @@ private:
 
     detail::node_store nodes_;
     detail::pod_vector<node_id> edges_;
-    detail::vector<std::int64_t> dims_;
+    detail::pod_vector<std::int64_t> dims_;
     detail::byte_arena bytes_;
     status make_resident(storage& s) const {
         if (s.ref.view_of != no_storage) {  // a legacy view: a window on its root's bytes
@@ -10319,7 +10323,7 @@ result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader&
     auto bytes = read_record(src, *e, opts.check_crc, zip_limits_from(policies.limits));
     if (!bytes) return std::move(bytes).err();
     zip_storages storages(zip, record_name(prefix, folder), opts, little_endian);
-    doc.reserve_storages(doc.storage_count() + storages.numbered_records());
+    doc.reserve_records(storages.numbered_records());
     torch_handler handler(&storages, opts, policies.limits);
     handler.load_from_bytes = nested;
     const auto first = static_cast<std::uint32_t>(doc.storage_count());

@@ -646,14 +646,18 @@ public:
     // dimension pool for tensor shapes/strides
     std::uint32_t add_dims(const std::int64_t* shape, const std::int64_t* stride, std::size_t rank) {
         auto at = static_cast<std::uint32_t>(dims_.size());
-        dims_.insert(dims_.end(), shape, shape + rank);
-        dims_.insert(dims_.end(), stride, stride + rank);
+        dims_.append(shape, rank);
+        dims_.append(stride, rank);
         return at;
     }
     const std::int64_t* dims(std::uint32_t at) const noexcept { return dims_.data() + at; }
 
-    /// Room for `n` storages in all (a hint from the archive's record count).
-    void reserve_storages(std::size_t n) { storages_.reserve(n); }
+    /// Room for `more` storages and as many tensors (a hint from the archive's record count:
+    /// a checkpoint has about one tensor per storage).
+    void reserve_records(std::size_t more) {
+        storages_.reserve(storages_.size() + more);
+        tensors_.reserve(tensors_.size() + more);
+    }
     std::uint32_t add_storage(storage s) {
         storages_.push_back(std::move(s));
         return static_cast<std::uint32_t>(storages_.size() - 1);
@@ -751,7 +755,7 @@ private:
 
     detail::node_store nodes_;
     detail::pod_vector<node_id> edges_;
-    detail::vector<std::int64_t> dims_;
+    detail::pod_vector<std::int64_t> dims_;
     detail::byte_arena bytes_;
     status make_resident(storage& s) const {
         if (s.ref.view_of != no_storage) {  // a legacy view: a window on its root's bytes

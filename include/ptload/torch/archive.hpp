@@ -187,7 +187,7 @@ result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader&
     auto bytes = read_record(src, *e, opts.check_crc, zip_limits_from(policies.limits));
     if (!bytes) return std::move(bytes).err();
     zip_storages storages(zip, record_name(prefix, folder), opts, little_endian);
-    doc.reserve_storages(doc.storage_count() + storages.numbered_records());
+    doc.reserve_records(storages.numbered_records());
     torch_handler handler(&storages, opts, policies.limits);
     handler.load_from_bytes = nested;
     const auto first = static_cast<std::uint32_t>(doc.storage_count());
