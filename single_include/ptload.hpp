@@ -212,6 +212,15 @@ inline error make_error(errc c, std::uint64_t offset, std::string message, std::
     return error{c, offset, std::move(context), std::move(message)};
 }
 
+/// An error built out of line, handed to a result as a bare pointer that the result then owns.
+/// A cold function that returns one (in a register) leaves its hot caller with no stack slot
+/// for an error and no code to destroy one: the pickle machine's opcode handlers, whose error
+/// paths are such calls, then need no stack frame at all.
+struct error_handoff {
+    error* owned;
+};
+inline error_handoff hand_off(error e) { return {new error(std::move(e))}; }
+
 /// Either a T or an error. There is deliberately no implicit conversion to T: a caller must look.
 /// The error lives behind a pointer, so success costs a T plus one null pointer: the pickle
 /// machine returns a status from every opcode, and an inline error (two strings) would be
@@ -223,6 +232,7 @@ public:
     result(const T& v) { new (&u_.value) T(v); }
     result(T&& v) { new (&u_.value) T(std::move(v)); }
     result(error e) : err_(new error(std::move(e))) {}
+    result(error_handoff h) noexcept : err_(h.owned) {}
     result(const result& o) : err_(o.err_ ? new error(*o.err_) : nullptr) { if (!err_) new (&u_.value) T(o.u_.value); }
     result(result&& o) noexcept(std::is_nothrow_move_constructible<T>::value) : err_(std::move(o.err_)) {
         if (!err_) new (&u_.value) T(std::move(o.u_.value));
@@ -259,6 +269,7 @@ class [[nodiscard]] result<void> {
 public:
     result() = default;
     result(error e) : err_(new error(std::move(e))) {}
+    result(error_handoff h) noexcept : err_(h.owned) {}
     result(const result& o) : err_(o.err_ ? new error(*o.err_) : nullptr) {}
     result(result&&) noexcept = default;
     result& operator=(result o) noexcept { err_ = std::move(o.err_); return *this; }
@@ -1530,13 +1541,11 @@ public:
     const node& operator[](std::size_t i) const noexcept { return chunks_[i >> chunk_bits][i & (chunk_size - 1)]; }
     std::size_t size() const noexcept { return size_; }
     bool empty() const noexcept { return size_ == 0; }
-    /// A new last value, `n`; the reference is valid until the next one is added.
-    node& push_back(const node& n) {
+    /// A new last value, its fields unset for the caller to write; the reference is valid until
+    /// the next one is added.
+    node& append() {
         if (size_ == capacity_) grow();
-        node& slot = (*this)[size_];
-        slot = n;
-        ++size_;
-        return slot;
+        return (*this)[size_++];
     }
     void clear() noexcept {
         chunks_.clear();
@@ -2111,10 +2120,15 @@ private:
     /// A new value of kind k for its maker to fill in: the reference is valid until the next
     /// value is added, and id_of_last() names it.
     detail::node& add_node(kind k) {
-        detail::node n{};
+        // Written in place, field by field (a node built aside and copied in cost a copy per
+        // value); memory grows with the values parsed, never ahead of them.
+        detail::node& n = nodes_.append();
         n.k = k;
+        n.flags_ = 0;
+        n.tag_ = 0;
         n.aux_ = null_node;  // an OrderedDict without attrs
-        return nodes_.push_back(n);  // memory grows with the values parsed, never ahead of them
+        n.s = {nullptr, 0};  // all 16 bytes of the payload
+        return n;
     }
     node_id id_of_last() const noexcept { return static_cast<node_id>(nodes_.size() - 1); }
     bool aliases_edges(const node_id* items) const noexcept {
@@ -6612,15 +6626,17 @@ private:
     /// Whether n more bytes are in the pickle and in the current frame.
     bool can_take(std::uint64_t n) const noexcept { return n <= static_cast<std::uint64_t>(take_end_ - cur_); }
     /// Why n more bytes cannot be taken: the frame ends first, or the pickle does.
-    PTLOAD_COLD error cannot_take(std::uint64_t n) const {
+    PTLOAD_COLD error_handoff cannot_take(std::uint64_t n) const {
         if (frame_end_) {
             auto left = static_cast<std::uint64_t>(frame_end_ - cur_);
             if (n > left)
-                return fail(errc::frame_error, "argument of " + std::to_string(n) + " bytes runs past the end of its frame (" +
-                                                   std::to_string(left) + " bytes left)");
+                return hand_off(fail(errc::frame_error, "argument of " + std::to_string(n) +
+                                                            " bytes runs past the end of its frame (" +
+                                                            std::to_string(left) + " bytes left)"));
         }
-        return fail(errc::truncated, "needs " + std::to_string(n) + " bytes, " +
-                                         std::to_string(static_cast<std::uint64_t>(end_ - cur_)) + " left in the pickle");
+        return hand_off(fail(errc::truncated, "needs " + std::to_string(n) + " bytes, " +
+                                                  std::to_string(static_cast<std::uint64_t>(end_ - cur_)) +
+                                                  " left in the pickle"));
     }
     /// The width of opcode B's inline integer, as its opcode_table row gives it (u1, u2, u4, u8,
     /// or the length prefix of a counted argument).
@@ -6656,9 +6672,9 @@ private:
     }
     /// Why read_count<B> failed.
     template <std::uint8_t B>
-    PTLOAD_COLD error count_error() const {
+    PTLOAD_COLD error_handoff count_error() const {
         if (!can_take(count_width<B>())) return cannot_take(count_width<B>());
-        return fail(errc::bad_operand, std::string(opcode_name(B)) + " length is negative");
+        return hand_off(fail(errc::bad_operand, std::string(opcode_name(B)) + " length is negative"));
     }
     /// Opcode B's counted argument: its length, then that many bytes. False, consuming
     /// nothing, when either is missing: counted_error<B>() then says which.
@@ -6670,10 +6686,10 @@ private:
         return false;
     }
     template <std::uint8_t B>
-    PTLOAD_COLD error counted_error() {
+    PTLOAD_COLD error_handoff counted_error() {
         std::uint64_t n;
         if (!read_count<B>(n)) return count_error<B>();
-        error e = cannot_take(n);  // measured from just past the length, where the bytes would start
+        const error_handoff e = cannot_take(n);  // measured from just past the length, where the bytes would start
         cur_ -= count_width<B>();
         return e;
     }
@@ -6697,8 +6713,8 @@ private:
         stack_.push_back(id);
         return {};
     }
-    PTLOAD_COLD error stack_full() const {
-        return fail(errc::limit_stack, "more than " + std::to_string(limits_.max_stack) + " items on the stack");
+    PTLOAD_COLD error_handoff stack_full() const {
+        return hand_off(fail(errc::limit_stack, "more than " + std::to_string(limits_.max_stack) + " items on the stack"));
     }
     result<node_id> pop() {
         if (PTLOAD_UNLIKELY(stack_.size() <= fence())) return underflow();
@@ -6710,9 +6726,9 @@ private:
         if (PTLOAD_UNLIKELY(stack_.size() <= fence())) return underflow();
         return stack_.back();
     }
-    PTLOAD_COLD error underflow() const {
-        return fail(marks_.empty() ? errc::stack_underflow : errc::mark_missing,
-                    marks_.empty() ? "the stack is empty" : "a MARK sits where a value must be");
+    PTLOAD_COLD error_handoff underflow() const {
+        return hand_off(fail(marks_.empty() ? errc::stack_underflow : errc::mark_missing,
+                             marks_.empty() ? "the stack is empty" : "a MARK sits where a value must be"));
     }
     /// The items above a mark: stack_[from, from + count).
     struct marked {
@@ -6727,7 +6743,7 @@ private:
         marks_.pop_back();
         return true;
     }
-    PTLOAD_COLD error no_mark() const { return fail(errc::mark_missing, "no MARK on the stack"); }
+    PTLOAD_COLD error_handoff no_mark() const { return hand_off(fail(errc::mark_missing, "no MARK on the stack")); }
     /// Pops the top value; false when none is above the topmost mark (underflow() says which).
     bool pop_value(node_id& out) noexcept {
         if (PTLOAD_UNLIKELY(stack_.size() <= fence())) return false;
@@ -6819,8 +6835,9 @@ private:
         if (PTLOAD_UNLIKELY(bad != n)) return bad_utf8(p[bad], bad);
         return push(doc_.make_text(kind::string, p, n, surrogates));
     }
-    PTLOAD_COLD error bad_utf8(std::uint8_t byte, std::size_t at) const {
-        return fail(errc::decode_error, "'utf-8' codec can't decode byte 0x" + hex_byte(byte) + " in position " + std::to_string(at));
+    PTLOAD_COLD error_handoff bad_utf8(std::uint8_t byte, std::size_t at) const {
+        return hand_off(fail(errc::decode_error,
+                             "'utf-8' codec can't decode byte 0x" + hex_byte(byte) + " in position " + std::to_string(at)));
     }
     result<node_id> integer_from(const detail::parsed_int& v) {
         if (v.status == detail::parsed_int::too_long)
@@ -7771,11 +7788,17 @@ static_assert(crc32_update(crc32_update(0u, check_input, 4), check_input + 4, 5)
 #endif
 // ----- end of ptload/detail/crc32.hpp -----
 // ----- ptload/detail/read_window.hpp -----
-// detail/read_window.hpp: a byte source that reads ahead of another in one large read, for
-// walks that make many small reads in file order (a zip's local headers, the storages of a
-// checkpoint of many small tensors). One read of the window replaces a seek and a read per
-// record; a read the window cannot serve refills it from that offset. Reads at least half the
-// window's size go straight to the source.
+// detail/read_window.hpp: a byte source that reads ahead of another, for walks that make many
+// small reads in file order (a zip's local headers, the storages of a checkpoint of many small
+// tensors). One read of the window replaces a seek and a read per record; a read the window
+// cannot serve refills it from that offset. Reads at least half the window's size go straight
+// to the source.
+//
+// How far to read ahead is learnt from the walk: a refill that continues where the last window
+// ended doubles the next one (up to the capacity), and one that jumps well past it goes back to
+// a page. Records a few hundred bytes apart are then read 256 KiB at a time, while the local
+// headers of a 1 GiB checkpoint's records, 16 MiB apart, cost a page each instead of a whole
+// window (17 MB of reads for 64 records, most of what listing its tensors read).
 #ifndef PTLOAD_DETAIL_READ_WINDOW_HPP
 #define PTLOAD_DETAIL_READ_WINDOW_HPP
 
@@ -7794,8 +7817,12 @@ template <class Source>
 class read_window {
 public:
     static constexpr std::size_t default_capacity = std::size_t{256} << 10;
+    /// The least a refill reads: a zip record's local header and name, or its data descriptor
+    /// and the next record's header.
+    static constexpr std::size_t min_ahead = std::size_t{4} << 10;
 
-    explicit read_window(Source& src, std::size_t capacity = default_capacity) noexcept : src_(src), capacity_(capacity) {}
+    explicit read_window(Source& src, std::size_t capacity = default_capacity) noexcept
+        : src_(src), capacity_(capacity), ahead_(capacity < min_ahead ? capacity : min_ahead) {}
     std::uint64_t size() const { return src_.size(); }
     status read_at(std::uint64_t offset, void* dst, std::size_t n) {
         if (n >= capacity_ / 2) return src_.read_at(offset, dst, n);
@@ -7815,8 +7842,14 @@ private:
             buffer_ = try_make_array<std::uint8_t>(capacity_);
             if (!buffer_) return make_error(errc::io_error, offset, "no memory for a read-ahead window");
         }
+        if (held_ && offset >= start_) {  // learn from how the last window was used
+            const std::uint64_t end = start_ + held_;
+            if (offset >= start_ + held_ / 2 && offset <= end + min_ahead) ahead_ = ahead_ * 2 < capacity_ ? ahead_ * 2 : capacity_;
+            else if (offset > end + ahead_) ahead_ = capacity_ < min_ahead ? capacity_ : min_ahead;
+        }
+        const std::size_t want = n > ahead_ ? n : ahead_;  // n < capacity_ / 2: see read_at
         const std::uint64_t left = size - offset;
-        held_ = static_cast<std::size_t>(left < capacity_ ? left : capacity_);
+        held_ = static_cast<std::size_t>(left < want ? left : want);
         start_ = offset;
         status r = src_.read_at(offset, buffer_.get(), held_);
         if (!r) held_ = 0;
@@ -7825,6 +7858,7 @@ private:
 
     Source& src_;
     std::size_t capacity_;
+    std::size_t ahead_;  // bytes the next refill reads, n permitting
     unique_array<std::uint8_t> buffer_;
     std::uint64_t start_ = 0;
     std::size_t held_ = 0;

@@ -562,10 +562,9 @@ TEST_CASE("the document's value store: chunks that never move, values kept acros
     const std::size_t n = 2 * ptload::detail::node_store::chunk_size + 1000;  // three chunks
     const ptload::detail::node* first = nullptr;
     for (std::size_t i = 0; i < n; ++i) {
-        ptload::detail::node v{};
+        ptload::detail::node& v = store.append();
         v.k = ptload::kind::integer;
         v.i = static_cast<std::int64_t>(i) * 3;
-        store.push_back(v);
         if (i == ptload::detail::node_store::chunk_size) first = &store[i];  // the second chunk's first value
     }
     REQUIRE(store.size() == n);

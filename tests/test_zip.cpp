@@ -8,12 +8,14 @@
 #include <doctest/doctest.h>
 
 #include <ptload/detail/crc32.hpp>
+#include <ptload/detail/read_window.hpp>
 #include <ptload/zip/inflate.hpp>
 #include <ptload/zip/reader.hpp>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -141,6 +143,49 @@ ptload::status inflate_into(const bytes& in, std::size_t out_size, bytes* result
 }
 
 } // namespace
+
+// ------------------------------------------------------------------------------------------------
+namespace {
+/// Bytes in memory that log the length of every read made of them.
+struct logged_source {
+    std::vector<std::uint8_t> bytes;
+    std::vector<std::size_t> reads;
+    std::uint64_t size() const { return bytes.size(); }
+    ptload::status read_at(std::uint64_t offset, void* dst, std::size_t n) {
+        reads.push_back(n);
+        std::memcpy(dst, bytes.data() + offset, n);
+        return {};
+    }
+};
+} // namespace
+
+TEST_CASE("read-ahead: the window reads a page where records are far apart, and grows where they are close") {
+    logged_source src;
+    src.bytes.resize(std::size_t{8} << 20);
+    for (std::size_t i = 0; i < src.bytes.size(); ++i) src.bytes[i] = static_cast<std::uint8_t>(i * 131 + (i >> 12));
+    using window_type = ptload::detail::read_window<logged_source>;
+    window_type window(src);
+    std::uint8_t got[100];
+    bool same = true;
+    const auto read = [&](std::uint64_t at) {
+        REQUIRE(window.read_at(at, got, sizeof got));
+        same = same && std::memcmp(got, src.bytes.data() + at, sizeof got) == 0;
+    };
+    // a 1 GiB checkpoint's local headers: records 1 MiB apart, a few bytes needed of each
+    for (std::uint64_t at = 0; at < (std::uint64_t{4} << 20); at += std::uint64_t{1} << 20) read(at);
+    CHECK(src.reads == std::vector<std::size_t>(4, window_type::min_ahead));
+    // many small records in file order: each refill reads twice the last, up to the capacity
+    src.reads.clear();
+    for (std::uint64_t at = std::uint64_t{4} << 20; at < (std::uint64_t{6} << 20); at += 300) read(at);
+    REQUIRE(src.reads.size() >= 7);
+    for (std::size_t k = 0; k < 7; ++k) CHECK(src.reads[k] == (window_type::min_ahead << k));  // 4 KiB .. 256 KiB
+    CHECK(src.reads.size() < 7 + 8 + 1);  // then 2 MiB in 256 KiB windows
+    // a jump far past the window starts small again
+    src.reads.clear();
+    read(std::uint64_t{7} << 20);
+    CHECK(src.reads == std::vector<std::size_t>{window_type::min_ahead});
+    CHECK(same);  // every byte read through the window is the source's
+}
 
 // ------------------------------------------------------------------------------------------------
 TEST_CASE("crc32: check value, incremental and one-shot agree") {

@@ -131,6 +131,15 @@ inline error make_error(errc c, std::uint64_t offset, std::string message, std::
     return error{c, offset, std::move(context), std::move(message)};
 }
 
+/// An error built out of line, handed to a result as a bare pointer that the result then owns.
+/// A cold function that returns one (in a register) leaves its hot caller with no stack slot
+/// for an error and no code to destroy one: the pickle machine's opcode handlers, whose error
+/// paths are such calls, then need no stack frame at all.
+struct error_handoff {
+    error* owned;
+};
+inline error_handoff hand_off(error e) { return {new error(std::move(e))}; }
+
 /// Either a T or an error. There is deliberately no implicit conversion to T: a caller must look.
 /// The error lives behind a pointer, so success costs a T plus one null pointer: the pickle
 /// machine returns a status from every opcode, and an inline error (two strings) would be
@@ -142,6 +151,7 @@ public:
     result(const T& v) { new (&u_.value) T(v); }
     result(T&& v) { new (&u_.value) T(std::move(v)); }
     result(error e) : err_(new error(std::move(e))) {}
+    result(error_handoff h) noexcept : err_(h.owned) {}
     result(const result& o) : err_(o.err_ ? new error(*o.err_) : nullptr) { if (!err_) new (&u_.value) T(o.u_.value); }
     result(result&& o) noexcept(std::is_nothrow_move_constructible<T>::value) : err_(std::move(o.err_)) {
         if (!err_) new (&u_.value) T(std::move(o.u_.value));
@@ -178,6 +188,7 @@ class [[nodiscard]] result<void> {
 public:
     result() = default;
     result(error e) : err_(new error(std::move(e))) {}
+    result(error_handoff h) noexcept : err_(h.owned) {}
     result(const result& o) : err_(o.err_ ? new error(*o.err_) : nullptr) {}
     result(result&&) noexcept = default;
     result& operator=(result o) noexcept { err_ = std::move(o.err_); return *this; }

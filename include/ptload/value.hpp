@@ -123,13 +123,11 @@ public:
     const node& operator[](std::size_t i) const noexcept { return chunks_[i >> chunk_bits][i & (chunk_size - 1)]; }
     std::size_t size() const noexcept { return size_; }
     bool empty() const noexcept { return size_ == 0; }
-    /// A new last value, `n`; the reference is valid until the next one is added.
-    node& push_back(const node& n) {
+    /// A new last value, its fields unset for the caller to write; the reference is valid until
+    /// the next one is added.
+    node& append() {
         if (size_ == capacity_) grow();
-        node& slot = (*this)[size_];
-        slot = n;
-        ++size_;
-        return slot;
+        return (*this)[size_++];
     }
     void clear() noexcept {
         chunks_.clear();
@@ -704,10 +702,15 @@ private:
     /// A new value of kind k for its maker to fill in: the reference is valid until the next
     /// value is added, and id_of_last() names it.
     detail::node& add_node(kind k) {
-        detail::node n{};
+        // Written in place, field by field (a node built aside and copied in cost a copy per
+        // value); memory grows with the values parsed, never ahead of them.
+        detail::node& n = nodes_.append();
         n.k = k;
+        n.flags_ = 0;
+        n.tag_ = 0;
         n.aux_ = null_node;  // an OrderedDict without attrs
-        return nodes_.push_back(n);  // memory grows with the values parsed, never ahead of them
+        n.s = {nullptr, 0};  // all 16 bytes of the payload
+        return n;
     }
     node_id id_of_last() const noexcept { return static_cast<node_id>(nodes_.size() - 1); }
     bool aliases_edges(const node_id* items) const noexcept {

@@ -243,15 +243,17 @@ private:
     /// Whether n more bytes are in the pickle and in the current frame.
     bool can_take(std::uint64_t n) const noexcept { return n <= static_cast<std::uint64_t>(take_end_ - cur_); }
     /// Why n more bytes cannot be taken: the frame ends first, or the pickle does.
-    PTLOAD_COLD error cannot_take(std::uint64_t n) const {
+    PTLOAD_COLD error_handoff cannot_take(std::uint64_t n) const {
         if (frame_end_) {
             auto left = static_cast<std::uint64_t>(frame_end_ - cur_);
             if (n > left)
-                return fail(errc::frame_error, "argument of " + std::to_string(n) + " bytes runs past the end of its frame (" +
-                                                   std::to_string(left) + " bytes left)");
+                return hand_off(fail(errc::frame_error, "argument of " + std::to_string(n) +
+                                                            " bytes runs past the end of its frame (" +
+                                                            std::to_string(left) + " bytes left)"));
         }
-        return fail(errc::truncated, "needs " + std::to_string(n) + " bytes, " +
-                                         std::to_string(static_cast<std::uint64_t>(end_ - cur_)) + " left in the pickle");
+        return hand_off(fail(errc::truncated, "needs " + std::to_string(n) + " bytes, " +
+                                                  std::to_string(static_cast<std::uint64_t>(end_ - cur_)) +
+                                                  " left in the pickle"));
     }
     /// The width of opcode B's inline integer, as its opcode_table row gives it (u1, u2, u4, u8,
     /// or the length prefix of a counted argument).
@@ -287,9 +289,9 @@ private:
     }
     /// Why read_count<B> failed.
     template <std::uint8_t B>
-    PTLOAD_COLD error count_error() const {
+    PTLOAD_COLD error_handoff count_error() const {
         if (!can_take(count_width<B>())) return cannot_take(count_width<B>());
-        return fail(errc::bad_operand, std::string(opcode_name(B)) + " length is negative");
+        return hand_off(fail(errc::bad_operand, std::string(opcode_name(B)) + " length is negative"));
     }
     /// Opcode B's counted argument: its length, then that many bytes. False, consuming
     /// nothing, when either is missing: counted_error<B>() then says which.
@@ -301,10 +303,10 @@ private:
         return false;
     }
     template <std::uint8_t B>
-    PTLOAD_COLD error counted_error() {
+    PTLOAD_COLD error_handoff counted_error() {
         std::uint64_t n;
         if (!read_count<B>(n)) return count_error<B>();
-        error e = cannot_take(n);  // measured from just past the length, where the bytes would start
+        const error_handoff e = cannot_take(n);  // measured from just past the length, where the bytes would start
         cur_ -= count_width<B>();
         return e;
     }
@@ -328,8 +330,8 @@ private:
         stack_.push_back(id);
         return {};
     }
-    PTLOAD_COLD error stack_full() const {
-        return fail(errc::limit_stack, "more than " + std::to_string(limits_.max_stack) + " items on the stack");
+    PTLOAD_COLD error_handoff stack_full() const {
+        return hand_off(fail(errc::limit_stack, "more than " + std::to_string(limits_.max_stack) + " items on the stack"));
     }
     result<node_id> pop() {
         if (PTLOAD_UNLIKELY(stack_.size() <= fence())) return underflow();
@@ -341,9 +343,9 @@ private:
         if (PTLOAD_UNLIKELY(stack_.size() <= fence())) return underflow();
         return stack_.back();
     }
-    PTLOAD_COLD error underflow() const {
-        return fail(marks_.empty() ? errc::stack_underflow : errc::mark_missing,
-                    marks_.empty() ? "the stack is empty" : "a MARK sits where a value must be");
+    PTLOAD_COLD error_handoff underflow() const {
+        return hand_off(fail(marks_.empty() ? errc::stack_underflow : errc::mark_missing,
+                             marks_.empty() ? "the stack is empty" : "a MARK sits where a value must be"));
     }
     /// The items above a mark: stack_[from, from + count).
     struct marked {
@@ -358,7 +360,7 @@ private:
         marks_.pop_back();
         return true;
     }
-    PTLOAD_COLD error no_mark() const { return fail(errc::mark_missing, "no MARK on the stack"); }
+    PTLOAD_COLD error_handoff no_mark() const { return hand_off(fail(errc::mark_missing, "no MARK on the stack")); }
     /// Pops the top value; false when none is above the topmost mark (underflow() says which).
     bool pop_value(node_id& out) noexcept {
         if (PTLOAD_UNLIKELY(stack_.size() <= fence())) return false;
@@ -450,8 +452,9 @@ private:
         if (PTLOAD_UNLIKELY(bad != n)) return bad_utf8(p[bad], bad);
         return push(doc_.make_text(kind::string, p, n, surrogates));
     }
-    PTLOAD_COLD error bad_utf8(std::uint8_t byte, std::size_t at) const {
-        return fail(errc::decode_error, "'utf-8' codec can't decode byte 0x" + hex_byte(byte) + " in position " + std::to_string(at));
+    PTLOAD_COLD error_handoff bad_utf8(std::uint8_t byte, std::size_t at) const {
+        return hand_off(fail(errc::decode_error,
+                             "'utf-8' codec can't decode byte 0x" + hex_byte(byte) + " in position " + std::to_string(at)));
     }
     result<node_id> integer_from(const detail::parsed_int& v) {
         if (v.status == detail::parsed_int::too_long)
