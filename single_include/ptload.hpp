@@ -212,11 +212,12 @@ inline error make_error(errc c, std::uint64_t offset, std::string message, std::
     return error{c, offset, std::move(context), std::move(message)};
 }
 
-/// An error built out of line, handed to a result as a bare pointer that the result then owns.
-/// A cold function that returns one (in a register) leaves its hot caller with no stack slot
-/// for an error and no code to destroy one: the pickle machine's opcode handlers, whose error
-/// paths are such calls, then need no stack frame at all.
-struct error_handoff {
+/// An error built out of line, handed to a result as a bare pointer that the result then owns
+/// (one made and not given to a result is leaked, hence nodiscard). A cold function that
+/// returns one (in a register) leaves its hot caller with no stack slot for an error and no
+/// code to destroy one: the pickle machine's opcode handlers, whose error paths are such calls,
+/// then need no stack frame at all.
+struct [[nodiscard]] error_handoff {
     error* owned;
 };
 inline error_handoff hand_off(error e) { return {new error(std::move(e))}; }
@@ -305,8 +306,8 @@ using status = result<void>;
 // which default to the global operator new and delete (on Linux the default gives a block of
 // 2 MiB or more a mapping of its own backed by huge pages, and an array over 1 MiB, the edges
 // or the memo of a big load, one that grows without copying: detail/mapped_array.hpp; set
-// functions receive everything). Firmware that must not
-// touch the global heap routes them into a static pool:
+// functions receive everything). Firmware that must not touch the global heap routes them
+// into a static pool:
 //
 //     ptload::set_memory_functions({&pool_allocate, &pool_deallocate, &pool});
 //
@@ -325,7 +326,9 @@ using status = result<void>;
 // An array that doubles copies everything it holds into a block it has never touched: each
 // growth faults in every page of the new block, and a load that ends with a 20 MB edge array
 // has faulted and copied some 40 MB on the way (a third of the page faults of a 1M-entry
-// pickle). A remapped array faults in each page once, when it is first written. Used only with
+// pickle). A remapped array faults in each page once, when it is first written. A mapping of
+// 2 MiB or more starts on a huge-page boundary and asks for huge pages, a fault per 2 MiB; the
+// default memory gives every block that big such a mapping (memory.hpp). Used only with
 // ptload's default memory (no memory functions set: those receive every byte) and where
 // mremap exists; elsewhere arrays grow through the memory functions as before.
 #ifndef PTLOAD_DETAIL_MAPPED_ARRAY_HPP
@@ -1555,7 +1558,7 @@ public:
     std::size_t capacity_bytes() const noexcept { return capacity_ * sizeof(node); }
 
 private:
-    PTLOAD_NOINLINE void grow() {  // out of line: push_back's fast path inlines into every maker
+    PTLOAD_NOINLINE void grow() {  // out of line: append's fast path inlines into every maker
         if (chunks_.empty() || capacity_ == chunks_.size() * chunk_size) chunks_.emplace_back();
         auto& chunk = chunks_.back();
         // The first chunk doubles from 64 values (its items all written: it grows when full);
@@ -1839,13 +1842,10 @@ public:
     bool has_source() const noexcept { return reader_ != nullptr; }
 
     // ---- building (used by the pickle machine and the torch layer) ----
-    /// Room for `edges` container items, with a huge-page hint for a big array (a pickle of
-    /// millions of values touches every page of it once).
-    void reserve_edge_room(std::size_t edges) {
-        if (edges > edges_.capacity()) {
-            edges_.reserve(edges);
-        }
-    }
+    /// Room for `edges` container items. A big edge array is a mapping of its own, asked for
+    /// huge pages as a whole (pod_vector): a pickle of millions of values touches every page of
+    /// it once.
+    void reserve_edge_room(std::size_t edges) { edges_.reserve(edges); }
     void set_root(node_id id) noexcept { root_ = id; }
     /// Back to empty, keeping the reader (a load that starts over).
     void clear() noexcept {

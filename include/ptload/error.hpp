@@ -131,11 +131,12 @@ inline error make_error(errc c, std::uint64_t offset, std::string message, std::
     return error{c, offset, std::move(context), std::move(message)};
 }
 
-/// An error built out of line, handed to a result as a bare pointer that the result then owns.
-/// A cold function that returns one (in a register) leaves its hot caller with no stack slot
-/// for an error and no code to destroy one: the pickle machine's opcode handlers, whose error
-/// paths are such calls, then need no stack frame at all.
-struct error_handoff {
+/// An error built out of line, handed to a result as a bare pointer that the result then owns
+/// (one made and not given to a result is leaked, hence nodiscard). A cold function that
+/// returns one (in a register) leaves its hot caller with no stack slot for an error and no
+/// code to destroy one: the pickle machine's opcode handlers, whose error paths are such calls,
+/// then need no stack frame at all.
+struct [[nodiscard]] error_handoff {
     error* owned;
 };
 inline error_handoff hand_off(error e) { return {new error(std::move(e))}; }

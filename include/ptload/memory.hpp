@@ -6,8 +6,8 @@
 // which default to the global operator new and delete (on Linux the default gives a block of
 // 2 MiB or more a mapping of its own backed by huge pages, and an array over 1 MiB, the edges
 // or the memo of a big load, one that grows without copying: detail/mapped_array.hpp; set
-// functions receive everything). Firmware that must not
-// touch the global heap routes them into a static pool:
+// functions receive everything). Firmware that must not touch the global heap routes them
+// into a static pool:
 //
 //     ptload::set_memory_functions({&pool_allocate, &pool_deallocate, &pool});
 //

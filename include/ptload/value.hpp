@@ -10,7 +10,6 @@
 
 #include "config.hpp"
 #include "detail/flat_map.hpp"
-#include "detail/huge_pages.hpp"
 #include "detail/offset_order.hpp"
 #include "detail/pod_vector.hpp"
 #include "error.hpp"
@@ -137,7 +136,7 @@ public:
     std::size_t capacity_bytes() const noexcept { return capacity_ * sizeof(node); }
 
 private:
-    PTLOAD_NOINLINE void grow() {  // out of line: push_back's fast path inlines into every maker
+    PTLOAD_NOINLINE void grow() {  // out of line: append's fast path inlines into every maker
         if (chunks_.empty() || capacity_ == chunks_.size() * chunk_size) chunks_.emplace_back();
         auto& chunk = chunks_.back();
         // The first chunk doubles from 64 values (its items all written: it grows when full);
@@ -421,13 +420,10 @@ public:
     bool has_source() const noexcept { return reader_ != nullptr; }
 
     // ---- building (used by the pickle machine and the torch layer) ----
-    /// Room for `edges` container items, with a huge-page hint for a big array (a pickle of
-    /// millions of values touches every page of it once).
-    void reserve_edge_room(std::size_t edges) {
-        if (edges > edges_.capacity()) {
-            edges_.reserve(edges);
-        }
-    }
+    /// Room for `edges` container items. A big edge array is a mapping of its own, asked for
+    /// huge pages as a whole (pod_vector): a pickle of millions of values touches every page of
+    /// it once.
+    void reserve_edge_room(std::size_t edges) { edges_.reserve(edges); }
     void set_root(node_id id) noexcept { root_ = id; }
     /// Back to empty, keeping the reader (a load that starts over).
     void clear() noexcept {

@@ -4,7 +4,9 @@
 // An array that doubles copies everything it holds into a block it has never touched: each
 // growth faults in every page of the new block, and a load that ends with a 20 MB edge array
 // has faulted and copied some 40 MB on the way (a third of the page faults of a 1M-entry
-// pickle). A remapped array faults in each page once, when it is first written. Used only with
+// pickle). A remapped array faults in each page once, when it is first written. A mapping of
+// 2 MiB or more starts on a huge-page boundary and asks for huge pages, a fault per 2 MiB; the
+// default memory gives every block that big such a mapping (memory.hpp). Used only with
 // ptload's default memory (no memory functions set: those receive every byte) and where
 // mremap exists; elsewhere arrays grow through the memory functions as before.
 #ifndef PTLOAD_DETAIL_MAPPED_ARRAY_HPP
