@@ -304,10 +304,9 @@ using status = result<void>;
 // values, edges and text, the pickle machine's stack and memo, the zip directory, storage and
 // tensor records, the key tables of big mappings) is asked of the memory functions set here,
 // which default to the global operator new and delete (on Linux the default gives a block of
-// 2 MiB or more a mapping of its own backed by huge pages, and an array over 1 MiB, the edges
-// or the memo of a big load, one that grows without copying: detail/mapped_array.hpp; set
-// functions receive everything). Firmware that must not touch the global heap routes them
-// into a static pool:
+// 2 MiB or more a mapping of its own, backed by huge pages and grown without copying:
+// detail/mapped_array.hpp; set functions receive everything). Firmware that must not touch
+// the global heap routes them into a static pool:
 //
 //     ptload::set_memory_functions({&pool_allocate, &pool_deallocate, &pool});
 //
@@ -320,17 +319,17 @@ using status = result<void>;
 #define PTLOAD_MEMORY_HPP
 
 // ----- ptload/detail/mapped_array.hpp -----
-// detail/mapped_array.hpp: big growable arrays taken straight from the system's virtual
-// memory, so that they grow by moving their pages rather than by copying them (Linux mremap).
+// detail/mapped_array.hpp: big blocks taken straight from the system's virtual memory (Linux
+// mmap), so that arrays grow by moving their pages rather than by copying them (mremap), and
+// so that a big block asks for huge pages.
 //
 // An array that doubles copies everything it holds into a block it has never touched: each
 // growth faults in every page of the new block, and a load that ends with a 20 MB edge array
 // has faulted and copied some 40 MB on the way (a third of the page faults of a 1M-entry
-// pickle). A remapped array faults in each page once, when it is first written. A mapping of
-// 2 MiB or more starts on a huge-page boundary and asks for huge pages, a fault per 2 MiB; the
-// default memory gives every block that big such a mapping (memory.hpp). Used only with
-// ptload's default memory (no memory functions set: those receive every byte) and where
-// mremap exists; elsewhere arrays grow through the memory functions as before.
+// pickle). A remapped array faults in each page once, when it is first written. A mapping
+// starts on a huge-page boundary and asks for huge pages: a fault per 2 MiB instead of per
+// 4 KiB. The default memory gives every block of 2 MiB or more such a mapping (memory.hpp);
+// memory functions, when set, receive every block instead.
 #ifndef PTLOAD_DETAIL_MAPPED_ARRAY_HPP
 #define PTLOAD_DETAIL_MAPPED_ARRAY_HPP
 
@@ -414,40 +413,30 @@ namespace ptload {
 inline namespace v0 {
 namespace detail {
 
-/// Arrays of at least this many bytes are mapped (a system call each way is nothing next to
-/// faulting in 256 pages).
-inline constexpr std::size_t mapped_array_min_bytes = std::size_t{1} << 20;
-
-/// The length a mapping for `bytes` really has: a big one ends on a huge-page boundary, so
-/// that its last huge page is whole (map, remap and unmap all go through this, and agree).
-inline std::size_t mapping_length(std::size_t bytes) noexcept {
-    return bytes >= huge_page_size ? (bytes + huge_page_size - 1) & ~(huge_page_size - 1) : bytes;
-}
+// Every mapping here is of huge_page_size bytes or more (the default memory maps no smaller
+// block): a mapping's length is rounded up to whole huge pages, the same way by map, remap and
+// unmap, so that they agree and its last huge page is whole.
+inline std::size_t mapping_length(std::size_t bytes) noexcept { return (bytes + huge_page_size - 1) & ~(huge_page_size - 1); }
 
 /// Asks for huge pages for a whole mapping. The whole of it, never an aligned part: advising
 /// part of a mapping splits it in two, and mremap cannot grow a range that spans two (every
 /// growth then fell back to a copy into a new block).
 inline void advise_huge_mapping(void* p, std::size_t bytes) noexcept {
 #if PTLOAD_HAS_MREMAP && defined(MADV_HUGEPAGE)
-    if (bytes >= huge_page_size) (void)madvise(p, mapping_length(bytes), MADV_HUGEPAGE);
+    (void)madvise(p, mapping_length(bytes), MADV_HUGEPAGE);
 #else
     (void)p, (void)bytes;
 #endif
 }
 
-/// A fresh zero-filled mapping of `bytes`, page aligned; null when the system refuses. A big
-/// one starts on a huge-page boundary and is advised for huge pages, so that filling it costs
-/// a page fault per 2 MiB rather than per 4 KiB (a 1M-entry pickle's document is 190 MB).
+/// A fresh zero-filled mapping of `bytes` (at least huge_page_size), starting on a huge-page
+/// boundary and advised for huge pages; null when the system refuses.
 inline void* map_array(std::size_t bytes) noexcept {
 #if PTLOAD_HAS_MREMAP
-    const std::size_t length = mapping_length(bytes);
-    if (length < huge_page_size) {
-        void* p = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        return p == MAP_FAILED ? nullptr : p;
-    }
     // Over-map by one huge page and give back the parts before the first boundary and after
     // the aligned length: both are multiples of the system's page size, whatever it is.
-    if (length > SIZE_MAX - huge_page_size) return nullptr;
+    if (bytes > SIZE_MAX - 2 * huge_page_size) return nullptr;
+    const std::size_t length = mapping_length(bytes);
     const std::size_t span = length + huge_page_size;
     void* raw = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED) return nullptr;
@@ -465,14 +454,13 @@ inline void* map_array(std::size_t bytes) noexcept {
 #endif
 }
 
-/// The mapping at p grown from `old_bytes` to `new_bytes`, its contents kept, possibly at a new
-/// address; null when the system refuses (p is then unchanged).
+/// The mapping at p grown from `old_bytes` to `new_bytes`, its contents and its advice kept,
+/// possibly at a new address; null when the system refuses (p is then unchanged).
 inline void* remap_array(void* p, std::size_t old_bytes, std::size_t new_bytes) noexcept {
 #if PTLOAD_HAS_MREMAP
+    if (new_bytes > SIZE_MAX - huge_page_size) return nullptr;  // its length would not fit
     void* q = mremap(p, mapping_length(old_bytes), mapping_length(new_bytes), MREMAP_MAYMOVE);
-    if (q == MAP_FAILED) return nullptr;
-    if (old_bytes < huge_page_size) advise_huge_mapping(q, new_bytes);  // a bigger one kept its advice
-    return q;
+    return q == MAP_FAILED ? nullptr : q;
 #else
     (void)p, (void)old_bytes, (void)new_bytes;
     return nullptr;
@@ -496,6 +484,7 @@ inline void unmap_array(void* p, std::size_t bytes) noexcept {
 
 #include <cstddef>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <string>
@@ -545,23 +534,12 @@ namespace detail {
 #endif
 }
 
-/// Whether an array of `bytes` that grows should be a mapping of its own (pod_vector): big,
-/// mremap here, and no memory functions set.
-inline bool should_map_array(std::size_t bytes) noexcept {
-#if PTLOAD_HAS_MREMAP
-    return bytes >= mapped_array_min_bytes && !current_memory().allocate;
-#else
-    (void)bytes;
-    return false;
-#endif
-}
-
 /// Whether the default memory gives a block of `size` bytes a mapping of its own: one of a
 /// huge page or more, where mappings can be had. Filling a fresh block costs a page fault per
 /// page; the records of a 100,000-tensor load (storages, tensors, zip entries) are tens of MB,
 /// and their 4 KiB faults cost more than building them. A mapping starts on a huge-page
-/// boundary and asks for huge pages (detail/mapped_array.hpp). Allocation and release agree,
-/// as both are told the size.
+/// boundary and asks for huge pages, and grows by moving its pages (detail/mapped_array.hpp).
+/// Allocation, growth and release agree, as each is told the size.
 inline bool maps_block(std::size_t size) noexcept { return PTLOAD_HAS_MREMAP && size >= huge_page_size; }
 
 inline void* allocate_bytes(std::size_t size, std::size_t alignment) {
@@ -591,6 +569,19 @@ inline void deallocate_bytes(void* p, std::size_t size, std::size_t alignment) n
     if (maps_block(size)) return unmap_array(p, size);
     if (alignment > __STDCPP_DEFAULT_NEW_ALIGNMENT__) return ::operator delete(p, std::align_val_t{alignment});
     ::operator delete(p);
+}
+/// A block of `old_size` bytes (null when 0) grown to `new_size`, its first `keep` bytes kept.
+/// Under the default memory a mapping grows in place or by moving its pages (an array that
+/// doubles then copies nothing and faults each page once); otherwise the bytes are copied into
+/// a new block and the old one is freed.
+inline void* reallocate_bytes(void* p, std::size_t old_size, std::size_t new_size, std::size_t alignment,
+                              std::size_t keep) {
+    if (p && !current_memory().allocate && maps_block(old_size))
+        if (void* moved = remap_array(p, old_size, new_size)) return moved;
+    void* bigger = allocate_bytes(new_size, alignment);
+    if (keep) std::memcpy(bigger, p, keep);
+    if (p) deallocate_bytes(p, old_size, alignment);
+    return bigger;
 }
 
 /// The standard allocator interface over the memory functions, for ptload's containers.
@@ -987,8 +978,8 @@ void sort_by_offset(Items& items) {
 // (libstdc++ relocates with memmove only for std::allocator) and zero-fills what resize()
 // adds; for these arrays both were a measurable part of a big load. Here growth is one
 // memcpy into a new block from the memory functions (or, for a big array under the default
-// memory, a remapping of its pages: detail/mapped_array.hpp), and grow_to() leaves new items
-// unset for a caller that writes them next.
+// memory, a remapping of its pages: reallocate_bytes), and grow_to() leaves new items unset
+// for a caller that writes them next.
 #ifndef PTLOAD_DETAIL_POD_VECTOR_HPP
 #define PTLOAD_DETAIL_POD_VECTOR_HPP
 
@@ -1022,14 +1013,12 @@ class pod_vector {
 
 public:
     pod_vector() noexcept = default;
-    pod_vector(pod_vector&& o) noexcept : data_(o.data_), size_(o.size_), cap_(o.cap_), mapped_(o.mapped_) {
-        o.data_ = nullptr, o.size_ = o.cap_ = 0, o.mapped_ = false;
-    }
+    pod_vector(pod_vector&& o) noexcept : data_(o.data_), size_(o.size_), cap_(o.cap_) { o.data_ = nullptr, o.size_ = o.cap_ = 0; }
     pod_vector& operator=(pod_vector&& o) noexcept {
         if (this != &o) {
             release();
-            data_ = o.data_, size_ = o.size_, cap_ = o.cap_, mapped_ = o.mapped_;
-            o.data_ = nullptr, o.size_ = o.cap_ = 0, o.mapped_ = false;
+            data_ = o.data_, size_ = o.size_, cap_ = o.cap_;
+            o.data_ = nullptr, o.size_ = o.cap_ = 0;
         }
         return *this;
     }
@@ -1079,38 +1068,20 @@ public:
 
 private:
     /// Out of line, so that the callers' fast paths stay small enough to inline.
-    /// A mapped array grows in place or by moving its pages; one that becomes big enough moves
-    /// into a mapping once; where mapping fails, the memory functions serve as for small ones.
     PTLOAD_NOINLINE void reallocate(std::size_t n) {
         if (n > static_cast<std::size_t>(-1) / sizeof(T)) out_of_memory();
-        const std::size_t bytes = n * sizeof(T);
-        if (mapped_) {
-            if (void* moved = remap_array(data_, cap_ * sizeof(T), bytes)) {
-                data_ = static_cast<T*>(moved);
-                cap_ = n;
-                return;
-            }
-        }
-        void* mapping = !mapped_ && should_map_array(bytes) ? map_array(bytes) : nullptr;
-        T* bigger = mapping ? static_cast<T*>(mapping) : static_cast<T*>(allocate_bytes(bytes, alignof(T)));
-        if (size_) std::memcpy(static_cast<void*>(bigger), data_, size_ * sizeof(T));
-        release();
-        data_ = bigger;
+        data_ = static_cast<T*>(reallocate_bytes(data_, cap_ * sizeof(T), n * sizeof(T), alignof(T), size_ * sizeof(T)));
         cap_ = n;
-        mapped_ = mapping != nullptr;
     }
     void release() noexcept {
-        if (mapped_) unmap_array(data_, cap_ * sizeof(T));
-        else if (data_) deallocate_bytes(data_, cap_ * sizeof(T), alignof(T));
+        if (data_) deallocate_bytes(data_, cap_ * sizeof(T), alignof(T));
         data_ = nullptr;
         cap_ = 0;
-        mapped_ = false;
     }
 
     T* data_ = nullptr;
     std::size_t size_ = 0;
     std::size_t cap_ = 0;
-    bool mapped_ = false;  // data_ is a mapping of cap_ items (map_array), not from the memory functions
 };
 
 } // namespace detail
@@ -1534,7 +1505,7 @@ static_assert(sizeof(node) == 24, "node layout");
 /// faults. The first chunk grows by doubling up to a full chunk (small documents stay small);
 /// later chunks are allocated full. A value's index splits into chunk and position by a shift.
 /// Chunks are pod_vectors, so a big one is a mapping backed by huge pages where the system has
-/// them (detail/mapped_array.hpp), and the first grows by moving its pages.
+/// them, and the first grows by moving its pages (memory.hpp).
 class node_store {
 public:
     static constexpr unsigned chunk_bits = 18;  // 262,144 values, 6 MiB: three whole huge pages
@@ -1617,8 +1588,8 @@ public:
 private:
     /// The rare path, out of line: a new block, or one of its own for a big value. Blocks
     /// double from 64 KiB to 4 MiB, so that a small document stays small and the text of a
-    /// big one (20 MB of keys in a 1M-entry dict) lies in a few blocks, each past 1 MiB a
-    /// mapping backed by huge pages where the system has them (pod_vector).
+    /// big one (20 MB of keys in a 1M-entry dict) lies in a few blocks, each of 2 MiB or more a
+    /// mapping backed by huge pages where the system has them (memory.hpp).
     PTLOAD_NOINLINE char* allocate_block(std::size_t n) {
         if (n > block_size_ / 4) {
             blocks_.emplace_back();
@@ -1843,8 +1814,8 @@ public:
 
     // ---- building (used by the pickle machine and the torch layer) ----
     /// Room for `edges` container items. A big edge array is a mapping of its own, asked for
-    /// huge pages as a whole (pod_vector): a pickle of millions of values touches every page of
-    /// it once.
+    /// huge pages as a whole (memory.hpp): a pickle of millions of values touches every page
+    /// of it once.
     void reserve_edge_room(std::size_t edges) { edges_.reserve(edges); }
     void set_root(node_id id) noexcept { root_ = id; }
     /// Back to empty, keeping the reader (a load that starts over).
@@ -11177,7 +11148,6 @@ inline result<record_bytes> whole(any_source& src) {
         r.size = static_cast<std::size_t>(src.size());
         r.buffer = try_make_array<std::uint8_t>(r.size);
         if (!r.buffer) return make_error(errc::io_error, 0, "no memory for a " + std::to_string(r.size) + "-byte file");
-        prefer_huge_pages(r.buffer.get(), r.size);
         PTLOAD_TRY(src.read_at(0, r.buffer.get(), r.size));
         r.data = r.buffer.get();
     }

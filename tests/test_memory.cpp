@@ -224,11 +224,11 @@ TEST_CASE("the lookup tables find every key after growing, visit in insertion or
 }
 
 TEST_CASE("a big array under the default memory grows by remapping, its items kept") {
-    // Under the default memory an array past mapped_array_min_bytes is a mapping of its own
-    // (where mremap exists): its growth asks nothing of operator new and copies nothing.
+    // Under the default memory an array of a huge page or more is a mapping of its own (where
+    // mremap exists): its growth asks nothing of operator new and copies nothing.
     ptload::detail::pod_vector<std::uint64_t> items;
     std::uint64_t i = 0;
-    for (; items.capacity() * sizeof(std::uint64_t) < 2 * ptload::detail::mapped_array_min_bytes; ++i)
+    for (; items.capacity() * sizeof(std::uint64_t) < ptload::detail::huge_page_size; ++i)
         items.push_back(i * 7 + 1);
     const std::uint64_t before = ptload_test::allocations();
     for (; i < 3000000; ++i) items.push_back(i * 7 + 1);  // 24 MB, several doublings
@@ -325,10 +325,10 @@ TEST_CASE("the arrays a load fills keep their items across growth and use the po
     const std::uint64_t before = ptload_test::allocations();
     {
         {
-            // past the size at which the default memory maps an array: the pool still serves it
+            // past the size at which the default memory maps a block: the pool still serves it
             ptload::detail::pod_vector<std::uint32_t> big;
             for (std::uint32_t i = 0; i < 600000; ++i) big.push_back(i);
-            CHECK(big.capacity() * sizeof(std::uint32_t) > ptload::detail::mapped_array_min_bytes);
+            CHECK(big.capacity() * sizeof(std::uint32_t) > ptload::detail::huge_page_size);
             CHECK(big[599999] == 599999);
             CHECK(pool.live_bytes >= big.capacity() * sizeof(std::uint32_t));
         }

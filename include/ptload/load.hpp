@@ -79,7 +79,6 @@ inline result<record_bytes> whole(any_source& src) {
         r.size = static_cast<std::size_t>(src.size());
         r.buffer = try_make_array<std::uint8_t>(r.size);
         if (!r.buffer) return make_error(errc::io_error, 0, "no memory for a " + std::to_string(r.size) + "-byte file");
-        prefer_huge_pages(r.buffer.get(), r.size);
         PTLOAD_TRY(src.read_at(0, r.buffer.get(), r.size));
         r.data = r.buffer.get();
     }

@@ -4,10 +4,9 @@
 // values, edges and text, the pickle machine's stack and memo, the zip directory, storage and
 // tensor records, the key tables of big mappings) is asked of the memory functions set here,
 // which default to the global operator new and delete (on Linux the default gives a block of
-// 2 MiB or more a mapping of its own backed by huge pages, and an array over 1 MiB, the edges
-// or the memo of a big load, one that grows without copying: detail/mapped_array.hpp; set
-// functions receive everything). Firmware that must not touch the global heap routes them
-// into a static pool:
+// 2 MiB or more a mapping of its own, backed by huge pages and grown without copying:
+// detail/mapped_array.hpp; set functions receive everything). Firmware that must not touch
+// the global heap routes them into a static pool:
 //
 //     ptload::set_memory_functions({&pool_allocate, &pool_deallocate, &pool});
 //
@@ -24,6 +23,7 @@
 
 #include <cstddef>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <string>
@@ -73,23 +73,12 @@ namespace detail {
 #endif
 }
 
-/// Whether an array of `bytes` that grows should be a mapping of its own (pod_vector): big,
-/// mremap here, and no memory functions set.
-inline bool should_map_array(std::size_t bytes) noexcept {
-#if PTLOAD_HAS_MREMAP
-    return bytes >= mapped_array_min_bytes && !current_memory().allocate;
-#else
-    (void)bytes;
-    return false;
-#endif
-}
-
 /// Whether the default memory gives a block of `size` bytes a mapping of its own: one of a
 /// huge page or more, where mappings can be had. Filling a fresh block costs a page fault per
 /// page; the records of a 100,000-tensor load (storages, tensors, zip entries) are tens of MB,
 /// and their 4 KiB faults cost more than building them. A mapping starts on a huge-page
-/// boundary and asks for huge pages (detail/mapped_array.hpp). Allocation and release agree,
-/// as both are told the size.
+/// boundary and asks for huge pages, and grows by moving its pages (detail/mapped_array.hpp).
+/// Allocation, growth and release agree, as each is told the size.
 inline bool maps_block(std::size_t size) noexcept { return PTLOAD_HAS_MREMAP && size >= huge_page_size; }
 
 inline void* allocate_bytes(std::size_t size, std::size_t alignment) {
@@ -119,6 +108,19 @@ inline void deallocate_bytes(void* p, std::size_t size, std::size_t alignment) n
     if (maps_block(size)) return unmap_array(p, size);
     if (alignment > __STDCPP_DEFAULT_NEW_ALIGNMENT__) return ::operator delete(p, std::align_val_t{alignment});
     ::operator delete(p);
+}
+/// A block of `old_size` bytes (null when 0) grown to `new_size`, its first `keep` bytes kept.
+/// Under the default memory a mapping grows in place or by moving its pages (an array that
+/// doubles then copies nothing and faults each page once); otherwise the bytes are copied into
+/// a new block and the old one is freed.
+inline void* reallocate_bytes(void* p, std::size_t old_size, std::size_t new_size, std::size_t alignment,
+                              std::size_t keep) {
+    if (p && !current_memory().allocate && maps_block(old_size))
+        if (void* moved = remap_array(p, old_size, new_size)) return moved;
+    void* bigger = allocate_bytes(new_size, alignment);
+    if (keep) std::memcpy(bigger, p, keep);
+    if (p) deallocate_bytes(p, old_size, alignment);
+    return bigger;
 }
 
 /// The standard allocator interface over the memory functions, for ptload's containers.

@@ -112,7 +112,7 @@ static_assert(sizeof(node) == 24, "node layout");
 /// faults. The first chunk grows by doubling up to a full chunk (small documents stay small);
 /// later chunks are allocated full. A value's index splits into chunk and position by a shift.
 /// Chunks are pod_vectors, so a big one is a mapping backed by huge pages where the system has
-/// them (detail/mapped_array.hpp), and the first grows by moving its pages.
+/// them, and the first grows by moving its pages (memory.hpp).
 class node_store {
 public:
     static constexpr unsigned chunk_bits = 18;  // 262,144 values, 6 MiB: three whole huge pages
@@ -195,8 +195,8 @@ public:
 private:
     /// The rare path, out of line: a new block, or one of its own for a big value. Blocks
     /// double from 64 KiB to 4 MiB, so that a small document stays small and the text of a
-    /// big one (20 MB of keys in a 1M-entry dict) lies in a few blocks, each past 1 MiB a
-    /// mapping backed by huge pages where the system has them (pod_vector).
+    /// big one (20 MB of keys in a 1M-entry dict) lies in a few blocks, each of 2 MiB or more a
+    /// mapping backed by huge pages where the system has them (memory.hpp).
     PTLOAD_NOINLINE char* allocate_block(std::size_t n) {
         if (n > block_size_ / 4) {
             blocks_.emplace_back();
@@ -421,8 +421,8 @@ public:
 
     // ---- building (used by the pickle machine and the torch layer) ----
     /// Room for `edges` container items. A big edge array is a mapping of its own, asked for
-    /// huge pages as a whole (pod_vector): a pickle of millions of values touches every page of
-    /// it once.
+    /// huge pages as a whole (memory.hpp): a pickle of millions of values touches every page
+    /// of it once.
     void reserve_edge_room(std::size_t edges) { edges_.reserve(edges); }
     void set_root(node_id id) noexcept { root_ = id; }
     /// Back to empty, keeping the reader (a load that starts over).

@@ -1,14 +1,14 @@
-// detail/mapped_array.hpp: big growable arrays taken straight from the system's virtual
-// memory, so that they grow by moving their pages rather than by copying them (Linux mremap).
+// detail/mapped_array.hpp: big blocks taken straight from the system's virtual memory (Linux
+// mmap), so that arrays grow by moving their pages rather than by copying them (mremap), and
+// so that a big block asks for huge pages.
 //
 // An array that doubles copies everything it holds into a block it has never touched: each
 // growth faults in every page of the new block, and a load that ends with a 20 MB edge array
 // has faulted and copied some 40 MB on the way (a third of the page faults of a 1M-entry
-// pickle). A remapped array faults in each page once, when it is first written. A mapping of
-// 2 MiB or more starts on a huge-page boundary and asks for huge pages, a fault per 2 MiB; the
-// default memory gives every block that big such a mapping (memory.hpp). Used only with
-// ptload's default memory (no memory functions set: those receive every byte) and where
-// mremap exists; elsewhere arrays grow through the memory functions as before.
+// pickle). A remapped array faults in each page once, when it is first written. A mapping
+// starts on a huge-page boundary and asks for huge pages: a fault per 2 MiB instead of per
+// 4 KiB. The default memory gives every block of 2 MiB or more such a mapping (memory.hpp);
+// memory functions, when set, receive every block instead.
 #ifndef PTLOAD_DETAIL_MAPPED_ARRAY_HPP
 #define PTLOAD_DETAIL_MAPPED_ARRAY_HPP
 
@@ -31,40 +31,30 @@ namespace ptload {
 inline namespace v0 {
 namespace detail {
 
-/// Arrays of at least this many bytes are mapped (a system call each way is nothing next to
-/// faulting in 256 pages).
-inline constexpr std::size_t mapped_array_min_bytes = std::size_t{1} << 20;
-
-/// The length a mapping for `bytes` really has: a big one ends on a huge-page boundary, so
-/// that its last huge page is whole (map, remap and unmap all go through this, and agree).
-inline std::size_t mapping_length(std::size_t bytes) noexcept {
-    return bytes >= huge_page_size ? (bytes + huge_page_size - 1) & ~(huge_page_size - 1) : bytes;
-}
+// Every mapping here is of huge_page_size bytes or more (the default memory maps no smaller
+// block): a mapping's length is rounded up to whole huge pages, the same way by map, remap and
+// unmap, so that they agree and its last huge page is whole.
+inline std::size_t mapping_length(std::size_t bytes) noexcept { return (bytes + huge_page_size - 1) & ~(huge_page_size - 1); }
 
 /// Asks for huge pages for a whole mapping. The whole of it, never an aligned part: advising
 /// part of a mapping splits it in two, and mremap cannot grow a range that spans two (every
 /// growth then fell back to a copy into a new block).
 inline void advise_huge_mapping(void* p, std::size_t bytes) noexcept {
 #if PTLOAD_HAS_MREMAP && defined(MADV_HUGEPAGE)
-    if (bytes >= huge_page_size) (void)madvise(p, mapping_length(bytes), MADV_HUGEPAGE);
+    (void)madvise(p, mapping_length(bytes), MADV_HUGEPAGE);
 #else
     (void)p, (void)bytes;
 #endif
 }
 
-/// A fresh zero-filled mapping of `bytes`, page aligned; null when the system refuses. A big
-/// one starts on a huge-page boundary and is advised for huge pages, so that filling it costs
-/// a page fault per 2 MiB rather than per 4 KiB (a 1M-entry pickle's document is 190 MB).
+/// A fresh zero-filled mapping of `bytes` (at least huge_page_size), starting on a huge-page
+/// boundary and advised for huge pages; null when the system refuses.
 inline void* map_array(std::size_t bytes) noexcept {
 #if PTLOAD_HAS_MREMAP
-    const std::size_t length = mapping_length(bytes);
-    if (length < huge_page_size) {
-        void* p = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        return p == MAP_FAILED ? nullptr : p;
-    }
     // Over-map by one huge page and give back the parts before the first boundary and after
     // the aligned length: both are multiples of the system's page size, whatever it is.
-    if (length > SIZE_MAX - huge_page_size) return nullptr;
+    if (bytes > SIZE_MAX - 2 * huge_page_size) return nullptr;
+    const std::size_t length = mapping_length(bytes);
     const std::size_t span = length + huge_page_size;
     void* raw = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED) return nullptr;
@@ -82,14 +72,13 @@ inline void* map_array(std::size_t bytes) noexcept {
 #endif
 }
 
-/// The mapping at p grown from `old_bytes` to `new_bytes`, its contents kept, possibly at a new
-/// address; null when the system refuses (p is then unchanged).
+/// The mapping at p grown from `old_bytes` to `new_bytes`, its contents and its advice kept,
+/// possibly at a new address; null when the system refuses (p is then unchanged).
 inline void* remap_array(void* p, std::size_t old_bytes, std::size_t new_bytes) noexcept {
 #if PTLOAD_HAS_MREMAP
+    if (new_bytes > SIZE_MAX - huge_page_size) return nullptr;  // its length would not fit
     void* q = mremap(p, mapping_length(old_bytes), mapping_length(new_bytes), MREMAP_MAYMOVE);
-    if (q == MAP_FAILED) return nullptr;
-    if (old_bytes < huge_page_size) advise_huge_mapping(q, new_bytes);  // a bigger one kept its advice
-    return q;
+    return q == MAP_FAILED ? nullptr : q;
 #else
     (void)p, (void)old_bytes, (void)new_bytes;
     return nullptr;

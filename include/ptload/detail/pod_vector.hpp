@@ -5,14 +5,13 @@
 // (libstdc++ relocates with memmove only for std::allocator) and zero-fills what resize()
 // adds; for these arrays both were a measurable part of a big load. Here growth is one
 // memcpy into a new block from the memory functions (or, for a big array under the default
-// memory, a remapping of its pages: detail/mapped_array.hpp), and grow_to() leaves new items
-// unset for a caller that writes them next.
+// memory, a remapping of its pages: reallocate_bytes), and grow_to() leaves new items unset
+// for a caller that writes them next.
 #ifndef PTLOAD_DETAIL_POD_VECTOR_HPP
 #define PTLOAD_DETAIL_POD_VECTOR_HPP
 
 #include "../config.hpp"
 #include "../memory.hpp"
-#include "mapped_array.hpp"
 
 #include <cstddef>
 #include <cstring>
@@ -43,14 +42,12 @@ class pod_vector {
 
 public:
     pod_vector() noexcept = default;
-    pod_vector(pod_vector&& o) noexcept : data_(o.data_), size_(o.size_), cap_(o.cap_), mapped_(o.mapped_) {
-        o.data_ = nullptr, o.size_ = o.cap_ = 0, o.mapped_ = false;
-    }
+    pod_vector(pod_vector&& o) noexcept : data_(o.data_), size_(o.size_), cap_(o.cap_) { o.data_ = nullptr, o.size_ = o.cap_ = 0; }
     pod_vector& operator=(pod_vector&& o) noexcept {
         if (this != &o) {
             release();
-            data_ = o.data_, size_ = o.size_, cap_ = o.cap_, mapped_ = o.mapped_;
-            o.data_ = nullptr, o.size_ = o.cap_ = 0, o.mapped_ = false;
+            data_ = o.data_, size_ = o.size_, cap_ = o.cap_;
+            o.data_ = nullptr, o.size_ = o.cap_ = 0;
         }
         return *this;
     }
@@ -100,38 +97,20 @@ public:
 
 private:
     /// Out of line, so that the callers' fast paths stay small enough to inline.
-    /// A mapped array grows in place or by moving its pages; one that becomes big enough moves
-    /// into a mapping once; where mapping fails, the memory functions serve as for small ones.
     PTLOAD_NOINLINE void reallocate(std::size_t n) {
         if (n > static_cast<std::size_t>(-1) / sizeof(T)) out_of_memory();
-        const std::size_t bytes = n * sizeof(T);
-        if (mapped_) {
-            if (void* moved = remap_array(data_, cap_ * sizeof(T), bytes)) {
-                data_ = static_cast<T*>(moved);
-                cap_ = n;
-                return;
-            }
-        }
-        void* mapping = !mapped_ && should_map_array(bytes) ? map_array(bytes) : nullptr;
-        T* bigger = mapping ? static_cast<T*>(mapping) : static_cast<T*>(allocate_bytes(bytes, alignof(T)));
-        if (size_) std::memcpy(static_cast<void*>(bigger), data_, size_ * sizeof(T));
-        release();
-        data_ = bigger;
+        data_ = static_cast<T*>(reallocate_bytes(data_, cap_ * sizeof(T), n * sizeof(T), alignof(T), size_ * sizeof(T)));
         cap_ = n;
-        mapped_ = mapping != nullptr;
     }
     void release() noexcept {
-        if (mapped_) unmap_array(data_, cap_ * sizeof(T));
-        else if (data_) deallocate_bytes(data_, cap_ * sizeof(T), alignof(T));
+        if (data_) deallocate_bytes(data_, cap_ * sizeof(T), alignof(T));
         data_ = nullptr;
         cap_ = 0;
-        mapped_ = false;
     }
 
     T* data_ = nullptr;
     std::size_t size_ = 0;
     std::size_t cap_ = 0;
-    bool mapped_ = false;  // data_ is a mapping of cap_ items (map_array), not from the memory functions
 };
 
 } // namespace detail
