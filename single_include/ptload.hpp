@@ -305,7 +305,8 @@ using status = result<void>;
 // tensor records, the key tables of big mappings) is asked of the memory functions set here,
 // which default to the global operator new and delete (on Linux the default gives a block of
 // 2 MiB or more a mapping of its own, backed by huge pages and grown without copying:
-// detail/mapped_array.hpp; set functions receive everything). Firmware that must not touch
+// detail/mapped_array.hpp; up to 128 MiB of freed ones are kept for the next load, see
+// release_cached_memory(); set functions receive everything). Firmware that must not touch
 // the global heap routes them into a static pool:
 //
 //     ptload::set_memory_functions({&pool_allocate, &pool_deallocate, &pool});
@@ -317,21 +318,6 @@ using status = result<void>;
 // text) still use the global heap.
 #ifndef PTLOAD_MEMORY_HPP
 #define PTLOAD_MEMORY_HPP
-
-// ----- ptload/detail/mapped_array.hpp -----
-// detail/mapped_array.hpp: big blocks taken straight from the system's virtual memory (Linux
-// mmap), so that arrays grow by moving their pages rather than by copying them (mremap), and
-// so that a big block asks for huge pages.
-//
-// An array that doubles copies everything it holds into a block it has never touched: each
-// growth faults in every page of the new block, and a load that ends with a 20 MB edge array
-// has faulted and copied some 40 MB on the way (a third of the page faults of a 1M-entry
-// pickle). A remapped array faults in each page once, when it is first written. A mapping
-// starts on a huge-page boundary and asks for huge pages: a fault per 2 MiB instead of per
-// 4 KiB. The default memory gives every block of 2 MiB or more such a mapping (memory.hpp);
-// memory functions, when set, receive every block instead.
-#ifndef PTLOAD_DETAIL_MAPPED_ARRAY_HPP
-#define PTLOAD_DETAIL_MAPPED_ARRAY_HPP
 
 // ----- ptload/detail/huge_pages.hpp -----
 // detail/huge_pages.hpp: hints to the system about big blocks' pages: that a large block be
@@ -395,6 +381,21 @@ inline const std::uint8_t* release_pages(const std::uint8_t* p, std::size_t n) n
 
 #endif
 // ----- end of ptload/detail/huge_pages.hpp -----
+// ----- ptload/detail/mapped_array.hpp -----
+// detail/mapped_array.hpp: big blocks taken straight from the system's virtual memory (Linux
+// mmap), so that arrays grow by moving their pages rather than by copying them (mremap), and
+// so that a big block asks for huge pages.
+//
+// An array that doubles copies everything it holds into a block it has never touched: each
+// growth faults in every page of the new block, and a load that ends with a 20 MB edge array
+// has faulted and copied some 40 MB on the way (a third of the page faults of a 1M-entry
+// pickle). A remapped array faults in each page once, when it is first written. A mapping
+// starts on a huge-page boundary and asks for huge pages: a fault per 2 MiB instead of per
+// 4 KiB. The default memory gives every block of 2 MiB or more such a mapping (memory.hpp);
+// memory functions, when set, receive every block instead.
+#ifndef PTLOAD_DETAIL_MAPPED_ARRAY_HPP
+#define PTLOAD_DETAIL_MAPPED_ARRAY_HPP
+
 
 #include <cstddef>
 #include <cstdint>
@@ -481,8 +482,141 @@ inline void unmap_array(void* p, std::size_t bytes) noexcept {
 
 #endif
 // ----- end of ptload/detail/mapped_array.hpp -----
+// ----- ptload/detail/mapping_cache.hpp -----
+// detail/mapping_cache.hpp: big mappings that one document freed, kept for the next load.
+//
+// A mapping given back to the system is gone with its pages: the next load's mapping is fresh
+// memory, and the kernel clears each of its pages on first touch. A process that loads the
+// 100,000-tensor checkpoint again and again spent 45 % of its time in that clearing, on memory
+// it had just freed. malloc keeps freed memory for reuse; the default memory's big blocks are
+// mappings of their own (mapped_array.hpp), so they are kept here instead: up to
+// `mapping_cache_bytes` in all (PTLOAD_MAPPING_CACHE_BYTES, 128 MiB unless defined; 0 keeps
+// none), with their pages marked free for the system to take back under memory pressure
+// (Linux MADV_FREE). ptload::release_cached_memory() hands them back at once.
+#ifndef PTLOAD_DETAIL_MAPPING_CACHE_HPP
+#define PTLOAD_DETAIL_MAPPING_CACHE_HPP
+
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#ifndef PTLOAD_MAPPING_CACHE_BYTES
+#define PTLOAD_MAPPING_CACHE_BYTES (std::size_t{128} << 20)
+#endif
+
+namespace ptload {
+inline namespace v0 {
+namespace detail {
+
+inline constexpr std::size_t mapping_cache_bytes = PTLOAD_MAPPING_CACHE_BYTES;
+
+/// Freed mappings (each a whole number of huge pages, on a huge-page boundary), oldest first.
+/// A request takes the smallest kept block that holds it, and what that block has beyond the
+/// request goes back to the system (kept remainders would split the cache into pieces no
+/// request fits). A block freed when the cache is full pushes out the oldest: a process that
+/// loads again and again keeps the blocks of its last load. Each operation is a few steps under
+/// a spin lock (loads on several threads share the cache); system calls are made outside it.
+class mapping_cache {
+public:
+    /// A kept block of exactly `length` bytes (a multiple of the huge page), or null.
+    void* take(std::size_t length) noexcept {
+        block b{};
+        {
+            lock_guard hold(lock_);
+            std::size_t best = count_;
+            for (std::size_t i = 0; i < count_; ++i)
+                if (blocks_[i].length >= length && (best == count_ || blocks_[i].length < blocks_[best].length)) best = i;
+            if (best == count_) return nullptr;
+            b = remove(best);
+        }
+        if (b.length > length) unmap_array(static_cast<unsigned char*>(b.p) + length, b.length - length);
+        return b.p;
+    }
+    /// Keeps a freed block of `length` bytes, pushing out the oldest ones if it must; false when
+    /// it is too big to keep (the caller unmaps it).
+    bool keep(void* p, std::size_t length) noexcept {
+        if (length > mapping_cache_bytes) return false;
+        block out[slots];
+        std::size_t evicted = 0;
+        {
+            lock_guard hold(lock_);
+            while (count_ == slots || bytes_ + length > mapping_cache_bytes) out[evicted++] = remove(0);
+            blocks_[count_++] = {p, length};
+            bytes_ += length;
+        }
+        for (std::size_t i = 0; i < evicted; ++i) unmap_array(out[i].p, out[i].length);
+#if PTLOAD_HAS_MREMAP && defined(MADV_FREE)
+        // After the block is listed: a take() on another thread may already reuse it, and a
+        // page written after MADV_FREE is simply kept.
+        (void)madvise(p, length, MADV_FREE);
+#endif
+        return true;
+    }
+    /// Unmaps every kept block.
+    void release() noexcept {
+        for (;;) {
+            block b{};
+            {
+                lock_guard hold(lock_);
+                if (count_ == 0) return;
+                b = remove(count_ - 1);
+            }
+            unmap_array(b.p, b.length);
+        }
+    }
+    std::size_t kept_bytes() noexcept {
+        lock_guard hold(lock_);
+        return bytes_;
+    }
+
+private:
+    struct block {
+        void* p;
+        std::size_t length;
+    };
+    struct lock_guard {
+        explicit lock_guard(std::atomic_flag& f) noexcept : flag(f) {
+            while (flag.test_and_set(std::memory_order_acquire)) {
+            }
+        }
+        ~lock_guard() { flag.clear(std::memory_order_release); }
+        lock_guard(const lock_guard&) = delete;
+        lock_guard& operator=(const lock_guard&) = delete;
+        std::atomic_flag& flag;
+    };
+    static constexpr std::size_t slots = 32;
+
+    /// Takes block i out of the list, keeping the others in age order (the lock is held).
+    block remove(std::size_t i) noexcept {
+        const block b = blocks_[i];
+        for (std::size_t j = i + 1; j < count_; ++j) blocks_[j - 1] = blocks_[j];
+        --count_;
+        bytes_ -= b.length;
+        return b;
+    }
+
+    std::atomic_flag lock_ = ATOMIC_FLAG_INIT;
+    std::size_t count_ = 0;
+    std::size_t bytes_ = 0;
+    block blocks_[slots] = {};
+};
+
+/// The process's one cache (a function-local static: one instance across translation units).
+inline mapping_cache& kept_mappings() noexcept {
+    static mapping_cache cache;
+    return cache;
+}
+
+} // namespace detail
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/detail/mapping_cache.hpp -----
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -523,6 +657,12 @@ inline void set_memory_functions(const memory_functions& f) noexcept {
 }
 inline memory_functions get_memory_functions() noexcept { return detail::current_memory(); }
 
+/// Gives back to the system the big blocks that freed documents left for the next load. Under
+/// the default memory, blocks of 2 MiB or more are mappings of their own, and up to
+/// PTLOAD_MAPPING_CACHE_BYTES (128 MiB unless defined; 0 keeps none) of freed ones are kept
+/// for reuse, marked for the system to take back under memory pressure. Any time, any thread.
+inline void release_cached_memory() noexcept { detail::kept_mappings().release(); }
+
 namespace detail {
 
 /// What operator new does when memory runs out: standard containers know no other way.
@@ -542,6 +682,19 @@ namespace detail {
 /// Allocation, growth and release agree, as each is told the size.
 inline bool maps_block(std::size_t size) noexcept { return PTLOAD_HAS_MREMAP && size >= huge_page_size; }
 
+/// A block of `size` bytes (maps_block) from the default memory's mappings: a kept one when
+/// one is big enough (mapping_cache.hpp), else a fresh one; null when the system refuses.
+inline void* kept_block(std::size_t size) noexcept {
+    return size <= SIZE_MAX - 2 * huge_page_size ? kept_mappings().take(mapping_length(size)) : nullptr;
+}
+inline void* map_block(std::size_t size) noexcept {
+    if (void* p = kept_block(size)) return p;
+    return map_array(size);
+}
+inline void unmap_block(void* p, std::size_t size) noexcept {
+    if (!kept_mappings().keep(p, mapping_length(size))) unmap_array(p, size);
+}
+
 inline void* allocate_bytes(std::size_t size, std::size_t alignment) {
     const memory_functions& m = current_memory();
     if (m.allocate) {
@@ -549,7 +702,7 @@ inline void* allocate_bytes(std::size_t size, std::size_t alignment) {
         out_of_memory();
     }
     if (maps_block(size)) {  // alignment is at most alignof(max_align_t): a mapping has more
-        if (void* p = map_array(size)) return p;
+        if (void* p = map_block(size)) return p;
         out_of_memory();
     }
     if (alignment > __STDCPP_DEFAULT_NEW_ALIGNMENT__) return ::operator new(size, std::align_val_t{alignment});
@@ -559,29 +712,44 @@ inline void* allocate_bytes(std::size_t size, std::size_t alignment) {
 inline void* try_allocate_bytes(std::size_t size, std::size_t alignment) noexcept {
     const memory_functions& m = current_memory();
     if (m.allocate) return m.allocate(size, alignment, m.context);
-    if (maps_block(size)) return map_array(size);
+    if (maps_block(size)) return map_block(size);
     if (alignment > __STDCPP_DEFAULT_NEW_ALIGNMENT__) return ::operator new(size, std::align_val_t{alignment}, std::nothrow);
     return ::operator new(size, std::nothrow);
 }
 inline void deallocate_bytes(void* p, std::size_t size, std::size_t alignment) noexcept {
     const memory_functions& m = current_memory();
     if (m.deallocate) return m.deallocate(p, size, alignment, m.context);
-    if (maps_block(size)) return unmap_array(p, size);
+    if (maps_block(size)) return unmap_block(p, size);
     if (alignment > __STDCPP_DEFAULT_NEW_ALIGNMENT__) return ::operator delete(p, std::align_val_t{alignment});
     ::operator delete(p);
 }
 /// A block of `old_size` bytes (null when 0) grown to `new_size`, its first `keep` bytes kept.
 /// Under the default memory a mapping grows in place or by moving its pages (an array that
-/// doubles then copies nothing and faults each page once); otherwise the bytes are copied into
-/// a new block and the old one is freed.
+/// doubles then copies nothing and faults each page once), unless a kept block can take it:
+/// copying into pages already there costs less than the faults of the fresh pages a remap
+/// adds. Otherwise the bytes are copied into a new block and the old one is freed.
 inline void* reallocate_bytes(void* p, std::size_t old_size, std::size_t new_size, std::size_t alignment,
                               std::size_t keep) {
-    if (p && !current_memory().allocate && maps_block(old_size))
+    if (p && !current_memory().allocate && maps_block(old_size)) {
+        if (void* kept = kept_block(new_size)) {
+            if (keep) std::memcpy(kept, p, keep);
+            unmap_block(p, old_size);
+            return kept;
+        }
         if (void* moved = remap_array(p, old_size, new_size)) return moved;
+    }
     void* bigger = allocate_bytes(new_size, alignment);
     if (keep) std::memcpy(bigger, p, keep);
     if (p) deallocate_bytes(p, old_size, alignment);
     return bigger;
+}
+
+/// Bytes [p, p + n) of a block of `block_size` bytes that its owner will not read again: where
+/// the block is a mapping of the default memory, their whole pages go back to the system and
+/// read as zeros after. Pages of a heap block may hold other blocks, and memory functions'
+/// blocks belong to their pool: those keep their bytes.
+inline void discard_bytes(std::size_t block_size, void* p, std::size_t n) noexcept {
+    if (!current_memory().allocate && maps_block(block_size)) (void)release_pages(static_cast<const std::uint8_t*>(p), n);
 }
 
 /// The standard allocator interface over the memory functions, for ptload's containers.
@@ -1061,6 +1229,10 @@ public:
     /// Shrinks to n items (n <= size()).
     void truncate(std::size_t n) noexcept { size_ = n; }
     void clear() noexcept { size_ = 0; }
+    /// Items [first, first + n) will not be read again (a region the owner moved away from):
+    /// where the array is a mapping of its own, their whole pages go back to the system.
+    /// Size and capacity stay.
+    void discard(std::size_t first, std::size_t n) noexcept { discard_bytes(cap_ * sizeof(T), data_ + first, n * sizeof(T)); }
     /// Room for n items; what is there stays, nothing is added.
     void reserve(std::size_t n) {
         if (n > cap_) reallocate(n);
@@ -2140,6 +2312,9 @@ private:
             reserve_edges(first + cap);
             edges_.grow_to(first + cap);
             std::memmove(&edges_[first], &edges_[s.first], s.size * sizeof(node_id));
+            // The old slot is dead: nothing refers to it, and the array only grows at its end.
+            // A big dict that moves as it fills leaves as many bytes behind as it ends with.
+            edges_.discard(s.first, s.cap);
             s.first = static_cast<std::uint32_t>(first);
         }
         s.cap = static_cast<std::uint32_t>(cap);

@@ -8,11 +8,13 @@
 #include <doctest/doctest.h>
 #include <ptload/all.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -313,10 +315,120 @@ TEST_CASE("a big array is one mapping asked to be backed by huge pages, across i
     static_cast<unsigned char*>(big)[(std::size_t{5} << 20) - 1] = 1;
     const std::string flags = mapping_flags(big, std::size_t{5} << 20);
     CHECK(flags.find(" hg") != std::string::npos);
+    ptload::release_cached_memory();
     ptload::detail::deallocate_bytes(big, std::size_t{5} << 20, alignof(std::uint64_t));
     ptload::detail::deallocate_bytes(small, std::size_t{1} << 20, alignof(std::uint64_t));
+    if (ptload::detail::mapping_cache_bytes >= (std::size_t{6} << 20))
+        CHECK(ptload::detail::kept_mappings().kept_bytes() == (std::size_t{6} << 20));  // kept for the next load
+    ptload::release_cached_memory();
+    CHECK(ptload::detail::kept_mappings().kept_bytes() == 0);
     CHECK(mapping_flags(big, 1) != flags);  // unmapped (or something else is there now)
     CHECK(items[(std::size_t{3} << 20) / sizeof(std::uint32_t) + 1024] == (std::size_t{3} << 20) / 4 + 1024);
+}
+
+TEST_CASE("a region a big array's owner left goes back to the system, the rest stays") {
+    // The document's edge array leaves a container's old slot behind when the container
+    // outgrows it and moves to the end; discard() hands that slot's whole pages back.
+    ptload::detail::pod_vector<std::uint32_t> items;
+    items.grow_to((std::size_t{8} << 20) / sizeof(std::uint32_t));  // 8 MiB: a mapping
+    for (std::size_t k = 0; k < items.size(); ++k) items[k] = static_cast<std::uint32_t>(k);
+    const auto resident_pages = [&](std::size_t first, std::size_t n) {
+        const std::size_t page = 4096;
+        auto* begin = reinterpret_cast<unsigned char*>(items.data() + first);
+        std::vector<unsigned char> in(n * sizeof(std::uint32_t) / page);
+        REQUIRE(mincore(begin, n * sizeof(std::uint32_t), in.data()) == 0);
+        std::size_t count = 0;
+        for (unsigned char c : in) count += c & 1u;
+        return count;
+    };
+    const std::size_t quarter = items.size() / 4;  // 2 MiB of items, page-aligned in the mapping
+    CHECK(resident_pages(quarter, quarter) == 512);
+    items.discard(quarter, quarter);
+    CHECK(resident_pages(quarter, quarter) == 0);
+    CHECK(resident_pages(0, quarter) == 512);
+    CHECK(resident_pages(2 * quarter, quarter) == 512);
+    CHECK(items[quarter - 1] == quarter - 1);
+    CHECK(items[2 * quarter] == 2 * quarter);
+    CHECK(items.size() == 4 * quarter);
+}
+#endif
+
+#if PTLOAD_HAS_MREMAP
+namespace {
+/// Whether [p, p + n) is mapped at all (mincore fails with ENOMEM on an unmapped page).
+bool mapped(const void* p, std::size_t n) {
+    std::vector<unsigned char> in((n + 4095) / 4096);
+    return mincore(const_cast<void*>(p), n, in.data()) == 0;
+}
+} // namespace
+
+TEST_CASE("freed big mappings are kept for the next load: best fit, the oldest pushed out") {
+    constexpr std::size_t huge = ptload::detail::huge_page_size;
+    if (ptload::detail::mapping_cache_bytes < 64 * huge) return;  // a build that keeps less (or none)
+    ptload::detail::mapping_cache cache;
+    auto* a = static_cast<unsigned char*>(ptload::detail::map_array(4 * huge));
+    auto* b = static_cast<unsigned char*>(ptload::detail::map_array(2 * huge));
+    REQUIRE((a && b));
+    a[0] = a[4 * huge - 1] = 7;
+    CHECK(cache.keep(a, 4 * huge));
+    CHECK(cache.keep(b, 2 * huge));
+    CHECK(cache.kept_bytes() == 6 * huge);
+    CHECK(cache.take(2 * huge) == b);  // the smallest that holds it
+    CHECK(cache.take(3 * huge) == a);  // and what it has beyond the request goes back
+    CHECK(cache.kept_bytes() == 0);
+    CHECK(mapped(a, 3 * huge));
+    CHECK_FALSE(mapped(a + 3 * huge, huge));
+    CHECK(cache.take(huge) == nullptr);
+    CHECK_FALSE(cache.keep(a, ptload::detail::mapping_cache_bytes + huge));  // too big to keep
+    ptload::detail::unmap_array(a, 3 * huge);
+    ptload::detail::unmap_array(b, 2 * huge);
+
+    // Full by count: the oldest goes back to the system first.
+    std::vector<unsigned char*> blocks;
+    bool pushed_out = false;
+    for (std::size_t i = 1; i <= 64 && !pushed_out; ++i) {
+        blocks.push_back(static_cast<unsigned char*>(ptload::detail::map_array(huge)));
+        REQUIRE(blocks.back() != nullptr);
+        REQUIRE(cache.keep(blocks.back(), huge));
+        if (cache.kept_bytes() < i * huge) {  // checked before any other mapping can reuse its place
+            pushed_out = true;
+            CHECK_FALSE(mapped(blocks.front(), huge));
+            CHECK(mapped(blocks[1], huge));
+        }
+    }
+    CHECK(pushed_out);  // fewer slots than 64
+    // Full by size: one block of the whole budget pushes out every other.
+    void* whole = ptload::detail::map_array(ptload::detail::mapping_cache_bytes);
+    REQUIRE(whole != nullptr);
+    CHECK(cache.keep(whole, ptload::detail::mapping_cache_bytes));
+    CHECK(cache.kept_bytes() == ptload::detail::mapping_cache_bytes);
+    CHECK_FALSE(mapped(blocks.back(), huge));
+    cache.release();
+    CHECK(cache.kept_bytes() == 0);
+    CHECK_FALSE(mapped(whole, huge));
+}
+
+TEST_CASE("big blocks from several threads at once are never handed out twice") {
+    // Loads on several threads share the kept mappings: each block a thread holds must be its
+    // own while it holds it.
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> threads;
+    for (unsigned t = 0; t < 4; ++t)
+        threads.emplace_back([t, &wrong] {
+            for (unsigned i = 0; i < 100; ++i) {
+                const std::size_t size = (std::size_t{2} << 20) + (t + i % 3) * 4096;
+                auto* p = static_cast<unsigned char*>(ptload::detail::allocate_bytes(size, 8));
+                p[0] = p[size - 1] = static_cast<unsigned char>(t + 1);
+                for (volatile int spin = 0; spin < 1000; spin = spin + 1) {
+                }
+                if (p[0] != t + 1 || p[size - 1] != t + 1) ++wrong;
+                ptload::detail::deallocate_bytes(p, size, 8);
+            }
+        });
+    for (auto& th : threads) th.join();
+    CHECK(wrong.load() == 0);
+    CHECK(ptload::detail::kept_mappings().kept_bytes() <= ptload::detail::mapping_cache_bytes);
+    ptload::release_cached_memory();
 }
 #endif
 
@@ -360,4 +472,37 @@ TEST_CASE("the arrays a load fills keep their items across growth and use the po
         CHECK(ptload_test::allocations() == before);
     }
     CHECK(pool.live_blocks == 0);
+}
+
+TEST_CASE("a dict that moves as it fills keeps every entry") {
+    // {i: (i, 3 * i) for i in range(200000)} as protocol 2 writes it: SETITEMS batches of 1000
+    // with each batch's tuples made between them, so the dict's slot in the edge array is never
+    // last when it grows and it moves to the end, leaving its old slot (discarded) behind.
+    constexpr std::uint32_t entries = 200000;
+    std::vector<std::uint8_t> p = {0x80, 2, '}'};
+    const auto binint = [&](std::uint32_t v) {
+        p.push_back('J');
+        for (int b = 0; b < 4; ++b) p.push_back(static_cast<std::uint8_t>(v >> (8 * b)));
+    };
+    for (std::uint32_t i = 0; i < entries; ++i) {
+        if (i % 1000 == 0) p.push_back('(');
+        binint(i);
+        binint(i);
+        binint(3 * i);
+        p.push_back(0x86);  // TUPLE2
+        if (i % 1000 == 999) p.push_back('u');
+    }
+    p.push_back('.');
+    auto doc = ptload::load_pickle(ptload::memory_source(p.data(), p.size()));
+    REQUIRE(doc.has_value());
+    const ptload::value root = doc->root();
+    REQUIRE(root.size() == entries);
+    std::uint32_t first_wrong = entries;
+    for (std::uint32_t i = 0; i < entries && first_wrong == entries; ++i) {
+        const ptload::value v = root.value_at(i);
+        if (root.key_at(i).as_int().value_or(-1) != i || v.size() != 2 || v[0].as_int().value_or(-1) != i ||
+            v[1].as_int().value_or(-1) != 3 * std::int64_t{i})
+            first_wrong = i;
+    }
+    CHECK(first_wrong == entries);
 }

@@ -5,7 +5,8 @@
 // tensor records, the key tables of big mappings) is asked of the memory functions set here,
 // which default to the global operator new and delete (on Linux the default gives a block of
 // 2 MiB or more a mapping of its own, backed by huge pages and grown without copying:
-// detail/mapped_array.hpp; set functions receive everything). Firmware that must not touch
+// detail/mapped_array.hpp; up to 128 MiB of freed ones are kept for the next load, see
+// release_cached_memory(); set functions receive everything). Firmware that must not touch
 // the global heap routes them into a static pool:
 //
 //     ptload::set_memory_functions({&pool_allocate, &pool_deallocate, &pool});
@@ -19,9 +20,12 @@
 #define PTLOAD_MEMORY_HPP
 
 #include "config.hpp"
+#include "detail/huge_pages.hpp"
 #include "detail/mapped_array.hpp"
+#include "detail/mapping_cache.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -62,6 +66,12 @@ inline void set_memory_functions(const memory_functions& f) noexcept {
 }
 inline memory_functions get_memory_functions() noexcept { return detail::current_memory(); }
 
+/// Gives back to the system the big blocks that freed documents left for the next load. Under
+/// the default memory, blocks of 2 MiB or more are mappings of their own, and up to
+/// PTLOAD_MAPPING_CACHE_BYTES (128 MiB unless defined; 0 keeps none) of freed ones are kept
+/// for reuse, marked for the system to take back under memory pressure. Any time, any thread.
+inline void release_cached_memory() noexcept { detail::kept_mappings().release(); }
+
 namespace detail {
 
 /// What operator new does when memory runs out: standard containers know no other way.
@@ -81,6 +91,19 @@ namespace detail {
 /// Allocation, growth and release agree, as each is told the size.
 inline bool maps_block(std::size_t size) noexcept { return PTLOAD_HAS_MREMAP && size >= huge_page_size; }
 
+/// A block of `size` bytes (maps_block) from the default memory's mappings: a kept one when
+/// one is big enough (mapping_cache.hpp), else a fresh one; null when the system refuses.
+inline void* kept_block(std::size_t size) noexcept {
+    return size <= SIZE_MAX - 2 * huge_page_size ? kept_mappings().take(mapping_length(size)) : nullptr;
+}
+inline void* map_block(std::size_t size) noexcept {
+    if (void* p = kept_block(size)) return p;
+    return map_array(size);
+}
+inline void unmap_block(void* p, std::size_t size) noexcept {
+    if (!kept_mappings().keep(p, mapping_length(size))) unmap_array(p, size);
+}
+
 inline void* allocate_bytes(std::size_t size, std::size_t alignment) {
     const memory_functions& m = current_memory();
     if (m.allocate) {
@@ -88,7 +111,7 @@ inline void* allocate_bytes(std::size_t size, std::size_t alignment) {
         out_of_memory();
     }
     if (maps_block(size)) {  // alignment is at most alignof(max_align_t): a mapping has more
-        if (void* p = map_array(size)) return p;
+        if (void* p = map_block(size)) return p;
         out_of_memory();
     }
     if (alignment > __STDCPP_DEFAULT_NEW_ALIGNMENT__) return ::operator new(size, std::align_val_t{alignment});
@@ -98,29 +121,44 @@ inline void* allocate_bytes(std::size_t size, std::size_t alignment) {
 inline void* try_allocate_bytes(std::size_t size, std::size_t alignment) noexcept {
     const memory_functions& m = current_memory();
     if (m.allocate) return m.allocate(size, alignment, m.context);
-    if (maps_block(size)) return map_array(size);
+    if (maps_block(size)) return map_block(size);
     if (alignment > __STDCPP_DEFAULT_NEW_ALIGNMENT__) return ::operator new(size, std::align_val_t{alignment}, std::nothrow);
     return ::operator new(size, std::nothrow);
 }
 inline void deallocate_bytes(void* p, std::size_t size, std::size_t alignment) noexcept {
     const memory_functions& m = current_memory();
     if (m.deallocate) return m.deallocate(p, size, alignment, m.context);
-    if (maps_block(size)) return unmap_array(p, size);
+    if (maps_block(size)) return unmap_block(p, size);
     if (alignment > __STDCPP_DEFAULT_NEW_ALIGNMENT__) return ::operator delete(p, std::align_val_t{alignment});
     ::operator delete(p);
 }
 /// A block of `old_size` bytes (null when 0) grown to `new_size`, its first `keep` bytes kept.
 /// Under the default memory a mapping grows in place or by moving its pages (an array that
-/// doubles then copies nothing and faults each page once); otherwise the bytes are copied into
-/// a new block and the old one is freed.
+/// doubles then copies nothing and faults each page once), unless a kept block can take it:
+/// copying into pages already there costs less than the faults of the fresh pages a remap
+/// adds. Otherwise the bytes are copied into a new block and the old one is freed.
 inline void* reallocate_bytes(void* p, std::size_t old_size, std::size_t new_size, std::size_t alignment,
                               std::size_t keep) {
-    if (p && !current_memory().allocate && maps_block(old_size))
+    if (p && !current_memory().allocate && maps_block(old_size)) {
+        if (void* kept = kept_block(new_size)) {
+            if (keep) std::memcpy(kept, p, keep);
+            unmap_block(p, old_size);
+            return kept;
+        }
         if (void* moved = remap_array(p, old_size, new_size)) return moved;
+    }
     void* bigger = allocate_bytes(new_size, alignment);
     if (keep) std::memcpy(bigger, p, keep);
     if (p) deallocate_bytes(p, old_size, alignment);
     return bigger;
+}
+
+/// Bytes [p, p + n) of a block of `block_size` bytes that its owner will not read again: where
+/// the block is a mapping of the default memory, their whole pages go back to the system and
+/// read as zeros after. Pages of a heap block may hold other blocks, and memory functions'
+/// blocks belong to their pool: those keep their bytes.
+inline void discard_bytes(std::size_t block_size, void* p, std::size_t n) noexcept {
+    if (!current_memory().allocate && maps_block(block_size)) (void)release_pages(static_cast<const std::uint8_t*>(p), n);
 }
 
 /// The standard allocator interface over the memory functions, for ptload's containers.

@@ -747,6 +747,9 @@ private:
             reserve_edges(first + cap);
             edges_.grow_to(first + cap);
             std::memmove(&edges_[first], &edges_[s.first], s.size * sizeof(node_id));
+            // The old slot is dead: nothing refers to it, and the array only grows at its end.
+            // A big dict that moves as it fills leaves as many bytes behind as it ends with.
+            edges_.discard(s.first, s.cap);
             s.first = static_cast<std::uint32_t>(first);
         }
         s.cap = static_cast<std::uint32_t>(cap);

@@ -90,6 +90,10 @@ public:
     /// Shrinks to n items (n <= size()).
     void truncate(std::size_t n) noexcept { size_ = n; }
     void clear() noexcept { size_ = 0; }
+    /// Items [first, first + n) will not be read again (a region the owner moved away from):
+    /// where the array is a mapping of its own, their whole pages go back to the system.
+    /// Size and capacity stay.
+    void discard(std::size_t first, std::size_t n) noexcept { discard_bytes(cap_ * sizeof(T), data_ + first, n * sizeof(T)); }
     /// Room for n items; what is there stays, nothing is added.
     void reserve(std::size_t n) {
         if (n > cap_) reallocate(n);
