@@ -69,7 +69,7 @@ inline memory_functions get_memory_functions() noexcept { return detail::current
 /// Gives back to the system the big blocks that freed documents left for the next load. Under
 /// the default memory, blocks of 2 MiB or more are mappings of their own, and up to
 /// PTLOAD_MAPPING_CACHE_BYTES (128 MiB unless defined; 0 keeps none) of freed ones are kept
-/// for reuse, marked for the system to take back under memory pressure. Any time, any thread.
+/// for reuse, resident until then. Any time, any thread.
 inline void release_cached_memory() noexcept { detail::kept_mappings().release(); }
 
 namespace detail {
