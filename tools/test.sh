@@ -59,7 +59,15 @@ run_oracle=0
 [ "$quick" = 0 ] && [ "${#legs[@]}" = 7 ] && run_oracle=1
 
 say() { printf '%s: %s\n' "$me" "$*"; }
-run() { printf '+ %s\n' "$*"; "$@"; }
+# run CMD...: echo it, run it, and say how long it took when that was 10 s or more (where a
+# leg's time goes: configuring, building, testing, fuzzing).
+run() {
+  local start=$SECONDS status=0
+  printf '+ %s\n' "$*"
+  "$@" || status=$?
+  [ $((SECONDS - start)) -lt 10 ] || say "$((SECONDS - start))s: $*"
+  return $status
+}
 have() { command -v "$1" >/dev/null 2>&1; }
 
 # ------------------------------------------------------------------------------------------------
