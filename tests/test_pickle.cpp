@@ -3,6 +3,7 @@
 #include "json_normalize.hpp"
 #include "pickle_bytes.hpp"
 #include "test_support.hpp"
+#include "zip_builder.hpp"
 
 #include <doctest/doctest.h>
 #include <ptload/all.hpp>
@@ -108,39 +109,65 @@ TEST_CASE("memo doubling stays linear: 2^40 logical items from a few hundred byt
     CHECK(j->size() == 1074);
 }
 
-TEST_CASE("a pickle read from a file gives back its input as it parses and still has every value") {
-    // [bytes(200) * 60000] whose every item tells its index: 12 MB, past twice the 4 MiB step in
-    // which the parsed input is given back (where the system allows it). An item read from
-    // input already given back would be zeros.
-    const std::size_t count = 60000, item = 200;
-    const auto byte_of = [](std::size_t i, std::size_t k) { return static_cast<std::uint8_t>((i * 31 + k * 7 + 1) & 0xFF); };
+namespace {
+/// [bytes(200) * 60000] whose every item tells its index: 12 MB, past twice the 4 MiB step in
+/// which parsed input is given back (where the system allows it). An item read from input
+/// already given back would be zeros.
+constexpr std::size_t indexed_count = 60000, indexed_item = 200;
+std::uint8_t indexed_byte(std::size_t i, std::size_t k) { return static_cast<std::uint8_t>((i * 31 + k * 7 + 1) & 0xFF); }
+
+bytes indexed_items_pickle() {
     bytes b = P({0x80, 4, ']', '('});
-    b.reserve(count * (item + 2) + 8);
-    for (std::size_t i = 0; i < count; ++i) {
+    b.reserve(indexed_count * (indexed_item + 2) + 8);
+    for (std::size_t i = 0; i < indexed_count; ++i) {
         b.push_back('C');  // SHORT_BINBYTES
-        b.push_back(static_cast<std::uint8_t>(item));
-        for (std::size_t k = 0; k < item; ++k) b.push_back(byte_of(i, k));
+        b.push_back(static_cast<std::uint8_t>(indexed_item));
+        for (std::size_t k = 0; k < indexed_item; ++k) b.push_back(indexed_byte(i, k));
     }
-    b = b + P({'e', '.'});  // APPENDS, STOP
+    return b + P({'e', '.'});  // APPENDS, STOP
+}
+
+/// Items of `list` that differ from indexed_items_pickle()'s.
+std::size_t wrong_indexed_items(const ptload::value& list) {
+    if (list.size() != indexed_count) return indexed_count;
+    std::size_t wrong = 0;
+    for (std::size_t i = 0; i < indexed_count; ++i) {
+        auto got = list[i].as_bytes();
+        bool same = got && got->size() == indexed_item;
+        for (std::size_t k = 0; same && k < indexed_item; ++k) same = (*got)[k] == indexed_byte(i, k);
+        wrong += !same;
+    }
+    return wrong;
+}
+
+void write_file(const std::string& path, const void* data, std::size_t n) {
+    std::ofstream f(path, std::ios::binary);
+    f.write(static_cast<const char*>(data), static_cast<std::streamsize>(n));
+    REQUIRE(f.good());
+}
+} // namespace
+
+TEST_CASE("a pickle read from a file gives back its input as it parses and still has every value") {
+    const bytes b = indexed_items_pickle();
     const std::string path = "ptload_test_parsed_input.pkl";  // in the test's working directory
-    {
-        std::ofstream f(path, std::ios::binary);
-        f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-        REQUIRE(f.good());
-    }
+    write_file(path, b.data(), b.size());
     auto doc = ptload::load_pickle(ptload::file_source(path));
     std::remove(path.c_str());
     REQUIRE(doc);
-    const ptload::value list = doc->root();
-    REQUIRE(list.size() == count);
-    std::size_t wrong = 0;
-    for (std::size_t i = 0; i < count; ++i) {
-        auto got = list[i].as_bytes();
-        REQUIRE(got);
-        REQUIRE(got->size() == item);
-        for (std::size_t k = 0; k < item; ++k) wrong += (*got)[k] != byte_of(i, k);
-    }
-    CHECK(wrong == 0);
+    CHECK(wrong_indexed_items(doc->root()) == 0);
+}
+
+TEST_CASE("a checkpoint's data.pkl read from a file gives back its input as it parses too") {
+    // The record is read into a block of ptload's own, which the parse releases as it goes.
+    const bytes b = indexed_items_pickle();
+    const std::string zip = ptload_test::make_zip(
+        {{"archive/data.pkl", "", std::string(b.begin(), b.end())}, {"archive/version", "", "3\n"}});
+    const std::string path = "ptload_test_parsed_record.pt";
+    write_file(path, zip.data(), zip.size());
+    auto doc = ptload::load_file(path);
+    std::remove(path.c_str());
+    REQUIRE(doc);
+    CHECK(wrong_indexed_items(doc->root()) == 0);
 }
 
 TEST_CASE("bad input gets a clear error with the offset of the failing opcode") {

@@ -3,6 +3,7 @@
 // unpickled); the evasions scanners and torch have disagreed on are built here byte by byte, and
 // their verdicts follow from CPython's find_class.
 #include "test_support.hpp"
+#include "zip_builder.hpp"
 
 #include <doctest/doctest.h>
 #include <ptload/scan.hpp>
@@ -53,7 +54,6 @@ std::string u32le(std::uint32_t v) {
     for (int i = 0; i < 4; ++i) s[static_cast<std::size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xFF);
     return s;
 }
-std::string u16le(std::uint16_t v) { return std::string{static_cast<char>(v & 0xFF), static_cast<char>(v >> 8)}; }
 
 std::string short_unicode(const std::string& s) { return "\x8c" + std::string(1, static_cast<char>(s.size())) + s; }
 
@@ -63,37 +63,8 @@ std::string call_pickle(const std::string& module, const std::string& name, cons
 }
 const std::string benign = std::string("\x80\x02}q\x00X\x01\x00\x00\x00" "aK\x01s.", 15);  // {'a': 1}
 
-struct zip_part {
-    std::string name, local_name, data;
-    std::uint16_t flags = 0;
-    bool listed = true;
-    bool bad_crc = false;
-};
-
-/// A stored zip; local and central names, flags and listing as each part says.
-std::string make_zip(const std::vector<zip_part>& parts) {
-    std::string out, cd;
-    std::uint16_t listed = 0;
-    for (const auto& p : parts) {
-        const std::string local = p.local_name.empty() ? p.name : p.local_name;
-        std::uint32_t crc = ptload::detail::crc32(reinterpret_cast<const std::uint8_t*>(p.data.data()), p.data.size());
-        if (p.bad_crc) crc ^= 1;
-        const auto offset = static_cast<std::uint32_t>(out.size());
-        const auto size = static_cast<std::uint32_t>(p.data.size());
-        out += "PK\x03\x04" + u16le(20) + u16le(p.flags) + u16le(0) + u32le(0) + u32le(crc) + u32le(size) +
-               u32le(size) + u16le(static_cast<std::uint16_t>(local.size())) + u16le(0) + local + p.data;
-        if (!p.listed) continue;
-        ++listed;
-        cd += "PK\x01\x02" + u16le(20) + u16le(20) + u16le(p.flags) + u16le(0) + u32le(0) + u32le(crc) + u32le(size) +
-              u32le(size) + u16le(static_cast<std::uint16_t>(p.name.size())) + u16le(0) + u16le(0) + u16le(0) +
-              u16le(0) + u32le(0) + u32le(offset) + p.name;
-    }
-    const auto cd_offset = static_cast<std::uint32_t>(out.size());
-    out += cd;
-    out += "PK\x05\x06" + u16le(0) + u16le(0) + u16le(listed) + u16le(listed) +
-           u32le(static_cast<std::uint32_t>(cd.size())) + u32le(cd_offset) + u16le(0);
-    return out;
-}
+using ptload_test::make_zip;
+using ptload_test::zip_part;
 
 /// torch's legacy stream: magic, protocol 1001, sys_info, main, keys, then raw storage bytes.
 std::string legacy_stream(const std::string& main, const std::string& raw_tail) {
