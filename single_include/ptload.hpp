@@ -573,14 +573,14 @@ private:
         std::size_t length;
     };
     struct lock_guard {
-        explicit lock_guard(std::atomic_flag& f) noexcept : flag(f) {
-            while (flag.test_and_set(std::memory_order_acquire)) {
+        explicit lock_guard(std::atomic<bool>& f) noexcept : locked(f) {
+            while (locked.exchange(true, std::memory_order_acquire)) {
             }
         }
-        ~lock_guard() { flag.clear(std::memory_order_release); }
+        ~lock_guard() { locked.store(false, std::memory_order_release); }
         lock_guard(const lock_guard&) = delete;
         lock_guard& operator=(const lock_guard&) = delete;
-        std::atomic_flag& flag;
+        std::atomic<bool>& locked;
     };
     static constexpr std::size_t slots = 32;
 
@@ -593,7 +593,7 @@ private:
         return b;
     }
 
-    std::atomic_flag lock_ = ATOMIC_FLAG_INIT;
+    std::atomic<bool> lock_{false};  // a spin lock (atomic_flag's initializer differs between C++17 and 20)
     std::size_t count_ = 0;
     std::size_t bytes_ = 0;
     block blocks_[slots] = {};
