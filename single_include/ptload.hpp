@@ -514,11 +514,13 @@ namespace detail {
 inline constexpr std::size_t mapping_cache_bytes = PTLOAD_MAPPING_CACHE_BYTES;
 
 /// Freed mappings (each a whole number of huge pages, on a huge-page boundary), oldest first.
-/// A request takes the smallest kept block that holds it, and what that block has beyond the
-/// request goes back to the system (kept remainders would split the cache into pieces no
-/// request fits). A block freed when the cache is full pushes out the oldest: a process that
-/// loads again and again keeps the blocks of its last load. Each operation is a few steps under
-/// a spin lock (loads on several threads share the cache); system calls are made outside it.
+/// A request takes the smallest kept block that holds it and is at most twice its size, and
+/// what that block has beyond the request goes back to the system (kept remainders would split
+/// the cache into pieces no request fits; a small request must not cut up a block that a big
+/// one of the next load would reuse whole). A block freed when the cache is full pushes out
+/// the oldest: a process that loads again and again keeps the blocks of its last load. Each
+/// operation is a few steps under a spin lock (loads on several threads share the cache);
+/// system calls are made outside it.
 class mapping_cache {
 public:
     /// A kept block of exactly `length` bytes (a multiple of the huge page), or null.
@@ -528,7 +530,9 @@ public:
             lock_guard hold(lock_);
             std::size_t best = count_;
             for (std::size_t i = 0; i < count_; ++i)
-                if (blocks_[i].length >= length && (best == count_ || blocks_[i].length < blocks_[best].length)) best = i;
+                if (blocks_[i].length >= length && blocks_[i].length / 2 <= length &&
+                    (best == count_ || blocks_[i].length < blocks_[best].length))
+                    best = i;
             if (best == count_) return nullptr;
             b = remove(best);
         }
@@ -678,6 +682,9 @@ namespace detail {
 /// boundary and asks for huge pages, and grows by moving its pages (detail/mapped_array.hpp).
 /// Allocation, growth and release agree, as each is told the size.
 inline bool maps_block(std::size_t size) noexcept { return PTLOAD_HAS_MREMAP && size >= huge_page_size; }
+/// Whether a block of `size` bytes is one of the default memory's own mappings now: no memory
+/// functions are set (they receive every block), and it is big enough.
+inline bool default_mapping(std::size_t size) noexcept { return !current_memory().allocate && maps_block(size); }
 
 /// A block of `size` bytes (maps_block) from the default memory's mappings: a kept one when
 /// one is big enough (mapping_cache.hpp), else a fresh one; null when the system refuses.
@@ -727,7 +734,7 @@ inline void deallocate_bytes(void* p, std::size_t size, std::size_t alignment) n
 /// adds. Otherwise the bytes are copied into a new block and the old one is freed.
 inline void* reallocate_bytes(void* p, std::size_t old_size, std::size_t new_size, std::size_t alignment,
                               std::size_t keep) {
-    if (p && !current_memory().allocate && maps_block(old_size)) {
+    if (p && default_mapping(old_size)) {
         if (void* kept = kept_block(new_size)) {
             if (keep) std::memcpy(kept, p, keep);
             unmap_block(p, old_size);
@@ -746,7 +753,7 @@ inline void* reallocate_bytes(void* p, std::size_t old_size, std::size_t new_siz
 /// read as zeros after. Pages of a heap block may hold other blocks, and memory functions'
 /// blocks belong to their pool: those keep their bytes.
 inline void discard_bytes(std::size_t block_size, void* p, std::size_t n) noexcept {
-    if (!current_memory().allocate && maps_block(block_size)) (void)release_pages(static_cast<const std::uint8_t*>(p), n);
+    if (default_mapping(block_size)) (void)release_pages(static_cast<const std::uint8_t*>(p), n);
 }
 
 /// The standard allocator interface over the memory functions, for ptload's containers.

@@ -227,7 +227,9 @@ TEST_CASE("the lookup tables find every key after growing, visit in insertion or
 
 TEST_CASE("a big array under the default memory grows by remapping, its items kept") {
     // Under the default memory an array of a huge page or more is a mapping of its own (where
-    // mremap exists): its growth asks nothing of operator new and copies nothing.
+    // mremap exists): its growth asks nothing of operator new and copies nothing. (With no
+    // blocks kept from earlier documents: growth would move into one of those instead.)
+    ptload::release_cached_memory();
     ptload::detail::pod_vector<std::uint64_t> items;
     std::uint64_t i = 0;
     for (; items.capacity() * sizeof(std::uint64_t) < ptload::detail::huge_page_size; ++i)
@@ -288,6 +290,7 @@ TEST_CASE("a big array is one mapping asked to be backed by huge pages, across i
     // Advising part of a mapping splits it, and mremap cannot grow a range across the split:
     // each growth then fell back to a copy into a new block. The advice covers the whole
     // mapping, the first one starts on a huge-page boundary, and growth stays one mapping.
+    ptload::release_cached_memory();  // no kept block to grow into: the growth remaps
     ptload::detail::pod_vector<std::uint32_t> items;
     items.grow_to((std::size_t{3} << 20) / sizeof(std::uint32_t));  // 3 MiB: mapped at once
     CHECK(reinterpret_cast<std::uintptr_t>(items.data()) % ptload::detail::huge_page_size == 0);
@@ -380,7 +383,11 @@ TEST_CASE("freed big mappings are kept for the next load: best fit, the oldest p
     CHECK_FALSE(mapped(a + 3 * huge, huge));
     CHECK(cache.take(huge) == nullptr);
     CHECK_FALSE(cache.keep(a, ptload::detail::mapping_cache_bytes + huge));  // too big to keep
-    ptload::detail::unmap_array(a, 3 * huge);
+    CHECK(cache.keep(a, 3 * huge));
+    CHECK(cache.take(huge) == nullptr);  // not cut up for a request of under half its size
+    CHECK(cache.take(2 * huge) == a);
+    CHECK_FALSE(mapped(a + 2 * huge, huge));
+    ptload::detail::unmap_array(a, 2 * huge);
     ptload::detail::unmap_array(b, 2 * huge);
 
     // Full by count: the oldest goes back to the system first.

@@ -30,11 +30,13 @@ namespace detail {
 inline constexpr std::size_t mapping_cache_bytes = PTLOAD_MAPPING_CACHE_BYTES;
 
 /// Freed mappings (each a whole number of huge pages, on a huge-page boundary), oldest first.
-/// A request takes the smallest kept block that holds it, and what that block has beyond the
-/// request goes back to the system (kept remainders would split the cache into pieces no
-/// request fits). A block freed when the cache is full pushes out the oldest: a process that
-/// loads again and again keeps the blocks of its last load. Each operation is a few steps under
-/// a spin lock (loads on several threads share the cache); system calls are made outside it.
+/// A request takes the smallest kept block that holds it and is at most twice its size, and
+/// what that block has beyond the request goes back to the system (kept remainders would split
+/// the cache into pieces no request fits; a small request must not cut up a block that a big
+/// one of the next load would reuse whole). A block freed when the cache is full pushes out
+/// the oldest: a process that loads again and again keeps the blocks of its last load. Each
+/// operation is a few steps under a spin lock (loads on several threads share the cache);
+/// system calls are made outside it.
 class mapping_cache {
 public:
     /// A kept block of exactly `length` bytes (a multiple of the huge page), or null.
@@ -44,7 +46,9 @@ public:
             lock_guard hold(lock_);
             std::size_t best = count_;
             for (std::size_t i = 0; i < count_; ++i)
-                if (blocks_[i].length >= length && (best == count_ || blocks_[i].length < blocks_[best].length)) best = i;
+                if (blocks_[i].length >= length && blocks_[i].length / 2 <= length &&
+                    (best == count_ || blocks_[i].length < blocks_[best].length))
+                    best = i;
             if (best == count_) return nullptr;
             b = remove(best);
         }
