@@ -89,7 +89,6 @@ using std::string_view_literals::operator""sv;
 
 #include <cstdint>
 #include <new>
-#include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -222,6 +221,31 @@ struct [[nodiscard]] error_handoff {
 };
 inline error_handoff hand_off(error e) { return {new error(std::move(e))}; }
 
+namespace detail {
+/// The owner of a result's error: what std::unique_ptr<error> would be, without the templates
+/// <memory> instantiates for it in every file that includes ptload.
+class owned_error {
+public:
+    owned_error() noexcept = default;
+    explicit owned_error(error* e) noexcept : e_(e) {}
+    owned_error(owned_error&& o) noexcept : e_(o.e_) { o.e_ = nullptr; }
+    owned_error& operator=(owned_error&& o) noexcept {
+        if (this != &o) reset(o.e_), o.e_ = nullptr;
+        return *this;
+    }
+    ~owned_error() { delete e_; }
+    void reset(error* e) noexcept {
+        delete e_;
+        e_ = e;
+    }
+    explicit operator bool() const noexcept { return e_ != nullptr; }
+    error& operator*() const noexcept { return *e_; }
+
+private:
+    error* e_ = nullptr;
+};
+} // namespace detail
+
 /// Either a T or an error. There is deliberately no implicit conversion to T: a caller must look.
 /// The error lives behind a pointer, so success costs a T plus one null pointer: the pickle
 /// machine returns a status from every opcode, and an inline error (two strings) would be
@@ -262,7 +286,7 @@ public:
 private:
     void destroy() noexcept { if (!err_) u_.value.~T(); }
     union storage { storage() {} ~storage() {} T value; } u_;
-    std::unique_ptr<error> err_;
+    detail::owned_error err_;
 };
 
 template <>
@@ -279,7 +303,7 @@ public:
     const error& err() const& noexcept { return *err_; }
     error&& err() && noexcept { return std::move(*err_); }
 private:
-    std::unique_ptr<error> err_;
+    detail::owned_error err_;
 };
 
 using status = result<void>;
@@ -625,7 +649,6 @@ inline mapping_cache& kept_mappings() noexcept {
 #include <string>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 namespace ptload {
 inline namespace v0 {
@@ -772,34 +795,6 @@ struct memory_allocator {
     friend bool operator!=(const memory_allocator&, const memory_allocator&) noexcept { return false; }
 };
 
-template <class T>
-using vector = std::vector<T, memory_allocator<T>>;
-
-/// memory_allocator whose value-initialising construct leaves a trivial element unset: for
-/// byte buffers sized and then filled at once (a record read from the file, an inflated
-/// record), which a zero-fill would write twice.
-template <class T>
-struct fill_later_allocator : memory_allocator<T> {
-    static_assert(std::is_trivially_default_constructible<T>::value, "only for trivial elements");
-    template <class U>
-    struct rebind {
-        using other = fill_later_allocator<U>;
-    };
-    fill_later_allocator() noexcept = default;
-    template <class U>
-    fill_later_allocator(const fill_later_allocator<U>&) noexcept {}
-    template <class U>
-    void construct(U* p) noexcept {
-        ::new (static_cast<void*>(p)) U;  // default-initialised: left as the memory was
-    }
-    template <class U, class... Args>
-    void construct(U* p, Args&&... args) {
-        ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
-    }
-};
-/// A byte vector whose resize() does not zero what it adds (see fill_later_allocator).
-template <class T>
-using fill_later_vector = std::vector<T, fill_later_allocator<T>>;
 using string = std::basic_string<char, std::char_traits<char>, memory_allocator<char>>;
 
 /// std::make_shared through the memory functions (object and count in one block).
@@ -933,6 +928,233 @@ private:
 #ifndef PTLOAD_DETAIL_FLAT_MAP_HPP
 #define PTLOAD_DETAIL_FLAT_MAP_HPP
 
+// ----- ptload/detail/vector.hpp -----
+// detail/vector.hpp: the growable array behind ptload's own containers (zip entries, storage and
+// tensor records, key tables, scratch lists), with its memory from the memory functions.
+//
+// It is std::vector's interface for what ptload uses of it, and no more: items must move
+// without throwing (every item type here does), so growth is a move into a new block with no
+// way back to plan for, and trivially copyable items grow by one reallocate_bytes (a memcpy, or
+// under the default memory a remapping of a big block's pages). std::vector with a custom
+// allocator instantiates a few dozen trait and helper templates per item type; with about
+// twenty item types in the core, that was a third of the compile time of a file that merely
+// includes ptload.hpp.
+#ifndef PTLOAD_DETAIL_VECTOR_HPP
+#define PTLOAD_DETAIL_VECTOR_HPP
+
+
+#include <cassert>
+#include <cstddef>
+#include <cstring>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+namespace ptload {
+inline namespace v0 {
+namespace detail {
+
+/// What resize() and the size constructor put in the items they add.
+enum class new_items {
+    zeroed,     ///< value-initialised, as std::vector does
+    left_unset  ///< default-initialised: a byte buffer that is filled at once is not written twice
+};
+
+template <class T, new_items Fill = new_items::zeroed>
+class vector {
+    static_assert(std::is_nothrow_move_constructible<T>::value && std::is_nothrow_destructible<T>::value,
+                  "growth moves the items without a way to undo a move that throws");
+    static_assert(Fill == new_items::zeroed || std::is_trivially_default_constructible<T>::value,
+                  "only trivial items can be left unset");
+    static constexpr bool bytes_copy = std::is_trivially_copyable<T>::value;
+
+public:
+    using value_type = T;
+    using size_type = std::size_t;
+    using iterator = T*;
+    using const_iterator = const T*;
+
+    vector() noexcept = default;
+    explicit vector(std::size_t n) { resize(n); }
+    vector(std::size_t n, const T& fill) { resize(n, fill); }
+    template <class It, class = decltype(*std::declval<It&>())>
+    vector(It first, It last) {
+        insert(end(), first, last);
+    }
+    vector(const vector& o) { insert(end(), o.begin(), o.end()); }
+    vector(vector&& o) noexcept : data_(o.data_), size_(o.size_), cap_(o.cap_) { o.data_ = nullptr, o.size_ = o.cap_ = 0; }
+    vector& operator=(const vector& o) {
+        if (this != &o) {
+            clear();
+            insert(end(), o.begin(), o.end());
+        }
+        return *this;
+    }
+    vector& operator=(vector&& o) noexcept {
+        if (this != &o) {
+            release();
+            data_ = o.data_, size_ = o.size_, cap_ = o.cap_;
+            o.data_ = nullptr, o.size_ = o.cap_ = 0;
+        }
+        return *this;
+    }
+    ~vector() { release(); }
+
+    T* data() noexcept { return data_; }
+    const T* data() const noexcept { return data_; }
+    std::size_t size() const noexcept { return size_; }
+    std::size_t capacity() const noexcept { return cap_; }
+    bool empty() const noexcept { return size_ == 0; }
+    T& operator[](std::size_t i) noexcept { return data_[i]; }
+    const T& operator[](std::size_t i) const noexcept { return data_[i]; }
+    T& front() noexcept { return data_[0]; }
+    const T& front() const noexcept { return data_[0]; }
+    T& back() noexcept { return data_[size_ - 1]; }
+    const T& back() const noexcept { return data_[size_ - 1]; }
+    T* begin() noexcept { return data_; }
+    T* end() noexcept { return data_ + size_; }
+    const T* begin() const noexcept { return data_; }
+    const T* end() const noexcept { return data_ + size_; }
+
+    void push_back(const T& v) { emplace_back(v); }
+    void push_back(T&& v) { emplace_back(std::move(v)); }
+    /// The new item is made before the array grows, so that arguments may refer to its items.
+    template <class... Args>
+    T& emplace_back(Args&&... args) {
+        if (size_ == cap_) {
+            T item(std::forward<Args>(args)...);
+            reallocate(grown(size_ + 1));
+            ::new (static_cast<void*>(data_ + size_)) T(std::move(item));
+        } else {
+            ::new (static_cast<void*>(data_ + size_)) T(std::forward<Args>(args)...);
+        }
+        return data_[size_++];
+    }
+    void pop_back() noexcept { data_[--size_].~T(); }
+
+    /// Appends [first, last), which must not lie in this array. Ranges go only at the end.
+    template <class It>
+    void insert(const T* at, It first, It last) {
+        assert(at == end());
+        (void)at;
+        if constexpr (bytes_copy && std::is_pointer<It>::value &&
+                      std::is_same<std::remove_cv_t<std::remove_pointer_t<It>>, T>::value) {
+            const std::size_t n = static_cast<std::size_t>(last - first);
+            reserve_more(n);
+            if (n) std::memcpy(static_cast<void*>(data_ + size_), first, n * sizeof(T));
+            size_ += n;
+        } else {
+            std::size_t n = 0;
+            for (It i = first; i != last; ++i) ++n;
+            reserve_more(n);
+            for (; first != last; ++first) ::new (static_cast<void*>(data_ + size_++)) T(*first);
+        }
+    }
+    /// One item put before `at`, the items from there on moved up one.
+    void insert(const T* at, T item) {
+        const std::size_t pos = static_cast<std::size_t>(at - data_);
+        emplace_back(std::move(item));
+        for (std::size_t i = size_ - 1; i > pos; --i) std::swap(data_[i], data_[i - 1]);
+    }
+    template <class It, class = decltype(*std::declval<It&>())>
+    void assign(It first, It last) {
+        clear();
+        insert(end(), first, last);
+    }
+    void assign(std::size_t n, const T& fill) {
+        clear();
+        resize(n, fill);
+    }
+
+    void resize(std::size_t n) {
+        if (n <= size_) return truncate(n);
+        reserve_more(n - size_);
+        if constexpr (Fill == new_items::left_unset) {
+            // trivial items: nothing to construct
+        } else if constexpr (std::is_trivial<T>::value) {
+            std::memset(static_cast<void*>(data_ + size_), 0, (n - size_) * sizeof(T));
+        } else {
+            for (std::size_t i = size_; i < n; ++i) ::new (static_cast<void*>(data_ + i)) T();
+        }
+        size_ = n;
+    }
+    void resize(std::size_t n, const T& fill) {
+        if (n <= size_) return truncate(n);
+        if (n > cap_) {
+            const T copy(fill);  // `fill` may be one of the items the growth moves
+            reallocate(grown(n));
+            for (std::size_t i = size_; i < n; ++i) ::new (static_cast<void*>(data_ + i)) T(copy);
+        } else {
+            for (std::size_t i = size_; i < n; ++i) ::new (static_cast<void*>(data_ + i)) T(fill);
+        }
+        size_ = n;
+    }
+    void reserve(std::size_t n) {
+        if (n > cap_) reallocate(n);
+    }
+    void clear() noexcept { truncate(0); }
+    void swap(vector& o) noexcept {
+        std::swap(data_, o.data_);
+        std::swap(size_, o.size_);
+        std::swap(cap_, o.cap_);
+    }
+
+private:
+    void truncate(std::size_t n) noexcept {
+        if constexpr (!std::is_trivially_destructible<T>::value) {
+            for (std::size_t i = size_; i-- > n;) data_[i].~T();
+        }
+        size_ = n;
+    }
+    /// Room for n more items, doubling so that repeated appends cost amortised O(1).
+    void reserve_more(std::size_t n) {
+        if (n > cap_ - size_) {
+            if (n > static_cast<std::size_t>(-1) / sizeof(T) - size_) out_of_memory();
+            reallocate(grown(size_ + n));
+        }
+    }
+    std::size_t grown(std::size_t need) const noexcept {
+        const std::size_t doubled = cap_ ? 2 * cap_ : 4;
+        return need > doubled ? need : doubled;
+    }
+    /// Out of line, so that the callers' fast paths stay small enough to inline.
+    PTLOAD_NOINLINE void reallocate(std::size_t n) {
+        if (n > static_cast<std::size_t>(-1) / sizeof(T)) out_of_memory();
+        if constexpr (bytes_copy) {
+            data_ = static_cast<T*>(reallocate_bytes(data_, cap_ * sizeof(T), n * sizeof(T), alignof(T), size_ * sizeof(T)));
+        } else {
+            T* moved = static_cast<T*>(allocate_bytes(n * sizeof(T), alignof(T)));
+            for (std::size_t i = 0; i < size_; ++i) {
+                ::new (static_cast<void*>(moved + i)) T(std::move(data_[i]));
+                data_[i].~T();
+            }
+            if (data_) deallocate_bytes(data_, cap_ * sizeof(T), alignof(T));
+            data_ = moved;
+        }
+        cap_ = n;
+    }
+    void release() noexcept {
+        truncate(0);
+        if (data_) deallocate_bytes(data_, cap_ * sizeof(T), alignof(T));
+        data_ = nullptr;
+        cap_ = 0;
+    }
+
+    T* data_ = nullptr;
+    std::size_t size_ = 0;
+    std::size_t cap_ = 0;
+};
+
+/// A byte vector whose resize() does not zero what it adds.
+template <class T>
+using fill_later_vector = vector<T, new_items::left_unset>;
+
+} // namespace detail
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/detail/vector.hpp -----
 
 #include <cstddef>
 #include <cstdint>
@@ -1598,7 +1820,6 @@ protected:
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
 
 
 namespace ptload {
@@ -4758,7 +4979,6 @@ const std::uint8_t* memory_of(const Source& src) noexcept {
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace ptload {
 inline namespace v0 {
@@ -4827,7 +5047,7 @@ inline vector<std::uint8_t> decimal_to_twos(std::string_view digits, bool negati
 inline std::string twos_to_decimal(const std::uint8_t* p, std::size_t n) {
     if (n == 0) return "0";
     bool negative = (p[n - 1] & 0x80) != 0;
-    std::vector<std::uint8_t> mag(p, p + n);
+    vector<std::uint8_t> mag(p, p + n);
     if (negative) {
         unsigned carry = 1;
         for (auto& b : mag) {
@@ -4836,7 +5056,7 @@ inline std::string twos_to_decimal(const std::uint8_t* p, std::size_t n) {
             carry = v >> 8;
         }
     }
-    std::vector<std::uint32_t> limbs((mag.size() + 3) / 4, 0);
+    vector<std::uint32_t> limbs((mag.size() + 3) / 4, 0);
     for (std::size_t i = 0; i < mag.size(); ++i) limbs[i / 4] |= static_cast<std::uint32_t>(mag[i]) << (8 * (i % 4));
     std::string out;
     // Repeated division by 10^9 yields nine digits per pass.
@@ -4873,7 +5093,6 @@ inline std::string twos_to_decimal(const std::uint8_t* p, std::size_t n) {
 #include <limits>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace ptload {
 inline namespace v0 {
@@ -4985,7 +5204,12 @@ public:
             }
             if (carry) limbs_.push_back(carry);
         }
-        limbs_.insert(limbs_.begin(), words, 0u);
+        if (words) {  // whole words of zeros below
+            const std::size_t n = limbs_.size();
+            limbs_.resize(n + words);
+            std::memmove(limbs_.data() + words, limbs_.data(), n * sizeof(std::uint32_t));
+            std::memset(limbs_.data(), 0, words * sizeof(std::uint32_t));
+        }
     }
     void shift_right_one() {
         for (std::size_t i = 0; i < limbs_.size(); ++i)
@@ -5767,7 +5991,6 @@ inline resolved_global resolve_global(std::string_view module, std::string_view 
 #include <cstdint>
 #include <cstring>
 #include <string_view>
-#include <vector>
 
 namespace ptload {
 inline namespace v0 {
@@ -6595,7 +6818,6 @@ static_assert(opcode_bytes_unique(), "two opcode rows share a byte");
 #include <string_view>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 namespace ptload {
 inline namespace v0 {
@@ -8802,7 +9024,7 @@ status zip_read_directory(Source& src, const zip_directory& dir, zip_archive& ar
 
         zip_entry e;
         e.name = std::string_view(nullptr, name.size());  // its place in `names` is set below
-        names.insert(names.end(), name.begin(), name.end());
+        names.insert(names.end(), name.data(), name.data() + name.size());
         e.header_offset = f.header_offset;
         e.data_offset = 0;
         e.compressed_size = f.compressed_size;
@@ -9299,7 +9521,6 @@ inline void set_torch_global(document_data& doc, node_id global, torch_global t)
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
 
 namespace ptload {
 inline namespace v0 {
@@ -10804,7 +11025,6 @@ inline std::string identify_foreign(const std::uint8_t* head, std::size_t n, std
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace ptload {
 inline namespace v0 {
@@ -11055,7 +11275,6 @@ inline bool tar_octal(const std::uint8_t* p, std::size_t n, std::uint64_t& out, 
 #include <cstdint>
 #include <cstring>
 #include <string>
-#include <vector>
 
 namespace ptload {
 inline namespace v0 {
@@ -11542,7 +11761,6 @@ PTLOAD_LOADERS_()
 
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 namespace ptload {
 inline namespace v0 {
@@ -11822,7 +12040,7 @@ private:
     const document_data& doc_;
     Visitor& visitor_;
     map_keys keys_;
-    std::vector<frame> frames_;
+    detail::vector<frame> frames_;
 };
 
 /// Walks the values under `root` with `visitor` (see walker); false when it stopped the walk.
@@ -11897,15 +12115,15 @@ class tensor_lister {
 public:
     tensor_lister(const document_data& doc, std::size_t max_name, std::vector<tensor_row>& rows)
         : doc_(doc), max_name_(max_name), rows_(rows), budget_(walk_limits_for(doc).max_output),
-          seen_(doc.node_count(), false) {}
+          seen_((doc.node_count() + 63) / 64, 0) {}
 
     static constexpr std::uint32_t no_parent = 0xFFFFFFFFu;
 
     /// A value met again is passed over; attributes set by BUILD on an OrderedDict or a tensor
     /// are not state_dict entries. The marks are paths: an index into steps_.
     walk_action enter(const walk_event& e, std::uint32_t& path) {
-        if (e.id == null_node || e.step.slot == walk_slot::attrs || seen_[e.id]) return walk_action::skip;
-        seen_[e.id] = true;
+        if (e.id == null_node || e.step.slot == walk_slot::attrs || seen(e.id)) return walk_action::skip;
+        seen_[e.id / 64] |= std::uint64_t{1} << e.id % 64;
         const kind k = doc_.at(e.id).k;
         const bool tensor = k == kind::tensor;
         // Where state_dict keys live (nn.Module pickles: objects whose state holds
@@ -11930,6 +12148,7 @@ public:
     void leave(node_id, std::uint32_t) noexcept {}
 
 private:
+    bool seen(node_id id) const noexcept { return seen_[id / 64] >> id % 64 & 1; }
     static constexpr std::uint64_t constants_index = ~std::uint64_t{0};
     struct step {  // one key of a path: a mapping key, a sequence index, or "constants"
         std::uint32_t parent;
@@ -11989,9 +12208,9 @@ private:
     std::vector<tensor_row>& rows_;
     std::uint64_t budget_;
     std::uint64_t spent_ = 0;
-    std::vector<bool> seen_;
-    std::vector<step> steps_;
-    std::vector<std::uint32_t> parts_;  // name_of's steps of one name, kept for the next name
+    detail::vector<std::uint64_t> seen_;  // a bit per node
+    detail::vector<step> steps_;
+    detail::vector<std::uint32_t> parts_;  // name_of's steps of one name, kept for the next name
     index_text digits_{0};
 };
 

@@ -8,7 +8,6 @@
 
 #include <cstdint>
 #include <new>
-#include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -141,6 +140,31 @@ struct [[nodiscard]] error_handoff {
 };
 inline error_handoff hand_off(error e) { return {new error(std::move(e))}; }
 
+namespace detail {
+/// The owner of a result's error: what std::unique_ptr<error> would be, without the templates
+/// <memory> instantiates for it in every file that includes ptload.
+class owned_error {
+public:
+    owned_error() noexcept = default;
+    explicit owned_error(error* e) noexcept : e_(e) {}
+    owned_error(owned_error&& o) noexcept : e_(o.e_) { o.e_ = nullptr; }
+    owned_error& operator=(owned_error&& o) noexcept {
+        if (this != &o) reset(o.e_), o.e_ = nullptr;
+        return *this;
+    }
+    ~owned_error() { delete e_; }
+    void reset(error* e) noexcept {
+        delete e_;
+        e_ = e;
+    }
+    explicit operator bool() const noexcept { return e_ != nullptr; }
+    error& operator*() const noexcept { return *e_; }
+
+private:
+    error* e_ = nullptr;
+};
+} // namespace detail
+
 /// Either a T or an error. There is deliberately no implicit conversion to T: a caller must look.
 /// The error lives behind a pointer, so success costs a T plus one null pointer: the pickle
 /// machine returns a status from every opcode, and an inline error (two strings) would be
@@ -181,7 +205,7 @@ public:
 private:
     void destroy() noexcept { if (!err_) u_.value.~T(); }
     union storage { storage() {} ~storage() {} T value; } u_;
-    std::unique_ptr<error> err_;
+    detail::owned_error err_;
 };
 
 template <>
@@ -198,7 +222,7 @@ public:
     const error& err() const& noexcept { return *err_; }
     error&& err() && noexcept { return std::move(*err_); }
 private:
-    std::unique_ptr<error> err_;
+    detail::owned_error err_;
 };
 
 using status = result<void>;

@@ -4,6 +4,7 @@
 #define PTLOAD_LISTING_HPP
 
 #include "detail/flat_map.hpp"
+#include "detail/vector.hpp"
 #include "error.hpp"
 #include "torch/tensor.hpp"
 #include "value.hpp"
@@ -31,15 +32,15 @@ class tensor_lister {
 public:
     tensor_lister(const document_data& doc, std::size_t max_name, std::vector<tensor_row>& rows)
         : doc_(doc), max_name_(max_name), rows_(rows), budget_(walk_limits_for(doc).max_output),
-          seen_(doc.node_count(), false) {}
+          seen_((doc.node_count() + 63) / 64, 0) {}
 
     static constexpr std::uint32_t no_parent = 0xFFFFFFFFu;
 
     /// A value met again is passed over; attributes set by BUILD on an OrderedDict or a tensor
     /// are not state_dict entries. The marks are paths: an index into steps_.
     walk_action enter(const walk_event& e, std::uint32_t& path) {
-        if (e.id == null_node || e.step.slot == walk_slot::attrs || seen_[e.id]) return walk_action::skip;
-        seen_[e.id] = true;
+        if (e.id == null_node || e.step.slot == walk_slot::attrs || seen(e.id)) return walk_action::skip;
+        seen_[e.id / 64] |= std::uint64_t{1} << e.id % 64;
         const kind k = doc_.at(e.id).k;
         const bool tensor = k == kind::tensor;
         // Where state_dict keys live (nn.Module pickles: objects whose state holds
@@ -64,6 +65,7 @@ public:
     void leave(node_id, std::uint32_t) noexcept {}
 
 private:
+    bool seen(node_id id) const noexcept { return seen_[id / 64] >> id % 64 & 1; }
     static constexpr std::uint64_t constants_index = ~std::uint64_t{0};
     struct step {  // one key of a path: a mapping key, a sequence index, or "constants"
         std::uint32_t parent;
@@ -123,9 +125,9 @@ private:
     std::vector<tensor_row>& rows_;
     std::uint64_t budget_;
     std::uint64_t spent_ = 0;
-    std::vector<bool> seen_;
-    std::vector<step> steps_;
-    std::vector<std::uint32_t> parts_;  // name_of's steps of one name, kept for the next name
+    detail::vector<std::uint64_t> seen_;  // a bit per node
+    detail::vector<step> steps_;
+    detail::vector<std::uint32_t> parts_;  // name_of's steps of one name, kept for the next name
     index_text digits_{0};
 };
 

@@ -33,7 +33,6 @@
 #include <string>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 namespace ptload {
 inline namespace v0 {
@@ -180,34 +179,6 @@ struct memory_allocator {
     friend bool operator!=(const memory_allocator&, const memory_allocator&) noexcept { return false; }
 };
 
-template <class T>
-using vector = std::vector<T, memory_allocator<T>>;
-
-/// memory_allocator whose value-initialising construct leaves a trivial element unset: for
-/// byte buffers sized and then filled at once (a record read from the file, an inflated
-/// record), which a zero-fill would write twice.
-template <class T>
-struct fill_later_allocator : memory_allocator<T> {
-    static_assert(std::is_trivially_default_constructible<T>::value, "only for trivial elements");
-    template <class U>
-    struct rebind {
-        using other = fill_later_allocator<U>;
-    };
-    fill_later_allocator() noexcept = default;
-    template <class U>
-    fill_later_allocator(const fill_later_allocator<U>&) noexcept {}
-    template <class U>
-    void construct(U* p) noexcept {
-        ::new (static_cast<void*>(p)) U;  // default-initialised: left as the memory was
-    }
-    template <class U, class... Args>
-    void construct(U* p, Args&&... args) {
-        ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
-    }
-};
-/// A byte vector whose resize() does not zero what it adds (see fill_later_allocator).
-template <class T>
-using fill_later_vector = std::vector<T, fill_later_allocator<T>>;
 using string = std::basic_string<char, std::char_traits<char>, memory_allocator<char>>;
 
 /// std::make_shared through the memory functions (object and count in one block).

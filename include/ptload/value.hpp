@@ -12,6 +12,7 @@
 #include "detail/flat_map.hpp"
 #include "detail/offset_order.hpp"
 #include "detail/pod_vector.hpp"
+#include "detail/vector.hpp"
 #include "error.hpp"
 #include "memory.hpp"
 #include "span.hpp"
@@ -29,7 +30,6 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
 
 
 namespace ptload {

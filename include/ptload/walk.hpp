@@ -12,12 +12,12 @@
 #define PTLOAD_WALK_HPP
 
 #include "config.hpp"
+#include "detail/vector.hpp"
 #include "pickle/numpy.hpp"
 #include "value.hpp"
 
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 namespace ptload {
 inline namespace v0 {
@@ -297,7 +297,7 @@ private:
     const document_data& doc_;
     Visitor& visitor_;
     map_keys keys_;
-    std::vector<frame> frames_;
+    detail::vector<frame> frames_;
 };
 
 /// Walks the values under `root` with `visitor` (see walker); false when it stopped the walk.

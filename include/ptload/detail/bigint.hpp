@@ -5,12 +5,12 @@
 
 #include "../config.hpp"
 #include "../memory.hpp"
+#include "vector.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace ptload {
 inline namespace v0 {
@@ -79,7 +79,7 @@ inline vector<std::uint8_t> decimal_to_twos(std::string_view digits, bool negati
 inline std::string twos_to_decimal(const std::uint8_t* p, std::size_t n) {
     if (n == 0) return "0";
     bool negative = (p[n - 1] & 0x80) != 0;
-    std::vector<std::uint8_t> mag(p, p + n);
+    vector<std::uint8_t> mag(p, p + n);
     if (negative) {
         unsigned carry = 1;
         for (auto& b : mag) {
@@ -88,7 +88,7 @@ inline std::string twos_to_decimal(const std::uint8_t* p, std::size_t n) {
             carry = v >> 8;
         }
     }
-    std::vector<std::uint32_t> limbs((mag.size() + 3) / 4, 0);
+    vector<std::uint32_t> limbs((mag.size() + 3) / 4, 0);
     for (std::size_t i = 0; i < mag.size(); ++i) limbs[i / 4] |= static_cast<std::uint32_t>(mag[i]) << (8 * (i % 4));
     std::string out;
     // Repeated division by 10^9 yields nine digits per pass.

@@ -14,6 +14,7 @@
 
 #include "../config.hpp"
 #include "../memory.hpp"
+#include "vector.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -7,6 +7,7 @@
 #include "bigint.hpp"
 #include "pow2.hpp"
 #include "utf8.hpp"
+#include "vector.hpp"
 
 #include <cfloat>
 #include <cstddef>
@@ -15,7 +16,6 @@
 #include <limits>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace ptload {
 inline namespace v0 {
@@ -127,7 +127,12 @@ public:
             }
             if (carry) limbs_.push_back(carry);
         }
-        limbs_.insert(limbs_.begin(), words, 0u);
+        if (words) {  // whole words of zeros below
+            const std::size_t n = limbs_.size();
+            limbs_.resize(n + words);
+            std::memmove(limbs_.data() + words, limbs_.data(), n * sizeof(std::uint32_t));
+            std::memset(limbs_.data(), 0, words * sizeof(std::uint32_t));
+        }
     }
     void shift_right_one() {
         for (std::size_t i = 0; i < limbs_.size(); ++i)

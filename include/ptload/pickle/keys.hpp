@@ -7,6 +7,7 @@
 
 #include "../detail/flat_map.hpp"
 #include "../detail/pod_vector.hpp"
+#include "../detail/vector.hpp"
 #include "../error.hpp"
 #include "../value.hpp"
 
@@ -14,7 +15,6 @@
 #include <cstdint>
 #include <cstring>
 #include <string_view>
-#include <vector>
 
 namespace ptload {
 inline namespace v0 {

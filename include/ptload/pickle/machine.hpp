@@ -46,6 +46,7 @@
 #include "../detail/pod_vector.hpp"
 #include "../detail/text.hpp"
 #include "../detail/utf8.hpp"
+#include "../detail/vector.hpp"
 #include "../error.hpp"
 #include "../policies/select.hpp"
 #include "../span.hpp"
@@ -62,7 +63,6 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 namespace ptload {
 inline namespace v0 {

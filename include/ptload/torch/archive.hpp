@@ -5,6 +5,7 @@
 #define PTLOAD_TORCH_ARCHIVE_HPP
 
 #include "../detail/flat_map.hpp"
+#include "../detail/vector.hpp"
 #include "../error.hpp"
 #include "../memory.hpp"
 #include "../pickle/machine.hpp"

@@ -5,6 +5,7 @@
 #define PTLOAD_TORCH_LEGACY_HPP
 
 #include "../detail/flat_map.hpp"
+#include "../detail/vector.hpp"
 #include "../error.hpp"
 #include "../pickle/machine.hpp"
 #include "../policies/source.hpp"
@@ -16,7 +17,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace ptload {
 inline namespace v0 {

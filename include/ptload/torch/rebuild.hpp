@@ -7,6 +7,7 @@
 #define PTLOAD_TORCH_REBUILD_HPP
 
 #include "../detail/checked.hpp"
+#include "../detail/vector.hpp"
 #include "../error.hpp"
 #include "../pickle/globals.hpp"
 #include "../pickle/numpy.hpp"
@@ -24,7 +25,6 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
 
 namespace ptload {
 inline namespace v0 {

@@ -7,6 +7,7 @@
 #include "../detail/any_source.hpp"
 #include "../detail/checked.hpp"
 #include "../detail/read_window.hpp"
+#include "../detail/vector.hpp"
 #include "../error.hpp"
 #include "../value.hpp"
 #include "../policies/allocator.hpp"

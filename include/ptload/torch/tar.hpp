@@ -7,6 +7,7 @@
 #include "../detail/checked.hpp"
 #include "../detail/flat_map.hpp"
 #include "../detail/tar_octal.hpp"
+#include "../detail/vector.hpp"
 #include "../error.hpp"
 #include "../pickle/machine.hpp"
 #include "../value.hpp"
@@ -19,7 +20,6 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
-#include <vector>
 
 namespace ptload {
 inline namespace v0 {

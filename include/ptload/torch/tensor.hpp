@@ -7,6 +7,7 @@
 #define PTLOAD_TORCH_TENSOR_HPP
 
 #include "../detail/checked.hpp"
+#include "../detail/vector.hpp"
 #include "../error.hpp"
 #include "../memory.hpp"
 #include "../policies/limits.hpp"

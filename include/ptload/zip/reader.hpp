@@ -26,6 +26,7 @@
 #include "../detail/crc32.hpp"
 #include "../detail/offset_order.hpp"
 #include "../detail/read_window.hpp"
+#include "../detail/vector.hpp"
 #include "../error.hpp"
 #include "../memory.hpp"
 #include "../policies/limits.hpp"
@@ -454,7 +455,7 @@ status zip_read_directory(Source& src, const zip_directory& dir, zip_archive& ar
 
         zip_entry e;
         e.name = std::string_view(nullptr, name.size());  // its place in `names` is set below
-        names.insert(names.end(), name.begin(), name.end());
+        names.insert(names.end(), name.data(), name.data() + name.size());
         e.header_offset = f.header_offset;
         e.data_offset = 0;
         e.compressed_size = f.compressed_size;
