@@ -644,7 +644,6 @@ inline mapping_cache& kept_mappings() noexcept {
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <new>
 #include <string>
 #include <type_traits>
@@ -797,47 +796,40 @@ struct memory_allocator {
 
 using string = std::basic_string<char, std::char_traits<char>, memory_allocator<char>>;
 
-/// std::make_shared through the memory functions (object and count in one block).
-template <class T, class... Args>
-std::shared_ptr<T> make_shared(Args&&... args) {
-    return std::allocate_shared<T>(memory_allocator<T>(), std::forward<Args>(args)...);
-}
-
-/// An array of n default-initialised T from the memory functions, freed by its deleter.
+/// A block of trivial T from the memory functions, left unset, freed with its owner (what
+/// std::unique_ptr<T[]> with a deleter was, without <memory>).
 template <class T>
-struct array_deleter {
-    std::size_t n = 0;
-    void operator()(T* p) const noexcept {
-        if (!p) return;
-        // The loops are spelled out only for types that need them: a debug build does not
-        // elide a loop of no-op destructors, and a text block has 64 KiB of them.
-        if constexpr (!std::is_trivially_destructible<T>::value) {
-            for (std::size_t i = n; i-- > 0;) p[i].~T();
-        }
-        deallocate_bytes(p, n * sizeof(T), alignof(T));
+class unique_array {
+    static_assert(std::is_trivial<T>::value, "items are neither made nor destroyed");
+
+public:
+    unique_array() noexcept = default;
+    unique_array(T* p, std::size_t n) noexcept : p_(p), n_(n) {}
+    unique_array(unique_array&& o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr, o.n_ = 0; }
+    unique_array& operator=(unique_array&& o) noexcept {
+        std::swap(p_, o.p_);
+        std::swap(n_, o.n_);
+        return *this;
     }
+    ~unique_array() {
+        if (p_) deallocate_bytes(p_, n_ * sizeof(T), alignof(T));
+    }
+    T* get() const noexcept { return p_; }
+    explicit operator bool() const noexcept { return p_ != nullptr; }
+
+private:
+    T* p_ = nullptr;
+    std::size_t n_ = 0;
 };
-template <class T>
-using unique_array = std::unique_ptr<T[], array_deleter<T>>;
-template <class T>
-unique_array<T> make_array(std::size_t n) {
-    static_assert(std::is_nothrow_default_constructible<T>::value, "array elements are made without a way to undo");
-    const std::size_t count = n ? n : 1;
-    T* p = memory_allocator<T>().allocate(count);
-    if constexpr (!std::is_trivially_default_constructible<T>::value) {
-        for (std::size_t i = 0; i < count; ++i) ::new (static_cast<void*>(p + i)) T;
-    }
-    return unique_array<T>(p, array_deleter<T>{count});
-}
 
-/// make_array for trivial T that reports no memory as an empty array.
+/// An array of n trivial T (at least one) from the memory functions; empty when there is no
+/// memory for it.
 template <class T>
 unique_array<T> try_make_array(std::size_t n) noexcept {
-    static_assert(std::is_trivially_default_constructible<T>::value, "elements are left as they are");
     const std::size_t count = n ? n : 1;
     if (count > static_cast<std::size_t>(-1) / sizeof(T)) return {};
     T* p = static_cast<T*>(try_allocate_bytes(count * sizeof(T), alignof(T)));
-    return unique_array<T>(p, array_deleter<T>{p ? count : 0});
+    return unique_array<T>(p, p ? count : 0);
 }
 
 /// One object from the memory functions (the counterpart of new/delete).
@@ -861,6 +853,30 @@ void delete_object(T* p) noexcept {
     p->~T();
     deallocate_bytes(const_cast<void*>(static_cast<const void*>(p)), sizeof(T), alignof(T));
 }
+
+/// The owner of one object from new_object, which it frees with delete_object.
+template <class T>
+class owned {
+public:
+    owned() noexcept = default;
+    explicit owned(T* p) noexcept : p_(p) {}
+    owned(owned&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+    owned& operator=(owned&& o) noexcept {
+        std::swap(p_, o.p_);
+        return *this;
+    }
+    ~owned() { delete_object(p_); }
+    void reset(T* p) noexcept {
+        delete_object(p_);
+        p_ = p;
+    }
+    T* get() const noexcept { return p_; }
+    T& operator*() const noexcept { return *p_; }
+    explicit operator bool() const noexcept { return p_ != nullptr; }
+
+private:
+    T* p_ = nullptr;
+};
 
 } // namespace detail
 } // namespace v0
@@ -1488,6 +1504,143 @@ private:
 
 #endif
 // ----- end of ptload/detail/pod_vector.hpp -----
+// ----- ptload/detail/shared.hpp -----
+// detail/shared.hpp: shared ownership of what a load hands out, with the count inside the object.
+//
+// A document's contents are shared by the document and every tensor taken from it; the storage
+// reader by the document and, in mapped mode, by what points into its source; a source the
+// caller gave by value by that reader. std::shared_ptr did this job, but <memory> and the
+// templates its handles instantiate were a tenth of the compile time of a file that only
+// includes ptload.hpp. The objects here carry their own count (as enable_shared_from_this
+// carries its weak reference), so a tensor made from a bare `const document_data*` can share
+// it without one being passed along.
+#ifndef PTLOAD_DETAIL_SHARED_HPP
+#define PTLOAD_DETAIL_SHARED_HPP
+
+
+#include <atomic>
+#include <cstddef>
+#include <type_traits>
+#include <utility>
+
+namespace ptload {
+inline namespace v0 {
+namespace detail {
+
+template <class T>
+class shared;
+
+/// The base of an object that shared handles own: a count of handles and the way to free it,
+/// both set by make_shared. One made otherwise (on the stack, say) has neither, and a handle
+/// asked to share it stays empty.
+class shared_object {
+public:
+    shared_object() noexcept = default;
+    shared_object(const shared_object&) = delete;
+    shared_object& operator=(const shared_object&) = delete;
+
+    /// Whether make_shared made this object (and handles may share it).
+    bool counted() const noexcept { return free_ != nullptr; }
+
+protected:
+    ~shared_object() = default;  // only free_ destroys a counted object, as its own type
+
+private:
+    template <class T>
+    friend class shared;
+    template <class T, class... Args>
+    friend shared<T> make_shared(Args&&... args);
+
+    void add_ref() const noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+    void release() const noexcept {
+        // acq_rel: the last owner sees every other owner's writes before it frees the object
+        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) free_(const_cast<shared_object*>(this));
+    }
+
+    mutable std::atomic<std::size_t> refs_{0};
+    void (*free_)(shared_object*) noexcept = nullptr;
+};
+
+/// A handle that shares ownership of a T (a shared_object) with every copy of it; the last one
+/// to go frees the object. Copies may be made and dropped on any thread.
+template <class T>
+class shared {
+public:
+    shared() noexcept = default;
+    shared(std::nullptr_t) noexcept {}
+    shared(const shared& o) noexcept : p_(o.p_) {
+        if (p_) p_->add_ref();
+    }
+    shared(shared&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+    /// A handle on a base (or const) of what `o` holds.
+    template <class U, class = std::enable_if_t<std::is_convertible<U*, T*>::value>>
+    shared(shared<U>&& o) noexcept : p_(o.p_) {
+        o.p_ = nullptr;
+    }
+    template <class U, class = std::enable_if_t<std::is_convertible<U*, T*>::value>>
+    shared(const shared<U>& o) noexcept : p_(o.p_) {
+        if (p_) p_->add_ref();
+    }
+    shared& operator=(shared o) noexcept {
+        std::swap(p_, o.p_);
+        return *this;
+    }
+    ~shared() {
+        if (p_) p_->release();
+    }
+
+    /// Another handle on `p` where make_shared made it, else an empty one.
+    static shared share(T* p) noexcept {
+        shared s;
+        if (p && p->counted()) {
+            p->add_ref();
+            s.p_ = p;
+        }
+        return s;
+    }
+
+    T* get() const noexcept { return p_; }
+    T& operator*() const noexcept { return *p_; }
+    T* operator->() const noexcept { return p_; }
+    explicit operator bool() const noexcept { return p_ != nullptr; }
+    void reset() noexcept { shared().swap(*this); }
+    void swap(shared& o) noexcept { std::swap(p_, o.p_); }
+
+private:
+    template <class U>
+    friend class shared;
+    template <class U, class... Args>
+    friend shared<U> make_shared(Args&&... args);
+
+    T* p_ = nullptr;
+};
+
+/// A T (a shared_object) from the memory functions, owned by the handle returned.
+template <class T, class... Args>
+shared<T> make_shared(Args&&... args) {
+    static_assert(std::is_base_of<shared_object, T>::value, "make_shared makes shared_objects");
+    T* p = new_object<T>(std::forward<Args>(args)...);
+    shared_object* base = p;
+    base->free_ = [](shared_object* o) noexcept { delete_object(static_cast<T*>(o)); };
+    base->refs_.store(1, std::memory_order_relaxed);
+    shared<T> s;
+    s.p_ = p;
+    return s;
+}
+
+/// Any value kept alive by shared handles (a source the caller gave by value).
+template <class V>
+struct shared_value final : shared_object {
+    explicit shared_value(V&& v) : value(std::move(v)) {}
+    V value;
+};
+
+} // namespace detail
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/detail/shared.hpp -----
 // ----- ptload/torch/dtype.hpp -----
 // torch/dtype.hpp: torch dtypes, their element sizes, pickled names, legacy storage classes
 // and numpy-style descriptors (FORMAT.md 5.3, 5.4).
@@ -1754,7 +1907,7 @@ struct storage {
 namespace detail {
 /// Reads declared storages from the source of one load. The document keeps one for storages
 /// read on first access; it is dropped once nothing is left to read.
-class storage_reader {
+class storage_reader : public shared_object {
 public:
     virtual ~storage_reader() = default;
     /// Makes s resident: reads (or, in mapped mode, points at) its bytes.
@@ -1816,7 +1969,6 @@ protected:
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -2122,22 +2274,18 @@ private:
     /// The lookup path as text (`["a"][5]`): read back from the document for a found value.
     detail::string path() const;
     void append_step_text(detail::string& out, step s) const;
-    struct text_deleter {
-        void operator()(detail::string* t) const noexcept { detail::delete_object(t); }
-    };
-
     const document_data* doc_ = nullptr;
     node_id id_ = null_node;
     std::uint8_t count_ = 0;   // steps_ in use
     bool clipped_ = false;     // earlier steps were dropped to keep the last path_capacity
     std::array<step, path_capacity> steps_{};
-    std::unique_ptr<detail::string, text_deleter> text_;  // a missing value's whole path, else null
+    detail::owned<detail::string> text_;  // a missing value's whole path, else null
 };
 
 /// Every node, string, storage and tensor of one load. It lives on the heap behind a
 /// `document` (and behind every `tensor` taken from it), so it never moves while values and
 /// tensors point into it.
-class document_data : public std::enable_shared_from_this<document_data> {
+class document_data : public detail::shared_object {
 public:
     document_data() = default;
     document_data(const document_data&) = delete;
@@ -2198,7 +2346,7 @@ public:
         return {};
     }
     /// The reader for storages left in the source (set by the loader).
-    void set_reader(std::shared_ptr<detail::storage_reader> r) noexcept { reader_ = std::move(r); }
+    void set_reader(detail::shared<detail::storage_reader> r) noexcept { reader_ = std::move(r); }
     /// Lets go of the source: storages not read by now fail with an io_error when touched.
     /// Storages that point into a mapped source keep it alive.
     void close_source() noexcept {
@@ -2207,7 +2355,7 @@ public:
         if (any_mapped && reader_) mapped_source_ = reader_;
         reader_.reset();
     }
-    bool has_source() const noexcept { return reader_ != nullptr; }
+    bool has_source() const noexcept { return static_cast<bool>(reader_); }
 
     // ---- building (used by the pickle machine and the torch layer) ----
     /// Room for `edges` container items. A big edge array is a mapping of its own, asked for
@@ -2574,8 +2722,8 @@ private:
     // document can see other than in time: hence mutable. The vector itself never grows after
     // the load, so references into it stay valid.
     mutable detail::vector<storage> storages_;
-    std::shared_ptr<detail::storage_reader> reader_;
-    std::shared_ptr<detail::storage_reader> mapped_source_;  // kept after close_source: storages point into its source
+    detail::shared<detail::storage_reader> reader_;
+    detail::shared<detail::storage_reader> mapped_source_;  // kept after close_source: storages point into its source
     detail::vector<detail::tensor_record> tensors_;
     mutable std::atomic<const detail::key_tables*> key_tables_{nullptr};
     static constexpr std::size_t recent_texts_count = 4;
@@ -2706,7 +2854,7 @@ public:
     const document_data& data() const noexcept { return *d_; }
 
 private:
-    std::shared_ptr<document_data> d_;
+    detail::shared<document_data> d_;
 };
 
 // ---- value implementation ----
@@ -4351,7 +4499,6 @@ inline float element_to_float(dtype t, const std::uint8_t* p) {
 
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <new>
 #include <string>
 #include <string_view>
@@ -4366,7 +4513,7 @@ inline namespace v0 {
 class tensor {
 public:
     tensor(const document_data* doc, std::uint32_t record) noexcept
-        : doc_(doc), rec_(&doc->tensor_at(record)), keep_(doc->weak_from_this().lock()) {}
+        : doc_(doc), rec_(&doc->tensor_at(record)), keep_(detail::shared<const document_data>::share(doc)) {}
 
     ptload::dtype dtype() const noexcept { return rec_->type; }
     std::size_t rank() const noexcept { return rec_->rank; }
@@ -4637,7 +4784,7 @@ private:
 
     const document_data* doc_;
     const detail::tensor_record* rec_;
-    std::shared_ptr<const document_data> keep_;  // empty only for tensors made during the load
+    detail::shared<const document_data> keep_;  // empty only for tensors made during the load
 };
 
 inline tensor document::tensor_at(std::size_t i) const noexcept { return tensor(d_.get(), static_cast<std::uint32_t>(i)); }
@@ -8177,7 +8324,6 @@ static_assert(crc32_update(crc32_update(0u, check_input, 4), check_input + 4, 5)
 
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <new>
 #include <string>
 
@@ -10288,7 +10434,6 @@ using torch_handler = basic_torch_handler<>;
 
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <string>
 #include <utility>
 
@@ -10382,7 +10527,7 @@ inline result<storage_buffer> allocate_storage(const storage& s, const storage_o
 template <class = void>
 class basic_source_reader final : public storage_reader {
 public:
-    basic_source_reader(any_source src, std::shared_ptr<void> owner, const load_options& opts, const policy_values& policies)
+    basic_source_reader(any_source src, shared<shared_object> owner, const load_options& opts, const policy_values& policies)
         : src_(src), owner_(std::move(owner)), allocator_(policies.allocator), zip_limits_(zip_limits_from(policies.limits)),
           mode_(opts.storages), check_crc_(opts.check_crc), context_(opts.allocator_context) {
         progress_fn = opts.progress;
@@ -10518,7 +10663,7 @@ private:
     }
 
     any_source src_;
-    std::shared_ptr<void> owner_;
+    shared<shared_object> owner_;  // a source the caller gave by value, else empty
     const allocator_ops allocator_;  // a copy: five words, and no lifetime to keep in step
     void* packer_ = nullptr;  // the allocator's small-storage packer, made on first use
     zip_limits zip_limits_;
@@ -10557,7 +10702,6 @@ result<storage> read_storage(Source& src, std::uint64_t offset, storage_descript
 // ----- end of ptload/torch/storage_io.hpp -----
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
 
@@ -11492,7 +11636,6 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
 // ----- end of ptload/torch/tar.hpp -----
 
 #include <cstdint>
-#include <memory>
 #include <new>
 #include <string>
 #include <type_traits>
@@ -11569,7 +11712,7 @@ result<document> load_pickle_impl(any_source src, const load_options& opts, cons
     ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
     // A file read into a block of operator new's is ptload's to give back as it is parsed; a
     // block from the user's memory functions (a static pool) is left as it is.
-    ro.release_parsed_input = bytes->buffer != nullptr && !current_memory().allocate;
+    ro.release_parsed_input = static_cast<bool>(bytes->buffer) && !current_memory().allocate;
     pickle::basic_machine<torch_handler> m(doc.data(), handler, bytes->data, bytes->size, ro, policies.decoding,
                                            policies.limits, policies.allowlist_only);
     auto root = m.run();
@@ -11588,7 +11731,7 @@ inline result<document> finish_load(document doc, const load_options& opts) {
 /// alive when the caller gave it by value (the document may need it after the load), and is
 /// null when the caller keeps it.
 template <class = void>
-result<document> load_torch_impl(any_source src, std::shared_ptr<void> owner, const load_options& opts,
+result<document> load_torch_impl(any_source src, shared<shared_object> owner, const load_options& opts,
                                  const policy_values& policies, bool pickle_fallback) {
     if (opts.storages == storage_mode::lazy && !owner)
         return make_error(errc::invalid_argument, no_offset,
@@ -11648,8 +11791,8 @@ result<document> load_source(Source&& src, const load_options& opts, bool pickle
     if constexpr (std::is_lvalue_reference<Source>::value) {
         return load_torch_impl(any_source(src), nullptr, opts, policy_values_v<Policies>, pickle_fallback);
     } else {
-        auto owned = detail::make_shared<std::remove_reference_t<Source>>(std::move(src));
-        any_source view(*owned);
+        auto owned = detail::make_shared<shared_value<std::remove_reference_t<Source>>>(std::move(src));
+        any_source view(owned->value);
         return load_torch_impl(view, std::move(owned), opts, policy_values_v<Policies>, pickle_fallback);
     }
 }
@@ -11724,7 +11867,7 @@ result<document> open_file(const std::string& path, load_options opts = {}) {
     namespace ptload {                                                                                           \
     inline namespace v0 {                                                                                        \
     namespace detail {                                                                                           \
-    prefix template result<document> load_torch_impl<>(any_source, std::shared_ptr<void>, const load_options&,   \
+    prefix template result<document> load_torch_impl<>(any_source, shared<shared_object>, const load_options&,   \
                                                        const policy_values&, bool);                              \
     prefix template result<document> load_pickle_impl<>(any_source, const load_options&, const policy_values&);  \
     }                                                                                                            \

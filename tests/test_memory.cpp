@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -175,6 +176,39 @@ TEST_CASE("memory functions: lookups and tensor data on a pooled document alloca
         CHECK(pool.live_blocks == 0);
     }
 }
+
+#if defined(__unix__) || defined(__APPLE__)  // std::thread: absent from mingw's win32 thread model
+TEST_CASE("a document's contents go with its last tensor, whichever thread drops it") {
+    // The contents are counted by the handles on them (the document, every tensor): copies made
+    // and dropped on several threads at once must leave the count right, and the last one to go
+    // frees everything (the pool counts the blocks still out).
+    const std::vector<std::uint8_t> bytes = ptload_test::read_bytes(ptload_test::source_path("examples/sample.pt"));
+    pooled_memory scope;
+    std::optional<ptload::tensor> kept;
+    {
+        auto doc = load_bytes<pool_storages>(bytes, false, pooled_options());
+        REQUIRE(doc);
+        kept = ptload::get_tensor(*doc, "model.fc1.weight").value();
+    }
+    CHECK(pool.live_blocks > 0);  // the tensor keeps the document's contents
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&] {
+            for (int i = 0; i < 20000; ++i) {
+                const ptload::tensor copy = *kept;
+                if (copy.shape()[0] != 8) ++wrong;
+            }
+        });
+    for (auto& th : threads) th.join();
+    CHECK(wrong.load() == 0);
+    CHECK(pool.live_blocks > 0);
+    std::thread([last = std::move(*kept)]() mutable { ptload::tensor gone = std::move(last); }).join();
+    kept.reset();  // a moved-from tensor holds nothing
+    CHECK(pool.live_blocks == 0);
+    CHECK(pool.live_bytes == 0);
+}
+#endif
 
 TEST_CASE("memory functions: back to operator new once they are cleared") {
     const std::vector<std::uint8_t> bytes = ptload_test::read_bytes(ptload_test::source_path("examples/sample.pt"));

@@ -22,7 +22,6 @@
 #include "value.hpp"
 
 #include <cstdint>
-#include <memory>
 #include <new>
 #include <string>
 #include <type_traits>
@@ -99,7 +98,7 @@ result<document> load_pickle_impl(any_source src, const load_options& opts, cons
     ro.safe_globals = {opts.safe_globals.data(), opts.safe_globals.size()};
     // A file read into a block of operator new's is ptload's to give back as it is parsed; a
     // block from the user's memory functions (a static pool) is left as it is.
-    ro.release_parsed_input = bytes->buffer != nullptr && !current_memory().allocate;
+    ro.release_parsed_input = static_cast<bool>(bytes->buffer) && !current_memory().allocate;
     pickle::basic_machine<torch_handler> m(doc.data(), handler, bytes->data, bytes->size, ro, policies.decoding,
                                            policies.limits, policies.allowlist_only);
     auto root = m.run();
@@ -118,7 +117,7 @@ inline result<document> finish_load(document doc, const load_options& opts) {
 /// alive when the caller gave it by value (the document may need it after the load), and is
 /// null when the caller keeps it.
 template <class = void>
-result<document> load_torch_impl(any_source src, std::shared_ptr<void> owner, const load_options& opts,
+result<document> load_torch_impl(any_source src, shared<shared_object> owner, const load_options& opts,
                                  const policy_values& policies, bool pickle_fallback) {
     if (opts.storages == storage_mode::lazy && !owner)
         return make_error(errc::invalid_argument, no_offset,
@@ -178,8 +177,8 @@ result<document> load_source(Source&& src, const load_options& opts, bool pickle
     if constexpr (std::is_lvalue_reference<Source>::value) {
         return load_torch_impl(any_source(src), nullptr, opts, policy_values_v<Policies>, pickle_fallback);
     } else {
-        auto owned = detail::make_shared<std::remove_reference_t<Source>>(std::move(src));
-        any_source view(*owned);
+        auto owned = detail::make_shared<shared_value<std::remove_reference_t<Source>>>(std::move(src));
+        any_source view(owned->value);
         return load_torch_impl(view, std::move(owned), opts, policy_values_v<Policies>, pickle_fallback);
     }
 }
@@ -254,7 +253,7 @@ result<document> open_file(const std::string& path, load_options opts = {}) {
     namespace ptload {                                                                                           \
     inline namespace v0 {                                                                                        \
     namespace detail {                                                                                           \
-    prefix template result<document> load_torch_impl<>(any_source, std::shared_ptr<void>, const load_options&,   \
+    prefix template result<document> load_torch_impl<>(any_source, shared<shared_object>, const load_options&,   \
                                                        const policy_values&, bool);                              \
     prefix template result<document> load_pickle_impl<>(any_source, const load_options&, const policy_values&);  \
     }                                                                                                            \

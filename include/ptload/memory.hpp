@@ -28,7 +28,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <new>
 #include <string>
 #include <type_traits>
@@ -181,47 +180,40 @@ struct memory_allocator {
 
 using string = std::basic_string<char, std::char_traits<char>, memory_allocator<char>>;
 
-/// std::make_shared through the memory functions (object and count in one block).
-template <class T, class... Args>
-std::shared_ptr<T> make_shared(Args&&... args) {
-    return std::allocate_shared<T>(memory_allocator<T>(), std::forward<Args>(args)...);
-}
-
-/// An array of n default-initialised T from the memory functions, freed by its deleter.
+/// A block of trivial T from the memory functions, left unset, freed with its owner (what
+/// std::unique_ptr<T[]> with a deleter was, without <memory>).
 template <class T>
-struct array_deleter {
-    std::size_t n = 0;
-    void operator()(T* p) const noexcept {
-        if (!p) return;
-        // The loops are spelled out only for types that need them: a debug build does not
-        // elide a loop of no-op destructors, and a text block has 64 KiB of them.
-        if constexpr (!std::is_trivially_destructible<T>::value) {
-            for (std::size_t i = n; i-- > 0;) p[i].~T();
-        }
-        deallocate_bytes(p, n * sizeof(T), alignof(T));
+class unique_array {
+    static_assert(std::is_trivial<T>::value, "items are neither made nor destroyed");
+
+public:
+    unique_array() noexcept = default;
+    unique_array(T* p, std::size_t n) noexcept : p_(p), n_(n) {}
+    unique_array(unique_array&& o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr, o.n_ = 0; }
+    unique_array& operator=(unique_array&& o) noexcept {
+        std::swap(p_, o.p_);
+        std::swap(n_, o.n_);
+        return *this;
     }
+    ~unique_array() {
+        if (p_) deallocate_bytes(p_, n_ * sizeof(T), alignof(T));
+    }
+    T* get() const noexcept { return p_; }
+    explicit operator bool() const noexcept { return p_ != nullptr; }
+
+private:
+    T* p_ = nullptr;
+    std::size_t n_ = 0;
 };
-template <class T>
-using unique_array = std::unique_ptr<T[], array_deleter<T>>;
-template <class T>
-unique_array<T> make_array(std::size_t n) {
-    static_assert(std::is_nothrow_default_constructible<T>::value, "array elements are made without a way to undo");
-    const std::size_t count = n ? n : 1;
-    T* p = memory_allocator<T>().allocate(count);
-    if constexpr (!std::is_trivially_default_constructible<T>::value) {
-        for (std::size_t i = 0; i < count; ++i) ::new (static_cast<void*>(p + i)) T;
-    }
-    return unique_array<T>(p, array_deleter<T>{count});
-}
 
-/// make_array for trivial T that reports no memory as an empty array.
+/// An array of n trivial T (at least one) from the memory functions; empty when there is no
+/// memory for it.
 template <class T>
 unique_array<T> try_make_array(std::size_t n) noexcept {
-    static_assert(std::is_trivially_default_constructible<T>::value, "elements are left as they are");
     const std::size_t count = n ? n : 1;
     if (count > static_cast<std::size_t>(-1) / sizeof(T)) return {};
     T* p = static_cast<T*>(try_allocate_bytes(count * sizeof(T), alignof(T)));
-    return unique_array<T>(p, array_deleter<T>{p ? count : 0});
+    return unique_array<T>(p, p ? count : 0);
 }
 
 /// One object from the memory functions (the counterpart of new/delete).
@@ -245,6 +237,30 @@ void delete_object(T* p) noexcept {
     p->~T();
     deallocate_bytes(const_cast<void*>(static_cast<const void*>(p)), sizeof(T), alignof(T));
 }
+
+/// The owner of one object from new_object, which it frees with delete_object.
+template <class T>
+class owned {
+public:
+    owned() noexcept = default;
+    explicit owned(T* p) noexcept : p_(p) {}
+    owned(owned&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+    owned& operator=(owned&& o) noexcept {
+        std::swap(p_, o.p_);
+        return *this;
+    }
+    ~owned() { delete_object(p_); }
+    void reset(T* p) noexcept {
+        delete_object(p_);
+        p_ = p;
+    }
+    T* get() const noexcept { return p_; }
+    T& operator*() const noexcept { return *p_; }
+    explicit operator bool() const noexcept { return p_ != nullptr; }
+
+private:
+    T* p_ = nullptr;
+};
 
 } // namespace detail
 } // namespace v0

@@ -12,6 +12,7 @@
 #include "detail/flat_map.hpp"
 #include "detail/offset_order.hpp"
 #include "detail/pod_vector.hpp"
+#include "detail/shared.hpp"
 #include "detail/vector.hpp"
 #include "error.hpp"
 #include "memory.hpp"
@@ -26,7 +27,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -332,22 +332,18 @@ private:
     /// The lookup path as text (`["a"][5]`): read back from the document for a found value.
     detail::string path() const;
     void append_step_text(detail::string& out, step s) const;
-    struct text_deleter {
-        void operator()(detail::string* t) const noexcept { detail::delete_object(t); }
-    };
-
     const document_data* doc_ = nullptr;
     node_id id_ = null_node;
     std::uint8_t count_ = 0;   // steps_ in use
     bool clipped_ = false;     // earlier steps were dropped to keep the last path_capacity
     std::array<step, path_capacity> steps_{};
-    std::unique_ptr<detail::string, text_deleter> text_;  // a missing value's whole path, else null
+    detail::owned<detail::string> text_;  // a missing value's whole path, else null
 };
 
 /// Every node, string, storage and tensor of one load. It lives on the heap behind a
 /// `document` (and behind every `tensor` taken from it), so it never moves while values and
 /// tensors point into it.
-class document_data : public std::enable_shared_from_this<document_data> {
+class document_data : public detail::shared_object {
 public:
     document_data() = default;
     document_data(const document_data&) = delete;
@@ -408,7 +404,7 @@ public:
         return {};
     }
     /// The reader for storages left in the source (set by the loader).
-    void set_reader(std::shared_ptr<detail::storage_reader> r) noexcept { reader_ = std::move(r); }
+    void set_reader(detail::shared<detail::storage_reader> r) noexcept { reader_ = std::move(r); }
     /// Lets go of the source: storages not read by now fail with an io_error when touched.
     /// Storages that point into a mapped source keep it alive.
     void close_source() noexcept {
@@ -417,7 +413,7 @@ public:
         if (any_mapped && reader_) mapped_source_ = reader_;
         reader_.reset();
     }
-    bool has_source() const noexcept { return reader_ != nullptr; }
+    bool has_source() const noexcept { return static_cast<bool>(reader_); }
 
     // ---- building (used by the pickle machine and the torch layer) ----
     /// Room for `edges` container items. A big edge array is a mapping of its own, asked for
@@ -784,8 +780,8 @@ private:
     // document can see other than in time: hence mutable. The vector itself never grows after
     // the load, so references into it stay valid.
     mutable detail::vector<storage> storages_;
-    std::shared_ptr<detail::storage_reader> reader_;
-    std::shared_ptr<detail::storage_reader> mapped_source_;  // kept after close_source: storages point into its source
+    detail::shared<detail::storage_reader> reader_;
+    detail::shared<detail::storage_reader> mapped_source_;  // kept after close_source: storages point into its source
     detail::vector<detail::tensor_record> tensors_;
     mutable std::atomic<const detail::key_tables*> key_tables_{nullptr};
     static constexpr std::size_t recent_texts_count = 4;
@@ -916,7 +912,7 @@ public:
     const document_data& data() const noexcept { return *d_; }
 
 private:
-    std::shared_ptr<document_data> d_;
+    detail::shared<document_data> d_;
 };
 
 // ---- value implementation ----

@@ -17,7 +17,6 @@
 
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <new>
 #include <string>
 

@@ -17,7 +17,6 @@
 #include "storage_io.hpp"
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
 

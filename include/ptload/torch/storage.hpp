@@ -9,6 +9,7 @@
 #define PTLOAD_TORCH_STORAGE_HPP
 
 #include "../config.hpp"
+#include "../detail/shared.hpp"
 #include "../error.hpp"
 #include "dtype.hpp"
 
@@ -103,7 +104,7 @@ struct storage {
 namespace detail {
 /// Reads declared storages from the source of one load. The document keeps one for storages
 /// read on first access; it is dropped once nothing is left to read.
-class storage_reader {
+class storage_reader : public shared_object {
 public:
     virtual ~storage_reader() = default;
     /// Makes s resident: reads (or, in mapped mode, points at) its bytes.

@@ -21,7 +21,6 @@
 
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <string>
 #include <utility>
 
@@ -115,7 +114,7 @@ inline result<storage_buffer> allocate_storage(const storage& s, const storage_o
 template <class = void>
 class basic_source_reader final : public storage_reader {
 public:
-    basic_source_reader(any_source src, std::shared_ptr<void> owner, const load_options& opts, const policy_values& policies)
+    basic_source_reader(any_source src, shared<shared_object> owner, const load_options& opts, const policy_values& policies)
         : src_(src), owner_(std::move(owner)), allocator_(policies.allocator), zip_limits_(zip_limits_from(policies.limits)),
           mode_(opts.storages), check_crc_(opts.check_crc), context_(opts.allocator_context) {
         progress_fn = opts.progress;
@@ -251,7 +250,7 @@ private:
     }
 
     any_source src_;
-    std::shared_ptr<void> owner_;
+    shared<shared_object> owner_;  // a source the caller gave by value, else empty
     const allocator_ops allocator_;  // a copy: five words, and no lifetime to keep in step
     void* packer_ = nullptr;  // the allocator's small-storage packer, made on first use
     zip_limits zip_limits_;

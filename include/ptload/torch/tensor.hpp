@@ -18,7 +18,6 @@
 
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <new>
 #include <string>
 #include <string_view>
@@ -33,7 +32,7 @@ inline namespace v0 {
 class tensor {
 public:
     tensor(const document_data* doc, std::uint32_t record) noexcept
-        : doc_(doc), rec_(&doc->tensor_at(record)), keep_(doc->weak_from_this().lock()) {}
+        : doc_(doc), rec_(&doc->tensor_at(record)), keep_(detail::shared<const document_data>::share(doc)) {}
 
     ptload::dtype dtype() const noexcept { return rec_->type; }
     std::size_t rank() const noexcept { return rec_->rank; }
@@ -304,7 +303,7 @@ private:
 
     const document_data* doc_;
     const detail::tensor_record* rec_;
-    std::shared_ptr<const document_data> keep_;  // empty only for tensors made during the load
+    detail::shared<const document_data> keep_;  // empty only for tensors made during the load
 };
 
 inline tensor document::tensor_at(std::size_t i) const noexcept { return tensor(d_.get(), static_cast<std::uint32_t>(i)); }
