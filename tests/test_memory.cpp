@@ -515,6 +515,78 @@ TEST_CASE("the arrays a load fills keep their items across growth and use the po
     CHECK(pool.live_blocks == 0);
 }
 
+namespace {
+/// An item that owns a block of the pool (as a record with text of its own does) and counts
+/// how many of its kind are alive: a move that copied instead, or a lost destructor, shows.
+struct owning_item {
+    static int alive;
+    ptload::detail::pod_vector<char> text;
+    explicit owning_item(const char* s) {
+        text.append(s, std::strlen(s) + 1);
+        ++alive;
+    }
+    owning_item(const owning_item& o) { text.append(o.text.data(), o.text.size()), ++alive; }
+    owning_item(owning_item&& o) noexcept : text(std::move(o.text)) { ++alive; }
+    owning_item& operator=(owning_item&& o) noexcept {
+        text = std::move(o.text);
+        return *this;
+    }
+    ~owning_item() { --alive; }
+    std::string str() const { return text.size() ? std::string(text.data()) : std::string("(moved)"); }
+};
+int owning_item::alive = 0;
+} // namespace
+
+TEST_CASE("ptload's own vector: items that own memory move on growth, inserts keep order, every block goes back") {
+    pooled_memory scope;
+    const std::uint64_t before = ptload_test::allocations();
+    {
+        ptload::detail::vector<owning_item> items;
+        for (int i = 0; i < 1000; ++i) items.emplace_back(("item " + std::to_string(i)).c_str());
+        CHECK(owning_item::alive == 1000);  // growth moved each item and destroyed the old ones
+        CHECK(items[0].str() == "item 0");
+        CHECK(items[999].str() == "item 999");
+        // an argument that is one of the items, at the moment the array must grow
+        while (items.size() < items.capacity()) items.emplace_back("filler");
+        items.push_back(items[0]);
+        CHECK(items.back().str() == "item 0");
+        items.insert(items.begin() + 1, owning_item("second"));  // one item before another
+        CHECK(items[0].str() == "item 0");
+        CHECK(items[1].str() == "second");
+        CHECK(items[2].str() == "item 1");
+        const std::size_t n = items.size();
+        CHECK(owning_item::alive == static_cast<int>(n));
+        ptload::detail::vector<owning_item> copy(items);
+        CHECK(copy.size() == n);
+        CHECK(copy[1].str() == "second");
+        items.resize(3, items[0]);  // truncating destroys (the fill is not used)
+        CHECK(owning_item::alive == static_cast<int>(3 + n));
+        items.resize(items.capacity() + 5, items[2]);  // a fill that is an item, with growth
+        CHECK(items.back().str() == "item 1");
+        items.pop_back();
+        copy.clear();
+        CHECK(owning_item::alive == static_cast<int>(items.size()));
+
+        ptload::detail::vector<std::uint32_t> numbers(5);  // value-initialised
+        CHECK(numbers[4] == 0);
+        const std::uint32_t more[3] = {7, 8, 9};
+        numbers.insert(numbers.end(), more, more + 3);  // a range at the end
+        REQUIRE(numbers.size() == 8);
+        CHECK(numbers[5] == 7);
+        CHECK(numbers[7] == 9);
+        numbers.assign(more + 1, more + 3);
+        REQUIRE(numbers.size() == 2);
+        CHECK(numbers[0] == 8);
+        numbers.assign(4, 6u);
+        CHECK(numbers.size() == 4);
+        CHECK(numbers[3] == 6);
+        CHECK(pool.live_blocks > 0);
+        CHECK(ptload_test::allocations() == before);
+    }
+    CHECK(owning_item::alive == 0);
+    CHECK(pool.live_blocks == 0);
+}
+
 TEST_CASE("a dict that moves as it fills keeps every entry") {
     // {i: (i, 3 * i) for i in range(200000)} as protocol 2 writes it: SETITEMS batches of 1000
     // with each batch's tuples made between them, so the dict's slot in the edge array is never
