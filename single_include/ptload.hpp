@@ -522,8 +522,98 @@ inline void unmap_array(void* p, std::size_t bytes) noexcept {
 #ifndef PTLOAD_DETAIL_MAPPING_CACHE_HPP
 #define PTLOAD_DETAIL_MAPPING_CACHE_HPP
 
+// ----- ptload/detail/atomic.hpp -----
+// detail/atomic.hpp: the few atomic operations ptload needs (a count of handles, a pointer
+// published once, a spin lock), on a word.
+//
+// With GCC and Clang they are the compiler's __atomic built-ins, the same ones libstdc++ and
+// libc++ build std::atomic on; elsewhere std::atomic itself. <atomic> costs a file that includes
+// ptload.hpp about as much to parse as the rest of the core's standard headers together save.
+#ifndef PTLOAD_DETAIL_ATOMIC_HPP
+#define PTLOAD_DETAIL_ATOMIC_HPP
 
+
+#include <type_traits>
+
+#if !defined(__GNUC__) && !defined(__clang__)
 #include <atomic>
+#endif
+
+namespace ptload {
+inline namespace v0 {
+namespace detail {
+
+/// Memory orders, as std::memory_order names them.
+enum class order { relaxed, acquire, release, acq_rel };
+
+template <class T>
+class atomic {
+    static_assert(std::is_integral<T>::value || std::is_pointer<T>::value, "a word: an integer, a bool or a pointer");
+    static constexpr bool counts = std::is_integral<T>::value && !std::is_same<T, bool>::value;
+
+public:
+    constexpr atomic(T v = T{}) noexcept : v_(v) {}
+    atomic(const atomic&) = delete;
+    atomic& operator=(const atomic&) = delete;
+
+#if defined(__GNUC__) || defined(__clang__)
+    T load(order o) const noexcept { return __atomic_load_n(&v_, model(o)); }
+    void store(T v, order o) noexcept { __atomic_store_n(&v_, v, model(o)); }
+    T exchange(T v, order o) noexcept { return __atomic_exchange_n(&v_, v, model(o)); }
+    // (counts only: on a pointer the built-ins would add bytes, not items)
+    T fetch_add(T n, order o) noexcept {
+        static_assert(counts, "only counts are added to");
+        return __atomic_fetch_add(&v_, n, model(o));
+    }
+    T fetch_sub(T n, order o) noexcept {
+        static_assert(counts, "only counts are added to");
+        return __atomic_fetch_sub(&v_, n, model(o));
+    }
+    /// Sets `desired` if the value is `expected`; else puts the value in `expected`.
+    bool compare_exchange(T& expected, T desired, order o) noexcept {
+        return __atomic_compare_exchange_n(&v_, &expected, desired, false, model(o), failure_model(o));
+    }
+
+private:
+    static constexpr int model(order o) noexcept {
+        return o == order::relaxed   ? __ATOMIC_RELAXED
+               : o == order::acquire ? __ATOMIC_ACQUIRE
+               : o == order::release ? __ATOMIC_RELEASE
+                                     : __ATOMIC_ACQ_REL;
+    }
+    /// A failed compare-exchange only loads: it may not release.
+    static constexpr int failure_model(order o) noexcept {
+        return o == order::relaxed || o == order::release ? __ATOMIC_RELAXED : __ATOMIC_ACQUIRE;
+    }
+    T v_;
+#else
+    T load(order o) const noexcept { return v_.load(model(o)); }
+    void store(T v, order o) noexcept { v_.store(v, model(o)); }
+    T exchange(T v, order o) noexcept { return v_.exchange(v, model(o)); }
+    T fetch_add(T n, order o) noexcept { return v_.fetch_add(n, model(o)); }
+    T fetch_sub(T n, order o) noexcept { return v_.fetch_sub(n, model(o)); }
+    bool compare_exchange(T& expected, T desired, order o) noexcept {
+        return v_.compare_exchange_strong(expected, desired, model(o));
+    }
+
+private:
+    static constexpr std::memory_order model(order o) noexcept {
+        return o == order::relaxed   ? std::memory_order_relaxed
+               : o == order::acquire ? std::memory_order_acquire
+               : o == order::release ? std::memory_order_release
+                                     : std::memory_order_acq_rel;
+    }
+    std::atomic<T> v_;
+#endif
+};
+
+} // namespace detail
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/detail/atomic.hpp -----
+
 #include <cstddef>
 #include <cstdint>
 
@@ -601,14 +691,14 @@ private:
         std::size_t length;
     };
     struct lock_guard {
-        explicit lock_guard(std::atomic<bool>& f) noexcept : locked(f) {
-            while (locked.exchange(true, std::memory_order_acquire)) {
+        explicit lock_guard(atomic<bool>& f) noexcept : locked(f) {
+            while (locked.exchange(true, order::acquire)) {
             }
         }
-        ~lock_guard() { locked.store(false, std::memory_order_release); }
+        ~lock_guard() { locked.store(false, order::release); }
         lock_guard(const lock_guard&) = delete;
         lock_guard& operator=(const lock_guard&) = delete;
-        std::atomic<bool>& locked;
+        atomic<bool>& locked;
     };
     static constexpr std::size_t slots = 32;
 
@@ -621,7 +711,7 @@ private:
         return b;
     }
 
-    std::atomic<bool> lock_{false};  // a spin lock (atomic_flag's initializer differs between C++17 and 20)
+    atomic<bool> lock_{false};  // a spin lock
     std::size_t count_ = 0;
     std::size_t bytes_ = 0;
     block blocks_[slots] = {};
@@ -1329,8 +1419,139 @@ private:
 #ifndef PTLOAD_DETAIL_OFFSET_ORDER_HPP
 #define PTLOAD_DETAIL_OFFSET_ORDER_HPP
 
+// ----- ptload/detail/sort.hpp -----
+// detail/sort.hpp: ordering arrays (sort, binary search) without <algorithm>, whose parsing
+// cost every file that includes ptload.hpp a few percent of its compile time for the two
+// functions the core used from it.
+//
+// sort() is an introsort, as std::sort is: quicksort with a median-of-three pivot, its depth
+// bounded by 2 log2(n) after which a range is heap-sorted, and short ranges finished by
+// insertion. Its cost is O(n log n) comparisons whatever the order of the input, so names in a
+// hostile zip directory cannot make it quadratic; the recursion goes into the smaller side only,
+// so the stack holds at most log2(n) frames.
+#ifndef PTLOAD_DETAIL_SORT_HPP
+#define PTLOAD_DETAIL_SORT_HPP
 
-#include <algorithm>
+
+#include <cstddef>
+#include <utility>
+
+namespace ptload {
+inline namespace v0 {
+namespace detail {
+
+/// a < b, for sorts without a comparison of their own.
+struct ascending {
+    template <class T>
+    bool operator()(const T& a, const T& b) const noexcept {
+        return a < b;
+    }
+};
+
+template <class T, class Less>
+void insertion_sort(T* a, std::size_t n, Less less) {
+    for (std::size_t i = 1; i < n; ++i) {
+        T v = std::move(a[i]);
+        std::size_t j = i;
+        for (; j > 0 && less(v, a[j - 1]); --j) a[j] = std::move(a[j - 1]);
+        a[j] = std::move(v);
+    }
+}
+
+template <class T, class Less>
+void heap_sort(T* a, std::size_t n, Less less) {
+    auto sift_down = [&](std::size_t root, std::size_t end) {
+        for (std::size_t child; (child = 2 * root + 1) < end; root = child) {
+            if (child + 1 < end && less(a[child], a[child + 1])) ++child;
+            if (!less(a[root], a[child])) return;
+            std::swap(a[root], a[child]);
+        }
+    };
+    for (std::size_t i = n / 2; i-- > 0;) sift_down(i, n);
+    for (std::size_t end = n; end > 1; --end) {
+        std::swap(a[0], a[end - 1]);
+        sift_down(0, end - 1);
+    }
+}
+
+template <class T, class Less>
+void introsort(T* a, std::size_t n, unsigned depth, Less less) {
+    constexpr std::size_t short_range = 16;
+    while (n > short_range) {
+        if (depth == 0) return heap_sort(a, n, less);
+        --depth;
+        // The median of the first, middle and last items becomes the pivot, at a[0].
+        const std::size_t mid = n / 2;
+        if (less(a[mid], a[0])) std::swap(a[mid], a[0]);
+        if (less(a[n - 1], a[mid])) {
+            std::swap(a[n - 1], a[mid]);
+            if (less(a[mid], a[0])) std::swap(a[mid], a[0]);
+        }
+        std::swap(a[0], a[mid]);
+        // Items equal to the pivot stop both scans, so many equal keys still split evenly.
+        std::size_t i = 0, j = n;
+        for (;;) {
+            while (less(a[++i], a[0]))
+                if (i == n - 1) break;
+            while (less(a[0], a[--j])) {
+            }
+            if (i >= j) break;
+            std::swap(a[i], a[j]);
+        }
+        std::swap(a[0], a[j]);  // the pivot between the sides: [0, j) <= a[j] <= (j, n)
+        const std::size_t left = j, right = n - j - 1;
+        if (left < right) {
+            introsort(a, left, depth, less);
+            a += j + 1;
+            n = right;
+        } else {
+            introsort(a + j + 1, right, depth, less);
+            n = left;
+        }
+    }
+    insertion_sort(a, n, less);
+}
+
+/// Sorts [first, last) by `less`, a strict weak order (not stable).
+template <class T, class Less = ascending>
+void sort(T* first, T* last, Less less = {}) {
+    const std::size_t n = static_cast<std::size_t>(last - first);
+    unsigned depth = 0;
+    for (std::size_t m = n; m > 1; m /= 2) depth += 2;
+    introsort(first, n, depth, less);
+}
+
+/// The first item of sorted [first, last) that is not less than `key` (`less(item, key)`).
+template <class T, class Key, class Less = ascending>
+T* lower_bound(T* first, T* last, const Key& key, Less less = {}) {
+    std::size_t n = static_cast<std::size_t>(last - first);
+    while (n > 0) {
+        const std::size_t half = n / 2;
+        if (less(first[half], key)) {
+            first += half + 1;
+            n -= half + 1;
+        } else {
+            n = half;
+        }
+    }
+    return first;
+}
+
+/// Whether [first, last) is in `less` order.
+template <class T, class Less = ascending>
+bool is_sorted(const T* first, const T* last, Less less = {}) {
+    for (const T* p = first; p + 1 < last; ++p)
+        if (less(p[1], p[0])) return false;
+    return true;
+}
+
+} // namespace detail
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/detail/sort.hpp -----
+
 #include <cstddef>
 #include <cstdint>
 #include <utility>
@@ -1351,14 +1572,9 @@ struct offset_item {
 template <class Items>
 void sort_by_offset(Items& items) {
     auto earlier = [](const offset_item& a, const offset_item& b) { return a.offset < b.offset; };
-    if (std::is_sorted(items.begin(), items.end(), earlier)) return;
-    if (items.size() < 64) {  // insertion sort: stable, and no buffer (std::stable_sort takes one from the heap)
-        for (std::size_t i = 1; i < items.size(); ++i) {
-            const offset_item it = items[i];
-            std::size_t j = i;
-            for (; j > 0 && earlier(it, items[j - 1]); --j) items[j] = items[j - 1];
-            items[j] = it;
-        }
+    if (is_sorted(items.data(), items.data() + items.size(), earlier)) return;
+    if (items.size() < 64) {  // insertion sort: stable, and no buffer
+        insertion_sort(items.data(), items.size(), earlier);
         return;
     }
     std::uint64_t differ = 0;  // bits in which some offset differs from the first
@@ -1518,7 +1734,6 @@ private:
 #define PTLOAD_DETAIL_SHARED_HPP
 
 
-#include <atomic>
 #include <cstddef>
 #include <type_traits>
 #include <utility>
@@ -1551,13 +1766,13 @@ private:
     template <class T, class... Args>
     friend shared<T> make_shared(Args&&... args);
 
-    void add_ref() const noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+    void add_ref() const noexcept { refs_.fetch_add(1, order::relaxed); }
     void release() const noexcept {
         // acq_rel: the last owner sees every other owner's writes before it frees the object
-        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) free_(const_cast<shared_object*>(this));
+        if (refs_.fetch_sub(1, order::acq_rel) == 1) free_(const_cast<shared_object*>(this));
     }
 
-    mutable std::atomic<std::size_t> refs_{0};
+    mutable atomic<std::size_t> refs_{0};
     void (*free_)(shared_object*) noexcept = nullptr;
 };
 
@@ -1622,7 +1837,7 @@ shared<T> make_shared(Args&&... args) {
     T* p = new_object<T>(std::forward<Args>(args)...);
     shared_object* base = p;
     base->free_ = [](shared_object* o) noexcept { delete_object(static_cast<T*>(o)); };
-    base->refs_.store(1, std::memory_order_relaxed);
+    base->refs_.store(1, order::relaxed);
     shared<T> s;
     s.p_ = p;
     return s;
@@ -1962,9 +2177,7 @@ protected:
 #endif
 // ----- end of ptload/torch/storage.hpp -----
 
-#include <algorithm>
 #include <array>
-#include <atomic>
 #include <cassert>
 #include <cstdint>
 #include <cstdio>
@@ -2463,7 +2676,7 @@ public:
     /// `items` may point into this document's own edges (they are copied before edges grow).
     void push_edges(node_id container, const node_id* items, std::size_t n) {
         if (n == 0) return;
-        if (key_tables_.load(std::memory_order_relaxed)) drop_key_tables();  // a lookup during a load
+        if (key_tables_.load(detail::order::relaxed)) drop_key_tables();  // a lookup during a load
         detail::node::edge_slot& s = nodes_[container].seq;
         if (PTLOAD_LIKELY(s.size + n <= s.cap)) {  // room in the slot: nothing moves, items stay valid
             detail::copy_items(edges_.data() + s.first + s.size, items, n);
@@ -2487,12 +2700,12 @@ public:
     }
     /// Drops a container's items past the first n (keeps its slot).
     void truncate_edges(node_id container, std::size_t n) noexcept {
-        if (key_tables_.load(std::memory_order_relaxed)) drop_key_tables();
+        if (key_tables_.load(detail::order::relaxed)) drop_key_tables();
         if (n < nodes_[container].seq.size) nodes_[container].seq.size = static_cast<std::uint32_t>(n);
     }
     node_id edge(node_id container, std::size_t i) const noexcept { return edges_[nodes_[container].seq.first + i]; }
     void set_edge(node_id container, std::size_t i, node_id v) noexcept {
-        if (key_tables_.load(std::memory_order_relaxed)) drop_key_tables();
+        if (key_tables_.load(detail::order::relaxed)) drop_key_tables();
         edges_[nodes_[container].seq.first + i] = v;
     }
     std::size_t edge_count(node_id container) const noexcept { return nodes_[container].seq.size; }
@@ -2725,7 +2938,7 @@ private:
     detail::shared<detail::storage_reader> reader_;
     detail::shared<detail::storage_reader> mapped_source_;  // kept after close_source: storages point into its source
     detail::vector<detail::tensor_record> tensors_;
-    mutable std::atomic<const detail::key_tables*> key_tables_{nullptr};
+    mutable detail::atomic<const detail::key_tables*> key_tables_{nullptr};
     static constexpr std::size_t recent_texts_count = 4;
     std::string_view recent_texts_[recent_texts_count];
     std::size_t recent_next_ = 0;
@@ -2797,14 +3010,14 @@ private:
 
 inline document_data::~document_data() { drop_key_tables(); }
 inline void document_data::drop_key_tables() noexcept {
-    detail::delete_object(key_tables_.exchange(nullptr, std::memory_order_acq_rel));
+    detail::delete_object(key_tables_.exchange(nullptr, detail::order::acq_rel));
 }
 
 inline std::int64_t document_data::find_str_key(node_id m, std::string_view key) const {
     const std::size_t n = edge_count(m) / 2;
     const node_id* e = edges(m);
     if (n >= detail::key_tables::min_entries) {
-        const detail::key_tables* t = key_tables_.load(std::memory_order_acquire);
+        const detail::key_tables* t = key_tables_.load(detail::order::acquire);
         if (!t) t = build_key_tables();
         if (const std::int64_t i = t->find(*this, m, key); i != detail::key_tables::no_table) return i;
     }
@@ -2817,7 +3030,7 @@ inline const detail::key_tables* document_data::build_key_tables() const {
     auto* built = detail::new_object<detail::key_tables>();
     built->build(*this);
     const detail::key_tables* expected = nullptr;
-    if (key_tables_.compare_exchange_strong(expected, built, std::memory_order_acq_rel)) return built;
+    if (key_tables_.compare_exchange(expected, built, detail::order::acq_rel)) return built;
     detail::delete_object(built);  // another thread published first: use its tables
     return expected;
 }
@@ -6134,10 +6347,10 @@ inline resolved_global resolve_global(std::string_view module, std::string_view 
 #define PTLOAD_PICKLE_KEYS_HPP
 
 
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
+#include <utility>
 
 namespace ptload {
 inline namespace v0 {
@@ -6256,12 +6469,12 @@ private:
             const std::uint32_t lo = start[b], hi = start[b + 1];
             if (hi - lo < 2) continue;
             if (hi - lo <= 64) {
-                std::sort(order.data() + lo, order.data() + hi);
+                detail::sort(order.data() + lo, order.data() + hi);
                 continue;
             }
             flag_pass(order.data() + lo, hi - lo, 64 - top_bits, sub, next);
             for (std::size_t k = 0; k + 1 < sub.size(); ++k)
-                if (sub[k + 1] - sub[k] > 1) std::sort(order.data() + lo + sub[k], order.data() + lo + sub[k + 1]);
+                if (sub[k + 1] - sub[k] > 1) detail::sort(order.data() + lo + sub[k], order.data() + lo + sub[k + 1]);
         }
         const auto hash_bits = [entry_bits](std::uint64_t w) { return w >> entry_bits; };
         detail::vector<std::uint32_t> keep_as;  // entry -> the entry it merges into (itself if kept)
@@ -6479,8 +6692,8 @@ private:
             ys[k].second = doc_.edge(b, k);
             if (!hash_of(xs[k].second, xs[k].first) || !hash_of(ys[k].second, ys[k].first)) return false;
         }
-        std::sort(xs.begin(), xs.end());
-        std::sort(ys.begin(), ys.end());
+        detail::sort(xs.begin(), xs.end());
+        detail::sort(ys.begin(), ys.end());
         for (std::size_t k = 0; k < n; ++k)
             if (xs[k].first != ys[k].first) return false;
         // every item of a has an equal item in b among those of the same hash
@@ -8749,7 +8962,6 @@ inline status inflate_raw(const std::uint8_t* in, std::size_t in_size, std::uint
 #endif
 // ----- end of ptload/zip/inflate.hpp -----
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -8826,7 +9038,7 @@ public:
     /// The entry with exactly this name, or nullptr.
     ///     if (const zip_entry* e = zip.find("archive/data.pkl")) ...
     const zip_entry* find(std::string_view name) const noexcept {
-        auto it = std::lower_bound(by_name_.begin(), by_name_.end(), name,
+        auto it = detail::lower_bound(by_name_.begin(), by_name_.end(), name,
                                    [this](std::uint32_t i, std::string_view n) { return entries_[i].name < n; });
         if (it == by_name_.end() || entries_[*it].name != name) return nullptr;
         return &entries_[*it];
@@ -9015,7 +9227,7 @@ result<zip_directory> zip_find_directory(Source& src, const zip_limits& lim) {
 
     // The EOCD is the last 22 bytes plus a comment of up to 65535 bytes. Scanning back from the
     // end, take the first signature whose comment length reaches exactly the end of the file.
-    const std::uint64_t tail_len = std::min<std::uint64_t>(file_size, zip_eocd_size + 0xFFFF);
+    const std::uint64_t tail_len = file_size < zip_eocd_size + 0xFFFF ? file_size : std::uint64_t{zip_eocd_size + 0xFFFF};
     const std::uint64_t tail_offset = file_size - tail_len;
     vector<std::uint8_t> tail_scratch;
     auto tail_r = zip_bytes(src, tail_offset, tail_len, tail_scratch);
@@ -9364,13 +9576,13 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
     detail::vector<std::uint32_t>& by_name = detail::zip_archive_access::by_name(archive);
     by_name.resize(entries.size());
     for (std::size_t i = 0; i < by_name.size(); ++i) by_name[i] = static_cast<std::uint32_t>(i);
-    // Equal names keep their directory order (std::sort with the index as a tie-break: unlike
-    // std::stable_sort it needs no buffer from the heap).
+    // Equal names keep their directory order (the index as a tie-break: a stable sort would
+    // need a buffer).
     auto by_text = [&](std::uint32_t a, std::uint32_t b) {
         const int c = entries[a].name.compare(entries[b].name);
         return c < 0 || (c == 0 && a < b);
     };
-    if (!std::is_sorted(by_name.begin(), by_name.end(), by_text)) std::sort(by_name.begin(), by_name.end(), by_text);
+    if (!detail::is_sorted(by_name.begin(), by_name.end(), by_text)) detail::sort(by_name.begin(), by_name.end(), by_text);
     for (std::size_t i = 1; i < by_name.size(); ++i)
         if (entries[by_name[i]].name == entries[by_name[i - 1]].name)
             return detail::zip_error(entries[by_name[i]].header_offset, "duplicate entry name",
@@ -9661,7 +9873,6 @@ inline void set_torch_global(document_data& doc, node_id global, torch_global t)
 #endif
 // ----- end of ptload/torch/globals.hpp -----
 
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -9809,7 +10020,7 @@ public:
         }
         detail::set_torch_global(doc, id, t);
         if (t == torch_global::storage_class) {
-            auto at = std::lower_bound(storage_classes_.begin(), storage_classes_.end(), id, node_before);
+            auto at = detail::lower_bound(storage_classes_.begin(), storage_classes_.end(), id, node_before);
             storage_classes_.insert(at, {id, detail::storage_class_dtype(g.name)});  // ids grow: at is the end
         }
         return id;  // qschemes stay globals; the rebuild functions read their names
@@ -9851,7 +10062,7 @@ public:
     /// for unknown classes.
     dtype storage_dtype(const document_data& doc, node_id cls) const {
         if (torch_global_of(doc, cls) != torch_global::storage_class) return dtype::unknown;
-        auto it = std::lower_bound(storage_classes_.begin(), storage_classes_.end(), cls, node_before);
+        auto it = detail::lower_bound(storage_classes_.begin(), storage_classes_.end(), cls, node_before);
         if (it != storage_classes_.end() && it->first == cls) return it->second;
         // a class another handler resolved (a nested stream's): by its name, as find_class did
         return detail::storage_class_dtype(doc.global_name(cls));
@@ -10286,14 +10497,14 @@ private:
             if (doc.at(d(0)).k != kind::tensor || doc.at(d(1)).k != kind::tensor) return bad("COO indices and values must be tensors");
             node_id coalesced = n == 4 ? d(3) : doc.make_bool(false);
             node_id built[4] = {doc.make_seq(kind::torch_size, doc.edges(d(2)), doc.edge_count(d(2))), coalesced, d(0), d(1)};
-            std::copy(built, built + 4, parts);
+            for (std::size_t i = 0; i < 4; ++i) parts[i] = built[i];
         } else {
             if (n != 4) return bad("compressed sparse data needs (compressed_indices, plain_indices, values, size)");
             if (!detail::int_sequence(doc, d(3), size)) return bad("sparse size is not a sequence of ints");
             for (std::size_t i = 0; i < 3; ++i)
                 if (doc.at(d(i)).k != kind::tensor) return bad("compressed sparse parts must be tensors");
             node_id built[4] = {doc.make_seq(kind::torch_size, doc.edges(d(3)), doc.edge_count(d(3))), d(0), d(1), d(2)};
-            std::copy(built, built + 4, parts);
+            for (std::size_t i = 0; i < 4; ++i) parts[i] = built[i];
         }
         node_id s = doc.make_seq(kind::sparse_tensor, parts, 4);
         doc.set_layout(s, sl);

@@ -9,10 +9,12 @@
 
 #include <ptload/detail/crc32.hpp>
 #include <ptload/detail/read_window.hpp>
+#include <ptload/detail/sort.hpp>
 #include <ptload/zip/inflate.hpp>
 #include <ptload/zip/reader.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -909,4 +911,68 @@ TEST_CASE("zip: every truncation and every single-byte corruption of real archiv
             }
         }
     }
+}
+
+TEST_CASE("zip: the name index's sort orders as std::sort does, in O(n log n) comparisons for any input") {
+    // The directory's names are the file's to choose, so their order is too: a sort that a
+    // crafted order could make quadratic would let a small file cost minutes.
+    std::uint64_t seed = 12345;
+    auto random = [&seed] {
+        seed = seed * 6364136223846793005u + 1442695040888963407u;
+        return static_cast<std::uint32_t>(seed >> 33);
+    };
+    const std::size_t sizes[] = {0, 1, 2, 3, 16, 17, 100, 1000, 50000};
+    for (std::size_t n : sizes) {
+        for (int pattern = 0; pattern < 6; ++pattern) {
+            CAPTURE(n);
+            CAPTURE(pattern);
+            std::vector<std::uint32_t> v(n);
+            for (std::size_t i = 0; i < n; ++i) {
+                const std::uint32_t k = static_cast<std::uint32_t>(i);
+                v[i] = pattern == 0   ? random()
+                       : pattern == 1 ? k                                          // sorted
+                       : pattern == 2 ? static_cast<std::uint32_t>(n) - k          // reversed
+                       : pattern == 3 ? 7                                          // all equal
+                       : pattern == 4 ? random() % 4                               // few distinct keys
+                                      : (k < n / 2 ? k : static_cast<std::uint32_t>(n) - k);  // organ pipe
+            }
+            std::vector<std::uint32_t> expect = v;
+            std::sort(expect.begin(), expect.end());
+            std::uint64_t comparisons = 0;
+            ptload::detail::sort(v.data(), v.data() + n, [&comparisons](std::uint32_t a, std::uint32_t b) {
+                ++comparisons;
+                return a < b;
+            });
+            CHECK(v == expect);
+            // (organ pipes cost most, about 3 n log2 n: median-of-three pivots are poor on them
+            // and the heap sort takes over; a quadratic sort would take n * n / 4 and more)
+            if (n >= 1000) CHECK(comparisons < 5 * n * static_cast<std::uint64_t>(std::log2(n)));
+            if (n > 0) {
+                const std::uint32_t key = expect[n / 3];
+                CHECK(ptload::detail::lower_bound(v.data(), v.data() + n, key) - v.data() ==
+                      std::lower_bound(expect.begin(), expect.end(), key) - expect.begin());
+            }
+        }
+    }
+
+    // McIlroy's adversary ("A killer adversary for quicksort"): the comparison decides each
+    // item's value as late as it can, in the way that makes the pivot the worst choice, which
+    // drives any quicksort quadratic. The depth bound turns such a range over to heap sort.
+    const std::size_t n = 20000;
+    const std::uint32_t gas = static_cast<std::uint32_t>(n);  // not decided yet: above every decided value
+    std::vector<std::uint32_t> value(n, gas);
+    std::uint32_t decided = 0, candidate = 0;
+    std::uint64_t comparisons = 0;
+    std::vector<std::uint32_t> items(n);
+    for (std::size_t i = 0; i < n; ++i) items[i] = static_cast<std::uint32_t>(i);
+    ptload::detail::sort(items.data(), items.data() + n, [&](std::uint32_t x, std::uint32_t y) {
+        ++comparisons;
+        if (value[x] == gas && value[y] == gas) value[x == candidate ? x : y] = decided++;
+        if (value[x] == gas) candidate = x;
+        else if (value[y] == gas) candidate = y;
+        return value[x] < value[y];
+    });
+    for (std::size_t i = 1; i < n; ++i) CHECK(value[items[i - 1]] <= value[items[i]]);
+    MESSAGE("comparisons against the adversary: " << comparisons);
+    CHECK(comparisons < 5 * n * static_cast<std::uint64_t>(std::log2(n)));  // quadratic: 100 times more
 }

@@ -9,6 +9,7 @@
 #define PTLOAD_VALUE_HPP
 
 #include "config.hpp"
+#include "detail/atomic.hpp"
 #include "detail/flat_map.hpp"
 #include "detail/offset_order.hpp"
 #include "detail/pod_vector.hpp"
@@ -20,9 +21,7 @@
 #include "torch/dtype.hpp"
 #include "torch/storage.hpp"
 
-#include <algorithm>
 #include <array>
-#include <atomic>
 #include <cassert>
 #include <cstdint>
 #include <cstdio>
@@ -521,7 +520,7 @@ public:
     /// `items` may point into this document's own edges (they are copied before edges grow).
     void push_edges(node_id container, const node_id* items, std::size_t n) {
         if (n == 0) return;
-        if (key_tables_.load(std::memory_order_relaxed)) drop_key_tables();  // a lookup during a load
+        if (key_tables_.load(detail::order::relaxed)) drop_key_tables();  // a lookup during a load
         detail::node::edge_slot& s = nodes_[container].seq;
         if (PTLOAD_LIKELY(s.size + n <= s.cap)) {  // room in the slot: nothing moves, items stay valid
             detail::copy_items(edges_.data() + s.first + s.size, items, n);
@@ -545,12 +544,12 @@ public:
     }
     /// Drops a container's items past the first n (keeps its slot).
     void truncate_edges(node_id container, std::size_t n) noexcept {
-        if (key_tables_.load(std::memory_order_relaxed)) drop_key_tables();
+        if (key_tables_.load(detail::order::relaxed)) drop_key_tables();
         if (n < nodes_[container].seq.size) nodes_[container].seq.size = static_cast<std::uint32_t>(n);
     }
     node_id edge(node_id container, std::size_t i) const noexcept { return edges_[nodes_[container].seq.first + i]; }
     void set_edge(node_id container, std::size_t i, node_id v) noexcept {
-        if (key_tables_.load(std::memory_order_relaxed)) drop_key_tables();
+        if (key_tables_.load(detail::order::relaxed)) drop_key_tables();
         edges_[nodes_[container].seq.first + i] = v;
     }
     std::size_t edge_count(node_id container) const noexcept { return nodes_[container].seq.size; }
@@ -783,7 +782,7 @@ private:
     detail::shared<detail::storage_reader> reader_;
     detail::shared<detail::storage_reader> mapped_source_;  // kept after close_source: storages point into its source
     detail::vector<detail::tensor_record> tensors_;
-    mutable std::atomic<const detail::key_tables*> key_tables_{nullptr};
+    mutable detail::atomic<const detail::key_tables*> key_tables_{nullptr};
     static constexpr std::size_t recent_texts_count = 4;
     std::string_view recent_texts_[recent_texts_count];
     std::size_t recent_next_ = 0;
@@ -855,14 +854,14 @@ private:
 
 inline document_data::~document_data() { drop_key_tables(); }
 inline void document_data::drop_key_tables() noexcept {
-    detail::delete_object(key_tables_.exchange(nullptr, std::memory_order_acq_rel));
+    detail::delete_object(key_tables_.exchange(nullptr, detail::order::acq_rel));
 }
 
 inline std::int64_t document_data::find_str_key(node_id m, std::string_view key) const {
     const std::size_t n = edge_count(m) / 2;
     const node_id* e = edges(m);
     if (n >= detail::key_tables::min_entries) {
-        const detail::key_tables* t = key_tables_.load(std::memory_order_acquire);
+        const detail::key_tables* t = key_tables_.load(detail::order::acquire);
         if (!t) t = build_key_tables();
         if (const std::int64_t i = t->find(*this, m, key); i != detail::key_tables::no_table) return i;
     }
@@ -875,7 +874,7 @@ inline const detail::key_tables* document_data::build_key_tables() const {
     auto* built = detail::new_object<detail::key_tables>();
     built->build(*this);
     const detail::key_tables* expected = nullptr;
-    if (key_tables_.compare_exchange_strong(expected, built, std::memory_order_acq_rel)) return built;
+    if (key_tables_.compare_exchange(expected, built, detail::order::acq_rel)) return built;
     detail::delete_object(built);  // another thread published first: use its tables
     return expected;
 }

@@ -13,9 +13,9 @@
 #ifndef PTLOAD_DETAIL_MAPPING_CACHE_HPP
 #define PTLOAD_DETAIL_MAPPING_CACHE_HPP
 
+#include "atomic.hpp"
 #include "mapped_array.hpp"
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -93,14 +93,14 @@ private:
         std::size_t length;
     };
     struct lock_guard {
-        explicit lock_guard(std::atomic<bool>& f) noexcept : locked(f) {
-            while (locked.exchange(true, std::memory_order_acquire)) {
+        explicit lock_guard(atomic<bool>& f) noexcept : locked(f) {
+            while (locked.exchange(true, order::acquire)) {
             }
         }
-        ~lock_guard() { locked.store(false, std::memory_order_release); }
+        ~lock_guard() { locked.store(false, order::release); }
         lock_guard(const lock_guard&) = delete;
         lock_guard& operator=(const lock_guard&) = delete;
-        std::atomic<bool>& locked;
+        atomic<bool>& locked;
     };
     static constexpr std::size_t slots = 32;
 
@@ -113,7 +113,7 @@ private:
         return b;
     }
 
-    std::atomic<bool> lock_{false};  // a spin lock (atomic_flag's initializer differs between C++17 and 20)
+    atomic<bool> lock_{false};  // a spin lock
     std::size_t count_ = 0;
     std::size_t bytes_ = 0;
     block blocks_[slots] = {};

@@ -7,8 +7,8 @@
 #define PTLOAD_DETAIL_OFFSET_ORDER_HPP
 
 #include "../config.hpp"
+#include "sort.hpp"
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
@@ -29,14 +29,9 @@ struct offset_item {
 template <class Items>
 void sort_by_offset(Items& items) {
     auto earlier = [](const offset_item& a, const offset_item& b) { return a.offset < b.offset; };
-    if (std::is_sorted(items.begin(), items.end(), earlier)) return;
-    if (items.size() < 64) {  // insertion sort: stable, and no buffer (std::stable_sort takes one from the heap)
-        for (std::size_t i = 1; i < items.size(); ++i) {
-            const offset_item it = items[i];
-            std::size_t j = i;
-            for (; j > 0 && earlier(it, items[j - 1]); --j) items[j] = items[j - 1];
-            items[j] = it;
-        }
+    if (is_sorted(items.data(), items.data() + items.size(), earlier)) return;
+    if (items.size() < 64) {  // insertion sort: stable, and no buffer
+        insertion_sort(items.data(), items.size(), earlier);
         return;
     }
     std::uint64_t differ = 0;  // bits in which some offset differs from the first

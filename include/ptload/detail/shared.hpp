@@ -12,8 +12,8 @@
 
 #include "../config.hpp"
 #include "../memory.hpp"
+#include "atomic.hpp"
 
-#include <atomic>
 #include <cstddef>
 #include <type_traits>
 #include <utility>
@@ -46,13 +46,13 @@ private:
     template <class T, class... Args>
     friend shared<T> make_shared(Args&&... args);
 
-    void add_ref() const noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+    void add_ref() const noexcept { refs_.fetch_add(1, order::relaxed); }
     void release() const noexcept {
         // acq_rel: the last owner sees every other owner's writes before it frees the object
-        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) free_(const_cast<shared_object*>(this));
+        if (refs_.fetch_sub(1, order::acq_rel) == 1) free_(const_cast<shared_object*>(this));
     }
 
-    mutable std::atomic<std::size_t> refs_{0};
+    mutable atomic<std::size_t> refs_{0};
     void (*free_)(shared_object*) noexcept = nullptr;
 };
 
@@ -117,7 +117,7 @@ shared<T> make_shared(Args&&... args) {
     T* p = new_object<T>(std::forward<Args>(args)...);
     shared_object* base = p;
     base->free_ = [](shared_object* o) noexcept { delete_object(static_cast<T*>(o)); };
-    base->refs_.store(1, std::memory_order_relaxed);
+    base->refs_.store(1, order::relaxed);
     shared<T> s;
     s.p_ = p;
     return s;

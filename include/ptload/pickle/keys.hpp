@@ -7,14 +7,15 @@
 
 #include "../detail/flat_map.hpp"
 #include "../detail/pod_vector.hpp"
+#include "../detail/sort.hpp"
 #include "../detail/vector.hpp"
 #include "../error.hpp"
 #include "../value.hpp"
 
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
+#include <utility>
 
 namespace ptload {
 inline namespace v0 {
@@ -133,12 +134,12 @@ private:
             const std::uint32_t lo = start[b], hi = start[b + 1];
             if (hi - lo < 2) continue;
             if (hi - lo <= 64) {
-                std::sort(order.data() + lo, order.data() + hi);
+                detail::sort(order.data() + lo, order.data() + hi);
                 continue;
             }
             flag_pass(order.data() + lo, hi - lo, 64 - top_bits, sub, next);
             for (std::size_t k = 0; k + 1 < sub.size(); ++k)
-                if (sub[k + 1] - sub[k] > 1) std::sort(order.data() + lo + sub[k], order.data() + lo + sub[k + 1]);
+                if (sub[k + 1] - sub[k] > 1) detail::sort(order.data() + lo + sub[k], order.data() + lo + sub[k + 1]);
         }
         const auto hash_bits = [entry_bits](std::uint64_t w) { return w >> entry_bits; };
         detail::vector<std::uint32_t> keep_as;  // entry -> the entry it merges into (itself if kept)
@@ -356,8 +357,8 @@ private:
             ys[k].second = doc_.edge(b, k);
             if (!hash_of(xs[k].second, xs[k].first) || !hash_of(ys[k].second, ys[k].first)) return false;
         }
-        std::sort(xs.begin(), xs.end());
-        std::sort(ys.begin(), ys.end());
+        detail::sort(xs.begin(), xs.end());
+        detail::sort(ys.begin(), ys.end());
         for (std::size_t k = 0; k < n; ++k)
             if (xs[k].first != ys[k].first) return false;
         // every item of a has an equal item in b among those of the same hash

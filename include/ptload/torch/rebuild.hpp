@@ -7,6 +7,7 @@
 #define PTLOAD_TORCH_REBUILD_HPP
 
 #include "../detail/checked.hpp"
+#include "../detail/sort.hpp"
 #include "../detail/vector.hpp"
 #include "../error.hpp"
 #include "../pickle/globals.hpp"
@@ -19,7 +20,6 @@
 #include "storage.hpp"
 #include "tensor.hpp"
 
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -167,7 +167,7 @@ public:
         }
         detail::set_torch_global(doc, id, t);
         if (t == torch_global::storage_class) {
-            auto at = std::lower_bound(storage_classes_.begin(), storage_classes_.end(), id, node_before);
+            auto at = detail::lower_bound(storage_classes_.begin(), storage_classes_.end(), id, node_before);
             storage_classes_.insert(at, {id, detail::storage_class_dtype(g.name)});  // ids grow: at is the end
         }
         return id;  // qschemes stay globals; the rebuild functions read their names
@@ -209,7 +209,7 @@ public:
     /// for unknown classes.
     dtype storage_dtype(const document_data& doc, node_id cls) const {
         if (torch_global_of(doc, cls) != torch_global::storage_class) return dtype::unknown;
-        auto it = std::lower_bound(storage_classes_.begin(), storage_classes_.end(), cls, node_before);
+        auto it = detail::lower_bound(storage_classes_.begin(), storage_classes_.end(), cls, node_before);
         if (it != storage_classes_.end() && it->first == cls) return it->second;
         // a class another handler resolved (a nested stream's): by its name, as find_class did
         return detail::storage_class_dtype(doc.global_name(cls));
@@ -644,14 +644,14 @@ private:
             if (doc.at(d(0)).k != kind::tensor || doc.at(d(1)).k != kind::tensor) return bad("COO indices and values must be tensors");
             node_id coalesced = n == 4 ? d(3) : doc.make_bool(false);
             node_id built[4] = {doc.make_seq(kind::torch_size, doc.edges(d(2)), doc.edge_count(d(2))), coalesced, d(0), d(1)};
-            std::copy(built, built + 4, parts);
+            for (std::size_t i = 0; i < 4; ++i) parts[i] = built[i];
         } else {
             if (n != 4) return bad("compressed sparse data needs (compressed_indices, plain_indices, values, size)");
             if (!detail::int_sequence(doc, d(3), size)) return bad("sparse size is not a sequence of ints");
             for (std::size_t i = 0; i < 3; ++i)
                 if (doc.at(d(i)).k != kind::tensor) return bad("compressed sparse parts must be tensors");
             node_id built[4] = {doc.make_seq(kind::torch_size, doc.edges(d(3)), doc.edge_count(d(3))), d(0), d(1), d(2)};
-            std::copy(built, built + 4, parts);
+            for (std::size_t i = 0; i < 4; ++i) parts[i] = built[i];
         }
         node_id s = doc.make_seq(kind::sparse_tensor, parts, 4);
         doc.set_layout(s, sl);

@@ -26,6 +26,7 @@
 #include "../detail/crc32.hpp"
 #include "../detail/offset_order.hpp"
 #include "../detail/read_window.hpp"
+#include "../detail/sort.hpp"
 #include "../detail/vector.hpp"
 #include "../error.hpp"
 #include "../memory.hpp"
@@ -34,7 +35,6 @@
 #include "../span.hpp"
 #include "inflate.hpp"
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -111,7 +111,7 @@ public:
     /// The entry with exactly this name, or nullptr.
     ///     if (const zip_entry* e = zip.find("archive/data.pkl")) ...
     const zip_entry* find(std::string_view name) const noexcept {
-        auto it = std::lower_bound(by_name_.begin(), by_name_.end(), name,
+        auto it = detail::lower_bound(by_name_.begin(), by_name_.end(), name,
                                    [this](std::uint32_t i, std::string_view n) { return entries_[i].name < n; });
         if (it == by_name_.end() || entries_[*it].name != name) return nullptr;
         return &entries_[*it];
@@ -300,7 +300,7 @@ result<zip_directory> zip_find_directory(Source& src, const zip_limits& lim) {
 
     // The EOCD is the last 22 bytes plus a comment of up to 65535 bytes. Scanning back from the
     // end, take the first signature whose comment length reaches exactly the end of the file.
-    const std::uint64_t tail_len = std::min<std::uint64_t>(file_size, zip_eocd_size + 0xFFFF);
+    const std::uint64_t tail_len = file_size < zip_eocd_size + 0xFFFF ? file_size : std::uint64_t{zip_eocd_size + 0xFFFF};
     const std::uint64_t tail_offset = file_size - tail_len;
     vector<std::uint8_t> tail_scratch;
     auto tail_r = zip_bytes(src, tail_offset, tail_len, tail_scratch);
@@ -649,13 +649,13 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
     detail::vector<std::uint32_t>& by_name = detail::zip_archive_access::by_name(archive);
     by_name.resize(entries.size());
     for (std::size_t i = 0; i < by_name.size(); ++i) by_name[i] = static_cast<std::uint32_t>(i);
-    // Equal names keep their directory order (std::sort with the index as a tie-break: unlike
-    // std::stable_sort it needs no buffer from the heap).
+    // Equal names keep their directory order (the index as a tie-break: a stable sort would
+    // need a buffer).
     auto by_text = [&](std::uint32_t a, std::uint32_t b) {
         const int c = entries[a].name.compare(entries[b].name);
         return c < 0 || (c == 0 && a < b);
     };
-    if (!std::is_sorted(by_name.begin(), by_name.end(), by_text)) std::sort(by_name.begin(), by_name.end(), by_text);
+    if (!detail::is_sorted(by_name.begin(), by_name.end(), by_text)) detail::sort(by_name.begin(), by_name.end(), by_text);
     for (std::size_t i = 1; i < by_name.size(); ++i)
         if (entries[by_name[i]].name == entries[by_name[i - 1]].name)
             return detail::zip_error(entries[by_name[i]].header_offset, "duplicate entry name",
