@@ -955,6 +955,11 @@ TEST_CASE("zip: the name index's sort orders as std::sort does, in O(n log n) co
         }
     }
 
+    // An empty array's pointers may be null: nothing is read or computed from them.
+    CHECK(ptload::detail::is_sorted<std::uint32_t>(nullptr, nullptr));
+    ptload::detail::sort<std::uint32_t>(nullptr, nullptr);
+    CHECK(ptload::detail::lower_bound<std::uint32_t>(nullptr, nullptr, 1u) == nullptr);
+
     // McIlroy's adversary ("A killer adversary for quicksort"): the comparison decides each
     // item's value as late as it can, in the way that makes the pivot the worst choice, which
     // drives any quicksort quadratic. The depth bound turns such a range over to heap sort.

@@ -119,8 +119,9 @@ T* lower_bound(T* first, T* last, const Key& key, Less less = {}) {
 /// Whether [first, last) is in `less` order.
 template <class T, class Less = ascending>
 bool is_sorted(const T* first, const T* last, Less less = {}) {
-    for (const T* p = first; p + 1 < last; ++p)
-        if (less(p[1], p[0])) return false;
+    const std::size_t n = static_cast<std::size_t>(last - first);  // (an empty array's pointers may be null)
+    for (std::size_t i = 1; i < n; ++i)
+        if (less(first[i], first[i - 1])) return false;
     return true;
 }
 
