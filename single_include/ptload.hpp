@@ -86,6 +86,49 @@ using std::string_view_literals::operator""sv;
 #ifndef PTLOAD_ERROR_HPP
 #define PTLOAD_ERROR_HPP
 
+// ----- ptload/detail/owner.hpp -----
+// detail/owner.hpp: sole ownership of one object, freed by a given function: what
+// std::unique_ptr with a deleter does, without the templates <memory> instantiates for it in
+// every file that includes ptload. A result's error (freed with delete) and a value's path text
+// (freed through the memory functions) are held this way.
+#ifndef PTLOAD_DETAIL_OWNER_HPP
+#define PTLOAD_DETAIL_OWNER_HPP
+
+namespace ptload {
+inline namespace v0 {
+namespace detail {
+
+template <class T, void (*Free)(T*) noexcept>
+class owner {
+public:
+    owner() noexcept = default;
+    explicit owner(T* p) noexcept : p_(p) {}
+    owner(owner&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+    owner& operator=(owner&& o) noexcept {
+        if (this != &o) reset(o.p_), o.p_ = nullptr;
+        return *this;
+    }
+    ~owner() {
+        if (p_) Free(p_);
+    }
+    void reset(T* p) noexcept {
+        if (p_) Free(p_);
+        p_ = p;
+    }
+    T* get() const noexcept { return p_; }
+    T& operator*() const noexcept { return *p_; }
+    explicit operator bool() const noexcept { return p_ != nullptr; }
+
+private:
+    T* p_ = nullptr;
+};
+
+} // namespace detail
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/detail/owner.hpp -----
 
 #include <cstdint>
 #include <new>
@@ -222,28 +265,9 @@ struct [[nodiscard]] error_handoff {
 inline error_handoff hand_off(error e) { return {new error(std::move(e))}; }
 
 namespace detail {
-/// The owner of a result's error: what std::unique_ptr<error> would be, without the templates
-/// <memory> instantiates for it in every file that includes ptload.
-class owned_error {
-public:
-    owned_error() noexcept = default;
-    explicit owned_error(error* e) noexcept : e_(e) {}
-    owned_error(owned_error&& o) noexcept : e_(o.e_) { o.e_ = nullptr; }
-    owned_error& operator=(owned_error&& o) noexcept {
-        if (this != &o) reset(o.e_), o.e_ = nullptr;
-        return *this;
-    }
-    ~owned_error() { delete e_; }
-    void reset(error* e) noexcept {
-        delete e_;
-        e_ = e;
-    }
-    explicit operator bool() const noexcept { return e_ != nullptr; }
-    error& operator*() const noexcept { return *e_; }
-
-private:
-    error* e_ = nullptr;
-};
+inline void delete_error(error* e) noexcept { delete e; }
+/// The owner of a result's error.
+using owned_error = owner<error, &delete_error>;
 } // namespace detail
 
 /// Either a T or an error. There is deliberately no implicit conversion to T: a caller must look.
@@ -946,27 +970,7 @@ void delete_object(T* p) noexcept {
 
 /// The owner of one object from new_object, which it frees with delete_object.
 template <class T>
-class owned {
-public:
-    owned() noexcept = default;
-    explicit owned(T* p) noexcept : p_(p) {}
-    owned(owned&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
-    owned& operator=(owned&& o) noexcept {
-        std::swap(p_, o.p_);
-        return *this;
-    }
-    ~owned() { delete_object(p_); }
-    void reset(T* p) noexcept {
-        delete_object(p_);
-        p_ = p;
-    }
-    T* get() const noexcept { return p_; }
-    T& operator*() const noexcept { return *p_; }
-    explicit operator bool() const noexcept { return p_ != nullptr; }
-
-private:
-    T* p_ = nullptr;
-};
+using owned = owner<T, &delete_object<T>>;
 
 } // namespace detail
 } // namespace v0

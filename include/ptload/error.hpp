@@ -5,6 +5,7 @@
 #define PTLOAD_ERROR_HPP
 
 #include "config.hpp"
+#include "detail/owner.hpp"
 
 #include <cstdint>
 #include <new>
@@ -141,28 +142,9 @@ struct [[nodiscard]] error_handoff {
 inline error_handoff hand_off(error e) { return {new error(std::move(e))}; }
 
 namespace detail {
-/// The owner of a result's error: what std::unique_ptr<error> would be, without the templates
-/// <memory> instantiates for it in every file that includes ptload.
-class owned_error {
-public:
-    owned_error() noexcept = default;
-    explicit owned_error(error* e) noexcept : e_(e) {}
-    owned_error(owned_error&& o) noexcept : e_(o.e_) { o.e_ = nullptr; }
-    owned_error& operator=(owned_error&& o) noexcept {
-        if (this != &o) reset(o.e_), o.e_ = nullptr;
-        return *this;
-    }
-    ~owned_error() { delete e_; }
-    void reset(error* e) noexcept {
-        delete e_;
-        e_ = e;
-    }
-    explicit operator bool() const noexcept { return e_ != nullptr; }
-    error& operator*() const noexcept { return *e_; }
-
-private:
-    error* e_ = nullptr;
-};
+inline void delete_error(error* e) noexcept { delete e; }
+/// The owner of a result's error.
+using owned_error = owner<error, &delete_error>;
 } // namespace detail
 
 /// Either a T or an error. There is deliberately no implicit conversion to T: a caller must look.

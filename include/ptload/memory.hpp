@@ -23,6 +23,7 @@
 #include "detail/huge_pages.hpp"
 #include "detail/mapped_array.hpp"
 #include "detail/mapping_cache.hpp"
+#include "detail/owner.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -240,27 +241,7 @@ void delete_object(T* p) noexcept {
 
 /// The owner of one object from new_object, which it frees with delete_object.
 template <class T>
-class owned {
-public:
-    owned() noexcept = default;
-    explicit owned(T* p) noexcept : p_(p) {}
-    owned(owned&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
-    owned& operator=(owned&& o) noexcept {
-        std::swap(p_, o.p_);
-        return *this;
-    }
-    ~owned() { delete_object(p_); }
-    void reset(T* p) noexcept {
-        delete_object(p_);
-        p_ = p;
-    }
-    T* get() const noexcept { return p_; }
-    T& operator*() const noexcept { return *p_; }
-    explicit operator bool() const noexcept { return p_ != nullptr; }
-
-private:
-    T* p_ = nullptr;
-};
+using owned = owner<T, &delete_object<T>>;
 
 } // namespace detail
 } // namespace v0
