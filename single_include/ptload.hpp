@@ -4933,7 +4933,9 @@ public:
     /// The elements in row-major order, packed (a `.contiguous()` copy). A broadcast view
     /// (zero or overlapping strides) may be far larger than its storage: beyond
     /// `max_expansion` x the storage bytes + limits::view_slack the copy is refused
-    /// (errc::limit_view) unless asked for.
+    /// (errc::limit_view) unless asked for. (This and to_float32 are templates only so that a
+    /// file that includes ptload without calling them does not compile std::vector's code.)
+    template <class = void>
     result<std::vector<std::uint8_t>> contiguous_copy(std::uint64_t max_expansion = default_limits::max_view_expansion) const {
         if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
         if (values_per_byte(dtype()) > 1) return packed_error();
@@ -4947,6 +4949,7 @@ public:
     }
     /// Elements converted to float32 in row-major order (floating dtypes, integers and bool),
     /// with the neg bit applied; the same expansion bound as contiguous_copy.
+    template <class = void>
     result<std::vector<float>> to_float32(std::uint64_t max_expansion = default_limits::max_view_expansion) const {
         if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
         std::uint64_t total = 0;
@@ -5162,7 +5165,10 @@ struct load_options {
     /// Dangerous globals stay refused.
     std::vector<std::string> safe_globals;
 
-    /// register_package(priority, tagger, deserializer): lower priorities are asked first.
+    /// register_package(priority, tagger, deserializer): lower priorities are asked first. A
+    /// template only so that a file that includes ptload without registering a handler does
+    /// not compile std::vector's growth for it.
+    template <class = void>
     void register_location(int priority, location_handler handler) {
         // Kept in order as they come (a few at most): the new one goes after every handler of
         // its priority or a lower one.
@@ -7161,13 +7167,14 @@ constexpr std::string_view opcode_name(std::uint8_t b) noexcept {
     return row ? row->name : std::string_view("unknown");
 }
 
+/// Whether no two rows share a byte (the tests assert it at compile time; a check here would
+/// cost every file that includes ptload its 2,000 comparisons).
 constexpr bool opcode_bytes_unique() {
     for (std::size_t i = 0; i < opcode_count; ++i)
         for (std::size_t j = i + 1; j < opcode_count; ++j)
             if (opcode_table[i].byte == opcode_table[j].byte) return false;
     return true;
 }
-static_assert(opcode_bytes_unique(), "two opcode rows share a byte");
 
 } // namespace pickle
 } // namespace v0
@@ -8435,8 +8442,10 @@ public:
 //     std::uint32_t c = ptload::detail::crc32(p, n);           // one shot
 //     c = ptload::detail::crc32_update(c, more, more_n);        // continue where c left off
 //
-// The tables are computed at compile time; slicing-by-8 handles eight bytes per step, which
-// matters when a caller checks the CRC of a multi-gigabyte stored record.
+// Slicing-by-8 handles eight bytes per step, which matters when a caller checks the CRC of a
+// multi-gigabyte stored record. Its tables are built on first use, not at compile time: having
+// the compiler evaluate their 3,800 steps cost every file that includes ptload about 3 % of
+// its compile time, and building them takes microseconds once per process.
 #ifndef PTLOAD_DETAIL_CRC32_HPP
 #define PTLOAD_DETAIL_CRC32_HPP
 
@@ -8454,7 +8463,7 @@ struct crc32_tables {
     std::uint32_t t[8][256];
 };
 
-constexpr crc32_tables make_crc32_tables() noexcept {
+inline crc32_tables make_crc32_tables() noexcept {
     crc32_tables tables{};
     for (std::uint32_t b = 0; b < 256; ++b) {
         std::uint32_t c = b;
@@ -8469,15 +8478,19 @@ constexpr crc32_tables make_crc32_tables() noexcept {
     return tables;
 }
 
-// An inline variable so every translation unit shares one copy (C++17).
-inline constexpr crc32_tables crc32_table = make_crc32_tables();
+/// The tables, built by the first caller (a local static: initialised once, safely, when
+/// threads race to it) and shared by every translation unit.
+inline const crc32_tables& crc32_table() noexcept {
+    static const crc32_tables tables = make_crc32_tables();
+    return tables;
+}
 
 /// Continues a CRC-32: `crc` is the value returned for the bytes before `p` (0 to start).
-constexpr std::uint32_t crc32_update(std::uint32_t crc, const std::uint8_t* p, std::size_t n) noexcept {
-    const auto& t = crc32_table.t;
+inline std::uint32_t crc32_update(std::uint32_t crc, const std::uint8_t* p, std::size_t n) noexcept {
+    const auto& t = crc32_table().t;
     std::uint32_t c = ~crc;
     while (n >= 8) {
-        // Byte-wise loads keep this constexpr and endian-independent; compilers fuse them.
+        // Byte-wise loads keep this endian-independent; compilers fuse them.
         const std::uint32_t lo = c ^ (std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8 | std::uint32_t{p[2]} << 16 |
                                       std::uint32_t{p[3]} << 24);
         const std::uint32_t hi =
@@ -8509,14 +8522,6 @@ public:
 private:
     std::uint32_t crc_ = 0;
 };
-
-namespace crc32_check {
-// The standard check value: CRC-32 of "123456789" is 0xCBF43926 (also run at compile time here).
-constexpr std::uint8_t check_input[9] = {'1', '2', '3', '4', '5', '6', '7', '8', '9'};
-static_assert(crc32_update(0u, check_input, 9) == 0xCBF43926u, "CRC-32 tables are wrong");
-static_assert(crc32_update(crc32_update(0u, check_input, 4), check_input + 4, 5) == 0xCBF43926u,
-              "CRC-32 does not continue across calls");
-} // namespace crc32_check
 
 } // namespace detail
 } // namespace v0
@@ -9151,7 +9156,7 @@ inline const char* zip_refused_flag(std::uint16_t flags) noexcept {
 /// scratch. The caller has checked that the range lies within the source.
 template <class Source>
 result<const std::uint8_t*> zip_bytes(Source& src, std::uint64_t offset, std::uint64_t n,
-                                      vector<std::uint8_t>& scratch) {
+                                      fill_later_vector<std::uint8_t>& scratch) {
     if (n > std::numeric_limits<std::size_t>::max())
         return zip_error(offset, std::to_string(n) + " bytes do not fit in memory on this platform");
     if (const std::uint8_t* memory = memory_of(src)) return memory + offset;
@@ -9234,7 +9239,7 @@ result<zip_directory> zip_find_directory(Source& src, const zip_limits& lim) {
     // end, take the first signature whose comment length reaches exactly the end of the file.
     const std::uint64_t tail_len = file_size < zip_eocd_size + 0xFFFF ? file_size : std::uint64_t{zip_eocd_size + 0xFFFF};
     const std::uint64_t tail_offset = file_size - tail_len;
-    vector<std::uint8_t> tail_scratch;
+    fill_later_vector<std::uint8_t> tail_scratch;
     auto tail_r = zip_bytes(src, tail_offset, tail_len, tail_scratch);
     PTLOAD_TRY(tail_r);
     const std::uint8_t* tail = *tail_r;
@@ -9336,7 +9341,7 @@ result<zip_directory> zip_find_directory(Source& src, const zip_limits& lim) {
 /// later, from the local header).
 template <class Source>
 status zip_read_directory(Source& src, const zip_directory& dir, zip_archive& archive) {
-    vector<std::uint8_t> scratch;
+    fill_later_vector<std::uint8_t> scratch;
     auto bytes_r = zip_bytes(src, dir.offset, dir.size, scratch);
     PTLOAD_TRY(bytes_r);
     const std::uint8_t* cd = *bytes_r;
@@ -9411,7 +9416,7 @@ status zip_read_directory(Source& src, const zip_directory& dir, zip_archive& ar
 
 /// Reads the local header of e, checks it against the central directory, and sets data_offset.
 template <class Source>
-status zip_check_local_header(Source& src, zip_entry& e, vector<std::uint8_t>& scratch) {
+status zip_check_local_header(Source& src, zip_entry& e, fill_later_vector<std::uint8_t>& scratch) {
     const std::uint64_t file_size = src.size(), at = e.header_offset;
     if (!zip_range_ok(at, zip_local_size, file_size))
         return zip_error(at, "local header offset " + std::to_string(at) + " runs past the end of the " +
@@ -9598,7 +9603,7 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
     // each. In-memory sources are read in place.
     const detail::vector<detail::offset_item> by_offset = detail::zip_file_order(entries);
     auto check_records = [&](auto& reader) -> status {
-        detail::vector<std::uint8_t> scratch;
+        detail::fill_later_vector<std::uint8_t> scratch;
         for (const detail::offset_item& item : by_offset)
             PTLOAD_TRY(detail::zip_check_local_header(reader, entries[item.index], scratch));
         std::uint64_t inflate_total = 0;
@@ -9671,7 +9676,7 @@ result<Bytes> read_entry_as(Source& src, const zip_entry& e, const zip_limits& l
                               "inflated size " + std::to_string(e.size) + " exceeds zip_limits::max_inflate_total (" +
                                   std::to_string(cap) + " bytes)",
                               std::string(e.name));
-        vector<std::uint8_t> scratch;
+        fill_later_vector<std::uint8_t> scratch;
         auto in_r = detail::zip_bytes(src, e.data_offset, e.compressed_size, scratch);
         PTLOAD_TRY(in_r);
         out.resize(static_cast<std::size_t>(e.size));
@@ -12469,7 +12474,10 @@ struct tensor_row {
 
 namespace detail {
 
-/// The visitor of list_tensors: keys of the path so far, a row per tensor met first.
+/// The visitor of list_tensors: keys of the path so far, a row per tensor met first. A
+/// template, as the functions below, only so that a file that includes ptload without
+/// listing does not compile it (std::vector's and the walker's code for its rows).
+template <class = void>
 class tensor_lister {
 public:
     tensor_lister(const document_data& doc, std::size_t max_name, std::vector<tensor_row>& rows)
@@ -12582,16 +12590,18 @@ private:
 /// Paths are kept as links to their parent, and a row's name is spelled out from its end: a
 /// name longer than `max_name` bytes keeps its last keys after "...", and once the names
 /// together pass the document's output bound (walk_limits_for) each keeps only its last key.
-inline std::vector<tensor_row> list_tensors(const document_data& doc, std::size_t max_name = 1024) {
+template <class = void>
+std::vector<tensor_row> list_tensors(const document_data& doc, std::size_t max_name = 1024) {
     std::vector<tensor_row> rows;
     rows.reserve(doc.tensor_count());  // each tensor record is listed once at most
-    detail::tensor_lister lister(doc, max_name, rows);
-    walker<detail::tensor_lister> w(doc, lister);
+    detail::tensor_lister<> lister(doc, max_name, rows);
+    walker<detail::tensor_lister<>> w(doc, lister);
     w.run(doc.root().id());
     if (doc.is_torchscript()) w.run(doc.constants().id(), {step_kind::root, walk_slot::constants, null_node, 0});
     return rows;
 }
-inline std::vector<tensor_row> list_tensors(const document& doc, std::size_t max_name = 1024) {
+template <class = void>
+std::vector<tensor_row> list_tensors(const document& doc, std::size_t max_name = 1024) {
     return list_tensors(doc.data(), max_name);
 }
 
@@ -12599,7 +12609,8 @@ inline std::vector<tensor_row> list_tensors(const document& doc, std::size_t max
 /// archive). Nothing is read from the source: a lazy document reads the tensor's storage when
 /// its data is first asked for. Names with dots in their keys are reached by key path
 /// instead: doc.root()["model"]["fc1.weight"].as_tensor().
-inline result<tensor> get_tensor(const document& doc, std::string_view name) {
+template <class = void>
+result<tensor> get_tensor(const document& doc, std::string_view name) {
     for (const auto& row : list_tensors(doc, ~std::size_t{0}))
         if (row.name == name) return row.tensor_value.as_tensor();
     return make_error(errc::not_found, no_offset, "no tensor named '" + std::string(name) + "'");
@@ -12609,19 +12620,21 @@ inline result<tensor> get_tensor(const document& doc, std::string_view name) {
 /// get_tensor's walk of the whole document, for a caller that takes many tensors by name. The
 /// rows refer to the document, which must outlive the directory (the tensors found keep its
 /// contents alive themselves). Names are not shortened; where two paths spell the same name
-/// (keys with dots in them), the first in listing order is found, as get_tensor does.
-class tensor_directory {
+/// (keys with dots in them), the first in listing order is found, as get_tensor does. Use it
+/// as tensor_directory (a template only for the reason tensor_lister is one).
+template <class = void>
+class basic_tensor_directory {
 public:
-    explicit tensor_directory(const document& doc) : rows_(list_tensors(doc, ~std::size_t{0})) {
+    explicit basic_tensor_directory(const document& doc) : rows_(list_tensors(doc, ~std::size_t{0})) {
         by_name_.reserve(rows_.size());
         for (std::size_t i = 0; i < rows_.size(); ++i) by_name_.insert(std::string_view(rows_[i].name), i);
     }
     // The index holds views of the rows' names: a move keeps them (the vector's buffer moves
     // whole), a copy would not.
-    tensor_directory(const tensor_directory&) = delete;
-    tensor_directory& operator=(const tensor_directory&) = delete;
-    tensor_directory(tensor_directory&&) noexcept = default;
-    tensor_directory& operator=(tensor_directory&&) noexcept = default;
+    basic_tensor_directory(const basic_tensor_directory&) = delete;
+    basic_tensor_directory& operator=(const basic_tensor_directory&) = delete;
+    basic_tensor_directory(basic_tensor_directory&&) noexcept = default;
+    basic_tensor_directory& operator=(basic_tensor_directory&&) noexcept = default;
 
     /// The tensor listed under `name`, or not_found.
     result<tensor> find(std::string_view name) const {
@@ -12637,6 +12650,7 @@ private:
     std::vector<tensor_row> rows_;
     detail::flat_map<std::string_view, std::size_t> by_name_;  // name -> first row with it
 };
+using tensor_directory = basic_tensor_directory<>;
 
 } // namespace v0
 } // namespace ptload

@@ -47,6 +47,7 @@ struct null_handler {
 
 // The dispatch table is built at compile time for each policy set: every opcode byte has its
 // own handler and every other byte the shared error handler.
+static_assert(ptload::pickle::opcode_bytes_unique(), "two opcode rows share a byte");
 static_assert(ptload::pickle::machine<ptload::policies<>, null_handler>::table_complete(), "opcode table");
 static_assert(ptload::pickle::machine<ptload::policies<ptload::latin1, small_limits>, null_handler>::table_complete(), "opcode table");
 static_assert(ptload::pickle::machine<ptload::policies<ptload::as_bytes>, null_handler>::table_complete(), "opcode table");

@@ -27,7 +27,10 @@ struct tensor_row {
 
 namespace detail {
 
-/// The visitor of list_tensors: keys of the path so far, a row per tensor met first.
+/// The visitor of list_tensors: keys of the path so far, a row per tensor met first. A
+/// template, as the functions below, only so that a file that includes ptload without
+/// listing does not compile it (std::vector's and the walker's code for its rows).
+template <class = void>
 class tensor_lister {
 public:
     tensor_lister(const document_data& doc, std::size_t max_name, std::vector<tensor_row>& rows)
@@ -140,16 +143,18 @@ private:
 /// Paths are kept as links to their parent, and a row's name is spelled out from its end: a
 /// name longer than `max_name` bytes keeps its last keys after "...", and once the names
 /// together pass the document's output bound (walk_limits_for) each keeps only its last key.
-inline std::vector<tensor_row> list_tensors(const document_data& doc, std::size_t max_name = 1024) {
+template <class = void>
+std::vector<tensor_row> list_tensors(const document_data& doc, std::size_t max_name = 1024) {
     std::vector<tensor_row> rows;
     rows.reserve(doc.tensor_count());  // each tensor record is listed once at most
-    detail::tensor_lister lister(doc, max_name, rows);
-    walker<detail::tensor_lister> w(doc, lister);
+    detail::tensor_lister<> lister(doc, max_name, rows);
+    walker<detail::tensor_lister<>> w(doc, lister);
     w.run(doc.root().id());
     if (doc.is_torchscript()) w.run(doc.constants().id(), {step_kind::root, walk_slot::constants, null_node, 0});
     return rows;
 }
-inline std::vector<tensor_row> list_tensors(const document& doc, std::size_t max_name = 1024) {
+template <class = void>
+std::vector<tensor_row> list_tensors(const document& doc, std::size_t max_name = 1024) {
     return list_tensors(doc.data(), max_name);
 }
 
@@ -157,7 +162,8 @@ inline std::vector<tensor_row> list_tensors(const document& doc, std::size_t max
 /// archive). Nothing is read from the source: a lazy document reads the tensor's storage when
 /// its data is first asked for. Names with dots in their keys are reached by key path
 /// instead: doc.root()["model"]["fc1.weight"].as_tensor().
-inline result<tensor> get_tensor(const document& doc, std::string_view name) {
+template <class = void>
+result<tensor> get_tensor(const document& doc, std::string_view name) {
     for (const auto& row : list_tensors(doc, ~std::size_t{0}))
         if (row.name == name) return row.tensor_value.as_tensor();
     return make_error(errc::not_found, no_offset, "no tensor named '" + std::string(name) + "'");
@@ -167,19 +173,21 @@ inline result<tensor> get_tensor(const document& doc, std::string_view name) {
 /// get_tensor's walk of the whole document, for a caller that takes many tensors by name. The
 /// rows refer to the document, which must outlive the directory (the tensors found keep its
 /// contents alive themselves). Names are not shortened; where two paths spell the same name
-/// (keys with dots in them), the first in listing order is found, as get_tensor does.
-class tensor_directory {
+/// (keys with dots in them), the first in listing order is found, as get_tensor does. Use it
+/// as tensor_directory (a template only for the reason tensor_lister is one).
+template <class = void>
+class basic_tensor_directory {
 public:
-    explicit tensor_directory(const document& doc) : rows_(list_tensors(doc, ~std::size_t{0})) {
+    explicit basic_tensor_directory(const document& doc) : rows_(list_tensors(doc, ~std::size_t{0})) {
         by_name_.reserve(rows_.size());
         for (std::size_t i = 0; i < rows_.size(); ++i) by_name_.insert(std::string_view(rows_[i].name), i);
     }
     // The index holds views of the rows' names: a move keeps them (the vector's buffer moves
     // whole), a copy would not.
-    tensor_directory(const tensor_directory&) = delete;
-    tensor_directory& operator=(const tensor_directory&) = delete;
-    tensor_directory(tensor_directory&&) noexcept = default;
-    tensor_directory& operator=(tensor_directory&&) noexcept = default;
+    basic_tensor_directory(const basic_tensor_directory&) = delete;
+    basic_tensor_directory& operator=(const basic_tensor_directory&) = delete;
+    basic_tensor_directory(basic_tensor_directory&&) noexcept = default;
+    basic_tensor_directory& operator=(basic_tensor_directory&&) noexcept = default;
 
     /// The tensor listed under `name`, or not_found.
     result<tensor> find(std::string_view name) const {
@@ -195,6 +203,7 @@ private:
     std::vector<tensor_row> rows_;
     detail::flat_map<std::string_view, std::size_t> by_name_;  // name -> first row with it
 };
+using tensor_directory = basic_tensor_directory<>;
 
 } // namespace v0
 } // namespace ptload

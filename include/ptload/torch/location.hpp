@@ -61,7 +61,10 @@ struct load_options {
     /// Dangerous globals stay refused.
     std::vector<std::string> safe_globals;
 
-    /// register_package(priority, tagger, deserializer): lower priorities are asked first.
+    /// register_package(priority, tagger, deserializer): lower priorities are asked first. A
+    /// template only so that a file that includes ptload without registering a handler does
+    /// not compile std::vector's growth for it.
+    template <class = void>
     void register_location(int priority, location_handler handler) {
         // Kept in order as they come (a few at most): the new one goes after every handler of
         // its priority or a lower one.

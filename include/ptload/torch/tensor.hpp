@@ -234,7 +234,9 @@ public:
     /// The elements in row-major order, packed (a `.contiguous()` copy). A broadcast view
     /// (zero or overlapping strides) may be far larger than its storage: beyond
     /// `max_expansion` x the storage bytes + limits::view_slack the copy is refused
-    /// (errc::limit_view) unless asked for.
+    /// (errc::limit_view) unless asked for. (This and to_float32 are templates only so that a
+    /// file that includes ptload without calling them does not compile std::vector's code.)
+    template <class = void>
     result<std::vector<std::uint8_t>> contiguous_copy(std::uint64_t max_expansion = default_limits::max_view_expansion) const {
         if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
         if (values_per_byte(dtype()) > 1) return packed_error();
@@ -248,6 +250,7 @@ public:
     }
     /// Elements converted to float32 in row-major order (floating dtypes, integers and bool),
     /// with the neg bit applied; the same expansion bound as contiguous_copy.
+    template <class = void>
     result<std::vector<float>> to_float32(std::uint64_t max_expansion = default_limits::max_view_expansion) const {
         if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
         std::uint64_t total = 0;

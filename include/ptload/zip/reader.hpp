@@ -219,7 +219,7 @@ inline const char* zip_refused_flag(std::uint16_t flags) noexcept {
 /// scratch. The caller has checked that the range lies within the source.
 template <class Source>
 result<const std::uint8_t*> zip_bytes(Source& src, std::uint64_t offset, std::uint64_t n,
-                                      vector<std::uint8_t>& scratch) {
+                                      fill_later_vector<std::uint8_t>& scratch) {
     if (n > std::numeric_limits<std::size_t>::max())
         return zip_error(offset, std::to_string(n) + " bytes do not fit in memory on this platform");
     if (const std::uint8_t* memory = memory_of(src)) return memory + offset;
@@ -302,7 +302,7 @@ result<zip_directory> zip_find_directory(Source& src, const zip_limits& lim) {
     // end, take the first signature whose comment length reaches exactly the end of the file.
     const std::uint64_t tail_len = file_size < zip_eocd_size + 0xFFFF ? file_size : std::uint64_t{zip_eocd_size + 0xFFFF};
     const std::uint64_t tail_offset = file_size - tail_len;
-    vector<std::uint8_t> tail_scratch;
+    fill_later_vector<std::uint8_t> tail_scratch;
     auto tail_r = zip_bytes(src, tail_offset, tail_len, tail_scratch);
     PTLOAD_TRY(tail_r);
     const std::uint8_t* tail = *tail_r;
@@ -404,7 +404,7 @@ result<zip_directory> zip_find_directory(Source& src, const zip_limits& lim) {
 /// later, from the local header).
 template <class Source>
 status zip_read_directory(Source& src, const zip_directory& dir, zip_archive& archive) {
-    vector<std::uint8_t> scratch;
+    fill_later_vector<std::uint8_t> scratch;
     auto bytes_r = zip_bytes(src, dir.offset, dir.size, scratch);
     PTLOAD_TRY(bytes_r);
     const std::uint8_t* cd = *bytes_r;
@@ -479,7 +479,7 @@ status zip_read_directory(Source& src, const zip_directory& dir, zip_archive& ar
 
 /// Reads the local header of e, checks it against the central directory, and sets data_offset.
 template <class Source>
-status zip_check_local_header(Source& src, zip_entry& e, vector<std::uint8_t>& scratch) {
+status zip_check_local_header(Source& src, zip_entry& e, fill_later_vector<std::uint8_t>& scratch) {
     const std::uint64_t file_size = src.size(), at = e.header_offset;
     if (!zip_range_ok(at, zip_local_size, file_size))
         return zip_error(at, "local header offset " + std::to_string(at) + " runs past the end of the " +
@@ -666,7 +666,7 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
     // each. In-memory sources are read in place.
     const detail::vector<detail::offset_item> by_offset = detail::zip_file_order(entries);
     auto check_records = [&](auto& reader) -> status {
-        detail::vector<std::uint8_t> scratch;
+        detail::fill_later_vector<std::uint8_t> scratch;
         for (const detail::offset_item& item : by_offset)
             PTLOAD_TRY(detail::zip_check_local_header(reader, entries[item.index], scratch));
         std::uint64_t inflate_total = 0;
@@ -739,7 +739,7 @@ result<Bytes> read_entry_as(Source& src, const zip_entry& e, const zip_limits& l
                               "inflated size " + std::to_string(e.size) + " exceeds zip_limits::max_inflate_total (" +
                                   std::to_string(cap) + " bytes)",
                               std::string(e.name));
-        vector<std::uint8_t> scratch;
+        fill_later_vector<std::uint8_t> scratch;
         auto in_r = detail::zip_bytes(src, e.data_offset, e.compressed_size, scratch);
         PTLOAD_TRY(in_r);
         out.resize(static_cast<std::size_t>(e.size));
