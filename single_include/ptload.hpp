@@ -10962,7 +10962,9 @@ inline string record_name(std::string_view folder, std::string_view name) {
     return full;
 }
 
-/// Storages of a zip checkpoint: `<prefix><folder><key>` records.
+/// Storages of a zip checkpoint: `<prefix><folder><key>` records. A template only so that a file
+/// that includes ptload without loading does not compile it.
+template <class = void>
 class zip_storages final : public storage_provider {
 public:
     zip_storages(const zip_archive& zip, string folder, const load_options& opts, bool little_endian)
@@ -11095,7 +11097,7 @@ result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader&
     if (!e) return make_error(errc::missing_record, no_offset, "the archive has no record " + std::string(name));
     auto bytes = read_record(src, *e, opts.check_crc, zip_limits_from(policies.limits));
     if (!bytes) return std::move(bytes).err();
-    zip_storages storages(zip, record_name(prefix, folder), opts, little_endian);
+    zip_storages<> storages(zip, record_name(prefix, folder), opts, little_endian);
     doc.reserve_records(storages.numbered_records());
     torch_handler handler(&storages, opts, policies.limits);
     handler.load_from_bytes = nested;
@@ -11395,7 +11397,9 @@ namespace ptload {
 inline namespace v0 {
 namespace detail {
 
-/// Storages of a legacy stream: declared by persistent ids, filled after the pickles.
+/// Storages of a legacy stream: declared by persistent ids, filled after the pickles. A template
+/// only so that a file that includes ptload without loading does not compile it.
+template <class = void>
 class legacy_storages final : public storage_provider {
 public:
     explicit legacy_storages(const load_options& opts) : opts_(opts) {}
@@ -11510,7 +11514,7 @@ result<node_id> load_legacy_from(document_data& doc, Source& src, storage_reader
                                  const std::uint8_t* p, std::size_t n, const load_options& opts, const policy_values& policies,
                                  const nested_loader& nested, bool& not_legacy) {
     const auto first = static_cast<std::uint32_t>(doc.storage_count());
-    legacy_storages storages(opts);
+    legacy_storages<> storages(opts);
     torch_handler handler(&storages, opts, policies.limits);
     handler.load_from_bytes = nested;
     std::size_t pos = 0;
@@ -11650,7 +11654,9 @@ struct tar_member {
     bool found = false;
 };
 
-/// Objects of a tar checkpoint by key, for the main pickle's str persistent ids.
+/// Objects of a tar checkpoint by key, for the main pickle's str persistent ids. A template only so
+/// that a file that includes ptload without loading does not compile it.
+template <class = void>
 class tar_objects final : public storage_provider {
 public:
     result<std::uint32_t> load_storage(document_data&, const storage_description&, node_id) override {
@@ -11703,7 +11709,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
                          const nested_loader& nested) {
     tar_member m[4];
     PTLOAD_TRY(tar_members(src, m));
-    tar_objects objects;
+    tar_objects<> objects;
     torch_handler handler(&objects, opts, policies.limits);
     handler.load_from_bytes = nested;
 

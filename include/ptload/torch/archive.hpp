@@ -56,7 +56,9 @@ inline string record_name(std::string_view folder, std::string_view name) {
     return full;
 }
 
-/// Storages of a zip checkpoint: `<prefix><folder><key>` records.
+/// Storages of a zip checkpoint: `<prefix><folder><key>` records. A template only so that a file
+/// that includes ptload without loading does not compile it.
+template <class = void>
 class zip_storages final : public storage_provider {
 public:
     zip_storages(const zip_archive& zip, string folder, const load_options& opts, bool little_endian)
@@ -189,7 +191,7 @@ result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader&
     if (!e) return make_error(errc::missing_record, no_offset, "the archive has no record " + std::string(name));
     auto bytes = read_record(src, *e, opts.check_crc, zip_limits_from(policies.limits));
     if (!bytes) return std::move(bytes).err();
-    zip_storages storages(zip, record_name(prefix, folder), opts, little_endian);
+    zip_storages<> storages(zip, record_name(prefix, folder), opts, little_endian);
     doc.reserve_records(storages.numbered_records());
     torch_handler handler(&storages, opts, policies.limits);
     handler.load_from_bytes = nested;

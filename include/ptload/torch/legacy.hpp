@@ -22,7 +22,9 @@ namespace ptload {
 inline namespace v0 {
 namespace detail {
 
-/// Storages of a legacy stream: declared by persistent ids, filled after the pickles.
+/// Storages of a legacy stream: declared by persistent ids, filled after the pickles. A template
+/// only so that a file that includes ptload without loading does not compile it.
+template <class = void>
 class legacy_storages final : public storage_provider {
 public:
     explicit legacy_storages(const load_options& opts) : opts_(opts) {}
@@ -137,7 +139,7 @@ result<node_id> load_legacy_from(document_data& doc, Source& src, storage_reader
                                  const std::uint8_t* p, std::size_t n, const load_options& opts, const policy_values& policies,
                                  const nested_loader& nested, bool& not_legacy) {
     const auto first = static_cast<std::uint32_t>(doc.storage_count());
-    legacy_storages storages(opts);
+    legacy_storages<> storages(opts);
     torch_handler handler(&storages, opts, policies.limits);
     handler.load_from_bytes = nested;
     std::size_t pos = 0;

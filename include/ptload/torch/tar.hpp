@@ -30,7 +30,9 @@ struct tar_member {
     bool found = false;
 };
 
-/// Objects of a tar checkpoint by key, for the main pickle's str persistent ids.
+/// Objects of a tar checkpoint by key, for the main pickle's str persistent ids. A template only so
+/// that a file that includes ptload without loading does not compile it.
+template <class = void>
 class tar_objects final : public storage_provider {
 public:
     result<std::uint32_t> load_storage(document_data&, const storage_description&, node_id) override {
@@ -83,7 +85,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
                          const nested_loader& nested) {
     tar_member m[4];
     PTLOAD_TRY(tar_members(src, m));
-    tar_objects objects;
+    tar_objects<> objects;
     torch_handler handler(&objects, opts, policies.limits);
     handler.load_from_bytes = nested;
 
