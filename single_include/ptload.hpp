@@ -58,11 +58,15 @@
 #define PTLOAD_COLD __attribute__((noinline, cold))
 // rare but not cold paths (an array's growth): out of line, still optimised for speed
 #define PTLOAD_NOINLINE __attribute__((noinline))
+// the document's accessors, a few instructions each: in a big loader function the compiler's
+// inlining budget runs out and left them as calls (half a million per 100,000 tensors)
+#define PTLOAD_INLINE inline __attribute__((always_inline))
 #else
 #define PTLOAD_LIKELY(x) (x)
 #define PTLOAD_UNLIKELY(x) (x)
 #define PTLOAD_COLD
 #define PTLOAD_NOINLINE
+#define PTLOAD_INLINE inline
 #endif
 
 namespace ptload {
@@ -2708,18 +2712,18 @@ public:
         if (key_tables_.load(detail::order::relaxed)) drop_key_tables();
         if (n < nodes_[container].seq.size) nodes_[container].seq.size = static_cast<std::uint32_t>(n);
     }
-    node_id edge(node_id container, std::size_t i) const noexcept { return edges_[nodes_[container].seq.first + i]; }
+    PTLOAD_INLINE node_id edge(node_id container, std::size_t i) const noexcept { return edges_[nodes_[container].seq.first + i]; }
     void set_edge(node_id container, std::size_t i, node_id v) noexcept {
         if (key_tables_.load(detail::order::relaxed)) drop_key_tables();
         edges_[nodes_[container].seq.first + i] = v;
     }
-    std::size_t edge_count(node_id container) const noexcept { return nodes_[container].seq.size; }
+    PTLOAD_INLINE std::size_t edge_count(node_id container) const noexcept { return nodes_[container].seq.size; }
     const node_id* edges(node_id container) const noexcept {
         return edges_.data() + nodes_[container].seq.first;
     }
 
     detail::node& at(node_id id) noexcept { return nodes_[id]; }
-    const detail::node& at(node_id id) const noexcept { return nodes_[id]; }
+    PTLOAD_INLINE const detail::node& at(node_id id) const noexcept { return nodes_[id]; }
     std::string_view text(node_id id) const noexcept { return {nodes_[id].s.p, static_cast<std::size_t>(nodes_[id].s.n)}; }
 
     // ---- what a kind keeps beside its payload ----
@@ -5176,6 +5180,9 @@ struct load_options {
         for (std::size_t i = handlers_.size() - 1; i > 0 && handlers_[i - 1].priority > priority; --i)
             std::swap(handlers_[i - 1], handlers_[i]);
     }
+
+    /// Whether register_location gave any handler.
+    bool has_location_handlers() const noexcept { return !handlers_.empty(); }
 
     /// Where a storage goes: map_location first, then registered handlers, then the tags torch
     /// itself knows (kept as they are); an unknown tag is an error, as in torch. The device is a
@@ -10689,6 +10696,35 @@ inline result<std::string_view> place_storage(document_data& doc, const load_opt
     return device;
 }
 
+/// place_storage for the storages of one load, asking map_location once per location tag
+/// rather than once per storage: torch tags every storage of a checkpoint alike ("cpu"), and
+/// unless a callable or a registered handler decides (they see the whole description), the
+/// device depends on the tag alone. The last tag is kept as document text.
+class storage_placer {
+public:
+    explicit storage_placer(const load_options& opts) noexcept
+        : opts_(opts), by_tag_(!opts.map_callable && !opts.has_location_handlers()) {}
+
+    /// `record`, when not empty, names the storage's record in errors.
+    result<std::string_view> place(document_data& doc, const storage_description& d, std::uint64_t offset,
+                                   std::string_view record = {}) {
+        if (by_tag_ && placed_ && d.location == last_tag_) return last_device_;
+        auto device = record.empty() ? place_storage(doc, opts_, d, offset) : place_storage(doc, opts_, d, offset, record);
+        if (device && by_tag_) {
+            last_tag_ = doc.keep_repeated(d.location);
+            last_device_ = *device;
+            placed_ = true;
+        }
+        return device;
+    }
+
+private:
+    const load_options& opts_;
+    bool by_tag_;
+    bool placed_ = false;
+    std::string_view last_tag_, last_device_;
+};
+
 /// The zip reader's bounds from the limits policy.
 inline zip_limits zip_limits_from(const limit_values& limits) noexcept {
     zip_limits z;
@@ -10968,7 +11004,7 @@ template <class = void>
 class zip_storages final : public storage_provider {
 public:
     zip_storages(const zip_archive& zip, string folder, const load_options& opts, bool little_endian)
-        : zip_(zip), folder_(std::move(folder)), opts_(opts), little_endian_(little_endian) {
+        : zip_(zip), folder_(std::move(folder)), placer_(opts), little_endian_(little_endian) {
         // torch names its records <folder>0, <folder>1, ...: those are found by number, the
         // others (any name is allowed) by the archive's name index.
         const span<const zip_entry> entries = zip_.entries();
@@ -11010,7 +11046,7 @@ public:
                               "record holds " + std::to_string(e->size) + " bytes, the storage needs " +
                                   std::to_string(d.numel) + " x " + std::to_string(element_size(d.type)),
                               std::string(name));
-        auto device = place_storage(doc, opts_, d, e->data_offset, name);
+        auto device = placer_.place(doc, d, e->data_offset, name);
         if (!device) return std::move(device).err();
         storage s;  // read later: see storage_mode
         s.desc = d;
@@ -11057,7 +11093,7 @@ private:
 
     const zip_archive& zip_;
     string folder_;
-    const load_options& opts_;
+    storage_placer placer_;
     bool little_endian_;
     vector<const zip_entry*> record_by_number_;  // records <folder><n>, built once
     vector<std::uint32_t> by_number_;            // storage index by numeric key, no_storage if not yet seen
@@ -11402,7 +11438,7 @@ namespace detail {
 template <class = void>
 class legacy_storages final : public storage_provider {
 public:
-    explicit legacy_storages(const load_options& opts) : opts_(opts) {}
+    explicit legacy_storages(const load_options& opts) : placer_(opts) {}
 
     result<std::uint32_t> load_storage(document_data& doc, const storage_description& d, node_id view) override {
         auto root = declare(doc, d);
@@ -11480,7 +11516,7 @@ private:
                 return make_error(errc::bad_storage, no_offset, "storage key '" + std::string(d.key) + "' is declared again with another dtype or size");
             return *root;
         }
-        auto device = place_storage(doc, opts_, d, no_offset);
+        auto device = placer_.place(doc, d, no_offset);
         if (!device) return std::move(device).err();
         storage s;
         s.desc = d;
@@ -11493,7 +11529,7 @@ private:
         std::uint32_t view, root;
         std::uint64_t byte_offset;
     };
-    const load_options& opts_;
+    storage_placer placer_;
     // Keys are texts of the document, which outlives this.
     flat_map<std::string_view, std::uint32_t> roots_, views_;
     vector<fixup> fixups_;

@@ -38,11 +38,15 @@
 #define PTLOAD_COLD __attribute__((noinline, cold))
 // rare but not cold paths (an array's growth): out of line, still optimised for speed
 #define PTLOAD_NOINLINE __attribute__((noinline))
+// the document's accessors, a few instructions each: in a big loader function the compiler's
+// inlining budget runs out and left them as calls (half a million per 100,000 tensors)
+#define PTLOAD_INLINE inline __attribute__((always_inline))
 #else
 #define PTLOAD_LIKELY(x) (x)
 #define PTLOAD_UNLIKELY(x) (x)
 #define PTLOAD_COLD
 #define PTLOAD_NOINLINE
+#define PTLOAD_INLINE inline
 #endif
 
 namespace ptload {

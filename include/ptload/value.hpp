@@ -547,18 +547,18 @@ public:
         if (key_tables_.load(detail::order::relaxed)) drop_key_tables();
         if (n < nodes_[container].seq.size) nodes_[container].seq.size = static_cast<std::uint32_t>(n);
     }
-    node_id edge(node_id container, std::size_t i) const noexcept { return edges_[nodes_[container].seq.first + i]; }
+    PTLOAD_INLINE node_id edge(node_id container, std::size_t i) const noexcept { return edges_[nodes_[container].seq.first + i]; }
     void set_edge(node_id container, std::size_t i, node_id v) noexcept {
         if (key_tables_.load(detail::order::relaxed)) drop_key_tables();
         edges_[nodes_[container].seq.first + i] = v;
     }
-    std::size_t edge_count(node_id container) const noexcept { return nodes_[container].seq.size; }
+    PTLOAD_INLINE std::size_t edge_count(node_id container) const noexcept { return nodes_[container].seq.size; }
     const node_id* edges(node_id container) const noexcept {
         return edges_.data() + nodes_[container].seq.first;
     }
 
     detail::node& at(node_id id) noexcept { return nodes_[id]; }
-    const detail::node& at(node_id id) const noexcept { return nodes_[id]; }
+    PTLOAD_INLINE const detail::node& at(node_id id) const noexcept { return nodes_[id]; }
     std::string_view text(node_id id) const noexcept { return {nodes_[id].s.p, static_cast<std::size_t>(nodes_[id].s.n)}; }
 
     // ---- what a kind keeps beside its payload ----

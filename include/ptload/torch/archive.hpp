@@ -62,7 +62,7 @@ template <class = void>
 class zip_storages final : public storage_provider {
 public:
     zip_storages(const zip_archive& zip, string folder, const load_options& opts, bool little_endian)
-        : zip_(zip), folder_(std::move(folder)), opts_(opts), little_endian_(little_endian) {
+        : zip_(zip), folder_(std::move(folder)), placer_(opts), little_endian_(little_endian) {
         // torch names its records <folder>0, <folder>1, ...: those are found by number, the
         // others (any name is allowed) by the archive's name index.
         const span<const zip_entry> entries = zip_.entries();
@@ -104,7 +104,7 @@ public:
                               "record holds " + std::to_string(e->size) + " bytes, the storage needs " +
                                   std::to_string(d.numel) + " x " + std::to_string(element_size(d.type)),
                               std::string(name));
-        auto device = place_storage(doc, opts_, d, e->data_offset, name);
+        auto device = placer_.place(doc, d, e->data_offset, name);
         if (!device) return std::move(device).err();
         storage s;  // read later: see storage_mode
         s.desc = d;
@@ -151,7 +151,7 @@ private:
 
     const zip_archive& zip_;
     string folder_;
-    const load_options& opts_;
+    storage_placer placer_;
     bool little_endian_;
     vector<const zip_entry*> record_by_number_;  // records <folder><n>, built once
     vector<std::uint32_t> by_number_;            // storage index by numeric key, no_storage if not yet seen

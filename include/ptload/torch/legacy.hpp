@@ -27,7 +27,7 @@ namespace detail {
 template <class = void>
 class legacy_storages final : public storage_provider {
 public:
-    explicit legacy_storages(const load_options& opts) : opts_(opts) {}
+    explicit legacy_storages(const load_options& opts) : placer_(opts) {}
 
     result<std::uint32_t> load_storage(document_data& doc, const storage_description& d, node_id view) override {
         auto root = declare(doc, d);
@@ -105,7 +105,7 @@ private:
                 return make_error(errc::bad_storage, no_offset, "storage key '" + std::string(d.key) + "' is declared again with another dtype or size");
             return *root;
         }
-        auto device = place_storage(doc, opts_, d, no_offset);
+        auto device = placer_.place(doc, d, no_offset);
         if (!device) return std::move(device).err();
         storage s;
         s.desc = d;
@@ -118,7 +118,7 @@ private:
         std::uint32_t view, root;
         std::uint64_t byte_offset;
     };
-    const load_options& opts_;
+    storage_placer placer_;
     // Keys are texts of the document, which outlives this.
     flat_map<std::string_view, std::uint32_t> roots_, views_;
     vector<fixup> fixups_;

@@ -73,6 +73,9 @@ struct load_options {
             std::swap(handlers_[i - 1], handlers_[i]);
     }
 
+    /// Whether register_location gave any handler.
+    bool has_location_handlers() const noexcept { return !handlers_.empty(); }
+
     /// Where a storage goes: map_location first, then registered handlers, then the tags torch
     /// itself knows (kept as they are); an unknown tag is an error, as in torch. The device is a
     /// view of these options, of d.location or of `scratch` (where a callable wrote it).

@@ -55,6 +55,35 @@ inline result<std::string_view> place_storage(document_data& doc, const load_opt
     return device;
 }
 
+/// place_storage for the storages of one load, asking map_location once per location tag
+/// rather than once per storage: torch tags every storage of a checkpoint alike ("cpu"), and
+/// unless a callable or a registered handler decides (they see the whole description), the
+/// device depends on the tag alone. The last tag is kept as document text.
+class storage_placer {
+public:
+    explicit storage_placer(const load_options& opts) noexcept
+        : opts_(opts), by_tag_(!opts.map_callable && !opts.has_location_handlers()) {}
+
+    /// `record`, when not empty, names the storage's record in errors.
+    result<std::string_view> place(document_data& doc, const storage_description& d, std::uint64_t offset,
+                                   std::string_view record = {}) {
+        if (by_tag_ && placed_ && d.location == last_tag_) return last_device_;
+        auto device = record.empty() ? place_storage(doc, opts_, d, offset) : place_storage(doc, opts_, d, offset, record);
+        if (device && by_tag_) {
+            last_tag_ = doc.keep_repeated(d.location);
+            last_device_ = *device;
+            placed_ = true;
+        }
+        return device;
+    }
+
+private:
+    const load_options& opts_;
+    bool by_tag_;
+    bool placed_ = false;
+    std::string_view last_tag_, last_device_;
+};
+
 /// The zip reader's bounds from the limits policy.
 inline zip_limits zip_limits_from(const limit_values& limits) noexcept {
     zip_limits z;
