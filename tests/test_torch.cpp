@@ -173,6 +173,13 @@ TEST_CASE("map_location: device string, dict, callable, registered tags") {
         auto dev = devices(*doc);
         CHECK(std::count(dev.begin(), dev.end(), "cuda:0") > 0);
         CHECK(std::count(dev.begin(), dev.end(), "cpu") > 0);
+        // The tags alternate in this file; a device is remembered per tag, never carried over.
+        std::size_t changes = 0;
+        for (std::size_t i = 0; i < doc->storage_count(); ++i) {
+            CHECK(doc->storage_at(i).device == doc->storage_at(i).desc.location);
+            if (i && doc->storage_at(i).desc.location != doc->storage_at(i - 1).desc.location) ++changes;
+        }
+        CHECK(changes >= 2);
     }
     SUBCASE("a device string moves everything") {
         ptload::load_options o;
@@ -189,6 +196,10 @@ TEST_CASE("map_location: device string, dict, callable, registered tags") {
         auto dev = devices(*doc);
         CHECK(std::count(dev.begin(), dev.end(), "cuda:0") == 0);
         CHECK(std::count(dev.begin(), dev.end(), "cuda:1") > 0);
+        for (std::size_t i = 0; i < doc->storage_count(); ++i) {
+            const auto& s = doc->storage_at(i);
+            CHECK(s.device == (s.desc.location == "cuda:0" ? std::string_view("cuda:1") : s.desc.location));
+        }
     }
     SUBCASE("a callable sees each storage and chooses; the allocator policy receives the choice") {
         ptload::load_options o;
@@ -220,7 +231,9 @@ TEST_CASE("map_location: device string, dict, callable, registered tags") {
         REQUIRE_FALSE(doc);
         CHECK(doc.err().code == ptload::errc::bad_storage);
         CHECK(doc.err().message.find("mydevice:0") != std::string::npos);
-        o.register_location(10, [](const ptload::storage_description&, std::string_view tag, std::string& device) {
+        std::size_t asked = 0;  // a handler sees every storage: no answer is reused for it
+        o.register_location(10, [&asked](const ptload::storage_description&, std::string_view tag, std::string& device) {
+            ++asked;
             if (tag.substr(0, 9) != "mydevice:") return false;
             device = "host-pinned";
             return true;
@@ -229,6 +242,7 @@ TEST_CASE("map_location: device string, dict, callable, registered tags") {
         REQUIRE(ok);
         auto dev = devices(*ok);
         CHECK(std::count(dev.begin(), dev.end(), "host-pinned") > 0);
+        CHECK(asked == ok->storage_count());
     }
     SUBCASE("handlers of equal priority are asked in the order they were registered, lower priorities first") {
         ptload::load_options o;
