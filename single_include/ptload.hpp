@@ -59,7 +59,7 @@
 // rare but not cold paths (an array's growth): out of line, still optimised for speed
 #define PTLOAD_NOINLINE __attribute__((noinline))
 // the document's accessors, a few instructions each: in a big loader function the compiler's
-// inlining budget runs out and left them as calls (half a million per 100,000 tensors)
+// inlining budget ran out and left them as calls (half a million per 100,000 tensors)
 #define PTLOAD_INLINE inline __attribute__((always_inline))
 #else
 #define PTLOAD_LIKELY(x) (x)
