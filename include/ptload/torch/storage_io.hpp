@@ -58,7 +58,8 @@ inline result<std::string_view> place_storage(document_data& doc, const load_opt
 /// place_storage for the storages of one load, asking map_location once per location tag
 /// rather than once per storage: torch tags every storage of a checkpoint alike ("cpu"), and
 /// unless a callable or a registered handler decides (they see the whole description), the
-/// device depends on the tag alone. The last tag is kept as document text.
+/// device depends on the tag alone. The last tag is kept as document text (a loader's default
+/// tag may be a literal). Every loader places its storages through one.
 class storage_placer {
 public:
     explicit storage_placer(const load_options& opts) noexcept

@@ -134,6 +134,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
     if (!count) return count;
     if (doc.at(*count).k != kind::integer || doc.at(*count).i < 0) return make_error(errc::bad_format, base, "tar storage count is not a size");
     flat_map<std::string_view, std::uint32_t> storages;
+    storage_placer placer(opts);
     for (std::int64_t i = 0; i < doc.at(*count).i; ++i) {
         auto entry = next("tar storage header");
         if (!entry) return entry;
@@ -153,7 +154,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         std::uint64_t nbytes;
         if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), nbytes) || nbytes > bytes.size() - pos)
             return make_error(errc::truncated, base + pos, "tar storage data runs past its member", "storage " + std::string(d.key));
-        auto device = place_storage(doc, opts, d, base + pos);
+        auto device = placer.place(doc, d, base + pos);
         if (!device) return std::move(device).err();
         memory_source member_bytes(bytes.data(), bytes.size());  // already read: no second I/O
         auto s = read_storage(member_bytes, pos, d, *device, opts, policies, true);
