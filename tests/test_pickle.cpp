@@ -95,6 +95,30 @@ TEST_CASE("a memo GET shares, never copies, and cycles end in same_as") {
     CHECK(doc->root()[0].id() == doc->root()[1].id());
 }
 
+TEST_CASE("small ints, bools and the empty tuple are one value each, as CPython shares them") {
+    // t = ((), (), 0, 0, True, True, False, False, [7, 7], [7, 7]); (t, t)
+    bytes b = P({0x80, 2, '(', ')', ')', 'K', 0, 'K', 0, 0x88, 0x88, 0x89, 0x89, '(', 'K', 7, 'K', 7, 'l',
+                 '(', 'K', 7, 'K', 7, 'l', 't', 'q', 0, 'h', 0, 0x86, '.'});
+    // Python's oracle (tools/oracle.py json) writes these bytes so: the lists keep their
+    // identity, the shared constants are written in full each time.
+    CHECK(json_of<>(b) == "{\"tuple\":[{\"tuple\":[{\"tuple\":[]},{\"tuple\":[]},0,0,true,true,false,false,"
+                          "[7,7],[7,7]]},{\"same_as\":1}]}");
+    auto doc = parse<>(b);
+    REQUIRE(doc);
+    auto t = doc->root()[0];
+    CHECK(t[0].id() == t[1].id());
+    CHECK(t[2].id() == t[3].id());
+    CHECK(t[4].id() == t[5].id());
+    CHECK(t[6].id() == t[7].id());
+    CHECK(t[4].id() != t[6].id());
+    CHECK(t[8].id() != t[9].id());  // lists bear identity
+    CHECK(t[8][0].id() == t[9][1].id());
+    CHECK(t[2].as_int().value() == 0);
+    CHECK(t[8][1].as_int().value() == 7);
+    // (), 0, True, False, 7, two lists and two tuples: nine values for twenty opcodes that make one
+    CHECK(doc->node_count() == 9);
+}
+
 TEST_CASE("memo doubling stays linear: 2^40 logical items from a few hundred bytes") {
     // x = [0]; repeat 40 times: x = (x, x) via GET; the tree is huge, the document is not.
     bytes b = P({0x80, 2, ']', 'K', 0, 'a', 'q', 0});

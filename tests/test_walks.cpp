@@ -100,6 +100,21 @@ TEST_CASE("walks: a tuple billion laughs is written once per tuple, as Python sh
     CHECK(ptload::list_tensors(*doc).empty());
 }
 
+TEST_CASE("walks: the shared empty tuple is printed in full each time") {
+    // (((), (), [7]), ((), (), [7]) again): the empty tuple is one value, as in CPython
+    bytes b;
+    put(b, {0x80, 2, '(', ')', ')', '(', 'K', 7, 'l', 't', 'q', 0, 'h', 0, 0x86, '.'});
+    auto doc = parse(b);
+    REQUIRE(doc);
+    const std::string tree = ptload::to_tree(doc->root());
+    std::size_t empties = 0;
+    for (std::size_t at = tree.find("tuple (0 items)"); at != std::string::npos; at = tree.find("tuple (0 items)", at + 1))
+        ++empties;
+    CHECK(empties == 2);
+    CHECK(tree.find("tuple (shown above)") != std::string::npos);  // the second reference to the outer one
+    CHECK(tree.find("tuple (0 items) (shown above)") == std::string::npos);
+}
+
 TEST_CASE("walks: slices and frozensets are shared too") {
     auto small = parse(slice_laughs(3));
     REQUIRE(small);

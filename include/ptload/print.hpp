@@ -171,7 +171,10 @@ public:
             out_ += std::string(kind_name(n.k)) + "\n";
             return walk_action::skip;
         }
-        if (!seen_.insert(e.id).second) {
+        // The empty tuple is one value that every EMPTY_TUPLE shares, as in CPython: not a
+        // container shown before.
+        const bool shared_constant = n.k == kind::tuple && item_count(doc_, e.id) == 0;
+        if (!shared_constant && !seen_.insert(e.id).second) {
             out_ += std::string(kind_name(n.k)) + " (shown above)\n";
             return walk_action::skip;
         }

@@ -118,6 +118,7 @@ public:
         std::uint64_t budget = static_cast<std::uint64_t>(size) * limits_.nodes_per_byte + limits_.node_slack;
         node_budget_ = doc.node_count() + budget;
         if (opts_.release_parsed_input && size > 2 * release_step) release_at_ = begin_ + release_step;
+        for (node_id& id : small_ints_) id = null_node;
     }
 
     /// Runs to STOP and returns the unpickled value; position() is then just past STOP.
@@ -417,9 +418,27 @@ private:
     }
 
     // ---------------------------------------------------------------- values
+    // None, the bools, the ints 0-255 and the empty tuple are made once per machine and shared,
+    // as CPython shares them: none bears identity (a dump writes them in full), no value is
+    // changed once made, and a checkpoint's sizes, offsets and requires_grad flags then cost no
+    // value each (a third of the values of a state_dict of small tensors).
     node_id none_node() {
         if (none_ == null_node) none_ = doc_.add(kind::none);
         return none_;
+    }
+    node_id bool_node(bool v) {
+        node_id& id = bools_[v];
+        if (id == null_node) id = doc_.make_bool(v);
+        return id;
+    }
+    node_id small_int_node(std::uint8_t v) {
+        node_id& id = small_ints_[v];
+        if (id == null_node) id = doc_.make_int(v);
+        return id;
+    }
+    node_id empty_tuple_node() {
+        if (empty_tuple_ == null_node) empty_tuple_ = doc_.make_seq(kind::tuple, nullptr, 0);
+        return empty_tuple_;
     }
     kind kind_of(node_id id) const noexcept { return doc_.at(id).k; }
     bool is_falsy_state(node_id s) const noexcept {
@@ -876,11 +895,11 @@ private:
         if constexpr (B == 'N') {  // NONE: -> None
             return push(none_node());
         } else if constexpr (B == 0x88 || B == 0x89) {  // NEWTRUE / NEWFALSE
-            return push(doc_.make_bool(B == 0x88));
+            return push(bool_node(B == 0x88));
         } else if constexpr (B == 'I') {  // INT text: -> int (00/01 are bools)
             auto line = take_line();
             if (!line) return std::move(line).err();
-            if (*line == "00" || *line == "01") return push(doc_.make_bool(*line == "01"));
+            if (*line == "00" || *line == "01") return push(bool_node(*line == "01"));
             auto v = integer_from(detail::parse_python_int(*line, limits_.max_int_digits));
             if (!v) return std::move(v).err();
             return push(*v);
@@ -899,7 +918,7 @@ private:
         } else if constexpr (B == 'K') {  // BININT1 u1
             std::uint8_t r;
             if (PTLOAD_UNLIKELY(!read_le(r))) return cannot_take(sizeof r);
-            return push(doc_.make_int(r));
+            return push(small_int_node(r));
         } else if constexpr (B == 'M') {  // BININT2 u2
             std::uint16_t r;
             if (PTLOAD_UNLIKELY(!read_le(r))) return cannot_take(sizeof r);
@@ -990,7 +1009,7 @@ private:
     template <std::uint8_t B>
     status container_op() {
         if constexpr (B == ')') {  // EMPTY_TUPLE
-            return push(doc_.make_seq(kind::tuple, nullptr, 0));
+            return push(empty_tuple_node());
         } else if constexpr (B == 0x85 || B == 0x86 || B == 0x87) {  // TUPLE1..3: a b c -> (a, b, c)
             constexpr std::size_t n = B - 0x84;
             if (stack_.size() < fence() + n) return underflow();
@@ -1257,6 +1276,9 @@ private:
     bool allowlist_only_;
     node_id result_ = null_node;
     node_id none_ = null_node;
+    node_id empty_tuple_ = null_node;
+    node_id bools_[2] = {null_node, null_node};
+    node_id small_ints_[256];
     detail::string scratch_;
 };
 
