@@ -439,6 +439,74 @@ TEST_CASE("an allocator that sees each storage's origin may use the source's byt
     CHECK(refused.err().message.find("byte order") != std::string::npos);
 }
 
+namespace {
+/// Places every storage 8 bytes past its bytes' page phase in the source: the placement that
+/// slows x86 string copies down (detail/page_alias.hpp). The context is the in-memory source's
+/// first byte, or null for a file (the page cache keeps file pages page-aligned).
+struct aliasing_allocator {
+    using ptload_role = ptload::role::allocator;
+    static ptload::storage_buffer allocate(const ptload::storage_description&, const ptload::storage_origin& origin,
+                                           std::string_view, void* context) {
+        const std::uint64_t phase = reinterpret_cast<std::uintptr_t>(context) + origin.offset;
+        auto* block = static_cast<std::uint8_t*>(::operator new(origin.nbytes + 8192, std::align_val_t{4096}));
+        return ptload::storage_buffer(
+            block + ((phase + 8) & 4095), origin.nbytes,
+            [](void* b, std::uint8_t*, std::uint64_t) { ::operator delete(b, std::align_val_t{4096}); }, block);
+    }
+};
+} // namespace
+
+TEST_CASE("page aliasing: a read that would copy just past its source's page phase is staged") {
+    std::vector<std::uint8_t> source(300 << 10);
+    for (std::size_t i = 0; i < source.size(); ++i) source[i] = static_cast<std::uint8_t>(i * 131 + (i >> 9));
+    std::vector<std::uint8_t> target(source.size() + 8192);
+    const auto phase_of = [&](std::size_t at) { return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(source.data() + at)); };
+    const std::size_t at = 1000, n = source.size() - at;
+    for (std::size_t ahead : {0, 1, 8, 63, 64, 2048, 4095}) {
+        CAPTURE(ahead);
+        // the destination `ahead` bytes past the source's phase, modulo the page
+        std::uint8_t* to = target.data() + ((phase_of(at) + ahead - reinterpret_cast<std::uintptr_t>(target.data())) & 4095);
+        std::fill(target.begin(), target.end(), 0);
+        std::size_t reads = 0;
+        auto st = ptload::detail::read_unaliased(at, phase_of(at), to, n, [&](std::uint64_t pos, void* dst, std::size_t count) {
+            ++reads;
+            CHECK(!ptload::detail::copy_aliases(reinterpret_cast<std::uintptr_t>(dst), phase_of(static_cast<std::size_t>(pos))));
+            std::memcpy(dst, source.data() + pos, count);
+            return ptload::status{};
+        });
+        REQUIRE(st);
+        CHECK(std::memcmp(to, source.data() + at, n) == 0);
+        const bool staged = ahead >= 1 && ahead <= 63;
+        CHECK(ptload::detail::copy_aliases(reinterpret_cast<std::uintptr_t>(to), phase_of(at)) == staged);
+        CHECK(reads == (staged ? (n + ptload::detail::alias_stage_bytes - 1) / ptload::detail::alias_stage_bytes : 1u));
+    }
+}
+
+TEST_CASE("page aliasing: a legacy checkpoint's storages placed to alias load byte for byte") {
+    const std::string file = ptload_test::corpus("dface/mtcnn.pt");  // 2019, legacy: storages at any offset
+    auto plain = ptload::load_file(file);
+    REQUIRE(plain);
+    const std::string want = ptload::canonical_json(*plain).value();
+    std::vector<std::uint8_t> bytes = ptload_test::read_bytes(file);
+    for (bool in_memory : {false, true}) {
+        CAPTURE(in_memory);
+        ptload::load_options o;
+        o.allocator_context = in_memory ? bytes.data() : nullptr;
+        auto doc = in_memory ? ptload::load<aliasing_allocator>(ptload::memory_source(bytes.data(), bytes.size()), o)
+                             : ptload::load<aliasing_allocator>(ptload::file_source(file), o);
+        REQUIRE(doc);
+        std::size_t staged = 0;  // storages big enough to be staged, all placed to alias
+        for (std::size_t i = 0; i < doc->storage_count(); ++i) {
+            const ptload::storage& s = doc->data().storage_at(i);
+            const std::uint64_t phase = reinterpret_cast<std::uintptr_t>(o.allocator_context) + s.ref.offset;
+            CHECK(ptload::detail::copy_aliases(reinterpret_cast<std::uintptr_t>(s.bytes.data()), phase));
+            if (s.nbytes() >= ptload::detail::alias_min_bytes) ++staged;
+        }
+        CHECK(staged == 5);
+        CHECK(ptload::canonical_json(*doc).value() == want);
+    }
+}
+
 TEST_CASE("the default allocator packs small storages, 64-byte aligned, into shared blocks") {
     auto doc = ptload::load_file(sample);
     REQUIRE(doc);

@@ -6,6 +6,7 @@
 
 #include "../detail/any_source.hpp"
 #include "../detail/checked.hpp"
+#include "../detail/page_alias.hpp"
 #include "../detail/read_window.hpp"
 #include "../detail/vector.hpp"
 #include "../error.hpp"
@@ -22,6 +23,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 namespace ptload {
@@ -169,7 +171,7 @@ public:
             return {};
         }
         PTLOAD_TRY(check_range(s, begin, n));
-        if (n) PTLOAD_TRY(src_.read_at(s.ref.offset + begin, dst, n));
+        if (n) PTLOAD_TRY(read_to(src_, s.ref.offset + begin, static_cast<std::uint8_t*>(dst), n));
         if (host_is_little_endian() != s.ref.little_endian) byteswap_elements(static_cast<std::uint8_t*>(dst), n, s.desc.type);
         return {};
     }
@@ -207,8 +209,23 @@ private:
         auto b = allocate(s, origin);
         if (!b) return std::move(b).err();
         if (n && b->data() == origin.in_place) return use_in_place(s, std::move(*b));  // the allocator's choice
-        if (n) PTLOAD_TRY(from.read_at(s.ref.offset, b->data(), static_cast<std::size_t>(n)));
+        if (n) PTLOAD_TRY(read_to(from, s.ref.offset, b->data(), static_cast<std::size_t>(n)));
         return adopt(s, std::move(*b));
+    }
+
+    /// n bytes at `offset` into `to`: from the source placed clear of 4 KiB aliasing
+    /// (page_alias.hpp); through the read-ahead window (small storages) as they come.
+    template <class From>
+    status read_to(From& from, std::uint64_t offset, std::uint8_t* to, std::size_t n) {
+        if constexpr (std::is_same<From, any_source>::value) {
+            const std::uint64_t phase =
+                src_.memory() ? static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(src_.memory() + offset)) : offset;
+            return read_unaliased(offset, phase, to, n, [&from](std::uint64_t at, void* dst, std::size_t count) {
+                return from.read_at(at, dst, count);
+            });
+        } else {
+            return from.read_at(offset, to, n);
+        }
     }
 
     /// Memory for s from the allocator policy, small storages from its packer where it has one.
