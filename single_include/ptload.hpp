@@ -5281,10 +5281,18 @@ private:
     status (*read_)(void*, std::uint64_t, void*, std::size_t);
 };
 
+/// Sources that know only when running whether their bytes are in memory (any_source, a
+/// read-ahead window over a source) say so with memory().
+template <class S, class = void>
+struct has_memory : std::false_type {};
+template <class S>
+struct has_memory<S, std::enable_if_t<std::is_same<decltype(std::declval<const S&>().memory()), const std::uint8_t*>::value>>
+    : std::true_type {};
+
 /// The whole contents of src when they are in memory, else null.
 template <class Source>
 const std::uint8_t* memory_of(const Source& src) noexcept {
-    if constexpr (std::is_same<Source, any_source>::value) return src.memory();
+    if constexpr (has_memory<Source>::value) return src.memory();
     else if constexpr (has_data<Source>::value) return src.data();
     else return nullptr;
 }
@@ -8570,6 +8578,10 @@ private:
 // a page. Records a few hundred bytes apart are then read 256 KiB at a time, while the local
 // headers of a 1 GiB checkpoint's records, 16 MiB apart, cost a page each instead of a whole
 // window (17 MB of reads for 64 records, most of what listing its tensors read).
+//
+// A window over a source whose bytes are in memory reads nothing ahead: it passes every read
+// through and says where the bytes are (memory()), so that callers read them in place. Code
+// that walks records through a window is then compiled once for both kinds of source.
 #ifndef PTLOAD_DETAIL_READ_WINDOW_HPP
 #define PTLOAD_DETAIL_READ_WINDOW_HPP
 
@@ -8594,8 +8606,10 @@ public:
     explicit read_window(Source& src, std::size_t capacity = default_capacity) noexcept
         : src_(src), capacity_(capacity), ahead_(capacity < min_ahead ? capacity : min_ahead) {}
     std::uint64_t size() const { return src_.size(); }
+    /// The source's whole contents when they are in memory, else null.
+    const std::uint8_t* memory() const noexcept { return memory_of(src_); }
     status read_at(std::uint64_t offset, void* dst, std::size_t n) {
-        if (n >= capacity_ / 2) return src_.read_at(offset, dst, n);
+        if (n >= capacity_ / 2 || memory()) return src_.read_at(offset, dst, n);
         if (offset < start_ || offset - start_ > held_ || n > held_ - (offset - start_)) PTLOAD_TRY(refill(offset, n));
         if (n) std::memcpy(dst, buffer_.get() + (offset - start_), n);
         return {};
@@ -9629,33 +9643,26 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
 
     // Local headers, and data descriptors between entries, are read in file order through a
     // read-ahead window: one read for many small records rather than a seek and a read or two
-    // each. In-memory sources are read in place.
+    // each. In-memory sources are read in place (the window passes them through).
     const detail::vector<detail::offset_item> by_offset = detail::zip_file_order(entries);
-    auto check_records = [&](auto& reader) -> status {
-        detail::fill_later_vector<std::uint8_t> scratch;
-        for (const detail::offset_item& item : by_offset)
-            PTLOAD_TRY(detail::zip_check_local_header(reader, entries[item.index], scratch));
-        std::uint64_t inflate_total = 0;
-        const std::uint64_t inflate_cap = detail::zip_inflate_total_cap(lim, src.size());
-        for (zip_entry& e : entries) {
-            if (e.method == 8) {
-                // inflate_total <= inflate_cap holds throughout, so the subtraction cannot wrap.
-                if (e.size > inflate_cap - inflate_total)
-                    return make_error(errc::limit_inflate, e.header_offset,
-                                      "deflated entries would inflate to more than zip_limits::max_inflate_total (" +
-                                          std::to_string(inflate_cap) + " bytes)",
-                                      std::string(e.name));
-                inflate_total += e.size;
-            }
+    detail::read_window<Source> window(src);
+    detail::fill_later_vector<std::uint8_t> scratch;
+    for (const detail::offset_item& item : by_offset)
+        PTLOAD_TRY(detail::zip_check_local_header(window, entries[item.index], scratch));
+    std::uint64_t inflate_total = 0;
+    const std::uint64_t inflate_cap = detail::zip_inflate_total_cap(lim, src.size());
+    for (zip_entry& e : entries) {
+        if (e.method == 8) {
+            // inflate_total <= inflate_cap holds throughout, so the subtraction cannot wrap.
+            if (e.size > inflate_cap - inflate_total)
+                return make_error(errc::limit_inflate, e.header_offset,
+                                  "deflated entries would inflate to more than zip_limits::max_inflate_total (" +
+                                      std::to_string(inflate_cap) + " bytes)",
+                                  std::string(e.name));
+            inflate_total += e.size;
         }
-        return detail::zip_check_layout(reader, entries, by_offset, dir, lim);
-    };
-    if (detail::memory_of(src)) {
-        PTLOAD_TRY(check_records(src));
-    } else {
-        detail::read_window<Source> window(src);
-        PTLOAD_TRY(check_records(window));
     }
+    PTLOAD_TRY(detail::zip_check_layout(window, entries, by_offset, dir, lim));
     detail::zip_archive_access::set_directory(archive, dir.offset, dir.size, dir.zip64);
     return archive;
 }
@@ -11252,11 +11259,15 @@ result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader&
     return root;
 }
 
-/// The small text records: `byteorder` and `version`.
+/// The small text records: `byteorder` and `version` (read as the pickles are, so that one
+/// reader of entries serves both).
 template <class Source>
-result<vector<char>> small_record(Source& src, const zip_entry& e) {
+result<fill_later_vector<std::uint8_t>> small_record(Source& src, const zip_entry& e) {
     if (e.size > 64) return make_error(errc::bad_zip, e.data_offset, "record is unexpectedly large", std::string(e.name));
-    return read_entry_as<vector<char>>(src, e, zip_limits{}, false);
+    return read_entry_as<fill_later_vector<std::uint8_t>>(src, e, zip_limits{}, false);
+}
+inline std::string_view record_text(const fill_later_vector<std::uint8_t>& bytes) noexcept {
+    return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
 }
 
 /// A zip checkpoint or TorchScript archive into doc.
@@ -11277,7 +11288,7 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
     if (const zip_entry* e = find("byteorder")) {
         auto text = small_record(src, *e);
         if (!text) return std::move(text).err();
-        const std::string_view order(text->data(), text->size());
+        const std::string_view order = record_text(*text);
         if (order == "big") little_endian = false;
         else if (order != "little")
             return make_error(errc::bad_format, e->data_offset, "byteorder record says '" + std::string(order) + "'",
@@ -11288,7 +11299,7 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
     if (version) {
         auto text = small_record(src, *version);
         if (!text) return std::move(text).err();
-        std::string_view v(text->data(), text->size());
+        std::string_view v = record_text(*text);
         while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.remove_suffix(1);
         // torch reads files of format versions 1 to 10 (caffe2/serialize/versions.h); parsed by
         // hand, since the text is the file's and std::stoi would throw on what it cannot parse

@@ -9,11 +9,16 @@
 // a page. Records a few hundred bytes apart are then read 256 KiB at a time, while the local
 // headers of a 1 GiB checkpoint's records, 16 MiB apart, cost a page each instead of a whole
 // window (17 MB of reads for 64 records, most of what listing its tensors read).
+//
+// A window over a source whose bytes are in memory reads nothing ahead: it passes every read
+// through and says where the bytes are (memory()), so that callers read them in place. Code
+// that walks records through a window is then compiled once for both kinds of source.
 #ifndef PTLOAD_DETAIL_READ_WINDOW_HPP
 #define PTLOAD_DETAIL_READ_WINDOW_HPP
 
 #include "../error.hpp"
 #include "../memory.hpp"
+#include "any_source.hpp"
 
 #include <cstdint>
 #include <cstring>
@@ -35,8 +40,10 @@ public:
     explicit read_window(Source& src, std::size_t capacity = default_capacity) noexcept
         : src_(src), capacity_(capacity), ahead_(capacity < min_ahead ? capacity : min_ahead) {}
     std::uint64_t size() const { return src_.size(); }
+    /// The source's whole contents when they are in memory, else null.
+    const std::uint8_t* memory() const noexcept { return memory_of(src_); }
     status read_at(std::uint64_t offset, void* dst, std::size_t n) {
-        if (n >= capacity_ / 2) return src_.read_at(offset, dst, n);
+        if (n >= capacity_ / 2 || memory()) return src_.read_at(offset, dst, n);
         if (offset < start_ || offset - start_ > held_ || n > held_ - (offset - start_)) PTLOAD_TRY(refill(offset, n));
         if (n) std::memcpy(dst, buffer_.get() + (offset - start_), n);
         return {};

@@ -204,11 +204,15 @@ result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader&
     return root;
 }
 
-/// The small text records: `byteorder` and `version`.
+/// The small text records: `byteorder` and `version` (read as the pickles are, so that one
+/// reader of entries serves both).
 template <class Source>
-result<vector<char>> small_record(Source& src, const zip_entry& e) {
+result<fill_later_vector<std::uint8_t>> small_record(Source& src, const zip_entry& e) {
     if (e.size > 64) return make_error(errc::bad_zip, e.data_offset, "record is unexpectedly large", std::string(e.name));
-    return read_entry_as<vector<char>>(src, e, zip_limits{}, false);
+    return read_entry_as<fill_later_vector<std::uint8_t>>(src, e, zip_limits{}, false);
+}
+inline std::string_view record_text(const fill_later_vector<std::uint8_t>& bytes) noexcept {
+    return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
 }
 
 /// A zip checkpoint or TorchScript archive into doc.
@@ -229,7 +233,7 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
     if (const zip_entry* e = find("byteorder")) {
         auto text = small_record(src, *e);
         if (!text) return std::move(text).err();
-        const std::string_view order(text->data(), text->size());
+        const std::string_view order = record_text(*text);
         if (order == "big") little_endian = false;
         else if (order != "little")
             return make_error(errc::bad_format, e->data_offset, "byteorder record says '" + std::string(order) + "'",
@@ -240,7 +244,7 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
     if (version) {
         auto text = small_record(src, *version);
         if (!text) return std::move(text).err();
-        std::string_view v(text->data(), text->size());
+        std::string_view v = record_text(*text);
         while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.remove_suffix(1);
         // torch reads files of format versions 1 to 10 (caffe2/serialize/versions.h); parsed by
         // hand, since the text is the file's and std::stoi would throw on what it cannot parse

@@ -663,33 +663,26 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
 
     // Local headers, and data descriptors between entries, are read in file order through a
     // read-ahead window: one read for many small records rather than a seek and a read or two
-    // each. In-memory sources are read in place.
+    // each. In-memory sources are read in place (the window passes them through).
     const detail::vector<detail::offset_item> by_offset = detail::zip_file_order(entries);
-    auto check_records = [&](auto& reader) -> status {
-        detail::fill_later_vector<std::uint8_t> scratch;
-        for (const detail::offset_item& item : by_offset)
-            PTLOAD_TRY(detail::zip_check_local_header(reader, entries[item.index], scratch));
-        std::uint64_t inflate_total = 0;
-        const std::uint64_t inflate_cap = detail::zip_inflate_total_cap(lim, src.size());
-        for (zip_entry& e : entries) {
-            if (e.method == 8) {
-                // inflate_total <= inflate_cap holds throughout, so the subtraction cannot wrap.
-                if (e.size > inflate_cap - inflate_total)
-                    return make_error(errc::limit_inflate, e.header_offset,
-                                      "deflated entries would inflate to more than zip_limits::max_inflate_total (" +
-                                          std::to_string(inflate_cap) + " bytes)",
-                                      std::string(e.name));
-                inflate_total += e.size;
-            }
+    detail::read_window<Source> window(src);
+    detail::fill_later_vector<std::uint8_t> scratch;
+    for (const detail::offset_item& item : by_offset)
+        PTLOAD_TRY(detail::zip_check_local_header(window, entries[item.index], scratch));
+    std::uint64_t inflate_total = 0;
+    const std::uint64_t inflate_cap = detail::zip_inflate_total_cap(lim, src.size());
+    for (zip_entry& e : entries) {
+        if (e.method == 8) {
+            // inflate_total <= inflate_cap holds throughout, so the subtraction cannot wrap.
+            if (e.size > inflate_cap - inflate_total)
+                return make_error(errc::limit_inflate, e.header_offset,
+                                  "deflated entries would inflate to more than zip_limits::max_inflate_total (" +
+                                      std::to_string(inflate_cap) + " bytes)",
+                                  std::string(e.name));
+            inflate_total += e.size;
         }
-        return detail::zip_check_layout(reader, entries, by_offset, dir, lim);
-    };
-    if (detail::memory_of(src)) {
-        PTLOAD_TRY(check_records(src));
-    } else {
-        detail::read_window<Source> window(src);
-        PTLOAD_TRY(check_records(window));
     }
+    PTLOAD_TRY(detail::zip_check_layout(window, entries, by_offset, dir, lim));
     detail::zip_archive_access::set_directory(archive, dir.offset, dir.size, dir.zip64);
     return archive;
 }
