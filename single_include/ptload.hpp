@@ -5281,18 +5281,18 @@ private:
     status (*read_)(void*, std::uint64_t, void*, std::size_t);
 };
 
-/// Sources that know only when running whether their bytes are in memory (any_source, a
-/// read-ahead window over a source) say so with memory().
-template <class S, class = void>
-struct has_memory : std::false_type {};
+/// ptload's own views of a source, which know only when running whether its bytes are in
+/// memory, and say so with memory(): any_source, and a read-ahead window (read_window.hpp).
+/// A user's source says it by having data().
 template <class S>
-struct has_memory<S, std::enable_if_t<std::is_same<decltype(std::declval<const S&>().memory()), const std::uint8_t*>::value>>
-    : std::true_type {};
+struct runtime_memory : std::false_type {};
+template <>
+struct runtime_memory<any_source> : std::true_type {};
 
 /// The whole contents of src when they are in memory, else null.
 template <class Source>
 const std::uint8_t* memory_of(const Source& src) noexcept {
-    if constexpr (has_memory<Source>::value) return src.memory();
+    if constexpr (runtime_memory<Source>::value) return src.memory();
     else if constexpr (has_data<Source>::value) return src.data();
     else return nullptr;
 }
@@ -8647,6 +8647,9 @@ private:
     std::uint64_t start_ = 0;
     std::size_t held_ = 0;
 };
+
+template <class Source>
+struct runtime_memory<read_window<Source>> : std::true_type {};
 
 } // namespace detail
 } // namespace v0

@@ -82,6 +82,9 @@ private:
     std::size_t held_ = 0;
 };
 
+template <class Source>
+struct runtime_memory<read_window<Source>> : std::true_type {};
+
 } // namespace detail
 } // namespace v0
 } // namespace ptload
