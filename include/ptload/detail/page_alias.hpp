@@ -7,7 +7,8 @@
 // bytes start at such an offset in the file, read into a buffer aligned to 64 bytes, lands that
 // way. Zip records are aligned to 64 bytes and never do; a legacy checkpoint's storages lie
 // wherever the one before them ended. Such a read goes through a small staging buffer placed
-// half a page from both ends instead: two fast copies, the second from cache.
+// half a page away from both the source and the destination instead: two fast copies, the
+// second from cache.
 #ifndef PTLOAD_DETAIL_PAGE_ALIAS_HPP
 #define PTLOAD_DETAIL_PAGE_ALIAS_HPP
 
