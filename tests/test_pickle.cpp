@@ -115,7 +115,7 @@ TEST_CASE("small ints, bools and the empty tuple are one value each, as CPython 
     CHECK(t[8][0].id() == t[9][1].id());
     CHECK(t[2].as_int().value() == 0);
     CHECK(t[8][1].as_int().value() == 7);
-    // (), 0, True, False, 7, two lists and two tuples: nine values for twenty opcodes that make one
+    // (), 0, True, False, 7, two lists and two tuples: nine values for the sixteen opcodes that make one
     CHECK(doc->node_count() == 9);
 }
 

@@ -101,7 +101,7 @@ TEST_CASE("walks: a tuple billion laughs is written once per tuple, as Python sh
 }
 
 TEST_CASE("walks: the shared empty tuple is printed in full each time") {
-    // (((), (), [7]), ((), (), [7]) again): the empty tuple is one value, as in CPython
+    // t = ((), (), [7]); (t, t): the empty tuple is one value, as in CPython
     bytes b;
     put(b, {0x80, 2, '(', ')', ')', '(', 'K', 7, 'l', 't', 'q', 0, 'h', 0, 0x86, '.'});
     auto doc = parse(b);
