@@ -418,10 +418,10 @@ private:
     }
 
     // ---------------------------------------------------------------- values
-    // None, the bools, the ints 0-255 and the empty tuple are made once per machine and shared,
-    // as CPython shares them: none bears identity (a dump writes them in full), no value is
-    // changed once made, and a checkpoint's sizes, offsets and requires_grad flags then cost no
-    // value each (a third of the values of a state_dict of small tensors).
+    // None, the bools, the ints 0-255 of BININT1 and the empty tuple are made once per machine
+    // and shared, as CPython shares them: none bears identity (a dump writes them in full), no
+    // value is changed once made, and a checkpoint's sizes, offsets and requires_grad flags then
+    // cost no value each (a third of the values of a state_dict of small tensors).
     node_id none_node() {
         if (none_ == null_node) none_ = doc_.add(kind::none);
         return none_;
