@@ -120,6 +120,12 @@ public:
         p_ = p;
     }
     T* get() const noexcept { return p_; }
+    /// The object, no longer owned here.
+    T* release() noexcept {
+        T* p = p_;
+        p_ = nullptr;
+        return p;
+    }
     T& operator*() const noexcept { return *p_; }
     explicit operator bool() const noexcept { return p_ != nullptr; }
 
@@ -272,6 +278,14 @@ namespace detail {
 inline void delete_error(error* e) noexcept { delete e; }
 /// The owner of a result's error.
 using owned_error = owner<error, &delete_error>;
+/// A failed result's error for another result to own: the pointer moves, and the failed one
+/// keeps an empty error so that it still reads as failed (a result<T> that read as holding a
+/// value would destroy a T it never made). Out of line: a caller's error path is one call.
+PTLOAD_COLD inline error_handoff pass_on(owned_error& e) {
+    error* passed = e.release();
+    e.reset(new error());
+    return {passed};
+}
 } // namespace detail
 
 /// Either a T or an error. There is deliberately no implicit conversion to T: a caller must look.
@@ -311,6 +325,9 @@ public:
     const error& err() const& noexcept { return *err_; }
     error&& err() && noexcept { return std::move(*err_); }
     T value_or(T fallback) const { return err_ ? fallback : u_.value; }
+    /// The error handed on to the caller's result without a copy: `return std::move(r).pass_error();`
+    /// (err() moves the error's fields into a new one: two strings and an allocation per level).
+    error_handoff pass_error() && { return detail::pass_on(err_); }
 private:
     void destroy() noexcept { if (!err_) u_.value.~T(); }
     union storage { storage() {} ~storage() {} T value; } u_;
@@ -330,6 +347,7 @@ public:
     explicit operator bool() const noexcept { return !err_; }
     const error& err() const& noexcept { return *err_; }
     error&& err() && noexcept { return std::move(*err_); }
+    error_handoff pass_error() && { return detail::pass_on(err_); }
 private:
     detail::owned_error err_;
 };
@@ -344,7 +362,7 @@ using status = result<void>;
     do {                                                       \
         auto&& ptload_try_r_ = (expr);                         \
         if (PTLOAD_UNLIKELY(!ptload_try_r_.has_value()))       \
-            return std::move(ptload_try_r_).err();             \
+            return std::move(ptload_try_r_).pass_error();      \
     } while (0)
 
 #endif
@@ -2541,7 +2559,7 @@ public:
             return make_error(errc::bad_tensor, no_offset, "read past the end of storage " + std::string(s.desc.key));
         if (s.resident || s.ref.view_of != no_storage || !reader_) {
             auto all = storage_data(i);
-            if (!all) return std::move(all).err();
+            if (!all) return std::move(all).pass_error();
             if (n) std::memcpy(dst, all->data() + begin, n);
             return {};
         }
@@ -2922,7 +2940,7 @@ private:
     status make_resident(storage& s) const {
         if (s.ref.view_of != no_storage) {  // a legacy view: a window on its root's bytes
             auto root = storage_data(s.ref.view_of);
-            if (!root) return std::move(root).err();
+            if (!root) return std::move(root).pass_error();
             s.bytes = storage_buffer(const_cast<std::uint8_t*>(root->data()) + s.ref.view_byte_offset, s.nbytes(), nullptr,
                                      nullptr);
             s.mapped = storages_[s.ref.view_of].mapped;
@@ -4804,7 +4822,7 @@ public:
         std::uint64_t esize = element_size(dtype());
         std::uint64_t n = numel();
         auto all = storage_data();
-        if (!all) return std::move(all).err();
+        if (!all) return std::move(all).pass_error();
         std::uint64_t begin = n ? static_cast<std::uint64_t>(offset()) * esize : 0;
         if (begin > all->size() || n * esize > all->size() - begin)
             return make_error(errc::bad_tensor, no_offset, "tensor runs past its storage");
@@ -4842,7 +4860,7 @@ public:
         };
         if (is_resident()) {
             auto all = storage_data();
-            if (!all) return std::move(all).err();
+            if (!all) return std::move(all).pass_error();
             gather(all->data(), 0);
             return {};
         }
@@ -4884,7 +4902,7 @@ public:
                                   "element type does not read " + std::string(name(dtype())) + " (" +
                                   std::to_string(element_size(dtype())) + " bytes per element)");
         auto b = bytes();
-        if (!b) return std::move(b).err();
+        if (!b) return std::move(b).pass_error();
         if (reinterpret_cast<std::uintptr_t>(b->data()) % alignof(T))
             return make_error(errc::bad_tensor, no_offset, "tensor data is not aligned for this element type");
         return span<const T>(reinterpret_cast<const T*>(b->data()), b->size() / sizeof(T));
@@ -4917,7 +4935,7 @@ public:
         // would run past the storage.
         if (values_per_byte(dtype()) > 1) return packed_error();
         auto all = storage_data();
-        if (!all) return std::move(all).err();
+        if (!all) return std::move(all).pass_error();
         const std::uint8_t* base = all->data();
         std::size_t esize = element_size(dtype());
         for_each_position([&](std::int64_t pos) { f(base + static_cast<std::size_t>(pos) * esize); });
@@ -7284,7 +7302,7 @@ public:
             }
             op_at_ = cur_++;
             status s = dispatch_table[*op_at_](*this);
-            if (PTLOAD_UNLIKELY(!s.has_value())) return std::move(s).err();
+            if (PTLOAD_UNLIKELY(!s.has_value())) return std::move(s).pass_error();
             if (PTLOAD_UNLIKELY(doc_.node_count() > node_budget_))
                 return fail(errc::limit_nodes, "more than " + std::to_string(node_budget_) +
                                                    " values for a pickle of this size (limits::nodes_per_byte)");
@@ -7978,7 +7996,7 @@ private:
             return {};
         } else if constexpr (B == '.') {  // STOP: x -> (returns x)
             auto r = pop();
-            if (!r) return std::move(r).err();
+            if (!r) return std::move(r).pass_error();
             // Nothing reads the memo after STOP: it goes before the merge below takes memory
             // of its own (for a pickle of millions of values both are tens of megabytes).
             memo_ = {};
@@ -8006,7 +8024,7 @@ private:
             return {};
         } else if constexpr (B == '2') {  // DUP: x -> x x
             auto r = top();
-            if (!r) return std::move(r).err();
+            if (!r) return std::move(r).pass_error();
             return push(*r);
         } else if constexpr (B == 0x80) {  // PROTO n
             std::uint8_t r;
@@ -8016,7 +8034,7 @@ private:
             return {};
         } else if constexpr (B == 0x95) {  // FRAME n: the next n bytes form a frame
             auto r = take_le<std::uint64_t>();
-            if (!r) return std::move(r).err();
+            if (!r) return std::move(r).pass_error();
             if (frame_end_ && cur_ != frame_end_) return fail(errc::frame_error, "a new FRAME starts before the current one ends");
             if (*r > static_cast<std::uint64_t>(end_ - cur_))
                 return fail(errc::truncated, "FRAME of " + std::to_string(*r) + " bytes, " +
@@ -8040,18 +8058,18 @@ private:
             return push(bool_node(B == 0x88));
         } else if constexpr (B == 'I') {  // INT text: -> int (00/01 are bools)
             auto line = take_line();
-            if (!line) return std::move(line).err();
+            if (!line) return std::move(line).pass_error();
             if (*line == "00" || *line == "01") return push(bool_node(*line == "01"));
             auto v = integer_from(detail::parse_python_int(*line, limits_.max_int_digits));
-            if (!v) return std::move(v).err();
+            if (!v) return std::move(v).pass_error();
             return push(*v);
         } else if constexpr (B == 'L') {  // LONG text: -> int (optional trailing L)
             auto line = take_line();
-            if (!line) return std::move(line).err();
+            if (!line) return std::move(line).pass_error();
             std::string_view t = *line;
             if (!t.empty() && t.back() == 'L') t.remove_suffix(1);
             auto v = integer_from(detail::parse_python_int(t, limits_.max_int_digits));
-            if (!v) return std::move(v).err();
+            if (!v) return std::move(v).pass_error();
             return push(*v);
         } else if constexpr (B == 'J') {  // BININT i4
             std::uint32_t r;
@@ -8070,11 +8088,11 @@ private:
             std::uint64_t n;
             if (PTLOAD_UNLIKELY(!read_counted<B>(p, n))) return counted_error<B>();
             auto v = binary_long(p, static_cast<std::size_t>(n));
-            if (!v) return std::move(v).err();
+            if (!v) return std::move(v).pass_error();
             return push(*v);
         } else if constexpr (B == 'F') {  // FLOAT text
             auto line = take_line();
-            if (!line) return std::move(line).err();
+            if (!line) return std::move(line).pass_error();
             double d;
             if (!detail::parse_python_float(*line, d)) return fail(errc::bad_text, "not a float literal");
             return push(doc_.make_float(d));
@@ -8095,25 +8113,25 @@ private:
     status text_op() {
         if constexpr (B == 'S') {  // STRING: quoted, escaped py2 str
             auto line = take_line();
-            if (!line) return std::move(line).err();
+            if (!line) return std::move(line).pass_error();
             std::string_view t = *line;
             if (t.size() < 2 || t.front() != t.back() || (t.front() != '\'' && t.front() != '"'))
                 return fail(errc::bad_text, "the STRING argument must be quoted");
             detail::string raw;
             if (!detail::python_escape_decode(t.substr(1, t.size() - 2), raw)) return fail(errc::bad_text, "bad escape in STRING");
             auto v = py2_string(reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size());
-            if (!v) return std::move(v).err();
+            if (!v) return std::move(v).pass_error();
             return push(*v);
         } else if constexpr (B == 'T' || B == 'U') {  // BINSTRING i4 / SHORT_BINSTRING u1: py2 str
             const std::uint8_t* p;
             std::uint64_t n;
             if (PTLOAD_UNLIKELY(!read_counted<B>(p, n))) return counted_error<B>();
             auto v = py2_string(p, static_cast<std::size_t>(n));
-            if (!v) return std::move(v).err();
+            if (!v) return std::move(v).pass_error();
             return push(*v);
         } else if constexpr (B == 'V') {  // UNICODE: raw-unicode-escape text
             auto line = take_line();
-            if (!line) return std::move(line).err();
+            if (!line) return std::move(line).pass_error();
             detail::string s;
             bool surrogates = false;
             if (!detail::raw_unicode_escape_decode(*line, s, surrogates)) return fail(errc::decode_error, "bad \\u escape in UNICODE");
@@ -8135,7 +8153,7 @@ private:
             return push(doc_.make_text(kind::bytearray, b.data(), b.size()));
         } else if constexpr (B == 0x98) {  // READONLY_BUFFER: buffer -> read-only view (bytes)
             auto r = top();
-            if (!r) return std::move(r).err();
+            if (!r) return std::move(r).pass_error();
             if (kind_of(*r) == kind::bytearray) {
                 auto t = doc_.text(*r);
                 stack_.back() = doc_.make_text(kind::bytes, t.data(), t.size());
@@ -8187,16 +8205,16 @@ private:
             return push(d);
         } else if constexpr (B == 'a') {  // APPEND: list x -> list
             auto x = pop();
-            if (!x) return std::move(x).err();
+            if (!x) return std::move(x).pass_error();
             auto l = top();
-            if (!l) return std::move(l).err();
+            if (!l) return std::move(l).pass_error();
             node_id item = *x;
             return append_items(*l, &item, 1);
         } else if constexpr (B == 'e') {  // APPENDS: list mark x... -> list
             marked r;
             if (PTLOAD_UNLIKELY(!pop_mark(r))) return no_mark();
             auto l = below(r.from);
-            if (!l) return std::move(l).err();
+            if (!l) return std::move(l).pass_error();
             PTLOAD_TRY(append_items(*l, stack_at(r.from), r.count));
             truncate_stack(r.from);
             return {};
@@ -8209,7 +8227,7 @@ private:
             marked r;
             if (PTLOAD_UNLIKELY(!pop_mark(r))) return no_mark();
             auto d = below(r.from);
-            if (!d) return std::move(d).err();
+            if (!d) return std::move(d).pass_error();
             PTLOAD_TRY(set_items(*d, stack_at(r.from), r.count));
             truncate_stack(r.from);
             return {};
@@ -8217,7 +8235,7 @@ private:
             marked r;
             if (PTLOAD_UNLIKELY(!pop_mark(r))) return no_mark();
             auto s = below(r.from);
-            if (!s) return std::move(s).err();
+            if (!s) return std::move(s).pass_error();
             if (kind_of(*s) != kind::set) return fail(errc::bad_operand, std::string("ADDITEMS on a ") + kind_name(kind_of(*s)));
             for (std::size_t i = 0; i < r.count; ++i) PTLOAD_TRY(set_add(*s, stack_[r.from + i]));
             truncate_stack(r.from);
@@ -8233,12 +8251,12 @@ private:
     status memo_op() {
         if constexpr (B == 'p') {  // PUT text index: memo[i] = top
             auto line = take_line();
-            if (!line) return std::move(line).err();
+            if (!line) return std::move(line).pass_error();
             auto idx = detail::parse_python_int(*line, 20);
             if (idx.status != detail::parsed_int::ok || !idx.small) return fail(errc::bad_text, "PUT index is not an integer");
             if (idx.value < 0) return fail(errc::bad_operand, "negative PUT index");
             auto t = top();
-            if (!t) return std::move(t).err();
+            if (!t) return std::move(t).pass_error();
             return memo_put(static_cast<std::uint64_t>(idx.value), *t);
         } else if constexpr (B == 'q' || B == 'r') {  // BINPUT u1 / LONG_BINPUT u4
             std::uint64_t idx;
@@ -8250,7 +8268,7 @@ private:
             return memo_put(memo_count_, stack_.back());
         } else if constexpr (B == 'g') {  // GET text index
             auto line = take_line();
-            if (!line) return std::move(line).err();
+            if (!line) return std::move(line).pass_error();
             auto idx = detail::parse_python_int(*line, 20);
             if (idx.status != detail::parsed_int::ok || !idx.small || idx.value < 0)
                 return fail(errc::bad_text, "GET index is not a memo index");
@@ -8270,9 +8288,9 @@ private:
     status object_op() {
         if constexpr (B == 'c' || B == 'i') {  // GLOBAL / INST: module\n name\n
             auto module = take_line();
-            if (!module) return std::move(module).err();
+            if (!module) return std::move(module).pass_error();
             auto name = take_line();
-            if (!name) return std::move(name).err();
+            if (!name) return std::move(name).pass_error();
             // GLOBAL decodes both lines as UTF-8, INST as ASCII (CPython 3).
             for (std::string_view part : {*module, *name}) {
                 bool sur = false;
@@ -8292,14 +8310,14 @@ private:
                 node_id cls = stack_.back();
                 stack_.pop_back();
                 auto obj = call(cls, args);
-                if (!obj) return std::move(obj).err();
+                if (!obj) return std::move(obj).pass_error();
                 return push(*obj);
             }
         } else if constexpr (B == 0x93) {  // STACK_GLOBAL: module name -> global
             auto name = pop();
-            if (!name) return std::move(name).err();
+            if (!name) return std::move(name).pass_error();
             auto module = pop();
-            if (!module) return std::move(module).err();
+            if (!module) return std::move(module).pass_error();
             if (kind_of(*name) != kind::string || kind_of(*module) != kind::string)
                 return fail(errc::bad_operand, "STACK_GLOBAL needs two str operands");
             // the texts live in the document's arena, which never moves
@@ -8312,44 +8330,44 @@ private:
             node_id args = doc_.make_seq(kind::tuple, stack_at(r.from + 1), r.count - 1);
             truncate_stack(r.from);
             auto obj = call(cls, args);
-            if (!obj) return std::move(obj).err();
+            if (!obj) return std::move(obj).pass_error();
             return push(*obj);
         } else if constexpr (B == 'R') {  // REDUCE: callable args -> callable(*args)
             node_id args, callable;
             if (PTLOAD_UNLIKELY(!pop_value(args) || !pop_value(callable))) return underflow();
             auto obj = call(callable, args);
-            if (!obj) return std::move(obj).err();
+            if (!obj) return std::move(obj).pass_error();
             return push(*obj);
         } else if constexpr (B == 0x81) {  // NEWOBJ: cls args -> cls.__new__(cls, *args)
             auto args = pop();
-            if (!args) return std::move(args).err();
+            if (!args) return std::move(args).pass_error();
             auto cls = pop();
-            if (!cls) return std::move(cls).err();
+            if (!cls) return std::move(cls).pass_error();
             auto obj = new_object(*cls, *args, null_node);
-            if (!obj) return std::move(obj).err();
+            if (!obj) return std::move(obj).pass_error();
             return push(*obj);
         } else if constexpr (B == 0x92) {  // NEWOBJ_EX: cls args kwargs -> cls.__new__(cls, *args, **kwargs)
             auto kwargs = pop();
-            if (!kwargs) return std::move(kwargs).err();
+            if (!kwargs) return std::move(kwargs).pass_error();
             auto args = pop();
-            if (!args) return std::move(args).err();
+            if (!args) return std::move(args).pass_error();
             auto cls = pop();
-            if (!cls) return std::move(cls).err();
+            if (!cls) return std::move(cls).pass_error();
             if (kind_of(*kwargs) != kind::dict) return fail(errc::bad_operand, "NEWOBJ_EX keyword arguments are not a dict");
             auto obj = new_object(*cls, *args, *kwargs);
-            if (!obj) return std::move(obj).err();
+            if (!obj) return std::move(obj).pass_error();
             return push(*obj);
         } else if constexpr (B == 'b') {  // BUILD: obj state -> obj
             auto state = pop();
-            if (!state) return std::move(state).err();
+            if (!state) return std::move(state).pass_error();
             auto obj = top();
-            if (!obj) return std::move(obj).err();
+            if (!obj) return std::move(obj).pass_error();
             return build(*obj, *state);
         } else if constexpr (B == 'P' || B == 'Q') {  // PERSID text / BINPERSID pid -> persistent_load(pid)
             node_id pid;
             if constexpr (B == 'P') {
                 auto line = take_line();
-                if (!line) return std::move(line).err();
+                if (!line) return std::move(line).pass_error();
                 bool sur = false;
                 if (detail::utf8_validate(reinterpret_cast<const std::uint8_t*>(line->data()), line->size(), false, sur) != line->size())
                     return fail(errc::decode_error, "PERSID is not ASCII text");
@@ -9785,7 +9803,7 @@ result<std::vector<std::uint8_t>> read_entry(Source& src, const zip_entry& e, co
 ///     auto prefix = ptload::archive_prefix(*zip);   // then zip->find(*prefix + "data.pkl")
 inline result<std::string> archive_prefix(const zip_archive& archive) {
     auto folder = detail::archive_folder(archive);
-    if (!folder) return std::move(folder).err();
+    if (!folder) return std::move(folder).pass_error();
     return std::string(*folder);
 }
 
@@ -10051,7 +10069,7 @@ public:
         d.numel = static_cast<std::uint64_t>(numel.i);
         if (!provider_) return no_provider();
         auto index = provider_->load_storage(doc, d, n == 6 ? doc.edge(pid, 5) : null_node);
-        if (!index) return std::move(index).err();
+        if (!index) return std::move(index).pass_error();
         return storage_node(doc, *index);
     }
 
@@ -10497,7 +10515,7 @@ private:
             needed = (reach + 1) * esize;  // shape_into bounded every term
         }
         auto stored = v.storage_data();
-        if (!stored) return std::move(stored).err();
+        if (!stored) return std::move(stored).pass_error();
         if (stored->size() < needed || (needed && !stored->data()))
             return bad("sparse or nested tensor metadata reaches past its storage's bytes");
         std::uint64_t allowed = 0;
@@ -10948,7 +10966,7 @@ private:
                 return use_in_place(s, storage_buffer(const_cast<std::uint8_t*>(p), n, nullptr, nullptr));
         }
         auto b = allocate(s, origin);
-        if (!b) return std::move(b).err();
+        if (!b) return std::move(b).pass_error();
         if (n && b->data() == origin.in_place) return use_in_place(s, std::move(*b));  // the allocator's choice
         if (n) PTLOAD_TRY(read_to(from, s.ref.offset, b->data(), static_cast<std::size_t>(n)));
         return adopt(s, std::move(*b));
@@ -11032,7 +11050,7 @@ private:
         }
         const storage_origin origin = origin_of(s, n);  // inflated (or checked) on the way: not usable in place
         auto b = allocate(s, origin);
-        if (!b) return std::move(b).err();
+        if (!b) return std::move(b).pass_error();
         if (n) std::memcpy(b->data(), bytes->data(), static_cast<std::size_t>(n));
         return adopt(s, std::move(*b));
     }
@@ -11101,7 +11119,7 @@ result<record_bytes> read_record(Source& src, const zip_entry& e, bool check_crc
         return r;
     }
     auto bytes = read_entry_as<fill_later_vector<std::uint8_t>>(src, e, lim, check_crc);
-    if (!bytes) return std::move(bytes).err();
+    if (!bytes) return std::move(bytes).pass_error();
     r.owned = std::move(*bytes);
     r.data = r.owned.data();
     r.size = r.owned.size();
@@ -11165,7 +11183,7 @@ public:
                                   std::to_string(d.numel) + " x " + std::to_string(element_size(d.type)),
                               std::string(name));
         auto device = placer_.place(doc, d, e->data_offset, name);
-        if (!device) return std::move(device).err();
+        if (!device) return std::move(device).pass_error();
         storage s;  // read later: see storage_mode
         s.desc = d;
         s.device = *device;
@@ -11250,7 +11268,7 @@ result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader&
     const zip_entry* e = zip.find(name);
     if (!e) return make_error(errc::missing_record, no_offset, "the archive has no record " + std::string(name));
     auto bytes = read_record(src, *e, opts.check_crc, zip_limits_from(policies.limits));
-    if (!bytes) return std::move(bytes).err();
+    if (!bytes) return std::move(bytes).pass_error();
     zip_storages<> storages(zip, record_name(prefix, folder), opts, little_endian);
     doc.reserve_records(storages.numbered_records());
     torch_handler handler(&storages, opts, policies.limits);
@@ -11280,9 +11298,9 @@ template <class Source>
 status load_zip(document_data& doc, Source& src, storage_reader& reader, const load_options& opts, const policy_values& policies,
                 const nested_loader& nested) {
     auto zip = read_zip(src, zip_limits_from(policies.limits));
-    if (!zip) return std::move(zip).err();
+    if (!zip) return std::move(zip).pass_error();
     auto folder = archive_folder(*zip);
-    if (!folder) return std::move(folder).err();
+    if (!folder) return std::move(folder).pass_error();
     const std::string_view prefix = *folder;
     auto find = [&](std::string_view name) {
         const string full = record_name(prefix, name);
@@ -11292,7 +11310,7 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
     bool little_endian = true;  // torch >= 2.1 assumes little when the record is absent
     if (const zip_entry* e = find("byteorder")) {
         auto text = small_record(src, *e);
-        if (!text) return std::move(text).err();
+        if (!text) return std::move(text).pass_error();
         const std::string_view order = record_text(*text);
         if (order == "big") little_endian = false;
         else if (order != "little")
@@ -11303,7 +11321,7 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
     if (!version) version = find("version");
     if (version) {
         auto text = small_record(src, *version);
-        if (!text) return std::move(text).err();
+        if (!text) return std::move(text).pass_error();
         std::string_view v = record_text(*text);
         while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.remove_suffix(1);
         // torch reads files of format versions 1 to 10 (caffe2/serialize/versions.h); parsed by
@@ -11316,12 +11334,12 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
                               std::string(version->name));
     }
     auto root = load_zip_pickle(doc, src, reader, *zip, prefix, "data.pkl", "data/", opts, policies, little_endian, nested);
-    if (!root) return std::move(root).err();
+    if (!root) return std::move(root).pass_error();
     doc.set_root(*root);
     if (find("constants.pkl")) {  // TorchScript: tensor constants; code/ is never read
         auto constants =
             load_zip_pickle(doc, src, reader, *zip, prefix, "constants.pkl", "constants/", opts, policies, little_endian, nested);
-        if (!constants) return std::move(constants).err();
+        if (!constants) return std::move(constants).pass_error();
         doc.set_constants(*constants);
     }
     return {};
@@ -11639,7 +11657,7 @@ private:
             return *root;
         }
         auto device = placer_.place(doc, d, no_offset);
-        if (!device) return std::move(device).err();
+        if (!device) return std::move(device).pass_error();
         storage s;
         s.desc = d;
         s.device = *device;
@@ -11714,7 +11732,7 @@ result<node_id> load_legacy_from(document_data& doc, Source& src, storage_reader
         keys.emplace_back(k);
     }
     auto end = storages.read_data(doc, src, base + pos, keys);
-    if (!end) return std::move(end).err();
+    if (!end) return std::move(end).pass_error();
     if (read_now) PTLOAD_TRY(doc.fetch_range(reader, first, static_cast<std::uint32_t>(doc.storage_count())));
     PTLOAD_TRY(handler.finish(doc));
     return root;
@@ -11931,16 +11949,16 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         std::string_view loc;
         if (n == 3 && as_text(doc, doc.edge(*entry, 1), loc)) d.location = loc;
         auto numel = raw(8, "storage size");
-        if (!numel) return std::move(numel).err();
+        if (!numel) return std::move(numel).pass_error();
         d.numel = le64(*numel);
         std::uint64_t nbytes;
         if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), nbytes) || nbytes > bytes.size() - pos)
             return make_error(errc::truncated, base + pos, "tar storage data runs past its member", "storage " + std::string(d.key));
         auto device = placer.place(doc, d, base + pos);
-        if (!device) return std::move(device).err();
+        if (!device) return std::move(device).pass_error();
         memory_source member_bytes(bytes.data(), bytes.size());  // already read: no second I/O
         auto s = read_storage(member_bytes, pos, d, *device, opts, policies, true);
-        if (!s) return std::move(s).err();
+        if (!s) return std::move(s).pass_error();
         pos += static_cast<std::size_t>(nbytes);
         std::uint32_t index = doc.add_storage(std::move(*s));
         storages[d.key] = index;
@@ -11991,11 +12009,11 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         if (!key_text(doc.edge(*entry, 0), key) || !key_text(doc.edge(*entry, 1), skey))
             return make_error(errc::bad_format, base + pos, "tar tensor keys are not ints");
         auto head = raw(8, "tensor metadata");
-        if (!head) return std::move(head).err();
+        if (!head) return std::move(head).pass_error();
         std::uint32_t ndim = static_cast<std::uint32_t>((*head)[0] | ((*head)[1] << 8) | ((*head)[2] << 16) | ((*head)[3] << 24));
         if (ndim > policies.limits.max_tensor_rank) return make_error(errc::limit_tensor, base + pos, "tar tensor rank too large");
         auto dims = raw((2 * ndim + 1) * 8, "tensor metadata");
-        if (!dims) return std::move(dims).err();
+        if (!dims) return std::move(dims).pass_error();
         node_id size = doc.make_seq(kind::tuple, nullptr, 0), stride = doc.make_seq(kind::tuple, nullptr, 0);
         for (std::uint32_t d = 0; d < ndim; ++d) doc.push_edge(size, doc.make_int(static_cast<std::int64_t>(le64(*dims + 8 * d))));
         for (std::uint32_t d = 0; d < ndim; ++d) doc.push_edge(stride, doc.make_int(static_cast<std::int64_t>(le64(*dims + 8 * (ndim + d)))));
@@ -12088,7 +12106,7 @@ inline result<record_bytes> whole(any_source& src) {
 template <class = void>
 result<document> load_pickle_impl(any_source src, const load_options& opts, const policy_values& policies) {
     auto bytes = whole(src);
-    if (!bytes) return std::move(bytes).err();
+    if (!bytes) return std::move(bytes).pass_error();
     document doc;
     torch_handler handler(nullptr, opts, policies.limits);
     const load_context context{opts, policies};
@@ -12102,7 +12120,7 @@ result<document> load_pickle_impl(any_source src, const load_options& opts, cons
     pickle::basic_machine<torch_handler> m(doc.data(), handler, bytes->data, bytes->size, ro, policies.decoding,
                                            policies.limits, policies.allowlist_only);
     auto root = m.run();
-    if (!root) return std::move(root).err();
+    if (!root) return std::move(root).pass_error();
     doc.data().set_root(*root);
     return doc;
 }
@@ -12140,11 +12158,11 @@ result<document> load_torch_impl(any_source src, shared<shared_object> owner, co
         // a zip of another kind (an .npz, a zipped folder) is named rather than diagnosed
         std::string foreign = identify_foreign(head, head_size, src.size());
         if (!foreign.empty()) return make_error(errc::bad_format, 0, std::move(foreign));
-        return std::move(loaded).err();
+        return std::move(loaded).pass_error();
     }
     case file_kind::tar: {
         auto root = load_tar(doc.data(), src, opts, policies, nested);
-        if (!root) return std::move(root).err();
+        if (!root) return std::move(root).pass_error();
         doc.data().set_root(*root);
         return finish_load(std::move(doc), opts);
     }
@@ -12161,7 +12179,7 @@ result<document> load_torch_impl(any_source src, shared<shared_object> owner, co
                               "a plain pickle, not a torch checkpoint (its first value is not torch's magic number); "
                               "load it with ptload::load_pickle");
         }
-        return std::move(root).err();  // as torch.load fails (the CLI also names text and the like)
+        return std::move(root).pass_error();  // as torch.load fails (the CLI also names text and the like)
     }
     default: return describe_unreadable(kind, head, head_size, src.size());
     }
@@ -14211,7 +14229,7 @@ public:
             PTLOAD_TRY(read_argument(*row));
             if (op == '.') {
                 auto v = pop(op);
-                if (!v) return std::move(v).err();
+                if (!v) return std::move(v).pass_error();
                 walk_outcome out;
                 out.end = pos_;
                 out.value = *v;
@@ -14284,15 +14302,15 @@ private:
         }
         case arg::line: {
             auto l = line();
-            if (!l) return std::move(l).err();
+            if (!l) return std::move(l).pass_error();
             line1_ = *l;
             return {};
         }
         case arg::two_lines: {
             auto l1 = line();
-            if (!l1) return std::move(l1).err();
+            if (!l1) return std::move(l1).pass_error();
             auto l2 = line();
-            if (!l2) return std::move(l2).err();
+            if (!l2) return std::move(l2).pass_error();
             line1_ = *l1;
             line2_ = *l2;
             return {};
@@ -14517,18 +14535,18 @@ private:
                 return {};
             } else {
                 auto v = pop(op);
-                if (!v) return std::move(v).err();
+                if (!v) return std::move(v).pass_error();
                 return {};
             }
         case '1': {  // POP_MARK
             auto at = pop_mark(op);
-            if (!at) return std::move(at).err();
+            if (!at) return std::move(at).pass_error();
             stack_.resize(*at);
             return {};
         }
         case '2': {  // DUP
             auto t = top(op);
-            if (!t) return std::move(t).err();
+            if (!t) return std::move(t).pass_error();
             shadow copy = **t;
             return push_copy(copy);
         }
@@ -14598,7 +14616,7 @@ private:
         }
         case 'Q': {  // BINPERSID: pid -> persistent_load(pid)
             auto pid = pop(op);
-            if (!pid) return std::move(pid).err();
+            if (!pid) return std::move(pid).pass_error();
             std::string kind = "?";
             scan_verdict v = scan_verdict::unknown;
             std::string why = "a persistent id that is not a tuple naming its kind";
@@ -14625,9 +14643,9 @@ private:
         }
         case 'R': {  // REDUCE: callable args -> callable(*args)
             auto args = pop(op);
-            if (!args) return std::move(args).err();
+            if (!args) return std::move(args).pass_error();
             auto callable = pop(op);
-            if (!callable) return std::move(callable).err();
+            if (!callable) return std::move(callable).pass_error();
             if (callable->t == type::global && callable->g == shadow::tag::load_from_bytes) {
                 PTLOAD_TRY(load_from_bytes(*args));
             } else if (callable->t == type::global && callable->g == shadow::tag::codecs_encode &&
@@ -14646,33 +14664,33 @@ private:
         case 0x81: case 0x92: {  // NEWOBJ: cls args; NEWOBJ_EX: cls args kwargs
             for (int i = op == 0x81 ? 2 : 3; i > 0; --i) {
                 auto v = pop(op);
-                if (!v) return std::move(v).err();
+                if (!v) return std::move(v).pass_error();
             }
             return push_type(type::computed);
         }
         case 'a': case 'b': case 's': {  // APPEND, BUILD: x -> ; SETITEM: k v ->
             for (int i = op == 's' ? 2 : 1; i > 0; --i) {
                 auto v = pop(op);
-                if (!v) return std::move(v).err();
+                if (!v) return std::move(v).pass_error();
             }
             auto target = top(op);
-            if (!target) return std::move(target).err();
+            if (!target) return std::move(target).pass_error();
             check_mutation(**target, op == 'b' ? "BUILD" : op == 'a' ? "APPEND" : "SETITEM");
             if (op == 'b' && (*target)->t != type::global) (*target)->t = type::computed;  // __setstate__ may return anything
             return {};
         }
         case 'e': case 'u': case 0x90: {  // APPENDS, SETITEMS, ADDITEMS: target mark items ->
             auto at = pop_mark(op);
-            if (!at) return std::move(at).err();
+            if (!at) return std::move(at).pass_error();
             stack_.resize(*at);
             auto target = top(op);
-            if (!target) return std::move(target).err();
+            if (!target) return std::move(target).pass_error();
             check_mutation(**target, op == 'e' ? "APPENDS" : op == 'u' ? "SETITEMS" : "ADDITEMS");
             return {};
         }
         case 'd': case 'l': case 0x91: {  // DICT, LIST, FROZENSET: mark items -> container
             auto at = pop_mark(op);
-            if (!at) return std::move(at).err();
+            if (!at) return std::move(at).pass_error();
             stack_.resize(*at);
             return push_type(type::fixed);
         }
@@ -14680,7 +14698,7 @@ private:
             std::size_t first;
             if (op == 't') {
                 auto at = pop_mark(op);
-                if (!at) return std::move(at).err();
+                if (!at) return std::move(at).pass_error();
                 first = *at;
             } else {
                 const std::size_t k = op - 0x84u;
@@ -14709,7 +14727,7 @@ private:
         case 'c': case 'i': {  // GLOBAL module name; INST module name: mark args -> instance
             if (op == 'i') {
                 auto at = pop_mark(op);
-                if (!at) return std::move(at).err();
+                if (!at) return std::move(at).pass_error();
                 stack_.resize(*at);
                 PTLOAD_TRY(push_global(line1_, line2_, op));
                 stack_.back().t = type::computed;
@@ -14719,9 +14737,9 @@ private:
         }
         case 0x93: {  // STACK_GLOBAL: module name -> global
             auto name = pop(op);
-            if (!name) return std::move(name).err();
+            if (!name) return std::move(name).pass_error();
             auto module = pop(op);
-            if (!module) return std::move(module).err();
+            if (!module) return std::move(module).pass_error();
             if (module->t == type::str && name->t == type::str)
                 return push_global(text(module->pooled, module->a, module->b), text(name->pooled, name->a, name->b), op);
             if (module->t == type::computed || name->t == type::computed || module->t == type::global ||
@@ -14734,7 +14752,7 @@ private:
         }
         case 'o': {  // OBJ: mark cls args... -> instance
             auto at = pop_mark(op);
-            if (!at) return std::move(at).err();
+            if (!at) return std::move(at).pass_error();
             if (*at >= stack_.size()) return fail(errc::stack_underflow, "OBJ without a class", op);
             stack_.resize(*at);
             return push_type(type::computed);
@@ -14743,22 +14761,22 @@ private:
             std::uint64_t index = arg_int_;
             if (op == 'g') {
                 auto r = text_index(op);
-                if (!r) return std::move(r).err();
+                if (!r) return std::move(r).pass_error();
                 index = *r;
             }
             auto v = memo_get(index);
-            if (!v) return std::move(v).err();
+            if (!v) return std::move(v).pass_error();
             return push_copy(*v);
         }
         case 'p': case 'q': case 'r': case 0x94: {  // PUT, BINPUT, LONG_BINPUT, MEMOIZE
             std::uint64_t index = op == 0x94 ? memo_count_ : arg_int_;
             if (op == 'p') {
                 auto r = text_index(op);
-                if (!r) return std::move(r).err();
+                if (!r) return std::move(r).pass_error();
                 index = *r;
             }
             auto t = top(op);
-            if (!t) return std::move(t).err();
+            if (!t) return std::move(t).pass_error();
             shadow copy = **t;
             return memo_put(index, copy);
         }
@@ -14781,7 +14799,7 @@ private:
             return push_type(type::computed);
         case 0x98: {  // READONLY_BUFFER
             auto t = top(op);
-            if (!t) return std::move(t).err();
+            if (!t) return std::move(t).pass_error();
             return {};
         }
         default: break;
@@ -14945,7 +14963,7 @@ template <class Limits, class Reader>
 status scan_stream(Reader& read, std::uint64_t start, const std::string& label, bool legacy, scan_sink& sink) {
     const auto name = [&](const char* what) { return label.empty() ? std::string(what) : label + ": " + what; };
     auto first = read(start, legacy ? name("pickle") : (label.empty() ? std::string("pickle") : label), sink);
-    if (!first) return std::move(first).err();
+    if (!first) return std::move(first).pass_error();
     std::uint64_t pos = start + first->end;
     if (legacy && first->value.t == pickle::detail::shadow::type::magic) {
         // Renamed after the fact: the magic number pickle names no globals when it is one.
@@ -14953,7 +14971,7 @@ status scan_stream(Reader& read, std::uint64_t start, const std::string& label, 
                                             "legacy storage keys"};
         for (const char* part : parts) {
             auto r = read(pos, name(part), sink);
-            if (!r) return std::move(r).err();
+            if (!r) return std::move(r).pass_error();
             pos += r->end;
         }
         return {};  // raw storage bytes follow; torch never unpickles them
@@ -15356,13 +15374,13 @@ void scan_zip(Source& src, scan_sink& sink, bool must_be_zip) {
 template <class Limits, class Source>
 status scan_tar_storages(scan_window<Limits, Source>& w, std::uint64_t at, const std::string& label, scan_sink& sink) {
     auto count = w(at, label + ": storage count", sink);
-    if (!count) return std::move(count).err();
+    if (!count) return std::move(count).pass_error();
     at += count->end;
     if (count->value.t != pickle::detail::shadow::type::integer)
         return make_error(errc::bad_format, at, "storage count is not an int", label);
     for (std::uint64_t i = 0; i < count->value.a; ++i) {
         auto header = w(at, label + ": storage header", sink);
-        if (!header) return std::move(header).err();
+        if (!header) return std::move(header).pass_error();
         at += header->end;
         if (!header->storage_element)
             return make_error(errc::bad_storage, at, "storage header names no storage class, so its data cannot be skipped",
@@ -15377,20 +15395,20 @@ status scan_tar_storages(scan_window<Limits, Source>& w, std::uint64_t at, const
         at += 8 + bytes;
     }
     auto views = w(at, label + ": storage views", sink);
-    if (!views) return std::move(views).err();
+    if (!views) return std::move(views).pass_error();
     return {};
 }
 
 template <class Limits, class Source>
 status scan_tar_tensors(scan_window<Limits, Source>& w, std::uint64_t at, const std::string& label, scan_sink& sink) {
     auto count = w(at, label + ": tensor count", sink);
-    if (!count) return std::move(count).err();
+    if (!count) return std::move(count).pass_error();
     at += count->end;
     if (count->value.t != pickle::detail::shadow::type::integer)
         return make_error(errc::bad_format, at, "tensor count is not an int", label);
     for (std::uint64_t i = 0; i < count->value.a; ++i) {
         auto header = w(at, label + ": tensor header", sink);
-        if (!header) return std::move(header).err();
+        if (!header) return std::move(header).pass_error();
         at += header->end;
         std::uint8_t nd[4];
         if (w.limit - at < 8) return make_error(errc::truncated, at, "tensor metadata runs past the member", label);
@@ -15921,7 +15939,7 @@ inline result<std::vector<convert_item>> plan_conversion(const document& doc, co
             w->second = true;
         }
         auto t = row.tensor_value.as_tensor();
-        if (!t) return std::move(t).err();
+        if (!t) return std::move(t).pass_error();
         if (!names.insert(row.name).second)
             return convert_error(errc::unsupported, row.name,
                                  "two tensors have this name (keys that contain dots, or names cut to their last keys)");
@@ -15985,7 +16003,7 @@ inline status read_payload(const document& doc, const convert_item& item, std::u
         return {};
     }
     auto buffer = allocate_bytes(item, n);
-    if (!buffer) return std::move(buffer).err();
+    if (!buffer) return std::move(buffer).pass_error();
     out.owned = std::move(*buffer);
     if (auto read = t.read_into(out.owned.get(), n, max_expansion); !read) return in_tensor(std::move(read).err(), item.name);
     std::uint8_t* p = out.owned.get();
@@ -16103,7 +16121,7 @@ inline constexpr std::uint16_t zip_dos_date = 0x21;      // 1980-01-01: the outp
 /// safetensors has no equivalent for: complex, quantized, bits, the fnuz float8 kinds.
 inline result<convert_summary> write_safetensors(const document& doc, byte_sink& sink, const convert_options& opts = {}) {
     auto plan = detail::plan_conversion(doc, opts, convert_format::safetensors);
-    if (!plan) return std::move(plan).err();
+    if (!plan) return std::move(plan).pass_error();
     std::string header = "{\"__metadata__\":{\"format\":\"pt\"}";
     std::uint64_t offset = 0;
     for (const auto& item : *plan) {
@@ -16144,7 +16162,7 @@ inline result<convert_summary> write_safetensors(const document& doc, byte_sink&
 /// safe entry paths (absolute, with a `..` component).
 inline result<convert_summary> write_npz(const document& doc, byte_sink& sink, const convert_options& opts = {}) {
     auto plan = detail::plan_conversion(doc, opts, convert_format::npz);
-    if (!plan) return std::move(plan).err();
+    if (!plan) return std::move(plan).pass_error();
     for (const auto& item : *plan)
         if (!detail::safe_entry_name(item.name))
             return detail::convert_error(errc::unsupported, item.name,

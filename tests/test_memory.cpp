@@ -619,3 +619,49 @@ TEST_CASE("a dict that moves as it fills keeps every entry") {
     }
     CHECK(first_wrong == entries);
 }
+
+namespace {
+/// A value that counts the live copies of itself, to see that a failed result destroys none.
+struct counted {
+    static int live;
+    counted() { ++live; }
+    counted(const counted&) { ++live; }
+    counted(counted&&) noexcept { ++live; }
+    ~counted() { --live; }
+};
+int counted::live = 0;
+
+ptload::result<counted> fails_deep() {
+    return ptload::make_error(ptload::errc::bad_zip, 12, "central directory cut short", "archive/data.pkl");
+}
+ptload::result<counted> passes_on(ptload::result<counted>& kept) {
+    kept = fails_deep();
+    PTLOAD_TRY(kept);  // a named result: its error moves on, the result stays behind
+    return counted{};
+}
+ptload::status passes_on_status() {
+    PTLOAD_TRY(fails_deep());
+    return {};
+}
+} // namespace
+
+TEST_CASE("an error handed on keeps its fields, and the result it came from still reads as failed") {
+    counted::live = 0;
+    {
+        ptload::result<counted> kept = counted{};
+        CHECK(counted::live == 1);
+        auto r = passes_on(kept);
+        CHECK(counted::live == 0);  // the value kept held was destroyed once, when the failure replaced it
+        REQUIRE_FALSE(r);
+        CHECK(r.err().code == ptload::errc::bad_zip);
+        CHECK(r.err().offset == 12);
+        CHECK(r.err().message == "central directory cut short");
+        CHECK(r.err().context == "archive/data.pkl");
+        REQUIRE_FALSE(kept);  // its destructor must not destroy a value it never held
+        CHECK(kept.err().code == ptload::errc::ok);
+    }
+    CHECK(counted::live == 0);
+    auto s = passes_on_status();
+    REQUIRE_FALSE(s);
+    CHECK(s.err().what() == "bad_zip at byte 12 in archive/data.pkl: central directory cut short");
+}

@@ -207,7 +207,7 @@ inline result<std::vector<convert_item>> plan_conversion(const document& doc, co
             w->second = true;
         }
         auto t = row.tensor_value.as_tensor();
-        if (!t) return std::move(t).err();
+        if (!t) return std::move(t).pass_error();
         if (!names.insert(row.name).second)
             return convert_error(errc::unsupported, row.name,
                                  "two tensors have this name (keys that contain dots, or names cut to their last keys)");
@@ -271,7 +271,7 @@ inline status read_payload(const document& doc, const convert_item& item, std::u
         return {};
     }
     auto buffer = allocate_bytes(item, n);
-    if (!buffer) return std::move(buffer).err();
+    if (!buffer) return std::move(buffer).pass_error();
     out.owned = std::move(*buffer);
     if (auto read = t.read_into(out.owned.get(), n, max_expansion); !read) return in_tensor(std::move(read).err(), item.name);
     std::uint8_t* p = out.owned.get();
@@ -389,7 +389,7 @@ inline constexpr std::uint16_t zip_dos_date = 0x21;      // 1980-01-01: the outp
 /// safetensors has no equivalent for: complex, quantized, bits, the fnuz float8 kinds.
 inline result<convert_summary> write_safetensors(const document& doc, byte_sink& sink, const convert_options& opts = {}) {
     auto plan = detail::plan_conversion(doc, opts, convert_format::safetensors);
-    if (!plan) return std::move(plan).err();
+    if (!plan) return std::move(plan).pass_error();
     std::string header = "{\"__metadata__\":{\"format\":\"pt\"}";
     std::uint64_t offset = 0;
     for (const auto& item : *plan) {
@@ -430,7 +430,7 @@ inline result<convert_summary> write_safetensors(const document& doc, byte_sink&
 /// safe entry paths (absolute, with a `..` component).
 inline result<convert_summary> write_npz(const document& doc, byte_sink& sink, const convert_options& opts = {}) {
     auto plan = detail::plan_conversion(doc, opts, convert_format::npz);
-    if (!plan) return std::move(plan).err();
+    if (!plan) return std::move(plan).pass_error();
     for (const auto& item : *plan)
         if (!detail::safe_entry_name(item.name))
             return detail::convert_error(errc::unsupported, item.name,

@@ -145,6 +145,14 @@ namespace detail {
 inline void delete_error(error* e) noexcept { delete e; }
 /// The owner of a result's error.
 using owned_error = owner<error, &delete_error>;
+/// A failed result's error for another result to own: the pointer moves, and the failed one
+/// keeps an empty error so that it still reads as failed (a result<T> that read as holding a
+/// value would destroy a T it never made). Out of line: a caller's error path is one call.
+PTLOAD_COLD inline error_handoff pass_on(owned_error& e) {
+    error* passed = e.release();
+    e.reset(new error());
+    return {passed};
+}
 } // namespace detail
 
 /// Either a T or an error. There is deliberately no implicit conversion to T: a caller must look.
@@ -184,6 +192,9 @@ public:
     const error& err() const& noexcept { return *err_; }
     error&& err() && noexcept { return std::move(*err_); }
     T value_or(T fallback) const { return err_ ? fallback : u_.value; }
+    /// The error handed on to the caller's result without a copy: `return std::move(r).pass_error();`
+    /// (err() moves the error's fields into a new one: two strings and an allocation per level).
+    error_handoff pass_error() && { return detail::pass_on(err_); }
 private:
     void destroy() noexcept { if (!err_) u_.value.~T(); }
     union storage { storage() {} ~storage() {} T value; } u_;
@@ -203,6 +214,7 @@ public:
     explicit operator bool() const noexcept { return !err_; }
     const error& err() const& noexcept { return *err_; }
     error&& err() && noexcept { return std::move(*err_); }
+    error_handoff pass_error() && { return detail::pass_on(err_); }
 private:
     detail::owned_error err_;
 };
@@ -217,7 +229,7 @@ using status = result<void>;
     do {                                                       \
         auto&& ptload_try_r_ = (expr);                         \
         if (PTLOAD_UNLIKELY(!ptload_try_r_.has_value()))       \
-            return std::move(ptload_try_r_).err();             \
+            return std::move(ptload_try_r_).pass_error();      \
     } while (0)
 
 #endif

@@ -88,7 +88,7 @@ inline result<record_bytes> whole(any_source& src) {
 template <class = void>
 result<document> load_pickle_impl(any_source src, const load_options& opts, const policy_values& policies) {
     auto bytes = whole(src);
-    if (!bytes) return std::move(bytes).err();
+    if (!bytes) return std::move(bytes).pass_error();
     document doc;
     torch_handler handler(nullptr, opts, policies.limits);
     const load_context context{opts, policies};
@@ -102,7 +102,7 @@ result<document> load_pickle_impl(any_source src, const load_options& opts, cons
     pickle::basic_machine<torch_handler> m(doc.data(), handler, bytes->data, bytes->size, ro, policies.decoding,
                                            policies.limits, policies.allowlist_only);
     auto root = m.run();
-    if (!root) return std::move(root).err();
+    if (!root) return std::move(root).pass_error();
     doc.data().set_root(*root);
     return doc;
 }
@@ -140,11 +140,11 @@ result<document> load_torch_impl(any_source src, shared<shared_object> owner, co
         // a zip of another kind (an .npz, a zipped folder) is named rather than diagnosed
         std::string foreign = identify_foreign(head, head_size, src.size());
         if (!foreign.empty()) return make_error(errc::bad_format, 0, std::move(foreign));
-        return std::move(loaded).err();
+        return std::move(loaded).pass_error();
     }
     case file_kind::tar: {
         auto root = load_tar(doc.data(), src, opts, policies, nested);
-        if (!root) return std::move(root).err();
+        if (!root) return std::move(root).pass_error();
         doc.data().set_root(*root);
         return finish_load(std::move(doc), opts);
     }
@@ -161,7 +161,7 @@ result<document> load_torch_impl(any_source src, shared<shared_object> owner, co
                               "a plain pickle, not a torch checkpoint (its first value is not torch's magic number); "
                               "load it with ptload::load_pickle");
         }
-        return std::move(root).err();  // as torch.load fails (the CLI also names text and the like)
+        return std::move(root).pass_error();  // as torch.load fails (the CLI also names text and the like)
     }
     default: return describe_unreadable(kind, head, head_size, src.size());
     }

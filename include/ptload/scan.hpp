@@ -156,7 +156,7 @@ template <class Limits, class Reader>
 status scan_stream(Reader& read, std::uint64_t start, const std::string& label, bool legacy, scan_sink& sink) {
     const auto name = [&](const char* what) { return label.empty() ? std::string(what) : label + ": " + what; };
     auto first = read(start, legacy ? name("pickle") : (label.empty() ? std::string("pickle") : label), sink);
-    if (!first) return std::move(first).err();
+    if (!first) return std::move(first).pass_error();
     std::uint64_t pos = start + first->end;
     if (legacy && first->value.t == pickle::detail::shadow::type::magic) {
         // Renamed after the fact: the magic number pickle names no globals when it is one.
@@ -164,7 +164,7 @@ status scan_stream(Reader& read, std::uint64_t start, const std::string& label, 
                                             "legacy storage keys"};
         for (const char* part : parts) {
             auto r = read(pos, name(part), sink);
-            if (!r) return std::move(r).err();
+            if (!r) return std::move(r).pass_error();
             pos += r->end;
         }
         return {};  // raw storage bytes follow; torch never unpickles them
@@ -567,13 +567,13 @@ void scan_zip(Source& src, scan_sink& sink, bool must_be_zip) {
 template <class Limits, class Source>
 status scan_tar_storages(scan_window<Limits, Source>& w, std::uint64_t at, const std::string& label, scan_sink& sink) {
     auto count = w(at, label + ": storage count", sink);
-    if (!count) return std::move(count).err();
+    if (!count) return std::move(count).pass_error();
     at += count->end;
     if (count->value.t != pickle::detail::shadow::type::integer)
         return make_error(errc::bad_format, at, "storage count is not an int", label);
     for (std::uint64_t i = 0; i < count->value.a; ++i) {
         auto header = w(at, label + ": storage header", sink);
-        if (!header) return std::move(header).err();
+        if (!header) return std::move(header).pass_error();
         at += header->end;
         if (!header->storage_element)
             return make_error(errc::bad_storage, at, "storage header names no storage class, so its data cannot be skipped",
@@ -588,20 +588,20 @@ status scan_tar_storages(scan_window<Limits, Source>& w, std::uint64_t at, const
         at += 8 + bytes;
     }
     auto views = w(at, label + ": storage views", sink);
-    if (!views) return std::move(views).err();
+    if (!views) return std::move(views).pass_error();
     return {};
 }
 
 template <class Limits, class Source>
 status scan_tar_tensors(scan_window<Limits, Source>& w, std::uint64_t at, const std::string& label, scan_sink& sink) {
     auto count = w(at, label + ": tensor count", sink);
-    if (!count) return std::move(count).err();
+    if (!count) return std::move(count).pass_error();
     at += count->end;
     if (count->value.t != pickle::detail::shadow::type::integer)
         return make_error(errc::bad_format, at, "tensor count is not an int", label);
     for (std::uint64_t i = 0; i < count->value.a; ++i) {
         auto header = w(at, label + ": tensor header", sink);
-        if (!header) return std::move(header).err();
+        if (!header) return std::move(header).pass_error();
         at += header->end;
         std::uint8_t nd[4];
         if (w.limit - at < 8) return make_error(errc::truncated, at, "tensor metadata runs past the member", label);

@@ -376,7 +376,7 @@ public:
             return make_error(errc::bad_tensor, no_offset, "read past the end of storage " + std::string(s.desc.key));
         if (s.resident || s.ref.view_of != no_storage || !reader_) {
             auto all = storage_data(i);
-            if (!all) return std::move(all).err();
+            if (!all) return std::move(all).pass_error();
             if (n) std::memcpy(dst, all->data() + begin, n);
             return {};
         }
@@ -757,7 +757,7 @@ private:
     status make_resident(storage& s) const {
         if (s.ref.view_of != no_storage) {  // a legacy view: a window on its root's bytes
             auto root = storage_data(s.ref.view_of);
-            if (!root) return std::move(root).err();
+            if (!root) return std::move(root).pass_error();
             s.bytes = storage_buffer(const_cast<std::uint8_t*>(root->data()) + s.ref.view_byte_offset, s.nbytes(), nullptr,
                                      nullptr);
             s.mapped = storages_[s.ref.view_of].mapped;

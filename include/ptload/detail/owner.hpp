@@ -27,6 +27,12 @@ public:
         p_ = p;
     }
     T* get() const noexcept { return p_; }
+    /// The object, no longer owned here.
+    T* release() noexcept {
+        T* p = p_;
+        p_ = nullptr;
+        return p;
+    }
     T& operator*() const noexcept { return *p_; }
     explicit operator bool() const noexcept { return p_ != nullptr; }
 

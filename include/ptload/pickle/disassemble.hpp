@@ -200,7 +200,7 @@ public:
             PTLOAD_TRY(read_argument(*row));
             if (op == '.') {
                 auto v = pop(op);
-                if (!v) return std::move(v).err();
+                if (!v) return std::move(v).pass_error();
                 walk_outcome out;
                 out.end = pos_;
                 out.value = *v;
@@ -273,15 +273,15 @@ private:
         }
         case arg::line: {
             auto l = line();
-            if (!l) return std::move(l).err();
+            if (!l) return std::move(l).pass_error();
             line1_ = *l;
             return {};
         }
         case arg::two_lines: {
             auto l1 = line();
-            if (!l1) return std::move(l1).err();
+            if (!l1) return std::move(l1).pass_error();
             auto l2 = line();
-            if (!l2) return std::move(l2).err();
+            if (!l2) return std::move(l2).pass_error();
             line1_ = *l1;
             line2_ = *l2;
             return {};
@@ -506,18 +506,18 @@ private:
                 return {};
             } else {
                 auto v = pop(op);
-                if (!v) return std::move(v).err();
+                if (!v) return std::move(v).pass_error();
                 return {};
             }
         case '1': {  // POP_MARK
             auto at = pop_mark(op);
-            if (!at) return std::move(at).err();
+            if (!at) return std::move(at).pass_error();
             stack_.resize(*at);
             return {};
         }
         case '2': {  // DUP
             auto t = top(op);
-            if (!t) return std::move(t).err();
+            if (!t) return std::move(t).pass_error();
             shadow copy = **t;
             return push_copy(copy);
         }
@@ -587,7 +587,7 @@ private:
         }
         case 'Q': {  // BINPERSID: pid -> persistent_load(pid)
             auto pid = pop(op);
-            if (!pid) return std::move(pid).err();
+            if (!pid) return std::move(pid).pass_error();
             std::string kind = "?";
             scan_verdict v = scan_verdict::unknown;
             std::string why = "a persistent id that is not a tuple naming its kind";
@@ -614,9 +614,9 @@ private:
         }
         case 'R': {  // REDUCE: callable args -> callable(*args)
             auto args = pop(op);
-            if (!args) return std::move(args).err();
+            if (!args) return std::move(args).pass_error();
             auto callable = pop(op);
-            if (!callable) return std::move(callable).err();
+            if (!callable) return std::move(callable).pass_error();
             if (callable->t == type::global && callable->g == shadow::tag::load_from_bytes) {
                 PTLOAD_TRY(load_from_bytes(*args));
             } else if (callable->t == type::global && callable->g == shadow::tag::codecs_encode &&
@@ -635,33 +635,33 @@ private:
         case 0x81: case 0x92: {  // NEWOBJ: cls args; NEWOBJ_EX: cls args kwargs
             for (int i = op == 0x81 ? 2 : 3; i > 0; --i) {
                 auto v = pop(op);
-                if (!v) return std::move(v).err();
+                if (!v) return std::move(v).pass_error();
             }
             return push_type(type::computed);
         }
         case 'a': case 'b': case 's': {  // APPEND, BUILD: x -> ; SETITEM: k v ->
             for (int i = op == 's' ? 2 : 1; i > 0; --i) {
                 auto v = pop(op);
-                if (!v) return std::move(v).err();
+                if (!v) return std::move(v).pass_error();
             }
             auto target = top(op);
-            if (!target) return std::move(target).err();
+            if (!target) return std::move(target).pass_error();
             check_mutation(**target, op == 'b' ? "BUILD" : op == 'a' ? "APPEND" : "SETITEM");
             if (op == 'b' && (*target)->t != type::global) (*target)->t = type::computed;  // __setstate__ may return anything
             return {};
         }
         case 'e': case 'u': case 0x90: {  // APPENDS, SETITEMS, ADDITEMS: target mark items ->
             auto at = pop_mark(op);
-            if (!at) return std::move(at).err();
+            if (!at) return std::move(at).pass_error();
             stack_.resize(*at);
             auto target = top(op);
-            if (!target) return std::move(target).err();
+            if (!target) return std::move(target).pass_error();
             check_mutation(**target, op == 'e' ? "APPENDS" : op == 'u' ? "SETITEMS" : "ADDITEMS");
             return {};
         }
         case 'd': case 'l': case 0x91: {  // DICT, LIST, FROZENSET: mark items -> container
             auto at = pop_mark(op);
-            if (!at) return std::move(at).err();
+            if (!at) return std::move(at).pass_error();
             stack_.resize(*at);
             return push_type(type::fixed);
         }
@@ -669,7 +669,7 @@ private:
             std::size_t first;
             if (op == 't') {
                 auto at = pop_mark(op);
-                if (!at) return std::move(at).err();
+                if (!at) return std::move(at).pass_error();
                 first = *at;
             } else {
                 const std::size_t k = op - 0x84u;
@@ -698,7 +698,7 @@ private:
         case 'c': case 'i': {  // GLOBAL module name; INST module name: mark args -> instance
             if (op == 'i') {
                 auto at = pop_mark(op);
-                if (!at) return std::move(at).err();
+                if (!at) return std::move(at).pass_error();
                 stack_.resize(*at);
                 PTLOAD_TRY(push_global(line1_, line2_, op));
                 stack_.back().t = type::computed;
@@ -708,9 +708,9 @@ private:
         }
         case 0x93: {  // STACK_GLOBAL: module name -> global
             auto name = pop(op);
-            if (!name) return std::move(name).err();
+            if (!name) return std::move(name).pass_error();
             auto module = pop(op);
-            if (!module) return std::move(module).err();
+            if (!module) return std::move(module).pass_error();
             if (module->t == type::str && name->t == type::str)
                 return push_global(text(module->pooled, module->a, module->b), text(name->pooled, name->a, name->b), op);
             if (module->t == type::computed || name->t == type::computed || module->t == type::global ||
@@ -723,7 +723,7 @@ private:
         }
         case 'o': {  // OBJ: mark cls args... -> instance
             auto at = pop_mark(op);
-            if (!at) return std::move(at).err();
+            if (!at) return std::move(at).pass_error();
             if (*at >= stack_.size()) return fail(errc::stack_underflow, "OBJ without a class", op);
             stack_.resize(*at);
             return push_type(type::computed);
@@ -732,22 +732,22 @@ private:
             std::uint64_t index = arg_int_;
             if (op == 'g') {
                 auto r = text_index(op);
-                if (!r) return std::move(r).err();
+                if (!r) return std::move(r).pass_error();
                 index = *r;
             }
             auto v = memo_get(index);
-            if (!v) return std::move(v).err();
+            if (!v) return std::move(v).pass_error();
             return push_copy(*v);
         }
         case 'p': case 'q': case 'r': case 0x94: {  // PUT, BINPUT, LONG_BINPUT, MEMOIZE
             std::uint64_t index = op == 0x94 ? memo_count_ : arg_int_;
             if (op == 'p') {
                 auto r = text_index(op);
-                if (!r) return std::move(r).err();
+                if (!r) return std::move(r).pass_error();
                 index = *r;
             }
             auto t = top(op);
-            if (!t) return std::move(t).err();
+            if (!t) return std::move(t).pass_error();
             shadow copy = **t;
             return memo_put(index, copy);
         }
@@ -770,7 +770,7 @@ private:
             return push_type(type::computed);
         case 0x98: {  // READONLY_BUFFER
             auto t = top(op);
-            if (!t) return std::move(t).err();
+            if (!t) return std::move(t).pass_error();
             return {};
         }
         default: break;

@@ -142,7 +142,7 @@ public:
             }
             op_at_ = cur_++;
             status s = dispatch_table[*op_at_](*this);
-            if (PTLOAD_UNLIKELY(!s.has_value())) return std::move(s).err();
+            if (PTLOAD_UNLIKELY(!s.has_value())) return std::move(s).pass_error();
             if (PTLOAD_UNLIKELY(doc_.node_count() > node_budget_))
                 return fail(errc::limit_nodes, "more than " + std::to_string(node_budget_) +
                                                    " values for a pickle of this size (limits::nodes_per_byte)");
@@ -836,7 +836,7 @@ private:
             return {};
         } else if constexpr (B == '.') {  // STOP: x -> (returns x)
             auto r = pop();
-            if (!r) return std::move(r).err();
+            if (!r) return std::move(r).pass_error();
             // Nothing reads the memo after STOP: it goes before the merge below takes memory
             // of its own (for a pickle of millions of values both are tens of megabytes).
             memo_ = {};
@@ -864,7 +864,7 @@ private:
             return {};
         } else if constexpr (B == '2') {  // DUP: x -> x x
             auto r = top();
-            if (!r) return std::move(r).err();
+            if (!r) return std::move(r).pass_error();
             return push(*r);
         } else if constexpr (B == 0x80) {  // PROTO n
             std::uint8_t r;
@@ -874,7 +874,7 @@ private:
             return {};
         } else if constexpr (B == 0x95) {  // FRAME n: the next n bytes form a frame
             auto r = take_le<std::uint64_t>();
-            if (!r) return std::move(r).err();
+            if (!r) return std::move(r).pass_error();
             if (frame_end_ && cur_ != frame_end_) return fail(errc::frame_error, "a new FRAME starts before the current one ends");
             if (*r > static_cast<std::uint64_t>(end_ - cur_))
                 return fail(errc::truncated, "FRAME of " + std::to_string(*r) + " bytes, " +
@@ -898,18 +898,18 @@ private:
             return push(bool_node(B == 0x88));
         } else if constexpr (B == 'I') {  // INT text: -> int (00/01 are bools)
             auto line = take_line();
-            if (!line) return std::move(line).err();
+            if (!line) return std::move(line).pass_error();
             if (*line == "00" || *line == "01") return push(bool_node(*line == "01"));
             auto v = integer_from(detail::parse_python_int(*line, limits_.max_int_digits));
-            if (!v) return std::move(v).err();
+            if (!v) return std::move(v).pass_error();
             return push(*v);
         } else if constexpr (B == 'L') {  // LONG text: -> int (optional trailing L)
             auto line = take_line();
-            if (!line) return std::move(line).err();
+            if (!line) return std::move(line).pass_error();
             std::string_view t = *line;
             if (!t.empty() && t.back() == 'L') t.remove_suffix(1);
             auto v = integer_from(detail::parse_python_int(t, limits_.max_int_digits));
-            if (!v) return std::move(v).err();
+            if (!v) return std::move(v).pass_error();
             return push(*v);
         } else if constexpr (B == 'J') {  // BININT i4
             std::uint32_t r;
@@ -928,11 +928,11 @@ private:
             std::uint64_t n;
             if (PTLOAD_UNLIKELY(!read_counted<B>(p, n))) return counted_error<B>();
             auto v = binary_long(p, static_cast<std::size_t>(n));
-            if (!v) return std::move(v).err();
+            if (!v) return std::move(v).pass_error();
             return push(*v);
         } else if constexpr (B == 'F') {  // FLOAT text
             auto line = take_line();
-            if (!line) return std::move(line).err();
+            if (!line) return std::move(line).pass_error();
             double d;
             if (!detail::parse_python_float(*line, d)) return fail(errc::bad_text, "not a float literal");
             return push(doc_.make_float(d));
@@ -953,25 +953,25 @@ private:
     status text_op() {
         if constexpr (B == 'S') {  // STRING: quoted, escaped py2 str
             auto line = take_line();
-            if (!line) return std::move(line).err();
+            if (!line) return std::move(line).pass_error();
             std::string_view t = *line;
             if (t.size() < 2 || t.front() != t.back() || (t.front() != '\'' && t.front() != '"'))
                 return fail(errc::bad_text, "the STRING argument must be quoted");
             detail::string raw;
             if (!detail::python_escape_decode(t.substr(1, t.size() - 2), raw)) return fail(errc::bad_text, "bad escape in STRING");
             auto v = py2_string(reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size());
-            if (!v) return std::move(v).err();
+            if (!v) return std::move(v).pass_error();
             return push(*v);
         } else if constexpr (B == 'T' || B == 'U') {  // BINSTRING i4 / SHORT_BINSTRING u1: py2 str
             const std::uint8_t* p;
             std::uint64_t n;
             if (PTLOAD_UNLIKELY(!read_counted<B>(p, n))) return counted_error<B>();
             auto v = py2_string(p, static_cast<std::size_t>(n));
-            if (!v) return std::move(v).err();
+            if (!v) return std::move(v).pass_error();
             return push(*v);
         } else if constexpr (B == 'V') {  // UNICODE: raw-unicode-escape text
             auto line = take_line();
-            if (!line) return std::move(line).err();
+            if (!line) return std::move(line).pass_error();
             detail::string s;
             bool surrogates = false;
             if (!detail::raw_unicode_escape_decode(*line, s, surrogates)) return fail(errc::decode_error, "bad \\u escape in UNICODE");
@@ -993,7 +993,7 @@ private:
             return push(doc_.make_text(kind::bytearray, b.data(), b.size()));
         } else if constexpr (B == 0x98) {  // READONLY_BUFFER: buffer -> read-only view (bytes)
             auto r = top();
-            if (!r) return std::move(r).err();
+            if (!r) return std::move(r).pass_error();
             if (kind_of(*r) == kind::bytearray) {
                 auto t = doc_.text(*r);
                 stack_.back() = doc_.make_text(kind::bytes, t.data(), t.size());
@@ -1045,16 +1045,16 @@ private:
             return push(d);
         } else if constexpr (B == 'a') {  // APPEND: list x -> list
             auto x = pop();
-            if (!x) return std::move(x).err();
+            if (!x) return std::move(x).pass_error();
             auto l = top();
-            if (!l) return std::move(l).err();
+            if (!l) return std::move(l).pass_error();
             node_id item = *x;
             return append_items(*l, &item, 1);
         } else if constexpr (B == 'e') {  // APPENDS: list mark x... -> list
             marked r;
             if (PTLOAD_UNLIKELY(!pop_mark(r))) return no_mark();
             auto l = below(r.from);
-            if (!l) return std::move(l).err();
+            if (!l) return std::move(l).pass_error();
             PTLOAD_TRY(append_items(*l, stack_at(r.from), r.count));
             truncate_stack(r.from);
             return {};
@@ -1067,7 +1067,7 @@ private:
             marked r;
             if (PTLOAD_UNLIKELY(!pop_mark(r))) return no_mark();
             auto d = below(r.from);
-            if (!d) return std::move(d).err();
+            if (!d) return std::move(d).pass_error();
             PTLOAD_TRY(set_items(*d, stack_at(r.from), r.count));
             truncate_stack(r.from);
             return {};
@@ -1075,7 +1075,7 @@ private:
             marked r;
             if (PTLOAD_UNLIKELY(!pop_mark(r))) return no_mark();
             auto s = below(r.from);
-            if (!s) return std::move(s).err();
+            if (!s) return std::move(s).pass_error();
             if (kind_of(*s) != kind::set) return fail(errc::bad_operand, std::string("ADDITEMS on a ") + kind_name(kind_of(*s)));
             for (std::size_t i = 0; i < r.count; ++i) PTLOAD_TRY(set_add(*s, stack_[r.from + i]));
             truncate_stack(r.from);
@@ -1091,12 +1091,12 @@ private:
     status memo_op() {
         if constexpr (B == 'p') {  // PUT text index: memo[i] = top
             auto line = take_line();
-            if (!line) return std::move(line).err();
+            if (!line) return std::move(line).pass_error();
             auto idx = detail::parse_python_int(*line, 20);
             if (idx.status != detail::parsed_int::ok || !idx.small) return fail(errc::bad_text, "PUT index is not an integer");
             if (idx.value < 0) return fail(errc::bad_operand, "negative PUT index");
             auto t = top();
-            if (!t) return std::move(t).err();
+            if (!t) return std::move(t).pass_error();
             return memo_put(static_cast<std::uint64_t>(idx.value), *t);
         } else if constexpr (B == 'q' || B == 'r') {  // BINPUT u1 / LONG_BINPUT u4
             std::uint64_t idx;
@@ -1108,7 +1108,7 @@ private:
             return memo_put(memo_count_, stack_.back());
         } else if constexpr (B == 'g') {  // GET text index
             auto line = take_line();
-            if (!line) return std::move(line).err();
+            if (!line) return std::move(line).pass_error();
             auto idx = detail::parse_python_int(*line, 20);
             if (idx.status != detail::parsed_int::ok || !idx.small || idx.value < 0)
                 return fail(errc::bad_text, "GET index is not a memo index");
@@ -1128,9 +1128,9 @@ private:
     status object_op() {
         if constexpr (B == 'c' || B == 'i') {  // GLOBAL / INST: module\n name\n
             auto module = take_line();
-            if (!module) return std::move(module).err();
+            if (!module) return std::move(module).pass_error();
             auto name = take_line();
-            if (!name) return std::move(name).err();
+            if (!name) return std::move(name).pass_error();
             // GLOBAL decodes both lines as UTF-8, INST as ASCII (CPython 3).
             for (std::string_view part : {*module, *name}) {
                 bool sur = false;
@@ -1150,14 +1150,14 @@ private:
                 node_id cls = stack_.back();
                 stack_.pop_back();
                 auto obj = call(cls, args);
-                if (!obj) return std::move(obj).err();
+                if (!obj) return std::move(obj).pass_error();
                 return push(*obj);
             }
         } else if constexpr (B == 0x93) {  // STACK_GLOBAL: module name -> global
             auto name = pop();
-            if (!name) return std::move(name).err();
+            if (!name) return std::move(name).pass_error();
             auto module = pop();
-            if (!module) return std::move(module).err();
+            if (!module) return std::move(module).pass_error();
             if (kind_of(*name) != kind::string || kind_of(*module) != kind::string)
                 return fail(errc::bad_operand, "STACK_GLOBAL needs two str operands");
             // the texts live in the document's arena, which never moves
@@ -1170,44 +1170,44 @@ private:
             node_id args = doc_.make_seq(kind::tuple, stack_at(r.from + 1), r.count - 1);
             truncate_stack(r.from);
             auto obj = call(cls, args);
-            if (!obj) return std::move(obj).err();
+            if (!obj) return std::move(obj).pass_error();
             return push(*obj);
         } else if constexpr (B == 'R') {  // REDUCE: callable args -> callable(*args)
             node_id args, callable;
             if (PTLOAD_UNLIKELY(!pop_value(args) || !pop_value(callable))) return underflow();
             auto obj = call(callable, args);
-            if (!obj) return std::move(obj).err();
+            if (!obj) return std::move(obj).pass_error();
             return push(*obj);
         } else if constexpr (B == 0x81) {  // NEWOBJ: cls args -> cls.__new__(cls, *args)
             auto args = pop();
-            if (!args) return std::move(args).err();
+            if (!args) return std::move(args).pass_error();
             auto cls = pop();
-            if (!cls) return std::move(cls).err();
+            if (!cls) return std::move(cls).pass_error();
             auto obj = new_object(*cls, *args, null_node);
-            if (!obj) return std::move(obj).err();
+            if (!obj) return std::move(obj).pass_error();
             return push(*obj);
         } else if constexpr (B == 0x92) {  // NEWOBJ_EX: cls args kwargs -> cls.__new__(cls, *args, **kwargs)
             auto kwargs = pop();
-            if (!kwargs) return std::move(kwargs).err();
+            if (!kwargs) return std::move(kwargs).pass_error();
             auto args = pop();
-            if (!args) return std::move(args).err();
+            if (!args) return std::move(args).pass_error();
             auto cls = pop();
-            if (!cls) return std::move(cls).err();
+            if (!cls) return std::move(cls).pass_error();
             if (kind_of(*kwargs) != kind::dict) return fail(errc::bad_operand, "NEWOBJ_EX keyword arguments are not a dict");
             auto obj = new_object(*cls, *args, *kwargs);
-            if (!obj) return std::move(obj).err();
+            if (!obj) return std::move(obj).pass_error();
             return push(*obj);
         } else if constexpr (B == 'b') {  // BUILD: obj state -> obj
             auto state = pop();
-            if (!state) return std::move(state).err();
+            if (!state) return std::move(state).pass_error();
             auto obj = top();
-            if (!obj) return std::move(obj).err();
+            if (!obj) return std::move(obj).pass_error();
             return build(*obj, *state);
         } else if constexpr (B == 'P' || B == 'Q') {  // PERSID text / BINPERSID pid -> persistent_load(pid)
             node_id pid;
             if constexpr (B == 'P') {
                 auto line = take_line();
-                if (!line) return std::move(line).err();
+                if (!line) return std::move(line).pass_error();
                 bool sur = false;
                 if (detail::utf8_validate(reinterpret_cast<const std::uint8_t*>(line->data()), line->size(), false, sur) != line->size())
                     return fail(errc::decode_error, "PERSID is not ASCII text");

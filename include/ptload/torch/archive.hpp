@@ -41,7 +41,7 @@ result<record_bytes> read_record(Source& src, const zip_entry& e, bool check_crc
         return r;
     }
     auto bytes = read_entry_as<fill_later_vector<std::uint8_t>>(src, e, lim, check_crc);
-    if (!bytes) return std::move(bytes).err();
+    if (!bytes) return std::move(bytes).pass_error();
     r.owned = std::move(*bytes);
     r.data = r.owned.data();
     r.size = r.owned.size();
@@ -105,7 +105,7 @@ public:
                                   std::to_string(d.numel) + " x " + std::to_string(element_size(d.type)),
                               std::string(name));
         auto device = placer_.place(doc, d, e->data_offset, name);
-        if (!device) return std::move(device).err();
+        if (!device) return std::move(device).pass_error();
         storage s;  // read later: see storage_mode
         s.desc = d;
         s.device = *device;
@@ -190,7 +190,7 @@ result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader&
     const zip_entry* e = zip.find(name);
     if (!e) return make_error(errc::missing_record, no_offset, "the archive has no record " + std::string(name));
     auto bytes = read_record(src, *e, opts.check_crc, zip_limits_from(policies.limits));
-    if (!bytes) return std::move(bytes).err();
+    if (!bytes) return std::move(bytes).pass_error();
     zip_storages<> storages(zip, record_name(prefix, folder), opts, little_endian);
     doc.reserve_records(storages.numbered_records());
     torch_handler handler(&storages, opts, policies.limits);
@@ -220,9 +220,9 @@ template <class Source>
 status load_zip(document_data& doc, Source& src, storage_reader& reader, const load_options& opts, const policy_values& policies,
                 const nested_loader& nested) {
     auto zip = read_zip(src, zip_limits_from(policies.limits));
-    if (!zip) return std::move(zip).err();
+    if (!zip) return std::move(zip).pass_error();
     auto folder = archive_folder(*zip);
-    if (!folder) return std::move(folder).err();
+    if (!folder) return std::move(folder).pass_error();
     const std::string_view prefix = *folder;
     auto find = [&](std::string_view name) {
         const string full = record_name(prefix, name);
@@ -232,7 +232,7 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
     bool little_endian = true;  // torch >= 2.1 assumes little when the record is absent
     if (const zip_entry* e = find("byteorder")) {
         auto text = small_record(src, *e);
-        if (!text) return std::move(text).err();
+        if (!text) return std::move(text).pass_error();
         const std::string_view order = record_text(*text);
         if (order == "big") little_endian = false;
         else if (order != "little")
@@ -243,7 +243,7 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
     if (!version) version = find("version");
     if (version) {
         auto text = small_record(src, *version);
-        if (!text) return std::move(text).err();
+        if (!text) return std::move(text).pass_error();
         std::string_view v = record_text(*text);
         while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.remove_suffix(1);
         // torch reads files of format versions 1 to 10 (caffe2/serialize/versions.h); parsed by
@@ -256,12 +256,12 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
                               std::string(version->name));
     }
     auto root = load_zip_pickle(doc, src, reader, *zip, prefix, "data.pkl", "data/", opts, policies, little_endian, nested);
-    if (!root) return std::move(root).err();
+    if (!root) return std::move(root).pass_error();
     doc.set_root(*root);
     if (find("constants.pkl")) {  // TorchScript: tensor constants; code/ is never read
         auto constants =
             load_zip_pickle(doc, src, reader, *zip, prefix, "constants.pkl", "constants/", opts, policies, little_endian, nested);
-        if (!constants) return std::move(constants).err();
+        if (!constants) return std::move(constants).pass_error();
         doc.set_constants(*constants);
     }
     return {};

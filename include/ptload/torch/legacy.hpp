@@ -106,7 +106,7 @@ private:
             return *root;
         }
         auto device = placer_.place(doc, d, no_offset);
-        if (!device) return std::move(device).err();
+        if (!device) return std::move(device).pass_error();
         storage s;
         s.desc = d;
         s.device = *device;
@@ -181,7 +181,7 @@ result<node_id> load_legacy_from(document_data& doc, Source& src, storage_reader
         keys.emplace_back(k);
     }
     auto end = storages.read_data(doc, src, base + pos, keys);
-    if (!end) return std::move(end).err();
+    if (!end) return std::move(end).pass_error();
     if (read_now) PTLOAD_TRY(doc.fetch_range(reader, first, static_cast<std::uint32_t>(doc.storage_count())));
     PTLOAD_TRY(handler.finish(doc));
     return root;

@@ -149,7 +149,7 @@ public:
         d.numel = static_cast<std::uint64_t>(numel.i);
         if (!provider_) return no_provider();
         auto index = provider_->load_storage(doc, d, n == 6 ? doc.edge(pid, 5) : null_node);
-        if (!index) return std::move(index).err();
+        if (!index) return std::move(index).pass_error();
         return storage_node(doc, *index);
     }
 
@@ -595,7 +595,7 @@ private:
             needed = (reach + 1) * esize;  // shape_into bounded every term
         }
         auto stored = v.storage_data();
-        if (!stored) return std::move(stored).err();
+        if (!stored) return std::move(stored).pass_error();
         if (stored->size() < needed || (needed && !stored->data()))
             return bad("sparse or nested tensor metadata reaches past its storage's bytes");
         std::uint64_t allowed = 0;

@@ -207,7 +207,7 @@ private:
                 return use_in_place(s, storage_buffer(const_cast<std::uint8_t*>(p), n, nullptr, nullptr));
         }
         auto b = allocate(s, origin);
-        if (!b) return std::move(b).err();
+        if (!b) return std::move(b).pass_error();
         if (n && b->data() == origin.in_place) return use_in_place(s, std::move(*b));  // the allocator's choice
         if (n) PTLOAD_TRY(read_to(from, s.ref.offset, b->data(), static_cast<std::size_t>(n)));
         return adopt(s, std::move(*b));
@@ -291,7 +291,7 @@ private:
         }
         const storage_origin origin = origin_of(s, n);  // inflated (or checked) on the way: not usable in place
         auto b = allocate(s, origin);
-        if (!b) return std::move(b).err();
+        if (!b) return std::move(b).pass_error();
         if (n) std::memcpy(b->data(), bytes->data(), static_cast<std::size_t>(n));
         return adopt(s, std::move(*b));
     }

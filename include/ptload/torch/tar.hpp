@@ -149,16 +149,16 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         std::string_view loc;
         if (n == 3 && as_text(doc, doc.edge(*entry, 1), loc)) d.location = loc;
         auto numel = raw(8, "storage size");
-        if (!numel) return std::move(numel).err();
+        if (!numel) return std::move(numel).pass_error();
         d.numel = le64(*numel);
         std::uint64_t nbytes;
         if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), nbytes) || nbytes > bytes.size() - pos)
             return make_error(errc::truncated, base + pos, "tar storage data runs past its member", "storage " + std::string(d.key));
         auto device = placer.place(doc, d, base + pos);
-        if (!device) return std::move(device).err();
+        if (!device) return std::move(device).pass_error();
         memory_source member_bytes(bytes.data(), bytes.size());  // already read: no second I/O
         auto s = read_storage(member_bytes, pos, d, *device, opts, policies, true);
-        if (!s) return std::move(s).err();
+        if (!s) return std::move(s).pass_error();
         pos += static_cast<std::size_t>(nbytes);
         std::uint32_t index = doc.add_storage(std::move(*s));
         storages[d.key] = index;
@@ -209,11 +209,11 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         if (!key_text(doc.edge(*entry, 0), key) || !key_text(doc.edge(*entry, 1), skey))
             return make_error(errc::bad_format, base + pos, "tar tensor keys are not ints");
         auto head = raw(8, "tensor metadata");
-        if (!head) return std::move(head).err();
+        if (!head) return std::move(head).pass_error();
         std::uint32_t ndim = static_cast<std::uint32_t>((*head)[0] | ((*head)[1] << 8) | ((*head)[2] << 16) | ((*head)[3] << 24));
         if (ndim > policies.limits.max_tensor_rank) return make_error(errc::limit_tensor, base + pos, "tar tensor rank too large");
         auto dims = raw((2 * ndim + 1) * 8, "tensor metadata");
-        if (!dims) return std::move(dims).err();
+        if (!dims) return std::move(dims).pass_error();
         node_id size = doc.make_seq(kind::tuple, nullptr, 0), stride = doc.make_seq(kind::tuple, nullptr, 0);
         for (std::uint32_t d = 0; d < ndim; ++d) doc.push_edge(size, doc.make_int(static_cast<std::int64_t>(le64(*dims + 8 * d))));
         for (std::uint32_t d = 0; d < ndim; ++d) doc.push_edge(stride, doc.make_int(static_cast<std::int64_t>(le64(*dims + 8 * (ndim + d)))));

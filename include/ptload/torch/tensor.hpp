@@ -101,7 +101,7 @@ public:
         std::uint64_t esize = element_size(dtype());
         std::uint64_t n = numel();
         auto all = storage_data();
-        if (!all) return std::move(all).err();
+        if (!all) return std::move(all).pass_error();
         std::uint64_t begin = n ? static_cast<std::uint64_t>(offset()) * esize : 0;
         if (begin > all->size() || n * esize > all->size() - begin)
             return make_error(errc::bad_tensor, no_offset, "tensor runs past its storage");
@@ -139,7 +139,7 @@ public:
         };
         if (is_resident()) {
             auto all = storage_data();
-            if (!all) return std::move(all).err();
+            if (!all) return std::move(all).pass_error();
             gather(all->data(), 0);
             return {};
         }
@@ -181,7 +181,7 @@ public:
                                   "element type does not read " + std::string(name(dtype())) + " (" +
                                   std::to_string(element_size(dtype())) + " bytes per element)");
         auto b = bytes();
-        if (!b) return std::move(b).err();
+        if (!b) return std::move(b).pass_error();
         if (reinterpret_cast<std::uintptr_t>(b->data()) % alignof(T))
             return make_error(errc::bad_tensor, no_offset, "tensor data is not aligned for this element type");
         return span<const T>(reinterpret_cast<const T*>(b->data()), b->size() / sizeof(T));
@@ -214,7 +214,7 @@ public:
         // would run past the storage.
         if (values_per_byte(dtype()) > 1) return packed_error();
         auto all = storage_data();
-        if (!all) return std::move(all).err();
+        if (!all) return std::move(all).pass_error();
         const std::uint8_t* base = all->data();
         std::size_t esize = element_size(dtype());
         for_each_position([&](std::int64_t pos) { f(base + static_cast<std::size_t>(pos) * esize); });

@@ -802,7 +802,7 @@ result<std::vector<std::uint8_t>> read_entry(Source& src, const zip_entry& e, co
 ///     auto prefix = ptload::archive_prefix(*zip);   // then zip->find(*prefix + "data.pkl")
 inline result<std::string> archive_prefix(const zip_archive& archive) {
     auto folder = detail::archive_folder(archive);
-    if (!folder) return std::move(folder).err();
+    if (!folder) return std::move(folder).pass_error();
     return std::string(*folder);
 }
 
