@@ -143,6 +143,7 @@ private:
 #include <cstdint>
 #include <new>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -285,6 +286,14 @@ PTLOAD_COLD inline error_handoff pass_on(owned_error& e) {
     error* passed = e.release();
     e.reset(new error());
     return {passed};
+}
+/// The library's `return make_error(...)`: the error is made out of line and handed to the
+/// caller's result, so each of its hundreds of error paths is one call, with no error and no
+/// strings made and destroyed in the function that fails. Made inline they were an eighth of a
+/// loader's machine code, and the compiler optimised all of it.
+PTLOAD_COLD inline error_handoff failure(errc code, std::uint64_t offset, std::string_view message,
+                                         std::string_view context = {}) {
+    return hand_off(make_error(code, offset, std::string(message), std::string(context)));
 }
 } // namespace detail
 
@@ -2556,7 +2565,7 @@ public:
     status read_storage_range(std::uint32_t i, std::uint64_t begin, void* dst, std::size_t n) const {
         const storage& s = storages_[i];
         if (begin > s.nbytes() || n > s.nbytes() - begin)
-            return make_error(errc::bad_tensor, no_offset, "read past the end of storage " + std::string(s.desc.key));
+            return detail::failure(errc::bad_tensor, no_offset, "read past the end of storage " + std::string(s.desc.key));
         if (s.resident || s.ref.view_of != no_storage || !reader_) {
             auto all = storage_data(i);
             if (!all) return std::move(all).pass_error();
@@ -2948,8 +2957,8 @@ private:
             return {};
         }
         if (!reader_)
-            return make_error(errc::io_error, s.ref.offset,
-                              "storage was not read before the document let go of its source", "storage " + std::string(s.desc.key));
+            return detail::failure(errc::io_error, s.ref.offset,
+                                   "storage was not read before the document let go of its source", "storage " + std::string(s.desc.key));
         return reader_->fetch(s);
     }
 
@@ -3191,7 +3200,7 @@ inline result<bool> value::as_bool() const {
 inline result<std::int64_t> value::as_int() const {
     if (is(kind::integer) || is(kind::boolean)) return doc_->at(id_).i;
     if (is(kind::big_integer))
-        return make_error(errc::limit_integer, no_offset, "integer does not fit in 64 bits");
+        return detail::failure(errc::limit_integer, no_offset, "integer does not fit in 64 bits");
     return detail::kind_error(*this, "int");
 }
 inline result<double> value::as_double() const {
@@ -4066,10 +4075,10 @@ public:
     status read_at(std::uint64_t offset, void* dst, std::size_t n) const {
         if (!open_) return open_error();
         if (offset > size_ || n > size_ - offset)
-            return make_error(errc::truncated, offset,
-                              "read of " + std::to_string(n) + " bytes past the end of the " + std::to_string(size_) +
-                                  "-byte file",
-                              path_);
+            return detail::failure(errc::truncated, offset,
+                                   "read of " + std::to_string(n) + " bytes past the end of the " + std::to_string(size_) +
+                                       "-byte file",
+                                   path_);
         if (n) std::memcpy(dst, data_ + offset, n);
         return {};
     }
@@ -4371,9 +4380,9 @@ public:
     const std::uint8_t* data() const noexcept { return data_; }
     status read_at(std::uint64_t offset, void* dst, std::size_t n) const noexcept {
         if (offset > size_ || n > size_ - offset)
-            return make_error(errc::truncated, offset,
-                              "read of " + std::to_string(n) + " bytes past the end of a " + std::to_string(size_) +
-                                  "-byte buffer");
+            return detail::failure(errc::truncated, offset,
+                                   "read of " + std::to_string(n) + " bytes past the end of a " + std::to_string(size_) +
+                                       "-byte buffer");
         if (n) std::memcpy(dst, data_ + offset, n);
         return {};
     }
@@ -4412,13 +4421,13 @@ public:
     status read_at(std::uint64_t offset, void* dst, std::size_t n) {
         if (!file_) return open_error();
         if (offset > size_ || n > size_ - offset)
-            return make_error(errc::truncated, offset,
-                              "read of " + std::to_string(n) + " bytes past the end of the " + std::to_string(size_) +
-                                  "-byte file",
-                              path_);
-        if (!seek(offset)) return make_error(errc::io_error, offset, "seek failed", path_);
+            return detail::failure(errc::truncated, offset,
+                                   "read of " + std::to_string(n) + " bytes past the end of the " + std::to_string(size_) +
+                                       "-byte file",
+                                   path_);
+        if (!seek(offset)) return detail::failure(errc::io_error, offset, "seek failed", path_);
         if (n && std::fread(dst, 1, n, file_) != n)
-            return make_error(errc::io_error, offset, "short read of " + std::to_string(n) + " bytes", path_);
+            return detail::failure(errc::io_error, offset, "short read of " + std::to_string(n) + " bytes", path_);
         return {};
     }
 
@@ -4483,18 +4492,18 @@ public:
     std::uint64_t size() const noexcept { return size_; }
     status read_at(std::uint64_t offset, void* dst, std::size_t n) const {
         if (offset > size_ || n > size_ - offset)
-            return make_error(errc::truncated, offset, "read past the end of a " + std::to_string(size_) + "-byte file");
+            return detail::failure(errc::truncated, offset, "read past the end of a " + std::to_string(size_) + "-byte file");
         auto* out = static_cast<char*>(dst);
         while (n) {
 #if PTLOAD_POSIX_LARGEFILE64
             ssize_t got = ::pread64(fd_, out, n, static_cast<off64_t>(offset));
 #else
             if (offset > static_cast<std::uint64_t>(std::numeric_limits<off_t>::max()))
-                return make_error(errc::io_error, offset, "offset beyond this platform's file offsets");
+                return detail::failure(errc::io_error, offset, "offset beyond this platform's file offsets");
             ssize_t got = ::pread(fd_, out, n, static_cast<off_t>(offset));
 #endif
             if (got < 0 && errno == EINTR) continue;
-            if (got <= 0) return make_error(errc::io_error, offset, got < 0 ? std::strerror(errno) : "short read");
+            if (got <= 0) return detail::failure(errc::io_error, offset, got < 0 ? std::strerror(errno) : "short read");
             out += got;
             offset += static_cast<std::uint64_t>(got);
             n -= static_cast<std::size_t>(got);
@@ -4527,13 +4536,13 @@ public:
     std::uint64_t size() const noexcept { return size_; }
     status read_at(std::uint64_t offset, void* dst, std::size_t n) {
         if (offset > size_ || n > size_ - offset)
-            return make_error(errc::truncated, offset, "read past the end of a " + std::to_string(size_) + "-byte stream");
+            return detail::failure(errc::truncated, offset, "read past the end of a " + std::to_string(size_) + "-byte stream");
         if (seek_(ctx_, static_cast<std::int64_t>(offset), SEEK_SET) != 0)
-            return make_error(errc::io_error, offset, "stream seek failed");
+            return detail::failure(errc::io_error, offset, "stream seek failed");
         auto* out = static_cast<char*>(dst);
         while (n) {
             std::size_t got = read_(ctx_, out, n);
-            if (got == 0) return make_error(errc::io_error, offset, "stream read returned no bytes");
+            if (got == 0) return detail::failure(errc::io_error, offset, "stream read returned no bytes");
             out += got;
             offset += got;
             n -= got;
@@ -4794,7 +4803,7 @@ public:
     /// The whole storage this tensor views, read from the source now if a lazy load left it
     /// there.
     result<span<const std::uint8_t>> storage_data() const {
-        if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
+        if (!has_storage()) return detail::failure(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
         return doc_->storage_data(rec_->storage);
     }
     /// storage_data(), or no bytes when there is no storage or it cannot be read.
@@ -4816,8 +4825,8 @@ public:
     }
     /// The element bytes of a contiguous tensor, in place.
     result<span<const std::uint8_t>> bytes() const {
-        if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
-        if (!is_contiguous()) return make_error(errc::bad_tensor, no_offset, "tensor is not contiguous; use contiguous_copy()");
+        if (!has_storage()) return detail::failure(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
+        if (!is_contiguous()) return detail::failure(errc::bad_tensor, no_offset, "tensor is not contiguous; use contiguous_copy()");
         if (values_per_byte(dtype()) > 1) return packed_error();
         std::uint64_t esize = element_size(dtype());
         std::uint64_t n = numel();
@@ -4825,7 +4834,7 @@ public:
         if (!all) return std::move(all).pass_error();
         std::uint64_t begin = n ? static_cast<std::uint64_t>(offset()) * esize : 0;
         if (begin > all->size() || n * esize > all->size() - begin)
-            return make_error(errc::bad_tensor, no_offset, "tensor runs past its storage");
+            return detail::failure(errc::bad_tensor, no_offset, "tensor runs past its storage");
         return span<const std::uint8_t>(all->data() + begin, static_cast<std::size_t>(n * esize));
     }
     /// The elements in row-major order into dst[0, n), n being numel x element size. Nothing
@@ -4834,16 +4843,16 @@ public:
     /// touches into a scratch buffer freed on return, and others are copied from the resident
     /// storage. A broadcast view is bounded as contiguous_copy bounds it.
     status read_into(void* dst, std::size_t n, std::uint64_t max_expansion = default_limits::max_view_expansion) const {
-        if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
+        if (!has_storage()) return detail::failure(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
         if (values_per_byte(dtype()) > 1 && (!is_contiguous() || offset() % static_cast<std::int64_t>(values_per_byte(dtype()))))
             return packed_error();
         std::uint64_t total = 0;
         std::uint64_t per_byte = values_per_byte(dtype());
         std::uint64_t esize = element_size(dtype());
         if (!detail::checked_mul((numel() + per_byte - 1) / per_byte, esize, total) || total != n)
-            return make_error(errc::invalid_argument, no_offset,
-                              "read_into needs a buffer of exactly " + std::to_string(total) + " bytes, got " +
-                                  std::to_string(n));
+            return detail::failure(errc::invalid_argument, no_offset,
+                                   "read_into needs a buffer of exactly " + std::to_string(total) + " bytes, got " +
+                                       std::to_string(n));
         if (is_contiguous()) {
             std::uint64_t begin = numel() ? static_cast<std::uint64_t>(offset()) * esize / per_byte : 0;
             return doc_->read_storage_range(rec_->storage, begin, dst, n);
@@ -4873,9 +4882,9 @@ public:
         }
         std::uint64_t span_bytes = 0;
         if (lo < 0 || !detail::checked_mul(static_cast<std::uint64_t>(hi - lo) + 1, esize, span_bytes) || span_bytes > SIZE_MAX)
-            return make_error(errc::bad_tensor, no_offset, "tensor runs past its storage");
+            return detail::failure(errc::bad_tensor, no_offset, "tensor runs past its storage");
         detail::unique_array<std::uint8_t> scratch = detail::try_make_array<std::uint8_t>(static_cast<std::size_t>(span_bytes));
-        if (!scratch) return make_error(errc::io_error, no_offset, "no memory for " + std::to_string(span_bytes) + " bytes");
+        if (!scratch) return detail::failure(errc::io_error, no_offset, "no memory for " + std::to_string(span_bytes) + " bytes");
         PTLOAD_TRY(doc_->read_storage_range(rec_->storage, static_cast<std::uint64_t>(lo) * esize, scratch.get(),
                                             static_cast<std::size_t>(span_bytes)));
         gather(scratch.get(), lo);
@@ -4897,14 +4906,14 @@ public:
     template <class T>
     result<span<const T>> data() const {
         if (!element_type_fits<T>(dtype()))
-            return make_error(errc::wrong_kind, no_offset,
-                              "a " + std::to_string(sizeof(T)) + "-byte " + element_kind<T>() +
-                                  "element type does not read " + std::string(name(dtype())) + " (" +
-                                  std::to_string(element_size(dtype())) + " bytes per element)");
+            return detail::failure(errc::wrong_kind, no_offset,
+                                   "a " + std::to_string(sizeof(T)) + "-byte " + element_kind<T>() +
+                                       "element type does not read " + std::string(name(dtype())) + " (" +
+                                       std::to_string(element_size(dtype())) + " bytes per element)");
         auto b = bytes();
         if (!b) return std::move(b).pass_error();
         if (reinterpret_cast<std::uintptr_t>(b->data()) % alignof(T))
-            return make_error(errc::bad_tensor, no_offset, "tensor data is not aligned for this element type");
+            return detail::failure(errc::bad_tensor, no_offset, "tensor data is not aligned for this element type");
         return span<const T>(reinterpret_cast<const T*>(b->data()), b->size() / sizeof(T));
     }
     /// Calls f(std::int64_t position) with the storage position of every element, row-major.
@@ -4959,7 +4968,7 @@ public:
     /// file that includes ptload without calling them does not compile std::vector's code.)
     template <class = void>
     result<std::vector<std::uint8_t>> contiguous_copy(std::uint64_t max_expansion = default_limits::max_view_expansion) const {
-        if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
+        if (!has_storage()) return detail::failure(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
         if (values_per_byte(dtype()) > 1) return packed_error();
         std::size_t esize = element_size(dtype());
         std::uint64_t total = 0;
@@ -4973,14 +4982,14 @@ public:
     /// with the neg bit applied; the same expansion bound as contiguous_copy.
     template <class = void>
     result<std::vector<float>> to_float32(std::uint64_t max_expansion = default_limits::max_view_expansion) const {
-        if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
+        if (!has_storage()) return detail::failure(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
         std::uint64_t total = 0;
         PTLOAD_TRY(check_expansion(max_expansion, total));
         ptload::dtype t = dtype();
         const dtype_info& inf = info(t);
         if (inf.cls != dtype_class::floating && inf.cls != dtype_class::integer && inf.cls != dtype_class::unsigned_integer &&
             inf.cls != dtype_class::boolean)
-            return make_error(errc::unsupported, no_offset, "no float32 conversion for " + std::string(inf.name));
+            return detail::failure(errc::unsupported, no_offset, "no float32 conversion for " + std::string(inf.name));
         std::vector<float> out;
         out.reserve(static_cast<std::size_t>(numel()));
         float sign = is_neg() ? -1.0f : 1.0f;
@@ -5013,15 +5022,15 @@ private:
     status check_expansion(std::uint64_t max_expansion, std::uint64_t& total) const {
         std::uint64_t allowed = 0;
         if (!detail::checked_mul(numel(), static_cast<std::uint64_t>(element_size(dtype())), total) || total > SIZE_MAX)
-            return make_error(errc::limit_tensor, no_offset, "tensor too large to materialise");
+            return detail::failure(errc::limit_tensor, no_offset, "tensor too large to materialise");
         if (!detail::checked_mul(storage_nbytes(), max_expansion, allowed) ||
             !detail::checked_add(allowed, default_limits::view_slack, allowed))
             allowed = ~std::uint64_t{0};
         if (total > allowed)
-            return make_error(errc::limit_view, no_offset,
-                              "materialising this view needs " + std::to_string(total) + " bytes from a " +
-                                  std::to_string(storage_nbytes()) +
-                                  "-byte storage (limits::max_view_expansion, view_slack); pass a larger max_expansion");
+            return detail::failure(errc::limit_view, no_offset,
+                                   "materialising this view needs " + std::to_string(total) + " bytes from a " +
+                                       std::to_string(storage_nbytes()) +
+                                       "-byte storage (limits::max_view_expansion, view_slack); pass a larger max_expansion");
         return {};
     }
 
@@ -5217,10 +5226,10 @@ struct load_options {
         for (const auto& h : handlers_)
             if (h.handler(d, tag, scratch)) return std::string_view(scratch);
         if (known_tag(tag)) return tag;
-        return make_error(errc::bad_storage, no_offset,
-                          "don't know how to restore data location tagged '" + std::string(tag) +
-                              "'; give map_location or register a location handler",
-                          "storage " + std::string(d.key));
+        return detail::failure(errc::bad_storage, no_offset,
+                               "don't know how to restore data location tagged '" + std::string(tag) +
+                                   "'; give map_location or register a location handler",
+                               "storage " + std::string(d.key));
     }
 
     /// Device types torch's own deserializers accept ("cuda", "cuda:1", "privateuseone:0", ...).
@@ -6671,7 +6680,7 @@ private:
         }
         case kind::list: case kind::dict: case kind::ordered_dict: case kind::set: case kind::bytearray:
         case kind::ndarray: case kind::slice:
-            return make_error(errc::bad_operand, no_offset, std::string("unhashable type: '") + kind_name(n.k) + "'");
+            return detail::failure(errc::bad_operand, no_offset, std::string("unhashable type: '") + kind_name(n.k) + "'");
         default: h = identity_hash(id); return {};  // identity-hashed objects
         }
     }
@@ -6834,10 +6843,10 @@ node_id make_numpy_dtype(document_data& doc, std::string_view type) {
 template <class = void>
 status build_numpy_dtype(document_data& doc, node_id dt, node_id state) {
     if (doc.at(state).k != kind::tuple || doc.edge_count(state) < 2)
-        return make_error(errc::bad_operand, no_offset, "numpy dtype state is not a tuple");
+        return detail::failure(errc::bad_operand, no_offset, "numpy dtype state is not a tuple");
     node_id order = doc.edge(state, 1);
     if (doc.at(order).k != kind::string && doc.at(order).k != kind::bytes)
-        return make_error(errc::bad_operand, no_offset, "numpy dtype byte order is not a string");
+        return detail::failure(errc::bad_operand, no_offset, "numpy dtype byte order is not a string");
     std::string_view o = doc.text(order);
     detail::string descr(doc.text(dt));
     if (o.size() == 1 && (o[0] == '<' || o[0] == '>' || o[0] == '|')) descr[0] = o[0];
@@ -6867,43 +6876,44 @@ inline std::uint64_t numpy_itemsize(std::string_view descr) {
 /// BUILD on an ndarray: (version, shape, dtype, is_fortran, rawdata) or the 4-tuple without version.
 template <class = void>
 status build_ndarray(document_data& doc, node_id arr, node_id state) {
-    if (doc.at(state).k != kind::tuple) return make_error(errc::bad_operand, no_offset, "ndarray state is not a tuple");
+    if (doc.at(state).k != kind::tuple) return detail::failure(errc::bad_operand, no_offset, "ndarray state is not a tuple");
     std::size_t n = doc.edge_count(state);
     std::size_t at = n == 5 ? 1 : n == 4 ? 0 : 99;
-    if (at == 99) return make_error(errc::bad_operand, no_offset, "ndarray state has " + std::to_string(n) + " items");
+    if (at == 99) return detail::failure(errc::bad_operand, no_offset, "ndarray state has " + std::to_string(n) + " items");
     node_id shape = doc.edge(state, at), dt = doc.edge(state, at + 1), fortran = doc.edge(state, at + 2),
             data = doc.edge(state, at + 3);
-    if (doc.at(shape).k != kind::tuple) return make_error(errc::bad_operand, no_offset, "ndarray shape is not a tuple");
-    if (doc.at(dt).k != kind::numpy_dtype) return make_error(errc::bad_operand, no_offset, "ndarray dtype is not a numpy dtype");
+    if (doc.at(shape).k != kind::tuple) return detail::failure(errc::bad_operand, no_offset, "ndarray shape is not a tuple");
+    if (doc.at(dt).k != kind::numpy_dtype) return detail::failure(errc::bad_operand, no_offset, "ndarray dtype is not a numpy dtype");
     std::uint64_t count = 1;
     for (std::size_t i = 0; i < doc.edge_count(shape); ++i) {
         const auto& d = doc.at(doc.edge(shape, i));
-        if (d.k != kind::integer || d.i < 0) return make_error(errc::bad_operand, no_offset, "ndarray shape entry is not a size");
+        if (d.k != kind::integer || d.i < 0) return detail::failure(errc::bad_operand, no_offset, "ndarray shape entry is not a size");
         auto dim = static_cast<std::uint64_t>(d.i);
-        if (dim && count > ~std::uint64_t{0} / dim) return make_error(errc::bad_tensor, no_offset, "ndarray element count overflows");
+        if (dim && count > ~std::uint64_t{0} / dim) return detail::failure(errc::bad_tensor, no_offset, "ndarray element count overflows");
         count *= dim;
     }
     kind dk = doc.at(data).k;
     std::string_view descr = doc.text(dt);
     if (dk == kind::list) {
         if (doc.edge_count(data) != count)
-            return make_error(errc::bad_tensor, no_offset, "object ndarray item count does not match its shape");
+            return detail::failure(errc::bad_tensor, no_offset, "object ndarray item count does not match its shape");
     } else if (dk == kind::bytes || dk == kind::bytearray || dk == kind::string) {
         if (dk == kind::string) {  // Python 2 str with encoding=latin1: the latin-1 code points are the bytes
             detail::string raw;
             if (!latin1_bytes(doc.text(data), raw))
-                return make_error(errc::decode_error, no_offset, "ndarray data str is not latin-1 (numpy re-encodes it; load with encoding latin1)");
+                return detail::failure(errc::decode_error, no_offset,
+                                       "ndarray data str is not latin-1 (numpy re-encodes it; load with encoding latin1)");
             data = doc.make_text(kind::bytes, raw.data(), raw.size());
         }
         std::uint64_t item = numpy_itemsize(descr);
         if (item && count > ~std::uint64_t{0} / item)
-            return make_error(errc::bad_tensor, no_offset, "ndarray byte count overflows");
+            return detail::failure(errc::bad_tensor, no_offset, "ndarray byte count overflows");
         if (item && doc.text(data).size() != count * item)
-            return make_error(errc::bad_tensor, no_offset,
-                              "ndarray holds " + std::to_string(doc.text(data).size()) + " bytes, shape and dtype need " +
-                                  std::to_string(count * item));
+            return detail::failure(errc::bad_tensor, no_offset,
+                                   "ndarray holds " + std::to_string(doc.text(data).size()) + " bytes, shape and dtype need " +
+                                       std::to_string(count * item));
     } else {
-        return make_error(errc::bad_operand, no_offset, "ndarray data is neither bytes nor a list");
+        return detail::failure(errc::bad_operand, no_offset, "ndarray data is neither bytes nor a list");
     }
     if (descr.size() > 1 && descr[0] == '>' && dk != kind::list) {
         // numpy swaps a non-native array to the host's order when it unpickles it (the dtype
@@ -6928,7 +6938,7 @@ status build_ndarray(document_data& doc, node_id arr, node_id state) {
 /// numpy.core.multiarray.scalar(dtype, raw): the Python value of .item().
 template <class = void>
 result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id raw) {
-    if (doc.at(dt).k != kind::numpy_dtype) return make_error(errc::bad_operand, no_offset, "numpy scalar dtype is not a numpy dtype");
+    if (doc.at(dt).k != kind::numpy_dtype) return detail::failure(errc::bad_operand, no_offset, "numpy scalar dtype is not a numpy dtype");
     detail::string descr(doc.text(dt));
     node_id val = raw;
     kind rk = doc.at(raw).k;
@@ -6937,12 +6947,13 @@ result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id raw) {
         if (rk == kind::bytes) bytes = detail::string(doc.text(raw));
         else if (rk == kind::string) {  // py2 str via latin1
             if (!latin1_bytes(doc.text(raw), bytes))
-                return make_error(errc::decode_error, no_offset, "numpy scalar data str is not latin-1 (load with encoding latin1)");
-        } else return make_error(errc::bad_operand, no_offset, "numpy scalar data is not bytes");
+                return detail::failure(errc::decode_error, no_offset, "numpy scalar data str is not latin-1 (load with encoding latin1)");
+        } else return detail::failure(errc::bad_operand, no_offset, "numpy scalar data is not bytes");
         std::uint64_t item = numpy_itemsize(descr);
         char k = descr[1];
         if (k != 'U' && k != 'S' && k != 'V' && bytes.size() != item)
-            return make_error(errc::bad_tensor, no_offset, "numpy scalar of " + std::string(descr) + " has " + std::to_string(bytes.size()) + " bytes");
+            return detail::failure(errc::bad_tensor, no_offset,
+                                   "numpy scalar of " + std::string(descr) + " has " + std::to_string(bytes.size()) + " bytes");
         if (descr[0] == '>' && k != 'U' && k != 'S' && k != 'V') {  // to little-endian
             if (k == 'c') {
                 std::size_t h = bytes.size() / 2;
@@ -7006,11 +7017,11 @@ result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id raw) {
             break;
         }
         case 'f':
-            if (n != 2 && n != 4 && n != 8) return make_error(errc::unsupported, no_offset, "numpy scalar " + std::string(descr));
+            if (n != 2 && n != 4 && n != 8) return detail::failure(errc::unsupported, no_offset, "numpy scalar " + std::string(descr));
             val = doc.make_float(to_double(0, n));
             break;
         case 'c':
-            if (n != 8 && n != 16) return make_error(errc::unsupported, no_offset, "numpy scalar " + std::string(descr));
+            if (n != 8 && n != 16) return detail::failure(errc::unsupported, no_offset, "numpy scalar " + std::string(descr));
             val = doc.make_complex(to_double(0, n / 2), to_double(n / 2, n / 2));
             break;
         case 'S': {
@@ -7026,7 +7037,7 @@ result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id raw) {
             bool sur = false;
             for (std::size_t i = 0; i < len; ++i) {
                 auto cp = static_cast<std::uint32_t>(le(i * 4, 4));
-                if (cp > 0x10FFFF) return make_error(errc::decode_error, no_offset, "numpy str scalar holds a non-code point");
+                if (cp > 0x10FFFF) return detail::failure(errc::decode_error, no_offset, "numpy str scalar holds a non-code point");
                 if (cp >= 0xD800 && cp <= 0xDFFF) sur = true;
                 detail::append_utf8(s, cp);
             }
@@ -7034,7 +7045,7 @@ result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id raw) {
             break;
         }
         case 'V': val = doc.make_text(kind::bytes, bytes.data(), bytes.size()); break;
-        default: return make_error(errc::unsupported, no_offset, "numpy scalar of dtype " + std::string(descr));
+        default: return detail::failure(errc::unsupported, no_offset, "numpy scalar of dtype " + std::string(descr));
         }
     }
     node_id fields[2] = {dt, val};
@@ -7331,8 +7342,10 @@ private:
     }
 
     // ---------------------------------------------------------------- errors
-    error fail(errc code, std::string message) const {
-        return make_error(code, file_offset(), std::move(message), op_context());
+    /// The error of the running opcode, made out of line: an opcode's error path is one call
+    /// (with the message's own making when it is built from values).
+    PTLOAD_COLD error_handoff fail(errc code, std::string_view message) const {
+        return hand_off(make_error(code, file_offset(), std::string(message), op_context()));
     }
     /// Adds this opcode's offset and context to an error raised below the machine.
     error locate(error e) const {
@@ -7408,13 +7421,13 @@ private:
         if (frame_end_) {
             auto left = static_cast<std::uint64_t>(frame_end_ - cur_);
             if (n > left)
-                return hand_off(fail(errc::frame_error, "argument of " + std::to_string(n) +
-                                                            " bytes runs past the end of its frame (" +
-                                                            std::to_string(left) + " bytes left)"));
+                return fail(errc::frame_error, "argument of " + std::to_string(n) +
+                                                   " bytes runs past the end of its frame (" +
+                                                   std::to_string(left) + " bytes left)");
         }
-        return hand_off(fail(errc::truncated, "needs " + std::to_string(n) + " bytes, " +
-                                                  std::to_string(static_cast<std::uint64_t>(end_ - cur_)) +
-                                                  " left in the pickle"));
+        return fail(errc::truncated, "needs " + std::to_string(n) + " bytes, " +
+                                         std::to_string(static_cast<std::uint64_t>(end_ - cur_)) +
+                                         " left in the pickle");
     }
     /// The width of opcode B's inline integer, as its opcode_table row gives it (u1, u2, u4, u8,
     /// or the length prefix of a counted argument).
@@ -7452,7 +7465,7 @@ private:
     template <std::uint8_t B>
     PTLOAD_COLD error_handoff count_error() const {
         if (!can_take(count_width<B>())) return cannot_take(count_width<B>());
-        return hand_off(fail(errc::bad_operand, std::string(opcode_name(B)) + " length is negative"));
+        return fail(errc::bad_operand, std::string(opcode_name(B)) + " length is negative");
     }
     /// Opcode B's counted argument: its length, then that many bytes. False, consuming
     /// nothing, when either is missing: counted_error<B>() then says which.
@@ -7492,7 +7505,7 @@ private:
         return {};
     }
     PTLOAD_COLD error_handoff stack_full() const {
-        return hand_off(fail(errc::limit_stack, "more than " + std::to_string(limits_.max_stack) + " items on the stack"));
+        return fail(errc::limit_stack, "more than " + std::to_string(limits_.max_stack) + " items on the stack");
     }
     result<node_id> pop() {
         if (PTLOAD_UNLIKELY(stack_.size() <= fence())) return underflow();
@@ -7505,8 +7518,8 @@ private:
         return stack_.back();
     }
     PTLOAD_COLD error_handoff underflow() const {
-        return hand_off(fail(marks_.empty() ? errc::stack_underflow : errc::mark_missing,
-                             marks_.empty() ? "the stack is empty" : "a MARK sits where a value must be"));
+        return fail(marks_.empty() ? errc::stack_underflow : errc::mark_missing,
+                             marks_.empty() ? "the stack is empty" : "a MARK sits where a value must be");
     }
     /// The items above a mark: stack_[from, from + count).
     struct marked {
@@ -7521,7 +7534,7 @@ private:
         marks_.pop_back();
         return true;
     }
-    PTLOAD_COLD error_handoff no_mark() const { return hand_off(fail(errc::mark_missing, "no MARK on the stack")); }
+    PTLOAD_COLD error_handoff no_mark() const { return fail(errc::mark_missing, "no MARK on the stack"); }
     /// Pops the top value; false when none is above the topmost mark (underflow() says which).
     bool pop_value(node_id& out) noexcept {
         if (PTLOAD_UNLIKELY(stack_.size() <= fence())) return false;
@@ -7632,8 +7645,8 @@ private:
         return push(doc_.make_text(kind::string, p, n, surrogates));
     }
     PTLOAD_COLD error_handoff bad_utf8(std::uint8_t byte, std::size_t at) const {
-        return hand_off(fail(errc::decode_error,
-                             "'utf-8' codec can't decode byte 0x" + hex_byte(byte) + " in position " + std::to_string(at)));
+        return fail(errc::decode_error,
+                    "'utf-8' codec can't decode byte 0x" + hex_byte(byte) + " in position " + std::to_string(at));
     }
     result<node_id> integer_from(const detail::parsed_int& v) {
         if (v.status == detail::parsed_int::too_long)
@@ -8637,12 +8650,12 @@ private:
     status refill(std::uint64_t offset, std::size_t n) {
         const std::uint64_t size = src_.size();
         if (offset > size || n > size - offset)
-            return make_error(errc::truncated, offset,
-                              "read of " + std::to_string(n) + " bytes past the end of the " + std::to_string(size) +
-                                  "-byte source");
+            return detail::failure(errc::truncated, offset,
+                                   "read of " + std::to_string(n) + " bytes past the end of the " + std::to_string(size) +
+                                       "-byte source");
         if (!buffer_) {
             buffer_ = try_make_array<std::uint8_t>(capacity_);
-            if (!buffer_) return make_error(errc::io_error, offset, "no memory for a read-ahead window");
+            if (!buffer_) return detail::failure(errc::io_error, offset, "no memory for a read-ahead window");
         }
         if (held_ && offset >= start_) {  // learn from how the last window was used
             const std::uint64_t end = start_ + held_;
@@ -9203,8 +9216,8 @@ inline std::string zip_printable(std::string_view name) {
     return out;
 }
 
-PTLOAD_COLD inline error zip_error(std::uint64_t offset, std::string message, std::string_view name = {}) {
-    return make_error(errc::bad_zip, offset, std::move(message), zip_printable(name));
+PTLOAD_COLD inline error_handoff zip_error(std::uint64_t offset, std::string_view message, std::string_view name = {}) {
+    return hand_off(make_error(errc::bad_zip, offset, std::string(message), zip_printable(name)));
 }
 
 /// What a flag word has that ptload refuses, or nullptr.
@@ -9676,10 +9689,10 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
         if (e.method == 8) {
             // inflate_total <= inflate_cap holds throughout, so the subtraction cannot wrap.
             if (e.size > inflate_cap - inflate_total)
-                return make_error(errc::limit_inflate, e.header_offset,
-                                  "deflated entries would inflate to more than zip_limits::max_inflate_total (" +
-                                      std::to_string(inflate_cap) + " bytes)",
-                                  std::string(e.name));
+                return detail::failure(errc::limit_inflate, e.header_offset,
+                                       "deflated entries would inflate to more than zip_limits::max_inflate_total (" +
+                                           std::to_string(inflate_cap) + " bytes)",
+                                       std::string(e.name));
             inflate_total += e.size;
         }
     }
@@ -9722,17 +9735,17 @@ result<Bytes> read_entry_as(Source& src, const zip_entry& e, const zip_limits& l
                                  (e.compressed_size <= std::numeric_limits<std::uint64_t>::max() / lim.max_inflate_ratio &&
                                   e.size > e.compressed_size * lim.max_inflate_ratio));
         if (over_ratio)
-            return make_error(errc::limit_inflate, e.header_offset,
-                              "compression ratio of " + std::to_string(e.size) + " bytes from " +
-                                  std::to_string(e.compressed_size) + " exceeds zip_limits::max_inflate_ratio (" +
-                                  std::to_string(lim.max_inflate_ratio) + ":1)",
-                              std::string(e.name));
+            return detail::failure(errc::limit_inflate, e.header_offset,
+                                   "compression ratio of " + std::to_string(e.size) + " bytes from " +
+                                       std::to_string(e.compressed_size) + " exceeds zip_limits::max_inflate_ratio (" +
+                                       std::to_string(lim.max_inflate_ratio) + ":1)",
+                                   std::string(e.name));
         const std::uint64_t cap = detail::zip_inflate_total_cap(lim, file_size);
         if (e.size > cap)
-            return make_error(errc::limit_inflate, e.header_offset,
-                              "inflated size " + std::to_string(e.size) + " exceeds zip_limits::max_inflate_total (" +
-                                  std::to_string(cap) + " bytes)",
-                              std::string(e.name));
+            return detail::failure(errc::limit_inflate, e.header_offset,
+                                   "inflated size " + std::to_string(e.size) + " exceeds zip_limits::max_inflate_total (" +
+                                       std::to_string(cap) + " bytes)",
+                                   std::string(e.name));
         fill_later_vector<std::uint8_t> scratch;
         auto in_r = detail::zip_bytes(src, e.data_offset, e.compressed_size, scratch);
         PTLOAD_TRY(in_r);
@@ -9958,7 +9971,7 @@ public:
     virtual result<std::uint32_t> load_storage(document_data& doc, const storage_description& d, node_id view) = 0;
     /// The object a str persistent id names (tar format); others have none.
     virtual result<node_id> load_object(document_data&, std::string_view key) {
-        return make_error(errc::bad_storage, no_offset, "persistent id '" + std::string(key) + "' names no object");
+        return detail::failure(errc::bad_storage, no_offset, "persistent id '" + std::string(key) + "' names no object");
     }
     /// Whether `(module_class, source_file, source)` ids name classes (tar format).
     virtual bool class_tuples() const { return false; }
@@ -10028,44 +10041,44 @@ public:
             return provider_->load_object(doc, key);
         }
         if (doc.at(pid).k != kind::tuple || doc.edge_count(pid) < 1)
-            return make_error(errc::bad_storage, no_offset, "persistent id is neither a tuple nor a str key");
+            return detail::failure(errc::bad_storage, no_offset, "persistent id is neither a tuple nor a str key");
         std::string_view type;
         if (!detail::as_text(doc, doc.edge(pid, 0), type)) {
             // the tar format names an nn.Module class as (class, source_file, source)
             if (provider_ && provider_->class_tuples() && doc.edge_count(pid) == 3 && doc.at(doc.edge(pid, 0)).k == kind::global)
                 return doc.edge(pid, 0);
-            return make_error(errc::bad_storage, no_offset, "persistent id type name is not a str");
+            return detail::failure(errc::bad_storage, no_offset, "persistent id type name is not a str");
         }
         std::size_t n = doc.edge_count(pid);
         if (type == "module") {  // ('module', cls, source_file, source): the class itself
-            if (n != 4) return make_error(errc::bad_storage, no_offset, "'module' persistent id needs 4 items");
+            if (n != 4) return detail::failure(errc::bad_storage, no_offset, "'module' persistent id needs 4 items");
             return doc.edge(pid, 1);
         }
         if (type != "storage")
-            return make_error(errc::bad_storage, no_offset, "unknown persistent id type '" + std::string(type) + "'");
+            return detail::failure(errc::bad_storage, no_offset, "unknown persistent id type '" + std::string(type) + "'");
         if (n != 5 && n != 6)
-            return make_error(errc::bad_storage, no_offset, "'storage' persistent id has " + std::to_string(n) + " items, not 5 or 6");
+            return detail::failure(errc::bad_storage, no_offset, "'storage' persistent id has " + std::to_string(n) + " items, not 5 or 6");
         node_id cls = doc.edge(pid, 1);
         storage_description d;
         if (torch_global_of(doc, cls) != torch_global::storage_class)
-            return make_error(errc::bad_storage, no_offset, "persistent id storage type is not a torch storage class");
+            return detail::failure(errc::bad_storage, no_offset, "persistent id storage type is not a torch storage class");
         d.type = storage_dtype(doc, cls);
         if (d.type == dtype::unknown)
-            return make_error(errc::bad_storage, no_offset, "unknown storage class " + std::string(doc.text(cls)));
+            return detail::failure(errc::bad_storage, no_offset, "unknown storage class " + std::string(doc.text(cls)));
         std::string_view location;
         if (!detail::as_text(doc, doc.edge(pid, 2), key)) {
             if (doc.at(doc.edge(pid, 2)).k != kind::integer)
-                return make_error(errc::bad_storage, no_offset, "storage key is not a str");
+                return detail::failure(errc::bad_storage, no_offset, "storage key is not a str");
             d.key = doc.keep_text(detail::index_text(doc.at(doc.edge(pid, 2)).i).view());
         } else {
             d.key = key;
         }
         if (!detail::as_text(doc, doc.edge(pid, 3), location))
-            return make_error(errc::bad_storage, no_offset, "storage location is not a str", "storage " + std::string(d.key));
+            return detail::failure(errc::bad_storage, no_offset, "storage location is not a str", "storage " + std::string(d.key));
         d.location = location;
         const auto& numel = doc.at(doc.edge(pid, 4));
         if (numel.k != kind::integer || numel.i < 0)
-            return make_error(errc::bad_storage, no_offset, "storage element count is not a size", "storage " + std::string(d.key));
+            return detail::failure(errc::bad_storage, no_offset, "storage element count is not a size", "storage " + std::string(d.key));
         d.numel = static_cast<std::uint64_t>(numel.i);
         if (!provider_) return no_provider();
         auto index = provider_->load_storage(doc, d, n == 6 ? doc.edge(pid, 5) : null_node);
@@ -10097,7 +10110,7 @@ public:
     result<node_id> reduce(document_data& doc, node_id callable, node_id args, std::uint64_t) {
         torch_global t = torch_global_of(doc, callable);
         if (t == torch_global::jit_identity) {
-            if (doc.edge_count(args) < 1) return make_error(errc::bad_operand, no_offset, "TorchScript type tag without a value");
+            if (doc.edge_count(args) < 1) return detail::failure(errc::bad_operand, no_offset, "TorchScript type tag without a value");
             return doc.edge(args, 0);
         }
         return call(doc, t, callable, args);
@@ -10238,7 +10251,7 @@ public:
         }
         case torch_global::load_from_bytes: {
             if (n != 1 || doc.at(a(0)).k != kind::bytes) return bad("_load_from_bytes takes bytes");
-            if (!load_from_bytes) return make_error(errc::unsupported, no_offset, "nested torch stream outside a torch load");
+            if (!load_from_bytes) return detail::failure(errc::unsupported, no_offset, "nested torch stream outside a torch load");
             auto bytes = doc.text(a(0));  // the byte arena never moves
             return load_from_bytes(doc, reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
         }
@@ -10262,8 +10275,9 @@ public:
             if (doc.at(func).k != kind::global || doc.at(inner).k != kind::tuple)
                 return bad("_rebuild_from_type needs (func, type, args, state)");
             if (levels.size() >= limits_.max_depth)
-                return make_error(errc::limit_depth, no_offset,
-                                  "_rebuild_from_type nested deeper than " + std::to_string(limits_.max_depth) + " (limits::max_depth)");
+                return detail::failure(errc::limit_depth, no_offset,
+                                       "_rebuild_from_type nested deeper than " + std::to_string(limits_.max_depth) +
+                                           " (limits::max_depth)");
             levels.push_back(call_args);
             auto fid = torch_global_of(doc, func);
             if (fid != torch_global::rebuild_from_type_v2 && fid != torch_global::rebuild_from_type) break;
@@ -10301,7 +10315,9 @@ private:
     static error arity(const char* what, std::size_t n, const char* want) {
         return make_error(errc::bad_tensor, no_offset, std::string(what) + " got " + std::to_string(n) + " arguments, expected " + want);
     }
-    static error bad(std::string message) { return make_error(errc::bad_tensor, no_offset, std::move(message)); }
+    PTLOAD_COLD static error_handoff bad(std::string_view message) {
+        return hand_off(make_error(errc::bad_tensor, no_offset, std::string(message)));
+    }
     static bool truthy(const document_data& doc, node_id id) {
         const auto& n = doc.at(id);
         return (n.k == kind::boolean || n.k == kind::integer) && n.i != 0;
@@ -10356,7 +10372,8 @@ private:
         if (shape.size() != stride.size())
             return bad("tensor has " + std::to_string(shape.size()) + " sizes and " + std::to_string(stride.size()) + " strides");
         if (shape.size() > limits_.max_tensor_rank)
-            return make_error(errc::limit_tensor, no_offset, "tensor rank " + std::to_string(shape.size()) + " exceeds limits::max_tensor_rank");
+            return detail::failure(errc::limit_tensor, no_offset,
+                                   "tensor rank " + std::to_string(shape.size()) + " exceeds limits::max_tensor_rank");
         if (r.offset < 0) return bad("negative storage offset");
         std::uint64_t numel = 1;
         std::int64_t last = r.offset;  // highest element index touched
@@ -10364,7 +10381,7 @@ private:
             if (shape[i] < 0) return bad("negative size in dimension " + std::to_string(i));
             if (stride[i] < 0) return bad("negative stride in dimension " + std::to_string(i));
             if (!detail::checked_mul(numel, static_cast<std::uint64_t>(shape[i]), numel) || numel > (std::uint64_t{1} << 62))
-                return make_error(errc::bad_tensor, no_offset, "tensor element count overflows");
+                return detail::failure(errc::bad_tensor, no_offset, "tensor element count overflows");
         }
         if (numel) {
             for (std::size_t i = 0; i < shape.size(); ++i) {
@@ -10386,7 +10403,7 @@ private:
             return bad("only tensors of floating point and complex dtype can require gradients (" +
                        std::string(name(r.type)) + ")");  // torch refuses these when it rebuilds
         if (doc.tensor_count() >= limits_.max_tensors)
-            return make_error(errc::limit_tensor, no_offset, "more than limits::max_tensors tensors");
+            return detail::failure(errc::limit_tensor, no_offset, "more than limits::max_tensors tensors");
         return doc.add_tensor(std::move(r));
     }
     /// A new tensor object over the same storage (Parameter, device re-tagging).
@@ -10523,9 +10540,9 @@ private:
             !detail::checked_add(allowed, limits_.view_slack, allowed))
             allowed = ~std::uint64_t{0};
         if (!detail::checked_mul(v.numel(), esize, logical) || logical > allowed)
-            return make_error(errc::limit_view, no_offset,
-                              "index tensor of " + std::to_string(v.numel()) + " elements repeats its " +
-                                  std::to_string(stored->size()) + "-byte storage beyond limits::max_view_expansion");
+            return detail::failure(errc::limit_view, no_offset,
+                                   "index tensor of " + std::to_string(v.numel()) + " elements repeats its " +
+                                       std::to_string(stored->size()) + "-byte storage beyond limits::max_view_expansion");
         out.clear();
         out.reserve(static_cast<std::size_t>(v.numel()));
         bool wide = v.dtype() == dtype::int64;
@@ -10859,15 +10876,15 @@ inline zip_limits zip_limits_from(const limit_values& limits) noexcept {
 inline result<storage_buffer> checked_buffer(const storage& s, const storage_origin& origin, storage_buffer b) {
     const std::uint64_t nbytes = origin.nbytes;
     if (b.data() && b.data() == origin.in_place && !origin.host_order)
-        return make_error(errc::bad_storage, s.ref.offset,
-                          "the allocator used the source's bytes in place, but they are not in the host's byte order",
-                          "storage " + std::string(s.desc.key));
+        return detail::failure(errc::bad_storage, s.ref.offset,
+                               "the allocator used the source's bytes in place, but they are not in the host's byte order",
+                               "storage " + std::string(s.desc.key));
     if (!b.data() && nbytes)
-        return make_error(errc::bad_storage, s.ref.offset, "the allocator could not provide " + std::to_string(nbytes) + " bytes",
-                          "storage " + std::string(s.desc.key));
+        return detail::failure(errc::bad_storage, s.ref.offset, "the allocator could not provide " + std::to_string(nbytes) + " bytes",
+                               "storage " + std::string(s.desc.key));
     if (b.size() < nbytes)
-        return make_error(errc::bad_storage, s.ref.offset, "the allocator returned a buffer smaller than the storage",
-                          "storage " + std::string(s.desc.key));
+        return detail::failure(errc::bad_storage, s.ref.offset, "the allocator returned a buffer smaller than the storage",
+                               "storage " + std::string(s.desc.key));
     return b;
 }
 
@@ -10892,8 +10909,8 @@ constexpr policy_values policy_values_of() noexcept {
 inline result<storage_buffer> allocate_storage(const storage& s, const storage_origin& origin, const allocator_ops& allocator,
                                                void* context) {
     if (origin.nbytes > static_cast<std::uint64_t>(SIZE_MAX))
-        return make_error(errc::limit_tensor, s.ref.offset, "storage larger than this platform's address space",
-                          "storage " + std::string(s.desc.key));
+        return detail::failure(errc::limit_tensor, s.ref.offset, "storage larger than this platform's address space",
+                               "storage " + std::string(s.desc.key));
     return checked_buffer(s, origin, allocator.allocate(s.desc, origin, s.device, context));
 }
 
@@ -11027,9 +11044,9 @@ private:
     status check_range(const storage& s, std::uint64_t begin, std::uint64_t n) const {
         const std::uint64_t size = src_.size();
         if (s.ref.offset > size || begin > size - s.ref.offset || n > size - s.ref.offset - begin)
-            return make_error(errc::truncated, s.ref.offset,
-                              "storage of " + std::to_string(s.nbytes()) + " bytes runs past the end of the file",
-                              "storage " + std::string(s.desc.key));
+            return detail::failure(errc::truncated, s.ref.offset,
+                                   "storage of " + std::to_string(s.nbytes()) + " bytes runs past the end of the file",
+                                   "storage " + std::string(s.desc.key));
         return {};
     }
 
@@ -11073,7 +11090,7 @@ result<storage> read_storage(Source& src, std::uint64_t offset, storage_descript
                              const load_options& opts, const policy_values& policies, bool file_little_endian) {
     std::uint64_t nbytes;
     if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), nbytes))
-        return make_error(errc::bad_storage, offset, "storage byte count overflows", "storage " + std::string(d.key));
+        return detail::failure(errc::bad_storage, offset, "storage byte count overflows", "storage " + std::string(d.key));
     storage s;
     s.desc = std::move(d);
     s.device = device;
@@ -11164,24 +11181,24 @@ public:
             // a view or shared storage: one load, checked for consistency
             const storage& s = doc.storage_at(*known);
             if (s.desc.type != d.type || s.desc.numel != d.numel)
-                return make_error(errc::bad_storage, no_offset,
-                                  "storage key '" + std::string(d.key) + "' is declared again with another dtype or size");
+                return detail::failure(errc::bad_storage, no_offset,
+                                       "storage key '" + std::string(d.key) + "' is declared again with another dtype or size");
             return *known;
         }
         if (!numbered && (d.key.empty() || d.key.find('/') != std::string_view::npos ||
                           d.key.find('\0') != std::string_view::npos || d.key == "." || d.key == ".."))
-            return make_error(errc::bad_storage, no_offset, "storage key '" + std::string(d.key) + "' is not a record name");
+            return detail::failure(errc::bad_storage, no_offset, "storage key '" + std::string(d.key) + "' is not a record name");
         const zip_entry* e = record(d.key, numbered, number);
         if (!e)
-            return make_error(errc::missing_record, no_offset,
-                              "the archive has no record " + std::string(folder_.data(), folder_.size()) + std::string(d.key));
+            return detail::failure(errc::missing_record, no_offset,
+                                   "the archive has no record " + std::string(folder_.data(), folder_.size()) + std::string(d.key));
         const std::string_view name = e->name;
         std::uint64_t expect;
         if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), expect) || expect != e->size)
-            return make_error(errc::bad_storage, e->data_offset,
-                              "record holds " + std::to_string(e->size) + " bytes, the storage needs " +
-                                  std::to_string(d.numel) + " x " + std::to_string(element_size(d.type)),
-                              std::string(name));
+            return detail::failure(errc::bad_storage, e->data_offset,
+                                   "record holds " + std::to_string(e->size) + " bytes, the storage needs " +
+                                       std::to_string(d.numel) + " x " + std::to_string(element_size(d.type)),
+                                   std::string(name));
         auto device = placer_.place(doc, d, e->data_offset, name);
         if (!device) return std::move(device).pass_error();
         storage s;  // read later: see storage_mode
@@ -11253,8 +11270,8 @@ result<node_id> run_record(document_data& doc, Handler& handler, const record_by
     auto root = m.run();
     if (!root) return root;
     if (m.position() != bytes.size)
-        return make_error(errc::trailing_data, file_offset + m.position(),
-                          std::to_string(bytes.size - m.position()) + " bytes follow the pickle's STOP", std::string(name));
+        return detail::failure(errc::trailing_data, file_offset + m.position(),
+                               std::to_string(bytes.size - m.position()) + " bytes follow the pickle's STOP", std::string(name));
     return root;
 }
 
@@ -11266,7 +11283,7 @@ result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader&
     const string full = record_name(prefix, record);
     const std::string_view name(full.data(), full.size());
     const zip_entry* e = zip.find(name);
-    if (!e) return make_error(errc::missing_record, no_offset, "the archive has no record " + std::string(name));
+    if (!e) return detail::failure(errc::missing_record, no_offset, "the archive has no record " + std::string(name));
     auto bytes = read_record(src, *e, opts.check_crc, zip_limits_from(policies.limits));
     if (!bytes) return std::move(bytes).pass_error();
     zip_storages<> storages(zip, record_name(prefix, folder), opts, little_endian);
@@ -11286,7 +11303,7 @@ result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader&
 /// reader of entries serves both).
 template <class Source>
 result<fill_later_vector<std::uint8_t>> small_record(Source& src, const zip_entry& e) {
-    if (e.size > 64) return make_error(errc::bad_zip, e.data_offset, "record is unexpectedly large", std::string(e.name));
+    if (e.size > 64) return detail::failure(errc::bad_zip, e.data_offset, "record is unexpectedly large", std::string(e.name));
     return read_entry_as<fill_later_vector<std::uint8_t>>(src, e, zip_limits{}, false);
 }
 inline std::string_view record_text(const fill_later_vector<std::uint8_t>& bytes) noexcept {
@@ -11314,8 +11331,8 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
         const std::string_view order = record_text(*text);
         if (order == "big") little_endian = false;
         else if (order != "little")
-            return make_error(errc::bad_format, e->data_offset, "byteorder record says '" + std::string(order) + "'",
-                              std::string(e->name));
+            return detail::failure(errc::bad_format, e->data_offset, "byteorder record says '" + std::string(order) + "'",
+                                   std::string(e->name));
     }
     const zip_entry* version = find(".data/version");
     if (!version) version = find("version");
@@ -11330,8 +11347,8 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
         unsigned number = 0;
         for (char c : v) number = digits ? number * 10 + static_cast<unsigned>(c - '0') : 0;
         if (!digits || number < 1 || number > 10)
-            return make_error(errc::bad_format, version->data_offset, "unsupported archive version '" + std::string(v) + "'",
-                              std::string(version->name));
+            return detail::failure(errc::bad_format, version->data_offset, "unsupported archive version '" + std::string(v) + "'",
+                                   std::string(version->name));
     }
     auto root = load_zip_pickle(doc, src, reader, *zip, prefix, "data.pkl", "data/", opts, policies, little_endian, nested);
     if (!root) return std::move(root).pass_error();
@@ -11586,15 +11603,16 @@ public:
         if (view == null_node || doc.at(view).k == kind::none) return root;
         // (view_key, offset, size): root[offset : offset + size], sharing its memory
         if (doc.at(view).k != kind::tuple || doc.edge_count(view) != 3)
-            return make_error(errc::bad_storage, no_offset, "storage view metadata is not (key, offset, size)", "storage " + std::string(d.key));
+            return detail::failure(errc::bad_storage, no_offset,
+                                   "storage view metadata is not (key, offset, size)", "storage " + std::string(d.key));
         std::string_view vkey;
         if (!as_text(doc, doc.edge(view, 0), vkey))
-            return make_error(errc::bad_storage, no_offset, "storage view key is not a str", "storage " + std::string(d.key));
+            return detail::failure(errc::bad_storage, no_offset, "storage view key is not a str", "storage " + std::string(d.key));
         const auto& off = doc.at(doc.edge(view, 1));
         const auto& size = doc.at(doc.edge(view, 2));
         if (off.k != kind::integer || size.k != kind::integer || off.i < 0 || size.i < 0 ||
             static_cast<std::uint64_t>(off.i) > d.numel || static_cast<std::uint64_t>(size.i) > d.numel - static_cast<std::uint64_t>(off.i))
-            return make_error(errc::bad_storage, no_offset, "storage view lies outside its storage", "storage " + std::string(d.key));
+            return detail::failure(errc::bad_storage, no_offset, "storage view lies outside its storage", "storage " + std::string(d.key));
         if (const std::uint32_t* seen = views_.find(vkey)) return *seen;
         storage v;
         v.desc = d;
@@ -11615,31 +11633,32 @@ public:
         for (const auto& key : keys) {
             const std::uint32_t* root = roots_.find(key);
             if (!root)
-                return make_error(errc::bad_storage, offset, "storage data for key '" + std::string(key) + "' that no tensor declared");
+                return detail::failure(errc::bad_storage, offset,
+                                       "storage data for key '" + std::string(key) + "' that no tensor declared");
             std::uint8_t count_bytes[8];
             PTLOAD_TRY(src.read_at(offset, count_bytes, 8));
             std::uint64_t count = 0;
             for (int i = 7; i >= 0; --i) count = (count << 8) | count_bytes[i];
             if (filled[*root])
-                return make_error(errc::bad_storage, offset, "storage data for key '" + std::string(key) + "' appears twice");
+                return detail::failure(errc::bad_storage, offset, "storage data for key '" + std::string(key) + "' appears twice");
             filled[*root] = 1;
             storage& s = doc.storage_mut(*root);
             if (count != s.desc.numel)
-                return make_error(errc::bad_storage, offset,
-                                  "storage has " + std::to_string(count) + " elements in the file, " +
-                                      std::to_string(s.desc.numel) + " declared",
-                                  "storage " + std::string(key));
+                return detail::failure(errc::bad_storage, offset,
+                                       "storage has " + std::to_string(count) + " elements in the file, " +
+                                           std::to_string(s.desc.numel) + " declared",
+                                       "storage " + std::string(key));
             if (s.nbytes() > src.size() - offset - 8)  // the count's 8 bytes were read: they fit
-                return make_error(errc::truncated, offset + 8,
-                                  "storage of " + std::to_string(s.nbytes()) + " bytes runs past the end of the file",
-                                  "storage " + std::string(key));
+                return detail::failure(errc::truncated, offset + 8,
+                                       "storage of " + std::to_string(s.nbytes()) + " bytes runs past the end of the file",
+                                       "storage " + std::string(key));
             s.ref.offset = offset + 8;  // read later: see storage_mode
             s.ref.stored_size = s.nbytes();
             offset += 8 + s.nbytes();
         }
         for (const auto& kv : roots_)  // every declared storage gets its bytes, or the load fails
             if (!filled[kv.value])
-                return make_error(errc::bad_storage, offset, "storage key '" + std::string(kv.key) + "' has no data in the file");
+                return detail::failure(errc::bad_storage, offset, "storage key '" + std::string(kv.key) + "' has no data in the file");
         for (const auto& f : fixups_) {  // views share their root's memory once it is read
             storage& view = doc.storage_mut(f.view);
             view.ref.view_of = f.root;
@@ -11653,7 +11672,8 @@ private:
         if (const std::uint32_t* root = roots_.find(d.key)) {
             const storage& s = doc.storage_at(*root);
             if (s.desc.type != d.type || s.desc.numel != d.numel)
-                return make_error(errc::bad_storage, no_offset, "storage key '" + std::string(d.key) + "' is declared again with another dtype or size");
+                return detail::failure(errc::bad_storage, no_offset,
+                                       "storage key '" + std::string(d.key) + "' is declared again with another dtype or size");
             return *root;
         }
         auto device = placer_.place(doc, d, no_offset);
@@ -11712,23 +11732,24 @@ result<node_id> load_legacy_from(document_data& doc, Source& src, storage_reader
     if (!magic) return magic;
     if (!is_legacy_magic(doc, *magic)) {
         not_legacy = true;
-        return make_error(errc::bad_format, base, "the first pickle is not torch's magic number");
+        return detail::failure(errc::bad_format, base, "the first pickle is not torch's magic number");
     }
     auto proto = next("legacy protocol version");
     if (!proto) return proto;
     if (doc.at(*proto).k != kind::integer || doc.at(*proto).i != 1001)
-        return make_error(errc::unsupported, base + pos, "legacy protocol version is not 1001");
+        return detail::failure(errc::unsupported, base + pos, "legacy protocol version is not 1001");
     auto sys_info = next("legacy sys_info");
     if (!sys_info) return sys_info;
     auto root = next("legacy main pickle");
     if (!root) return root;
     auto key_list = next("legacy storage keys");
     if (!key_list) return key_list;
-    if (doc.at(*key_list).k != kind::list) return make_error(errc::bad_format, base + pos, "legacy storage key list is not a list");
+    if (doc.at(*key_list).k != kind::list) return detail::failure(errc::bad_format, base + pos, "legacy storage key list is not a list");
     vector<std::string_view> keys;
     for (std::size_t i = 0; i < doc.edge_count(*key_list); ++i) {
         std::string_view k;
-        if (!as_text(doc, doc.edge(*key_list, i), k)) return make_error(errc::bad_format, base + pos, "legacy storage key is not a str");
+        if (!as_text(doc, doc.edge(*key_list, i), k))
+            return detail::failure(errc::bad_format, base + pos, "legacy storage key is not a str");
         keys.emplace_back(k);
     }
     auto end = storages.read_data(doc, src, base + pos, keys);
@@ -11751,7 +11772,7 @@ result<node_id> load_legacy(document_data& doc, Source& src, storage_reader& rea
         std::uint64_t window = size < (1u << 20) ? size : (1u << 20);
         fill_later_vector<std::uint8_t> bytes;  // each window is read whole
         for (;;) {
-            if (window > SIZE_MAX) return make_error(errc::limit_tensor, 0, "pickle larger than the address space");
+            if (window > SIZE_MAX) return detail::failure(errc::limit_tensor, 0, "pickle larger than the address space");
             bytes.resize(static_cast<std::size_t>(window));
             PTLOAD_TRY(src.read_at(0, bytes.data(), bytes.size()));
             auto r = load_legacy_from(doc, src, reader, read_now, 0, bytes.data(), bytes.size(), opts, policies, nested,
@@ -11836,11 +11857,11 @@ template <class = void>
 class tar_objects final : public storage_provider {
 public:
     result<std::uint32_t> load_storage(document_data&, const storage_description&, node_id) override {
-        return make_error(errc::bad_storage, no_offset, "tar checkpoints name storages by str keys, not tuples");
+        return detail::failure(errc::bad_storage, no_offset, "tar checkpoints name storages by str keys, not tuples");
     }
     result<node_id> load_object(document_data&, std::string_view key) override {
         const node_id* found = objects.find(key);
-        if (!found) return make_error(errc::missing_record, no_offset, "no tensor or storage with key " + std::string(key));
+        if (!found) return detail::failure(errc::missing_record, no_offset, "no tensor or storage with key " + std::string(key));
         return *found;
     }
     bool class_tuples() const override { return true; }
@@ -11858,25 +11879,26 @@ status tar_members(Source& src, tar_member (&m)[4]) {
         bool zero = true;
         for (auto b : h) zero = zero && b == 0;
         if (zero) break;  // end-of-archive blocks
-        if (!is_tar_header(h, 512)) return make_error(errc::bad_format, off, "bad tar header checksum");
+        if (!is_tar_header(h, 512)) return detail::failure(errc::bad_format, off, "bad tar header checksum");
         std::uint64_t len;
-        if (!tar_octal(h + 124, 12, len)) return make_error(errc::bad_format, off, "bad tar member size");
+        if (!tar_octal(h + 124, 12, len)) return detail::failure(errc::bad_format, off, "bad tar member size");
         std::uint64_t data = off + 512;
-        if (data > size || len > size - data) return make_error(errc::truncated, off, "tar member runs past the end of the file");
+        if (data > size || len > size - data) return detail::failure(errc::truncated, off, "tar member runs past the end of the file");
         std::string name(reinterpret_cast<const char*>(h), strnlen(reinterpret_cast<const char*>(h), 100));
         if (name.compare(0, 2, "./") == 0) name.erase(0, 2);
         char type = static_cast<char>(h[156]);
         if (type == '0' || type == 0)
             for (int i = 0; i < 4; ++i)
                 if (name == names[i]) {
-                    if (m[i].found) return make_error(errc::bad_format, off, "tar member " + name + " appears twice");
+                    if (m[i].found) return detail::failure(errc::bad_format, off, "tar member " + name + " appears twice");
                     m[i] = {data, len, true};
                 }
         std::uint64_t blocks = (len + 511) / 512 * 512;
-        if (!checked_add(data, blocks, off)) return make_error(errc::bad_format, off, "tar member size overflows");
+        if (!checked_add(data, blocks, off)) return detail::failure(errc::bad_format, off, "tar member size overflows");
     }
     for (int i = 0; i < 4; ++i)
-        if (!m[i].found) return make_error(errc::missing_record, no_offset, std::string("tar checkpoint has no ") + names[i] + " member");
+        if (!m[i].found) return detail::failure(errc::missing_record, no_offset,
+                                                std::string("tar checkpoint has no ") + names[i] + " member");
     return {};
 }
 
@@ -11891,7 +11913,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
 
     // Each member is a run of pickles and raw bytes; read it whole (members are the file).
     auto member = [&](const tar_member& t, fill_later_vector<std::uint8_t>& out) -> status {
-        if (t.size > SIZE_MAX) return make_error(errc::limit_tensor, t.offset, "tar member larger than the address space");
+        if (t.size > SIZE_MAX) return detail::failure(errc::limit_tensor, t.offset, "tar member larger than the address space");
         out.resize(static_cast<std::size_t>(t.size));
         return src.read_at(t.offset, out.data(), out.size());
     };
@@ -11910,7 +11932,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         return r;
     };
     auto raw = [&](std::size_t n, const char* what) -> result<const std::uint8_t*> {
-        if (n > bytes.size() - pos) return make_error(errc::truncated, base + pos, std::string(what) + " runs past its tar member");
+        if (n > bytes.size() - pos) return detail::failure(errc::truncated, base + pos, std::string(what) + " runs past its tar member");
         const std::uint8_t* p = bytes.data() + pos;
         pos += n;
         return p;
@@ -11932,19 +11954,22 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
     pos = 0;
     auto count = next("tar storages");
     if (!count) return count;
-    if (doc.at(*count).k != kind::integer || doc.at(*count).i < 0) return make_error(errc::bad_format, base, "tar storage count is not a size");
+    if (doc.at(*count).k != kind::integer || doc.at(*count).i < 0)
+        return detail::failure(errc::bad_format, base, "tar storage count is not a size");
     flat_map<std::string_view, std::uint32_t> storages;
     storage_placer placer(opts);
     for (std::int64_t i = 0; i < doc.at(*count).i; ++i) {
         auto entry = next("tar storage header");
         if (!entry) return entry;
         std::size_t n = doc.edge_count(*entry);
-        if (doc.at(*entry).k != kind::tuple || (n != 3 && n != 2)) return make_error(errc::bad_format, base + pos, "tar storage header is not (key, location, type)");
+        if (doc.at(*entry).k != kind::tuple || (n != 3 && n != 2))
+            return detail::failure(errc::bad_format, base + pos, "tar storage header is not (key, location, type)");
         storage_description d;
-        if (!key_text(doc.edge(*entry, 0), d.key)) return make_error(errc::bad_format, base + pos, "tar storage key is not an int");
+        if (!key_text(doc.edge(*entry, 0), d.key)) return detail::failure(errc::bad_format, base + pos, "tar storage key is not an int");
         node_id type = doc.edge(*entry, n - 1);
         d.type = handler.storage_dtype(doc, type);
-        if (d.type == dtype::unknown) return make_error(errc::bad_storage, base + pos, "tar storage type is not a torch storage class");
+        if (d.type == dtype::unknown) return detail::failure(errc::bad_storage, base + pos,
+                                                             "tar storage type is not a torch storage class");
         d.location = "cpu";
         std::string_view loc;
         if (n == 3 && as_text(doc, doc.edge(*entry, 1), loc)) d.location = loc;
@@ -11953,7 +11978,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         d.numel = le64(*numel);
         std::uint64_t nbytes;
         if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), nbytes) || nbytes > bytes.size() - pos)
-            return make_error(errc::truncated, base + pos, "tar storage data runs past its member", "storage " + std::string(d.key));
+            return detail::failure(errc::truncated, base + pos, "tar storage data runs past its member", "storage " + std::string(d.key));
         auto device = placer.place(doc, d, base + pos);
         if (!device) return std::move(device).pass_error();
         memory_source member_bytes(bytes.data(), bytes.size());  // already read: no second I/O
@@ -11966,21 +11991,22 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
     }
     auto views = next("tar storage views");
     if (!views) return views;
-    if (doc.at(*views).k != kind::list) return make_error(errc::bad_format, base + pos, "tar storage views are not a list");
+    if (doc.at(*views).k != kind::list) return detail::failure(errc::bad_format, base + pos, "tar storage views are not a list");
     for (std::size_t i = 0; i < doc.edge_count(*views); ++i) {
         node_id v = doc.edge(*views, i);
-        if (doc.at(v).k != kind::tuple || doc.edge_count(v) != 4) return make_error(errc::bad_format, base + pos, "tar view is not (key, root, offset, size)");
+        if (doc.at(v).k != kind::tuple || doc.edge_count(v) != 4)
+            return detail::failure(errc::bad_format, base + pos, "tar view is not (key, root, offset, size)");
         std::string_view vkey, rkey;
         const auto& off = doc.at(doc.edge(v, 2));
         const auto& num = doc.at(doc.edge(v, 3));
         if (!key_text(doc.edge(v, 0), vkey) || !key_text(doc.edge(v, 1), rkey) || off.k != kind::integer || num.k != kind::integer)
-            return make_error(errc::bad_format, base + pos, "tar view is not (key, root, offset, size)");
+            return detail::failure(errc::bad_format, base + pos, "tar view is not (key, root, offset, size)");
         const std::uint32_t* root = storages.find(rkey);
-        if (!root) return make_error(errc::missing_record, base + pos, "tar view of unknown storage " + std::string(rkey));
+        if (!root) return detail::failure(errc::missing_record, base + pos, "tar view of unknown storage " + std::string(rkey));
         const storage& r = doc.storage_at(*root);
         if (off.i < 0 || num.i < 0 || static_cast<std::uint64_t>(off.i) > r.desc.numel ||
             static_cast<std::uint64_t>(num.i) > r.desc.numel - static_cast<std::uint64_t>(off.i))
-            return make_error(errc::bad_storage, base + pos, "tar view lies outside its storage", "storage " + std::string(vkey));
+            return detail::failure(errc::bad_storage, base + pos, "tar view lies outside its storage", "storage " + std::string(vkey));
         storage view;
         view.desc = r.desc;
         view.desc.key = vkey;
@@ -12000,18 +12026,20 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
     pos = 0;
     count = next("tar tensors");
     if (!count) return count;
-    if (doc.at(*count).k != kind::integer || doc.at(*count).i < 0) return make_error(errc::bad_format, base, "tar tensor count is not a size");
+    if (doc.at(*count).k != kind::integer || doc.at(*count).i < 0)
+        return detail::failure(errc::bad_format, base, "tar tensor count is not a size");
     for (std::int64_t i = 0; i < doc.at(*count).i; ++i) {
         auto entry = next("tar tensor header");
         if (!entry) return entry;
-        if (doc.at(*entry).k != kind::tuple || doc.edge_count(*entry) != 3) return make_error(errc::bad_format, base + pos, "tar tensor header is not (key, storage, class)");
+        if (doc.at(*entry).k != kind::tuple || doc.edge_count(*entry) != 3)
+            return detail::failure(errc::bad_format, base + pos, "tar tensor header is not (key, storage, class)");
         std::string_view key, skey;
         if (!key_text(doc.edge(*entry, 0), key) || !key_text(doc.edge(*entry, 1), skey))
-            return make_error(errc::bad_format, base + pos, "tar tensor keys are not ints");
+            return detail::failure(errc::bad_format, base + pos, "tar tensor keys are not ints");
         auto head = raw(8, "tensor metadata");
         if (!head) return std::move(head).pass_error();
         std::uint32_t ndim = static_cast<std::uint32_t>((*head)[0] | ((*head)[1] << 8) | ((*head)[2] << 16) | ((*head)[3] << 24));
-        if (ndim > policies.limits.max_tensor_rank) return make_error(errc::limit_tensor, base + pos, "tar tensor rank too large");
+        if (ndim > policies.limits.max_tensor_rank) return detail::failure(errc::limit_tensor, base + pos, "tar tensor rank too large");
         auto dims = raw((2 * ndim + 1) * 8, "tensor metadata");
         if (!dims) return std::move(dims).pass_error();
         node_id size = doc.make_seq(kind::tuple, nullptr, 0), stride = doc.make_seq(kind::tuple, nullptr, 0);
@@ -12019,7 +12047,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         for (std::uint32_t d = 0; d < ndim; ++d) doc.push_edge(stride, doc.make_int(static_cast<std::int64_t>(le64(*dims + 8 * (ndim + d)))));
         node_id offset = doc.make_int(static_cast<std::int64_t>(le64(*dims + 16 * ndim)));
         const std::uint32_t* st = storages.find(skey);
-        if (!st) return make_error(errc::missing_record, base + pos, "tar tensor of unknown storage " + std::string(skey));
+        if (!st) return detail::failure(errc::missing_record, base + pos, "tar tensor of unknown storage " + std::string(skey));
         auto t = handler.make_tensor(doc, handler.storage_node(doc, *st), offset, size, stride, dtype::unknown, false);
         if (!t) return t;
         objects.objects[key] = *t;
@@ -12069,9 +12097,9 @@ result<node_id> load_nested(const nested_loader& self, document_data& doc, const
     const load_options& opts = ctx.opts;
     const policy_values& policies = ctx.policies;
     if (self.depth >= policies.limits.max_stream_nesting)
-        return make_error(errc::limit_depth, no_offset,
-                          "torch streams nested more than " + std::to_string(policies.limits.max_stream_nesting) +
-                              " deep (limits::max_stream_nesting)");
+        return detail::failure(errc::limit_depth, no_offset,
+                               "torch streams nested more than " + std::to_string(policies.limits.max_stream_nesting) +
+                                   " deep (limits::max_stream_nesting)");
     // The stream's bytes live in the document: its storages are read now, in every mode.
     memory_source mem(p, n);
     any_source src(mem);
@@ -12092,10 +12120,10 @@ inline result<record_bytes> whole(any_source& src) {
         r.data = memory;
         r.size = static_cast<std::size_t>(src.size());
     } else {
-        if (src.size() > SIZE_MAX) return make_error(errc::limit_tensor, 0, "file larger than the address space");
+        if (src.size() > SIZE_MAX) return detail::failure(errc::limit_tensor, 0, "file larger than the address space");
         r.size = static_cast<std::size_t>(src.size());
         r.buffer = try_make_array<std::uint8_t>(r.size);
-        if (!r.buffer) return make_error(errc::io_error, 0, "no memory for a " + std::to_string(r.size) + "-byte file");
+        if (!r.buffer) return detail::failure(errc::io_error, 0, "no memory for a " + std::to_string(r.size) + "-byte file");
         PTLOAD_TRY(src.read_at(0, r.buffer.get(), r.size));
         r.data = r.buffer.get();
     }
@@ -12138,9 +12166,9 @@ template <class = void>
 result<document> load_torch_impl(any_source src, shared<shared_object> owner, const load_options& opts,
                                  const policy_values& policies, bool pickle_fallback) {
     if (opts.storages == storage_mode::lazy && !owner)
-        return make_error(errc::invalid_argument, no_offset,
-                          "a lazy load reads storages after it returns, so the document must own the source: pass it "
-                          "by value (std::move) or use ptload::open_file");
+        return detail::failure(errc::invalid_argument, no_offset,
+                               "a lazy load reads storages after it returns, so the document must own the source: pass it "
+                               "by value (std::move) or use ptload::open_file");
     std::uint8_t head[512] = {};
     std::size_t head_size = src.size() < sizeof head ? static_cast<std::size_t>(src.size()) : sizeof head;
     PTLOAD_TRY(src.read_at(0, head, head_size));
@@ -12157,7 +12185,7 @@ result<document> load_torch_impl(any_source src, shared<shared_object> owner, co
         if (loaded) return finish_load(std::move(doc), opts);
         // a zip of another kind (an .npz, a zipped folder) is named rather than diagnosed
         std::string foreign = identify_foreign(head, head_size, src.size());
-        if (!foreign.empty()) return make_error(errc::bad_format, 0, std::move(foreign));
+        if (!foreign.empty()) return detail::failure(errc::bad_format, 0, std::move(foreign));
         return std::move(loaded).pass_error();
     }
     case file_kind::tar: {
@@ -12175,9 +12203,9 @@ result<document> load_torch_impl(any_source src, shared<shared_object> owner, co
         }
         if (not_legacy) {
             if (pickle_fallback) return load_pickle_impl(src, opts, policies);
-            return make_error(errc::bad_format, 0,
-                              "a plain pickle, not a torch checkpoint (its first value is not torch's magic number); "
-                              "load it with ptload::load_pickle");
+            return detail::failure(errc::bad_format, 0,
+                                   "a plain pickle, not a torch checkpoint (its first value is not torch's magic number); "
+                                   "load it with ptload::load_pickle");
         }
         return std::move(root).pass_error();  // as torch.load fails (the CLI also names text and the like)
     }
@@ -12796,7 +12824,7 @@ template <class = void>
 result<tensor> get_tensor(const document& doc, std::string_view name) {
     for (const auto& row : list_tensors(doc, ~std::size_t{0}))
         if (row.name == name) return row.tensor_value.as_tensor();
-    return make_error(errc::not_found, no_offset, "no tensor named '" + std::string(name) + "'");
+    return detail::failure(errc::not_found, no_offset, "no tensor named '" + std::string(name) + "'");
 }
 
 /// The tensors of a document by name, listed once: each find() is a hash lookup rather than
@@ -12822,7 +12850,7 @@ public:
     /// The tensor listed under `name`, or not_found.
     result<tensor> find(std::string_view name) const {
         const std::size_t* row = by_name_.find(name);
-        if (!row) return make_error(errc::not_found, no_offset, "no tensor named '" + std::string(name) + "'");
+        if (!row) return detail::failure(errc::not_found, no_offset, "no tensor named '" + std::string(name) + "'");
         return rows_[*row].tensor_value.as_tensor();
     }
     /// Every row, in list_tensors order.
@@ -13074,11 +13102,11 @@ inline status check_view(const tensor& t, const walk_limits& l) {
     if (!checked_mul(stored, l.max_view_expansion, allowed) || !checked_add(allowed, l.view_slack, allowed))
         allowed = ~std::uint64_t{0};
     if (fits && logical <= allowed) return {};
-    return make_error(errc::limit_view, no_offset,
-                      "a " + std::string(name(t.dtype())) + " view of " + std::to_string(t.numel()) +
-                          " elements over a " + std::to_string(stored) +
-                          "-byte storage exceeds limits::max_view_expansion x storage bytes + limits::view_slack (" +
-                          std::to_string(allowed) + " bytes)");
+    return detail::failure(errc::limit_view, no_offset,
+                           "a " + std::string(name(t.dtype())) + " view of " + std::to_string(t.numel()) +
+                               " elements over a " + std::to_string(stored) +
+                               "-byte storage exceeds limits::max_view_expansion x storage bytes + limits::view_slack (" +
+                               std::to_string(allowed) + " bytes)");
 }
 
 /// SHA-256 of a storage's bytes with each element little-endian (they are held in host order).
@@ -13905,18 +13933,19 @@ struct dump_options {
             else if (e == "latin1" || e == "latin-1" || e == "iso-8859-1") enc = encoding::latin1;
             else if (e == "ascii") enc = encoding::ascii;
             else if (e == "bytes") enc = encoding::bytes;
-            else return make_error(errc::invalid_argument, no_offset, "unknown encoding '" + std::string(arg) + "' (utf-8, latin1, ascii, bytes)");
+            else return detail::failure(errc::invalid_argument, no_offset,
+                                        "unknown encoding '" + std::string(arg) + "' (utf-8, latin1, ascii, bytes)");
             return true;
         }
         if (flag == "--errors") {
             if (arg == "strict") errors = on_error::strict;
             else if (arg == "replace") errors = on_error::replace;
-            else return make_error(errc::invalid_argument, no_offset, "unknown --errors '" + std::string(arg) + "' (strict, replace)");
+            else return detail::failure(errc::invalid_argument, no_offset, "unknown --errors '" + std::string(arg) + "' (strict, replace)");
             return true;
         }
         if (flag == "--allow") {  // torch.serialization.add_safe_globals, for --strict
             if (arg.find('.') == std::string_view::npos)
-                return make_error(errc::invalid_argument, no_offset, "--allow takes module.name, e.g. argparse.Namespace");
+                return detail::failure(errc::invalid_argument, no_offset, "--allow takes module.name, e.g. argparse.Namespace");
             load.safe_globals.emplace_back(arg);
             return true;
         }
@@ -13932,7 +13961,7 @@ struct dump_options {
                 std::string_view pair = arg.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
                 std::size_t eq = pair.find('=');
                 if (eq == std::string_view::npos || eq == 0 || eq + 1 == pair.size())
-                    return make_error(errc::invalid_argument, no_offset, "--map-location dict entries are FROM=TO");
+                    return detail::failure(errc::invalid_argument, no_offset, "--map-location dict entries are FROM=TO");
                 PTLOAD_TRY(known_device(pair.substr(eq + 1)));  // FROM is a saved tag: any is fine
                 load.map_remap.emplace_back(std::string(pair.substr(0, eq)), std::string(pair.substr(eq + 1)));
                 if (comma == std::string_view::npos) break;
@@ -13948,10 +13977,10 @@ struct dump_options {
     /// ptload refuses them before reading the file.
     static status known_device(std::string_view device) {
         if (load_options::known_tag(device)) return {};
-        return make_error(errc::invalid_argument, no_offset,
-                          "--map-location '" + std::string(device) +
-                              "': don't know how to restore data location tagged with it, as torch.load says "
-                              "(a device: cpu, cuda, cuda:N, mps, meta, xla, hpu, xpu, ipu, privateuseone, ...)");
+        return detail::failure(errc::invalid_argument, no_offset,
+                               "--map-location '" + std::string(device) +
+                                   "': don't know how to restore data location tagged with it, as torch.load says "
+                                   "(a device: cpu, cuda, cuda:N, mps, meta, xla, hpu, xpu, ipu, privateuseone, ...)");
     }
 };
 
@@ -13975,7 +14004,7 @@ result<document> load_dynamic(Source&& src, const dump_options& o) {
     case encoding::ascii: return r ? detail::load_with<encoding::ascii, on_error::replace>(std::forward<Source>(src), o) : detail::load_with<encoding::ascii, on_error::strict>(std::forward<Source>(src), o);
     case encoding::bytes: return detail::load_with<encoding::bytes, on_error::strict>(std::forward<Source>(src), o);  // never decodes
     }
-    return make_error(errc::invalid_argument, no_offset, "unknown encoding");
+    return detail::failure(errc::invalid_argument, no_offset, "unknown encoding");
 }
 
 /// The canonical JSON of a whole document within explicit bounds; TorchScript archives as
@@ -14933,7 +14962,7 @@ struct scan_window {
             std::uint64_t want = std::min<std::uint64_t>(limit - at, 64 * 1024);
             for (;;) {
                 if (!(at >= buf_start && at + want <= buf_start + buf.size())) {
-                    if (want > SIZE_MAX) return make_error(errc::limit_tensor, at, "pickle larger than the address space", where);
+                    if (want > SIZE_MAX) return detail::failure(errc::limit_tensor, at, "pickle larger than the address space", where);
                     buf.resize(static_cast<std::size_t>(want));
                     buf_start = at;
                     PTLOAD_TRY(src.read_at(at, buf.data(), buf.size()));
@@ -14996,9 +15025,9 @@ template <class Limits>
 status scan_nested<Limits>::operator()(const std::uint8_t* p, std::size_t n, std::uint64_t base,
                                        const std::string& where, scan_sink& sink) {
     if (nesting + 1 > Limits::max_stream_nesting)
-        return make_error(errc::limit_depth, base, "torch streams nested more than limits::max_stream_nesting (" +
-                                                      std::to_string(Limits::max_stream_nesting) + ") deep",
-                          where);
+        return detail::failure(errc::limit_depth, base, "torch streams nested more than limits::max_stream_nesting (" +
+                                                           std::to_string(Limits::max_stream_nesting) + ") deep",
+                               where);
     scan_memory<Limits> inner{p, n, base, nesting + 1};
     return scan_stream<Limits>(inner, 0, where, true, sink);
 }
@@ -15034,7 +15063,7 @@ status scan_npy(const std::uint8_t* p, std::uint64_t n, std::uint64_t base, cons
     std::uint64_t payload = 0;
     bool object = false;
     if (!npy_header(p, n, payload, object))
-        return make_error(errc::bad_format, base, "malformed .npy header", where);
+        return detail::failure(errc::bad_format, base, "malformed .npy header", where);
     if (!object) return {};
     scan_memory<Limits> mem{p + payload, n - payload, base == no_offset ? no_offset : base + payload, 0};
     return scan_stream<Limits>(mem, 0, where + ": object array", false, sink);
@@ -15056,8 +15085,8 @@ struct scan_zip_entry {
 
 template <class Source>
 result<std::vector<std::uint8_t>> scan_read(Source& src, std::uint64_t at, std::uint64_t n) {
-    if (at > src.size() || n > src.size() - at) return make_error(errc::truncated, at, "range runs past the end of the file");
-    if (n > SIZE_MAX) return make_error(errc::limit_tensor, at, "range larger than the address space");
+    if (at > src.size() || n > src.size() - at) return detail::failure(errc::truncated, at, "range runs past the end of the file");
+    if (n > SIZE_MAX) return detail::failure(errc::limit_tensor, at, "range larger than the address space");
     std::vector<std::uint8_t> out(static_cast<std::size_t>(n));
     if (n) PTLOAD_TRY(src.read_at(at, out.data(), out.size()));
     return out;
@@ -15069,17 +15098,17 @@ template <class Limits, class Source>
 result<std::vector<std::uint8_t>> scan_entry_bytes(Source& src, const scan_zip_entry& e, std::uint64_t& inflated) {
     if (e.method == 0) return scan_read(src, e.data_offset, e.compressed_size);
     if (e.method != 8)
-        return make_error(errc::unsupported, e.header_offset,
-                          "compression method " + std::to_string(e.method) + " (torch reads only stored and deflate)",
-                          zip_printable(e.name));
+        return detail::failure(errc::unsupported, e.header_offset,
+                               "compression method " + std::to_string(e.method) + " (torch reads only stored and deflate)",
+                               zip_printable(e.name));
     std::uint64_t cap = 0;
     if (!checked_mul(src.size(), std::uint64_t{Limits::max_inflate_per_file_byte}, cap)) cap = UINT64_MAX;
     if (e.size > 64 * 1024 && (e.compressed_size == 0 || e.size / Limits::max_inflate_ratio > e.compressed_size))
-        return make_error(errc::limit_inflate, e.header_offset, "inflates beyond limits::max_inflate_ratio",
-                          zip_printable(e.name));
+        return detail::failure(errc::limit_inflate, e.header_offset, "inflates beyond limits::max_inflate_ratio",
+                               zip_printable(e.name));
     if (e.size > cap - std::min(cap, inflated))
-        return make_error(errc::limit_inflate, e.header_offset, "deflated records inflate beyond limits::max_inflate_per_file_byte",
-                          zip_printable(e.name));
+        return detail::failure(errc::limit_inflate, e.header_offset, "deflated records inflate beyond limits::max_inflate_per_file_byte",
+                               zip_printable(e.name));
     inflated += e.size;
     auto in = scan_read(src, e.data_offset, e.compressed_size);
     if (!in) return in;
@@ -15377,21 +15406,21 @@ status scan_tar_storages(scan_window<Limits, Source>& w, std::uint64_t at, const
     if (!count) return std::move(count).pass_error();
     at += count->end;
     if (count->value.t != pickle::detail::shadow::type::integer)
-        return make_error(errc::bad_format, at, "storage count is not an int", label);
+        return detail::failure(errc::bad_format, at, "storage count is not an int", label);
     for (std::uint64_t i = 0; i < count->value.a; ++i) {
         auto header = w(at, label + ": storage header", sink);
         if (!header) return std::move(header).pass_error();
         at += header->end;
         if (!header->storage_element)
-            return make_error(errc::bad_storage, at, "storage header names no storage class, so its data cannot be skipped",
-                              label);
+            return detail::failure(errc::bad_storage, at, "storage header names no storage class, so its data cannot be skipped",
+                                   label);
         std::uint8_t numel_bytes[8];
-        if (w.limit - at < 8) return make_error(errc::truncated, at, "storage size runs past the member", label);
+        if (w.limit - at < 8) return detail::failure(errc::truncated, at, "storage size runs past the member", label);
         PTLOAD_TRY(w.src.read_at(at, numel_bytes, 8));
         std::uint64_t numel = 0, bytes = 0;
         for (int b = 7; b >= 0; --b) numel = (numel << 8) | numel_bytes[b];
         if (!checked_mul(numel, std::uint64_t{header->storage_element}, bytes) || bytes > w.limit - at - 8)
-            return make_error(errc::truncated, at, "storage data runs past the member", label);
+            return detail::failure(errc::truncated, at, "storage data runs past the member", label);
         at += 8 + bytes;
     }
     auto views = w(at, label + ": storage views", sink);
@@ -15405,18 +15434,18 @@ status scan_tar_tensors(scan_window<Limits, Source>& w, std::uint64_t at, const 
     if (!count) return std::move(count).pass_error();
     at += count->end;
     if (count->value.t != pickle::detail::shadow::type::integer)
-        return make_error(errc::bad_format, at, "tensor count is not an int", label);
+        return detail::failure(errc::bad_format, at, "tensor count is not an int", label);
     for (std::uint64_t i = 0; i < count->value.a; ++i) {
         auto header = w(at, label + ": tensor header", sink);
         if (!header) return std::move(header).pass_error();
         at += header->end;
         std::uint8_t nd[4];
-        if (w.limit - at < 8) return make_error(errc::truncated, at, "tensor metadata runs past the member", label);
+        if (w.limit - at < 8) return detail::failure(errc::truncated, at, "tensor metadata runs past the member", label);
         PTLOAD_TRY(w.src.read_at(at, nd, 4));
         const std::uint32_t ndim = le32(nd);
-        if (ndim > Limits::max_tensor_rank) return make_error(errc::limit_tensor, at, "tensor rank too large", label);
+        if (ndim > Limits::max_tensor_rank) return detail::failure(errc::limit_tensor, at, "tensor rank too large", label);
         const std::uint64_t meta = 8 + (2 * std::uint64_t{ndim} + 1) * 8;
-        if (meta > w.limit - at) return make_error(errc::truncated, at, "tensor metadata runs past the member", label);
+        if (meta > w.limit - at) return detail::failure(errc::truncated, at, "tensor metadata runs past the member", label);
         at += meta;
     }
     return {};
@@ -15956,7 +15985,7 @@ inline result<std::vector<convert_item>> plan_conversion(const document& doc, co
             w->second = true;
         }
     if (!missing.empty())
-        return make_error(errc::not_found, no_offset, "no tensor named " + missing + " (`ptload ls` lists the names)");
+        return detail::failure(errc::not_found, no_offset, "no tensor named " + missing + " (`ptload ls` lists the names)");
     for (auto& item : items) {
         PTLOAD_TRY(check_convertible(item.name, item.t, format));
         auto nbytes = item.t.contiguous_nbytes(opts.max_view_expansion);  // what contiguous_copy would refuse
@@ -16043,8 +16072,8 @@ public:
     explicit counted_sink(byte_sink& s) noexcept : s_(s) {}
     status put(const void* p, std::size_t n) {
         if (!s_.write(p, n))
-            return make_error(errc::io_error, written_, "could not write the output (" + std::to_string(n) + " bytes after " +
-                                                             std::to_string(written_) + ")");
+            return detail::failure(errc::io_error, written_, "could not write the output (" + std::to_string(n) + " bytes after " +
+                                                                  std::to_string(written_) + ")");
         written_ += n;
         return {};
     }

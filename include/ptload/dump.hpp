@@ -38,18 +38,19 @@ struct dump_options {
             else if (e == "latin1" || e == "latin-1" || e == "iso-8859-1") enc = encoding::latin1;
             else if (e == "ascii") enc = encoding::ascii;
             else if (e == "bytes") enc = encoding::bytes;
-            else return make_error(errc::invalid_argument, no_offset, "unknown encoding '" + std::string(arg) + "' (utf-8, latin1, ascii, bytes)");
+            else return detail::failure(errc::invalid_argument, no_offset,
+                                        "unknown encoding '" + std::string(arg) + "' (utf-8, latin1, ascii, bytes)");
             return true;
         }
         if (flag == "--errors") {
             if (arg == "strict") errors = on_error::strict;
             else if (arg == "replace") errors = on_error::replace;
-            else return make_error(errc::invalid_argument, no_offset, "unknown --errors '" + std::string(arg) + "' (strict, replace)");
+            else return detail::failure(errc::invalid_argument, no_offset, "unknown --errors '" + std::string(arg) + "' (strict, replace)");
             return true;
         }
         if (flag == "--allow") {  // torch.serialization.add_safe_globals, for --strict
             if (arg.find('.') == std::string_view::npos)
-                return make_error(errc::invalid_argument, no_offset, "--allow takes module.name, e.g. argparse.Namespace");
+                return detail::failure(errc::invalid_argument, no_offset, "--allow takes module.name, e.g. argparse.Namespace");
             load.safe_globals.emplace_back(arg);
             return true;
         }
@@ -65,7 +66,7 @@ struct dump_options {
                 std::string_view pair = arg.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
                 std::size_t eq = pair.find('=');
                 if (eq == std::string_view::npos || eq == 0 || eq + 1 == pair.size())
-                    return make_error(errc::invalid_argument, no_offset, "--map-location dict entries are FROM=TO");
+                    return detail::failure(errc::invalid_argument, no_offset, "--map-location dict entries are FROM=TO");
                 PTLOAD_TRY(known_device(pair.substr(eq + 1)));  // FROM is a saved tag: any is fine
                 load.map_remap.emplace_back(std::string(pair.substr(0, eq)), std::string(pair.substr(eq + 1)));
                 if (comma == std::string_view::npos) break;
@@ -81,10 +82,10 @@ struct dump_options {
     /// ptload refuses them before reading the file.
     static status known_device(std::string_view device) {
         if (load_options::known_tag(device)) return {};
-        return make_error(errc::invalid_argument, no_offset,
-                          "--map-location '" + std::string(device) +
-                              "': don't know how to restore data location tagged with it, as torch.load says "
-                              "(a device: cpu, cuda, cuda:N, mps, meta, xla, hpu, xpu, ipu, privateuseone, ...)");
+        return detail::failure(errc::invalid_argument, no_offset,
+                               "--map-location '" + std::string(device) +
+                                   "': don't know how to restore data location tagged with it, as torch.load says "
+                                   "(a device: cpu, cuda, cuda:N, mps, meta, xla, hpu, xpu, ipu, privateuseone, ...)");
     }
 };
 
@@ -108,7 +109,7 @@ result<document> load_dynamic(Source&& src, const dump_options& o) {
     case encoding::ascii: return r ? detail::load_with<encoding::ascii, on_error::replace>(std::forward<Source>(src), o) : detail::load_with<encoding::ascii, on_error::strict>(std::forward<Source>(src), o);
     case encoding::bytes: return detail::load_with<encoding::bytes, on_error::strict>(std::forward<Source>(src), o);  // never decodes
     }
-    return make_error(errc::invalid_argument, no_offset, "unknown encoding");
+    return detail::failure(errc::invalid_argument, no_offset, "unknown encoding");
 }
 
 /// The canonical JSON of a whole document within explicit bounds; TorchScript archives as

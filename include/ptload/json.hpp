@@ -129,11 +129,11 @@ inline status check_view(const tensor& t, const walk_limits& l) {
     if (!checked_mul(stored, l.max_view_expansion, allowed) || !checked_add(allowed, l.view_slack, allowed))
         allowed = ~std::uint64_t{0};
     if (fits && logical <= allowed) return {};
-    return make_error(errc::limit_view, no_offset,
-                      "a " + std::string(name(t.dtype())) + " view of " + std::to_string(t.numel()) +
-                          " elements over a " + std::to_string(stored) +
-                          "-byte storage exceeds limits::max_view_expansion x storage bytes + limits::view_slack (" +
-                          std::to_string(allowed) + " bytes)");
+    return detail::failure(errc::limit_view, no_offset,
+                           "a " + std::string(name(t.dtype())) + " view of " + std::to_string(t.numel()) +
+                               " elements over a " + std::to_string(stored) +
+                               "-byte storage exceeds limits::max_view_expansion x storage bytes + limits::view_slack (" +
+                               std::to_string(allowed) + " bytes)");
 }
 
 /// SHA-256 of a storage's bytes with each element little-endian (they are held in host order).

@@ -51,9 +51,9 @@ result<node_id> load_nested(const nested_loader& self, document_data& doc, const
     const load_options& opts = ctx.opts;
     const policy_values& policies = ctx.policies;
     if (self.depth >= policies.limits.max_stream_nesting)
-        return make_error(errc::limit_depth, no_offset,
-                          "torch streams nested more than " + std::to_string(policies.limits.max_stream_nesting) +
-                              " deep (limits::max_stream_nesting)");
+        return detail::failure(errc::limit_depth, no_offset,
+                               "torch streams nested more than " + std::to_string(policies.limits.max_stream_nesting) +
+                                   " deep (limits::max_stream_nesting)");
     // The stream's bytes live in the document: its storages are read now, in every mode.
     memory_source mem(p, n);
     any_source src(mem);
@@ -74,10 +74,10 @@ inline result<record_bytes> whole(any_source& src) {
         r.data = memory;
         r.size = static_cast<std::size_t>(src.size());
     } else {
-        if (src.size() > SIZE_MAX) return make_error(errc::limit_tensor, 0, "file larger than the address space");
+        if (src.size() > SIZE_MAX) return detail::failure(errc::limit_tensor, 0, "file larger than the address space");
         r.size = static_cast<std::size_t>(src.size());
         r.buffer = try_make_array<std::uint8_t>(r.size);
-        if (!r.buffer) return make_error(errc::io_error, 0, "no memory for a " + std::to_string(r.size) + "-byte file");
+        if (!r.buffer) return detail::failure(errc::io_error, 0, "no memory for a " + std::to_string(r.size) + "-byte file");
         PTLOAD_TRY(src.read_at(0, r.buffer.get(), r.size));
         r.data = r.buffer.get();
     }
@@ -120,9 +120,9 @@ template <class = void>
 result<document> load_torch_impl(any_source src, shared<shared_object> owner, const load_options& opts,
                                  const policy_values& policies, bool pickle_fallback) {
     if (opts.storages == storage_mode::lazy && !owner)
-        return make_error(errc::invalid_argument, no_offset,
-                          "a lazy load reads storages after it returns, so the document must own the source: pass it "
-                          "by value (std::move) or use ptload::open_file");
+        return detail::failure(errc::invalid_argument, no_offset,
+                               "a lazy load reads storages after it returns, so the document must own the source: pass it "
+                               "by value (std::move) or use ptload::open_file");
     std::uint8_t head[512] = {};
     std::size_t head_size = src.size() < sizeof head ? static_cast<std::size_t>(src.size()) : sizeof head;
     PTLOAD_TRY(src.read_at(0, head, head_size));
@@ -139,7 +139,7 @@ result<document> load_torch_impl(any_source src, shared<shared_object> owner, co
         if (loaded) return finish_load(std::move(doc), opts);
         // a zip of another kind (an .npz, a zipped folder) is named rather than diagnosed
         std::string foreign = identify_foreign(head, head_size, src.size());
-        if (!foreign.empty()) return make_error(errc::bad_format, 0, std::move(foreign));
+        if (!foreign.empty()) return detail::failure(errc::bad_format, 0, std::move(foreign));
         return std::move(loaded).pass_error();
     }
     case file_kind::tar: {
@@ -157,9 +157,9 @@ result<document> load_torch_impl(any_source src, shared<shared_object> owner, co
         }
         if (not_legacy) {
             if (pickle_fallback) return load_pickle_impl(src, opts, policies);
-            return make_error(errc::bad_format, 0,
-                              "a plain pickle, not a torch checkpoint (its first value is not torch's magic number); "
-                              "load it with ptload::load_pickle");
+            return detail::failure(errc::bad_format, 0,
+                                   "a plain pickle, not a torch checkpoint (its first value is not torch's magic number); "
+                                   "load it with ptload::load_pickle");
         }
         return std::move(root).pass_error();  // as torch.load fails (the CLI also names text and the like)
     }

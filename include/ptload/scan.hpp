@@ -126,7 +126,7 @@ struct scan_window {
             std::uint64_t want = std::min<std::uint64_t>(limit - at, 64 * 1024);
             for (;;) {
                 if (!(at >= buf_start && at + want <= buf_start + buf.size())) {
-                    if (want > SIZE_MAX) return make_error(errc::limit_tensor, at, "pickle larger than the address space", where);
+                    if (want > SIZE_MAX) return detail::failure(errc::limit_tensor, at, "pickle larger than the address space", where);
                     buf.resize(static_cast<std::size_t>(want));
                     buf_start = at;
                     PTLOAD_TRY(src.read_at(at, buf.data(), buf.size()));
@@ -189,9 +189,9 @@ template <class Limits>
 status scan_nested<Limits>::operator()(const std::uint8_t* p, std::size_t n, std::uint64_t base,
                                        const std::string& where, scan_sink& sink) {
     if (nesting + 1 > Limits::max_stream_nesting)
-        return make_error(errc::limit_depth, base, "torch streams nested more than limits::max_stream_nesting (" +
-                                                      std::to_string(Limits::max_stream_nesting) + ") deep",
-                          where);
+        return detail::failure(errc::limit_depth, base, "torch streams nested more than limits::max_stream_nesting (" +
+                                                           std::to_string(Limits::max_stream_nesting) + ") deep",
+                               where);
     scan_memory<Limits> inner{p, n, base, nesting + 1};
     return scan_stream<Limits>(inner, 0, where, true, sink);
 }
@@ -227,7 +227,7 @@ status scan_npy(const std::uint8_t* p, std::uint64_t n, std::uint64_t base, cons
     std::uint64_t payload = 0;
     bool object = false;
     if (!npy_header(p, n, payload, object))
-        return make_error(errc::bad_format, base, "malformed .npy header", where);
+        return detail::failure(errc::bad_format, base, "malformed .npy header", where);
     if (!object) return {};
     scan_memory<Limits> mem{p + payload, n - payload, base == no_offset ? no_offset : base + payload, 0};
     return scan_stream<Limits>(mem, 0, where + ": object array", false, sink);
@@ -249,8 +249,8 @@ struct scan_zip_entry {
 
 template <class Source>
 result<std::vector<std::uint8_t>> scan_read(Source& src, std::uint64_t at, std::uint64_t n) {
-    if (at > src.size() || n > src.size() - at) return make_error(errc::truncated, at, "range runs past the end of the file");
-    if (n > SIZE_MAX) return make_error(errc::limit_tensor, at, "range larger than the address space");
+    if (at > src.size() || n > src.size() - at) return detail::failure(errc::truncated, at, "range runs past the end of the file");
+    if (n > SIZE_MAX) return detail::failure(errc::limit_tensor, at, "range larger than the address space");
     std::vector<std::uint8_t> out(static_cast<std::size_t>(n));
     if (n) PTLOAD_TRY(src.read_at(at, out.data(), out.size()));
     return out;
@@ -262,17 +262,17 @@ template <class Limits, class Source>
 result<std::vector<std::uint8_t>> scan_entry_bytes(Source& src, const scan_zip_entry& e, std::uint64_t& inflated) {
     if (e.method == 0) return scan_read(src, e.data_offset, e.compressed_size);
     if (e.method != 8)
-        return make_error(errc::unsupported, e.header_offset,
-                          "compression method " + std::to_string(e.method) + " (torch reads only stored and deflate)",
-                          zip_printable(e.name));
+        return detail::failure(errc::unsupported, e.header_offset,
+                               "compression method " + std::to_string(e.method) + " (torch reads only stored and deflate)",
+                               zip_printable(e.name));
     std::uint64_t cap = 0;
     if (!checked_mul(src.size(), std::uint64_t{Limits::max_inflate_per_file_byte}, cap)) cap = UINT64_MAX;
     if (e.size > 64 * 1024 && (e.compressed_size == 0 || e.size / Limits::max_inflate_ratio > e.compressed_size))
-        return make_error(errc::limit_inflate, e.header_offset, "inflates beyond limits::max_inflate_ratio",
-                          zip_printable(e.name));
+        return detail::failure(errc::limit_inflate, e.header_offset, "inflates beyond limits::max_inflate_ratio",
+                               zip_printable(e.name));
     if (e.size > cap - std::min(cap, inflated))
-        return make_error(errc::limit_inflate, e.header_offset, "deflated records inflate beyond limits::max_inflate_per_file_byte",
-                          zip_printable(e.name));
+        return detail::failure(errc::limit_inflate, e.header_offset, "deflated records inflate beyond limits::max_inflate_per_file_byte",
+                               zip_printable(e.name));
     inflated += e.size;
     auto in = scan_read(src, e.data_offset, e.compressed_size);
     if (!in) return in;
@@ -570,21 +570,21 @@ status scan_tar_storages(scan_window<Limits, Source>& w, std::uint64_t at, const
     if (!count) return std::move(count).pass_error();
     at += count->end;
     if (count->value.t != pickle::detail::shadow::type::integer)
-        return make_error(errc::bad_format, at, "storage count is not an int", label);
+        return detail::failure(errc::bad_format, at, "storage count is not an int", label);
     for (std::uint64_t i = 0; i < count->value.a; ++i) {
         auto header = w(at, label + ": storage header", sink);
         if (!header) return std::move(header).pass_error();
         at += header->end;
         if (!header->storage_element)
-            return make_error(errc::bad_storage, at, "storage header names no storage class, so its data cannot be skipped",
-                              label);
+            return detail::failure(errc::bad_storage, at, "storage header names no storage class, so its data cannot be skipped",
+                                   label);
         std::uint8_t numel_bytes[8];
-        if (w.limit - at < 8) return make_error(errc::truncated, at, "storage size runs past the member", label);
+        if (w.limit - at < 8) return detail::failure(errc::truncated, at, "storage size runs past the member", label);
         PTLOAD_TRY(w.src.read_at(at, numel_bytes, 8));
         std::uint64_t numel = 0, bytes = 0;
         for (int b = 7; b >= 0; --b) numel = (numel << 8) | numel_bytes[b];
         if (!checked_mul(numel, std::uint64_t{header->storage_element}, bytes) || bytes > w.limit - at - 8)
-            return make_error(errc::truncated, at, "storage data runs past the member", label);
+            return detail::failure(errc::truncated, at, "storage data runs past the member", label);
         at += 8 + bytes;
     }
     auto views = w(at, label + ": storage views", sink);
@@ -598,18 +598,18 @@ status scan_tar_tensors(scan_window<Limits, Source>& w, std::uint64_t at, const 
     if (!count) return std::move(count).pass_error();
     at += count->end;
     if (count->value.t != pickle::detail::shadow::type::integer)
-        return make_error(errc::bad_format, at, "tensor count is not an int", label);
+        return detail::failure(errc::bad_format, at, "tensor count is not an int", label);
     for (std::uint64_t i = 0; i < count->value.a; ++i) {
         auto header = w(at, label + ": tensor header", sink);
         if (!header) return std::move(header).pass_error();
         at += header->end;
         std::uint8_t nd[4];
-        if (w.limit - at < 8) return make_error(errc::truncated, at, "tensor metadata runs past the member", label);
+        if (w.limit - at < 8) return detail::failure(errc::truncated, at, "tensor metadata runs past the member", label);
         PTLOAD_TRY(w.src.read_at(at, nd, 4));
         const std::uint32_t ndim = le32(nd);
-        if (ndim > Limits::max_tensor_rank) return make_error(errc::limit_tensor, at, "tensor rank too large", label);
+        if (ndim > Limits::max_tensor_rank) return detail::failure(errc::limit_tensor, at, "tensor rank too large", label);
         const std::uint64_t meta = 8 + (2 * std::uint64_t{ndim} + 1) * 8;
-        if (meta > w.limit - at) return make_error(errc::truncated, at, "tensor metadata runs past the member", label);
+        if (meta > w.limit - at) return detail::failure(errc::truncated, at, "tensor metadata runs past the member", label);
         at += meta;
     }
     return {};

@@ -373,7 +373,7 @@ public:
     status read_storage_range(std::uint32_t i, std::uint64_t begin, void* dst, std::size_t n) const {
         const storage& s = storages_[i];
         if (begin > s.nbytes() || n > s.nbytes() - begin)
-            return make_error(errc::bad_tensor, no_offset, "read past the end of storage " + std::string(s.desc.key));
+            return detail::failure(errc::bad_tensor, no_offset, "read past the end of storage " + std::string(s.desc.key));
         if (s.resident || s.ref.view_of != no_storage || !reader_) {
             auto all = storage_data(i);
             if (!all) return std::move(all).pass_error();
@@ -765,8 +765,8 @@ private:
             return {};
         }
         if (!reader_)
-            return make_error(errc::io_error, s.ref.offset,
-                              "storage was not read before the document let go of its source", "storage " + std::string(s.desc.key));
+            return detail::failure(errc::io_error, s.ref.offset,
+                                   "storage was not read before the document let go of its source", "storage " + std::string(s.desc.key));
         return reader_->fetch(s);
     }
 
@@ -1008,7 +1008,7 @@ inline result<bool> value::as_bool() const {
 inline result<std::int64_t> value::as_int() const {
     if (is(kind::integer) || is(kind::boolean)) return doc_->at(id_).i;
     if (is(kind::big_integer))
-        return make_error(errc::limit_integer, no_offset, "integer does not fit in 64 bits");
+        return detail::failure(errc::limit_integer, no_offset, "integer does not fit in 64 bits");
     return detail::kind_error(*this, "int");
 }
 inline result<double> value::as_double() const {

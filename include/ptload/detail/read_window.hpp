@@ -53,12 +53,12 @@ private:
     status refill(std::uint64_t offset, std::size_t n) {
         const std::uint64_t size = src_.size();
         if (offset > size || n > size - offset)
-            return make_error(errc::truncated, offset,
-                              "read of " + std::to_string(n) + " bytes past the end of the " + std::to_string(size) +
-                                  "-byte source");
+            return detail::failure(errc::truncated, offset,
+                                   "read of " + std::to_string(n) + " bytes past the end of the " + std::to_string(size) +
+                                       "-byte source");
         if (!buffer_) {
             buffer_ = try_make_array<std::uint8_t>(capacity_);
-            if (!buffer_) return make_error(errc::io_error, offset, "no memory for a read-ahead window");
+            if (!buffer_) return detail::failure(errc::io_error, offset, "no memory for a read-ahead window");
         }
         if (held_ && offset >= start_) {  // learn from how the last window was used
             const std::uint64_t end = start_ + held_;

@@ -171,8 +171,10 @@ private:
     }
 
     // ---------------------------------------------------------------- errors
-    error fail(errc code, std::string message) const {
-        return make_error(code, file_offset(), std::move(message), op_context());
+    /// The error of the running opcode, made out of line: an opcode's error path is one call
+    /// (with the message's own making when it is built from values).
+    PTLOAD_COLD error_handoff fail(errc code, std::string_view message) const {
+        return hand_off(make_error(code, file_offset(), std::string(message), op_context()));
     }
     /// Adds this opcode's offset and context to an error raised below the machine.
     error locate(error e) const {
@@ -248,13 +250,13 @@ private:
         if (frame_end_) {
             auto left = static_cast<std::uint64_t>(frame_end_ - cur_);
             if (n > left)
-                return hand_off(fail(errc::frame_error, "argument of " + std::to_string(n) +
-                                                            " bytes runs past the end of its frame (" +
-                                                            std::to_string(left) + " bytes left)"));
+                return fail(errc::frame_error, "argument of " + std::to_string(n) +
+                                                   " bytes runs past the end of its frame (" +
+                                                   std::to_string(left) + " bytes left)");
         }
-        return hand_off(fail(errc::truncated, "needs " + std::to_string(n) + " bytes, " +
-                                                  std::to_string(static_cast<std::uint64_t>(end_ - cur_)) +
-                                                  " left in the pickle"));
+        return fail(errc::truncated, "needs " + std::to_string(n) + " bytes, " +
+                                         std::to_string(static_cast<std::uint64_t>(end_ - cur_)) +
+                                         " left in the pickle");
     }
     /// The width of opcode B's inline integer, as its opcode_table row gives it (u1, u2, u4, u8,
     /// or the length prefix of a counted argument).
@@ -292,7 +294,7 @@ private:
     template <std::uint8_t B>
     PTLOAD_COLD error_handoff count_error() const {
         if (!can_take(count_width<B>())) return cannot_take(count_width<B>());
-        return hand_off(fail(errc::bad_operand, std::string(opcode_name(B)) + " length is negative"));
+        return fail(errc::bad_operand, std::string(opcode_name(B)) + " length is negative");
     }
     /// Opcode B's counted argument: its length, then that many bytes. False, consuming
     /// nothing, when either is missing: counted_error<B>() then says which.
@@ -332,7 +334,7 @@ private:
         return {};
     }
     PTLOAD_COLD error_handoff stack_full() const {
-        return hand_off(fail(errc::limit_stack, "more than " + std::to_string(limits_.max_stack) + " items on the stack"));
+        return fail(errc::limit_stack, "more than " + std::to_string(limits_.max_stack) + " items on the stack");
     }
     result<node_id> pop() {
         if (PTLOAD_UNLIKELY(stack_.size() <= fence())) return underflow();
@@ -345,8 +347,8 @@ private:
         return stack_.back();
     }
     PTLOAD_COLD error_handoff underflow() const {
-        return hand_off(fail(marks_.empty() ? errc::stack_underflow : errc::mark_missing,
-                             marks_.empty() ? "the stack is empty" : "a MARK sits where a value must be"));
+        return fail(marks_.empty() ? errc::stack_underflow : errc::mark_missing,
+                             marks_.empty() ? "the stack is empty" : "a MARK sits where a value must be");
     }
     /// The items above a mark: stack_[from, from + count).
     struct marked {
@@ -361,7 +363,7 @@ private:
         marks_.pop_back();
         return true;
     }
-    PTLOAD_COLD error_handoff no_mark() const { return hand_off(fail(errc::mark_missing, "no MARK on the stack")); }
+    PTLOAD_COLD error_handoff no_mark() const { return fail(errc::mark_missing, "no MARK on the stack"); }
     /// Pops the top value; false when none is above the topmost mark (underflow() says which).
     bool pop_value(node_id& out) noexcept {
         if (PTLOAD_UNLIKELY(stack_.size() <= fence())) return false;
@@ -472,8 +474,8 @@ private:
         return push(doc_.make_text(kind::string, p, n, surrogates));
     }
     PTLOAD_COLD error_handoff bad_utf8(std::uint8_t byte, std::size_t at) const {
-        return hand_off(fail(errc::decode_error,
-                             "'utf-8' codec can't decode byte 0x" + hex_byte(byte) + " in position " + std::to_string(at)));
+        return fail(errc::decode_error,
+                    "'utf-8' codec can't decode byte 0x" + hex_byte(byte) + " in position " + std::to_string(at));
     }
     result<node_id> integer_from(const detail::parsed_int& v) {
         if (v.status == detail::parsed_int::too_long)

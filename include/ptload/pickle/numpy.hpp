@@ -63,10 +63,10 @@ node_id make_numpy_dtype(document_data& doc, std::string_view type) {
 template <class = void>
 status build_numpy_dtype(document_data& doc, node_id dt, node_id state) {
     if (doc.at(state).k != kind::tuple || doc.edge_count(state) < 2)
-        return make_error(errc::bad_operand, no_offset, "numpy dtype state is not a tuple");
+        return detail::failure(errc::bad_operand, no_offset, "numpy dtype state is not a tuple");
     node_id order = doc.edge(state, 1);
     if (doc.at(order).k != kind::string && doc.at(order).k != kind::bytes)
-        return make_error(errc::bad_operand, no_offset, "numpy dtype byte order is not a string");
+        return detail::failure(errc::bad_operand, no_offset, "numpy dtype byte order is not a string");
     std::string_view o = doc.text(order);
     detail::string descr(doc.text(dt));
     if (o.size() == 1 && (o[0] == '<' || o[0] == '>' || o[0] == '|')) descr[0] = o[0];
@@ -96,43 +96,44 @@ inline std::uint64_t numpy_itemsize(std::string_view descr) {
 /// BUILD on an ndarray: (version, shape, dtype, is_fortran, rawdata) or the 4-tuple without version.
 template <class = void>
 status build_ndarray(document_data& doc, node_id arr, node_id state) {
-    if (doc.at(state).k != kind::tuple) return make_error(errc::bad_operand, no_offset, "ndarray state is not a tuple");
+    if (doc.at(state).k != kind::tuple) return detail::failure(errc::bad_operand, no_offset, "ndarray state is not a tuple");
     std::size_t n = doc.edge_count(state);
     std::size_t at = n == 5 ? 1 : n == 4 ? 0 : 99;
-    if (at == 99) return make_error(errc::bad_operand, no_offset, "ndarray state has " + std::to_string(n) + " items");
+    if (at == 99) return detail::failure(errc::bad_operand, no_offset, "ndarray state has " + std::to_string(n) + " items");
     node_id shape = doc.edge(state, at), dt = doc.edge(state, at + 1), fortran = doc.edge(state, at + 2),
             data = doc.edge(state, at + 3);
-    if (doc.at(shape).k != kind::tuple) return make_error(errc::bad_operand, no_offset, "ndarray shape is not a tuple");
-    if (doc.at(dt).k != kind::numpy_dtype) return make_error(errc::bad_operand, no_offset, "ndarray dtype is not a numpy dtype");
+    if (doc.at(shape).k != kind::tuple) return detail::failure(errc::bad_operand, no_offset, "ndarray shape is not a tuple");
+    if (doc.at(dt).k != kind::numpy_dtype) return detail::failure(errc::bad_operand, no_offset, "ndarray dtype is not a numpy dtype");
     std::uint64_t count = 1;
     for (std::size_t i = 0; i < doc.edge_count(shape); ++i) {
         const auto& d = doc.at(doc.edge(shape, i));
-        if (d.k != kind::integer || d.i < 0) return make_error(errc::bad_operand, no_offset, "ndarray shape entry is not a size");
+        if (d.k != kind::integer || d.i < 0) return detail::failure(errc::bad_operand, no_offset, "ndarray shape entry is not a size");
         auto dim = static_cast<std::uint64_t>(d.i);
-        if (dim && count > ~std::uint64_t{0} / dim) return make_error(errc::bad_tensor, no_offset, "ndarray element count overflows");
+        if (dim && count > ~std::uint64_t{0} / dim) return detail::failure(errc::bad_tensor, no_offset, "ndarray element count overflows");
         count *= dim;
     }
     kind dk = doc.at(data).k;
     std::string_view descr = doc.text(dt);
     if (dk == kind::list) {
         if (doc.edge_count(data) != count)
-            return make_error(errc::bad_tensor, no_offset, "object ndarray item count does not match its shape");
+            return detail::failure(errc::bad_tensor, no_offset, "object ndarray item count does not match its shape");
     } else if (dk == kind::bytes || dk == kind::bytearray || dk == kind::string) {
         if (dk == kind::string) {  // Python 2 str with encoding=latin1: the latin-1 code points are the bytes
             detail::string raw;
             if (!latin1_bytes(doc.text(data), raw))
-                return make_error(errc::decode_error, no_offset, "ndarray data str is not latin-1 (numpy re-encodes it; load with encoding latin1)");
+                return detail::failure(errc::decode_error, no_offset,
+                                       "ndarray data str is not latin-1 (numpy re-encodes it; load with encoding latin1)");
             data = doc.make_text(kind::bytes, raw.data(), raw.size());
         }
         std::uint64_t item = numpy_itemsize(descr);
         if (item && count > ~std::uint64_t{0} / item)
-            return make_error(errc::bad_tensor, no_offset, "ndarray byte count overflows");
+            return detail::failure(errc::bad_tensor, no_offset, "ndarray byte count overflows");
         if (item && doc.text(data).size() != count * item)
-            return make_error(errc::bad_tensor, no_offset,
-                              "ndarray holds " + std::to_string(doc.text(data).size()) + " bytes, shape and dtype need " +
-                                  std::to_string(count * item));
+            return detail::failure(errc::bad_tensor, no_offset,
+                                   "ndarray holds " + std::to_string(doc.text(data).size()) + " bytes, shape and dtype need " +
+                                       std::to_string(count * item));
     } else {
-        return make_error(errc::bad_operand, no_offset, "ndarray data is neither bytes nor a list");
+        return detail::failure(errc::bad_operand, no_offset, "ndarray data is neither bytes nor a list");
     }
     if (descr.size() > 1 && descr[0] == '>' && dk != kind::list) {
         // numpy swaps a non-native array to the host's order when it unpickles it (the dtype
@@ -157,7 +158,7 @@ status build_ndarray(document_data& doc, node_id arr, node_id state) {
 /// numpy.core.multiarray.scalar(dtype, raw): the Python value of .item().
 template <class = void>
 result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id raw) {
-    if (doc.at(dt).k != kind::numpy_dtype) return make_error(errc::bad_operand, no_offset, "numpy scalar dtype is not a numpy dtype");
+    if (doc.at(dt).k != kind::numpy_dtype) return detail::failure(errc::bad_operand, no_offset, "numpy scalar dtype is not a numpy dtype");
     detail::string descr(doc.text(dt));
     node_id val = raw;
     kind rk = doc.at(raw).k;
@@ -166,12 +167,13 @@ result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id raw) {
         if (rk == kind::bytes) bytes = detail::string(doc.text(raw));
         else if (rk == kind::string) {  // py2 str via latin1
             if (!latin1_bytes(doc.text(raw), bytes))
-                return make_error(errc::decode_error, no_offset, "numpy scalar data str is not latin-1 (load with encoding latin1)");
-        } else return make_error(errc::bad_operand, no_offset, "numpy scalar data is not bytes");
+                return detail::failure(errc::decode_error, no_offset, "numpy scalar data str is not latin-1 (load with encoding latin1)");
+        } else return detail::failure(errc::bad_operand, no_offset, "numpy scalar data is not bytes");
         std::uint64_t item = numpy_itemsize(descr);
         char k = descr[1];
         if (k != 'U' && k != 'S' && k != 'V' && bytes.size() != item)
-            return make_error(errc::bad_tensor, no_offset, "numpy scalar of " + std::string(descr) + " has " + std::to_string(bytes.size()) + " bytes");
+            return detail::failure(errc::bad_tensor, no_offset,
+                                   "numpy scalar of " + std::string(descr) + " has " + std::to_string(bytes.size()) + " bytes");
         if (descr[0] == '>' && k != 'U' && k != 'S' && k != 'V') {  // to little-endian
             if (k == 'c') {
                 std::size_t h = bytes.size() / 2;
@@ -235,11 +237,11 @@ result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id raw) {
             break;
         }
         case 'f':
-            if (n != 2 && n != 4 && n != 8) return make_error(errc::unsupported, no_offset, "numpy scalar " + std::string(descr));
+            if (n != 2 && n != 4 && n != 8) return detail::failure(errc::unsupported, no_offset, "numpy scalar " + std::string(descr));
             val = doc.make_float(to_double(0, n));
             break;
         case 'c':
-            if (n != 8 && n != 16) return make_error(errc::unsupported, no_offset, "numpy scalar " + std::string(descr));
+            if (n != 8 && n != 16) return detail::failure(errc::unsupported, no_offset, "numpy scalar " + std::string(descr));
             val = doc.make_complex(to_double(0, n / 2), to_double(n / 2, n / 2));
             break;
         case 'S': {
@@ -255,7 +257,7 @@ result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id raw) {
             bool sur = false;
             for (std::size_t i = 0; i < len; ++i) {
                 auto cp = static_cast<std::uint32_t>(le(i * 4, 4));
-                if (cp > 0x10FFFF) return make_error(errc::decode_error, no_offset, "numpy str scalar holds a non-code point");
+                if (cp > 0x10FFFF) return detail::failure(errc::decode_error, no_offset, "numpy str scalar holds a non-code point");
                 if (cp >= 0xD800 && cp <= 0xDFFF) sur = true;
                 detail::append_utf8(s, cp);
             }
@@ -263,7 +265,7 @@ result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id raw) {
             break;
         }
         case 'V': val = doc.make_text(kind::bytes, bytes.data(), bytes.size()); break;
-        default: return make_error(errc::unsupported, no_offset, "numpy scalar of dtype " + std::string(descr));
+        default: return detail::failure(errc::unsupported, no_offset, "numpy scalar of dtype " + std::string(descr));
         }
     }
     node_id fields[2] = {dt, val};

@@ -75,10 +75,10 @@ public:
     status read_at(std::uint64_t offset, void* dst, std::size_t n) const {
         if (!open_) return open_error();
         if (offset > size_ || n > size_ - offset)
-            return make_error(errc::truncated, offset,
-                              "read of " + std::to_string(n) + " bytes past the end of the " + std::to_string(size_) +
-                                  "-byte file",
-                              path_);
+            return detail::failure(errc::truncated, offset,
+                                   "read of " + std::to_string(n) + " bytes past the end of the " + std::to_string(size_) +
+                                       "-byte file",
+                                   path_);
         if (n) std::memcpy(dst, data_ + offset, n);
         return {};
     }

@@ -85,9 +85,9 @@ public:
     const std::uint8_t* data() const noexcept { return data_; }
     status read_at(std::uint64_t offset, void* dst, std::size_t n) const noexcept {
         if (offset > size_ || n > size_ - offset)
-            return make_error(errc::truncated, offset,
-                              "read of " + std::to_string(n) + " bytes past the end of a " + std::to_string(size_) +
-                                  "-byte buffer");
+            return detail::failure(errc::truncated, offset,
+                                   "read of " + std::to_string(n) + " bytes past the end of a " + std::to_string(size_) +
+                                       "-byte buffer");
         if (n) std::memcpy(dst, data_ + offset, n);
         return {};
     }
@@ -126,13 +126,13 @@ public:
     status read_at(std::uint64_t offset, void* dst, std::size_t n) {
         if (!file_) return open_error();
         if (offset > size_ || n > size_ - offset)
-            return make_error(errc::truncated, offset,
-                              "read of " + std::to_string(n) + " bytes past the end of the " + std::to_string(size_) +
-                                  "-byte file",
-                              path_);
-        if (!seek(offset)) return make_error(errc::io_error, offset, "seek failed", path_);
+            return detail::failure(errc::truncated, offset,
+                                   "read of " + std::to_string(n) + " bytes past the end of the " + std::to_string(size_) +
+                                       "-byte file",
+                                   path_);
+        if (!seek(offset)) return detail::failure(errc::io_error, offset, "seek failed", path_);
         if (n && std::fread(dst, 1, n, file_) != n)
-            return make_error(errc::io_error, offset, "short read of " + std::to_string(n) + " bytes", path_);
+            return detail::failure(errc::io_error, offset, "short read of " + std::to_string(n) + " bytes", path_);
         return {};
     }
 
@@ -197,18 +197,18 @@ public:
     std::uint64_t size() const noexcept { return size_; }
     status read_at(std::uint64_t offset, void* dst, std::size_t n) const {
         if (offset > size_ || n > size_ - offset)
-            return make_error(errc::truncated, offset, "read past the end of a " + std::to_string(size_) + "-byte file");
+            return detail::failure(errc::truncated, offset, "read past the end of a " + std::to_string(size_) + "-byte file");
         auto* out = static_cast<char*>(dst);
         while (n) {
 #if PTLOAD_POSIX_LARGEFILE64
             ssize_t got = ::pread64(fd_, out, n, static_cast<off64_t>(offset));
 #else
             if (offset > static_cast<std::uint64_t>(std::numeric_limits<off_t>::max()))
-                return make_error(errc::io_error, offset, "offset beyond this platform's file offsets");
+                return detail::failure(errc::io_error, offset, "offset beyond this platform's file offsets");
             ssize_t got = ::pread(fd_, out, n, static_cast<off_t>(offset));
 #endif
             if (got < 0 && errno == EINTR) continue;
-            if (got <= 0) return make_error(errc::io_error, offset, got < 0 ? std::strerror(errno) : "short read");
+            if (got <= 0) return detail::failure(errc::io_error, offset, got < 0 ? std::strerror(errno) : "short read");
             out += got;
             offset += static_cast<std::uint64_t>(got);
             n -= static_cast<std::size_t>(got);
@@ -241,13 +241,13 @@ public:
     std::uint64_t size() const noexcept { return size_; }
     status read_at(std::uint64_t offset, void* dst, std::size_t n) {
         if (offset > size_ || n > size_ - offset)
-            return make_error(errc::truncated, offset, "read past the end of a " + std::to_string(size_) + "-byte stream");
+            return detail::failure(errc::truncated, offset, "read past the end of a " + std::to_string(size_) + "-byte stream");
         if (seek_(ctx_, static_cast<std::int64_t>(offset), SEEK_SET) != 0)
-            return make_error(errc::io_error, offset, "stream seek failed");
+            return detail::failure(errc::io_error, offset, "stream seek failed");
         auto* out = static_cast<char*>(dst);
         while (n) {
             std::size_t got = read_(ctx_, out, n);
-            if (got == 0) return make_error(errc::io_error, offset, "stream read returned no bytes");
+            if (got == 0) return detail::failure(errc::io_error, offset, "stream read returned no bytes");
             out += got;
             offset += got;
             n -= got;

@@ -86,24 +86,24 @@ public:
             // a view or shared storage: one load, checked for consistency
             const storage& s = doc.storage_at(*known);
             if (s.desc.type != d.type || s.desc.numel != d.numel)
-                return make_error(errc::bad_storage, no_offset,
-                                  "storage key '" + std::string(d.key) + "' is declared again with another dtype or size");
+                return detail::failure(errc::bad_storage, no_offset,
+                                       "storage key '" + std::string(d.key) + "' is declared again with another dtype or size");
             return *known;
         }
         if (!numbered && (d.key.empty() || d.key.find('/') != std::string_view::npos ||
                           d.key.find('\0') != std::string_view::npos || d.key == "." || d.key == ".."))
-            return make_error(errc::bad_storage, no_offset, "storage key '" + std::string(d.key) + "' is not a record name");
+            return detail::failure(errc::bad_storage, no_offset, "storage key '" + std::string(d.key) + "' is not a record name");
         const zip_entry* e = record(d.key, numbered, number);
         if (!e)
-            return make_error(errc::missing_record, no_offset,
-                              "the archive has no record " + std::string(folder_.data(), folder_.size()) + std::string(d.key));
+            return detail::failure(errc::missing_record, no_offset,
+                                   "the archive has no record " + std::string(folder_.data(), folder_.size()) + std::string(d.key));
         const std::string_view name = e->name;
         std::uint64_t expect;
         if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), expect) || expect != e->size)
-            return make_error(errc::bad_storage, e->data_offset,
-                              "record holds " + std::to_string(e->size) + " bytes, the storage needs " +
-                                  std::to_string(d.numel) + " x " + std::to_string(element_size(d.type)),
-                              std::string(name));
+            return detail::failure(errc::bad_storage, e->data_offset,
+                                   "record holds " + std::to_string(e->size) + " bytes, the storage needs " +
+                                       std::to_string(d.numel) + " x " + std::to_string(element_size(d.type)),
+                                   std::string(name));
         auto device = placer_.place(doc, d, e->data_offset, name);
         if (!device) return std::move(device).pass_error();
         storage s;  // read later: see storage_mode
@@ -175,8 +175,8 @@ result<node_id> run_record(document_data& doc, Handler& handler, const record_by
     auto root = m.run();
     if (!root) return root;
     if (m.position() != bytes.size)
-        return make_error(errc::trailing_data, file_offset + m.position(),
-                          std::to_string(bytes.size - m.position()) + " bytes follow the pickle's STOP", std::string(name));
+        return detail::failure(errc::trailing_data, file_offset + m.position(),
+                               std::to_string(bytes.size - m.position()) + " bytes follow the pickle's STOP", std::string(name));
     return root;
 }
 
@@ -188,7 +188,7 @@ result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader&
     const string full = record_name(prefix, record);
     const std::string_view name(full.data(), full.size());
     const zip_entry* e = zip.find(name);
-    if (!e) return make_error(errc::missing_record, no_offset, "the archive has no record " + std::string(name));
+    if (!e) return detail::failure(errc::missing_record, no_offset, "the archive has no record " + std::string(name));
     auto bytes = read_record(src, *e, opts.check_crc, zip_limits_from(policies.limits));
     if (!bytes) return std::move(bytes).pass_error();
     zip_storages<> storages(zip, record_name(prefix, folder), opts, little_endian);
@@ -208,7 +208,7 @@ result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader&
 /// reader of entries serves both).
 template <class Source>
 result<fill_later_vector<std::uint8_t>> small_record(Source& src, const zip_entry& e) {
-    if (e.size > 64) return make_error(errc::bad_zip, e.data_offset, "record is unexpectedly large", std::string(e.name));
+    if (e.size > 64) return detail::failure(errc::bad_zip, e.data_offset, "record is unexpectedly large", std::string(e.name));
     return read_entry_as<fill_later_vector<std::uint8_t>>(src, e, zip_limits{}, false);
 }
 inline std::string_view record_text(const fill_later_vector<std::uint8_t>& bytes) noexcept {
@@ -236,8 +236,8 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
         const std::string_view order = record_text(*text);
         if (order == "big") little_endian = false;
         else if (order != "little")
-            return make_error(errc::bad_format, e->data_offset, "byteorder record says '" + std::string(order) + "'",
-                              std::string(e->name));
+            return detail::failure(errc::bad_format, e->data_offset, "byteorder record says '" + std::string(order) + "'",
+                                   std::string(e->name));
     }
     const zip_entry* version = find(".data/version");
     if (!version) version = find("version");
@@ -252,8 +252,8 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
         unsigned number = 0;
         for (char c : v) number = digits ? number * 10 + static_cast<unsigned>(c - '0') : 0;
         if (!digits || number < 1 || number > 10)
-            return make_error(errc::bad_format, version->data_offset, "unsupported archive version '" + std::string(v) + "'",
-                              std::string(version->name));
+            return detail::failure(errc::bad_format, version->data_offset, "unsupported archive version '" + std::string(v) + "'",
+                                   std::string(version->name));
     }
     auto root = load_zip_pickle(doc, src, reader, *zip, prefix, "data.pkl", "data/", opts, policies, little_endian, nested);
     if (!root) return std::move(root).pass_error();

@@ -35,15 +35,16 @@ public:
         if (view == null_node || doc.at(view).k == kind::none) return root;
         // (view_key, offset, size): root[offset : offset + size], sharing its memory
         if (doc.at(view).k != kind::tuple || doc.edge_count(view) != 3)
-            return make_error(errc::bad_storage, no_offset, "storage view metadata is not (key, offset, size)", "storage " + std::string(d.key));
+            return detail::failure(errc::bad_storage, no_offset,
+                                   "storage view metadata is not (key, offset, size)", "storage " + std::string(d.key));
         std::string_view vkey;
         if (!as_text(doc, doc.edge(view, 0), vkey))
-            return make_error(errc::bad_storage, no_offset, "storage view key is not a str", "storage " + std::string(d.key));
+            return detail::failure(errc::bad_storage, no_offset, "storage view key is not a str", "storage " + std::string(d.key));
         const auto& off = doc.at(doc.edge(view, 1));
         const auto& size = doc.at(doc.edge(view, 2));
         if (off.k != kind::integer || size.k != kind::integer || off.i < 0 || size.i < 0 ||
             static_cast<std::uint64_t>(off.i) > d.numel || static_cast<std::uint64_t>(size.i) > d.numel - static_cast<std::uint64_t>(off.i))
-            return make_error(errc::bad_storage, no_offset, "storage view lies outside its storage", "storage " + std::string(d.key));
+            return detail::failure(errc::bad_storage, no_offset, "storage view lies outside its storage", "storage " + std::string(d.key));
         if (const std::uint32_t* seen = views_.find(vkey)) return *seen;
         storage v;
         v.desc = d;
@@ -64,31 +65,32 @@ public:
         for (const auto& key : keys) {
             const std::uint32_t* root = roots_.find(key);
             if (!root)
-                return make_error(errc::bad_storage, offset, "storage data for key '" + std::string(key) + "' that no tensor declared");
+                return detail::failure(errc::bad_storage, offset,
+                                       "storage data for key '" + std::string(key) + "' that no tensor declared");
             std::uint8_t count_bytes[8];
             PTLOAD_TRY(src.read_at(offset, count_bytes, 8));
             std::uint64_t count = 0;
             for (int i = 7; i >= 0; --i) count = (count << 8) | count_bytes[i];
             if (filled[*root])
-                return make_error(errc::bad_storage, offset, "storage data for key '" + std::string(key) + "' appears twice");
+                return detail::failure(errc::bad_storage, offset, "storage data for key '" + std::string(key) + "' appears twice");
             filled[*root] = 1;
             storage& s = doc.storage_mut(*root);
             if (count != s.desc.numel)
-                return make_error(errc::bad_storage, offset,
-                                  "storage has " + std::to_string(count) + " elements in the file, " +
-                                      std::to_string(s.desc.numel) + " declared",
-                                  "storage " + std::string(key));
+                return detail::failure(errc::bad_storage, offset,
+                                       "storage has " + std::to_string(count) + " elements in the file, " +
+                                           std::to_string(s.desc.numel) + " declared",
+                                       "storage " + std::string(key));
             if (s.nbytes() > src.size() - offset - 8)  // the count's 8 bytes were read: they fit
-                return make_error(errc::truncated, offset + 8,
-                                  "storage of " + std::to_string(s.nbytes()) + " bytes runs past the end of the file",
-                                  "storage " + std::string(key));
+                return detail::failure(errc::truncated, offset + 8,
+                                       "storage of " + std::to_string(s.nbytes()) + " bytes runs past the end of the file",
+                                       "storage " + std::string(key));
             s.ref.offset = offset + 8;  // read later: see storage_mode
             s.ref.stored_size = s.nbytes();
             offset += 8 + s.nbytes();
         }
         for (const auto& kv : roots_)  // every declared storage gets its bytes, or the load fails
             if (!filled[kv.value])
-                return make_error(errc::bad_storage, offset, "storage key '" + std::string(kv.key) + "' has no data in the file");
+                return detail::failure(errc::bad_storage, offset, "storage key '" + std::string(kv.key) + "' has no data in the file");
         for (const auto& f : fixups_) {  // views share their root's memory once it is read
             storage& view = doc.storage_mut(f.view);
             view.ref.view_of = f.root;
@@ -102,7 +104,8 @@ private:
         if (const std::uint32_t* root = roots_.find(d.key)) {
             const storage& s = doc.storage_at(*root);
             if (s.desc.type != d.type || s.desc.numel != d.numel)
-                return make_error(errc::bad_storage, no_offset, "storage key '" + std::string(d.key) + "' is declared again with another dtype or size");
+                return detail::failure(errc::bad_storage, no_offset,
+                                       "storage key '" + std::string(d.key) + "' is declared again with another dtype or size");
             return *root;
         }
         auto device = placer_.place(doc, d, no_offset);
@@ -161,23 +164,24 @@ result<node_id> load_legacy_from(document_data& doc, Source& src, storage_reader
     if (!magic) return magic;
     if (!is_legacy_magic(doc, *magic)) {
         not_legacy = true;
-        return make_error(errc::bad_format, base, "the first pickle is not torch's magic number");
+        return detail::failure(errc::bad_format, base, "the first pickle is not torch's magic number");
     }
     auto proto = next("legacy protocol version");
     if (!proto) return proto;
     if (doc.at(*proto).k != kind::integer || doc.at(*proto).i != 1001)
-        return make_error(errc::unsupported, base + pos, "legacy protocol version is not 1001");
+        return detail::failure(errc::unsupported, base + pos, "legacy protocol version is not 1001");
     auto sys_info = next("legacy sys_info");
     if (!sys_info) return sys_info;
     auto root = next("legacy main pickle");
     if (!root) return root;
     auto key_list = next("legacy storage keys");
     if (!key_list) return key_list;
-    if (doc.at(*key_list).k != kind::list) return make_error(errc::bad_format, base + pos, "legacy storage key list is not a list");
+    if (doc.at(*key_list).k != kind::list) return detail::failure(errc::bad_format, base + pos, "legacy storage key list is not a list");
     vector<std::string_view> keys;
     for (std::size_t i = 0; i < doc.edge_count(*key_list); ++i) {
         std::string_view k;
-        if (!as_text(doc, doc.edge(*key_list, i), k)) return make_error(errc::bad_format, base + pos, "legacy storage key is not a str");
+        if (!as_text(doc, doc.edge(*key_list, i), k))
+            return detail::failure(errc::bad_format, base + pos, "legacy storage key is not a str");
         keys.emplace_back(k);
     }
     auto end = storages.read_data(doc, src, base + pos, keys);
@@ -200,7 +204,7 @@ result<node_id> load_legacy(document_data& doc, Source& src, storage_reader& rea
         std::uint64_t window = size < (1u << 20) ? size : (1u << 20);
         fill_later_vector<std::uint8_t> bytes;  // each window is read whole
         for (;;) {
-            if (window > SIZE_MAX) return make_error(errc::limit_tensor, 0, "pickle larger than the address space");
+            if (window > SIZE_MAX) return detail::failure(errc::limit_tensor, 0, "pickle larger than the address space");
             bytes.resize(static_cast<std::size_t>(window));
             PTLOAD_TRY(src.read_at(0, bytes.data(), bytes.size()));
             auto r = load_legacy_from(doc, src, reader, read_now, 0, bytes.data(), bytes.size(), opts, policies, nested,

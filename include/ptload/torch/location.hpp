@@ -91,10 +91,10 @@ struct load_options {
         for (const auto& h : handlers_)
             if (h.handler(d, tag, scratch)) return std::string_view(scratch);
         if (known_tag(tag)) return tag;
-        return make_error(errc::bad_storage, no_offset,
-                          "don't know how to restore data location tagged '" + std::string(tag) +
-                              "'; give map_location or register a location handler",
-                          "storage " + std::string(d.key));
+        return detail::failure(errc::bad_storage, no_offset,
+                               "don't know how to restore data location tagged '" + std::string(tag) +
+                                   "'; give map_location or register a location handler",
+                               "storage " + std::string(d.key));
     }
 
     /// Device types torch's own deserializers accept ("cuda", "cuda:1", "privateuseone:0", ...).

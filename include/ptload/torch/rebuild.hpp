@@ -38,7 +38,7 @@ public:
     virtual result<std::uint32_t> load_storage(document_data& doc, const storage_description& d, node_id view) = 0;
     /// The object a str persistent id names (tar format); others have none.
     virtual result<node_id> load_object(document_data&, std::string_view key) {
-        return make_error(errc::bad_storage, no_offset, "persistent id '" + std::string(key) + "' names no object");
+        return detail::failure(errc::bad_storage, no_offset, "persistent id '" + std::string(key) + "' names no object");
     }
     /// Whether `(module_class, source_file, source)` ids name classes (tar format).
     virtual bool class_tuples() const { return false; }
@@ -108,44 +108,44 @@ public:
             return provider_->load_object(doc, key);
         }
         if (doc.at(pid).k != kind::tuple || doc.edge_count(pid) < 1)
-            return make_error(errc::bad_storage, no_offset, "persistent id is neither a tuple nor a str key");
+            return detail::failure(errc::bad_storage, no_offset, "persistent id is neither a tuple nor a str key");
         std::string_view type;
         if (!detail::as_text(doc, doc.edge(pid, 0), type)) {
             // the tar format names an nn.Module class as (class, source_file, source)
             if (provider_ && provider_->class_tuples() && doc.edge_count(pid) == 3 && doc.at(doc.edge(pid, 0)).k == kind::global)
                 return doc.edge(pid, 0);
-            return make_error(errc::bad_storage, no_offset, "persistent id type name is not a str");
+            return detail::failure(errc::bad_storage, no_offset, "persistent id type name is not a str");
         }
         std::size_t n = doc.edge_count(pid);
         if (type == "module") {  // ('module', cls, source_file, source): the class itself
-            if (n != 4) return make_error(errc::bad_storage, no_offset, "'module' persistent id needs 4 items");
+            if (n != 4) return detail::failure(errc::bad_storage, no_offset, "'module' persistent id needs 4 items");
             return doc.edge(pid, 1);
         }
         if (type != "storage")
-            return make_error(errc::bad_storage, no_offset, "unknown persistent id type '" + std::string(type) + "'");
+            return detail::failure(errc::bad_storage, no_offset, "unknown persistent id type '" + std::string(type) + "'");
         if (n != 5 && n != 6)
-            return make_error(errc::bad_storage, no_offset, "'storage' persistent id has " + std::to_string(n) + " items, not 5 or 6");
+            return detail::failure(errc::bad_storage, no_offset, "'storage' persistent id has " + std::to_string(n) + " items, not 5 or 6");
         node_id cls = doc.edge(pid, 1);
         storage_description d;
         if (torch_global_of(doc, cls) != torch_global::storage_class)
-            return make_error(errc::bad_storage, no_offset, "persistent id storage type is not a torch storage class");
+            return detail::failure(errc::bad_storage, no_offset, "persistent id storage type is not a torch storage class");
         d.type = storage_dtype(doc, cls);
         if (d.type == dtype::unknown)
-            return make_error(errc::bad_storage, no_offset, "unknown storage class " + std::string(doc.text(cls)));
+            return detail::failure(errc::bad_storage, no_offset, "unknown storage class " + std::string(doc.text(cls)));
         std::string_view location;
         if (!detail::as_text(doc, doc.edge(pid, 2), key)) {
             if (doc.at(doc.edge(pid, 2)).k != kind::integer)
-                return make_error(errc::bad_storage, no_offset, "storage key is not a str");
+                return detail::failure(errc::bad_storage, no_offset, "storage key is not a str");
             d.key = doc.keep_text(detail::index_text(doc.at(doc.edge(pid, 2)).i).view());
         } else {
             d.key = key;
         }
         if (!detail::as_text(doc, doc.edge(pid, 3), location))
-            return make_error(errc::bad_storage, no_offset, "storage location is not a str", "storage " + std::string(d.key));
+            return detail::failure(errc::bad_storage, no_offset, "storage location is not a str", "storage " + std::string(d.key));
         d.location = location;
         const auto& numel = doc.at(doc.edge(pid, 4));
         if (numel.k != kind::integer || numel.i < 0)
-            return make_error(errc::bad_storage, no_offset, "storage element count is not a size", "storage " + std::string(d.key));
+            return detail::failure(errc::bad_storage, no_offset, "storage element count is not a size", "storage " + std::string(d.key));
         d.numel = static_cast<std::uint64_t>(numel.i);
         if (!provider_) return no_provider();
         auto index = provider_->load_storage(doc, d, n == 6 ? doc.edge(pid, 5) : null_node);
@@ -177,7 +177,7 @@ public:
     result<node_id> reduce(document_data& doc, node_id callable, node_id args, std::uint64_t) {
         torch_global t = torch_global_of(doc, callable);
         if (t == torch_global::jit_identity) {
-            if (doc.edge_count(args) < 1) return make_error(errc::bad_operand, no_offset, "TorchScript type tag without a value");
+            if (doc.edge_count(args) < 1) return detail::failure(errc::bad_operand, no_offset, "TorchScript type tag without a value");
             return doc.edge(args, 0);
         }
         return call(doc, t, callable, args);
@@ -318,7 +318,7 @@ public:
         }
         case torch_global::load_from_bytes: {
             if (n != 1 || doc.at(a(0)).k != kind::bytes) return bad("_load_from_bytes takes bytes");
-            if (!load_from_bytes) return make_error(errc::unsupported, no_offset, "nested torch stream outside a torch load");
+            if (!load_from_bytes) return detail::failure(errc::unsupported, no_offset, "nested torch stream outside a torch load");
             auto bytes = doc.text(a(0));  // the byte arena never moves
             return load_from_bytes(doc, reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
         }
@@ -342,8 +342,9 @@ public:
             if (doc.at(func).k != kind::global || doc.at(inner).k != kind::tuple)
                 return bad("_rebuild_from_type needs (func, type, args, state)");
             if (levels.size() >= limits_.max_depth)
-                return make_error(errc::limit_depth, no_offset,
-                                  "_rebuild_from_type nested deeper than " + std::to_string(limits_.max_depth) + " (limits::max_depth)");
+                return detail::failure(errc::limit_depth, no_offset,
+                                       "_rebuild_from_type nested deeper than " + std::to_string(limits_.max_depth) +
+                                           " (limits::max_depth)");
             levels.push_back(call_args);
             auto fid = torch_global_of(doc, func);
             if (fid != torch_global::rebuild_from_type_v2 && fid != torch_global::rebuild_from_type) break;
@@ -381,7 +382,9 @@ private:
     static error arity(const char* what, std::size_t n, const char* want) {
         return make_error(errc::bad_tensor, no_offset, std::string(what) + " got " + std::to_string(n) + " arguments, expected " + want);
     }
-    static error bad(std::string message) { return make_error(errc::bad_tensor, no_offset, std::move(message)); }
+    PTLOAD_COLD static error_handoff bad(std::string_view message) {
+        return hand_off(make_error(errc::bad_tensor, no_offset, std::string(message)));
+    }
     static bool truthy(const document_data& doc, node_id id) {
         const auto& n = doc.at(id);
         return (n.k == kind::boolean || n.k == kind::integer) && n.i != 0;
@@ -436,7 +439,8 @@ private:
         if (shape.size() != stride.size())
             return bad("tensor has " + std::to_string(shape.size()) + " sizes and " + std::to_string(stride.size()) + " strides");
         if (shape.size() > limits_.max_tensor_rank)
-            return make_error(errc::limit_tensor, no_offset, "tensor rank " + std::to_string(shape.size()) + " exceeds limits::max_tensor_rank");
+            return detail::failure(errc::limit_tensor, no_offset,
+                                   "tensor rank " + std::to_string(shape.size()) + " exceeds limits::max_tensor_rank");
         if (r.offset < 0) return bad("negative storage offset");
         std::uint64_t numel = 1;
         std::int64_t last = r.offset;  // highest element index touched
@@ -444,7 +448,7 @@ private:
             if (shape[i] < 0) return bad("negative size in dimension " + std::to_string(i));
             if (stride[i] < 0) return bad("negative stride in dimension " + std::to_string(i));
             if (!detail::checked_mul(numel, static_cast<std::uint64_t>(shape[i]), numel) || numel > (std::uint64_t{1} << 62))
-                return make_error(errc::bad_tensor, no_offset, "tensor element count overflows");
+                return detail::failure(errc::bad_tensor, no_offset, "tensor element count overflows");
         }
         if (numel) {
             for (std::size_t i = 0; i < shape.size(); ++i) {
@@ -466,7 +470,7 @@ private:
             return bad("only tensors of floating point and complex dtype can require gradients (" +
                        std::string(name(r.type)) + ")");  // torch refuses these when it rebuilds
         if (doc.tensor_count() >= limits_.max_tensors)
-            return make_error(errc::limit_tensor, no_offset, "more than limits::max_tensors tensors");
+            return detail::failure(errc::limit_tensor, no_offset, "more than limits::max_tensors tensors");
         return doc.add_tensor(std::move(r));
     }
     /// A new tensor object over the same storage (Parameter, device re-tagging).
@@ -603,9 +607,9 @@ private:
             !detail::checked_add(allowed, limits_.view_slack, allowed))
             allowed = ~std::uint64_t{0};
         if (!detail::checked_mul(v.numel(), esize, logical) || logical > allowed)
-            return make_error(errc::limit_view, no_offset,
-                              "index tensor of " + std::to_string(v.numel()) + " elements repeats its " +
-                                  std::to_string(stored->size()) + "-byte storage beyond limits::max_view_expansion");
+            return detail::failure(errc::limit_view, no_offset,
+                                   "index tensor of " + std::to_string(v.numel()) + " elements repeats its " +
+                                       std::to_string(stored->size()) + "-byte storage beyond limits::max_view_expansion");
         out.clear();
         out.reserve(static_cast<std::size_t>(v.numel()));
         bool wide = v.dtype() == dtype::int64;

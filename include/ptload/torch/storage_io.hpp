@@ -100,15 +100,15 @@ inline zip_limits zip_limits_from(const limit_values& limits) noexcept {
 inline result<storage_buffer> checked_buffer(const storage& s, const storage_origin& origin, storage_buffer b) {
     const std::uint64_t nbytes = origin.nbytes;
     if (b.data() && b.data() == origin.in_place && !origin.host_order)
-        return make_error(errc::bad_storage, s.ref.offset,
-                          "the allocator used the source's bytes in place, but they are not in the host's byte order",
-                          "storage " + std::string(s.desc.key));
+        return detail::failure(errc::bad_storage, s.ref.offset,
+                               "the allocator used the source's bytes in place, but they are not in the host's byte order",
+                               "storage " + std::string(s.desc.key));
     if (!b.data() && nbytes)
-        return make_error(errc::bad_storage, s.ref.offset, "the allocator could not provide " + std::to_string(nbytes) + " bytes",
-                          "storage " + std::string(s.desc.key));
+        return detail::failure(errc::bad_storage, s.ref.offset, "the allocator could not provide " + std::to_string(nbytes) + " bytes",
+                               "storage " + std::string(s.desc.key));
     if (b.size() < nbytes)
-        return make_error(errc::bad_storage, s.ref.offset, "the allocator returned a buffer smaller than the storage",
-                          "storage " + std::string(s.desc.key));
+        return detail::failure(errc::bad_storage, s.ref.offset, "the allocator returned a buffer smaller than the storage",
+                               "storage " + std::string(s.desc.key));
     return b;
 }
 
@@ -133,8 +133,8 @@ constexpr policy_values policy_values_of() noexcept {
 inline result<storage_buffer> allocate_storage(const storage& s, const storage_origin& origin, const allocator_ops& allocator,
                                                void* context) {
     if (origin.nbytes > static_cast<std::uint64_t>(SIZE_MAX))
-        return make_error(errc::limit_tensor, s.ref.offset, "storage larger than this platform's address space",
-                          "storage " + std::string(s.desc.key));
+        return detail::failure(errc::limit_tensor, s.ref.offset, "storage larger than this platform's address space",
+                               "storage " + std::string(s.desc.key));
     return checked_buffer(s, origin, allocator.allocate(s.desc, origin, s.device, context));
 }
 
@@ -268,9 +268,9 @@ private:
     status check_range(const storage& s, std::uint64_t begin, std::uint64_t n) const {
         const std::uint64_t size = src_.size();
         if (s.ref.offset > size || begin > size - s.ref.offset || n > size - s.ref.offset - begin)
-            return make_error(errc::truncated, s.ref.offset,
-                              "storage of " + std::to_string(s.nbytes()) + " bytes runs past the end of the file",
-                              "storage " + std::string(s.desc.key));
+            return detail::failure(errc::truncated, s.ref.offset,
+                                   "storage of " + std::to_string(s.nbytes()) + " bytes runs past the end of the file",
+                                   "storage " + std::string(s.desc.key));
         return {};
     }
 
@@ -314,7 +314,7 @@ result<storage> read_storage(Source& src, std::uint64_t offset, storage_descript
                              const load_options& opts, const policy_values& policies, bool file_little_endian) {
     std::uint64_t nbytes;
     if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), nbytes))
-        return make_error(errc::bad_storage, offset, "storage byte count overflows", "storage " + std::string(d.key));
+        return detail::failure(errc::bad_storage, offset, "storage byte count overflows", "storage " + std::string(d.key));
     storage s;
     s.desc = std::move(d);
     s.device = device;

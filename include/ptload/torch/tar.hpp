@@ -36,11 +36,11 @@ template <class = void>
 class tar_objects final : public storage_provider {
 public:
     result<std::uint32_t> load_storage(document_data&, const storage_description&, node_id) override {
-        return make_error(errc::bad_storage, no_offset, "tar checkpoints name storages by str keys, not tuples");
+        return detail::failure(errc::bad_storage, no_offset, "tar checkpoints name storages by str keys, not tuples");
     }
     result<node_id> load_object(document_data&, std::string_view key) override {
         const node_id* found = objects.find(key);
-        if (!found) return make_error(errc::missing_record, no_offset, "no tensor or storage with key " + std::string(key));
+        if (!found) return detail::failure(errc::missing_record, no_offset, "no tensor or storage with key " + std::string(key));
         return *found;
     }
     bool class_tuples() const override { return true; }
@@ -58,25 +58,26 @@ status tar_members(Source& src, tar_member (&m)[4]) {
         bool zero = true;
         for (auto b : h) zero = zero && b == 0;
         if (zero) break;  // end-of-archive blocks
-        if (!is_tar_header(h, 512)) return make_error(errc::bad_format, off, "bad tar header checksum");
+        if (!is_tar_header(h, 512)) return detail::failure(errc::bad_format, off, "bad tar header checksum");
         std::uint64_t len;
-        if (!tar_octal(h + 124, 12, len)) return make_error(errc::bad_format, off, "bad tar member size");
+        if (!tar_octal(h + 124, 12, len)) return detail::failure(errc::bad_format, off, "bad tar member size");
         std::uint64_t data = off + 512;
-        if (data > size || len > size - data) return make_error(errc::truncated, off, "tar member runs past the end of the file");
+        if (data > size || len > size - data) return detail::failure(errc::truncated, off, "tar member runs past the end of the file");
         std::string name(reinterpret_cast<const char*>(h), strnlen(reinterpret_cast<const char*>(h), 100));
         if (name.compare(0, 2, "./") == 0) name.erase(0, 2);
         char type = static_cast<char>(h[156]);
         if (type == '0' || type == 0)
             for (int i = 0; i < 4; ++i)
                 if (name == names[i]) {
-                    if (m[i].found) return make_error(errc::bad_format, off, "tar member " + name + " appears twice");
+                    if (m[i].found) return detail::failure(errc::bad_format, off, "tar member " + name + " appears twice");
                     m[i] = {data, len, true};
                 }
         std::uint64_t blocks = (len + 511) / 512 * 512;
-        if (!checked_add(data, blocks, off)) return make_error(errc::bad_format, off, "tar member size overflows");
+        if (!checked_add(data, blocks, off)) return detail::failure(errc::bad_format, off, "tar member size overflows");
     }
     for (int i = 0; i < 4; ++i)
-        if (!m[i].found) return make_error(errc::missing_record, no_offset, std::string("tar checkpoint has no ") + names[i] + " member");
+        if (!m[i].found) return detail::failure(errc::missing_record, no_offset,
+                                                std::string("tar checkpoint has no ") + names[i] + " member");
     return {};
 }
 
@@ -91,7 +92,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
 
     // Each member is a run of pickles and raw bytes; read it whole (members are the file).
     auto member = [&](const tar_member& t, fill_later_vector<std::uint8_t>& out) -> status {
-        if (t.size > SIZE_MAX) return make_error(errc::limit_tensor, t.offset, "tar member larger than the address space");
+        if (t.size > SIZE_MAX) return detail::failure(errc::limit_tensor, t.offset, "tar member larger than the address space");
         out.resize(static_cast<std::size_t>(t.size));
         return src.read_at(t.offset, out.data(), out.size());
     };
@@ -110,7 +111,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         return r;
     };
     auto raw = [&](std::size_t n, const char* what) -> result<const std::uint8_t*> {
-        if (n > bytes.size() - pos) return make_error(errc::truncated, base + pos, std::string(what) + " runs past its tar member");
+        if (n > bytes.size() - pos) return detail::failure(errc::truncated, base + pos, std::string(what) + " runs past its tar member");
         const std::uint8_t* p = bytes.data() + pos;
         pos += n;
         return p;
@@ -132,19 +133,22 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
     pos = 0;
     auto count = next("tar storages");
     if (!count) return count;
-    if (doc.at(*count).k != kind::integer || doc.at(*count).i < 0) return make_error(errc::bad_format, base, "tar storage count is not a size");
+    if (doc.at(*count).k != kind::integer || doc.at(*count).i < 0)
+        return detail::failure(errc::bad_format, base, "tar storage count is not a size");
     flat_map<std::string_view, std::uint32_t> storages;
     storage_placer placer(opts);
     for (std::int64_t i = 0; i < doc.at(*count).i; ++i) {
         auto entry = next("tar storage header");
         if (!entry) return entry;
         std::size_t n = doc.edge_count(*entry);
-        if (doc.at(*entry).k != kind::tuple || (n != 3 && n != 2)) return make_error(errc::bad_format, base + pos, "tar storage header is not (key, location, type)");
+        if (doc.at(*entry).k != kind::tuple || (n != 3 && n != 2))
+            return detail::failure(errc::bad_format, base + pos, "tar storage header is not (key, location, type)");
         storage_description d;
-        if (!key_text(doc.edge(*entry, 0), d.key)) return make_error(errc::bad_format, base + pos, "tar storage key is not an int");
+        if (!key_text(doc.edge(*entry, 0), d.key)) return detail::failure(errc::bad_format, base + pos, "tar storage key is not an int");
         node_id type = doc.edge(*entry, n - 1);
         d.type = handler.storage_dtype(doc, type);
-        if (d.type == dtype::unknown) return make_error(errc::bad_storage, base + pos, "tar storage type is not a torch storage class");
+        if (d.type == dtype::unknown) return detail::failure(errc::bad_storage, base + pos,
+                                                             "tar storage type is not a torch storage class");
         d.location = "cpu";
         std::string_view loc;
         if (n == 3 && as_text(doc, doc.edge(*entry, 1), loc)) d.location = loc;
@@ -153,7 +157,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         d.numel = le64(*numel);
         std::uint64_t nbytes;
         if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), nbytes) || nbytes > bytes.size() - pos)
-            return make_error(errc::truncated, base + pos, "tar storage data runs past its member", "storage " + std::string(d.key));
+            return detail::failure(errc::truncated, base + pos, "tar storage data runs past its member", "storage " + std::string(d.key));
         auto device = placer.place(doc, d, base + pos);
         if (!device) return std::move(device).pass_error();
         memory_source member_bytes(bytes.data(), bytes.size());  // already read: no second I/O
@@ -166,21 +170,22 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
     }
     auto views = next("tar storage views");
     if (!views) return views;
-    if (doc.at(*views).k != kind::list) return make_error(errc::bad_format, base + pos, "tar storage views are not a list");
+    if (doc.at(*views).k != kind::list) return detail::failure(errc::bad_format, base + pos, "tar storage views are not a list");
     for (std::size_t i = 0; i < doc.edge_count(*views); ++i) {
         node_id v = doc.edge(*views, i);
-        if (doc.at(v).k != kind::tuple || doc.edge_count(v) != 4) return make_error(errc::bad_format, base + pos, "tar view is not (key, root, offset, size)");
+        if (doc.at(v).k != kind::tuple || doc.edge_count(v) != 4)
+            return detail::failure(errc::bad_format, base + pos, "tar view is not (key, root, offset, size)");
         std::string_view vkey, rkey;
         const auto& off = doc.at(doc.edge(v, 2));
         const auto& num = doc.at(doc.edge(v, 3));
         if (!key_text(doc.edge(v, 0), vkey) || !key_text(doc.edge(v, 1), rkey) || off.k != kind::integer || num.k != kind::integer)
-            return make_error(errc::bad_format, base + pos, "tar view is not (key, root, offset, size)");
+            return detail::failure(errc::bad_format, base + pos, "tar view is not (key, root, offset, size)");
         const std::uint32_t* root = storages.find(rkey);
-        if (!root) return make_error(errc::missing_record, base + pos, "tar view of unknown storage " + std::string(rkey));
+        if (!root) return detail::failure(errc::missing_record, base + pos, "tar view of unknown storage " + std::string(rkey));
         const storage& r = doc.storage_at(*root);
         if (off.i < 0 || num.i < 0 || static_cast<std::uint64_t>(off.i) > r.desc.numel ||
             static_cast<std::uint64_t>(num.i) > r.desc.numel - static_cast<std::uint64_t>(off.i))
-            return make_error(errc::bad_storage, base + pos, "tar view lies outside its storage", "storage " + std::string(vkey));
+            return detail::failure(errc::bad_storage, base + pos, "tar view lies outside its storage", "storage " + std::string(vkey));
         storage view;
         view.desc = r.desc;
         view.desc.key = vkey;
@@ -200,18 +205,20 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
     pos = 0;
     count = next("tar tensors");
     if (!count) return count;
-    if (doc.at(*count).k != kind::integer || doc.at(*count).i < 0) return make_error(errc::bad_format, base, "tar tensor count is not a size");
+    if (doc.at(*count).k != kind::integer || doc.at(*count).i < 0)
+        return detail::failure(errc::bad_format, base, "tar tensor count is not a size");
     for (std::int64_t i = 0; i < doc.at(*count).i; ++i) {
         auto entry = next("tar tensor header");
         if (!entry) return entry;
-        if (doc.at(*entry).k != kind::tuple || doc.edge_count(*entry) != 3) return make_error(errc::bad_format, base + pos, "tar tensor header is not (key, storage, class)");
+        if (doc.at(*entry).k != kind::tuple || doc.edge_count(*entry) != 3)
+            return detail::failure(errc::bad_format, base + pos, "tar tensor header is not (key, storage, class)");
         std::string_view key, skey;
         if (!key_text(doc.edge(*entry, 0), key) || !key_text(doc.edge(*entry, 1), skey))
-            return make_error(errc::bad_format, base + pos, "tar tensor keys are not ints");
+            return detail::failure(errc::bad_format, base + pos, "tar tensor keys are not ints");
         auto head = raw(8, "tensor metadata");
         if (!head) return std::move(head).pass_error();
         std::uint32_t ndim = static_cast<std::uint32_t>((*head)[0] | ((*head)[1] << 8) | ((*head)[2] << 16) | ((*head)[3] << 24));
-        if (ndim > policies.limits.max_tensor_rank) return make_error(errc::limit_tensor, base + pos, "tar tensor rank too large");
+        if (ndim > policies.limits.max_tensor_rank) return detail::failure(errc::limit_tensor, base + pos, "tar tensor rank too large");
         auto dims = raw((2 * ndim + 1) * 8, "tensor metadata");
         if (!dims) return std::move(dims).pass_error();
         node_id size = doc.make_seq(kind::tuple, nullptr, 0), stride = doc.make_seq(kind::tuple, nullptr, 0);
@@ -219,7 +226,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         for (std::uint32_t d = 0; d < ndim; ++d) doc.push_edge(stride, doc.make_int(static_cast<std::int64_t>(le64(*dims + 8 * (ndim + d)))));
         node_id offset = doc.make_int(static_cast<std::int64_t>(le64(*dims + 16 * ndim)));
         const std::uint32_t* st = storages.find(skey);
-        if (!st) return make_error(errc::missing_record, base + pos, "tar tensor of unknown storage " + std::string(skey));
+        if (!st) return detail::failure(errc::missing_record, base + pos, "tar tensor of unknown storage " + std::string(skey));
         auto t = handler.make_tensor(doc, handler.storage_node(doc, *st), offset, size, stride, dtype::unknown, false);
         if (!t) return t;
         objects.objects[key] = *t;

@@ -73,7 +73,7 @@ public:
     /// The whole storage this tensor views, read from the source now if a lazy load left it
     /// there.
     result<span<const std::uint8_t>> storage_data() const {
-        if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
+        if (!has_storage()) return detail::failure(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
         return doc_->storage_data(rec_->storage);
     }
     /// storage_data(), or no bytes when there is no storage or it cannot be read.
@@ -95,8 +95,8 @@ public:
     }
     /// The element bytes of a contiguous tensor, in place.
     result<span<const std::uint8_t>> bytes() const {
-        if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
-        if (!is_contiguous()) return make_error(errc::bad_tensor, no_offset, "tensor is not contiguous; use contiguous_copy()");
+        if (!has_storage()) return detail::failure(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
+        if (!is_contiguous()) return detail::failure(errc::bad_tensor, no_offset, "tensor is not contiguous; use contiguous_copy()");
         if (values_per_byte(dtype()) > 1) return packed_error();
         std::uint64_t esize = element_size(dtype());
         std::uint64_t n = numel();
@@ -104,7 +104,7 @@ public:
         if (!all) return std::move(all).pass_error();
         std::uint64_t begin = n ? static_cast<std::uint64_t>(offset()) * esize : 0;
         if (begin > all->size() || n * esize > all->size() - begin)
-            return make_error(errc::bad_tensor, no_offset, "tensor runs past its storage");
+            return detail::failure(errc::bad_tensor, no_offset, "tensor runs past its storage");
         return span<const std::uint8_t>(all->data() + begin, static_cast<std::size_t>(n * esize));
     }
     /// The elements in row-major order into dst[0, n), n being numel x element size. Nothing
@@ -113,16 +113,16 @@ public:
     /// touches into a scratch buffer freed on return, and others are copied from the resident
     /// storage. A broadcast view is bounded as contiguous_copy bounds it.
     status read_into(void* dst, std::size_t n, std::uint64_t max_expansion = default_limits::max_view_expansion) const {
-        if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
+        if (!has_storage()) return detail::failure(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
         if (values_per_byte(dtype()) > 1 && (!is_contiguous() || offset() % static_cast<std::int64_t>(values_per_byte(dtype()))))
             return packed_error();
         std::uint64_t total = 0;
         std::uint64_t per_byte = values_per_byte(dtype());
         std::uint64_t esize = element_size(dtype());
         if (!detail::checked_mul((numel() + per_byte - 1) / per_byte, esize, total) || total != n)
-            return make_error(errc::invalid_argument, no_offset,
-                              "read_into needs a buffer of exactly " + std::to_string(total) + " bytes, got " +
-                                  std::to_string(n));
+            return detail::failure(errc::invalid_argument, no_offset,
+                                   "read_into needs a buffer of exactly " + std::to_string(total) + " bytes, got " +
+                                       std::to_string(n));
         if (is_contiguous()) {
             std::uint64_t begin = numel() ? static_cast<std::uint64_t>(offset()) * esize / per_byte : 0;
             return doc_->read_storage_range(rec_->storage, begin, dst, n);
@@ -152,9 +152,9 @@ public:
         }
         std::uint64_t span_bytes = 0;
         if (lo < 0 || !detail::checked_mul(static_cast<std::uint64_t>(hi - lo) + 1, esize, span_bytes) || span_bytes > SIZE_MAX)
-            return make_error(errc::bad_tensor, no_offset, "tensor runs past its storage");
+            return detail::failure(errc::bad_tensor, no_offset, "tensor runs past its storage");
         detail::unique_array<std::uint8_t> scratch = detail::try_make_array<std::uint8_t>(static_cast<std::size_t>(span_bytes));
-        if (!scratch) return make_error(errc::io_error, no_offset, "no memory for " + std::to_string(span_bytes) + " bytes");
+        if (!scratch) return detail::failure(errc::io_error, no_offset, "no memory for " + std::to_string(span_bytes) + " bytes");
         PTLOAD_TRY(doc_->read_storage_range(rec_->storage, static_cast<std::uint64_t>(lo) * esize, scratch.get(),
                                             static_cast<std::size_t>(span_bytes)));
         gather(scratch.get(), lo);
@@ -176,14 +176,14 @@ public:
     template <class T>
     result<span<const T>> data() const {
         if (!element_type_fits<T>(dtype()))
-            return make_error(errc::wrong_kind, no_offset,
-                              "a " + std::to_string(sizeof(T)) + "-byte " + element_kind<T>() +
-                                  "element type does not read " + std::string(name(dtype())) + " (" +
-                                  std::to_string(element_size(dtype())) + " bytes per element)");
+            return detail::failure(errc::wrong_kind, no_offset,
+                                   "a " + std::to_string(sizeof(T)) + "-byte " + element_kind<T>() +
+                                       "element type does not read " + std::string(name(dtype())) + " (" +
+                                       std::to_string(element_size(dtype())) + " bytes per element)");
         auto b = bytes();
         if (!b) return std::move(b).pass_error();
         if (reinterpret_cast<std::uintptr_t>(b->data()) % alignof(T))
-            return make_error(errc::bad_tensor, no_offset, "tensor data is not aligned for this element type");
+            return detail::failure(errc::bad_tensor, no_offset, "tensor data is not aligned for this element type");
         return span<const T>(reinterpret_cast<const T*>(b->data()), b->size() / sizeof(T));
     }
     /// Calls f(std::int64_t position) with the storage position of every element, row-major.
@@ -238,7 +238,7 @@ public:
     /// file that includes ptload without calling them does not compile std::vector's code.)
     template <class = void>
     result<std::vector<std::uint8_t>> contiguous_copy(std::uint64_t max_expansion = default_limits::max_view_expansion) const {
-        if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
+        if (!has_storage()) return detail::failure(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
         if (values_per_byte(dtype()) > 1) return packed_error();
         std::size_t esize = element_size(dtype());
         std::uint64_t total = 0;
@@ -252,14 +252,14 @@ public:
     /// with the neg bit applied; the same expansion bound as contiguous_copy.
     template <class = void>
     result<std::vector<float>> to_float32(std::uint64_t max_expansion = default_limits::max_view_expansion) const {
-        if (!has_storage()) return make_error(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
+        if (!has_storage()) return detail::failure(errc::bad_tensor, no_offset, "tensor has no storage (meta tensor)");
         std::uint64_t total = 0;
         PTLOAD_TRY(check_expansion(max_expansion, total));
         ptload::dtype t = dtype();
         const dtype_info& inf = info(t);
         if (inf.cls != dtype_class::floating && inf.cls != dtype_class::integer && inf.cls != dtype_class::unsigned_integer &&
             inf.cls != dtype_class::boolean)
-            return make_error(errc::unsupported, no_offset, "no float32 conversion for " + std::string(inf.name));
+            return detail::failure(errc::unsupported, no_offset, "no float32 conversion for " + std::string(inf.name));
         std::vector<float> out;
         out.reserve(static_cast<std::size_t>(numel()));
         float sign = is_neg() ? -1.0f : 1.0f;
@@ -292,15 +292,15 @@ private:
     status check_expansion(std::uint64_t max_expansion, std::uint64_t& total) const {
         std::uint64_t allowed = 0;
         if (!detail::checked_mul(numel(), static_cast<std::uint64_t>(element_size(dtype())), total) || total > SIZE_MAX)
-            return make_error(errc::limit_tensor, no_offset, "tensor too large to materialise");
+            return detail::failure(errc::limit_tensor, no_offset, "tensor too large to materialise");
         if (!detail::checked_mul(storage_nbytes(), max_expansion, allowed) ||
             !detail::checked_add(allowed, default_limits::view_slack, allowed))
             allowed = ~std::uint64_t{0};
         if (total > allowed)
-            return make_error(errc::limit_view, no_offset,
-                              "materialising this view needs " + std::to_string(total) + " bytes from a " +
-                                  std::to_string(storage_nbytes()) +
-                                  "-byte storage (limits::max_view_expansion, view_slack); pass a larger max_expansion");
+            return detail::failure(errc::limit_view, no_offset,
+                                   "materialising this view needs " + std::to_string(total) + " bytes from a " +
+                                       std::to_string(storage_nbytes()) +
+                                       "-byte storage (limits::max_view_expansion, view_slack); pass a larger max_expansion");
         return {};
     }
 

@@ -202,8 +202,8 @@ inline std::string zip_printable(std::string_view name) {
     return out;
 }
 
-PTLOAD_COLD inline error zip_error(std::uint64_t offset, std::string message, std::string_view name = {}) {
-    return make_error(errc::bad_zip, offset, std::move(message), zip_printable(name));
+PTLOAD_COLD inline error_handoff zip_error(std::uint64_t offset, std::string_view message, std::string_view name = {}) {
+    return hand_off(make_error(errc::bad_zip, offset, std::string(message), zip_printable(name)));
 }
 
 /// What a flag word has that ptload refuses, or nullptr.
@@ -675,10 +675,10 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
         if (e.method == 8) {
             // inflate_total <= inflate_cap holds throughout, so the subtraction cannot wrap.
             if (e.size > inflate_cap - inflate_total)
-                return make_error(errc::limit_inflate, e.header_offset,
-                                  "deflated entries would inflate to more than zip_limits::max_inflate_total (" +
-                                      std::to_string(inflate_cap) + " bytes)",
-                                  std::string(e.name));
+                return detail::failure(errc::limit_inflate, e.header_offset,
+                                       "deflated entries would inflate to more than zip_limits::max_inflate_total (" +
+                                           std::to_string(inflate_cap) + " bytes)",
+                                       std::string(e.name));
             inflate_total += e.size;
         }
     }
@@ -721,17 +721,17 @@ result<Bytes> read_entry_as(Source& src, const zip_entry& e, const zip_limits& l
                                  (e.compressed_size <= std::numeric_limits<std::uint64_t>::max() / lim.max_inflate_ratio &&
                                   e.size > e.compressed_size * lim.max_inflate_ratio));
         if (over_ratio)
-            return make_error(errc::limit_inflate, e.header_offset,
-                              "compression ratio of " + std::to_string(e.size) + " bytes from " +
-                                  std::to_string(e.compressed_size) + " exceeds zip_limits::max_inflate_ratio (" +
-                                  std::to_string(lim.max_inflate_ratio) + ":1)",
-                              std::string(e.name));
+            return detail::failure(errc::limit_inflate, e.header_offset,
+                                   "compression ratio of " + std::to_string(e.size) + " bytes from " +
+                                       std::to_string(e.compressed_size) + " exceeds zip_limits::max_inflate_ratio (" +
+                                       std::to_string(lim.max_inflate_ratio) + ":1)",
+                                   std::string(e.name));
         const std::uint64_t cap = detail::zip_inflate_total_cap(lim, file_size);
         if (e.size > cap)
-            return make_error(errc::limit_inflate, e.header_offset,
-                              "inflated size " + std::to_string(e.size) + " exceeds zip_limits::max_inflate_total (" +
-                                  std::to_string(cap) + " bytes)",
-                              std::string(e.name));
+            return detail::failure(errc::limit_inflate, e.header_offset,
+                                   "inflated size " + std::to_string(e.size) + " exceeds zip_limits::max_inflate_total (" +
+                                       std::to_string(cap) + " bytes)",
+                                   std::string(e.name));
         fill_later_vector<std::uint8_t> scratch;
         auto in_r = detail::zip_bytes(src, e.data_offset, e.compressed_size, scratch);
         PTLOAD_TRY(in_r);
