@@ -90,6 +90,89 @@ using std::string_view_literals::operator""sv;
 #ifndef PTLOAD_ERROR_HPP
 #define PTLOAD_ERROR_HPP
 
+// ----- ptload/detail/message.hpp -----
+// detail/message.hpp: error messages written out of line from their pieces.
+//
+// A message such as "needs " + std::to_string(n) + " bytes, " + ... made where the error is
+// found is a string per piece and per join, each destroyed (and given a cleanup path for
+// exceptions) in the function that fails. The library fails in hundreds of places, so that
+// code was a large part of a loader's size and of its compile time. A failure given its
+// message as {"needs ", n, " bytes, ", ...} instead passes a small array of views and numbers
+// to one out-of-line call, which writes the text.
+#ifndef PTLOAD_DETAIL_MESSAGE_HPP
+#define PTLOAD_DETAIL_MESSAGE_HPP
+
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+namespace ptload {
+inline namespace v0 {
+namespace detail {
+
+/// One piece of a message: text (viewed, so it must outlive the call it is passed to, as a
+/// temporary in the same expression does), one char, or an integer written in decimal.
+class message_piece {
+public:
+    message_piece(const char* text) noexcept : text_(text) {}
+    template <class Traits, class Alloc>
+    message_piece(const std::basic_string<char, Traits, Alloc>& text) noexcept : text_(text.data(), text.size()) {}
+    message_piece(std::string_view text) noexcept : text_(text) {}
+    /// A char is a character, as std::string's operator+ appends it.
+    message_piece(char c) noexcept : text_(&c_, 1), c_(c) {}
+    /// Any other integer is a number, as std::to_string writes it.
+    template <class Int, std::enable_if_t<std::is_integral<Int>::value && !std::is_same<Int, char>::value &&
+                                              !std::is_same<Int, bool>::value,
+                                          int> = 0>
+    message_piece(Int v) noexcept : number_(true), negative_(v < 0), magnitude_(magnitude(v)) {}
+
+    message_piece(const message_piece&) = delete;
+    message_piece& operator=(const message_piece&) = delete;
+
+    void append_to(std::string& out) const {
+        if (!number_) {
+            out.append(text_.data(), text_.size());
+            return;
+        }
+        char digits[20];
+        std::size_t n = 0;
+        std::uint64_t v = magnitude_;
+        do digits[n++] = static_cast<char>('0' + v % 10);
+        while (v /= 10);
+        if (negative_) out += '-';
+        while (n) out += digits[--n];
+    }
+
+private:
+    template <class Int>
+    static std::uint64_t magnitude(Int v) noexcept {
+        // The magnitude of the most negative value too: negate after widening, in unsigned.
+        return v < 0 ? 0 - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v);
+    }
+
+    std::string_view text_;
+    char c_ = 0;
+    bool number_ = false;
+    bool negative_ = false;
+    std::uint64_t magnitude_ = 0;
+};
+
+/// The pieces written one after another.
+PTLOAD_COLD inline std::string message_text(std::initializer_list<message_piece> pieces) {
+    std::string out;
+    for (const message_piece& p : pieces) p.append_to(out);
+    return out;
+}
+
+} // namespace detail
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/detail/message.hpp -----
 // ----- ptload/detail/owner.hpp -----
 // detail/owner.hpp: sole ownership of one object, freed by a given function: what
 // std::unique_ptr with a deleter does, without the templates <memory> instantiates for it in
@@ -294,6 +377,11 @@ PTLOAD_COLD inline error_handoff pass_on(owned_error& e) {
 PTLOAD_COLD inline error_handoff failure(errc code, std::uint64_t offset, std::string_view message,
                                          std::string_view context = {}) {
     return hand_off(make_error(code, offset, std::string(message), std::string(context)));
+}
+/// failure() with a message of pieces, written out of line (detail/message.hpp).
+PTLOAD_COLD inline error_handoff failure(errc code, std::uint64_t offset, std::initializer_list<message_piece> message,
+                                         std::string_view context = {}) {
+    return failure(code, offset, message_text(message), context);
 }
 } // namespace detail
 
@@ -2565,7 +2653,7 @@ public:
     status read_storage_range(std::uint32_t i, std::uint64_t begin, void* dst, std::size_t n) const {
         const storage& s = storages_[i];
         if (begin > s.nbytes() || n > s.nbytes() - begin)
-            return detail::failure(errc::bad_tensor, no_offset, "read past the end of storage " + std::string(s.desc.key));
+            return detail::failure(errc::bad_tensor, no_offset, {"read past the end of storage ", s.desc.key});
         if (s.resident || s.ref.view_of != no_storage || !reader_) {
             auto all = storage_data(i);
             if (!all) return std::move(all).pass_error();
@@ -4076,8 +4164,7 @@ public:
         if (!open_) return open_error();
         if (offset > size_ || n > size_ - offset)
             return detail::failure(errc::truncated, offset,
-                                   "read of " + std::to_string(n) + " bytes past the end of the " + std::to_string(size_) +
-                                       "-byte file",
+                                   {"read of ", n, " bytes past the end of the ", size_, "-byte file"},
                                    path_);
         if (n) std::memcpy(dst, data_ + offset, n);
         return {};
@@ -4381,8 +4468,7 @@ public:
     status read_at(std::uint64_t offset, void* dst, std::size_t n) const noexcept {
         if (offset > size_ || n > size_ - offset)
             return detail::failure(errc::truncated, offset,
-                                   "read of " + std::to_string(n) + " bytes past the end of a " + std::to_string(size_) +
-                                       "-byte buffer");
+                                   {"read of ", n, " bytes past the end of a ", size_, "-byte buffer"});
         if (n) std::memcpy(dst, data_ + offset, n);
         return {};
     }
@@ -4422,12 +4508,11 @@ public:
         if (!file_) return open_error();
         if (offset > size_ || n > size_ - offset)
             return detail::failure(errc::truncated, offset,
-                                   "read of " + std::to_string(n) + " bytes past the end of the " + std::to_string(size_) +
-                                       "-byte file",
+                                   {"read of ", n, " bytes past the end of the ", size_, "-byte file"},
                                    path_);
         if (!seek(offset)) return detail::failure(errc::io_error, offset, "seek failed", path_);
         if (n && std::fread(dst, 1, n, file_) != n)
-            return detail::failure(errc::io_error, offset, "short read of " + std::to_string(n) + " bytes", path_);
+            return detail::failure(errc::io_error, offset, {"short read of ", n, " bytes"}, path_);
         return {};
     }
 
@@ -4492,7 +4577,7 @@ public:
     std::uint64_t size() const noexcept { return size_; }
     status read_at(std::uint64_t offset, void* dst, std::size_t n) const {
         if (offset > size_ || n > size_ - offset)
-            return detail::failure(errc::truncated, offset, "read past the end of a " + std::to_string(size_) + "-byte file");
+            return detail::failure(errc::truncated, offset, {"read past the end of a ", size_, "-byte file"});
         auto* out = static_cast<char*>(dst);
         while (n) {
 #if PTLOAD_POSIX_LARGEFILE64
@@ -4536,7 +4621,7 @@ public:
     std::uint64_t size() const noexcept { return size_; }
     status read_at(std::uint64_t offset, void* dst, std::size_t n) {
         if (offset > size_ || n > size_ - offset)
-            return detail::failure(errc::truncated, offset, "read past the end of a " + std::to_string(size_) + "-byte stream");
+            return detail::failure(errc::truncated, offset, {"read past the end of a ", size_, "-byte stream"});
         if (seek_(ctx_, static_cast<std::int64_t>(offset), SEEK_SET) != 0)
             return detail::failure(errc::io_error, offset, "stream seek failed");
         auto* out = static_cast<char*>(dst);
@@ -4851,8 +4936,7 @@ public:
         std::uint64_t esize = element_size(dtype());
         if (!detail::checked_mul((numel() + per_byte - 1) / per_byte, esize, total) || total != n)
             return detail::failure(errc::invalid_argument, no_offset,
-                                   "read_into needs a buffer of exactly " + std::to_string(total) + " bytes, got " +
-                                       std::to_string(n));
+                                   {"read_into needs a buffer of exactly ", total, " bytes, got ", n});
         if (is_contiguous()) {
             std::uint64_t begin = numel() ? static_cast<std::uint64_t>(offset()) * esize / per_byte : 0;
             return doc_->read_storage_range(rec_->storage, begin, dst, n);
@@ -4884,7 +4968,7 @@ public:
         if (lo < 0 || !detail::checked_mul(static_cast<std::uint64_t>(hi - lo) + 1, esize, span_bytes) || span_bytes > SIZE_MAX)
             return detail::failure(errc::bad_tensor, no_offset, "tensor runs past its storage");
         detail::unique_array<std::uint8_t> scratch = detail::try_make_array<std::uint8_t>(static_cast<std::size_t>(span_bytes));
-        if (!scratch) return detail::failure(errc::io_error, no_offset, "no memory for " + std::to_string(span_bytes) + " bytes");
+        if (!scratch) return detail::failure(errc::io_error, no_offset, {"no memory for ", span_bytes, " bytes"});
         PTLOAD_TRY(doc_->read_storage_range(rec_->storage, static_cast<std::uint64_t>(lo) * esize, scratch.get(),
                                             static_cast<std::size_t>(span_bytes)));
         gather(scratch.get(), lo);
@@ -4907,9 +4991,8 @@ public:
     result<span<const T>> data() const {
         if (!element_type_fits<T>(dtype()))
             return detail::failure(errc::wrong_kind, no_offset,
-                                   "a " + std::to_string(sizeof(T)) + "-byte " + element_kind<T>() +
-                                       "element type does not read " + std::string(name(dtype())) + " (" +
-                                       std::to_string(element_size(dtype())) + " bytes per element)");
+                                   {"a ", sizeof(T), "-byte ", element_kind<T>(), "element type does not read ",
+                                    name(dtype()), " (", element_size(dtype()), " bytes per element)"});
         auto b = bytes();
         if (!b) return std::move(b).pass_error();
         if (reinterpret_cast<std::uintptr_t>(b->data()) % alignof(T))
@@ -4989,7 +5072,7 @@ public:
         const dtype_info& inf = info(t);
         if (inf.cls != dtype_class::floating && inf.cls != dtype_class::integer && inf.cls != dtype_class::unsigned_integer &&
             inf.cls != dtype_class::boolean)
-            return detail::failure(errc::unsupported, no_offset, "no float32 conversion for " + std::string(inf.name));
+            return detail::failure(errc::unsupported, no_offset, {"no float32 conversion for ", inf.name});
         std::vector<float> out;
         out.reserve(static_cast<std::size_t>(numel()));
         float sign = is_neg() ? -1.0f : 1.0f;
@@ -5028,9 +5111,9 @@ private:
             allowed = ~std::uint64_t{0};
         if (total > allowed)
             return detail::failure(errc::limit_view, no_offset,
-                                   "materialising this view needs " + std::to_string(total) + " bytes from a " +
-                                       std::to_string(storage_nbytes()) +
-                                       "-byte storage (limits::max_view_expansion, view_slack); pass a larger max_expansion");
+                                   {"materialising this view needs ", total, " bytes from a ", storage_nbytes(),
+                                    "-byte storage (limits::max_view_expansion, view_slack); pass a larger "
+                                    "max_expansion"});
         return {};
     }
 
@@ -5227,8 +5310,8 @@ struct load_options {
             if (h.handler(d, tag, scratch)) return std::string_view(scratch);
         if (known_tag(tag)) return tag;
         return detail::failure(errc::bad_storage, no_offset,
-                               "don't know how to restore data location tagged '" + std::string(tag) +
-                                   "'; give map_location or register a location handler",
+                               {"don't know how to restore data location tagged '", tag,
+                                "'; give map_location or register a location handler"},
                                "storage " + std::string(d.key));
     }
 
@@ -6680,7 +6763,7 @@ private:
         }
         case kind::list: case kind::dict: case kind::ordered_dict: case kind::set: case kind::bytearray:
         case kind::ndarray: case kind::slice:
-            return detail::failure(errc::bad_operand, no_offset, std::string("unhashable type: '") + kind_name(n.k) + "'");
+            return detail::failure(errc::bad_operand, no_offset, {"unhashable type: '", kind_name(n.k), "'"});
         default: h = identity_hash(id); return {};  // identity-hashed objects
         }
     }
@@ -6879,7 +6962,7 @@ status build_ndarray(document_data& doc, node_id arr, node_id state) {
     if (doc.at(state).k != kind::tuple) return detail::failure(errc::bad_operand, no_offset, "ndarray state is not a tuple");
     std::size_t n = doc.edge_count(state);
     std::size_t at = n == 5 ? 1 : n == 4 ? 0 : 99;
-    if (at == 99) return detail::failure(errc::bad_operand, no_offset, "ndarray state has " + std::to_string(n) + " items");
+    if (at == 99) return detail::failure(errc::bad_operand, no_offset, {"ndarray state has ", n, " items"});
     node_id shape = doc.edge(state, at), dt = doc.edge(state, at + 1), fortran = doc.edge(state, at + 2),
             data = doc.edge(state, at + 3);
     if (doc.at(shape).k != kind::tuple) return detail::failure(errc::bad_operand, no_offset, "ndarray shape is not a tuple");
@@ -6910,8 +6993,8 @@ status build_ndarray(document_data& doc, node_id arr, node_id state) {
             return detail::failure(errc::bad_tensor, no_offset, "ndarray byte count overflows");
         if (item && doc.text(data).size() != count * item)
             return detail::failure(errc::bad_tensor, no_offset,
-                                   "ndarray holds " + std::to_string(doc.text(data).size()) + " bytes, shape and dtype need " +
-                                       std::to_string(count * item));
+                                   {"ndarray holds ", doc.text(data).size(), " bytes, shape and dtype need ",
+                                    count * item});
     } else {
         return detail::failure(errc::bad_operand, no_offset, "ndarray data is neither bytes nor a list");
     }
@@ -6953,7 +7036,7 @@ result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id raw) {
         char k = descr[1];
         if (k != 'U' && k != 'S' && k != 'V' && bytes.size() != item)
             return detail::failure(errc::bad_tensor, no_offset,
-                                   "numpy scalar of " + std::string(descr) + " has " + std::to_string(bytes.size()) + " bytes");
+                                   {"numpy scalar of ", descr, " has ", bytes.size(), " bytes"});
         if (descr[0] == '>' && k != 'U' && k != 'S' && k != 'V') {  // to little-endian
             if (k == 'c') {
                 std::size_t h = bytes.size() / 2;
@@ -7017,11 +7100,12 @@ result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id raw) {
             break;
         }
         case 'f':
-            if (n != 2 && n != 4 && n != 8) return detail::failure(errc::unsupported, no_offset, "numpy scalar " + std::string(descr));
+            if (n != 2 && n != 4 && n != 8) return detail::failure(errc::unsupported, no_offset, {"numpy scalar ",
+                                                                                                  descr});
             val = doc.make_float(to_double(0, n));
             break;
         case 'c':
-            if (n != 8 && n != 16) return detail::failure(errc::unsupported, no_offset, "numpy scalar " + std::string(descr));
+            if (n != 8 && n != 16) return detail::failure(errc::unsupported, no_offset, {"numpy scalar ", descr});
             val = doc.make_complex(to_double(0, n / 2), to_double(n / 2, n / 2));
             break;
         case 'S': {
@@ -7045,7 +7129,7 @@ result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id raw) {
             break;
         }
         case 'V': val = doc.make_text(kind::bytes, bytes.data(), bytes.size()); break;
-        default: return detail::failure(errc::unsupported, no_offset, "numpy scalar of dtype " + std::string(descr));
+        default: return detail::failure(errc::unsupported, no_offset, {"numpy scalar of dtype ", descr});
         }
     }
     node_id fields[2] = {dt, val};
@@ -7315,8 +7399,8 @@ public:
             status s = dispatch_table[*op_at_](*this);
             if (PTLOAD_UNLIKELY(!s.has_value())) return std::move(s).pass_error();
             if (PTLOAD_UNLIKELY(doc_.node_count() > node_budget_))
-                return fail(errc::limit_nodes, "more than " + std::to_string(node_budget_) +
-                                                   " values for a pickle of this size (limits::nodes_per_byte)");
+                return fail(errc::limit_nodes, {"more than ", node_budget_,
+                                                " values for a pickle of this size (limits::nodes_per_byte)"});
         }
         return result_;
     }
@@ -7346,6 +7430,9 @@ private:
     /// (with the message's own making when it is built from values).
     PTLOAD_COLD error_handoff fail(errc code, std::string_view message) const {
         return hand_off(make_error(code, file_offset(), std::string(message), op_context()));
+    }
+    PTLOAD_COLD error_handoff fail(errc code, std::initializer_list<detail::message_piece> message) const {
+        return fail(code, detail::message_text(message));
     }
     /// Adds this opcode's offset and context to an error raised below the machine.
     error locate(error e) const {
@@ -7421,13 +7508,11 @@ private:
         if (frame_end_) {
             auto left = static_cast<std::uint64_t>(frame_end_ - cur_);
             if (n > left)
-                return fail(errc::frame_error, "argument of " + std::to_string(n) +
-                                                   " bytes runs past the end of its frame (" +
-                                                   std::to_string(left) + " bytes left)");
+                return fail(errc::frame_error, {"argument of ", n, " bytes runs past the end of its frame (", left,
+                                                " bytes left)"});
         }
-        return fail(errc::truncated, "needs " + std::to_string(n) + " bytes, " +
-                                         std::to_string(static_cast<std::uint64_t>(end_ - cur_)) +
-                                         " left in the pickle");
+        return fail(errc::truncated, {"needs ", n, " bytes, ", static_cast<std::uint64_t>(end_ - cur_),
+                                      " left in the pickle"});
     }
     /// The width of opcode B's inline integer, as its opcode_table row gives it (u1, u2, u4, u8,
     /// or the length prefix of a counted argument).
@@ -7465,7 +7550,7 @@ private:
     template <std::uint8_t B>
     PTLOAD_COLD error_handoff count_error() const {
         if (!can_take(count_width<B>())) return cannot_take(count_width<B>());
-        return fail(errc::bad_operand, std::string(opcode_name(B)) + " length is negative");
+        return fail(errc::bad_operand, {opcode_name(B), " length is negative"});
     }
     /// Opcode B's counted argument: its length, then that many bytes. False, consuming
     /// nothing, when either is missing: counted_error<B>() then says which.
@@ -7505,7 +7590,7 @@ private:
         return {};
     }
     PTLOAD_COLD error_handoff stack_full() const {
-        return fail(errc::limit_stack, "more than " + std::to_string(limits_.max_stack) + " items on the stack");
+        return fail(errc::limit_stack, {"more than ", limits_.max_stack, " items on the stack"});
     }
     result<node_id> pop() {
         if (PTLOAD_UNLIKELY(stack_.size() <= fence())) return underflow();
@@ -7574,8 +7659,8 @@ private:
             if (added.second) ++memo_count_;
             else *added.first = id;
             if (sparse_memo_.size() > limits_.max_memo)
-                return fail(errc::limit_memo, "more than " + std::to_string(limits_.max_memo) +
-                                                  " memo entries far beyond the others (limits::max_memo)");
+                return fail(errc::limit_memo, {"more than ", limits_.max_memo,
+                                               " memo entries far beyond the others (limits::max_memo)"});
         }
         return {};
     }
@@ -7586,7 +7671,7 @@ private:
         if (id == null_node && index <= 0xFFFFFFFFull) {
             if (const node_id* sparse = sparse_memo_.find(static_cast<std::uint32_t>(index))) id = *sparse;
         }
-        if (id == null_node) return fail(errc::memo_missing, "memo has no entry " + std::to_string(index));
+        if (id == null_node) return fail(errc::memo_missing, {"memo has no entry ", index});
         return push(id);
     }
 
@@ -7625,9 +7710,8 @@ private:
         detail::string out;
         const std::size_t bad = decoding_.decode(p, n, out);
         if (bad != n)
-            return fail(errc::decode_error, std::string("'") + decoding_.name + "' codec can't decode byte 0x" +
-                                                hex_byte(p[bad]) + " in position " + std::to_string(bad) +
-                                                " (try encoding latin1 or bytes)");
+            return fail(errc::decode_error, {"'", decoding_.name, "' codec can't decode byte 0x", hex_byte(p[bad]),
+                                             " in position ", bad, " (try encoding latin1 or bytes)"});
         return doc_.make_text(kind::string, out.data(), out.size());
     }
     static std::string hex_byte(std::uint8_t b) {
@@ -7646,15 +7730,15 @@ private:
     }
     PTLOAD_COLD error_handoff bad_utf8(std::uint8_t byte, std::size_t at) const {
         return fail(errc::decode_error,
-                    "'utf-8' codec can't decode byte 0x" + hex_byte(byte) + " in position " + std::to_string(at));
+                    {"'utf-8' codec can't decode byte 0x", hex_byte(byte), " in position ", at});
     }
     result<node_id> integer_from(const detail::parsed_int& v) {
         if (v.status == detail::parsed_int::too_long)
-            return fail(errc::limit_integer, "integer literal has more than " + std::to_string(limits_.max_int_digits) + " digits");
+            return fail(errc::limit_integer, {"integer literal has more than ", limits_.max_int_digits, " digits"});
         if (v.status != detail::parsed_int::ok) return fail(errc::bad_text, "not an integer literal");
         if (v.small) return doc_.make_int(v.value);
         if (v.big.size() > limits_.max_int_bytes)
-            return fail(errc::limit_integer, "integer wider than " + std::to_string(limits_.max_int_bytes) + " bytes");
+            return fail(errc::limit_integer, {"integer wider than ", limits_.max_int_bytes, " bytes"});
         return doc_.make_text(kind::big_integer, v.big.data(), v.big.size());
     }
     result<node_id> binary_long(const std::uint8_t* p, std::size_t n) {
@@ -7662,7 +7746,7 @@ private:
         if (detail::twos_to_int64(p, n, small)) return doc_.make_int(small);
         std::size_t len = detail::minimal_twos_length(p, n);
         if (len > limits_.max_int_bytes)
-            return fail(errc::limit_integer, "integer wider than " + std::to_string(limits_.max_int_bytes) + " bytes");
+            return fail(errc::limit_integer, {"integer wider than ", limits_.max_int_bytes, " bytes"});
         return doc_.make_text(kind::big_integer, p, len);
     }
 
@@ -7689,7 +7773,7 @@ private:
         switch (kind_of(target)) {
         case kind::list: doc_.push_edges(target, items, n); return {};
         case kind::object: doc_.push_edges(object_part(target, obj_items, kind::list), items, n); return {};
-        default: return fail(errc::bad_operand, std::string("cannot append to a ") + kind_name(kind_of(target)));
+        default: return fail(errc::bad_operand, {"cannot append to a ", kind_name(kind_of(target))});
         }
     }
     status set_items(node_id target, const node_id* kv, std::size_t n) {
@@ -7700,7 +7784,7 @@ private:
             for (std::size_t i = 0; i < n; i += 2) PTLOAD_TRY(dict_set(target, kv[i], kv[i + 1]));
             return {};
         case kind::object: doc_.push_edges(object_part(target, obj_dict_items, kind::dict), kv, n); return {};
-        default: return fail(errc::bad_operand, std::string("cannot set items on a ") + kind_name(kind_of(target)));
+        default: return fail(errc::bad_operand, {"cannot set items on a ", kind_name(kind_of(target))});
         }
     }
     /// The items of any sequence-like argument (for set(...), OrderedDict(...), ...).
@@ -7717,8 +7801,8 @@ private:
         if (g.dangerous) {
             const std::string full = std::string(g.module) + "." + std::string(g.name);
             return fail(errc::disallowed_global,
-                        "global " + full + (g.denied_as == full ? "" : " (" + g.denied_as + ")") + " " +
-                            std::string(g.why) + ": never data in a checkpoint; ptload does not run pickled code");
+                        {"global ", full, (g.denied_as == full ? "" : " (" + g.denied_as + ")"), " ", g.why,
+                         ": never data in a checkpoint; ptload does not run pickled code"});
         }
         if (allowlist_only_) {
             if (g.rating != verdict::safe) {
@@ -7727,8 +7811,10 @@ private:
                 for (const auto& s : opts_.safe_globals) added = added || std::string_view(s) == std::string_view(full.data(), full.size());
                 if (!added)
                     return fail(errc::disallowed_global,
-                                "global " + std::string(full.data(), full.size()) + " is not allowed in strict mode (torch.load weights_only); if the file is "
-                                "trusted, add \"" + std::string(full.data(), full.size()) + "\" to load_options::safe_globals");
+                                {"global ", std::string(full.data(), full.size()),
+                                 " is not allowed in strict mode (torch.load weights_only); if the file is "
+                                 "trusted, add \"",
+                                 std::string(full.data(), full.size()), "\" to load_options::safe_globals"});
             }
         }
         if constexpr (has_find_class<Handler>::value) {
@@ -7752,7 +7838,7 @@ private:
     result<node_id> call(node_id callable, node_id args) {
         if (kind_of(args) != kind::tuple) return fail(errc::bad_operand, "call arguments are not a tuple");
         if (kind_of(callable) != kind::global)
-            return fail(errc::bad_operand, std::string("cannot call a ") + kind_name(kind_of(callable)));
+            return fail(errc::bad_operand, {"cannot call a ", kind_name(kind_of(callable))});
         std::size_t n = doc_.edge_count(args);
         detail::vector<node_id> items;
         switch (known_of(callable)) {
@@ -7883,7 +7969,7 @@ private:
             return doc_.make_text(out, t.data(), t.size());
         }
         bool latin1 = lower == "latin1" || lower == "latin-1" || lower == "iso-8859-1" || lower == "iso8859-1" || lower == "l1";
-        if (!latin1 && lower != "ascii") return fail(errc::unsupported, "encoding '" + std::string(e) + "' for bytes");
+        if (!latin1 && lower != "ascii") return fail(errc::unsupported, {"encoding '", e, "' for bytes"});
         detail::string b;
         auto p = reinterpret_cast<const std::uint8_t*>(t.data());
         for (std::size_t i = 0; i < t.size();) {
@@ -7891,7 +7977,7 @@ private:
             std::uint32_t cp = 0;
             std::size_t len = detail::utf8_sequence(p + i, t.size() - i, true, bad, &cp);
             if (!len || cp > (latin1 ? 0xFFu : 0x7Fu))
-                return fail(errc::decode_error, "'" + std::string(lower) + "' codec can't encode character at position " + std::to_string(i));
+                return fail(errc::decode_error, {"'", lower, "' codec can't encode character at position ", i});
             b += static_cast<char>(cp);
             i += len;
         }
@@ -7901,7 +7987,7 @@ private:
     result<node_id> new_object(node_id cls, node_id args, node_id kwargs) {
         if (kind_of(args) != kind::tuple) return fail(errc::bad_operand, "NEWOBJ arguments are not a tuple");
         if (kind_of(cls) != kind::global)
-            return fail(errc::bad_operand, std::string("NEWOBJ on a ") + kind_name(kind_of(cls)) + ", not a class");
+            return fail(errc::bad_operand, {"NEWOBJ on a ", kind_name(kind_of(cls)), ", not a class"});
         switch (known_of(cls)) {
         case known_global::ordered_dict: return doc_.make_seq(kind::ordered_dict, nullptr, 0);
         case known_global::builtins_set: return doc_.make_seq(kind::set, nullptr, 0);
@@ -7952,7 +8038,7 @@ private:
                 if (*r) return {};
             }
             if (is_falsy_state(state)) return {};  // pickle's BUILD does nothing with empty state
-            return fail(errc::bad_operand, std::string("cannot set state on a ") + kind_name(kind_of(obj)));
+            return fail(errc::bad_operand, {"cannot set state on a ", kind_name(kind_of(obj))});
         }
     }
     /// OrderedDict (and other dict-like) instance attributes: inst.__dict__.update(state).
@@ -7980,7 +8066,7 @@ private:
     // ---------------------------------------------------------------- opcode handlers
     /// The one handler shared by every byte that is not an opcode.
     static status unknown_op(basic_machine& m) {
-        return m.fail(errc::unknown_opcode, "byte 0x" + hex_byte(m.current_op()) + " is not a pickle opcode");
+        return m.fail(errc::unknown_opcode, {"byte 0x", hex_byte(m.current_op()), " is not a pickle opcode"});
     }
     /// Opcode B's handler: the function of its family (opcode_table says which).
     template <std::uint8_t B>
@@ -8004,7 +8090,7 @@ private:
     status structure_op() {
         if constexpr (B == '(') {  // MARK: -> mark
             if (marks_.size() >= limits_.max_depth)
-                return fail(errc::limit_depth, "MARKs nested deeper than " + std::to_string(limits_.max_depth));
+                return fail(errc::limit_depth, {"MARKs nested deeper than ", limits_.max_depth});
             marks_.push_back(stack_.size());
             return {};
         } else if constexpr (B == '.') {  // STOP: x -> (returns x)
@@ -8042,7 +8128,7 @@ private:
         } else if constexpr (B == 0x80) {  // PROTO n
             std::uint8_t r;
             if (PTLOAD_UNLIKELY(!read_le(r))) return cannot_take(sizeof r);
-            if (r > 5) return fail(errc::unknown_opcode, "pickle protocol " + std::to_string(r) + " (ptload reads 0 to 5)");
+            if (r > 5) return fail(errc::unknown_opcode, {"pickle protocol ", r, " (ptload reads 0 to 5)"});
             proto_ = r;
             return {};
         } else if constexpr (B == 0x95) {  // FRAME n: the next n bytes form a frame
@@ -8050,8 +8136,7 @@ private:
             if (!r) return std::move(r).pass_error();
             if (frame_end_ && cur_ != frame_end_) return fail(errc::frame_error, "a new FRAME starts before the current one ends");
             if (*r > static_cast<std::uint64_t>(end_ - cur_))
-                return fail(errc::truncated, "FRAME of " + std::to_string(*r) + " bytes, " +
-                                                 std::to_string(end_ - cur_) + " left in the pickle");
+                return fail(errc::truncated, {"FRAME of ", *r, " bytes, ", end_ - cur_, " left in the pickle"});
             frame_end_ = *r ? cur_ + *r : nullptr;
             take_end_ = *r ? frame_end_ : end_;
             update_limit();
@@ -8161,7 +8246,8 @@ private:
             return push(doc_.make_text(B == 0x96 ? kind::bytearray : kind::bytes, p, static_cast<std::size_t>(n)));
         } else if constexpr (B == 0x97) {  // NEXT_BUFFER: -> next out-of-band buffer
             if (next_buffer_ >= opts_.buffers.size())
-                return fail(errc::no_buffer, "NEXT_BUFFER but " + std::to_string(opts_.buffers.size()) + " out-of-band buffers were given");
+                return fail(errc::no_buffer, {"NEXT_BUFFER but ", opts_.buffers.size(),
+                                              " out-of-band buffers were given"});
             const auto& b = opts_.buffers[next_buffer_++];
             return push(doc_.make_text(kind::bytearray, b.data(), b.size()));
         } else if constexpr (B == 0x98) {  // READONLY_BUFFER: buffer -> read-only view (bytes)
@@ -8249,7 +8335,7 @@ private:
             if (PTLOAD_UNLIKELY(!pop_mark(r))) return no_mark();
             auto s = below(r.from);
             if (!s) return std::move(s).pass_error();
-            if (kind_of(*s) != kind::set) return fail(errc::bad_operand, std::string("ADDITEMS on a ") + kind_name(kind_of(*s)));
+            if (kind_of(*s) != kind::set) return fail(errc::bad_operand, {"ADDITEMS on a ", kind_name(kind_of(*s))});
             for (std::size_t i = 0; i < r.count; ++i) PTLOAD_TRY(set_add(*s, stack_[r.from + i]));
             truncate_stack(r.from);
             return {};
@@ -8651,8 +8737,7 @@ private:
         const std::uint64_t size = src_.size();
         if (offset > size || n > size - offset)
             return detail::failure(errc::truncated, offset,
-                                   "read of " + std::to_string(n) + " bytes past the end of the " + std::to_string(size) +
-                                       "-byte source");
+                                   {"read of ", n, " bytes past the end of the ", size, "-byte source"});
         if (!buffer_) {
             buffer_ = try_make_array<std::uint8_t>(capacity_);
             if (!buffer_) return detail::failure(errc::io_error, offset, "no memory for a read-ahead window");
@@ -8821,10 +8906,9 @@ public:
         // Only the padding bits of the last byte may remain.
         const std::size_t left = in_size_ - in_pos_ + bit_count_ / 8;
         if (left != 0)
-            return fail(std::to_string(left) + " bytes after the final block");
+            return fail({left, " bytes after the final block"});
         if (out_pos_ != out_size_)
-            return fail("stream ends after " + std::to_string(out_pos_) + " bytes, " + std::to_string(out_size_) +
-                        " expected");
+            return fail({"stream ends after ", out_pos_, " bytes, ", out_size_, " expected"});
         return {};
     }
 
@@ -8851,14 +8935,16 @@ private:
     /// Offset of the first input byte not fully consumed, for error messages.
     std::uint64_t offset() const noexcept { return in_pos_ - bit_count_ / 8; }
 
-    error fail(std::string message) const { return make_error(errc::bad_zip, offset(), "deflate: " + message); }
-    error truncated() const { return fail("compressed data ends inside a block"); }
-    error overflow() const {
-        return fail("output would exceed the expected " + std::to_string(out_size_) + " bytes");
+    // Errors are made out of line and handed over (error.hpp): the decoder fails in many places.
+    PTLOAD_COLD error_handoff fail(std::string_view message) const {
+        return detail::failure(errc::bad_zip, offset(), {"deflate: ", message});
     }
+    PTLOAD_COLD error_handoff fail(std::initializer_list<message_piece> message) const { return fail(message_text(message)); }
+    error_handoff truncated() const { return fail("compressed data ends inside a block"); }
+    error_handoff overflow() const { return fail({"output would exceed the expected ", out_size_, " bytes"}); }
 
     /// Next symbol of code h, or -1 (with `err` set) for an invalid code or missing input.
-    int decode(const huffman_code& h, error& err) {
+    int decode(const huffman_code& h, error_handoff& err) {
         refill();
         const std::uint16_t entry = h.fast[bit_buf_ & ((1u << deflate_fast_bits) - 1)];
         if (PTLOAD_LIKELY(entry != 0)) {
@@ -8930,10 +9016,10 @@ private:
         for (unsigned i = 0; i < 19; ++i) used += lengths[i] != 0;
         huffman_code lencode;
         const char* why = used < 2 ? "incomplete" : build_huffman(lencode, lengths, 19);
-        if (why) return fail(std::string(why) + " code-length code");
+        if (why) return fail({why, " code-length code"});
 
         std::memset(lengths, 0, 19);
-        error err;
+        error_handoff err{nullptr};
         for (unsigned i = 0; i < hlit + hdist;) {
             const int sym = decode(lencode, err);
             if (sym < 0) return err;
@@ -8962,9 +9048,9 @@ private:
 
         huffman_code litlen, dist;
         if ((why = build_huffman(litlen, lengths, hlit)) != nullptr)
-            return fail(std::string(why) + " literal/length code");
+            return fail({why, " literal/length code"});
         if ((why = build_huffman(dist, lengths + hlit, hdist)) != nullptr)
-            return fail(std::string(why) + " distance code");
+            return fail({why, " distance code"});
         return codes(litlen, dist);
     }
 
@@ -8980,7 +9066,7 @@ private:
                                                         1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
         static constexpr std::uint8_t dist_extra[30] = {0, 0, 0, 0, 1, 1, 2, 2,  3,  3,  4,  4,  5,  5,  6,
                                                         6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
-        error err;
+        error_handoff err{nullptr};
         for (;;) {
             int sym = decode(litlen, err);
             if (sym < 0) return err;
@@ -8991,18 +9077,18 @@ private:
             }
             if (sym == 256) return {};
             sym -= 257;
-            if (sym >= 29) return fail("invalid literal/length symbol " + std::to_string(sym + 257));
+            if (sym >= 29) return fail({"invalid literal/length symbol ", sym + 257});
             if (!need(length_extra[sym])) return truncated();
             const std::size_t len = length_base[sym] + take(length_extra[sym]);
 
             const int dsym = decode(dist, err);
             if (dsym < 0) return err;
-            if (dsym >= 30) return fail("invalid distance symbol " + std::to_string(dsym));
+            if (dsym >= 30) return fail({"invalid distance symbol ", dsym});
             if (!need(dist_extra[dsym])) return truncated();
             const std::size_t distance = dist_base[dsym] + take(dist_extra[dsym]);
 
             if (distance > out_pos_)
-                return fail("distance " + std::to_string(distance) + " reaches before the start of the output");
+                return fail({"distance ", distance, " reaches before the start of the output"});
             if (len > out_size_ - out_pos_) return overflow();
             copy_match(out_ + out_pos_, distance, len);
             out_pos_ += len;
@@ -9219,6 +9305,10 @@ inline std::string zip_printable(std::string_view name) {
 PTLOAD_COLD inline error_handoff zip_error(std::uint64_t offset, std::string_view message, std::string_view name = {}) {
     return hand_off(make_error(errc::bad_zip, offset, std::string(message), zip_printable(name)));
 }
+PTLOAD_COLD inline error_handoff zip_error(std::uint64_t offset, std::initializer_list<message_piece> message,
+                                           std::string_view name = {}) {
+    return zip_error(offset, message_text(message), name);
+}
 
 /// What a flag word has that ptload refuses, or nullptr.
 inline const char* zip_refused_flag(std::uint16_t flags) noexcept {
@@ -9235,7 +9325,7 @@ template <class Source>
 result<const std::uint8_t*> zip_bytes(Source& src, std::uint64_t offset, std::uint64_t n,
                                       fill_later_vector<std::uint8_t>& scratch) {
     if (n > std::numeric_limits<std::size_t>::max())
-        return zip_error(offset, std::to_string(n) + " bytes do not fit in memory on this platform");
+        return zip_error(offset, {n, " bytes do not fit in memory on this platform"});
     if (const std::uint8_t* memory = memory_of(src)) return memory + offset;
     scratch.resize(static_cast<std::size_t>(n));
     if (n) PTLOAD_TRY(src.read_at(offset, scratch.data(), static_cast<std::size_t>(n)));
@@ -9276,8 +9366,8 @@ inline status zip_apply_zip64(zip64_fields& f, bool need_size, bool need_compres
                          name);
     const std::size_t needed = (need_size + need_compressed + need_offset) * std::size_t{8} + need_disk * std::size_t{4};
     if (record_len < needed)
-        return zip_error(where, "zip64 extra field has " + std::to_string(record_len) + " bytes, " +
-                                    std::to_string(needed) + " needed for the fields marked 0xFFFFFFFF",
+        return zip_error(where, {"zip64 extra field has ", record_len, " bytes, ", needed,
+                                 " needed for the fields marked 0xFFFFFFFF"},
                          name);
     const std::uint8_t* p = record;
     if (need_size) {
@@ -9309,8 +9399,8 @@ template <class Source>
 result<zip_directory> zip_find_directory(Source& src, const zip_limits& lim) {
     const std::uint64_t file_size = src.size();
     if (file_size < zip_eocd_size)
-        return zip_error(0, "a " + std::to_string(file_size) +
-                                "-byte file is too short for a zip end-of-central-directory record (22 bytes)");
+        return zip_error(0, {"a ", file_size,
+                             "-byte file is too short for a zip end-of-central-directory record (22 bytes)"});
 
     // The EOCD is the last 22 bytes plus a comment of up to 65535 bytes. Scanning back from the
     // end, take the first signature whose comment length reaches exactly the end of the file.
@@ -9329,8 +9419,8 @@ result<zip_directory> zip_find_directory(Source& src, const zip_limits& lim) {
         if (pos == 0) break;
     }
     if (eocd == file_size)
-        return zip_error(tail_offset, "no end-of-central-directory record in the last " + std::to_string(tail_len) +
-                                          " bytes (not a zip, or truncated)");
+        return zip_error(tail_offset, {"no end-of-central-directory record in the last ", tail_len,
+                                       " bytes (not a zip, or truncated)"});
     const std::uint8_t* e = tail + (eocd - tail_offset);
     const std::uint16_t disk = le16(e + 4), cd_disk = le16(e + 6);
     const std::uint16_t count_disk = le16(e + 8), count = le16(e + 10);
@@ -9362,20 +9452,21 @@ result<zip_directory> zip_find_directory(Source& src, const zip_limits& lim) {
         if (z64_disk != 0 || total_disks > 1)
             return zip_error(locator, "multi-disk (split) archives are not supported");
         if (z64 > locator || locator - z64 < zip64_eocd_size)
-            return zip_error(locator, "zip64 end-of-central-directory offset " + std::to_string(z64) +
-                                          " leaves no room for the record before the locator");
+            return zip_error(locator, {"zip64 end-of-central-directory offset ", z64,
+                                       " leaves no room for the record before the locator"});
         std::uint8_t r[zip64_eocd_size];
         PTLOAD_TRY(src.read_at(z64, r, sizeof r));
         if (le32(r) != zip64_eocd_sig) return zip_error(z64, "bad zip64 end-of-central-directory signature");
         // The record size excludes its first 12 bytes; anything past 56 is the extensible data sector.
         const std::uint64_t record_size = le64(r + 4);
         if (record_size < zip64_eocd_size - 12 || record_size > locator - z64 - 12)
-            return zip_error(z64, "zip64 end-of-central-directory record size " + std::to_string(record_size) +
-                                      " does not fit before the locator");
+            return zip_error(z64, {"zip64 end-of-central-directory record size ", record_size,
+                                   " does not fit before the locator"});
         if (!lim.allow_gaps && record_size != locator - z64 - 12)
-            return zip_error(z64 + 12 + record_size, std::to_string(locator - z64 - 12 - record_size) +
-                                                         " bytes between the zip64 end-of-central-directory record "
-                                                         "and its locator belong to no zip structure");
+            return zip_error(z64 + 12 + record_size,
+                             {locator - z64 - 12 - record_size,
+                              " bytes between the zip64 end-of-central-directory record and its locator belong to no "
+                              "zip structure"});
         const std::uint32_t z_disk = le32(r + 16), z_cd_disk = le32(r + 20);
         const std::uint64_t z_count_disk = le64(r + 24), z_count = le64(r + 32);
         const std::uint64_t z_cd_size = le64(r + 40), z_cd_offset = le64(r + 48);
@@ -9395,22 +9486,21 @@ result<zip_directory> zip_find_directory(Source& src, const zip_limits& lim) {
     }
 
     if (dir.offset > dir.end_limit || dir.size > dir.end_limit - dir.offset)
-        return zip_error(dir.end_limit, "central directory [" + std::to_string(dir.offset) + ", +" +
-                                            std::to_string(dir.size) + ") runs past the end-of-central-directory "
-                                                                       "record at " + std::to_string(dir.end_limit));
+        return zip_error(dir.end_limit, {"central directory [", dir.offset, ", +", dir.size,
+                                         ") runs past the end-of-central-directory record at ", dir.end_limit});
     if (!lim.allow_gaps && dir.offset + dir.size != dir.end_limit)
-        return zip_error(dir.offset + dir.size, std::to_string(dir.end_limit - dir.offset - dir.size) +
-                                                    " bytes between the central directory and the end-of-central-"
-                                                    "directory record belong to no zip structure");
+        return zip_error(dir.offset + dir.size,
+                         {dir.end_limit - dir.offset - dir.size,
+                          " bytes between the central directory and the end-of-central-directory record belong to no "
+                          "zip structure"});
     if (dir.count > dir.size / zip_central_size)
-        return zip_error(dir.offset, std::to_string(dir.count) + " entries cannot fit in a central directory of " +
-                                         std::to_string(dir.size) + " bytes (46 bytes each at least)");
+        return zip_error(dir.offset, {dir.count, " entries cannot fit in a central directory of ", dir.size,
+                                      " bytes (46 bytes each at least)"});
     if (dir.count > lim.max_entries)
-        return zip_error(dir.offset, std::to_string(dir.count) + " entries exceed zip_limits::max_entries (" +
-                                         std::to_string(lim.max_entries) + ")");
+        return zip_error(dir.offset, {dir.count, " entries exceed zip_limits::max_entries (", lim.max_entries, ")"});
     // The name index and the layout check number entries with 32 bits.
     if (dir.count > std::numeric_limits<std::uint32_t>::max())
-        return zip_error(dir.offset, std::to_string(dir.count) + " entries are more than ptload indexes (2^32 - 1)");
+        return zip_error(dir.offset, {dir.count, " entries are more than ptload indexes (2^32 - 1)"});
     return dir;
 }
 
@@ -9434,12 +9524,11 @@ status zip_read_directory(Source& src, const zip_directory& dir, zip_archive& ar
     for (std::uint64_t i = 0; i < dir.count; ++i) {
         const std::uint64_t at = dir.offset + pos;
         if (cd_size - pos < zip_central_size)
-            return zip_error(at, "central directory record " + std::to_string(i) + " of " + std::to_string(dir.count) +
-                                     " runs past the end of the directory");
+            return zip_error(at, {"central directory record ", i, " of ", dir.count,
+                                  " runs past the end of the directory"});
         const std::uint8_t* p = cd + pos;
         if (le32(p) != zip_central_sig)
-            return zip_error(at, "bad central directory record signature (record " + std::to_string(i) + " of " +
-                                     std::to_string(dir.count) + ")");
+            return zip_error(at, {"bad central directory record signature (record ", i, " of ", dir.count, ")"});
         const std::uint16_t flags = le16(p + 8), method = le16(p + 10);
         const std::uint32_t crc = le32(p + 16), compressed32 = le32(p + 20), size32 = le32(p + 24);
         const std::uint16_t name_len = le16(p + 28), extra_len = le16(p + 30), comment_len = le16(p + 32);
@@ -9447,8 +9536,8 @@ status zip_read_directory(Source& src, const zip_directory& dir, zip_archive& ar
         const std::uint32_t offset32 = le32(p + 42);
         const std::uint64_t record_len = zip_central_size + std::uint64_t{name_len} + extra_len + comment_len;
         if (record_len > cd_size - pos)
-            return zip_error(at, "central directory record " + std::to_string(i) + " (name, extra field and comment) "
-                                     "runs past the end of the directory");
+            return zip_error(at, {"central directory record ", i,
+                                  " (name, extra field and comment) runs past the end of the directory"});
         const std::string_view name(reinterpret_cast<const char*>(p + zip_central_size), name_len);
         if (name.find('\0') != std::string_view::npos) return zip_error(at, "entry name contains a NUL byte", name);
 
@@ -9459,12 +9548,10 @@ status zip_read_directory(Source& src, const zip_directory& dir, zip_archive& ar
         if (f.disk_start != 0) return zip_error(at, "entry starts on another disk (split archive)", name);
         if (const char* why = zip_refused_flag(flags)) return zip_error(at, why, name);
         if (method != 0 && method != 8)
-            return zip_error(at, "compression method " + std::to_string(method) +
-                                     " is not supported (only 0, stored, and 8, deflate)",
+            return zip_error(at, {"compression method ", method, " is not supported (only 0, stored, and 8, deflate)"},
                              name);
         if (method == 0 && f.compressed_size != f.size)
-            return zip_error(at, "stored entry has compressed size " + std::to_string(f.compressed_size) +
-                                     " but size " + std::to_string(f.size),
+            return zip_error(at, {"stored entry has compressed size ", f.compressed_size, " but size ", f.size},
                              name);
 
         zip_entry e;
@@ -9481,8 +9568,8 @@ status zip_read_directory(Source& src, const zip_directory& dir, zip_archive& ar
         pos += record_len;
     }
     if (pos != cd_size)
-        return zip_error(dir.offset + pos, std::to_string(cd_size - pos) + " bytes of the central directory follow its " +
-                                               std::to_string(dir.count) + " declared entries");
+        return zip_error(dir.offset + pos, {cd_size - pos, " bytes of the central directory follow its ", dir.count,
+                                            " declared entries"});
     const char* next = names.data();
     for (zip_entry& e : entries) {
         e.name = std::string_view(next, e.name.size());
@@ -9496,8 +9583,7 @@ template <class Source>
 status zip_check_local_header(Source& src, zip_entry& e, fill_later_vector<std::uint8_t>& scratch) {
     const std::uint64_t file_size = src.size(), at = e.header_offset;
     if (!zip_range_ok(at, zip_local_size, file_size))
-        return zip_error(at, "local header offset " + std::to_string(at) + " runs past the end of the " +
-                                 std::to_string(file_size) + "-byte file",
+        return zip_error(at, {"local header offset ", at, " runs past the end of the ", file_size, "-byte file"},
                          e.name);
     std::uint8_t h[zip_local_size];
     PTLOAD_TRY(src.read_at(at, h, sizeof h));
@@ -9514,14 +9600,13 @@ status zip_check_local_header(Source& src, zip_entry& e, fill_later_vector<std::
 
     // Readers that walk local headers (and scanners) would otherwise see another archive.
     if (name_len != e.name.size() || (name_len && std::memcmp(name, e.name.data(), name_len) != 0))
-        return zip_error(at, "local header name \"" +
-                                 zip_printable(std::string_view(reinterpret_cast<const char*>(name), name_len)) +
-                                 "\" differs from the central directory",
+        return zip_error(at, {"local header name \"",
+                              zip_printable(std::string_view(reinterpret_cast<const char*>(name), name_len)),
+                              "\" differs from the central directory"},
                          e.name);
     if (const char* why = zip_refused_flag(flags)) return zip_error(at, why, e.name);
     if (method != e.method)
-        return zip_error(at, "local header says compression method " + std::to_string(method) +
-                                 ", the central directory " + std::to_string(e.method),
+        return zip_error(at, {"local header says compression method ", method, ", the central directory ", e.method},
                          e.name);
     // With bit 3 the local CRC and sizes are placeholders (torch writes 0) and the real values
     // follow the data; without it, any value present must agree with the central directory.
@@ -9534,16 +9619,14 @@ status zip_check_local_header(Source& src, zip_entry& e, fill_later_vector<std::
         if (crc != 0 && crc != e.crc32)
             return zip_error(at, "local header CRC-32 differs from the central directory", e.name);
         if ((f.size != 0 && f.size != e.size) || (f.compressed_size != 0 && f.compressed_size != e.compressed_size))
-            return zip_error(at, "local header sizes (" + std::to_string(f.compressed_size) + " compressed, " +
-                                     std::to_string(f.size) + ") differ from the central directory (" +
-                                     std::to_string(e.compressed_size) + ", " + std::to_string(e.size) + ")",
+            return zip_error(at, {"local header sizes (", f.compressed_size, " compressed, ", f.size,
+                                  ") differ from the central directory (", e.compressed_size, ", ", e.size, ")"},
                              e.name);
     }
     e.data_offset = at + zip_local_size + vars;
     if (!zip_range_ok(e.data_offset, e.compressed_size, file_size))
-        return zip_error(e.data_offset, "entry data of " + std::to_string(e.compressed_size) +
-                                            " bytes runs past the end of the " + std::to_string(file_size) +
-                                            "-byte file",
+        return zip_error(e.data_offset, {"entry data of ", e.compressed_size, " bytes runs past the end of the ",
+                                         file_size, "-byte file"},
                          e.name);
     return {};
 }
@@ -9592,15 +9675,14 @@ status zip_check_layout(Source& src, const vector<zip_entry>& entries, const vec
         if (end > dir.offset) {
             // Local headers precede the directory; one after it could only hide in the comment.
             if (e.header_offset < cd_end)
-                return zip_error(e.header_offset, "entry [" + std::to_string(e.header_offset) + ", " +
-                                                      std::to_string(end) + ") overlaps the central directory",
+                return zip_error(e.header_offset, {"entry [", e.header_offset, ", ", end,
+                                                   ") overlaps the central directory"},
                                  e.name);
             return zip_error(e.header_offset, "entry lies after the central directory", e.name);
         }
         if (prev && e.header_offset < cursor)
-            return zip_error(e.header_offset, "entry [" + std::to_string(e.header_offset) + ", " + std::to_string(end) +
-                                                  ") overlaps entry \"" + zip_printable(prev->name) + "\" ending at " +
-                                                  std::to_string(cursor),
+            return zip_error(e.header_offset, {"entry [", e.header_offset, ", ", end, ") overlaps entry \"",
+                                               zip_printable(prev->name), "\" ending at ", cursor},
                              e.name);
         if (!lim.allow_gaps && e.header_offset != cursor) {
             auto desc = prev && (prev->flags & zip_flag_descriptor)
@@ -9608,10 +9690,11 @@ status zip_check_layout(Source& src, const vector<zip_entry>& entries, const vec
                             : result<bool>(false);
             PTLOAD_TRY(desc);
             if (!*desc)
-                return zip_error(cursor, std::to_string(e.header_offset - cursor) +
-                                             (prev ? " bytes after entry \"" + zip_printable(prev->name) + "\""
-                                                   : std::string(" bytes before the first local header")) +
-                                             " belong to no zip structure" + zip_descriptor_hint(prev),
+                return zip_error(cursor,
+                                 {e.header_offset - cursor,
+                                  prev ? " bytes after entry \"" + zip_printable(prev->name) + "\""
+                                       : std::string(" bytes before the first local header"),
+                                  " belong to no zip structure", zip_descriptor_hint(prev)},
                                  e.name);
         }
         cursor = end;
@@ -9624,9 +9707,9 @@ status zip_check_layout(Source& src, const vector<zip_entry>& entries, const vec
                         : result<bool>(false);
         PTLOAD_TRY(desc);
         if (!*desc)
-            return zip_error(cursor, std::to_string(dir.offset - cursor) +
-                                         " bytes before the central directory belong to no zip structure" +
-                                         zip_descriptor_hint(prev),
+            return zip_error(cursor, {dir.offset - cursor,
+                                      " bytes before the central directory belong to no zip structure",
+                                      zip_descriptor_hint(prev)},
                              prev ? prev->name : std::string_view());
     }
     return {};
@@ -9690,8 +9773,8 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
             // inflate_total <= inflate_cap holds throughout, so the subtraction cannot wrap.
             if (e.size > inflate_cap - inflate_total)
                 return detail::failure(errc::limit_inflate, e.header_offset,
-                                       "deflated entries would inflate to more than zip_limits::max_inflate_total (" +
-                                           std::to_string(inflate_cap) + " bytes)",
+                                       {"deflated entries would inflate to more than zip_limits::max_inflate_total (",
+                                        inflate_cap, " bytes)"},
                                        std::string(e.name));
             inflate_total += e.size;
         }
@@ -9708,22 +9791,20 @@ result<Bytes> read_entry_as(Source& src, const zip_entry& e, const zip_limits& l
     const std::uint64_t file_size = src.size();
     // The entry may not come from read_zip; it must not make us allocate for bytes not in the file.
     if (!detail::zip_range_ok(e.data_offset, e.compressed_size, file_size))
-        return detail::zip_error(e.data_offset, "entry data of " + std::to_string(e.compressed_size) +
-                                                    " bytes runs past the end of the " + std::to_string(file_size) +
-                                                    "-byte file",
+        return detail::zip_error(e.data_offset, {"entry data of ", e.compressed_size,
+                                                 " bytes runs past the end of the ", file_size, "-byte file"},
                                  e.name);
     if (const char* why = detail::zip_refused_flag(e.flags)) return detail::zip_error(e.header_offset, why, e.name);
     if (e.size > std::numeric_limits<std::size_t>::max())
-        return detail::zip_error(e.header_offset, "entry of " + std::to_string(e.size) +
-                                                      " bytes does not fit in memory on this platform",
+        return detail::zip_error(e.header_offset, {"entry of ", e.size,
+                                                   " bytes does not fit in memory on this platform"},
                                  e.name);
 
     Bytes out;
     if (e.method == 0) {
         if (e.compressed_size != e.size)
-            return detail::zip_error(e.header_offset, "stored entry has compressed size " +
-                                                          std::to_string(e.compressed_size) + " but size " +
-                                                          std::to_string(e.size),
+            return detail::zip_error(e.header_offset, {"stored entry has compressed size ", e.compressed_size,
+                                                       " but size ", e.size},
                                      e.name);
         out.resize(static_cast<std::size_t>(e.size));
         if (!out.empty()) PTLOAD_TRY(src.read_at(e.data_offset, reinterpret_cast<std::uint8_t*>(out.data()), out.size()));
@@ -9736,15 +9817,14 @@ result<Bytes> read_entry_as(Source& src, const zip_entry& e, const zip_limits& l
                                   e.size > e.compressed_size * lim.max_inflate_ratio));
         if (over_ratio)
             return detail::failure(errc::limit_inflate, e.header_offset,
-                                   "compression ratio of " + std::to_string(e.size) + " bytes from " +
-                                       std::to_string(e.compressed_size) + " exceeds zip_limits::max_inflate_ratio (" +
-                                       std::to_string(lim.max_inflate_ratio) + ":1)",
+                                   {"compression ratio of ", e.size, " bytes from ", e.compressed_size,
+                                    " exceeds zip_limits::max_inflate_ratio (", lim.max_inflate_ratio, ":1)"},
                                    std::string(e.name));
         const std::uint64_t cap = detail::zip_inflate_total_cap(lim, file_size);
         if (e.size > cap)
             return detail::failure(errc::limit_inflate, e.header_offset,
-                                   "inflated size " + std::to_string(e.size) + " exceeds zip_limits::max_inflate_total (" +
-                                       std::to_string(cap) + " bytes)",
+                                   {"inflated size ", e.size, " exceeds zip_limits::max_inflate_total (", cap,
+                                    " bytes)"},
                                    std::string(e.name));
         fill_later_vector<std::uint8_t> scratch;
         auto in_r = detail::zip_bytes(src, e.data_offset, e.compressed_size, scratch);
@@ -9759,8 +9839,8 @@ result<Bytes> read_entry_as(Source& src, const zip_entry& e, const zip_limits& l
             return err;
         }
     } else {
-        return detail::zip_error(e.header_offset, "compression method " + std::to_string(e.method) +
-                                                      " is not supported (only 0, stored, and 8, deflate)",
+        return detail::zip_error(e.header_offset, {"compression method ", e.method,
+                                                   " is not supported (only 0, stored, and 8, deflate)"},
                                  e.name);
     }
 
@@ -9790,8 +9870,8 @@ inline result<std::string_view> archive_folder(const zip_archive& archive) {
         if (e.name.find('/') == std::string_view::npos)
             return detail::zip_error(e.header_offset, "entry name has no '/' (expected <folder>/<record>)", e.name);
         return detail::zip_error(e.header_offset,
-                                 "entry is outside the top-level folder \"" + detail::zip_printable(prefix) +
-                                     "\" of the first entry",
+                                 {"entry is outside the top-level folder \"", detail::zip_printable(prefix),
+                                  "\" of the first entry"},
                                  e.name);
     }
     return prefix;
@@ -9971,7 +10051,7 @@ public:
     virtual result<std::uint32_t> load_storage(document_data& doc, const storage_description& d, node_id view) = 0;
     /// The object a str persistent id names (tar format); others have none.
     virtual result<node_id> load_object(document_data&, std::string_view key) {
-        return detail::failure(errc::bad_storage, no_offset, "persistent id '" + std::string(key) + "' names no object");
+        return detail::failure(errc::bad_storage, no_offset, {"persistent id '", key, "' names no object"});
     }
     /// Whether `(module_class, source_file, source)` ids name classes (tar format).
     virtual bool class_tuples() const { return false; }
@@ -10055,16 +10135,17 @@ public:
             return doc.edge(pid, 1);
         }
         if (type != "storage")
-            return detail::failure(errc::bad_storage, no_offset, "unknown persistent id type '" + std::string(type) + "'");
+            return detail::failure(errc::bad_storage, no_offset, {"unknown persistent id type '", type, "'"});
         if (n != 5 && n != 6)
-            return detail::failure(errc::bad_storage, no_offset, "'storage' persistent id has " + std::to_string(n) + " items, not 5 or 6");
+            return detail::failure(errc::bad_storage, no_offset, {"'storage' persistent id has ", n,
+                                                                  " items, not 5 or 6"});
         node_id cls = doc.edge(pid, 1);
         storage_description d;
         if (torch_global_of(doc, cls) != torch_global::storage_class)
             return detail::failure(errc::bad_storage, no_offset, "persistent id storage type is not a torch storage class");
         d.type = storage_dtype(doc, cls);
         if (d.type == dtype::unknown)
-            return detail::failure(errc::bad_storage, no_offset, "unknown storage class " + std::string(doc.text(cls)));
+            return detail::failure(errc::bad_storage, no_offset, {"unknown storage class ", doc.text(cls)});
         std::string_view location;
         if (!detail::as_text(doc, doc.edge(pid, 2), key)) {
             if (doc.at(doc.edge(pid, 2)).k != kind::integer)
@@ -10276,8 +10357,8 @@ public:
                 return bad("_rebuild_from_type needs (func, type, args, state)");
             if (levels.size() >= limits_.max_depth)
                 return detail::failure(errc::limit_depth, no_offset,
-                                       "_rebuild_from_type nested deeper than " + std::to_string(limits_.max_depth) +
-                                           " (limits::max_depth)");
+                                       {"_rebuild_from_type nested deeper than ", limits_.max_depth,
+                                        " (limits::max_depth)"});
             levels.push_back(call_args);
             auto fid = torch_global_of(doc, func);
             if (fid != torch_global::rebuild_from_type_v2 && fid != torch_global::rebuild_from_type) break;
@@ -10317,6 +10398,9 @@ private:
     }
     PTLOAD_COLD static error_handoff bad(std::string_view message) {
         return hand_off(make_error(errc::bad_tensor, no_offset, std::string(message)));
+    }
+    PTLOAD_COLD static error_handoff bad(std::initializer_list<detail::message_piece> message) {
+        return bad(detail::message_text(message));
     }
     static bool truthy(const document_data& doc, node_id id) {
         const auto& n = doc.at(id);
@@ -10370,16 +10454,16 @@ private:
         if (!detail::int_sequence(doc, size_id, shape)) return bad("tensor size is not a sequence of ints");
         if (!detail::int_sequence(doc, stride_id, stride)) return bad("tensor stride is not a sequence of ints");
         if (shape.size() != stride.size())
-            return bad("tensor has " + std::to_string(shape.size()) + " sizes and " + std::to_string(stride.size()) + " strides");
+            return bad({"tensor has ", shape.size(), " sizes and ", stride.size(), " strides"});
         if (shape.size() > limits_.max_tensor_rank)
             return detail::failure(errc::limit_tensor, no_offset,
-                                   "tensor rank " + std::to_string(shape.size()) + " exceeds limits::max_tensor_rank");
+                                   {"tensor rank ", shape.size(), " exceeds limits::max_tensor_rank"});
         if (r.offset < 0) return bad("negative storage offset");
         std::uint64_t numel = 1;
         std::int64_t last = r.offset;  // highest element index touched
         for (std::size_t i = 0; i < shape.size(); ++i) {
-            if (shape[i] < 0) return bad("negative size in dimension " + std::to_string(i));
-            if (stride[i] < 0) return bad("negative stride in dimension " + std::to_string(i));
+            if (shape[i] < 0) return bad({"negative size in dimension ", i});
+            if (stride[i] < 0) return bad({"negative stride in dimension ", i});
             if (!detail::checked_mul(numel, static_cast<std::uint64_t>(shape[i]), numel) || numel > (std::uint64_t{1} << 62))
                 return detail::failure(errc::bad_tensor, no_offset, "tensor element count overflows");
         }
@@ -10390,8 +10474,7 @@ private:
                     return bad("tensor extent overflows");
             }
             if (r.storage != null_node && static_cast<std::uint64_t>(last) >= capacity)
-                return bad("view reaches element " + std::to_string(last) + " of a storage of " + std::to_string(capacity) +
-                           " elements");
+                return bad({"view reaches element ", last, " of a storage of ", capacity, " elements"});
         }
         r.rank = static_cast<std::uint32_t>(shape.size());
         r.dims = doc.add_dims(shape.data(), stride.data(), shape.size());
@@ -10400,8 +10483,8 @@ private:
     result<node_id> add(document_data& doc, detail::tensor_record r) {
         dtype_class cls = info(r.type).cls;
         if (r.requires_grad && cls != dtype_class::floating && cls != dtype_class::complex)
-            return bad("only tensors of floating point and complex dtype can require gradients (" +
-                       std::string(name(r.type)) + ")");  // torch refuses these when it rebuilds
+            // torch refuses these when it rebuilds
+            return bad({"only tensors of floating point and complex dtype can require gradients (", name(r.type), ")"});
         if (doc.tensor_count() >= limits_.max_tensors)
             return detail::failure(errc::limit_tensor, no_offset, "more than limits::max_tensors tensors");
         return doc.add_tensor(std::move(r));
@@ -10513,7 +10596,7 @@ private:
             r.axis = axis.i;
             return t;
         }
-        return bad("unknown qscheme " + std::string(scheme));
+        return bad({"unknown qscheme ", scheme});
     }
     /// Reads an integer tensor's elements (int64/int32) for index checks. Index data must be
     /// stored bytes that cover the view (a meta or storage-less tensor has none), and a view
@@ -10541,8 +10624,8 @@ private:
             allowed = ~std::uint64_t{0};
         if (!detail::checked_mul(v.numel(), esize, logical) || logical > allowed)
             return detail::failure(errc::limit_view, no_offset,
-                                   "index tensor of " + std::to_string(v.numel()) + " elements repeats its " +
-                                       std::to_string(stored->size()) + "-byte storage beyond limits::max_view_expansion");
+                                   {"index tensor of ", v.numel(), " elements repeats its ", stored->size(),
+                                    "-byte storage beyond limits::max_view_expansion"});
         out.clear();
         out.reserve(static_cast<std::size_t>(v.numel()));
         bool wide = v.dtype() == dtype::int64;
@@ -10569,7 +10652,7 @@ private:
         else if (l == "torch.sparse_csc") sl = sparse_layout::csc;
         else if (l == "torch.sparse_bsr") sl = sparse_layout::bsr;
         else if (l == "torch.sparse_bsc") sl = sparse_layout::bsc;
-        else return bad("unknown sparse layout " + std::string(l));
+        else return bad({"unknown sparse layout ", l});
         if (g == torch_global::rebuild_sparse_csr_tensor && sl == sparse_layout::coo) return bad("CSR rebuild with COO layout");
         std::size_t n = doc.edge_count(data);
         auto d = [&](std::size_t i) { return doc.edge(data, i); };
@@ -10630,7 +10713,7 @@ private:
                 for (std::int64_t c = 0; c < nnz; ++c) {
                     std::int64_t v = idx[static_cast<std::size_t>(r * nnz + c)];
                     if (v < 0 || v >= size[static_cast<std::size_t>(r)])
-                        return bad("COO index " + std::to_string(v) + " out of range for dimension " + std::to_string(r));
+                        return bad({"COO index ", v, " out of range for dimension ", r});
                 }
             return {};
         }
@@ -10645,7 +10728,7 @@ private:
         if (size.size() >= 2) {
             std::int64_t limit = size[size.size() - 2 + plain_dim];
             for (auto v : plain)
-                if (v < 0 || v >= limit) return bad("sparse plain index " + std::to_string(v) + " out of range");
+                if (v < 0 || v >= limit) return bad({"sparse plain index ", v, " out of range"});
         }
         return {};
     }
@@ -10880,7 +10963,7 @@ inline result<storage_buffer> checked_buffer(const storage& s, const storage_ori
                                "the allocator used the source's bytes in place, but they are not in the host's byte order",
                                "storage " + std::string(s.desc.key));
     if (!b.data() && nbytes)
-        return detail::failure(errc::bad_storage, s.ref.offset, "the allocator could not provide " + std::to_string(nbytes) + " bytes",
+        return detail::failure(errc::bad_storage, s.ref.offset, {"the allocator could not provide ", nbytes, " bytes"},
                                "storage " + std::string(s.desc.key));
     if (b.size() < nbytes)
         return detail::failure(errc::bad_storage, s.ref.offset, "the allocator returned a buffer smaller than the storage",
@@ -11045,7 +11128,7 @@ private:
         const std::uint64_t size = src_.size();
         if (s.ref.offset > size || begin > size - s.ref.offset || n > size - s.ref.offset - begin)
             return detail::failure(errc::truncated, s.ref.offset,
-                                   "storage of " + std::to_string(s.nbytes()) + " bytes runs past the end of the file",
+                                   {"storage of ", s.nbytes(), " bytes runs past the end of the file"},
                                    "storage " + std::string(s.desc.key));
         return {};
     }
@@ -11182,22 +11265,22 @@ public:
             const storage& s = doc.storage_at(*known);
             if (s.desc.type != d.type || s.desc.numel != d.numel)
                 return detail::failure(errc::bad_storage, no_offset,
-                                       "storage key '" + std::string(d.key) + "' is declared again with another dtype or size");
+                                       {"storage key '", d.key, "' is declared again with another dtype or size"});
             return *known;
         }
         if (!numbered && (d.key.empty() || d.key.find('/') != std::string_view::npos ||
                           d.key.find('\0') != std::string_view::npos || d.key == "." || d.key == ".."))
-            return detail::failure(errc::bad_storage, no_offset, "storage key '" + std::string(d.key) + "' is not a record name");
+            return detail::failure(errc::bad_storage, no_offset, {"storage key '", d.key, "' is not a record name"});
         const zip_entry* e = record(d.key, numbered, number);
         if (!e)
             return detail::failure(errc::missing_record, no_offset,
-                                   "the archive has no record " + std::string(folder_.data(), folder_.size()) + std::string(d.key));
+                                   {"the archive has no record ", std::string(folder_.data(), folder_.size()), d.key});
         const std::string_view name = e->name;
         std::uint64_t expect;
         if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), expect) || expect != e->size)
             return detail::failure(errc::bad_storage, e->data_offset,
-                                   "record holds " + std::to_string(e->size) + " bytes, the storage needs " +
-                                       std::to_string(d.numel) + " x " + std::to_string(element_size(d.type)),
+                                   {"record holds ", e->size, " bytes, the storage needs ", d.numel, " x ",
+                                    element_size(d.type)},
                                    std::string(name));
         auto device = placer_.place(doc, d, e->data_offset, name);
         if (!device) return std::move(device).pass_error();
@@ -11271,7 +11354,7 @@ result<node_id> run_record(document_data& doc, Handler& handler, const record_by
     if (!root) return root;
     if (m.position() != bytes.size)
         return detail::failure(errc::trailing_data, file_offset + m.position(),
-                               std::to_string(bytes.size - m.position()) + " bytes follow the pickle's STOP", std::string(name));
+                               {bytes.size - m.position(), " bytes follow the pickle's STOP"}, std::string(name));
     return root;
 }
 
@@ -11283,7 +11366,7 @@ result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader&
     const string full = record_name(prefix, record);
     const std::string_view name(full.data(), full.size());
     const zip_entry* e = zip.find(name);
-    if (!e) return detail::failure(errc::missing_record, no_offset, "the archive has no record " + std::string(name));
+    if (!e) return detail::failure(errc::missing_record, no_offset, {"the archive has no record ", name});
     auto bytes = read_record(src, *e, opts.check_crc, zip_limits_from(policies.limits));
     if (!bytes) return std::move(bytes).pass_error();
     zip_storages<> storages(zip, record_name(prefix, folder), opts, little_endian);
@@ -11331,7 +11414,7 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
         const std::string_view order = record_text(*text);
         if (order == "big") little_endian = false;
         else if (order != "little")
-            return detail::failure(errc::bad_format, e->data_offset, "byteorder record says '" + std::string(order) + "'",
+            return detail::failure(errc::bad_format, e->data_offset, {"byteorder record says '", order, "'"},
                                    std::string(e->name));
     }
     const zip_entry* version = find(".data/version");
@@ -11347,7 +11430,7 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
         unsigned number = 0;
         for (char c : v) number = digits ? number * 10 + static_cast<unsigned>(c - '0') : 0;
         if (!digits || number < 1 || number > 10)
-            return detail::failure(errc::bad_format, version->data_offset, "unsupported archive version '" + std::string(v) + "'",
+            return detail::failure(errc::bad_format, version->data_offset, {"unsupported archive version '", v, "'"},
                                    std::string(version->name));
     }
     auto root = load_zip_pickle(doc, src, reader, *zip, prefix, "data.pkl", "data/", opts, policies, little_endian, nested);
@@ -11634,23 +11717,22 @@ public:
             const std::uint32_t* root = roots_.find(key);
             if (!root)
                 return detail::failure(errc::bad_storage, offset,
-                                       "storage data for key '" + std::string(key) + "' that no tensor declared");
+                                       {"storage data for key '", key, "' that no tensor declared"});
             std::uint8_t count_bytes[8];
             PTLOAD_TRY(src.read_at(offset, count_bytes, 8));
             std::uint64_t count = 0;
             for (int i = 7; i >= 0; --i) count = (count << 8) | count_bytes[i];
             if (filled[*root])
-                return detail::failure(errc::bad_storage, offset, "storage data for key '" + std::string(key) + "' appears twice");
+                return detail::failure(errc::bad_storage, offset, {"storage data for key '", key, "' appears twice"});
             filled[*root] = 1;
             storage& s = doc.storage_mut(*root);
             if (count != s.desc.numel)
                 return detail::failure(errc::bad_storage, offset,
-                                       "storage has " + std::to_string(count) + " elements in the file, " +
-                                           std::to_string(s.desc.numel) + " declared",
+                                       {"storage has ", count, " elements in the file, ", s.desc.numel, " declared"},
                                        "storage " + std::string(key));
             if (s.nbytes() > src.size() - offset - 8)  // the count's 8 bytes were read: they fit
                 return detail::failure(errc::truncated, offset + 8,
-                                       "storage of " + std::to_string(s.nbytes()) + " bytes runs past the end of the file",
+                                       {"storage of ", s.nbytes(), " bytes runs past the end of the file"},
                                        "storage " + std::string(key));
             s.ref.offset = offset + 8;  // read later: see storage_mode
             s.ref.stored_size = s.nbytes();
@@ -11658,7 +11740,8 @@ public:
         }
         for (const auto& kv : roots_)  // every declared storage gets its bytes, or the load fails
             if (!filled[kv.value])
-                return detail::failure(errc::bad_storage, offset, "storage key '" + std::string(kv.key) + "' has no data in the file");
+                return detail::failure(errc::bad_storage, offset, {"storage key '", kv.key,
+                                                                   "' has no data in the file"});
         for (const auto& f : fixups_) {  // views share their root's memory once it is read
             storage& view = doc.storage_mut(f.view);
             view.ref.view_of = f.root;
@@ -11673,7 +11756,7 @@ private:
             const storage& s = doc.storage_at(*root);
             if (s.desc.type != d.type || s.desc.numel != d.numel)
                 return detail::failure(errc::bad_storage, no_offset,
-                                       "storage key '" + std::string(d.key) + "' is declared again with another dtype or size");
+                                       {"storage key '", d.key, "' is declared again with another dtype or size"});
             return *root;
         }
         auto device = placer_.place(doc, d, no_offset);
@@ -11861,7 +11944,7 @@ public:
     }
     result<node_id> load_object(document_data&, std::string_view key) override {
         const node_id* found = objects.find(key);
-        if (!found) return detail::failure(errc::missing_record, no_offset, "no tensor or storage with key " + std::string(key));
+        if (!found) return detail::failure(errc::missing_record, no_offset, {"no tensor or storage with key ", key});
         return *found;
     }
     bool class_tuples() const override { return true; }
@@ -11890,7 +11973,8 @@ status tar_members(Source& src, tar_member (&m)[4]) {
         if (type == '0' || type == 0)
             for (int i = 0; i < 4; ++i)
                 if (name == names[i]) {
-                    if (m[i].found) return detail::failure(errc::bad_format, off, "tar member " + name + " appears twice");
+                    if (m[i].found) return detail::failure(errc::bad_format, off, {"tar member ", name,
+                                                                                   " appears twice"});
                     m[i] = {data, len, true};
                 }
         std::uint64_t blocks = (len + 511) / 512 * 512;
@@ -11898,7 +11982,7 @@ status tar_members(Source& src, tar_member (&m)[4]) {
     }
     for (int i = 0; i < 4; ++i)
         if (!m[i].found) return detail::failure(errc::missing_record, no_offset,
-                                                std::string("tar checkpoint has no ") + names[i] + " member");
+                                                {"tar checkpoint has no ", names[i], " member"});
     return {};
 }
 
@@ -11932,7 +12016,8 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         return r;
     };
     auto raw = [&](std::size_t n, const char* what) -> result<const std::uint8_t*> {
-        if (n > bytes.size() - pos) return detail::failure(errc::truncated, base + pos, std::string(what) + " runs past its tar member");
+        if (n > bytes.size() - pos) return detail::failure(errc::truncated, base + pos, {what,
+                                                                                         " runs past its tar member"});
         const std::uint8_t* p = bytes.data() + pos;
         pos += n;
         return p;
@@ -12002,7 +12087,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         if (!key_text(doc.edge(v, 0), vkey) || !key_text(doc.edge(v, 1), rkey) || off.k != kind::integer || num.k != kind::integer)
             return detail::failure(errc::bad_format, base + pos, "tar view is not (key, root, offset, size)");
         const std::uint32_t* root = storages.find(rkey);
-        if (!root) return detail::failure(errc::missing_record, base + pos, "tar view of unknown storage " + std::string(rkey));
+        if (!root) return detail::failure(errc::missing_record, base + pos, {"tar view of unknown storage ", rkey});
         const storage& r = doc.storage_at(*root);
         if (off.i < 0 || num.i < 0 || static_cast<std::uint64_t>(off.i) > r.desc.numel ||
             static_cast<std::uint64_t>(num.i) > r.desc.numel - static_cast<std::uint64_t>(off.i))
@@ -12047,7 +12132,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         for (std::uint32_t d = 0; d < ndim; ++d) doc.push_edge(stride, doc.make_int(static_cast<std::int64_t>(le64(*dims + 8 * (ndim + d)))));
         node_id offset = doc.make_int(static_cast<std::int64_t>(le64(*dims + 16 * ndim)));
         const std::uint32_t* st = storages.find(skey);
-        if (!st) return detail::failure(errc::missing_record, base + pos, "tar tensor of unknown storage " + std::string(skey));
+        if (!st) return detail::failure(errc::missing_record, base + pos, {"tar tensor of unknown storage ", skey});
         auto t = handler.make_tensor(doc, handler.storage_node(doc, *st), offset, size, stride, dtype::unknown, false);
         if (!t) return t;
         objects.objects[key] = *t;
@@ -12098,8 +12183,8 @@ result<node_id> load_nested(const nested_loader& self, document_data& doc, const
     const policy_values& policies = ctx.policies;
     if (self.depth >= policies.limits.max_stream_nesting)
         return detail::failure(errc::limit_depth, no_offset,
-                               "torch streams nested more than " + std::to_string(policies.limits.max_stream_nesting) +
-                                   " deep (limits::max_stream_nesting)");
+                               {"torch streams nested more than ", policies.limits.max_stream_nesting,
+                                " deep (limits::max_stream_nesting)"});
     // The stream's bytes live in the document: its storages are read now, in every mode.
     memory_source mem(p, n);
     any_source src(mem);
@@ -12123,7 +12208,7 @@ inline result<record_bytes> whole(any_source& src) {
         if (src.size() > SIZE_MAX) return detail::failure(errc::limit_tensor, 0, "file larger than the address space");
         r.size = static_cast<std::size_t>(src.size());
         r.buffer = try_make_array<std::uint8_t>(r.size);
-        if (!r.buffer) return detail::failure(errc::io_error, 0, "no memory for a " + std::to_string(r.size) + "-byte file");
+        if (!r.buffer) return detail::failure(errc::io_error, 0, {"no memory for a ", r.size, "-byte file"});
         PTLOAD_TRY(src.read_at(0, r.buffer.get(), r.size));
         r.data = r.buffer.get();
     }
@@ -12824,7 +12909,7 @@ template <class = void>
 result<tensor> get_tensor(const document& doc, std::string_view name) {
     for (const auto& row : list_tensors(doc, ~std::size_t{0}))
         if (row.name == name) return row.tensor_value.as_tensor();
-    return detail::failure(errc::not_found, no_offset, "no tensor named '" + std::string(name) + "'");
+    return detail::failure(errc::not_found, no_offset, {"no tensor named '", name, "'"});
 }
 
 /// The tensors of a document by name, listed once: each find() is a hash lookup rather than
@@ -12850,7 +12935,7 @@ public:
     /// The tensor listed under `name`, or not_found.
     result<tensor> find(std::string_view name) const {
         const std::size_t* row = by_name_.find(name);
-        if (!row) return detail::failure(errc::not_found, no_offset, "no tensor named '" + std::string(name) + "'");
+        if (!row) return detail::failure(errc::not_found, no_offset, {"no tensor named '", name, "'"});
         return rows_[*row].tensor_value.as_tensor();
     }
     /// Every row, in list_tensors order.
@@ -13103,10 +13188,9 @@ inline status check_view(const tensor& t, const walk_limits& l) {
         allowed = ~std::uint64_t{0};
     if (fits && logical <= allowed) return {};
     return detail::failure(errc::limit_view, no_offset,
-                           "a " + std::string(name(t.dtype())) + " view of " + std::to_string(t.numel()) +
-                               " elements over a " + std::to_string(stored) +
-                               "-byte storage exceeds limits::max_view_expansion x storage bytes + limits::view_slack (" +
-                               std::to_string(allowed) + " bytes)");
+                           {"a ", name(t.dtype()), " view of ", t.numel(), " elements over a ", stored,
+                            "-byte storage exceeds limits::max_view_expansion x storage bytes + limits::view_slack (",
+                            allowed, " bytes)"});
 }
 
 /// SHA-256 of a storage's bytes with each element little-endian (they are held in host order).
@@ -13934,13 +14018,14 @@ struct dump_options {
             else if (e == "ascii") enc = encoding::ascii;
             else if (e == "bytes") enc = encoding::bytes;
             else return detail::failure(errc::invalid_argument, no_offset,
-                                        "unknown encoding '" + std::string(arg) + "' (utf-8, latin1, ascii, bytes)");
+                                        {"unknown encoding '", arg, "' (utf-8, latin1, ascii, bytes)"});
             return true;
         }
         if (flag == "--errors") {
             if (arg == "strict") errors = on_error::strict;
             else if (arg == "replace") errors = on_error::replace;
-            else return detail::failure(errc::invalid_argument, no_offset, "unknown --errors '" + std::string(arg) + "' (strict, replace)");
+            else return detail::failure(errc::invalid_argument, no_offset, {"unknown --errors '", arg,
+                                                                            "' (strict, replace)"});
             return true;
         }
         if (flag == "--allow") {  // torch.serialization.add_safe_globals, for --strict
@@ -13978,9 +14063,9 @@ struct dump_options {
     static status known_device(std::string_view device) {
         if (load_options::known_tag(device)) return {};
         return detail::failure(errc::invalid_argument, no_offset,
-                               "--map-location '" + std::string(device) +
-                                   "': don't know how to restore data location tagged with it, as torch.load says "
-                                   "(a device: cpu, cuda, cuda:N, mps, meta, xla, hpu, xpu, ipu, privateuseone, ...)");
+                               {"--map-location '", device,
+                                "': don't know how to restore data location tagged with it, as torch.load says "
+                                "(a device: cpu, cuda, cuda:N, mps, meta, xla, hpu, xpu, ipu, privateuseone, ...)"});
     }
 };
 
@@ -15025,8 +15110,8 @@ template <class Limits>
 status scan_nested<Limits>::operator()(const std::uint8_t* p, std::size_t n, std::uint64_t base,
                                        const std::string& where, scan_sink& sink) {
     if (nesting + 1 > Limits::max_stream_nesting)
-        return detail::failure(errc::limit_depth, base, "torch streams nested more than limits::max_stream_nesting (" +
-                                                           std::to_string(Limits::max_stream_nesting) + ") deep",
+        return detail::failure(errc::limit_depth, base, {"torch streams nested more than limits::max_stream_nesting (",
+                                                         Limits::max_stream_nesting, ") deep"},
                                where);
     scan_memory<Limits> inner{p, n, base, nesting + 1};
     return scan_stream<Limits>(inner, 0, where, true, sink);
@@ -15099,7 +15184,7 @@ result<std::vector<std::uint8_t>> scan_entry_bytes(Source& src, const scan_zip_e
     if (e.method == 0) return scan_read(src, e.data_offset, e.compressed_size);
     if (e.method != 8)
         return detail::failure(errc::unsupported, e.header_offset,
-                               "compression method " + std::to_string(e.method) + " (torch reads only stored and deflate)",
+                               {"compression method ", e.method, " (torch reads only stored and deflate)"},
                                zip_printable(e.name));
     std::uint64_t cap = 0;
     if (!checked_mul(src.size(), std::uint64_t{Limits::max_inflate_per_file_byte}, cap)) cap = UINT64_MAX;
@@ -15985,7 +16070,8 @@ inline result<std::vector<convert_item>> plan_conversion(const document& doc, co
             w->second = true;
         }
     if (!missing.empty())
-        return detail::failure(errc::not_found, no_offset, "no tensor named " + missing + " (`ptload ls` lists the names)");
+        return detail::failure(errc::not_found, no_offset, {"no tensor named ", missing,
+                                                            " (`ptload ls` lists the names)"});
     for (auto& item : items) {
         PTLOAD_TRY(check_convertible(item.name, item.t, format));
         auto nbytes = item.t.contiguous_nbytes(opts.max_view_expansion);  // what contiguous_copy would refuse
@@ -16072,8 +16158,8 @@ public:
     explicit counted_sink(byte_sink& s) noexcept : s_(s) {}
     status put(const void* p, std::size_t n) {
         if (!s_.write(p, n))
-            return detail::failure(errc::io_error, written_, "could not write the output (" + std::to_string(n) + " bytes after " +
-                                                                  std::to_string(written_) + ")");
+            return detail::failure(errc::io_error, written_, {"could not write the output (", n, " bytes after ",
+                                                              written_, ")"});
         written_ += n;
         return {};
     }

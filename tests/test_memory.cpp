@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <string>
 #include <thread>
@@ -664,4 +665,20 @@ TEST_CASE("an error handed on keeps its fields, and the result it came from stil
     auto s = passes_on_status();
     REQUIRE_FALSE(s);
     CHECK(s.err().what() == "bad_zip at byte 12 in archive/data.pkl: central directory cut short");
+}
+
+TEST_CASE("an error message of pieces reads as the string concatenation it replaces") {
+    using ptload::detail::message_text;
+    const std::string s = "str";
+    const std::string_view v = "view";
+    const std::int64_t lowest = std::numeric_limits<std::int64_t>::min();
+    const std::uint64_t highest = std::numeric_limits<std::uint64_t>::max();
+    const unsigned char small = 7;  // a number, as std::to_string writes it
+    CHECK(message_text({"a ", 0, " ", -5, " ", lowest, " ", highest, " ", 'c', " ", s, " ", v, " ", small}) ==
+          "a " + std::to_string(0) + " " + std::to_string(-5) + " " + std::to_string(lowest) + " " +
+              std::to_string(highest) + " " + 'c' + " " + s + " " + std::string(v) + " " + std::to_string(small));
+    // A text and a count are two pieces, not a string_view of the text's first 3 characters.
+    ptload::result<int> r = ptload::detail::failure(ptload::errc::memo_missing, 5, {"memo has no entry ", std::size_t{3}});
+    REQUIRE_FALSE(r);
+    CHECK(r.err().message == "memo has no entry 3");
 }

@@ -224,7 +224,8 @@ inline result<std::vector<convert_item>> plan_conversion(const document& doc, co
             w->second = true;
         }
     if (!missing.empty())
-        return detail::failure(errc::not_found, no_offset, "no tensor named " + missing + " (`ptload ls` lists the names)");
+        return detail::failure(errc::not_found, no_offset, {"no tensor named ", missing,
+                                                            " (`ptload ls` lists the names)"});
     for (auto& item : items) {
         PTLOAD_TRY(check_convertible(item.name, item.t, format));
         auto nbytes = item.t.contiguous_nbytes(opts.max_view_expansion);  // what contiguous_copy would refuse
@@ -311,8 +312,8 @@ public:
     explicit counted_sink(byte_sink& s) noexcept : s_(s) {}
     status put(const void* p, std::size_t n) {
         if (!s_.write(p, n))
-            return detail::failure(errc::io_error, written_, "could not write the output (" + std::to_string(n) + " bytes after " +
-                                                                  std::to_string(written_) + ")");
+            return detail::failure(errc::io_error, written_, {"could not write the output (", n, " bytes after ",
+                                                              written_, ")"});
         written_ += n;
         return {};
     }

@@ -39,13 +39,14 @@ struct dump_options {
             else if (e == "ascii") enc = encoding::ascii;
             else if (e == "bytes") enc = encoding::bytes;
             else return detail::failure(errc::invalid_argument, no_offset,
-                                        "unknown encoding '" + std::string(arg) + "' (utf-8, latin1, ascii, bytes)");
+                                        {"unknown encoding '", arg, "' (utf-8, latin1, ascii, bytes)"});
             return true;
         }
         if (flag == "--errors") {
             if (arg == "strict") errors = on_error::strict;
             else if (arg == "replace") errors = on_error::replace;
-            else return detail::failure(errc::invalid_argument, no_offset, "unknown --errors '" + std::string(arg) + "' (strict, replace)");
+            else return detail::failure(errc::invalid_argument, no_offset, {"unknown --errors '", arg,
+                                                                            "' (strict, replace)"});
             return true;
         }
         if (flag == "--allow") {  // torch.serialization.add_safe_globals, for --strict
@@ -83,9 +84,9 @@ struct dump_options {
     static status known_device(std::string_view device) {
         if (load_options::known_tag(device)) return {};
         return detail::failure(errc::invalid_argument, no_offset,
-                               "--map-location '" + std::string(device) +
-                                   "': don't know how to restore data location tagged with it, as torch.load says "
-                                   "(a device: cpu, cuda, cuda:N, mps, meta, xla, hpu, xpu, ipu, privateuseone, ...)");
+                               {"--map-location '", device,
+                                "': don't know how to restore data location tagged with it, as torch.load says "
+                                "(a device: cpu, cuda, cuda:N, mps, meta, xla, hpu, xpu, ipu, privateuseone, ...)"});
     }
 };
 

@@ -5,6 +5,7 @@
 #define PTLOAD_ERROR_HPP
 
 #include "config.hpp"
+#include "detail/message.hpp"
 #include "detail/owner.hpp"
 
 #include <cstdint>
@@ -161,6 +162,11 @@ PTLOAD_COLD inline error_handoff pass_on(owned_error& e) {
 PTLOAD_COLD inline error_handoff failure(errc code, std::uint64_t offset, std::string_view message,
                                          std::string_view context = {}) {
     return hand_off(make_error(code, offset, std::string(message), std::string(context)));
+}
+/// failure() with a message of pieces, written out of line (detail/message.hpp).
+PTLOAD_COLD inline error_handoff failure(errc code, std::uint64_t offset, std::initializer_list<message_piece> message,
+                                         std::string_view context = {}) {
+    return failure(code, offset, message_text(message), context);
 }
 } // namespace detail
 

@@ -130,10 +130,9 @@ inline status check_view(const tensor& t, const walk_limits& l) {
         allowed = ~std::uint64_t{0};
     if (fits && logical <= allowed) return {};
     return detail::failure(errc::limit_view, no_offset,
-                           "a " + std::string(name(t.dtype())) + " view of " + std::to_string(t.numel()) +
-                               " elements over a " + std::to_string(stored) +
-                               "-byte storage exceeds limits::max_view_expansion x storage bytes + limits::view_slack (" +
-                               std::to_string(allowed) + " bytes)");
+                           {"a ", name(t.dtype()), " view of ", t.numel(), " elements over a ", stored,
+                            "-byte storage exceeds limits::max_view_expansion x storage bytes + limits::view_slack (",
+                            allowed, " bytes)"});
 }
 
 /// SHA-256 of a storage's bytes with each element little-endian (they are held in host order).

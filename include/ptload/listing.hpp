@@ -166,7 +166,7 @@ template <class = void>
 result<tensor> get_tensor(const document& doc, std::string_view name) {
     for (const auto& row : list_tensors(doc, ~std::size_t{0}))
         if (row.name == name) return row.tensor_value.as_tensor();
-    return detail::failure(errc::not_found, no_offset, "no tensor named '" + std::string(name) + "'");
+    return detail::failure(errc::not_found, no_offset, {"no tensor named '", name, "'"});
 }
 
 /// The tensors of a document by name, listed once: each find() is a hash lookup rather than
@@ -192,7 +192,7 @@ public:
     /// The tensor listed under `name`, or not_found.
     result<tensor> find(std::string_view name) const {
         const std::size_t* row = by_name_.find(name);
-        if (!row) return detail::failure(errc::not_found, no_offset, "no tensor named '" + std::string(name) + "'");
+        if (!row) return detail::failure(errc::not_found, no_offset, {"no tensor named '", name, "'"});
         return rows_[*row].tensor_value.as_tensor();
     }
     /// Every row, in list_tensors order.

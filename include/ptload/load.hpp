@@ -52,8 +52,8 @@ result<node_id> load_nested(const nested_loader& self, document_data& doc, const
     const policy_values& policies = ctx.policies;
     if (self.depth >= policies.limits.max_stream_nesting)
         return detail::failure(errc::limit_depth, no_offset,
-                               "torch streams nested more than " + std::to_string(policies.limits.max_stream_nesting) +
-                                   " deep (limits::max_stream_nesting)");
+                               {"torch streams nested more than ", policies.limits.max_stream_nesting,
+                                " deep (limits::max_stream_nesting)"});
     // The stream's bytes live in the document: its storages are read now, in every mode.
     memory_source mem(p, n);
     any_source src(mem);
@@ -77,7 +77,7 @@ inline result<record_bytes> whole(any_source& src) {
         if (src.size() > SIZE_MAX) return detail::failure(errc::limit_tensor, 0, "file larger than the address space");
         r.size = static_cast<std::size_t>(src.size());
         r.buffer = try_make_array<std::uint8_t>(r.size);
-        if (!r.buffer) return detail::failure(errc::io_error, 0, "no memory for a " + std::to_string(r.size) + "-byte file");
+        if (!r.buffer) return detail::failure(errc::io_error, 0, {"no memory for a ", r.size, "-byte file"});
         PTLOAD_TRY(src.read_at(0, r.buffer.get(), r.size));
         r.data = r.buffer.get();
     }

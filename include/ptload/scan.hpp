@@ -189,8 +189,8 @@ template <class Limits>
 status scan_nested<Limits>::operator()(const std::uint8_t* p, std::size_t n, std::uint64_t base,
                                        const std::string& where, scan_sink& sink) {
     if (nesting + 1 > Limits::max_stream_nesting)
-        return detail::failure(errc::limit_depth, base, "torch streams nested more than limits::max_stream_nesting (" +
-                                                           std::to_string(Limits::max_stream_nesting) + ") deep",
+        return detail::failure(errc::limit_depth, base, {"torch streams nested more than limits::max_stream_nesting (",
+                                                         Limits::max_stream_nesting, ") deep"},
                                where);
     scan_memory<Limits> inner{p, n, base, nesting + 1};
     return scan_stream<Limits>(inner, 0, where, true, sink);
@@ -263,7 +263,7 @@ result<std::vector<std::uint8_t>> scan_entry_bytes(Source& src, const scan_zip_e
     if (e.method == 0) return scan_read(src, e.data_offset, e.compressed_size);
     if (e.method != 8)
         return detail::failure(errc::unsupported, e.header_offset,
-                               "compression method " + std::to_string(e.method) + " (torch reads only stored and deflate)",
+                               {"compression method ", e.method, " (torch reads only stored and deflate)"},
                                zip_printable(e.name));
     std::uint64_t cap = 0;
     if (!checked_mul(src.size(), std::uint64_t{Limits::max_inflate_per_file_byte}, cap)) cap = UINT64_MAX;

@@ -373,7 +373,7 @@ public:
     status read_storage_range(std::uint32_t i, std::uint64_t begin, void* dst, std::size_t n) const {
         const storage& s = storages_[i];
         if (begin > s.nbytes() || n > s.nbytes() - begin)
-            return detail::failure(errc::bad_tensor, no_offset, "read past the end of storage " + std::string(s.desc.key));
+            return detail::failure(errc::bad_tensor, no_offset, {"read past the end of storage ", s.desc.key});
         if (s.resident || s.ref.view_of != no_storage || !reader_) {
             auto all = storage_data(i);
             if (!all) return std::move(all).pass_error();

@@ -54,8 +54,7 @@ private:
         const std::uint64_t size = src_.size();
         if (offset > size || n > size - offset)
             return detail::failure(errc::truncated, offset,
-                                   "read of " + std::to_string(n) + " bytes past the end of the " + std::to_string(size) +
-                                       "-byte source");
+                                   {"read of ", n, " bytes past the end of the ", size, "-byte source"});
         if (!buffer_) {
             buffer_ = try_make_array<std::uint8_t>(capacity_);
             if (!buffer_) return detail::failure(errc::io_error, offset, "no memory for a read-ahead window");

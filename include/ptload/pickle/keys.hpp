@@ -292,7 +292,7 @@ private:
         }
         case kind::list: case kind::dict: case kind::ordered_dict: case kind::set: case kind::bytearray:
         case kind::ndarray: case kind::slice:
-            return detail::failure(errc::bad_operand, no_offset, std::string("unhashable type: '") + kind_name(n.k) + "'");
+            return detail::failure(errc::bad_operand, no_offset, {"unhashable type: '", kind_name(n.k), "'"});
         default: h = identity_hash(id); return {};  // identity-hashed objects
         }
     }

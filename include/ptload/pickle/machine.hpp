@@ -144,8 +144,8 @@ public:
             status s = dispatch_table[*op_at_](*this);
             if (PTLOAD_UNLIKELY(!s.has_value())) return std::move(s).pass_error();
             if (PTLOAD_UNLIKELY(doc_.node_count() > node_budget_))
-                return fail(errc::limit_nodes, "more than " + std::to_string(node_budget_) +
-                                                   " values for a pickle of this size (limits::nodes_per_byte)");
+                return fail(errc::limit_nodes, {"more than ", node_budget_,
+                                                " values for a pickle of this size (limits::nodes_per_byte)"});
         }
         return result_;
     }
@@ -175,6 +175,9 @@ private:
     /// (with the message's own making when it is built from values).
     PTLOAD_COLD error_handoff fail(errc code, std::string_view message) const {
         return hand_off(make_error(code, file_offset(), std::string(message), op_context()));
+    }
+    PTLOAD_COLD error_handoff fail(errc code, std::initializer_list<detail::message_piece> message) const {
+        return fail(code, detail::message_text(message));
     }
     /// Adds this opcode's offset and context to an error raised below the machine.
     error locate(error e) const {
@@ -250,13 +253,11 @@ private:
         if (frame_end_) {
             auto left = static_cast<std::uint64_t>(frame_end_ - cur_);
             if (n > left)
-                return fail(errc::frame_error, "argument of " + std::to_string(n) +
-                                                   " bytes runs past the end of its frame (" +
-                                                   std::to_string(left) + " bytes left)");
+                return fail(errc::frame_error, {"argument of ", n, " bytes runs past the end of its frame (", left,
+                                                " bytes left)"});
         }
-        return fail(errc::truncated, "needs " + std::to_string(n) + " bytes, " +
-                                         std::to_string(static_cast<std::uint64_t>(end_ - cur_)) +
-                                         " left in the pickle");
+        return fail(errc::truncated, {"needs ", n, " bytes, ", static_cast<std::uint64_t>(end_ - cur_),
+                                      " left in the pickle"});
     }
     /// The width of opcode B's inline integer, as its opcode_table row gives it (u1, u2, u4, u8,
     /// or the length prefix of a counted argument).
@@ -294,7 +295,7 @@ private:
     template <std::uint8_t B>
     PTLOAD_COLD error_handoff count_error() const {
         if (!can_take(count_width<B>())) return cannot_take(count_width<B>());
-        return fail(errc::bad_operand, std::string(opcode_name(B)) + " length is negative");
+        return fail(errc::bad_operand, {opcode_name(B), " length is negative"});
     }
     /// Opcode B's counted argument: its length, then that many bytes. False, consuming
     /// nothing, when either is missing: counted_error<B>() then says which.
@@ -334,7 +335,7 @@ private:
         return {};
     }
     PTLOAD_COLD error_handoff stack_full() const {
-        return fail(errc::limit_stack, "more than " + std::to_string(limits_.max_stack) + " items on the stack");
+        return fail(errc::limit_stack, {"more than ", limits_.max_stack, " items on the stack"});
     }
     result<node_id> pop() {
         if (PTLOAD_UNLIKELY(stack_.size() <= fence())) return underflow();
@@ -403,8 +404,8 @@ private:
             if (added.second) ++memo_count_;
             else *added.first = id;
             if (sparse_memo_.size() > limits_.max_memo)
-                return fail(errc::limit_memo, "more than " + std::to_string(limits_.max_memo) +
-                                                  " memo entries far beyond the others (limits::max_memo)");
+                return fail(errc::limit_memo, {"more than ", limits_.max_memo,
+                                               " memo entries far beyond the others (limits::max_memo)"});
         }
         return {};
     }
@@ -415,7 +416,7 @@ private:
         if (id == null_node && index <= 0xFFFFFFFFull) {
             if (const node_id* sparse = sparse_memo_.find(static_cast<std::uint32_t>(index))) id = *sparse;
         }
-        if (id == null_node) return fail(errc::memo_missing, "memo has no entry " + std::to_string(index));
+        if (id == null_node) return fail(errc::memo_missing, {"memo has no entry ", index});
         return push(id);
     }
 
@@ -454,9 +455,8 @@ private:
         detail::string out;
         const std::size_t bad = decoding_.decode(p, n, out);
         if (bad != n)
-            return fail(errc::decode_error, std::string("'") + decoding_.name + "' codec can't decode byte 0x" +
-                                                hex_byte(p[bad]) + " in position " + std::to_string(bad) +
-                                                " (try encoding latin1 or bytes)");
+            return fail(errc::decode_error, {"'", decoding_.name, "' codec can't decode byte 0x", hex_byte(p[bad]),
+                                             " in position ", bad, " (try encoding latin1 or bytes)"});
         return doc_.make_text(kind::string, out.data(), out.size());
     }
     static std::string hex_byte(std::uint8_t b) {
@@ -475,15 +475,15 @@ private:
     }
     PTLOAD_COLD error_handoff bad_utf8(std::uint8_t byte, std::size_t at) const {
         return fail(errc::decode_error,
-                    "'utf-8' codec can't decode byte 0x" + hex_byte(byte) + " in position " + std::to_string(at));
+                    {"'utf-8' codec can't decode byte 0x", hex_byte(byte), " in position ", at});
     }
     result<node_id> integer_from(const detail::parsed_int& v) {
         if (v.status == detail::parsed_int::too_long)
-            return fail(errc::limit_integer, "integer literal has more than " + std::to_string(limits_.max_int_digits) + " digits");
+            return fail(errc::limit_integer, {"integer literal has more than ", limits_.max_int_digits, " digits"});
         if (v.status != detail::parsed_int::ok) return fail(errc::bad_text, "not an integer literal");
         if (v.small) return doc_.make_int(v.value);
         if (v.big.size() > limits_.max_int_bytes)
-            return fail(errc::limit_integer, "integer wider than " + std::to_string(limits_.max_int_bytes) + " bytes");
+            return fail(errc::limit_integer, {"integer wider than ", limits_.max_int_bytes, " bytes"});
         return doc_.make_text(kind::big_integer, v.big.data(), v.big.size());
     }
     result<node_id> binary_long(const std::uint8_t* p, std::size_t n) {
@@ -491,7 +491,7 @@ private:
         if (detail::twos_to_int64(p, n, small)) return doc_.make_int(small);
         std::size_t len = detail::minimal_twos_length(p, n);
         if (len > limits_.max_int_bytes)
-            return fail(errc::limit_integer, "integer wider than " + std::to_string(limits_.max_int_bytes) + " bytes");
+            return fail(errc::limit_integer, {"integer wider than ", limits_.max_int_bytes, " bytes"});
         return doc_.make_text(kind::big_integer, p, len);
     }
 
@@ -518,7 +518,7 @@ private:
         switch (kind_of(target)) {
         case kind::list: doc_.push_edges(target, items, n); return {};
         case kind::object: doc_.push_edges(object_part(target, obj_items, kind::list), items, n); return {};
-        default: return fail(errc::bad_operand, std::string("cannot append to a ") + kind_name(kind_of(target)));
+        default: return fail(errc::bad_operand, {"cannot append to a ", kind_name(kind_of(target))});
         }
     }
     status set_items(node_id target, const node_id* kv, std::size_t n) {
@@ -529,7 +529,7 @@ private:
             for (std::size_t i = 0; i < n; i += 2) PTLOAD_TRY(dict_set(target, kv[i], kv[i + 1]));
             return {};
         case kind::object: doc_.push_edges(object_part(target, obj_dict_items, kind::dict), kv, n); return {};
-        default: return fail(errc::bad_operand, std::string("cannot set items on a ") + kind_name(kind_of(target)));
+        default: return fail(errc::bad_operand, {"cannot set items on a ", kind_name(kind_of(target))});
         }
     }
     /// The items of any sequence-like argument (for set(...), OrderedDict(...), ...).
@@ -546,8 +546,8 @@ private:
         if (g.dangerous) {
             const std::string full = std::string(g.module) + "." + std::string(g.name);
             return fail(errc::disallowed_global,
-                        "global " + full + (g.denied_as == full ? "" : " (" + g.denied_as + ")") + " " +
-                            std::string(g.why) + ": never data in a checkpoint; ptload does not run pickled code");
+                        {"global ", full, (g.denied_as == full ? "" : " (" + g.denied_as + ")"), " ", g.why,
+                         ": never data in a checkpoint; ptload does not run pickled code"});
         }
         if (allowlist_only_) {
             if (g.rating != verdict::safe) {
@@ -556,8 +556,10 @@ private:
                 for (const auto& s : opts_.safe_globals) added = added || std::string_view(s) == std::string_view(full.data(), full.size());
                 if (!added)
                     return fail(errc::disallowed_global,
-                                "global " + std::string(full.data(), full.size()) + " is not allowed in strict mode (torch.load weights_only); if the file is "
-                                "trusted, add \"" + std::string(full.data(), full.size()) + "\" to load_options::safe_globals");
+                                {"global ", std::string(full.data(), full.size()),
+                                 " is not allowed in strict mode (torch.load weights_only); if the file is "
+                                 "trusted, add \"",
+                                 std::string(full.data(), full.size()), "\" to load_options::safe_globals"});
             }
         }
         if constexpr (has_find_class<Handler>::value) {
@@ -581,7 +583,7 @@ private:
     result<node_id> call(node_id callable, node_id args) {
         if (kind_of(args) != kind::tuple) return fail(errc::bad_operand, "call arguments are not a tuple");
         if (kind_of(callable) != kind::global)
-            return fail(errc::bad_operand, std::string("cannot call a ") + kind_name(kind_of(callable)));
+            return fail(errc::bad_operand, {"cannot call a ", kind_name(kind_of(callable))});
         std::size_t n = doc_.edge_count(args);
         detail::vector<node_id> items;
         switch (known_of(callable)) {
@@ -712,7 +714,7 @@ private:
             return doc_.make_text(out, t.data(), t.size());
         }
         bool latin1 = lower == "latin1" || lower == "latin-1" || lower == "iso-8859-1" || lower == "iso8859-1" || lower == "l1";
-        if (!latin1 && lower != "ascii") return fail(errc::unsupported, "encoding '" + std::string(e) + "' for bytes");
+        if (!latin1 && lower != "ascii") return fail(errc::unsupported, {"encoding '", e, "' for bytes"});
         detail::string b;
         auto p = reinterpret_cast<const std::uint8_t*>(t.data());
         for (std::size_t i = 0; i < t.size();) {
@@ -720,7 +722,7 @@ private:
             std::uint32_t cp = 0;
             std::size_t len = detail::utf8_sequence(p + i, t.size() - i, true, bad, &cp);
             if (!len || cp > (latin1 ? 0xFFu : 0x7Fu))
-                return fail(errc::decode_error, "'" + std::string(lower) + "' codec can't encode character at position " + std::to_string(i));
+                return fail(errc::decode_error, {"'", lower, "' codec can't encode character at position ", i});
             b += static_cast<char>(cp);
             i += len;
         }
@@ -730,7 +732,7 @@ private:
     result<node_id> new_object(node_id cls, node_id args, node_id kwargs) {
         if (kind_of(args) != kind::tuple) return fail(errc::bad_operand, "NEWOBJ arguments are not a tuple");
         if (kind_of(cls) != kind::global)
-            return fail(errc::bad_operand, std::string("NEWOBJ on a ") + kind_name(kind_of(cls)) + ", not a class");
+            return fail(errc::bad_operand, {"NEWOBJ on a ", kind_name(kind_of(cls)), ", not a class"});
         switch (known_of(cls)) {
         case known_global::ordered_dict: return doc_.make_seq(kind::ordered_dict, nullptr, 0);
         case known_global::builtins_set: return doc_.make_seq(kind::set, nullptr, 0);
@@ -781,7 +783,7 @@ private:
                 if (*r) return {};
             }
             if (is_falsy_state(state)) return {};  // pickle's BUILD does nothing with empty state
-            return fail(errc::bad_operand, std::string("cannot set state on a ") + kind_name(kind_of(obj)));
+            return fail(errc::bad_operand, {"cannot set state on a ", kind_name(kind_of(obj))});
         }
     }
     /// OrderedDict (and other dict-like) instance attributes: inst.__dict__.update(state).
@@ -809,7 +811,7 @@ private:
     // ---------------------------------------------------------------- opcode handlers
     /// The one handler shared by every byte that is not an opcode.
     static status unknown_op(basic_machine& m) {
-        return m.fail(errc::unknown_opcode, "byte 0x" + hex_byte(m.current_op()) + " is not a pickle opcode");
+        return m.fail(errc::unknown_opcode, {"byte 0x", hex_byte(m.current_op()), " is not a pickle opcode"});
     }
     /// Opcode B's handler: the function of its family (opcode_table says which).
     template <std::uint8_t B>
@@ -833,7 +835,7 @@ private:
     status structure_op() {
         if constexpr (B == '(') {  // MARK: -> mark
             if (marks_.size() >= limits_.max_depth)
-                return fail(errc::limit_depth, "MARKs nested deeper than " + std::to_string(limits_.max_depth));
+                return fail(errc::limit_depth, {"MARKs nested deeper than ", limits_.max_depth});
             marks_.push_back(stack_.size());
             return {};
         } else if constexpr (B == '.') {  // STOP: x -> (returns x)
@@ -871,7 +873,7 @@ private:
         } else if constexpr (B == 0x80) {  // PROTO n
             std::uint8_t r;
             if (PTLOAD_UNLIKELY(!read_le(r))) return cannot_take(sizeof r);
-            if (r > 5) return fail(errc::unknown_opcode, "pickle protocol " + std::to_string(r) + " (ptload reads 0 to 5)");
+            if (r > 5) return fail(errc::unknown_opcode, {"pickle protocol ", r, " (ptload reads 0 to 5)"});
             proto_ = r;
             return {};
         } else if constexpr (B == 0x95) {  // FRAME n: the next n bytes form a frame
@@ -879,8 +881,7 @@ private:
             if (!r) return std::move(r).pass_error();
             if (frame_end_ && cur_ != frame_end_) return fail(errc::frame_error, "a new FRAME starts before the current one ends");
             if (*r > static_cast<std::uint64_t>(end_ - cur_))
-                return fail(errc::truncated, "FRAME of " + std::to_string(*r) + " bytes, " +
-                                                 std::to_string(end_ - cur_) + " left in the pickle");
+                return fail(errc::truncated, {"FRAME of ", *r, " bytes, ", end_ - cur_, " left in the pickle"});
             frame_end_ = *r ? cur_ + *r : nullptr;
             take_end_ = *r ? frame_end_ : end_;
             update_limit();
@@ -990,7 +991,8 @@ private:
             return push(doc_.make_text(B == 0x96 ? kind::bytearray : kind::bytes, p, static_cast<std::size_t>(n)));
         } else if constexpr (B == 0x97) {  // NEXT_BUFFER: -> next out-of-band buffer
             if (next_buffer_ >= opts_.buffers.size())
-                return fail(errc::no_buffer, "NEXT_BUFFER but " + std::to_string(opts_.buffers.size()) + " out-of-band buffers were given");
+                return fail(errc::no_buffer, {"NEXT_BUFFER but ", opts_.buffers.size(),
+                                              " out-of-band buffers were given"});
             const auto& b = opts_.buffers[next_buffer_++];
             return push(doc_.make_text(kind::bytearray, b.data(), b.size()));
         } else if constexpr (B == 0x98) {  // READONLY_BUFFER: buffer -> read-only view (bytes)
@@ -1078,7 +1080,7 @@ private:
             if (PTLOAD_UNLIKELY(!pop_mark(r))) return no_mark();
             auto s = below(r.from);
             if (!s) return std::move(s).pass_error();
-            if (kind_of(*s) != kind::set) return fail(errc::bad_operand, std::string("ADDITEMS on a ") + kind_name(kind_of(*s)));
+            if (kind_of(*s) != kind::set) return fail(errc::bad_operand, {"ADDITEMS on a ", kind_name(kind_of(*s))});
             for (std::size_t i = 0; i < r.count; ++i) PTLOAD_TRY(set_add(*s, stack_[r.from + i]));
             truncate_stack(r.from);
             return {};

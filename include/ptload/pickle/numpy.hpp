@@ -99,7 +99,7 @@ status build_ndarray(document_data& doc, node_id arr, node_id state) {
     if (doc.at(state).k != kind::tuple) return detail::failure(errc::bad_operand, no_offset, "ndarray state is not a tuple");
     std::size_t n = doc.edge_count(state);
     std::size_t at = n == 5 ? 1 : n == 4 ? 0 : 99;
-    if (at == 99) return detail::failure(errc::bad_operand, no_offset, "ndarray state has " + std::to_string(n) + " items");
+    if (at == 99) return detail::failure(errc::bad_operand, no_offset, {"ndarray state has ", n, " items"});
     node_id shape = doc.edge(state, at), dt = doc.edge(state, at + 1), fortran = doc.edge(state, at + 2),
             data = doc.edge(state, at + 3);
     if (doc.at(shape).k != kind::tuple) return detail::failure(errc::bad_operand, no_offset, "ndarray shape is not a tuple");
@@ -130,8 +130,8 @@ status build_ndarray(document_data& doc, node_id arr, node_id state) {
             return detail::failure(errc::bad_tensor, no_offset, "ndarray byte count overflows");
         if (item && doc.text(data).size() != count * item)
             return detail::failure(errc::bad_tensor, no_offset,
-                                   "ndarray holds " + std::to_string(doc.text(data).size()) + " bytes, shape and dtype need " +
-                                       std::to_string(count * item));
+                                   {"ndarray holds ", doc.text(data).size(), " bytes, shape and dtype need ",
+                                    count * item});
     } else {
         return detail::failure(errc::bad_operand, no_offset, "ndarray data is neither bytes nor a list");
     }
@@ -173,7 +173,7 @@ result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id raw) {
         char k = descr[1];
         if (k != 'U' && k != 'S' && k != 'V' && bytes.size() != item)
             return detail::failure(errc::bad_tensor, no_offset,
-                                   "numpy scalar of " + std::string(descr) + " has " + std::to_string(bytes.size()) + " bytes");
+                                   {"numpy scalar of ", descr, " has ", bytes.size(), " bytes"});
         if (descr[0] == '>' && k != 'U' && k != 'S' && k != 'V') {  // to little-endian
             if (k == 'c') {
                 std::size_t h = bytes.size() / 2;
@@ -237,11 +237,12 @@ result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id raw) {
             break;
         }
         case 'f':
-            if (n != 2 && n != 4 && n != 8) return detail::failure(errc::unsupported, no_offset, "numpy scalar " + std::string(descr));
+            if (n != 2 && n != 4 && n != 8) return detail::failure(errc::unsupported, no_offset, {"numpy scalar ",
+                                                                                                  descr});
             val = doc.make_float(to_double(0, n));
             break;
         case 'c':
-            if (n != 8 && n != 16) return detail::failure(errc::unsupported, no_offset, "numpy scalar " + std::string(descr));
+            if (n != 8 && n != 16) return detail::failure(errc::unsupported, no_offset, {"numpy scalar ", descr});
             val = doc.make_complex(to_double(0, n / 2), to_double(n / 2, n / 2));
             break;
         case 'S': {
@@ -265,7 +266,7 @@ result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id raw) {
             break;
         }
         case 'V': val = doc.make_text(kind::bytes, bytes.data(), bytes.size()); break;
-        default: return detail::failure(errc::unsupported, no_offset, "numpy scalar of dtype " + std::string(descr));
+        default: return detail::failure(errc::unsupported, no_offset, {"numpy scalar of dtype ", descr});
         }
     }
     node_id fields[2] = {dt, val};

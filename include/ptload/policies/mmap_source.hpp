@@ -76,8 +76,7 @@ public:
         if (!open_) return open_error();
         if (offset > size_ || n > size_ - offset)
             return detail::failure(errc::truncated, offset,
-                                   "read of " + std::to_string(n) + " bytes past the end of the " + std::to_string(size_) +
-                                       "-byte file",
+                                   {"read of ", n, " bytes past the end of the ", size_, "-byte file"},
                                    path_);
         if (n) std::memcpy(dst, data_ + offset, n);
         return {};

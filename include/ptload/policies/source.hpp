@@ -86,8 +86,7 @@ public:
     status read_at(std::uint64_t offset, void* dst, std::size_t n) const noexcept {
         if (offset > size_ || n > size_ - offset)
             return detail::failure(errc::truncated, offset,
-                                   "read of " + std::to_string(n) + " bytes past the end of a " + std::to_string(size_) +
-                                       "-byte buffer");
+                                   {"read of ", n, " bytes past the end of a ", size_, "-byte buffer"});
         if (n) std::memcpy(dst, data_ + offset, n);
         return {};
     }
@@ -127,12 +126,11 @@ public:
         if (!file_) return open_error();
         if (offset > size_ || n > size_ - offset)
             return detail::failure(errc::truncated, offset,
-                                   "read of " + std::to_string(n) + " bytes past the end of the " + std::to_string(size_) +
-                                       "-byte file",
+                                   {"read of ", n, " bytes past the end of the ", size_, "-byte file"},
                                    path_);
         if (!seek(offset)) return detail::failure(errc::io_error, offset, "seek failed", path_);
         if (n && std::fread(dst, 1, n, file_) != n)
-            return detail::failure(errc::io_error, offset, "short read of " + std::to_string(n) + " bytes", path_);
+            return detail::failure(errc::io_error, offset, {"short read of ", n, " bytes"}, path_);
         return {};
     }
 
@@ -197,7 +195,7 @@ public:
     std::uint64_t size() const noexcept { return size_; }
     status read_at(std::uint64_t offset, void* dst, std::size_t n) const {
         if (offset > size_ || n > size_ - offset)
-            return detail::failure(errc::truncated, offset, "read past the end of a " + std::to_string(size_) + "-byte file");
+            return detail::failure(errc::truncated, offset, {"read past the end of a ", size_, "-byte file"});
         auto* out = static_cast<char*>(dst);
         while (n) {
 #if PTLOAD_POSIX_LARGEFILE64
@@ -241,7 +239,7 @@ public:
     std::uint64_t size() const noexcept { return size_; }
     status read_at(std::uint64_t offset, void* dst, std::size_t n) {
         if (offset > size_ || n > size_ - offset)
-            return detail::failure(errc::truncated, offset, "read past the end of a " + std::to_string(size_) + "-byte stream");
+            return detail::failure(errc::truncated, offset, {"read past the end of a ", size_, "-byte stream"});
         if (seek_(ctx_, static_cast<std::int64_t>(offset), SEEK_SET) != 0)
             return detail::failure(errc::io_error, offset, "stream seek failed");
         auto* out = static_cast<char*>(dst);

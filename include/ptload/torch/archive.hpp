@@ -87,22 +87,22 @@ public:
             const storage& s = doc.storage_at(*known);
             if (s.desc.type != d.type || s.desc.numel != d.numel)
                 return detail::failure(errc::bad_storage, no_offset,
-                                       "storage key '" + std::string(d.key) + "' is declared again with another dtype or size");
+                                       {"storage key '", d.key, "' is declared again with another dtype or size"});
             return *known;
         }
         if (!numbered && (d.key.empty() || d.key.find('/') != std::string_view::npos ||
                           d.key.find('\0') != std::string_view::npos || d.key == "." || d.key == ".."))
-            return detail::failure(errc::bad_storage, no_offset, "storage key '" + std::string(d.key) + "' is not a record name");
+            return detail::failure(errc::bad_storage, no_offset, {"storage key '", d.key, "' is not a record name"});
         const zip_entry* e = record(d.key, numbered, number);
         if (!e)
             return detail::failure(errc::missing_record, no_offset,
-                                   "the archive has no record " + std::string(folder_.data(), folder_.size()) + std::string(d.key));
+                                   {"the archive has no record ", std::string(folder_.data(), folder_.size()), d.key});
         const std::string_view name = e->name;
         std::uint64_t expect;
         if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), expect) || expect != e->size)
             return detail::failure(errc::bad_storage, e->data_offset,
-                                   "record holds " + std::to_string(e->size) + " bytes, the storage needs " +
-                                       std::to_string(d.numel) + " x " + std::to_string(element_size(d.type)),
+                                   {"record holds ", e->size, " bytes, the storage needs ", d.numel, " x ",
+                                    element_size(d.type)},
                                    std::string(name));
         auto device = placer_.place(doc, d, e->data_offset, name);
         if (!device) return std::move(device).pass_error();
@@ -176,7 +176,7 @@ result<node_id> run_record(document_data& doc, Handler& handler, const record_by
     if (!root) return root;
     if (m.position() != bytes.size)
         return detail::failure(errc::trailing_data, file_offset + m.position(),
-                               std::to_string(bytes.size - m.position()) + " bytes follow the pickle's STOP", std::string(name));
+                               {bytes.size - m.position(), " bytes follow the pickle's STOP"}, std::string(name));
     return root;
 }
 
@@ -188,7 +188,7 @@ result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader&
     const string full = record_name(prefix, record);
     const std::string_view name(full.data(), full.size());
     const zip_entry* e = zip.find(name);
-    if (!e) return detail::failure(errc::missing_record, no_offset, "the archive has no record " + std::string(name));
+    if (!e) return detail::failure(errc::missing_record, no_offset, {"the archive has no record ", name});
     auto bytes = read_record(src, *e, opts.check_crc, zip_limits_from(policies.limits));
     if (!bytes) return std::move(bytes).pass_error();
     zip_storages<> storages(zip, record_name(prefix, folder), opts, little_endian);
@@ -236,7 +236,7 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
         const std::string_view order = record_text(*text);
         if (order == "big") little_endian = false;
         else if (order != "little")
-            return detail::failure(errc::bad_format, e->data_offset, "byteorder record says '" + std::string(order) + "'",
+            return detail::failure(errc::bad_format, e->data_offset, {"byteorder record says '", order, "'"},
                                    std::string(e->name));
     }
     const zip_entry* version = find(".data/version");
@@ -252,7 +252,7 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
         unsigned number = 0;
         for (char c : v) number = digits ? number * 10 + static_cast<unsigned>(c - '0') : 0;
         if (!digits || number < 1 || number > 10)
-            return detail::failure(errc::bad_format, version->data_offset, "unsupported archive version '" + std::string(v) + "'",
+            return detail::failure(errc::bad_format, version->data_offset, {"unsupported archive version '", v, "'"},
                                    std::string(version->name));
     }
     auto root = load_zip_pickle(doc, src, reader, *zip, prefix, "data.pkl", "data/", opts, policies, little_endian, nested);

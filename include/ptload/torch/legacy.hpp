@@ -66,23 +66,22 @@ public:
             const std::uint32_t* root = roots_.find(key);
             if (!root)
                 return detail::failure(errc::bad_storage, offset,
-                                       "storage data for key '" + std::string(key) + "' that no tensor declared");
+                                       {"storage data for key '", key, "' that no tensor declared"});
             std::uint8_t count_bytes[8];
             PTLOAD_TRY(src.read_at(offset, count_bytes, 8));
             std::uint64_t count = 0;
             for (int i = 7; i >= 0; --i) count = (count << 8) | count_bytes[i];
             if (filled[*root])
-                return detail::failure(errc::bad_storage, offset, "storage data for key '" + std::string(key) + "' appears twice");
+                return detail::failure(errc::bad_storage, offset, {"storage data for key '", key, "' appears twice"});
             filled[*root] = 1;
             storage& s = doc.storage_mut(*root);
             if (count != s.desc.numel)
                 return detail::failure(errc::bad_storage, offset,
-                                       "storage has " + std::to_string(count) + " elements in the file, " +
-                                           std::to_string(s.desc.numel) + " declared",
+                                       {"storage has ", count, " elements in the file, ", s.desc.numel, " declared"},
                                        "storage " + std::string(key));
             if (s.nbytes() > src.size() - offset - 8)  // the count's 8 bytes were read: they fit
                 return detail::failure(errc::truncated, offset + 8,
-                                       "storage of " + std::to_string(s.nbytes()) + " bytes runs past the end of the file",
+                                       {"storage of ", s.nbytes(), " bytes runs past the end of the file"},
                                        "storage " + std::string(key));
             s.ref.offset = offset + 8;  // read later: see storage_mode
             s.ref.stored_size = s.nbytes();
@@ -90,7 +89,8 @@ public:
         }
         for (const auto& kv : roots_)  // every declared storage gets its bytes, or the load fails
             if (!filled[kv.value])
-                return detail::failure(errc::bad_storage, offset, "storage key '" + std::string(kv.key) + "' has no data in the file");
+                return detail::failure(errc::bad_storage, offset, {"storage key '", kv.key,
+                                                                   "' has no data in the file"});
         for (const auto& f : fixups_) {  // views share their root's memory once it is read
             storage& view = doc.storage_mut(f.view);
             view.ref.view_of = f.root;
@@ -105,7 +105,7 @@ private:
             const storage& s = doc.storage_at(*root);
             if (s.desc.type != d.type || s.desc.numel != d.numel)
                 return detail::failure(errc::bad_storage, no_offset,
-                                       "storage key '" + std::string(d.key) + "' is declared again with another dtype or size");
+                                       {"storage key '", d.key, "' is declared again with another dtype or size"});
             return *root;
         }
         auto device = placer_.place(doc, d, no_offset);

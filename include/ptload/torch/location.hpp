@@ -92,8 +92,8 @@ struct load_options {
             if (h.handler(d, tag, scratch)) return std::string_view(scratch);
         if (known_tag(tag)) return tag;
         return detail::failure(errc::bad_storage, no_offset,
-                               "don't know how to restore data location tagged '" + std::string(tag) +
-                                   "'; give map_location or register a location handler",
+                               {"don't know how to restore data location tagged '", tag,
+                                "'; give map_location or register a location handler"},
                                "storage " + std::string(d.key));
     }
 

@@ -38,7 +38,7 @@ public:
     virtual result<std::uint32_t> load_storage(document_data& doc, const storage_description& d, node_id view) = 0;
     /// The object a str persistent id names (tar format); others have none.
     virtual result<node_id> load_object(document_data&, std::string_view key) {
-        return detail::failure(errc::bad_storage, no_offset, "persistent id '" + std::string(key) + "' names no object");
+        return detail::failure(errc::bad_storage, no_offset, {"persistent id '", key, "' names no object"});
     }
     /// Whether `(module_class, source_file, source)` ids name classes (tar format).
     virtual bool class_tuples() const { return false; }
@@ -122,16 +122,17 @@ public:
             return doc.edge(pid, 1);
         }
         if (type != "storage")
-            return detail::failure(errc::bad_storage, no_offset, "unknown persistent id type '" + std::string(type) + "'");
+            return detail::failure(errc::bad_storage, no_offset, {"unknown persistent id type '", type, "'"});
         if (n != 5 && n != 6)
-            return detail::failure(errc::bad_storage, no_offset, "'storage' persistent id has " + std::to_string(n) + " items, not 5 or 6");
+            return detail::failure(errc::bad_storage, no_offset, {"'storage' persistent id has ", n,
+                                                                  " items, not 5 or 6"});
         node_id cls = doc.edge(pid, 1);
         storage_description d;
         if (torch_global_of(doc, cls) != torch_global::storage_class)
             return detail::failure(errc::bad_storage, no_offset, "persistent id storage type is not a torch storage class");
         d.type = storage_dtype(doc, cls);
         if (d.type == dtype::unknown)
-            return detail::failure(errc::bad_storage, no_offset, "unknown storage class " + std::string(doc.text(cls)));
+            return detail::failure(errc::bad_storage, no_offset, {"unknown storage class ", doc.text(cls)});
         std::string_view location;
         if (!detail::as_text(doc, doc.edge(pid, 2), key)) {
             if (doc.at(doc.edge(pid, 2)).k != kind::integer)
@@ -343,8 +344,8 @@ public:
                 return bad("_rebuild_from_type needs (func, type, args, state)");
             if (levels.size() >= limits_.max_depth)
                 return detail::failure(errc::limit_depth, no_offset,
-                                       "_rebuild_from_type nested deeper than " + std::to_string(limits_.max_depth) +
-                                           " (limits::max_depth)");
+                                       {"_rebuild_from_type nested deeper than ", limits_.max_depth,
+                                        " (limits::max_depth)"});
             levels.push_back(call_args);
             auto fid = torch_global_of(doc, func);
             if (fid != torch_global::rebuild_from_type_v2 && fid != torch_global::rebuild_from_type) break;
@@ -384,6 +385,9 @@ private:
     }
     PTLOAD_COLD static error_handoff bad(std::string_view message) {
         return hand_off(make_error(errc::bad_tensor, no_offset, std::string(message)));
+    }
+    PTLOAD_COLD static error_handoff bad(std::initializer_list<detail::message_piece> message) {
+        return bad(detail::message_text(message));
     }
     static bool truthy(const document_data& doc, node_id id) {
         const auto& n = doc.at(id);
@@ -437,16 +441,16 @@ private:
         if (!detail::int_sequence(doc, size_id, shape)) return bad("tensor size is not a sequence of ints");
         if (!detail::int_sequence(doc, stride_id, stride)) return bad("tensor stride is not a sequence of ints");
         if (shape.size() != stride.size())
-            return bad("tensor has " + std::to_string(shape.size()) + " sizes and " + std::to_string(stride.size()) + " strides");
+            return bad({"tensor has ", shape.size(), " sizes and ", stride.size(), " strides"});
         if (shape.size() > limits_.max_tensor_rank)
             return detail::failure(errc::limit_tensor, no_offset,
-                                   "tensor rank " + std::to_string(shape.size()) + " exceeds limits::max_tensor_rank");
+                                   {"tensor rank ", shape.size(), " exceeds limits::max_tensor_rank"});
         if (r.offset < 0) return bad("negative storage offset");
         std::uint64_t numel = 1;
         std::int64_t last = r.offset;  // highest element index touched
         for (std::size_t i = 0; i < shape.size(); ++i) {
-            if (shape[i] < 0) return bad("negative size in dimension " + std::to_string(i));
-            if (stride[i] < 0) return bad("negative stride in dimension " + std::to_string(i));
+            if (shape[i] < 0) return bad({"negative size in dimension ", i});
+            if (stride[i] < 0) return bad({"negative stride in dimension ", i});
             if (!detail::checked_mul(numel, static_cast<std::uint64_t>(shape[i]), numel) || numel > (std::uint64_t{1} << 62))
                 return detail::failure(errc::bad_tensor, no_offset, "tensor element count overflows");
         }
@@ -457,8 +461,7 @@ private:
                     return bad("tensor extent overflows");
             }
             if (r.storage != null_node && static_cast<std::uint64_t>(last) >= capacity)
-                return bad("view reaches element " + std::to_string(last) + " of a storage of " + std::to_string(capacity) +
-                           " elements");
+                return bad({"view reaches element ", last, " of a storage of ", capacity, " elements"});
         }
         r.rank = static_cast<std::uint32_t>(shape.size());
         r.dims = doc.add_dims(shape.data(), stride.data(), shape.size());
@@ -467,8 +470,8 @@ private:
     result<node_id> add(document_data& doc, detail::tensor_record r) {
         dtype_class cls = info(r.type).cls;
         if (r.requires_grad && cls != dtype_class::floating && cls != dtype_class::complex)
-            return bad("only tensors of floating point and complex dtype can require gradients (" +
-                       std::string(name(r.type)) + ")");  // torch refuses these when it rebuilds
+            // torch refuses these when it rebuilds
+            return bad({"only tensors of floating point and complex dtype can require gradients (", name(r.type), ")"});
         if (doc.tensor_count() >= limits_.max_tensors)
             return detail::failure(errc::limit_tensor, no_offset, "more than limits::max_tensors tensors");
         return doc.add_tensor(std::move(r));
@@ -580,7 +583,7 @@ private:
             r.axis = axis.i;
             return t;
         }
-        return bad("unknown qscheme " + std::string(scheme));
+        return bad({"unknown qscheme ", scheme});
     }
     /// Reads an integer tensor's elements (int64/int32) for index checks. Index data must be
     /// stored bytes that cover the view (a meta or storage-less tensor has none), and a view
@@ -608,8 +611,8 @@ private:
             allowed = ~std::uint64_t{0};
         if (!detail::checked_mul(v.numel(), esize, logical) || logical > allowed)
             return detail::failure(errc::limit_view, no_offset,
-                                   "index tensor of " + std::to_string(v.numel()) + " elements repeats its " +
-                                       std::to_string(stored->size()) + "-byte storage beyond limits::max_view_expansion");
+                                   {"index tensor of ", v.numel(), " elements repeats its ", stored->size(),
+                                    "-byte storage beyond limits::max_view_expansion"});
         out.clear();
         out.reserve(static_cast<std::size_t>(v.numel()));
         bool wide = v.dtype() == dtype::int64;
@@ -636,7 +639,7 @@ private:
         else if (l == "torch.sparse_csc") sl = sparse_layout::csc;
         else if (l == "torch.sparse_bsr") sl = sparse_layout::bsr;
         else if (l == "torch.sparse_bsc") sl = sparse_layout::bsc;
-        else return bad("unknown sparse layout " + std::string(l));
+        else return bad({"unknown sparse layout ", l});
         if (g == torch_global::rebuild_sparse_csr_tensor && sl == sparse_layout::coo) return bad("CSR rebuild with COO layout");
         std::size_t n = doc.edge_count(data);
         auto d = [&](std::size_t i) { return doc.edge(data, i); };
@@ -697,7 +700,7 @@ private:
                 for (std::int64_t c = 0; c < nnz; ++c) {
                     std::int64_t v = idx[static_cast<std::size_t>(r * nnz + c)];
                     if (v < 0 || v >= size[static_cast<std::size_t>(r)])
-                        return bad("COO index " + std::to_string(v) + " out of range for dimension " + std::to_string(r));
+                        return bad({"COO index ", v, " out of range for dimension ", r});
                 }
             return {};
         }
@@ -712,7 +715,7 @@ private:
         if (size.size() >= 2) {
             std::int64_t limit = size[size.size() - 2 + plain_dim];
             for (auto v : plain)
-                if (v < 0 || v >= limit) return bad("sparse plain index " + std::to_string(v) + " out of range");
+                if (v < 0 || v >= limit) return bad({"sparse plain index ", v, " out of range"});
         }
         return {};
     }

@@ -104,7 +104,7 @@ inline result<storage_buffer> checked_buffer(const storage& s, const storage_ori
                                "the allocator used the source's bytes in place, but they are not in the host's byte order",
                                "storage " + std::string(s.desc.key));
     if (!b.data() && nbytes)
-        return detail::failure(errc::bad_storage, s.ref.offset, "the allocator could not provide " + std::to_string(nbytes) + " bytes",
+        return detail::failure(errc::bad_storage, s.ref.offset, {"the allocator could not provide ", nbytes, " bytes"},
                                "storage " + std::string(s.desc.key));
     if (b.size() < nbytes)
         return detail::failure(errc::bad_storage, s.ref.offset, "the allocator returned a buffer smaller than the storage",
@@ -269,7 +269,7 @@ private:
         const std::uint64_t size = src_.size();
         if (s.ref.offset > size || begin > size - s.ref.offset || n > size - s.ref.offset - begin)
             return detail::failure(errc::truncated, s.ref.offset,
-                                   "storage of " + std::to_string(s.nbytes()) + " bytes runs past the end of the file",
+                                   {"storage of ", s.nbytes(), " bytes runs past the end of the file"},
                                    "storage " + std::string(s.desc.key));
         return {};
     }

@@ -40,7 +40,7 @@ public:
     }
     result<node_id> load_object(document_data&, std::string_view key) override {
         const node_id* found = objects.find(key);
-        if (!found) return detail::failure(errc::missing_record, no_offset, "no tensor or storage with key " + std::string(key));
+        if (!found) return detail::failure(errc::missing_record, no_offset, {"no tensor or storage with key ", key});
         return *found;
     }
     bool class_tuples() const override { return true; }
@@ -69,7 +69,8 @@ status tar_members(Source& src, tar_member (&m)[4]) {
         if (type == '0' || type == 0)
             for (int i = 0; i < 4; ++i)
                 if (name == names[i]) {
-                    if (m[i].found) return detail::failure(errc::bad_format, off, "tar member " + name + " appears twice");
+                    if (m[i].found) return detail::failure(errc::bad_format, off, {"tar member ", name,
+                                                                                   " appears twice"});
                     m[i] = {data, len, true};
                 }
         std::uint64_t blocks = (len + 511) / 512 * 512;
@@ -77,7 +78,7 @@ status tar_members(Source& src, tar_member (&m)[4]) {
     }
     for (int i = 0; i < 4; ++i)
         if (!m[i].found) return detail::failure(errc::missing_record, no_offset,
-                                                std::string("tar checkpoint has no ") + names[i] + " member");
+                                                {"tar checkpoint has no ", names[i], " member"});
     return {};
 }
 
@@ -111,7 +112,8 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         return r;
     };
     auto raw = [&](std::size_t n, const char* what) -> result<const std::uint8_t*> {
-        if (n > bytes.size() - pos) return detail::failure(errc::truncated, base + pos, std::string(what) + " runs past its tar member");
+        if (n > bytes.size() - pos) return detail::failure(errc::truncated, base + pos, {what,
+                                                                                         " runs past its tar member"});
         const std::uint8_t* p = bytes.data() + pos;
         pos += n;
         return p;
@@ -181,7 +183,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         if (!key_text(doc.edge(v, 0), vkey) || !key_text(doc.edge(v, 1), rkey) || off.k != kind::integer || num.k != kind::integer)
             return detail::failure(errc::bad_format, base + pos, "tar view is not (key, root, offset, size)");
         const std::uint32_t* root = storages.find(rkey);
-        if (!root) return detail::failure(errc::missing_record, base + pos, "tar view of unknown storage " + std::string(rkey));
+        if (!root) return detail::failure(errc::missing_record, base + pos, {"tar view of unknown storage ", rkey});
         const storage& r = doc.storage_at(*root);
         if (off.i < 0 || num.i < 0 || static_cast<std::uint64_t>(off.i) > r.desc.numel ||
             static_cast<std::uint64_t>(num.i) > r.desc.numel - static_cast<std::uint64_t>(off.i))
@@ -226,7 +228,7 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         for (std::uint32_t d = 0; d < ndim; ++d) doc.push_edge(stride, doc.make_int(static_cast<std::int64_t>(le64(*dims + 8 * (ndim + d)))));
         node_id offset = doc.make_int(static_cast<std::int64_t>(le64(*dims + 16 * ndim)));
         const std::uint32_t* st = storages.find(skey);
-        if (!st) return detail::failure(errc::missing_record, base + pos, "tar tensor of unknown storage " + std::string(skey));
+        if (!st) return detail::failure(errc::missing_record, base + pos, {"tar tensor of unknown storage ", skey});
         auto t = handler.make_tensor(doc, handler.storage_node(doc, *st), offset, size, stride, dtype::unknown, false);
         if (!t) return t;
         objects.objects[key] = *t;

@@ -121,8 +121,7 @@ public:
         std::uint64_t esize = element_size(dtype());
         if (!detail::checked_mul((numel() + per_byte - 1) / per_byte, esize, total) || total != n)
             return detail::failure(errc::invalid_argument, no_offset,
-                                   "read_into needs a buffer of exactly " + std::to_string(total) + " bytes, got " +
-                                       std::to_string(n));
+                                   {"read_into needs a buffer of exactly ", total, " bytes, got ", n});
         if (is_contiguous()) {
             std::uint64_t begin = numel() ? static_cast<std::uint64_t>(offset()) * esize / per_byte : 0;
             return doc_->read_storage_range(rec_->storage, begin, dst, n);
@@ -154,7 +153,7 @@ public:
         if (lo < 0 || !detail::checked_mul(static_cast<std::uint64_t>(hi - lo) + 1, esize, span_bytes) || span_bytes > SIZE_MAX)
             return detail::failure(errc::bad_tensor, no_offset, "tensor runs past its storage");
         detail::unique_array<std::uint8_t> scratch = detail::try_make_array<std::uint8_t>(static_cast<std::size_t>(span_bytes));
-        if (!scratch) return detail::failure(errc::io_error, no_offset, "no memory for " + std::to_string(span_bytes) + " bytes");
+        if (!scratch) return detail::failure(errc::io_error, no_offset, {"no memory for ", span_bytes, " bytes"});
         PTLOAD_TRY(doc_->read_storage_range(rec_->storage, static_cast<std::uint64_t>(lo) * esize, scratch.get(),
                                             static_cast<std::size_t>(span_bytes)));
         gather(scratch.get(), lo);
@@ -177,9 +176,8 @@ public:
     result<span<const T>> data() const {
         if (!element_type_fits<T>(dtype()))
             return detail::failure(errc::wrong_kind, no_offset,
-                                   "a " + std::to_string(sizeof(T)) + "-byte " + element_kind<T>() +
-                                       "element type does not read " + std::string(name(dtype())) + " (" +
-                                       std::to_string(element_size(dtype())) + " bytes per element)");
+                                   {"a ", sizeof(T), "-byte ", element_kind<T>(), "element type does not read ",
+                                    name(dtype()), " (", element_size(dtype()), " bytes per element)"});
         auto b = bytes();
         if (!b) return std::move(b).pass_error();
         if (reinterpret_cast<std::uintptr_t>(b->data()) % alignof(T))
@@ -259,7 +257,7 @@ public:
         const dtype_info& inf = info(t);
         if (inf.cls != dtype_class::floating && inf.cls != dtype_class::integer && inf.cls != dtype_class::unsigned_integer &&
             inf.cls != dtype_class::boolean)
-            return detail::failure(errc::unsupported, no_offset, "no float32 conversion for " + std::string(inf.name));
+            return detail::failure(errc::unsupported, no_offset, {"no float32 conversion for ", inf.name});
         std::vector<float> out;
         out.reserve(static_cast<std::size_t>(numel()));
         float sign = is_neg() ? -1.0f : 1.0f;
@@ -298,9 +296,9 @@ private:
             allowed = ~std::uint64_t{0};
         if (total > allowed)
             return detail::failure(errc::limit_view, no_offset,
-                                   "materialising this view needs " + std::to_string(total) + " bytes from a " +
-                                       std::to_string(storage_nbytes()) +
-                                       "-byte storage (limits::max_view_expansion, view_slack); pass a larger max_expansion");
+                                   {"materialising this view needs ", total, " bytes from a ", storage_nbytes(),
+                                    "-byte storage (limits::max_view_expansion, view_slack); pass a larger "
+                                    "max_expansion"});
         return {};
     }
 

@@ -131,10 +131,9 @@ public:
         // Only the padding bits of the last byte may remain.
         const std::size_t left = in_size_ - in_pos_ + bit_count_ / 8;
         if (left != 0)
-            return fail(std::to_string(left) + " bytes after the final block");
+            return fail({left, " bytes after the final block"});
         if (out_pos_ != out_size_)
-            return fail("stream ends after " + std::to_string(out_pos_) + " bytes, " + std::to_string(out_size_) +
-                        " expected");
+            return fail({"stream ends after ", out_pos_, " bytes, ", out_size_, " expected"});
         return {};
     }
 
@@ -161,14 +160,16 @@ private:
     /// Offset of the first input byte not fully consumed, for error messages.
     std::uint64_t offset() const noexcept { return in_pos_ - bit_count_ / 8; }
 
-    error fail(std::string message) const { return make_error(errc::bad_zip, offset(), "deflate: " + message); }
-    error truncated() const { return fail("compressed data ends inside a block"); }
-    error overflow() const {
-        return fail("output would exceed the expected " + std::to_string(out_size_) + " bytes");
+    // Errors are made out of line and handed over (error.hpp): the decoder fails in many places.
+    PTLOAD_COLD error_handoff fail(std::string_view message) const {
+        return detail::failure(errc::bad_zip, offset(), {"deflate: ", message});
     }
+    PTLOAD_COLD error_handoff fail(std::initializer_list<message_piece> message) const { return fail(message_text(message)); }
+    error_handoff truncated() const { return fail("compressed data ends inside a block"); }
+    error_handoff overflow() const { return fail({"output would exceed the expected ", out_size_, " bytes"}); }
 
     /// Next symbol of code h, or -1 (with `err` set) for an invalid code or missing input.
-    int decode(const huffman_code& h, error& err) {
+    int decode(const huffman_code& h, error_handoff& err) {
         refill();
         const std::uint16_t entry = h.fast[bit_buf_ & ((1u << deflate_fast_bits) - 1)];
         if (PTLOAD_LIKELY(entry != 0)) {
@@ -240,10 +241,10 @@ private:
         for (unsigned i = 0; i < 19; ++i) used += lengths[i] != 0;
         huffman_code lencode;
         const char* why = used < 2 ? "incomplete" : build_huffman(lencode, lengths, 19);
-        if (why) return fail(std::string(why) + " code-length code");
+        if (why) return fail({why, " code-length code"});
 
         std::memset(lengths, 0, 19);
-        error err;
+        error_handoff err{nullptr};
         for (unsigned i = 0; i < hlit + hdist;) {
             const int sym = decode(lencode, err);
             if (sym < 0) return err;
@@ -272,9 +273,9 @@ private:
 
         huffman_code litlen, dist;
         if ((why = build_huffman(litlen, lengths, hlit)) != nullptr)
-            return fail(std::string(why) + " literal/length code");
+            return fail({why, " literal/length code"});
         if ((why = build_huffman(dist, lengths + hlit, hdist)) != nullptr)
-            return fail(std::string(why) + " distance code");
+            return fail({why, " distance code"});
         return codes(litlen, dist);
     }
 
@@ -290,7 +291,7 @@ private:
                                                         1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
         static constexpr std::uint8_t dist_extra[30] = {0, 0, 0, 0, 1, 1, 2, 2,  3,  3,  4,  4,  5,  5,  6,
                                                         6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
-        error err;
+        error_handoff err{nullptr};
         for (;;) {
             int sym = decode(litlen, err);
             if (sym < 0) return err;
@@ -301,18 +302,18 @@ private:
             }
             if (sym == 256) return {};
             sym -= 257;
-            if (sym >= 29) return fail("invalid literal/length symbol " + std::to_string(sym + 257));
+            if (sym >= 29) return fail({"invalid literal/length symbol ", sym + 257});
             if (!need(length_extra[sym])) return truncated();
             const std::size_t len = length_base[sym] + take(length_extra[sym]);
 
             const int dsym = decode(dist, err);
             if (dsym < 0) return err;
-            if (dsym >= 30) return fail("invalid distance symbol " + std::to_string(dsym));
+            if (dsym >= 30) return fail({"invalid distance symbol ", dsym});
             if (!need(dist_extra[dsym])) return truncated();
             const std::size_t distance = dist_base[dsym] + take(dist_extra[dsym]);
 
             if (distance > out_pos_)
-                return fail("distance " + std::to_string(distance) + " reaches before the start of the output");
+                return fail({"distance ", distance, " reaches before the start of the output"});
             if (len > out_size_ - out_pos_) return overflow();
             copy_match(out_ + out_pos_, distance, len);
             out_pos_ += len;

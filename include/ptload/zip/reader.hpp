@@ -205,6 +205,10 @@ inline std::string zip_printable(std::string_view name) {
 PTLOAD_COLD inline error_handoff zip_error(std::uint64_t offset, std::string_view message, std::string_view name = {}) {
     return hand_off(make_error(errc::bad_zip, offset, std::string(message), zip_printable(name)));
 }
+PTLOAD_COLD inline error_handoff zip_error(std::uint64_t offset, std::initializer_list<message_piece> message,
+                                           std::string_view name = {}) {
+    return zip_error(offset, message_text(message), name);
+}
 
 /// What a flag word has that ptload refuses, or nullptr.
 inline const char* zip_refused_flag(std::uint16_t flags) noexcept {
@@ -221,7 +225,7 @@ template <class Source>
 result<const std::uint8_t*> zip_bytes(Source& src, std::uint64_t offset, std::uint64_t n,
                                       fill_later_vector<std::uint8_t>& scratch) {
     if (n > std::numeric_limits<std::size_t>::max())
-        return zip_error(offset, std::to_string(n) + " bytes do not fit in memory on this platform");
+        return zip_error(offset, {n, " bytes do not fit in memory on this platform"});
     if (const std::uint8_t* memory = memory_of(src)) return memory + offset;
     scratch.resize(static_cast<std::size_t>(n));
     if (n) PTLOAD_TRY(src.read_at(offset, scratch.data(), static_cast<std::size_t>(n)));
@@ -262,8 +266,8 @@ inline status zip_apply_zip64(zip64_fields& f, bool need_size, bool need_compres
                          name);
     const std::size_t needed = (need_size + need_compressed + need_offset) * std::size_t{8} + need_disk * std::size_t{4};
     if (record_len < needed)
-        return zip_error(where, "zip64 extra field has " + std::to_string(record_len) + " bytes, " +
-                                    std::to_string(needed) + " needed for the fields marked 0xFFFFFFFF",
+        return zip_error(where, {"zip64 extra field has ", record_len, " bytes, ", needed,
+                                 " needed for the fields marked 0xFFFFFFFF"},
                          name);
     const std::uint8_t* p = record;
     if (need_size) {
@@ -295,8 +299,8 @@ template <class Source>
 result<zip_directory> zip_find_directory(Source& src, const zip_limits& lim) {
     const std::uint64_t file_size = src.size();
     if (file_size < zip_eocd_size)
-        return zip_error(0, "a " + std::to_string(file_size) +
-                                "-byte file is too short for a zip end-of-central-directory record (22 bytes)");
+        return zip_error(0, {"a ", file_size,
+                             "-byte file is too short for a zip end-of-central-directory record (22 bytes)"});
 
     // The EOCD is the last 22 bytes plus a comment of up to 65535 bytes. Scanning back from the
     // end, take the first signature whose comment length reaches exactly the end of the file.
@@ -315,8 +319,8 @@ result<zip_directory> zip_find_directory(Source& src, const zip_limits& lim) {
         if (pos == 0) break;
     }
     if (eocd == file_size)
-        return zip_error(tail_offset, "no end-of-central-directory record in the last " + std::to_string(tail_len) +
-                                          " bytes (not a zip, or truncated)");
+        return zip_error(tail_offset, {"no end-of-central-directory record in the last ", tail_len,
+                                       " bytes (not a zip, or truncated)"});
     const std::uint8_t* e = tail + (eocd - tail_offset);
     const std::uint16_t disk = le16(e + 4), cd_disk = le16(e + 6);
     const std::uint16_t count_disk = le16(e + 8), count = le16(e + 10);
@@ -348,20 +352,21 @@ result<zip_directory> zip_find_directory(Source& src, const zip_limits& lim) {
         if (z64_disk != 0 || total_disks > 1)
             return zip_error(locator, "multi-disk (split) archives are not supported");
         if (z64 > locator || locator - z64 < zip64_eocd_size)
-            return zip_error(locator, "zip64 end-of-central-directory offset " + std::to_string(z64) +
-                                          " leaves no room for the record before the locator");
+            return zip_error(locator, {"zip64 end-of-central-directory offset ", z64,
+                                       " leaves no room for the record before the locator"});
         std::uint8_t r[zip64_eocd_size];
         PTLOAD_TRY(src.read_at(z64, r, sizeof r));
         if (le32(r) != zip64_eocd_sig) return zip_error(z64, "bad zip64 end-of-central-directory signature");
         // The record size excludes its first 12 bytes; anything past 56 is the extensible data sector.
         const std::uint64_t record_size = le64(r + 4);
         if (record_size < zip64_eocd_size - 12 || record_size > locator - z64 - 12)
-            return zip_error(z64, "zip64 end-of-central-directory record size " + std::to_string(record_size) +
-                                      " does not fit before the locator");
+            return zip_error(z64, {"zip64 end-of-central-directory record size ", record_size,
+                                   " does not fit before the locator"});
         if (!lim.allow_gaps && record_size != locator - z64 - 12)
-            return zip_error(z64 + 12 + record_size, std::to_string(locator - z64 - 12 - record_size) +
-                                                         " bytes between the zip64 end-of-central-directory record "
-                                                         "and its locator belong to no zip structure");
+            return zip_error(z64 + 12 + record_size,
+                             {locator - z64 - 12 - record_size,
+                              " bytes between the zip64 end-of-central-directory record and its locator belong to no "
+                              "zip structure"});
         const std::uint32_t z_disk = le32(r + 16), z_cd_disk = le32(r + 20);
         const std::uint64_t z_count_disk = le64(r + 24), z_count = le64(r + 32);
         const std::uint64_t z_cd_size = le64(r + 40), z_cd_offset = le64(r + 48);
@@ -381,22 +386,21 @@ result<zip_directory> zip_find_directory(Source& src, const zip_limits& lim) {
     }
 
     if (dir.offset > dir.end_limit || dir.size > dir.end_limit - dir.offset)
-        return zip_error(dir.end_limit, "central directory [" + std::to_string(dir.offset) + ", +" +
-                                            std::to_string(dir.size) + ") runs past the end-of-central-directory "
-                                                                       "record at " + std::to_string(dir.end_limit));
+        return zip_error(dir.end_limit, {"central directory [", dir.offset, ", +", dir.size,
+                                         ") runs past the end-of-central-directory record at ", dir.end_limit});
     if (!lim.allow_gaps && dir.offset + dir.size != dir.end_limit)
-        return zip_error(dir.offset + dir.size, std::to_string(dir.end_limit - dir.offset - dir.size) +
-                                                    " bytes between the central directory and the end-of-central-"
-                                                    "directory record belong to no zip structure");
+        return zip_error(dir.offset + dir.size,
+                         {dir.end_limit - dir.offset - dir.size,
+                          " bytes between the central directory and the end-of-central-directory record belong to no "
+                          "zip structure"});
     if (dir.count > dir.size / zip_central_size)
-        return zip_error(dir.offset, std::to_string(dir.count) + " entries cannot fit in a central directory of " +
-                                         std::to_string(dir.size) + " bytes (46 bytes each at least)");
+        return zip_error(dir.offset, {dir.count, " entries cannot fit in a central directory of ", dir.size,
+                                      " bytes (46 bytes each at least)"});
     if (dir.count > lim.max_entries)
-        return zip_error(dir.offset, std::to_string(dir.count) + " entries exceed zip_limits::max_entries (" +
-                                         std::to_string(lim.max_entries) + ")");
+        return zip_error(dir.offset, {dir.count, " entries exceed zip_limits::max_entries (", lim.max_entries, ")"});
     // The name index and the layout check number entries with 32 bits.
     if (dir.count > std::numeric_limits<std::uint32_t>::max())
-        return zip_error(dir.offset, std::to_string(dir.count) + " entries are more than ptload indexes (2^32 - 1)");
+        return zip_error(dir.offset, {dir.count, " entries are more than ptload indexes (2^32 - 1)"});
     return dir;
 }
 
@@ -420,12 +424,11 @@ status zip_read_directory(Source& src, const zip_directory& dir, zip_archive& ar
     for (std::uint64_t i = 0; i < dir.count; ++i) {
         const std::uint64_t at = dir.offset + pos;
         if (cd_size - pos < zip_central_size)
-            return zip_error(at, "central directory record " + std::to_string(i) + " of " + std::to_string(dir.count) +
-                                     " runs past the end of the directory");
+            return zip_error(at, {"central directory record ", i, " of ", dir.count,
+                                  " runs past the end of the directory"});
         const std::uint8_t* p = cd + pos;
         if (le32(p) != zip_central_sig)
-            return zip_error(at, "bad central directory record signature (record " + std::to_string(i) + " of " +
-                                     std::to_string(dir.count) + ")");
+            return zip_error(at, {"bad central directory record signature (record ", i, " of ", dir.count, ")"});
         const std::uint16_t flags = le16(p + 8), method = le16(p + 10);
         const std::uint32_t crc = le32(p + 16), compressed32 = le32(p + 20), size32 = le32(p + 24);
         const std::uint16_t name_len = le16(p + 28), extra_len = le16(p + 30), comment_len = le16(p + 32);
@@ -433,8 +436,8 @@ status zip_read_directory(Source& src, const zip_directory& dir, zip_archive& ar
         const std::uint32_t offset32 = le32(p + 42);
         const std::uint64_t record_len = zip_central_size + std::uint64_t{name_len} + extra_len + comment_len;
         if (record_len > cd_size - pos)
-            return zip_error(at, "central directory record " + std::to_string(i) + " (name, extra field and comment) "
-                                     "runs past the end of the directory");
+            return zip_error(at, {"central directory record ", i,
+                                  " (name, extra field and comment) runs past the end of the directory"});
         const std::string_view name(reinterpret_cast<const char*>(p + zip_central_size), name_len);
         if (name.find('\0') != std::string_view::npos) return zip_error(at, "entry name contains a NUL byte", name);
 
@@ -445,12 +448,10 @@ status zip_read_directory(Source& src, const zip_directory& dir, zip_archive& ar
         if (f.disk_start != 0) return zip_error(at, "entry starts on another disk (split archive)", name);
         if (const char* why = zip_refused_flag(flags)) return zip_error(at, why, name);
         if (method != 0 && method != 8)
-            return zip_error(at, "compression method " + std::to_string(method) +
-                                     " is not supported (only 0, stored, and 8, deflate)",
+            return zip_error(at, {"compression method ", method, " is not supported (only 0, stored, and 8, deflate)"},
                              name);
         if (method == 0 && f.compressed_size != f.size)
-            return zip_error(at, "stored entry has compressed size " + std::to_string(f.compressed_size) +
-                                     " but size " + std::to_string(f.size),
+            return zip_error(at, {"stored entry has compressed size ", f.compressed_size, " but size ", f.size},
                              name);
 
         zip_entry e;
@@ -467,8 +468,8 @@ status zip_read_directory(Source& src, const zip_directory& dir, zip_archive& ar
         pos += record_len;
     }
     if (pos != cd_size)
-        return zip_error(dir.offset + pos, std::to_string(cd_size - pos) + " bytes of the central directory follow its " +
-                                               std::to_string(dir.count) + " declared entries");
+        return zip_error(dir.offset + pos, {cd_size - pos, " bytes of the central directory follow its ", dir.count,
+                                            " declared entries"});
     const char* next = names.data();
     for (zip_entry& e : entries) {
         e.name = std::string_view(next, e.name.size());
@@ -482,8 +483,7 @@ template <class Source>
 status zip_check_local_header(Source& src, zip_entry& e, fill_later_vector<std::uint8_t>& scratch) {
     const std::uint64_t file_size = src.size(), at = e.header_offset;
     if (!zip_range_ok(at, zip_local_size, file_size))
-        return zip_error(at, "local header offset " + std::to_string(at) + " runs past the end of the " +
-                                 std::to_string(file_size) + "-byte file",
+        return zip_error(at, {"local header offset ", at, " runs past the end of the ", file_size, "-byte file"},
                          e.name);
     std::uint8_t h[zip_local_size];
     PTLOAD_TRY(src.read_at(at, h, sizeof h));
@@ -500,14 +500,13 @@ status zip_check_local_header(Source& src, zip_entry& e, fill_later_vector<std::
 
     // Readers that walk local headers (and scanners) would otherwise see another archive.
     if (name_len != e.name.size() || (name_len && std::memcmp(name, e.name.data(), name_len) != 0))
-        return zip_error(at, "local header name \"" +
-                                 zip_printable(std::string_view(reinterpret_cast<const char*>(name), name_len)) +
-                                 "\" differs from the central directory",
+        return zip_error(at, {"local header name \"",
+                              zip_printable(std::string_view(reinterpret_cast<const char*>(name), name_len)),
+                              "\" differs from the central directory"},
                          e.name);
     if (const char* why = zip_refused_flag(flags)) return zip_error(at, why, e.name);
     if (method != e.method)
-        return zip_error(at, "local header says compression method " + std::to_string(method) +
-                                 ", the central directory " + std::to_string(e.method),
+        return zip_error(at, {"local header says compression method ", method, ", the central directory ", e.method},
                          e.name);
     // With bit 3 the local CRC and sizes are placeholders (torch writes 0) and the real values
     // follow the data; without it, any value present must agree with the central directory.
@@ -520,16 +519,14 @@ status zip_check_local_header(Source& src, zip_entry& e, fill_later_vector<std::
         if (crc != 0 && crc != e.crc32)
             return zip_error(at, "local header CRC-32 differs from the central directory", e.name);
         if ((f.size != 0 && f.size != e.size) || (f.compressed_size != 0 && f.compressed_size != e.compressed_size))
-            return zip_error(at, "local header sizes (" + std::to_string(f.compressed_size) + " compressed, " +
-                                     std::to_string(f.size) + ") differ from the central directory (" +
-                                     std::to_string(e.compressed_size) + ", " + std::to_string(e.size) + ")",
+            return zip_error(at, {"local header sizes (", f.compressed_size, " compressed, ", f.size,
+                                  ") differ from the central directory (", e.compressed_size, ", ", e.size, ")"},
                              e.name);
     }
     e.data_offset = at + zip_local_size + vars;
     if (!zip_range_ok(e.data_offset, e.compressed_size, file_size))
-        return zip_error(e.data_offset, "entry data of " + std::to_string(e.compressed_size) +
-                                            " bytes runs past the end of the " + std::to_string(file_size) +
-                                            "-byte file",
+        return zip_error(e.data_offset, {"entry data of ", e.compressed_size, " bytes runs past the end of the ",
+                                         file_size, "-byte file"},
                          e.name);
     return {};
 }
@@ -578,15 +575,14 @@ status zip_check_layout(Source& src, const vector<zip_entry>& entries, const vec
         if (end > dir.offset) {
             // Local headers precede the directory; one after it could only hide in the comment.
             if (e.header_offset < cd_end)
-                return zip_error(e.header_offset, "entry [" + std::to_string(e.header_offset) + ", " +
-                                                      std::to_string(end) + ") overlaps the central directory",
+                return zip_error(e.header_offset, {"entry [", e.header_offset, ", ", end,
+                                                   ") overlaps the central directory"},
                                  e.name);
             return zip_error(e.header_offset, "entry lies after the central directory", e.name);
         }
         if (prev && e.header_offset < cursor)
-            return zip_error(e.header_offset, "entry [" + std::to_string(e.header_offset) + ", " + std::to_string(end) +
-                                                  ") overlaps entry \"" + zip_printable(prev->name) + "\" ending at " +
-                                                  std::to_string(cursor),
+            return zip_error(e.header_offset, {"entry [", e.header_offset, ", ", end, ") overlaps entry \"",
+                                               zip_printable(prev->name), "\" ending at ", cursor},
                              e.name);
         if (!lim.allow_gaps && e.header_offset != cursor) {
             auto desc = prev && (prev->flags & zip_flag_descriptor)
@@ -594,10 +590,11 @@ status zip_check_layout(Source& src, const vector<zip_entry>& entries, const vec
                             : result<bool>(false);
             PTLOAD_TRY(desc);
             if (!*desc)
-                return zip_error(cursor, std::to_string(e.header_offset - cursor) +
-                                             (prev ? " bytes after entry \"" + zip_printable(prev->name) + "\""
-                                                   : std::string(" bytes before the first local header")) +
-                                             " belong to no zip structure" + zip_descriptor_hint(prev),
+                return zip_error(cursor,
+                                 {e.header_offset - cursor,
+                                  prev ? " bytes after entry \"" + zip_printable(prev->name) + "\""
+                                       : std::string(" bytes before the first local header"),
+                                  " belong to no zip structure", zip_descriptor_hint(prev)},
                                  e.name);
         }
         cursor = end;
@@ -610,9 +607,9 @@ status zip_check_layout(Source& src, const vector<zip_entry>& entries, const vec
                         : result<bool>(false);
         PTLOAD_TRY(desc);
         if (!*desc)
-            return zip_error(cursor, std::to_string(dir.offset - cursor) +
-                                         " bytes before the central directory belong to no zip structure" +
-                                         zip_descriptor_hint(prev),
+            return zip_error(cursor, {dir.offset - cursor,
+                                      " bytes before the central directory belong to no zip structure",
+                                      zip_descriptor_hint(prev)},
                              prev ? prev->name : std::string_view());
     }
     return {};
@@ -676,8 +673,8 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
             // inflate_total <= inflate_cap holds throughout, so the subtraction cannot wrap.
             if (e.size > inflate_cap - inflate_total)
                 return detail::failure(errc::limit_inflate, e.header_offset,
-                                       "deflated entries would inflate to more than zip_limits::max_inflate_total (" +
-                                           std::to_string(inflate_cap) + " bytes)",
+                                       {"deflated entries would inflate to more than zip_limits::max_inflate_total (",
+                                        inflate_cap, " bytes)"},
                                        std::string(e.name));
             inflate_total += e.size;
         }
@@ -694,22 +691,20 @@ result<Bytes> read_entry_as(Source& src, const zip_entry& e, const zip_limits& l
     const std::uint64_t file_size = src.size();
     // The entry may not come from read_zip; it must not make us allocate for bytes not in the file.
     if (!detail::zip_range_ok(e.data_offset, e.compressed_size, file_size))
-        return detail::zip_error(e.data_offset, "entry data of " + std::to_string(e.compressed_size) +
-                                                    " bytes runs past the end of the " + std::to_string(file_size) +
-                                                    "-byte file",
+        return detail::zip_error(e.data_offset, {"entry data of ", e.compressed_size,
+                                                 " bytes runs past the end of the ", file_size, "-byte file"},
                                  e.name);
     if (const char* why = detail::zip_refused_flag(e.flags)) return detail::zip_error(e.header_offset, why, e.name);
     if (e.size > std::numeric_limits<std::size_t>::max())
-        return detail::zip_error(e.header_offset, "entry of " + std::to_string(e.size) +
-                                                      " bytes does not fit in memory on this platform",
+        return detail::zip_error(e.header_offset, {"entry of ", e.size,
+                                                   " bytes does not fit in memory on this platform"},
                                  e.name);
 
     Bytes out;
     if (e.method == 0) {
         if (e.compressed_size != e.size)
-            return detail::zip_error(e.header_offset, "stored entry has compressed size " +
-                                                          std::to_string(e.compressed_size) + " but size " +
-                                                          std::to_string(e.size),
+            return detail::zip_error(e.header_offset, {"stored entry has compressed size ", e.compressed_size,
+                                                       " but size ", e.size},
                                      e.name);
         out.resize(static_cast<std::size_t>(e.size));
         if (!out.empty()) PTLOAD_TRY(src.read_at(e.data_offset, reinterpret_cast<std::uint8_t*>(out.data()), out.size()));
@@ -722,15 +717,14 @@ result<Bytes> read_entry_as(Source& src, const zip_entry& e, const zip_limits& l
                                   e.size > e.compressed_size * lim.max_inflate_ratio));
         if (over_ratio)
             return detail::failure(errc::limit_inflate, e.header_offset,
-                                   "compression ratio of " + std::to_string(e.size) + " bytes from " +
-                                       std::to_string(e.compressed_size) + " exceeds zip_limits::max_inflate_ratio (" +
-                                       std::to_string(lim.max_inflate_ratio) + ":1)",
+                                   {"compression ratio of ", e.size, " bytes from ", e.compressed_size,
+                                    " exceeds zip_limits::max_inflate_ratio (", lim.max_inflate_ratio, ":1)"},
                                    std::string(e.name));
         const std::uint64_t cap = detail::zip_inflate_total_cap(lim, file_size);
         if (e.size > cap)
             return detail::failure(errc::limit_inflate, e.header_offset,
-                                   "inflated size " + std::to_string(e.size) + " exceeds zip_limits::max_inflate_total (" +
-                                       std::to_string(cap) + " bytes)",
+                                   {"inflated size ", e.size, " exceeds zip_limits::max_inflate_total (", cap,
+                                    " bytes)"},
                                    std::string(e.name));
         fill_later_vector<std::uint8_t> scratch;
         auto in_r = detail::zip_bytes(src, e.data_offset, e.compressed_size, scratch);
@@ -745,8 +739,8 @@ result<Bytes> read_entry_as(Source& src, const zip_entry& e, const zip_limits& l
             return err;
         }
     } else {
-        return detail::zip_error(e.header_offset, "compression method " + std::to_string(e.method) +
-                                                      " is not supported (only 0, stored, and 8, deflate)",
+        return detail::zip_error(e.header_offset, {"compression method ", e.method,
+                                                   " is not supported (only 0, stored, and 8, deflate)"},
                                  e.name);
     }
 
@@ -776,8 +770,8 @@ inline result<std::string_view> archive_folder(const zip_archive& archive) {
         if (e.name.find('/') == std::string_view::npos)
             return detail::zip_error(e.header_offset, "entry name has no '/' (expected <folder>/<record>)", e.name);
         return detail::zip_error(e.header_offset,
-                                 "entry is outside the top-level folder \"" + detail::zip_printable(prefix) +
-                                     "\" of the first entry",
+                                 {"entry is outside the top-level folder \"", detail::zip_printable(prefix),
+                                  "\" of the first entry"},
                                  e.name);
     }
     return prefix;
