@@ -2738,7 +2738,7 @@ public:
     }
     /// str (valid UTF-8, or WTF-8 with lone surrogates when `surrogates`), bytes, bytearray,
     /// big_integer (two's complement little-endian), device, numpy_dtype: text in the arena.
-    node_id make_text(kind k, const void* p, std::size_t n, bool surrogates = false) {
+    PTLOAD_INLINE node_id make_text(kind k, const void* p, std::size_t n, bool surrogates = false) {
         const char* text = bytes_.store(p, n);
         detail::node& v = add_node(k);
         v.s.p = text;
@@ -6672,7 +6672,7 @@ private:
     /// before: the length is hashed too, so equal texts still hash equal and only equal ones
     /// are compared), and a text under 8 bytes is gathered byte by byte.
     /// (`kind_tag` keeps texts of different kinds apart: str "a" is not b"a".)
-    static std::uint64_t hash_bytes(std::string_view s, std::uint64_t kind_tag) {
+    PTLOAD_INLINE static std::uint64_t hash_bytes(std::string_view s, std::uint64_t kind_tag) {
         const std::size_t n = s.size();
         const char* p = s.data();
         std::uint64_t h = detail::hash_seed() ^ kind_tag ^ (n * 0x9E3779B97F4A7C15ull), w = 0;
@@ -6688,7 +6688,7 @@ private:
         return detail::mix64(h ^ w);
     }
     /// A str's hash, as hash_of gives it; the merge takes it directly for the usual str keys.
-    std::uint64_t string_hash(node_id id) const { return hash_bytes(doc_.text(id), 1); }
+    PTLOAD_INLINE std::uint64_t string_hash(node_id id) const { return hash_bytes(doc_.text(id), 1); }
     /// Values equal only to themselves hash by their node, as CPython hashes NaNs (3.10 on) and
     /// objects: many distinct NaN keys, all equal-hashed by their bits, made a merge quadratic.
     static std::uint64_t identity_hash(node_id id) { return detail::seeded_hash(0xA11CE ^ id); }
@@ -7584,7 +7584,7 @@ private:
 
     // ---------------------------------------------------------------- stack
     std::size_t fence() const noexcept { return marks_.empty() ? 0 : marks_.back(); }
-    status push(node_id id) {
+    PTLOAD_INLINE status push(node_id id) {
         if (PTLOAD_UNLIKELY(stack_.size() >= limits_.max_stack)) return stack_full();
         stack_.push_back(id);
         return {};
@@ -7720,7 +7720,7 @@ private:
     }
     /// Pushes a UTF-8 str argument (BINUNICODE family), decoded with 'surrogatepass' as CPython
     /// does. A bool-tested check and a cold error, as for the hot opcodes' other arguments.
-    status push_unicode(const std::uint8_t* p, std::size_t n) {
+    PTLOAD_INLINE status push_unicode(const std::uint8_t* p, std::size_t n) {
         // ASCII, the text of most keys and names, checked inline; the rest validated in full
         if (PTLOAD_LIKELY(detail::all_ascii(p, n))) return push(doc_.make_text(kind::string, p, n));
         bool surrogates = false;
@@ -8068,7 +8068,10 @@ private:
     static status unknown_op(basic_machine& m) {
         return m.fail(errc::unknown_opcode, {"byte 0x", hex_byte(m.current_op()), " is not a pickle opcode"});
     }
-    /// Opcode B's handler: the function of its family (opcode_table says which).
+    /// Opcode B's handler: the function of its family (opcode_table says which). Each family's
+    /// instance for B has this one caller and is forced inline into it, as are push() and
+    /// push_unicode(): GCC bounds its inlining by a share of the whole file's code, and once the
+    /// error paths left the hot functions that share shrank and left them as calls.
     template <std::uint8_t B>
     static status exec(basic_machine& m) {
         constexpr family f = family_of(B);
@@ -8087,7 +8090,7 @@ private:
 
     /// MARK, STOP, POP, POP_MARK, DUP, PROTO, FRAME: the stack, marks and framing.
     template <std::uint8_t B>
-    status structure_op() {
+    PTLOAD_INLINE status structure_op() {
         if constexpr (B == '(') {  // MARK: -> mark
             if (marks_.size() >= limits_.max_depth)
                 return fail(errc::limit_depth, {"MARKs nested deeper than ", limits_.max_depth});
@@ -8149,7 +8152,7 @@ private:
 
     /// None, bools, ints and floats.
     template <std::uint8_t B>
-    status constant_op() {
+    PTLOAD_INLINE status constant_op() {
         if constexpr (B == 'N') {  // NONE: -> None
             return push(none_node());
         } else if constexpr (B == 0x88 || B == 0x89) {  // NEWTRUE / NEWFALSE
@@ -8208,7 +8211,7 @@ private:
 
     /// str and bytes, py2 strings, out-of-band buffers.
     template <std::uint8_t B>
-    status text_op() {
+    PTLOAD_INLINE status text_op() {
         if constexpr (B == 'S') {  // STRING: quoted, escaped py2 str
             auto line = take_line();
             if (!line) return std::move(line).pass_error();
@@ -8266,7 +8269,7 @@ private:
 
     /// tuples, lists, dicts, sets, and the opcodes that fill them.
     template <std::uint8_t B>
-    status container_op() {
+    PTLOAD_INLINE status container_op() {
         if constexpr (B == ')') {  // EMPTY_TUPLE
             return push(empty_tuple_node());
         } else if constexpr (B == 0x85 || B == 0x86 || B == 0x87) {  // TUPLE1..3: a b c -> (a, b, c)
@@ -8347,7 +8350,7 @@ private:
 
     /// PUT and GET: the memo.
     template <std::uint8_t B>
-    status memo_op() {
+    PTLOAD_INLINE status memo_op() {
         if constexpr (B == 'p') {  // PUT text index: memo[i] = top
             auto line = take_line();
             if (!line) return std::move(line).pass_error();
@@ -8384,7 +8387,7 @@ private:
 
     /// globals, calls (REDUCE, NEWOBJ, OBJ, INST), BUILD and persistent ids: what the handler gives meaning to.
     template <std::uint8_t B>
-    status object_op() {
+    PTLOAD_INLINE status object_op() {
         if constexpr (B == 'c' || B == 'i') {  // GLOBAL / INST: module\n name\n
             auto module = take_line();
             if (!module) return std::move(module).pass_error();

@@ -458,7 +458,7 @@ public:
     }
     /// str (valid UTF-8, or WTF-8 with lone surrogates when `surrogates`), bytes, bytearray,
     /// big_integer (two's complement little-endian), device, numpy_dtype: text in the arena.
-    node_id make_text(kind k, const void* p, std::size_t n, bool surrogates = false) {
+    PTLOAD_INLINE node_id make_text(kind k, const void* p, std::size_t n, bool surrogates = false) {
         const char* text = bytes_.store(p, n);
         detail::node& v = add_node(k);
         v.s.p = text;

@@ -201,7 +201,7 @@ private:
     /// before: the length is hashed too, so equal texts still hash equal and only equal ones
     /// are compared), and a text under 8 bytes is gathered byte by byte.
     /// (`kind_tag` keeps texts of different kinds apart: str "a" is not b"a".)
-    static std::uint64_t hash_bytes(std::string_view s, std::uint64_t kind_tag) {
+    PTLOAD_INLINE static std::uint64_t hash_bytes(std::string_view s, std::uint64_t kind_tag) {
         const std::size_t n = s.size();
         const char* p = s.data();
         std::uint64_t h = detail::hash_seed() ^ kind_tag ^ (n * 0x9E3779B97F4A7C15ull), w = 0;
@@ -217,7 +217,7 @@ private:
         return detail::mix64(h ^ w);
     }
     /// A str's hash, as hash_of gives it; the merge takes it directly for the usual str keys.
-    std::uint64_t string_hash(node_id id) const { return hash_bytes(doc_.text(id), 1); }
+    PTLOAD_INLINE std::uint64_t string_hash(node_id id) const { return hash_bytes(doc_.text(id), 1); }
     /// Values equal only to themselves hash by their node, as CPython hashes NaNs (3.10 on) and
     /// objects: many distinct NaN keys, all equal-hashed by their bits, made a merge quadratic.
     static std::uint64_t identity_hash(node_id id) { return detail::seeded_hash(0xA11CE ^ id); }

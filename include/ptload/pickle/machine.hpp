@@ -329,7 +329,7 @@ private:
 
     // ---------------------------------------------------------------- stack
     std::size_t fence() const noexcept { return marks_.empty() ? 0 : marks_.back(); }
-    status push(node_id id) {
+    PTLOAD_INLINE status push(node_id id) {
         if (PTLOAD_UNLIKELY(stack_.size() >= limits_.max_stack)) return stack_full();
         stack_.push_back(id);
         return {};
@@ -465,7 +465,7 @@ private:
     }
     /// Pushes a UTF-8 str argument (BINUNICODE family), decoded with 'surrogatepass' as CPython
     /// does. A bool-tested check and a cold error, as for the hot opcodes' other arguments.
-    status push_unicode(const std::uint8_t* p, std::size_t n) {
+    PTLOAD_INLINE status push_unicode(const std::uint8_t* p, std::size_t n) {
         // ASCII, the text of most keys and names, checked inline; the rest validated in full
         if (PTLOAD_LIKELY(detail::all_ascii(p, n))) return push(doc_.make_text(kind::string, p, n));
         bool surrogates = false;
@@ -813,7 +813,10 @@ private:
     static status unknown_op(basic_machine& m) {
         return m.fail(errc::unknown_opcode, {"byte 0x", hex_byte(m.current_op()), " is not a pickle opcode"});
     }
-    /// Opcode B's handler: the function of its family (opcode_table says which).
+    /// Opcode B's handler: the function of its family (opcode_table says which). Each family's
+    /// instance for B has this one caller and is forced inline into it, as are push() and
+    /// push_unicode(): GCC bounds its inlining by a share of the whole file's code, and once the
+    /// error paths left the hot functions that share shrank and left them as calls.
     template <std::uint8_t B>
     static status exec(basic_machine& m) {
         constexpr family f = family_of(B);
@@ -832,7 +835,7 @@ private:
 
     /// MARK, STOP, POP, POP_MARK, DUP, PROTO, FRAME: the stack, marks and framing.
     template <std::uint8_t B>
-    status structure_op() {
+    PTLOAD_INLINE status structure_op() {
         if constexpr (B == '(') {  // MARK: -> mark
             if (marks_.size() >= limits_.max_depth)
                 return fail(errc::limit_depth, {"MARKs nested deeper than ", limits_.max_depth});
@@ -894,7 +897,7 @@ private:
 
     /// None, bools, ints and floats.
     template <std::uint8_t B>
-    status constant_op() {
+    PTLOAD_INLINE status constant_op() {
         if constexpr (B == 'N') {  // NONE: -> None
             return push(none_node());
         } else if constexpr (B == 0x88 || B == 0x89) {  // NEWTRUE / NEWFALSE
@@ -953,7 +956,7 @@ private:
 
     /// str and bytes, py2 strings, out-of-band buffers.
     template <std::uint8_t B>
-    status text_op() {
+    PTLOAD_INLINE status text_op() {
         if constexpr (B == 'S') {  // STRING: quoted, escaped py2 str
             auto line = take_line();
             if (!line) return std::move(line).pass_error();
@@ -1011,7 +1014,7 @@ private:
 
     /// tuples, lists, dicts, sets, and the opcodes that fill them.
     template <std::uint8_t B>
-    status container_op() {
+    PTLOAD_INLINE status container_op() {
         if constexpr (B == ')') {  // EMPTY_TUPLE
             return push(empty_tuple_node());
         } else if constexpr (B == 0x85 || B == 0x86 || B == 0x87) {  // TUPLE1..3: a b c -> (a, b, c)
@@ -1092,7 +1095,7 @@ private:
 
     /// PUT and GET: the memo.
     template <std::uint8_t B>
-    status memo_op() {
+    PTLOAD_INLINE status memo_op() {
         if constexpr (B == 'p') {  // PUT text index: memo[i] = top
             auto line = take_line();
             if (!line) return std::move(line).pass_error();
@@ -1129,7 +1132,7 @@ private:
 
     /// globals, calls (REDUCE, NEWOBJ, OBJ, INST), BUILD and persistent ids: what the handler gives meaning to.
     template <std::uint8_t B>
-    status object_op() {
+    PTLOAD_INLINE status object_op() {
         if constexpr (B == 'c' || B == 'i') {  // GLOBAL / INST: module\n name\n
             auto module = take_line();
             if (!module) return std::move(module).pass_error();
