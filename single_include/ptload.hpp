@@ -7100,8 +7100,8 @@ result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id raw) {
             break;
         }
         case 'f':
-            if (n != 2 && n != 4 && n != 8) return detail::failure(errc::unsupported, no_offset, {"numpy scalar ",
-                                                                                                  descr});
+            if (n != 2 && n != 4 && n != 8)
+                return detail::failure(errc::unsupported, no_offset, {"numpy scalar ", descr});
             val = doc.make_float(to_double(0, n));
             break;
         case 'c':
@@ -7604,7 +7604,7 @@ private:
     }
     PTLOAD_COLD error_handoff underflow() const {
         return fail(marks_.empty() ? errc::stack_underflow : errc::mark_missing,
-                             marks_.empty() ? "the stack is empty" : "a MARK sits where a value must be");
+                    marks_.empty() ? "the stack is empty" : "a MARK sits where a value must be");
     }
     /// The items above a mark: stack_[from, from + count).
     struct marked {
@@ -10140,8 +10140,7 @@ public:
         if (type != "storage")
             return detail::failure(errc::bad_storage, no_offset, {"unknown persistent id type '", type, "'"});
         if (n != 5 && n != 6)
-            return detail::failure(errc::bad_storage, no_offset, {"'storage' persistent id has ", n,
-                                                                  " items, not 5 or 6"});
+            return detail::failure(errc::bad_storage, no_offset, {"'storage' persistent id has ", n, " items, not 5 or 6"});
         node_id cls = doc.edge(pid, 1);
         storage_description d;
         if (torch_global_of(doc, cls) != torch_global::storage_class)
@@ -11743,8 +11742,7 @@ public:
         }
         for (const auto& kv : roots_)  // every declared storage gets its bytes, or the load fails
             if (!filled[kv.value])
-                return detail::failure(errc::bad_storage, offset, {"storage key '", kv.key,
-                                                                   "' has no data in the file"});
+                return detail::failure(errc::bad_storage, offset, {"storage key '", kv.key, "' has no data in the file"});
         for (const auto& f : fixups_) {  // views share their root's memory once it is read
             storage& view = doc.storage_mut(f.view);
             view.ref.view_of = f.root;
@@ -11976,8 +11974,8 @@ status tar_members(Source& src, tar_member (&m)[4]) {
         if (type == '0' || type == 0)
             for (int i = 0; i < 4; ++i)
                 if (name == names[i]) {
-                    if (m[i].found) return detail::failure(errc::bad_format, off, {"tar member ", name,
-                                                                                   " appears twice"});
+                    if (m[i].found)
+                        return detail::failure(errc::bad_format, off, {"tar member ", name, " appears twice"});
                     m[i] = {data, len, true};
                 }
         std::uint64_t blocks = (len + 511) / 512 * 512;
@@ -12019,8 +12017,8 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         return r;
     };
     auto raw = [&](std::size_t n, const char* what) -> result<const std::uint8_t*> {
-        if (n > bytes.size() - pos) return detail::failure(errc::truncated, base + pos, {what,
-                                                                                         " runs past its tar member"});
+        if (n > bytes.size() - pos)
+            return detail::failure(errc::truncated, base + pos, {what, " runs past its tar member"});
         const std::uint8_t* p = bytes.data() + pos;
         pos += n;
         return p;
@@ -12056,8 +12054,8 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         if (!key_text(doc.edge(*entry, 0), d.key)) return detail::failure(errc::bad_format, base + pos, "tar storage key is not an int");
         node_id type = doc.edge(*entry, n - 1);
         d.type = handler.storage_dtype(doc, type);
-        if (d.type == dtype::unknown) return detail::failure(errc::bad_storage, base + pos,
-                                                             "tar storage type is not a torch storage class");
+        if (d.type == dtype::unknown)
+            return detail::failure(errc::bad_storage, base + pos, "tar storage type is not a torch storage class");
         d.location = "cpu";
         std::string_view loc;
         if (n == 3 && as_text(doc, doc.edge(*entry, 1), loc)) d.location = loc;
@@ -14027,8 +14025,8 @@ struct dump_options {
         if (flag == "--errors") {
             if (arg == "strict") errors = on_error::strict;
             else if (arg == "replace") errors = on_error::replace;
-            else return detail::failure(errc::invalid_argument, no_offset, {"unknown --errors '", arg,
-                                                                            "' (strict, replace)"});
+            else return detail::failure(errc::invalid_argument, no_offset,
+                                        {"unknown --errors '", arg, "' (strict, replace)"});
             return true;
         }
         if (flag == "--allow") {  // torch.serialization.add_safe_globals, for --strict
@@ -15448,7 +15446,7 @@ void scan_zip(Source& src, scan_sink& sink, bool must_be_zip) {
         while (pos <= d.offset && d.offset - pos >= 30) {
             scan_zip_entry e;
             e.header_offset = pos;
-            std::uint8_t h[30];
+            std::uint8_t h[30] = {};  // set: g++ 12 for 32-bit ARM cannot see that a read that succeeds fills it
             if (!src.read_at(pos, h, 30) || le32(h) != zip_local_sig) break;
             const std::uint32_t c32 = le32(h + 18);
             const std::uint64_t known = [&]() -> std::uint64_t {

@@ -45,8 +45,8 @@ struct dump_options {
         if (flag == "--errors") {
             if (arg == "strict") errors = on_error::strict;
             else if (arg == "replace") errors = on_error::replace;
-            else return detail::failure(errc::invalid_argument, no_offset, {"unknown --errors '", arg,
-                                                                            "' (strict, replace)"});
+            else return detail::failure(errc::invalid_argument, no_offset,
+                                        {"unknown --errors '", arg, "' (strict, replace)"});
             return true;
         }
         if (flag == "--allow") {  // torch.serialization.add_safe_globals, for --strict

@@ -349,7 +349,7 @@ private:
     }
     PTLOAD_COLD error_handoff underflow() const {
         return fail(marks_.empty() ? errc::stack_underflow : errc::mark_missing,
-                             marks_.empty() ? "the stack is empty" : "a MARK sits where a value must be");
+                    marks_.empty() ? "the stack is empty" : "a MARK sits where a value must be");
     }
     /// The items above a mark: stack_[from, from + count).
     struct marked {

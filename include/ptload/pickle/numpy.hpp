@@ -237,8 +237,8 @@ result<node_id> make_numpy_scalar(document_data& doc, node_id dt, node_id raw) {
             break;
         }
         case 'f':
-            if (n != 2 && n != 4 && n != 8) return detail::failure(errc::unsupported, no_offset, {"numpy scalar ",
-                                                                                                  descr});
+            if (n != 2 && n != 4 && n != 8)
+                return detail::failure(errc::unsupported, no_offset, {"numpy scalar ", descr});
             val = doc.make_float(to_double(0, n));
             break;
         case 'c':

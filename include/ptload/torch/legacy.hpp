@@ -89,8 +89,7 @@ public:
         }
         for (const auto& kv : roots_)  // every declared storage gets its bytes, or the load fails
             if (!filled[kv.value])
-                return detail::failure(errc::bad_storage, offset, {"storage key '", kv.key,
-                                                                   "' has no data in the file"});
+                return detail::failure(errc::bad_storage, offset, {"storage key '", kv.key, "' has no data in the file"});
         for (const auto& f : fixups_) {  // views share their root's memory once it is read
             storage& view = doc.storage_mut(f.view);
             view.ref.view_of = f.root;

@@ -124,8 +124,7 @@ public:
         if (type != "storage")
             return detail::failure(errc::bad_storage, no_offset, {"unknown persistent id type '", type, "'"});
         if (n != 5 && n != 6)
-            return detail::failure(errc::bad_storage, no_offset, {"'storage' persistent id has ", n,
-                                                                  " items, not 5 or 6"});
+            return detail::failure(errc::bad_storage, no_offset, {"'storage' persistent id has ", n, " items, not 5 or 6"});
         node_id cls = doc.edge(pid, 1);
         storage_description d;
         if (torch_global_of(doc, cls) != torch_global::storage_class)

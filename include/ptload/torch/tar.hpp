@@ -69,8 +69,8 @@ status tar_members(Source& src, tar_member (&m)[4]) {
         if (type == '0' || type == 0)
             for (int i = 0; i < 4; ++i)
                 if (name == names[i]) {
-                    if (m[i].found) return detail::failure(errc::bad_format, off, {"tar member ", name,
-                                                                                   " appears twice"});
+                    if (m[i].found)
+                        return detail::failure(errc::bad_format, off, {"tar member ", name, " appears twice"});
                     m[i] = {data, len, true};
                 }
         std::uint64_t blocks = (len + 511) / 512 * 512;
@@ -112,8 +112,8 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         return r;
     };
     auto raw = [&](std::size_t n, const char* what) -> result<const std::uint8_t*> {
-        if (n > bytes.size() - pos) return detail::failure(errc::truncated, base + pos, {what,
-                                                                                         " runs past its tar member"});
+        if (n > bytes.size() - pos)
+            return detail::failure(errc::truncated, base + pos, {what, " runs past its tar member"});
         const std::uint8_t* p = bytes.data() + pos;
         pos += n;
         return p;
@@ -149,8 +149,8 @@ result<node_id> load_tar(document_data& doc, Source& src, const load_options& op
         if (!key_text(doc.edge(*entry, 0), d.key)) return detail::failure(errc::bad_format, base + pos, "tar storage key is not an int");
         node_id type = doc.edge(*entry, n - 1);
         d.type = handler.storage_dtype(doc, type);
-        if (d.type == dtype::unknown) return detail::failure(errc::bad_storage, base + pos,
-                                                             "tar storage type is not a torch storage class");
+        if (d.type == dtype::unknown)
+            return detail::failure(errc::bad_storage, base + pos, "tar storage type is not a torch storage class");
         d.location = "cpu";
         std::string_view loc;
         if (n == 3 && as_text(doc, doc.edge(*entry, 1), loc)) d.location = loc;
