@@ -9430,7 +9430,7 @@ result<zip_directory> zip_find_directory(Source& src, const zip_limits& lim) {
     const std::uint32_t cd_size = le32(e + 12), cd_offset = le32(e + 16);
 
     zip_directory dir;
-    std::uint8_t loc[zip64_locator_size];
+    std::uint8_t loc[zip64_locator_size] = {};
     bool has_locator = false;
     if (eocd >= zip64_locator_size) {
         PTLOAD_TRY(src.read_at(eocd - zip64_locator_size, loc, sizeof loc));
@@ -9457,7 +9457,7 @@ result<zip_directory> zip_find_directory(Source& src, const zip_limits& lim) {
         if (z64 > locator || locator - z64 < zip64_eocd_size)
             return zip_error(locator, {"zip64 end-of-central-directory offset ", z64,
                                        " leaves no room for the record before the locator"});
-        std::uint8_t r[zip64_eocd_size];
+        std::uint8_t r[zip64_eocd_size] = {};
         PTLOAD_TRY(src.read_at(z64, r, sizeof r));
         if (le32(r) != zip64_eocd_sig) return zip_error(z64, "bad zip64 end-of-central-directory signature");
         // The record size excludes its first 12 bytes; anything past 56 is the extensible data sector.
@@ -9588,7 +9588,10 @@ status zip_check_local_header(Source& src, zip_entry& e, fill_later_vector<std::
     if (!zip_range_ok(at, zip_local_size, file_size))
         return zip_error(at, {"local header offset ", at, " runs past the end of the ", file_size, "-byte file"},
                          e.name);
-    std::uint8_t h[zip_local_size];
+    // Set before the read, as every header buffer filled by read_at here and in scan.hpp: g++ 12
+    // for s390x and armhf cannot see that a read that succeeds fills it (-Wmaybe-uninitialized)
+    // once a memory source's read_at is inlined.
+    std::uint8_t h[zip_local_size] = {};
     PTLOAD_TRY(src.read_at(at, h, sizeof h));
     if (le32(h) != zip_local_sig) return zip_error(at, "bad local header signature", e.name);
     const std::uint16_t flags = le16(h + 6), method = le16(h + 8);
@@ -9640,7 +9643,7 @@ status zip_check_local_header(Source& src, zip_entry& e, fill_later_vector<std::
 template <class Source>
 result<bool> zip_is_descriptor(Source& src, const zip_entry& e, std::uint64_t at, std::uint64_t room) {
     if (room != 12 && room != 16 && room != 20 && room != 24) return false;
-    std::uint8_t d[24];
+    std::uint8_t d[24] = {};
     PTLOAD_TRY(src.read_at(at, d, static_cast<std::size_t>(room)));
     const bool signed_form = room == 16 || room == 24;
     if (signed_form && le32(d) != zip_descriptor_sig) return false;
@@ -11720,7 +11723,7 @@ public:
             if (!root)
                 return detail::failure(errc::bad_storage, offset,
                                        {"storage data for key '", key, "' that no tensor declared"});
-            std::uint8_t count_bytes[8];
+            std::uint8_t count_bytes[8] = {};
             PTLOAD_TRY(src.read_at(offset, count_bytes, 8));
             std::uint64_t count = 0;
             for (int i = 7; i >= 0; --i) count = (count << 8) | count_bytes[i];
@@ -11957,7 +11960,7 @@ template <class Source>
 status tar_members(Source& src, tar_member (&m)[4]) {
     static const char* names[4] = {"sys_info", "pickle", "tensors", "storages"};
     std::uint64_t off = 0, size = src.size();
-    std::uint8_t h[512];
+    std::uint8_t h[512] = {};
     while (off + 512 <= size) {
         PTLOAD_TRY(src.read_at(off, h, 512));
         bool zero = true;
@@ -15281,7 +15284,7 @@ void scan_zip_record(Source& src, const scan_zip_entry& e, bool listed, scan_sin
 /// Reads the local header of e (at e.header_offset) into its local_* fields.
 template <class Source>
 void scan_local_header(Source& src, scan_zip_entry& e) {
-    std::uint8_t h[30];
+    std::uint8_t h[30] = {};
     if (e.header_offset > src.size() || src.size() - e.header_offset < 30 || !src.read_at(e.header_offset, h, 30) ||
         detail::le32(h) != zip_local_sig)
         return;
@@ -15321,8 +15324,8 @@ std::vector<scan_zip_directory> scan_find_directories(Source& src) {
         d.offset = le32(e + 16);
         std::uint64_t cd_end_limit = d.eocd;
         if (d.eocd >= 20) {
-            std::uint8_t loc[20];
-            std::uint8_t r[56];
+            std::uint8_t loc[20] = {};
+            std::uint8_t r[56] = {};
             if (src.read_at(d.eocd - 20, loc, 20) && le32(loc) == zip64_locator_sig) {
                 const std::uint64_t z = le64(loc + 8);
                 if (z <= d.eocd - 20 && d.eocd - 20 - z >= 56 && src.read_at(z, r, 56) && le32(r) == zip64_eocd_sig) {
@@ -15334,7 +15337,7 @@ std::vector<scan_zip_directory> scan_find_directories(Source& src) {
             }
         }
         if (d.size > cd_end_limit) continue;
-        std::uint8_t sig[4];
+        std::uint8_t sig[4] = {};
         if (d.offset <= cd_end_limit - d.size && d.size >= 4 && src.read_at(d.offset, sig, 4) &&
             le32(sig) == zip_central_sig) {
             d.shift = 0;
@@ -15446,7 +15449,7 @@ void scan_zip(Source& src, scan_sink& sink, bool must_be_zip) {
         while (pos <= d.offset && d.offset - pos >= 30) {
             scan_zip_entry e;
             e.header_offset = pos;
-            std::uint8_t h[30] = {};  // set: g++ 12 for 32-bit ARM cannot see that a read that succeeds fills it
+            std::uint8_t h[30] = {};  // set before the read: see zip_check_local_header
             if (!src.read_at(pos, h, 30) || le32(h) != zip_local_sig) break;
             const std::uint32_t c32 = le32(h + 18);
             const std::uint64_t known = [&]() -> std::uint64_t {
@@ -15474,7 +15477,7 @@ void scan_zip(Source& src, scan_sink& sink, bool must_be_zip) {
                 pos = e.data_offset + e.compressed_size;
             }
             // a data descriptor, with or without its signature
-            std::uint8_t sig[4];
+            std::uint8_t sig[4] = {};
             if (d.offset - pos >= 4 && src.read_at(pos, sig, 4)) {
                 if (le32(sig) == zip_descriptor_sig) pos += 16;
                 else if (le32(sig) != zip_local_sig && le32(sig) != zip_central_sig && d.offset - pos >= 12) pos += 12;
@@ -15500,7 +15503,7 @@ status scan_tar_storages(scan_window<Limits, Source>& w, std::uint64_t at, const
         if (!header->storage_element)
             return detail::failure(errc::bad_storage, at, "storage header names no storage class, so its data cannot be skipped",
                                    label);
-        std::uint8_t numel_bytes[8];
+        std::uint8_t numel_bytes[8] = {};
         if (w.limit - at < 8) return detail::failure(errc::truncated, at, "storage size runs past the member", label);
         PTLOAD_TRY(w.src.read_at(at, numel_bytes, 8));
         std::uint64_t numel = 0, bytes = 0;
@@ -15525,7 +15528,7 @@ status scan_tar_tensors(scan_window<Limits, Source>& w, std::uint64_t at, const 
         auto header = w(at, label + ": tensor header", sink);
         if (!header) return std::move(header).pass_error();
         at += header->end;
-        std::uint8_t nd[4];
+        std::uint8_t nd[4] = {};
         if (w.limit - at < 8) return detail::failure(errc::truncated, at, "tensor metadata runs past the member", label);
         PTLOAD_TRY(w.src.read_at(at, nd, 4));
         const std::uint32_t ndim = le32(nd);
@@ -15546,7 +15549,7 @@ void scan_tar(Source& src, scan_sink& sink) {
     std::uint64_t off = 0;
     std::string long_name;
     std::vector<std::string> seen;
-    std::uint8_t h[512];
+    std::uint8_t h[512] = {};
     while (off <= size && size - off >= 512) {
         if (!src.read_at(off, h, 512)) break;
         bool zero = true;

@@ -359,7 +359,7 @@ void scan_zip_record(Source& src, const scan_zip_entry& e, bool listed, scan_sin
 /// Reads the local header of e (at e.header_offset) into its local_* fields.
 template <class Source>
 void scan_local_header(Source& src, scan_zip_entry& e) {
-    std::uint8_t h[30];
+    std::uint8_t h[30] = {};
     if (e.header_offset > src.size() || src.size() - e.header_offset < 30 || !src.read_at(e.header_offset, h, 30) ||
         detail::le32(h) != zip_local_sig)
         return;
@@ -399,8 +399,8 @@ std::vector<scan_zip_directory> scan_find_directories(Source& src) {
         d.offset = le32(e + 16);
         std::uint64_t cd_end_limit = d.eocd;
         if (d.eocd >= 20) {
-            std::uint8_t loc[20];
-            std::uint8_t r[56];
+            std::uint8_t loc[20] = {};
+            std::uint8_t r[56] = {};
             if (src.read_at(d.eocd - 20, loc, 20) && le32(loc) == zip64_locator_sig) {
                 const std::uint64_t z = le64(loc + 8);
                 if (z <= d.eocd - 20 && d.eocd - 20 - z >= 56 && src.read_at(z, r, 56) && le32(r) == zip64_eocd_sig) {
@@ -412,7 +412,7 @@ std::vector<scan_zip_directory> scan_find_directories(Source& src) {
             }
         }
         if (d.size > cd_end_limit) continue;
-        std::uint8_t sig[4];
+        std::uint8_t sig[4] = {};
         if (d.offset <= cd_end_limit - d.size && d.size >= 4 && src.read_at(d.offset, sig, 4) &&
             le32(sig) == zip_central_sig) {
             d.shift = 0;
@@ -524,7 +524,7 @@ void scan_zip(Source& src, scan_sink& sink, bool must_be_zip) {
         while (pos <= d.offset && d.offset - pos >= 30) {
             scan_zip_entry e;
             e.header_offset = pos;
-            std::uint8_t h[30] = {};  // set: g++ 12 for 32-bit ARM cannot see that a read that succeeds fills it
+            std::uint8_t h[30] = {};  // set before the read: see zip_check_local_header
             if (!src.read_at(pos, h, 30) || le32(h) != zip_local_sig) break;
             const std::uint32_t c32 = le32(h + 18);
             const std::uint64_t known = [&]() -> std::uint64_t {
@@ -552,7 +552,7 @@ void scan_zip(Source& src, scan_sink& sink, bool must_be_zip) {
                 pos = e.data_offset + e.compressed_size;
             }
             // a data descriptor, with or without its signature
-            std::uint8_t sig[4];
+            std::uint8_t sig[4] = {};
             if (d.offset - pos >= 4 && src.read_at(pos, sig, 4)) {
                 if (le32(sig) == zip_descriptor_sig) pos += 16;
                 else if (le32(sig) != zip_local_sig && le32(sig) != zip_central_sig && d.offset - pos >= 12) pos += 12;
@@ -578,7 +578,7 @@ status scan_tar_storages(scan_window<Limits, Source>& w, std::uint64_t at, const
         if (!header->storage_element)
             return detail::failure(errc::bad_storage, at, "storage header names no storage class, so its data cannot be skipped",
                                    label);
-        std::uint8_t numel_bytes[8];
+        std::uint8_t numel_bytes[8] = {};
         if (w.limit - at < 8) return detail::failure(errc::truncated, at, "storage size runs past the member", label);
         PTLOAD_TRY(w.src.read_at(at, numel_bytes, 8));
         std::uint64_t numel = 0, bytes = 0;
@@ -603,7 +603,7 @@ status scan_tar_tensors(scan_window<Limits, Source>& w, std::uint64_t at, const 
         auto header = w(at, label + ": tensor header", sink);
         if (!header) return std::move(header).pass_error();
         at += header->end;
-        std::uint8_t nd[4];
+        std::uint8_t nd[4] = {};
         if (w.limit - at < 8) return detail::failure(errc::truncated, at, "tensor metadata runs past the member", label);
         PTLOAD_TRY(w.src.read_at(at, nd, 4));
         const std::uint32_t ndim = le32(nd);
@@ -624,7 +624,7 @@ void scan_tar(Source& src, scan_sink& sink) {
     std::uint64_t off = 0;
     std::string long_name;
     std::vector<std::string> seen;
-    std::uint8_t h[512];
+    std::uint8_t h[512] = {};
     while (off <= size && size - off >= 512) {
         if (!src.read_at(off, h, 512)) break;
         bool zero = true;

@@ -67,7 +67,7 @@ public:
             if (!root)
                 return detail::failure(errc::bad_storage, offset,
                                        {"storage data for key '", key, "' that no tensor declared"});
-            std::uint8_t count_bytes[8];
+            std::uint8_t count_bytes[8] = {};
             PTLOAD_TRY(src.read_at(offset, count_bytes, 8));
             std::uint64_t count = 0;
             for (int i = 7; i >= 0; --i) count = (count << 8) | count_bytes[i];

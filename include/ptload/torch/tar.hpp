@@ -52,7 +52,7 @@ template <class Source>
 status tar_members(Source& src, tar_member (&m)[4]) {
     static const char* names[4] = {"sys_info", "pickle", "tensors", "storages"};
     std::uint64_t off = 0, size = src.size();
-    std::uint8_t h[512];
+    std::uint8_t h[512] = {};
     while (off + 512 <= size) {
         PTLOAD_TRY(src.read_at(off, h, 512));
         bool zero = true;

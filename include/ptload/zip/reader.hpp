@@ -327,7 +327,7 @@ result<zip_directory> zip_find_directory(Source& src, const zip_limits& lim) {
     const std::uint32_t cd_size = le32(e + 12), cd_offset = le32(e + 16);
 
     zip_directory dir;
-    std::uint8_t loc[zip64_locator_size];
+    std::uint8_t loc[zip64_locator_size] = {};
     bool has_locator = false;
     if (eocd >= zip64_locator_size) {
         PTLOAD_TRY(src.read_at(eocd - zip64_locator_size, loc, sizeof loc));
@@ -354,7 +354,7 @@ result<zip_directory> zip_find_directory(Source& src, const zip_limits& lim) {
         if (z64 > locator || locator - z64 < zip64_eocd_size)
             return zip_error(locator, {"zip64 end-of-central-directory offset ", z64,
                                        " leaves no room for the record before the locator"});
-        std::uint8_t r[zip64_eocd_size];
+        std::uint8_t r[zip64_eocd_size] = {};
         PTLOAD_TRY(src.read_at(z64, r, sizeof r));
         if (le32(r) != zip64_eocd_sig) return zip_error(z64, "bad zip64 end-of-central-directory signature");
         // The record size excludes its first 12 bytes; anything past 56 is the extensible data sector.
@@ -485,7 +485,10 @@ status zip_check_local_header(Source& src, zip_entry& e, fill_later_vector<std::
     if (!zip_range_ok(at, zip_local_size, file_size))
         return zip_error(at, {"local header offset ", at, " runs past the end of the ", file_size, "-byte file"},
                          e.name);
-    std::uint8_t h[zip_local_size];
+    // Set before the read, as every header buffer filled by read_at here and in scan.hpp: g++ 12
+    // for s390x and armhf cannot see that a read that succeeds fills it (-Wmaybe-uninitialized)
+    // once a memory source's read_at is inlined.
+    std::uint8_t h[zip_local_size] = {};
     PTLOAD_TRY(src.read_at(at, h, sizeof h));
     if (le32(h) != zip_local_sig) return zip_error(at, "bad local header signature", e.name);
     const std::uint16_t flags = le16(h + 6), method = le16(h + 8);
@@ -537,7 +540,7 @@ status zip_check_local_header(Source& src, zip_entry& e, fill_later_vector<std::
 template <class Source>
 result<bool> zip_is_descriptor(Source& src, const zip_entry& e, std::uint64_t at, std::uint64_t room) {
     if (room != 12 && room != 16 && room != 20 && room != 24) return false;
-    std::uint8_t d[24];
+    std::uint8_t d[24] = {};
     PTLOAD_TRY(src.read_at(at, d, static_cast<std::size_t>(room)));
     const bool signed_form = room == 16 || room == 24;
     if (signed_form && le32(d) != zip_descriptor_sig) return false;
