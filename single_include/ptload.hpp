@@ -7811,10 +7811,10 @@ private:
                 for (const auto& s : opts_.safe_globals) added = added || std::string_view(s) == std::string_view(full.data(), full.size());
                 if (!added)
                     return fail(errc::disallowed_global,
-                                {"global ", std::string(full.data(), full.size()),
+                                {"global ", full,
                                  " is not allowed in strict mode (torch.load weights_only); if the file is "
                                  "trusted, add \"",
-                                 std::string(full.data(), full.size()), "\" to load_options::safe_globals"});
+                                 full, "\" to load_options::safe_globals"});
             }
         }
         if constexpr (has_find_class<Handler>::value) {
@@ -9781,7 +9781,7 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
                 return detail::failure(errc::limit_inflate, e.header_offset,
                                        {"deflated entries would inflate to more than zip_limits::max_inflate_total (",
                                         inflate_cap, " bytes)"},
-                                       std::string(e.name));
+                                       e.name);
             inflate_total += e.size;
         }
     }
@@ -9825,13 +9825,13 @@ result<Bytes> read_entry_as(Source& src, const zip_entry& e, const zip_limits& l
             return detail::failure(errc::limit_inflate, e.header_offset,
                                    {"compression ratio of ", e.size, " bytes from ", e.compressed_size,
                                     " exceeds zip_limits::max_inflate_ratio (", lim.max_inflate_ratio, ":1)"},
-                                   std::string(e.name));
+                                   e.name);
         const std::uint64_t cap = detail::zip_inflate_total_cap(lim, file_size);
         if (e.size > cap)
             return detail::failure(errc::limit_inflate, e.header_offset,
                                    {"inflated size ", e.size, " exceeds zip_limits::max_inflate_total (", cap,
                                     " bytes)"},
-                                   std::string(e.name));
+                                   e.name);
         fill_later_vector<std::uint8_t> scratch;
         auto in_r = detail::zip_bytes(src, e.data_offset, e.compressed_size, scratch);
         PTLOAD_TRY(in_r);
@@ -10823,8 +10823,8 @@ using torch_handler = basic_torch_handler<>;
 // an AMD EPYC: 1 to 24 bytes slow, 32 and more not): every load then seems to wait on a store
 // just made at the same page offset. Copies 1 to 63 bytes ahead are treated so, a margin for
 // other processors. A storage whose bytes start at such an offset in the file, read into a
-// buffer aligned to 64 bytes, lands that way. Zip records are aligned to 64 bytes and never do; a legacy checkpoint's storages lie
-// wherever the one before them ended. Such a read goes through a small staging buffer placed
+// buffer aligned to 64 bytes, lands that way. Zip records are aligned to 64 bytes and never do;
+// a legacy checkpoint's storages lie wherever the one before them ended. Such a read goes through a small staging buffer placed
 // half a page away from both the source and the destination instead: two fast copies, the
 // second from cache.
 #ifndef PTLOAD_DETAIL_PAGE_ALIAS_HPP
@@ -11082,8 +11082,8 @@ private:
     template <class From>
     status read_to(From& from, std::uint64_t offset, std::uint8_t* to, std::size_t n) {
         if constexpr (std::is_same<From, any_source>::value) {
-            const std::uint64_t phase =
-                src_.memory() ? static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(src_.memory() + offset)) : offset;
+            const std::uint8_t* bytes = from.memory();
+            const std::uint64_t phase = bytes ? static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(bytes + offset)) : offset;
             return read_unaliased(offset, phase, to, n, [&from](std::uint64_t at, void* dst, std::size_t count) {
                 return from.read_at(at, dst, count);
             });
@@ -11279,14 +11279,14 @@ public:
         const zip_entry* e = record(d.key, numbered, number);
         if (!e)
             return detail::failure(errc::missing_record, no_offset,
-                                   {"the archive has no record ", std::string(folder_.data(), folder_.size()), d.key});
+                                   {"the archive has no record ", folder_, d.key});
         const std::string_view name = e->name;
         std::uint64_t expect;
         if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), expect) || expect != e->size)
             return detail::failure(errc::bad_storage, e->data_offset,
                                    {"record holds ", e->size, " bytes, the storage needs ", d.numel, " x ",
                                     element_size(d.type)},
-                                   std::string(name));
+                                   name);
         auto device = placer_.place(doc, d, e->data_offset, name);
         if (!device) return std::move(device).pass_error();
         storage s;  // read later: see storage_mode
@@ -11359,7 +11359,7 @@ result<node_id> run_record(document_data& doc, Handler& handler, const record_by
     if (!root) return root;
     if (m.position() != bytes.size)
         return detail::failure(errc::trailing_data, file_offset + m.position(),
-                               {bytes.size - m.position(), " bytes follow the pickle's STOP"}, std::string(name));
+                               {bytes.size - m.position(), " bytes follow the pickle's STOP"}, name);
     return root;
 }
 
@@ -11391,7 +11391,7 @@ result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader&
 /// reader of entries serves both).
 template <class Source>
 result<fill_later_vector<std::uint8_t>> small_record(Source& src, const zip_entry& e) {
-    if (e.size > 64) return detail::failure(errc::bad_zip, e.data_offset, "record is unexpectedly large", std::string(e.name));
+    if (e.size > 64) return detail::failure(errc::bad_zip, e.data_offset, "record is unexpectedly large", e.name);
     return read_entry_as<fill_later_vector<std::uint8_t>>(src, e, zip_limits{}, false);
 }
 inline std::string_view record_text(const fill_later_vector<std::uint8_t>& bytes) noexcept {
@@ -11420,7 +11420,7 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
         if (order == "big") little_endian = false;
         else if (order != "little")
             return detail::failure(errc::bad_format, e->data_offset, {"byteorder record says '", order, "'"},
-                                   std::string(e->name));
+                                   e->name);
     }
     const zip_entry* version = find(".data/version");
     if (!version) version = find("version");
@@ -11436,7 +11436,7 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
         for (char c : v) number = digits ? number * 10 + static_cast<unsigned>(c - '0') : 0;
         if (!digits || number < 1 || number > 10)
             return detail::failure(errc::bad_format, version->data_offset, {"unsupported archive version '", v, "'"},
-                                   std::string(version->name));
+                                   version->name);
     }
     auto root = load_zip_pickle(doc, src, reader, *zip, prefix, "data.pkl", "data/", opts, policies, little_endian, nested);
     if (!root) return std::move(root).pass_error();

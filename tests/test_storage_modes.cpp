@@ -460,7 +460,9 @@ TEST_CASE("page aliasing: a read that would copy just past its source's page pha
     std::vector<std::uint8_t> source(300 << 10);
     for (std::size_t i = 0; i < source.size(); ++i) source[i] = static_cast<std::uint8_t>(i * 131 + (i >> 9));
     std::vector<std::uint8_t> target(source.size() + 8192);
-    const auto phase_of = [&](std::size_t at) { return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(source.data() + at)); };
+    const auto phase_of = [&](std::size_t at) {
+        return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(source.data() + at));
+    };
     const std::size_t at = 1000, n = source.size() - at;
     for (std::size_t ahead : {0, 1, 8, 63, 64, 2048, 4095}) {
         CAPTURE(ahead);

@@ -556,10 +556,10 @@ private:
                 for (const auto& s : opts_.safe_globals) added = added || std::string_view(s) == std::string_view(full.data(), full.size());
                 if (!added)
                     return fail(errc::disallowed_global,
-                                {"global ", std::string(full.data(), full.size()),
+                                {"global ", full,
                                  " is not allowed in strict mode (torch.load weights_only); if the file is "
                                  "trusted, add \"",
-                                 std::string(full.data(), full.size()), "\" to load_options::safe_globals"});
+                                 full, "\" to load_options::safe_globals"});
             }
         }
         if constexpr (has_find_class<Handler>::value) {

@@ -96,14 +96,14 @@ public:
         const zip_entry* e = record(d.key, numbered, number);
         if (!e)
             return detail::failure(errc::missing_record, no_offset,
-                                   {"the archive has no record ", std::string(folder_.data(), folder_.size()), d.key});
+                                   {"the archive has no record ", folder_, d.key});
         const std::string_view name = e->name;
         std::uint64_t expect;
         if (!checked_mul(d.numel, static_cast<std::uint64_t>(element_size(d.type)), expect) || expect != e->size)
             return detail::failure(errc::bad_storage, e->data_offset,
                                    {"record holds ", e->size, " bytes, the storage needs ", d.numel, " x ",
                                     element_size(d.type)},
-                                   std::string(name));
+                                   name);
         auto device = placer_.place(doc, d, e->data_offset, name);
         if (!device) return std::move(device).pass_error();
         storage s;  // read later: see storage_mode
@@ -176,7 +176,7 @@ result<node_id> run_record(document_data& doc, Handler& handler, const record_by
     if (!root) return root;
     if (m.position() != bytes.size)
         return detail::failure(errc::trailing_data, file_offset + m.position(),
-                               {bytes.size - m.position(), " bytes follow the pickle's STOP"}, std::string(name));
+                               {bytes.size - m.position(), " bytes follow the pickle's STOP"}, name);
     return root;
 }
 
@@ -208,7 +208,7 @@ result<node_id> load_zip_pickle(document_data& doc, Source& src, storage_reader&
 /// reader of entries serves both).
 template <class Source>
 result<fill_later_vector<std::uint8_t>> small_record(Source& src, const zip_entry& e) {
-    if (e.size > 64) return detail::failure(errc::bad_zip, e.data_offset, "record is unexpectedly large", std::string(e.name));
+    if (e.size > 64) return detail::failure(errc::bad_zip, e.data_offset, "record is unexpectedly large", e.name);
     return read_entry_as<fill_later_vector<std::uint8_t>>(src, e, zip_limits{}, false);
 }
 inline std::string_view record_text(const fill_later_vector<std::uint8_t>& bytes) noexcept {
@@ -237,7 +237,7 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
         if (order == "big") little_endian = false;
         else if (order != "little")
             return detail::failure(errc::bad_format, e->data_offset, {"byteorder record says '", order, "'"},
-                                   std::string(e->name));
+                                   e->name);
     }
     const zip_entry* version = find(".data/version");
     if (!version) version = find("version");
@@ -253,7 +253,7 @@ status load_zip(document_data& doc, Source& src, storage_reader& reader, const l
         for (char c : v) number = digits ? number * 10 + static_cast<unsigned>(c - '0') : 0;
         if (!digits || number < 1 || number > 10)
             return detail::failure(errc::bad_format, version->data_offset, {"unsupported archive version '", v, "'"},
-                                   std::string(version->name));
+                                   version->name);
     }
     auto root = load_zip_pickle(doc, src, reader, *zip, prefix, "data.pkl", "data/", opts, policies, little_endian, nested);
     if (!root) return std::move(root).pass_error();

@@ -678,7 +678,7 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
                 return detail::failure(errc::limit_inflate, e.header_offset,
                                        {"deflated entries would inflate to more than zip_limits::max_inflate_total (",
                                         inflate_cap, " bytes)"},
-                                       std::string(e.name));
+                                       e.name);
             inflate_total += e.size;
         }
     }
@@ -722,13 +722,13 @@ result<Bytes> read_entry_as(Source& src, const zip_entry& e, const zip_limits& l
             return detail::failure(errc::limit_inflate, e.header_offset,
                                    {"compression ratio of ", e.size, " bytes from ", e.compressed_size,
                                     " exceeds zip_limits::max_inflate_ratio (", lim.max_inflate_ratio, ":1)"},
-                                   std::string(e.name));
+                                   e.name);
         const std::uint64_t cap = detail::zip_inflate_total_cap(lim, file_size);
         if (e.size > cap)
             return detail::failure(errc::limit_inflate, e.header_offset,
                                    {"inflated size ", e.size, " exceeds zip_limits::max_inflate_total (", cap,
                                     " bytes)"},
-                                   std::string(e.name));
+                                   e.name);
         fill_later_vector<std::uint8_t> scratch;
         auto in_r = detail::zip_bytes(src, e.data_offset, e.compressed_size, scratch);
         PTLOAD_TRY(in_r);
