@@ -1785,7 +1785,7 @@ public:
     const T& operator[](std::size_t i) const noexcept { return data_[i]; }
     T& back() noexcept { return data_[size_ - 1]; }
 
-    void push_back(T v) {
+    PTLOAD_INLINE void push_back(T v) {
         if (size_ == cap_) reserve(cap_ ? 2 * cap_ : 16);
         data_[size_++] = v;
     }
@@ -5265,6 +5265,11 @@ struct load_options {
     storage_mode storages = storage_mode::eager;
     /// Check CRC-32 of zip records that carry one (torch does not; costs a pass over the data).
     bool check_crc = false;
+    /// Take torch.save's opcodes for one tensor (the thirty or so of each entry of a state_dict)
+    /// in one step instead of one by one: the same document, memo and errors either way, a
+    /// third fewer instructions for a checkpoint of many small tensors. Off runs every opcode
+    /// through the pickle machine, for comparing the two.
+    bool fused_runs = true;
     /// Told as storages are read in a batch (all of them, in eager and mapped mode before load
     /// returns; by document::fetch_all later): `done` of `total` bytes, first with done = 0,
     /// then after each storage, last with done == total. Storages read one by one on first
@@ -5449,6 +5454,11 @@ const std::uint8_t* memory_of(const Source& src) noexcept {
 //         // state is bad_operand)
 //         ptload::result<bool> build(ptload::document_data&, ptload::node_id obj, ptload::node_id state,
 //                                    std::uint64_t offset);
+//         // optional, a fast lane for a run of opcodes the Handler knows by heart: the global
+//         // whose memo GET may start one, and the hook that takes the run in one step through
+//         // the machine's lane (below), or leaves every byte to the machine
+//         ptload::node_id fused_callable() const;
+//         template <class Lane> ptload::status fused_call(Lane& lane);
 //     };
 //
 // Errors a hook returns get the opcode's offset (unless they carry one) and context. A
@@ -7354,6 +7364,10 @@ template <class H>
 struct has_newobj<H, std::void_t<decltype(std::declval<H&>().newobj(std::declval<document_data&>(), node_id{}, node_id{},
                                                                     node_id{}, std::uint64_t{}))>> : std::true_type {};
 template <class H, class = void>
+struct has_fused_call : std::false_type {};
+template <class H>
+struct has_fused_call<H, std::void_t<decltype(std::declval<const H&>().fused_callable())>> : std::true_type {};
+template <class H, class = void>
 struct has_build : std::false_type {};
 template <class H>
 struct has_build<H, std::void_t<decltype(std::declval<H&>().build(std::declval<document_data&>(), node_id{}, node_id{},
@@ -7407,6 +7421,145 @@ public:
 
     std::size_t position() const noexcept { return static_cast<std::size_t>(cur_ - begin_); }
     int protocol() const noexcept { return proto_; }
+
+    /// What a Handler's fused_call hook sees of the machine, right after a GET pushed its
+    /// fused_callable(): the bytes that follow, up to the end of the current frame; readers for
+    /// the opcodes such a run is made of, which check one opcode and its argument and move past
+    /// it, or return false and move nothing; and makers that make each value as the opcode's own
+    /// handler does (the shared small ints, bools and empty tuple included), so that a run
+    /// taken in one step leaves the document, the memo and the stack as the opcodes one by one
+    /// would. A hook first reads the whole run without changing anything, then makes it.
+    class lane {
+    public:
+        explicit lane(basic_machine& m) noexcept : m_(m) {}
+
+        const std::uint8_t* begin() const noexcept { return m_.cur_; }
+        const std::uint8_t* end() const noexcept { return m_.take_end_; }
+        document_data& doc() noexcept { return m_.doc_; }
+        const document_data& doc() const noexcept { return m_.doc_; }
+        /// Whether a run that makes at most `nodes` values and holds at most `stack` more items and
+        /// `marks` more marks stays inside the limits: the opcodes one by one would then hit none.
+        PTLOAD_INLINE bool has_room(std::size_t nodes, std::size_t stack, std::size_t marks) const noexcept {
+            return m_.doc_.node_count() + nodes <= m_.node_budget_ && m_.stack_.size() + stack <= m_.limits_.max_stack &&
+                   m_.marks_.size() + marks <= m_.limits_.max_depth;
+        }
+
+        // ---- readers
+        /// Opcode b, without argument.
+        PTLOAD_INLINE bool op(const std::uint8_t*& p, std::uint8_t b) const noexcept {
+            if (p >= end() || *p != b) return false;
+            ++p;
+            return true;
+        }
+        /// BINGET / LONG_BINGET of a memo entry that is there now, and its index (a run that
+        /// PUTs before it GETs must not read an entry one of its PUTs may have written).
+        PTLOAD_INLINE bool get(const std::uint8_t*& p, node_id& out, std::uint64_t& index) const noexcept {
+            const std::uint8_t* q = p;
+            if (!inline_count(q, 'h', 'j', index)) return false;
+            out = m_.memo_at(index);
+            if (out == null_node) return false;
+            p = q;
+            return true;
+        }
+        /// An optional BINPUT / LONG_BINPUT / MEMOIZE: `at` is the opcode, or null when none is
+        /// there, and `index` the index it writes (memoize_index for MEMOIZE, whose index is the
+        /// memo's count when it runs: memo_count() or above). Always true.
+        PTLOAD_INLINE bool put(const std::uint8_t*& p, const std::uint8_t*& at, std::uint64_t& index) const noexcept {
+            at = p;
+            if (inline_count(p, 'q', 'r', index)) return true;
+            index = memoize_index;
+            if (op(p, 0x94)) return true;
+            at = nullptr;
+            return true;
+        }
+        static constexpr std::uint64_t memoize_index = ~std::uint64_t{0};
+        /// The memo's entry count before the run.
+        std::uint64_t memo_count() const noexcept { return m_.memo_count_; }
+        /// BININT1 / BININT2 / BININT: its value; `at` is the opcode (integer_node makes it).
+        PTLOAD_INLINE bool integer(const std::uint8_t*& p, std::int64_t& v, const std::uint8_t*& at) const noexcept {
+            if (p >= end()) return false;
+            const std::size_t width = *p == 'K' ? 1 : *p == 'M' ? 2 : *p == 'J' ? 4 : 0;
+            if (!width || static_cast<std::size_t>(end() - p) < 1 + width) return false;
+            at = p;
+            if (width == 1) v = p[1];
+            else if (width == 2) v = little_endian<std::uint16_t>(p + 1, std::make_index_sequence<2>{});
+            else v = static_cast<std::int32_t>(little_endian<std::uint32_t>(p + 1, std::make_index_sequence<4>{}));
+            p += 1 + width;
+            return true;
+        }
+        /// SHORT_BINUNICODE / BINUNICODE whose text is ASCII (the rest of UTF-8 is left to the machine).
+        PTLOAD_INLINE bool ascii_text(const std::uint8_t*& p, std::string_view& out) const noexcept {
+            if (p >= end()) return false;
+            const std::size_t width = *p == 0x8C ? 1 : *p == 'X' ? 4 : 0;
+            if (!width || static_cast<std::size_t>(end() - p) < 1 + width) return false;
+            const std::uint64_t n = width == 1 ? p[1] : little_endian<std::uint32_t>(p + 1, std::make_index_sequence<4>{});
+            const std::uint8_t* text = p + 1 + width;
+            if (n > static_cast<std::uint64_t>(end() - text) || !detail::all_ascii(text, static_cast<std::size_t>(n)))
+                return false;
+            out = std::string_view(reinterpret_cast<const char*>(text), static_cast<std::size_t>(n));
+            p = text + n;
+            return true;
+        }
+        /// Whether `id` is the OrderedDict class, whose call with no arguments makes an empty one.
+        PTLOAD_INLINE bool is_ordered_dict(node_id id) const noexcept {
+            return m_.kind_of(id) == kind::global && m_.known_of(id) == known_global::ordered_dict;
+        }
+
+        // ---- makers, in the order the opcodes would run
+        /// The value of the integer opcode at `at` (integer() read it).
+        PTLOAD_INLINE node_id integer_node(const std::uint8_t* at) {
+            std::int64_t v = 0;
+            const std::uint8_t* p = at;
+            const std::uint8_t* same = nullptr;
+            integer(p, v, same);
+            return *at == 'K' ? m_.small_int_node(static_cast<std::uint8_t>(v)) : m_.doc_.make_int(v);
+        }
+        /// The str of an ascii_text() argument.
+        PTLOAD_INLINE node_id text_node(std::string_view s) { return m_.doc_.make_text(kind::string, s.data(), s.size()); }
+        PTLOAD_INLINE node_id boolean(bool v) { return m_.bool_node(v); }
+        /// A tuple of n items: EMPTY_TUPLE's shared one when `empty_opcode`, else a new one.
+        PTLOAD_INLINE node_id tuple(const node_id* items, std::size_t n, bool empty_opcode) {
+            return empty_opcode ? m_.empty_tuple_node() : m_.doc_.make_seq(kind::tuple, items, n);
+        }
+        /// OrderedDict() (REDUCE of the class on the empty tuple).
+        PTLOAD_INLINE node_id empty_ordered_dict() { return m_.doc_.make_seq(kind::ordered_dict, nullptr, 0); }
+        /// The PUT at `at` of `v` (nothing when `at` is null), failing as that opcode would.
+        PTLOAD_INLINE status memo_put(const std::uint8_t* at, node_id v) {
+            if (!at) return {};
+            std::uint64_t index = m_.memo_count_;  // MEMOIZE
+            const std::uint8_t* p = at;
+            if (*at != 0x94) inline_count(p, 'q', 'r', index);
+            if (PTLOAD_LIKELY(index == m_.memo_.size() && index <= 0xFFFFFFFFull)) {  // memo_put's common case
+                m_.memo_.push_back(v);
+                ++m_.memo_count_;
+                return {};
+            }
+            m_.op_at_ = at;
+            return m_.memo_put_elsewhere(index, v);
+        }
+        /// An error of the opcode at `op`, as the machine reports a hook's error there.
+        error locate(const std::uint8_t* op, error e) {
+            m_.op_at_ = op;
+            return m_.locate(std::move(e));
+        }
+        /// Ends the run at `next` with `result` in place of the GET's value on the stack.
+        void finish(const std::uint8_t* next, node_id result) noexcept {
+            m_.stack_.back() = result;
+            m_.cur_ = next;
+        }
+
+    private:
+        /// Opcode `one` with a u1 argument or `four` with a u4 one (the memo opcodes).
+        PTLOAD_INLINE bool inline_count(const std::uint8_t*& p, std::uint8_t one, std::uint8_t four, std::uint64_t& out) const noexcept {
+            if (p >= end()) return false;
+            const std::size_t width = *p == one ? 1 : *p == four ? 4 : 0;
+            if (!width || static_cast<std::size_t>(end() - p) < 1 + width) return false;
+            out = width == 1 ? p[1] : little_endian<std::uint32_t>(p + 1, std::make_index_sequence<4>{});
+            p += 1 + width;
+            return true;
+        }
+        basic_machine& m_;
+    };
 
 private:
     using handler_fn = status (*)(basic_machine&);
@@ -7664,13 +7817,18 @@ private:
         }
         return {};
     }
-    status memo_get(std::uint64_t index) {
+    /// The memo entry at `index`, or null_node.
+    PTLOAD_INLINE node_id memo_at(std::uint64_t index) const noexcept {
         node_id id = null_node;
         if (index < memo_.size()) id = memo_[index];
         // An index PUT far ahead stays in the sparse map even after the dense part grows past it.
         if (id == null_node && index <= 0xFFFFFFFFull) {
             if (const node_id* sparse = sparse_memo_.find(static_cast<std::uint32_t>(index))) id = *sparse;
         }
+        return id;
+    }
+    status memo_get(std::uint64_t index) {
+        const node_id id = memo_at(index);
         if (id == null_node) return fail(errc::memo_missing, {"memo has no entry ", index});
         return push(id);
     }
@@ -7689,7 +7847,7 @@ private:
         if (id == null_node) id = doc_.make_bool(v);
         return id;
     }
-    node_id small_int_node(std::uint8_t v) {
+    PTLOAD_INLINE node_id small_int_node(std::uint8_t v) {
         node_id& id = small_ints_[v];
         if (id == null_node) id = doc_.make_int(v);
         return id;
@@ -8378,7 +8536,14 @@ private:
         } else if constexpr (B == 'h' || B == 'j') {  // BINGET u1 / LONG_BINGET u4
             std::uint64_t idx;
             if (PTLOAD_UNLIKELY(!read_count<B>(idx))) return count_error<B>();
-            return memo_get(idx);
+            if constexpr (has_fused_call<Handler>::value) {
+                PTLOAD_TRY(memo_get(idx));
+                if (stack_.back() != handler_.fused_callable()) return {};
+                lane l(*this);
+                return handler_.fused_call(l);  // the run that follows in one step, or nothing
+            } else {
+                return memo_get(idx);
+            }
         } else {
             static_assert(B != B, "opcode_table puts this opcode in the memo family, which has no handler for it");
             return {};
@@ -10038,6 +10203,246 @@ inline void set_torch_global(document_data& doc, node_id global, torch_global t)
 
 #endif
 // ----- end of ptload/torch/globals.hpp -----
+// ----- ptload/torch/tensor_run.hpp -----
+// torch/tensor_run.hpp: torch.save's opcodes for one tensor, taken in one step.
+//
+// A state_dict of many small tensors is mostly one run of about thirty opcodes per tensor
+// (protocol 2, as torch.save writes it; PUTs may be BINPUT, LONG_BINPUT or MEMOIZE):
+//
+//     GET _rebuild_tensor_v2
+//     MARK  MARK GET 'storage'  GET <storage class>  <key> [PUT]  <location> [PUT]  <numel>
+//           TUPLE [PUT]  BINPERSID
+//           <offset>  <size tuple> [PUT]  <stride tuple> [PUT]  NEWFALSE | NEWTRUE
+//           GET OrderedDict  EMPTY_TUPLE  REDUCE [PUT]
+//     TUPLE [PUT]  REDUCE [PUT]
+//
+// where the key and location are short ASCII strs or GETs of strs, the ints BININT1, BININT2 or
+// BININT, and a tuple of ints EMPTY_TUPLE, TUPLE1-3 or MARK ... TUPLE (rank 8 at most here).
+// The machine runs each of these through its dispatch, stack and checks, a few thousand
+// instructions per tensor; once the GET has pushed the callable, the pickle machine hands the
+// bytes after it to the torch handler's fused_call, which reads the whole run first without
+// changing anything and, when it matches, makes its values in the opcodes' order through the
+// machine's lane: the same values, memo entries and stack, the storage declared and the tensor
+// rebuilt by the same functions, and an error reported at the opcode that would have raised it.
+// Anything else (another shape, text that is not ASCII, a frame that ends inside, a limit close
+// by) is left to the machine, which runs the opcodes one by one as before.
+#ifndef PTLOAD_TORCH_TENSOR_RUN_HPP
+#define PTLOAD_TORCH_TENSOR_RUN_HPP
+
+
+#include <cstdint>
+#include <string_view>
+
+namespace ptload {
+inline namespace v0 {
+namespace detail {
+
+/// A size or stride tuple of a tensor run.
+struct run_dims {
+    static constexpr std::size_t max_rank = 8;  // longer ones are left to the machine
+    std::int64_t value[max_rank];
+    const std::uint8_t* at[max_rank];  // each int's opcode
+    std::size_t rank = 0;
+    bool empty_opcode = false;         // EMPTY_TUPLE, whose tuple is the shared one
+    const std::uint8_t* put = nullptr;
+};
+
+/// The key or location of a persistent id: a str read from the run, or a memo entry.
+struct run_text {
+    node_id memo = null_node;
+    std::string_view text;              // when memo is null_node
+    const std::uint8_t* put = nullptr;
+};
+
+/// One tensor's run, read: each opcode that makes a value or can fail, and what it reads.
+struct tensor_run {
+    node_id storage_word = null_node, cls = null_node, ordered_dict = null_node;
+    run_text key, location;
+    std::int64_t numel = 0, offset = 0;
+    const std::uint8_t* numel_at = nullptr;
+    const std::uint8_t* offset_at = nullptr;
+    const std::uint8_t* pid_put = nullptr;
+    const std::uint8_t* persid_at = nullptr;
+    run_dims size, stride;
+    bool requires_grad = false;
+    const std::uint8_t* dict_put = nullptr;
+    const std::uint8_t* args_put = nullptr;
+    const std::uint8_t* reduce_at = nullptr;
+    const std::uint8_t* tensor_put = nullptr;
+    const std::uint8_t* next = nullptr;  // just past the run
+};
+
+/// Reads a run through the lane, opcode by opcode, remembering the memo indices its PUTs will
+/// write: the opcodes one by one would see such a PUT before a later GET of the same run, so a
+/// GET of an index the run writes is left to the machine.
+template <class Lane>
+class run_reader {
+public:
+    explicit run_reader(const Lane& lane) noexcept : lane_(lane), p_(lane.begin()), memo_count_(lane.memo_count()) {}
+
+    const std::uint8_t* position() const noexcept { return p_; }
+    const document_data& doc() const noexcept { return lane_.doc(); }
+    PTLOAD_INLINE bool op(std::uint8_t b) noexcept { return lane_.op(p_, b); }
+    PTLOAD_INLINE bool integer(std::int64_t& v, const std::uint8_t*& at) noexcept { return lane_.integer(p_, v, at); }
+    PTLOAD_INLINE bool ascii_text(std::string_view& s) noexcept { return lane_.ascii_text(p_, s); }
+    PTLOAD_INLINE bool is_ordered_dict(node_id id) const noexcept { return lane_.is_ordered_dict(id); }
+    PTLOAD_INLINE bool get(node_id& out) noexcept {
+        const std::uint8_t* q = p_;
+        std::uint64_t index = 0;
+        if (!lane_.get(q, out, index) || written(index)) return false;
+        p_ = q;
+        return true;
+    }
+    /// An optional PUT; false only when the run has more PUTs than a run of torch's.
+    PTLOAD_INLINE bool put(const std::uint8_t*& at) noexcept {
+        std::uint64_t index = 0;
+        lane_.put(p_, at, index);
+        if (!at) return true;
+        if (index == Lane::memoize_index) memoized_ = true;
+        else if (puts_ < max_puts) put_index_[puts_++] = index;
+        else return false;
+        return true;
+    }
+
+private:
+    static constexpr std::size_t max_puts = 8;  // key, location, id, size, stride, dict, arguments, tensor
+    bool written(std::uint64_t index) const noexcept {
+        if (memoized_ && index >= memo_count_) return true;  // a MEMOIZE writes the count it finds
+        for (std::size_t i = 0; i < puts_; ++i)
+            if (put_index_[i] == index) return true;
+        return false;
+    }
+    const Lane& lane_;
+    const std::uint8_t* p_;
+    std::uint64_t memo_count_;
+    std::uint64_t put_index_[max_puts];
+    std::size_t puts_ = 0;
+    bool memoized_ = false;
+};
+
+template <class Reader>
+PTLOAD_INLINE bool read_run_text(Reader& in, run_text& t) {
+    if (in.get(t.memo)) return in.doc().at(t.memo).k == kind::string;
+    return in.ascii_text(t.text) && in.put(t.put);
+}
+
+template <class Reader>
+PTLOAD_INLINE bool read_run_dims(Reader& in, run_dims& d) {
+    if (in.op(')')) {
+        d.empty_opcode = true;
+    } else if (in.op('(')) {
+        while (!in.op('t')) {
+            if (d.rank == run_dims::max_rank || !in.integer(d.value[d.rank], d.at[d.rank])) return false;
+            ++d.rank;
+        }
+    } else {
+        while (d.rank < 3 && in.integer(d.value[d.rank], d.at[d.rank])) ++d.rank;
+        if (d.rank == 0 || !in.op(static_cast<std::uint8_t>(0x84 + d.rank))) return false;  // TUPLE1..3
+    }
+    return in.put(d.put);
+}
+
+/// Reads the run that follows the GET of _rebuild_tensor_v2; false, with nothing changed,
+/// when the bytes are anything else.
+template <class Lane>
+PTLOAD_INLINE bool read_tensor_run(const Lane& lane, tensor_run& r) {
+    run_reader<Lane> in(lane);
+    const document_data& doc = lane.doc();
+    if (!in.op('(') || !in.op('(')) return false;
+    if (!in.get(r.storage_word) || doc.at(r.storage_word).k != kind::string || doc.text(r.storage_word) != "storage")
+        return false;
+    if (!in.get(r.cls) || torch_global_of(doc, r.cls) != torch_global::storage_class) return false;
+    if (!read_run_text(in, r.key) || !read_run_text(in, r.location)) return false;
+    if (!in.integer(r.numel, r.numel_at) || r.numel < 0) return false;
+    if (!in.op('t') || !in.put(r.pid_put)) return false;
+    r.persid_at = in.position();
+    if (!in.op('Q')) return false;
+    if (!in.integer(r.offset, r.offset_at) || !read_run_dims(in, r.size) || !read_run_dims(in, r.stride)) return false;
+    if (in.op(0x88)) r.requires_grad = true;
+    else if (!in.op(0x89)) return false;
+    if (!in.get(r.ordered_dict) || !in.is_ordered_dict(r.ordered_dict)) return false;
+    if (!in.op(')') || !in.op('R') || !in.put(r.dict_put)) return false;
+    if (!in.op('t') || !in.put(r.args_put)) return false;
+    r.reduce_at = in.position();
+    if (!in.op('R') || !in.put(r.tensor_put)) return false;
+    r.next = in.position();
+    return true;
+}
+
+template <class Lane>
+PTLOAD_INLINE node_id make_run_text(Lane& lane, const run_text& t) {
+    return t.memo != null_node ? t.memo : lane.text_node(t.text);
+}
+
+template <class Lane>
+PTLOAD_INLINE node_id make_run_dims(Lane& lane, const run_dims& d) {
+    node_id items[run_dims::max_rank];
+    for (std::size_t i = 0; i < d.rank; ++i) items[i] = lane.integer_node(d.at[i]);
+    return lane.tuple(items, d.rank, d.empty_opcode);
+}
+
+/// The values a run makes at most (its ints, texts, tuples, the storage, dict and tensor), and
+/// the stack items and marks it holds at most above the GET's value.
+constexpr std::size_t run_nodes = 2 * run_dims::max_rank + 16;
+constexpr std::size_t run_stack = run_dims::max_rank + 4;
+constexpr std::size_t run_marks = 3;
+
+/// Takes the run after the GET of _rebuild_tensor_v2 in one step when it is there (see the top
+/// of this file); otherwise changes nothing. `Handler` is torch's.
+template <class Handler, class Lane>
+PTLOAD_NOINLINE status take_tensor_run(Handler& handler, Lane& lane) {
+    tensor_run r;
+    if (!lane.has_room(run_nodes, run_stack, run_marks) || !read_tensor_run(lane, r)) return {};
+    document_data& doc = lane.doc();
+
+    // MARK MARK GET GET <key> [PUT] <location> [PUT] <numel> TUPLE [PUT]
+    const node_id key = make_run_text(lane, r.key);
+    PTLOAD_TRY(lane.memo_put(r.key.put, key));
+    const node_id location = make_run_text(lane, r.location);
+    PTLOAD_TRY(lane.memo_put(r.location.put, location));
+    const node_id pid_items[5] = {r.storage_word, r.cls, key, location, lane.integer_node(r.numel_at)};
+    const node_id pid = lane.tuple(pid_items, 5, false);
+    PTLOAD_TRY(lane.memo_put(r.pid_put, pid));
+
+    // BINPERSID: persistent_load's checks, which the reading above has made
+    storage_description d;
+    d.type = handler.storage_dtype(doc, r.cls);
+    d.key = doc.text(key);
+    d.location = doc.text(location);
+    d.numel = static_cast<std::uint64_t>(r.numel);
+    auto storage = d.type == dtype::unknown ? result<node_id>(Handler::unknown_storage_class(doc, r.cls))
+                                            : handler.declare_storage(doc, d, null_node);
+    if (!storage) return lane.locate(r.persid_at, std::move(storage).err());
+
+    // <offset> <size> [PUT] <stride> [PUT] NEWFALSE GET EMPTY_TUPLE REDUCE [PUT] TUPLE [PUT]
+    const node_id offset = lane.integer_node(r.offset_at);
+    const node_id size = make_run_dims(lane, r.size);
+    PTLOAD_TRY(lane.memo_put(r.size.put, size));
+    const node_id stride = make_run_dims(lane, r.stride);
+    PTLOAD_TRY(lane.memo_put(r.stride.put, stride));
+    const node_id grad = lane.boolean(r.requires_grad);
+    (void)lane.tuple(nullptr, 0, true);  // EMPTY_TUPLE, the argument of OrderedDict()
+    const node_id hooks = lane.empty_ordered_dict();
+    PTLOAD_TRY(lane.memo_put(r.dict_put, hooks));
+    const node_id arg_items[6] = {*storage, offset, size, stride, grad, hooks};
+    const node_id args = lane.tuple(arg_items, 6, false);
+    PTLOAD_TRY(lane.memo_put(r.args_put, args));
+
+    // REDUCE: _rebuild_tensor_v2(*args) [PUT]
+    auto tensor = handler.make_tensor(doc, *storage, r.offset, {r.size.value, r.size.rank}, {r.stride.value, r.stride.rank},
+                                      r.requires_grad);
+    if (!tensor) return lane.locate(r.reduce_at, std::move(tensor).err());
+    PTLOAD_TRY(lane.memo_put(r.tensor_put, *tensor));
+    lane.finish(r.next, *tensor);
+    return {};
+}
+
+} // namespace detail
+} // namespace v0
+} // namespace ptload
+
+#endif
+// ----- end of ptload/torch/tensor_run.hpp -----
 
 #include <cstdint>
 #include <cstring>
@@ -10149,8 +10554,7 @@ public:
         if (torch_global_of(doc, cls) != torch_global::storage_class)
             return detail::failure(errc::bad_storage, no_offset, "persistent id storage type is not a torch storage class");
         d.type = storage_dtype(doc, cls);
-        if (d.type == dtype::unknown)
-            return detail::failure(errc::bad_storage, no_offset, {"unknown storage class ", doc.text(cls)});
+        if (d.type == dtype::unknown) return unknown_storage_class(doc, cls);
         std::string_view location;
         if (!detail::as_text(doc, doc.edge(pid, 2), key)) {
             if (doc.at(doc.edge(pid, 2)).k != kind::integer)
@@ -10166,10 +10570,27 @@ public:
         if (numel.k != kind::integer || numel.i < 0)
             return detail::failure(errc::bad_storage, no_offset, "storage element count is not a size", "storage " + std::string(d.key));
         d.numel = static_cast<std::uint64_t>(numel.i);
+        return declare_storage(doc, d, n == 6 ? doc.edge(pid, 5) : null_node);
+    }
+
+    /// The fast lane for torch.save's opcodes of one tensor (torch/tensor_run.hpp): the GET of
+    /// _rebuild_tensor_v2 starts it, once find_class has made that global.
+    node_id fused_callable() const noexcept { return opts_.fused_runs ? rebuild_tensor_v2_ : null_node; }
+    template <class Lane>
+    status fused_call(Lane& lane) {
+        return detail::take_tensor_run(*this, lane);
+    }
+
+    /// A storage a checked 'storage' persistent id declares (`view`: the legacy view metadata
+    /// node, or null_node): its document value.
+    result<node_id> declare_storage(document_data& doc, const storage_description& d, node_id view) {
         if (!provider_) return no_provider();
-        auto index = provider_->load_storage(doc, d, n == 6 ? doc.edge(pid, 5) : null_node);
+        auto index = provider_->load_storage(doc, d, view);
         if (!index) return std::move(index).pass_error();
         return storage_node(doc, *index);
+    }
+    PTLOAD_COLD static error_handoff unknown_storage_class(const document_data& doc, node_id cls) {
+        return detail::failure(errc::bad_storage, no_offset, {"unknown storage class ", doc.text(cls)});
     }
 
     /// find_class: a global torch gives a meaning to becomes a global value that carries its
@@ -10185,6 +10606,7 @@ public:
             return doc.make_dtype(d);
         }
         detail::set_torch_global(doc, id, t);
+        if (t == torch_global::rebuild_tensor_v2) rebuild_tensor_v2_ = id;
         if (t == torch_global::storage_class) {
             auto at = detail::lower_bound(storage_classes_.begin(), storage_classes_.end(), id, node_before);
             storage_classes_.insert(at, {id, detail::storage_class_dtype(g.name)});  // ids grow: at is the end
@@ -10426,24 +10848,31 @@ public:
                                 dtype override, bool requires_grad) {
         if (doc.at(storage_id).k != kind::storage) return bad("tensor storage is not a storage persistent id");
         if (doc.at(offset_id).k != kind::integer) return bad("storage offset is not an int");
-        std::uint32_t sindex = doc.storage_index(storage_id);
-        const storage& s = doc.storage_at(sindex);
         detail::tensor_record r;
-        r.type = override == dtype::unknown ? s.desc.type : override;
-        r.storage = sindex;
-        r.offset = doc.at(offset_id).i;
-        r.requires_grad = requires_grad;
-        r.device = s.device;
-        std::uint64_t esize = element_size(r.type);
-        if (!esize) return bad("dtype without an element size");
-        // capacity from the declared size: legacy storages are filled after their tensors are built
-        PTLOAD_TRY(shape_into(doc, r, size_id, stride_id,
-                              s.desc.numel * element_size(s.desc.type) / esize * values_per_byte(r.type)));
+        std::uint64_t capacity = 0;
+        if (!begin_tensor(doc, r, storage_id, doc.at(offset_id).i, override, requires_grad, capacity))
+            return bad("dtype without an element size");
+        PTLOAD_TRY(shape_into(doc, r, size_id, stride_id, capacity));
+        return add(doc, std::move(r));
+    }
+    /// make_tensor of _rebuild_tensor_v2 with its sizes and strides already read as ints.
+    result<node_id> make_tensor(document_data& doc, node_id storage_id, std::int64_t offset, span<const std::int64_t> size,
+                                span<const std::int64_t> stride, bool requires_grad) {
+        detail::tensor_record r;
+        std::uint64_t capacity = 0;
+        if (!begin_tensor(doc, r, storage_id, offset, dtype::unknown, requires_grad, capacity))
+            return bad("dtype without an element size");
+        PTLOAD_TRY(check_dims(doc, r, size, stride, capacity));
         return add(doc, std::move(r));
     }
     /// The node of a document storage (one per storage, so sharing is identity).
     node_id storage_node(document_data& doc, std::uint32_t index) {
-        if (index >= storage_nodes_.size()) storage_nodes_.resize(std::size_t{index} + 1, null_node);
+        if (index == storage_nodes_.size()) {  // the next new storage: indices are dense, in declaration order
+            const node_id id = doc.make_storage_node(index);
+            storage_nodes_.push_back(id);
+            return id;
+        }
+        if (index > storage_nodes_.size()) storage_nodes_.resize(std::size_t{index} + 1, null_node);
         if (storage_nodes_[index] != null_node) return storage_nodes_[index];
         node_id id = doc.make_storage_node(index);
         storage_nodes_[index] = id;
@@ -10451,6 +10880,23 @@ public:
     }
 
 private:
+    /// A tensor record over the storage value `storage_id` before its shape: false when its
+    /// dtype has no element size. `capacity`: the storage's size in elements of that dtype, from
+    /// its declared size (legacy storages are filled after their tensors are built).
+    static bool begin_tensor(const document_data& doc, detail::tensor_record& r, node_id storage_id, std::int64_t offset,
+                             dtype override, bool requires_grad, std::uint64_t& capacity) {
+        std::uint32_t sindex = doc.storage_index(storage_id);
+        const storage& s = doc.storage_at(sindex);
+        r.type = override == dtype::unknown ? s.desc.type : override;
+        r.storage = sindex;
+        r.offset = offset;
+        r.requires_grad = requires_grad;
+        r.device = s.device;
+        std::uint64_t esize = element_size(r.type);
+        if (!esize) return false;
+        capacity = s.desc.numel * element_size(s.desc.type) / esize * values_per_byte(r.type);
+        return true;
+    }
     /// Validates and stores shape/strides: rank limit, non-negative sizes, strides and offset,
     /// numel without overflow, and every element inside `capacity` elements.
     status shape_into(document_data& doc, detail::tensor_record& r, node_id size_id, node_id stride_id, std::uint64_t capacity) {
@@ -10458,6 +10904,10 @@ private:
         detail::vector<std::int64_t>& stride = stride_scratch_;
         if (!detail::int_sequence(doc, size_id, shape)) return bad("tensor size is not a sequence of ints");
         if (!detail::int_sequence(doc, stride_id, stride)) return bad("tensor stride is not a sequence of ints");
+        return check_dims(doc, r, {shape.data(), shape.size()}, {stride.data(), stride.size()}, capacity);
+    }
+    status check_dims(document_data& doc, detail::tensor_record& r, span<const std::int64_t> shape,
+                      span<const std::int64_t> stride, std::uint64_t capacity) {
         if (shape.size() != stride.size())
             return bad({"tensor has ", shape.size(), " sizes and ", stride.size(), " strides"});
         if (shape.size() > limits_.max_tensor_rank)
@@ -10799,6 +11249,7 @@ private:
     detail::vector<std::int64_t> shape_scratch_, stride_scratch_;
     detail::vector<node_id> deferred_;  // sparse/nested tensors whose index data is not read yet
     detail::vector<std::pair<node_id, dtype>> storage_classes_;  // the storage class globals find_class made, by node
+    node_id rebuild_tensor_v2_ = null_node;  // the fast lane's global (fused_callable)
 };
 using torch_handler = basic_torch_handler<>;
 

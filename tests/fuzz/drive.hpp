@@ -308,6 +308,22 @@ inline ptload::errc load_and_walk(const std::uint8_t* data, std::size_t size) {
         PTLOAD_FUZZ_CHECK(outcome_of(got_lazy) == outcome_of(want) && outcome_of(got_mapped) == outcome_of(want));
         if (want) PTLOAD_FUZZ_CHECK(*got_lazy == *want && *got_mapped == *want);
     }
+    // torch.save's per-tensor opcode runs taken one opcode at a time: the same outcome to the
+    // letter (code, offset, message, context) and the same values.
+    ptload::load_options one_by_one;
+    one_by_one.fused_runs = false;
+    auto plain = ptload::load_any(mem, one_by_one);
+    PTLOAD_FUZZ_CHECK(outcome_of(plain) == code);
+    if (!doc && !plain) {
+        PTLOAD_FUZZ_CHECK(plain.err().offset == doc.err().offset && plain.err().message == doc.err().message &&
+                          plain.err().context == doc.err().context);
+    } else if (doc && plain) {
+        auto want = ptload::canonical_json(*doc);
+        auto got = ptload::canonical_json(*plain);
+        PTLOAD_FUZZ_CHECK(outcome_of(got) == outcome_of(want));
+        if (want && got) PTLOAD_FUZZ_CHECK(*got == *want);
+        PTLOAD_FUZZ_CHECK(doc->node_count() == plain->node_count());
+    }
     // Strict mode (the same compiled loader, with the allowlist on) only refuses: where it
     // loads, the default load reads the same values; where only the default load succeeds,
     // strict mode failed for a global (or an object array) it does not allow.

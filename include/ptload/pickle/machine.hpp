@@ -33,6 +33,11 @@
 //         // state is bad_operand)
 //         ptload::result<bool> build(ptload::document_data&, ptload::node_id obj, ptload::node_id state,
 //                                    std::uint64_t offset);
+//         // optional, a fast lane for a run of opcodes the Handler knows by heart: the global
+//         // whose memo GET may start one, and the hook that takes the run in one step through
+//         // the machine's lane (below), or leaves every byte to the machine
+//         ptload::node_id fused_callable() const;
+//         template <class Lane> ptload::status fused_call(Lane& lane);
 //     };
 //
 // Errors a hook returns get the opcode's offset (unless they carry one) and context. A
@@ -99,6 +104,10 @@ template <class H>
 struct has_newobj<H, std::void_t<decltype(std::declval<H&>().newobj(std::declval<document_data&>(), node_id{}, node_id{},
                                                                     node_id{}, std::uint64_t{}))>> : std::true_type {};
 template <class H, class = void>
+struct has_fused_call : std::false_type {};
+template <class H>
+struct has_fused_call<H, std::void_t<decltype(std::declval<const H&>().fused_callable())>> : std::true_type {};
+template <class H, class = void>
 struct has_build : std::false_type {};
 template <class H>
 struct has_build<H, std::void_t<decltype(std::declval<H&>().build(std::declval<document_data&>(), node_id{}, node_id{},
@@ -152,6 +161,145 @@ public:
 
     std::size_t position() const noexcept { return static_cast<std::size_t>(cur_ - begin_); }
     int protocol() const noexcept { return proto_; }
+
+    /// What a Handler's fused_call hook sees of the machine, right after a GET pushed its
+    /// fused_callable(): the bytes that follow, up to the end of the current frame; readers for
+    /// the opcodes such a run is made of, which check one opcode and its argument and move past
+    /// it, or return false and move nothing; and makers that make each value as the opcode's own
+    /// handler does (the shared small ints, bools and empty tuple included), so that a run
+    /// taken in one step leaves the document, the memo and the stack as the opcodes one by one
+    /// would. A hook first reads the whole run without changing anything, then makes it.
+    class lane {
+    public:
+        explicit lane(basic_machine& m) noexcept : m_(m) {}
+
+        const std::uint8_t* begin() const noexcept { return m_.cur_; }
+        const std::uint8_t* end() const noexcept { return m_.take_end_; }
+        document_data& doc() noexcept { return m_.doc_; }
+        const document_data& doc() const noexcept { return m_.doc_; }
+        /// Whether a run that makes at most `nodes` values and holds at most `stack` more items and
+        /// `marks` more marks stays inside the limits: the opcodes one by one would then hit none.
+        PTLOAD_INLINE bool has_room(std::size_t nodes, std::size_t stack, std::size_t marks) const noexcept {
+            return m_.doc_.node_count() + nodes <= m_.node_budget_ && m_.stack_.size() + stack <= m_.limits_.max_stack &&
+                   m_.marks_.size() + marks <= m_.limits_.max_depth;
+        }
+
+        // ---- readers
+        /// Opcode b, without argument.
+        PTLOAD_INLINE bool op(const std::uint8_t*& p, std::uint8_t b) const noexcept {
+            if (p >= end() || *p != b) return false;
+            ++p;
+            return true;
+        }
+        /// BINGET / LONG_BINGET of a memo entry that is there now, and its index (a run that
+        /// PUTs before it GETs must not read an entry one of its PUTs may have written).
+        PTLOAD_INLINE bool get(const std::uint8_t*& p, node_id& out, std::uint64_t& index) const noexcept {
+            const std::uint8_t* q = p;
+            if (!inline_count(q, 'h', 'j', index)) return false;
+            out = m_.memo_at(index);
+            if (out == null_node) return false;
+            p = q;
+            return true;
+        }
+        /// An optional BINPUT / LONG_BINPUT / MEMOIZE: `at` is the opcode, or null when none is
+        /// there, and `index` the index it writes (memoize_index for MEMOIZE, whose index is the
+        /// memo's count when it runs: memo_count() or above). Always true.
+        PTLOAD_INLINE bool put(const std::uint8_t*& p, const std::uint8_t*& at, std::uint64_t& index) const noexcept {
+            at = p;
+            if (inline_count(p, 'q', 'r', index)) return true;
+            index = memoize_index;
+            if (op(p, 0x94)) return true;
+            at = nullptr;
+            return true;
+        }
+        static constexpr std::uint64_t memoize_index = ~std::uint64_t{0};
+        /// The memo's entry count before the run.
+        std::uint64_t memo_count() const noexcept { return m_.memo_count_; }
+        /// BININT1 / BININT2 / BININT: its value; `at` is the opcode (integer_node makes it).
+        PTLOAD_INLINE bool integer(const std::uint8_t*& p, std::int64_t& v, const std::uint8_t*& at) const noexcept {
+            if (p >= end()) return false;
+            const std::size_t width = *p == 'K' ? 1 : *p == 'M' ? 2 : *p == 'J' ? 4 : 0;
+            if (!width || static_cast<std::size_t>(end() - p) < 1 + width) return false;
+            at = p;
+            if (width == 1) v = p[1];
+            else if (width == 2) v = little_endian<std::uint16_t>(p + 1, std::make_index_sequence<2>{});
+            else v = static_cast<std::int32_t>(little_endian<std::uint32_t>(p + 1, std::make_index_sequence<4>{}));
+            p += 1 + width;
+            return true;
+        }
+        /// SHORT_BINUNICODE / BINUNICODE whose text is ASCII (the rest of UTF-8 is left to the machine).
+        PTLOAD_INLINE bool ascii_text(const std::uint8_t*& p, std::string_view& out) const noexcept {
+            if (p >= end()) return false;
+            const std::size_t width = *p == 0x8C ? 1 : *p == 'X' ? 4 : 0;
+            if (!width || static_cast<std::size_t>(end() - p) < 1 + width) return false;
+            const std::uint64_t n = width == 1 ? p[1] : little_endian<std::uint32_t>(p + 1, std::make_index_sequence<4>{});
+            const std::uint8_t* text = p + 1 + width;
+            if (n > static_cast<std::uint64_t>(end() - text) || !detail::all_ascii(text, static_cast<std::size_t>(n)))
+                return false;
+            out = std::string_view(reinterpret_cast<const char*>(text), static_cast<std::size_t>(n));
+            p = text + n;
+            return true;
+        }
+        /// Whether `id` is the OrderedDict class, whose call with no arguments makes an empty one.
+        PTLOAD_INLINE bool is_ordered_dict(node_id id) const noexcept {
+            return m_.kind_of(id) == kind::global && m_.known_of(id) == known_global::ordered_dict;
+        }
+
+        // ---- makers, in the order the opcodes would run
+        /// The value of the integer opcode at `at` (integer() read it).
+        PTLOAD_INLINE node_id integer_node(const std::uint8_t* at) {
+            std::int64_t v = 0;
+            const std::uint8_t* p = at;
+            const std::uint8_t* same = nullptr;
+            integer(p, v, same);
+            return *at == 'K' ? m_.small_int_node(static_cast<std::uint8_t>(v)) : m_.doc_.make_int(v);
+        }
+        /// The str of an ascii_text() argument.
+        PTLOAD_INLINE node_id text_node(std::string_view s) { return m_.doc_.make_text(kind::string, s.data(), s.size()); }
+        PTLOAD_INLINE node_id boolean(bool v) { return m_.bool_node(v); }
+        /// A tuple of n items: EMPTY_TUPLE's shared one when `empty_opcode`, else a new one.
+        PTLOAD_INLINE node_id tuple(const node_id* items, std::size_t n, bool empty_opcode) {
+            return empty_opcode ? m_.empty_tuple_node() : m_.doc_.make_seq(kind::tuple, items, n);
+        }
+        /// OrderedDict() (REDUCE of the class on the empty tuple).
+        PTLOAD_INLINE node_id empty_ordered_dict() { return m_.doc_.make_seq(kind::ordered_dict, nullptr, 0); }
+        /// The PUT at `at` of `v` (nothing when `at` is null), failing as that opcode would.
+        PTLOAD_INLINE status memo_put(const std::uint8_t* at, node_id v) {
+            if (!at) return {};
+            std::uint64_t index = m_.memo_count_;  // MEMOIZE
+            const std::uint8_t* p = at;
+            if (*at != 0x94) inline_count(p, 'q', 'r', index);
+            if (PTLOAD_LIKELY(index == m_.memo_.size() && index <= 0xFFFFFFFFull)) {  // memo_put's common case
+                m_.memo_.push_back(v);
+                ++m_.memo_count_;
+                return {};
+            }
+            m_.op_at_ = at;
+            return m_.memo_put_elsewhere(index, v);
+        }
+        /// An error of the opcode at `op`, as the machine reports a hook's error there.
+        error locate(const std::uint8_t* op, error e) {
+            m_.op_at_ = op;
+            return m_.locate(std::move(e));
+        }
+        /// Ends the run at `next` with `result` in place of the GET's value on the stack.
+        void finish(const std::uint8_t* next, node_id result) noexcept {
+            m_.stack_.back() = result;
+            m_.cur_ = next;
+        }
+
+    private:
+        /// Opcode `one` with a u1 argument or `four` with a u4 one (the memo opcodes).
+        PTLOAD_INLINE bool inline_count(const std::uint8_t*& p, std::uint8_t one, std::uint8_t four, std::uint64_t& out) const noexcept {
+            if (p >= end()) return false;
+            const std::size_t width = *p == one ? 1 : *p == four ? 4 : 0;
+            if (!width || static_cast<std::size_t>(end() - p) < 1 + width) return false;
+            out = width == 1 ? p[1] : little_endian<std::uint32_t>(p + 1, std::make_index_sequence<4>{});
+            p += 1 + width;
+            return true;
+        }
+        basic_machine& m_;
+    };
 
 private:
     using handler_fn = status (*)(basic_machine&);
@@ -409,13 +557,18 @@ private:
         }
         return {};
     }
-    status memo_get(std::uint64_t index) {
+    /// The memo entry at `index`, or null_node.
+    PTLOAD_INLINE node_id memo_at(std::uint64_t index) const noexcept {
         node_id id = null_node;
         if (index < memo_.size()) id = memo_[index];
         // An index PUT far ahead stays in the sparse map even after the dense part grows past it.
         if (id == null_node && index <= 0xFFFFFFFFull) {
             if (const node_id* sparse = sparse_memo_.find(static_cast<std::uint32_t>(index))) id = *sparse;
         }
+        return id;
+    }
+    status memo_get(std::uint64_t index) {
+        const node_id id = memo_at(index);
         if (id == null_node) return fail(errc::memo_missing, {"memo has no entry ", index});
         return push(id);
     }
@@ -434,7 +587,7 @@ private:
         if (id == null_node) id = doc_.make_bool(v);
         return id;
     }
-    node_id small_int_node(std::uint8_t v) {
+    PTLOAD_INLINE node_id small_int_node(std::uint8_t v) {
         node_id& id = small_ints_[v];
         if (id == null_node) id = doc_.make_int(v);
         return id;
@@ -1123,7 +1276,14 @@ private:
         } else if constexpr (B == 'h' || B == 'j') {  // BINGET u1 / LONG_BINGET u4
             std::uint64_t idx;
             if (PTLOAD_UNLIKELY(!read_count<B>(idx))) return count_error<B>();
-            return memo_get(idx);
+            if constexpr (has_fused_call<Handler>::value) {
+                PTLOAD_TRY(memo_get(idx));
+                if (stack_.back() != handler_.fused_callable()) return {};
+                lane l(*this);
+                return handler_.fused_call(l);  // the run that follows in one step, or nothing
+            } else {
+                return memo_get(idx);
+            }
         } else {
             static_assert(B != B, "opcode_table puts this opcode in the memo family, which has no handler for it");
             return {};

@@ -47,6 +47,11 @@ struct load_options {
     storage_mode storages = storage_mode::eager;
     /// Check CRC-32 of zip records that carry one (torch does not; costs a pass over the data).
     bool check_crc = false;
+    /// Take torch.save's opcodes for one tensor (the thirty or so of each entry of a state_dict)
+    /// in one step instead of one by one: the same document, memo and errors either way, a
+    /// third fewer instructions for a checkpoint of many small tensors. Off runs every opcode
+    /// through the pickle machine, for comparing the two.
+    bool fused_runs = true;
     /// Told as storages are read in a batch (all of them, in eager and mapped mode before load
     /// returns; by document::fetch_all later): `done` of `total` bytes, first with done = 0,
     /// then after each storage, last with done == total. Storages read one by one on first

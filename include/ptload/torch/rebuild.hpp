@@ -19,6 +19,7 @@
 #include "location.hpp"
 #include "storage.hpp"
 #include "tensor.hpp"
+#include "tensor_run.hpp"
 
 #include <cstdint>
 #include <cstring>
@@ -130,8 +131,7 @@ public:
         if (torch_global_of(doc, cls) != torch_global::storage_class)
             return detail::failure(errc::bad_storage, no_offset, "persistent id storage type is not a torch storage class");
         d.type = storage_dtype(doc, cls);
-        if (d.type == dtype::unknown)
-            return detail::failure(errc::bad_storage, no_offset, {"unknown storage class ", doc.text(cls)});
+        if (d.type == dtype::unknown) return unknown_storage_class(doc, cls);
         std::string_view location;
         if (!detail::as_text(doc, doc.edge(pid, 2), key)) {
             if (doc.at(doc.edge(pid, 2)).k != kind::integer)
@@ -147,10 +147,27 @@ public:
         if (numel.k != kind::integer || numel.i < 0)
             return detail::failure(errc::bad_storage, no_offset, "storage element count is not a size", "storage " + std::string(d.key));
         d.numel = static_cast<std::uint64_t>(numel.i);
+        return declare_storage(doc, d, n == 6 ? doc.edge(pid, 5) : null_node);
+    }
+
+    /// The fast lane for torch.save's opcodes of one tensor (torch/tensor_run.hpp): the GET of
+    /// _rebuild_tensor_v2 starts it, once find_class has made that global.
+    node_id fused_callable() const noexcept { return opts_.fused_runs ? rebuild_tensor_v2_ : null_node; }
+    template <class Lane>
+    status fused_call(Lane& lane) {
+        return detail::take_tensor_run(*this, lane);
+    }
+
+    /// A storage a checked 'storage' persistent id declares (`view`: the legacy view metadata
+    /// node, or null_node): its document value.
+    result<node_id> declare_storage(document_data& doc, const storage_description& d, node_id view) {
         if (!provider_) return no_provider();
-        auto index = provider_->load_storage(doc, d, n == 6 ? doc.edge(pid, 5) : null_node);
+        auto index = provider_->load_storage(doc, d, view);
         if (!index) return std::move(index).pass_error();
         return storage_node(doc, *index);
+    }
+    PTLOAD_COLD static error_handoff unknown_storage_class(const document_data& doc, node_id cls) {
+        return detail::failure(errc::bad_storage, no_offset, {"unknown storage class ", doc.text(cls)});
     }
 
     /// find_class: a global torch gives a meaning to becomes a global value that carries its
@@ -166,6 +183,7 @@ public:
             return doc.make_dtype(d);
         }
         detail::set_torch_global(doc, id, t);
+        if (t == torch_global::rebuild_tensor_v2) rebuild_tensor_v2_ = id;
         if (t == torch_global::storage_class) {
             auto at = detail::lower_bound(storage_classes_.begin(), storage_classes_.end(), id, node_before);
             storage_classes_.insert(at, {id, detail::storage_class_dtype(g.name)});  // ids grow: at is the end
@@ -407,24 +425,31 @@ public:
                                 dtype override, bool requires_grad) {
         if (doc.at(storage_id).k != kind::storage) return bad("tensor storage is not a storage persistent id");
         if (doc.at(offset_id).k != kind::integer) return bad("storage offset is not an int");
-        std::uint32_t sindex = doc.storage_index(storage_id);
-        const storage& s = doc.storage_at(sindex);
         detail::tensor_record r;
-        r.type = override == dtype::unknown ? s.desc.type : override;
-        r.storage = sindex;
-        r.offset = doc.at(offset_id).i;
-        r.requires_grad = requires_grad;
-        r.device = s.device;
-        std::uint64_t esize = element_size(r.type);
-        if (!esize) return bad("dtype without an element size");
-        // capacity from the declared size: legacy storages are filled after their tensors are built
-        PTLOAD_TRY(shape_into(doc, r, size_id, stride_id,
-                              s.desc.numel * element_size(s.desc.type) / esize * values_per_byte(r.type)));
+        std::uint64_t capacity = 0;
+        if (!begin_tensor(doc, r, storage_id, doc.at(offset_id).i, override, requires_grad, capacity))
+            return bad("dtype without an element size");
+        PTLOAD_TRY(shape_into(doc, r, size_id, stride_id, capacity));
+        return add(doc, std::move(r));
+    }
+    /// make_tensor of _rebuild_tensor_v2 with its sizes and strides already read as ints.
+    result<node_id> make_tensor(document_data& doc, node_id storage_id, std::int64_t offset, span<const std::int64_t> size,
+                                span<const std::int64_t> stride, bool requires_grad) {
+        detail::tensor_record r;
+        std::uint64_t capacity = 0;
+        if (!begin_tensor(doc, r, storage_id, offset, dtype::unknown, requires_grad, capacity))
+            return bad("dtype without an element size");
+        PTLOAD_TRY(check_dims(doc, r, size, stride, capacity));
         return add(doc, std::move(r));
     }
     /// The node of a document storage (one per storage, so sharing is identity).
     node_id storage_node(document_data& doc, std::uint32_t index) {
-        if (index >= storage_nodes_.size()) storage_nodes_.resize(std::size_t{index} + 1, null_node);
+        if (index == storage_nodes_.size()) {  // the next new storage: indices are dense, in declaration order
+            const node_id id = doc.make_storage_node(index);
+            storage_nodes_.push_back(id);
+            return id;
+        }
+        if (index > storage_nodes_.size()) storage_nodes_.resize(std::size_t{index} + 1, null_node);
         if (storage_nodes_[index] != null_node) return storage_nodes_[index];
         node_id id = doc.make_storage_node(index);
         storage_nodes_[index] = id;
@@ -432,6 +457,23 @@ public:
     }
 
 private:
+    /// A tensor record over the storage value `storage_id` before its shape: false when its
+    /// dtype has no element size. `capacity`: the storage's size in elements of that dtype, from
+    /// its declared size (legacy storages are filled after their tensors are built).
+    static bool begin_tensor(const document_data& doc, detail::tensor_record& r, node_id storage_id, std::int64_t offset,
+                             dtype override, bool requires_grad, std::uint64_t& capacity) {
+        std::uint32_t sindex = doc.storage_index(storage_id);
+        const storage& s = doc.storage_at(sindex);
+        r.type = override == dtype::unknown ? s.desc.type : override;
+        r.storage = sindex;
+        r.offset = offset;
+        r.requires_grad = requires_grad;
+        r.device = s.device;
+        std::uint64_t esize = element_size(r.type);
+        if (!esize) return false;
+        capacity = s.desc.numel * element_size(s.desc.type) / esize * values_per_byte(r.type);
+        return true;
+    }
     /// Validates and stores shape/strides: rank limit, non-negative sizes, strides and offset,
     /// numel without overflow, and every element inside `capacity` elements.
     status shape_into(document_data& doc, detail::tensor_record& r, node_id size_id, node_id stride_id, std::uint64_t capacity) {
@@ -439,6 +481,10 @@ private:
         detail::vector<std::int64_t>& stride = stride_scratch_;
         if (!detail::int_sequence(doc, size_id, shape)) return bad("tensor size is not a sequence of ints");
         if (!detail::int_sequence(doc, stride_id, stride)) return bad("tensor stride is not a sequence of ints");
+        return check_dims(doc, r, {shape.data(), shape.size()}, {stride.data(), stride.size()}, capacity);
+    }
+    status check_dims(document_data& doc, detail::tensor_record& r, span<const std::int64_t> shape,
+                      span<const std::int64_t> stride, std::uint64_t capacity) {
         if (shape.size() != stride.size())
             return bad({"tensor has ", shape.size(), " sizes and ", stride.size(), " strides"});
         if (shape.size() > limits_.max_tensor_rank)
@@ -780,6 +826,7 @@ private:
     detail::vector<std::int64_t> shape_scratch_, stride_scratch_;
     detail::vector<node_id> deferred_;  // sparse/nested tensors whose index data is not read yet
     detail::vector<std::pair<node_id, dtype>> storage_classes_;  // the storage class globals find_class made, by node
+    node_id rebuild_tensor_v2_ = null_node;  // the fast lane's global (fused_callable)
 };
 using torch_handler = basic_torch_handler<>;
 
