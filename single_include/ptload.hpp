@@ -7444,18 +7444,18 @@ public:
                    m_.marks_.size() + marks <= m_.limits_.max_depth;
         }
 
-        // ---- readers
+        // ---- readers: each takes the end of the bytes it may read (end(), kept by the caller)
         /// Opcode b, without argument.
-        PTLOAD_INLINE bool op(const std::uint8_t*& p, std::uint8_t b) const noexcept {
-            if (p >= end() || *p != b) return false;
+        PTLOAD_INLINE static bool op(const std::uint8_t*& p, const std::uint8_t* end, std::uint8_t b) noexcept {
+            if (p >= end || *p != b) return false;
             ++p;
             return true;
         }
         /// BINGET / LONG_BINGET of a memo entry that is there now, and its index (a run that
         /// PUTs before it GETs must not read an entry one of its PUTs may have written).
-        PTLOAD_INLINE bool get(const std::uint8_t*& p, node_id& out, std::uint64_t& index) const noexcept {
+        PTLOAD_INLINE bool get(const std::uint8_t*& p, const std::uint8_t* end, node_id& out, std::uint64_t& index) const noexcept {
             const std::uint8_t* q = p;
-            if (!inline_count(q, 'h', 'j', index)) return false;
+            if (!inline_count(q, end, 'h', 'j', index)) return false;
             out = m_.memo_at(index);
             if (out == null_node) return false;
             p = q;
@@ -7464,11 +7464,12 @@ public:
         /// An optional BINPUT / LONG_BINPUT / MEMOIZE: `at` is the opcode, or null when none is
         /// there, and `index` the index it writes (memoize_index for MEMOIZE, whose index is the
         /// memo's count when it runs: memo_count() or above). Always true.
-        PTLOAD_INLINE bool put(const std::uint8_t*& p, const std::uint8_t*& at, std::uint64_t& index) const noexcept {
+        PTLOAD_INLINE static bool put(const std::uint8_t*& p, const std::uint8_t* end, const std::uint8_t*& at,
+                                      std::uint64_t& index) noexcept {
             at = p;
-            if (inline_count(p, 'q', 'r', index)) return true;
+            if (inline_count(p, end, 'q', 'r', index)) return true;
             index = memoize_index;
-            if (op(p, 0x94)) return true;
+            if (op(p, end, 0x94)) return true;
             at = nullptr;
             return true;
         }
@@ -7476,25 +7477,24 @@ public:
         /// The memo's entry count before the run.
         std::uint64_t memo_count() const noexcept { return m_.memo_count_; }
         /// BININT1 / BININT2 / BININT: its value; `at` is the opcode (integer_node makes it).
-        PTLOAD_INLINE bool integer(const std::uint8_t*& p, std::int64_t& v, const std::uint8_t*& at) const noexcept {
-            if (p >= end()) return false;
+        PTLOAD_INLINE static bool integer(const std::uint8_t*& p, const std::uint8_t* end, std::int64_t& v,
+                                          const std::uint8_t*& at) noexcept {
+            if (p >= end) return false;
             const std::size_t width = *p == 'K' ? 1 : *p == 'M' ? 2 : *p == 'J' ? 4 : 0;
-            if (!width || static_cast<std::size_t>(end() - p) < 1 + width) return false;
+            if (!width || static_cast<std::size_t>(end - p) < 1 + width) return false;
             at = p;
-            if (width == 1) v = p[1];
-            else if (width == 2) v = little_endian<std::uint16_t>(p + 1, std::make_index_sequence<2>{});
-            else v = static_cast<std::int32_t>(little_endian<std::uint32_t>(p + 1, std::make_index_sequence<4>{}));
+            v = integer_at(p);
             p += 1 + width;
             return true;
         }
         /// SHORT_BINUNICODE / BINUNICODE whose text is ASCII (the rest of UTF-8 is left to the machine).
-        PTLOAD_INLINE bool ascii_text(const std::uint8_t*& p, std::string_view& out) const noexcept {
-            if (p >= end()) return false;
+        PTLOAD_INLINE static bool ascii_text(const std::uint8_t*& p, const std::uint8_t* end, std::string_view& out) noexcept {
+            if (p >= end) return false;
             const std::size_t width = *p == 0x8C ? 1 : *p == 'X' ? 4 : 0;
-            if (!width || static_cast<std::size_t>(end() - p) < 1 + width) return false;
+            if (!width || static_cast<std::size_t>(end - p) < 1 + width) return false;
             const std::uint64_t n = width == 1 ? p[1] : little_endian<std::uint32_t>(p + 1, std::make_index_sequence<4>{});
             const std::uint8_t* text = p + 1 + width;
-            if (n > static_cast<std::uint64_t>(end() - text) || !detail::all_ascii(text, static_cast<std::size_t>(n)))
+            if (n > static_cast<std::uint64_t>(end - text) || !detail::all_ascii(text, static_cast<std::size_t>(n)))
                 return false;
             out = std::string_view(reinterpret_cast<const char*>(text), static_cast<std::size_t>(n));
             p = text + n;
@@ -7508,10 +7508,7 @@ public:
         // ---- makers, in the order the opcodes would run
         /// The value of the integer opcode at `at` (integer() read it).
         PTLOAD_INLINE node_id integer_node(const std::uint8_t* at) {
-            std::int64_t v = 0;
-            const std::uint8_t* p = at;
-            const std::uint8_t* same = nullptr;
-            integer(p, v, same);
+            const std::int64_t v = integer_at(at);
             return *at == 'K' ? m_.small_int_node(static_cast<std::uint8_t>(v)) : m_.doc_.make_int(v);
         }
         /// The str of an ascii_text() argument.
@@ -7527,8 +7524,7 @@ public:
         PTLOAD_INLINE status memo_put(const std::uint8_t* at, node_id v) {
             if (!at) return {};
             std::uint64_t index = m_.memo_count_;  // MEMOIZE
-            const std::uint8_t* p = at;
-            if (*at != 0x94) inline_count(p, 'q', 'r', index);
+            if (*at != 0x94) index = *at == 'q' ? at[1] : little_endian<std::uint32_t>(at + 1, std::make_index_sequence<4>{});
             if (PTLOAD_LIKELY(index == m_.memo_.size() && index <= 0xFFFFFFFFull)) {  // memo_put's common case
                 m_.memo_.push_back(v);
                 ++m_.memo_count_;
@@ -7550,13 +7546,20 @@ public:
 
     private:
         /// Opcode `one` with a u1 argument or `four` with a u4 one (the memo opcodes).
-        PTLOAD_INLINE bool inline_count(const std::uint8_t*& p, std::uint8_t one, std::uint8_t four, std::uint64_t& out) const noexcept {
-            if (p >= end()) return false;
+        PTLOAD_INLINE static bool inline_count(const std::uint8_t*& p, const std::uint8_t* end, std::uint8_t one,
+                                               std::uint8_t four, std::uint64_t& out) noexcept {
+            if (p >= end) return false;
             const std::size_t width = *p == one ? 1 : *p == four ? 4 : 0;
-            if (!width || static_cast<std::size_t>(end() - p) < 1 + width) return false;
+            if (!width || static_cast<std::size_t>(end - p) < 1 + width) return false;
             out = width == 1 ? p[1] : little_endian<std::uint32_t>(p + 1, std::make_index_sequence<4>{});
             p += 1 + width;
             return true;
+        }
+        /// The value of the BININT1 / BININT2 / BININT at `at` (integer() checked it).
+        static std::int64_t integer_at(const std::uint8_t* at) noexcept {
+            if (*at == 'K') return at[1];
+            if (*at == 'M') return little_endian<std::uint16_t>(at + 1, std::make_index_sequence<2>{});
+            return static_cast<std::int32_t>(little_endian<std::uint32_t>(at + 1, std::make_index_sequence<4>{}));
         }
         basic_machine& m_;
     };
@@ -10278,25 +10281,23 @@ struct tensor_run {
 template <class Lane>
 class run_reader {
 public:
-    explicit run_reader(const Lane& lane) noexcept : lane_(lane), p_(lane.begin()), memo_count_(lane.memo_count()) {}
+    explicit run_reader(const Lane& lane) noexcept
+        : lane_(lane), p_(lane.begin()), end_(lane.end()), memo_count_(lane.memo_count()) {}
 
     const std::uint8_t* position() const noexcept { return p_; }
     const document_data& doc() const noexcept { return lane_.doc(); }
-    PTLOAD_INLINE bool op(std::uint8_t b) noexcept { return lane_.op(p_, b); }
-    PTLOAD_INLINE bool integer(std::int64_t& v, const std::uint8_t*& at) noexcept { return lane_.integer(p_, v, at); }
-    PTLOAD_INLINE bool ascii_text(std::string_view& s) noexcept { return lane_.ascii_text(p_, s); }
+    PTLOAD_INLINE bool op(std::uint8_t b) noexcept { return Lane::op(p_, end_, b); }
+    PTLOAD_INLINE bool integer(std::int64_t& v, const std::uint8_t*& at) noexcept { return Lane::integer(p_, end_, v, at); }
+    PTLOAD_INLINE bool ascii_text(std::string_view& s) noexcept { return Lane::ascii_text(p_, end_, s); }
     PTLOAD_INLINE bool is_ordered_dict(node_id id) const noexcept { return lane_.is_ordered_dict(id); }
     PTLOAD_INLINE bool get(node_id& out) noexcept {
-        const std::uint8_t* q = p_;
         std::uint64_t index = 0;
-        if (!lane_.get(q, out, index) || written(index)) return false;
-        p_ = q;
-        return true;
+        return lane_.get(p_, end_, out, index) && !written(index);
     }
     /// An optional PUT; false only when the run has more PUTs than a run of torch's.
     PTLOAD_INLINE bool put(const std::uint8_t*& at) noexcept {
         std::uint64_t index = 0;
-        lane_.put(p_, at, index);
+        Lane::put(p_, end_, at, index);
         if (!at) return true;
         if (index == Lane::memoize_index) memoized_ = true;
         else if (puts_ < max_puts) put_index_[puts_++] = index;
@@ -10306,7 +10307,7 @@ public:
 
 private:
     static constexpr std::size_t max_puts = 8;  // key, location, id, size, stride, dict, arguments, tensor
-    bool written(std::uint64_t index) const noexcept {
+    PTLOAD_INLINE bool written(std::uint64_t index) const noexcept {
         if (memoized_ && index >= memo_count_) return true;  // a MEMOIZE writes the count it finds
         for (std::size_t i = 0; i < puts_; ++i)
             if (put_index_[i] == index) return true;
@@ -10314,6 +10315,7 @@ private:
     }
     const Lane& lane_;
     const std::uint8_t* p_;
+    const std::uint8_t* const end_;  // a copy: no store through a pointer can change it
     std::uint64_t memo_count_;
     std::uint64_t put_index_[max_puts];
     std::size_t puts_ = 0;

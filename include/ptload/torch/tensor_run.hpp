@@ -77,25 +77,23 @@ struct tensor_run {
 template <class Lane>
 class run_reader {
 public:
-    explicit run_reader(const Lane& lane) noexcept : lane_(lane), p_(lane.begin()), memo_count_(lane.memo_count()) {}
+    explicit run_reader(const Lane& lane) noexcept
+        : lane_(lane), p_(lane.begin()), end_(lane.end()), memo_count_(lane.memo_count()) {}
 
     const std::uint8_t* position() const noexcept { return p_; }
     const document_data& doc() const noexcept { return lane_.doc(); }
-    PTLOAD_INLINE bool op(std::uint8_t b) noexcept { return lane_.op(p_, b); }
-    PTLOAD_INLINE bool integer(std::int64_t& v, const std::uint8_t*& at) noexcept { return lane_.integer(p_, v, at); }
-    PTLOAD_INLINE bool ascii_text(std::string_view& s) noexcept { return lane_.ascii_text(p_, s); }
+    PTLOAD_INLINE bool op(std::uint8_t b) noexcept { return Lane::op(p_, end_, b); }
+    PTLOAD_INLINE bool integer(std::int64_t& v, const std::uint8_t*& at) noexcept { return Lane::integer(p_, end_, v, at); }
+    PTLOAD_INLINE bool ascii_text(std::string_view& s) noexcept { return Lane::ascii_text(p_, end_, s); }
     PTLOAD_INLINE bool is_ordered_dict(node_id id) const noexcept { return lane_.is_ordered_dict(id); }
     PTLOAD_INLINE bool get(node_id& out) noexcept {
-        const std::uint8_t* q = p_;
         std::uint64_t index = 0;
-        if (!lane_.get(q, out, index) || written(index)) return false;
-        p_ = q;
-        return true;
+        return lane_.get(p_, end_, out, index) && !written(index);
     }
     /// An optional PUT; false only when the run has more PUTs than a run of torch's.
     PTLOAD_INLINE bool put(const std::uint8_t*& at) noexcept {
         std::uint64_t index = 0;
-        lane_.put(p_, at, index);
+        Lane::put(p_, end_, at, index);
         if (!at) return true;
         if (index == Lane::memoize_index) memoized_ = true;
         else if (puts_ < max_puts) put_index_[puts_++] = index;
@@ -105,7 +103,7 @@ public:
 
 private:
     static constexpr std::size_t max_puts = 8;  // key, location, id, size, stride, dict, arguments, tensor
-    bool written(std::uint64_t index) const noexcept {
+    PTLOAD_INLINE bool written(std::uint64_t index) const noexcept {
         if (memoized_ && index >= memo_count_) return true;  // a MEMOIZE writes the count it finds
         for (std::size_t i = 0; i < puts_; ++i)
             if (put_index_[i] == index) return true;
@@ -113,6 +111,7 @@ private:
     }
     const Lane& lane_;
     const std::uint8_t* p_;
+    const std::uint8_t* const end_;  // a copy: no store through a pointer can change it
     std::uint64_t memo_count_;
     std::uint64_t put_index_[max_puts];
     std::size_t puts_ = 0;
