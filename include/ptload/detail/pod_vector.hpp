@@ -64,7 +64,7 @@ public:
     const T& operator[](std::size_t i) const noexcept { return data_[i]; }
     T& back() noexcept { return data_[size_ - 1]; }
 
-    PTLOAD_INLINE void push_back(T v) {
+    void push_back(T v) {
         if (size_ == cap_) reserve(cap_ ? 2 * cap_ : 16);
         data_[size_++] = v;
     }
