@@ -6527,6 +6527,17 @@ public:
     status set(node_id dict, node_id key, node_id val) { return insert(dict, key, val, 2); }
     /// set.add(item).
     status add(node_id set, node_id item) { return insert(set, item, null_node, 1); }
+    /// dict[k] = v for the n pairs kv[0..2n) in order (SETITEMS): as set() pair by pair while
+    /// the dict is small; once it is big, every key checked hashable and then all the pairs
+    /// appended at once (a state_dict's SETITEMS carries a thousand).
+    status set_pairs(node_id dict, const node_id* kv, std::size_t n) {
+        std::size_t i = 0;
+        for (; i < n && !is_big(dict); ++i) PTLOAD_TRY(insert(dict, kv[2 * i], kv[2 * i + 1], 2));
+        if (i == n) return {};
+        for (std::size_t j = i; j < n; ++j) PTLOAD_TRY(check_hashable(kv[2 * j]));
+        doc_.push_edges(dict, kv + 2 * i, 2 * (n - i));
+        return {};
+    }
 
     /// Merges repeated keys of the big containers filled since the last call.
     status finish() {
@@ -7941,9 +7952,11 @@ private:
         if (n % 2) return fail(errc::bad_operand, "odd number of items for SETITEMS");
         switch (kind_of(target)) {
         case kind::dict:
-        case kind::ordered_dict:
-            for (std::size_t i = 0; i < n; i += 2) PTLOAD_TRY(dict_set(target, kv[i], kv[i + 1]));
+        case kind::ordered_dict: {
+            auto r = keys_.set_pairs(target, kv, n / 2);
+            if (!r) return locate(std::move(r).err());
             return {};
+        }
         case kind::object: doc_.push_edges(object_part(target, obj_dict_items, kind::dict), kv, n); return {};
         default: return fail(errc::bad_operand, {"cannot set items on a ", kind_name(kind_of(target))});
         }

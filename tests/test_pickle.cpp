@@ -67,6 +67,24 @@ ptload::error error_of(const bytes& b) {
 
 } // namespace
 
+TEST_CASE("a big dict filled by SETITEMS keeps Python's semantics for repeated keys") {
+    // {0: 0, ..., 9: 9} from one SETITEMS, then a second that sets 3 twice and adds 1.0 (== 1)
+    // and 30: the first position of each key, its last value (what pickle.loads gives for these bytes)
+    bytes b = P({'}', '('});
+    for (int k = 0; k < 10; ++k) b = b + P({'K', k, 'K', k});
+    b = b + P({'u', '(', 'K', 3, 'K', 100, 'K', 30, 'K', 7, 'K', 3, 'K', 101, 'G', 0x3F, 0xF0, 0, 0, 0, 0, 0, 0, 'K', 102, 'u', '.'});
+    auto doc = parse<>(b);
+    REQUIRE(doc);
+    const ptload::value d = doc->root();
+    REQUIRE(d.size() == 11);
+    CHECK(d.key_at(3).as_int().value_or(-1) == 3);
+    CHECK(d.value_at(3).as_int().value_or(-1) == 101);
+    CHECK(d.value_at(1).as_int().value_or(-1) == 102);
+    CHECK(d.key_at(1).as_int().value_or(-1) == 1);  // the int key keeps its place and type, as in Python
+    CHECK(d.key_at(10).as_int().value_or(-1) == 30);
+    CHECK(d.value_at(10).as_int().value_or(-1) == 7);
+}
+
 TEST_CASE("simple values at protocol 2") {
     // {'a': [1, 2], 'b': (None, True)}
     bytes b = P({0x80, 2, '}', 'q', 0, '(', 'X', 1, 0, 0, 0}) + "a" + P({']', 'q', 1, '(', 'K', 1, 'K', 2, 'e', 'X', 1, 0, 0, 0}) + "b" +
@@ -256,6 +274,17 @@ TEST_CASE("bad input gets a clear error with the offset of the failing opcode") 
     }
     SUBCASE("odd SETITEMS count") { CHECK(error_of(P({'}', '(', 'K', 1, 'u', '.'})).code == ptload::errc::bad_operand); }
     SUBCASE("unhashable dict key") { CHECK(error_of(P({'}', ']', 'K', 1, 's', '.'})).code == ptload::errc::bad_operand); }
+    SUBCASE("unhashable key in a later SETITEMS of a big dict") {
+        // ten entries make the dict big (its keys are then appended and merged at STOP); the
+        // second SETITEMS has a list as its second key: refused at that SETITEMS
+        bytes b = P({'}', '('});
+        for (int k = 0; k < 10; ++k) b = b + P({'K', k, 'K', k});
+        b = b + P({'u', '(', 'K', 20, 'K', 20, ']', 'K', 21, 'u', '.'});
+        auto e = error_of(b);
+        CHECK(e.code == ptload::errc::bad_operand);
+        CHECK(e.offset == b.size() - 2);
+        CHECK(e.context.find("SETITEMS") != std::string::npos);
+    }
     SUBCASE("STACK_GLOBAL needs str operands") { CHECK(error_of(P({'K', 1, 'K', 2, 0x93, '.'})).code == ptload::errc::bad_operand); }
     SUBCASE("GLOBAL line without a newline") { CHECK(error_of(P({'c'}) + "os").code == ptload::errc::truncated); }
     SUBCASE("text INT that is not a number") { CHECK(error_of(P({'I'}) + "12x\n.").code == ptload::errc::bad_text); }

@@ -681,9 +681,11 @@ private:
         if (n % 2) return fail(errc::bad_operand, "odd number of items for SETITEMS");
         switch (kind_of(target)) {
         case kind::dict:
-        case kind::ordered_dict:
-            for (std::size_t i = 0; i < n; i += 2) PTLOAD_TRY(dict_set(target, kv[i], kv[i + 1]));
+        case kind::ordered_dict: {
+            auto r = keys_.set_pairs(target, kv, n / 2);
+            if (!r) return locate(std::move(r).err());
             return {};
+        }
         case kind::object: doc_.push_edges(object_part(target, obj_dict_items, kind::dict), kv, n); return {};
         default: return fail(errc::bad_operand, {"cannot set items on a ", kind_name(kind_of(target))});
         }
