@@ -7536,13 +7536,8 @@ public:
             if (!at) return {};
             std::uint64_t index = m_.memo_count_;  // MEMOIZE
             if (*at != 0x94) index = *at == 'q' ? at[1] : little_endian<std::uint32_t>(at + 1, std::make_index_sequence<4>{});
-            if (PTLOAD_LIKELY(index == m_.memo_.size() && index <= 0xFFFFFFFFull)) {  // memo_put's common case
-                m_.memo_.push_back(v);
-                ++m_.memo_count_;
-                return {};
-            }
             m_.op_at_ = at;
-            return m_.memo_put_elsewhere(index, v);
+            return m_.memo_put(index, v);
         }
         /// An error of the opcode at `op`, as the machine reports a hook's error there.
         error locate(const std::uint8_t* op, error e) {
@@ -7803,7 +7798,7 @@ private:
     void truncate_stack(std::size_t n) noexcept { stack_.truncate(n); }
 
     // ---------------------------------------------------------------- memo
-    status memo_put(std::uint64_t index, node_id id) {
+    PTLOAD_INLINE status memo_put(std::uint64_t index, node_id id) {
         if (PTLOAD_LIKELY(index == memo_.size() && index <= 0xFFFFFFFFull)) {  // MEMOIZE and sequential PUTs
             memo_.push_back(id);
             ++memo_count_;
@@ -10240,8 +10235,9 @@ inline void set_torch_global(document_data& doc, node_id global, torch_global t)
 // changing anything and, when it matches, makes its values in the opcodes' order through the
 // machine's lane: the same values, memo entries and stack, the storage declared and the tensor
 // rebuilt by the same functions, and an error reported at the opcode that would have raised it.
-// Anything else (another shape, text that is not ASCII, a frame that ends inside, a limit close
-// by) is left to the machine, which runs the opcodes one by one as before.
+// Anything else (another shape, text that is not ASCII, a frame that ends inside, a GET of an
+// entry that a PUT of the same run writes first, a limit close by) is left to the machine, which
+// runs the opcodes one by one as before.
 #ifndef PTLOAD_TORCH_TENSOR_RUN_HPP
 #define PTLOAD_TORCH_TENSOR_RUN_HPP
 

@@ -18,8 +18,9 @@
 // changing anything and, when it matches, makes its values in the opcodes' order through the
 // machine's lane: the same values, memo entries and stack, the storage declared and the tensor
 // rebuilt by the same functions, and an error reported at the opcode that would have raised it.
-// Anything else (another shape, text that is not ASCII, a frame that ends inside, a limit close
-// by) is left to the machine, which runs the opcodes one by one as before.
+// Anything else (another shape, text that is not ASCII, a frame that ends inside, a GET of an
+// entry that a PUT of the same run writes first, a limit close by) is left to the machine, which
+// runs the opcodes one by one as before.
 #ifndef PTLOAD_TORCH_TENSOR_RUN_HPP
 #define PTLOAD_TORCH_TENSOR_RUN_HPP
 
