@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -59,7 +60,8 @@ void check_every_change(const std::string& fixture) {
     REQUIRE(fused.compare(0, 6, "error ") != 0);
     CHECK(fused == outcome(file, false));
 
-    const auto [begin, size] = record_span(file, "archive/data.pkl");
+    const std::pair<std::size_t, std::size_t> data_pkl = record_span(file, "archive/data.pkl");
+    const std::size_t begin = data_pkl.first, size = data_pkl.second;  // not a structured binding: CAPTURE takes it in a lambda
     std::size_t changes = 0, differ = 0, failed = 0;
     for (std::size_t at = begin; at < begin + size; ++at) {
         for (std::size_t k = 0; k < per_offset; ++k) {
