@@ -1,6 +1,6 @@
 // torch.save's opcodes for one tensor taken in one step (load_options::fused_runs, the default)
 // against the same opcodes run one by one: the same values, node for node, and the same errors
-// to the letter, on files torch wrote and on every single-byte change of their pickles.
+// to the letter, on files torch wrote and on single-byte changes at every offset of their pickles.
 #include "test_support.hpp"
 
 #include <doctest/doctest.h>
