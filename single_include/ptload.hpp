@@ -7464,7 +7464,8 @@ public:
         }
         /// BINGET / LONG_BINGET of a memo entry that is there now, and its index (a run that
         /// PUTs before it GETs must not read an entry one of its PUTs may have written).
-        PTLOAD_INLINE bool get(const std::uint8_t*& p, const std::uint8_t* end, node_id& out, std::uint64_t& index) const noexcept {
+        PTLOAD_INLINE bool get(const std::uint8_t*& p, const std::uint8_t* end, node_id& out,
+                               std::uint64_t& index) const noexcept {
             const std::uint8_t* q = p;
             if (!inline_count(q, end, 'h', 'j', index)) return false;
             out = m_.memo_at(index);
@@ -7499,7 +7500,8 @@ public:
             return true;
         }
         /// SHORT_BINUNICODE / BINUNICODE whose text is ASCII (the rest of UTF-8 is left to the machine).
-        PTLOAD_INLINE static bool ascii_text(const std::uint8_t*& p, const std::uint8_t* end, std::string_view& out) noexcept {
+        PTLOAD_INLINE static bool ascii_text(const std::uint8_t*& p, const std::uint8_t* end,
+                                             std::string_view& out) noexcept {
             if (p >= end) return false;
             const std::size_t width = *p == 0x8C ? 1 : *p == 'X' ? 4 : 0;
             if (!width || static_cast<std::size_t>(end - p) < 1 + width) return false;
@@ -7535,7 +7537,8 @@ public:
         PTLOAD_INLINE status memo_put(const std::uint8_t* at, node_id v) {
             if (!at) return {};
             std::uint64_t index = m_.memo_count_;  // MEMOIZE
-            if (*at != 0x94) index = *at == 'q' ? at[1] : little_endian<std::uint32_t>(at + 1, std::make_index_sequence<4>{});
+            if (*at == 'q') index = at[1];
+            else if (*at == 'r') index = little_endian<std::uint32_t>(at + 1, std::make_index_sequence<4>{});
             m_.op_at_ = at;
             return m_.memo_put(index, v);
         }
@@ -10878,12 +10881,9 @@ public:
     }
     /// The node of a document storage (one per storage, so sharing is identity).
     node_id storage_node(document_data& doc, std::uint32_t index) {
-        if (index == storage_nodes_.size()) {  // the next new storage: indices are dense, in declaration order
-            const node_id id = doc.make_storage_node(index);
-            storage_nodes_.push_back(id);
-            return id;
-        }
-        if (index > storage_nodes_.size()) storage_nodes_.resize(std::size_t{index} + 1, null_node);
+        // indices are dense, in declaration order: a new storage is usually the next one
+        if (index == storage_nodes_.size()) storage_nodes_.push_back(null_node);
+        else if (index > storage_nodes_.size()) storage_nodes_.resize(std::size_t{index} + 1, null_node);
         if (storage_nodes_[index] != null_node) return storage_nodes_[index];
         node_id id = doc.make_storage_node(index);
         storage_nodes_[index] = id;
@@ -11286,9 +11286,9 @@ using torch_handler = basic_torch_handler<>;
 // just made at the same page offset. Copies 1 to 63 bytes ahead are treated so, a margin for
 // other processors. A storage whose bytes start at such an offset in the file, read into a
 // buffer aligned to 64 bytes, lands that way. Zip records are aligned to 64 bytes and never do;
-// a legacy checkpoint's storages lie wherever the one before them ended. Such a read goes through a small staging buffer placed
-// half a page away from both the source and the destination instead: two fast copies, the
-// second from cache.
+// a legacy checkpoint's storages lie wherever the one before them ended. Such a read goes
+// through a small staging buffer placed half a page away from both the source and the
+// destination instead: two fast copies, the second from cache.
 #ifndef PTLOAD_DETAIL_PAGE_ALIAS_HPP
 #define PTLOAD_DETAIL_PAGE_ALIAS_HPP
 
@@ -11545,7 +11545,8 @@ private:
     status read_to(From& from, std::uint64_t offset, std::uint8_t* to, std::size_t n) {
         if constexpr (std::is_same<From, any_source>::value) {
             const std::uint8_t* bytes = from.memory();
-            const std::uint64_t phase = bytes ? static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(bytes + offset)) : offset;
+            const std::uint64_t phase =
+                bytes ? static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(bytes + offset)) : offset;
             return read_unaliased(offset, phase, to, n, [&from](std::uint64_t at, void* dst, std::size_t count) {
                 return from.read_at(at, dst, count);
             });

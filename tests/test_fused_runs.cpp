@@ -61,7 +61,8 @@ void check_every_change(const std::string& fixture) {
     CHECK(fused == outcome(file, false));
 
     const std::pair<std::size_t, std::size_t> data_pkl = record_span(file, "archive/data.pkl");
-    const std::size_t begin = data_pkl.first, size = data_pkl.second;  // not a structured binding: CAPTURE takes it in a lambda
+    // not a structured binding: CAPTURE takes these in a lambda
+    const std::size_t begin = data_pkl.first, size = data_pkl.second;
     std::size_t changes = 0, differ = 0, failed = 0;
     for (std::size_t at = begin; at < begin + size; ++at) {
         for (std::size_t k = 0; k < per_offset; ++k) {

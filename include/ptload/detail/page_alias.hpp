@@ -7,9 +7,9 @@
 // just made at the same page offset. Copies 1 to 63 bytes ahead are treated so, a margin for
 // other processors. A storage whose bytes start at such an offset in the file, read into a
 // buffer aligned to 64 bytes, lands that way. Zip records are aligned to 64 bytes and never do;
-// a legacy checkpoint's storages lie wherever the one before them ended. Such a read goes through a small staging buffer placed
-// half a page away from both the source and the destination instead: two fast copies, the
-// second from cache.
+// a legacy checkpoint's storages lie wherever the one before them ended. Such a read goes
+// through a small staging buffer placed half a page away from both the source and the
+// destination instead: two fast copies, the second from cache.
 #ifndef PTLOAD_DETAIL_PAGE_ALIAS_HPP
 #define PTLOAD_DETAIL_PAGE_ALIAS_HPP
 

@@ -193,7 +193,8 @@ public:
         }
         /// BINGET / LONG_BINGET of a memo entry that is there now, and its index (a run that
         /// PUTs before it GETs must not read an entry one of its PUTs may have written).
-        PTLOAD_INLINE bool get(const std::uint8_t*& p, const std::uint8_t* end, node_id& out, std::uint64_t& index) const noexcept {
+        PTLOAD_INLINE bool get(const std::uint8_t*& p, const std::uint8_t* end, node_id& out,
+                               std::uint64_t& index) const noexcept {
             const std::uint8_t* q = p;
             if (!inline_count(q, end, 'h', 'j', index)) return false;
             out = m_.memo_at(index);
@@ -228,7 +229,8 @@ public:
             return true;
         }
         /// SHORT_BINUNICODE / BINUNICODE whose text is ASCII (the rest of UTF-8 is left to the machine).
-        PTLOAD_INLINE static bool ascii_text(const std::uint8_t*& p, const std::uint8_t* end, std::string_view& out) noexcept {
+        PTLOAD_INLINE static bool ascii_text(const std::uint8_t*& p, const std::uint8_t* end,
+                                             std::string_view& out) noexcept {
             if (p >= end) return false;
             const std::size_t width = *p == 0x8C ? 1 : *p == 'X' ? 4 : 0;
             if (!width || static_cast<std::size_t>(end - p) < 1 + width) return false;
@@ -264,7 +266,8 @@ public:
         PTLOAD_INLINE status memo_put(const std::uint8_t* at, node_id v) {
             if (!at) return {};
             std::uint64_t index = m_.memo_count_;  // MEMOIZE
-            if (*at != 0x94) index = *at == 'q' ? at[1] : little_endian<std::uint32_t>(at + 1, std::make_index_sequence<4>{});
+            if (*at == 'q') index = at[1];
+            else if (*at == 'r') index = little_endian<std::uint32_t>(at + 1, std::make_index_sequence<4>{});
             m_.op_at_ = at;
             return m_.memo_put(index, v);
         }

@@ -444,12 +444,9 @@ public:
     }
     /// The node of a document storage (one per storage, so sharing is identity).
     node_id storage_node(document_data& doc, std::uint32_t index) {
-        if (index == storage_nodes_.size()) {  // the next new storage: indices are dense, in declaration order
-            const node_id id = doc.make_storage_node(index);
-            storage_nodes_.push_back(id);
-            return id;
-        }
-        if (index > storage_nodes_.size()) storage_nodes_.resize(std::size_t{index} + 1, null_node);
+        // indices are dense, in declaration order: a new storage is usually the next one
+        if (index == storage_nodes_.size()) storage_nodes_.push_back(null_node);
+        else if (index > storage_nodes_.size()) storage_nodes_.resize(std::size_t{index} + 1, null_node);
         if (storage_nodes_[index] != null_node) return storage_nodes_[index];
         node_id id = doc.make_storage_node(index);
         storage_nodes_[index] = id;

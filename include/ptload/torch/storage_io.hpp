@@ -219,7 +219,8 @@ private:
     status read_to(From& from, std::uint64_t offset, std::uint8_t* to, std::size_t n) {
         if constexpr (std::is_same<From, any_source>::value) {
             const std::uint8_t* bytes = from.memory();
-            const std::uint64_t phase = bytes ? static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(bytes + offset)) : offset;
+            const std::uint64_t phase =
+                bytes ? static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(bytes + offset)) : offset;
             return read_unaliased(offset, phase, to, n, [&from](std::uint64_t at, void* dst, std::size_t count) {
                 return from.read_at(at, dst, count);
             });
