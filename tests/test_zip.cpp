@@ -708,6 +708,8 @@ const rejection rejections[] = {
     // Layout (25, and "every byte accounted for").
     {"bad_overlap.zip", stage::read_zip, ptload::errc::bad_zip, "overlaps entry \"archive/outer\"", "archive/inner"},
     {"bad_overlap_cd.zip", stage::read_zip, ptload::errc::bad_zip, "overlaps the central directory", "archive/data/0"},
+    {"bad_entry_in_directory.zip", stage::read_zip, ptload::errc::bad_zip, "entry at 117 overlaps the central directory",
+     "archive/hidden"},
     {"bad_entry_in_comment.zip", stage::read_zip, ptload::errc::bad_zip, "entry lies after the central directory",
      "archive/hidden"},
     {"bad_data_past_eof.zip", stage::read_zip, ptload::errc::bad_zip, "entry data of 100000 bytes runs past the end",

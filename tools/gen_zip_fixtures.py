@@ -307,6 +307,14 @@ def fixtures():
 
     _, first = in_comment(0)
     f["bad_entry_in_comment.zip"], _ = in_comment(first["eocd"] + 22)
+    # The second entry's local header offset points into the central directory itself.
+    def in_directory(offset):
+        return build([Entry(b"archive/data.pkl", PKL, descriptor=False),
+                      Entry(b"archive/hidden", b"hidden", descriptor=False, cd_offset=offset)],
+                     align=0, zip64_eocd=False)
+
+    _, first = in_directory(0)
+    f["bad_entry_in_directory.zip"], _ = in_directory(first["cd_offset"] + 4)
     f["bad_gap.zip"], _ = build(torch_like(), junk_after_entry=(0, b"hidden bytes"))
     f["bad_prefix_junk.zip"], _ = build(torch_like(), junk_before=b"\x80\x02}q\x00.")
     f["bad_descriptor.zip"], _ = build([Entry(b"archive/data.pkl", PKL,

@@ -524,7 +524,9 @@ void scan_zip(Source& src, scan_sink& sink, bool must_be_zip) {
         while (pos <= d.offset && d.offset - pos >= 30) {
             scan_zip_entry e;
             e.header_offset = pos;
-            std::uint8_t h[30] = {};  // set before the read: see zip_check_local_header
+            // Set before the read: g++ 12 for s390x and armhf cannot see that a read that succeeds
+            // fills it (-Wmaybe-uninitialized) once a memory source's read_at is inlined.
+            std::uint8_t h[30] = {};
             if (!src.read_at(pos, h, 30) || le32(h) != zip_local_sig) break;
             const std::uint32_t c32 = le32(h + 18);
             const std::uint64_t known = [&]() -> std::uint64_t {

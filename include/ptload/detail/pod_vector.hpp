@@ -68,6 +68,9 @@ public:
         if (size_ == cap_) reserve(cap_ ? 2 * cap_ : 16);
         data_[size_++] = v;
     }
+    /// Appends v where there is room for it (size() < capacity()): a hot path's store, without
+    /// the growth that keeps push_back from being inlined everywhere.
+    PTLOAD_INLINE void push_back_in_place(T v) noexcept { data_[size_++] = v; }
     void pop_back() noexcept { --size_; }
     /// Appends n items (which must not point into this array: growing would free them).
     void append(const T* items, std::size_t n) {

@@ -48,8 +48,30 @@ public:
         if (n) std::memcpy(dst, buffer_.get() + (offset - start_), n);
         return {};
     }
+    /// The n bytes at offset where they lie: in the source's memory, or in the window, where they
+    /// stay until the next read or view. For n under half the window's size (read larger ones).
+    PTLOAD_INLINE result<const std::uint8_t*> view(std::uint64_t offset, std::size_t n) {
+        if (held_ && !memory() && offset >= start_ && offset - start_ <= held_ && n <= held_ - (offset - start_))
+            return static_cast<const std::uint8_t*>(buffer_.get() + (offset - start_));
+        return view_elsewhere(offset, n);
+    }
+    /// Whether view takes n bytes.
+    bool can_view(std::size_t n) const noexcept { return n < capacity_ / 2 || memory(); }
 
 private:
+    /// view's bytes in the source's memory, or after a refill.
+    result<const std::uint8_t*> view_elsewhere(std::uint64_t offset, std::size_t n) {
+        if (const std::uint8_t* m = memory()) {
+            const std::uint64_t size = src_.size();
+            if (offset > size || n > size - offset)
+                return detail::failure(errc::truncated, offset,
+                                       {"read of ", n, " bytes past the end of the ", size, "-byte source"});
+            return m + offset;
+        }
+        PTLOAD_TRY(refill(offset, n));
+        return static_cast<const std::uint8_t*>(buffer_.get());
+    }
+
     status refill(std::uint64_t offset, std::size_t n) {
         const std::uint64_t size = src_.size();
         if (offset > size || n > size - offset)
@@ -83,6 +105,11 @@ private:
 
 template <class Source>
 struct runtime_memory<read_window<Source>> : std::true_type {};
+
+template <class Source>
+struct is_read_window : std::false_type {};
+template <class Source>
+struct is_read_window<read_window<Source>> : std::true_type {};
 
 } // namespace detail
 } // namespace v0

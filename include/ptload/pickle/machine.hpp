@@ -531,8 +531,9 @@ private:
 
     // ---------------------------------------------------------------- memo
     PTLOAD_INLINE status memo_put(std::uint64_t index, node_id id) {
-        if (PTLOAD_LIKELY(index == memo_.size() && index <= 0xFFFFFFFFull)) {  // MEMOIZE and sequential PUTs
-            memo_.push_back(id);
+        // MEMOIZE and sequential PUTs, where the memo has room (memo_put_elsewhere grows it)
+        if (PTLOAD_LIKELY(index == memo_.size() && index < memo_.capacity() && index <= 0xFFFFFFFFull)) {
+            memo_.push_back_in_place(id);
             ++memo_count_;
             return {};
         }
@@ -541,7 +542,10 @@ private:
     /// memo_put's other cases, out of line so that its common one inlines.
     PTLOAD_NOINLINE status memo_put_elsewhere(std::uint64_t index, node_id id) {
         if (index > 0xFFFFFFFFull) return fail(errc::limit_memo, "memo index above 2^32 - 1");
-        if (index < memo_.size()) {
+        if (index == memo_.size()) {  // the next in sequence, with the memo full
+            memo_.push_back(id);
+            ++memo_count_;
+        } else if (index < memo_.size()) {
             if (memo_[index] == null_node) ++memo_count_;
             memo_[index] = id;
         } else if (index < memo_count_ * 2 + 4096) {  // dense growth bounded by the PUTs seen, not by an index

@@ -219,14 +219,17 @@ inline const char* zip_refused_flag(std::uint16_t flags) noexcept {
     return nullptr;
 }
 
-/// Bytes [offset, offset + n) of the source, in place when it exposes data(), else read into
-/// scratch. The caller has checked that the range lies within the source.
+/// Bytes [offset, offset + n) of the source, in place when it exposes data() or in a read-ahead
+/// window's buffer (until its next read), else read into scratch. The caller has checked that
+/// the range lies within the source.
 template <class Source>
 result<const std::uint8_t*> zip_bytes(Source& src, std::uint64_t offset, std::uint64_t n,
                                       fill_later_vector<std::uint8_t>& scratch) {
     if (n > std::numeric_limits<std::size_t>::max())
         return zip_error(offset, {n, " bytes do not fit in memory on this platform"});
     if (const std::uint8_t* memory = memory_of(src)) return memory + offset;
+    if constexpr (is_read_window<Source>::value)
+        if (src.can_view(static_cast<std::size_t>(n))) return src.view(offset, static_cast<std::size_t>(n));
     scratch.resize(static_cast<std::size_t>(n));
     if (n) PTLOAD_TRY(src.read_at(offset, scratch.data(), static_cast<std::size_t>(n)));
     return static_cast<const std::uint8_t*>(scratch.data());
@@ -485,11 +488,9 @@ status zip_check_local_header(Source& src, zip_entry& e, fill_later_vector<std::
     if (!zip_range_ok(at, zip_local_size, file_size))
         return zip_error(at, {"local header offset ", at, " runs past the end of the ", file_size, "-byte file"},
                          e.name);
-    // Set before the read, as every header buffer filled by read_at here and in scan.hpp: g++ 12
-    // for s390x and armhf cannot see that a read that succeeds fills it (-Wmaybe-uninitialized)
-    // once a memory source's read_at is inlined.
-    std::uint8_t h[zip_local_size] = {};
-    PTLOAD_TRY(src.read_at(at, h, sizeof h));
+    auto header_r = zip_bytes(src, at, zip_local_size, scratch);
+    PTLOAD_TRY(header_r);
+    const std::uint8_t* h = *header_r;  // read out before the next zip_bytes, which may reuse its buffer
     if (le32(h) != zip_local_sig) return zip_error(at, "bad local header signature", e.name);
     const std::uint16_t flags = le16(h + 6), method = le16(h + 8);
     const std::uint32_t crc = le32(h + 14), compressed32 = le32(h + 18), size32 = le32(h + 22);
@@ -540,8 +541,16 @@ status zip_check_local_header(Source& src, zip_entry& e, fill_later_vector<std::
 template <class Source>
 result<bool> zip_is_descriptor(Source& src, const zip_entry& e, std::uint64_t at, std::uint64_t room) {
     if (room != 12 && room != 16 && room != 20 && room != 24) return false;
-    std::uint8_t d[24] = {};
-    PTLOAD_TRY(src.read_at(at, d, static_cast<std::size_t>(room)));
+    const std::uint8_t* d;
+    std::uint8_t copy[24] = {};  // set before the read: see scan.hpp's local header walk
+    if constexpr (is_read_window<Source>::value) {
+        auto in_window = src.view(at, static_cast<std::size_t>(room));
+        PTLOAD_TRY(in_window);
+        d = *in_window;
+    } else {
+        PTLOAD_TRY(src.read_at(at, copy, static_cast<std::size_t>(room)));
+        d = copy;
+    }
     const bool signed_form = room == 16 || room == 24;
     if (signed_form && le32(d) != zip_descriptor_sig) return false;
     const std::uint8_t* p = d + (signed_form ? 4 : 0);
@@ -565,58 +574,76 @@ inline vector<offset_item> zip_file_order(const vector<zip_entry>& entries) {
 }
 
 /// Overlap (always) and, unless allow_gaps, full coverage: from byte 0, each local header, its
-/// data and its data descriptor follow one another up to the central directory.
-template <class Source>
-status zip_check_layout(Source& src, const vector<zip_entry>& entries, const vector<offset_item>& order,
-                        const zip_directory& dir, const zip_limits& lim) {
-    const std::uint64_t cd_end = dir.offset + dir.size;
-    std::uint64_t cursor = 0;  // end of what is accounted for so far
-    const zip_entry* prev = nullptr;
-    for (const offset_item& item : order) {
-        const zip_entry& e = entries[item.index];
-        const std::uint64_t end = e.data_offset + e.compressed_size;
-        if (end > dir.offset) {
-            // Local headers precede the directory; one after it could only hide in the comment.
-            if (e.header_offset < cd_end)
-                return zip_error(e.header_offset, {"entry [", e.header_offset, ", ", end,
-                                                   ") overlaps the central directory"},
-                                 e.name);
+/// data and its data descriptor follow one another up to the central directory. Fed the entries
+/// in file order, around the reading of each one's local header (which sets data_offset), so
+/// that one forward walk of the file serves both: `before` checks what lies between the last
+/// entry and this one's header, `after` where this entry's data ends.
+class zip_layout_check {
+public:
+    zip_layout_check(const zip_directory& dir, const zip_limits& lim) noexcept : dir_(dir), lim_(lim) {}
+
+    template <class Source>
+    status before(Source& src, const zip_entry& e) {
+        // One that runs past the end of the file is the local header check's to report.
+        if (!zip_range_ok(e.header_offset, zip_local_size, src.size())) return {};
+        // Local headers precede the directory; one after it could only hide in the comment.
+        if (e.header_offset >= dir_.offset + dir_.size)
             return zip_error(e.header_offset, "entry lies after the central directory", e.name);
-        }
-        if (prev && e.header_offset < cursor)
-            return zip_error(e.header_offset, {"entry [", e.header_offset, ", ", end, ") overlaps entry \"",
-                                               zip_printable(prev->name), "\" ending at ", cursor},
+        if (e.header_offset >= dir_.offset)
+            return zip_error(e.header_offset, {"entry at ", e.header_offset, " overlaps the central directory"},
                              e.name);
-        if (!lim.allow_gaps && e.header_offset != cursor) {
-            auto desc = prev && (prev->flags & zip_flag_descriptor)
-                            ? zip_is_descriptor(src, *prev, cursor, e.header_offset - cursor)
-                            : result<bool>(false);
-            PTLOAD_TRY(desc);
-            if (!*desc)
-                return zip_error(cursor,
-                                 {e.header_offset - cursor,
-                                  prev ? " bytes after entry \"" + zip_printable(prev->name) + "\""
-                                       : std::string(" bytes before the first local header"),
-                                  " belong to no zip structure", zip_descriptor_hint(prev)},
-                                 e.name);
-        }
-        cursor = end;
-        prev = &e;
-    }
-    if (!lim.allow_gaps && cursor != dir.offset) {
-        // Every entry ends by dir.offset (checked above), so cursor < dir.offset here.
-        auto desc = prev && (prev->flags & zip_flag_descriptor)
-                        ? zip_is_descriptor(src, *prev, cursor, dir.offset - cursor)
+        if (prev_ && e.header_offset < cursor_)
+            return zip_error(e.header_offset, {"entry at ", e.header_offset, " overlaps entry \"",
+                                               zip_printable(prev_->name), "\" ending at ", cursor_},
+                             e.name);
+        if (lim_.allow_gaps || e.header_offset == cursor_) return {};
+        auto desc = prev_ && (prev_->flags & zip_flag_descriptor)
+                        ? zip_is_descriptor(src, *prev_, cursor_, e.header_offset - cursor_)
                         : result<bool>(false);
         PTLOAD_TRY(desc);
         if (!*desc)
-            return zip_error(cursor, {dir.offset - cursor,
-                                      " bytes before the central directory belong to no zip structure",
-                                      zip_descriptor_hint(prev)},
-                             prev ? prev->name : std::string_view());
+            return zip_error(cursor_,
+                             {e.header_offset - cursor_,
+                              prev_ ? " bytes after entry \"" + zip_printable(prev_->name) + "\""
+                                    : std::string(" bytes before the first local header"),
+                              " belong to no zip structure", zip_descriptor_hint(prev_)},
+                             e.name);
+        return {};
     }
-    return {};
-}
+
+    status after(const zip_entry& e) {
+        const std::uint64_t end = e.data_offset + e.compressed_size;
+        if (end > dir_.offset)
+            return zip_error(e.header_offset, {"entry [", e.header_offset, ", ", end, ") overlaps the central directory"},
+                             e.name);
+        cursor_ = end;
+        prev_ = &e;
+        return {};
+    }
+
+    /// After the last entry: what lies between it and the central directory.
+    template <class Source>
+    status finish(Source& src) {
+        if (lim_.allow_gaps || cursor_ == dir_.offset) return {};
+        // Every entry ends by dir_.offset (checked in after), so cursor_ < dir_.offset here.
+        auto desc = prev_ && (prev_->flags & zip_flag_descriptor)
+                        ? zip_is_descriptor(src, *prev_, cursor_, dir_.offset - cursor_)
+                        : result<bool>(false);
+        PTLOAD_TRY(desc);
+        if (!*desc)
+            return zip_error(cursor_, {dir_.offset - cursor_,
+                                       " bytes before the central directory belong to no zip structure",
+                                       zip_descriptor_hint(prev_)},
+                             prev_ ? prev_->name : std::string_view());
+        return {};
+    }
+
+private:
+    const zip_directory& dir_;
+    const zip_limits& lim_;
+    std::uint64_t cursor_ = 0;  // end of what is accounted for so far
+    const zip_entry* prev_ = nullptr;
+};
 
 /// The inflate total of zip_limits, with 0 meaning max_inflate_per_file_byte x the file size.
 inline std::uint64_t zip_inflate_total_cap(const zip_limits& lim, std::uint64_t file_size) noexcept {
@@ -661,14 +688,6 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
             return detail::zip_error(entries[by_name[i]].header_offset, "duplicate entry name",
                                      entries[by_name[i]].name);
 
-    // Local headers, and data descriptors between entries, are read in file order through a
-    // read-ahead window: one read for many small records rather than a seek and a read or two
-    // each. In-memory sources are read in place (the window passes them through).
-    const detail::vector<detail::offset_item> by_offset = detail::zip_file_order(entries);
-    detail::read_window<Source> window(src);
-    detail::fill_later_vector<std::uint8_t> scratch;
-    for (const detail::offset_item& item : by_offset)
-        PTLOAD_TRY(detail::zip_check_local_header(window, entries[item.index], scratch));
     std::uint64_t inflate_total = 0;
     const std::uint64_t inflate_cap = detail::zip_inflate_total_cap(lim, src.size());
     for (zip_entry& e : entries) {
@@ -682,7 +701,22 @@ result<zip_archive> read_zip(Source& src, const zip_limits& lim = {}) {
             inflate_total += e.size;
         }
     }
-    PTLOAD_TRY(detail::zip_check_layout(window, entries, by_offset, dir, lim));
+
+    // Local headers, and data descriptors between entries, are read in file order through a
+    // read-ahead window, in one walk: one read for many small records rather than a seek and a
+    // read or two each, and each byte of the file read once. In-memory sources are read in
+    // place (the window passes them through).
+    const detail::vector<detail::offset_item> by_offset = detail::zip_file_order(entries);
+    detail::read_window<Source> window(src);
+    detail::fill_later_vector<std::uint8_t> scratch;
+    detail::zip_layout_check layout(dir, lim);
+    for (const detail::offset_item& item : by_offset) {
+        zip_entry& e = entries[item.index];
+        PTLOAD_TRY(layout.before(window, e));
+        PTLOAD_TRY(detail::zip_check_local_header(window, e, scratch));
+        PTLOAD_TRY(layout.after(e));
+    }
+    PTLOAD_TRY(layout.finish(window));
     detail::zip_archive_access::set_directory(archive, dir.offset, dir.size, dir.zip64);
     return archive;
 }
