@@ -1538,7 +1538,7 @@ private:
 // small tensors has one record per tensor, declared in one order and stored in another (torch
 // writes records sorted by key as text: 0, 1, 10, 100, ...), so a load sorts 100,000 offsets or
 // more. A comparison sort of them costs more than reading the records; a radix sort over the
-// bytes in which the offsets differ costs a few passes of the array.
+// bits in which the offsets differ costs a few passes of the array.
 #ifndef PTLOAD_DETAIL_OFFSET_ORDER_HPP
 #define PTLOAD_DETAIL_OFFSET_ORDER_HPP
 
@@ -1691,7 +1691,10 @@ struct offset_item {
 };
 
 /// Sorts `items` by offset; items with equal offsets keep their order (stable). Costs one pass
-/// when they are sorted already, else one pass per byte in which the offsets differ.
+/// when they are sorted already, else one pass per digit of the bits in which the offsets
+/// differ (digits of up to 11 bits: 2,048 buckets, whose fronts stay in cache). Bits in which
+/// no offset differs are skipped, at either end: the data of zip records all start on 64-byte
+/// boundaries, so 100,000 records in a 35 MB file differ in 20 bits, two passes.
 /// `Items` is a vector of offset_item (any allocator).
 template <class Items>
 void sort_by_offset(Items& items) {
@@ -1701,15 +1704,23 @@ void sort_by_offset(Items& items) {
         insertion_sort(items.data(), items.size(), earlier);
         return;
     }
-    std::uint64_t differ = 0;  // bits in which some offset differs from the first
+    std::uint64_t differ = 0;  // bits in which some offset differs from the first (not all: unsorted)
     for (const offset_item& it : items) differ |= it.offset ^ items.front().offset;
+    unsigned low = 0, high = 64;  // differing bits lie in [low, high)
+    while (!((differ >> low) & 1)) ++low;
+    while (!((differ >> (high - 1)) & 1)) --high;
+    constexpr unsigned max_digit = 11;
+    const unsigned passes = (high - low + max_digit - 1) / max_digit;
+    const unsigned digit = (high - low + passes - 1) / passes;
+    const std::uint64_t mask = (std::uint64_t{1} << digit) - 1;
     Items other(items.size());
-    for (unsigned shift = 0; shift < 64; shift += 8) {
-        if (((differ >> shift) & 0xFF) == 0) continue;  // every offset has the same byte here
-        std::size_t start[257] = {};
-        for (const offset_item& it : items) ++start[((it.offset >> shift) & 0xFF) + 1];
-        for (std::size_t b = 1; b < 257; ++b) start[b] += start[b - 1];
-        for (const offset_item& it : items) other[start[(it.offset >> shift) & 0xFF]++] = it;
+    std::size_t start[(std::size_t{1} << max_digit) + 1];
+    for (unsigned shift = low; shift < high; shift += digit) {
+        const std::size_t buckets = static_cast<std::size_t>(mask) + 1;
+        for (std::size_t b = 0; b <= buckets; ++b) start[b] = 0;
+        for (const offset_item& it : items) ++start[((it.offset >> shift) & mask) + 1];
+        for (std::size_t b = 1; b <= buckets; ++b) start[b] += start[b - 1];
+        for (const offset_item& it : items) other[start[(it.offset >> shift) & mask]++] = it;
         items.swap(other);
     }
 }
@@ -1745,7 +1756,7 @@ namespace detail {
 /// memcpy of n items, with the few-item case (a tuple, a dict entry) as plain stores rather
 /// than a call into the C library.
 template <class T>
-void copy_items(T* to, const T* from, std::size_t n) noexcept {
+PTLOAD_INLINE void copy_items(T* to, const T* from, std::size_t n) noexcept {
     switch (n) {
     case 4: to[3] = from[3]; [[fallthrough]];
     case 3: to[2] = from[2]; [[fallthrough]];
@@ -2930,7 +2941,7 @@ public:
         storages_.reserve(storages_.size() + more);
         tensors_.reserve(tensors_.size() + more);
     }
-    std::uint32_t add_storage(storage s) {
+    std::uint32_t add_storage(storage&& s) {
         storages_.push_back(std::move(s));
         return static_cast<std::uint32_t>(storages_.size() - 1);
     }
@@ -8887,7 +8898,9 @@ private:
 //
 // A window over a source whose bytes are in memory reads nothing ahead: it passes every read
 // through and says where the bytes are (memory()), so that callers read them in place. Code
-// that walks records through a window is then compiled once for both kinds of source.
+// that walks records through a window is then compiled once for both kinds of source. A
+// record's header is looked at where it lies, in the window's buffer or the source's memory
+// (view()), rather than copied out first.
 #ifndef PTLOAD_DETAIL_READ_WINDOW_HPP
 #define PTLOAD_DETAIL_READ_WINDOW_HPP
 
@@ -8934,21 +8947,24 @@ private:
     /// view's bytes in the source's memory, or after a refill.
     result<const std::uint8_t*> view_elsewhere(std::uint64_t offset, std::size_t n) {
         if (const std::uint8_t* m = memory()) {
-            const std::uint64_t size = src_.size();
-            if (offset > size || n > size - offset)
-                return detail::failure(errc::truncated, offset,
-                                       {"read of ", n, " bytes past the end of the ", size, "-byte source"});
+            PTLOAD_TRY(within_source(offset, n));
             return m + offset;
         }
         PTLOAD_TRY(refill(offset, n));
         return static_cast<const std::uint8_t*>(buffer_.get());
     }
 
-    status refill(std::uint64_t offset, std::size_t n) {
+    status within_source(std::uint64_t offset, std::size_t n) const {
         const std::uint64_t size = src_.size();
         if (offset > size || n > size - offset)
             return detail::failure(errc::truncated, offset,
                                    {"read of ", n, " bytes past the end of the ", size, "-byte source"});
+        return {};
+    }
+
+    status refill(std::uint64_t offset, std::size_t n) {
+        PTLOAD_TRY(within_source(offset, n));
+        const std::uint64_t size = src_.size();
         if (!buffer_) {
             buffer_ = try_make_array<std::uint8_t>(capacity_);
             if (!buffer_) return detail::failure(errc::io_error, offset, "no memory for a read-ahead window");

@@ -647,7 +647,7 @@ public:
         storages_.reserve(storages_.size() + more);
         tensors_.reserve(tensors_.size() + more);
     }
-    std::uint32_t add_storage(storage s) {
+    std::uint32_t add_storage(storage&& s) {
         storages_.push_back(std::move(s));
         return static_cast<std::uint32_t>(storages_.size() - 1);
     }

@@ -2,7 +2,7 @@
 // small tensors has one record per tensor, declared in one order and stored in another (torch
 // writes records sorted by key as text: 0, 1, 10, 100, ...), so a load sorts 100,000 offsets or
 // more. A comparison sort of them costs more than reading the records; a radix sort over the
-// bytes in which the offsets differ costs a few passes of the array.
+// bits in which the offsets differ costs a few passes of the array.
 #ifndef PTLOAD_DETAIL_OFFSET_ORDER_HPP
 #define PTLOAD_DETAIL_OFFSET_ORDER_HPP
 
@@ -24,7 +24,10 @@ struct offset_item {
 };
 
 /// Sorts `items` by offset; items with equal offsets keep their order (stable). Costs one pass
-/// when they are sorted already, else one pass per byte in which the offsets differ.
+/// when they are sorted already, else one pass per digit of the bits in which the offsets
+/// differ (digits of up to 11 bits: 2,048 buckets, whose fronts stay in cache). Bits in which
+/// no offset differs are skipped, at either end: the data of zip records all start on 64-byte
+/// boundaries, so 100,000 records in a 35 MB file differ in 20 bits, two passes.
 /// `Items` is a vector of offset_item (any allocator).
 template <class Items>
 void sort_by_offset(Items& items) {
@@ -34,15 +37,23 @@ void sort_by_offset(Items& items) {
         insertion_sort(items.data(), items.size(), earlier);
         return;
     }
-    std::uint64_t differ = 0;  // bits in which some offset differs from the first
+    std::uint64_t differ = 0;  // bits in which some offset differs from the first (not all: unsorted)
     for (const offset_item& it : items) differ |= it.offset ^ items.front().offset;
+    unsigned low = 0, high = 64;  // differing bits lie in [low, high)
+    while (!((differ >> low) & 1)) ++low;
+    while (!((differ >> (high - 1)) & 1)) --high;
+    constexpr unsigned max_digit = 11;
+    const unsigned passes = (high - low + max_digit - 1) / max_digit;
+    const unsigned digit = (high - low + passes - 1) / passes;
+    const std::uint64_t mask = (std::uint64_t{1} << digit) - 1;
     Items other(items.size());
-    for (unsigned shift = 0; shift < 64; shift += 8) {
-        if (((differ >> shift) & 0xFF) == 0) continue;  // every offset has the same byte here
-        std::size_t start[257] = {};
-        for (const offset_item& it : items) ++start[((it.offset >> shift) & 0xFF) + 1];
-        for (std::size_t b = 1; b < 257; ++b) start[b] += start[b - 1];
-        for (const offset_item& it : items) other[start[(it.offset >> shift) & 0xFF]++] = it;
+    std::size_t start[(std::size_t{1} << max_digit) + 1];
+    for (unsigned shift = low; shift < high; shift += digit) {
+        const std::size_t buckets = static_cast<std::size_t>(mask) + 1;
+        for (std::size_t b = 0; b <= buckets; ++b) start[b] = 0;
+        for (const offset_item& it : items) ++start[((it.offset >> shift) & mask) + 1];
+        for (std::size_t b = 1; b <= buckets; ++b) start[b] += start[b - 1];
+        for (const offset_item& it : items) other[start[(it.offset >> shift) & mask]++] = it;
         items.swap(other);
     }
 }

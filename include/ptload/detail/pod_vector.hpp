@@ -24,7 +24,7 @@ namespace detail {
 /// memcpy of n items, with the few-item case (a tuple, a dict entry) as plain stores rather
 /// than a call into the C library.
 template <class T>
-void copy_items(T* to, const T* from, std::size_t n) noexcept {
+PTLOAD_INLINE void copy_items(T* to, const T* from, std::size_t n) noexcept {
     switch (n) {
     case 4: to[3] = from[3]; [[fallthrough]];
     case 3: to[2] = from[2]; [[fallthrough]];

@@ -12,7 +12,9 @@
 //
 // A window over a source whose bytes are in memory reads nothing ahead: it passes every read
 // through and says where the bytes are (memory()), so that callers read them in place. Code
-// that walks records through a window is then compiled once for both kinds of source.
+// that walks records through a window is then compiled once for both kinds of source. A
+// record's header is looked at where it lies, in the window's buffer or the source's memory
+// (view()), rather than copied out first.
 #ifndef PTLOAD_DETAIL_READ_WINDOW_HPP
 #define PTLOAD_DETAIL_READ_WINDOW_HPP
 
@@ -62,21 +64,24 @@ private:
     /// view's bytes in the source's memory, or after a refill.
     result<const std::uint8_t*> view_elsewhere(std::uint64_t offset, std::size_t n) {
         if (const std::uint8_t* m = memory()) {
-            const std::uint64_t size = src_.size();
-            if (offset > size || n > size - offset)
-                return detail::failure(errc::truncated, offset,
-                                       {"read of ", n, " bytes past the end of the ", size, "-byte source"});
+            PTLOAD_TRY(within_source(offset, n));
             return m + offset;
         }
         PTLOAD_TRY(refill(offset, n));
         return static_cast<const std::uint8_t*>(buffer_.get());
     }
 
-    status refill(std::uint64_t offset, std::size_t n) {
+    status within_source(std::uint64_t offset, std::size_t n) const {
         const std::uint64_t size = src_.size();
         if (offset > size || n > size - offset)
             return detail::failure(errc::truncated, offset,
                                    {"read of ", n, " bytes past the end of the ", size, "-byte source"});
+        return {};
+    }
+
+    status refill(std::uint64_t offset, std::size_t n) {
+        PTLOAD_TRY(within_source(offset, n));
+        const std::uint64_t size = src_.size();
         if (!buffer_) {
             buffer_ = try_make_array<std::uint8_t>(capacity_);
             if (!buffer_) return detail::failure(errc::io_error, offset, "no memory for a read-ahead window");
