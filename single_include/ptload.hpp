@@ -2322,6 +2322,7 @@ protected:
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 
@@ -2529,6 +2530,7 @@ struct tensor_record {
     std::int64_t zero_point = 0, axis = 0;
     node_id scales = null_node, zero_points = null_node;  ///< per-channel parameter tensors
 };
+static_assert(std::is_trivially_copyable<tensor_record>::value, "tensor records are copied as values");
 
 class key_tables;
 } // namespace detail
@@ -2946,8 +2948,8 @@ public:
         return static_cast<std::uint32_t>(storages_.size() - 1);
     }
     storage& storage_mut(std::size_t i) noexcept { return storages_[i]; }
-    node_id add_tensor(detail::tensor_record r) {
-        tensors_.push_back(std::move(r));
+    node_id add_tensor(const detail::tensor_record& r) {  // trivially copyable: copied once, into place
+        tensors_.push_back(r);
         node_id id = add(kind::tensor);
         nodes_[id].aux_ = static_cast<std::uint32_t>(tensors_.size() - 1);
         return id;
@@ -11030,7 +11032,7 @@ private:
         r.dims = doc.add_dims(shape.data(), stride.data(), shape.size());
         return {};
     }
-    result<node_id> add(document_data& doc, detail::tensor_record r) {
+    result<node_id> add(document_data& doc, detail::tensor_record&& r) {
         dtype_class cls = info(r.type).cls;
         if (r.requires_grad && cls != dtype_class::floating && cls != dtype_class::complex)
             // torch refuses these when it rebuilds

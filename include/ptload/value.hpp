@@ -28,6 +28,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 
@@ -235,6 +236,7 @@ struct tensor_record {
     std::int64_t zero_point = 0, axis = 0;
     node_id scales = null_node, zero_points = null_node;  ///< per-channel parameter tensors
 };
+static_assert(std::is_trivially_copyable<tensor_record>::value, "tensor records are copied as values");
 
 class key_tables;
 } // namespace detail
@@ -652,8 +654,8 @@ public:
         return static_cast<std::uint32_t>(storages_.size() - 1);
     }
     storage& storage_mut(std::size_t i) noexcept { return storages_[i]; }
-    node_id add_tensor(detail::tensor_record r) {
-        tensors_.push_back(std::move(r));
+    node_id add_tensor(const detail::tensor_record& r) {  // trivially copyable: copied once, into place
+        tensors_.push_back(r);
         node_id id = add(kind::tensor);
         nodes_[id].aux_ = static_cast<std::uint32_t>(tensors_.size() - 1);
         return id;

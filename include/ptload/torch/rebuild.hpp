@@ -509,7 +509,7 @@ private:
         r.dims = doc.add_dims(shape.data(), stride.data(), shape.size());
         return {};
     }
-    result<node_id> add(document_data& doc, detail::tensor_record r) {
+    result<node_id> add(document_data& doc, detail::tensor_record&& r) {
         dtype_class cls = info(r.type).cls;
         if (r.requires_grad && cls != dtype_class::floating && cls != dtype_class::complex)
             // torch refuses these when it rebuilds
