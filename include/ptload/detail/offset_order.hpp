@@ -8,6 +8,7 @@
 
 #include "../config.hpp"
 #include "sort.hpp"
+#include "vector.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -47,9 +48,9 @@ void sort_by_offset(Items& items) {
     const unsigned digit = (high - low + passes - 1) / passes;
     const std::uint64_t mask = (std::uint64_t{1} << digit) - 1;
     Items other(items.size());
-    std::size_t start[(std::size_t{1} << max_digit) + 1];
+    const std::size_t buckets = static_cast<std::size_t>(mask) + 1;
+    vector<std::size_t> start(buckets + 1);  // 16 KiB at most: not on the stack of a small target
     for (unsigned shift = low; shift < high; shift += digit) {
-        const std::size_t buckets = static_cast<std::size_t>(mask) + 1;
         for (std::size_t b = 0; b <= buckets; ++b) start[b] = 0;
         for (const offset_item& it : items) ++start[((it.offset >> shift) & mask) + 1];
         for (std::size_t b = 1; b <= buckets; ++b) start[b] += start[b - 1];

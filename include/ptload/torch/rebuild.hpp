@@ -430,7 +430,7 @@ public:
         if (!begin_tensor(doc, r, storage_id, doc.at(offset_id).i, override, requires_grad, capacity))
             return bad("dtype without an element size");
         PTLOAD_TRY(shape_into(doc, r, size_id, stride_id, capacity));
-        return add(doc, std::move(r));
+        return add(doc, r);
     }
     /// make_tensor of _rebuild_tensor_v2 with its sizes and strides already read as ints.
     result<node_id> make_tensor(document_data& doc, node_id storage_id, std::int64_t offset, span<const std::int64_t> size,
@@ -440,7 +440,7 @@ public:
         if (!begin_tensor(doc, r, storage_id, offset, dtype::unknown, requires_grad, capacity))
             return bad("dtype without an element size");
         PTLOAD_TRY(check_dims(doc, r, size, stride, capacity));
-        return add(doc, std::move(r));
+        return add(doc, r);
     }
     /// The node of a document storage (one per storage, so sharing is identity).
     node_id storage_node(document_data& doc, std::uint32_t index) {
@@ -509,14 +509,14 @@ private:
         r.dims = doc.add_dims(shape.data(), stride.data(), shape.size());
         return {};
     }
-    result<node_id> add(document_data& doc, detail::tensor_record&& r) {
+    result<node_id> add(document_data& doc, const detail::tensor_record& r) {
         dtype_class cls = info(r.type).cls;
         if (r.requires_grad && cls != dtype_class::floating && cls != dtype_class::complex)
             // torch refuses these when it rebuilds
             return bad({"only tensors of floating point and complex dtype can require gradients (", name(r.type), ")"});
         if (doc.tensor_count() >= limits_.max_tensors)
             return detail::failure(errc::limit_tensor, no_offset, "more than limits::max_tensors tensors");
-        return doc.add_tensor(std::move(r));
+        return doc.add_tensor(r);
     }
     /// A new tensor object over the same storage (Parameter, device re-tagging).
     result<node_id> derive(document_data& doc, node_id data, bool requires_grad, bool parameter) {
@@ -524,7 +524,7 @@ private:
         detail::tensor_record r = doc.tensor_at(doc.tensor_index(data));
         r.requires_grad = requires_grad;
         r.parameter = r.parameter || parameter;
-        return add(doc, std::move(r));
+        return add(doc, r);
     }
     result<node_id> storageless(document_data& doc, dtype t, node_id size, node_id stride, std::int64_t offset, bool requires_grad,
                                 std::string_view device, node_id cls) {
@@ -535,7 +535,7 @@ private:
         r.device = device;
         r.cls = cls;
         PTLOAD_TRY(shape_into(doc, r, size, stride, 0));
-        return add(doc, std::move(r));
+        return add(doc, r);
     }
     /// Python attributes: a dict, or (dict, slots); empty state is no attribute at all.
     status set_attrs(document_data& doc, node_id tensor_id, node_id state) {
