@@ -8936,14 +8936,15 @@ public:
         return {};
     }
     /// The n bytes at offset where they lie: in the source's memory, or in the window, where they
-    /// stay until the next read or view. For n under half the window's size (read larger ones).
+    /// stay until the next read or view. For n up to half the window's size (can_view; read
+    /// larger ones): a larger view of a source not in memory fails.
     PTLOAD_INLINE result<const std::uint8_t*> view(std::uint64_t offset, std::size_t n) {
         if (held_ && !memory() && offset >= start_ && offset - start_ <= held_ && n <= held_ - (offset - start_))
             return static_cast<const std::uint8_t*>(buffer_.get() + (offset - start_));
         return view_elsewhere(offset, n);
     }
     /// Whether view takes n bytes.
-    bool can_view(std::size_t n) const noexcept { return n < capacity_ / 2 || memory(); }
+    bool can_view(std::size_t n) const noexcept { return n <= capacity_ / 2 || memory(); }
 
 private:
     /// view's bytes in the source's memory, or after a refill.
@@ -8966,6 +8967,9 @@ private:
 
     status refill(std::uint64_t offset, std::size_t n) {
         PTLOAD_TRY(within_source(offset, n));
+        if (n > capacity_ / 2)  // read_at passes these to the source; a view of them has no room here
+            return detail::failure(errc::io_error, offset,
+                                   {"a view of ", n, " bytes does not fit a read-ahead window of ", capacity_});
         const std::uint64_t size = src_.size();
         if (!buffer_) {
             buffer_ = try_make_array<std::uint8_t>(capacity_);
@@ -8976,7 +8980,7 @@ private:
             if (offset >= start_ + held_ / 2 && offset <= end + min_ahead) ahead_ = ahead_ * 2 < capacity_ ? ahead_ * 2 : capacity_;
             else if (offset > end + ahead_) ahead_ = capacity_ < min_ahead ? capacity_ : min_ahead;
         }
-        const std::size_t want = n > ahead_ ? n : ahead_;  // n < capacity_ / 2: see read_at
+        const std::size_t want = n > ahead_ ? n : ahead_;  // n <= capacity_ / 2: checked above
         const std::uint64_t left = size - offset;
         held_ = static_cast<std::size_t>(left < want ? left : want);
         start_ = offset;
@@ -9871,20 +9875,13 @@ status zip_check_local_header(Source& src, zip_entry& e, fill_later_vector<std::
 
 /// Whether exactly the `room` bytes at `at` are a data descriptor of e that agrees with the
 /// central directory. Its forms: optional signature, CRC-32, then the compressed and uncompressed
-/// sizes as 4 or 8 bytes each (12, 16, 20 or 24 bytes).
+/// sizes as 4 or 8 bytes each (12, 16, 20 or 24 bytes). Read through the walk's window.
 template <class Source>
-result<bool> zip_is_descriptor(Source& src, const zip_entry& e, std::uint64_t at, std::uint64_t room) {
+result<bool> zip_is_descriptor(read_window<Source>& src, const zip_entry& e, std::uint64_t at, std::uint64_t room) {
     if (room != 12 && room != 16 && room != 20 && room != 24) return false;
-    const std::uint8_t* d;
-    std::uint8_t copy[24] = {};  // set before the read: see scan.hpp's local header walk
-    if constexpr (is_read_window<Source>::value) {
-        auto in_window = src.view(at, static_cast<std::size_t>(room));
-        PTLOAD_TRY(in_window);
-        d = *in_window;
-    } else {
-        PTLOAD_TRY(src.read_at(at, copy, static_cast<std::size_t>(room)));
-        d = copy;
-    }
+    auto in_window = src.view(at, static_cast<std::size_t>(room));
+    PTLOAD_TRY(in_window);
+    const std::uint8_t* d = *in_window;
     const bool signed_form = room == 16 || room == 24;
     if (signed_form && le32(d) != zip_descriptor_sig) return false;
     const std::uint8_t* p = d + (signed_form ? 4 : 0);
@@ -9917,7 +9914,7 @@ public:
     zip_layout_check(const zip_directory& dir, const zip_limits& lim) noexcept : dir_(dir), lim_(lim) {}
 
     template <class Source>
-    status before(Source& src, const zip_entry& e) {
+    status before(read_window<Source>& src, const zip_entry& e) {
         // One that runs past the end of the file is the local header check's to report.
         if (!zip_range_ok(e.header_offset, zip_local_size, src.size())) return {};
         // Local headers precede the directory; one after it could only hide in the comment.
@@ -9957,7 +9954,7 @@ public:
 
     /// After the last entry: what lies between it and the central directory.
     template <class Source>
-    status finish(Source& src) {
+    status finish(read_window<Source>& src) {
         if (lim_.allow_gaps || cursor_ == dir_.offset) return {};
         // Every entry ends by dir_.offset (checked in after), so cursor_ < dir_.offset here.
         auto desc = prev_ && (prev_->flags & zip_flag_descriptor)

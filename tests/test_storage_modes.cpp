@@ -575,8 +575,8 @@ TEST_CASE("storages and zip records are put in file order by offset, equal offse
         items.push_back({offset, i});
     }
     // Offsets that differ only in some middle bits, as zip records' data on 64-byte boundaries
-    // do (the sort skips the bits in which none differ, at both ends): a 12-bit span, one pass
-    // of 12 bits not allowed (11 at most), so two; and a 23-bit span, three.
+    // do (the sort skips the bits in which none differ, at both ends): a span of 12 bits, more
+    // than one 11-bit digit, so two passes of 6; and a span of 23 bits, three passes of 8.
     std::vector<ptload::detail::offset_item> aligned, wide;
     for (std::uint32_t i = 0; i < 5000; ++i) {
         x ^= x << 13;

@@ -189,6 +189,30 @@ TEST_CASE("read-ahead: the window reads a page where records are far apart, and 
     CHECK(same);  // every byte read through the window is the source's
 }
 
+TEST_CASE("read-ahead: views are the source's bytes where the window holds them, and never larger than it") {
+    logged_source src;
+    src.bytes.resize(std::size_t{1} << 20);
+    for (std::size_t i = 0; i < src.bytes.size(); ++i) src.bytes[i] = static_cast<std::uint8_t>(i * 131 + (i >> 12));
+    using window_type = ptload::detail::read_window<logged_source>;
+    window_type window(src, std::size_t{64} << 10);
+    bool same = true;
+    for (std::uint64_t at = 0; at < (std::uint64_t{512} << 10); at += 190) {  // records in file order
+        auto v = window.view(at, 46);
+        REQUIRE(v);
+        same = same && std::memcmp(*v, src.bytes.data() + at, 46) == 0;
+    }
+    CHECK(same);
+    CHECK(src.reads.size() < 20);  // a few refills, not a read per view
+    CHECK(window.can_view(std::size_t{32} << 10));
+    CHECK_FALSE(window.can_view((std::size_t{32} << 10) + 1));
+    auto half = window.view(std::uint64_t{600} << 10, std::size_t{32} << 10);
+    REQUIRE(half);
+    CHECK(std::memcmp(*half, src.bytes.data() + (std::size_t{600} << 10), std::size_t{32} << 10) == 0);
+    // more than half the window: an error, not a refill past the end of its buffer
+    check_error(window.view(0, (std::size_t{32} << 10) + 1), ptload::errc::io_error, "does not fit a read-ahead window");
+    check_error(window.view(src.bytes.size() - 10, 11), ptload::errc::truncated, "past the end");
+}
+
 // ------------------------------------------------------------------------------------------------
 TEST_CASE("crc32: check value, incremental and one-shot agree") {
     CHECK(ptload::detail::crc32("123456789", 9) == 0xCBF43926u);

@@ -51,14 +51,15 @@ public:
         return {};
     }
     /// The n bytes at offset where they lie: in the source's memory, or in the window, where they
-    /// stay until the next read or view. For n under half the window's size (read larger ones).
+    /// stay until the next read or view. For n up to half the window's size (can_view; read
+    /// larger ones): a larger view of a source not in memory fails.
     PTLOAD_INLINE result<const std::uint8_t*> view(std::uint64_t offset, std::size_t n) {
         if (held_ && !memory() && offset >= start_ && offset - start_ <= held_ && n <= held_ - (offset - start_))
             return static_cast<const std::uint8_t*>(buffer_.get() + (offset - start_));
         return view_elsewhere(offset, n);
     }
     /// Whether view takes n bytes.
-    bool can_view(std::size_t n) const noexcept { return n < capacity_ / 2 || memory(); }
+    bool can_view(std::size_t n) const noexcept { return n <= capacity_ / 2 || memory(); }
 
 private:
     /// view's bytes in the source's memory, or after a refill.
@@ -81,6 +82,9 @@ private:
 
     status refill(std::uint64_t offset, std::size_t n) {
         PTLOAD_TRY(within_source(offset, n));
+        if (n > capacity_ / 2)  // read_at passes these to the source; a view of them has no room here
+            return detail::failure(errc::io_error, offset,
+                                   {"a view of ", n, " bytes does not fit a read-ahead window of ", capacity_});
         const std::uint64_t size = src_.size();
         if (!buffer_) {
             buffer_ = try_make_array<std::uint8_t>(capacity_);
@@ -91,7 +95,7 @@ private:
             if (offset >= start_ + held_ / 2 && offset <= end + min_ahead) ahead_ = ahead_ * 2 < capacity_ ? ahead_ * 2 : capacity_;
             else if (offset > end + ahead_) ahead_ = capacity_ < min_ahead ? capacity_ : min_ahead;
         }
-        const std::size_t want = n > ahead_ ? n : ahead_;  // n < capacity_ / 2: see read_at
+        const std::size_t want = n > ahead_ ? n : ahead_;  // n <= capacity_ / 2: checked above
         const std::uint64_t left = size - offset;
         held_ = static_cast<std::size_t>(left < want ? left : want);
         start_ = offset;

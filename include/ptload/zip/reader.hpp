@@ -537,20 +537,13 @@ status zip_check_local_header(Source& src, zip_entry& e, fill_later_vector<std::
 
 /// Whether exactly the `room` bytes at `at` are a data descriptor of e that agrees with the
 /// central directory. Its forms: optional signature, CRC-32, then the compressed and uncompressed
-/// sizes as 4 or 8 bytes each (12, 16, 20 or 24 bytes).
+/// sizes as 4 or 8 bytes each (12, 16, 20 or 24 bytes). Read through the walk's window.
 template <class Source>
-result<bool> zip_is_descriptor(Source& src, const zip_entry& e, std::uint64_t at, std::uint64_t room) {
+result<bool> zip_is_descriptor(read_window<Source>& src, const zip_entry& e, std::uint64_t at, std::uint64_t room) {
     if (room != 12 && room != 16 && room != 20 && room != 24) return false;
-    const std::uint8_t* d;
-    std::uint8_t copy[24] = {};  // set before the read: see scan.hpp's local header walk
-    if constexpr (is_read_window<Source>::value) {
-        auto in_window = src.view(at, static_cast<std::size_t>(room));
-        PTLOAD_TRY(in_window);
-        d = *in_window;
-    } else {
-        PTLOAD_TRY(src.read_at(at, copy, static_cast<std::size_t>(room)));
-        d = copy;
-    }
+    auto in_window = src.view(at, static_cast<std::size_t>(room));
+    PTLOAD_TRY(in_window);
+    const std::uint8_t* d = *in_window;
     const bool signed_form = room == 16 || room == 24;
     if (signed_form && le32(d) != zip_descriptor_sig) return false;
     const std::uint8_t* p = d + (signed_form ? 4 : 0);
@@ -583,7 +576,7 @@ public:
     zip_layout_check(const zip_directory& dir, const zip_limits& lim) noexcept : dir_(dir), lim_(lim) {}
 
     template <class Source>
-    status before(Source& src, const zip_entry& e) {
+    status before(read_window<Source>& src, const zip_entry& e) {
         // One that runs past the end of the file is the local header check's to report.
         if (!zip_range_ok(e.header_offset, zip_local_size, src.size())) return {};
         // Local headers precede the directory; one after it could only hide in the comment.
@@ -623,7 +616,7 @@ public:
 
     /// After the last entry: what lies between it and the central directory.
     template <class Source>
-    status finish(Source& src) {
+    status finish(read_window<Source>& src) {
         if (lim_.allow_gaps || cursor_ == dir_.offset) return {};
         // Every entry ends by dir_.offset (checked in after), so cursor_ < dir_.offset here.
         auto desc = prev_ && (prev_->flags & zip_flag_descriptor)
