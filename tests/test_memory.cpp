@@ -296,6 +296,39 @@ TEST_CASE("a big array under the default memory grows by remapping, its items ke
     CHECK(small.size() == 4000000);
 }
 
+TEST_CASE("an array past 256 KiB takes a mapping at once under the default memory, what it asks for under the user's") {
+    // Grown on the heap, an array copies itself into a fresh block at each doubling, every page
+    // of which faults; past early_mapping_bytes it goes straight to a mapping (where mremap
+    // exists), which grows by moving its pages. Memory functions of the user's get the sizes
+    // asked for, nothing rounded up.
+    constexpr std::size_t early_items = ptload::detail::early_mapping_bytes / sizeof(std::uint32_t);
+    const auto grow_past = [](ptload::detail::pod_vector<std::uint32_t>& items) {
+        items.grow_to(early_items / 2);
+        CHECK(items.capacity() == early_items / 2);  // under the threshold: as asked
+        for (std::size_t k = 0; k < items.size(); ++k) items[k] = static_cast<std::uint32_t>(k);
+        items.grow_to(early_items / 2 + 1);  // doubles to the threshold
+        return items.capacity();
+    };
+    ptload::detail::pod_vector<std::uint32_t> mapped;
+    const std::uint64_t before = ptload_test::allocations();
+    const std::size_t capacity = grow_past(mapped);
+#if PTLOAD_HAS_MREMAP
+    CHECK(capacity * sizeof(std::uint32_t) >= ptload::detail::huge_page_size);
+    CHECK(ptload_test::allocations() - before == 1);  // the first block only; the mapping is not operator new's
+#else
+    CHECK(capacity == early_items);
+#endif
+    CHECK(mapped[early_items / 2 - 1] == early_items / 2 - 1);  // the items moved with it
+    {
+        pooled_memory scope;
+        ptload::detail::pod_vector<std::uint32_t> pooled;
+        CHECK(grow_past(pooled) == early_items);
+        CHECK(pooled[12345] == 12345);
+        CHECK(pool.live_bytes == ptload::detail::early_mapping_bytes);
+    }
+    CHECK(pool.live_blocks == 0);
+}
+
 #if PTLOAD_HAS_MREMAP && defined(MADV_HUGEPAGE) && defined(__x86_64__)  // native Linux: qemu-user's /proc differs
 namespace {
 /// The flags of the one mapping that holds all of [p, p + n) (/proc/self/smaps), or "split"

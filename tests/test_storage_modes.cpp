@@ -564,6 +564,107 @@ TEST_CASE("small_storages: aligned, disjoint, a new block when one is full, free
     kept.clear();  // LeakSanitizer: every block was freed
 }
 
+TEST_CASE("small_storages: a reserve gives the batch one block, a big one a mapping kept for the next load") {
+    using packer = ptload::heap_allocator::small_storages;
+    constexpr std::uint64_t count = 40000;  // 64 bytes each: 2.4 MiB, ten blocks of the usual size
+    ptload::release_cached_memory();
+    std::vector<ptload::storage_buffer> kept;
+    {
+        packer p;
+        p.reserve(count * packer::packed_size(64));
+        for (std::uint64_t i = 0; i < count; ++i) {
+            kept.push_back(p.allocate(64));
+            REQUIRE(kept.back().data());
+        }
+        std::uint8_t* after_batch = p.allocate(64).data();  // past the reserve: a block of the usual size
+        CHECK((after_batch < kept.front().data() || after_batch > kept.back().data() + 64));
+    }
+    bool one_run = true;  // each storage right after the one before: one block
+    for (std::size_t i = 1; i < kept.size(); ++i) one_run = one_run && kept[i].data() == kept[i - 1].data() + 64;
+    CHECK(one_run);
+    std::memset(kept.back().data(), 0x5A, 64);  // ASan: inside the block
+    // A reserve the current block has room for changes nothing; a small one gets the usual size.
+    {
+        packer p;
+        std::uint8_t* first = p.allocate(100).data();
+        p.reserve(1000);
+        CHECK(p.allocate(1000).data() == first + packer::packed_size(100));
+    }
+    kept.clear();
+#if PTLOAD_HAS_MREMAP
+    if (ptload::detail::mapping_cache_bytes >= ptload::detail::huge_page_size)
+        CHECK(ptload::detail::kept_mappings().kept_bytes() >= count * 64);  // the freed block, for the next load
+#endif
+    ptload::release_cached_memory();
+}
+
+namespace {
+/// Storages from the heap, small ones through a packer that records what the reader tells it.
+struct recording_allocator {
+    using ptload_role = ptload::role::allocator;
+    static ptload::storage_buffer allocate(const ptload::storage_description&, std::uint64_t nbytes, std::string_view, void*) {
+        return ptload::heap_allocator::allocate({}, nbytes, {}, nullptr);
+    }
+    class small_storages {
+    public:
+        using owner = recording_allocator;
+        static constexpr std::uint64_t max_bytes = 4096;
+        static inline std::vector<std::uint64_t> reserves;
+        static inline std::uint64_t packed = 0;
+        static std::uint64_t packed_size(std::uint64_t nbytes) noexcept { return nbytes + 3; }  // not heap_allocator's rounding
+        void reserve(std::uint64_t bytes) { reserves.push_back(bytes); }
+        ptload::storage_buffer allocate(std::uint64_t nbytes) {
+            packed += packed_size(nbytes);
+            return ptload::heap_allocator::allocate({}, nbytes, {}, nullptr);
+        }
+    };
+};
+} // namespace
+
+TEST_CASE("a load that reads every storage tells the packer their total first; lazy and in-place ones do not") {
+    using packer = recording_allocator::small_storages;
+    const std::vector<std::uint8_t> bytes = ptload_test::read_bytes(sample);
+    auto check_told = [](const char* how, bool told) {
+        CAPTURE(how);
+        if (told) {
+            REQUIRE(packer::reserves.size() == 1);
+            CHECK(packer::reserves[0] == packer::packed);  // exactly what the packs then took
+            CHECK(packer::packed > 17 * 3);                 // every storage of the sample is small
+        } else {
+            CHECK(packer::reserves.empty());
+        }
+        packer::reserves.clear();
+        packer::packed = 0;
+    };
+    {
+        auto doc = ptload::load<recording_allocator>(ptload::file_source(sample));  // through the read-ahead window
+        REQUIRE(doc);
+        check_told("file", true);
+    }
+    {
+        auto doc = ptload::load<recording_allocator>(ptload::memory_source(bytes.data(), bytes.size()));
+        REQUIRE(doc);
+        check_told("memory", true);
+    }
+    {
+        ptload::load_options o;
+        o.storages = ptload::storage_mode::mapped;  // each storage points into the bytes: nothing packed
+        auto doc = ptload::load<recording_allocator>(ptload::memory_source(bytes.data(), bytes.size()), o);
+        REQUIRE(doc);
+        CHECK(packer::packed == 0);
+        check_told("mapped", false);
+    }
+    {
+        ptload::load_options o;
+        o.storages = ptload::storage_mode::lazy;  // read one by one as touched
+        auto doc = ptload::load<recording_allocator>(ptload::file_source(sample), o);
+        REQUIRE(doc);
+        for (const auto& row : ptload::list_tensors(*doc)) REQUIRE(row.tensor_value.as_tensor()->bytes());
+        CHECK(packer::packed > 0);
+        check_told("lazy", false);
+    }
+}
+
 TEST_CASE("storages and zip records are put in file order by offset, equal offsets in their order") {
     std::vector<ptload::detail::offset_item> items;
     std::uint64_t x = 88172645463325252ull;  // xorshift: offsets over the whole 64-bit range and small ones

@@ -93,6 +93,23 @@ inline bool maps_block(std::size_t size) noexcept { return PTLOAD_HAS_MREMAP && 
 /// functions are set (they receive every block), and it is big enough.
 inline bool default_mapping(std::size_t size) noexcept { return !current_memory().allocate && maps_block(size); }
 
+/// Arrays that grow past this under the default memory grow straight to a mapping.
+inline constexpr std::size_t early_mapping_bytes = std::size_t{256} << 10;
+
+/// The capacity an array that needs n items of `item` bytes (n * item not overflowing) asks
+/// for: n, except that under the default memory an array of early_mapping_bytes or more asks
+/// for a mapping's worth (maps_block) at once. Grown on the heap, an array that ends at a few
+/// MiB copies itself into three or four fresh blocks on the way, each a page fault per page
+/// (the heap gives big freed blocks back to the system), and does so again in every load; a
+/// mapping grows by moving its pages, and a freed one is kept for the next load. What it costs
+/// is address space, and under huge pages up to one huge page of memory per such array.
+inline std::size_t array_capacity(std::size_t n, std::size_t item) noexcept {
+    if (!PTLOAD_HAS_MREMAP || current_memory().allocate) return n;
+    const std::size_t bytes = n * item;
+    if (bytes < early_mapping_bytes || bytes >= huge_page_size) return n;
+    return (huge_page_size + item - 1) / item;  // at least huge_page_size bytes: maps_block agrees
+}
+
 /// A block of `size` bytes (maps_block) from the default memory's mappings: a kept one when
 /// one is big enough (mapping_cache.hpp), else a fresh one; null when the system refuses.
 inline void* kept_block(std::size_t size) noexcept {

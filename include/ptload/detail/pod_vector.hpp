@@ -106,6 +106,7 @@ private:
     /// Out of line, so that the callers' fast paths stay small enough to inline.
     PTLOAD_NOINLINE void reallocate(std::size_t n) {
         if (n > static_cast<std::size_t>(-1) / sizeof(T)) out_of_memory();
+        n = array_capacity(n, sizeof(T));
         data_ = static_cast<T*>(reallocate_bytes(data_, cap_ * sizeof(T), n * sizeof(T), alignof(T), size_ * sizeof(T)));
         cap_ = n;
     }

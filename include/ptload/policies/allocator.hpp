@@ -54,22 +54,31 @@ struct storage_origin {
 /// Heap memory aligned to 64 bytes (as torch's own allocator), freed with the document.
 /// Storages of 2 MiB and more are aligned to 2 MiB and asked to be backed by huge pages
 /// (Linux), which makes reading them into memory about twice as fast. Storages of at most
-/// 4 KiB are packed into shared 256 KiB blocks (see small_storages).
+/// 4 KiB are packed into shared blocks (see small_storages).
 struct heap_allocator {
     using ptload_role = role::allocator;
     static constexpr std::size_t alignment = 64;
 
     /// Packs small storages, each 64-byte aligned, into shared blocks: one allocation per
-    /// 256 KiB of them rather than one per storage (a checkpoint of 100,000 small tensors would
+    /// block rather than one per storage (a checkpoint of 100,000 small tensors would
     /// otherwise spend a good part of its load in malloc and free, and twice its data in malloc's
     /// overhead). A block is freed when the last storage in it is. One packer serves one load; an
     /// allocator policy that has such a nested type, naming itself as its owner, gets its small
     /// storages from it (an allocator derived from this one does not: its own allocate decides).
+    ///
+    /// A load that reads all its storages tells the packer first what its small ones take in all
+    /// (reserve), and they then share one block of that size: a fresh block's pages each cost
+    /// a fault on first touch, so many blocks of the usual size (256 KiB, from the heap, which
+    /// gives their pages back when they are freed) made a process that loads again and again pay
+    /// for every page every time. A block of 2 MiB or more is a mapping of its own (Linux): it
+    /// asks for huge pages, and when freed it is kept with ptload's other freed mappings for the
+    /// next load (release_cached_memory() hands them back).
     class small_storages {
     public:
         using owner = heap_allocator;
         static constexpr std::uint64_t max_bytes = 4096;  ///< larger storages get allocate()
-        static constexpr std::size_t block_bytes = std::size_t{256} << 10;
+        static constexpr std::size_t block_bytes = std::size_t{256} << 10;  ///< a block's usual size
+        static constexpr std::size_t max_block_bytes = std::size_t{64} << 20;  ///< reserve's largest block
 
         small_storages() noexcept = default;
         small_storages(const small_storages&) = delete;
@@ -77,16 +86,31 @@ struct heap_allocator {
         ~small_storages() {
             if (block_) drop(block_);
         }
+        /// What allocate(nbytes) takes of a block.
+        static constexpr std::uint64_t packed_size(std::uint64_t nbytes) noexcept {
+            return ((nbytes ? nbytes : 1) + alignment - 1) / alignment * alignment;
+        }
+        /// Storages taking `bytes` in all (packed_size each) come next: unless the current
+        /// block has room for them, the next block is made to hold them all (up to
+        /// max_block_bytes; the usual size at least).
+        void reserve(std::uint64_t bytes) noexcept {
+            if (block_ && bytes <= block_->bytes - used_) return;
+            const std::uint64_t most = max_block_bytes - alignment;
+            next_bytes_ = static_cast<std::size_t>((bytes < most ? bytes : most) + alignment);
+        }
         /// nbytes (at most max_bytes) of a shared block; empty when out of memory.
         storage_buffer allocate(std::uint64_t nbytes) {
-            const std::size_t size = (static_cast<std::size_t>(nbytes ? nbytes : 1) + alignment - 1) / alignment * alignment;
-            if (!block_ || used_ + size > block_bytes) {
+            const std::size_t size = static_cast<std::size_t>(packed_size(nbytes));
+            if (!block_ || used_ + size > block_->bytes) {
                 if (block_) drop(block_);
                 block_ = nullptr;
-                void* p = ::operator new(block_bytes, std::align_val_t{alignment}, std::nothrow);
+                const std::size_t bytes = next_bytes_ > block_bytes ? next_bytes_ : block_bytes;
+                next_bytes_ = 0;
+                void* p = detail::maps_block(bytes) ? detail::map_block(bytes)
+                                                    : ::operator new(bytes, std::align_val_t{alignment}, std::nothrow);
                 if (!p) return {};
-                block_ = new (p) block{1};  // the packer's own reference, dropped when it moves on
-                used_ = alignment;          // the count occupies the first aligned unit
+                block_ = new (p) block{1, bytes};  // the packer's own reference, dropped when it moves on
+                used_ = alignment;                 // the header occupies the first aligned unit
             }
             std::uint8_t* data = reinterpret_cast<std::uint8_t*>(block_) + used_;
             used_ += size;
@@ -96,16 +120,21 @@ struct heap_allocator {
 
     private:
         struct block {
-            std::size_t live;  ///< storages in the block, plus one while the packer fills it
+            std::size_t live;   ///< storages in the block, plus one while the packer fills it
+            std::size_t bytes;  ///< the block's size, header included
         };
+        static_assert(sizeof(block) <= alignment, "the header fits the first aligned unit");
         static void release(void* b, std::uint8_t*, std::uint64_t) { drop(static_cast<block*>(b)); }
         static void drop(block* b) noexcept {
             if (--b->live) return;
+            const std::size_t bytes = b->bytes;
             b->~block();
-            ::operator delete(static_cast<void*>(b), std::align_val_t{alignment}, std::nothrow);
+            if (detail::maps_block(bytes)) detail::unmap_block(b, bytes);
+            else ::operator delete(static_cast<void*>(b), std::align_val_t{alignment}, std::nothrow);
         }
         block* block_ = nullptr;
         std::size_t used_ = 0;
+        std::size_t next_bytes_ = 0;  ///< the next block's size when reserve asked for more than the usual
     };
 
     static storage_buffer allocate(const storage_description&, std::uint64_t nbytes, std::string_view, void*) {
@@ -171,6 +200,9 @@ struct allocator_ops {
     void* (*new_packer)();     ///< null when the allocator has no packer
     storage_buffer (*pack)(void* packer, std::uint64_t nbytes);
     void (*delete_packer)(void* packer) noexcept;
+    /// Null unless the packer takes a batch's total ahead (reserve, with packed_size).
+    void (*reserve_packs)(void* packer, std::uint64_t bytes) noexcept;
+    std::uint64_t (*packed_size)(std::uint64_t nbytes) noexcept;
 };
 
 template <class Packer>
@@ -185,15 +217,36 @@ template <class Packer>
 void delete_packer(void* packer) noexcept {
     delete_object(static_cast<Packer*>(packer));
 }
+template <class Packer>
+void reserve_packs(void* packer, std::uint64_t bytes) noexcept {
+    static_cast<Packer*>(packer)->reserve(bytes);
+}
+template <class Packer>
+std::uint64_t packed_size(std::uint64_t nbytes) noexcept {
+    return Packer::packed_size(nbytes);
+}
+
+/// Whether a packer takes a batch's total ahead: reserve(bytes) and packed_size(nbytes).
+template <class P, class = void>
+struct reserves_packs : std::false_type {};
+template <class P>
+struct reserves_packs<P, std::void_t<decltype(std::declval<P&>().reserve(std::uint64_t{})),
+                                     decltype(P::packed_size(std::uint64_t{}))>>
+    : std::is_same<decltype(P::packed_size(std::uint64_t{})), std::uint64_t> {};
 
 /// The allocator_ops of allocator A.
 template <class A>
 constexpr allocator_ops allocator_ops_of() noexcept {
     if constexpr (packs_small_storages<A>::value) {
         using packer = typename A::small_storages;
-        return {&allocate_with<A>, packer::max_bytes, &new_packer<packer>, &pack_with<packer>, &delete_packer<packer>};
+        if constexpr (reserves_packs<packer>::value)
+            return {&allocate_with<A>,       packer::max_bytes,    &new_packer<packer>,  &pack_with<packer>,
+                    &delete_packer<packer>, &reserve_packs<packer>, &packed_size<packer>};
+        else
+            return {&allocate_with<A>, packer::max_bytes, &new_packer<packer>, &pack_with<packer>, &delete_packer<packer>,
+                    nullptr,           nullptr};
     } else {
-        return {&allocate_with<A>, 0, nullptr, nullptr, nullptr};
+        return {&allocate_with<A>, 0, nullptr, nullptr, nullptr, nullptr, nullptr};
     }
 }
 } // namespace detail

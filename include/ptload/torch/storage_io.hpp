@@ -180,6 +180,7 @@ protected:
     /// Storages in source order: small ones through a read-ahead window, so a checkpoint of
     /// many small tensors costs a few large reads rather than a seek and a read per tensor.
     status fetch_batch(storage* const* list, std::size_t count, batch_progress& progress) override {
+        reserve_packs(list, count);
         if (src_.memory()) return storage_reader::fetch_batch(list, count, progress);
         read_window<any_source> window(src_);
         for (std::size_t i = 0; i < count; ++i) {
@@ -192,6 +193,30 @@ protected:
     }
 
 private:
+    /// Tells the packer what the batch's small storages take in all, where it takes a total
+    /// ahead: they then share one block instead of filling one of the usual size after another.
+    void reserve_packs(storage* const* list, std::size_t count) {
+        if (!allocator_.reserve_packs) return;
+        std::uint64_t bytes = 0;
+        for (std::size_t i = 0; i < count; ++i) {
+            const storage& s = *list[i];
+            const std::uint64_t n = s.nbytes();
+            if (n <= allocator_.pack_up_to && !(is_plain(s) && in_place(s)))
+                bytes += allocator_.packed_size(n);  // no overflow: at most 4 KiB each, and a count that fits in memory
+        }
+        if (!bytes) return;
+        if (!packer_) packer_ = allocator_.new_packer();
+        allocator_.reserve_packs(packer_, bytes);
+    }
+
+    /// Whether mapped mode points s (a plain record) at the source's own bytes: the source is
+    /// in memory, and the bytes are in the host's order and aligned for the dtype.
+    bool in_place(const storage& s) const noexcept {
+        if (!src_.memory() || mode_ != storage_mode::mapped || !origin_of(s, s.nbytes()).host_order) return false;
+        const std::size_t align = element_size(s.desc.type) < 8 ? element_size(s.desc.type) : 8;
+        return align && reinterpret_cast<std::uintptr_t>(src_.memory() + s.ref.offset) % align == 0;
+    }
+
     /// Reads (or points at) s's bytes, through `from`: the source or a read-ahead window on it.
     template <class From>
     status fetch_from(From& from, storage& s) {
@@ -202,9 +227,7 @@ private:
         if (src_.memory()) {
             const std::uint8_t* p = src_.memory() + s.ref.offset;
             origin.in_place = p;
-            const std::size_t align = element_size(s.desc.type) < 8 ? element_size(s.desc.type) : 8;
-            if (mode_ == storage_mode::mapped && origin.host_order && align && reinterpret_cast<std::uintptr_t>(p) % align == 0)
-                return use_in_place(s, storage_buffer(const_cast<std::uint8_t*>(p), n, nullptr, nullptr));
+            if (in_place(s)) return use_in_place(s, storage_buffer(const_cast<std::uint8_t*>(p), n, nullptr, nullptr));
         }
         auto b = allocate(s, origin);
         if (!b) return std::move(b).pass_error();
