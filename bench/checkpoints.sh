@@ -5,7 +5,7 @@
 # fresh process, and prints a markdown report on stdout (progress goes to stderr).
 #
 #     bench/checkpoints.sh                         # full size: ~2.1 GiB of inputs + a 5 GiB sparse file
-#     SCALE=0.01 RUNS=2 bench/checkpoints.sh       # a quick trial (~25 MiB of inputs)
+#     SCALE=0.01 REPEAT=1 bench/checkpoints.sh     # a quick trial (~25 MiB of inputs)
 #
 # Inputs (build/bench-ckpt/scale-$SCALE/, kept between runs; delete the folder to rewrite them):
 #   ckpt_1g_zip.pt, ckpt_1g_legacy.pt   64 float32 tensors, 1 GiB, zip and legacy format
@@ -18,8 +18,10 @@
 # torch::pickle_load, bench/bench_libtorch.cpp; built and run where libtorch-dev is installed).
 #
 # Timing: before each input the file is read once (cat > /dev/null) so the page cache holds it;
-# then for each mode, REPEAT processes each make one untimed warm-up load and RUNS timed ones;
-# the report gives the median and minimum over all REPEAT x RUNS samples. Peak RSS: RSS_RUNS
+# then in each of REPEAT rounds every mode runs one process, which makes one untimed warm-up load
+# and RUNS timed ones (rounds rather than one mode after another, so that a slow spell of the
+# host falls on every mode alike); the report gives the median and minimum over all REPEAT x
+# RUNS samples. Peak RSS: RSS_RUNS
 # fresh processes making a single load (no warm-up), /usr/bin/time -f %M, median; the time of
 # that single load is reported too ("fresh s").
 #
@@ -29,7 +31,7 @@
 # pays all of it, as a program loading a checkpoint once does. MALLOC_MMAP_THRESHOLD_=131072 in
 # the environment pins the threshold (for both ptload and torch), so every timed load pays too.
 #
-# Environment: SCALE (1, passed to the generator), RUNS (5), REPEAT (1), RSS_RUNS (1), CXX (g++),
+# Environment: SCALE (1, passed to the generator), RUNS (2), REPEAT (3), RSS_RUNS (1), CXX (g++),
 # CXXFLAGS (-O2 -DNDEBUG), PYTHON (/usr/bin/python3, needs torch), OUT (build/bench-ckpt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,8 +40,8 @@ CXX=${CXX:-g++}
 CXXFLAGS=${CXXFLAGS:-"-O2 -DNDEBUG"}
 PYTHON=${PYTHON:-/usr/bin/python3}
 SCALE=${SCALE:-1}
-RUNS=${RUNS:-5}
-REPEAT=${REPEAT:-1}
+RUNS=${RUNS:-2}
+REPEAT=${REPEAT:-3}
 RSS_RUNS=${RSS_RUNS:-1}
 OUT=${OUT:-build/bench-ckpt}
 DATA=$OUT/scale-$SCALE
@@ -114,6 +116,7 @@ for name in ckpt_1g_zip.pt ckpt_1g_legacy.pt ckpt_100k_zip.pt ckpt_5g_sparse.pt;
   echo "INPUT $file $(stat -c '%s %b' "$file")" >>"$LOG"
   note "$file: into the page cache"
   cat "$file" >/dev/null
+  modes=()
   for mode in $(modes_for "$file"); do
     read -r -a cmd <<<"$(cmd_for "$mode" "$file")"
     if [[ $mode == libtorch ]] && ! "${cmd[@]}" >/dev/null 2>"$OUT/libtorch.err"; then
@@ -121,14 +124,23 @@ for name in ckpt_1g_zip.pt ckpt_1g_legacy.pt ckpt_100k_zip.pt ckpt_5g_sparse.pt;
       note "$file: LibTorch does not read it: $(head -n 1 "$OUT/libtorch.err")"
       continue
     fi
-    for ((r = 1; r <= REPEAT; r++)); do
-      note "$file: $mode, process $r/$REPEAT"
+    modes+=("$mode")
+  done
+  # Round by round, every mode once per round: the host's slow spells then fall on all modes
+  # alike rather than on whichever ran during one.
+  for ((r = 1; r <= REPEAT; r++)); do
+    for mode in "${modes[@]}"; do
+      read -r -a cmd <<<"$(cmd_for "$mode" "$file")"
+      note "$file: $mode, round $r/$REPEAT"
       if [[ $mode == torch.load ]]; then
         "${cmd[@]}" --repeat "$RUNS" | sed 's/^/SAMPLE /' | tee -a "$LOG" >&2
       else
         "${cmd[@]}" --warmup 1 --repeat "$RUNS" | sed 's/^/SAMPLE /' | tee -a "$LOG" >&2
       fi
     done
+  done
+  for mode in "${modes[@]}"; do
+    read -r -a cmd <<<"$(cmd_for "$mode" "$file")"
     for ((i = 1; i <= RSS_RUNS; i++)); do
       extra=()
       [[ $mode == torch.load ]] && extra=(--no-warmup)
@@ -189,7 +201,7 @@ print(f"- Machine: {e['BENCH_NPROC']} CPUs, {e['BENCH_CPU']}; {e['BENCH_MEM']} R
 print(f"- {e['BENCH_CXX']}; {e['BENCH_TORCH']}")
 print(f"- Date: {e['BENCH_DATE']}; load average (1/5/15 min) before -> after: {e['BENCH_LOAD']}")
 print(f"- SCALE={e['BENCH_SCALE']}; page cache warm (each file read once before its runs); "
-      f"{e['BENCH_REPEAT']} process(es) x {e['BENCH_RUNS']} timed loads per row after one untimed warm-up load; "
+      f"{e['BENCH_REPEAT']} round(s), each running every mode once, x {e['BENCH_RUNS']} timed loads per process after one untimed warm-up load; "
       f"peak RSS and fresh s: a single load in a fresh process (`/usr/bin/time -f %M`), "
       f"median of {e['BENCH_RSS_RUNS']}")
 print()
