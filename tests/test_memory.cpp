@@ -296,7 +296,7 @@ TEST_CASE("a big array under the default memory grows by remapping, its items ke
     CHECK(small.size() == 4000000);
 }
 
-TEST_CASE("an array past 256 KiB takes a mapping at once under the default memory, what it asks for under the user's") {
+TEST_CASE("an array past 1 MiB takes a mapping at once under the default memory, what it asks for under the user's") {
     // Grown on the heap, an array copies itself into a fresh block at each doubling, every page
     // of which faults; past early_mapping_bytes it goes straight to a mapping (where mremap
     // exists), which grows by moving its pages. Memory functions of the user's get the sizes

@@ -93,16 +93,18 @@ inline bool maps_block(std::size_t size) noexcept { return PTLOAD_HAS_MREMAP && 
 /// functions are set (they receive every block), and it is big enough.
 inline bool default_mapping(std::size_t size) noexcept { return !current_memory().allocate && maps_block(size); }
 
-/// Arrays that grow past this under the default memory grow straight to a mapping.
-inline constexpr std::size_t early_mapping_bytes = std::size_t{256} << 10;
+/// Arrays that grow past this under the default memory grow straight to a mapping: half a huge
+/// page, so that the mapping is at most twice what the array asked for, as a doubling is.
+inline constexpr std::size_t early_mapping_bytes = huge_page_size / 2;
 
 /// The capacity an array that needs n items of `item` bytes (n * item not overflowing) asks
 /// for: n, except that under the default memory an array of early_mapping_bytes or more asks
 /// for a mapping's worth (maps_block) at once. Grown on the heap, an array that ends at a few
-/// MiB copies itself into three or four fresh blocks on the way, each a page fault per page
-/// (the heap gives big freed blocks back to the system), and does so again in every load; a
-/// mapping grows by moving its pages, and a freed one is kept for the next load. What it costs
-/// is address space, and under huge pages up to one huge page of memory per such array.
+/// MiB copies itself into fresh blocks on the way, each a page fault per page (the heap gives
+/// big freed blocks back to the system), and does so again in every load; a mapping grows by
+/// moving its pages, is backed by huge pages where the system grants them, and a freed one is
+/// kept for the next load. (From 256 KiB on, tried: 9 % off a fresh 100,000-tensor load rather
+/// than 4.5 %, for 14 MiB more peak memory rather than 5.)
 inline std::size_t array_capacity(std::size_t n, std::size_t item) noexcept {
     if (!PTLOAD_HAS_MREMAP || current_memory().allocate) return n;
     const std::size_t bytes = n * item;

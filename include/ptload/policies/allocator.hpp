@@ -240,11 +240,11 @@ constexpr allocator_ops allocator_ops_of() noexcept {
     if constexpr (packs_small_storages<A>::value) {
         using packer = typename A::small_storages;
         if constexpr (reserves_packs<packer>::value)
-            return {&allocate_with<A>,       packer::max_bytes,    &new_packer<packer>,  &pack_with<packer>,
-                    &delete_packer<packer>, &reserve_packs<packer>, &packed_size<packer>};
+            return {&allocate_with<A>, packer::max_bytes, &new_packer<packer>, &pack_with<packer>, &delete_packer<packer>,
+                    &reserve_packs<packer>, &packed_size<packer>};
         else
             return {&allocate_with<A>, packer::max_bytes, &new_packer<packer>, &pack_with<packer>, &delete_packer<packer>,
-                    nullptr,           nullptr};
+                    nullptr, nullptr};
     } else {
         return {&allocate_with<A>, 0, nullptr, nullptr, nullptr, nullptr, nullptr};
     }
