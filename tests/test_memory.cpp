@@ -296,7 +296,7 @@ TEST_CASE("a big array under the default memory grows by remapping, its items ke
     CHECK(small.size() == 4000000);
 }
 
-TEST_CASE("an array past 1 MiB takes a mapping at once under the default memory, what it asks for under the user's") {
+TEST_CASE("an array past 256 KiB takes a mapping at once under the default memory, what it asks for under the user's") {
     // Grown on the heap, an array copies itself into a fresh block at each doubling, every page
     // of which faults; past early_mapping_bytes it goes straight to a mapping (where mremap
     // exists), which grows by moving its pages. Memory functions of the user's get the sizes
@@ -395,6 +395,26 @@ TEST_CASE("a big array is one mapping asked to be backed by huge pages, across i
     CHECK(ptload::detail::kept_mappings().kept_bytes() == 0);
     CHECK(mapping_flags(big, 1) != flags);  // unmapped (or something else is there now)
     CHECK(items[(std::size_t{3} << 20) / sizeof(std::uint32_t) + 1024] == (std::size_t{3} << 20) / 4 + 1024);
+}
+
+TEST_CASE("an array rounded up to a mapping is asked for huge pages only once it needs that much") {
+    // A mapping taken early (array_capacity) would otherwise cost a whole huge page of memory
+    // for an array of a few hundred KiB; once the array itself needs a huge page's worth, the
+    // advice covers the whole mapping, which stays one.
+    ptload::release_cached_memory();  // no kept block, advised or not, to start from
+    ptload::detail::pod_vector<std::uint32_t> items;
+    items.grow_to(ptload::detail::early_mapping_bytes / sizeof(std::uint32_t));
+    const std::size_t early_bytes = items.capacity() * sizeof(std::uint32_t);
+    REQUIRE(early_bytes >= ptload::detail::huge_page_size);  // a mapping's worth
+    std::string flags = mapping_flags(items.data(), early_bytes);
+    INFO("mapping flags: " << flags);
+    CHECK(flags != "split");
+    CHECK(flags.find(" hg") == std::string::npos);
+    items.grow_to((std::size_t{3} << 20) / sizeof(std::uint32_t));  // 3 MiB: now asked for
+    flags = mapping_flags(items.data(), items.capacity() * sizeof(std::uint32_t));
+    CHECK(flags != "split");
+    CHECK(flags.find(" hg") != std::string::npos);
+    items.clear();
 }
 
 TEST_CASE("a region a big array's owner left goes back to the system, the rest stays") {

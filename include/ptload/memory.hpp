@@ -93,18 +93,18 @@ inline bool maps_block(std::size_t size) noexcept { return PTLOAD_HAS_MREMAP && 
 /// functions are set (they receive every block), and it is big enough.
 inline bool default_mapping(std::size_t size) noexcept { return !current_memory().allocate && maps_block(size); }
 
-/// Arrays that grow past this under the default memory grow straight to a mapping: half a huge
-/// page, so that the mapping is at most twice what the array asked for, as a doubling is.
-inline constexpr std::size_t early_mapping_bytes = huge_page_size / 2;
+/// Arrays that grow past this under the default memory grow straight to a mapping.
+inline constexpr std::size_t early_mapping_bytes = std::size_t{256} << 10;
 
 /// The capacity an array that needs n items of `item` bytes (n * item not overflowing) asks
 /// for: n, except that under the default memory an array of early_mapping_bytes or more asks
 /// for a mapping's worth (maps_block) at once. Grown on the heap, an array that ends at a few
 /// MiB copies itself into fresh blocks on the way, each a page fault per page (the heap gives
 /// big freed blocks back to the system), and does so again in every load; a mapping grows by
-/// moving its pages, is backed by huge pages where the system grants them, and a freed one is
-/// kept for the next load. (From 256 KiB on, tried: 9 % off a fresh 100,000-tensor load rather
-/// than 4.5 %, for 14 MiB more peak memory rather than 5.)
+/// moving its pages, and a freed one is kept for the next load. Such a mapping is not asked
+/// for huge pages until the array needs a huge page's worth itself (reallocate_bytes'
+/// `huge_pages`), so that its memory stays the pages it touches: with the advice from 256 KiB
+/// on, a fresh 100,000-tensor load took 14 MiB more peak memory.
 inline std::size_t array_capacity(std::size_t n, std::size_t item) noexcept {
     if (!PTLOAD_HAS_MREMAP || current_memory().allocate) return n;
     const std::size_t bytes = n * item;
@@ -117,9 +117,13 @@ inline std::size_t array_capacity(std::size_t n, std::size_t item) noexcept {
 inline void* kept_block(std::size_t size) noexcept {
     return size <= SIZE_MAX - 2 * huge_page_size ? kept_mappings().take(mapping_length(size)) : nullptr;
 }
-inline void* map_block(std::size_t size) noexcept {
-    if (void* p = kept_block(size)) return p;
-    return map_array(size);
+/// `huge_pages`: whether the block asks for huge pages (a kept block is advised again if so).
+inline void* map_block(std::size_t size, bool huge_pages = true) noexcept {
+    if (void* p = kept_block(size)) {
+        if (huge_pages) advise_huge_mapping(p, size);  // it may come from an array that was not
+        return p;
+    }
+    return map_array(size, huge_pages);
 }
 inline void unmap_block(void* p, std::size_t size) noexcept {
     if (!kept_mappings().keep(p, mapping_length(size))) unmap_array(p, size);
@@ -158,17 +162,26 @@ inline void deallocate_bytes(void* p, std::size_t size, std::size_t alignment) n
 /// doubles then copies nothing and faults each page once), unless a kept block can take it:
 /// copying into pages already there costs less than the faults of the fresh pages a remap
 /// adds. Otherwise the bytes are copied into a new block and the old one is freed.
+/// `huge_pages` false: a mapping, if the block is one, is not asked for huge pages (an array
+/// that array_capacity rounded up to one); true asks again after a remap, for such an array
+/// grown past that.
 inline void* reallocate_bytes(void* p, std::size_t old_size, std::size_t new_size, std::size_t alignment,
-                              std::size_t keep) {
+                              std::size_t keep, bool huge_pages = true) {
     if (p && default_mapping(old_size)) {
         if (void* kept = kept_block(new_size)) {
+            if (huge_pages) advise_huge_mapping(kept, new_size);
             if (keep) std::memcpy(kept, p, keep);
             unmap_block(p, old_size);
             return kept;
         }
-        if (void* moved = remap_array(p, old_size, new_size)) return moved;
+        if (void* moved = remap_array(p, old_size, new_size)) {
+            if (huge_pages) advise_huge_mapping(moved, new_size);
+            return moved;
+        }
     }
-    void* bigger = allocate_bytes(new_size, alignment);
+    void* bigger = nullptr;
+    if (huge_pages || !default_mapping(new_size)) bigger = allocate_bytes(new_size, alignment);
+    else if (!(bigger = map_block(new_size, false))) out_of_memory();
     if (keep) std::memcpy(bigger, p, keep);
     if (p) deallocate_bytes(p, old_size, alignment);
     return bigger;

@@ -48,8 +48,9 @@ inline void advise_huge_mapping(void* p, std::size_t bytes) noexcept {
 }
 
 /// A fresh zero-filled mapping of `bytes` (at least huge_page_size), starting on a huge-page
-/// boundary and advised for huge pages; null when the system refuses.
-inline void* map_array(std::size_t bytes) noexcept {
+/// boundary and advised for huge pages unless `huge_pages` is false; null when the system
+/// refuses.
+inline void* map_array(std::size_t bytes, bool huge_pages = true) noexcept {
 #if PTLOAD_HAS_MREMAP
     // Over-map by one huge page and give back the parts before the first boundary and after
     // the aligned length: both are multiples of the system's page size, whatever it is.
@@ -64,10 +65,10 @@ inline void* map_array(std::size_t bytes) noexcept {
     const std::uintptr_t end = start + length;
     if (base + span > end) (void)munmap(reinterpret_cast<void*>(end), base + span - end);
     void* p = reinterpret_cast<void*>(start);
-    advise_huge_mapping(p, bytes);
+    if (huge_pages) advise_huge_mapping(p, bytes);
     return p;
 #else
-    (void)bytes;
+    (void)bytes, (void)huge_pages;
     return nullptr;
 #endif
 }

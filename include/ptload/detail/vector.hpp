@@ -191,9 +191,11 @@ private:
     /// Out of line, so that the callers' fast paths stay small enough to inline.
     PTLOAD_NOINLINE void reallocate(std::size_t n) {
         if (n > static_cast<std::size_t>(-1) / sizeof(T)) out_of_memory();
+        const bool huge_pages = n * sizeof(T) >= huge_page_size;  // asked for, not rounded up to
         n = array_capacity(n, sizeof(T));
         if constexpr (bytes_copy) {
-            data_ = static_cast<T*>(reallocate_bytes(data_, cap_ * sizeof(T), n * sizeof(T), alignof(T), size_ * sizeof(T)));
+            data_ = static_cast<T*>(
+                reallocate_bytes(data_, cap_ * sizeof(T), n * sizeof(T), alignof(T), size_ * sizeof(T), huge_pages));
         } else {
             T* moved = static_cast<T*>(allocate_bytes(n * sizeof(T), alignof(T)));
             for (std::size_t i = 0; i < size_; ++i) {
