@@ -195,6 +195,8 @@ protected:
 private:
     /// Tells the packer what the batch's small storages take in all, where it takes a total
     /// ahead: they then share one block instead of filling one of the usual size after another.
+    /// The total is what the storages declare, before any is read: the default packer bounds
+    /// the block it makes for it (max_block_bytes), and a mapping's pages cost only when written.
     void reserve_packs(storage* const* list, std::size_t count) {
         if (!allocator_.reserve_packs) return;
         std::uint64_t bytes = 0;
@@ -202,7 +204,7 @@ private:
             const storage& s = *list[i];
             const std::uint64_t n = s.nbytes();
             if (n <= allocator_.pack_up_to && !(is_plain(s) && in_place(s)))
-                bytes += allocator_.packed_size(n);  // no overflow: at most 4 KiB each, and a count that fits in memory
+                bytes += allocator_.packed_size(n);  // each at most about max_bytes, over a list that fits in memory
         }
         if (!bytes) return;
         if (!packer_) packer_ = allocator_.new_packer();
