@@ -583,7 +583,7 @@ TEST_CASE("small_storages: a reserve gives the batch one block, a big one a mapp
     for (std::size_t i = 1; i < kept.size(); ++i) one_run = one_run && kept[i].data() == kept[i - 1].data() + 64;
     CHECK(one_run);
     std::memset(kept.back().data(), 0x5A, 64);  // ASan: inside the block
-    // A reserve the current block has room for changes nothing; a small one gets the usual size.
+    // A reserve the current block has room for changes nothing: the next storage follows on.
     {
         packer p;
         std::uint8_t* first = p.allocate(100).data();
