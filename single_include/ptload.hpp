@@ -955,7 +955,7 @@ inline constexpr std::size_t early_mapping_bytes = std::size_t{256} << 10;
 /// `huge_pages`), so that its memory stays the pages it touches: with the advice from 256 KiB
 /// on, a fresh 100,000-tensor load took 14 MiB more peak memory.
 inline std::size_t array_capacity(std::size_t n, std::size_t item) noexcept {
-    if (!PTLOAD_HAS_MREMAP || current_memory().allocate) return n;
+    if (!default_mapping(huge_page_size)) return n;  // memory functions of the user's, or no mappings
     const std::size_t bytes = n * item;
     if (bytes < early_mapping_bytes || bytes >= huge_page_size) return n;
     return (huge_page_size + item - 1) / item;  // at least huge_page_size bytes: maps_block agrees
@@ -978,14 +978,15 @@ inline void unmap_block(void* p, std::size_t size) noexcept {
     if (!kept_mappings().keep(p, mapping_length(size))) unmap_array(p, size);
 }
 
-inline void* allocate_bytes(std::size_t size, std::size_t alignment) {
+/// `huge_pages`: see map_block (false for an array that array_capacity rounded up to a mapping).
+inline void* allocate_bytes(std::size_t size, std::size_t alignment, bool huge_pages = true) {
     const memory_functions& m = current_memory();
     if (m.allocate) {
         if (void* p = m.allocate(size, alignment, m.context)) return p;
         out_of_memory();
     }
     if (maps_block(size)) {  // alignment is at most alignof(max_align_t): a mapping has more
-        if (void* p = map_block(size)) return p;
+        if (void* p = map_block(size, huge_pages)) return p;
         out_of_memory();
     }
     if (alignment > __STDCPP_DEFAULT_NEW_ALIGNMENT__) return ::operator new(size, std::align_val_t{alignment});
@@ -1028,9 +1029,7 @@ inline void* reallocate_bytes(void* p, std::size_t old_size, std::size_t new_siz
             return moved;
         }
     }
-    void* bigger = nullptr;
-    if (huge_pages || !default_mapping(new_size)) bigger = allocate_bytes(new_size, alignment);
-    else if (!(bigger = map_block(new_size, false))) out_of_memory();
+    void* bigger = allocate_bytes(new_size, alignment, huge_pages);
     if (keep) std::memcpy(bigger, p, keep);
     if (p) deallocate_bytes(p, old_size, alignment);
     return bigger;
@@ -1388,7 +1387,7 @@ private:
             data_ = static_cast<T*>(
                 reallocate_bytes(data_, cap_ * sizeof(T), n * sizeof(T), alignof(T), size_ * sizeof(T), huge_pages));
         } else {
-            T* moved = static_cast<T*>(allocate_bytes(n * sizeof(T), alignof(T)));
+            T* moved = static_cast<T*>(allocate_bytes(n * sizeof(T), alignof(T), huge_pages));
             for (std::size_t i = 0; i < size_; ++i) {
                 ::new (static_cast<void*>(moved + i)) T(std::move(data_[i]));
                 data_[i].~T();

@@ -197,7 +197,7 @@ private:
             data_ = static_cast<T*>(
                 reallocate_bytes(data_, cap_ * sizeof(T), n * sizeof(T), alignof(T), size_ * sizeof(T), huge_pages));
         } else {
-            T* moved = static_cast<T*>(allocate_bytes(n * sizeof(T), alignof(T)));
+            T* moved = static_cast<T*>(allocate_bytes(n * sizeof(T), alignof(T), huge_pages));
             for (std::size_t i = 0; i < size_; ++i) {
                 ::new (static_cast<void*>(moved + i)) T(std::move(data_[i]));
                 data_[i].~T();
